@@ -1,0 +1,104 @@
+"""`profile-etl` command line (SPEC §5)."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from flows.settings import Settings, UserError
+
+# Offline, quiet and clean exits for Prefect's temporary server; set before prefect is imported.
+PREFECT_ENV = {
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    "DO_NOT_TRACK": "1",
+    "PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_BATCH_SIZE": "1000",
+    "PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_FLUSH_INTERVAL": "0.5",
+    "PREFECT_LOGGING_LEVEL": "WARNING",
+}
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="profile-etl", description="Profile dumps in, DuckDB warehouse out.")
+    root.add_argument("--home", type=Path, help="folder of inbox/, raw/, lake/, warehouse.duckdb "
+                                                "(default: $PROFILE_ETL_HOME or ./data)")
+    commands = root.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="one ingestion run (a Prefect flow run)")
+    run.add_argument("--inbox", type=Path, help="folder of dumps (default: HOME/inbox)")
+    run.add_argument("--json", action="store_true", help="print the summary as JSON")
+    run.add_argument("--batch-size", type=int, help="dump files per task")
+    run.add_argument("--settle-seconds", type=float, help="files modified more recently wait for the next run")
+    status = commands.add_parser("status", help="what is loaded, the last runs, problems")
+    status.add_argument("--json", action="store_true")
+    sql = commands.add_parser("sql", help="read-only SQL on the warehouse")
+    sql.add_argument("query")
+    sql.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    validate = commands.add_parser("validate", help="parse and validate files without loading them")
+    validate.add_argument("files", nargs="+", type=Path)
+    rebuild = commands.add_parser("rebuild", help="rebuild the warehouse from the lake")
+    rebuild.add_argument("--from-raw", action="store_true", help="rebuild the lake from raw/ first")
+    return root
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    settings = Settings.load(home=args.home, inbox=getattr(args, "inbox", None),
+                             batch_size=getattr(args, "batch_size", None),
+                             settle_seconds=getattr(args, "settle_seconds", None))
+    handler = {"run": cmd_run, "status": cmd_status, "sql": cmd_sql, "validate": cmd_validate,
+               "rebuild": cmd_rebuild}[args.command]
+    try:
+        return handler(settings, args)
+    except UserError as exc:
+        print(f"profile-etl: {exc}", file=sys.stderr)
+        return 2
+
+
+def cmd_run(settings: Settings, args) -> int:
+    for key, value in PREFECT_ENV.items():
+        os.environ.setdefault(key, value)
+    if not settings.inbox.is_dir():
+        raise UserError(f"inbox {settings.inbox} is not a folder: create it or pass --inbox DIR")
+    from flows.pipeline import ingest
+    from flows.stages import describe
+    summary = ingest(home=settings.home, inbox=settings.inbox, batch_size=settings.batch_size,
+                     settle_seconds=settings.settle_seconds, max_dump_bytes=settings.max_dump_bytes)
+    print(json.dumps(summary, default=str, indent=1) if args.json else describe(summary))
+    return 0
+
+
+def cmd_sql(settings: Settings, args) -> int:
+    from flows import queries
+    rows, columns = queries.query(settings.warehouse, args.query)
+    print(queries.render(rows, columns, args.format))
+    return 0
+
+
+def cmd_status(settings: Settings, args) -> int:
+    from flows import queries
+    print(queries.status(settings.warehouse, as_json=args.json))
+    return 0
+
+
+def cmd_validate(settings: Settings, args) -> int:
+    from flows import queries
+    problems, invalid = queries.validate_files(args.files, settings.max_dump_bytes)
+    for line in problems:
+        print(line)
+    print(f"{len(args.files) - invalid} of {len(args.files)} files valid", file=sys.stderr)
+    return 1 if invalid else 0
+
+
+def cmd_rebuild(settings: Settings, args) -> int:
+    from flows.rebuild import lake_from_raw
+    from warehouse.load import rebuild
+    if args.from_raw:
+        lake_from_raw(settings)
+    rebuild(settings.warehouse, settings.lake)
+    print(f"rebuilt {settings.warehouse}" + (" and the lake from raw/" if args.from_raw else ""))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,74 @@
+"""Find the dump files of an inbox that may be new (SPEC §6). File system only."""
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from flows.extract import SourceFile
+
+DUMP_SUFFIXES = (".txt", ".txt.gz")
+IN_PROGRESS_SUFFIXES = (".part", ".tmp")
+FILE_INDEX = "files.parquet"
+INDEX_SCHEMA = pl.Schema({"path": pl.String, "size": pl.Int64, "mtime_ns": pl.Int64, "dump_id": pl.String})
+
+
+@dataclass
+class Inbox:
+    ready: list[SourceFile]
+    waiting: list[Path]
+
+
+def is_dump_name(name: str) -> bool:
+    return name.endswith(DUMP_SUFFIXES) and not name.endswith(".meta.json")
+
+
+def is_in_progress(name: str) -> bool:
+    return name.startswith(".") or name.endswith(IN_PROGRESS_SUFFIXES)
+
+
+def scan_inbox(inbox: Path, settle_seconds: float, now: float | None = None) -> Inbox:
+    """Dump files under inbox, split into settled ones and ones that may still be being written."""
+    now = time.time() if now is None else now
+    ready, waiting = [], []
+    for root, dirs, names in os.walk(inbox):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in sorted(names):
+            path = Path(root) / name
+            if is_in_progress(name):
+                if is_dump_name(name.lstrip(".").removesuffix(".part").removesuffix(".tmp")):
+                    waiting.append(path)
+                continue
+            if not is_dump_name(name):
+                continue
+            stat = path.stat()
+            if now - stat.st_mtime < settle_seconds:
+                waiting.append(path)
+            else:
+                ready.append(SourceFile(path, stat.st_size, stat.st_mtime_ns))
+    return Inbox(ready, waiting)
+
+
+def read_file_index(state: Path) -> dict[tuple[str, int, int], str]:
+    path = state / FILE_INDEX
+    if not path.exists():
+        return {}
+    index = pl.read_parquet(path)
+    return {(p, s, m): d for p, s, m, d in index.iter_rows()}
+
+
+def write_file_index(state: Path, index: dict[tuple[str, int, int], str]) -> None:
+    state.mkdir(parents=True, exist_ok=True)
+    frame = pl.DataFrame([(*key, did) for key, did in index.items()], schema=INDEX_SCHEMA, orient="row")
+    tmp = state / f".{FILE_INDEX}.tmp"
+    frame.write_parquet(tmp)
+    os.replace(tmp, state / FILE_INDEX)
+
+
+def unrecognised(ready: list[SourceFile], index: dict[tuple[str, int, int], str], known: set[str]) -> list[SourceFile]:
+    """Files that must be read: not indexed with the same (path, size, mtime), or indexed to a
+    dump the warehouse doesn't hold (e.g. the run that indexed it crashed before committing)."""
+    return [f for f in ready if index.get((str(f.path), f.size, f.mtime_ns)) not in known]

@@ -1,0 +1,162 @@
+"""Validated raw records to the tables of SPEC §4 (polars; no prefect, no duckdb).
+
+Append-only tables (dumps, profile_snapshots, listings, rejects) get this run's new rows.
+Mutable tables (papers, authors, paper_authors, profiles) are merged with their current state:
+each row is the latest observation by (capture time, dump_id), so the result does not depend on
+the order in which dumps arrive, and incremental runs equal a rebuild.
+"""
+from __future__ import annotations
+
+import polars as pl
+
+from flows import identity
+from schemas.tables import TABLES, polars_schema
+
+MUTABLE_TABLES = ("papers", "authors", "paper_authors", "profiles")
+METRICS = ["h_index", "papers_reported", "papers_heading", "citations", "novelty_pct", "ai_score"]
+PAPER_FIELDS = ["title", "category", "published_on", "year_inferred", "has_code_badge", "code_url",
+                "code_host", "abstract", "authors_truncated", "tag"]
+
+
+def ids(texts: pl.Series) -> pl.Series:
+    return pl.Series([identity.stable_id(t) for t in texts], dtype=pl.String)
+
+
+def observe(dumps: pl.DataFrame, entries: pl.DataFrame) -> pl.DataFrame:
+    captures = dumps.select("dump_id", "profile_key", "captured_at")
+    return (entries.join(captures, on="dump_id", how="inner", maintain_order="left")
+            .with_columns(paper_id=ids(entries["title"])))
+
+
+def split_duplicates(observed: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """A paper listed twice by one dump is loaded once; the repeat becomes a reject."""
+    ranked = observed.with_columns(
+        first_index=pl.col("entry_index").min().over("dump_id", "paper_id"))
+    repeats = ranked.filter(pl.col("entry_index") != pl.col("first_index")).select(
+        "dump_id", "entry_index", "line_no",
+        reason=pl.format("duplicate of entry {} in the same dump", pl.col("first_index")), raw_text="raw_text")
+    return ranked.filter(pl.col("entry_index") == pl.col("first_index")).drop("first_index"), repeats
+
+
+def dump_rows(dumps: pl.DataFrame, loaded: pl.DataFrame, rejects: pl.DataFrame) -> pl.DataFrame:
+    loaded_counts = loaded.group_by("dump_id").agg(entries_loaded=pl.len().cast(pl.Int64))
+    header_problems = (rejects.filter(pl.col("entry_index").is_null()).group_by("dump_id")
+                       .agg(header_reason=pl.col("reason").str.join("; ")))
+    return (dumps.join(loaded_counts, on="dump_id", how="left", maintain_order="left")
+            .join(header_problems, on="dump_id", how="left", maintain_order="left")
+            .with_columns(entries_loaded=pl.col("entries_loaded").fill_null(0))
+            .with_columns(entries_rejected=pl.col("entries_found") - pl.col("entries_loaded"))
+            .with_columns(
+                status=pl.when(pl.col("quarantine_reason").is_not_null()).then(pl.lit("quarantined"))
+                .when((pl.col("entries_rejected") > 0) | pl.col("header_reason").is_not_null()).then(pl.lit("partial"))
+                .otherwise(pl.lit("loaded")),
+                reason=pl.coalesce(
+                    "quarantine_reason",
+                    pl.concat_str(pl.when(pl.col("entries_rejected") > 0).then(
+                        pl.format("{} of {} entries rejected", "entries_rejected", "entries_found")),
+                        "header_reason", separator="; ", ignore_nulls=True)))
+            .with_columns(reason=pl.when(pl.col("reason") == "").then(None).otherwise("reason"))
+            .select(polars_schema(TABLES["dumps"]).names()))
+
+
+def owners(dumps: pl.DataFrame, loaded: pl.DataFrame) -> pl.DataFrame:
+    """Owner per dump: the sidecar's owner_name, else the most frequent visible author."""
+    lists = loaded.group_by("dump_id").agg("authors")
+    by_dump = dict(zip(lists["dump_id"], lists["authors"].to_list()))
+    rows = []
+    for did, named in zip(dumps["dump_id"], dumps["sidecar_owner_name"]):
+        author_lists = by_dump.get(did, [])
+        if named:
+            key = identity.normalise_text(named)
+            hits = sum(key in {identity.normalise_text(a) for a in authors} for authors in author_lists)
+            rows.append((did, named, hits / len(author_lists) if author_lists else None))
+        else:
+            rows.append((did, *identity.infer_owner(author_lists)))
+    return pl.DataFrame(rows, schema={"dump_id": pl.String, "owner_name": pl.String, "owner_share": pl.Float64},
+                        orient="row")
+
+
+def snapshot_rows(dumps: pl.DataFrame, loaded: pl.DataFrame) -> pl.DataFrame:
+    readable = dumps.filter(pl.col("quarantine_reason").is_null())
+    listed = loaded.group_by("dump_id").agg(papers_listed=pl.len().cast(pl.Int64))
+    return (readable.join(listed, on="dump_id", how="left", maintain_order="left")
+            .join(owners(readable, loaded), on="dump_id", how="left", maintain_order="left")
+            .with_columns(papers_listed=pl.col("papers_listed").fill_null(0))
+            .select(polars_schema(TABLES["profile_snapshots"]).names()))
+
+
+def listing_rows(loaded: pl.DataFrame) -> pl.DataFrame:
+    return loaded.select("dump_id", rank="entry_index", profile_key="profile_key", paper_id="paper_id",
+                         captured_at="captured_at")
+
+
+def latest(frame: pl.DataFrame, key: str, order: list[str]) -> pl.DataFrame:
+    """One row per key: the last by `order`."""
+    return frame.sort([key, *order]).unique(key, keep="last", maintain_order=True)
+
+
+def merge_papers(current: pl.DataFrame, loaded: pl.DataFrame) -> pl.DataFrame:
+    observed = loaded.select("paper_id", *PAPER_FIELDS, first_seen_at="captured_at", last_seen_at="captured_at",
+                             last_seen_dump_id="dump_id")
+    both = pl.concat([current, observed.cast(current.schema)])
+    seen = both.group_by("paper_id").agg(pl.col("first_seen_at").min(), pl.col("last_seen_at").max())
+    winners = latest(both, "paper_id", ["last_seen_at", "last_seen_dump_id"]).drop("first_seen_at", "last_seen_at")
+    return winners.join(seen, on="paper_id").select(current.columns).sort("paper_id")
+
+
+def merge_paper_authors(current: pl.DataFrame, papers: pl.DataFrame, loaded: pl.DataFrame) -> pl.DataFrame:
+    """Authors of each paper come from the capture that won in `papers`."""
+    won = loaded.join(papers.select("paper_id", dump_id="last_seen_dump_id"), on=["paper_id", "dump_id"])
+    named = won.select("paper_id", name="authors").explode("name").drop_nulls("name")
+    fresh = named.select("paper_id", position=pl.int_range(1, pl.len() + 1, dtype=pl.Int64).over("paper_id"),
+                         author_id=ids(named["name"]))
+    kept = current.join(won.select("paper_id"), on="paper_id", how="anti")
+    return pl.concat([kept, fresh]).sort("paper_id", "position")
+
+
+def merge_authors(current: pl.DataFrame, loaded: pl.DataFrame) -> pl.DataFrame:
+    named = loaded.select("captured_at", name="authors").explode("name").drop_nulls("name")
+    observed = named.select(author_id=ids(named["name"]), name="name", first_seen_at="captured_at",
+                            last_seen_at="captured_at")
+    both = pl.concat([current, observed])
+    seen = both.group_by("author_id").agg(pl.col("first_seen_at").min(), pl.col("last_seen_at").max())
+    winners = latest(both, "author_id", ["last_seen_at", "name"]).select("author_id", "name")
+    return winners.join(seen, on="author_id").select(current.columns).sort("author_id")
+
+
+def merge_profiles(current: pl.DataFrame, snapshots: pl.DataFrame) -> pl.DataFrame:
+    observed = snapshots.select(
+        "profile_key", "owner_name", snapshots=pl.lit(1, pl.Int64), first_captured_at="captured_at",
+        last_captured_at="captured_at", latest_dump_id="dump_id",
+        *[c for c in current.columns if c in snapshots.columns and c not in ("profile_key", "owner_name")])
+    both = pl.concat([current, observed.select(current.columns)])
+    totals = both.group_by("profile_key").agg(pl.col("snapshots").sum(), pl.col("first_captured_at").min())
+    winners = latest(both, "profile_key", ["last_captured_at", "latest_dump_id"]).drop("snapshots", "first_captured_at")
+    return winners.join(totals, on="profile_key").select(current.columns).sort("profile_key")
+
+
+def reject_rows(dumps: pl.DataFrame, *parts: pl.DataFrame) -> pl.DataFrame:
+    """Rejects of every kind, stamped with the run that ingested their dump."""
+    columns = ["dump_id", "entry_index", "line_no", "reason", "raw_text"]
+    rows = pl.concat([p.select(columns).cast({"entry_index": pl.Int64, "line_no": pl.Int64}) for p in parts])
+    return (rows.join(dumps.select("dump_id", "run_id"), on="dump_id", how="inner", maintain_order="left")
+            .sort("dump_id", "entry_index", "line_no", nulls_last=False))
+
+
+def build_tables(dumps: pl.DataFrame, entries: pl.DataFrame, problems: pl.DataFrame, entry_rejects: pl.DataFrame,
+                 current: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
+    """New rows of the append-only tables and new versions of the mutable ones."""
+    loaded, repeats = split_duplicates(observe(dumps, entries))
+    rejects = reject_rows(dumps, problems, entry_rejects, repeats)
+    snapshots = snapshot_rows(dumps, loaded)
+    papers = merge_papers(current["papers"], loaded)
+    return {
+        "dumps": dump_rows(dumps, loaded, rejects),
+        "profile_snapshots": snapshots,
+        "listings": listing_rows(loaded),
+        "rejects": rejects,
+        "papers": papers,
+        "authors": merge_authors(current["authors"], loaded),
+        "paper_authors": merge_paper_authors(current["paper_authors"], papers, loaded),
+        "profiles": merge_profiles(current["profiles"], snapshots),
+    }

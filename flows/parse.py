@@ -1,0 +1,196 @@
+"""Parse the text of one profile dump (SPEC §2) into header metrics and entries.
+
+Pure and line-based: every regex is anchored and bounded, so the cost is linear in the input
+size whatever the text holds. No I/O, no prefect, no duckdb.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+
+PARSER_VERSION = "1"
+
+MONTHS = {m: i for i, m in enumerate(
+    ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"], start=1)}
+_MONTH_ALT = "|".join(MONTHS)
+ENTRY_HEAD = re.compile(rf"([A-Z]{{2,5}})({_MONTH_ALT}) (\d{{1,2}})(?:, (\d{{4}}))?(Code)?")
+# Something that was meant to be an entry head but is not one (garbled by the scraper).
+NEAR_HEAD = re.compile(rf"[A-Za-z]{{0,8}} ?(?:{_MONTH_ALT})[a-z]{{0,6}}\.? ?\d{{1,2}}\b", re.IGNORECASE)
+NEAR_HEAD_MAX_LEN = 40
+NUMBER = r"(\d{1,3}(?:,\d{3})+|\d+)"
+METRICS = {
+    "h_index": re.compile(rf"h-index ?{NUMBER}", re.IGNORECASE),
+    "papers_reported": re.compile(rf"{NUMBER} ?papers"),
+    "citations": re.compile(rf"{NUMBER} ?citations", re.IGNORECASE),
+    "novelty_pct": re.compile(rf"Novelty ?{NUMBER} ?%", re.IGNORECASE),
+    "ai_score": re.compile(rf"AI Score ?{NUMBER}", re.IGNORECASE),
+}
+LISTING_HEADING = re.compile(rf"{NUMBER} Papers")
+URL = re.compile(r"https?://[^\s<>\"'`{}|\\^\[\]]{1,2000}")
+URL_TRAILING_PUNCTUATION = ".,;:!?)]}'\""
+CODE_HOSTS = {
+    "github.com": "github", "gitlab.com": "gitlab", "bitbucket.org": "bitbucket",
+    "codeberg.org": "codeberg", "huggingface.co": "huggingface", "hf.co": "huggingface",
+}
+AUTHOR_SEPARATOR = ", "
+TAG_SEPARATOR = " · "
+ET_AL = " et al."
+
+
+@dataclass
+class Entry:
+    """One entry of the listing, as written, with the pieces the format defines."""
+    entry_index: int
+    line_no: int
+    raw_text: str
+    head: str
+    category: str | None = None
+    date_text: str | None = None
+    published_on: dt.date | None = None
+    year_inferred: bool | None = None
+    has_code_badge: bool | None = None
+    title: str | None = None
+    authors_text: str | None = None
+    authors: list[str] = field(default_factory=list)
+    authors_truncated: bool | None = None
+    tag: str | None = None
+    abstract: str | None = None
+    code_url: str | None = None
+    code_host: str | None = None
+
+
+@dataclass
+class HeaderProblem:
+    line_no: int | None
+    reason: str
+    raw_text: str
+
+
+@dataclass
+class ParsedDump:
+    metrics: dict[str, int | None]
+    papers_heading: int | None
+    entries: list[Entry]
+    header_problems: list[HeaderProblem]
+
+    @property
+    def looks_like_profile(self) -> bool:
+        return bool(self.entries) or any(v is not None for v in self.metrics.values())
+
+
+def to_int(text: str) -> int:
+    return int(text.replace(",", ""))
+
+
+def resolve_date(month: int, day: int, year: int | None, captured_on: dt.date) -> dt.date | None:
+    """The entry's date; a date without a year is in the capture year, or the year before
+    when that would put it after the capture. None for an impossible date."""
+    if year is not None:
+        return _safe_date(year, month, day)
+    candidate = _safe_date(captured_on.year, month, day)
+    if candidate is not None and candidate <= captured_on:
+        return candidate
+    return _safe_date(captured_on.year - 1, month, day)
+
+
+def _safe_date(year: int, month: int, day: int) -> dt.date | None:
+    try:
+        return dt.date(year, month, day)
+    except ValueError:
+        return None
+
+
+def is_entry_head(line: str) -> bool:
+    if ENTRY_HEAD.fullmatch(line):
+        return True
+    return len(line) <= NEAR_HEAD_MAX_LEN and NEAR_HEAD.match(line) is not None
+
+
+def split_authors(text: str) -> tuple[list[str], bool, str | None]:
+    """Visible author names, whether the list ends in ' et al.', and the ' · TAG' suffix."""
+    tag = None
+    if TAG_SEPARATOR in text:
+        text, tag = text.rsplit(TAG_SEPARATOR, 1)
+        tag = tag.strip() or None
+    truncated = text.endswith(ET_AL)
+    if truncated:
+        text = text[: -len(ET_AL)]
+    names = [name.strip() for name in text.split(AUTHOR_SEPARATOR)]
+    return [n for n in names if n], truncated, tag
+
+
+def find_code_link(text: str) -> tuple[str | None, str | None]:
+    """The first link to a known code host, without trailing sentence punctuation."""
+    for match in URL.finditer(text):
+        url = match.group(0).rstrip(URL_TRAILING_PUNCTUATION)
+        host = url.split("/", 3)[2].lower().split(":")[0].removeprefix("www.")
+        if host in CODE_HOSTS:
+            return url, CODE_HOSTS[host]
+    return None, None
+
+
+def parse_header(lines: list[str]) -> tuple[dict[str, int | None], int | None, list[HeaderProblem]]:
+    metrics: dict[str, int | None] = dict.fromkeys(METRICS)
+    heading, problems = None, []
+    for line_no, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        if (m := LISTING_HEADING.fullmatch(line.strip())) and heading is None:
+            heading = to_int(m.group(1))
+            continue
+        name = next((k for k, rx in METRICS.items() if metrics[k] is None and rx.fullmatch(line.strip())), None)
+        if name is None:
+            problems.append(HeaderProblem(line_no, "unparsable header line", line[:2000]))
+        else:
+            metrics[name] = to_int(METRICS[name].fullmatch(line.strip()).group(1))
+    problems += [HeaderProblem(None, f"missing metric {name}", "") for name, v in metrics.items() if v is None]
+    return metrics, heading, problems
+
+
+def parse_entry(entry_index: int, line_no: int, block: list[str], captured_on: dt.date) -> Entry:
+    head = block[0].strip()
+    entry = Entry(entry_index, line_no, "\n".join(block).strip("\n")[:100_000], head)
+    if m := ENTRY_HEAD.fullmatch(head):
+        category, month, day, year, badge = m.groups()
+        entry.category, entry.has_code_badge = category, badge is not None
+        entry.date_text = head[len(category): len(head) - (4 if badge else 0)]
+        entry.published_on = resolve_date(MONTHS[month], int(day), int(year) if year else None, captured_on)
+        entry.year_inferred = year is None
+    paragraphs = _paragraphs(block[1:])
+    if len(block) > 1 and block[1].strip():
+        entry.title = paragraphs.pop(0).replace("\n", " ").strip()
+    if paragraphs:
+        entry.authors_text = paragraphs.pop(0).replace("\n", " ").strip()
+        entry.authors, entry.authors_truncated, entry.tag = split_authors(entry.authors_text)
+    if paragraphs:
+        entry.abstract = "\n\n".join(paragraphs)
+        entry.code_url, entry.code_host = find_code_link(entry.abstract)
+    return entry
+
+
+def _paragraphs(lines: list[str]) -> list[str]:
+    paragraphs, current = [], []
+    for line in lines:
+        if line.strip():
+            current.append(line)
+        elif current:
+            paragraphs.append("\n".join(current))
+            current = []
+    if current:
+        paragraphs.append("\n".join(current))
+    return paragraphs
+
+
+def parse_dump(text: str, captured_on: dt.date) -> ParsedDump:
+    """Split a dump into its header and its entries. An entry starts at a head line that
+    follows a blank line; everything up to the next such head belongs to it."""
+    lines = text.split("\n")
+    starts = [i for i, line in enumerate(lines)
+              if (i == 0 or not lines[i - 1].strip()) and is_entry_head(line.strip())]
+    header_end = starts[0] if starts else len(lines)
+    metrics, heading, problems = parse_header(lines[:header_end])
+    bounds = zip(starts, starts[1:] + [len(lines)])
+    entries = [parse_entry(k, start + 1, lines[start:end], captured_on)
+               for k, (start, end) in enumerate(bounds, start=1)]
+    return ParsedDump(metrics, heading, entries, problems)

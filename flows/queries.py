@@ -1,0 +1,100 @@
+"""Read-side commands: SQL on the warehouse, status, and validating files without loading them."""
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+from pathlib import Path
+
+import duckdb
+
+from flows import extract, stages
+from flows.normalise import MUTABLE_TABLES
+from flows.settings import UserError
+from schemas.tables import TABLES, empty_frame
+from warehouse.load import connect
+
+
+def open_read_only(warehouse: Path) -> duckdb.DuckDBPyConnection:
+    if not warehouse.exists():
+        raise UserError(f"no warehouse at {warehouse}: run `profile-etl run` first, or pass --home")
+    return connect(warehouse, read_only=True)
+
+
+def query(warehouse: Path, sql: str) -> tuple[list[tuple], list[str]]:
+    with open_read_only(warehouse) as con:
+        try:
+            cursor = con.execute(sql)
+        except duckdb.Error as exc:
+            if "read-only" in str(exc).lower():
+                raise UserError("the warehouse is opened read-only: `sql` runs queries, not writes "
+                                f"({exc.__class__.__name__}: {exc})") from None
+            raise UserError(f"query failed: {exc}") from None
+        if cursor.description is None:
+            return [], []
+        return cursor.fetchall(), [d[0] for d in cursor.description]
+
+
+def render(rows: list[tuple], columns: list[str], fmt: str) -> str:
+    if fmt == "json":
+        return json.dumps([dict(zip(columns, row)) for row in rows], default=str, indent=1, ensure_ascii=False)
+    if fmt == "csv":
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(columns)
+        writer.writerows(rows)
+        return out.getvalue().rstrip("\n")
+    cells = [columns] + [["" if v is None else str(v) for v in row] for row in rows]
+    widths = [min(60, max(len(r[i]) for r in cells)) for i in range(len(columns))]
+    lines = [" | ".join(c[:60].ljust(w) for c, w in zip(row, widths)) for row in cells]
+    lines.insert(1, "-+-".join("-" * w for w in widths))
+    return "\n".join(lines + [f"({len(rows)} rows)"])
+
+
+STATUS_QUERIES = {
+    "dumps per status": "SELECT status, count(*) AS dumps, sum(entries_loaded) AS entries_loaded, "
+                        "sum(entries_rejected) AS entries_rejected FROM dumps GROUP BY status ORDER BY status",
+    "tables": "SELECT (SELECT count(*) FROM profiles) AS profiles, (SELECT count(*) FROM profile_snapshots) AS snapshots, "
+              "(SELECT count(*) FROM papers) AS papers, (SELECT count(*) FROM authors) AS authors, "
+              "(SELECT count(*) FROM listings) AS listings, (SELECT count(*) FROM rejects) AS rejects",
+    "last runs": "SELECT run_id, status, started_at, finished_at, dumps_seen, dumps_new, dumps_loaded, "
+                 "dumps_partial, dumps_quarantined FROM runs ORDER BY started_at DESC LIMIT 5",
+    "quarantined dumps": "SELECT source_path, reason FROM dumps WHERE status = 'quarantined' ORDER BY ingested_at DESC",
+    "rejected entries": "SELECT d.source_path, r.line_no, r.reason FROM rejects r JOIN dumps d USING (dump_id) "
+                        "WHERE d.status <> 'quarantined' ORDER BY d.source_path, r.line_no",
+}
+
+
+def status(warehouse: Path, as_json: bool = False) -> str:
+    with open_read_only(warehouse) as con:
+        results = {}
+        for title, sql in STATUS_QUERIES.items():
+            cursor = con.execute(sql)
+            results[title] = (cursor.fetchall(), [d[0] for d in cursor.description])
+    if as_json:
+        return json.dumps({t: [dict(zip(c, r)) for r in rows] for t, (rows, c) in results.items()}, default=str, indent=1)
+    return "\n\n".join(f"## {title}\n{render(rows, columns, 'table')}" for title, (rows, columns) in results.items())
+
+
+def validate_files(paths: list[Path], max_bytes: int) -> tuple[list[str], int]:
+    """Line-numbered problems of each file, as a run would judge it, and how many files are invalid."""
+    problems, invalid = [], 0
+    for path in paths:
+        if not path.is_file():
+            problems.append(f"{path}: no such file")
+            invalid += 1
+            continue
+        batch = extract.Batch()
+        stat = path.stat()
+        stamp = {"run_id": "validate", "ingested_at": dt.datetime.now(dt.timezone.utc)}
+        extract.extract_one(batch, extract.SourceFile(path, stat.st_size, stat.st_mtime_ns), set(), None, max_bytes, stamp)
+        tables = stages.transform([batch], {name: empty_frame(TABLES[name]) for name in MUTABLE_TABLES})
+        dump = tables["dumps"].row(0, named=True)
+        for reject in tables["rejects"].iter_rows(named=True):
+            where = f"{path}:{reject['line_no']}" if reject["line_no"] else f"{path}"
+            entry = f" (entry {reject['entry_index']})" if reject["entry_index"] else ""
+            problems.append(f"{where}: {reject['reason']}{entry}")
+        invalid += dump["status"] != "loaded"
+        problems.append(f"{path}: {dump['status']}, {dump['entries_loaded']} of {dump['entries_found']} entries valid")
+    return problems, invalid

@@ -1,0 +1,61 @@
+"""All settings in one object: flags, then PROFILE_ETL_* environment variables, then defaults."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+
+ENV_PREFIX = "PROFILE_ETL_"
+
+
+class UserError(Exception):
+    """A problem the user can fix; the CLI prints it without a traceback."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path = Path("data")
+    inbox: Path | None = None
+    batch_size: int = 200
+    settle_seconds: float = 5.0
+    max_dump_bytes: int = 64 * 1024 * 1024
+
+    @classmethod
+    def load(cls, **flags) -> "Settings":
+        """Defaults, overridden by PROFILE_ETL_<NAME> variables, overridden by non-None flags."""
+        values = {}
+        for f in fields(cls):
+            raw = os.environ.get(ENV_PREFIX + f.name.upper())
+            if raw is not None:
+                values[f.name] = _convert(f.name, raw)
+        values.update({k: v for k, v in flags.items() if v is not None})
+        settings = cls(**values)
+        return replace(settings, home=Path(settings.home), inbox=Path(settings.inbox or Path(settings.home) / "inbox"))
+
+    @property
+    def lake(self) -> Path:
+        return self.home / "lake"
+
+    @property
+    def raw(self) -> Path:
+        return self.home / "raw"
+
+    @property
+    def state(self) -> Path:
+        return self.home / "state"
+
+    @property
+    def warehouse(self) -> Path:
+        return self.home / "warehouse.duckdb"
+
+
+def _convert(name: str, raw: str):
+    kind = {f.name: f.type for f in fields(Settings)}[name]
+    try:
+        if kind == "int":
+            return int(raw)
+        if kind == "float":
+            return float(raw)
+    except ValueError:
+        raise UserError(f"{ENV_PREFIX}{name.upper()}={raw!r} is not a number; unset it or give a number") from None
+    return Path(raw)

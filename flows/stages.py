@@ -1,0 +1,55 @@
+"""Composite pure stages the flow's tasks call: raw batches to validated tables, run bookkeeping."""
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+
+from flows.extract import Batch
+from flows.normalise import build_tables
+from flows.validate import to_frames, validate_dumps, validate_entries
+from schemas.tables import TABLES
+
+
+def transform(batches: list[Batch], current: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
+    """Validate raw records, normalise them into tables, and validate the tables on the way out."""
+    frames = to_frames(batches)
+    dumps = validate_dumps(frames.dumps)
+    entries, entry_rejects = validate_entries(frames.entries)
+    tables = build_tables(dumps, entries, frames.problems, entry_rejects, current)
+    return {name: TABLES[name].validate(frame, lazy=True) for name, frame in tables.items()}
+
+
+def run_row(run_id: str, started_at: dt.datetime, status: str, dumps_seen: int, new_dumps: pl.DataFrame) -> dict:
+    statuses = new_dumps["status"].value_counts() if not new_dumps.is_empty() else None
+    counts = dict(statuses.iter_rows()) if statuses is not None else {}
+    return {"run_id": run_id, "started_at": started_at, "finished_at": dt.datetime.now(dt.timezone.utc),
+            "status": status, "dumps_seen": dumps_seen, "dumps_new": new_dumps.height,
+            "dumps_loaded": counts.get("loaded", 0), "dumps_partial": counts.get("partial", 0),
+            "dumps_quarantined": counts.get("quarantined", 0)}
+
+
+def append_run(runs: pl.DataFrame, row: dict) -> pl.DataFrame:
+    return pl.concat([runs, pl.DataFrame([row], schema=runs.schema)]).sort("started_at", "run_id")
+
+
+def chunks(items: list, size: int) -> list[list]:
+    return [items[i:i + size] for i in range(0, len(items), size)]
+
+
+def rows_added(current: dict[str, pl.DataFrame], tables: dict[str, pl.DataFrame]) -> dict[str, int]:
+    """Rows each table gains: the delta of an append table, the growth of a replaced one."""
+    return {name: frame.height - (current[name].height if name in current else 0) for name, frame in tables.items()}
+
+
+def describe(summary: dict) -> str:
+    """One human line for a run summary."""
+    seconds = (summary["finished_at"] - summary["started_at"]).total_seconds()
+    if not summary["dumps_new"]:
+        return (f"nothing new: {summary['dumps_seen']} dump files already loaded, "
+                f"{summary['waiting']} still being written; only a runs row added ({seconds:.1f} s)")
+    mb = summary["bytes_new"] / 1e6
+    return (f"{summary['dumps_new']} new dumps ({mb:.1f} MB): {summary['dumps_loaded']} loaded, "
+            f"{summary['dumps_partial']} partial, {summary['dumps_quarantined']} quarantined; "
+            f"{summary['dumps_seen']} seen, {summary['waiting']} still being written "
+            f"({seconds:.1f} s, {mb / max(seconds, 1e-9):.1f} MB/s)")

@@ -1,0 +1,1 @@
+"""pandera (polars backend) models: `raw` mirrors the dump, `tables` types the warehouse tables."""

@@ -1,0 +1,86 @@
+"""The Parquet lake: one folder per table under `<home>/lake/`, committed by a manifest.
+
+A run writes its new files first, then replaces `_manifest.json` atomically: that replace is the
+commit. Files the manifest doesn't name (superseded versions, leftovers of a crashed run) are
+deleted after the commit and before the next run, so readers of the manifest never see them.
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import polars as pl
+
+from schemas.tables import TABLES, empty_frame
+
+MANIFEST = "_manifest.json"
+APPEND_TABLES = ("dumps", "profile_snapshots", "listings", "rejects")
+REPLACE_TABLES = ("papers", "authors", "paper_authors", "profiles", "runs")
+
+
+def read_manifest(lake: Path) -> dict:
+    path = lake / MANIFEST
+    if not path.exists():
+        return {"version": 0, "tables": {name: [] for name in TABLES}}
+    return json.loads(path.read_text())
+
+
+def table_files(lake: Path, name: str, manifest: dict | None = None) -> list[Path]:
+    manifest = manifest or read_manifest(lake)
+    return [lake / rel for rel in manifest["tables"].get(name, [])]
+
+
+def read_table(lake: Path, name: str, manifest: dict | None = None) -> pl.DataFrame:
+    files = table_files(lake, name, manifest)
+    if not files:
+        return empty_frame(TABLES[name])
+    return pl.read_parquet(files).select(empty_frame(TABLES[name]).columns)
+
+
+def known_dump_ids(lake: Path) -> set[str]:
+    files = table_files(lake, "dumps")
+    return set(pl.scan_parquet(files).select("dump_id").collect()["dump_id"]) if files else set()
+
+
+def _write_parquet(frame: pl.DataFrame, target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    frame.write_parquet(target, compression="zstd", statistics=True)
+    with open(target, "rb") as handle:
+        os.fsync(handle.fileno())
+
+
+def _write_manifest(lake: Path, manifest: dict) -> None:
+    tmp = lake / f".{MANIFEST}.tmp"
+    with open(tmp, "w") as handle:
+        json.dump(manifest, handle, indent=1, sort_keys=True)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, lake / MANIFEST)
+
+
+def commit(lake: Path, run_id: str, tables: dict[str, pl.DataFrame]) -> dict:
+    """Write the run's files and commit them: append tables gain a file, replace tables get a new one."""
+    lake.mkdir(parents=True, exist_ok=True)
+    manifest = read_manifest(lake)
+    files = {name: list(manifest["tables"].get(name, [])) for name in TABLES}
+    for name, frame in tables.items():
+        if name in APPEND_TABLES and frame.is_empty():
+            continue
+        rel = f"{name}/{run_id}.parquet"
+        _write_parquet(frame.select(empty_frame(TABLES[name]).columns), lake / rel)
+        files[name] = files[name] + [rel] if name in APPEND_TABLES else [rel]
+    manifest = {"version": manifest["version"] + 1, "run_id": run_id, "tables": files}
+    _write_manifest(lake, manifest)
+    remove_unlisted(lake, manifest)
+    return manifest
+
+
+def remove_unlisted(lake: Path, manifest: dict | None = None) -> list[Path]:
+    """Delete data files the manifest doesn't name: leftovers of superseded versions or crashed runs."""
+    manifest = manifest or read_manifest(lake)
+    listed = {lake / rel for rels in manifest["tables"].values() for rel in rels}
+    stale = [p for p in lake.glob("*/*.parquet") if p not in listed] + list(lake.glob(f".{MANIFEST}.tmp"))
+    for path in stale:
+        path.unlink(missing_ok=True)
+    return stale

@@ -1,0 +1,99 @@
+"""Load the committed lake into `warehouse.duckdb`, in one transaction.
+
+The warehouse records which lake files each table holds (`_lake_files`). A sync inserts the
+files the manifest added and reloads a table whose files were replaced, so after a crash at any
+point the next sync converges to the lake.
+"""
+from __future__ import annotations
+
+import os
+from importlib import resources
+from pathlib import Path
+
+import duckdb
+
+from schemas.tables import TABLES
+from warehouse import lake as lake_mod
+
+SQL = resources.files("warehouse") / "sql"
+
+
+def sql_text(relative: str) -> str:
+    return (SQL / relative).read_text()
+
+
+def connect(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect(str(path), read_only=read_only)
+    con.execute("SET TimeZone = 'UTC'")
+    return con
+
+
+def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
+    """Create the tables (with keys and comments) if this is a new warehouse."""
+    if con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = '_lake_files'").fetchone()[0]:
+        return
+    for name in [*TABLES, "_lake_files"]:
+        con.execute(sql_text(f"tables/{name}.sql"))
+    describe_tables(con)
+
+
+def describe_tables(con: duckdb.DuckDBPyConnection) -> None:
+    """Table and column comments from the pandera models, so BI tools show them."""
+    for name, model in TABLES.items():
+        con.execute(f"COMMENT ON TABLE {name} IS {_quote(' '.join((model.__doc__ or '').split()))}")
+        for column, spec in model.to_schema().columns.items():
+            con.execute(f"COMMENT ON COLUMN {name}.{column} IS {_quote(spec.description or '')}")
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def loaded_files(con: duckdb.DuckDBPyConnection) -> dict[str, set[str]]:
+    rows = con.execute("SELECT table_name, file FROM _lake_files").fetchall()
+    loaded: dict[str, set[str]] = {name: set() for name in TABLES}
+    for name, file in rows:
+        loaded[name].add(file)
+    return loaded
+
+
+def sync_table(con: duckdb.DuckDBPyConnection, lake: Path, name: str, wanted: list[str], have: set[str]) -> int:
+    """Bring one table to the manifest's files; returns the number of files read."""
+    if have - set(wanted):
+        con.execute(f"DELETE FROM {name}")
+        con.execute("DELETE FROM _lake_files WHERE table_name = ?", [name])
+        have = set()
+    new = [rel for rel in wanted if rel not in have]
+    if new:
+        con.execute(f"INSERT INTO {name} BY NAME SELECT * FROM read_parquet(?)", [[str(lake / r) for r in new]])
+        con.executemany("INSERT INTO _lake_files VALUES (?, ?)", [[name, rel] for rel in new])
+    return len(new)
+
+
+def sync(con: duckdb.DuckDBPyConnection, lake: Path) -> int:
+    """Make the warehouse equal the committed lake, all tables in one transaction."""
+    manifest = lake_mod.read_manifest(lake)
+    have = loaded_files(con)
+    con.execute("BEGIN TRANSACTION")
+    try:
+        read = sum(sync_table(con, lake, name, manifest["tables"].get(name, []), have[name]) for name in TABLES)
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    return read
+
+
+def load(warehouse_path: Path, lake: Path) -> int:
+    with connect(warehouse_path) as con:
+        ensure_schema(con)
+        return sync(con, lake)
+
+
+def rebuild(warehouse_path: Path, lake: Path) -> None:
+    """A new warehouse from the lake, swapped in whole over the old one."""
+    tmp = warehouse_path.with_name(f".{warehouse_path.name}.rebuild")
+    for stale in (tmp, tmp.with_name(tmp.name + ".wal")):
+        stale.unlink(missing_ok=True)
+    load(tmp, lake)
+    os.replace(tmp, warehouse_path)

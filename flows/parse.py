@@ -16,7 +16,7 @@ MONTHS = {m: i for i, m in enumerate(
 _MONTH_ALT = "|".join(MONTHS)
 ENTRY_HEAD = re.compile(rf"([A-Z]{{2,5}})({_MONTH_ALT}) (\d{{1,2}})(?:, (\d{{4}}))?(Code)?")
 # Something that was meant to be an entry head but is not one (garbled by the scraper).
-NEAR_HEAD = re.compile(rf"[A-Za-z]{{0,8}} ?(?:{_MONTH_ALT})[a-z]{{0,6}}\.? ?\d{{1,2}}\b", re.IGNORECASE)
+NEAR_HEAD = re.compile(rf"[A-Za-z]{{0,8}} ?(?:{_MONTH_ALT})[a-z]{{0,6}}\.? ?\d", re.IGNORECASE)
 NEAR_HEAD_MAX_LEN = 40
 NUMBER = r"(\d{1,3}(?:,\d{3})+|\d+)"
 METRICS = {
@@ -89,7 +89,7 @@ def resolve_date(month: int, day: int, year: int | None, captured_on: dt.date) -
     if year is not None:
         return _safe_date(year, month, day)
     candidate = _safe_date(captured_on.year, month, day)
-    if candidate is not None and candidate <= captured_on:
+    if candidate is None or candidate <= captured_on:
         return candidate
     return _safe_date(captured_on.year - 1, month, day)
 

@@ -1,0 +1,112 @@
+"""The parser on small inline texts, one rule of SPEC §2 at a time, and on the real sample."""
+from __future__ import annotations
+
+import datetime as dt
+import time
+
+import pytest
+
+from flows.parse import find_code_link, parse_dump, resolve_date, split_authors
+from tests import dumps
+
+CAPTURED = dt.date(2026, 6, 1)
+HEADER = "h-index28\n57papers\n1,945citations\nNovelty55%\nAI Score62\n\n57 Papers\n\n"
+
+
+def one_entry(head: str = "LGAug 23, 2023Code", authors: str = "A B, C D", abstract: str | None = "Text.") -> str:
+    return HEADER + "\n".join(dumps.entry(head, "A Title", authors, abstract))
+
+
+def test_header_metrics_with_thousands_separators():
+    parsed = parse_dump(HEADER + "\n".join(dumps.entry("CVMay 29", "T", "X Y", "Z")), CAPTURED)
+    assert parsed.metrics == {"h_index": 28, "papers_reported": 57, "citations": 1945, "novelty_pct": 55, "ai_score": 62}
+    assert parsed.papers_heading == 57 and parsed.header_problems == []
+
+
+@pytest.mark.parametrize("head, category, date, inferred, badge", [
+    ("LGAug 23, 2023Code", "LG", dt.date(2023, 8, 23), False, True),
+    ("CVMay 29", "CV", dt.date(2026, 5, 29), True, False),
+    ("ROFeb 12Code", "RO", dt.date(2026, 2, 12), True, True),
+    ("IRDec 3", "IR", dt.date(2025, 12, 3), True, False),   # after the capture date: the year before
+    ("CLJun 1", "CL", dt.date(2026, 6, 1), True, False),    # the capture day itself stays in the year
+])
+def test_entry_heads(head, category, date, inferred, badge):
+    entry = parse_dump(one_entry(head), CAPTURED).entries[0]
+    assert (entry.category, entry.published_on, entry.year_inferred, entry.has_code_badge) == (category, date, inferred, badge)
+
+
+def test_impossible_date_has_no_date():
+    entry = parse_dump(one_entry("LGFeb 30, 2024"), CAPTURED).entries[0]
+    assert entry.category == "LG" and entry.published_on is None
+
+
+def test_leap_day_without_year_is_in_the_capture_year_only():
+    assert resolve_date(2, 29, None, dt.date(2025, 6, 1)) is None
+    assert resolve_date(2, 29, None, dt.date(2024, 6, 1)) == dt.date(2024, 2, 29)
+
+
+def test_authors_et_al_and_tag():
+    assert split_authors("Jingyi Cui, Weiran Huang, Yifei Wang et al. · mit") == (
+        ["Jingyi Cui", "Weiran Huang", "Yifei Wang"], True, "mit")
+    assert split_authors("Ann Lee, Bo Chen") == (["Ann Lee", "Bo Chen"], False, None)
+
+
+@pytest.mark.parametrize("text, url, host", [
+    ("Code is at https://github.com/owner/repo.", "https://github.com/owner/repo", "github"),
+    ("See https://hf.co/AI4Chem, and more.", "https://hf.co/AI4Chem", "huggingface"),
+    ("(https://huggingface.co/org/model)", "https://huggingface.co/org/model", "huggingface"),
+    ("Project page https://example.org/x. Code: https://gitlab.com/a/b;", "https://gitlab.com/a/b", "gitlab"),
+    ("No link, only $k$ and 6\\% and σ.", None, None),
+])
+def test_code_links_lose_trailing_punctuation(text, url, host):
+    assert find_code_link(text) == (url, host)
+
+
+def test_multi_line_and_missing_abstracts():
+    text = HEADER + "\n".join(dumps.entry("LGMar 2, 2023", "First", "A B", "Para one.\n\nPara two.")
+                              + [""] + dumps.entry("CVMar 1, 2023", "Second", "C D"))
+    first, second = parse_dump(text, CAPTURED).entries
+    assert first.abstract == "Para one.\n\nPara two." and second.abstract is None
+    assert second.authors == ["C D"] and second.line_no == 18
+
+
+def test_garbled_head_is_an_entry_without_category():
+    text = HEADER + "\n".join(dumps.entry("LGAug 23, 2023", "Good", "A B", "x.") + [""]
+                              + dumps.entry("lgAug 2x, 2023", "Bad", "C D", "y."))
+    good, bad = parse_dump(text, CAPTURED).entries
+    assert good.category == "LG" and bad.category is None and bad.title == "Bad"
+
+
+def test_missing_and_unparsable_metrics_are_header_problems():
+    parsed = parse_dump("h-index28\n57papers\ncitations: many\nNovelty55%\n\n" + "\n".join(dumps.entry("CVMay 2, 2024", "T", "A B")), CAPTURED)
+    reasons = sorted(p.reason for p in parsed.header_problems)
+    assert reasons == ["missing metric ai_score", "missing metric citations", "unparsable header line"]
+    assert parsed.metrics["h_index"] == 28 and parsed.metrics["citations"] is None
+
+
+def test_real_sample_parses_to_its_facts(sample_text):
+    parsed = parse_dump(sample_text, CAPTURED)
+    entries = parsed.entries
+    assert len(entries) == 50 and parsed.papers_heading == 57 and parsed.header_problems == []
+    assert sum(e.has_code_badge for e in entries) == 18
+    assert sum(e.code_url is not None for e in entries) == 17
+    assert sum(e.authors_truncated for e in entries) == 43
+    assert [e.tag for e in entries if e.tag] == ["mit"]
+    assert all(e.code_url is None or not e.code_url.endswith(".") for e in entries)
+    assert any("σ" in (e.abstract or "") for e in entries) and any("$" in (e.abstract or "") for e in entries)
+
+
+def test_split_and_join_round_trip(sample_text):
+    header, blocks = dumps.split(sample_text)
+    assert len(blocks) == 50 and dumps.join(header, blocks) == sample_text
+
+
+@pytest.mark.parametrize("text", [
+    "x" * 1_000_000,
+    "\n\n".join(["LGAug 23, 2023Code"] * 100_000),
+    "\n\n".join(["LGAug 23, 2023Cod" + "e" * 30 + " " + "Aug 1" * 10] * 50_000),
+], ids=["1MB-line", "100k-heads", "near-heads"])
+def test_pathological_text_parses_in_linear_time(text):
+    started = time.perf_counter()
+    parse_dump(text, CAPTURED)
+    assert time.perf_counter() - started < 10  # generous: catches backtracking, not slowness

@@ -1,0 +1,182 @@
+"""End-to-end runs of the real Prefect flow into tmp_path, checked against the warehouse tables."""
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import duckdb
+import polars as pl
+import pyarrow.parquet as pq
+import pytest
+
+from tests import dumps
+from tests.conftest import SAMPLE_NAME, UTC, write_dump
+from warehouse import lake
+
+FIRST = dt.datetime(2026, 6, 1, tzinfo=UTC)
+LATER = dt.datetime(2026, 7, 1, tzinfo=UTC)
+TABLES = ["dumps", "profile_snapshots", "profiles", "papers", "authors", "paper_authors", "listings", "rejects"]
+
+
+def scalar(home, sql):
+    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
+        return con.execute(sql).fetchone()[0]
+
+
+def counts(home) -> dict[str, int]:
+    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
+        return {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in [*TABLES, "runs"]}
+
+
+def later_snapshot(sample_text: str) -> str:
+    """Metrics changed, two new entries on top, one entry gains `Code`, the last drops off,
+    and the entries printed without a year now carry it."""
+    header, blocks = dumps.split(sample_text)
+    header = ["h-index29", "60papers", "2,101citations", "Novelty57%", "AI Score63", "", "60 Papers", ""]
+    new = [dumps.entry("LGJul 20, 2026Code", "A Brand New Paper on Testing", "Weiran Huang, Ann Other",
+                       "We test. Code: https://github.com/example/new-paper."),
+           dumps.entry("ROJun 30, 2026", "Another New Paper", "Bo Chen, Weiran Huang, Cy Dee et al.", "More.")]
+    blocks = [list(b) for b in blocks[:-1]]
+    blocks[2][0] += "Code"                          # `LGJun 7, 2023` gains the badge
+    for block in blocks:
+        if re.fullmatch(r"[A-Z]+[A-Z][a-z]{2} \d{1,2}(Code)?", block[0]):
+            block[0] = re.sub(r"^([A-Z]+[A-Z][a-z]{2} \d{1,2})", r"\1, 2026", block[0])
+    return dumps.join(header, new + blocks)
+
+
+def other_profile(sample_text: str) -> str:
+    """Another profile listing three of the sample's papers, one title with other spacing and case."""
+    _, blocks = dumps.split(sample_text)
+    shared = [list(b) for b in blocks[1:4]]
+    shared[0][1] = "  instructiongpt-4 :  A 200-INSTRUCTION paradigm for fine-tuning   MiniGPT-4 "
+    own = dumps.entry("CVJan 5, 2025", "A Paper Only The Other Profile Lists", "Zed Zee, Yan Why", "Abstract.")
+    header = ["h-index3", "4papers", "20citations", "Novelty10%", "AI Score5", "", "4 Papers", ""]
+    return dumps.join(header, [own] + shared)
+
+
+@pytest.fixture
+def home(tmp_path):
+    return tmp_path / "home"
+
+
+@pytest.fixture
+def inbox(tmp_path, sample_text):
+    folder = tmp_path / "inbox"
+    write_dump(folder, SAMPLE_NAME, sample_text, FIRST)
+    return folder
+
+
+def test_sample_facts_in_the_warehouse(run_ingest, home, inbox):
+    summary = run_ingest(home, inbox)
+    assert (summary["dumps_new"], summary["dumps_loaded"]) == (1, 1)
+    snap = "SELECT {} FROM profile_snapshots"
+    assert scalar(home, snap.format("h_index")) == 28
+    assert scalar(home, snap.format("papers_reported")) == 57
+    assert scalar(home, snap.format("citations")) == 1945
+    assert scalar(home, snap.format("novelty_pct")) == 55
+    assert scalar(home, snap.format("ai_score")) == 62
+    assert scalar(home, snap.format("papers_listed")) == 50
+    assert scalar(home, "SELECT count(*) FROM papers") == 50
+    assert scalar(home, "SELECT string_agg(category || ' ' || n, ', ' ORDER BY n DESC) FROM "
+                        "(SELECT category, count(*) n FROM papers GROUP BY 1)") == "LG 25, CV 16, AI 5, CL 4"
+    assert scalar(home, "SELECT count(*) FILTER (has_code_badge) FROM papers") == 18
+    assert scalar(home, "SELECT count(code_url) FROM papers") == 17
+    assert scalar(home, "SELECT count(*) FILTER (code_host = 'github') FROM papers") == 16
+    assert scalar(home, "SELECT count(*) FILTER (code_host = 'huggingface') FROM papers") == 1
+    assert scalar(home, "SELECT count(*) FILTER (authors_truncated) FROM papers") == 43
+    assert scalar(home, "SELECT count(*) FILTER (year_inferred AND year(published_on) = 2026) FROM papers") == 4
+    assert scalar(home, "SELECT owner_name || ' ' || round(owner_share * 50) FROM profile_snapshots") == "Weiran Huang 18.0"
+    assert scalar(home, "SELECT a.name FROM paper_authors pa JOIN authors a USING (author_id) "
+                        "GROUP BY a.name ORDER BY count(*) DESC LIMIT 1") == "Weiran Huang"
+    assert scalar(home, "SELECT count(*) FROM listings") == 50
+    assert scalar(home, "SELECT status FROM dumps") == "loaded"
+
+
+def test_rerun_with_nothing_new_adds_only_a_runs_row(run_ingest, home, inbox):
+    run_ingest(home, inbox)
+    before = counts(home)
+    summary = run_ingest(home, inbox)
+    after = counts(home)
+    assert summary["dumps_new"] == 0 and summary["rows_added"] == {"runs": 1}
+    assert after == before | {"runs": before["runs"] + 1}
+
+
+def test_same_bytes_under_another_name_is_the_same_dump(run_ingest, home, inbox, sample_text):
+    run_ingest(home, inbox)
+    write_dump(inbox / "elsewhere", "copy_of_sample.txt", sample_text, LATER)
+    summary = run_ingest(home, inbox)
+    assert summary["dumps_seen"] == 2 and summary["dumps_new"] == 0
+    assert scalar(home, "SELECT count(*) FROM dumps") == 1
+
+
+def test_later_snapshot_of_the_same_profile(run_ingest, home, inbox, sample_text):
+    run_ingest(home, inbox)
+    write_dump(inbox, "001_7707062aadfcc580.txt", later_snapshot(sample_text), LATER)
+    summary = run_ingest(home, inbox)
+    assert summary["dumps_new"] == 1 and summary["dumps_loaded"] == 1
+    assert scalar(home, "SELECT count(*) FROM profile_snapshots WHERE profile_key = '7707062aadfcc580'") == 2
+    assert scalar(home, "SELECT snapshots || ' ' || h_index || ' ' || citations FROM profiles") == "2 29 2101"
+    assert scalar(home, "SELECT count(*) FROM papers") == 52
+    assert scalar(home, "SELECT count(*) - count(DISTINCT lower(title)) FROM papers") == 0
+    assert scalar(home, "SELECT has_code_badge FROM papers WHERE title LIKE 'Rethinking Weak Supervision%'")
+    assert scalar(home, "SELECT count(*) FILTER (has_code_badge) FROM papers") == 18 + 1 + 1
+    assert scalar(home, "SELECT count(*) FROM papers WHERE year_inferred") == 0
+    assert scalar(home, "SELECT count(*) FROM listings") == 50 + 51
+    dropped = "SELECT count(*) FROM listings JOIN papers USING (paper_id) WHERE title LIKE 'Boosting Few-Shot%'"
+    assert scalar(home, dropped) == 1
+    assert scalar(home, "SELECT last_seen_at < TIMESTAMPTZ '2026-06-02' FROM papers WHERE title LIKE 'Boosting Few-Shot%'")
+
+
+def test_other_profile_links_to_existing_papers(run_ingest, home, inbox, sample_text):
+    write_dump(inbox, "000_aaaabbbbccccdddd.txt", other_profile(sample_text), FIRST + dt.timedelta(days=14))
+    run_ingest(home, inbox)
+    assert scalar(home, "SELECT count(*) FROM profiles") == 2
+    assert scalar(home, "SELECT count(*) FROM papers") == 51
+    shared = ("SELECT count(DISTINCT profile_key) FROM listings JOIN papers USING (paper_id) "
+              "WHERE title ILIKE '%instructiongpt-4%'")
+    assert scalar(home, shared) == 2
+    assert scalar(home, "SELECT count(*) FROM (SELECT paper_id FROM listings GROUP BY 1 HAVING count(*) = 2)") == 3
+
+
+def read_warehouse(home, name: str) -> pl.DataFrame:
+    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
+        con.execute("SET TimeZone = 'UTC'")
+        return con.sql(f"SELECT * FROM {name}").pl()
+
+
+def canonical(frame: pl.DataFrame) -> pl.DataFrame:
+    return frame.sort(frame.columns, nulls_last=True)
+
+
+def test_lake_equals_warehouse_and_rebuilds_equal_incremental(run_ingest, home, inbox, sample_text, tmp_path):
+    from flows.cli import main
+    run_ingest(home, inbox)
+    write_dump(inbox, "001_7707062aadfcc580.txt", later_snapshot(sample_text), LATER)
+    write_dump(inbox, "000_aaaabbbbccccdddd.txt", other_profile(sample_text), FIRST + dt.timedelta(days=14))
+    run_ingest(home, inbox)
+    incremental = {t: canonical(read_warehouse(home, t)) for t in [*TABLES, "runs"]}
+    for table, expected in incremental.items():
+        files = lake.table_files(home / "lake", table)
+        assert sorted(p.name for p in (home / "lake" / table).glob("*.parquet")) == sorted(p.name for p in files)
+        from_polars = pl.read_parquet(files) if files else expected.clear()
+        assert canonical(from_polars).equals(expected), table
+        from_arrow = pl.from_arrow(pq.ParquetDataset([str(f) for f in files]).read()) if files else expected.clear()
+        assert canonical(from_arrow).equals(expected), table
+    assert main(["--home", str(home), "rebuild"]) == 0
+    assert all(canonical(read_warehouse(home, t)).equals(incremental[t]) for t in incremental)
+    assert main(["--home", str(home), "rebuild", "--from-raw"]) == 0
+    for table in incremental:
+        assert canonical(read_warehouse(home, table)).equals(incremental[table]), table
+
+
+def test_bad_entry_is_rejected_and_the_rest_loads(run_ingest, home, tmp_path, sample_text):
+    header, blocks = dumps.split(sample_text)
+    blocks[4][0] = "LGFeb 30, 2024"
+    folder = tmp_path / "bad"
+    write_dump(folder, "000_badbadbadbadbad0.txt", dumps.join(header, blocks), FIRST)
+    run_ingest(home, folder)
+    assert scalar(home, "SELECT status || ' ' || entries_found || ' ' || entries_loaded || ' ' || entries_rejected "
+                        "FROM dumps") == "partial 50 49 1"
+    assert scalar(home, "SELECT reason || ' @' || line_no FROM rejects") == "impossible date in entry head @37"
+    assert scalar(home, "SELECT raw_text FROM rejects").startswith("LGFeb 30, 2024\n")
+    assert scalar(home, "SELECT count(*) FROM papers") == 49

@@ -61,9 +61,15 @@ def cmd_run(settings: Settings, args) -> int:
     if not settings.inbox.is_dir():
         raise UserError(f"inbox {settings.inbox} is not a folder: create it or pass --inbox DIR")
     from flows.pipeline import ingest
+    from flows.progress import show_progress
     from flows.stages import describe
-    summary = ingest(home=settings.home, inbox=settings.inbox, batch_size=settings.batch_size,
-                     settle_seconds=settings.settle_seconds, max_dump_bytes=settings.max_dump_bytes)
+    show_progress()
+    try:
+        summary = ingest(home=settings.home, inbox=settings.inbox, batch_size=settings.batch_size,
+                         settle_seconds=settings.settle_seconds, max_dump_bytes=settings.max_dump_bytes)
+    except Exception as exc:
+        raise UserError(f"the run failed and committed nothing ({type(exc).__name__}: {exc}); "
+                        f"the warehouse is as it was. Fix the cause and run again.") from None
     print(json.dumps(summary, default=str, indent=1) if args.json else describe(summary))
     return 0
 

@@ -13,6 +13,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 
 from flows import discover, extract, stages
+from flows.progress import Progress
 from flows.normalise import MUTABLE_TABLES
 from flows.settings import Settings
 from warehouse import lake, load
@@ -75,6 +76,14 @@ def ingest(home: Path = DEFAULTS.home, inbox: Path | None = None, batch_size: in
                              max_dump_bytes=max_dump_bytes)
     started_at = dt.datetime.now(dt.timezone.utc)
     run_id = new_run_id(started_at)
+    try:
+        return ingest_new_dumps(settings, run_id, started_at)
+    except Exception:
+        record_failed_run(settings, run_id, started_at)
+        raise
+
+
+def ingest_new_dumps(settings: Settings, run_id: str, started_at: dt.datetime) -> dict:
     logger = get_run_logger()
     found = scan_inbox(settings.inbox, settings.settle_seconds)
     known, index = read_lake_state(settings)
@@ -82,8 +91,9 @@ def ingest(home: Path = DEFAULTS.home, inbox: Path | None = None, batch_size: in
     logger.info("run %s: %d dump files ready, %d to read, %d still being written",
                 run_id, len(found.ready), len(todo), len(found.waiting))
     stamp = {"run_id": run_id, "ingested_at": started_at}
+    progress = Progress(len(todo), sum(f.size for f in todo))
     futures = [extract_batch.submit(batch, known, settings, stamp) for batch in stages.chunks(todo, settings.batch_size)]
-    batches = [future.result() for future in futures]
+    batches = [progress.advance(future.result()) for future in futures]
     current = read_current_tables(settings.lake)
     tables = transform(batches, current) if any(b.dumps for b in batches) else {}
     new_dumps = tables.get("dumps", pl.DataFrame(schema={"status": pl.String}))
@@ -97,3 +107,16 @@ def ingest(home: Path = DEFAULTS.home, inbox: Path | None = None, batch_size: in
                      "rows_added": stages.rows_added(current, tables)}
     logger.info("run %s: %s", run_id, stages.describe(summary))
     return summary
+
+
+def record_failed_run(settings: Settings, run_id: str, started_at: dt.datetime) -> None:
+    """A failed run leaves the data as it was and a `failed` runs row, unless its data had committed."""
+    if lake.read_manifest(settings.lake).get("run_id") == run_id:
+        return
+    try:
+        runs = lake.read_table(settings.lake, "runs")
+        row = stages.run_row(run_id, started_at, "failed", 0, pl.DataFrame(schema={"status": pl.String}))
+        lake.commit(settings.lake, run_id, {"runs": stages.append_run(runs, row)})
+        load.load(settings.warehouse, settings.lake)
+    except Exception as exc:  # the original failure is what the caller must see
+        get_run_logger().error("could not record failed run %s: %s", run_id, exc)

@@ -1,0 +1,26 @@
+# The interface: `make example` runs the pipeline on the repo's example dumps, `make test` runs the tests.
+# Both create .venv on first use; CI (.ci/run) runs `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+HOME_DIR ?= data
+
+.PHONY: install example test clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $@
+
+example: install
+	$(BIN)/profile-etl --home $(HOME_DIR) run --inbox examples/inbox --settle-seconds 0
+	$(BIN)/profile-etl --home $(HOME_DIR) sql "SELECT profile_key, owner_name, snapshots, h_index, citations FROM profiles ORDER BY citations DESC"
+
+test: install
+	$(BIN)/python -m pytest
+
+clean:
+	rm -rf $(VENV) $(HOME_DIR) .pytest_cache

@@ -1,0 +1,54 @@
+"""Progress of a run: a bar on a terminal, plain log lines otherwise (SPEC §5)."""
+from __future__ import annotations
+
+import logging
+import sys
+import time
+
+LOGGER = logging.getLogger("profile_etl.progress")
+
+
+class Progress:
+    """Counts extracted dumps and bytes; each update goes to the `profile_etl.progress` logger."""
+
+    def __init__(self, files: int, total_bytes: int):
+        self.files, self.total_bytes = files, total_bytes
+        self.done = self.bytes_done = 0
+        self.started = time.monotonic()
+
+    def advance(self, batch):
+        self.done += len(batch.files)
+        self.bytes_done += sum(f["size"] for f in batch.files)
+        elapsed = max(time.monotonic() - self.started, 1e-9)
+        rate = self.bytes_done / elapsed
+        left = (self.total_bytes - self.bytes_done) / rate if rate else 0.0
+        LOGGER.info("read %d of %d dump files, %.1f MB/s, %.0f s left", self.done, self.files, rate / 1e6, left,
+                    extra={"done": self.done, "total": self.files, "mb_s": rate / 1e6, "left_s": left})
+        return batch
+
+
+class ProgressHandler(logging.Handler):
+    """Draws the progress records as one bar line on a terminal, or prints them as lines."""
+
+    def __init__(self, stream=None):
+        super().__init__()
+        self.stream = stream or sys.stderr
+        self.tty = self.stream.isatty()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if not self.tty:
+            self.stream.write(record.getMessage() + "\n")
+            return
+        width = 30
+        filled = int(width * record.done / max(record.total, 1))
+        self.stream.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {record.done}/{record.total} dumps "
+                          f"{record.mb_s:.1f} MB/s {record.left_s:.0f} s left")
+        if record.done >= record.total:
+            self.stream.write("\n")
+        self.stream.flush()
+
+
+def show_progress(stream=None) -> None:
+    LOGGER.addHandler(ProgressHandler(stream))
+    LOGGER.setLevel(logging.INFO)
+    LOGGER.propagate = False

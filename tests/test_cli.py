@@ -1,0 +1,88 @@
+"""The command line as a user runs it: a real `profile-etl run` process and the read-side commands."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from flows.cli import main
+from tests import dumps
+from tests.conftest import SAMPLE_NAME, UTC, write_dump
+
+FIRST = dt.datetime(2026, 6, 1, tzinfo=UTC)
+BIN = Path(sys.executable).parent
+
+
+@pytest.fixture(scope="module")
+def loaded_home(tmp_path_factory, sample_text):
+    """A home filled by one real `profile-etl run` process, with its stderr and Prefect home."""
+    base = tmp_path_factory.mktemp("cli")
+    write_dump(base / "inbox", SAMPLE_NAME, sample_text, FIRST)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env |= {"PREFECT_HOME": str(base / "prefect"), "PROFILE_ETL_SETTLE_SECONDS": "0"}
+    result = subprocess.run([str(BIN / "profile-etl"), "--home", str(base / "home"), "run",
+                             "--inbox", str(base / "inbox"), "--json"],
+                            env=env, capture_output=True, text=True, timeout=300)
+    return base, env, result
+
+
+def test_run_process_is_clean_and_visible_in_prefect(loaded_home):
+    base, env, result = loaded_home
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr and "Error" not in result.stderr, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["dumps_new"] == 1 and summary["status"] == "completed"
+    quiet = env | {"PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1", "COLUMNS": "250"}
+    listed = subprocess.run([str(BIN / "prefect"), "flow-run", "ls"], env=quiet, capture_output=True, text=True,
+                            timeout=300)
+    assert listed.returncode == 0 and "ERROR" not in listed.stderr, listed.stderr
+    assert "profile-etl-ingest" in listed.stdout and "COMPLETED" in listed.stdout
+
+
+def test_sql_answers_queries_in_each_format(loaded_home, capsys):
+    home = str(loaded_home[0] / "home")
+    assert main(["--home", home, "sql", "SELECT count(*) AS n FROM papers", "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out) == [{"n": 50}]
+    assert main(["--home", home, "sql", "SELECT h_index, citations FROM profile_snapshots", "--format", "csv"]) == 0
+    assert capsys.readouterr().out == "h_index,citations\n28,1945\n"
+    assert main(["--home", home, "sql", "SELECT category FROM papers GROUP BY 1 ORDER BY 1"]) == 0
+    assert capsys.readouterr().out.split() == ["category", "--------", "AI", "CL", "CV", "LG", "(4", "rows)"]
+
+
+def test_sql_refuses_writes_with_a_clear_message(loaded_home, capsys):
+    home = str(loaded_home[0] / "home")
+    assert main(["--home", home, "sql", "DELETE FROM papers"]) == 2
+    assert "read-only" in capsys.readouterr().err
+    assert main(["--home", home, "sql", "SELECT count(*) AS n FROM papers", "--format", "csv"]) == 0
+    assert capsys.readouterr().out == "n\n50\n"
+
+
+def test_sql_without_a_warehouse_says_what_to_do(tmp_path, capsys):
+    assert main(["--home", str(tmp_path), "sql", "SELECT 1"]) == 2
+    assert "run `profile-etl run` first" in capsys.readouterr().err
+
+
+def test_status_lists_runs_and_statuses(loaded_home, capsys):
+    assert main(["--home", str(loaded_home[0] / "home"), "status", "--json"]) == 0
+    status = json.loads(capsys.readouterr().out)
+    assert status["dumps per status"] == [{"status": "loaded", "dumps": 1, "entries_loaded": 50, "entries_rejected": 0}]
+    assert len(status["last runs"]) == 1
+
+
+def test_validate_prints_line_numbered_problems(tmp_path, sample_text, capsys):
+    header, blocks = dumps.split(sample_text)
+    blocks[1][0] = "LGAug 23,, 2023Code"
+    blocks[7] = blocks[7][:2]
+    broken = write_dump(tmp_path, "broken.txt", dumps.join(header, blocks), FIRST)
+    good = write_dump(tmp_path, "good.txt", sample_text, FIRST)
+    assert main(["validate", str(good)]) == 0
+    assert main(["validate", str(good), str(broken)]) == 1
+    out = capsys.readouterr().out
+    assert f"{broken}:16: entry head is garbled" in out
+    assert f"{broken}:58: entry has no author line" in out
+    assert f"{broken}: partial, 48 of 50 entries valid" in out

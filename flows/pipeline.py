@@ -103,7 +103,7 @@ def ingest_new_dumps(settings: Settings, run_id: str, started_at: dt.datetime) -
     index.update({(f["path"], f["size"], f["mtime_ns"]): f["dump_id"] for b in batches for f in b.files})
     write_file_index(settings.state, index)
     load_warehouse(settings.warehouse, settings.lake)
-    summary = row | {"waiting": len(found.waiting), "bytes_new": sum(d["byte_size"] for b in batches for d in b.dumps),
+    summary = row | {"waiting": len(found.waiting), "files_read": len(todo), "bytes_new": sum(d["byte_size"] for b in batches for d in b.dumps),
                      "rows_added": stages.rows_added(current, tables)}
     logger.info("run %s: %s", run_id, stages.describe(summary))
     return summary

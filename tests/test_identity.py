@@ -1,0 +1,45 @@
+"""Identity rules of SPEC §3."""
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from flows.identity import (SidecarError, infer_owner, normalise_text, parse_sidecar, profile_key_from_name,
+                            stable_id)
+
+
+@pytest.mark.parametrize("name, key", [
+    ("000_7707062aadfcc580.txt", "7707062aadfcc580"),
+    ("12_abc.txt.gz", "abc"),
+    ("abc.txt", "abc"),
+    ("2024_report_x.txt", "report_x"),
+    ("000_.txt", "000_"),
+])
+def test_profile_key_from_file_name(name, key):
+    assert profile_key_from_name(Path(name)) == key
+
+
+def test_titles_differing_in_spacing_case_and_width_are_one_paper():
+    a = "InstructionGPT-4: A 200-Instruction Paradigm for Fine-Tuning MiniGPT-4"
+    b = "  instructiongpt-4 :  a 200-INSTRUCTION paradigm — for fine-tuning   ＭｉｎｉＧＰＴ-4 "
+    assert normalise_text(a) == "instructiongpt 4 a 200 instruction paradigm for fine tuning minigpt 4"
+    assert stable_id(a) == stable_id(b) and stable_id(a) != stable_id(a + " II")
+
+
+def test_sidecar_fields_and_errors():
+    side = parse_sidecar(b'{"profile_key": "k", "captured_at": "2026-01-02T03:04:05Z"}', "x.meta.json")
+    assert side.profile_key == "k" and side.captured_at == dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.timezone.utc)
+    with pytest.raises(SidecarError, match="not valid JSON"):
+        parse_sidecar(b"{", "x.meta.json")
+    with pytest.raises(SidecarError, match="captured_at 'yesterday' is not an ISO 8601 time"):
+        parse_sidecar(b'{"captured_at": "yesterday"}', "x.meta.json")
+    with pytest.raises(SidecarError, match="JSON object"):
+        parse_sidecar(b"[1]", "x.meta.json")
+
+
+def test_owner_is_the_most_frequent_author_and_none_on_a_tie():
+    assert infer_owner([["A", "B"], ["A"], ["C", "a"]]) == ("A", 1.0)
+    assert infer_owner([["A", "B"], ["B", "A"]]) == (None, None)
+    assert infer_owner([]) == (None, None)

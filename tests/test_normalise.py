@@ -1,0 +1,48 @@
+"""Merging observations into the mutable tables, on small inline frames."""
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+
+from flows.normalise import merge_authors, merge_papers, split_duplicates
+from schemas.tables import Authors, Papers, empty_frame
+
+T1 = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+T2 = dt.datetime(2026, 2, 1, tzinfo=dt.timezone.utc)
+
+
+def observations(*rows) -> pl.DataFrame:
+    """Loaded entries: (paper_id, dump_id, captured_at, badge, authors)."""
+    return pl.DataFrame([{
+        "paper_id": p, "dump_id": d, "captured_at": c, "has_code_badge": badge, "authors": authors,
+        "title": f"Title {p}", "category": "LG", "published_on": dt.date(2025, 1, 1), "year_inferred": False,
+        "code_url": None, "code_host": None, "abstract": None, "authors_truncated": False, "tag": None,
+        "entry_index": 1, "line_no": 1, "raw_text": "", "profile_key": "k"} for p, d, c, badge, authors in rows],
+        schema_overrides={"captured_at": pl.Datetime("us", "UTC"), "code_url": pl.String, "code_host": pl.String,
+                          "abstract": pl.String, "tag": pl.String})
+
+
+def test_latest_capture_wins_whatever_the_arrival_order():
+    old = observations(("p1", "d1", T1, False, ["A"]))
+    new = observations(("p1", "d2", T2, True, ["A"]))
+    in_order = merge_papers(merge_papers(empty_frame(Papers), old), new)
+    reversed_ = merge_papers(merge_papers(empty_frame(Papers), new), old)
+    assert in_order.equals(reversed_)
+    row = in_order.row(0, named=True)
+    assert (row["has_code_badge"], row["first_seen_at"], row["last_seen_at"], row["last_seen_dump_id"]) == (True, T1, T2, "d2")
+
+
+def test_author_name_from_latest_capture():
+    first = observations(("p1", "d1", T1, False, ["weiran huang"]))
+    later = observations(("p2", "d2", T2, False, ["Weiran Huang"]))
+    authors = merge_authors(merge_authors(empty_frame(Authors), later), first)
+    assert authors.select("name", "first_seen_at", "last_seen_at").rows() == [("Weiran Huang", T1, T2)]
+
+
+def test_repeated_paper_in_one_dump_is_a_reject():
+    frame = observations(("p1", "d1", T1, False, ["A"]), ("p1", "d1", T1, False, ["A"]))
+    frame = frame.with_columns(entry_index=pl.Series([1, 2]), line_no=pl.Series([9, 16]))
+    kept, repeats = split_duplicates(frame)
+    assert kept["entry_index"].to_list() == [1]
+    assert repeats.select("entry_index", "line_no", "reason").rows() == [(2, 16, "duplicate of entry 1 in the same dump")]

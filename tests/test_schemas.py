@@ -1,0 +1,34 @@
+"""The models are the contract: every field described, the DuckDB DDL in step with them."""
+from __future__ import annotations
+
+import duckdb
+import pytest
+
+from schemas.raw import RawDump, RawEntry
+from schemas.tables import TABLES, polars_schema
+from warehouse.load import ensure_schema
+
+MODELS = {**TABLES, "raw_dumps": RawDump, "raw_entries": RawEntry}
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_every_field_has_a_description(name):
+    columns = MODELS[name].to_schema().columns
+    assert columns and all(spec.description for spec in columns.values()), name
+    assert MODELS[name].__doc__
+
+
+def test_duckdb_tables_match_the_models_and_carry_their_comments(tmp_path):
+    with duckdb.connect(str(tmp_path / "w.duckdb")) as con:
+        ensure_schema(con)
+        for name, model in TABLES.items():
+            described = con.execute(f"SELECT column_name, comment, is_nullable FROM duckdb_columns() "
+                                    f"WHERE table_name = '{name}' ORDER BY column_index").fetchall()
+            specs = model.to_schema().columns
+            assert [c for c, _, _ in described] == list(polars_schema(model).names()), name
+            assert all(comment == specs[c].description for c, comment, _ in described), name
+            assert all(nullable == specs[c].nullable for c, _, nullable in described), name
+        keys = dict(con.execute("SELECT table_name, constraint_column_names FROM duckdb_constraints() "
+                                "WHERE constraint_type = 'PRIMARY KEY'").fetchall())
+    assert keys["papers"] == ["paper_id"] and keys["listings"] == ["dump_id", "rank"]
+    assert keys["paper_authors"] == ["paper_id", "position"] and keys["runs"] == ["run_id"]

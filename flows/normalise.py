@@ -19,7 +19,9 @@ PAPER_FIELDS = ["title", "category", "published_on", "year_inferred", "has_code_
 
 
 def ids(texts: pl.Series) -> pl.Series:
-    return pl.Series([identity.stable_id(t) for t in texts], dtype=pl.String)
+    """Stable ids of texts, hashing each distinct text once."""
+    distinct = texts.unique()
+    return texts.replace_strict(distinct, [identity.stable_id(t) for t in distinct], return_dtype=pl.String)
 
 
 def observe(dumps: pl.DataFrame, entries: pl.DataFrame) -> pl.DataFrame:

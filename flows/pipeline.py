@@ -14,6 +14,7 @@ from prefect.runtime import flow_run
 
 from flows import discover, extract, stages
 from flows.progress import Progress
+from flows.validate import RawFrames
 from flows.normalise import MUTABLE_TABLES
 from flows.settings import Settings
 from warehouse import lake, load
@@ -35,8 +36,8 @@ def read_lake_state(settings: Settings) -> tuple[set[str], dict]:
 
 
 @task(**IO_TASK)
-def extract_batch(sources: list[extract.SourceFile], known: set[str], settings: Settings, stamp: dict) -> extract.Batch:
-    return extract.extract_batch(sources, known, settings.raw, settings.max_dump_bytes, stamp)
+def extract_frames(sources: list[extract.SourceFile], known: KnownDumps, settings: Settings, stamp: dict) -> RawFrames:
+    return stages.extract_frames(sources, known.ids, settings.raw, settings.max_dump_bytes, stamp)
 
 
 @task(**IO_TASK)
@@ -45,8 +46,8 @@ def read_current_tables(lake_dir: Path) -> dict[str, pl.DataFrame]:
 
 
 @task(**CPU_TASK)
-def transform(batches: list[extract.Batch], current: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
-    return stages.transform(batches, current)
+def transform(parts: list[RawFrames], current: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
+    return stages.transform(parts, current)
 
 
 @task(**IO_TASK)
@@ -62,6 +63,13 @@ def write_file_index(state: Path, index: dict) -> None:
 @task(**IO_TASK)
 def load_warehouse(warehouse: Path, lake_dir: Path) -> int:
     return load.load(warehouse, lake_dir)
+
+
+class KnownDumps:
+    """The dump ids already loaded, wrapped so Prefect passes the set without walking it."""
+
+    def __init__(self, ids: set[str]):
+        self.ids = ids
 
 
 def new_run_id(started_at: dt.datetime) -> str:
@@ -92,18 +100,19 @@ def ingest_new_dumps(settings: Settings, run_id: str, started_at: dt.datetime) -
                 run_id, len(found.ready), len(todo), len(found.waiting))
     stamp = {"run_id": run_id, "ingested_at": started_at}
     progress = Progress(len(todo), sum(f.size for f in todo))
-    futures = [extract_batch.submit(batch, known, settings, stamp) for batch in stages.chunks(todo, settings.batch_size)]
-    batches = [progress.advance(future.result()) for future in futures]
+    futures = [extract_frames.submit(batch, KnownDumps(known), settings, stamp)
+               for batch in stages.chunks(todo, settings.batch_size)]
+    parts = [progress.advance(future.result()) for future in futures]
     current = read_current_tables(settings.lake)
-    tables = transform(batches, current) if any(b.dumps for b in batches) else {}
+    tables = transform(parts, current) if any(p.dumps.height for p in parts) else {}
     new_dumps = tables.get("dumps", pl.DataFrame(schema={"status": pl.String}))
     row = stages.run_row(run_id, started_at, "completed", len(found.ready), new_dumps)
     tables["runs"] = stages.append_run(current["runs"], row)
     commit_lake(settings.lake, run_id, tables)
-    index.update({(f["path"], f["size"], f["mtime_ns"]): f["dump_id"] for b in batches for f in b.files})
+    index.update({(path, size, mtime): did for p in parts for path, size, mtime, did in p.files.iter_rows()})
     write_file_index(settings.state, index)
     load_warehouse(settings.warehouse, settings.lake)
-    summary = row | {"waiting": len(found.waiting), "files_read": len(todo), "bytes_new": sum(d["byte_size"] for b in batches for d in b.dumps),
+    summary = row | {"waiting": len(found.waiting), "files_read": len(todo), "bytes_new": sum(p.dumps["byte_size"].sum() for p in parts),
                      "rows_added": stages.rows_added(current, tables)}
     logger.info("run %s: %s", run_id, stages.describe(summary))
     return summary

@@ -16,15 +16,15 @@ class Progress:
         self.done = self.bytes_done = 0
         self.started = time.monotonic()
 
-    def advance(self, batch):
-        self.done += len(batch.files)
-        self.bytes_done += sum(f["size"] for f in batch.files)
+    def advance(self, frames):
+        self.done += frames.files.height
+        self.bytes_done += frames.files["size"].sum()
         elapsed = max(time.monotonic() - self.started, 1e-9)
         rate = self.bytes_done / elapsed
         left = (self.total_bytes - self.bytes_done) / rate if rate else 0.0
         LOGGER.info("read %d of %d dump files, %.1f MB/s, %.0f s left", self.done, self.files, rate / 1e6, left,
                     extra={"done": self.done, "total": self.files, "mb_s": rate / 1e6, "left_s": left})
-        return batch
+        return frames
 
 
 class ProgressHandler(logging.Handler):

@@ -12,6 +12,7 @@ import duckdb
 from flows import extract, stages
 from flows.normalise import MUTABLE_TABLES
 from flows.settings import UserError
+from flows.validate import to_frames
 from schemas.tables import TABLES, empty_frame
 from warehouse.load import connect
 
@@ -89,7 +90,7 @@ def validate_files(paths: list[Path], max_bytes: int) -> tuple[list[str], int]:
         stat = path.stat()
         stamp = {"run_id": "validate", "ingested_at": dt.datetime.now(dt.timezone.utc)}
         extract.extract_one(batch, extract.SourceFile(path, stat.st_size, stat.st_mtime_ns), set(), None, max_bytes, stamp)
-        tables = stages.transform([batch], {name: empty_frame(TABLES[name]) for name in MUTABLE_TABLES})
+        tables = stages.transform([to_frames(batch)], {name: empty_frame(TABLES[name]) for name in MUTABLE_TABLES})
         dump = tables["dumps"].row(0, named=True)
         for reject in tables["rejects"].iter_rows(named=True):
             where = f"{path}:{reject['line_no']}" if reject["line_no"] else f"{path}"

@@ -5,15 +5,23 @@ import datetime as dt
 
 import polars as pl
 
-from flows.extract import Batch
+from pathlib import Path
+
+from flows import extract
 from flows.normalise import build_tables
-from flows.validate import to_frames, validate_dumps, validate_entries
+from flows.validate import RawFrames, combine, to_frames, validate_dumps, validate_entries
 from schemas.tables import TABLES
 
 
-def transform(batches: list[Batch], current: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
+def extract_frames(sources: list[extract.SourceFile], known: set[str], raw_dir: Path, max_bytes: int,
+                   stamp: dict) -> RawFrames:
+    """Raw records of a batch of files, as DataFrames."""
+    return to_frames(extract.extract_batch(sources, known, raw_dir, max_bytes, stamp))
+
+
+def transform(parts: list[RawFrames], current: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
     """Validate raw records, normalise them into tables, and validate the tables on the way out."""
-    frames = to_frames(batches)
+    frames = combine(parts)
     dumps = validate_dumps(frames.dumps)
     entries, entry_rejects = validate_entries(frames.entries)
     tables = build_tables(dumps, entries, frames.problems, entry_rejects, current)

@@ -14,22 +14,36 @@ PROBLEM_SCHEMA = pl.Schema({"dump_id": pl.String, "entry_index": pl.Int64, "line
                             "reason": pl.String, "raw_text": pl.String})
 
 
+FILE_SCHEMA = pl.Schema({"path": pl.String, "size": pl.Int64, "mtime_ns": pl.Int64, "dump_id": pl.String})
+
+
 @dataclass
 class RawFrames:
+    """Raw records of one or more batches as DataFrames (opaque to Prefect, cheap to pass)."""
     dumps: pl.DataFrame
     entries: pl.DataFrame
     problems: pl.DataFrame
+    files: pl.DataFrame
 
 
-def to_frames(batches: list[Batch]) -> RawFrames:
+def _frame(rows: list[dict], schema: pl.Schema) -> pl.DataFrame:
+    return pl.DataFrame(rows, schema=schema) if rows else pl.DataFrame(schema=schema)
+
+
+def to_frames(batch: Batch) -> RawFrames:
+    return RawFrames(_frame(batch.dumps, polars_schema(RawDump)), _frame(batch.entries, polars_schema(RawEntry)),
+                     _frame(batch.problems, PROBLEM_SCHEMA), _frame(batch.files, FILE_SCHEMA))
+
+
+def combine(parts: list[RawFrames]) -> RawFrames:
     """Concatenate batches, keeping the first of any dump read twice in one run."""
-    def frame(rows: list[dict], schema: pl.Schema) -> pl.DataFrame:
-        return pl.DataFrame(rows, schema=schema) if rows else pl.DataFrame(schema=schema)
-    dumps = frame([r for b in batches for r in b.dumps], polars_schema(RawDump)).unique("dump_id", keep="first", maintain_order=True)
-    entries = frame([r for b in batches for r in b.entries], polars_schema(RawEntry))
-    problems = frame([r for b in batches for r in b.problems], PROBLEM_SCHEMA)
+    def concat(name: str) -> pl.DataFrame:
+        return pl.concat([getattr(p, name) for p in parts])
+    dumps = concat("dumps").unique("dump_id", keep="first", maintain_order=True)
+    entries = concat("entries")
+    problems = concat("problems").unique(maintain_order=True)
     return RawFrames(dumps, entries.unique(["dump_id", "entry_index"], keep="first", maintain_order=True),
-                     problems.unique(maintain_order=True))
+                     problems, concat("files"))
 
 
 def validate_dumps(dumps: pl.DataFrame) -> pl.DataFrame:

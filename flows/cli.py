@@ -13,9 +13,10 @@ from flows.settings import Settings, UserError
 PREFECT_ENV = {
     "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
     "DO_NOT_TRACK": "1",
-    "PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_BATCH_SIZE": "1000",
-    "PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_FLUSH_INTERVAL": "0.5",
-    "PREFECT_LOGGING_LEVEL": "WARNING",
+    "PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_BATCH_SIZE": "100",
+    "PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_FLUSH_INTERVAL": "1",  # whole seconds: the server int()s it
+    # INFO logs still reach the API (visible in the UI); only the console is kept quiet.
+    "PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL": "WARNING",
 }
 
 
@@ -29,6 +30,8 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--json", action="store_true", help="print the summary as JSON")
     run.add_argument("--batch-size", type=int, help="dump files per task")
     run.add_argument("--settle-seconds", type=float, help="files modified more recently wait for the next run")
+    run.add_argument("--wait", type=float, dest="lock_wait_seconds",
+                     help="if another run holds the home, wait up to this many seconds (default: exit at once)")
     status = commands.add_parser("status", help="what is loaded, the last runs, problems")
     status.add_argument("--json", action="store_true")
     sql = commands.add_parser("sql", help="read-only SQL on the warehouse")
@@ -45,7 +48,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     settings = Settings.load(home=args.home, inbox=getattr(args, "inbox", None),
                              batch_size=getattr(args, "batch_size", None),
-                             settle_seconds=getattr(args, "settle_seconds", None))
+                             settle_seconds=getattr(args, "settle_seconds", None),
+                             lock_wait_seconds=getattr(args, "lock_wait_seconds", None))
     handler = {"run": cmd_run, "status": cmd_status, "sql": cmd_sql, "validate": cmd_validate,
                "rebuild": cmd_rebuild}[args.command]
     try:
@@ -66,7 +70,10 @@ def cmd_run(settings: Settings, args) -> int:
     show_progress()
     try:
         summary = ingest(home=settings.home, inbox=settings.inbox, batch_size=settings.batch_size,
-                         settle_seconds=settings.settle_seconds, max_dump_bytes=settings.max_dump_bytes)
+                         settle_seconds=settings.settle_seconds, max_dump_bytes=settings.max_dump_bytes,
+                         lock_wait_seconds=settings.lock_wait_seconds)
+    except UserError:
+        raise
     except Exception as exc:
         raise UserError(f"the run failed and committed nothing ({type(exc).__name__}: {exc}); "
                         f"the warehouse is as it was. Fix the cause and run again.") from None
@@ -97,11 +104,13 @@ def cmd_validate(settings: Settings, args) -> int:
 
 
 def cmd_rebuild(settings: Settings, args) -> int:
+    from flows.lock import run_lock
     from flows.rebuild import lake_from_raw
     from warehouse.load import rebuild
-    if args.from_raw:
-        lake_from_raw(settings)
-    rebuild(settings.warehouse, settings.lake)
+    with run_lock(settings.home, settings.lock_wait_seconds):
+        if args.from_raw:
+            lake_from_raw(settings)
+        rebuild(settings.warehouse, settings.lake)
     print(f"rebuilt {settings.warehouse}" + (" and the lake from raw/" if args.from_raw else ""))
     return 0
 

@@ -13,13 +13,21 @@ from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 
 from flows import discover, extract, stages
+from flows.faults import checkpoint
+from flows.lock import run_lock
 from flows.progress import Progress
 from flows.validate import RawFrames
 from flows.normalise import MUTABLE_TABLES
 from flows.settings import Settings
 from warehouse import lake, load
 
-IO_TASK = {"retries": 2, "retry_delay_seconds": 1, "cache_policy": NO_CACHE, "persist_result": False}
+def is_io_error(task, task_run, state) -> bool:
+    """Retry only failures that a second try may fix: I/O errors, not bugs or bad data."""
+    return isinstance(state.data, OSError)
+
+
+IO_TASK = {"retries": 2, "retry_delay_seconds": 1, "retry_condition_fn": is_io_error, "cache_policy": NO_CACHE,
+           "persist_result": False}
 CPU_TASK = {"cache_policy": NO_CACHE, "persist_result": False}
 DEFAULTS = Settings()
 
@@ -61,8 +69,8 @@ def write_file_index(state: Path, index: dict) -> None:
 
 
 @task(**IO_TASK)
-def load_warehouse(warehouse: Path, lake_dir: Path) -> int:
-    return load.load(warehouse, lake_dir)
+def publish_warehouse(warehouse: Path, lake_dir: Path) -> int:
+    return load.publish(warehouse, lake_dir)
 
 
 class KnownDumps:
@@ -78,23 +86,26 @@ def new_run_id(started_at: dt.datetime) -> str:
 
 @flow(name="profile-etl-ingest", log_prints=False)
 def ingest(home: Path = DEFAULTS.home, inbox: Path | None = None, batch_size: int = DEFAULTS.batch_size,
-           settle_seconds: float = DEFAULTS.settle_seconds, max_dump_bytes: int = DEFAULTS.max_dump_bytes) -> dict:
+           settle_seconds: float = DEFAULTS.settle_seconds, max_dump_bytes: int = DEFAULTS.max_dump_bytes,
+           lock_wait_seconds: float = DEFAULTS.lock_wait_seconds) -> dict:
     """One ingestion run: new dumps of the inbox into the lake and the warehouse."""
     settings = Settings.load(home=home, inbox=inbox, batch_size=batch_size, settle_seconds=settle_seconds,
-                             max_dump_bytes=max_dump_bytes)
-    started_at = dt.datetime.now(dt.timezone.utc)
-    run_id = new_run_id(started_at)
-    try:
-        return ingest_new_dumps(settings, run_id, started_at)
-    except Exception:
-        record_failed_run(settings, run_id, started_at)
-        raise
+                             max_dump_bytes=max_dump_bytes, lock_wait_seconds=lock_wait_seconds)
+    with run_lock(settings.home, settings.lock_wait_seconds):
+        started_at = dt.datetime.now(dt.timezone.utc)
+        run_id = new_run_id(started_at)
+        try:
+            return ingest_new_dumps(settings, run_id, started_at)
+        except Exception:
+            record_failed_run(settings, run_id, started_at)
+            raise
 
 
 def ingest_new_dumps(settings: Settings, run_id: str, started_at: dt.datetime) -> dict:
     logger = get_run_logger()
     found = scan_inbox(settings.inbox, settings.settle_seconds)
     known, index = read_lake_state(settings)
+    checkpoint("scan:done")
     todo = discover.unrecognised(found.ready, index, known)
     logger.info("run %s: %d dump files ready, %d to read, %d still being written",
                 run_id, len(found.ready), len(todo), len(found.waiting))
@@ -103,6 +114,7 @@ def ingest_new_dumps(settings: Settings, run_id: str, started_at: dt.datetime) -
     futures = [extract_frames.submit(batch, KnownDumps(known), settings, stamp)
                for batch in stages.chunks(todo, settings.batch_size)]
     parts = [progress.advance(future.result()) for future in futures]
+    checkpoint("extract:all-done")
     current = read_current_tables(settings.lake)
     tables = transform(parts, current) if any(p.dumps.height for p in parts) else {}
     new_dumps = tables.get("dumps", pl.DataFrame(schema={"status": pl.String}))
@@ -111,7 +123,8 @@ def ingest_new_dumps(settings: Settings, run_id: str, started_at: dt.datetime) -
     commit_lake(settings.lake, run_id, tables)
     index.update({(path, size, mtime): did for p in parts for path, size, mtime, did in p.files.iter_rows()})
     write_file_index(settings.state, index)
-    load_warehouse(settings.warehouse, settings.lake)
+    checkpoint("index:written")
+    publish_warehouse(settings.warehouse, settings.lake)
     summary = row | {"waiting": len(found.waiting), "files_read": len(todo), "bytes_new": sum(p.dumps["byte_size"].sum() for p in parts),
                      "rows_added": stages.rows_added(current, tables)}
     logger.info("run %s: %s", run_id, stages.describe(summary))
@@ -126,6 +139,6 @@ def record_failed_run(settings: Settings, run_id: str, started_at: dt.datetime) 
         runs = lake.read_table(settings.lake, "runs")
         row = stages.run_row(run_id, started_at, "failed", 0, pl.DataFrame(schema={"status": pl.String}))
         lake.commit(settings.lake, run_id, {"runs": stages.append_run(runs, row)})
-        load.load(settings.warehouse, settings.lake)
+        load.publish(settings.warehouse, settings.lake)
     except Exception as exc:  # the original failure is what the caller must see
         get_run_logger().error("could not record failed run %s: %s", run_id, exc)

@@ -19,6 +19,7 @@ class Settings:
     batch_size: int = 200
     settle_seconds: float = 5.0
     max_dump_bytes: int = 64 * 1024 * 1024
+    lock_wait_seconds: float = 0.0
 
     @classmethod
     def load(cls, **flags) -> "Settings":

@@ -8,6 +8,7 @@ import polars as pl
 from pathlib import Path
 
 from flows import extract
+from flows.faults import checkpoint
 from flows.normalise import build_tables
 from flows.validate import RawFrames, combine, to_frames, validate_dumps, validate_entries
 from schemas.tables import TABLES
@@ -16,7 +17,9 @@ from schemas.tables import TABLES
 def extract_frames(sources: list[extract.SourceFile], known: set[str], raw_dir: Path, max_bytes: int,
                    stamp: dict) -> RawFrames:
     """Raw records of a batch of files, as DataFrames."""
-    return to_frames(extract.extract_batch(sources, known, raw_dir, max_bytes, stamp))
+    batch = extract.extract_batch(sources, known, raw_dir, max_bytes, stamp)
+    checkpoint("extract:batch-read")
+    return to_frames(batch)
 
 
 def transform(parts: list[RawFrames], current: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
@@ -24,7 +27,9 @@ def transform(parts: list[RawFrames], current: dict[str, pl.DataFrame]) -> dict[
     frames = combine(parts)
     dumps = validate_dumps(frames.dumps)
     entries, entry_rejects = validate_entries(frames.entries)
+    checkpoint("validate:raw-validated")
     tables = build_tables(dumps, entries, frames.problems, entry_rejects, current)
+    checkpoint("normalise:tables-built")
     return {name: TABLES[name].validate(frame, lazy=True) for name, frame in tables.items()}
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import polars as pl
 
+from flows.faults import checkpoint
 from schemas.tables import TABLES, empty_frame
 
 MANIFEST = "_manifest.json"
@@ -56,23 +57,37 @@ def _write_manifest(lake: Path, manifest: dict) -> None:
         json.dump(manifest, handle, indent=1, sort_keys=True)
         handle.flush()
         os.fsync(handle.fileno())
+    checkpoint("lake:manifest-written")
     os.replace(tmp, lake / MANIFEST)
 
 
 def commit(lake: Path, run_id: str, tables: dict[str, pl.DataFrame]) -> dict:
-    """Write the run's files and commit them: append tables gain a file, replace tables get a new one."""
+    """Write the run's files and commit them: append tables gain a file, replace tables get a new one.
+    If anything fails before the manifest is replaced, the files written so far are removed."""
     lake.mkdir(parents=True, exist_ok=True)
     manifest = read_manifest(lake)
+    try:
+        manifest = _write_version(lake, manifest, run_id, tables)
+    except Exception:
+        remove_unlisted(lake)
+        raise
+    checkpoint("lake:committed")
+    remove_unlisted(lake, manifest)
+    checkpoint("lake:stale-removed")
+    return manifest
+
+
+def _write_version(lake: Path, manifest: dict, run_id: str, tables: dict[str, pl.DataFrame]) -> dict:
     files = {name: list(manifest["tables"].get(name, [])) for name in TABLES}
     for name, frame in tables.items():
         if name in APPEND_TABLES and frame.is_empty():
             continue
         rel = f"{name}/{run_id}.parquet"
         _write_parquet(frame.select(empty_frame(TABLES[name]).columns), lake / rel)
+        checkpoint(f"lake:file-written:{name}")
         files[name] = files[name] + [rel] if name in APPEND_TABLES else [rel]
     manifest = {"version": manifest["version"] + 1, "run_id": run_id, "tables": files}
     _write_manifest(lake, manifest)
-    remove_unlisted(lake, manifest)
     return manifest
 
 

@@ -7,11 +7,13 @@ point the next sync converges to the lake.
 from __future__ import annotations
 
 import os
+import shutil
 from importlib import resources
 from pathlib import Path
 
 import duckdb
 
+from flows.faults import checkpoint
 from schemas.tables import TABLES
 from warehouse import lake as lake_mod
 
@@ -67,6 +69,7 @@ def sync_table(con: duckdb.DuckDBPyConnection, lake: Path, name: str, wanted: li
     if new:
         con.execute(f"INSERT INTO {name} BY NAME SELECT * FROM read_parquet(?)", [[str(lake / r) for r in new]])
         con.executemany("INSERT INTO _lake_files VALUES (?, ?)", [[name, rel] for rel in new])
+    checkpoint(f"load:table-synced:{name}")
     return len(new)
 
 
@@ -77,6 +80,7 @@ def sync(con: duckdb.DuckDBPyConnection, lake: Path) -> int:
     con.execute("BEGIN TRANSACTION")
     try:
         read = sum(sync_table(con, lake, name, manifest["tables"].get(name, []), have[name]) for name in TABLES)
+        checkpoint("load:before-commit")
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
@@ -85,15 +89,35 @@ def sync(con: duckdb.DuckDBPyConnection, lake: Path) -> int:
 
 
 def load(warehouse_path: Path, lake: Path) -> int:
+    """Bring the warehouse file at warehouse_path up to the lake, in place."""
     with connect(warehouse_path) as con:
         ensure_schema(con)
-        return sync(con, lake)
+        read = sync(con, lake)
+        con.execute("CHECKPOINT")
+    return read
+
+
+def publish(warehouse_path: Path, lake: Path, from_scratch: bool = False) -> int:
+    """Update a copy of the warehouse and swap it in whole: readers keep the file they opened and
+    never block the run, and a crash leaves at most a temporary file behind."""
+    tmp = warehouse_path.with_name(f".{warehouse_path.name}.tmp")
+    for stale in (tmp, tmp.with_name(tmp.name + ".wal")):
+        stale.unlink(missing_ok=True)
+    try:
+        if warehouse_path.exists() and not from_scratch:
+            shutil.copyfile(warehouse_path, tmp)
+        checkpoint("load:copied")
+        read = load(tmp, lake)
+        checkpoint("load:built")
+        os.replace(tmp, warehouse_path)
+    except Exception:
+        for partial in (tmp, tmp.with_name(tmp.name + ".wal")):
+            partial.unlink(missing_ok=True)
+        raise
+    checkpoint("load:published")
+    return read
 
 
 def rebuild(warehouse_path: Path, lake: Path) -> None:
-    """A new warehouse from the lake, swapped in whole over the old one."""
-    tmp = warehouse_path.with_name(f".{warehouse_path.name}.rebuild")
-    for stale in (tmp, tmp.with_name(tmp.name + ".wal")):
-        stale.unlink(missing_ok=True)
-    load(tmp, lake)
-    os.replace(tmp, warehouse_path)
+    """A new warehouse from the lake alone."""
+    publish(warehouse_path, lake, from_scratch=True)

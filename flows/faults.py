@@ -1,0 +1,23 @@
+"""Named points in a run where tests can make it die (SIGKILL) or fail (an exception).
+
+`PROFILE_ETL_CRASH_AT=<point>` kills the process at that point; `PROFILE_ETL_FAIL_AT=<point>`
+raises InjectedFault there. Unset (always, outside tests), a checkpoint costs one dict lookup.
+"""
+from __future__ import annotations
+
+import os
+import signal
+
+CRASH_ENV = "PROFILE_ETL_CRASH_AT"
+FAIL_ENV = "PROFILE_ETL_FAIL_AT"
+
+
+class InjectedFault(RuntimeError):
+    """Raised at a checkpoint named by PROFILE_ETL_FAIL_AT."""
+
+
+def checkpoint(point: str) -> None:
+    if os.environ.get(CRASH_ENV) == point:
+        os.kill(os.getpid(), signal.SIGKILL)
+    if os.environ.get(FAIL_ENV) == point:
+        raise InjectedFault(f"fault injected at {point}")

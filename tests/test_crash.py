@@ -1,0 +1,108 @@
+"""SIGKILL a real `profile-etl run` process at every named point of a run, run again, and check
+the home equals that of an uninterrupted run: no lost dump, no duplicate row, no orphan file."""
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from flows.faults import CRASH_ENV, FAIL_ENV, InjectedFault
+from flows.pipeline import ingest
+from tests import dumps
+from tests.conftest import SAMPLE_NAME, UTC, write_dump
+from tests.test_pipeline import FIRST, LATER, later_snapshot, other_profile
+from tests.warehouse_state import (differences, run_statuses, same_tables, unlisted_lake_files,
+                                   warehouse_tables)
+
+BIN = Path(sys.executable).parent
+POINTS = [
+    "scan:done", "extract:batch-read", "extract:all-done", "validate:raw-validated", "normalise:tables-built",
+    *[f"lake:file-written:{t}" for t in ["dumps", "profile_snapshots", "listings", "rejects", "papers", "authors",
+                                         "paper_authors", "profiles", "runs"]],
+    "lake:manifest-written", "lake:committed", "lake:stale-removed", "index:written",
+    "load:copied", "load:table-synced:dumps", "load:table-synced:papers", "load:table-synced:runs",
+    "load:before-commit", "load:built", "load:published",
+]
+
+
+def with_bad_entry(text: str) -> str:
+    header, blocks = dumps.split(text)
+    blocks[1][0] = "LGFeb 30, 2024"
+    return dumps.join(header, blocks)
+
+
+@pytest.fixture(scope="module")
+def homes(tmp_path_factory, sample_text, prefect_harness):
+    """A home holding the sample (the state before the crashed run), the inbox of the second run,
+    and the home an uninterrupted second run gives."""
+    base = tmp_path_factory.mktemp("crash")
+    inbox = base / "inbox"
+    write_dump(inbox, SAMPLE_NAME, sample_text, FIRST)
+    ingest(home=base / "before", inbox=inbox, settle_seconds=0)
+    write_dump(inbox, "001_7707062aadfcc580.txt", later_snapshot(sample_text), LATER)
+    write_dump(inbox, "000_aaaabbbbccccdddd.txt", with_bad_entry(other_profile(sample_text)), LATER)
+    shutil.copytree(base / "before", base / "expected")
+    ingest(home=base / "expected", inbox=inbox, settle_seconds=0)
+    return base / "before", inbox, base / "expected"
+
+
+def api_env() -> dict[str, str]:
+    from prefect.settings import get_current_settings
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    return env | {"PREFECT_API_URL": str(get_current_settings().api.url), "DO_NOT_TRACK": "1"}
+
+
+@pytest.mark.parametrize("point", POINTS)
+def test_killed_run_then_rerun_equals_uninterrupted_run(point, homes, tmp_path):
+    before, inbox, expected = homes
+    home = tmp_path / "home"
+    shutil.copytree(before, home)
+    killed = subprocess.run([str(BIN / "profile-etl"), "--home", str(home), "run", "--inbox", str(inbox),
+                             "--settle-seconds", "0"], env=api_env() | {CRASH_ENV: point},
+                            capture_output=True, text=True, timeout=300)
+    assert killed.returncode == -9, f"the run was not killed at {point}: {killed.stderr}"
+    published = warehouse_tables(home)   # readers see the old state or the new one, nothing between
+    assert same_tables(published, warehouse_tables(before)) or same_tables(published, warehouse_tables(expected))
+    ingest(home=home, inbox=inbox, settle_seconds=0)
+    assert differences(home, expected) == []
+    assert unlisted_lake_files(home) == []
+    assert set(run_statuses(home)) <= {"completed", "failed"}
+    assert not list(home.glob(".warehouse.duckdb.tmp*"))
+
+
+@pytest.mark.parametrize("point", ["extract:batch-read", "normalise:tables-built", "lake:file-written:papers"])
+def test_failed_run_keeps_the_previous_warehouse_and_is_marked_failed(point, homes, tmp_path, monkeypatch):
+    before, inbox, expected = homes
+    home = tmp_path / "home"
+    shutil.copytree(before, home)
+    monkeypatch.setenv(FAIL_ENV, point)
+    with pytest.raises(InjectedFault):
+        ingest(home=home, inbox=inbox, settle_seconds=0)
+    assert differences(home, before) == []
+    assert run_statuses(home) == ["completed", "failed"]
+    assert unlisted_lake_files(home) == []
+    monkeypatch.delenv(FAIL_ENV)
+    ingest(home=home, inbox=inbox, settle_seconds=0)
+    assert differences(home, expected) == []
+
+
+@pytest.mark.parametrize("point", ["lake:manifest-written", "load:before-commit"])
+def test_run_failing_while_committing_leaves_a_consistent_home(point, homes, tmp_path, monkeypatch):
+    """When the lake itself can't be written (say the disk is full) there is nowhere to record the
+    failure; the home stays as it was, or (past the lake commit) the warehouse catches up next run."""
+    before, inbox, expected = homes
+    home = tmp_path / "home"
+    shutil.copytree(before, home)
+    monkeypatch.setenv(FAIL_ENV, point)
+    with pytest.raises(InjectedFault):
+        ingest(home=home, inbox=inbox, settle_seconds=0)
+    assert same_tables(warehouse_tables(home), warehouse_tables(before))
+    assert unlisted_lake_files(home) == [] and not list(home.glob(".warehouse.duckdb.tmp*"))
+    monkeypatch.delenv(FAIL_ENV)
+    ingest(home=home, inbox=inbox, settle_seconds=0)
+    assert differences(home, expected) == []

@@ -1,0 +1,104 @@
+"""Two runs on one home, and readers that hold the warehouse open while a run publishes."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from flows.lock import RunLocked, run_lock
+from flows.pipeline import ingest
+from tests.conftest import SAMPLE_NAME, write_dump
+from tests.test_crash import api_env
+from tests.test_pipeline import FIRST, LATER, later_snapshot
+
+BIN = Path(sys.executable).parent
+STATE_SQL = ("SELECT (SELECT count(*) FROM dumps), (SELECT count(*) FROM listings), (SELECT count(*) FROM papers), "
+             "(SELECT sum(snapshots) FROM profiles)")
+
+READER = textwrap.dedent("""
+    import json, sys, duckdb
+    from pathlib import Path
+    db, stop, sql = sys.argv[1], Path(sys.argv[2]), sys.argv[3]
+    held = duckdb.connect(db, read_only=True)
+    seen = {"held": [], "fresh": []}
+    while True:
+        seen["held"].append(held.execute(sql).fetchone())
+        with duckdb.connect(db, read_only=True) as fresh:
+            seen["fresh"].append(fresh.execute(sql).fetchone())
+        if len(seen["held"]) == 1:
+            print("ready", flush=True)
+        if stop.exists():
+            break
+    held.close()  # DuckDB shares one instance per file in a process: close it to see the new file
+    with duckdb.connect(db, read_only=True) as fresh:
+        seen["fresh"].append(fresh.execute(sql).fetchone())
+    print(json.dumps(seen))
+""")
+
+
+def run_cli(home: Path, inbox: Path, *extra: str) -> subprocess.Popen:
+    return subprocess.Popen([str(BIN / "profile-etl"), "--home", str(home), "run", "--inbox", str(inbox),
+                             "--settle-seconds", "0", "--json", *extra], env=api_env(),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def state(home: Path) -> tuple:
+    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
+        return con.execute(STATE_SQL).fetchone()
+
+
+@pytest.fixture
+def inbox(tmp_path, sample_text):
+    folder = tmp_path / "inbox"
+    write_dump(folder, SAMPLE_NAME, sample_text, FIRST)
+    write_dump(folder, "001_7707062aadfcc580.txt", later_snapshot(sample_text), LATER)
+    return folder
+
+
+def test_two_runs_at_once_queue_and_load_everything_once(prefect_harness, tmp_path, inbox):
+    home = tmp_path / "home"
+    first, second = run_cli(home, inbox, "--wait", "300"), run_cli(home, inbox, "--wait", "300")
+    results = [p.communicate(timeout=300) for p in (first, second)]
+    assert [p.returncode for p in (first, second)] == [0, 0], [err for _, err in results]
+    summaries = [json.loads(out) for out, _ in results]
+    assert sorted(s["dumps_new"] for s in summaries) == [0, 2]
+    assert state(home) == (2, 101, 52, 2)
+
+
+def test_run_while_another_holds_the_home_exits_with_a_clear_message(prefect_harness, tmp_path, inbox):
+    home = tmp_path / "home"
+    with run_lock(home):
+        blocked = run_cli(home, inbox)
+        _, err = blocked.communicate(timeout=300)
+        with pytest.raises(RunLocked, match="another run"):
+            ingest(home=home, inbox=inbox, settle_seconds=0)
+    assert blocked.returncode == 2
+    assert f"another run (pid {os.getpid()}) is working on {home}" in err and "--wait" in err
+    assert not (home / "warehouse.duckdb").exists()
+
+
+def test_readers_never_block_a_run_and_see_old_or_new_state(run_ingest, tmp_path, sample_text):
+    home, first_inbox = tmp_path / "home", tmp_path / "first"
+    write_dump(first_inbox, SAMPLE_NAME, sample_text, FIRST)
+    run_ingest(home, first_inbox)
+    old = state(home)
+    stop = tmp_path / "stop"
+    reader = subprocess.Popen([sys.executable, "-c", READER, str(home / "warehouse.duckdb"), str(stop), STATE_SQL],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert reader.stdout.readline().strip() == "ready"
+    write_dump(first_inbox, "001_7707062aadfcc580.txt", later_snapshot(sample_text), LATER)
+    summary = run_ingest(home, first_inbox)
+    stop.touch()
+    out, err = reader.communicate(timeout=120)
+    assert reader.returncode == 0, err
+    new = state(home)
+    seen = {k: [tuple(v) for v in rows] for k, rows in json.loads(out.splitlines()[-1]).items()}
+    assert summary["dumps_loaded"] == 1 and new != old
+    assert set(seen["held"]) == {old}
+    assert set(seen["fresh"]) <= {old, new} and seen["fresh"][-1] == new

@@ -14,6 +14,8 @@ from pathlib import Path
 import duckdb
 
 from flows.faults import checkpoint
+from warehouse.checks import assert_checks_pass
+from warehouse.views import create_views
 from schemas.tables import TABLES
 from warehouse import lake as lake_mod
 
@@ -93,6 +95,8 @@ def load(warehouse_path: Path, lake: Path) -> int:
     with connect(warehouse_path) as con:
         ensure_schema(con)
         read = sync(con, lake)
+        create_views(con)
+        assert_checks_pass(con)
         con.execute("CHECKPOINT")
     return read
 

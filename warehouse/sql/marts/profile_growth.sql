@@ -1,0 +1,23 @@
+-- Per profile and snapshot: the header metrics and their change since the previous snapshot.
+-- @profile_key: profile
+-- @snapshot_no: 1-based snapshot number in capture order
+-- @dump_id: dump of the snapshot
+-- @captured_at: capture time, UTC
+-- @h_index: h-index at capture
+-- @citations: citations at capture
+-- @papers_reported: papers the page reported
+-- @papers_listed: entries the page listed
+-- @h_index_change: h-index minus that of the previous snapshot; null for the first
+-- @citations_change: citations minus those of the previous snapshot; null for the first
+-- @papers_reported_change: papers reported minus those of the previous snapshot; null for the first
+-- @days_since_previous: days between this capture and the previous one; null for the first
+CREATE OR REPLACE VIEW profile_growth AS
+SELECT
+    s.profile_key, s.snapshot_no, s.dump_id, s.captured_at,
+    s.h_index, s.citations, s.papers_reported, s.papers_listed,
+    s.h_index - prev.h_index AS h_index_change,
+    s.citations - prev.citations AS citations_change,
+    s.papers_reported - prev.papers_reported AS papers_reported_change,
+    date_diff('day', prev.captured_at, s.captured_at) AS days_since_previous
+FROM stg_snapshots AS s
+LEFT JOIN profile_snapshots AS prev ON prev.dump_id = s.previous_dump_id;

@@ -1,0 +1,56 @@
+"""SQL data tests: pass on real runs, catch each broken rule, and stop a bad warehouse from publishing."""
+from __future__ import annotations
+
+import shutil
+
+import duckdb
+import pytest
+
+from tests.test_marts import home  # noqa: F401  (module fixture: sample, later snapshot, other profile)
+from warehouse.checks import DataCheckFailed, check_names, run_checks
+from warehouse.load import publish
+
+BREAKAGES = {
+    "entries_add_up": "UPDATE dumps SET entries_loaded = entries_loaded - 1 WHERE status = 'loaded'",
+    "loaded_entries_are_listed": "DELETE FROM listings WHERE rank = 3",
+    "rejected_entries_have_rows": "UPDATE dumps SET entries_found = entries_found + 1, "
+                                  "entries_rejected = entries_rejected + 1",
+    "listings_reference_papers": "DELETE FROM papers WHERE paper_id IN (SELECT paper_id FROM listings WHERE rank = 1)",
+    "paper_authors_reference_both": "DELETE FROM authors WHERE name = 'Weiran Huang'",
+    "papers_are_listed": "UPDATE papers SET last_seen_at = last_seen_at + INTERVAL 1 DAY",
+    "profiles_count_their_snapshots": "UPDATE profiles SET snapshots = snapshots + 1",
+    "runs_are_finished": "UPDATE runs SET finished_at = NULL",
+    "snapshots_belong_to_readable_dumps": "UPDATE dumps SET status = 'quarantined'",
+    "quarantined_dumps_have_a_reason": "UPDATE dumps SET status = 'quarantined', reason = NULL",
+}
+
+
+def test_checks_pass_on_real_runs(home):  # noqa: F811
+    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
+        assert run_checks(con) == {}
+
+
+def test_every_check_has_a_breakage_test():
+    assert sorted(BREAKAGES) == check_names()
+
+
+@pytest.mark.parametrize("check", sorted(BREAKAGES))
+def test_check_catches_its_rule_broken(check, home, tmp_path):  # noqa: F811
+    copy = tmp_path / "w.duckdb"
+    shutil.copyfile(home / "warehouse.duckdb", copy)
+    with duckdb.connect(str(copy)) as con:
+        con.execute("SET TimeZone = 'UTC'")
+        con.execute(BREAKAGES[check])
+        assert check in run_checks(con)
+
+
+def test_a_failing_check_stops_publishing(home, tmp_path):  # noqa: F811
+    work = tmp_path / "home"
+    shutil.copytree(home, work)
+    with duckdb.connect(str(work / "warehouse.duckdb")) as con:
+        con.execute("DELETE FROM listings WHERE rank = 3")
+        con.execute("DELETE FROM _lake_files WHERE table_name = 'runs'")
+    before = (work / "warehouse.duckdb").read_bytes()
+    with pytest.raises(DataCheckFailed, match="loaded_entries_are_listed"):
+        publish(work / "warehouse.duckdb", work / "lake")
+    assert (work / "warehouse.duckdb").read_bytes() == before

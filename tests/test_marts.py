@@ -1,0 +1,93 @@
+"""Each mart against values computed by hand from the dump texts (not from the pipeline's tables)."""
+from __future__ import annotations
+
+import re
+from collections import Counter
+from itertools import combinations
+
+import duckdb
+import pytest
+
+from flows.pipeline import ingest
+from tests import dumps
+from tests.conftest import SAMPLE_NAME, write_dump
+from tests.test_pipeline import FIRST, LATER, later_snapshot, other_profile
+
+KEY, OTHER = "7707062aadfcc580", "aaaabbbbccccdddd"
+
+
+def by_hand(text: str, capture_year: int = 2026) -> list[dict]:
+    """Entries of a dump read with plain string operations."""
+    rows = []
+    for block in dumps.split(text)[1]:
+        head = re.fullmatch(r"([A-Z]+?)([A-Z][a-z]{2}) (\d+)(?:, (\d{4}))?(Code)?", block[0])
+        authors = block[3].split(" · ")[0].removesuffix(" et al.").split(", ")
+        rows.append({"title": block[1], "category": head[1], "year": int(head[4] or capture_year),
+                     "badge": bool(head[5]), "link": "https://" in " ".join(block[5:]), "authors": authors})
+    return rows
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory, sample_text, prefect_harness):
+    base = tmp_path_factory.mktemp("marts")
+    write_dump(base / "inbox", SAMPLE_NAME, sample_text, FIRST)
+    write_dump(base / "inbox", f"000_{OTHER}.txt", other_profile(sample_text), FIRST)
+    ingest(home=base / "home", inbox=base / "inbox", settle_seconds=0)
+    write_dump(base / "inbox", f"001_{KEY}.txt", later_snapshot(sample_text), LATER)
+    ingest(home=base / "home", inbox=base / "inbox", settle_seconds=0)
+    return base / "home"
+
+
+def query(home, sql, *params):
+    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
+        return con.execute(sql, list(params)).fetchall()
+
+
+def test_profile_growth(home):
+    assert query(home, "SELECT snapshot_no, h_index, h_index_change, citations_change, papers_reported_change, "
+                       "days_since_previous FROM profile_growth WHERE profile_key = ? ORDER BY 1", KEY) == [
+        (1, 28, None, None, None, None), (2, 29, 1, 2101 - 1945, 60 - 57, 30)]
+
+
+def test_papers_per_year(home, sample_text):
+    # the same paper in both snapshots counts once: count distinct titles
+    titles = {(e["year"], e["category"], e["title"]) for e in by_hand(sample_text) + by_hand(later_snapshot(sample_text))}
+    expected = Counter((y, c) for y, c, _ in titles)
+    got = dict(((y, c), n) for y, c, n in query(home, "SELECT year, category, papers FROM papers_per_year "
+                                                      "WHERE profile_key = ?", KEY))
+    assert got == dict(expected) and sum(got.values()) == 52
+
+
+def test_code_availability(home, sample_text):
+    latest = {e["title"]: e for e in by_hand(later_snapshot(sample_text))}
+    entries = list(latest.values()) + [e for e in by_hand(sample_text) if e["title"] not in latest]
+    entries += [e for e in by_hand(other_profile(sample_text)) if e["title"] == "A Paper Only The Other Profile Lists"]
+    cell = [e for e in entries if (e["year"], e["category"]) == (2023, "LG")]
+    assert query(home, "SELECT papers, with_badge, with_link FROM code_availability WHERE year = 2023 AND category = 'LG'") == [
+        (len(cell), sum(e["badge"] for e in cell), sum(e["link"] for e in cell))]
+
+
+def test_coauthors(home, sample_text):
+    pairs = Counter(frozenset(p) for e in by_hand(other_profile(sample_text)) for p in combinations(e["authors"], 2))
+    expected = sorted((sorted(p), n) for p, n in pairs.items())
+    got = query(home, "SELECT author_a, author_b, shared_papers FROM coauthors WHERE profile_key = ?", OTHER)
+    assert sorted((sorted([a, b]), n) for a, b, n in got) == expected
+    overall = query(home, "SELECT shared_papers FROM coauthors WHERE profile_key IS NULL AND "
+                          "list_sort([author_a, author_b]) = ['Lai Wei', 'Weiran Huang']")
+    latest = {e["title"]: e for e in by_hand(sample_text) + by_hand(later_snapshot(sample_text))}
+    assert overall == [(sum({"Lai Wei", "Weiran Huang"} <= set(e["authors"]) for e in latest.values()),)]
+
+
+def test_new_papers(home, sample_text):
+    rows = query(home, "SELECT change, title FROM new_papers WHERE profile_key = ? ORDER BY 1, 2", KEY)
+    dropped = dumps.split(sample_text)[1][-1][1]
+    assert rows == [("dropped", dropped), ("new", "A Brand New Paper on Testing"), ("new", "Another New Paper")]
+    assert query(home, "SELECT count(*) FROM new_papers WHERE profile_key = ?", OTHER) == [(0,)]
+
+
+def test_author_activity(home, sample_text):
+    latest = {e["title"]: e for e in by_hand(sample_text) + by_hand(later_snapshot(sample_text))}
+    mine = [e for e in latest.values() if "Weiran Huang" in e["authors"]]
+    profiles = 1 + any("Weiran Huang" in e["authors"] for e in by_hand(other_profile(sample_text)))
+    assert query(home, "SELECT papers, first_year, last_year, profiles FROM author_activity WHERE name = 'Weiran Huang'") == [
+        (len(mine), min(e["year"] for e in mine), max(e["year"] for e in mine), profiles)]

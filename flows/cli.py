@@ -39,6 +39,9 @@ def parser() -> argparse.ArgumentParser:
     sql.add_argument("--format", choices=["table", "csv", "json"], default="table")
     validate = commands.add_parser("validate", help="parse and validate files without loading them")
     validate.add_argument("files", nargs="+", type=Path)
+    export = commands.add_parser("export", help="every table and mart as Parquet or CSV files")
+    export.add_argument("dir", type=Path)
+    export.add_argument("--format", choices=["parquet", "csv"], default="parquet")
     rebuild = commands.add_parser("rebuild", help="rebuild the warehouse from the lake")
     rebuild.add_argument("--from-raw", action="store_true", help="rebuild the lake from raw/ first")
     return root
@@ -51,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
                              settle_seconds=getattr(args, "settle_seconds", None),
                              lock_wait_seconds=getattr(args, "lock_wait_seconds", None))
     handler = {"run": cmd_run, "status": cmd_status, "sql": cmd_sql, "validate": cmd_validate,
-               "rebuild": cmd_rebuild}[args.command]
+               "export": cmd_export, "rebuild": cmd_rebuild}[args.command]
     try:
         return handler(settings, args)
     except UserError as exc:
@@ -101,6 +104,13 @@ def cmd_validate(settings: Settings, args) -> int:
         print(line)
     print(f"{len(args.files) - invalid} of {len(args.files)} files valid", file=sys.stderr)
     return 1 if invalid else 0
+
+
+def cmd_export(settings: Settings, args) -> int:
+    from flows import queries
+    written = queries.export(settings.warehouse, args.dir, args.format)
+    print(f"wrote {len(written)} files to {args.dir}")
+    return 0
 
 
 def cmd_rebuild(settings: Settings, args) -> int:

@@ -99,3 +99,19 @@ def validate_files(paths: list[Path], max_bytes: int) -> tuple[list[str], int]:
         invalid += dump["status"] != "loaded"
         problems.append(f"{path}: {dump['status']}, {dump['entries_loaded']} of {dump['entries_found']} entries valid")
     return problems, invalid
+
+
+def export(warehouse: Path, out: Path, fmt: str) -> list[Path]:
+    """Every table and mart as `<out>/<name>.<fmt>`, each file replaced whole."""
+    from warehouse.views import view_files
+    names = list(TABLES) + [v.name for v in view_files() if v.layer == "marts"]
+    out.mkdir(parents=True, exist_ok=True)
+    options = "FORMAT parquet, COMPRESSION zstd" if fmt == "parquet" else "FORMAT csv, HEADER true"
+    written = []
+    with open_read_only(warehouse) as con:
+        for name in names:
+            target, tmp = out / f"{name}.{fmt}", out / f".{name}.{fmt}.tmp"
+            con.execute(f"COPY (SELECT * FROM {name}) TO '{tmp}' ({options})")
+            tmp.replace(target)
+            written.append(target)
+    return written

@@ -13,11 +13,12 @@
 -- @days_since_previous: days between this capture and the previous one; null for the first
 CREATE OR REPLACE VIEW profile_growth AS
 SELECT
-    s.profile_key, s.snapshot_no, s.dump_id, s.captured_at,
-    s.h_index, s.citations, s.papers_reported, s.papers_listed,
-    s.h_index - prev.h_index AS h_index_change,
-    s.citations - prev.citations AS citations_change,
-    s.papers_reported - prev.papers_reported AS papers_reported_change,
-    date_diff('day', prev.captured_at, s.captured_at) AS days_since_previous
-FROM stg_snapshots AS s
-LEFT JOIN profile_snapshots AS prev ON prev.dump_id = s.previous_dump_id;
+    o.profile_key, o.snapshot_no, o.dump_id, o.captured_at,
+    cur.h_index, cur.citations, cur.papers_reported, cur.papers_listed,
+    cur.h_index - prev.h_index AS h_index_change,
+    cur.citations - prev.citations AS citations_change,
+    cur.papers_reported - prev.papers_reported AS papers_reported_change,
+    date_diff('day', prev.captured_at, cur.captured_at) AS days_since_previous
+FROM stg_snapshots AS o
+JOIN profile_snapshots AS cur ON cur.dump_id = o.dump_id
+LEFT JOIN profile_snapshots AS prev ON prev.dump_id = o.previous_dump_id;

@@ -1,0 +1,58 @@
+"""What BI tools and analysts get: comments everywhere, the data dictionary, SQLAlchemy access, exports."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import polars as pl
+import sqlalchemy as sa
+
+from flows.cli import main
+from tests.test_marts import home  # noqa: F401  (module fixture: sample, later snapshot, other profile)
+from warehouse.dictionary import render
+
+DICTIONARY = Path(__file__).resolve().parents[1] / "docs" / "data-dictionary.md"
+USER_OBJECTS = "SELECT {} FROM duckdb_{}() WHERE NOT internal AND schema_name = 'main' AND {} NOT LIKE '\\_%' ESCAPE '\\'"
+
+
+def test_data_dictionary_is_up_to_date():
+    assert DICTIONARY.read_text() == render(), "regenerate: python -m warehouse.dictionary > docs/data-dictionary.md"
+
+
+def test_every_table_view_and_column_has_a_comment_and_a_dictionary_line(home):  # noqa: F811
+    text = DICTIONARY.read_text()
+    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
+        relations = con.execute(USER_OBJECTS.format("table_name, comment", "tables", "table_name")).fetchall()
+        relations += con.execute(USER_OBJECTS.format("view_name, comment", "views", "view_name")).fetchall()
+        columns = con.execute("SELECT c.table_name, c.column_name, c.comment FROM duckdb_columns() c "
+                              "WHERE NOT c.internal AND c.table_name NOT LIKE '\\_%' ESCAPE '\\'").fetchall()
+    assert len(relations) == 9 + 8
+    assert [name for name, comment in relations if not comment] == []
+    assert [(t, c) for t, c, comment in columns if not comment] == []
+    assert all(f"## `{name}` (" in text for name, _ in relations)
+    assert [(t, c) for t, c, comment in columns if f"| `{c}` |" not in text.split(f"## `{t}` (")[1].split("\n## ")[0]] == []
+
+
+def test_sqlalchemy_client_lists_tables_with_comments_and_runs_a_mart(home):  # noqa: F811
+    engine = sa.create_engine(f"duckdb:///{home / 'warehouse.duckdb'}", connect_args={"read_only": True})
+    inspector = sa.inspect(engine)
+    assert {"papers", "profiles", "listings"} <= set(inspector.get_table_names())
+    assert {"profile_growth", "coauthors"} <= set(inspector.get_view_names())
+    assert inspector.get_table_comment("papers")["text"].startswith("One row per distinct paper")
+    comments = {c["name"]: c["comment"] for c in inspector.get_columns("profile_growth")}
+    assert comments["citations_change"].startswith("citations minus")
+    with engine.connect() as con:
+        rows = con.execute(sa.text("SELECT snapshot_no, citations_change FROM profile_growth "
+                                   "WHERE profile_key = '7707062aadfcc580' ORDER BY 1")).fetchall()
+    engine.dispose()
+    assert rows == [(1, None), (2, 156)]
+
+
+def test_export_writes_stable_file_names_that_read_back(home, tmp_path):  # noqa: F811
+    out = tmp_path / "export"
+    assert main(["--home", str(home), "export", str(out)]) == 0
+    assert main(["--home", str(home), "export", str(out), "--format", "csv"]) == 0
+    names = {p.name for p in out.iterdir()}
+    assert {"papers.parquet", "papers.csv", "profile_growth.parquet", "new_papers.csv"} <= names
+    assert not [n for n in names if n.startswith(".")]
+    assert pl.read_parquet(out / "papers.parquet").height == 53 == pl.read_csv(out / "papers.csv").height

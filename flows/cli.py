@@ -42,6 +42,9 @@ def parser() -> argparse.ArgumentParser:
     export = commands.add_parser("export", help="every table and mart as Parquet or CSV files")
     export.add_argument("dir", type=Path)
     export.add_argument("--format", choices=["parquet", "csv"], default="parquet")
+    report = commands.add_parser("report", help="a self-contained HTML report of the warehouse")
+    report.add_argument("out", type=Path)
+    report.add_argument("--limit", type=int, default=20, help="profiles shown, by citations (default 20)")
     rebuild = commands.add_parser("rebuild", help="rebuild the warehouse from the lake")
     rebuild.add_argument("--from-raw", action="store_true", help="rebuild the lake from raw/ first")
     return root
@@ -54,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
                              settle_seconds=getattr(args, "settle_seconds", None),
                              lock_wait_seconds=getattr(args, "lock_wait_seconds", None))
     handler = {"run": cmd_run, "status": cmd_status, "sql": cmd_sql, "validate": cmd_validate,
-               "export": cmd_export, "rebuild": cmd_rebuild}[args.command]
+               "export": cmd_export, "report": cmd_report, "rebuild": cmd_rebuild}[args.command]
     try:
         return handler(settings, args)
     except UserError as exc:
@@ -110,6 +113,18 @@ def cmd_export(settings: Settings, args) -> int:
     from flows import queries
     written = queries.export(settings.warehouse, args.dir, args.format)
     print(f"wrote {len(written)} files to {args.dir}")
+    return 0
+
+
+def cmd_report(settings: Settings, args) -> int:
+    from flows import queries
+    from warehouse.report import render
+    with queries.open_read_only(settings.warehouse) as con:
+        html = render(con, args.limit)
+    tmp = args.out.with_name(f".{args.out.name}.tmp")
+    tmp.write_text(html, encoding="utf-8")
+    tmp.replace(args.out)
+    print(f"wrote {args.out}")
     return 0
 
 

@@ -5,11 +5,16 @@ column lists ready to become DataFrames, so a task never pays per-file overhead.
 """
 from __future__ import annotations
 
+import codecs
 import datetime as dt
 import gzip
+import hashlib
 import json
 import os
-from dataclasses import asdict, dataclass, field
+import shutil
+import uuid
+import zlib
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from flows import identity
@@ -20,6 +25,9 @@ ENTRY_FIELDS = ["entry_index", "line_no", "head", "category", "date_text", "publ
                 "authors_truncated", "tag", "abstract", "code_url", "code_host", "raw_text"]
 RAW_META_FIELDS = ["source_path", "profile_key", "captured_at", "source_url", "run_id", "ingested_at"]
 METRIC_FIELDS = ["h_index", "papers_reported", "citations", "novelty_pct", "ai_score"]
+CHUNK_BYTES = 1 << 20
+SIDECAR_MAX_BYTES = 1 << 20
+MAX_TEXT = 100_000      # characters of a quarantined dump's text kept in rejects.raw_text; raw/ has it all
 
 
 class Quarantine(Exception):
@@ -42,37 +50,110 @@ class Batch:
     files: list[dict] = field(default_factory=list)
 
 
-def read_dump_bytes(path: Path, max_bytes: int) -> bytes:
-    """The dump's raw bytes, gunzipped for .gz, refusing more than max_bytes without reading it all."""
-    opener = gzip.open if path.name.endswith(".gz") else open
+@dataclass
+class DumpBytes:
+    """A dump file as read: its identity, and its bytes, or why they were refused unread."""
+    dump_id: str
+    byte_size: int
+    raw: bytes | None = None
+    refused: str | None = None
+    stored_suffix: str | None = ".txt"     # name suffix of its raw/ copy; None: no copy possible
+
+
+def read_dump(path: Path, max_bytes: int) -> DumpBytes:
+    """The dump's raw bytes (gunzipped for .gz), streamed: never more than max_bytes + a chunk in memory."""
+    gz = path.name.endswith(".gz")
     try:
-        with opener(path, "rb") as handle:
-            raw = handle.read(max_bytes + 1)
-    except (OSError, EOFError, gzip.BadGzipFile) as exc:
-        raise Quarantine(f"can't read {path.name}: {exc}") from None
-    if len(raw) > max_bytes:
-        raise Quarantine(f"larger than the size limit of {max_bytes} bytes")
-    return raw
+        raw = _read_limited(path, max_bytes, gz)
+    except (OSError, EOFError, zlib.error) as exc:     # gzip.BadGzipFile is an OSError
+        return _refused(path, f"can't {'decompress' if gz else 'read'} the file: {exc}")
+    if raw is None:
+        what = f"decompresses to more than {max_bytes} bytes (reading stopped there: a gzip bomb?)" if gz \
+            else f"is larger than the size limit of {max_bytes} bytes"
+        return _refused(path, f"the dump {what}. To load it, raise PROFILE_ETL_MAX_DUMP_BYTES and reprocess it")
+    return DumpBytes(identity.dump_id(raw), len(raw), raw)
+
+
+def _read_limited(path: Path, max_bytes: int, gz: bool) -> bytes | None:
+    """The bytes, or None as soon as there are more than max_bytes of them."""
+    if not gz and path.stat().st_size > max_bytes:
+        return None
+    chunks, total = [], 0
+    with (gzip.open if gz else open)(path, "rb") as handle:
+        while chunk := handle.read(CHUNK_BYTES):
+            total += len(chunk)
+            if total > max_bytes:
+                return None
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _refused(path: Path, reason: str) -> DumpBytes:
+    """A dump refused before decoding. Its dump_id is the SHA-256 of the bytes as stored, streamed in
+    constant memory: for a .gz that is the compressed file (an exception to SPEC §3, which hashes the
+    decompressed bytes, because those are refused unread), and its raw/ copy is that file as it is."""
+    try:
+        with open(path, "rb") as handle:
+            did = hashlib.file_digest(handle, "sha256").hexdigest()
+            size = handle.tell()
+    except OSError as exc:
+        made_up = identity.dump_id(f"unopenable:{identity.printable(str(path))}".encode())
+        return DumpBytes(made_up, 0, refused=f"{reason}; the file can't be opened ({exc}), so raw/ has no copy",
+                         stored_suffix=None)
+    stored = ".txt.gz" if path.name.endswith(".gz") else ".txt"
+    note = "; dump_id is the SHA-256 of the compressed file as stored" if stored == ".txt.gz" else ""
+    return DumpBytes(did, size, refused=reason + note, stored_suffix=stored)
+
+
+BOMS = [(codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF8, "utf-8"),
+        (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16")]
+CONVERT_HINT = ("the encoding can't be recognised for sure, so nothing was guessed: convert the file to UTF-8 "
+                "(e.g. `iconv -f LATIN1 -t UTF-8 FILE > FILE.utf8.txt` if it is Latin-1) and drop the converted "
+                "file in the inbox again; the original bytes are kept in raw/")
 
 
 def decode_text(raw: bytes) -> str:
-    """UTF-8 (with or without BOM) or UTF-16 with BOM; CRLF/CR become LF."""
-    if not raw.strip():
-        raise Quarantine("empty file")
-    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        text = _decode(raw, "utf-16")
-    elif b"\x00" in raw:
-        raise Quarantine("binary file: contains NUL bytes")
-    else:
-        text = _decode(raw, "utf-8-sig")
+    """UTF-8, or UTF-8/16/32 with a byte-order mark; CRLF/CR become LF. Anything else is refused:
+    a wrong guess would put mojibake in the tables."""
+    encoding, bom = next(((enc, len(bom)) for bom, enc in BOMS if raw.startswith(bom)), (None, 0))
+    if encoding is None and b"\x00" in raw:
+        raise Quarantine(f"binary file, not text: NUL byte at offset {raw.index(0)}. If it is UTF-16 or UTF-32 text "
+                         "without a byte-order mark, convert it to UTF-8 (e.g. `iconv -f UTF-16LE -t UTF-8`) "
+                         "and drop it in the inbox again")
+    encoding = encoding or "utf-8"
+    try:
+        text = raw.decode(encoding) if encoding != "utf-8" else raw[bom:].decode("utf-8")
+    except UnicodeDecodeError as exc:
+        offset = exc.start + (bom if encoding == "utf-8" else 0)
+        line = _lines(raw[:offset].decode(encoding, "replace"))
+        raise Quarantine(f"not valid {encoding.upper()} text: byte 0x{raw[offset]:02x} at offset {offset} "
+                         f"(line {line}) can't be decoded; {CONVERT_HINT}") from None
+    text = _newlines(text.removeprefix("\ufeff"))
+    if "\x00" in text:
+        raise Quarantine(f"binary file, not text: NUL character on line {_lines(text[:text.index(chr(0))])}")
+    return text
+
+
+def _newlines(text: str) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
-def _decode(raw: bytes, encoding: str) -> str:
-    try:
-        return raw.decode(encoding)
-    except UnicodeDecodeError as exc:
-        raise Quarantine(f"not valid {encoding} text: byte {exc.start} can't be decoded") from None
+def _lines(text: str) -> int:
+    """The number of the line where text ends."""
+    return _newlines(text).count("\n") + 1
+
+
+def not_a_profile(text: str) -> str:
+    start = text.lstrip()[:1]
+    looks = " (it looks like an HTML or XML page)" if start == "<" else ""
+    if start and start in "{[":
+        try:
+            json.loads(text)
+            looks = " (it is a JSON document)"
+        except ValueError:
+            pass
+    return (f"not a profile dump{looks}: no metric line such as `h-index28` and no entry head such as "
+            "`LGAug 23, 2023` found")
 
 
 def read_sidecar(path: Path) -> identity.Sidecar:
@@ -80,31 +161,41 @@ def read_sidecar(path: Path) -> identity.Sidecar:
     if not side.exists():
         return identity.Sidecar()
     try:
-        raw = side.read_bytes()
+        with open(side, "rb") as handle:
+            raw = handle.read(SIDECAR_MAX_BYTES + 1)
     except OSError as exc:
         raise identity.SidecarError(f"sidecar {side.name} can't be read: {exc}") from None
+    if len(raw) > SIDECAR_MAX_BYTES:
+        raise identity.SidecarError(f"sidecar {side.name} is larger than {SIDECAR_MAX_BYTES} bytes")
     return identity.parse_sidecar(raw, side.name)
 
 
-def store_raw(raw_dir: Path, dump_id: str, raw: bytes, meta: dict) -> None:
-    """Content-addressed copy of the dump, with what is needed to re-ingest it from raw/."""
-    target = raw_dir / dump_id[:2] / f"{dump_id}.txt"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    if not target.exists():
-        _write_atomic(target, raw)
-    _write_atomic(target.with_suffix(".meta.json"), json.dumps(meta, default=str).encode())
+def store_raw(raw_dir: Path, source: Path, read: DumpBytes, meta: dict) -> None:
+    """Content-addressed copy of the dump, with what is needed to re-ingest it from raw/.
+    A refused dump is copied from its file in chunks, in constant memory."""
+    folder = raw_dir / read.dump_id[:2]
+    folder.mkdir(parents=True, exist_ok=True)
+    if read.stored_suffix is not None:
+        target = folder / f"{read.dump_id}{read.stored_suffix}"
+        if not target.exists():
+            _write_atomic(target, lambda tmp: tmp.write_bytes(read.raw) if read.raw is not None
+                          else shutil.copyfile(source, tmp))
+    _write_atomic(folder / f"{read.dump_id}.meta.json", lambda tmp: tmp.write_bytes(json.dumps(meta, default=str).encode()))
 
 
-def _write_atomic(target: Path, data: bytes) -> None:
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, target)
+def _write_atomic(target: Path, write) -> None:
+    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        write(tmp)
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
-def dump_row(did: str, source: SourceFile, raw: bytes, sidecar: identity.Sidecar, stamp: dict) -> dict:
+def dump_row(did: str, source: SourceFile, byte_size: int, sidecar: identity.Sidecar, stamp: dict) -> dict:
     captured_at = sidecar.captured_at or dt.datetime.fromtimestamp(source.mtime_ns / 1e9, dt.timezone.utc)
     return {
-        "dump_id": did, "source_path": str(source.path), "byte_size": len(raw),
+        "dump_id": did, "source_path": identity.printable(str(source.path)), "byte_size": byte_size,
         "profile_key": sidecar.profile_key or identity.profile_key_from_name(source.path),
         "captured_at": captured_at, "sidecar_owner_name": sidecar.owner_name,
         "source_url": sidecar.source_url, "parser_version": PARSER_VERSION,
@@ -116,47 +207,57 @@ def dump_row(did: str, source: SourceFile, raw: bytes, sidecar: identity.Sidecar
 def add_parsed(batch: Batch, row: dict, parsed: ParsedDump) -> None:
     row.update(parsed.metrics, papers_heading=parsed.papers_heading, entries_found=len(parsed.entries))
     for entry in parsed.entries:
-        values = asdict(entry)
-        batch.entries.append({"dump_id": row["dump_id"], **{k: values[k] for k in ENTRY_FIELDS}})
+        batch.entries.append({"dump_id": row["dump_id"], **{k: getattr(entry, k) for k in ENTRY_FIELDS}})
     for problem in parsed.header_problems:
         batch.problems.append({"dump_id": row["dump_id"], "entry_index": None, "line_no": problem.line_no,
                                "reason": problem.reason, "raw_text": problem.raw_text})
 
 
+def quarantine(batch: Batch, row: dict, reasons: list[str], text: str | None) -> None:
+    """The whole dump is a reject: its decoded text when there is one, else NULL (the bytes are in raw/)."""
+    row["quarantine_reason"] = identity.printable("; ".join(reasons))
+    batch.problems.append({"dump_id": row["dump_id"], "entry_index": None, "line_no": None,
+                           "reason": row["quarantine_reason"], "raw_text": None if text is None else text[:MAX_TEXT]})
+
+
 def extract_one(batch: Batch, source: SourceFile, known: set[str], raw_dir: Path | None, max_bytes: int,
-                stamp: dict) -> None:
-    """Append the records of one file to the batch; raw_dir=None re-reads a raw/ copy without storing it."""
-    try:
-        raw = read_dump_bytes(source.path, max_bytes)
-    except Quarantine as exc:
-        raw, reason = b"", str(exc)
-        did = identity.dump_id(f"unreadable:{source.path}:{source.size}:{source.mtime_ns}".encode())
-    else:
-        did, reason = identity.dump_id(raw), None
-    batch.files.append({"path": str(source.path), "size": source.size, "mtime_ns": source.mtime_ns, "dump_id": did})
-    if did in known:
+                stamp: dict, sidecar_error: str | None = None) -> None:
+    """Append the records of one file to the batch; raw_dir=None re-reads a raw/ copy without storing it
+    (sidecar_error: the reason its original sidecar was unusable, recorded with that copy)."""
+    read = read_dump(source.path, max_bytes)
+    batch.files.append({"path": identity.printable(str(source.path)), "size": source.size,
+                        "mtime_ns": source.mtime_ns, "dump_id": read.dump_id})
+    if read.dump_id in known:
         return
-    known.add(did)
-    try:
-        sidecar = read_sidecar(source.path)
-    except identity.SidecarError as exc:
-        sidecar, reason = identity.Sidecar(), reason or str(exc)
-    row = dump_row(did, source, raw, sidecar, stamp)
+    known.add(read.dump_id)
+    sidecar, sidecar_error = _sidecar(source.path, sidecar_error)
+    row = dump_row(read.dump_id, source, read.byte_size, sidecar, stamp)
     batch.dumps.append(row)
     if raw_dir is not None:
-        store_raw(raw_dir, did, raw, {k: row[k] for k in RAW_META_FIELDS} | {"owner_name": sidecar.owner_name})
+        meta = {k: row[k] for k in RAW_META_FIELDS} | {"owner_name": sidecar.owner_name, "sidecar_error": sidecar_error}
+        store_raw(raw_dir, source.path, read, meta)
+    text, reasons = None, [read.refused] if read.refused else []
+    if read.raw is not None:
+        try:
+            text = decode_text(read.raw)
+        except Quarantine as exc:
+            reasons.append(str(exc))
+    if text is not None and not text.strip():
+        reasons.append("empty file" if not read.raw else "empty file: only white space")
+    reasons += [sidecar_error] if sidecar_error else []
+    if not reasons:
+        parsed = parse_dump(text, row["captured_at"].date())
+        if parsed.looks_like_profile:
+            return add_parsed(batch, row, parsed)
+        reasons.append(not_a_profile(text))
+    quarantine(batch, row, reasons, text)
+
+
+def _sidecar(path: Path, known_error: str | None) -> tuple[identity.Sidecar, str | None]:
     try:
-        if reason:
-            raise Quarantine(reason)
-        parsed = parse_dump(decode_text(raw), row["captured_at"].date())
-        if not parsed.looks_like_profile:
-            raise Quarantine("not a profile dump: no metric line and no entry head found")
-    except Quarantine as exc:
-        row["quarantine_reason"] = str(exc)
-        batch.problems.append({"dump_id": did, "entry_index": None, "line_no": None,
-                               "reason": str(exc), "raw_text": raw[:100_000].decode("utf-8", "replace")})
-        return
-    add_parsed(batch, row, parsed)
+        return read_sidecar(path), known_error
+    except identity.SidecarError as exc:
+        return identity.Sidecar(), identity.printable(str(exc))
 
 
 def extract_batch(sources: list[SourceFile], known: set[str], raw_dir: Path, max_bytes: int,
@@ -172,9 +273,10 @@ def extract_batch(sources: list[SourceFile], known: set[str], raw_dir: Path, max
 def extract_raw_store(raw_dir: Path, max_bytes: int) -> Batch:
     """Raw records re-read from raw/, with the identity and stamps of their first ingestion."""
     batch = Batch()
-    for path in sorted(raw_dir.glob("*/*.txt")):
-        meta = json.loads(path.with_suffix(".meta.json").read_text())
+    for path in sorted([*raw_dir.glob("*/*.txt"), *raw_dir.glob("*/*.txt.gz")]):
+        meta = json.loads((path.parent / f"{identity.dump_stem(path)}.meta.json").read_text())
         stamp = {"run_id": meta["run_id"], "ingested_at": identity.parse_timestamp(meta["ingested_at"]),
                  "source_path": meta["source_path"]}
-        extract_one(batch, SourceFile(path, path.stat().st_size, 0), set(), None, max_bytes, stamp)
+        extract_one(batch, SourceFile(path, path.stat().st_size, 0), set(), None, max_bytes, stamp,
+                    meta.get("sidecar_error"))
     return batch

@@ -48,8 +48,16 @@ def dump_stem(path: Path) -> str:
     return path.stem
 
 
+def printable(text: str) -> str:
+    """Text that can be stored: bytes of a non-UTF-8 file name (surrogate escapes) become `\\xNN`."""
+    try:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def profile_key_from_name(path: Path) -> str:
-    stem = dump_stem(path)
+    stem = printable(dump_stem(path))
     match = _LEADING_ORDINAL.match(stem)
     return stem[match.end():] if match and match.end() < len(stem) else stem
 
@@ -70,19 +78,22 @@ def parse_sidecar(raw: bytes, name: str) -> Sidecar:
     try:
         data = json.loads(raw.decode("utf-8-sig"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise SidecarError(f"sidecar {name} is not valid JSON: {exc}") from None
+        raise SidecarError(f"sidecar {name} is not valid JSON: {exc}; fix the sidecar, then reprocess the dump") from None
     if not isinstance(data, dict):
         raise SidecarError(f"sidecar {name} must hold a JSON object, not {type(data).__name__}")
     fields = {k: data.get(k) for k in SIDECAR_KEYS}
     for key, value in fields.items():
         if value is not None and not isinstance(value, str):
             raise SidecarError(f"sidecar {name}: {key} must be a string")
+        if value is not None and printable(value) != value:
+            raise SidecarError(f"sidecar {name}: {key} is not valid Unicode text: {printable(value)!r}")
     if fields["captured_at"] is not None:
         try:
             fields["captured_at"] = parse_timestamp(fields["captured_at"])
-        except ValueError:
+        except (ValueError, OverflowError):
             raise SidecarError(
-                f"sidecar {name}: captured_at {data['captured_at']!r} is not an ISO 8601 time") from None
+                f"sidecar {name}: captured_at {data['captured_at']!r} is not an ISO 8601 time "
+                "such as 2026-06-01T12:00:00Z; fix the sidecar, then reprocess the dump") from None
     return Sidecar(**fields)
 
 

@@ -42,8 +42,7 @@ def split_duplicates(observed: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame
 
 def dump_rows(dumps: pl.DataFrame, loaded: pl.DataFrame, rejects: pl.DataFrame) -> pl.DataFrame:
     loaded_counts = loaded.group_by("dump_id").agg(entries_loaded=pl.len().cast(pl.Int64))
-    header_problems = (rejects.filter(pl.col("entry_index").is_null()).group_by("dump_id")
-                       .agg(header_reason=pl.col("reason").str.join("; ")))
+    header_problems = header_reasons(rejects.filter(pl.col("entry_index").is_null()))
     return (dumps.join(loaded_counts, on="dump_id", how="left", maintain_order="left")
             .join(header_problems, on="dump_id", how="left", maintain_order="left")
             .with_columns(entries_loaded=pl.col("entries_loaded").fill_null(0))
@@ -59,6 +58,17 @@ def dump_rows(dumps: pl.DataFrame, loaded: pl.DataFrame, rejects: pl.DataFrame) 
                         "header_reason", separator="; ", ignore_nulls=True)))
             .with_columns(reason=pl.when(pl.col("reason") == "").then(None).otherwise("reason"))
             .select(polars_schema(TABLES["dumps"]).names()))
+
+
+def header_reasons(problems: pl.DataFrame) -> pl.DataFrame:
+    """One reason per dump from its header problems: each distinct reason once, with where and how often."""
+    counted = (problems.group_by("dump_id", "reason", maintain_order=True)
+               .agg(n=pl.len(), first=pl.col("line_no").min())
+               .with_columns(where=pl.when(pl.col("n") > 1).then(pl.format(" ({} lines, first at line {})", "n", "first"))
+                             .when(pl.col("first").is_not_null()).then(pl.format(" (line {})", "first"))
+                             .otherwise(pl.lit(""))))
+    return (counted.group_by("dump_id", maintain_order=True)
+            .agg(header_reason=pl.concat_str("reason", "where").str.join("; ")))
 
 
 def owners(dumps: pl.DataFrame, loaded: pl.DataFrame) -> pl.DataFrame:
@@ -142,7 +152,7 @@ def reject_rows(dumps: pl.DataFrame, *parts: pl.DataFrame) -> pl.DataFrame:
     columns = ["dump_id", "entry_index", "line_no", "reason", "raw_text"]
     rows = pl.concat([p.select(columns).cast({"entry_index": pl.Int64, "line_no": pl.Int64}) for p in parts])
     return (rows.join(dumps.select("dump_id", "run_id"), on="dump_id", how="inner", maintain_order="left")
-            .sort("dump_id", "entry_index", "line_no", nulls_last=False))
+            .sort("dump_id", "entry_index", "line_no", nulls_last=False, maintain_order=True))
 
 
 def build_tables(dumps: pl.DataFrame, entries: pl.DataFrame, problems: pl.DataFrame, entry_rejects: pl.DataFrame,

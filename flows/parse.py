@@ -18,7 +18,8 @@ ENTRY_HEAD = re.compile(rf"([A-Z]{{2,5}})({_MONTH_ALT}) (\d{{1,2}})(?:, (\d{{4}}
 # Something that was meant to be an entry head but is not one (garbled by the scraper).
 NEAR_HEAD = re.compile(rf"[A-Za-z]{{0,8}} ?(?:{_MONTH_ALT})[a-z]{{0,6}}\.? ?\d", re.IGNORECASE)
 NEAR_HEAD_MAX_LEN = 40
-NUMBER = r"(\d{1,3}(?:,\d{3})+|\d+)"
+NUMBER = r"(\d{1,3}(?:,\d{3}){1,5}|\d{1,18})"     # bounded: at most 18 digits, always an Int64
+METRIC_MAX = {"novelty_pct": 100}
 METRICS = {
     "h_index": re.compile(rf"h-index ?{NUMBER}", re.IGNORECASE),
     "papers_reported": re.compile(rf"{NUMBER} ?papers"),
@@ -76,7 +77,8 @@ class ParsedDump:
 
     @property
     def looks_like_profile(self) -> bool:
-        return bool(self.entries) or any(v is not None for v in self.metrics.values())
+        """A metric line or a well-formed entry head: garbled heads alone don't make a profile."""
+        return any(e.category for e in self.entries) or any(v is not None for v in self.metrics.values())
 
 
 def to_int(text: str) -> int:
@@ -132,7 +134,7 @@ def find_code_link(text: str) -> tuple[str | None, str | None]:
 
 def parse_header(lines: list[str]) -> tuple[dict[str, int | None], int | None, list[HeaderProblem]]:
     metrics: dict[str, int | None] = dict.fromkeys(METRICS)
-    heading, problems = None, []
+    heading, problems, out_of_range = None, [], set()
     for line_no, line in enumerate(lines, start=1):
         if not line.strip():
             continue
@@ -140,11 +142,16 @@ def parse_header(lines: list[str]) -> tuple[dict[str, int | None], int | None, l
             heading = to_int(m.group(1))
             continue
         name = next((k for k, rx in METRICS.items() if metrics[k] is None and rx.fullmatch(line.strip())), None)
+        value = to_int(METRICS[name].fullmatch(line.strip()).group(1)) if name else None
         if name is None:
             problems.append(HeaderProblem(line_no, "unparsable header line", line[:2000]))
+        elif value > METRIC_MAX.get(name, value):
+            problems.append(HeaderProblem(line_no, f"metric {name} out of range: {value}", line[:2000]))
+            out_of_range.add(name)
         else:
-            metrics[name] = to_int(METRICS[name].fullmatch(line.strip()).group(1))
-    problems += [HeaderProblem(None, f"missing metric {name}", "") for name, v in metrics.items() if v is None]
+            metrics[name] = value
+    problems += [HeaderProblem(None, f"missing metric {name}", "") for name, v in metrics.items()
+                 if v is None and name not in out_of_range]
     return metrics, heading, problems
 
 

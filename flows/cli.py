@@ -45,6 +45,20 @@ def parser() -> argparse.ArgumentParser:
     report = commands.add_parser("report", help="a self-contained HTML report of the warehouse")
     report.add_argument("out", type=Path)
     report.add_argument("--limit", type=int, default=20, help="profiles shown, by citations (default 20)")
+    serve = commands.add_parser("serve", help="serve the ingestion flow as a scheduled Prefect deployment")
+    when = serve.add_mutually_exclusive_group(required=True)
+    when.add_argument("--cron", help='cron schedule, e.g. "0 * * * *"')
+    when.add_argument("--interval", type=float, help="seconds between runs")
+    serve.add_argument("--inbox", type=Path)
+    server = commands.add_parser("server", help="start a Prefect server on loopback (schedules need one)")
+    server.add_argument("--host", default="127.0.0.1")
+    server.add_argument("--port", type=int, default=4200)
+    watch = commands.add_parser("watch", help="run whenever new dumps have settled in the inbox")
+    watch.add_argument("--inbox", type=Path)
+    watch.add_argument("--quiet-seconds", type=float, default=None,
+                       help="run once the new files have not changed for this long (default: settle seconds)")
+    watch.add_argument("--poll-seconds", type=float, default=1.0)
+    watch.add_argument("--settle-seconds", type=float)
     rebuild = commands.add_parser("rebuild", help="rebuild the warehouse from the lake")
     rebuild.add_argument("--from-raw", action="store_true", help="rebuild the lake from raw/ first")
     return root
@@ -57,7 +71,8 @@ def main(argv: list[str] | None = None) -> int:
                              settle_seconds=getattr(args, "settle_seconds", None),
                              lock_wait_seconds=getattr(args, "lock_wait_seconds", None))
     handler = {"run": cmd_run, "status": cmd_status, "sql": cmd_sql, "validate": cmd_validate,
-               "export": cmd_export, "report": cmd_report, "rebuild": cmd_rebuild}[args.command]
+               "export": cmd_export, "report": cmd_report,
+               "serve": cmd_serve, "server": cmd_server, "watch": cmd_watch, "rebuild": cmd_rebuild}[args.command]
     try:
         return handler(settings, args)
     except UserError as exc:
@@ -65,11 +80,46 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
-def cmd_run(settings: Settings, args) -> int:
+def prepare_prefect(settings: Settings) -> None:
     for key, value in PREFECT_ENV.items():
         os.environ.setdefault(key, value)
     if not settings.inbox.is_dir():
         raise UserError(f"inbox {settings.inbox} is not a folder: create it or pass --inbox DIR")
+
+
+def cmd_serve(settings: Settings, args) -> int:
+    prepare_prefect(settings)
+    if not os.environ.get("PREFECT_API_URL"):
+        raise UserError("schedules need a Prefect server: start one with `profile-etl server` and set "
+                        "PREFECT_API_URL=http://127.0.0.1:4200/api (the temporary server doesn't schedule)")
+    from flows.schedule import serve
+    serve(settings, args.cron, args.interval)
+    return 0
+
+
+def cmd_server(settings: Settings, args) -> int:
+    from flows.schedule import run_server
+    return run_server(args.host, args.port)
+
+
+def cmd_watch(settings: Settings, args) -> int:
+    prepare_prefect(settings)
+    from flows.pipeline import ingest
+    from flows.schedule import watch
+    quiet = settings.settle_seconds if args.quiet_seconds is None else args.quiet_seconds
+    def run() -> dict:
+        return ingest(home=settings.home, inbox=settings.inbox, settle_seconds=settings.settle_seconds,
+                      batch_size=settings.batch_size, max_dump_bytes=settings.max_dump_bytes,
+                      lock_wait_seconds=max(settings.lock_wait_seconds, 600))
+    try:
+        watch(settings, run, quiet, args.poll_seconds)
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def cmd_run(settings: Settings, args) -> int:
+    prepare_prefect(settings)
     from flows.pipeline import ingest
     from flows.progress import show_progress
     from flows.stages import describe

@@ -2,17 +2,18 @@
 
 Tasks take batches of files (a task costs ~10 ms); only tasks that do I/O retry.
 """
-from __future__ import annotations
 
 import datetime as dt
+import uuid
 from pathlib import Path
 
 import polars as pl
 from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
-from prefect.runtime import flow_run
 
-from flows import discover, extract, stages
+from flows import artifact, discover, extract, stages
+from flows.artifact import ARTIFACT_KEY
 from flows.faults import checkpoint
 from flows.lock import run_lock
 from flows.progress import Progress
@@ -26,10 +27,17 @@ def is_io_error(task, task_run, state) -> bool:
     return isinstance(state.data, OSError)
 
 
-IO_TASK = {"retries": 2, "retry_delay_seconds": 1, "retry_condition_fn": is_io_error, "cache_policy": NO_CACHE,
+IO_TASK = {"retries": 2, "retry_delay_seconds": [1, 5], "retry_condition_fn": is_io_error, "cache_policy": NO_CACHE,
            "persist_result": False}
 CPU_TASK = {"cache_policy": NO_CACHE, "persist_result": False}
 DEFAULTS = Settings()
+
+
+class KnownDumps:
+    """The dump ids already loaded, wrapped so Prefect passes the set without walking it."""
+
+    def __init__(self, ids: set[str]):
+        self.ids = ids
 
 
 @task(**IO_TASK)
@@ -73,15 +81,8 @@ def publish_warehouse(warehouse: Path, lake_dir: Path) -> int:
     return load.publish(warehouse, lake_dir)
 
 
-class KnownDumps:
-    """The dump ids already loaded, wrapped so Prefect passes the set without walking it."""
-
-    def __init__(self, ids: set[str]):
-        self.ids = ids
-
-
 def new_run_id(started_at: dt.datetime) -> str:
-    return f"{started_at:%Y%m%dT%H%M%S}Z-{(flow_run.id or 'local')[:8]}"
+    return f"{started_at:%Y%m%dT%H%M%S}Z-{uuid.uuid4().hex[:8]}"
 
 
 @flow(name="profile-etl-ingest", log_prints=False)
@@ -109,6 +110,10 @@ def ingest_new_dumps(settings: Settings, run_id: str, started_at: dt.datetime) -
     todo = discover.unrecognised(found.ready, index, known)
     logger.info("run %s: %d dump files ready, %d to read, %d still being written",
                 run_id, len(found.ready), len(todo), len(found.waiting))
+    for path in found.waiting:
+        logger.debug("skipped %s: still being written (a temporary name, or modified in the last %g s)",
+                     path, settings.settle_seconds)
+    logger.debug("skipped %d files recognised by (path, size, mtime) as already ingested", len(found.ready) - len(todo))
     stamp = {"run_id": run_id, "ingested_at": started_at}
     progress = Progress(len(todo), sum(f.size for f in todo))
     futures = [extract_frames.submit(batch, KnownDumps(known), settings, stamp)
@@ -128,7 +133,13 @@ def ingest_new_dumps(settings: Settings, run_id: str, started_at: dt.datetime) -
     summary = row | {"waiting": len(found.waiting), "files_read": len(todo), "bytes_new": sum(p.dumps["byte_size"].sum() for p in parts),
                      "rows_added": stages.rows_added(current, tables)}
     logger.info("run %s: %s", run_id, stages.describe(summary))
+    publish_summary(summary, new_dumps)
     return summary
+
+
+def publish_summary(summary: dict, new_dumps: pl.DataFrame) -> None:
+    create_markdown_artifact(key=ARTIFACT_KEY, markdown=artifact.summary_markdown(summary, new_dumps),
+                             description=stages.describe(summary))
 
 
 def record_failed_run(settings: Settings, run_id: str, started_at: dt.datetime) -> None:

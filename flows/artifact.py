@@ -1,0 +1,29 @@
+"""The run summary as Markdown, published as a Prefect artifact so runs explain themselves in the UI."""
+from __future__ import annotations
+
+import polars as pl
+
+ARTIFACT_KEY = "profile-etl-run-summary"
+
+
+def _table(header: list[str], rows: list[tuple]) -> list[str]:
+    cells = [f"| {' | '.join(header)} |", f"|{'---|' * len(header)}"]
+    return cells + [f"| {' | '.join(str(v).replace('|', '/').replace(chr(10), ' ') for v in row)} |" for row in rows]
+
+
+def summary_markdown(summary: dict, new_dumps: pl.DataFrame) -> str:
+    seconds = (summary["finished_at"] - summary["started_at"]).total_seconds()
+    mb = summary["bytes_new"] / 1e6
+    lines = [f"# Run {summary['run_id']}: {summary['status']}", ""]
+    lines += _table(["dumps seen", "new", "loaded", "partial", "quarantined", "still being written", "MB new",
+                     "seconds", "MB/s"],
+                    [(summary["dumps_seen"], summary["dumps_new"], summary["dumps_loaded"], summary["dumps_partial"],
+                      summary["dumps_quarantined"], summary["waiting"], f"{mb:.2f}", f"{seconds:.1f}",
+                      f"{mb / max(seconds, 1e-9):.1f}")])
+    lines += ["", "## Rows added per table", ""]
+    lines += _table(["table", "rows"], sorted(summary["rows_added"].items()))
+    problems = new_dumps.filter(pl.col("status") != "loaded") if "reason" in new_dumps.columns else new_dumps.clear()
+    lines += ["", "## Quarantined and partial dumps", ""]
+    lines += _table(["dump", "status", "reason"], problems.select("source_path", "status", "reason").rows()) \
+        if problems.height else ["None."]
+    return "\n".join(lines) + "\n"

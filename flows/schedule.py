@@ -1,0 +1,83 @@
+"""Running ingestion without a person: a Prefect deployment on a schedule, a local Prefect server,
+and a watcher that starts a run when new dumps have settled in the inbox."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from flows import discover
+from flows.settings import Settings
+
+DEPLOYMENT = "scheduled-ingest"
+# Offline and quiet: what a Prefect server or client needs on a machine without internet.
+OFFLINE_ENV = {"PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1"}
+
+
+def serve(settings: Settings, cron: str | None, interval: float | None) -> None:
+    """Serve the ingestion flow as a deployment; needs a Prefect server (PREFECT_API_URL)."""
+    from prefect.client.schemas.objects import ConcurrencyLimitConfig
+    from flows.pipeline import ingest
+    ingest.serve(name=DEPLOYMENT, cron=cron, interval=interval, limit=1,
+                 global_limit=ConcurrencyLimitConfig(limit=1, collision_strategy="ENQUEUE"),
+                 parameters={"home": str(settings.home.resolve()), "inbox": str(settings.inbox.resolve()),
+                             "settle_seconds": settings.settle_seconds, "batch_size": settings.batch_size,
+                             "max_dump_bytes": settings.max_dump_bytes,
+                             "lock_wait_seconds": settings.lock_wait_seconds})
+
+
+def server_command(host: str, port: int) -> list[str]:
+    return [sys.executable, "-m", "prefect", "server", "start", "--host", host, "--port", str(port)]
+
+
+def run_server(host: str, port: int) -> int:
+    """`prefect server start` on loopback with telemetry off; returns its exit code."""
+    print(f"Prefect server on http://{host}:{port} — in other shells: "
+          f"export PREFECT_API_URL=http://{host}:{port}/api", flush=True)
+    return subprocess.call(server_command(host, port), env=os.environ | OFFLINE_ENV)
+
+
+@dataclass
+class Watcher:
+    """Decides when to run: some dump files are new (not in the file index by path, size and mtime),
+    and none of them has changed for quiet_seconds. Temporary names (`.part`, `.tmp`, dot files)
+    don't count until they are renamed."""
+    settings: Settings
+    quiet_seconds: float
+    clock: Callable[[], float] = time.monotonic
+    _pending: frozenset = field(default=frozenset())
+    _since: float = 0.0
+
+    def pending(self) -> frozenset:
+        index = discover.read_file_index(self.settings.state)
+        found = discover.scan_inbox(self.settings.inbox, settle_seconds=0)
+        return frozenset({(str(f.path), f.size, f.mtime_ns) for f in found.ready} - set(index))
+
+    def due(self) -> bool:
+        pending, now = self.pending(), self.clock()
+        if pending != self._pending:
+            self._pending, self._since = pending, now
+            return False
+        return bool(pending) and now - self._since >= self.quiet_seconds
+
+    def ran(self) -> None:
+        self._pending = frozenset()
+
+
+def watch(settings: Settings, run: Callable[[], dict], quiet_seconds: float, poll_seconds: float,
+          should_stop: Callable[[], bool] = lambda: False) -> int:
+    """Poll the inbox; after a burst of new files goes quiet, run once. Returns the number of runs."""
+    watcher, runs = Watcher(settings, quiet_seconds), 0
+    while not should_stop():
+        if watcher.due():
+            summary = run()
+            runs += 1
+            watcher.ran()
+            print(f"watch: run {runs}: {summary['dumps_new']} new dumps, {summary['waiting']} still being written",
+                  flush=True)
+        time.sleep(poll_seconds)
+    return runs

@@ -1,0 +1,174 @@
+"""Scheduled and event-driven runs: a real Prefect server serving the flow, the inbox watcher,
+and the run artifact read back through the Prefect client."""
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from flows.artifact import ARTIFACT_KEY
+from flows.pipeline import ingest
+from flows.schedule import Watcher, watch
+from flows.settings import Settings
+from tests.conftest import SAMPLE_NAME, write_dump
+from tests.test_pipeline import FIRST, LATER, later_snapshot
+
+BIN = Path(sys.executable).parent
+
+
+def until(condition, timeout: float, what: str):
+    """Wait for an outside process (a scheduler, a server) to bring something about."""
+    deadline = time.monotonic() + timeout
+    while not (result := condition()):
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(0.25)
+    return result
+
+
+def dump_count(home: Path) -> int:
+    try:
+        with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
+            return con.execute("SELECT count(*) FROM dumps").fetchone()[0]
+    except duckdb.IOException:
+        return 0
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def healthy(url: str) -> bool:
+    try:
+        return urllib.request.urlopen(f"{url}/health", timeout=2).status == 200
+    except OSError:
+        return False
+
+
+def completed_scheduled_runs(api_url: str) -> int:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterName, FlowRunFilter, \
+        FlowRunFilterState, FlowRunFilterStateType
+    from prefect.client.schemas.objects import StateType
+
+    async def count() -> int:
+        async with get_client() as client:
+            runs = await client.read_flow_runs(
+                deployment_filter=DeploymentFilter(name=DeploymentFilterName(any_=["scheduled-ingest"])),
+                flow_run_filter=FlowRunFilter(state=FlowRunFilterState(type=FlowRunFilterStateType(
+                    any_=[StateType.COMPLETED]))))
+            return len(runs)
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+    with temporary_settings({PREFECT_API_URL: api_url}):
+        return asyncio.run(count())
+
+
+def stop(proc: subprocess.Popen) -> None:
+    os.killpg(proc.pid, signal.SIGINT)
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+def test_served_flow_runs_on_its_schedule_and_loads_new_dumps(tmp_path, sample_text):
+    port, inbox, home = free_port(), tmp_path / "inbox", tmp_path / "home"
+    api = f"http://127.0.0.1:{port}/api"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env |= {"PREFECT_HOME": str(tmp_path / "prefect"), "PREFECT_API_URL": api, "DO_NOT_TRACK": "1"}
+    write_dump(inbox, SAMPLE_NAME, sample_text, FIRST)
+    server = subprocess.Popen([str(BIN / "profile-etl"), "server", "--port", str(port)], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    served = None
+    try:
+        until(lambda: healthy(api), 120, "the Prefect server")
+        served = subprocess.Popen([str(BIN / "profile-etl"), "--home", str(home), "serve", "--interval", "5",
+                                   "--inbox", str(inbox)], env=env | {"PROFILE_ETL_SETTLE_SECONDS": "0"},
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        until(lambda: dump_count(home) == 1, 180, "the first scheduled run to load the sample")
+        write_dump(inbox, "001_7707062aadfcc580.txt", later_snapshot(sample_text), LATER)
+        until(lambda: dump_count(home) == 2, 180, "a later scheduled run to load the dropped-in dump")
+        assert until(lambda: completed_scheduled_runs(api) >= 2, 60, "two completed scheduled runs")
+    finally:
+        for proc in (served, server):
+            if proc is not None:
+                stop(proc)
+    assert server.returncode is not None and (served is None or served.returncode is not None)
+
+
+def test_run_artifact_reads_back_through_the_client(run_ingest, tmp_path, sample_text):
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+    write_dump(tmp_path / "inbox", SAMPLE_NAME, sample_text, FIRST)
+    (tmp_path / "inbox" / "000_empty.txt").write_bytes(b"")
+    os.utime(tmp_path / "inbox" / "000_empty.txt", (FIRST.timestamp(),) * 2)
+    summary = run_ingest(tmp_path / "home", tmp_path / "inbox")
+
+    async def latest():
+        async with get_client() as client:
+            return await client.read_latest_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[ARTIFACT_KEY])))
+    artifact = asyncio.run(latest())[0]
+    assert artifact.type == "markdown" and f"# Run {summary['run_id']}: completed" in artifact.data
+    assert "| 2 | 2 | 1 | 0 | 1 | 0 |" in artifact.data.replace("dumps seen", "")
+    assert "000_empty.txt | quarantined | empty file |" in artifact.data
+
+
+def test_watcher_waits_for_a_burst_to_go_quiet(tmp_path, sample_text):
+    now = [0.0]
+    settings = Settings.load(home=tmp_path / "home", inbox=tmp_path / "inbox")
+    watcher = Watcher(settings, quiet_seconds=2, clock=lambda: now[0])
+    assert not watcher.due()
+    path = write_dump(settings.inbox, "000_a.txt", sample_text[:1000], FIRST)
+    write_dump(settings.inbox, "000_b.txt.part", sample_text, FIRST)
+    assert not watcher.due()                          # something new: start the quiet period
+    now[0] = 1.5
+    with open(path, "a") as handle:                   # still being written: the quiet period restarts
+        handle.write(sample_text[1000:2000])
+    assert not watcher.due()
+    now[0] = 3.0
+    assert not watcher.due()
+    now[0] = 3.6
+    assert watcher.due()
+    watcher.ran()
+    assert not watcher.due()
+
+
+def test_watch_loads_a_burst_in_few_runs_and_a_slow_file_whole(prefect_harness, tmp_path, sample_text):
+    settings = Settings.load(home=tmp_path / "home", inbox=tmp_path / "inbox", settle_seconds=3)
+    settings.inbox.mkdir(parents=True)
+    stop_watching, runs = threading.Event(), []
+
+    def run() -> dict:
+        return ingest(home=settings.home, inbox=settings.inbox, settle_seconds=settings.settle_seconds)
+    thread = threading.Thread(target=lambda: runs.append(watch(settings, run, 1.0, 0.2, stop_watching.is_set)))
+    thread.start()
+    try:
+        for i in range(40):
+            write_dump(settings.inbox, f"{i:03d}_p{i}.txt", sample_text.replace("h-index28", f"h-index{i}"), FIRST)
+        slow, text = settings.inbox / "100_slow.txt", sample_text.replace("h-index28", "h-index99")
+        for start in range(0, len(text), len(text) // 5 + 1):
+            with open(slow, "a", encoding="utf-8") as handle:  # a writer that takes its time
+                handle.write(text[start:start + len(text) // 5 + 1])
+            time.sleep(0.3)
+        until(lambda: dump_count(settings.home) == 41, 120, "the watcher to load all 41 dumps")
+    finally:
+        stop_watching.set()
+        thread.join(timeout=120)
+    with duckdb.connect(str(settings.warehouse), read_only=True) as con:
+        slow_rows = con.execute("SELECT entries_found, status FROM dumps WHERE source_path LIKE '%100_slow.txt'").fetchall()
+        run_count = con.execute("SELECT count(*) FROM runs").fetchone()[0]
+    assert slow_rows == [(50, "loaded")]
+    assert runs and runs[0] == run_count <= 4

@@ -172,3 +172,14 @@ def test_watch_loads_a_burst_in_few_runs_and_a_slow_file_whole(prefect_harness, 
         run_count = con.execute("SELECT count(*) FROM runs").fetchone()[0]
     assert slow_rows == [(50, "loaded")]
     assert runs and runs[0] == run_count <= 4
+
+
+def test_prefect_yaml_deploys_the_ingest_flow():
+    import yaml
+    from prefect.flows import load_flow_from_entrypoint
+    config = yaml.safe_load((Path(__file__).resolve().parents[1] / "prefect.yaml").read_text())
+    [deployment] = config["deployments"]
+    flow = load_flow_from_entrypoint(str(Path(__file__).resolve().parents[1] / deployment["entrypoint"]))
+    assert flow.name == "profile-etl-ingest"
+    assert set(deployment["parameters"]) <= set(flow.parameters.properties)
+    assert deployment["concurrency_limit"]["limit"] == 1

@@ -30,6 +30,8 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--json", action="store_true", help="print the summary as JSON")
     run.add_argument("--batch-size", type=int, help="dump files per task")
     run.add_argument("--settle-seconds", type=float, help="files modified more recently wait for the next run")
+    run.add_argument("--reprocess", action="store_true",
+                     help="also read quarantined dumps again (after a parser fix, a fixed sidecar, a higher limit)")
     run.add_argument("--wait", type=float, dest="lock_wait_seconds",
                      help="if another run holds the home, wait up to this many seconds (default: exit at once)")
     status = commands.add_parser("status", help="what is loaded, the last runs, problems")
@@ -127,7 +129,7 @@ def cmd_run(settings: Settings, args) -> int:
     try:
         summary = ingest(home=settings.home, inbox=settings.inbox, batch_size=settings.batch_size,
                          settle_seconds=settings.settle_seconds, max_dump_bytes=settings.max_dump_bytes,
-                         lock_wait_seconds=settings.lock_wait_seconds)
+                         lock_wait_seconds=settings.lock_wait_seconds, reprocess=args.reprocess)
     except UserError:
         raise
     except Exception as exc:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import polars as pl
 
-from flows.extract import SourceFile
+from flows.extract import SourceFile, raw_copy, raw_copy_path
 
 DUMP_SUFFIXES = (".txt", ".txt.gz")
 IN_PROGRESS_SUFFIXES = (".part", ".tmp")
@@ -44,7 +44,10 @@ def scan_inbox(inbox: Path, settle_seconds: float, now: float | None = None) -> 
                 continue
             if not is_dump_name(name):
                 continue
-            stat = path.stat()
+            try:
+                stat = path.stat()
+            except OSError:  # a dangling symlink, or removed since listed: nothing to read
+                continue
             if now - stat.st_mtime < settle_seconds:
                 waiting.append(path)
             else:
@@ -72,3 +75,17 @@ def unrecognised(ready: list[SourceFile], index: dict[tuple[str, int, int], str]
     """Files that must be read: not indexed with the same (path, size, mtime), or indexed to a
     dump the warehouse doesn't hold (e.g. the run that indexed it crashed before committing)."""
     return [f for f in ready if index.get((str(f.path), f.size, f.mtime_ns)) not in known]
+
+
+def quarantined_sources(dumps: pl.DataFrame, raw_dir: Path) -> dict[str, SourceFile]:
+    """What to read again for each quarantined dump: its inbox file if it is still there (so a
+    fixed sidecar counts), else its copy in raw/."""
+    sources = {}
+    for did, source_path in dumps.filter(pl.col("status") == "quarantined").select("dump_id", "source_path").iter_rows():
+        original = Path(source_path)
+        if original.is_file():
+            stat = original.stat()
+            sources[did] = SourceFile(original, stat.st_size, stat.st_mtime_ns)
+        elif (copy := raw_copy_path(raw_dir, did)) is not None:
+            sources[did] = raw_copy(copy)[0]
+    return sources

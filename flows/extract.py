@@ -36,9 +36,12 @@ class Quarantine(Exception):
 
 @dataclass
 class SourceFile:
+    """A file to read; origin and sidecar_error describe a raw/ copy's first ingestion."""
     path: Path
     size: int
     mtime_ns: int
+    origin: str | None = None
+    sidecar_error: str | None = None
 
 
 @dataclass
@@ -195,7 +198,7 @@ def _write_atomic(target: Path, write) -> None:
 def dump_row(did: str, source: SourceFile, byte_size: int, sidecar: identity.Sidecar, stamp: dict) -> dict:
     captured_at = sidecar.captured_at or dt.datetime.fromtimestamp(source.mtime_ns / 1e9, dt.timezone.utc)
     return {
-        "dump_id": did, "source_path": identity.printable(str(source.path)), "byte_size": byte_size,
+        "dump_id": did, "source_path": source.origin or identity.printable(str(source.path)), "byte_size": byte_size,
         "profile_key": sidecar.profile_key or identity.profile_key_from_name(source.path),
         "captured_at": captured_at, "sidecar_owner_name": sidecar.owner_name,
         "source_url": sidecar.source_url, "parser_version": PARSER_VERSION,
@@ -266,7 +269,7 @@ def extract_batch(sources: list[SourceFile], known: set[str], raw_dir: Path, max
     batch = Batch()
     seen = set(known)
     for source in sources:
-        extract_one(batch, source, seen, raw_dir, max_bytes, stamp)
+        extract_one(batch, source, seen, raw_dir, max_bytes, stamp, source.sidecar_error)
     return batch
 
 
@@ -274,9 +277,18 @@ def extract_raw_store(raw_dir: Path, max_bytes: int) -> Batch:
     """Raw records re-read from raw/, with the identity and stamps of their first ingestion."""
     batch = Batch()
     for path in sorted([*raw_dir.glob("*/*.txt"), *raw_dir.glob("*/*.txt.gz")]):
-        meta = json.loads((path.parent / f"{identity.dump_stem(path)}.meta.json").read_text())
-        stamp = {"run_id": meta["run_id"], "ingested_at": identity.parse_timestamp(meta["ingested_at"]),
-                 "source_path": meta["source_path"]}
-        extract_one(batch, SourceFile(path, path.stat().st_size, 0), set(), None, max_bytes, stamp,
-                    meta.get("sidecar_error"))
+        source, meta = raw_copy(path)
+        stamp = {"run_id": meta["run_id"], "ingested_at": identity.parse_timestamp(meta["ingested_at"])}
+        extract_one(batch, source, set(), None, max_bytes, stamp, source.sidecar_error)
     return batch
+
+
+def raw_copy(path: Path) -> tuple[SourceFile, dict]:
+    """A raw/ copy as a source file that remembers its first ingestion, and its meta."""
+    meta = json.loads((path.parent / f"{identity.dump_stem(path)}.meta.json").read_text())
+    return SourceFile(path, path.stat().st_size, 0, meta["source_path"], meta.get("sidecar_error")), meta
+
+
+def raw_copy_path(raw_dir: Path, dump_id: str) -> Path | None:
+    folder = raw_dir / dump_id[:2]
+    return next((p for p in (folder / f"{dump_id}.txt", folder / f"{dump_id}.txt.gz") if p.exists()), None)

@@ -57,8 +57,14 @@ def extract_frames(sources: list[extract.SourceFile], known: KnownDumps, setting
 
 
 @task(**IO_TASK)
-def read_current_tables(lake_dir: Path) -> dict[str, pl.DataFrame]:
-    return {name: lake.read_table(lake_dir, name) for name in (*MUTABLE_TABLES, "runs")}
+def read_current_tables(lake_dir: Path, reprocess: bool) -> dict[str, pl.DataFrame]:
+    names = (*MUTABLE_TABLES, "runs", *(stages.REPROCESSED_TABLES if reprocess else ()))
+    return {name: lake.read_table(lake_dir, name) for name in names}
+
+
+@task(**IO_TASK)
+def quarantined_sources(lake_dir: Path, raw_dir: Path) -> dict[str, extract.SourceFile]:
+    return discover.quarantined_sources(lake.read_table(lake_dir, "dumps"), raw_dir)
 
 
 @task(**CPU_TASK)
@@ -67,8 +73,8 @@ def transform(parts: list[RawFrames], current: dict[str, pl.DataFrame]) -> dict[
 
 
 @task(**IO_TASK)
-def commit_lake(lake_dir: Path, run_id: str, tables: dict[str, pl.DataFrame]) -> dict:
-    return lake.commit(lake_dir, run_id, tables)
+def commit_lake(lake_dir: Path, run_id: str, tables: dict[str, pl.DataFrame], rewrite: frozenset[str]) -> dict:
+    return lake.commit(lake_dir, run_id, tables, rewrite)
 
 
 @task(**IO_TASK)
@@ -88,53 +94,67 @@ def new_run_id(started_at: dt.datetime) -> str:
 @flow(name="profile-etl-ingest", log_prints=False)
 def ingest(home: Path = DEFAULTS.home, inbox: Path | None = None, batch_size: int = DEFAULTS.batch_size,
            settle_seconds: float = DEFAULTS.settle_seconds, max_dump_bytes: int = DEFAULTS.max_dump_bytes,
-           lock_wait_seconds: float = DEFAULTS.lock_wait_seconds) -> dict:
-    """One ingestion run: new dumps of the inbox into the lake and the warehouse."""
+           lock_wait_seconds: float = DEFAULTS.lock_wait_seconds, reprocess: bool = False) -> dict:
+    """One ingestion run: new dumps of the inbox into the lake and the warehouse; with reprocess,
+    quarantined dumps are read again (after a parser fix, a fixed sidecar, a higher size limit)."""
     settings = Settings.load(home=home, inbox=inbox, batch_size=batch_size, settle_seconds=settle_seconds,
                              max_dump_bytes=max_dump_bytes, lock_wait_seconds=lock_wait_seconds)
     with run_lock(settings.home, settings.lock_wait_seconds):
         started_at = dt.datetime.now(dt.timezone.utc)
         run_id = new_run_id(started_at)
         try:
-            return ingest_new_dumps(settings, run_id, started_at)
+            return ingest_new_dumps(settings, run_id, started_at, reprocess)
         except Exception:
             record_failed_run(settings, run_id, started_at)
             raise
 
 
-def ingest_new_dumps(settings: Settings, run_id: str, started_at: dt.datetime) -> dict:
-    logger = get_run_logger()
+def ingest_new_dumps(settings: Settings, run_id: str, started_at: dt.datetime, reprocess: bool) -> dict:
     found = scan_inbox(settings.inbox, settings.settle_seconds)
     known, index = read_lake_state(settings)
     checkpoint("scan:done")
     todo = discover.unrecognised(found.ready, index, known)
-    logger.info("run %s: %d dump files ready, %d to read, %d still being written",
-                run_id, len(found.ready), len(todo), len(found.waiting))
-    for path in found.waiting:
-        logger.debug("skipped %s: still being written (a temporary name, or modified in the last %g s)",
-                     path, settings.settle_seconds)
-    logger.debug("skipped %d files recognised by (path, size, mtime) as already ingested", len(found.ready) - len(todo))
-    stamp = {"run_id": run_id, "ingested_at": started_at}
-    progress = Progress(len(todo), sum(f.size for f in todo))
-    futures = [extract_frames.submit(batch, KnownDumps(known), settings, stamp)
-               for batch in stages.chunks(todo, settings.batch_size)]
-    parts = [progress.advance(future.result()) for future in futures]
-    checkpoint("extract:all-done")
-    current = read_current_tables(settings.lake)
+    retry = quarantined_sources(settings.lake, settings.raw) if reprocess else {}
+    log_plan(run_id, found, todo, retry, settings.settle_seconds)
+    parts = extract_all(todo + list(retry.values()), known - set(retry), settings,
+                        {"run_id": run_id, "ingested_at": started_at})
+    current = read_current_tables(settings.lake, bool(retry))
     tables = transform(parts, current) if any(p.dumps.height for p in parts) else {}
     new_dumps = tables.get("dumps", pl.DataFrame(schema={"status": pl.String}))
+    tables = stages.replace_reprocessed(current, tables, set(retry)) if retry else tables
     row = stages.run_row(run_id, started_at, "completed", len(found.ready), new_dumps)
     tables["runs"] = stages.append_run(current["runs"], row)
-    commit_lake(settings.lake, run_id, tables)
+    commit_lake(settings.lake, run_id, tables, stages.REPROCESSED_TABLES if retry else frozenset())
     index.update({(path, size, mtime): did for p in parts for path, size, mtime, did in p.files.iter_rows()})
     write_file_index(settings.state, index)
     checkpoint("index:written")
     publish_warehouse(settings.warehouse, settings.lake)
-    summary = row | {"waiting": len(found.waiting), "files_read": len(todo), "bytes_new": sum(p.dumps["byte_size"].sum() for p in parts),
+    summary = row | {"waiting": len(found.waiting), "files_read": len(todo) + len(retry), "reprocessed": len(retry),
+                     "bytes_new": sum(p.dumps["byte_size"].sum() for p in parts),
                      "rows_added": stages.rows_added(current, tables)}
-    logger.info("run %s: %s", run_id, stages.describe(summary))
+    get_run_logger().info("run %s: %s", run_id, stages.describe(summary))
     publish_summary(summary, new_dumps)
     return summary
+
+
+def log_plan(run_id: str, found: discover.Inbox, todo: list, retry: dict, settle_seconds: float) -> None:
+    logger = get_run_logger()
+    logger.info("run %s: %d dump files ready, %d to read, %d quarantined dumps to retry, %d still being written",
+                run_id, len(found.ready), len(todo), len(retry), len(found.waiting))
+    for path in found.waiting:
+        logger.debug("skipped %s: still being written (a temporary name, or modified in the last %g s)",
+                     path, settle_seconds)
+    logger.debug("skipped %d files recognised by (path, size, mtime) as already ingested", len(found.ready) - len(todo))
+
+
+def extract_all(sources: list[extract.SourceFile], known: set[str], settings: Settings, stamp: dict) -> list[RawFrames]:
+    """Extract tasks over batches of files, with progress as they finish."""
+    progress = Progress(len(sources), sum(f.size for f in sources))
+    futures = [extract_frames.submit(batch, KnownDumps(known), settings, stamp)
+               for batch in stages.chunks(sources, settings.batch_size)]
+    parts = [progress.advance(future.result()) for future in futures]
+    checkpoint("extract:all-done")
+    return parts
 
 
 def publish_summary(summary: dict, new_dumps: pl.DataFrame) -> None:

@@ -66,3 +66,16 @@ def describe(summary: dict) -> str:
             f"{summary['dumps_partial']} partial, {summary['dumps_quarantined']} quarantined; "
             f"{summary['dumps_seen']} seen, {summary['waiting']} still being written "
             f"({seconds:.1f} s, {mb / max(seconds, 1e-9):.1f} MB/s)")
+
+
+REPROCESSED_TABLES = frozenset({"dumps", "rejects"})
+
+
+def replace_reprocessed(current: dict[str, pl.DataFrame], tables: dict[str, pl.DataFrame],
+                        retried: set[str]) -> dict[str, pl.DataFrame]:
+    """Whole new dumps and rejects tables in which the retried dumps' old rows give way to new ones."""
+    merged = dict(tables)
+    for name in REPROCESSED_TABLES:
+        kept = current[name].filter(~pl.col("dump_id").is_in(list(retried)))
+        merged[name] = pl.concat([kept, tables[name]]) if name in tables else kept
+    return merged

@@ -61,13 +61,14 @@ def _write_manifest(lake: Path, manifest: dict) -> None:
     os.replace(tmp, lake / MANIFEST)
 
 
-def commit(lake: Path, run_id: str, tables: dict[str, pl.DataFrame]) -> dict:
-    """Write the run's files and commit them: append tables gain a file, replace tables get a new one.
-    If anything fails before the manifest is replaced, the files written so far are removed."""
+def commit(lake: Path, run_id: str, tables: dict[str, pl.DataFrame], rewrite: frozenset[str] = frozenset()) -> dict:
+    """Write the run's files and commit them: append tables gain a file, replace tables (and the
+    append tables named in `rewrite`, given whole) get a new one. If anything fails before the
+    manifest is replaced, the files written so far are removed."""
     lake.mkdir(parents=True, exist_ok=True)
     manifest = read_manifest(lake)
     try:
-        manifest = _write_version(lake, manifest, run_id, tables)
+        manifest = _write_version(lake, manifest, run_id, tables, rewrite)
     except Exception:
         remove_unlisted(lake)
         raise
@@ -77,15 +78,17 @@ def commit(lake: Path, run_id: str, tables: dict[str, pl.DataFrame]) -> dict:
     return manifest
 
 
-def _write_version(lake: Path, manifest: dict, run_id: str, tables: dict[str, pl.DataFrame]) -> dict:
+def _write_version(lake: Path, manifest: dict, run_id: str, tables: dict[str, pl.DataFrame],
+                   rewrite: frozenset[str]) -> dict:
     files = {name: list(manifest["tables"].get(name, [])) for name in TABLES}
     for name, frame in tables.items():
-        if name in APPEND_TABLES and frame.is_empty():
+        appended = name in APPEND_TABLES and name not in rewrite
+        if appended and frame.is_empty():
             continue
         rel = f"{name}/{run_id}.parquet"
         _write_parquet(frame.select(empty_frame(TABLES[name]).columns), lake / rel)
         checkpoint(f"lake:file-written:{name}")
-        files[name] = files[name] + [rel] if name in APPEND_TABLES else [rel]
+        files[name] = files[name] + [rel] if appended else [rel]
     manifest = {"version": manifest["version"] + 1, "run_id": run_id, "tables": files}
     _write_manifest(lake, manifest)
     return manifest

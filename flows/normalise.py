@@ -40,6 +40,20 @@ def split_duplicates(observed: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame
     return ranked.filter(pl.col("entry_index") == pl.col("first_index")).drop("first_index"), repeats
 
 
+def mark_unusable(dumps: pl.DataFrame, loaded: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """A dump with no valid entry and no metric says nothing about its profile: quarantine it (with
+    a dump-level reject) rather than let an empty snapshot become the profile's latest state."""
+    usable = pl.col("dump_id").is_in(loaded["dump_id"].unique().implode()) | pl.any_horizontal(
+        pl.col(m).is_not_null() for m in METRICS if m != "papers_heading")
+    unusable = dumps.filter(pl.col("quarantine_reason").is_null() & ~usable).select(
+        "dump_id", entry_index=pl.lit(None, pl.Int64), line_no=pl.lit(None, pl.Int64),
+        reason=pl.format("nothing usable: none of its {} entries is valid and it has no metric line", "entries_found"),
+        raw_text=pl.lit(None, pl.String))
+    marked = dumps.join(unusable.select("dump_id", "reason"), on="dump_id", how="left", maintain_order="left")
+    return (marked.with_columns(quarantine_reason=pl.coalesce("quarantine_reason", "reason")).drop("reason"),
+            unusable)
+
+
 def dump_rows(dumps: pl.DataFrame, loaded: pl.DataFrame, rejects: pl.DataFrame) -> pl.DataFrame:
     loaded_counts = loaded.group_by("dump_id").agg(entries_loaded=pl.len().cast(pl.Int64))
     header_problems = header_reasons(rejects.filter(pl.col("entry_index").is_null()))
@@ -159,7 +173,8 @@ def build_tables(dumps: pl.DataFrame, entries: pl.DataFrame, problems: pl.DataFr
                  current: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
     """New rows of the append-only tables and new versions of the mutable ones."""
     loaded, repeats = split_duplicates(observe(dumps, entries))
-    rejects = reject_rows(dumps, problems, entry_rejects, repeats)
+    dumps, unusable = mark_unusable(dumps, loaded)
+    rejects = reject_rows(dumps, problems, entry_rejects, repeats, unusable)
     snapshots = snapshot_rows(dumps, loaded)
     papers = merge_papers(current["papers"], loaded)
     return {

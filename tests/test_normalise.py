@@ -46,3 +46,21 @@ def test_repeated_paper_in_one_dump_is_a_reject():
     kept, repeats = split_duplicates(frame)
     assert kept["entry_index"].to_list() == [1]
     assert repeats.select("entry_index", "line_no", "reason").rows() == [(2, 16, "duplicate of entry 1 in the same dump")]
+
+
+def test_dump_with_no_valid_entry_and_no_metric_is_quarantined(tmp_path):
+    from flows import extract, stages
+    from flows.normalise import MUTABLE_TABLES
+    from flows.validate import to_frames
+    from schemas.tables import TABLES
+    path = tmp_path / "000_heads_only.txt"
+    path.write_text("\n\n".join(["LGAug 23, 2023Code"] * 3))
+    batch = extract.Batch()
+    stamp = {"run_id": "r", "ingested_at": T1}
+    extract.extract_one(batch, extract.SourceFile(path, path.stat().st_size, 0), set(), None, 1 << 20, stamp)
+    tables = stages.transform([to_frames(batch)], {n: empty_frame(TABLES[n]) for n in MUTABLE_TABLES})
+    dump = tables["dumps"].row(0, named=True)
+    assert (dump["status"], dump["entries_found"], dump["entries_rejected"]) == ("quarantined", 3, 3)
+    assert dump["reason"] == "nothing usable: none of its 3 entries is valid and it has no metric line"
+    assert tables["profile_snapshots"].is_empty() and tables["profiles"].is_empty()
+    assert tables["rejects"]["entry_index"].drop_nulls().to_list() == [1, 2, 3]

@@ -60,11 +60,12 @@ def check_dump(tables: dict, row: dict) -> None:
     assert row["entries_found"] == row["entries_loaded"] + row["entries_rejected"]
     assert tables["listings"].filter(dump_id=did).height == row["entries_loaded"]
     assert rejects["reason"].str.len_chars().min() is None or rejects["reason"].str.len_chars().min() > 0
+    assert rejects.filter(pl.col("entry_index").is_not_null()).height == row["entries_rejected"]
     if row["status"] == "quarantined":
-        assert row["entries_found"] == 0 and row["reason"]
-        assert rejects.select("entry_index", "line_no", "reason").rows() == [(None, None, row["reason"])]
+        assert row["entries_loaded"] == 0 and row["reason"]
+        assert (None, None, row["reason"]) in rejects.select("entry_index", "line_no", "reason").rows()
+        assert tables["profile_snapshots"].filter(dump_id=did).is_empty()
     else:
-        assert rejects.filter(pl.col("entry_index").is_not_null()).height == row["entries_rejected"]
         assert (row["status"] == "loaded") == (rejects.height == 0) == (row["reason"] is None)
 
 

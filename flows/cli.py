@@ -30,6 +30,7 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--json", action="store_true", help="print the summary as JSON")
     run.add_argument("--batch-size", type=int, help="dump files per task")
     run.add_argument("--settle-seconds", type=float, help="files modified more recently wait for the next run")
+    run.add_argument("--dask-address", help="run extraction on this Dask scheduler, e.g. tcp://10.0.0.5:8786")
     run.add_argument("--reprocess", action="store_true",
                      help="also read quarantined dumps again (after a parser fix, a fixed sidecar, a higher limit)")
     run.add_argument("--wait", type=float, dest="lock_wait_seconds",
@@ -71,7 +72,8 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings.load(home=args.home, inbox=getattr(args, "inbox", None),
                              batch_size=getattr(args, "batch_size", None),
                              settle_seconds=getattr(args, "settle_seconds", None),
-                             lock_wait_seconds=getattr(args, "lock_wait_seconds", None))
+                             lock_wait_seconds=getattr(args, "lock_wait_seconds", None),
+                             dask_address=getattr(args, "dask_address", None))
     handler = {"run": cmd_run, "status": cmd_status, "sql": cmd_sql, "validate": cmd_validate,
                "export": cmd_export, "report": cmd_report,
                "serve": cmd_serve, "server": cmd_server, "watch": cmd_watch, "rebuild": cmd_rebuild}[args.command]
@@ -122,14 +124,15 @@ def cmd_watch(settings: Settings, args) -> int:
 
 def cmd_run(settings: Settings, args) -> int:
     prepare_prefect(settings)
-    from flows.pipeline import ingest
+    from flows.pipeline import ingest_flow
     from flows.progress import show_progress
     from flows.stages import describe
     show_progress()
     try:
-        summary = ingest(home=settings.home, inbox=settings.inbox, batch_size=settings.batch_size,
-                         settle_seconds=settings.settle_seconds, max_dump_bytes=settings.max_dump_bytes,
-                         lock_wait_seconds=settings.lock_wait_seconds, reprocess=args.reprocess)
+        summary = ingest_flow(settings.dask_address)(
+            home=settings.home, inbox=settings.inbox, batch_size=settings.batch_size,
+            settle_seconds=settings.settle_seconds, max_dump_bytes=settings.max_dump_bytes,
+            lock_wait_seconds=settings.lock_wait_seconds, reprocess=args.reprocess)
     except UserError:
         raise
     except Exception as exc:

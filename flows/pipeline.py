@@ -19,7 +19,7 @@ from flows.lock import run_lock
 from flows.progress import Progress
 from flows.validate import RawFrames
 from flows.normalise import MUTABLE_TABLES
-from flows.settings import Settings
+from flows.settings import Settings, UserError
 from warehouse import lake, load
 
 def is_io_error(task, task_run, state) -> bool:
@@ -173,3 +173,15 @@ def record_failed_run(settings: Settings, run_id: str, started_at: dt.datetime) 
         load.publish(settings.warehouse, settings.lake)
     except Exception as exc:  # the original failure is what the caller must see
         get_run_logger().error("could not record failed run %s: %s", run_id, exc)
+
+
+def ingest_flow(dask_address: str | None = None):
+    """The ingest flow for one run: extract tasks on the Dask cluster at dask_address, or in
+    local threads. Only `.submit`ted tasks (extract) go to the runner; the rest run in the flow."""
+    if not dask_address:
+        return ingest
+    try:
+        from prefect_dask import DaskTaskRunner
+    except ImportError:
+        raise UserError("--dask-address needs prefect-dask: pip install 'profile-etl[dask]'") from None
+    return ingest.with_options(task_runner=DaskTaskRunner(address=dask_address))

@@ -20,6 +20,7 @@ class Settings:
     settle_seconds: float = 5.0
     max_dump_bytes: int = 64 * 1024 * 1024
     lock_wait_seconds: float = 0.0
+    dask_address: str | None = None
 
     @classmethod
     def load(cls, **flags) -> "Settings":
@@ -59,4 +60,4 @@ def _convert(name: str, raw: str):
             return float(raw)
     except ValueError:
         raise UserError(f"{ENV_PREFIX}{name.upper()}={raw!r} is not a number; unset it or give a number") from None
-    return Path(raw)
+    return Path(raw) if "Path" in kind else raw

@@ -1,0 +1,49 @@
+"""Scale-out: extraction on a real Dask cluster (2 workers on loopback) gives the same warehouse
+as a local run."""
+from __future__ import annotations
+
+import importlib.util
+import os
+from pathlib import Path
+
+import pytest
+
+from flows.pipeline import ingest_flow
+from tests.warehouse_state import DATA_TABLES, same_tables, warehouse_tables
+
+distributed = pytest.importorskip("distributed")
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "make_dumps.py"
+
+
+def make_dumps():
+    spec = importlib.util.spec_from_file_location("make_dumps", EXAMPLES)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def inbox(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("dask") / "inbox"
+    folder.mkdir()
+    generator = make_dumps()
+    for index, (name, text) in enumerate(generator.make_corpus(300, seed=3)):
+        path = folder / name
+        path.write_text(text, encoding="utf-8")
+        stamp = generator.capture_time(index).timestamp()
+        os.utime(path, (stamp, stamp))
+    return folder
+
+
+def test_run_on_a_dask_cluster_equals_a_local_run(prefect_harness, inbox, tmp_path):
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                  dashboard_address=None) as cluster, distributed.Client(cluster) as client:
+        with distributed.get_task_stream(client) as stream:
+            summary = ingest_flow(cluster.scheduler_address)(home=tmp_path / "dask", inbox=inbox, settle_seconds=0,
+                                                             batch_size=50)
+        workers_used = {task["worker"] for task in stream.data}
+    local = ingest_flow(None)(home=tmp_path / "local", inbox=inbox, settle_seconds=0, batch_size=50)
+    assert summary["dumps_loaded"] == local["dumps_loaded"] == 300
+    assert len(stream.data) >= 300 // 50 and len(workers_used) == 2
+    assert same_tables(warehouse_tables(tmp_path / "dask"), warehouse_tables(tmp_path / "local"))
+    assert all(warehouse_tables(tmp_path / "dask")[t].height for t in DATA_TABLES if t != "rejects")

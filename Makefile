@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 HOME_DIR ?= data
 
-.PHONY: install example test clean
+.PHONY: install example test bench clean
 
 install: $(VENV)/.installed
 
@@ -21,6 +21,11 @@ example: install
 
 test: install
 	$(BIN)/python -m pytest
+
+# Benchmark of issue 4 (prints numbers, writes bench/results/latest.json); BENCH_ARGS="--dumps 500" etc.
+bench: install
+	$(BIN)/pip install --quiet -e ".[dev,bench]"
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) $(HOME_DIR) .pytest_cache

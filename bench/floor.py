@@ -1,0 +1,61 @@
+"""The floor: one bare pass that reads every file and parses it with the project's parser."""
+from __future__ import annotations
+
+import datetime as dt
+import os
+import statistics
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from flows.parse import parse_dump
+
+from bench.rss import MB, hwm_bytes, reset_own_hwm
+
+
+@dataclass
+class InProcess:
+    """A reference timed inside this process."""
+    name: str
+    seconds: list[float]
+    dumps: int
+    nbytes: int
+    rss_mb: float | None
+    note: str = ""
+    extra: dict | None = None
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.seconds)
+
+    def to_json(self) -> dict:
+        return {"name": self.name, "repeats": len(self.seconds), "median_seconds": self.median,
+                "seconds": self.seconds, "dumps": self.dumps, "bytes": self.nbytes,
+                "peak_rss_mb": self.rss_mb, "note": self.note, "extra": self.extra or {}}
+
+
+def captured_on(path: Path) -> dt.date:
+    """The capture date the pipeline gives a dump without sidecar: its mtime, in UTC."""
+    return dt.datetime.fromtimestamp(path.stat().st_mtime, dt.timezone.utc).date()
+
+
+def read_and_parse(path: Path):
+    raw = path.read_bytes()
+    return raw, parse_dump(raw.decode("utf-8"), captured_on(path))
+
+
+def one_pass(files: list[Path]) -> tuple[float, int]:
+    """Seconds for one pass over files, and the number of entries parsed (so none is skipped)."""
+    start = time.perf_counter()
+    entries = sum(len(read_and_parse(path)[1].entries) for path in files)
+    return time.perf_counter() - start, entries
+
+
+def floor(files: list[Path], repeat: int) -> InProcess:
+    own_hwm = reset_own_hwm()
+    passes = [one_pass(files) for _ in range(repeat)]
+    rss = hwm_bytes(os.getpid()) / MB if own_hwm else None
+    return InProcess("floor: read + parse_dump", [s for s, _ in passes], len(files),
+                     sum(p.stat().st_size for p in files), rss,
+                     note="in this process, one core, files in the OS cache",
+                     extra={"entries": passes[0][1]})

@@ -75,18 +75,25 @@ def test_killed_run_then_rerun_equals_uninterrupted_run(point, homes, tmp_path):
     assert not list(home.glob(".warehouse.duckdb.tmp*"))
 
 
-@pytest.mark.parametrize("point", ["extract:batch-read", "normalise:tables-built", "lake:file-written:papers"])
-def test_failed_run_keeps_the_previous_warehouse_and_is_marked_failed(point, homes, tmp_path, monkeypatch):
-    before, inbox, expected = homes
+def failed_run(point: str, homes, tmp_path: Path, monkeypatch) -> Path:
+    """A copy of the home before the second run, after that run failed at point."""
+    before, inbox, _ = homes
     home = tmp_path / "home"
     shutil.copytree(before, home)
     monkeypatch.setenv(FAIL_ENV, point)
     with pytest.raises(InjectedFault):
         ingest(home=home, inbox=inbox, settle_seconds=0)
+    monkeypatch.delenv(FAIL_ENV)
+    return home
+
+
+@pytest.mark.parametrize("point", ["extract:batch-read", "normalise:tables-built", "lake:file-written:papers"])
+def test_failed_run_keeps_the_previous_warehouse_and_is_marked_failed(point, homes, tmp_path, monkeypatch):
+    before, inbox, expected = homes
+    home = failed_run(point, homes, tmp_path, monkeypatch)
     assert differences(home, before) == []
     assert run_statuses(home) == ["completed", "failed"]
     assert unlisted_lake_files(home) == []
-    monkeypatch.delenv(FAIL_ENV)
     ingest(home=home, inbox=inbox, settle_seconds=0)
     assert differences(home, expected) == []
 
@@ -96,13 +103,8 @@ def test_run_failing_while_committing_leaves_a_consistent_home(point, homes, tmp
     """When the lake itself can't be written (say the disk is full) there is nowhere to record the
     failure; the home stays as it was, or (past the lake commit) the warehouse catches up next run."""
     before, inbox, expected = homes
-    home = tmp_path / "home"
-    shutil.copytree(before, home)
-    monkeypatch.setenv(FAIL_ENV, point)
-    with pytest.raises(InjectedFault):
-        ingest(home=home, inbox=inbox, settle_seconds=0)
+    home = failed_run(point, homes, tmp_path, monkeypatch)
     assert same_tables(warehouse_tables(home), warehouse_tables(before))
     assert unlisted_lake_files(home) == [] and not list(home.glob(".warehouse.duckdb.tmp*"))
-    monkeypatch.delenv(FAIL_ENV)
     ingest(home=home, inbox=inbox, settle_seconds=0)
     assert differences(home, expected) == []

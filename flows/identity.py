@@ -95,20 +95,3 @@ def parse_sidecar(raw: bytes, name: str) -> Sidecar:
                 f"sidecar {name}: captured_at {data['captured_at']!r} is not an ISO 8601 time "
                 "such as 2026-06-01T12:00:00Z; fix the sidecar, then reprocess the dump") from None
     return Sidecar(**fields)
-
-
-def infer_owner(author_lists: list[list[str]]) -> tuple[str | None, float | None]:
-    """The author seen in most entries, with that count / entries; none on a tie."""
-    counts: dict[str, int] = {}
-    names: dict[str, str] = {}
-    for authors in author_lists:
-        for key in {normalise_text(a): a for a in authors}.items():
-            counts[key[0]] = counts.get(key[0], 0) + 1
-            names.setdefault(key[0], key[1])
-    if not counts:
-        return None, None
-    ranked = sorted(counts.values(), reverse=True)
-    if len(ranked) > 1 and ranked[0] == ranked[1]:
-        return None, None
-    best = max(counts, key=counts.get)
-    return names[best], counts[best] / len(author_lists)

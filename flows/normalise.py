@@ -86,20 +86,27 @@ def header_reasons(problems: pl.DataFrame) -> pl.DataFrame:
 
 
 def owners(dumps: pl.DataFrame, loaded: pl.DataFrame) -> pl.DataFrame:
-    """Owner per dump: the sidecar's owner_name, else the most frequent visible author."""
-    lists = loaded.group_by("dump_id").agg("authors")
-    by_dump = dict(zip(lists["dump_id"], lists["authors"].to_list()))
-    rows = []
-    for did, named in zip(dumps["dump_id"], dumps["sidecar_owner_name"]):
-        author_lists = by_dump.get(did, [])
-        if named:
-            key = identity.normalise_text(named)
-            hits = sum(key in {identity.normalise_text(a) for a in authors} for authors in author_lists)
-            rows.append((did, named, hits / len(author_lists) if author_lists else None))
-        else:
-            rows.append((did, *identity.infer_owner(author_lists)))
-    return pl.DataFrame(rows, schema={"dump_id": pl.String, "owner_name": pl.String, "owner_share": pl.Float64},
-                        orient="row")
+    """Owner per dump: the sidecar's owner_name, else the visible author of most entries (none on a
+    tie); owner_share = entries naming the owner / loaded entries. Names match by author_id."""
+    named = loaded.select("dump_id", "entry_index", name="authors").explode("name").drop_nulls("name")
+    per_author = (named.with_columns(author_id=ids(named["name"]))
+                  .group_by("dump_id", "author_id")
+                  .agg(n=pl.col("entry_index").n_unique(), name=pl.col("name").sort_by("entry_index").first()))
+    entries = loaded.group_by("dump_id").agg(entries=pl.len())
+    ranked = (per_author.sort("n", "author_id", descending=[True, False]).group_by("dump_id")
+              .agg(top=pl.col("n").first(), second=pl.col("n").slice(1, 1).first(), name=pl.col("name").first()))
+    inferred = ranked.select("dump_id", inferred=pl.when(pl.col("second") == pl.col("top")).then(None)
+                             .otherwise("name"), inferred_n=pl.when(pl.col("second") == pl.col("top"))
+                             .then(None).otherwise("top"))
+    sidecar = dumps.select("dump_id", "sidecar_owner_name").filter(pl.col("sidecar_owner_name").is_not_null())
+    sidecar = sidecar.with_columns(author_id=ids(sidecar["sidecar_owner_name"]))
+    sidecar_n = sidecar.join(per_author, on=["dump_id", "author_id"], how="left").select("dump_id", sidecar_n="n")
+    return (dumps.select("dump_id", "sidecar_owner_name")
+            .join(inferred, on="dump_id", how="left").join(sidecar_n, on="dump_id", how="left")
+            .join(entries, on="dump_id", how="left")
+            .select("dump_id", owner_name=pl.coalesce("sidecar_owner_name", "inferred"),
+                    owner_share=pl.when(pl.col("sidecar_owner_name").is_not_null())
+                    .then(pl.col("sidecar_n").fill_null(0)).otherwise("inferred_n") / pl.col("entries")))
 
 
 def snapshot_rows(dumps: pl.DataFrame, loaded: pl.DataFrame) -> pl.DataFrame:

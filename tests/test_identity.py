@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from flows.identity import (SidecarError, infer_owner, normalise_text, parse_sidecar, profile_key_from_name,
+from flows.identity import (SidecarError, normalise_text, parse_sidecar, profile_key_from_name,
                             stable_id)
 
 
@@ -37,9 +37,3 @@ def test_sidecar_fields_and_errors():
         parse_sidecar(b'{"captured_at": "yesterday"}', "x.meta.json")
     with pytest.raises(SidecarError, match="JSON object"):
         parse_sidecar(b"[1]", "x.meta.json")
-
-
-def test_owner_is_the_most_frequent_author_and_none_on_a_tie():
-    assert infer_owner([["A", "B"], ["A"], ["C", "a"]]) == ("A", 1.0)
-    assert infer_owner([["A", "B"], ["B", "A"]]) == (None, None)
-    assert infer_owner([]) == (None, None)

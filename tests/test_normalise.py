@@ -64,3 +64,13 @@ def test_dump_with_no_valid_entry_and_no_metric_is_quarantined(tmp_path):
     assert dump["reason"] == "nothing usable: none of its 3 entries is valid and it has no metric line"
     assert tables["profile_snapshots"].is_empty() and tables["profiles"].is_empty()
     assert tables["rejects"]["entry_index"].drop_nulls().to_list() == [1, 2, 3]
+
+
+def test_owner_is_the_most_frequent_author_and_none_on_a_tie():
+    from flows.normalise import owners
+    loaded = pl.DataFrame({"dump_id": ["d1", "d1", "d1", "d2", "d2"], "entry_index": [1, 2, 3, 1, 2],
+                           "authors": [["A", "B"], ["A"], ["C", "a"], ["A", "B"], ["B", "A"]]})
+    dumps = pl.DataFrame({"dump_id": ["d1", "d2", "d3", "d4"], "sidecar_owner_name": [None, None, None, "b"]})
+    loaded = pl.concat([loaded, pl.DataFrame({"dump_id": ["d4"] * 2, "entry_index": [1, 2], "authors": [["B"], ["C"]]})])
+    got = owners(dumps, loaded).sort("dump_id").rows()
+    assert got == [("d1", "A", 1.0), ("d2", None, None), ("d3", None, None), ("d4", "b", 0.5)]

@@ -108,7 +108,7 @@ def notes(args: argparse.Namespace) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     args = arguments(argv)
-    load_before = os.getloadavg()
+    start = report.start_state()
     generate(args)
     env = bench_env(env_home(args))
     scratch = measure.fresh(args.workdir / "scratch")
@@ -124,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
              "where the time goes (medians, seconds; from Prefect's records):", *report.time_lines(times), "",
              *(f"note: {n}" for n in remarks)]
     print("\n".join(lines))
-    record = {"machine": report.machine(load_before), "settings": settings_of(args),
+    record = {"machine": report.machine(start), "settings": settings_of(args),
               "measurements": {k: v.to_json() for k, v in m.items()},
               "references": {"floor": fl.to_json(), "peer": pe.to_json()}, "derived": derived,
               "targets": targets, "notes": remarks, "time_breakdown": times, "big_home_build": build}

@@ -155,12 +155,17 @@ def versions() -> dict:
     return out
 
 
-def machine(load_before: tuple) -> dict:
+def start_state() -> dict:
+    """Taken when the bench starts: others may commit to the work tree while it runs."""
+    return {"load": os.getloadavg(), "git": git_state()}
+
+
+def machine(start: dict) -> dict:
     import psutil
     return {"cpu_count": os.cpu_count(), "cpu_affinity": len(os.sched_getaffinity(0)), "cpu_model": cpu_model(),
             "memory_gb": round(psutil.virtual_memory().total / 1e9, 1), "platform": platform.platform(),
-            "python": sys.version.split()[0], "packages": versions(), "git": git_state(),
-            "load_average_before": load_before, "load_average_after": os.getloadavg(),
+            "python": sys.version.split()[0], "packages": versions(), "git_at_start": start["git"],
+            "git_at_end": git_state(), "load_average_before": start["load"], "load_average_after": os.getloadavg(),
             "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
             "command": " ".join([Path(sys.executable).name, "-m", "bench", *sys.argv[1:]])}
 

@@ -132,7 +132,7 @@ class Runs(pa.DataFrameModel):
     """One row per ingestion run."""
     run_id: str = pa.Field(unique=True, description="Run identity (also the Prefect flow run name)")
     started_at: UtcDatetime = pa.Field(description="Start of the run, UTC")
-    finished_at: UtcDatetime = pa.Field(nullable=True, description="End of the run, UTC")
+    finished_at: UtcDatetime = pa.Field(nullable=True, description="When the run's data was ready to commit to the lake, UTC (the warehouse is published just after)")
     status: str = pa.Field(isin=RUN_STATUSES, description="completed or failed")
     dumps_seen: pl.Int64 = pa.Field(ge=0, description="Dump files present in the inbox")
     dumps_new: pl.Int64 = pa.Field(ge=0, description="Dumps not seen before")

@@ -69,15 +69,15 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    settings = Settings.load(home=args.home, inbox=getattr(args, "inbox", None),
-                             batch_size=getattr(args, "batch_size", None),
-                             settle_seconds=getattr(args, "settle_seconds", None),
-                             lock_wait_seconds=getattr(args, "lock_wait_seconds", None),
-                             dask_address=getattr(args, "dask_address", None))
     handler = {"run": cmd_run, "status": cmd_status, "sql": cmd_sql, "validate": cmd_validate,
                "export": cmd_export, "report": cmd_report,
                "serve": cmd_serve, "server": cmd_server, "watch": cmd_watch, "rebuild": cmd_rebuild}[args.command]
     try:
+        settings = Settings.load(home=args.home, inbox=getattr(args, "inbox", None),
+                                 batch_size=getattr(args, "batch_size", None),
+                                 settle_seconds=getattr(args, "settle_seconds", None),
+                                 lock_wait_seconds=getattr(args, "lock_wait_seconds", None),
+                                 dask_address=getattr(args, "dask_address", None))
         return handler(settings, args)
     except UserError as exc:
         print(f"profile-etl: {exc}", file=sys.stderr)
@@ -136,8 +136,9 @@ def cmd_run(settings: Settings, args) -> int:
     except UserError:
         raise
     except Exception as exc:
-        raise UserError(f"the run failed and committed nothing ({type(exc).__name__}: {exc}); "
-                        f"the warehouse is as it was. Fix the cause and run again.") from None
+        raise UserError(f"the run failed ({type(exc).__name__}: {exc}). The published warehouse is as it was; "
+                        f"if the failure came after the lake commit, the next run publishes that data. "
+                        f"Fix the cause and run again; `profile-etl status` shows the runs.") from None
     print(json.dumps(summary, default=str, indent=1) if args.json else describe(summary))
     return 0
 

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import polars as pl
 
-from flows.extract import SourceFile, raw_copy, raw_copy_path
+from flows import identity
+from flows.extract import SourceFile, raw_copy, raw_copy_path, read_dump
 
 DUMP_SUFFIXES = (".txt", ".txt.gz")
 IN_PROGRESS_SUFFIXES = (".part", ".tmp")
@@ -74,16 +75,21 @@ def write_file_index(state: Path, index: dict[tuple[str, int, int], str]) -> Non
 def unrecognised(ready: list[SourceFile], index: dict[tuple[str, int, int], str], known: set[str]) -> list[SourceFile]:
     """Files that must be read: not indexed with the same (path, size, mtime), or indexed to a
     dump the warehouse doesn't hold (e.g. the run that indexed it crashed before committing)."""
-    return [f for f in ready if index.get((str(f.path), f.size, f.mtime_ns)) not in known]
+    return [f for f in ready if index.get(index_key(f)) not in known]
 
 
-def quarantined_sources(dumps: pl.DataFrame, raw_dir: Path) -> dict[str, SourceFile]:
-    """What to read again for each quarantined dump: its inbox file if it is still there (so a
-    fixed sidecar counts), else its copy in raw/."""
+def index_key(source: SourceFile) -> tuple[str, int, int]:
+    """How the file index names a file (as extract records it: printable, for odd file names)."""
+    return identity.printable(str(source.path)), source.size, source.mtime_ns
+
+
+def quarantined_sources(dumps: pl.DataFrame, raw_dir: Path, max_bytes: int) -> dict[str, SourceFile]:
+    """What to read again for each quarantined dump: its inbox file while it still holds the same
+    bytes (so a fixed sidecar counts), else its copy in raw/."""
     sources = {}
     for did, source_path in dumps.filter(pl.col("status") == "quarantined").select("dump_id", "source_path").iter_rows():
         original = Path(source_path)
-        if original.is_file():
+        if original.is_file() and read_dump(original, max_bytes).dump_id == did:
             stat = original.stat()
             sources[did] = SourceFile(original, stat.st_size, stat.st_mtime_ns)
         elif (copy := raw_copy_path(raw_dir, did)) is not None:

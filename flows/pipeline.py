@@ -63,8 +63,8 @@ def read_current_tables(lake_dir: Path, reprocess: bool) -> dict[str, pl.DataFra
 
 
 @task(**IO_TASK)
-def quarantined_sources(lake_dir: Path, raw_dir: Path) -> dict[str, extract.SourceFile]:
-    return discover.quarantined_sources(lake.read_table(lake_dir, "dumps"), raw_dir)
+def quarantined_sources(lake_dir: Path, raw_dir: Path, max_bytes: int) -> dict[str, extract.SourceFile]:
+    return discover.quarantined_sources(lake.read_table(lake_dir, "dumps"), raw_dir, max_bytes)
 
 
 @task(**CPU_TASK)
@@ -114,7 +114,7 @@ def ingest_new_dumps(settings: Settings, run_id: str, started_at: dt.datetime, r
     known, index = read_lake_state(settings)
     checkpoint("scan:done")
     todo = discover.unrecognised(found.ready, index, known)
-    retry = quarantined_sources(settings.lake, settings.raw) if reprocess else {}
+    retry = quarantined_sources(settings.lake, settings.raw, settings.max_dump_bytes) if reprocess else {}
     log_plan(run_id, found, todo, retry, settings.settle_seconds)
     parts = extract_all(todo + list(retry.values()), known - set(retry), settings,
                         {"run_id": run_id, "ingested_at": started_at})

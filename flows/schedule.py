@@ -55,7 +55,7 @@ class Watcher:
     def pending(self) -> frozenset:
         index = discover.read_file_index(self.settings.state)
         found = discover.scan_inbox(self.settings.inbox, settle_seconds=0)
-        return frozenset({(str(f.path), f.size, f.mtime_ns) for f in found.ready} - set(index))
+        return frozenset({discover.index_key(f) for f in found.ready} - set(index))
 
     def due(self) -> bool:
         pending, now = self.pending(), self.clock()
@@ -74,9 +74,13 @@ def watch(settings: Settings, run: Callable[[], dict], quiet_seconds: float, pol
     watcher, runs = Watcher(settings, quiet_seconds), 0
     while not should_stop():
         if watcher.due():
-            summary = run()
             runs += 1
             watcher.ran()
+            try:
+                summary = run()
+            except Exception as exc:  # a failed run is recorded in `runs`; the next burst tries again
+                print(f"watch: run {runs} failed: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
+                continue
             print(f"watch: run {runs}: {summary['dumps_new']} new dumps, {summary['waiting']} still being written",
                   flush=True)
         time.sleep(poll_seconds)

@@ -32,6 +32,8 @@ class Settings:
                 values[f.name] = _convert(f.name, raw)
         values.update({k: v for k, v in flags.items() if v is not None})
         settings = cls(**values)
+        if settings.batch_size < 1 or settings.max_dump_bytes < 1 or settings.settle_seconds < 0:
+            raise UserError("batch size and size limit must be positive, settle seconds not negative")
         return replace(settings, home=Path(settings.home), inbox=Path(settings.inbox or Path(settings.home) / "inbox"))
 
     @property

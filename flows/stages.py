@@ -73,9 +73,14 @@ REPROCESSED_TABLES = frozenset({"dumps", "rejects"})
 
 def replace_reprocessed(current: dict[str, pl.DataFrame], tables: dict[str, pl.DataFrame],
                         retried: set[str]) -> dict[str, pl.DataFrame]:
-    """Whole new dumps and rejects tables in which the retried dumps' old rows give way to new ones."""
+    """Whole new dumps and rejects tables in which the retried dumps' old rows give way to the rows
+    of their new reading (same dump_id, or the same source under a new one: a refused .gz)."""
     merged = dict(tables)
+    fresh = tables.get("dumps", current["dumps"].clear())
+    replaced = current["dumps"].filter(pl.col("dump_id").is_in(list(retried)) & (
+        pl.col("dump_id").is_in(fresh["dump_id"].implode()) | pl.col("source_path").is_in(fresh["source_path"].implode())))
+    gone = replaced["dump_id"].implode()
     for name in REPROCESSED_TABLES:
-        kept = current[name].filter(~pl.col("dump_id").is_in(list(retried)))
+        kept = current[name].filter(~pl.col("dump_id").is_in(gone))
         merged[name] = pl.concat([kept, tables[name]]) if name in tables else kept
     return merged

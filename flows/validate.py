@@ -36,14 +36,22 @@ def to_frames(batch: Batch) -> RawFrames:
 
 
 def combine(parts: list[RawFrames]) -> RawFrames:
-    """Concatenate batches, keeping the first of any dump read twice in one run."""
+    """Concatenate batches. A dump read twice in one run (the same bytes under two names) keeps
+    the records of its first reading only, so its row and its entries agree."""
+    seen: set[str] = set()
+    kept = []
+    for part in parts:
+        first = part.dumps.filter(~pl.col("dump_id").is_in(list(seen)))
+        ids = first["dump_id"].unique().implode()
+        kept.append(RawFrames(first.unique("dump_id", keep="first", maintain_order=True),
+                              part.entries.filter(pl.col("dump_id").is_in(ids)),
+                              part.problems.filter(pl.col("dump_id").is_in(ids)), part.files))
+        seen.update(first["dump_id"])
     def concat(name: str) -> pl.DataFrame:
-        return pl.concat([getattr(p, name) for p in parts])
-    dumps = concat("dumps").unique("dump_id", keep="first", maintain_order=True)
-    entries = concat("entries")
-    problems = concat("problems").unique(maintain_order=True)
-    return RawFrames(dumps, entries.unique(["dump_id", "entry_index"], keep="first", maintain_order=True),
-                     problems, concat("files"))
+        return pl.concat([getattr(p, name) for p in kept])
+    return RawFrames(concat("dumps"), concat("entries").unique(["dump_id", "entry_index"], keep="first",
+                                                              maintain_order=True),
+                     concat("problems").unique(maintain_order=True), concat("files"))
 
 
 def validate_dumps(dumps: pl.DataFrame) -> pl.DataFrame:

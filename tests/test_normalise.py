@@ -74,3 +74,21 @@ def test_owner_is_the_most_frequent_author_and_none_on_a_tie():
     loaded = pl.concat([loaded, pl.DataFrame({"dump_id": ["d4"] * 2, "entry_index": [1, 2], "authors": [["B"], ["C"]]})])
     got = owners(dumps, loaded).sort("dump_id").rows()
     assert got == [("d1", "A", 1.0), ("d2", None, None), ("d3", None, None), ("d4", "b", 0.5)]
+
+
+def test_same_bytes_read_twice_in_one_run_keep_the_first_reading_only(tmp_path):
+    from flows import stages
+    from flows.normalise import MUTABLE_TABLES
+    from flows.extract import SourceFile
+    from schemas.tables import TABLES
+    text = "h-index3\n3papers\n30citations\nNovelty10%\nAI Score5\n\n3 Papers\n\nLGAug 23, 2023\nT\n\nA B\n\nX."
+    for name, sidecar in (("000_a.txt", "{broken"), ("001_b.txt", None)):
+        (tmp_path / name).write_text(text)
+        if sidecar:
+            (tmp_path / name.replace(".txt", ".meta.json")).write_text(sidecar)
+    stamp = {"run_id": "r", "ingested_at": T1}
+    parts = [stages.extract_frames([SourceFile(tmp_path / n, 1, 0)], set(), tmp_path / "raw", 1 << 20, stamp)
+             for n in ("000_a.txt", "001_b.txt")]
+    tables = stages.transform(parts, {n: empty_frame(TABLES[n]) for n in MUTABLE_TABLES})
+    assert tables["dumps"].select("status", "entries_found", "entries_loaded").rows() == [("quarantined", 0, 0)]
+    assert tables["listings"].is_empty()

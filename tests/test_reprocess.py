@@ -5,7 +5,7 @@ import duckdb
 
 from flows.pipeline import ingest
 from tests.conftest import SAMPLE_NAME, write_dump
-from tests.test_pipeline import FIRST
+from tests.test_pipeline import FIRST, LATER
 
 
 def rows(home, sql):
@@ -42,3 +42,16 @@ def test_dump_over_the_size_limit_loads_from_raw_after_the_limit_is_raised(prefe
     assert rows(home, "SELECT h_index, owner_name FROM profile_snapshots") == [(28, "Weiran Huang")]
     again = ingest(home=home, inbox=inbox, settle_seconds=0, reprocess=True)
     assert (again["reprocessed"], again["dumps_new"]) == (0, 0)
+
+
+def test_reprocess_keeps_a_dump_whose_inbox_file_was_overwritten(prefect_harness, tmp_path, sample_text):
+    home, inbox = tmp_path / "home", tmp_path / "inbox"
+    path = write_dump(inbox, SAMPLE_NAME, sample_text, FIRST)
+    (inbox / "000_7707062aadfcc580.meta.json").write_text("{broken")
+    ingest(home=home, inbox=inbox, settle_seconds=0)
+    (inbox / "000_7707062aadfcc580.meta.json").unlink()
+    write_dump(inbox, SAMPLE_NAME, sample_text.replace("h-index28", "h-index30"), LATER)   # a new capture
+    summary = ingest(home=home, inbox=inbox, settle_seconds=0, reprocess=True)
+    assert summary["reprocessed"] == 1 and path.exists()
+    assert sorted(rows(home, "SELECT status FROM dumps")) == [("loaded",), ("quarantined",)]
+    assert rows(home, "SELECT count(*) FROM rejects WHERE entry_index IS NULL") == [(1,)]

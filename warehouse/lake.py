@@ -67,6 +67,9 @@ def commit(lake: Path, run_id: str, tables: dict[str, pl.DataFrame], rewrite: fr
     manifest is replaced, the files written so far are removed."""
     lake.mkdir(parents=True, exist_ok=True)
     manifest = read_manifest(lake)
+    if manifest.get("run_id") == run_id:  # a retry after the commit went through
+        remove_unlisted(lake, manifest)
+        return manifest
     try:
         manifest = _write_version(lake, manifest, run_id, tables, rewrite)
     except Exception:

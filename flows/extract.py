@@ -190,7 +190,7 @@ def _write_atomic(target: Path, write) -> None:
     tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
     try:
         write(tmp)
-        os.replace(tmp, target)
+        os.replace(tmp, target)  # made durable by the lake commit's sync, once per run
     finally:
         tmp.unlink(missing_ok=True)
 

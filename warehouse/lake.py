@@ -59,6 +59,16 @@ def _write_manifest(lake: Path, manifest: dict) -> None:
         os.fsync(handle.fileno())
     checkpoint("lake:manifest-written")
     os.replace(tmp, lake / MANIFEST)
+    fsync_dir(lake)
+
+
+def fsync_dir(folder: Path) -> None:
+    """Make a rename in folder durable before anything it supersedes is deleted."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def commit(lake: Path, run_id: str, tables: dict[str, pl.DataFrame], rewrite: frozenset[str] = frozenset()) -> dict:
@@ -83,6 +93,7 @@ def commit(lake: Path, run_id: str, tables: dict[str, pl.DataFrame], rewrite: fr
 
 def _write_version(lake: Path, manifest: dict, run_id: str, tables: dict[str, pl.DataFrame],
                    rewrite: frozenset[str]) -> dict:
+    os.sync()  # what the run wrote before (the raw/ copies) is on disk before the lake names it
     files = {name: list(manifest["tables"].get(name, [])) for name in TABLES}
     for name, frame in tables.items():
         appended = name in APPEND_TABLES and name not in rewrite

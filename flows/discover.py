@@ -10,11 +10,11 @@ import polars as pl
 
 from flows import identity
 from flows.extract import SourceFile, raw_copy, raw_copy_path, read_dump
+from flows.validate import FILE_SCHEMA
 
 DUMP_SUFFIXES = (".txt", ".txt.gz")
 IN_PROGRESS_SUFFIXES = (".part", ".tmp")
 FILE_INDEX = "files.parquet"
-INDEX_SCHEMA = pl.Schema({"path": pl.String, "size": pl.Int64, "mtime_ns": pl.Int64, "dump_id": pl.String})
 
 
 @dataclass
@@ -66,7 +66,7 @@ def read_file_index(state: Path) -> dict[tuple[str, int, int], str]:
 
 def write_file_index(state: Path, index: dict[tuple[str, int, int], str]) -> None:
     state.mkdir(parents=True, exist_ok=True)
-    frame = pl.DataFrame([(*key, did) for key, did in index.items()], schema=INDEX_SCHEMA, orient="row")
+    frame = pl.DataFrame([(*key, did) for key, did in index.items()], schema=FILE_SCHEMA, orient="row")
     tmp = state / f".{FILE_INDEX}.tmp"
     frame.write_parquet(tmp)
     os.replace(tmp, state / FILE_INDEX)

@@ -57,8 +57,9 @@ def extract_frames(sources: list[extract.SourceFile], known: KnownDumps, setting
 
 
 @task(**IO_TASK)
-def read_current_tables(lake_dir: Path, reprocess: bool) -> dict[str, pl.DataFrame]:
-    names = (*MUTABLE_TABLES, "runs", *(stages.REPROCESSED_TABLES if reprocess else ()))
+def read_current_tables(lake_dir: Path, new_data: bool, reprocess: bool) -> dict[str, pl.DataFrame]:
+    """The tables this run merges into: runs always, the mutable ones only when there is new data."""
+    names = ("runs", *(MUTABLE_TABLES if new_data else ()), *(stages.REPROCESSED_TABLES if reprocess else ()))
     return {name: lake.read_table(lake_dir, name) for name in names}
 
 
@@ -118,8 +119,9 @@ def ingest_new_dumps(settings: Settings, run_id: str, started_at: dt.datetime, r
     log_plan(run_id, found, todo, retry, settings.settle_seconds)
     parts = extract_all(todo + list(retry.values()), known - set(retry), settings,
                         {"run_id": run_id, "ingested_at": started_at})
-    current = read_current_tables(settings.lake, bool(retry))
-    tables = transform(parts, current) if any(p.dumps.height for p in parts) else {}
+    new_data = any(p.dumps.height for p in parts)
+    current = read_current_tables(settings.lake, new_data, bool(retry))
+    tables = transform(parts, current) if new_data else {}
     new_dumps = tables.get("dumps", pl.DataFrame(schema={"status": pl.String}))
     tables = stages.replace_reprocessed(current, tables, set(retry)) if retry else tables
     row = stages.run_row(run_id, started_at, "completed", len(found.ready), new_dumps)

@@ -13,6 +13,7 @@ from flows import identity
 from schemas.tables import TABLES, polars_schema
 
 MUTABLE_TABLES = ("papers", "authors", "paper_authors", "profiles")
+APPEND_TABLES = ("dumps", "profile_snapshots", "listings", "rejects")
 METRICS = ["h_index", "papers_reported", "papers_heading", "citations", "novelty_pct", "ai_score"]
 PAPER_FIELDS = ["title", "category", "published_on", "year_inferred", "has_code_badge", "code_url",
                 "code_host", "abstract", "authors_truncated", "tag"]
@@ -128,18 +129,35 @@ def latest(frame: pl.DataFrame, key: str, order: list[str]) -> pl.DataFrame:
     return frame.sort([key, *order]).unique(key, keep="last", maintain_order=True)
 
 
-def merge_papers(current: pl.DataFrame, loaded: pl.DataFrame) -> pl.DataFrame:
-    observed = loaded.select("paper_id", *PAPER_FIELDS, first_seen_at="captured_at", last_seen_at="captured_at",
-                             last_seen_dump_id="dump_id")
-    both = pl.concat([current, observed.cast(current.schema)])
-    seen = both.group_by("paper_id").agg(pl.col("first_seen_at").min(), pl.col("last_seen_at").max())
-    winners = latest(both, "paper_id", ["last_seen_at", "last_seen_dump_id"]).drop("first_seen_at", "last_seen_at")
-    return winners.join(seen, on="paper_id").select(current.columns).sort("paper_id")
+# Each mutable table is a reduction of observations that is associative and commutative: a batch's
+# observations can be reduced on a worker, and reduced again with the table's current rows (or
+# with other batches) in any grouping, giving the same rows as one reduction over everything.
+
+def paper_observations(loaded: pl.DataFrame) -> pl.DataFrame:
+    """Papers as the entries show them, with each entry's author names (for paper_authors)."""
+    return loaded.select("paper_id", *PAPER_FIELDS, first_seen_at="captured_at", last_seen_at="captured_at",
+                         last_seen_dump_id="dump_id", authors="authors")
 
 
-def merge_paper_authors(current: pl.DataFrame, papers: pl.DataFrame, loaded: pl.DataFrame) -> pl.DataFrame:
-    """Authors of each paper come from the capture that won in `papers`."""
-    won = loaded.join(papers.select("paper_id", dump_id="last_seen_dump_id"), on=["paper_id", "dump_id"])
+def reduce_papers(frame: pl.DataFrame) -> pl.DataFrame:
+    """One row per paper: the latest observation by (capture, dump_id), seen from the earliest to the
+    latest capture. `authors` is the winner's list, null when the winner was already in the table."""
+    seen = frame.group_by("paper_id").agg(pl.col("first_seen_at").min(), pl.col("last_seen_at").max())
+    winners = latest(frame, "paper_id", ["last_seen_at", "last_seen_dump_id"]).drop("first_seen_at", "last_seen_at")
+    return winners.join(seen, on="paper_id").select(frame.columns).sort("paper_id")
+
+
+def merge_papers(current: pl.DataFrame, observed: pl.DataFrame) -> pl.DataFrame:
+    """Current papers merged with observations (papers' columns plus `authors`)."""
+    table = current.drop("authors", strict=False)
+    schema = {**table.schema, "authors": pl.List(pl.String)}
+    return reduce_papers(pl.concat([table.with_columns(authors=pl.lit(None, pl.List(pl.String))),
+                                    observed.select(*table.columns, "authors").cast(schema)]))
+
+
+def merge_paper_authors(current: pl.DataFrame, papers: pl.DataFrame) -> pl.DataFrame:
+    """Authors of each paper come from the capture that won in `papers` (rows with `authors`)."""
+    won = papers.filter(pl.col("authors").is_not_null())
     named = won.select("paper_id", name="authors").explode("name").drop_nulls("name")
     fresh = named.select("paper_id", position=pl.int_range(1, pl.len() + 1, dtype=pl.Int64).over("paper_id"),
                          author_id=ids(named["name"]))
@@ -147,25 +165,41 @@ def merge_paper_authors(current: pl.DataFrame, papers: pl.DataFrame, loaded: pl.
     return pl.concat([kept, fresh]).sort("paper_id", "position")
 
 
-def merge_authors(current: pl.DataFrame, loaded: pl.DataFrame) -> pl.DataFrame:
+def author_observations(loaded: pl.DataFrame) -> pl.DataFrame:
     named = loaded.select("captured_at", name="authors").explode("name").drop_nulls("name")
-    observed = named.select(author_id=ids(named["name"]), name="name", first_seen_at="captured_at",
-                            last_seen_at="captured_at")
-    both = pl.concat([current, observed])
-    seen = both.group_by("author_id").agg(pl.col("first_seen_at").min(), pl.col("last_seen_at").max())
-    winners = latest(both, "author_id", ["last_seen_at", "name"]).select("author_id", "name")
-    return winners.join(seen, on="author_id").select(current.columns).sort("author_id")
+    return named.select(author_id=ids(named["name"]), name="name", first_seen_at="captured_at",
+                        last_seen_at="captured_at")
 
 
-def merge_profiles(current: pl.DataFrame, snapshots: pl.DataFrame) -> pl.DataFrame:
+def reduce_authors(frame: pl.DataFrame) -> pl.DataFrame:
+    """One row per author: the name as the latest capture writes it."""
+    seen = frame.group_by("author_id").agg(pl.col("first_seen_at").min(), pl.col("last_seen_at").max())
+    winners = latest(frame, "author_id", ["last_seen_at", "name"]).select("author_id", "name")
+    return winners.join(seen, on="author_id").select(frame.columns).sort("author_id")
+
+
+def profile_observations(snapshots: pl.DataFrame) -> pl.DataFrame:
+    columns = polars_schema(TABLES["profiles"]).names()
     observed = snapshots.select(
         "profile_key", "owner_name", snapshots=pl.lit(1, pl.Int64), first_captured_at="captured_at",
         last_captured_at="captured_at", latest_dump_id="dump_id",
-        *[c for c in current.columns if c in snapshots.columns and c not in ("profile_key", "owner_name")])
-    both = pl.concat([current, observed.select(current.columns)])
-    totals = both.group_by("profile_key").agg(pl.col("snapshots").sum(), pl.col("first_captured_at").min())
-    winners = latest(both, "profile_key", ["last_captured_at", "latest_dump_id"]).drop("snapshots", "first_captured_at")
-    return winners.join(totals, on="profile_key").select(current.columns).sort("profile_key")
+        *[c for c in columns if c in snapshots.columns and c not in ("profile_key", "owner_name")])
+    return observed.select(columns)
+
+
+def reduce_profiles(frame: pl.DataFrame) -> pl.DataFrame:
+    """One row per profile: the latest snapshot's state, with the count and first capture of all."""
+    totals = frame.group_by("profile_key").agg(pl.col("snapshots").sum(), pl.col("first_captured_at").min())
+    winners = latest(frame, "profile_key", ["last_captured_at", "latest_dump_id"]).drop("snapshots", "first_captured_at")
+    return winners.join(totals, on="profile_key").select(frame.columns).sort("profile_key")
+
+
+def merge_authors(current: pl.DataFrame, observed: pl.DataFrame) -> pl.DataFrame:
+    return reduce_authors(pl.concat([current, observed.cast(current.schema)]))
+
+
+def merge_profiles(current: pl.DataFrame, observed: pl.DataFrame) -> pl.DataFrame:
+    return reduce_profiles(pl.concat([current, observed.cast(current.schema)]))
 
 
 def reject_rows(dumps: pl.DataFrame, *parts: pl.DataFrame) -> pl.DataFrame:
@@ -176,21 +210,38 @@ def reject_rows(dumps: pl.DataFrame, *parts: pl.DataFrame) -> pl.DataFrame:
             .sort("dump_id", "entry_index", "line_no", nulls_last=False, maintain_order=True))
 
 
-def build_tables(dumps: pl.DataFrame, entries: pl.DataFrame, problems: pl.DataFrame, entry_rejects: pl.DataFrame,
-                 current: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
-    """New rows of the append-only tables and new versions of the mutable ones."""
+def normalise_batch(dumps: pl.DataFrame, entries: pl.DataFrame, problems: pl.DataFrame,
+                    entry_rejects: pl.DataFrame) -> dict[str, pl.DataFrame]:
+    """The rows a batch adds to the append-only tables, and its reduced observations of the mutable
+    ones (papers with their author lists, authors, profiles)."""
     loaded, repeats = split_duplicates(observe(dumps, entries))
     dumps, unusable = mark_unusable(dumps, loaded)
     rejects = reject_rows(dumps, problems, entry_rejects, repeats, unusable)
     snapshots = snapshot_rows(dumps, loaded)
-    papers = merge_papers(current["papers"], loaded)
     return {
         "dumps": dump_rows(dumps, loaded, rejects),
         "profile_snapshots": snapshots,
         "listings": listing_rows(loaded),
         "rejects": rejects,
-        "papers": papers,
-        "authors": merge_authors(current["authors"], loaded),
-        "paper_authors": merge_paper_authors(current["paper_authors"], papers, loaded),
-        "profiles": merge_profiles(current["profiles"], snapshots),
+        "papers": reduce_papers(paper_observations(loaded)),
+        "authors": reduce_authors(author_observations(loaded)),
+        "profiles": reduce_profiles(profile_observations(snapshots)),
     }
+
+
+def merge_tables(current: dict[str, pl.DataFrame], observed: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
+    """New versions of the mutable tables (or of one bucket of each) from their current rows."""
+    papers = merge_papers(current["papers"], observed["papers"])
+    return {
+        "papers": papers.drop("authors"),
+        "authors": merge_authors(current["authors"], observed["authors"]),
+        "paper_authors": merge_paper_authors(current["paper_authors"], papers),
+        "profiles": merge_profiles(current["profiles"], observed["profiles"]),
+    }
+
+
+def build_tables(dumps: pl.DataFrame, entries: pl.DataFrame, problems: pl.DataFrame, entry_rejects: pl.DataFrame,
+                 current: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
+    """New rows of the append-only tables and new versions of the mutable ones, in memory."""
+    batch = normalise_batch(dumps, entries, problems, entry_rejects)
+    return {**{name: batch[name] for name in APPEND_TABLES}, **merge_tables(current, batch)}

@@ -11,15 +11,16 @@ import polars as pl
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
+from prefect.context import FlowRunContext
+from prefect.task_runners import ThreadPoolTaskRunner
 
-from flows import artifact, discover, extract, stages
+from flows import artifact, batch, discover, extract, merge, stages, workers
 from flows.artifact import ARTIFACT_KEY
 from flows.faults import checkpoint
 from flows.lock import run_lock
 from flows.progress import Progress
-from flows.validate import RawFrames
-from flows.normalise import MUTABLE_TABLES
 from flows.settings import Settings, UserError
+from schemas.tables import TABLES, empty_frame
 from warehouse import lake, load
 
 def is_io_error(task, task_run, state) -> bool:
@@ -29,15 +30,7 @@ def is_io_error(task, task_run, state) -> bool:
 
 IO_TASK = {"retries": 2, "retry_delay_seconds": [1, 5], "retry_condition_fn": is_io_error, "cache_policy": NO_CACHE,
            "persist_result": False}
-CPU_TASK = {"cache_policy": NO_CACHE, "persist_result": False}
 DEFAULTS = Settings()
-
-
-class KnownDumps:
-    """The dump ids already loaded, wrapped so Prefect passes the set without walking it."""
-
-    def __init__(self, ids: set[str]):
-        self.ids = ids
 
 
 @task(**IO_TASK)
@@ -52,14 +45,15 @@ def read_lake_state(settings: Settings) -> tuple[set[str], dict]:
 
 
 @task(**IO_TASK)
-def extract_frames(sources: list[extract.SourceFile], known: KnownDumps, settings: Settings, stamp: dict) -> RawFrames:
-    return stages.extract_frames(sources, known.ids, settings.raw, settings.max_dump_bytes, stamp)
+def process_batch(job: batch.BatchJob, local: bool) -> batch.BatchResult:
+    """On this machine a batch runs in a worker process (all cores); on Dask, in the Dask worker."""
+    return workers.run(batch.process_batch, job) if local else batch.process_batch(job)
 
 
 @task(**IO_TASK)
-def read_current_tables(lake_dir: Path, new_data: bool, reprocess: bool) -> dict[str, pl.DataFrame]:
-    """The tables this run merges into: runs always, the mutable ones only when there is new data."""
-    names = ("runs", *(MUTABLE_TABLES if new_data else ()), *(stages.REPROCESSED_TABLES if reprocess else ()))
+def read_current_tables(lake_dir: Path, reprocess: bool) -> dict[str, pl.DataFrame]:
+    """The tables this run rewrites whole: runs, and dumps and rejects when it reprocesses."""
+    names = ("runs", *(stages.REPROCESSED_TABLES if reprocess else ()))
     return {name: lake.read_table(lake_dir, name) for name in names}
 
 
@@ -68,14 +62,15 @@ def quarantined_sources(lake_dir: Path, raw_dir: Path, max_bytes: int) -> dict[s
     return discover.quarantined_sources(lake.read_table(lake_dir, "dumps"), raw_dir, max_bytes)
 
 
-@task(**CPU_TASK)
-def transform(parts: list[RawFrames], current: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
-    return stages.transform(parts, current)
+@task(**IO_TASK)
+def merge_run(lake_dir: Path, run_id: str, observed: dict[str, list[Path]]) -> merge.Merged:
+    return merge.merge_run(lake_dir, run_id, observed)
 
 
 @task(**IO_TASK)
-def commit_lake(lake_dir: Path, run_id: str, tables: dict[str, pl.DataFrame], rewrite: frozenset[str]) -> dict:
-    return lake.commit(lake_dir, run_id, tables, rewrite)
+def commit_lake(lake_dir: Path, run_id: str, tables: dict[str, pl.DataFrame], rewrite: frozenset[str],
+                staged: dict[str, list[str]]) -> dict:
+    return lake.commit(lake_dir, run_id, tables, rewrite, staged)
 
 
 @task(**IO_TASK)
@@ -108,6 +103,8 @@ def ingest(home: Path = DEFAULTS.home, inbox: Path | None = None, batch_size: in
         except Exception:
             record_failed_run(settings, run_id, started_at)
             raise
+        finally:
+            workers.shutdown()  # a served run's process must exit when its run ends
 
 
 def ingest_new_dumps(settings: Settings, run_id: str, started_at: dt.datetime, reprocess: bool) -> dict:
@@ -117,26 +114,57 @@ def ingest_new_dumps(settings: Settings, run_id: str, started_at: dt.datetime, r
     todo = discover.unrecognised(found.ready, index, known)
     retry = quarantined_sources(settings.lake, settings.raw, settings.max_dump_bytes) if reprocess else {}
     log_plan(run_id, found, todo, retry, settings.settle_seconds)
-    parts = extract_all(todo + list(retry.values()), known - set(retry), settings,
-                        {"run_id": run_id, "ingested_at": started_at})
-    new_data = any(p.dumps.height for p in parts)
-    current = read_current_tables(settings.lake, new_data, bool(retry))
-    tables = transform(parts, current) if new_data else {}
-    new_dumps = tables.get("dumps", pl.DataFrame(schema={"status": pl.String}))
-    tables = stages.replace_reprocessed(current, tables, set(retry)) if retry else tables
+    jobs = batch_jobs(todo + list(retry.values()), known - set(retry), settings, run_id, started_at)
+    results = process_all(jobs)
+    new_dumps = pl.concat([r.dumps for r in results]) if results else empty_frame(TABLES["dumps"])
+    current = read_current_tables(settings.lake, bool(retry))
+    merged = merge_run(settings.lake, run_id, observations(results)) if new_dumps.height else merge.Merged()
+    tables, staged = stages.lake_changes(results, merged)
+    if retry:
+        tables |= stages.replace_reprocessed(current, stages.staged_rows(settings.lake, staged), set(retry))
     row = stages.run_row(run_id, started_at, "completed", len(found.ready), new_dumps)
     tables["runs"] = stages.append_run(current["runs"], row)
-    commit_lake(settings.lake, run_id, tables, stages.REPROCESSED_TABLES if retry else frozenset())
-    index.update({(path, size, mtime): did for p in parts for path, size, mtime, did in p.files.iter_rows()})
+    commit_lake(settings.lake, run_id, tables, stages.REPROCESSED_TABLES if retry else frozenset(),
+                {k: v for k, v in staged.items() if not (retry and k in stages.REPROCESSED_TABLES)})
+    index.update({(path, size, mtime): did for r in results for path, size, mtime, did in r.files.iter_rows()})
     write_file_index(settings.state, index)
     checkpoint("index:written")
     publish_warehouse(settings.warehouse, settings.lake)
     summary = row | {"waiting": len(found.waiting), "files_read": len(todo) + len(retry), "reprocessed": len(retry),
-                     "bytes_new": sum(p.dumps["byte_size"].sum() for p in parts),
-                     "rows_added": stages.rows_added(current, tables)}
+                     "bytes_new": int(new_dumps["byte_size"].sum()),
+                     "rows_added": stages.rows_added(results, merged, current, tables)}
     get_run_logger().info("run %s: %s", run_id, stages.describe(summary))
     publish_summary(summary, new_dumps)
     return summary
+
+
+def batch_jobs(sources: list[extract.SourceFile], known: set[str], settings: Settings, run_id: str,
+               started_at: dt.datetime) -> list[batch.BatchJob]:
+    if sources and batches_run_locally():
+        workers.start()
+    return [batch.BatchJob(i, chunk, known, settings.raw, settings.lake, settings.max_dump_bytes, run_id, started_at)
+            for i, chunk in enumerate(stages.chunks(sources, settings.batch_size))]
+
+
+def batches_run_locally() -> bool:
+    return isinstance(FlowRunContext.get().task_runner, ThreadPoolTaskRunner)
+
+
+def process_all(jobs: list[batch.BatchJob]) -> list[batch.BatchResult]:
+    """Batch tasks, with progress as they finish. A dump that two batches read (the same bytes under
+    two names) keeps its first reading: the later batch runs again without it."""
+    local = batches_run_locally()
+    progress = Progress(sum(len(j.sources) for j in jobs), sum(f.size for j in jobs for f in j.sources))
+    futures = [process_batch.submit(job, local) for job in jobs]
+    results = [progress.advance(future.result()) for future in futures]
+    for i, repeated in batch.repeated_dumps(results).items():
+        results[i] = process_batch(jobs[i].without(repeated), local)
+    checkpoint("extract:all-done")
+    return results
+
+
+def observations(results: list[batch.BatchResult]) -> dict[str, list[Path]]:
+    return {name: [r.observed[name] for r in results if name in r.observed] for name in batch.OBSERVED_TABLES}
 
 
 def log_plan(run_id: str, found: discover.Inbox, todo: list, retry: dict, settle_seconds: float) -> None:
@@ -147,16 +175,6 @@ def log_plan(run_id: str, found: discover.Inbox, todo: list, retry: dict, settle
         logger.debug("skipped %s: still being written (a temporary name, or modified in the last %g s)",
                      path, settle_seconds)
     logger.debug("skipped %d files recognised by (path, size, mtime) as already ingested", len(found.ready) - len(todo))
-
-
-def extract_all(sources: list[extract.SourceFile], known: set[str], settings: Settings, stamp: dict) -> list[RawFrames]:
-    """Extract tasks over batches of files, with progress as they finish."""
-    progress = Progress(len(sources), sum(f.size for f in sources))
-    futures = [extract_frames.submit(batch, KnownDumps(known), settings, stamp)
-               for batch in stages.chunks(sources, settings.batch_size)]
-    parts = [progress.advance(future.result()) for future in futures]
-    checkpoint("extract:all-done")
-    return parts
 
 
 def publish_summary(summary: dict, new_dumps: pl.DataFrame) -> None:

@@ -8,8 +8,10 @@ import polars as pl
 from pathlib import Path
 
 from flows import extract
+from flows.merge import Merged
+from warehouse import lake
 from flows.faults import checkpoint
-from flows.normalise import build_tables
+from flows.normalise import APPEND_TABLES, merge_tables, normalise_batch
 from flows.validate import RawFrames, combine, to_frames, validate_dumps, validate_entries
 from schemas.tables import TABLES
 
@@ -22,15 +24,24 @@ def extract_frames(sources: list[extract.SourceFile], known: set[str], raw_dir: 
     return to_frames(batch)
 
 
-def transform(parts: list[RawFrames], current: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
-    """Validate raw records, normalise them into tables, and validate the tables on the way out."""
-    frames = combine(parts)
+def normalise_frames(frames: RawFrames) -> dict[str, pl.DataFrame]:
+    """Validate a batch's raw records, normalise them, and validate the append tables' rows on the way
+    out (the mutable tables' observations are validated once merged)."""
     dumps = validate_dumps(frames.dumps)
     entries, entry_rejects = validate_entries(frames.entries)
     checkpoint("validate:raw-validated")
-    tables = build_tables(dumps, entries, frames.problems, entry_rejects, current)
+    tables = normalise_batch(dumps, entries, frames.problems, entry_rejects)
     checkpoint("normalise:tables-built")
-    return {name: TABLES[name].validate(frame, lazy=True) for name, frame in tables.items()}
+    return {name: TABLES[name].validate(frame, lazy=True) if name in APPEND_TABLES else frame
+            for name, frame in tables.items()}
+
+
+def transform(parts: list[RawFrames], current: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
+    """All of it in memory: raw batches and the current mutable tables to validated tables."""
+    tables = normalise_frames(combine(parts))
+    merged = merge_tables(current, tables)
+    return {**{name: tables[name] for name in APPEND_TABLES},
+            **{name: TABLES[name].validate(frame, lazy=True) for name, frame in merged.items()}}
 
 
 def run_row(run_id: str, started_at: dt.datetime, status: str, dumps_seen: int, new_dumps: pl.DataFrame) -> dict:
@@ -50,9 +61,26 @@ def chunks(items: list, size: int) -> list[list]:
     return [items[i:i + size] for i in range(0, len(items), size)]
 
 
-def rows_added(current: dict[str, pl.DataFrame], tables: dict[str, pl.DataFrame]) -> dict[str, int]:
-    """Rows each table gains: the delta of an append table, the growth of a replaced one."""
-    return {name: frame.height - (current[name].height if name in current else 0) for name, frame in tables.items()}
+def lake_changes(results: list, merged: Merged) -> tuple[dict[str, pl.DataFrame], dict[str, list[str]]]:
+    """What the run commits: frames to write (profiles) and files already written (append tables'
+    batch files, the mutable tables' new buckets)."""
+    staged = {name: [r.staged[name] for r in results if name in r.staged] for name in APPEND_TABLES}
+    staged = {name: files for name, files in (staged | merged.staged).items() if files}
+    return ({"profiles": merged.profiles} if merged.profiles is not None else {}), staged
+
+
+def staged_rows(lake_dir: Path, staged: dict[str, list[str]]) -> dict[str, pl.DataFrame]:
+    """The run's new rows of the tables a reprocessing run rewrites whole."""
+    return {name: lake.read_files(name, [lake_dir / rel for rel in staged.get(name, [])])
+            for name in REPROCESSED_TABLES}
+
+
+def rows_added(results: list, merged: Merged, current: dict[str, pl.DataFrame],
+               tables: dict[str, pl.DataFrame]) -> dict[str, int]:
+    """Rows each table gains: the batches' rows of an append table, the growth of a replaced one."""
+    added = {name: sum(r.rows.get(name, 0) for r in results) for name in APPEND_TABLES} if results else {}
+    added |= merged.rows_added
+    return added | {name: frame.height - current[name].height for name, frame in tables.items() if name in current}
 
 
 def describe(summary: dict) -> str:

@@ -5,7 +5,8 @@ import datetime as dt
 
 import polars as pl
 
-from flows.normalise import merge_authors, merge_papers, split_duplicates
+from flows.normalise import (author_observations, merge_authors, merge_papers, paper_observations,
+                             split_duplicates)
 from schemas.tables import Authors, Papers, empty_frame
 
 T1 = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
@@ -24,18 +25,18 @@ def observations(*rows) -> pl.DataFrame:
 
 
 def test_latest_capture_wins_whatever_the_arrival_order():
-    old = observations(("p1", "d1", T1, False, ["A"]))
-    new = observations(("p1", "d2", T2, True, ["A"]))
-    in_order = merge_papers(merge_papers(empty_frame(Papers), old), new)
-    reversed_ = merge_papers(merge_papers(empty_frame(Papers), new), old)
+    old = paper_observations(observations(("p1", "d1", T1, False, ["A"])))
+    new = paper_observations(observations(("p1", "d2", T2, True, ["A"])))
+    in_order = merge_papers(merge_papers(empty_frame(Papers), old), new).drop("authors")
+    reversed_ = merge_papers(merge_papers(empty_frame(Papers), new), old).drop("authors")
     assert in_order.equals(reversed_)
     row = in_order.row(0, named=True)
     assert (row["has_code_badge"], row["first_seen_at"], row["last_seen_at"], row["last_seen_dump_id"]) == (True, T1, T2, "d2")
 
 
 def test_author_name_from_latest_capture():
-    first = observations(("p1", "d1", T1, False, ["weiran huang"]))
-    later = observations(("p2", "d2", T2, False, ["Weiran Huang"]))
+    first = author_observations(observations(("p1", "d1", T1, False, ["weiran huang"])))
+    later = author_observations(observations(("p2", "d2", T2, False, ["Weiran Huang"])))
     authors = merge_authors(merge_authors(empty_frame(Authors), later), first)
     assert authors.select("name", "first_seen_at", "last_seen_at").rows() == [("Weiran Huang", T1, T2)]
 

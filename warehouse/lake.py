@@ -1,13 +1,19 @@
 """The Parquet lake: one folder per table under `<home>/lake/`, committed by a manifest.
 
 A run writes its new files first, then replaces `_manifest.json` atomically: that replace is the
-commit. Files the manifest doesn't name (superseded versions, leftovers of a crashed run) are
-deleted after the commit and before the next run, so readers of the manifest never see them.
+commit. Files the manifest doesn't name (superseded versions, leftovers of a crashed run, a run's
+scratch folder `_work/`) are deleted after the commit and before the next run, so readers of the
+manifest never see them.
+
+Append tables gain files. The big mutable tables are split into BUCKETS by the first hex digit
+of their key (`papers/b3-<run>.parquet`), so a run rewrites only the buckets it touches and a
+merge holds one bucket in memory; the small ones (profiles, runs) are one file each.
 """
 from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 
 import polars as pl
@@ -18,6 +24,9 @@ from schemas.tables import TABLES, empty_frame
 MANIFEST = "_manifest.json"
 APPEND_TABLES = ("dumps", "profile_snapshots", "listings", "rejects")
 REPLACE_TABLES = ("papers", "authors", "paper_authors", "profiles", "runs")
+BUCKET_KEYS = {"papers": "paper_id", "paper_authors": "paper_id", "authors": "author_id"}
+BUCKETS = "0123456789abcdef"
+WORK = "_work"
 
 
 def read_manifest(lake: Path) -> dict:
@@ -30,6 +39,22 @@ def read_manifest(lake: Path) -> dict:
 def table_files(lake: Path, name: str, manifest: dict | None = None) -> list[Path]:
     manifest = manifest or read_manifest(lake)
     return [lake / rel for rel in manifest["tables"].get(name, [])]
+
+
+def bucket_of(rel: str) -> str | None:
+    """The bucket a bucketed table's file holds (its name is `b<bucket>-<run>.parquet`)."""
+    name = Path(rel).name
+    return name[1] if name.startswith("b") and name[2:3] == "-" else None
+
+
+def bucket_files(lake: Path, name: str, bucket: str, manifest: dict) -> list[Path]:
+    return [lake / rel for rel in manifest["tables"].get(name, []) if bucket_of(rel) == bucket]
+
+
+def read_files(name: str, files: list[Path]) -> pl.DataFrame:
+    if not files:
+        return empty_frame(TABLES[name])
+    return pl.read_parquet(files).select(empty_frame(TABLES[name]).columns)
 
 
 def read_table(lake: Path, name: str, manifest: dict | None = None) -> pl.DataFrame:
@@ -45,10 +70,27 @@ def known_dump_ids(lake: Path) -> set[str]:
 
 
 def _write_parquet(frame: pl.DataFrame, target: Path) -> None:
+    """Made durable by the os.sync() before the manifest names it: one sync per run, not per file."""
     target.parent.mkdir(parents=True, exist_ok=True)
     frame.write_parquet(target, compression="zstd", statistics=True)
-    with open(target, "rb") as handle:
-        os.fsync(handle.fileno())
+
+
+def write_table_file(lake: Path, rel: str, name: str, frame: pl.DataFrame) -> str:
+    """A data file of table `name`, not yet part of the lake: the commit that lists it adds it."""
+    _write_parquet(frame.select(empty_frame(TABLES[name]).columns), lake / rel)
+    checkpoint(f"lake:file-written:{name}")
+    return rel
+
+
+def work_dir(lake: Path, run_id: str) -> Path:
+    """A run's scratch folder in the lake (so cluster workers that share the lake share it)."""
+    return lake / WORK / run_id
+
+
+def split_buckets(name: str, frame: pl.DataFrame) -> dict[str, pl.DataFrame]:
+    """A bucketed table's rows by bucket (only the buckets that have rows)."""
+    keyed = frame.with_columns(_bucket=pl.col(BUCKET_KEYS[name]).str.slice(0, 1))
+    return {bucket: part.drop("_bucket") for (bucket,), part in keyed.partition_by("_bucket", as_dict=True).items()}
 
 
 def _write_manifest(lake: Path, manifest: dict) -> None:
@@ -71,17 +113,20 @@ def fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def commit(lake: Path, run_id: str, tables: dict[str, pl.DataFrame], rewrite: frozenset[str] = frozenset()) -> dict:
-    """Write the run's files and commit them: append tables gain a file, replace tables (and the
-    append tables named in `rewrite`, given whole) get a new one. If anything fails before the
-    manifest is replaced, the files written so far are removed."""
+def commit(lake: Path, run_id: str, tables: dict[str, pl.DataFrame], rewrite: frozenset[str] = frozenset(),
+           staged: dict[str, list[str]] | None = None) -> dict:
+    """Write the run's frames and commit them with the files already staged (written by workers or
+    bucket merges): append tables gain files; a bucketed table's staged file replaces the files of
+    its bucket; a frame given for a replace table (or for an append table named in `rewrite`) is
+    the whole table. If anything fails before the manifest is replaced, the files written so far
+    are removed."""
     lake.mkdir(parents=True, exist_ok=True)
     manifest = read_manifest(lake)
     if manifest.get("run_id") == run_id:  # a retry after the commit went through
         remove_unlisted(lake, manifest)
         return manifest
     try:
-        manifest = _write_version(lake, manifest, run_id, tables, rewrite)
+        manifest = _write_version(lake, manifest, run_id, tables, rewrite, staged or {})
     except Exception:
         remove_unlisted(lake)
         raise
@@ -91,18 +136,33 @@ def commit(lake: Path, run_id: str, tables: dict[str, pl.DataFrame], rewrite: fr
     return manifest
 
 
+def _frame_files(lake: Path, run_id: str, name: str, frame: pl.DataFrame) -> list[str]:
+    if name in BUCKET_KEYS:
+        return [write_table_file(lake, f"{name}/b{bucket}-{run_id}.parquet", name, part)
+                for bucket, part in sorted(split_buckets(name, frame).items())]
+    return [write_table_file(lake, f"{name}/{run_id}.parquet", name, frame)]
+
+
+def _next_files(name: str, files: list[str], new: list[str], whole: bool) -> list[str]:
+    if whole:
+        return new
+    if name in BUCKET_KEYS:
+        buckets = {bucket_of(rel) for rel in new}
+        return sorted([rel for rel in files if bucket_of(rel) not in buckets] + new)
+    return files + new
+
+
 def _write_version(lake: Path, manifest: dict, run_id: str, tables: dict[str, pl.DataFrame],
-                   rewrite: frozenset[str]) -> dict:
-    os.sync()  # what the run wrote before (the raw/ copies) is on disk before the lake names it
+                   rewrite: frozenset[str], staged: dict[str, list[str]]) -> dict:
     files = {name: list(manifest["tables"].get(name, [])) for name in TABLES}
     for name, frame in tables.items():
         appended = name in APPEND_TABLES and name not in rewrite
         if appended and frame.is_empty():
             continue
-        rel = f"{name}/{run_id}.parquet"
-        _write_parquet(frame.select(empty_frame(TABLES[name]).columns), lake / rel)
-        checkpoint(f"lake:file-written:{name}")
-        files[name] = files[name] + [rel] if appended else [rel]
+        files[name] = _next_files(name, files[name], _frame_files(lake, run_id, name, frame), whole=not appended)
+    for name, rels in staged.items():
+        files[name] = _next_files(name, files[name], rels, whole=False)
+    os.sync()  # the files named below, and the raw/ copies, are on disk before the manifest names them
     manifest = {"version": manifest["version"] + 1, "run_id": run_id, "tables": files}
     _write_manifest(lake, manifest)
     return manifest
@@ -115,4 +175,5 @@ def remove_unlisted(lake: Path, manifest: dict | None = None) -> list[Path]:
     stale = [p for p in lake.glob("*/*.parquet") if p not in listed] + list(lake.glob(f".{MANIFEST}.tmp"))
     for path in stale:
         path.unlink(missing_ok=True)
+    shutil.rmtree(lake / WORK, ignore_errors=True)
     return stale

@@ -79,13 +79,17 @@ def key_columns(con: duckdb.DuckDBPyConnection, name: str) -> list[str]:
 
 
 def upsert_version(con: duckdb.DuckDBPyConnection, name: str, files: list[str]) -> None:
-    """Replace a table by a new version of it, touching only the rows that changed or went away,
-    so the cost follows what the run changed, not the table's size."""
+    """Apply new versions of some of a table's rows (a bucket's new file, a small table's new file),
+    touching only the rows that changed, so the cost follows what the run changed. Keys never leave
+    these tables; a paper's author positions can, so rows of a key prefix the new files hold whole
+    but that they no longer list are deleted."""
     keys, versions = key_columns(con, name), VERSION_COLUMNS[name]
     same_key = " AND ".join(f"o.{k} = n.{k}" for k in keys)
     same_row = " AND ".join([same_key] + [f"o.{v} IS NOT DISTINCT FROM n.{v}" for v in versions])
     con.execute(f"CREATE OR REPLACE TEMP TABLE _new AS SELECT {', '.join(keys + versions)} FROM read_parquet(?)", [files])
-    con.execute(f"DELETE FROM {name} AS o WHERE NOT EXISTS (SELECT 1 FROM _new AS n WHERE {same_key})")
+    if len(keys) > 1:
+        con.execute(f"DELETE FROM {name} AS o WHERE o.{keys[0]} IN (SELECT {keys[0]} FROM _new) "
+                    f"AND NOT EXISTS (SELECT 1 FROM _new AS n WHERE {same_key})")
     con.execute(f"CREATE OR REPLACE TEMP TABLE _changed AS SELECT {', '.join(keys)} FROM _new AS n "
                 f"WHERE NOT EXISTS (SELECT 1 FROM {name} AS o WHERE {same_row})")
     con.execute(f"INSERT OR REPLACE INTO {name} BY NAME SELECT n.* FROM read_parquet(?) AS n "
@@ -93,22 +97,31 @@ def upsert_version(con: duckdb.DuckDBPyConnection, name: str, files: list[str]) 
     con.execute("DROP TABLE _new; DROP TABLE _changed")
 
 
+def record_files(con: duckdb.DuckDBPyConnection, name: str, gone: set[str], new: list[str]) -> None:
+    if gone:
+        con.executemany("DELETE FROM _lake_files WHERE table_name = ? AND file = ?", [[name, rel] for rel in gone])
+    if new:
+        con.executemany("INSERT INTO _lake_files VALUES (?, ?)", [[name, rel] for rel in new])
+
+
 def sync_table(con: duckdb.DuckDBPyConnection, lake: Path, name: str, wanted: list[str], have: set[str]) -> int:
-    """Bring one table to the manifest's files; returns the number of files read."""
-    if have and not have & set(wanted) and name in VERSION_COLUMNS:
-        upsert_version(con, name, [str(lake / r) for r in wanted])
-        con.execute("DELETE FROM _lake_files WHERE table_name = ?", [name])
-        con.executemany("INSERT INTO _lake_files VALUES (?, ?)", [[name, rel] for rel in wanted])
-        checkpoint(f"load:table-synced:{name}")
-        return len(wanted)
-    if have - set(wanted):
-        con.execute(f"DELETE FROM {name}")
-        con.execute("DELETE FROM _lake_files WHERE table_name = ?", [name])
-        have = set()
+    """Bring one table to the manifest's files; returns the number of files read. A table the lake
+    rewrites in parts gets the rows of its new files upserted; an append table gets its new files
+    inserted (or is reloaded whole when files went away: a reprocessing run rewrote it)."""
     new = [rel for rel in wanted if rel not in have]
+    if have and name in VERSION_COLUMNS:
+        if new:
+            upsert_version(con, name, [str(lake / r) for r in new])
+        record_files(con, name, have - set(wanted), new)
+        checkpoint(f"load:table-synced:{name}")
+        return len(new)
+    gone = have - set(wanted)
+    if gone:
+        con.execute(f"DELETE FROM {name}")
+        gone, new = have, wanted
     if new:
         con.execute(f"INSERT INTO {name} BY NAME SELECT * FROM read_parquet(?)", [[str(lake / r) for r in new]])
-        con.executemany("INSERT INTO _lake_files VALUES (?, ?)", [[name, rel] for rel in new])
+    record_files(con, name, gone, new)
     checkpoint(f"load:table-synced:{name}")
     return len(new)
 

@@ -1,0 +1,84 @@
+"""One batch of dump files, start to finish where it runs (a local worker process or a Dask worker):
+read, validate, normalise, and write the batch's rows into the lake as files no manifest names yet.
+
+The result that travels back is small (the batch's dump rows and file names), so the flow's
+process holds a batch's metadata, never its entries. No prefect, no duckdb.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+
+from flows import stages
+from flows.normalise import APPEND_TABLES
+from warehouse import lake
+
+OBSERVED_TABLES = ("papers", "authors", "profiles")
+# Observations are sorted by key and cut into small row groups, so a bucket's merge reads only
+# the row groups of its key range (Parquet statistics) from each batch's file.
+OBSERVED_ROW_GROUP = 2_000
+
+
+class BatchJob:
+    """What a worker needs for one batch (a plain class: Prefect doesn't walk its big `known` set)."""
+
+    def __init__(self, index: int, sources: list, known: set[str], raw_dir: Path, lake_dir: Path, max_bytes: int,
+                 run_id: str, ingested_at: dt.datetime):
+        self.index, self.sources, self.known = index, sources, known
+        self.raw_dir, self.lake_dir, self.max_bytes = raw_dir, lake_dir, max_bytes
+        self.run_id, self.ingested_at = run_id, ingested_at
+
+    def without(self, dump_ids: set[str]) -> "BatchJob":
+        """The same batch, treating dump_ids as already loaded (a first reading elsewhere won)."""
+        return BatchJob(self.index, self.sources, self.known | dump_ids, self.raw_dir, self.lake_dir,
+                        self.max_bytes, self.run_id, self.ingested_at)
+
+
+@dataclass
+class BatchResult:
+    index: int
+    files: pl.DataFrame                     # file index rows: (path, size, mtime_ns, dump_id)
+    dumps: pl.DataFrame                     # the batch's rows of the dumps table
+    staged: dict[str, str] = field(default_factory=dict)    # append table -> its new lake file
+    observed: dict[str, Path] = field(default_factory=dict)  # mutable table -> observations file
+    rows: dict[str, int] = field(default_factory=dict)       # rows per append table
+
+
+def process_batch(job: BatchJob) -> BatchResult:
+    stamp = {"run_id": job.run_id, "ingested_at": job.ingested_at}
+    frames = stages.extract_frames(job.sources, job.known, job.raw_dir, job.max_bytes, stamp)
+    tables = stages.normalise_frames(frames)
+    return write_batch(job, frames.files, tables)
+
+
+def write_batch(job: BatchJob, files: pl.DataFrame, tables: dict[str, pl.DataFrame]) -> BatchResult:
+    result = BatchResult(job.index, files, tables["dumps"])
+    for name in APPEND_TABLES:
+        result.rows[name] = tables[name].height
+        if tables[name].height:
+            rel = f"{name}/{job.run_id}-{job.index:05d}.parquet"
+            result.staged[name] = lake.write_table_file(job.lake_dir, rel, name, tables[name])
+    work = lake.work_dir(job.lake_dir, job.run_id)
+    work.mkdir(parents=True, exist_ok=True)
+    for name in OBSERVED_TABLES:
+        if tables[name].height:
+            path = work / f"{job.index:05d}-{name}.parquet"
+            tables[name].write_parquet(path, compression="lz4", row_group_size=OBSERVED_ROW_GROUP, statistics=True)
+            result.observed[name] = path
+    return result
+
+
+def repeated_dumps(results: list[BatchResult]) -> dict[int, set[str]]:
+    """Dumps read again by a later batch of the run (the same bytes under another name), by batch
+    index: only their first reading (in batch order) may load."""
+    seen: set[str] = set()
+    repeats: dict[int, set[str]] = {}
+    for result in sorted(results, key=lambda r: r.index):
+        ids = set(result.dumps["dump_id"])
+        if ids & seen:
+            repeats[result.index] = ids & seen
+        seen |= ids
+    return repeats

@@ -1,0 +1,69 @@
+"""The local process pool that runs batches on every core of this machine.
+
+Batches parse and normalise in pure Python and polars; threads would share one core through the
+GIL. Workers are spawned (not forked: the flow's process has Prefect's and polars' threads) and
+started as soon as a run knows it has files to read, so their start overlaps the rest of the plan;
+the run shuts them down when it ends.
+"""
+from __future__ import annotations
+
+import multiprocessing
+import os
+import threading
+import time
+from concurrent.futures import Future, ProcessPoolExecutor
+
+from flows import faults
+
+_pool: ProcessPoolExecutor | None = None
+PARENT_CHECK_SECONDS = 0.5
+
+
+def cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def _in_worker(run_pid: int) -> None:
+    faults.KILL_PARENT = True   # a crash test's kill is meant for the run, not only this worker
+    threading.Thread(target=_exit_with_the_run, args=(run_pid,), daemon=True, name="run-watch").start()
+    import flows.batch  # noqa: F401  (imported while the flow still plans, not inside the first batch)
+
+
+def _exit_with_the_run(run_pid: int) -> None:
+    """A worker whose run died (killed, out of memory) exits: its pool's pipes never close on their
+    own, since every worker holds both ends, and an orphan would keep the run's output open."""
+    while os.getppid() == run_pid:
+        time.sleep(PARENT_CHECK_SECONDS)
+    os._exit(1)
+
+
+def pool() -> ProcessPoolExecutor:
+    global _pool
+    if _pool is None:
+        _pool = ProcessPoolExecutor(max_workers=cores(), mp_context=multiprocessing.get_context("spawn"),
+                                    initializer=_in_worker, initargs=(os.getpid(),))
+    return _pool
+
+
+def start() -> None:
+    """Spawn the workers now (ProcessPoolExecutor would wait for the first task)."""
+    for _ in range(cores()):
+        pool().submit(os.getpid)
+
+
+def run(fn, *args):
+    """fn(*args) in a worker process; a worker that died (killed, out of memory) gets the pool rebuilt."""
+    future: Future = pool().submit(fn, *args)
+    try:
+        return future.result()
+    except BaseException:
+        if getattr(pool(), "_broken", False):
+            shutdown()
+        raise
+
+
+def shutdown() -> None:
+    global _pool
+    if _pool is not None:
+        _pool.shutdown(wait=True, cancel_futures=True)
+        _pool = None

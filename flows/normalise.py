@@ -28,7 +28,7 @@ def ids(texts: pl.Series) -> pl.Series:
 def observe(dumps: pl.DataFrame, entries: pl.DataFrame) -> pl.DataFrame:
     captures = dumps.select("dump_id", "profile_key", "captured_at")
     return (entries.join(captures, on="dump_id", how="inner", maintain_order="left")
-            .with_columns(paper_id=ids(entries["title"])))
+            .with_columns(paper_id=ids(entries["title"]), author_ids=id_lists(entries["authors"])))
 
 
 def split_duplicates(observed: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -89,9 +89,8 @@ def header_reasons(problems: pl.DataFrame) -> pl.DataFrame:
 def owners(dumps: pl.DataFrame, loaded: pl.DataFrame) -> pl.DataFrame:
     """Owner per dump: the sidecar's owner_name, else the visible author of most entries (none on a
     tie); owner_share = entries naming the owner / loaded entries. Names match by author_id."""
-    named = loaded.select("dump_id", "entry_index", name="authors").explode("name").drop_nulls("name")
-    per_author = (named.with_columns(author_id=ids(named["name"]))
-                  .group_by("dump_id", "author_id")
+    named = named_authors(loaded, "dump_id", "entry_index")
+    per_author = (named.group_by("dump_id", "author_id")
                   .agg(n=pl.col("entry_index").n_unique(), name=pl.col("name").sort_by("entry_index").first()))
     entries = loaded.group_by("dump_id").agg(entries=pl.len())
     ranked = (per_author.sort("n", "author_id", descending=[True, False]).group_by("dump_id")
@@ -133,42 +132,56 @@ def latest(frame: pl.DataFrame, key: str, order: list[str]) -> pl.DataFrame:
 # observations can be reduced on a worker, and reduced again with the table's current rows (or
 # with other batches) in any grouping, giving the same rows as one reduction over everything.
 
+def id_lists(lists: pl.Series) -> pl.Series:
+    """The stable ids of each list's texts, in order (each distinct text hashed once)."""
+    flat = pl.DataFrame({"text": lists}).with_row_index("row").explode("text")
+    known = flat["text"].drop_nulls().unique()
+    hashed = flat.with_columns(pl.col("text").replace_strict(known, [identity.stable_id(t) for t in known],
+                                                            default=None, return_dtype=pl.String))
+    return hashed.group_by("row", maintain_order=True).agg(pl.col("text").drop_nulls())["text"]
+
+
 def paper_observations(loaded: pl.DataFrame) -> pl.DataFrame:
-    """Papers as the entries show them, with each entry's author names (for paper_authors)."""
+    """Papers as the entries show them, with the ids of each entry's authors (for paper_authors)."""
     return loaded.select("paper_id", *PAPER_FIELDS, first_seen_at="captured_at", last_seen_at="captured_at",
-                         last_seen_dump_id="dump_id", authors="authors")
+                         last_seen_dump_id="dump_id", author_ids="author_ids")
 
 
 def reduce_papers(frame: pl.DataFrame) -> pl.DataFrame:
     """One row per paper: the latest observation by (capture, dump_id), seen from the earliest to the
-    latest capture. `authors` is the winner's list, null when the winner was already in the table."""
+    latest capture. `author_ids` is the winner's list, null when the winner was already in the table."""
     seen = frame.group_by("paper_id").agg(pl.col("first_seen_at").min(), pl.col("last_seen_at").max())
     winners = latest(frame, "paper_id", ["last_seen_at", "last_seen_dump_id"]).drop("first_seen_at", "last_seen_at")
     return winners.join(seen, on="paper_id").select(frame.columns).sort("paper_id")
 
 
 def merge_papers(current: pl.DataFrame, observed: pl.DataFrame) -> pl.DataFrame:
-    """Current papers merged with observations (papers' columns plus `authors`)."""
-    table = current.drop("authors", strict=False)
-    schema = {**table.schema, "authors": pl.List(pl.String)}
-    return reduce_papers(pl.concat([table.with_columns(authors=pl.lit(None, pl.List(pl.String))),
-                                    observed.select(*table.columns, "authors").cast(schema)]))
+    """Current papers merged with observations (papers' columns plus `author_ids`)."""
+    table = current.drop("author_ids", strict=False)
+    schema = {**table.schema, "author_ids": pl.List(pl.String)}
+    return reduce_papers(pl.concat([table.with_columns(author_ids=pl.lit(None, pl.List(pl.String))),
+                                    observed.select(*table.columns, "author_ids").cast(schema)]))
 
 
 def merge_paper_authors(current: pl.DataFrame, papers: pl.DataFrame) -> pl.DataFrame:
-    """Authors of each paper come from the capture that won in `papers` (rows with `authors`)."""
-    won = papers.filter(pl.col("authors").is_not_null())
-    named = won.select("paper_id", name="authors").explode("name").drop_nulls("name")
+    """Authors of each paper come from the capture that won in `papers` (rows with `author_ids`)."""
+    won = papers.filter(pl.col("author_ids").is_not_null())
+    named = won.select("paper_id", author_id="author_ids").explode("author_id").drop_nulls("author_id")
     fresh = named.select("paper_id", position=pl.int_range(1, pl.len() + 1, dtype=pl.Int64).over("paper_id"),
-                         author_id=ids(named["name"]))
+                         author_id="author_id")
     kept = current.join(won.select("paper_id"), on="paper_id", how="anti")
     return pl.concat([kept, fresh]).sort("paper_id", "position")
 
 
+def named_authors(loaded: pl.DataFrame, *columns: str) -> pl.DataFrame:
+    """One row per author name of each entry, with its author_id (hashed once, in `observe`)."""
+    return (loaded.select(*columns, name="authors", author_id="author_ids").explode("name", "author_id")
+            .drop_nulls("name"))
+
+
 def author_observations(loaded: pl.DataFrame) -> pl.DataFrame:
-    named = loaded.select("captured_at", name="authors").explode("name").drop_nulls("name")
-    return named.select(author_id=ids(named["name"]), name="name", first_seen_at="captured_at",
-                        last_seen_at="captured_at")
+    return named_authors(loaded, "captured_at").select("author_id", "name", first_seen_at="captured_at",
+                                                       last_seen_at="captured_at")
 
 
 def reduce_authors(frame: pl.DataFrame) -> pl.DataFrame:
@@ -233,7 +246,7 @@ def merge_tables(current: dict[str, pl.DataFrame], observed: dict[str, pl.DataFr
     """New versions of the mutable tables (or of one bucket of each) from their current rows."""
     papers = merge_papers(current["papers"], observed["papers"])
     return {
-        "papers": papers.drop("authors"),
+        "papers": papers.drop("author_ids"),
         "authors": merge_authors(current["authors"], observed["authors"]),
         "paper_authors": merge_paper_authors(current["paper_authors"], papers),
         "profiles": merge_profiles(current["profiles"], observed["profiles"]),

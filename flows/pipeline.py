@@ -31,6 +31,7 @@ def is_io_error(task, task_run, state) -> bool:
 IO_TASK = {"retries": 2, "retry_delay_seconds": [1, 5], "retry_condition_fn": is_io_error, "cache_policy": NO_CACHE,
            "persist_result": False}
 DEFAULTS = Settings()
+MERGE_GROUP = 4     # buckets per merge task: 4 tasks of 4 on 16 buckets
 
 
 @task(**IO_TASK)
@@ -63,8 +64,13 @@ def quarantined_sources(lake_dir: Path, raw_dir: Path, max_bytes: int) -> dict[s
 
 
 @task(**IO_TASK)
-def merge_run(lake_dir: Path, run_id: str, observed: dict[str, list[Path]]) -> merge.Merged:
-    return merge.merge_run(lake_dir, run_id, observed)
+def merge_buckets(jobs: list[merge.BucketJob], local: bool) -> list[merge.BucketResult]:
+    return workers.run(merge.merge_buckets, jobs) if local else merge.merge_buckets(jobs)
+
+
+@task(**IO_TASK)
+def merge_profile_table(lake_dir: Path, observed: list[Path]) -> tuple[pl.DataFrame, int]:
+    return merge.merge_profile_table(lake_dir, observed)
 
 
 @task(**IO_TASK)
@@ -119,6 +125,7 @@ def ingest_new_dumps(settings: Settings, run_id: str, started_at: dt.datetime, r
     new_dumps = pl.concat([r.dumps for r in results]) if results else empty_frame(TABLES["dumps"])
     current = read_current_tables(settings.lake, bool(retry))
     merged = merge_run(settings.lake, run_id, observations(results)) if new_dumps.height else merge.Merged()
+    checkpoint("normalise:merged")
     tables, staged = stages.lake_changes(results, merged)
     if retry:
         tables |= stages.replace_reprocessed(current, stages.staged_rows(settings.lake, staged), set(retry))
@@ -161,6 +168,15 @@ def process_all(jobs: list[batch.BatchJob]) -> list[batch.BatchResult]:
         results[i] = process_batch(jobs[i].without(repeated), local)
     checkpoint("extract:all-done")
     return results
+
+
+def merge_run(lake_dir: Path, run_id: str, observed: dict[str, list[Path]]) -> merge.Merged:
+    """The mutable tables' buckets merge in parallel tasks, the small profiles table meanwhile here."""
+    local = batches_run_locally()
+    jobs = merge.bucket_jobs(lake_dir, run_id, observed)
+    futures = [merge_buckets.submit(group, local) for group in stages.chunks(jobs, MERGE_GROUP)]
+    profiles = merge_profile_table(lake_dir, observed["profiles"]) if observed["profiles"] else None
+    return merge.combine([r for future in futures for r in future.result()], profiles)
 
 
 def observations(results: list[batch.BatchResult]) -> dict[str, list[Path]]:

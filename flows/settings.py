@@ -16,7 +16,7 @@ class UserError(Exception):
 class Settings:
     home: Path = Path("data")
     inbox: Path | None = None
-    batch_size: int = 200
+    batch_size: int = 500
     settle_seconds: float = 5.0
     max_dump_bytes: int = 64 * 1024 * 1024
     lock_wait_seconds: float = 0.0

@@ -25,15 +25,14 @@ def extract_frames(sources: list[extract.SourceFile], known: set[str], raw_dir: 
 
 
 def normalise_frames(frames: RawFrames) -> dict[str, pl.DataFrame]:
-    """Validate a batch's raw records, normalise them, and validate the append tables' rows on the way
-    out (the mutable tables' observations are validated once merged)."""
+    """Validate a batch's raw records, normalise them, and validate every row on the way out: the append
+    tables' rows, and the observations of the mutable tables (a merge only picks among validated rows)."""
     dumps = validate_dumps(frames.dumps)
     entries, entry_rejects = validate_entries(frames.entries)
     checkpoint("validate:raw-validated")
     tables = normalise_batch(dumps, entries, frames.problems, entry_rejects)
     checkpoint("normalise:tables-built")
-    return {name: TABLES[name].validate(frame, lazy=True) if name in APPEND_TABLES else frame
-            for name, frame in tables.items()}
+    return {name: TABLES[name].validate(frame, lazy=True) for name, frame in tables.items()}
 
 
 def transform(parts: list[RawFrames], current: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:

@@ -25,6 +25,7 @@ def cores() -> int:
 
 def _in_worker(run_pid: int) -> None:
     faults.KILL_PARENT = True   # a crash test's kill is meant for the run, not only this worker
+    os.environ.setdefault("POLARS_MAX_THREADS", "1")   # the pool already has a process per core
     threading.Thread(target=_exit_with_the_run, args=(run_pid,), daemon=True, name="run-watch").start()
     import flows.batch  # noqa: F401  (imported while the flow still plans, not inside the first batch)
 

@@ -5,7 +5,7 @@ import datetime as dt
 
 import polars as pl
 
-from flows.normalise import (author_observations, merge_authors, merge_papers, paper_observations,
+from flows.normalise import (author_observations, id_lists, merge_authors, merge_papers, paper_observations,
                              split_duplicates)
 from schemas.tables import Authors, Papers, empty_frame
 
@@ -15,20 +15,21 @@ T2 = dt.datetime(2026, 2, 1, tzinfo=dt.timezone.utc)
 
 def observations(*rows) -> pl.DataFrame:
     """Loaded entries: (paper_id, dump_id, captured_at, badge, authors)."""
-    return pl.DataFrame([{
+    frame = pl.DataFrame([{
         "paper_id": p, "dump_id": d, "captured_at": c, "has_code_badge": badge, "authors": authors,
         "title": f"Title {p}", "category": "LG", "published_on": dt.date(2025, 1, 1), "year_inferred": False,
         "code_url": None, "code_host": None, "abstract": None, "authors_truncated": False, "tag": None,
         "entry_index": 1, "line_no": 1, "raw_text": "", "profile_key": "k"} for p, d, c, badge, authors in rows],
         schema_overrides={"captured_at": pl.Datetime("us", "UTC"), "code_url": pl.String, "code_host": pl.String,
                           "abstract": pl.String, "tag": pl.String})
+    return frame.with_columns(author_ids=id_lists(frame["authors"]))
 
 
 def test_latest_capture_wins_whatever_the_arrival_order():
     old = paper_observations(observations(("p1", "d1", T1, False, ["A"])))
     new = paper_observations(observations(("p1", "d2", T2, True, ["A"])))
-    in_order = merge_papers(merge_papers(empty_frame(Papers), old), new).drop("authors")
-    reversed_ = merge_papers(merge_papers(empty_frame(Papers), new), old).drop("authors")
+    in_order = merge_papers(merge_papers(empty_frame(Papers), old), new).drop("author_ids")
+    reversed_ = merge_papers(merge_papers(empty_frame(Papers), new), old).drop("author_ids")
     assert in_order.equals(reversed_)
     row = in_order.row(0, named=True)
     assert (row["has_code_badge"], row["first_seen_at"], row["last_seen_at"], row["last_seen_dump_id"]) == (True, T1, T2, "d2")
@@ -73,7 +74,7 @@ def test_owner_is_the_most_frequent_author_and_none_on_a_tie():
                            "authors": [["A", "B"], ["A"], ["C", "a"], ["A", "B"], ["B", "A"]]})
     dumps = pl.DataFrame({"dump_id": ["d1", "d2", "d3", "d4"], "sidecar_owner_name": [None, None, None, "b"]})
     loaded = pl.concat([loaded, pl.DataFrame({"dump_id": ["d4"] * 2, "entry_index": [1, 2], "authors": [["B"], ["C"]]})])
-    got = owners(dumps, loaded).sort("dump_id").rows()
+    got = owners(dumps, loaded.with_columns(author_ids=id_lists(loaded["authors"]))).sort("dump_id").rows()
     assert got == [("d1", "A", 1.0), ("d2", None, None), ("d3", None, None), ("d4", "b", 0.5)]
 
 

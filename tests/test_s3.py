@@ -6,9 +6,11 @@ from __future__ import annotations
 import datetime as dt
 import gzip
 import hashlib
+import importlib.util
 import json
 import logging
 import os
+import shutil
 import subprocess
 import sys
 import uuid
@@ -20,15 +22,18 @@ import s3fs
 from moto.server import ThreadedMotoServer
 
 from flows import discover, extract, identity, storage
+from flows.faults import CRASH_ENV
 from flows.cli import main
 from flows.pipeline import ingest
 from flows.settings import Settings, UserError
 from tests.conftest import SAMPLE_NAME, UTC
-from tests.test_dask import make_dumps
+from tests.test_crash import api_env
+from tests.test_pipeline import later_snapshot
 from tests.warehouse_state import DATA_TABLES, canonical, warehouse_tables
 from warehouse import lake, load
 
 BIN = Path(sys.executable).parent
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "make_dumps.py"
 CAPTURED = dt.datetime(2026, 6, 3, 12, tzinfo=UTC)
 
 
@@ -57,6 +62,14 @@ def bucket(s3_env) -> storage.Url:
     url = storage.Url(f"s3://test-{uuid.uuid4().hex[:12]}")
     storage.filesystem(url).mkdir(url)
     return url
+
+
+def make_dumps():
+    """examples/make_dumps.py, imported by path (examples/ is not a package)."""
+    spec = importlib.util.spec_from_file_location("s3_make_dumps", EXAMPLES)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def put(url: storage.Url, data: bytes | str) -> storage.Url:
@@ -179,6 +192,56 @@ def test_duckdb_reads_the_s3_lake_through_the_registered_filesystem(prefect_harn
         assert httpfs.fetchall() == [(False, False)]
         with pytest.raises(duckdb.Error, match="httpfs"):   # a protocol nobody registered: no download attempt
             con.execute("SELECT * FROM read_parquet('gcs://elsewhere/x.parquet')").fetchall()
+
+
+def test_fixed_sidecar_in_the_bucket_loads_on_reprocess(prefect_harness, bucket, tmp_path, sample_text):
+    inbox, lake_dir, home = bucket / "inbox", bucket / "lake", tmp_path / "home"
+    put(inbox / SAMPLE_NAME, sample_text)
+    put(inbox / "000_7707062aadfcc580.meta.json", '{"profile_key": "fixed"')
+    assert run(home, inbox, lake_dir)["dumps_quarantined"] == 1
+    put(inbox / "000_7707062aadfcc580.meta.json", '{"profile_key": "fixed"}')
+    summary = ingest(home=home, inbox=inbox, lake=lake_dir, settle_seconds=0, reprocess=True)
+    assert (summary["reprocessed"], summary["dumps_loaded"]) == (1, 1)     # read again from the bucket
+    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
+        assert con.execute("SELECT profile_key, status, source_path FROM dumps").fetchall() == [
+            ("fixed", "loaded", f"{inbox}/{SAMPLE_NAME}")]
+
+
+def copy_lake(source: storage.Url, target: storage.Url) -> None:
+    for url, _, _ in storage.list_files(source):
+        put(target / url.removeprefix(source + "/"), storage.read_bytes(url))
+
+
+@pytest.fixture(scope="module")
+def crash_homes(s3_env, tmp_path_factory, sample_text, prefect_harness):
+    """One S3 inbox; a home and lake holding its first dump (before the crashed run), and a home and
+    lake after an uninterrupted second run that adds a later snapshot (expected)."""
+    base, root = tmp_path_factory.mktemp("s3-crash"), storage.Url(f"s3://crash-{uuid.uuid4().hex[:12]}")
+    storage.filesystem(root).mkdir(root)
+    put(root / "inbox" / SAMPLE_NAME, sample_text)
+    run(base / "before", root / "inbox", root / "before")
+    put(root / "inbox" / "001_7707062aadfcc580.txt", later_snapshot(sample_text))
+    shutil.copytree(base / "before", base / "expected")
+    copy_lake(root / "before", root / "expected")
+    run(base / "expected", root / "inbox", root / "expected")
+    return base, root
+
+
+@pytest.mark.parametrize("point", ["lake:file-written:papers", "lake:manifest-written", "lake:committed"])
+def test_run_killed_while_committing_to_s3_then_rerun_equals_uninterrupted_run(point, crash_homes, tmp_path, s3_env):
+    base, root = crash_homes
+    home, lake_dir = tmp_path / "home", root / f"lake-{uuid.uuid4().hex[:8]}"
+    shutil.copytree(base / "before", home)
+    copy_lake(root / "before", lake_dir)
+    killed = subprocess.run([str(BIN / "profile-etl"), "--home", str(home), "run", "--inbox", root / "inbox",
+                             "--lake", lake_dir, "--settle-seconds", "0"], env=api_env() | s3_env | {CRASH_ENV: point},
+                            capture_output=True, text=True, timeout=300)
+    assert killed.returncode == -9, f"the run was not killed at {point}: {killed.stderr}"
+    run(home, root / "inbox", lake_dir)
+    assert_same(warehouse_tables(home), warehouse_tables(base / "expected"))
+    assert_same(lake_state(lake_dir), lake_state(root / "expected"))
+    listed = {lake_dir / rel for rels in lake.read_manifest(lake_dir)["tables"].values() for rel in rels}
+    assert {url for url, _, _ in storage.list_files(lake_dir) if url.name != lake.MANIFEST} == listed
 
 
 def test_scan_of_an_s3_inbox_follows_the_local_rules(bucket, tmp_path, sample_text):

@@ -64,7 +64,8 @@ def _read_parquet(files: list[storage.Location], columns: list[str] | None = Non
 
 
 def _write_parquet(frame: pl.DataFrame, target: storage.Location) -> None:
-    if storage.is_url(target):  # the object appears when the handle closes: whole, or not at all
+    if storage.is_url(target):  # the object appears when the handle closes; a failed write leaves
+        # at most an object the manifest doesn't name, removed like any crashed run's leftovers
         with storage.filesystem(target).open(target, "wb") as handle:
             frame.write_parquet(handle, compression="zstd", statistics=True)
         return

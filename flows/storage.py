@@ -89,7 +89,11 @@ def is_dir(loc: Location) -> bool:
     if not is_url(loc):
         return loc.is_dir()
     scheme, rest = loc.split("://", 1)
-    return filesystem(loc).exists(f"{scheme}://{rest.split('/', 1)[0]}")
+    try:  # not exists(): it says False for an unreachable endpoint too, hiding the cause
+        filesystem(loc).info(f"{scheme}://{rest.split('/', 1)[0]}")
+    except FileNotFoundError:
+        return False
+    return True
 
 
 def stat(loc: Location) -> tuple[int, int]:

@@ -22,8 +22,8 @@ import s3fs
 from moto.server import ThreadedMotoServer
 
 from flows import discover, extract, identity, storage
-from flows.faults import CRASH_ENV
 from flows.cli import main
+from flows.faults import CRASH_ENV
 from flows.pipeline import ingest
 from flows.settings import Settings, UserError
 from tests.conftest import SAMPLE_NAME, UTC
@@ -311,3 +311,10 @@ def test_s3_without_s3fs_is_a_clear_user_error(monkeypatch, tmp_path, capsys):
     monkeypatch.setitem(sys.modules, "s3fs", None)
     assert main(["--home", str(tmp_path), "run", "--inbox", "s3://bucket/inbox"]) == 2
     assert "pip install 'profile-etl[s3]'" in capsys.readouterr().err
+
+
+def test_a_missing_bucket_is_named_before_the_run(bucket, tmp_path, capsys):
+    assert main(["--home", str(tmp_path), "run", "--inbox", "s3://no-such-bucket/inbox"]) == 2
+    assert "inbox s3://no-such-bucket/inbox is not a folder (or its bucket doesn't exist)" in capsys.readouterr().err
+    assert main(["--home", str(tmp_path), "run", "--inbox", bucket / "inbox", "--lake", "s3://no-such-bucket/lake"]) == 2
+    assert "the bucket of lake s3://no-such-bucket/lake doesn't exist" in capsys.readouterr().err

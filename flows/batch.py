@@ -62,11 +62,10 @@ def write_batch(job: BatchJob, files: pl.DataFrame, tables: dict[str, pl.DataFra
             rel = f"{name}/{job.run_id}-{job.index:05d}.parquet"
             result.staged[name] = lake.write_table_file(job.lake_dir, rel, name, tables[name])
     work = lake.work_dir(job.lake_dir, job.run_id)
-    work.mkdir(parents=True, exist_ok=True)
     for name in OBSERVED_TABLES:
         if tables[name].height:
             path = work / f"{job.index:05d}-{name}.parquet"
-            tables[name].write_parquet(path, compression="lz4", row_group_size=OBSERVED_ROW_GROUP, statistics=True)
+            lake.write_scratch(tables[name], path, OBSERVED_ROW_GROUP)
             result.observed[name] = path
     return result
 

@@ -7,6 +7,7 @@ import os
 import sys
 from pathlib import Path
 
+from flows import storage
 from flows.settings import Settings, UserError
 
 # Offline, quiet and clean exits for Prefect's temporary server; set before prefect is imported.
@@ -20,13 +21,18 @@ PREFECT_ENV = {
 }
 
 
+# Inbox and lake are kept as text (not Path) so that the `//` of a URL survives.
+LAKE_HELP = "the Parquet lake: a folder, or an fsspec URL such as s3://bucket/lake (default: HOME/lake)"
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="profile-etl", description="Profile dumps in, DuckDB warehouse out.")
     root.add_argument("--home", type=Path, help="folder of inbox/, raw/, lake/, warehouse.duckdb "
                                                 "(default: $PROFILE_ETL_HOME or ./data)")
     commands = root.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="one ingestion run (a Prefect flow run)")
-    run.add_argument("--inbox", type=Path, help="folder of dumps (default: HOME/inbox)")
+    run.add_argument("--inbox", help="folder of dumps, or an fsspec URL such as s3://bucket/inbox (default: HOME/inbox)")
+    run.add_argument("--lake", help=LAKE_HELP)
     run.add_argument("--json", action="store_true", help="print the summary as JSON")
     run.add_argument("--batch-size", type=int, help="dump files per task")
     run.add_argument("--settle-seconds", type=float, help="files modified more recently wait for the next run")
@@ -52,18 +58,21 @@ def parser() -> argparse.ArgumentParser:
     when = serve.add_mutually_exclusive_group(required=True)
     when.add_argument("--cron", help='cron schedule, e.g. "0 * * * *"')
     when.add_argument("--interval", type=float, help="seconds between runs")
-    serve.add_argument("--inbox", type=Path)
+    serve.add_argument("--inbox")
+    serve.add_argument("--lake", help=LAKE_HELP)
     server = commands.add_parser("server", help="start a Prefect server on loopback (schedules need one)")
     server.add_argument("--host", default="127.0.0.1")
     server.add_argument("--port", type=int, default=4200)
     watch = commands.add_parser("watch", help="run whenever new dumps have settled in the inbox")
-    watch.add_argument("--inbox", type=Path)
+    watch.add_argument("--inbox")
+    watch.add_argument("--lake", help=LAKE_HELP)
     watch.add_argument("--quiet-seconds", type=float, default=None,
                        help="run once the new files have not changed for this long (default: settle seconds)")
     watch.add_argument("--poll-seconds", type=float, default=1.0)
     watch.add_argument("--settle-seconds", type=float)
     rebuild = commands.add_parser("rebuild", help="rebuild the warehouse from the lake")
     rebuild.add_argument("--from-raw", action="store_true", help="rebuild the lake from raw/ first")
+    rebuild.add_argument("--lake", help=LAKE_HELP)
     return root
 
 
@@ -73,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
                "export": cmd_export, "report": cmd_report,
                "serve": cmd_serve, "server": cmd_server, "watch": cmd_watch, "rebuild": cmd_rebuild}[args.command]
     try:
-        settings = Settings.load(home=args.home, inbox=getattr(args, "inbox", None),
+        settings = Settings.load(home=args.home, inbox=getattr(args, "inbox", None), lake=getattr(args, "lake", None),
                                  batch_size=getattr(args, "batch_size", None),
                                  settle_seconds=getattr(args, "settle_seconds", None),
                                  lock_wait_seconds=getattr(args, "lock_wait_seconds", None),
@@ -87,8 +96,21 @@ def main(argv: list[str] | None = None) -> int:
 def prepare_prefect(settings: Settings) -> None:
     for key, value in PREFECT_ENV.items():
         os.environ.setdefault(key, value)
-    if not settings.inbox.is_dir():
-        raise UserError(f"inbox {settings.inbox} is not a folder: create it or pass --inbox DIR")
+    if not _reachable(settings.inbox):
+        raise UserError(f"inbox {settings.inbox} is not a folder (or its bucket doesn't exist): "
+                        "create it or pass --inbox DIR")
+    if storage.is_url(settings.lake) and not _reachable(settings.lake):
+        raise UserError(f"the bucket of lake {settings.lake} doesn't exist: create it or pass --lake")
+
+
+def _reachable(loc: storage.Location) -> bool:
+    try:
+        return storage.is_dir(loc)
+    except UserError:
+        raise
+    except Exception as exc:  # e.g. no credentials, or no endpoint listening
+        raise UserError(f"can't reach {loc}: {type(exc).__name__}: {exc}; check the AWS_* variables "
+                        "(AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY)") from None
 
 
 def cmd_serve(settings: Settings, args) -> int:
@@ -112,7 +134,8 @@ def cmd_watch(settings: Settings, args) -> int:
     from flows.schedule import watch
     quiet = settings.settle_seconds if args.quiet_seconds is None else args.quiet_seconds
     def run() -> dict:
-        return ingest(home=settings.home, inbox=settings.inbox, settle_seconds=settings.settle_seconds,
+        return ingest(home=settings.home, inbox=settings.inbox, lake=str(settings.lake),
+                      settle_seconds=settings.settle_seconds,
                       batch_size=settings.batch_size, max_dump_bytes=settings.max_dump_bytes,
                       lock_wait_seconds=max(settings.lock_wait_seconds, 600))
     try:
@@ -130,7 +153,7 @@ def cmd_run(settings: Settings, args) -> int:
     show_progress()
     try:
         summary = ingest_flow(settings.dask_address)(
-            home=settings.home, inbox=settings.inbox, batch_size=settings.batch_size,
+            home=settings.home, inbox=settings.inbox, lake=str(settings.lake), batch_size=settings.batch_size,
             settle_seconds=settings.settle_seconds, max_dump_bytes=settings.max_dump_bytes,
             lock_wait_seconds=settings.lock_wait_seconds, reprocess=args.reprocess)
     except UserError:

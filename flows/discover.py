@@ -1,4 +1,4 @@
-"""Find the dump files of an inbox that may be new (SPEC §6). File system only."""
+"""Find the dump files of an inbox that may be new (SPEC §6). File system (or fsspec URL) only."""
 from __future__ import annotations
 
 import os
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import polars as pl
 
-from flows import identity
+from flows import identity, storage
 from flows.extract import SourceFile, raw_copy, raw_copy_path, read_dump
 from flows.validate import FILE_SCHEMA
 
@@ -20,7 +20,7 @@ FILE_INDEX = "files.parquet"
 @dataclass
 class Inbox:
     ready: list[SourceFile]
-    waiting: list[Path]
+    waiting: list[storage.Location]
 
 
 def is_dump_name(name: str) -> bool:
@@ -31,9 +31,11 @@ def is_in_progress(name: str) -> bool:
     return name.startswith(".") or name.endswith(IN_PROGRESS_SUFFIXES)
 
 
-def scan_inbox(inbox: Path, settle_seconds: float, now: float | None = None) -> Inbox:
+def scan_inbox(inbox: storage.Location, settle_seconds: float, now: float | None = None) -> Inbox:
     """Dump files under inbox, split into settled ones and ones that may still be being written."""
     now = time.time() if now is None else now
+    if storage.is_url(inbox):
+        return _scan_url(inbox, settle_seconds, now)
     ready, waiting = [], []
     for root, dirs, names in os.walk(inbox):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
@@ -53,6 +55,25 @@ def scan_inbox(inbox: Path, settle_seconds: float, now: float | None = None) -> 
                 waiting.append(path)
             else:
                 ready.append(SourceFile(path, stat.st_size, stat.st_mtime_ns))
+    return Inbox(ready, waiting)
+
+
+def _scan_url(inbox: storage.Url, settle_seconds: float, now: float) -> Inbox:
+    """scan_inbox on object storage: one recursive listing gives each key's size and LastModified;
+    keys under a dot-folder are skipped, as os.walk's pruning does for a local inbox."""
+    ready, waiting = [], []
+    prefix = inbox.rstrip("/") + "/"
+    for url, size, mtime_ns in storage.list_files(inbox):
+        *folders, name = url.removeprefix(prefix).split("/")
+        if any(f.startswith(".") for f in folders):
+            continue
+        if is_in_progress(name):
+            if is_dump_name(name.lstrip(".").removesuffix(".part").removesuffix(".tmp")):
+                waiting.append(url)
+        elif is_dump_name(name) and now - mtime_ns / 1e9 < settle_seconds:
+            waiting.append(url)
+        elif is_dump_name(name):
+            ready.append(SourceFile(url, size, mtime_ns))
     return Inbox(ready, waiting)
 
 
@@ -88,10 +109,9 @@ def quarantined_sources(dumps: pl.DataFrame, raw_dir: Path, max_bytes: int) -> d
     bytes (so a fixed sidecar counts), else its copy in raw/."""
     sources = {}
     for did, source_path in dumps.filter(pl.col("status") == "quarantined").select("dump_id", "source_path").iter_rows():
-        original = Path(source_path)
-        if original.is_file() and read_dump(original, max_bytes).dump_id == did:
-            stat = original.stat()
-            sources[did] = SourceFile(original, stat.st_size, stat.st_mtime_ns)
+        original = storage.location(source_path)
+        if storage.is_file(original) and read_dump(original, max_bytes).dump_id == did:
+            sources[did] = SourceFile(original, *storage.stat(original))
         elif (copy := raw_copy_path(raw_dir, did)) is not None:
             sources[did] = raw_copy(copy)[0]
     return sources

@@ -1,7 +1,8 @@
 """Read dump files into raw records: bytes, identity, decoded text, parsed entries.
 
 File I/O only (no prefect, no duckdb). One call handles a batch of files and returns
-column lists ready to become DataFrames, so a task never pays per-file overhead.
+column lists ready to become DataFrames, so a task never pays per-file overhead. Inbox files may
+be local paths or fsspec URLs (flows/storage.py); raw/ is always local.
 """
 from __future__ import annotations
 
@@ -11,13 +12,12 @@ import gzip
 import hashlib
 import json
 import os
-import shutil
 import uuid
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from flows import identity
+from flows import identity, storage
 from flows.parse import PARSER_VERSION, ParsedDump, parse_dump
 
 ENTRY_FIELDS = ["entry_index", "line_no", "head", "category", "date_text", "published_on",
@@ -37,7 +37,7 @@ class Quarantine(Exception):
 @dataclass
 class SourceFile:
     """A file to read; origin and sidecar_error describe a raw/ copy's first ingestion."""
-    path: Path
+    path: storage.Location
     size: int
     mtime_ns: int
     origin: str | None = None
@@ -64,7 +64,7 @@ class DumpBytes:
     stored_suffix: str | None = ".txt"     # name suffix of its raw/ copy; None: no copy possible
 
 
-def read_dump(path: Path, max_bytes: int) -> DumpBytes:
+def read_dump(path: storage.Location, max_bytes: int) -> DumpBytes:
     """The dump's raw bytes (gunzipped for .gz), streamed: never more than max_bytes + a chunk in memory."""
     gz = path.name.endswith(".gz")
     try:
@@ -78,12 +78,12 @@ def read_dump(path: Path, max_bytes: int) -> DumpBytes:
     return DumpBytes(identity.dump_id(raw), len(raw), raw)
 
 
-def _read_limited(path: Path, max_bytes: int, gz: bool) -> bytes | None:
+def _read_limited(path: storage.Location, max_bytes: int, gz: bool) -> bytes | None:
     """The bytes, or None as soon as there are more than max_bytes of them."""
-    if not gz and path.stat().st_size > max_bytes:
+    if not gz and storage.size(path) > max_bytes:
         return None
     chunks, total = [], 0
-    with (gzip.open if gz else open)(path, "rb") as handle:
+    with storage.open_read(path) as stored, (gzip.open(stored, "rb") if gz else stored) as handle:
         while chunk := handle.read(CHUNK_BYTES):
             total += len(chunk)
             if total > max_bytes:
@@ -92,12 +92,12 @@ def _read_limited(path: Path, max_bytes: int, gz: bool) -> bytes | None:
     return b"".join(chunks)
 
 
-def _refused(path: Path, reason: str) -> DumpBytes:
+def _refused(path: storage.Location, reason: str) -> DumpBytes:
     """A dump refused before decoding. Its dump_id is the SHA-256 of the bytes as stored, streamed in
     constant memory: for a .gz that is the compressed file (an exception to SPEC §3, which hashes the
     decompressed bytes, because those are refused unread), and its raw/ copy is that file as it is."""
     try:
-        with open(path, "rb") as handle:
+        with storage.open_read(path) as handle:
             did = hashlib.file_digest(handle, "sha256").hexdigest()
             size = handle.tell()
     except OSError as exc:
@@ -160,12 +160,12 @@ def not_a_profile(text: str) -> str:
             "`LGAug 23, 2023` found")
 
 
-def read_sidecar(path: Path) -> identity.Sidecar:
+def read_sidecar(path: storage.Location) -> identity.Sidecar:
     side = identity.sidecar_path(path)
-    if not side.exists():
+    if not storage.exists(side):
         return identity.Sidecar()
     try:
-        with open(side, "rb") as handle:
+        with storage.open_read(side) as handle:
             raw = handle.read(SIDECAR_MAX_BYTES + 1)
     except OSError as exc:
         raise identity.SidecarError(f"sidecar {side.name} can't be read: {exc}") from None
@@ -174,7 +174,7 @@ def read_sidecar(path: Path) -> identity.Sidecar:
     return identity.parse_sidecar(raw, side.name)
 
 
-def store_raw(raw_dir: Path, source: Path, read: DumpBytes, meta: dict) -> None:
+def store_raw(raw_dir: Path, source: storage.Location, read: DumpBytes, meta: dict) -> None:
     """Content-addressed copy of the dump, with what is needed to re-ingest it from raw/.
     A refused dump is copied from its file in chunks, in constant memory."""
     folder = raw_dir / read.dump_id[:2]
@@ -183,7 +183,7 @@ def store_raw(raw_dir: Path, source: Path, read: DumpBytes, meta: dict) -> None:
         target = folder / f"{read.dump_id}{read.stored_suffix}"
         if not target.exists():
             _write_atomic(target, lambda tmp: tmp.write_bytes(read.raw) if read.raw is not None
-                          else shutil.copyfile(source, tmp))
+                          else storage.copy_to_local(source, tmp))
     _write_atomic(folder / f"{read.dump_id}.meta.json", lambda tmp: tmp.write_bytes(json.dumps(meta, default=str).encode()))
 
 
@@ -259,7 +259,7 @@ def extract_one(batch: Batch, source: SourceFile, known: set[str], raw_dir: Path
     quarantine(batch, row, reasons, text)
 
 
-def _sidecar(path: Path, known_error: str | None) -> tuple[identity.Sidecar, str | None]:
+def _sidecar(path: storage.Location, known_error: str | None) -> tuple[identity.Sidecar, str | None]:
     try:
         return read_sidecar(path), known_error
     except identity.SidecarError as exc:

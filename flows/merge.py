@@ -49,7 +49,7 @@ def key_range(key: str, bucket: str) -> pl.Expr:
 def observed_in(paths: list[Path], key: str, bucket: str) -> pl.DataFrame | None:
     if not paths:
         return None
-    frame = pl.scan_parquet(paths).filter(key_range(key, bucket)).collect()
+    frame = lake.scan_scratch(paths).filter(key_range(key, bucket)).collect()
     return frame if frame.height else None
 
 
@@ -92,7 +92,7 @@ def write_bucket(job: BucketJob, name: str, current: pl.DataFrame, new: pl.DataF
 def merge_profile_table(lake_dir: Path, observed: list[Path]) -> tuple[pl.DataFrame, int]:
     """The new profiles table (small: one row per profile) and how many rows it gained."""
     current = lake.read_table(lake_dir, "profiles")
-    merged = merge_profiles(current, pl.read_parquet(observed))
+    merged = merge_profiles(current, lake.scan_scratch(observed).collect())
     return TABLES["profiles"].validate(merged, lazy=True), merged.height - current.height
 
 

@@ -94,13 +94,15 @@ def new_run_id(started_at: dt.datetime) -> str:
 
 
 @flow(name="profile-etl-ingest", log_prints=False)
-def ingest(home: Path = DEFAULTS.home, inbox: Path | None = None, batch_size: int = DEFAULTS.batch_size,
+def ingest(home: Path = DEFAULTS.home, inbox: Path | str | None = None, batch_size: int = DEFAULTS.batch_size,
            settle_seconds: float = DEFAULTS.settle_seconds, max_dump_bytes: int = DEFAULTS.max_dump_bytes,
-           lock_wait_seconds: float = DEFAULTS.lock_wait_seconds, reprocess: bool = False) -> dict:
+           lock_wait_seconds: float = DEFAULTS.lock_wait_seconds, reprocess: bool = False,
+           lake: str | None = None) -> dict:
     """One ingestion run: new dumps of the inbox into the lake and the warehouse; with reprocess,
-    quarantined dumps are read again (after a parser fix, a fixed sidecar, a higher size limit)."""
+    quarantined dumps are read again (after a parser fix, a fixed sidecar, a higher size limit).
+    inbox and lake may be fsspec URLs (s3://bucket/inbox); `str` keeps a URL's `//` intact."""
     settings = Settings.load(home=home, inbox=inbox, batch_size=batch_size, settle_seconds=settle_seconds,
-                             max_dump_bytes=max_dump_bytes, lock_wait_seconds=lock_wait_seconds)
+                             max_dump_bytes=max_dump_bytes, lock_wait_seconds=lock_wait_seconds, lake=lake)
     with run_lock(settings.home, settings.lock_wait_seconds):
         started_at = dt.datetime.now(dt.timezone.utc)
         run_id = new_run_id(started_at)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime as dt
 import shutil
 
-from flows import extract, stages
+from flows import extract, stages, storage
 from flows.normalise import MUTABLE_TABLES
 from flows.settings import Settings
 from flows.validate import to_frames
@@ -18,9 +18,16 @@ def lake_from_raw(settings: Settings) -> None:
     current = {name: empty_frame(TABLES[name]) for name in MUTABLE_TABLES}
     tables = stages.transform([to_frames(batch)], current) if batch.dumps else {}
     tables["runs"] = lake.read_table(settings.lake, "runs")
+    run_id = f"rebuild-{dt.datetime.now(dt.timezone.utc):%Y%m%dT%H%M%S}Z"
+    if storage.is_url(settings.lake):
+        # No folder rename on object storage: the rebuilt lake is a new version of the same one,
+        # every table given whole, committed by one manifest PUT; the old files go after it.
+        whole = {name: tables.get(name, empty_frame(TABLES[name])) for name in TABLES}
+        lake.commit(settings.lake, run_id, whole, rewrite=frozenset(lake.APPEND_TABLES))
+        return
     fresh = settings.lake.with_name("lake.rebuild")
     shutil.rmtree(fresh, ignore_errors=True)
-    lake.commit(fresh, f"rebuild-{dt.datetime.now(dt.timezone.utc):%Y%m%dT%H%M%S}Z", tables)
+    lake.commit(fresh, run_id, tables)
     old = settings.lake.with_name("lake.old")
     shutil.rmtree(old, ignore_errors=True)
     if settings.lake.exists():

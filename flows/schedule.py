@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from flows import discover
+from flows import discover, storage
 from flows.settings import Settings
 
 DEPLOYMENT = "scheduled-ingest"
@@ -24,10 +24,16 @@ def serve(settings: Settings, cron: str | None, interval: float | None) -> None:
     from flows.pipeline import ingest
     ingest.serve(name=DEPLOYMENT, cron=cron, interval=interval, limit=1,
                  global_limit=ConcurrencyLimitConfig(limit=1, collision_strategy="ENQUEUE"),
-                 parameters={"home": str(settings.home.resolve()), "inbox": str(settings.inbox.resolve()),
+                 parameters={"home": str(settings.home.resolve()), "inbox": _absolute(settings.inbox),
+                             "lake": _absolute(settings.lake),
                              "settle_seconds": settings.settle_seconds, "batch_size": settings.batch_size,
                              "max_dump_bytes": settings.max_dump_bytes,
                              "lock_wait_seconds": settings.lock_wait_seconds})
+
+
+def _absolute(loc) -> str:
+    """A deployment's runs start in another folder: local paths are made absolute, URLs are."""
+    return str(loc) if storage.is_url(loc) else str(loc.resolve())
 
 
 def server_command(host: str, port: int) -> list[str]:

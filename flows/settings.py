@@ -5,6 +5,8 @@ import os
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
+from flows import storage
+
 ENV_PREFIX = "PROFILE_ETL_"
 
 
@@ -15,7 +17,8 @@ class UserError(Exception):
 @dataclass(frozen=True)
 class Settings:
     home: Path = Path("data")
-    inbox: Path | None = None
+    inbox: Path | storage.Url | None = None    # a folder, or an fsspec URL such as s3://bucket/inbox
+    lake: Path | storage.Url | None = None     # default: HOME/lake; may be a URL too
     batch_size: int = 500
     settle_seconds: float = 5.0
     max_dump_bytes: int = 64 * 1024 * 1024
@@ -34,11 +37,12 @@ class Settings:
         settings = cls(**values)
         if settings.batch_size < 1 or settings.max_dump_bytes < 1 or settings.settle_seconds < 0:
             raise UserError("batch size and size limit must be positive, settle seconds not negative")
-        return replace(settings, home=Path(settings.home), inbox=Path(settings.inbox or Path(settings.home) / "inbox"))
-
-    @property
-    def lake(self) -> Path:
-        return self.home / "lake"
+        if storage.is_url(settings.home):
+            raise UserError(f"home {settings.home} must be a local folder (it holds the warehouse, raw/ and "
+                            "the run lock); put only the inbox and the lake on object storage (--inbox, --lake)")
+        home = Path(settings.home)
+        return replace(settings, home=home, inbox=storage.location(settings.inbox or home / "inbox"),
+                       lake=storage.location(settings.lake or home / "lake"))
 
     @property
     def raw(self) -> Path:
@@ -62,4 +66,4 @@ def _convert(name: str, raw: str):
             return float(raw)
     except ValueError:
         raise UserError(f"{ENV_PREFIX}{name.upper()}={raw!r} is not a number; unset it or give a number") from None
-    return Path(raw) if "Path" in kind else raw
+    return storage.location(raw) if "Path" in kind else raw

@@ -8,16 +8,20 @@ manifest never see them.
 Append tables gain files. The big mutable tables are split into BUCKETS by the first hex digit
 of their key (`papers/b3-<run>.parquet`), so a run rewrites only the buckets it touches and a
 merge holds one bucket in memory; the small ones (profiles, runs) are one file each.
+
+The lake may be an fsspec URL (`s3://bucket/lake`, see flows/storage.py). An object store has no
+atomic rename, but a PUT is atomic: there the commit is the single PUT of `_manifest.json`, with the
+same order (data files before it, unlisted files removed after it) and nothing to fsync.
 """
 from __future__ import annotations
 
 import json
 import os
-import shutil
 from pathlib import Path
 
 import polars as pl
 
+from flows import storage
 from flows.faults import checkpoint
 from schemas.tables import TABLES, empty_frame
 
@@ -29,14 +33,14 @@ BUCKETS = "0123456789abcdef"
 WORK = "_work"
 
 
-def read_manifest(lake: Path) -> dict:
+def read_manifest(lake: storage.Location) -> dict:
     path = lake / MANIFEST
-    if not path.exists():
+    if not storage.exists(path):
         return {"version": 0, "tables": {name: [] for name in TABLES}}
-    return json.loads(path.read_text())
+    return json.loads(storage.read_bytes(path))
 
 
-def table_files(lake: Path, name: str, manifest: dict | None = None) -> list[Path]:
+def table_files(lake: storage.Location, name: str, manifest: dict | None = None) -> list[storage.Location]:
     manifest = manifest or read_manifest(lake)
     return [lake / rel for rel in manifest["tables"].get(name, [])]
 
@@ -47,44 +51,76 @@ def bucket_of(rel: str) -> str | None:
     return name[1] if name.startswith("b") and name[2:3] == "-" else None
 
 
-def bucket_files(lake: Path, name: str, bucket: str, manifest: dict) -> list[Path]:
+def bucket_files(lake: storage.Location, name: str, bucket: str, manifest: dict) -> list[storage.Location]:
     return [lake / rel for rel in manifest["tables"].get(name, []) if bucket_of(rel) == bucket]
 
 
-def read_files(name: str, files: list[Path]) -> pl.DataFrame:
+def read_files(name: str, files: list[storage.Location]) -> pl.DataFrame:
     if not files:
         return empty_frame(TABLES[name])
-    return pl.read_parquet(files).select(empty_frame(TABLES[name]).columns)
+    return _read_parquet(files).select(empty_frame(TABLES[name]).columns)
 
 
-def read_table(lake: Path, name: str, manifest: dict | None = None) -> pl.DataFrame:
+def read_table(lake: storage.Location, name: str, manifest: dict | None = None) -> pl.DataFrame:
     files = table_files(lake, name, manifest)
     if not files:
         return empty_frame(TABLES[name])
-    return pl.read_parquet(files).select(empty_frame(TABLES[name]).columns)
+    return _read_parquet(files).select(empty_frame(TABLES[name]).columns)
 
 
-def known_dump_ids(lake: Path) -> set[str]:
+def known_dump_ids(lake: storage.Location) -> set[str]:
     files = table_files(lake, "dumps")
+    if files and storage.is_url(lake):
+        return set(_read_parquet(files, ["dump_id"])["dump_id"])
     return set(pl.scan_parquet(files).select("dump_id").collect()["dump_id"]) if files else set()
 
 
-def _write_parquet(frame: pl.DataFrame, target: Path) -> None:
+def _read_parquet(files: list[storage.Location], columns: list[str] | None = None) -> pl.DataFrame:
+    """Remote files are read through fsspec, so polars uses the same credentials as everything else."""
+    if not files or not storage.is_url(files[0]):
+        return pl.read_parquet(files, columns=columns)
+    handles = [storage.open_read(f) for f in files]
+    try:
+        return pl.read_parquet(handles, columns=columns)
+    finally:
+        for handle in handles:
+            handle.close()
+
+
+def _write_parquet(frame: pl.DataFrame, target: storage.Location, **options) -> None:
     """Made durable by the os.sync() before the manifest names it: one sync per run, not per file."""
+    options = {"compression": "zstd", "statistics": True} | options
+    if storage.is_url(target):  # the object appears when the handle closes; a failed write leaves
+        # at most an object the manifest doesn't name, removed like any crashed run's leftovers
+        with storage.filesystem(target).open(target, "wb") as handle:
+            frame.write_parquet(handle, **options)
+        return
     target.parent.mkdir(parents=True, exist_ok=True)
-    frame.write_parquet(target, compression="zstd", statistics=True)
+    frame.write_parquet(target, **options)
 
 
-def write_table_file(lake: Path, rel: str, name: str, frame: pl.DataFrame) -> str:
+def write_table_file(lake: storage.Location, rel: str, name: str, frame: pl.DataFrame) -> str:
     """A data file of table `name`, not yet part of the lake: the commit that lists it adds it."""
     _write_parquet(frame.select(empty_frame(TABLES[name]).columns), lake / rel)
     checkpoint(f"lake:file-written:{name}")
     return rel
 
 
-def work_dir(lake: Path, run_id: str) -> Path:
+def work_dir(lake: storage.Location, run_id: str) -> storage.Location:
     """A run's scratch folder in the lake (so cluster workers that share the lake share it)."""
     return lake / WORK / run_id
+
+
+def write_scratch(frame: pl.DataFrame, target: storage.Location, row_group_size: int) -> None:
+    """Intermediate data of a run (fast to write; the run deletes it)."""
+    _write_parquet(frame, target, compression="lz4", row_group_size=row_group_size)
+
+
+def scan_scratch(files: list[storage.Location]) -> pl.LazyFrame:
+    """Local scratch files are scanned lazily, so filters skip row groups; remote ones are read."""
+    if files and storage.is_url(files[0]):
+        return _read_parquet(files).lazy()
+    return pl.scan_parquet(files)
 
 
 def split_buckets(name: str, frame: pl.DataFrame) -> dict[str, pl.DataFrame]:
@@ -93,7 +129,11 @@ def split_buckets(name: str, frame: pl.DataFrame) -> dict[str, pl.DataFrame]:
     return {bucket: part.drop("_bucket") for (bucket,), part in keyed.partition_by("_bucket", as_dict=True).items()}
 
 
-def _write_manifest(lake: Path, manifest: dict) -> None:
+def _write_manifest(lake: storage.Location, manifest: dict) -> None:
+    if storage.is_url(lake):  # one PUT, atomic: the commit
+        checkpoint("lake:manifest-written")
+        storage.write_bytes(lake / MANIFEST, json.dumps(manifest, indent=1, sort_keys=True).encode())
+        return
     tmp = lake / f".{MANIFEST}.tmp"
     with open(tmp, "w") as handle:
         json.dump(manifest, handle, indent=1, sort_keys=True)
@@ -120,7 +160,7 @@ def commit(lake: Path, run_id: str, tables: dict[str, pl.DataFrame], rewrite: fr
     its bucket; a frame given for a replace table (or for an append table named in `rewrite`) is
     the whole table. If anything fails before the manifest is replaced, the files written so far
     are removed."""
-    lake.mkdir(parents=True, exist_ok=True)
+    storage.makedirs(lake)
     manifest = read_manifest(lake)
     if manifest.get("run_id") == run_id:  # a retry after the commit went through
         remove_unlisted(lake, manifest)
@@ -168,12 +208,22 @@ def _write_version(lake: Path, manifest: dict, run_id: str, tables: dict[str, pl
     return manifest
 
 
-def remove_unlisted(lake: Path, manifest: dict | None = None) -> list[Path]:
+def remove_unlisted(lake: storage.Location, manifest: dict | None = None) -> list[storage.Location]:
     """Delete data files the manifest doesn't name: leftovers of superseded versions or crashed runs."""
     manifest = manifest or read_manifest(lake)
     listed = {lake / rel for rels in manifest["tables"].values() for rel in rels}
-    stale = [p for p in lake.glob("*/*.parquet") if p not in listed] + list(lake.glob(f".{MANIFEST}.tmp"))
+    stale = [p for p in _data_files(lake) if p not in listed]
+    stale += [] if storage.is_url(lake) else list(lake.glob(f".{MANIFEST}.tmp"))
     for path in stale:
-        path.unlink(missing_ok=True)
-    shutil.rmtree(lake / WORK, ignore_errors=True)
+        storage.remove(path)
+    storage.remove_tree(lake / WORK)
     return stale
+
+
+def _data_files(lake: storage.Location) -> list[storage.Location]:
+    """The `<table>/<file>.parquet` files of the lake, listed or not."""
+    if not storage.is_url(lake):
+        return list(lake.glob("*/*.parquet"))
+    prefix = lake.rstrip("/") + "/"
+    return [url for url, _, _ in storage.list_files(lake)
+            if url.endswith(".parquet") and url.removeprefix(prefix).count("/") == 1]

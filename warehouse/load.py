@@ -3,6 +3,9 @@
 The warehouse records which lake files each table holds (`_lake_files`). A sync inserts the
 files the manifest added and reloads a table whose files were replaced, so after a crash at any
 point the next sync converges to the lake.
+
+A lake on object storage (an fsspec URL) is read through its fsspec filesystem, registered on the
+connection: DuckDB's own httpfs extension is not used, and must not be downloaded.
 """
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ from pathlib import Path
 
 import duckdb
 
+from flows import storage
 from flows.faults import checkpoint
 from warehouse.checks import assert_checks_pass
 from warehouse.views import create_views
@@ -26,10 +30,21 @@ def sql_text(relative: str) -> str:
     return (SQL / relative).read_text()
 
 
-def connect(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+def connect(path: Path, read_only: bool = False, lake: storage.Location | None = None) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect(str(path), read_only=read_only)
     con.execute("SET TimeZone = 'UTC'")
+    if lake is not None and storage.is_url(lake):
+        register_lake(con, lake)
     return con
+
+
+def register_lake(con: duckdb.DuckDBPyConnection, lake: storage.Url) -> None:
+    """read_parquet('s3://...') then goes through fsspec. Without it DuckDB would try to download
+    and load httpfs for such a path; extension autoloading is turned off so that any path the
+    registered filesystem doesn't serve fails at once instead of reaching for the network."""
+    con.execute("SET autoinstall_known_extensions = false")
+    con.execute("SET autoload_known_extensions = false")
+    con.register_filesystem(storage.filesystem(lake))
 
 
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
@@ -143,7 +158,7 @@ def sync(con: duckdb.DuckDBPyConnection, lake: Path) -> int:
 
 def load(warehouse_path: Path, lake: Path) -> int:
     """Bring the warehouse file at warehouse_path up to the lake, in place."""
-    with connect(warehouse_path) as con:
+    with connect(warehouse_path, lake=lake) as con:
         # Measured on this project's tables: zstd makes the checkpoint twice as fast and the file
         # half the size of DuckDB's default choice per column (which tries every codec on each).
         con.execute("SET force_compression = 'zstd'")

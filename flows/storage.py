@@ -1,0 +1,170 @@
+"""Where the inbox and the lake live: a local folder (a `Path`) or an fsspec URL such as
+`s3://bucket/lake` (a `Url`). Everything that touches fsspec is here, so the other modules only
+ask "local or URL?" in their few I/O primitives.
+
+fsspec is imported only when a URL is used. Credentials and endpoints are the filesystem's own
+configuration (for S3, botocore's: AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, ...); nothing is added here.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import re
+import shutil
+from pathlib import Path
+from typing import IO, Union
+
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+# Reads of remote files go in blocks of this size: a size limit is then never overshot by more than
+# a block (s3fs reads ahead 50 MB by default).
+READ_BLOCK_BYTES = 1 << 20
+# What to install for a protocol, for the error message when its fsspec implementation is missing.
+EXTRAS = {"s3": "s3fs: pip install 'profile-etl[s3]'", "s3a": "s3fs: pip install 'profile-etl[s3]'"}
+
+
+class Url(str):
+    """A URL that joins and names like a Path (`lake / "papers/x.parquet"`, `.name`, `.with_name`),
+    so code that builds file names under a folder works for both. It is never made a Path:
+    pathlib collapses the `//` of `s3://`."""
+
+    def __truediv__(self, part: str) -> "Url":
+        return Url(f"{self.rstrip('/')}/{part}")
+
+    @property
+    def name(self) -> str:
+        return self.rstrip("/").rsplit("/", 1)[-1]
+
+    def with_name(self, name: str) -> "Url":
+        return Url(f"{self.rstrip('/').rsplit('/', 1)[0]}/{name}")
+
+    def __repr__(self) -> str:
+        return f"Url({str.__repr__(self)})"
+
+
+Location = Union[Path, Url]
+
+
+def is_url(value: object) -> bool:
+    return isinstance(value, str) and bool(_SCHEME.match(value))
+
+
+def location(value: str | Path | None) -> Location | None:
+    """A setting as a location: a URL stays a (Url) string, anything else is a local Path."""
+    if value is None or isinstance(value, (Path, Url)):
+        return value
+    return Url(value.rstrip("/")) if is_url(value) else Path(value)
+
+
+def filesystem(url: str):
+    """The fsspec filesystem that serves url (fsspec keeps one instance per protocol and options)."""
+    import fsspec
+    protocol = url.split("://", 1)[0].lower()
+    try:
+        # No listings cache: files arrive from other writers between (and during) runs, and a
+        # long-lived process (watch, serve) must see them.
+        return fsspec.filesystem(protocol, use_listings_cache=False)
+    except (ImportError, ValueError) as exc:
+        from flows.settings import UserError
+        need = EXTRAS.get(protocol, f"an fsspec implementation of {protocol}")
+        raise UserError(f"{url}: {protocol}:// locations need {need} ({exc})") from None
+
+
+def open_read(loc: Location) -> IO[bytes]:
+    """A binary handle; remote reads go block by block, never far past what was asked for."""
+    if not is_url(loc):
+        return open(loc, "rb")
+    return filesystem(loc).open(loc, "rb", block_size=READ_BLOCK_BYTES, cache_type="readahead")
+
+
+def exists(loc: Location) -> bool:
+    return filesystem(loc).exists(loc) if is_url(loc) else loc.exists()
+
+
+def is_file(loc: Location) -> bool:
+    return filesystem(loc).isfile(loc) if is_url(loc) else loc.is_file()
+
+
+def is_dir(loc: Location) -> bool:
+    """For a URL: its bucket exists. Object stores have no empty folders, so an inbox prefix
+    with nothing under it yet is a valid (empty) inbox."""
+    if not is_url(loc):
+        return loc.is_dir()
+    scheme, rest = loc.split("://", 1)
+    try:  # not exists(): it says False for an unreachable endpoint too, hiding the cause
+        filesystem(loc).info(f"{scheme}://{rest.split('/', 1)[0]}")
+    except FileNotFoundError:
+        return False
+    return True
+
+
+def stat(loc: Location) -> tuple[int, int]:
+    """(size in bytes, modification time in ns)."""
+    if not is_url(loc):
+        st = loc.stat()
+        return st.st_size, st.st_mtime_ns
+    info = filesystem(loc).info(loc)
+    return info["size"], mtime_ns(info)
+
+
+def size(loc: Location) -> int:
+    return filesystem(loc).size(loc) if is_url(loc) else loc.stat().st_size
+
+
+def mtime_ns(info: dict) -> int:
+    """The modification time of an fsspec info dict, whole seconds (S3 keeps LastModified to the
+    second, and a listing and a HEAD must give the same value for the file index to match)."""
+    value = next((info[k] for k in ("LastModified", "mtime", "last_modified", "updated", "created")
+                  if info.get(k) is not None), None)
+    if value is None:
+        raise OSError(f"{info.get('name')}: the storage gives no modification time")
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    seconds = int(value.timestamp()) if isinstance(value, dt.datetime) else int(value)
+    return seconds * 1_000_000_000
+
+
+def list_files(url: Url) -> list[tuple[Url, int, int]]:
+    """Every file under url, recursively, as (url, size, mtime_ns), in key order."""
+    fs = filesystem(url)
+    found = fs.find(url, detail=True, withdirs=False)
+    return sorted((Url(fs.unstrip_protocol(name)), info["size"], mtime_ns(info)) for name, info in found.items())
+
+
+def read_bytes(loc: Location) -> bytes:
+    return filesystem(loc).cat_file(loc) if is_url(loc) else loc.read_bytes()
+
+
+def write_bytes(url: Url, data: bytes) -> None:
+    """One PUT on an object store: the object appears whole or not at all."""
+    filesystem(url).pipe_file(url, data)
+
+
+def makedirs(loc: Location) -> None:
+    """Object stores have no folders to make: a key's prefixes exist once the key does."""
+    if not is_url(loc):
+        loc.mkdir(parents=True, exist_ok=True)
+
+
+def remove(loc: Location) -> None:
+    if is_url(loc):
+        filesystem(loc).rm_file(loc)
+    else:
+        loc.unlink(missing_ok=True)
+
+
+def remove_tree(loc: Location) -> None:
+    """A folder and all it holds, if it exists."""
+    if is_url(loc):
+        fs = filesystem(loc)
+        if fs.exists(loc):
+            fs.rm(loc, recursive=True)
+    else:
+        shutil.rmtree(loc, ignore_errors=True)
+
+
+def copy_to_local(source: Location, target: Path) -> None:
+    """Copy a file, streamed in chunks, to a local path."""
+    if not is_url(source):
+        shutil.copyfile(source, target)
+        return
+    with open_read(source) as src, open(target, "wb") as dst:
+        shutil.copyfileobj(src, dst, READ_BLOCK_BYTES)

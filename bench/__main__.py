@@ -28,6 +28,8 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--peer-repeat", type=int, default=1, help="runs of the dlt peer (default 1: it is slow)")
     p.add_argument("--scale", type=int, default=10, help="the big home holds SCALE x DUMPS dumps "
                    "(default 10; built once and cached; lower it if building takes too long; <2 skips it)")
+    p.add_argument("--memory-dumps", type=int, default=10000, help="dumps of the one-run memory measurement "
+                   "(default 10000: the main corpus and the big home's next chunks; 0 skips it)")
     p.add_argument("--rebuild-big-home", action="store_true", help="build the cached big home again "
                    "(it is kept across invocations, also when the pipeline's code has changed)")
     p.add_argument("--workdir", type=Path, default=Path("/tmp/profile-etl-bench"),
@@ -67,6 +69,24 @@ def pipeline_measurements(args: argparse.Namespace, env: dict, scratch: Path) ->
             log(f"round {i + 1} of {args.repeat}: python, Prefect, fixed, full, no-op, 1 new dump x 2 homes")
             measure.one_round(i, m, scratch, main, new[i], env, big_pair)
             log("  " + ", ".join(f"{k} {v.runs[-1].seconds:.2f} s" for k, v in m.items()))
+    if args.memory_dumps:
+        m["many"] = memory_run(args, env, scratch, main)
+    return m
+
+
+def memory_run(args: argparse.Namespace, env: dict, scratch: Path, main: Path) -> measure.Measurement:
+    """One run over --memory-dumps dumps (the main corpus, then the big home's chunks) into an empty
+    home: peak memory must follow the batch, not the inbox."""
+    chunks = -(-args.memory_dumps // args.dumps)
+    log(f"memory: {chunks * args.dumps} dumps in one run ...")
+    inbox, home = measure.fresh(scratch / "many-inbox"), measure.fresh(scratch / "many-home")
+    for k in range(chunks):
+        corpus.link_tree(bighome.chunk_source(args.workdir, main, args.dumps, args.seed, k), inbox / f"chunk{k:02d}")
+    files = corpus.dump_files(inbox)
+    m = measure.Measurement(f"{len(files)} dumps in one run (memory)", dumps=len(files), nbytes=corpus.size_of(files))
+    m.runs.append(measure.expect_new(measure.run_etl(home, inbox, env), len(files), "memory run"))
+    log(f"  {m.runs[-1].seconds:.1f} s, peak tree RSS {m.runs[-1].tree_rss_mb:.0f} MB")
+    shutil.rmtree(home, ignore_errors=True)
     return m
 
 
@@ -115,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     m = pipeline_measurements(args, env, scratch)
     fl, pe = references(args)
     derived, targets = report.ratios(m, fl, pe)
-    order = ["full", "noop", "new_small", "new_big", "fixed", "prefect", "python"]
+    order = ["full", "noop", "new_small", "new_big", "many", "fixed", "prefect", "python"]
     rows = [m[k] for k in order if k in m]
     times = {v.name: prefect_db.median_breakdown(env_home(args), v) for v in rows if v.runs and v.runs[0].summary}
     build, remarks = getattr(args, "big_home_build", None), notes(args)
@@ -139,7 +159,7 @@ def env_home(args: argparse.Namespace) -> Path:
 
 
 def settings_of(args: argparse.Namespace) -> dict:
-    return {"dumps": args.dumps, "seed": args.seed, "repeat": args.repeat,
+    return {"dumps": args.dumps, "seed": args.seed, "repeat": args.repeat, "memory_dumps": args.memory_dumps,
             "peer_repeat": args.peer_repeat, "scale": args.scale, "rebuild_big_home": args.rebuild_big_home,
             "workdir": str(args.workdir),
             "prefect_home": str(env_home(args))}

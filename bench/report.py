@@ -72,6 +72,10 @@ def ratios(m: dict, floor, peer) -> tuple[dict, list[dict]]:
         "fixed_minus_prefect_start_seconds": fixed.seconds - m["prefect"].seconds,
         "full_ingest_peak_tree_rss_mb": full.tree_rss_mb,
     }
+    if "many" in m:
+        derived["many_dumps"] = m["many"].dumps
+        derived["many_peak_tree_rss_mb"] = m["many"].tree_rss_mb
+        derived["many_end_to_end_mb_s"] = rate(m["many"].nbytes, m["many"].seconds)
     derived |= paired(m) | to_commit(m)
     big = m.get("new_big")
     if big:
@@ -114,6 +118,9 @@ def targets(d: dict) -> list[dict]:
            target("fixed cost beyond Prefect start", d["fixed_minus_prefect_start_seconds"], 1, "s", False)]
     if "new_big_over_new_small" in d:
         out.insert(4, target("1 new dump: big home / small home", d["new_big_over_new_small"], 2, "x", False))
+    if "many_peak_tree_rss_mb" in d:
+        out.append(target(f"peak tree RSS, {d['many_dumps']} dumps in one run", d["many_peak_tree_rss_mb"], 1536,
+                          "MB", False))
     return out
 
 

@@ -114,7 +114,7 @@ def notes(args: argparse.Namespace) -> list[str]:
            "and the warehouse publish, which the time breakdown below shows); "
            "CPU s: user+system CPU of the run and its children; busy: share of the machine's cores busy "
            "during the run (any process: above CPU s / (median s x cores) means other work competed)",
-           "RSS tree: largest sum over the run process and its children (Prefect's server) sampled every 20 ms;"
+           "RSS tree: largest sum over the run process and its children (worker processes, Prefect's server) sampled every 20 ms;"
            " RSS run: the run process's own high-water mark; references: this process's high-water mark"]
     if args.scale < 2:
         out.append("big home skipped (--scale < 2)")

@@ -24,6 +24,7 @@ from schemas.tables import TABLES
 from warehouse import lake as lake_mod
 
 SQL = resources.files("warehouse") / "sql"
+PUBLISH_MEMORY_LIMIT = "384MB"
 
 
 def sql_text(relative: str) -> str:
@@ -162,6 +163,9 @@ def load(warehouse_path: Path, lake: Path) -> int:
         # Measured on this project's tables: zstd makes the checkpoint twice as fast and the file
         # half the size of DuckDB's default choice per column (which tries every codec on each).
         con.execute("SET force_compression = 'zstd'")
+        # A run's memory follows its batches; DuckDB's own default (80% of RAM) would follow the
+        # size of the load instead, so it spills past this to a temporary folder beside the file.
+        con.execute(f"SET memory_limit = '{PUBLISH_MEMORY_LIMIT}'")
         ensure_schema(con)
         read = sync(con, lake)
         create_views(con)

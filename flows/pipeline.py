@@ -41,6 +41,7 @@ def scan_inbox(inbox: Path, settle_seconds: float) -> discover.Inbox:
 
 @task(**IO_TASK)
 def read_lake_state(settings: Settings) -> tuple[set[str], dict]:
+    lake.check_layout(settings.lake)
     lake.remove_unlisted(settings.lake)
     return lake.known_dump_ids(settings.lake), discover.read_file_index(settings.state)
 
@@ -109,6 +110,7 @@ def ingest(home: Path = DEFAULTS.home, inbox: Path | str | None = None, batch_si
         try:
             return ingest_new_dumps(settings, run_id, started_at, reprocess)
         except Exception:
+            workers.shutdown()  # no batch may still be writing while the failure is recorded
             record_failed_run(settings, run_id, started_at)
             raise
         finally:

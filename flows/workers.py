@@ -16,6 +16,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from flows import faults
 
 _pool: ProcessPoolExecutor | None = None
+_lock = threading.RLock()
 PARENT_CHECK_SECONDS = 0.5
 
 
@@ -40,10 +41,11 @@ def _exit_with_the_run(run_pid: int) -> None:
 
 def pool() -> ProcessPoolExecutor:
     global _pool
-    if _pool is None:
-        _pool = ProcessPoolExecutor(max_workers=cores(), mp_context=multiprocessing.get_context("spawn"),
-                                    initializer=_in_worker, initargs=(os.getpid(),))
-    return _pool
+    with _lock:   # batch tasks call this from several threads
+        if _pool is None:
+            _pool = ProcessPoolExecutor(max_workers=cores(), mp_context=multiprocessing.get_context("spawn"),
+                                        initializer=_in_worker, initargs=(os.getpid(),))
+        return _pool
 
 
 def start() -> None:
@@ -65,6 +67,7 @@ def run(fn, *args):
 
 def shutdown() -> None:
     global _pool
-    if _pool is not None:
-        _pool.shutdown(wait=True, cancel_futures=True)
-        _pool = None
+    with _lock:
+        if _pool is not None:
+            _pool.shutdown(wait=True, cancel_futures=True)
+            _pool = None

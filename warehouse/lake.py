@@ -23,6 +23,7 @@ import polars as pl
 
 from flows import storage
 from flows.faults import checkpoint
+from flows.settings import UserError
 from schemas.tables import TABLES, empty_frame
 
 MANIFEST = "_manifest.json"
@@ -31,6 +32,18 @@ REPLACE_TABLES = ("papers", "authors", "paper_authors", "profiles", "runs")
 BUCKET_KEYS = {"papers": "paper_id", "paper_authors": "paper_id", "authors": "author_id"}
 BUCKETS = "0123456789abcdef"
 WORK = "_work"
+
+
+class LakeError(RuntimeError):
+    """The lake can't be committed as asked (not an I/O error: retrying won't help)."""
+
+
+def check_layout(lake: storage.Location) -> None:
+    """Refuse a lake whose mutable tables are not in buckets (written before they were)."""
+    manifest = read_manifest(lake)
+    if any(bucket_of(rel) is None for name in BUCKET_KEYS for rel in manifest["tables"].get(name, [])):
+        raise UserError(f"the lake at {lake} was written by an earlier version of profile-etl (its papers and "
+                        "authors are not split into buckets): run `profile-etl rebuild --from-raw` once")
 
 
 def read_manifest(lake: storage.Location) -> dict:
@@ -202,6 +215,9 @@ def _write_version(lake: Path, manifest: dict, run_id: str, tables: dict[str, pl
         files[name] = _next_files(name, files[name], _frame_files(lake, run_id, name, frame), whole=not appended)
     for name, rels in staged.items():
         files[name] = _next_files(name, files[name], rels, whole=False)
+    if missing := [rel for rels in staged.values() for rel in rels if not storage.exists(lake / rel)]:
+        # e.g. a retried commit after the failed try removed them: never name a file that isn't there
+        raise LakeError(f"{len(missing)} files this run wrote are gone (first: {missing[0]}); run again")
     os.sync()  # the files named below, and the raw/ copies, are on disk before the manifest names them
     manifest = {"version": manifest["version"] + 1, "run_id": run_id, "tables": files}
     _write_manifest(lake, manifest)
@@ -211,8 +227,8 @@ def _write_version(lake: Path, manifest: dict, run_id: str, tables: dict[str, pl
 def remove_unlisted(lake: storage.Location, manifest: dict | None = None) -> list[storage.Location]:
     """Delete data files the manifest doesn't name: leftovers of superseded versions or crashed runs."""
     manifest = manifest or read_manifest(lake)
-    listed = {lake / rel for rels in manifest["tables"].values() for rel in rels}
-    stale = [p for p in _data_files(lake) if p not in listed]
+    listed = {_key(lake / rel) for rels in manifest["tables"].values() for rel in rels}
+    stale = [p for p in _data_files(lake) if _key(p) not in listed]
     stale += [] if storage.is_url(lake) else list(lake.glob(f".{MANIFEST}.tmp"))
     for path in stale:
         storage.remove(path)
@@ -220,10 +236,15 @@ def remove_unlisted(lake: storage.Location, manifest: dict | None = None) -> lis
     return stale
 
 
+def _key(location: storage.Location) -> str:
+    """A file's name without its URL scheme (a listing may say s3:// where the lake says s3a://)."""
+    return str(location).split("://", 1)[-1]
+
+
 def _data_files(lake: storage.Location) -> list[storage.Location]:
     """The `<table>/<file>.parquet` files of the lake, listed or not."""
     if not storage.is_url(lake):
         return list(lake.glob("*/*.parquet"))
-    prefix = lake.rstrip("/") + "/"
+    prefix = _key(lake).rstrip("/") + "/"
     return [url for url, _, _ in storage.list_files(lake)
-            if url.endswith(".parquet") and url.removeprefix(prefix).count("/") == 1]
+            if url.endswith(".parquet") and _key(url).removeprefix(prefix).count("/") == 1]

@@ -2,18 +2,17 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import polars as pl
 
-from pathlib import Path
-
 from flows import extract
-from flows.merge import Merged
-from warehouse import lake
 from flows.faults import checkpoint
+from flows.merge import Merged
 from flows.normalise import APPEND_TABLES, merge_tables, normalise_batch
 from flows.validate import RawFrames, combine, to_frames, validate_dumps, validate_entries
 from schemas.tables import TABLES
+from warehouse import lake
 
 
 def extract_frames(sources: list[extract.SourceFile], known: set[str], raw_dir: Path, max_bytes: int,

@@ -75,17 +75,12 @@ def read_files(name: str, files: list[storage.Location]) -> pl.DataFrame:
 
 
 def read_table(lake: storage.Location, name: str, manifest: dict | None = None) -> pl.DataFrame:
-    files = table_files(lake, name, manifest)
-    if not files:
-        return empty_frame(TABLES[name])
-    return _read_parquet(files).select(empty_frame(TABLES[name]).columns)
+    return read_files(name, table_files(lake, name, manifest))
 
 
 def known_dump_ids(lake: storage.Location) -> set[str]:
     files = table_files(lake, "dumps")
-    if files and storage.is_url(lake):
-        return set(_read_parquet(files, ["dump_id"])["dump_id"])
-    return set(pl.scan_parquet(files).select("dump_id").collect()["dump_id"]) if files else set()
+    return set(_read_parquet(files, ["dump_id"])["dump_id"]) if files else set()
 
 
 def _read_parquet(files: list[storage.Location], columns: list[str] | None = None) -> pl.DataFrame:

@@ -1,12 +1,16 @@
 """Merge a run's observations into the mutable tables of the lake, one bucket at a time.
 
-A bucket's merge reads that bucket's current rows and the run's observations of its key range,
-so memory follows the largest bucket, not the table, untouched buckets are not rewritten, and
-buckets merge in parallel (worker processes, or a Dask cluster). Writes files the commit then
-lists; no prefect, no duckdb.
+A bucket's merge reads the run's observations of its key range and, of the bucket's current rows,
+only those of the keys observed. It writes their merged rows as a delta file, so a small run costs
+what it changed, not what the table holds. A bucket's deltas are folded into one past MAX_DELTAS
+(so a read opens few files), and the bucket is rewritten whole as a new base once its deltas would
+hold more than COMPACT_SHARE of the base's rows (so deltas stay small next to it). Buckets merge in
+parallel (worker processes, or a Dask cluster). Writes files the commit then lists; no prefect, no
+duckdb.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,28 +20,45 @@ from flows.normalise import merge_authors, merge_paper_authors, merge_papers, me
 from schemas.tables import TABLES
 from warehouse import lake
 
+MAX_DELTAS = 4
+COMPACT_SHARE = 0.25
+
 
 @dataclass
 class Merged:
-    staged: dict[str, list[str]] = field(default_factory=dict)      # bucketed table -> new bucket files
+    staged: dict[str, list[str]] = field(default_factory=dict)      # bucketed table -> new files
+    replaced: dict[str, list[str]] = field(default_factory=dict)    # bucketed table -> files they supersede
     profiles: pl.DataFrame | None = None                             # the whole new profiles table
     rows_added: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
 class BucketJob:
-    """One bucket's merge: its current files and the run's observation files (of every key range)."""
+    """One bucket's merge: its current files (lake-relative, commit order) and the run's observation
+    files (of every key range)."""
     lake_dir: Path
     run_id: str
     bucket: str
-    current: dict[str, list[Path]]
+    current: dict[str, list[str]]
     observed: dict[str, list[Path]]
+
+    def files(self, rels: list[str]) -> list[Path]:
+        return [self.lake_dir / rel for rel in rels]
 
 
 @dataclass
 class BucketResult:
     staged: dict[str, str] = field(default_factory=dict)
+    replaced: dict[str, list[str]] = field(default_factory=dict)
     rows_added: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class Plan:
+    """How a bucket's new rows are written: as its new base (the whole bucket) or as a delta, and
+    which of its files the new one supersedes."""
+    base: bool
+    replaced: list[str]
 
 
 def key_range(key: str, bucket: str) -> pl.Expr:
@@ -56,7 +77,7 @@ def observed_in(paths: list[Path], key: str, bucket: str) -> pl.DataFrame | None
 def bucket_jobs(lake_dir: Path, run_id: str, observed: dict[str, list[Path]]) -> list[BucketJob]:
     manifest = lake.read_manifest(lake_dir)
     return [BucketJob(lake_dir, run_id, bucket,
-                      {name: lake.bucket_files(lake_dir, name, bucket, manifest) for name in lake.BUCKET_KEYS},
+                      {name: lake.bucket_files(name, bucket, manifest) for name in lake.BUCKET_KEYS},
                       {name: observed.get(name, []) for name in ("papers", "authors")})
             for bucket in lake.BUCKETS]
 
@@ -66,27 +87,53 @@ def merge_buckets(jobs: list[BucketJob]) -> list[BucketResult]:
 
 
 def merge_bucket(job: BucketJob) -> BucketResult:
-    """New files of one bucket of papers, paper_authors and authors (those the run touched)."""
+    """New files of one bucket of papers, paper_authors and authors (those the run touched).
+    A winning capture always names an author (the raw schema refuses an entry without), so a paper
+    whose authors a delta rewrites has rows in that delta."""
     result = BucketResult()
     if (observed := observed_in(job.observed["papers"], "paper_id", job.bucket)) is not None:
-        current = lake.read_files("papers", job.current["papers"])
-        papers = merge_papers(current, observed)
-        write_bucket(job, "papers", current, papers.drop("author_ids"), result)
-        if papers["author_ids"].is_not_null().any():
-            current = lake.read_files("paper_authors", job.current["paper_authors"])
-            write_bucket(job, "paper_authors", current, merge_paper_authors(current, papers), result)
+        papers = update(job, "papers", observed["paper_id"], lambda current: merge_papers(current, observed), result)
+        won = papers.filter(pl.col("author_ids").is_not_null())["paper_id"]
+        if won.len():
+            update(job, "paper_authors", won, lambda current: merge_paper_authors(current, papers), result)
     if (observed := observed_in(job.observed["authors"], "author_id", job.bucket)) is not None:
-        current = lake.read_files("authors", job.current["authors"])
-        write_bucket(job, "authors", current, merge_authors(current, observed), result)
+        update(job, "authors", observed["author_id"], lambda current: merge_authors(current, observed), result)
     return result
 
 
-def write_bucket(job: BucketJob, name: str, current: pl.DataFrame, new: pl.DataFrame, result: BucketResult) -> None:
-    """Papers and authors rows were validated as observations; paper_authors rows are made here."""
-    checked = TABLES[name].validate(new, lazy=True) if name == "paper_authors" else new
-    result.staged[name] = lake.write_table_file(job.lake_dir, f"{name}/b{job.bucket}-{job.run_id}.parquet", name,
-                                                checked)
+def plan(job: BucketJob, name: str, changing: int) -> Plan:
+    """A delta, unless the bucket is new, or its deltas would outgrow COMPACT_SHARE of its base
+    (rewrite it whole), or there are MAX_DELTAS already (fold them into the new one)."""
+    files = job.current[name]
+    deltas = [rel for rel in files if lake.is_delta(rel)]
+    bases = [rel for rel in files if not lake.is_delta(rel)]
+    if not bases:
+        return Plan(True, files)
+    pending = changing + sum(lake.row_count(path) for path in job.files(deltas))
+    if pending > COMPACT_SHARE * lake.row_count(job.lake_dir / bases[0]):
+        return Plan(True, files)
+    return Plan(False, deltas if len(deltas) >= MAX_DELTAS else [])
+
+
+def update(job: BucketJob, name: str, keys: pl.Series, merge: Callable[[pl.DataFrame], pl.DataFrame],
+           result: BucketResult) -> pl.DataFrame:
+    """Merge the bucket's rows of `keys` (and of the deltas being folded) and write them as planned;
+    returns the merged rows (papers keep their `author_ids`)."""
+    how = plan(job, name, keys.len())
+    if how.base:
+        current = lake.read_bucketed(name, job.files(job.current[name]))
+    else:
+        folded = lake.read_bucketed(name, job.files(how.replaced))[lake.BUCKET_KEYS[name]]
+        current = lake.read_bucketed(name, job.files(job.current[name]), pl.concat([keys, folded]).unique())
+    merged = merge(current)
+    table = merged.drop("author_ids", strict=False)
+    # papers and authors rows were validated as observations; paper_authors rows are made here
+    checked = TABLES[name].validate(table, lazy=True) if name == "paper_authors" else table
+    rel = lake.bucket_file(name, job.bucket, job.run_id, delta=not how.base)
+    result.staged[name] = lake.write_table_file(job.lake_dir, rel, name, checked)
+    result.replaced[name] = how.replaced
     result.rows_added[name] = checked.height - current.height
+    return merged
 
 
 def merge_profile_table(lake_dir: Path, observed: list[Path]) -> tuple[pl.DataFrame, int]:
@@ -97,10 +144,12 @@ def merge_profile_table(lake_dir: Path, observed: list[Path]) -> tuple[pl.DataFr
 
 
 def combine(results: list[BucketResult], profiles: tuple[pl.DataFrame, int] | None) -> Merged:
-    merged = Merged({name: [] for name in lake.BUCKET_KEYS}, rows_added=dict.fromkeys(lake.BUCKET_KEYS, 0))
+    merged = Merged({name: [] for name in lake.BUCKET_KEYS}, {name: [] for name in lake.BUCKET_KEYS},
+                    rows_added=dict.fromkeys(lake.BUCKET_KEYS, 0))
     for result in results:
         for name, rel in result.staged.items():
             merged.staged[name].append(rel)
+            merged.replaced[name] += result.replaced[name]
             merged.rows_added[name] += result.rows_added[name]
     if profiles is not None:
         merged.profiles, merged.rows_added["profiles"] = profiles

@@ -76,8 +76,8 @@ def merge_profile_table(lake_dir: Path, observed: list[Path]) -> tuple[pl.DataFr
 
 @task(**IO_TASK)
 def commit_lake(lake_dir: Path, run_id: str, tables: dict[str, pl.DataFrame], rewrite: frozenset[str],
-                staged: dict[str, list[str]]) -> dict:
-    return lake.commit(lake_dir, run_id, tables, rewrite, staged)
+                staged: dict[str, list[str]], replaced: dict[str, list[str]]) -> dict:
+    return lake.commit(lake_dir, run_id, tables, rewrite, staged, replaced)
 
 
 @task(**IO_TASK)
@@ -136,7 +136,7 @@ def ingest_new_dumps(settings: Settings, run_id: str, started_at: dt.datetime, r
     row = stages.run_row(run_id, started_at, "completed", len(found.ready), new_dumps)
     tables["runs"] = stages.append_run(current["runs"], row)
     commit_lake(settings.lake, run_id, tables, stages.REPROCESSED_TABLES if retry else frozenset(),
-                {k: v for k, v in staged.items() if not (retry and k in stages.REPROCESSED_TABLES)})
+                {k: v for k, v in staged.items() if not (retry and k in stages.REPROCESSED_TABLES)}, merged.replaced)
     index.update({(path, size, mtime): did for r in results for path, size, mtime, did in r.files.iter_rows()})
     write_file_index(settings.state, index)
     checkpoint("index:written")

@@ -44,6 +44,15 @@ def test_check_catches_its_rule_broken(check, home, tmp_path):  # noqa: F811
         assert check in run_checks(con)
 
 
+def test_a_gap_in_a_papers_author_positions_is_caught(home, tmp_path):  # noqa: F811
+    copy = tmp_path / "w.duckdb"
+    shutil.copyfile(home / "warehouse.duckdb", copy)
+    with duckdb.connect(str(copy)) as con:
+        con.execute("DELETE FROM paper_authors WHERE position = 1 AND paper_id IN "
+                    "(SELECT paper_id FROM paper_authors WHERE position = 2)")
+        assert "paper_authors_reference_both" in run_checks(con)
+
+
 def test_a_failing_check_stops_publishing(home, tmp_path):  # noqa: F811
     work = tmp_path / "home"
     shutil.copytree(home, work)

@@ -6,8 +6,12 @@ scratch folder `_work/`) are deleted after the commit and before the next run, s
 manifest never see them.
 
 Append tables gain files. The big mutable tables are split into BUCKETS by the first hex digit
-of their key (`papers/b3-<run>.parquet`), so a run rewrites only the buckets it touches and a
-merge holds one bucket in memory; the small ones (profiles, runs) are one file each.
+of their key, and a bucket is a base file (`papers/b3-<run>.parquet`) followed, in manifest order,
+by delta files (`papers/b3-<run>.delta.parquet`) holding the current rows of the keys later runs
+changed: a key's rows are those of the last file of its bucket that holds it. So a small run writes
+and loads rows in proportion to what it changed, not to the table (flows/merge.py decides when a
+bucket's deltas are folded or the bucket rewritten whole). The small tables (profiles, runs) are
+one file each. Read a table with read_table (or the warehouse), not by globbing its folder.
 
 The lake may be an fsspec URL (`s3://bucket/lake`, see flows/storage.py). An object store has no
 atomic rename, but a PUT is atomic: there the commit is the single PUT of `_manifest.json`, with the
@@ -20,6 +24,7 @@ import os
 from pathlib import Path
 
 import polars as pl
+import pyarrow.parquet as pq
 
 from flows import storage
 from flows.faults import checkpoint
@@ -31,6 +36,7 @@ APPEND_TABLES = ("dumps", "profile_snapshots", "listings", "rejects")
 REPLACE_TABLES = ("papers", "authors", "paper_authors", "profiles", "runs")
 BUCKET_KEYS = {"papers": "paper_id", "paper_authors": "paper_id", "authors": "author_id"}
 BUCKETS = "0123456789abcdef"
+DELTA_SUFFIX = ".delta.parquet"
 WORK = "_work"
 
 
@@ -64,8 +70,25 @@ def bucket_of(rel: str) -> str | None:
     return name[1] if name.startswith("b") and name[2:3] == "-" else None
 
 
-def bucket_files(lake: storage.Location, name: str, bucket: str, manifest: dict) -> list[storage.Location]:
-    return [lake / rel for rel in manifest["tables"].get(name, []) if bucket_of(rel) == bucket]
+def bucket_files(name: str, bucket: str, manifest: dict) -> list[str]:
+    """A bucket's files in commit order: its base, then its deltas."""
+    return [rel for rel in manifest["tables"].get(name, []) if bucket_of(rel) == bucket]
+
+
+def bucket_file(name: str, bucket: str, run_id: str, delta: bool) -> str:
+    return f"{name}/b{bucket}-{run_id}{DELTA_SUFFIX if delta else '.parquet'}"
+
+
+def is_delta(rel: str | storage.Location) -> bool:
+    return str(rel).endswith(DELTA_SUFFIX)
+
+
+def row_count(file: storage.Location) -> int:
+    """From the Parquet footer alone."""
+    if not storage.is_url(file):
+        return pq.read_metadata(file).num_rows
+    with storage.open_read(file) as handle:
+        return pq.ParquetFile(handle).metadata.num_rows
 
 
 def read_files(name: str, files: list[storage.Location]) -> pl.DataFrame:
@@ -74,8 +97,32 @@ def read_files(name: str, files: list[storage.Location]) -> pl.DataFrame:
     return _read_parquet(files).select(empty_frame(TABLES[name]).columns)
 
 
+def read_bucketed(name: str, files: list[storage.Location], keys: pl.Series | None = None) -> pl.DataFrame:
+    """A bucketed table's current rows from its files in commit order: a key's rows are those of the
+    last file that holds the key. With `keys`, only their rows are read (the key column is decoded
+    first, so the rest of a file costs nothing)."""
+    if not files:
+        return empty_frame(TABLES[name])
+    key = BUCKET_KEYS[name]
+    parts = [_read_keys(file, key, keys).with_columns(_file=pl.lit(i, pl.Int32)) for i, file in enumerate(files)]
+    rows = pl.concat(parts, how="vertical_relaxed")
+    if len(files) > 1:
+        rows = rows.filter(pl.col("_file") == pl.col("_file").max().over(key))
+    return rows.select(empty_frame(TABLES[name]).columns)
+
+
+def _read_keys(file: storage.Location, key: str, keys: pl.Series | None) -> pl.DataFrame:
+    if keys is None:
+        return _read_parquet([file])
+    wanted = pl.col(key).is_in(keys.implode())
+    if storage.is_url(file):
+        return _read_parquet([file]).filter(wanted)
+    return pl.scan_parquet(file).filter(wanted).collect()
+
+
 def read_table(lake: storage.Location, name: str, manifest: dict | None = None) -> pl.DataFrame:
-    return read_files(name, table_files(lake, name, manifest))
+    files = table_files(lake, name, manifest)
+    return read_bucketed(name, files) if name in BUCKET_KEYS else read_files(name, files)
 
 
 def known_dump_ids(lake: storage.Location) -> set[str]:
@@ -162,19 +209,19 @@ def fsync_dir(folder: Path) -> None:
 
 
 def commit(lake: Path, run_id: str, tables: dict[str, pl.DataFrame], rewrite: frozenset[str] = frozenset(),
-           staged: dict[str, list[str]] | None = None) -> dict:
+           staged: dict[str, list[str]] | None = None, replaced: dict[str, list[str]] | None = None) -> dict:
     """Write the run's frames and commit them with the files already staged (written by workers or
-    bucket merges): append tables gain files; a bucketed table's staged file replaces the files of
-    its bucket; a frame given for a replace table (or for an append table named in `rewrite`) is
-    the whole table. If anything fails before the manifest is replaced, the files written so far
-    are removed."""
+    bucket merges): a table gains its staged files, which supersede its `replaced` ones (a bucket's
+    new base replaces its files, a folded delta its deltas); a frame given for a replace table (or
+    for an append table named in `rewrite`) is the whole table. If anything fails before the
+    manifest is replaced, the files written so far are removed."""
     storage.makedirs(lake)
     manifest = read_manifest(lake)
     if manifest.get("run_id") == run_id:  # a retry after the commit went through
         remove_unlisted(lake, manifest)
         return manifest
     try:
-        manifest = _write_version(lake, manifest, run_id, tables, rewrite, staged or {})
+        manifest = _write_version(lake, manifest, run_id, tables, rewrite, staged or {}, replaced or {})
     except Exception:
         remove_unlisted(lake)
         raise
@@ -186,30 +233,26 @@ def commit(lake: Path, run_id: str, tables: dict[str, pl.DataFrame], rewrite: fr
 
 def _frame_files(lake: Path, run_id: str, name: str, frame: pl.DataFrame) -> list[str]:
     if name in BUCKET_KEYS:
-        return [write_table_file(lake, f"{name}/b{bucket}-{run_id}.parquet", name, part)
+        return [write_table_file(lake, bucket_file(name, bucket, run_id, delta=False), name, part)
                 for bucket, part in sorted(split_buckets(name, frame).items())]
     return [write_table_file(lake, f"{name}/{run_id}.parquet", name, frame)]
 
 
-def _next_files(name: str, files: list[str], new: list[str], whole: bool) -> list[str]:
-    if whole:
-        return new
-    if name in BUCKET_KEYS:
-        buckets = {bucket_of(rel) for rel in new}
-        return sorted([rel for rel in files if bucket_of(rel) not in buckets] + new)
-    return files + new
+def _next_files(files: list[str], new: list[str], whole: bool, replaced: frozenset[str] = frozenset()) -> list[str]:
+    """New files go last: a bucketed table's reads rely on that order."""
+    return new if whole else [rel for rel in files if rel not in replaced] + new
 
 
 def _write_version(lake: Path, manifest: dict, run_id: str, tables: dict[str, pl.DataFrame],
-                   rewrite: frozenset[str], staged: dict[str, list[str]]) -> dict:
+                   rewrite: frozenset[str], staged: dict[str, list[str]], replaced: dict[str, list[str]]) -> dict:
     files = {name: list(manifest["tables"].get(name, [])) for name in TABLES}
     for name, frame in tables.items():
         appended = name in APPEND_TABLES and name not in rewrite
         if appended and frame.is_empty():
             continue
-        files[name] = _next_files(name, files[name], _frame_files(lake, run_id, name, frame), whole=not appended)
+        files[name] = _next_files(files[name], _frame_files(lake, run_id, name, frame), whole=not appended)
     for name, rels in staged.items():
-        files[name] = _next_files(name, files[name], rels, whole=False)
+        files[name] = _next_files(files[name], rels, whole=False, replaced=frozenset(replaced.get(name, ())))
     if missing := [rel for rels in staged.values() for rel in rels if not storage.exists(lake / rel)]:
         # e.g. a retried commit after the failed try removed them: never name a file that isn't there
         raise LakeError(f"{len(missing)} files this run wrote are gone (first: {missing[0]}); run again")

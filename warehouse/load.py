@@ -94,22 +94,34 @@ def key_columns(con: duckdb.DuckDBPyConnection, name: str) -> list[str]:
     return columns
 
 
+def rows_of(name: str, files: list[str]) -> str:
+    """A SELECT of a table's rows in `files` (commit order). In a bucketed table a key's rows come
+    from the last of them that holds the key (a bucket's deltas follow its base)."""
+    listed = "[" + ", ".join(_quote(f) for f in files) + "]"
+    if name not in lake_mod.BUCKET_KEYS or not any(lake_mod.is_delta(f) for f in files):
+        return f"SELECT * FROM read_parquet({listed})"
+    order = f"list_position({listed}, filename)"
+    return (f"SELECT * EXCLUDE (filename) FROM read_parquet({listed}, filename = true) "
+            f"QUALIFY {order} = max({order}) OVER (PARTITION BY {lake_mod.BUCKET_KEYS[name]})")
+
+
 def upsert_version(con: duckdb.DuckDBPyConnection, name: str, files: list[str]) -> None:
-    """Apply new versions of some of a table's rows (a bucket's new file, a small table's new file),
-    touching only the rows that changed, so the cost follows what the run changed. Keys never leave
-    these tables; a paper's author positions can, so rows of a key prefix the new files hold whole
-    but that they no longer list are deleted."""
+    """Apply new versions of some of a table's rows (a bucket's new base or delta, a small table's
+    new file), touching only the rows that changed, so the cost follows what the run changed. Keys
+    never leave these tables; a paper's author positions can, so rows of a key prefix the new files
+    hold whole but that they no longer list are deleted."""
     keys, versions = key_columns(con, name), VERSION_COLUMNS[name]
     same_key = " AND ".join(f"o.{k} = n.{k}" for k in keys)
     same_row = " AND ".join([same_key] + [f"o.{v} IS NOT DISTINCT FROM n.{v}" for v in versions])
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _new AS SELECT {', '.join(keys + versions)} FROM read_parquet(?)", [files])
+    rows = rows_of(name, files)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _new AS SELECT {', '.join(keys + versions)} FROM ({rows})")
     if len(keys) > 1:
         con.execute(f"DELETE FROM {name} AS o WHERE o.{keys[0]} IN (SELECT {keys[0]} FROM _new) "
                     f"AND NOT EXISTS (SELECT 1 FROM _new AS n WHERE {same_key})")
     con.execute(f"CREATE OR REPLACE TEMP TABLE _changed AS SELECT {', '.join(keys)} FROM _new AS n "
                 f"WHERE NOT EXISTS (SELECT 1 FROM {name} AS o WHERE {same_row})")
-    con.execute(f"INSERT OR REPLACE INTO {name} BY NAME SELECT n.* FROM read_parquet(?) AS n "
-                f"SEMI JOIN _changed AS c ON ({' AND '.join(f'c.{k} = n.{k}' for k in keys)})", [files])
+    con.execute(f"INSERT OR REPLACE INTO {name} BY NAME SELECT n.* FROM ({rows}) AS n "
+                f"SEMI JOIN _changed AS c ON ({' AND '.join(f'c.{k} = n.{k}' for k in keys)})")
     con.execute("DROP TABLE _new; DROP TABLE _changed")
 
 
@@ -136,7 +148,7 @@ def sync_table(con: duckdb.DuckDBPyConnection, lake: Path, name: str, wanted: li
         con.execute(f"DELETE FROM {name}")
         gone, new = have, wanted
     if new:
-        con.execute(f"INSERT INTO {name} BY NAME SELECT * FROM read_parquet(?)", [[str(lake / r) for r in new]])
+        con.execute(f"INSERT INTO {name} BY NAME {rows_of(name, [str(lake / r) for r in new])}")
     record_files(con, name, gone, new)
     checkpoint(f"load:table-synced:{name}")
     return len(new)

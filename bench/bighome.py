@@ -54,10 +54,11 @@ def build(workdir: Path, main: Path, n: int, seed: int, scale: int, env: dict, l
 
 
 def copy_home(source: Path, target: Path) -> Path:
-    """A working copy: raw/ hard-linked (write-once files), everything else copied."""
+    """A working copy: raw/ hard-linked (write-once files), everything else copied (the warehouse
+    link as a link, so a run finds its idle file as it would in the home)."""
     if target.exists():
         shutil.rmtree(target)
-    shutil.copytree(source, target, ignore=shutil.ignore_patterns("raw"))
+    shutil.copytree(source, target, symlinks=True, ignore=shutil.ignore_patterns("raw"))
     shutil.copytree(source / "raw", target / "raw", copy_function=_link)
     return target
 

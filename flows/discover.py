@@ -85,12 +85,18 @@ def read_file_index(state: Path) -> dict[tuple[str, int, int], str]:
     return {(p, s, m): d for p, s, m, d in index.iter_rows()}
 
 
-def write_file_index(state: Path, index: dict[tuple[str, int, int], str]) -> None:
+def add_to_file_index(state: Path, files: list[pl.DataFrame]) -> None:
+    """Index the run's files (path, size, mtime_ns, dump_id); a file indexed again keeps its new row."""
+    if not any(frame.height for frame in files):
+        return
+    path = state / FILE_INDEX
+    old = [pl.read_parquet(path)] if path.exists() else []
+    rows = pl.concat([*old, *files], how="vertical_relaxed").cast(dict(FILE_SCHEMA))
+    index = rows.unique(["path", "size", "mtime_ns"], keep="last", maintain_order=True)
     state.mkdir(parents=True, exist_ok=True)
-    frame = pl.DataFrame([(*key, did) for key, did in index.items()], schema=FILE_SCHEMA, orient="row")
     tmp = state / f".{FILE_INDEX}.tmp"
-    frame.write_parquet(tmp)
-    os.replace(tmp, state / FILE_INDEX)
+    index.write_parquet(tmp)
+    os.replace(tmp, path)
 
 
 def unrecognised(ready: list[SourceFile], index: dict[tuple[str, int, int], str], known: set[str]) -> list[SourceFile]:

@@ -81,8 +81,8 @@ def commit_lake(lake_dir: Path, run_id: str, tables: dict[str, pl.DataFrame], re
 
 
 @task(**IO_TASK)
-def write_file_index(state: Path, index: dict) -> None:
-    discover.write_file_index(state, index)
+def add_to_file_index(state: Path, files: list[pl.DataFrame]) -> None:
+    discover.add_to_file_index(state, files)
 
 
 @task(**IO_TASK)
@@ -137,8 +137,7 @@ def ingest_new_dumps(settings: Settings, run_id: str, started_at: dt.datetime, r
     tables["runs"] = stages.append_run(current["runs"], row)
     commit_lake(settings.lake, run_id, tables, stages.REPROCESSED_TABLES if retry else frozenset(),
                 {k: v for k, v in staged.items() if not (retry and k in stages.REPROCESSED_TABLES)}, merged.replaced)
-    index.update({(path, size, mtime): did for r in results for path, size, mtime, did in r.files.iter_rows()})
-    write_file_index(settings.state, index)
+    add_to_file_index(settings.state, [r.files for r in results])  # frames: Prefect doesn't walk them
     checkpoint("index:written")
     publish_warehouse(settings.warehouse, settings.lake)
     summary = row | {"waiting": len(found.waiting), "files_read": len(todo) + len(retry), "reprocessed": len(retry),

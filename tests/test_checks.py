@@ -4,10 +4,12 @@ from __future__ import annotations
 import shutil
 
 import duckdb
+import polars as pl
 import pytest
 
 from tests.test_marts import home  # noqa: F401  (module fixture: sample, later snapshot, other profile)
 from warehouse.checks import DataCheckFailed, check_names, run_checks
+from warehouse import lake
 from warehouse.load import publish
 
 BREAKAGES = {
@@ -54,11 +56,27 @@ def test_a_gap_in_a_papers_author_positions_is_caught(home, tmp_path):  # noqa: 
 
 
 def test_a_failing_check_stops_publishing(home, tmp_path):  # noqa: F811
+    """A publish checks the rows it adds: a listing of an unknown paper in the lake is not published."""
     work = tmp_path / "home"
     shutil.copytree(home, work)
-    with duckdb.connect(str(work / "warehouse.duckdb")) as con:
-        con.execute("DELETE FROM listings WHERE rank = 3")
+    listings = lake.read_table(work / "lake", "listings")
+    bogus = listings.head(1).with_columns(paper_id=pl.lit("0" * 16), rank=pl.lit(999, pl.Int64))
+    lake.commit(work / "lake", "bogus-run", {"listings": bogus})
     before = (work / "warehouse.duckdb").read_bytes()
-    with pytest.raises(DataCheckFailed, match="loaded_entries_are_listed"):
+    with pytest.raises(DataCheckFailed, match="listings_reference_papers"):
         publish(work / "warehouse.duckdb", work / "lake")
     assert (work / "warehouse.duckdb").read_bytes() == before
+
+
+def test_a_publish_checks_only_what_it_changed_and_a_full_run_checks_everything(home, tmp_path):  # noqa: F811
+    """Rows loaded earlier were checked then: a small run's publish walks its own rows only."""
+    copy = tmp_path / "w.duckdb"
+    shutil.copyfile(home / "warehouse.duckdb", copy)
+    with duckdb.connect(str(copy)) as con:
+        con.execute("DELETE FROM listings WHERE rank = 3")
+        con.execute("CREATE TEMP TABLE _scope_dump_id AS SELECT NULL::VARCHAR AS dump_id WHERE false")
+        con.execute("CREATE TEMP TABLE _scope_paper_id AS SELECT NULL::VARCHAR AS paper_id WHERE false")
+        assert run_checks(con, scoped=True) == {}
+        con.execute("INSERT INTO _scope_dump_id SELECT dump_id FROM dumps")
+        assert "loaded_entries_are_listed" in run_checks(con, scoped=True)
+        assert "loaded_entries_are_listed" in run_checks(con)

@@ -12,6 +12,7 @@ import duckdb
 import pytest
 
 from flows.lock import RunLocked, run_lock
+from warehouse import files
 from flows.pipeline import ingest
 from tests.conftest import SAMPLE_NAME, write_dump
 from tests.test_crash import api_env
@@ -102,3 +103,27 @@ def test_readers_never_block_a_run_and_see_old_or_new_state(run_ingest, tmp_path
     assert summary["dumps_loaded"] == 1 and new != old
     assert set(seen["held"]) == {old}
     assert set(seen["fresh"]) <= {old, new} and seen["fresh"][-1] == new
+
+
+def test_a_reader_holding_the_idle_warehouse_file_does_not_block_a_run(run_ingest, tmp_path, sample_text):
+    """The file a run would load in place is still open in a reader from two publishes ago: the run
+    loads a copy under that name instead, and the reader keeps what it opened."""
+    home, inbox = tmp_path / "home", tmp_path / "inbox"
+    write_dump(inbox, SAMPLE_NAME, sample_text, FIRST)
+    run_ingest(home, inbox)
+    old, held_file = state(home), files.current(home / "warehouse.duckdb")
+    stop = tmp_path / "stop"
+    reader = subprocess.Popen([sys.executable, "-c", READER, str(held_file), str(stop), STATE_SQL],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert reader.stdout.readline().strip() == "ready"
+    run_ingest(home, inbox)   # nothing new: publishes into the other file
+    assert files.current(home / "warehouse.duckdb") != held_file
+    write_dump(inbox, "001_7707062aadfcc580.txt", later_snapshot(sample_text), LATER)
+    summary = run_ingest(home, inbox)
+    stop.touch()
+    out, err = reader.communicate(timeout=120)
+    assert reader.returncode == 0, err
+    assert summary["dumps_loaded"] == 1
+    assert files.current(home / "warehouse.duckdb") == held_file and state(home) != old
+    seen = json.loads(out.splitlines()[-1])
+    assert {tuple(v) for v in seen["held"]} == {old}

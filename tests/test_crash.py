@@ -26,7 +26,7 @@ POINTS = [
                                          "paper_authors", "profiles", "runs"]],
     "lake:manifest-written", "lake:committed", "lake:stale-removed", "index:written",
     "load:copied", "load:table-synced:dumps", "load:table-synced:papers", "load:table-synced:runs",
-    "normalise:merged", "load:before-commit", "load:built", "load:published",
+    "normalise:merged", "load:before-commit", "load:built", "load:link-made", "load:published",
 ]
 
 
@@ -44,9 +44,10 @@ def homes(tmp_path_factory, sample_text, prefect_harness):
     inbox = base / "inbox"
     write_dump(inbox, SAMPLE_NAME, sample_text, FIRST)
     ingest(home=base / "before", inbox=inbox, settle_seconds=0)
+    ingest(home=base / "before", inbox=inbox, settle_seconds=0)  # both warehouse files exist: loads go in place
     write_dump(inbox, "001_7707062aadfcc580.txt", later_snapshot(sample_text), LATER)
     write_dump(inbox, "000_aaaabbbbccccdddd.txt", with_bad_entry(other_profile(sample_text)), LATER)
-    shutil.copytree(base / "before", base / "expected")
+    shutil.copytree(base / "before", base / "expected", symlinks=True)
     ingest(home=base / "expected", inbox=inbox, settle_seconds=0)
     return base / "before", inbox, base / "expected"
 
@@ -61,7 +62,7 @@ def api_env() -> dict[str, str]:
 def test_killed_run_then_rerun_equals_uninterrupted_run(point, homes, tmp_path):
     before, inbox, expected = homes
     home = tmp_path / "home"
-    shutil.copytree(before, home)
+    shutil.copytree(before, home, symlinks=True)
     killed = subprocess.run([str(BIN / "profile-etl"), "--home", str(home), "run", "--inbox", str(inbox),
                              "--settle-seconds", "0"], env=api_env() | {CRASH_ENV: point},
                             capture_output=True, text=True, timeout=300)
@@ -79,7 +80,7 @@ def failed_run(point: str, homes, tmp_path: Path, monkeypatch) -> Path:
     """A copy of the home before the second run, after that run failed at point."""
     before, inbox, _ = homes
     home = tmp_path / "home"
-    shutil.copytree(before, home)
+    shutil.copytree(before, home, symlinks=True)
     monkeypatch.setenv(FAIL_ENV, point)
     with pytest.raises(InjectedFault):
         ingest(home=home, inbox=inbox, settle_seconds=0)
@@ -92,7 +93,7 @@ def test_failed_run_keeps_the_previous_warehouse_and_is_marked_failed(point, hom
     before, inbox, expected = homes
     home = failed_run(point, homes, tmp_path, monkeypatch)
     assert differences(home, before) == []
-    assert run_statuses(home) == ["completed", "failed"]
+    assert run_statuses(home) == ["completed", "completed", "failed"]
     assert unlisted_lake_files(home) == []
     ingest(home=home, inbox=inbox, settle_seconds=0)
     assert differences(home, expected) == []

@@ -9,8 +9,6 @@ connection: DuckDB's own httpfs extension is not used, and must not be downloade
 """
 from __future__ import annotations
 
-import os
-import shutil
 from importlib import resources
 from pathlib import Path
 
@@ -21,7 +19,7 @@ from flows.faults import checkpoint
 from warehouse.checks import assert_checks_pass
 from warehouse.views import create_views
 from schemas.tables import TABLES
-from warehouse import lake as lake_mod
+from warehouse import files, lake as lake_mod
 
 SQL = resources.files("warehouse") / "sql"
 PUBLISH_MEMORY_LIMIT = "384MB"
@@ -120,7 +118,11 @@ def upsert_version(con: duckdb.DuckDBPyConnection, name: str, files: list[str]) 
                     f"AND NOT EXISTS (SELECT 1 FROM _new AS n WHERE {same_key})")
     con.execute(f"CREATE OR REPLACE TEMP TABLE _changed AS SELECT {', '.join(keys)} FROM _new AS n "
                 f"WHERE NOT EXISTS (SELECT 1 FROM {name} AS o WHERE {same_row})")
-    con.execute(f"INSERT OR REPLACE INTO {name} BY NAME SELECT n.* FROM ({rows}) AS n "
+    # Delete and insert, not INSERT OR REPLACE: DuckDB applies that as in-place updates, and a
+    # checkpoint then rewrites every row group they touched (measured: 0.36 s against 0.02 s for
+    # 50 papers of 577,000), which would make a small run's cost follow the table's size.
+    con.execute(f"DELETE FROM {name} AS o WHERE EXISTS (SELECT 1 FROM _changed AS n WHERE {same_key})")
+    con.execute(f"INSERT INTO {name} BY NAME SELECT n.* FROM ({rows}) AS n "
                 f"SEMI JOIN _changed AS c ON ({' AND '.join(f'c.{k} = n.{k}' for k in keys)})")
     con.execute("DROP TABLE _new; DROP TABLE _changed")
 
@@ -155,18 +157,41 @@ def sync_table(con: duckdb.DuckDBPyConnection, lake: Path, name: str, wanted: li
 
 
 def sync(con: duckdb.DuckDBPyConnection, lake: Path) -> int:
-    """Make the warehouse equal the committed lake, all tables in one transaction."""
+    """Make the warehouse equal the committed lake, with its views, in one transaction that commits
+    only if the data tests pass; returns the number of files read."""
     manifest = lake_mod.read_manifest(lake)
     have = loaded_files(con)
+    scoped = scope_changes(con, lake, manifest, have)
     con.execute("BEGIN TRANSACTION")
     try:
         read = sum(sync_table(con, lake, name, manifest["tables"].get(name, []), have[name]) for name in TABLES)
+        create_views(con)
+        assert_checks_pass(con, scoped)
         checkpoint("load:before-commit")
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
         raise
     return read
+
+
+def scope_changes(con: duckdb.DuckDBPyConnection, lake: Path, manifest: dict, have: dict[str, set[str]]) -> bool:
+    """Fill `_scope_dump_id` (the dumps whose rows this load adds) and `_scope_paper_id` (the papers
+    whose rows it rewrites, and those its new listings name) for warehouse/checks.py. False, check
+    everything, when the warehouse was empty or a table is reloaded whole (a reprocessing run)."""
+    wanted = {name: manifest["tables"].get(name, []) for name in TABLES}
+    new = {name: [str(lake / rel) for rel in wanted[name] if rel not in have[name]] for name in TABLES}
+    dumps = " UNION ".join(_keys_in(new[name], "dump_id") for name in lake_mod.APPEND_TABLES)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _scope_dump_id AS {dumps}")
+    papers = " UNION ".join(_keys_in(new[name], "paper_id") for name in ("papers", "paper_authors", "listings"))
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _scope_paper_id AS {papers}")
+    return bool(have["dumps"]) and all(have[name] <= set(wanted[name]) for name in lake_mod.APPEND_TABLES)
+
+
+def _keys_in(files: list[str], key: str) -> str:
+    if not files:
+        return f"SELECT NULL::VARCHAR AS {key} WHERE false"
+    return f"SELECT DISTINCT {key} FROM read_parquet([{', '.join(_quote(f) for f in files)}])"
 
 
 def load(warehouse_path: Path, lake: Path) -> int:
@@ -180,29 +205,25 @@ def load(warehouse_path: Path, lake: Path) -> int:
         con.execute(f"SET memory_limit = '{PUBLISH_MEMORY_LIMIT}'")
         ensure_schema(con)
         read = sync(con, lake)
-        create_views(con)
-        assert_checks_pass(con)
         con.execute("CHECKPOINT")
     return read
 
 
 def publish(warehouse_path: Path, lake: Path, from_scratch: bool = False) -> int:
-    """Update a copy of the warehouse and swap it in whole: readers keep the file they opened and
-    never block the run, and a crash leaves at most a temporary file behind."""
-    tmp = warehouse_path.with_name(f".{warehouse_path.name}.tmp")
-    for stale in (tmp, tmp.with_name(tmp.name + ".wal")):
-        stale.unlink(missing_ok=True)
+    """Bring the idle warehouse file up to the lake and point `warehouse.duckdb` at it (see
+    warehouse/files.py): readers never block the run, and a failure or a crash at any point leaves
+    the link on the last published file."""
+    target = files.prepare_idle(warehouse_path, from_scratch)
+    checkpoint("load:copied")
     try:
-        if warehouse_path.exists() and not from_scratch:
-            shutil.copyfile(warehouse_path, tmp)
-        checkpoint("load:copied")
-        read = load(tmp, lake)
-        checkpoint("load:built")
-        os.replace(tmp, warehouse_path)
-    except Exception:
-        for partial in (tmp, tmp.with_name(tmp.name + ".wal")):
-            partial.unlink(missing_ok=True)
-        raise
+        read = load(target, lake)
+    except duckdb.Error as exc:
+        if not files.is_held_by_a_reader(exc):
+            raise
+        target = files.prepare_idle(warehouse_path, from_scratch, held=True)
+        read = load(target, lake)
+    checkpoint("load:built")
+    files.point_to(warehouse_path, target)
     checkpoint("load:published")
     return read
 

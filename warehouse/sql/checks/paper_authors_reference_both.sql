@@ -1,7 +1,7 @@
 -- Each paper-author row points at a known paper and author, with gapless positions.
-WITH authors_per_paper AS (SELECT paper_id, count(*) AS n FROM paper_authors GROUP BY paper_id)
+WITH authors_per_paper AS (SELECT paper_id, count(*) AS n FROM checked_paper_authors GROUP BY paper_id)
 SELECT pa.paper_id, pa.position, pa.author_id
-FROM paper_authors AS pa
+FROM checked_paper_authors AS pa
 JOIN authors_per_paper AS c USING (paper_id)
 LEFT JOIN papers AS p USING (paper_id)
 LEFT JOIN authors AS a USING (author_id)

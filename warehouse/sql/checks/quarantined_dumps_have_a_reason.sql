@@ -1,6 +1,6 @@
 -- A quarantined dump has a reason, a rejects row, and no snapshot.
 SELECT d.dump_id, d.reason
-FROM dumps AS d
+FROM checked_dumps AS d
 WHERE d.status = 'quarantined'
   AND (d.reason IS NULL
        OR NOT EXISTS (SELECT 1 FROM rejects AS r WHERE r.dump_id = d.dump_id)

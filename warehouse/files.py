@@ -1,0 +1,87 @@
+"""`warehouse.duckdb` is a symbolic link to one of two files beside it, `.warehouse.duckdb.a` and
+`.warehouse.duckdb.b`. A publish brings the other one, the idle file, up to the lake and then
+repoints the link in one atomic rename: readers keep the file they opened and never block a run,
+and no run copies the warehouse (a copy costs what the warehouse weighs, not what the run adds).
+
+The idle file is one publish behind; a load goes by lake file (`_lake_files`), so it catches up on
+both runs. The idle file is made from a copy of the current one only when it is missing, when the
+warehouse is a plain file (written before this layout, or copied without its link), or when a
+reader still holds it open (DuckDB then refuses a writer; the copy replaces the name, and the
+reader keeps the file it has).
+"""
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import duckdb
+
+from flows.faults import checkpoint
+
+
+def pair(link: Path) -> tuple[Path, Path]:
+    return link.with_name(f".{link.name}.a"), link.with_name(f".{link.name}.b")
+
+
+def current(link: Path) -> Path | None:
+    """The file readers open now: the link's target, a plain file from before, or none."""
+    if link.is_symlink():
+        return link.parent / os.readlink(link)
+    return link if link.exists() else None
+
+
+def idle(link: Path) -> Path:
+    a, b = pair(link)
+    return b if current(link) == a else a
+
+
+def prepare_idle(link: Path, from_scratch: bool, held: bool = False) -> Path:
+    """The file to load into: emptied for a rebuild, else made a copy of the current file when it
+    can't be brought up to date in place."""
+    target = idle(link)
+    if from_scratch:
+        remove(target)
+    elif held or not link.is_symlink() or not target.exists():
+        copy_current(link, target)
+    return target
+
+
+def copy_current(link: Path, target: Path) -> None:
+    source = current(link)
+    tmp = target.with_name(f".{link.name}.tmp")
+    remove(tmp)
+    try:
+        if source is not None:
+            shutil.copyfile(source, tmp)
+        wal(target).unlink(missing_ok=True)   # the old file's WAL must not be replayed onto the copy
+        os.replace(tmp, target) if source is not None else remove(target)
+    finally:
+        remove(tmp)
+
+
+def point_to(link: Path, target: Path) -> None:
+    """Repoint the link at target (relative, so the home can move) in one rename."""
+    tmp = link.with_name(f".{link.name}.link")
+    tmp.unlink(missing_ok=True)
+    os.symlink(target.name, tmp)
+    checkpoint("load:link-made")
+    os.replace(tmp, link)
+    fd = os.open(link.parent, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def is_held_by_a_reader(exc: duckdb.Error) -> bool:
+    return isinstance(exc, duckdb.IOException) and "lock" in str(exc).lower()
+
+
+def wal(path: Path) -> Path:
+    return path.with_name(path.name + ".wal")
+
+
+def remove(path: Path) -> None:
+    path.unlink(missing_ok=True)
+    wal(path).unlink(missing_ok=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import shutil
 import time
 from pathlib import Path
@@ -60,6 +61,7 @@ def copy_home(source: Path, target: Path) -> Path:
         shutil.rmtree(target)
     shutil.copytree(source, target, symlinks=True, ignore=shutil.ignore_patterns("raw"))
     shutil.copytree(source / "raw", target / "raw", copy_function=_link)
+    os.sync()  # the copy's own writes are flushed now, not by the measured run's commit (which syncs)
     return target
 
 

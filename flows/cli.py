@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-from flows import storage
+from flows import discover, storage, workers
 from flows.settings import Settings, UserError
 
 # Offline, quiet and clean exits for Prefect's temporary server; set before prefect is imported.
@@ -147,6 +147,15 @@ def cmd_watch(settings: Settings, args) -> int:
 
 def cmd_run(settings: Settings, args) -> int:
     prepare_prefect(settings)
+    if not settings.dask_address and (args.reprocess or discover.may_have_new_files(settings.inbox, settings.state)):
+        workers.start()   # worker processes start while Prefect does (about 1 s of a run with files to read)
+    try:
+        return run_ingest(settings, args)
+    finally:
+        workers.shutdown()
+
+
+def run_ingest(settings: Settings, args) -> int:
     from flows.pipeline import ingest_flow
     from flows.progress import show_progress
     from flows.stages import describe

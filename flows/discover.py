@@ -39,22 +39,22 @@ def scan_inbox(inbox: storage.Location, settle_seconds: float, now: float | None
     ready, waiting = [], []
     for root, dirs, names in os.walk(inbox):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        folder = Path(root)   # once per folder: parsing paths is most of a big inbox's scan
         for name in sorted(names):
-            path = Path(root) / name
             if is_in_progress(name):
                 if is_dump_name(name.lstrip(".").removesuffix(".part").removesuffix(".tmp")):
-                    waiting.append(path)
+                    waiting.append(folder / name)
                 continue
             if not is_dump_name(name):
                 continue
             try:
-                stat = path.stat()
+                stat = os.stat(os.path.join(root, name))
             except OSError:  # a dangling symlink, or removed since listed: nothing to read
                 continue
             if now - stat.st_mtime < settle_seconds:
-                waiting.append(path)
+                waiting.append(folder / name)
             else:
-                ready.append(SourceFile(path, stat.st_size, stat.st_mtime_ns))
+                ready.append(SourceFile(folder / name, stat.st_size, stat.st_mtime_ns))
     return Inbox(ready, waiting)
 
 
@@ -97,6 +97,21 @@ def add_to_file_index(state: Path, files: list[pl.DataFrame]) -> None:
     tmp = state / f".{FILE_INDEX}.tmp"
     index.write_parquet(tmp)
     os.replace(tmp, path)
+
+
+def may_have_new_files(inbox: storage.Location, state: Path) -> bool:
+    """A cheap guess, before a run plans: does a folder of a local inbox hold dump files and has it
+    changed (a file added, renamed or removed) since the file index was written? Only folders are
+    stat'ed, not files; an object-store inbox is assumed to have new files."""
+    if storage.is_url(inbox):
+        return True
+    index = state / FILE_INDEX
+    since = index.stat().st_mtime_ns if index.exists() else -1
+    for folder, dirs, names in os.walk(inbox):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        if os.stat(folder).st_mtime_ns > since and any(is_dump_name(n) and not is_in_progress(n) for n in names):
+            return True
+    return False
 
 
 def unrecognised(ready: list[SourceFile], index: dict[tuple[str, int, int], str], known: set[str]) -> list[SourceFile]:

@@ -1,8 +1,9 @@
 """Load the committed lake into `warehouse.duckdb`, in one transaction.
 
-The warehouse records which lake files each table holds (`_lake_files`). A sync inserts the
-files the manifest added and reloads a table whose files were replaced, so after a crash at any
-point the next sync converges to the lake.
+The warehouse records which lake files each table holds (`_lake_files`). A sync inserts the rows
+of the files the manifest added (upserting those of a bucketed table's deltas) and reloads an
+append table whose files were replaced, so after a crash at any point the next sync converges to
+the lake. Which of the two warehouse files a sync writes is warehouse/files.py's business.
 
 A lake on object storage (an fsspec URL) is read through its fsspec filesystem, registered on the
 connection: DuckDB's own httpfs extension is not used, and must not be downloaded.
@@ -92,18 +93,18 @@ def key_columns(con: duckdb.DuckDBPyConnection, name: str) -> list[str]:
     return columns
 
 
-def rows_of(name: str, files: list[str]) -> str:
-    """A SELECT of a table's rows in `files` (commit order). In a bucketed table a key's rows come
-    from the last of them that holds the key (a bucket's deltas follow its base)."""
-    listed = "[" + ", ".join(_quote(f) for f in files) + "]"
-    if name not in lake_mod.BUCKET_KEYS or not any(lake_mod.is_delta(f) for f in files):
+def rows_of(name: str, paths: list[str]) -> str:
+    """A SELECT of a table's rows in the files at `paths` (commit order). In a bucketed table a key's
+    rows come from the last of them that holds the key (a bucket's deltas follow its base)."""
+    listed = "[" + ", ".join(_quote(p) for p in paths) + "]"
+    if name not in lake_mod.BUCKET_KEYS or not any(lake_mod.is_delta(p) for p in paths):
         return f"SELECT * FROM read_parquet({listed})"
     order = f"list_position({listed}, filename)"
     return (f"SELECT * EXCLUDE (filename) FROM read_parquet({listed}, filename = true) "
             f"QUALIFY {order} = max({order}) OVER (PARTITION BY {lake_mod.BUCKET_KEYS[name]})")
 
 
-def upsert_version(con: duckdb.DuckDBPyConnection, name: str, files: list[str]) -> None:
+def upsert_version(con: duckdb.DuckDBPyConnection, name: str, paths: list[str]) -> None:
     """Apply new versions of some of a table's rows (a bucket's new base or delta, a small table's
     new file), touching only the rows that changed, so the cost follows what the run changed. Keys
     never leave these tables; a paper's author positions can, so rows of a key prefix the new files
@@ -111,7 +112,7 @@ def upsert_version(con: duckdb.DuckDBPyConnection, name: str, files: list[str]) 
     keys, versions = key_columns(con, name), VERSION_COLUMNS[name]
     same_key = " AND ".join(f"o.{k} = n.{k}" for k in keys)
     same_row = " AND ".join([same_key] + [f"o.{v} IS NOT DISTINCT FROM n.{v}" for v in versions])
-    rows = rows_of(name, files)
+    rows = rows_of(name, paths)
     con.execute(f"CREATE OR REPLACE TEMP TABLE _new AS SELECT {', '.join(keys + versions)} FROM ({rows})")
     if len(keys) > 1:
         con.execute(f"DELETE FROM {name} AS o WHERE o.{keys[0]} IN (SELECT {keys[0]} FROM _new) "
@@ -180,12 +181,14 @@ def scope_changes(con: duckdb.DuckDBPyConnection, lake: Path, manifest: dict, ha
     whose rows it rewrites, and those its new listings name) for warehouse/checks.py. False, check
     everything, when the warehouse was empty or a table is reloaded whole (a reprocessing run)."""
     wanted = {name: manifest["tables"].get(name, []) for name in TABLES}
+    if not have["dumps"] or any(have[name] - set(wanted[name]) for name in lake_mod.APPEND_TABLES):
+        return False
     new = {name: [str(lake / rel) for rel in wanted[name] if rel not in have[name]] for name in TABLES}
     dumps = " UNION ".join(_keys_in(new[name], "dump_id") for name in lake_mod.APPEND_TABLES)
     con.execute(f"CREATE OR REPLACE TEMP TABLE _scope_dump_id AS {dumps}")
     papers = " UNION ".join(_keys_in(new[name], "paper_id") for name in ("papers", "paper_authors", "listings"))
     con.execute(f"CREATE OR REPLACE TEMP TABLE _scope_paper_id AS {papers}")
-    return bool(have["dumps"]) and all(have[name] <= set(wanted[name]) for name in lake_mod.APPEND_TABLES)
+    return True
 
 
 def _keys_in(files: list[str], key: str) -> str:

@@ -23,7 +23,7 @@ def lake_from_raw(settings: Settings) -> None:
         # No folder rename on object storage: the rebuilt lake is a new version of the same one,
         # every table given whole, committed by one manifest PUT; the old files go after it.
         whole = {name: tables.get(name, empty_frame(TABLES[name])) for name in TABLES}
-        lake.commit(settings.lake, run_id, whole, rewrite=frozenset(lake.APPEND_TABLES))
+        lake.commit(settings.lake, run_id, whole, rewrite=frozenset(lake.APPEND_TABLES), new_lake=True)
         return
     fresh = settings.lake.with_name("lake.rebuild")
     shutil.rmtree(fresh, ignore_errors=True)

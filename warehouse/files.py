@@ -27,7 +27,8 @@ def pair(link: Path) -> tuple[Path, Path]:
 def current(link: Path) -> Path | None:
     """The file readers open now: the link's target, a plain file from before, or none."""
     if link.is_symlink():
-        return link.parent / os.readlink(link)
+        target = link.parent / os.readlink(link)
+        return target if target.exists() else None   # a home copied without its hidden files
     return link if link.exists() else None
 
 
@@ -54,6 +55,8 @@ def copy_current(link: Path, target: Path) -> None:
     try:
         if source is not None:
             shutil.copyfile(source, tmp)
+            with open(tmp, "rb+") as handle:   # on disk before its name replaces the idle file's
+                os.fsync(handle.fileno())
         wal(target).unlink(missing_ok=True)   # the old file's WAL must not be replayed onto the copy
         os.replace(tmp, target) if source is not None else remove(target)
     finally:
@@ -67,6 +70,7 @@ def point_to(link: Path, target: Path) -> None:
     os.symlink(target.name, tmp)
     checkpoint("load:link-made")
     os.replace(tmp, link)
+    wal(link).unlink(missing_ok=True)   # a plain file's leftover: readers of the link would take it as the target's
     fd = os.open(link.parent, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -75,7 +79,7 @@ def point_to(link: Path, target: Path) -> None:
 
 
 def is_held_by_a_reader(exc: duckdb.Error) -> bool:
-    return isinstance(exc, duckdb.IOException) and "lock" in str(exc).lower()
+    return isinstance(exc, duckdb.IOException) and "could not set lock" in str(exc).lower()
 
 
 def wal(path: Path) -> Path:

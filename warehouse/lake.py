@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import os
+import uuid
 from pathlib import Path
 
 import polars as pl
@@ -209,19 +210,22 @@ def fsync_dir(folder: Path) -> None:
 
 
 def commit(lake: Path, run_id: str, tables: dict[str, pl.DataFrame], rewrite: frozenset[str] = frozenset(),
-           staged: dict[str, list[str]] | None = None, replaced: dict[str, list[str]] | None = None) -> dict:
+           staged: dict[str, list[str]] | None = None, replaced: dict[str, list[str]] | None = None,
+           new_lake: bool = False) -> dict:
     """Write the run's frames and commit them with the files already staged (written by workers or
     bucket merges): a table gains its staged files, which supersede its `replaced` ones (a bucket's
     new base replaces its files, a folded delta its deltas); a frame given for a replace table (or
     for an append table named in `rewrite`) is the whole table. If anything fails before the
-    manifest is replaced, the files written so far are removed."""
+    manifest is replaced, the files written so far are removed. The manifest's `lake_id` names the
+    lake's lineage: it is new when a lake is created, or (`new_lake`) rebuilt from raw/, so a
+    warehouse file loaded from another lineage knows to start over."""
     storage.makedirs(lake)
     manifest = read_manifest(lake)
     if manifest.get("run_id") == run_id:  # a retry after the commit went through
         remove_unlisted(lake, manifest)
         return manifest
     try:
-        manifest = _write_version(lake, manifest, run_id, tables, rewrite, staged or {}, replaced or {})
+        manifest = _write_version(lake, manifest, run_id, tables, rewrite, staged or {}, replaced or {}, new_lake)
     except Exception:
         remove_unlisted(lake)
         raise
@@ -244,7 +248,8 @@ def _next_files(files: list[str], new: list[str], whole: bool, replaced: frozens
 
 
 def _write_version(lake: Path, manifest: dict, run_id: str, tables: dict[str, pl.DataFrame],
-                   rewrite: frozenset[str], staged: dict[str, list[str]], replaced: dict[str, list[str]]) -> dict:
+                   rewrite: frozenset[str], staged: dict[str, list[str]], replaced: dict[str, list[str]],
+                   new_lake: bool) -> dict:
     files = {name: list(manifest["tables"].get(name, [])) for name in TABLES}
     for name, frame in tables.items():
         appended = name in APPEND_TABLES and name not in rewrite
@@ -257,7 +262,8 @@ def _write_version(lake: Path, manifest: dict, run_id: str, tables: dict[str, pl
         # e.g. a retried commit after the failed try removed them: never name a file that isn't there
         raise LakeError(f"{len(missing)} files this run wrote are gone (first: {missing[0]}); run again")
     os.sync()  # the files named below, and the raw/ copies, are on disk before the manifest names them
-    manifest = {"version": manifest["version"] + 1, "run_id": run_id, "tables": files}
+    lake_id = uuid.uuid4().hex if new_lake or "lake_id" not in manifest else manifest["lake_id"]
+    manifest = {"version": manifest["version"] + 1, "run_id": run_id, "tables": files, "lake_id": lake_id}
     _write_manifest(lake, manifest)
     return manifest
 
@@ -265,8 +271,8 @@ def _write_version(lake: Path, manifest: dict, run_id: str, tables: dict[str, pl
 def remove_unlisted(lake: storage.Location, manifest: dict | None = None) -> list[storage.Location]:
     """Delete data files the manifest doesn't name: leftovers of superseded versions or crashed runs."""
     manifest = manifest or read_manifest(lake)
-    listed = {_key(lake / rel) for rels in manifest["tables"].values() for rel in rels}
-    stale = [p for p in _data_files(lake) if _key(p) not in listed]
+    listed = {without_scheme(lake / rel) for rels in manifest["tables"].values() for rel in rels}
+    stale = [p for p in _data_files(lake) if without_scheme(p) not in listed]
     stale += [] if storage.is_url(lake) else list(lake.glob(f".{MANIFEST}.tmp"))
     for path in stale:
         storage.remove(path)
@@ -274,7 +280,7 @@ def remove_unlisted(lake: storage.Location, manifest: dict | None = None) -> lis
     return stale
 
 
-def _key(location: storage.Location) -> str:
+def without_scheme(location: storage.Location | str) -> str:
     """A file's name without its URL scheme (a listing may say s3:// where the lake says s3a://)."""
     return str(location).split("://", 1)[-1]
 
@@ -283,6 +289,6 @@ def _data_files(lake: storage.Location) -> list[storage.Location]:
     """The `<table>/<file>.parquet` files of the lake, listed or not."""
     if not storage.is_url(lake):
         return list(lake.glob("*/*.parquet"))
-    prefix = _key(lake).rstrip("/") + "/"
+    prefix = without_scheme(lake).rstrip("/") + "/"
     return [url for url, _, _ in storage.list_files(lake)
-            if url.endswith(".parquet") and _key(url).removeprefix(prefix).count("/") == 1]
+            if url.endswith(".parquet") and without_scheme(url).removeprefix(prefix).count("/") == 1]

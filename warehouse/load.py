@@ -68,12 +68,34 @@ def _quote(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+LAKE_ROW = "_lake"   # the `_lake_files` row whose `file` is the lake_id the warehouse was loaded from
+
+
 def loaded_files(con: duckdb.DuckDBPyConnection) -> dict[str, set[str]]:
-    rows = con.execute("SELECT table_name, file FROM _lake_files").fetchall()
+    rows = con.execute("SELECT table_name, file FROM _lake_files WHERE table_name <> ?", [LAKE_ROW]).fetchall()
     loaded: dict[str, set[str]] = {name: set() for name in TABLES}
     for name, file in rows:
         loaded[name].add(file)
     return loaded
+
+
+def from_another_lake(con: duckdb.DuckDBPyConnection, manifest: dict) -> bool:
+    """Was this warehouse file loaded from another lineage of the lake (before a rebuild from raw/)?
+    Its files' rows would then not be superseded by the new lake's, so it is loaded again whole."""
+    recorded = con.execute("SELECT file FROM _lake_files WHERE table_name = ?", [LAKE_ROW]).fetchall()
+    return bool(recorded) and recorded[0][0] != manifest.get("lake_id")
+
+
+def start_over(con: duckdb.DuckDBPyConnection) -> None:
+    for name in TABLES:
+        con.execute(f"DELETE FROM {name}")
+    con.execute("DELETE FROM _lake_files")
+
+
+def record_lake(con: duckdb.DuckDBPyConnection, manifest: dict) -> None:
+    if "lake_id" in manifest:
+        con.execute("DELETE FROM _lake_files WHERE table_name = ?", [LAKE_ROW])
+        con.execute("INSERT INTO _lake_files VALUES (?, ?)", [LAKE_ROW, manifest["lake_id"]])
 
 
 # A row of a table the lake rewrites whole each run is unchanged when its key and these columns
@@ -99,7 +121,10 @@ def rows_of(name: str, paths: list[str]) -> str:
     listed = "[" + ", ".join(_quote(p) for p in paths) + "]"
     if name not in lake_mod.BUCKET_KEYS or not any(lake_mod.is_delta(p) for p in paths):
         return f"SELECT * FROM read_parquet({listed})"
-    order = f"list_position({listed}, filename)"
+    # compared without the URL scheme: DuckDB names a file read through fsspec `s3://` however the
+    # lake spells it (`s3a://`)
+    unschemed = "[" + ", ".join(_quote(lake_mod.without_scheme(p)) for p in paths) + "]"
+    order = f"list_position({unschemed}, regexp_replace(filename, '^[A-Za-z0-9+.-]+://', ''))"
     return (f"SELECT * EXCLUDE (filename) FROM read_parquet({listed}, filename = true) "
             f"QUALIFY {order} = max({order}) OVER (PARTITION BY {lake_mod.BUCKET_KEYS[name]})")
 
@@ -161,10 +186,14 @@ def sync(con: duckdb.DuckDBPyConnection, lake: Path) -> int:
     """Make the warehouse equal the committed lake, with its views, in one transaction that commits
     only if the data tests pass; returns the number of files read."""
     manifest = lake_mod.read_manifest(lake)
-    have = loaded_files(con)
+    other_lake = from_another_lake(con, manifest)
+    have = {name: set() for name in TABLES} if other_lake else loaded_files(con)
     scoped = scope_changes(con, lake, manifest, have)
     con.execute("BEGIN TRANSACTION")
     try:
+        if other_lake:
+            start_over(con)
+        record_lake(con, manifest)
         read = sum(sync_table(con, lake, name, manifest["tables"].get(name, []), have[name]) for name in TABLES)
         create_views(con)
         assert_checks_pass(con, scoped)
@@ -216,6 +245,7 @@ def publish(warehouse_path: Path, lake: Path, from_scratch: bool = False) -> int
     """Bring the idle warehouse file up to the lake and point `warehouse.duckdb` at it (see
     warehouse/files.py): readers never block the run, and a failure or a crash at any point leaves
     the link on the last published file."""
+    previous = files.current(warehouse_path)
     target = files.prepare_idle(warehouse_path, from_scratch)
     checkpoint("load:copied")
     try:
@@ -227,6 +257,8 @@ def publish(warehouse_path: Path, lake: Path, from_scratch: bool = False) -> int
         read = load(target, lake)
     checkpoint("load:built")
     files.point_to(warehouse_path, target)
+    if from_scratch and previous is not None and previous != warehouse_path:
+        files.remove(previous)   # loaded from the lake as it was: never the idle file to load in place
     checkpoint("load:published")
     return read
 

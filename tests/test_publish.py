@@ -1,0 +1,68 @@
+"""Publishing the warehouse: two files behind the `warehouse.duckdb` link, loaded in place, and
+never from another lineage of the lake."""
+from __future__ import annotations
+
+import pytest
+
+from flows.cli import main
+from flows.faults import FAIL_ENV, InjectedFault
+from tests.conftest import SAMPLE_NAME, write_dump
+from tests.test_pipeline import FIRST, LATER, later_snapshot
+from tests.warehouse_state import lake_tables, warehouse_tables
+from warehouse import files, lake
+
+
+@pytest.fixture
+def home_with_two_files(run_ingest, tmp_path, sample_text):
+    home, inbox = tmp_path / "home", tmp_path / "inbox"
+    write_dump(inbox, SAMPLE_NAME, sample_text, FIRST)
+    write_dump(inbox, "001_7707062aadfcc580.txt", later_snapshot(sample_text), LATER)
+    run_ingest(home, inbox)
+    run_ingest(home, inbox)
+    assert all(path.exists() for path in files.pair(home / "warehouse.duckdb"))
+    return home, inbox
+
+
+def drop_a_dump_from_raw(home) -> None:
+    """The rebuilt lake then lacks that dump's snapshot, and papers only it listed (keys leave)."""
+    later = lake.read_table(home / "lake", "dumps").sort("captured_at")["dump_id"][-1]
+    for path in (home / "raw").rglob(f"{later}*"):
+        path.unlink()
+
+
+def test_runs_after_a_rebuild_from_raw_hold_the_rebuilt_lake_only(home_with_two_files, run_ingest):
+    home, _ = home_with_two_files
+    drop_a_dump_from_raw(home)
+    assert main(["--home", str(home), "rebuild", "--from-raw"]) == 0
+    assert lake.read_table(home / "lake", "dumps").height == 1
+    empty = home / "empty-inbox"
+    empty.mkdir()
+    run_ingest(home, empty)   # loads the file the rebuild didn't write
+    got, want = warehouse_tables(home), lake_tables(home)
+    assert all(got[t].equals(want[t]) for t in want), [t for t in want if not got[t].equals(want[t])]
+
+
+def test_a_rebuild_from_raw_interrupted_before_publishing_is_not_mixed_with_the_old_lake(
+        home_with_two_files, run_ingest, monkeypatch):
+    home, _ = home_with_two_files
+    drop_a_dump_from_raw(home)
+    monkeypatch.setenv(FAIL_ENV, "load:copied")
+    with pytest.raises(InjectedFault):
+        main(["--home", str(home), "rebuild", "--from-raw"])
+    monkeypatch.delenv(FAIL_ENV)
+    empty = home / "empty-inbox"
+    empty.mkdir()
+    run_ingest(home, empty)   # loads the idle file, written from the lake before the rebuild
+    got, want = warehouse_tables(home), lake_tables(home)
+    assert all(got[t].equals(want[t]) for t in want), [t for t in want if not got[t].equals(want[t])]
+
+
+def test_a_link_whose_files_are_gone_is_loaded_again_from_the_lake(home_with_two_files, run_ingest):
+    """A home copied without its hidden files keeps a dangling link: the next run starts over."""
+    home, inbox = home_with_two_files
+    for path in files.pair(home / "warehouse.duckdb"):
+        files.remove(path)
+    assert files.current(home / "warehouse.duckdb") is None
+    run_ingest(home, inbox)
+    got, want = warehouse_tables(home), lake_tables(home)
+    assert all(got[t].equals(want[t]) for t in want)

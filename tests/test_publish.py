@@ -9,7 +9,7 @@ from flows.faults import FAIL_ENV, InjectedFault
 from tests.conftest import SAMPLE_NAME, write_dump
 from tests.test_pipeline import FIRST, LATER, later_snapshot
 from tests.warehouse_state import lake_tables, warehouse_tables
-from warehouse import files, lake
+from warehouse import files, lake, load
 
 
 @pytest.fixture
@@ -66,3 +66,17 @@ def test_a_link_whose_files_are_gone_is_loaded_again_from_the_lake(home_with_two
     run_ingest(home, inbox)
     got, want = warehouse_tables(home), lake_tables(home)
     assert all(got[t].equals(want[t]) for t in want)
+
+
+def test_an_idle_file_far_behind_is_replaced_by_a_copy_else_loaded_in_place(home_with_two_files, run_ingest,
+                                                                           monkeypatch):
+    home, inbox = home_with_two_files
+    link = home / "warehouse.duckdb"
+    for cost, copied in [(10**9, True), (0, False)]:
+        monkeypatch.setattr(load, "CATCH_UP_BYTE_COST", cost)
+        idle = files.idle(link)
+        inode = idle.stat().st_ino
+        run_ingest(home, inbox)
+        assert files.current(link) == idle and (idle.stat().st_ino != inode) == copied, cost
+        got, want = warehouse_tables(home), lake_tables(home)
+        assert all(got[t].equals(want[t]) for t in want)

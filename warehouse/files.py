@@ -5,9 +5,10 @@ and no run copies the warehouse (a copy costs what the warehouse weighs, not wha
 
 The idle file is one publish behind; a load goes by lake file (`_lake_files`), so it catches up on
 both runs. The idle file is made from a copy of the current one only when it is missing, when the
-warehouse is a plain file (written before this layout, or copied without its link), or when a
-reader still holds it open (DuckDB then refuses a writer; the copy replaces the name, and the
-reader keeps the file it has).
+warehouse is a plain file (written before this layout, or copied without its link), when a reader
+still holds it open (DuckDB then refuses a writer; the copy replaces the name, and the reader keeps
+the file it has), or when the run before was big enough that copying is cheaper than catching up
+(warehouse/load.py decides).
 """
 from __future__ import annotations
 
@@ -37,13 +38,13 @@ def idle(link: Path) -> Path:
     return b if current(link) == a else a
 
 
-def prepare_idle(link: Path, from_scratch: bool, held: bool = False) -> Path:
+def prepare_idle(link: Path, from_scratch: bool, copy: bool = False) -> Path:
     """The file to load into: emptied for a rebuild, else made a copy of the current file when it
-    can't be brought up to date in place."""
+    can't (or, with `copy`, shouldn't) be brought up to date in place."""
     target = idle(link)
     if from_scratch:
         remove(target)
-    elif held or not link.is_symlink() or not target.exists():
+    elif copy or not link.is_symlink() or not target.exists():
         copy_current(link, target)
     return target
 

@@ -59,7 +59,10 @@ def copy_current(link: Path, target: Path) -> None:
             with open(tmp, "rb+") as handle:   # on disk before its name replaces the idle file's
                 os.fsync(handle.fileno())
         wal(target).unlink(missing_ok=True)   # the old file's WAL must not be replayed onto the copy
-        os.replace(tmp, target) if source is not None else remove(target)
+        if source is not None:
+            os.replace(tmp, target)
+        else:
+            remove(target)
     finally:
         remove(tmp)
 

@@ -118,12 +118,12 @@ def key_columns(con: duckdb.DuckDBPyConnection, name: str) -> list[str]:
 def rows_of(name: str, paths: list[str]) -> str:
     """A SELECT of a table's rows in the files at `paths` (commit order). In a bucketed table a key's
     rows come from the last of them that holds the key (a bucket's deltas follow its base)."""
-    listed = "[" + ", ".join(_quote(p) for p in paths) + "]"
+    listed = _sql_list(paths)
     if name not in lake_mod.BUCKET_KEYS or not any(lake_mod.is_delta(p) for p in paths):
         return f"SELECT * FROM read_parquet({listed})"
     # compared without the URL scheme: DuckDB names a file read through fsspec `s3://` however the
     # lake spells it (`s3a://`)
-    unschemed = "[" + ", ".join(_quote(lake_mod.without_scheme(p)) for p in paths) + "]"
+    unschemed = _sql_list([lake_mod.without_scheme(p) for p in paths])
     order = f"list_position({unschemed}, regexp_replace(filename, '^[A-Za-z0-9+.-]+://', ''))"
     return (f"SELECT * EXCLUDE (filename) FROM read_parquet({listed}, filename = true) "
             f"QUALIFY {order} = max({order}) OVER (PARTITION BY {lake_mod.BUCKET_KEYS[name]})")
@@ -212,7 +212,7 @@ def scope_changes(con: duckdb.DuckDBPyConnection, lake: Path, manifest: dict, ha
     wanted = {name: manifest["tables"].get(name, []) for name in TABLES}
     if not have["dumps"] or any(have[name] - set(wanted[name]) for name in lake_mod.APPEND_TABLES):
         return False
-    new = {name: [str(lake / rel) for rel in wanted[name] if rel not in have[name]] for name in TABLES}
+    new = {name: [str(lake / rel) for rel in rels] for name, rels in lacking(manifest, have).items()}
     dumps = " UNION ".join(_keys_in(new[name], "dump_id") for name in lake_mod.APPEND_TABLES)
     con.execute(f"CREATE OR REPLACE TEMP TABLE _scope_dump_id AS {dumps}")
     papers = " UNION ".join(_keys_in(new[name], "paper_id") for name in ("papers", "paper_authors", "listings"))
@@ -220,10 +220,19 @@ def scope_changes(con: duckdb.DuckDBPyConnection, lake: Path, manifest: dict, ha
     return True
 
 
+def lacking(manifest: dict, have: dict[str, set[str]]) -> dict[str, list[str]]:
+    """Each table's manifest files a warehouse file doesn't hold yet, in manifest order."""
+    return {name: [rel for rel in manifest["tables"].get(name, []) if rel not in have[name]] for name in TABLES}
+
+
 def _keys_in(files: list[str], key: str) -> str:
     if not files:
         return f"SELECT NULL::VARCHAR AS {key} WHERE false"
-    return f"SELECT DISTINCT {key} FROM read_parquet([{', '.join(_quote(f) for f in files)}])"
+    return f"SELECT DISTINCT {key} FROM read_parquet({_sql_list(files)})"
+
+
+def _sql_list(texts: list[str]) -> str:
+    return "[" + ", ".join(_quote(t) for t in texts) + "]"
 
 
 def load(warehouse_path: Path, lake: Path) -> int:
@@ -281,9 +290,9 @@ def catching_up_costs_more(link: Path, current: Path, lake: Path) -> bool:
             have = loaded_files(con)
     except duckdb.Error:
         return False   # not a warehouse we can read: the load says why
-    manifest = lake_mod.read_manifest(lake)
-    lacking = [lake / rel for name in TABLES for rel in manifest["tables"].get(name, []) if rel not in have[name]]
-    return sum(path.stat().st_size for path in lacking) * CATCH_UP_BYTE_COST > current.stat().st_size
+    behind = sum((lake / rel).stat().st_size for rels in lacking(lake_mod.read_manifest(lake), have).values()
+                 for rel in rels)
+    return behind * CATCH_UP_BYTE_COST > current.stat().st_size
 
 
 def rebuild(warehouse_path: Path, lake: Path) -> None:

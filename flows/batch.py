@@ -47,6 +47,11 @@ class BatchResult:
     rows: dict[str, int] = field(default_factory=dict)       # rows per append table
 
 
+def plan_jobs(sources: list, known: set[str], settings, run_id: str, started_at: dt.datetime) -> list[BatchJob]:
+    return [BatchJob(i, chunk, known, settings.raw, settings.lake, settings.max_dump_bytes, run_id, started_at)
+            for i, chunk in enumerate(stages.chunks(sources, settings.batch_size))]
+
+
 def process_batch(job: BatchJob) -> BatchResult:
     stamp = {"run_id": job.run_id, "ingested_at": job.ingested_at}
     frames = stages.extract_frames(job.sources, job.known, job.raw_dir, job.max_bytes, stamp)

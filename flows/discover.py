@@ -11,6 +11,7 @@ import polars as pl
 from flows import identity, storage
 from flows.extract import SourceFile, raw_copy, raw_copy_path, read_dump
 from flows.validate import FILE_SCHEMA
+from warehouse import lake
 
 DUMP_SUFFIXES = (".txt", ".txt.gz")
 IN_PROGRESS_SUFFIXES = (".part", ".tmp")
@@ -21,6 +22,23 @@ FILE_INDEX = "files.parquet"
 class Inbox:
     ready: list[SourceFile]
     waiting: list[storage.Location]
+
+
+@dataclass
+class Plan:
+    found: Inbox
+    known: set[str]             # the dump ids the lake holds
+    todo: list[SourceFile]      # the files the run reads
+
+
+def plan_run(inbox: storage.Location, lake_dir: storage.Location, state: Path, settle_seconds: float) -> Plan:
+    """What a run reads: the inbox's settled files that the file index doesn't recognise. Files a
+    crashed run left in the lake go first (the caller holds the run lock)."""
+    found = scan_inbox(inbox, settle_seconds)
+    lake.check_layout(lake_dir)
+    lake.remove_unlisted(lake_dir)
+    known = lake.known_dump_ids(lake_dir)
+    return Plan(found, known, unrecognised(found.ready, read_file_index(state), known))
 
 
 def is_dump_name(name: str) -> bool:

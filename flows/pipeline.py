@@ -4,7 +4,7 @@ Tasks take batches of files (a task costs ~10 ms); only tasks that do I/O retry.
 """
 
 import datetime as dt
-import uuid
+from contextlib import nullcontext
 from pathlib import Path
 
 import polars as pl
@@ -14,7 +14,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.context import FlowRunContext
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from flows import artifact, batch, discover, extract, merge, stages, workers
+from flows import artifact, batch, discover, extract, headstart, merge, stages, workers
 from flows.artifact import ARTIFACT_KEY
 from flows.faults import checkpoint
 from flows.lock import run_lock
@@ -35,15 +35,8 @@ MERGE_GROUP = 4     # buckets per merge task: 4 tasks of 4 on 16 buckets
 
 
 @task(**IO_TASK)
-def scan_inbox(inbox: Path, settle_seconds: float) -> discover.Inbox:
-    return discover.scan_inbox(inbox, settle_seconds)
-
-
-@task(**IO_TASK)
-def read_lake_state(settings: Settings) -> tuple[set[str], dict]:
-    lake.check_layout(settings.lake)
-    lake.remove_unlisted(settings.lake)
-    return lake.known_dump_ids(settings.lake), discover.read_file_index(settings.state)
+def plan_run(inbox: Path, lake_dir: Path, state: Path, settle_seconds: float) -> discover.Plan:
+    return discover.plan_run(inbox, lake_dir, state, settle_seconds)
 
 
 @task(**IO_TASK)
@@ -90,10 +83,6 @@ def publish_warehouse(warehouse: Path, lake_dir: Path) -> int:
     return load.publish(warehouse, lake_dir)
 
 
-def new_run_id(started_at: dt.datetime) -> str:
-    return f"{started_at:%Y%m%dT%H%M%S}Z-{uuid.uuid4().hex[:8]}"
-
-
 @flow(name="profile-etl-ingest", log_prints=False)
 def ingest(home: Path = DEFAULTS.home, inbox: Path | str | None = None, batch_size: int = DEFAULTS.batch_size,
            settle_seconds: float = DEFAULTS.settle_seconds, max_dump_bytes: int = DEFAULTS.max_dump_bytes,
@@ -104,11 +93,12 @@ def ingest(home: Path = DEFAULTS.home, inbox: Path | str | None = None, batch_si
     inbox and lake may be fsspec URLs (s3://bucket/inbox); `str` keeps a URL's `//` intact."""
     settings = Settings.load(home=home, inbox=inbox, batch_size=batch_size, settle_seconds=settle_seconds,
                              max_dump_bytes=max_dump_bytes, lock_wait_seconds=lock_wait_seconds, lake=lake)
-    with run_lock(settings.home, settings.lock_wait_seconds):
-        started_at = dt.datetime.now(dt.timezone.utc)
-        run_id = new_run_id(started_at)
+    ahead = headstart.take(settings)   # `profile-etl run` may have planned and begun this run
+    with nullcontext() if ahead else run_lock(settings.home, settings.lock_wait_seconds):
+        started_at = ahead.started_at if ahead else dt.datetime.now(dt.timezone.utc)
+        run_id = ahead.run_id if ahead else stages.new_run_id(started_at)
         try:
-            return ingest_new_dumps(settings, run_id, started_at, reprocess)
+            return ingest_new_dumps(settings, run_id, started_at, reprocess, ahead)
         except Exception:
             workers.shutdown()  # no batch may still be writing while the failure is recorded
             record_failed_run(settings, run_id, started_at)
@@ -117,14 +107,15 @@ def ingest(home: Path = DEFAULTS.home, inbox: Path | str | None = None, batch_si
             workers.shutdown()  # a served run's process must exit when its run ends
 
 
-def ingest_new_dumps(settings: Settings, run_id: str, started_at: dt.datetime, reprocess: bool) -> dict:
-    found = scan_inbox(settings.inbox, settings.settle_seconds)
-    known, index = read_lake_state(settings)
+def ingest_new_dumps(settings: Settings, run_id: str, started_at: dt.datetime, reprocess: bool,
+                     ahead: headstart.HeadStart | None) -> dict:
+    plan = ahead.plan if ahead else plan_run(settings.inbox, settings.lake, settings.state, settings.settle_seconds)
+    found = plan.found
     checkpoint("scan:done")
-    todo = discover.unrecognised(found.ready, index, known)
     retry = quarantined_sources(settings.lake, settings.raw, settings.max_dump_bytes) if reprocess else {}
-    log_plan(run_id, found, todo, retry, settings.settle_seconds)
-    jobs = batch_jobs(todo + list(retry.values()), known - set(retry), settings, run_id, started_at)
+    log_plan(run_id, found, plan.todo, retry, settings.settle_seconds)
+    jobs = ahead.jobs if ahead else batch_jobs(plan.todo + list(retry.values()), plan.known - set(retry), settings,
+                                               run_id, started_at)
     results = process_all(jobs)
     new_dumps = pl.concat([r.dumps for r in results]) if results else empty_frame(TABLES["dumps"])
     current = read_current_tables(settings.lake, bool(retry))
@@ -140,7 +131,7 @@ def ingest_new_dumps(settings: Settings, run_id: str, started_at: dt.datetime, r
     add_to_file_index(settings.state, [r.files for r in results])  # frames: Prefect doesn't walk them
     checkpoint("index:written")
     publish_warehouse(settings.warehouse, settings.lake)
-    summary = row | {"waiting": len(found.waiting), "files_read": len(todo) + len(retry), "reprocessed": len(retry),
+    summary = row | {"waiting": len(found.waiting), "files_read": len(plan.todo) + len(retry), "reprocessed": len(retry),
                      "bytes_new": int(new_dumps["byte_size"].sum()),
                      "rows_added": stages.rows_added(results, merged, current, tables)}
     get_run_logger().info("run %s: %s", run_id, stages.describe(summary))
@@ -152,8 +143,7 @@ def batch_jobs(sources: list[extract.SourceFile], known: set[str], settings: Set
                started_at: dt.datetime) -> list[batch.BatchJob]:
     if sources and batches_run_locally():
         workers.start()
-    return [batch.BatchJob(i, chunk, known, settings.raw, settings.lake, settings.max_dump_bytes, run_id, started_at)
-            for i, chunk in enumerate(stages.chunks(sources, settings.batch_size))]
+    return batch.plan_jobs(sources, known, settings, run_id, started_at)
 
 
 def batches_run_locally() -> bool:

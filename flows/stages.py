@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from pathlib import Path
 
 import polars as pl
@@ -40,6 +41,10 @@ def transform(parts: list[RawFrames], current: dict[str, pl.DataFrame]) -> dict[
     merged = merge_tables(current, tables)
     return {**{name: tables[name] for name in APPEND_TABLES},
             **{name: TABLES[name].validate(frame, lazy=True) for name, frame in merged.items()}}
+
+
+def new_run_id(started_at: dt.datetime) -> str:
+    return f"{started_at:%Y%m%dT%H%M%S}Z-{uuid.uuid4().hex[:8]}"
 
 
 def run_row(run_id: str, started_at: dt.datetime, status: str, dumps_seen: int, new_dumps: pl.DataFrame) -> dict:

@@ -17,8 +17,11 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from flows import faults
 
 _pool: ProcessPoolExecutor | None = None
+_ahead: dict[int, tuple[object, Future]] = {}   # id(arg) -> (arg, its future): work begun before asked for
 _lock = threading.RLock()
 PARENT_CHECK_SECONDS = 0.5
+# Batches that run ahead (flows/headstart.py) yield the CPU to Prefect's start, which the run waits on.
+WORKER_NICENESS = 10
 
 
 def cores() -> int:
@@ -28,6 +31,7 @@ def cores() -> int:
 def _in_worker(run_pid: int) -> None:
     faults.KILL_PARENT = True   # a crash test's kill is meant for the run, not only this worker
     os.environ.setdefault("POLARS_MAX_THREADS", "1")   # the pool already has a process per core
+    os.nice(WORKER_NICENESS)
     threading.Thread(target=_exit_with_the_run, args=(run_pid,), daemon=True, name="run-watch").start()
     # A worker has nothing to tear down (results travel through a pipe written at once): skipping
     # the interpreter's finalization of polars, pyarrow and pandera makes the run's end faster.
@@ -58,9 +62,16 @@ def start() -> None:
         pool().submit(os.getpid)
 
 
+def submit_ahead(fn, arg) -> None:
+    """Begin fn(arg) now; a later run(fn, arg), with this very arg object, returns its result."""
+    _ahead[id(arg)] = (arg, pool().submit(fn, arg))
+
+
 def run(fn, *args):
     """fn(*args) in a worker process; a worker that died (killed, out of memory) gets the pool rebuilt."""
-    future: Future = pool().submit(fn, *args)
+    arg, future = _ahead.pop(id(args[0]), (None, None)) if len(args) == 1 else (None, None)
+    if arg is not args[0]:
+        future = pool().submit(fn, *args)
     try:
         return future.result()
     except BaseException:
@@ -72,6 +83,7 @@ def run(fn, *args):
 def shutdown() -> None:
     global _pool
     with _lock:
+        _ahead.clear()
         if _pool is not None:
             _pool.shutdown(wait=True, cancel_futures=True)
             _pool = None

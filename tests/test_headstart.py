@@ -1,0 +1,69 @@
+"""A run's head start: batches begun before Prefect is up, then taken over by the flow."""
+from __future__ import annotations
+
+import pytest
+
+from flows import headstart, workers
+from flows.faults import FAIL_ENV, InjectedFault
+from flows.lock import run_lock
+from flows.pipeline import ingest
+from flows.settings import Settings
+from tests.conftest import SAMPLE_NAME, write_dump
+from tests.test_pipeline import FIRST, LATER, later_snapshot, other_profile
+from tests.warehouse_state import differences, run_statuses, unlisted_lake_files
+
+
+@pytest.fixture
+def inbox(tmp_path, sample_text):
+    folder = tmp_path / "inbox"
+    write_dump(folder, SAMPLE_NAME, sample_text, FIRST)
+    write_dump(folder, "001_7707062aadfcc580.txt", later_snapshot(sample_text), LATER)
+    write_dump(folder, "000_aaaabbbbccccdddd.txt", other_profile(sample_text), LATER)
+    return folder
+
+
+def settings_for(home, inbox) -> Settings:
+    return Settings.load(home=home, inbox=inbox, settle_seconds=0, batch_size=1)
+
+
+def head_started_run(home, inbox) -> tuple[headstart.HeadStart, dict]:
+    with headstart.begin(settings_for(home, inbox)) as ahead:
+        summary = ingest(home=home, inbox=inbox, settle_seconds=0, batch_size=1)
+    return ahead, summary
+
+
+def test_a_head_started_run_is_the_run_the_flow_makes(prefect_harness, tmp_path, inbox):
+    ahead, summary = head_started_run(tmp_path / "ahead", inbox)
+    assert len(ahead.jobs) == 3 and summary["run_id"] == ahead.run_id and summary["dumps_loaded"] == 3
+    assert workers._ahead == {}     # every batch begun ahead was collected by a batch task
+    ingest(home=tmp_path / "plain", inbox=inbox, settle_seconds=0, batch_size=1)
+    assert differences(tmp_path / "ahead", tmp_path / "plain") == []
+    _, again = head_started_run(tmp_path / "ahead", inbox)   # nothing new: planned ahead, nothing to read
+    assert again["dumps_new"] == 0 and again["files_read"] == 0
+
+
+def test_a_failing_head_started_batch_fails_the_run_and_keeps_the_home(prefect_harness, tmp_path, inbox,
+                                                                      monkeypatch):
+    home = tmp_path / "home"
+    monkeypatch.setenv(FAIL_ENV, "extract:batch-read")   # before the head start spawns its workers
+    with pytest.raises(InjectedFault):
+        head_started_run(home, inbox)
+    assert run_statuses(home) == ["failed"] and unlisted_lake_files(home) == []
+    monkeypatch.delenv(FAIL_ENV)
+    head_started_run(home, inbox)
+    ingest(home=tmp_path / "plain", inbox=inbox, settle_seconds=0, batch_size=1)
+    assert differences(home, tmp_path / "plain") == []
+
+
+def test_no_head_start_while_another_run_holds_the_home(tmp_path, inbox):
+    home = tmp_path / "home"
+    with run_lock(home), headstart.begin(settings_for(home, inbox)) as ahead:
+        assert ahead is None and workers._ahead == {}
+    assert not (home / "lake").exists()   # it didn't plan: planning clears a crashed run's lake files
+
+
+def test_the_flow_refuses_a_head_start_made_for_other_settings(tmp_path, inbox):
+    home = tmp_path / "home"
+    with headstart.begin(settings_for(home, inbox)):
+        with pytest.raises(RuntimeError, match="head start was planned for"):
+            headstart.take(Settings.load(home=home, inbox=inbox, settle_seconds=0, batch_size=2))

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 
 from flows import batch, discover, stages, workers
 from flows.lock import RunLocked, run_lock
-from flows.settings import Settings
+from flows.settings import Settings, UserError
 
 
 @dataclass
@@ -34,14 +34,11 @@ def begin(settings: Settings):
     another run holds the home, do nothing: the flow then waits for it or refuses, as without."""
     global _current
     with ExitStack() as stack:
-        if not _lock_at_once(stack, settings):
+        ahead = _planned(settings) if _lock_at_once(stack, settings) else None
+        if ahead is None:
+            stack.close()   # the flow takes the lock itself
             yield None
             return
-        started_at = dt.datetime.now(dt.timezone.utc)
-        run_id = stages.new_run_id(started_at)
-        plan = discover.plan_run(settings.inbox, settings.lake, settings.state, settings.settle_seconds)
-        ahead = HeadStart(settings, run_id, started_at, plan,
-                          batch.plan_jobs(plan.todo, plan.known, settings, run_id, started_at))
         stack.callback(workers.shutdown)   # registered before the batches: no batch outlives the lock
         for job in ahead.jobs:
             workers.submit_ahead(batch.process_batch, job)
@@ -50,6 +47,22 @@ def begin(settings: Settings):
             yield ahead
         finally:
             _current = None
+
+
+def _planned(settings: Settings) -> HeadStart | None:
+    """The run's plan; None when planning fails (an I/O error, say): the flow's own planning task
+    then tries again, with its retries, and records the failure. A UserError (a lake of an older
+    layout, say) is the user's to fix, so it stops the command at once."""
+    started_at = dt.datetime.now(dt.timezone.utc)
+    run_id = stages.new_run_id(started_at)
+    try:
+        plan = discover.plan_run(settings.inbox, settings.lake, settings.state, settings.settle_seconds)
+    except UserError:
+        raise
+    except Exception:
+        return None
+    return HeadStart(settings, run_id, started_at, plan, batch.plan_jobs(plan.todo, plan.known, settings, run_id,
+                                                                         started_at))
 
 
 def _lock_at_once(stack: ExitStack, settings: Settings) -> bool:

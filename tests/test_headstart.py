@@ -67,3 +67,14 @@ def test_the_flow_refuses_a_head_start_made_for_other_settings(tmp_path, inbox):
     with headstart.begin(settings_for(home, inbox)):
         with pytest.raises(RuntimeError, match="head start was planned for"):
             headstart.take(Settings.load(home=home, inbox=inbox, settle_seconds=0, batch_size=2))
+
+
+def test_a_head_start_whose_planning_fails_leaves_the_run_to_the_flow(tmp_path, inbox, monkeypatch):
+    def unreadable(*args):
+        raise OSError("lake manifest unreadable")
+    monkeypatch.setattr(headstart.discover, "plan_run", unreadable)
+    home = tmp_path / "home"
+    with headstart.begin(settings_for(home, inbox)) as ahead:
+        assert ahead is None
+        with run_lock(home):    # released: the flow can take it
+            pass

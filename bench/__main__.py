@@ -110,8 +110,9 @@ def references(args: argparse.Namespace) -> tuple:
 def notes(args: argparse.Namespace) -> list[str]:
     out = [f"each pipeline row: median of {args.repeat} runs, in {args.repeat} rounds; "
            f"floor {args.repeat} passes, dlt peer {args.peer_repeat} run(s)",
-           "to-commit: the summary's finished_at - started_at (inside the flow, but before the lake commit "
-           "and the warehouse publish, which the time breakdown below shows); "
+           "to-commit: the summary's finished_at - started_at (from the run lock, taken before Prefect starts "
+           "when the run has a head start, to just before the lake commit and the warehouse publish, which "
+           "the time breakdown below shows); "
            "CPU s: user+system CPU of the run and its children; busy: share of the machine's cores busy "
            "during the run (any process: above CPU s / (median s x cores) means other work competed)",
            "RSS tree: largest sum over the run process and its children (worker processes, Prefect's server) sampled every 20 ms;"

@@ -31,12 +31,13 @@ def utc_naive(text: str) -> str:
 
 
 def flow_run_of(con: sqlite3.Connection, summary: dict) -> tuple | None:
-    """The flow run that enclosed the summary's started_at..finished_at (the bench runs one at a time)."""
-    if not summary.get("started_at") or not summary.get("finished_at"):
+    """The flow run that enclosed the summary's finished_at (the bench runs one at a time; a run's
+    started_at may precede its flow run: a head start takes the lock before Prefect starts)."""
+    if not summary.get("finished_at"):
         return None
+    finished = utc_naive(summary["finished_at"])
     return con.execute("SELECT id, total_run_time FROM flow_run WHERE start_time <= ? AND end_time >= ? "
-                       "ORDER BY start_time DESC LIMIT 1",
-                       (utc_naive(summary["started_at"]), utc_naive(summary["finished_at"]))).fetchone()
+                       "ORDER BY start_time DESC LIMIT 1", (finished, finished)).fetchone()
 
 
 def breakdown(con: sqlite3.Connection, summary: dict) -> dict | None:

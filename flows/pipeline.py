@@ -63,7 +63,9 @@ def merge_buckets(jobs: list[merge.BucketJob], local: bool) -> list[merge.Bucket
 
 
 @task(**IO_TASK)
-def merge_profile_table(lake_dir: Path, observed: list[Path]) -> tuple[pl.DataFrame, int]:
+def merge_profile_table(lake_dir: Path, observed: list[Path], local: bool) -> tuple[pl.DataFrame, int]:
+    if local:
+        return workers.run(merge.merge_profile_table, lake_dir, observed)
     return merge.merge_profile_table(lake_dir, observed)
 
 
@@ -93,7 +95,7 @@ def ingest(home: Path = DEFAULTS.home, inbox: Path | str | None = None, batch_si
     inbox and lake may be fsspec URLs (s3://bucket/inbox); `str` keeps a URL's `//` intact."""
     settings = Settings.load(home=home, inbox=inbox, batch_size=batch_size, settle_seconds=settle_seconds,
                              max_dump_bytes=max_dump_bytes, lock_wait_seconds=lock_wait_seconds, lake=lake)
-    ahead = headstart.take(settings)   # `profile-etl run` may have planned and begun this run
+    ahead = headstart.take(settings, reprocess)   # `profile-etl run` may have planned and begun this run
     with nullcontext() if ahead else run_lock(settings.home, settings.lock_wait_seconds):
         started_at = ahead.started_at if ahead else dt.datetime.now(dt.timezone.utc)
         run_id = ahead.run_id if ahead else stages.new_run_id(started_at)
@@ -116,7 +118,7 @@ def ingest_new_dumps(settings: Settings, run_id: str, started_at: dt.datetime, r
     log_plan(run_id, found, plan.todo, retry, settings.settle_seconds)
     jobs = ahead.jobs if ahead else batch_jobs(plan.todo + list(retry.values()), plan.known - set(retry), settings,
                                                run_id, started_at)
-    results = process_all(jobs)
+    results = process_all(jobs, started_at)
     new_dumps = pl.concat([r.dumps for r in results]) if results else empty_frame(TABLES["dumps"])
     current = read_current_tables(settings.lake, bool(retry))
     merged = merge_run(settings.lake, run_id, observations(results)) if new_dumps.height else merge.Merged()
@@ -150,11 +152,11 @@ def batches_run_locally() -> bool:
     return isinstance(FlowRunContext.get().task_runner, ThreadPoolTaskRunner)
 
 
-def process_all(jobs: list[batch.BatchJob]) -> list[batch.BatchResult]:
+def process_all(jobs: list[batch.BatchJob], started_at: dt.datetime) -> list[batch.BatchResult]:
     """Batch tasks, with progress as they finish. A dump that two batches read (the same bytes under
     two names) keeps its first reading: the later batch runs again without it."""
     local = batches_run_locally()
-    progress = Progress(sum(len(j.sources) for j in jobs), sum(f.size for j in jobs for f in j.sources))
+    progress = Progress(sum(len(j.sources) for j in jobs), sum(f.size for j in jobs for f in j.sources), started_at)
     futures = [process_batch.submit(job, local) for job in jobs]
     results = [progress.advance(future.result()) for future in futures]
     for i, repeated in batch.repeated_dumps(results).items():
@@ -168,7 +170,7 @@ def merge_run(lake_dir: Path, run_id: str, observed: dict[str, list[Path]]) -> m
     local = batches_run_locally()
     jobs = merge.bucket_jobs(lake_dir, run_id, observed)
     futures = [merge_buckets.submit(group, local) for group in stages.chunks(jobs, MERGE_GROUP)]
-    profiles = merge_profile_table(lake_dir, observed["profiles"]) if observed["profiles"] else None
+    profiles = merge_profile_table(lake_dir, observed["profiles"], local) if observed["profiles"] else None
     return merge.combine([r for future in futures for r in future.result()], profiles)
 
 

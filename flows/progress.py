@@ -1,6 +1,7 @@
 """Progress of a run: a bar on a terminal, plain log lines otherwise (SPEC §5)."""
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import sys
 import time
@@ -11,15 +12,16 @@ LOGGER = logging.getLogger("profile_etl.progress")
 class Progress:
     """Counts extracted dumps and bytes; each update goes to the `profile_etl.progress` logger."""
 
-    def __init__(self, files: int, total_bytes: int):
+    def __init__(self, files: int, total_bytes: int, started_at: dt.datetime):
+        """started_at: when the run began, which may be before the flow (a head start's batches)."""
         self.files, self.total_bytes = files, total_bytes
         self.done = self.bytes_done = 0
-        self.started = time.monotonic()
+        self.started = started_at.timestamp()
 
     def advance(self, frames):
         self.done += frames.files.height
         self.bytes_done += frames.files["size"].sum()
-        elapsed = max(time.monotonic() - self.started, 1e-9)
+        elapsed = max(time.time() - self.started, 1e-9)
         rate = self.bytes_done / elapsed
         left = (self.total_bytes - self.bytes_done) / rate if rate else 0.0
         LOGGER.info("read %d of %d dump files, %.1f MB/s, %.0f s left", self.done, self.files, rate / 1e6, left,

@@ -20,23 +20,22 @@ _pool: ProcessPoolExecutor | None = None
 _ahead: dict[int, tuple[object, Future]] = {}   # id(arg) -> (arg, its future): work begun before asked for
 _lock = threading.RLock()
 PARENT_CHECK_SECONDS = 0.5
-# Batches that run ahead (flows/headstart.py) yield the CPU to Prefect's start, which the run waits on.
-WORKER_NICENESS = 10
 
 
 def cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
-def _in_worker(run_pid: int) -> None:
+def _in_worker(run_pid: int, niceness: int) -> None:
     faults.KILL_PARENT = True   # a crash test's kill is meant for the run, not only this worker
     os.environ.setdefault("POLARS_MAX_THREADS", "1")   # the pool already has a process per core
-    os.nice(WORKER_NICENESS)
+    os.nice(niceness)
     threading.Thread(target=_exit_with_the_run, args=(run_pid,), daemon=True, name="run-watch").start()
     # A worker has nothing to tear down (results travel through a pipe written at once): skipping
     # the interpreter's finalization of polars, pyarrow and pandera makes the run's end faster.
     atexit.register(os._exit, 0)
-    import flows.batch  # noqa: F401  (imported while the flow still plans, not inside the first batch)
+    import flows.batch   # imported and warmed while the flow still plans, not inside the first task
+    flows.batch.warm()
 
 
 def _exit_with_the_run(run_pid: int) -> None:
@@ -47,19 +46,20 @@ def _exit_with_the_run(run_pid: int) -> None:
     os._exit(1)
 
 
-def pool() -> ProcessPoolExecutor:
+def pool(niceness: int = 0) -> ProcessPoolExecutor:
+    """The run's pool; niceness applies to the workers of a pool this call creates."""
     global _pool
     with _lock:   # batch tasks call this from several threads
         if _pool is None:
             _pool = ProcessPoolExecutor(max_workers=cores(), mp_context=multiprocessing.get_context("spawn"),
-                                        initializer=_in_worker, initargs=(os.getpid(),))
+                                        initializer=_in_worker, initargs=(os.getpid(), niceness))
         return _pool
 
 
-def start() -> None:
+def start(niceness: int = 0) -> None:
     """Spawn the workers now (ProcessPoolExecutor would wait for the first task)."""
     for _ in range(cores()):
-        pool().submit(os.getpid)
+        pool(niceness).submit(os.getpid)
 
 
 def submit_ahead(fn, arg) -> None:

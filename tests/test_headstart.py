@@ -1,6 +1,8 @@
 """A run's head start: batches begun before Prefect is up, then taken over by the flow."""
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 
 from flows import headstart, workers
@@ -32,14 +34,27 @@ def head_started_run(home, inbox) -> tuple[headstart.HeadStart, dict]:
     return ahead, summary
 
 
-def test_a_head_started_run_is_the_run_the_flow_makes(prefect_harness, tmp_path, inbox):
-    ahead, summary = head_started_run(tmp_path / "ahead", inbox)
+def test_a_head_started_run_is_the_run_the_flow_makes(prefect_harness, tmp_path, inbox, monkeypatch):
+    home, submitted = tmp_path / "ahead", []
+    with headstart.begin(settings_for(home, inbox)) as ahead:
+        pool = workers.pool
+        monkeypatch.setattr(workers, "pool", lambda *args: recording(pool(*args), submitted))
+        summary = ingest(home=home, inbox=inbox, settle_seconds=0, batch_size=1)
+    monkeypatch.undo()
     assert len(ahead.jobs) == 3 and summary["run_id"] == ahead.run_id and summary["dumps_loaded"] == 3
-    assert workers._ahead == {}     # every batch begun ahead was collected by a batch task
+    # the batch tasks collected the batches begun ahead; only the merges went to the pool in the flow
+    assert "process_batch" not in submitted and "merge_buckets" in submitted
     ingest(home=tmp_path / "plain", inbox=inbox, settle_seconds=0, batch_size=1)
-    assert differences(tmp_path / "ahead", tmp_path / "plain") == []
-    _, again = head_started_run(tmp_path / "ahead", inbox)   # nothing new: planned ahead, nothing to read
+    assert differences(home, tmp_path / "plain") == []
+    _, again = head_started_run(home, inbox)   # nothing new: planned ahead, nothing to read
     assert again["dumps_new"] == 0 and again["files_read"] == 0
+
+
+def recording(pool, submitted: list[str]) -> SimpleNamespace:
+    def submit(fn, *args):
+        submitted.append(fn.__name__)
+        return pool.submit(fn, *args)
+    return SimpleNamespace(submit=submit, _broken=False)
 
 
 def test_a_failing_head_started_batch_fails_the_run_and_keeps_the_home(prefect_harness, tmp_path, inbox,
@@ -62,11 +77,12 @@ def test_no_head_start_while_another_run_holds_the_home(tmp_path, inbox):
     assert not (home / "lake").exists()   # it didn't plan: planning clears a crashed run's lake files
 
 
-def test_the_flow_refuses_a_head_start_made_for_other_settings(tmp_path, inbox):
+@pytest.mark.parametrize("batch_size, reprocess", [(2, False), (1, True)])
+def test_the_flow_refuses_a_head_start_made_for_another_run(tmp_path, inbox, batch_size, reprocess):
     home = tmp_path / "home"
     with headstart.begin(settings_for(home, inbox)):
         with pytest.raises(RuntimeError, match="head start was planned for"):
-            headstart.take(Settings.load(home=home, inbox=inbox, settle_seconds=0, batch_size=2))
+            headstart.take(Settings.load(home=home, inbox=inbox, settle_seconds=0, batch_size=batch_size), reprocess)
 
 
 def test_a_head_start_whose_planning_fails_leaves_the_run_to_the_flow(tmp_path, inbox, monkeypatch):

@@ -166,12 +166,13 @@ def process_all(jobs: list[batch.BatchJob], started_at: dt.datetime) -> list[bat
 
 
 def merge_run(lake_dir: Path, run_id: str, observed: dict[str, list[Path]]) -> merge.Merged:
-    """The mutable tables' buckets merge in parallel tasks, the small profiles table meanwhile here."""
+    """The mutable tables' buckets merge in parallel tasks, and the small profiles table in one
+    more, submitted first so that it doesn't wait behind the buckets."""
     local = batches_run_locally()
+    profiles = merge_profile_table.submit(lake_dir, observed["profiles"], local) if observed["profiles"] else None
     jobs = merge.bucket_jobs(lake_dir, run_id, observed)
     futures = [merge_buckets.submit(group, local) for group in stages.chunks(jobs, MERGE_GROUP)]
-    profiles = merge_profile_table(lake_dir, observed["profiles"], local) if observed["profiles"] else None
-    return merge.combine([r for future in futures for r in future.result()], profiles)
+    return merge.combine([r for future in futures for r in future.result()], profiles.result() if profiles else None)
 
 
 def observations(results: list[batch.BatchResult]) -> dict[str, list[Path]]:

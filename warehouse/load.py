@@ -142,8 +142,12 @@ def upsert_version(con: duckdb.DuckDBPyConnection, name: str, paths: list[str]) 
     if len(keys) > 1:
         con.execute(f"DELETE FROM {name} AS o WHERE o.{keys[0]} IN (SELECT {keys[0]} FROM _new) "
                     f"AND NOT EXISTS (SELECT 1 FROM _new AS n WHERE {same_key})")
+    # The table is cut down to the new keys' rows first (a semi-join, built on the small side):
+    # compared whole, it was hashed whole (37 ms against 8 ms for 50 papers of 577,000).
+    current = (f"SELECT {', '.join(f't.{c}' for c in keys + versions)} FROM {name} AS t "
+               f"SEMI JOIN _new AS k ON t.{keys[0]} = k.{keys[0]}")
     con.execute(f"CREATE OR REPLACE TEMP TABLE _changed AS SELECT {', '.join(keys)} FROM _new AS n "
-                f"WHERE NOT EXISTS (SELECT 1 FROM {name} AS o WHERE {same_row})")
+                f"WHERE NOT EXISTS (SELECT 1 FROM ({current}) AS o WHERE {same_row})")
     # Delete and insert, not INSERT OR REPLACE: DuckDB applies that as in-place updates, and a
     # checkpoint then rewrites every row group they touched (measured: 0.36 s against 0.02 s for
     # 50 papers of 577,000), which would make a small run's cost follow the table's size.

@@ -12,6 +12,7 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.context import FlowRunContext
+from prefect.futures import wait
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows import artifact, batch, discover, extract, headstart, merge, stages, workers
@@ -172,6 +173,7 @@ def merge_run(lake_dir: Path, run_id: str, observed: dict[str, list[Path]]) -> m
     profiles = merge_profile_table.submit(lake_dir, observed["profiles"], local) if observed["profiles"] else None
     jobs = merge.bucket_jobs(lake_dir, run_id, observed)
     futures = [merge_buckets.submit(group, local) for group in stages.chunks(jobs, MERGE_GROUP)]
+    wait([*futures, *([profiles] if profiles else [])])   # none still writing when one failed
     return merge.combine([r for future in futures for r in future.result()], profiles.result() if profiles else None)
 
 

@@ -75,7 +75,7 @@ def run(fn, *args):
     try:
         return future.result()
     except BaseException:
-        if getattr(pool(), "_broken", False):
+        if getattr(_pool, "_broken", False):   # not pool(): after a shutdown it would make a new one
             shutdown()
         raise
 

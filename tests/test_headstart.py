@@ -54,7 +54,7 @@ def recording(pool, submitted: list[str]) -> SimpleNamespace:
     def submit(fn, *args):
         submitted.append(fn.__name__)
         return pool.submit(fn, *args)
-    return SimpleNamespace(submit=submit, _broken=False)
+    return SimpleNamespace(submit=submit)
 
 
 def test_a_failing_head_started_batch_fails_the_run_and_keeps_the_home(prefect_harness, tmp_path, inbox,

@@ -143,7 +143,7 @@ def upsert_version(con: duckdb.DuckDBPyConnection, name: str, paths: list[str]) 
         con.execute(f"DELETE FROM {name} AS o WHERE o.{keys[0]} IN (SELECT {keys[0]} FROM _new) "
                     f"AND NOT EXISTS (SELECT 1 FROM _new AS n WHERE {same_key})")
     # The table is cut down to the new keys' rows first (a semi-join, built on the small side):
-    # compared whole, it was hashed whole (37 ms against 8 ms for 50 papers of 577,000).
+    # compared whole, it was hashed whole (the upsert of 50 papers of 577,000: 38 ms, now 16 ms).
     current = (f"SELECT {', '.join(f't.{c}' for c in keys + versions)} FROM {name} AS t "
                f"SEMI JOIN _new AS k ON t.{keys[0]} = k.{keys[0]}")
     con.execute(f"CREATE OR REPLACE TEMP TABLE _changed AS SELECT {', '.join(keys)} FROM _new AS n "

@@ -2,13 +2,10 @@
 `profile-etl run` (temporary server, telemetry off). Its wall time is "Prefect's own start"."""
 from __future__ import annotations
 
-import os
-
 
 def main() -> None:
-    from flows.cli import PREFECT_ENV
-    for key, value in PREFECT_ENV.items():
-        os.environ.setdefault(key, value)
+    from flows.cli import use_prefect_env
+    use_prefect_env()
     from prefect import flow
 
     @flow(name="bench-empty-flow")

@@ -6,7 +6,6 @@ an empty home. Prints the medians and the marginal rate; writes nothing to the r
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import statistics
 import tempfile
@@ -30,9 +29,8 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--repeat", type=int, default=3)
     args = p.parse_args()
-    from flows.cli import PREFECT_ENV
-    for key, value in PREFECT_ENV.items():
-        os.environ.setdefault(key, value)
+    from flows.cli import use_prefect_env
+    use_prefect_env()
     from flows.pipeline import ingest
     inbox = corpus.main_corpus(args.workdir, args.dumps, args.seed)
     nbytes = corpus.size_of(corpus.dump_files(inbox))

@@ -8,7 +8,7 @@ import sys
 from contextlib import ExitStack
 from pathlib import Path
 
-from flows import discover, headstart, storage, workers
+from flows import discover, storage, workers
 from flows.settings import Settings, UserError
 
 # Offline, quiet and clean exits for Prefect's temporary server; set before prefect is imported.
@@ -94,9 +94,14 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
-def prepare_prefect(settings: Settings) -> None:
+def use_prefect_env() -> None:
+    """PREFECT_ENV, unless the environment says otherwise; before prefect is imported."""
     for key, value in PREFECT_ENV.items():
         os.environ.setdefault(key, value)
+
+
+def prepare_prefect(settings: Settings) -> None:
+    use_prefect_env()
     if not _reachable(settings.inbox):
         raise UserError(f"inbox {settings.inbox} is not a folder (or its bucket doesn't exist): "
                         "create it or pass --inbox DIR")
@@ -149,6 +154,7 @@ def cmd_watch(settings: Settings, args) -> int:
 def cmd_run(settings: Settings, args) -> int:
     """While Prefect's temporary server starts, local workers already read the run's batches (a
     head start, flows/headstart.py) when a cheap folder walk says the inbox has changed."""
+    from flows import headstart   # imports batches' modules: only `run` needs them
     prepare_prefect(settings)
     with ExitStack() as stack:
         stack.callback(workers.shutdown)

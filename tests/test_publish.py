@@ -2,6 +2,7 @@
 never from another lineage of the lake."""
 from __future__ import annotations
 
+import duckdb
 import pytest
 
 from flows.cli import main
@@ -80,3 +81,27 @@ def test_an_idle_file_far_behind_is_replaced_by_a_copy_else_loaded_in_place(home
         assert files.current(link) == idle and (idle.stat().st_ino != inode) == copied, cost
         got, want = warehouse_tables(home), lake_tables(home)
         assert all(got[t].equals(want[t]) for t in want)
+
+
+def primary_keys(path) -> dict[str, list[str]]:
+    with duckdb.connect(str(path), read_only=True) as con:
+        return dict(con.execute("SELECT table_name, constraint_column_names FROM duckdb_constraints() "
+                                "WHERE constraint_type = 'PRIMARY KEY'").fetchall())
+
+
+def test_a_new_warehouse_gets_its_keys_with_its_first_rows_even_after_a_failed_first_load(
+        home_with_two_files, monkeypatch, tmp_path):
+    """Keys are added after a new table's first rows; a first load that fails leaves key-less empty
+    tables, which the next load into the same file fills and keys."""
+    home, _ = home_with_two_files
+    target = tmp_path / "fresh.duckdb"
+    monkeypatch.setenv(FAIL_ENV, "load:before-commit")
+    with pytest.raises(InjectedFault):
+        load.load(target, home / "lake")
+    monkeypatch.delenv(FAIL_ENV)
+    assert "papers" not in primary_keys(target)
+    load.load(target, home / "lake")
+    assert primary_keys(target) == primary_keys(home / "warehouse.duckdb")
+    assert primary_keys(target)["paper_authors"] == ["paper_id", "position"] and len(primary_keys(target)) == 9
+    with duckdb.connect(str(target), read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM papers").fetchone()[0] == lake.read_table(home / "lake", "papers").height

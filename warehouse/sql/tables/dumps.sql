@@ -12,6 +12,5 @@ CREATE TABLE IF NOT EXISTS dumps (
     reason VARCHAR,
     entries_found BIGINT NOT NULL,
     entries_loaded BIGINT NOT NULL,
-    entries_rejected BIGINT NOT NULL,
-    PRIMARY KEY (dump_id)
+    entries_rejected BIGINT NOT NULL
 );

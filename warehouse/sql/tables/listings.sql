@@ -3,6 +3,5 @@ CREATE TABLE IF NOT EXISTS listings (
     rank BIGINT NOT NULL,
     profile_key VARCHAR NOT NULL,
     paper_id VARCHAR NOT NULL,
-    captured_at TIMESTAMPTZ NOT NULL,
-    PRIMARY KEY (dump_id, rank)
+    captured_at TIMESTAMPTZ NOT NULL
 );

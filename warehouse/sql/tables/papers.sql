@@ -12,6 +12,5 @@ CREATE TABLE IF NOT EXISTS papers (
     tag VARCHAR,
     first_seen_at TIMESTAMPTZ NOT NULL,
     last_seen_at TIMESTAMPTZ NOT NULL,
-    last_seen_dump_id VARCHAR NOT NULL,
-    PRIMARY KEY (paper_id)
+    last_seen_dump_id VARCHAR NOT NULL
 );

@@ -10,6 +10,5 @@ CREATE TABLE IF NOT EXISTS profile_snapshots (
     ai_score BIGINT,
     papers_listed BIGINT NOT NULL,
     owner_name VARCHAR,
-    owner_share DOUBLE,
-    PRIMARY KEY (dump_id)
+    owner_share DOUBLE
 );

@@ -11,6 +11,5 @@ CREATE TABLE IF NOT EXISTS profiles (
     novelty_pct BIGINT,
     ai_score BIGINT,
     papers_listed BIGINT NOT NULL,
-    owner_share DOUBLE,
-    PRIMARY KEY (profile_key)
+    owner_share DOUBLE
 );

@@ -7,6 +7,5 @@ CREATE TABLE IF NOT EXISTS runs (
     dumps_new BIGINT NOT NULL,
     dumps_loaded BIGINT NOT NULL,
     dumps_partial BIGINT NOT NULL,
-    dumps_quarantined BIGINT NOT NULL,
-    PRIMARY KEY (run_id)
+    dumps_quarantined BIGINT NOT NULL
 );

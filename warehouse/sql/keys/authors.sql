@@ -1,0 +1,1 @@
+ALTER TABLE authors ADD PRIMARY KEY (author_id);

@@ -1,0 +1,1 @@
+ALTER TABLE dumps ADD PRIMARY KEY (dump_id);

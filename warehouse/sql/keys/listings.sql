@@ -1,0 +1,1 @@
+ALTER TABLE listings ADD PRIMARY KEY (dump_id, rank);

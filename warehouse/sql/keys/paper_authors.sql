@@ -1,0 +1,1 @@
+ALTER TABLE paper_authors ADD PRIMARY KEY (paper_id, position);

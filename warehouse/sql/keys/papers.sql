@@ -1,0 +1,1 @@
+ALTER TABLE papers ADD PRIMARY KEY (paper_id);

@@ -1,0 +1,1 @@
+ALTER TABLE profile_snapshots ADD PRIMARY KEY (dump_id);

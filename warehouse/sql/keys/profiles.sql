@@ -1,0 +1,1 @@
+ALTER TABLE profiles ADD PRIMARY KEY (profile_key);

@@ -1,0 +1,1 @@
+ALTER TABLE runs ADD PRIMARY KEY (run_id);

@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from bench import bighome, corpus, measure, prefect_db, report
+from bench import bighome, corpus, loadref, measure, prefect_db, report
 from bench.floor import floor
 from bench.peer import peer
 from bench.runner import bench_env
@@ -53,8 +53,9 @@ def generate(args: argparse.Namespace) -> None:
                     str(chunks)], check=True, cwd=corpus.REPO)
 
 
-def pipeline_measurements(args: argparse.Namespace, env: dict, scratch: Path) -> dict:
-    """The five measurements (and the start-up references) as real `profile-etl run` processes."""
+def pipeline_measurements(args: argparse.Namespace, env: dict, scratch: Path) -> tuple[dict, list[float]]:
+    """The five measurements (and the start-up references) as real `profile-etl run` processes, and
+    the seconds of each round's warehouse load alone."""
     main = corpus.main_corpus(args.workdir, args.dumps, args.seed)
     new = corpus.new_dumps(args.workdir, args.dumps, args.seed)[:args.repeat]
     log("warm-up (not measured)")
@@ -65,13 +66,14 @@ def pipeline_measurements(args: argparse.Namespace, env: dict, scratch: Path) ->
     with contextlib.ExitStack() as stack:
         big_pair = stack.enter_context(bighome.working_copy(args.workdir, scratch, args.dumps, args.seed,
                                                             args.scale)) if big else None
+        load_alone: list[float] = []
         for i in range(args.repeat):
             log(f"round {i + 1} of {args.repeat}: python, Prefect, fixed, full, no-op, 1 new dump x 2 homes")
-            measure.one_round(i, m, scratch, main, new[i], env, big_pair)
+            measure.one_round(i, m, scratch, main, new[i], env, big_pair, load_alone)
             log("  " + ", ".join(f"{k} {v.runs[-1].seconds:.2f} s" for k, v in m.items()))
     if args.memory_dumps:
         m["many"] = memory_run(args, env, scratch, main)
-    return m
+    return m, load_alone
 
 
 def memory_run(args: argparse.Namespace, env: dict, scratch: Path, main: Path) -> measure.Measurement:
@@ -133,21 +135,22 @@ def main(argv: list[str] | None = None) -> int:
     generate(args)
     env = bench_env(env_home(args))
     scratch = measure.fresh(args.workdir / "scratch")
-    m = pipeline_measurements(args, env, scratch)
+    m, load_alone = pipeline_measurements(args, env, scratch)
     fl, pe = references(args)
-    derived, targets = report.ratios(m, fl, pe)
+    lo = loadref.reference(load_alone, m["full"].dumps, m["full"].nbytes)
+    derived, targets = report.ratios(m, fl, pe, lo)
     order = ["full", "noop", "new_small", "new_big", "many", "fixed", "prefect", "python"]
     rows = [m[k] for k in order if k in m]
     times = {v.name: prefect_db.median_breakdown(env_home(args), v) for v in rows if v.runs and v.runs[0].summary}
     build, remarks = getattr(args, "big_home_build", None), notes(args)
-    lines = ["", *report.table(rows, [fl, pe]), "", "ratios and the issue's targets:",
+    lines = ["", *report.table(rows, [fl, pe, lo]), "", "ratios and the issue's targets:",
              *report.target_lines(targets), "", "other figures:", *report.other_lines(derived, build), "",
              "where the time goes (medians, seconds; from Prefect's records):", *report.time_lines(times), "",
              *(f"note: {n}" for n in remarks)]
     print("\n".join(lines))
     record = {"machine": report.machine(start), "settings": settings_of(args),
               "measurements": {k: v.to_json() for k, v in m.items()},
-              "references": {"floor": fl.to_json(), "peer": pe.to_json()}, "derived": derived,
+              "references": {"floor": fl.to_json(), "peer": pe.to_json(), "load_alone": lo.to_json()}, "derived": derived,
               "targets": targets, "notes": remarks, "time_breakdown": times, "big_home_build": build}
     report.write_json(args.out, record)
     print(f"results: {args.out}")

@@ -7,6 +7,7 @@ import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bench import loadref
 from bench.corpus import link_tree
 from bench.runner import Run, run_etl, run_prefect_probe, run_python_start
 
@@ -101,8 +102,9 @@ def new_series(n: int, big: int | None, corpus_bytes: int, new_bytes: int, scale
 
 
 def one_round(i: int, m: dict[str, Measurement], scratch: Path, main: Path, new: Path, env: dict,
-              big: tuple[Path, Path] | None) -> None:
-    """Round i runs each kind once, so a slow spell of the machine hits all kinds alike."""
+              big: tuple[Path, Path] | None, load_alone: list[float]) -> None:
+    """Round i runs each kind once, so a slow spell of the machine hits all kinds alike; after the
+    full ingest, its lake is loaded alone into a new warehouse file (a reference)."""
     m["python"].runs.append(run_python_start(env))
     m["prefect"].runs.append(run_prefect_probe(env))
     empty = fresh(scratch / "empty-inbox")
@@ -110,6 +112,7 @@ def one_round(i: int, m: dict[str, Measurement], scratch: Path, main: Path, new:
     inbox, home = fresh(scratch / "inbox"), fresh(scratch / "home")
     link_tree(main, inbox)
     m["full"].runs.append(expect_new(run_etl(home, inbox, env), m["full"].dumps, "full ingest"))
+    load_alone.append(loadref.timed_load(home / "lake", scratch))
     m["noop"].runs.append(expect_new(run_etl(home, inbox, env), 0, "no-op rerun"))
     add_new_dump(inbox, new)
     m["new_small"].runs.append(expect_new(run_etl(home, inbox, env), 1, "1 new dump, small home"))

@@ -54,7 +54,7 @@ def target(label: str, value: float | None, limit: float, unit: str, at_least: b
             "comparison": ">=" if at_least else "<=", "met": met}
 
 
-def ratios(m: dict, floor, peer) -> tuple[dict, list[dict]]:
+def ratios(m: dict, floor, peer, load_alone) -> tuple[dict, list[dict]]:
     """Derived numbers and the issue's targets; `m` maps a short key to a Measurement (or None)."""
     full, fixed = m["full"], m["fixed"]
     marginal_s = full.seconds - fixed.seconds
@@ -76,7 +76,7 @@ def ratios(m: dict, floor, peer) -> tuple[dict, list[dict]]:
         derived["many_dumps"] = m["many"].dumps
         derived["many_peak_tree_rss_mb"] = m["many"].tree_rss_mb
         derived["many_end_to_end_mb_s"] = rate(m["many"].nbytes, m["many"].seconds)
-    derived |= paired(m) | to_commit(m)
+    derived |= paired(m) | to_commit(m) | budgets(floor, peer, load_alone)
     big = m.get("new_big")
     if big:
         derived["new_big_over_new_small"] = big.seconds / m["new_small"].seconds
@@ -97,6 +97,17 @@ def paired(m: dict) -> dict:
             "paired_new_small_minus_fixed_seconds": diff("new_small", "fixed"),
             "paired_new_big_minus_fixed_seconds": diff("new_big", "fixed"),
             "paired_fixed_minus_prefect_start_seconds": diff("fixed", "prefect")}
+
+
+def budgets(floor, peer, load_alone) -> dict:
+    """What the floor and peer targets allow a full ingest beyond the fixed cost, and what of it the
+    warehouse load alone takes: the rest is every other stage, parsing included."""
+    allowed = {"two_x_floor": 2 * floor.median, "tenth_of_peer": peer.median / 10 if peer else None}
+    out = {"load_alone_seconds": load_alone.median, "load_alone_over_floor": load_alone.median / floor.median}
+    for name, seconds in allowed.items():
+        out[f"{name}_allows_seconds"] = seconds
+        out[f"{name}_left_after_load_alone_seconds"] = seconds - load_alone.median if seconds else None
+    return out
 
 
 def to_commit(m: dict) -> dict:
@@ -202,6 +213,11 @@ def other_lines(d: dict, build: dict | None) -> list[str]:
     lines = [f"  full ingest end to end {fmt(d['full_ingest_end_to_end_mb_s'], '.1f')} MB/s = "
              f"{fmt(d['end_to_end_over_peer'])}x the dlt peer; floor {fmt(d['floor_mb_s'], '.1f')} MB/s, "
              f"peer {fmt(d['peer_mb_s'], '.1f')} MB/s",
+             f"  budgets beyond the fixed cost: 2x the floor allows {fmt(d['two_x_floor_allows_seconds'])} s, "
+             f"10x the peer {fmt(d['tenth_of_peer_allows_seconds'])} s; the warehouse load alone takes "
+             f"{fmt(d['load_alone_seconds'])} s ({fmt(d['load_alone_over_floor'])}x the floor), leaving "
+             f"{fmt(d['two_x_floor_left_after_load_alone_seconds'])} s and "
+             f"{fmt(d['tenth_of_peer_left_after_load_alone_seconds'])} s for everything else, parsing included",
              f"  paired within rounds (median of differences): full - fixed "
              f"{fmt(d['paired_full_minus_fixed_seconds'])} s, no-op - fixed {fmt(d['paired_noop_minus_fixed_seconds'])} s, "
              f"1 new dump - fixed: small {fmt(d['paired_new_small_minus_fixed_seconds'])} s, "

@@ -9,15 +9,18 @@ import datetime as dt
 import re
 from dataclasses import dataclass, field
 
-PARSER_VERSION = "1"
+PARSER_VERSION = "2"   # 2: a well-formed head starts an entry without a blank line before it; wider near-heads
 
 MONTHS = {m: i for i, m in enumerate(
     ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"], start=1)}
 _MONTH_ALT = "|".join(MONTHS)
 ENTRY_HEAD = re.compile(rf"([A-Z]{{2,5}})({_MONTH_ALT}) (\d{{1,2}})(?:, (\d{{4}}))?(Code)?")
-# Something that was meant to be an entry head but is not one (garbled by the scraper).
-NEAR_HEAD = re.compile(rf"[A-Za-z]{{0,8}} ?(?:{_MONTH_ALT})[a-z]{{0,6}}\.? ?\d", re.IGNORECASE)
+# Something that was meant to be an entry head but is not one (garbled by the scraper): a short
+# category-like prefix (`cs.LG`, `LG·`), then a month and a digit or an ISO date.
+NEAR_HEAD = re.compile(rf"[A-Za-z.·_/-]{{0,10}} ?(?:(?:{_MONTH_ALT})[a-z]{{0,6}}\.? ?\d|\d{{4}}-\d{{1,2}}-\d{{1,2}})",
+                       re.IGNORECASE)
 NEAR_HEAD_MAX_LEN = 40
+SPACES = re.compile(r"\s+")   # a tab or a no-break space (HTML's &nbsp;) in a head reads as a space
 NUMBER = r"(\d{1,3}(?:,\d{3}){1,5}|\d{1,18})"     # bounded: at most 18 digits, always an Int64
 METRIC_MAX = {"novelty_pct": 100}
 METRICS = {
@@ -103,10 +106,26 @@ def _safe_date(year: int, month: int, day: int) -> dt.date | None:
         return None
 
 
+def head_text(line: str) -> str:
+    return SPACES.sub(" ", line.strip())
+
+
 def is_entry_head(line: str) -> bool:
     if ENTRY_HEAD.fullmatch(line):
         return True
     return len(line) <= NEAR_HEAD_MAX_LEN and NEAR_HEAD.match(line) is not None
+
+
+def starts_entry(lines: list[str], i: int) -> bool:
+    """A well-formed head starts an entry wherever it stands (a scraper may drop the blank line
+    before it); a near-head only after a blank line, where a head belongs: elsewhere a short line
+    with a date in it is abstract text."""
+    if len(lines[i]) > NEAR_HEAD_MAX_LEN and len(lines[i].strip()) > NEAR_HEAD_MAX_LEN:
+        return False   # most lines: no head is this long
+    head = head_text(lines[i])
+    if ENTRY_HEAD.fullmatch(head):
+        return True
+    return (i == 0 or not lines[i - 1].strip()) and is_entry_head(head)
 
 
 def split_authors(text: str) -> tuple[list[str], bool, str | None]:
@@ -156,7 +175,7 @@ def parse_header(lines: list[str]) -> tuple[dict[str, int | None], int | None, l
 
 
 def parse_entry(entry_index: int, line_no: int, block: list[str], captured_on: dt.date) -> Entry:
-    head = block[0].strip()
+    head = head_text(block[0])
     entry = Entry(entry_index, line_no, "\n".join(block).strip("\n")[:100_000], head)
     if m := ENTRY_HEAD.fullmatch(head):
         category, month, day, year, badge = m.groups()
@@ -190,11 +209,10 @@ def _paragraphs(lines: list[str]) -> list[str]:
 
 
 def parse_dump(text: str, captured_on: dt.date) -> ParsedDump:
-    """Split a dump into its header and its entries. An entry starts at a head line that
-    follows a blank line; everything up to the next such head belongs to it."""
+    """Split a dump into its header and its entries. An entry starts at a head line (see
+    starts_entry); everything up to the next one belongs to it."""
     lines = text.split("\n")
-    starts = [i for i, line in enumerate(lines)
-              if (i == 0 or not lines[i - 1].strip()) and is_entry_head(line.strip())]
+    starts = [i for i in range(len(lines)) if starts_entry(lines, i)]
     header_end = starts[0] if starts else len(lines)
     metrics, heading, problems = parse_header(lines[:header_end])
     bounds = zip(starts, starts[1:] + [len(lines)])

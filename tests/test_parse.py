@@ -77,6 +77,32 @@ def test_garbled_head_is_an_entry_without_category():
     assert good.category == "LG" and bad.category is None and bad.title == "Bad"
 
 
+@pytest.mark.parametrize("head", ["cs.LGAug 23, 2023Code", "LG2023-08-23Code", "LG\tAug 23, 2023Code",
+                                  "LG·Aug 23, 2023Code", "LG Aug 23, 2023Code"])
+def test_head_variants_are_garbled_heads_not_abstract_text(head):
+    text = HEADER + "\n".join(dumps.entry("LGAug 2, 2023", "Good", "A B", "x.") + [""]
+                              + dumps.entry(head, "Second", "C D", "y."))
+    good, bad = parse_dump(text, CAPTURED).entries
+    assert good.abstract == "x." and bad.category is None and bad.title == "Second"
+
+
+def test_a_no_break_space_in_a_head_reads_as_a_space():
+    entry = parse_dump(one_entry("LGAug\u00a023, 2023Code"), CAPTURED).entries[0]
+    assert (entry.category, entry.published_on, entry.has_code_badge) == ("LG", dt.date(2023, 8, 23), True)
+
+
+def test_a_head_without_a_blank_line_before_it_starts_an_entry():
+    text = HEADER + "\n".join(dumps.entry("LGMar 2, 2023", "First", "A B", "Para.")
+                              + dumps.entry("CVMar 1, 2023", "Second", "C D", "z."))
+    first, second = parse_dump(text, CAPTURED).entries
+    assert first.abstract == "Para." and (second.category, second.title, second.abstract) == ("CV", "Second", "z.")
+
+
+def test_a_dated_line_inside_an_abstract_paragraph_stays_abstract_text():
+    entry, = parse_dump(one_entry(abstract="We study X.\nUpdated Jun 2024, see v2."), CAPTURED).entries
+    assert entry.abstract == "We study X.\nUpdated Jun 2024, see v2."
+
+
 def test_missing_and_unparsable_metrics_are_header_problems():
     parsed = parse_dump("h-index28\n57papers\ncitations: many\nNovelty55%\n\n" + "\n".join(dumps.entry("CVMay 2, 2024", "T", "A B")), CAPTURED)
     reasons = sorted(p.reason for p in parsed.header_problems)

@@ -5,6 +5,7 @@ import csv
 import datetime as dt
 import io
 import json
+import math
 from pathlib import Path
 
 import duckdb
@@ -14,7 +15,7 @@ from flows.normalise import MUTABLE_TABLES
 from flows.settings import UserError
 from flows.validate import to_frames
 from schemas.tables import TABLES, empty_frame
-from warehouse.load import connect
+from warehouse.load import connect, sql_literal
 
 
 def open_read_only(warehouse: Path) -> duckdb.DuckDBPyConnection:
@@ -23,23 +24,55 @@ def open_read_only(warehouse: Path) -> duckdb.DuckDBPyConnection:
     return connect(warehouse, read_only=True)
 
 
+def open_for_queries(warehouse: Path) -> duckdb.DuckDBPyConnection:
+    """The warehouse for what a user types: the read-only file refuses writes to it, and with
+    external access off nothing else can be read or written either (`COPY … TO`, `ATTACH`,
+    `read_text`, installing extensions). Locked, so a query can't turn that back on."""
+    con = open_read_only(warehouse)
+    con.execute("SET enable_external_access = false")
+    con.execute("SET lock_configuration = true")
+    return con
+
+
 def query(warehouse: Path, sql: str) -> tuple[list[tuple], list[str]]:
-    with open_read_only(warehouse) as con:
+    with open_for_queries(warehouse) as con:
         try:
             cursor = con.execute(sql)
+        except duckdb.PermissionException as exc:
+            raise UserError(f"`sql` reads the warehouse only, no other file ({exc}); to write tables to files "
+                            "use `profile-etl export DIR`") from None
         except duckdb.Error as exc:
             if "read-only" in str(exc).lower():
                 raise UserError("the warehouse is opened read-only: `sql` runs queries, not writes "
                                 f"({exc.__class__.__name__}: {exc})") from None
             raise UserError(f"query failed: {exc}") from None
+        if cursor is None:
+            raise UserError("the query has no statement to run: pass one, e.g. `sql \"SELECT * FROM profiles\"`")
         if cursor.description is None:
             return [], []
         return cursor.fetchall(), [d[0] for d in cursor.description]
 
 
+def unique_names(columns: list[str]) -> list[str]:
+    """JSON objects need distinct keys: a repeated column name gets `_2`, `_3`..."""
+    seen: dict[str, int] = {}
+    out = []
+    for name in columns:
+        seen[name] = seen.get(name, 0) + 1
+        out.append(name if seen[name] == 1 else f"{name}_{seen[name]}")
+    return out
+
+
+def json_value(value):
+    """Strict JSON has no NaN or infinities: they become null."""
+    return None if isinstance(value, float) and not math.isfinite(value) else value
+
+
 def render(rows: list[tuple], columns: list[str], fmt: str) -> str:
     if fmt == "json":
-        return json.dumps([dict(zip(columns, row)) for row in rows], default=str, indent=1, ensure_ascii=False)
+        names = unique_names(columns)
+        return json.dumps([{k: json_value(v) for k, v in zip(names, row)} for row in rows], default=str, indent=1,
+                          ensure_ascii=False, allow_nan=False)
     if fmt == "csv":
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")
@@ -83,7 +116,8 @@ def validate_files(paths: list[Path], max_bytes: int) -> tuple[list[str], int]:
     problems, invalid = [], 0
     for path in paths:
         if not path.is_file():
-            problems.append(f"{path}: no such file")
+            problems.append(f"{path}: " + ("a folder: pass its files (e.g. FOLDER/*.txt)" if path.is_dir()
+                                           else "no such file"))
             invalid += 1
             continue
         batch = extract.Batch()
@@ -111,7 +145,7 @@ def export(warehouse: Path, out: Path, fmt: str) -> list[Path]:
     with open_read_only(warehouse) as con:
         for name in names:
             target, tmp = out / f"{name}.{fmt}", out / f".{name}.{fmt}.tmp"
-            con.execute(f"COPY (SELECT * FROM {name}) TO '{tmp}' ({options})")
+            con.execute(f"COPY (SELECT * FROM {name}) TO {sql_literal(str(tmp))} ({options})")
             tmp.replace(target)
             written.append(target)
     return written

@@ -62,6 +62,32 @@ def test_sql_refuses_writes_with_a_clear_message(loaded_home, capsys):
     assert capsys.readouterr().out == "n\n50\n"
 
 
+@pytest.mark.parametrize("sql", ["COPY (SELECT 1 AS x) TO '{home}/lake/_manifest.json' (FORMAT csv)",
+                                 "SELECT * FROM read_text('{home}/lake/_manifest.json')",
+                                 "ATTACH '{home}/other.duckdb'", "SET enable_external_access = true"])
+def test_sql_touches_no_file_but_the_warehouse(loaded_home, capsys, sql):
+    home = loaded_home[0] / "home"
+    manifest = (home / "lake" / "_manifest.json").read_bytes()
+    assert main(["--home", str(home), "sql", sql.format(home=home)]) == 2
+    err = capsys.readouterr().err
+    assert "reads the warehouse only" in err or "the configuration has been locked" in err
+    assert (home / "lake" / "_manifest.json").read_bytes() == manifest and not (home / "other.duckdb").exists()
+
+
+@pytest.mark.parametrize("sql", ["", "  ;  ", "-- only a comment"])
+def test_sql_without_a_statement_says_so(loaded_home, capsys, sql):
+    assert main(["--home", str(loaded_home[0] / "home"), "sql", sql]) == 2
+    assert "no statement" in capsys.readouterr().err
+
+
+def test_sql_json_keeps_repeated_column_names_and_is_strict_json(loaded_home, capsys):
+    query = "SELECT 'a' AS status, 'b' AS status, 'nan'::DOUBLE AS x, 'inf'::DOUBLE AS y, 1.5::DOUBLE AS z"
+    assert main(["--home", str(loaded_home[0] / "home"), "sql", query, "--format", "json"]) == 0
+    out = capsys.readouterr().out
+    assert json.loads(out, parse_constant=lambda c: pytest.fail(f"not strict JSON: {c}")) == [
+        {"status": "a", "status_2": "b", "x": None, "y": None, "z": 1.5}]
+
+
 def test_sql_without_a_warehouse_says_what_to_do(tmp_path, capsys):
     assert main(["--home", str(tmp_path), "sql", "SELECT 1"]) == 2
     assert "run `profile-etl run` first" in capsys.readouterr().err
@@ -86,3 +112,8 @@ def test_validate_prints_line_numbered_problems(tmp_path, sample_text, capsys):
     assert f"{broken}:16: entry head is garbled" in out
     assert f"{broken}:58: entry has no author line" in out
     assert f"{broken}: partial, 48 of 50 entries valid" in out
+
+
+def test_validate_on_a_folder_says_to_pass_its_files(tmp_path, capsys):
+    assert main(["validate", str(tmp_path)]) == 1
+    assert f"{tmp_path}: a folder: pass its files" in capsys.readouterr().out

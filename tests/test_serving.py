@@ -49,7 +49,7 @@ def test_sqlalchemy_client_lists_tables_with_comments_and_runs_a_mart(home):  # 
 
 
 def test_export_writes_stable_file_names_that_read_back(home, tmp_path):  # noqa: F811
-    out = tmp_path / "export"
+    out = tmp_path / "it's an export"   # a quote in the path: COPY takes it as a literal
     assert main(["--home", str(home), "export", str(out)]) == 0
     assert main(["--home", str(home), "export", str(out), "--format", "csv"]) == 0
     names = {p.name for p in out.iterdir()}

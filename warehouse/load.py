@@ -59,12 +59,13 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
 def describe_tables(con: duckdb.DuckDBPyConnection) -> None:
     """Table and column comments from the pandera models, so BI tools show them."""
     for name, model in TABLES.items():
-        con.execute(f"COMMENT ON TABLE {name} IS {_quote(' '.join((model.__doc__ or '').split()))}")
+        con.execute(f"COMMENT ON TABLE {name} IS {sql_literal(' '.join((model.__doc__ or '').split()))}")
         for column, spec in model.to_schema().columns.items():
-            con.execute(f"COMMENT ON COLUMN {name}.{column} IS {_quote(spec.description or '')}")
+            con.execute(f"COMMENT ON COLUMN {name}.{column} IS {sql_literal(spec.description or '')}")
 
 
-def _quote(text: str) -> str:
+def sql_literal(text: str) -> str:
+    """A SQL string literal (for DuckDB statements that take no parameters: COMMENT, COPY)."""
     return "'" + text.replace("'", "''") + "'"
 
 
@@ -248,7 +249,7 @@ def _keys_in(files: list[str], key: str) -> str:
 
 
 def _sql_list(texts: list[str]) -> str:
-    return "[" + ", ".join(_quote(t) for t in texts) + "]"
+    return "[" + ", ".join(sql_literal(t) for t in texts) + "]"
 
 
 def load(warehouse_path: Path, lake: Path) -> int:

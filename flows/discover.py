@@ -69,11 +69,17 @@ def scan_inbox(inbox: storage.Location, settle_seconds: float, now: float | None
                 stat = os.stat(os.path.join(root, name))
             except OSError:  # a dangling symlink, or removed since listed: nothing to read
                 continue
-            if now - stat.st_mtime < settle_seconds:
+            if is_settling(now - stat.st_mtime, settle_seconds):
                 waiting.append(folder / name)
             else:
                 ready.append(SourceFile(folder / name, stat.st_size, stat.st_mtime_ns))
     return Inbox(ready, waiting)
+
+
+def is_settling(age_seconds: float, settle_seconds: float) -> bool:
+    """Modified within the settle time, either way: a file stamped far in the future (a skewed
+    clock, a wrong stamp) is not being written now, and would otherwise wait for ever."""
+    return abs(age_seconds) < settle_seconds
 
 
 def _scan_url(inbox: storage.Url, settle_seconds: float, now: float) -> Inbox:
@@ -88,7 +94,7 @@ def _scan_url(inbox: storage.Url, settle_seconds: float, now: float) -> Inbox:
         if is_in_progress(name):
             if is_dump_name(name.lstrip(".").removesuffix(".part").removesuffix(".tmp")):
                 waiting.append(url)
-        elif is_dump_name(name) and now - mtime_ns / 1e9 < settle_seconds:
+        elif is_dump_name(name) and is_settling(now - mtime_ns / 1e9, settle_seconds):
             waiting.append(url)
         elif is_dump_name(name):
             ready.append(SourceFile(url, size, mtime_ns))

@@ -111,9 +111,15 @@ def _refused(path: storage.Location, reason: str) -> DumpBytes:
 
 BOMS = [(codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF8, "utf-8"),
         (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16")]
-CONVERT_HINT = ("the encoding can't be recognised for sure, so nothing was guessed: convert the file to UTF-8 "
-                "(e.g. `iconv -f LATIN1 -t UTF-8 FILE > FILE.utf8.txt` if it is Latin-1) and drop the converted "
-                "file in the inbox again; the original bytes are kept in raw/")
+def in_place(source_encoding: str) -> str:
+    """A conversion that keeps the file's name and modification time: its profile key and capture
+    time (when it has no sidecar) come from them."""
+    return (f"`iconv -f {source_encoding} -t UTF-8 FILE > FILE.new && touch -r FILE FILE.new && mv FILE.new FILE`; "
+            "the next run reads it as a new dump of the same profile and capture time")
+
+
+CONVERT_HINT = ("the encoding can't be recognised for sure, so nothing was guessed: convert the file to UTF-8 in "
+                f"place, e.g. if it is Latin-1 {in_place('LATIN1')}; the original bytes are kept in raw/")
 
 
 def decode_text(raw: bytes) -> str:
@@ -122,8 +128,8 @@ def decode_text(raw: bytes) -> str:
     encoding, bom = next(((enc, len(bom)) for bom, enc in BOMS if raw.startswith(bom)), (None, 0))
     if encoding is None and b"\x00" in raw:
         raise Quarantine(f"binary file, not text: NUL byte at offset {raw.index(0)}. If it is UTF-16 or UTF-32 text "
-                         "without a byte-order mark, convert it to UTF-8 (e.g. `iconv -f UTF-16LE -t UTF-8`) "
-                         "and drop it in the inbox again")
+                         "without a byte-order mark, convert it to UTF-8 in place, e.g. "
+                         f"{in_place('UTF-16LE')}")
     encoding = encoding or "utf-8"
     try:
         text = raw.decode(encoding) if encoding != "utf-8" else raw[bom:].decode("utf-8")

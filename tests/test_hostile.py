@@ -121,15 +121,17 @@ def test_good_dumps_of_the_same_run_load(hostile):
 @pytest.mark.parametrize("name, reason, raw_text", [
     ("010_empty.txt", "empty file", ""),
     ("011_binary.txt", "binary file, not text: NUL byte at offset 8. If it is UTF-16 or UTF-32 text without a "
-     "byte-order mark, convert it to UTF-8 (e.g. `iconv -f UTF-16LE -t UTF-8`) and drop it in the inbox again", None),
+     "byte-order mark, convert it to UTF-8 in place, e.g. `iconv -f UTF-16LE -t UTF-8 FILE > FILE.new && touch -r "
+     "FILE FILE.new && mv FILE.new FILE`; the next run reads it as a new dump of the same profile and capture time",
+     None),
     ("012_page.txt", "not a profile dump (it looks like an HTML or XML page): no metric line such as `h-index28` "
      "and no entry head such as `LGAug 23, 2023` found", fixture("page.txt").decode()),
     ("013_document.txt", "not a profile dump (it is a JSON document): no metric line such as `h-index28` and no "
      "entry head such as `LGAug 23, 2023` found", fixture("document.txt").decode()),
     ("014_latin1.txt", "not valid UTF-8 text: byte 0xe9 at offset 88 (line 10) can't be decoded; the encoding "
-     "can't be recognised for sure, so nothing was guessed: convert the file to UTF-8 (e.g. `iconv -f LATIN1 "
-     "-t UTF-8 FILE > FILE.utf8.txt` if it is Latin-1) and drop the converted file in the inbox again; the "
-     "original bytes are kept in raw/", None),
+     "can't be recognised for sure, so nothing was guessed: convert the file to UTF-8 in place, e.g. if it is "
+     "Latin-1 `iconv -f LATIN1 -t UTF-8 FILE > FILE.new && touch -r FILE FILE.new && mv FILE.new FILE`; the next "
+     "run reads it as a new dump of the same profile and capture time; the original bytes are kept in raw/", None),
     ("030_sidecar_not_json.txt", "sidecar 030_sidecar_not_json.meta.json is not valid JSON: Expecting ',' delimiter: "
      "line 1 column 47 (char 46); fix the sidecar, then reprocess the dump", profile(30)),
     ("031_sidecar_bad_time.txt", "sidecar 031_sidecar_bad_time.meta.json: captured_at '2026-02-30T10:00:00Z' is "
@@ -142,6 +144,21 @@ def test_unreadable_dumps_are_quarantined_with_reason_and_decoded_text(hostile, 
     assert titles(home, name) == []
     assert query(home, "SELECT count(*) FROM profile_snapshots JOIN dumps USING (dump_id) "
                        "WHERE suffix(source_path, ?)", shown(name)) == [(0,)]
+
+
+def test_following_the_conversion_hint_loads_the_same_profile_at_the_same_capture_time(tmp_path, prefect_harness):
+    from flows.pipeline import ingest
+    home, inbox = tmp_path / "home", tmp_path / "inbox"
+    path = write_dump(inbox, "014_latin1.txt", fixture("latin1.txt"), CAPTURED)
+    ingest(home=home, inbox=inbox, settle_seconds=0)
+    # the hint: iconv -f LATIN1 -t UTF-8 FILE > FILE.new && touch -r FILE FILE.new && mv FILE.new FILE
+    new = path.with_name(path.name + ".new")
+    new.write_bytes(path.read_bytes().decode("latin-1").encode("utf-8"))
+    os.utime(new, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns))
+    os.replace(new, path)
+    ingest(home=home, inbox=inbox, settle_seconds=0)
+    rows = query(home, "SELECT status, profile_key, captured_at FROM dumps ORDER BY status")
+    assert [r[0] for r in rows] == ["loaded", "quarantined"] and rows[0][1:] == rows[1][1:]
 
 
 def test_every_dump_is_kept_in_raw_byte_for_byte(hostile):

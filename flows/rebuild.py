@@ -6,7 +6,7 @@ import shutil
 
 from flows import extract, stages, storage
 from flows.normalise import MUTABLE_TABLES
-from flows.settings import Settings
+from flows.settings import Settings, UserError
 from flows.validate import to_frames
 from schemas.tables import TABLES, empty_frame
 from warehouse import lake
@@ -14,6 +14,8 @@ from warehouse import lake
 
 def lake_from_raw(settings: Settings) -> None:
     """Re-parse every raw/ copy into a new lake, keep the runs history, and swap it in."""
+    if not settings.raw.is_dir():   # a mistyped --home: an empty lake would replace the real one
+        raise UserError(f"no raw/ folder at {settings.raw}: nothing to rebuild the lake from; check --home")
     batch = extract.extract_raw_store(settings.raw, settings.max_dump_bytes)
     current = {name: empty_frame(TABLES[name]) for name in MUTABLE_TABLES}
     tables = stages.transform([to_frames(batch)], current) if batch.dumps else {}

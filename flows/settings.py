@@ -1,6 +1,7 @@
 """All settings in one object: flags, then PROFILE_ETL_* environment variables, then defaults."""
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
@@ -31,16 +32,21 @@ class Settings:
         values = {}
         for f in fields(cls):
             raw = os.environ.get(ENV_PREFIX + f.name.upper())
-            if raw is not None:
+            if raw:   # set but empty counts as unset, as in most tools
                 values[f.name] = _convert(f.name, raw)
-        values.update({k: v for k, v in flags.items() if v is not None})
-        settings = cls(**values)
-        if settings.batch_size < 1 or settings.max_dump_bytes < 1 or settings.settle_seconds < 0:
-            raise UserError("batch size and size limit must be positive, settle seconds not negative")
+        flagged = {k: v for k, v in flags.items() if v is not None}
+        settings = cls(**(values | flagged))
+        for name, (least, what) in LIMITS.items():
+            value = getattr(settings, name)
+            if not (value >= least and math.isfinite(value)):
+                source = "its flag" if name in flagged else f"{ENV_PREFIX}{name.upper()}"
+                raise UserError(f"{name} is {value!r} (from {source}): it must be {what}")
         if storage.is_url(settings.home):
             raise UserError(f"home {settings.home} must be a local folder (it holds the warehouse, raw/ and "
                             "the run lock); put only the inbox and the lake on object storage (--inbox, --lake)")
         home = Path(settings.home)
+        if home.exists() and not home.is_dir():
+            raise UserError(f"home {home} is a file, not a folder: pass --home DIR (or set {ENV_PREFIX}HOME)")
         return replace(settings, home=home, inbox=storage.location(settings.inbox or home / "inbox"),
                        lake=storage.location(settings.lake or home / "lake"))
 
@@ -55,6 +61,11 @@ class Settings:
     @property
     def warehouse(self) -> Path:
         return self.home / "warehouse.duckdb"
+
+
+LIMITS = {"batch_size": (1, "a whole number, 1 or more"), "max_dump_bytes": (1, "a whole number, 1 or more"),
+          "settle_seconds": (0, "a number of seconds, 0 or more"),
+          "lock_wait_seconds": (0, "a number of seconds, 0 or more")}
 
 
 def _convert(name: str, raw: str):

@@ -117,3 +117,39 @@ def test_validate_prints_line_numbered_problems(tmp_path, sample_text, capsys):
 def test_validate_on_a_folder_says_to_pass_its_files(tmp_path, capsys):
     assert main(["validate", str(tmp_path)]) == 1
     assert f"{tmp_path}: a folder: pass its files" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("env, flags, message", [
+    ({"PROFILE_ETL_SETTLE_SECONDS": "-1"}, [], "settle_seconds is -1.0 (from PROFILE_ETL_SETTLE_SECONDS)"),
+    ({"PROFILE_ETL_SETTLE_SECONDS": "nan"}, [], "settle_seconds is nan (from PROFILE_ETL_SETTLE_SECONDS)"),
+    ({}, ["--batch-size", "0"], "batch_size is 0 (from its flag): it must be a whole number, 1 or more"),
+])
+def test_a_bad_setting_is_named_with_where_it_came_from(tmp_path, monkeypatch, capsys, env, flags, message):
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    assert main(["--home", str(tmp_path), "run", "--inbox", str(tmp_path), *flags]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_a_home_that_is_a_file_is_refused(tmp_path, capsys):
+    (tmp_path / "afile").write_text("not a folder")
+    assert main(["--home", str(tmp_path / "afile"), "rebuild"]) == 2
+    assert "is a file, not a folder" in capsys.readouterr().err
+
+
+def test_rebuild_refuses_without_a_lake_and_keeps_the_warehouse(loaded_home, capsys, tmp_path):
+    home = loaded_home[0] / "home"
+    before = main(["--home", str(home), "sql", "SELECT count(*) FROM dumps", "--format", "csv"]), capsys.readouterr().out
+    assert main(["--home", str(home), "rebuild", "--lake", str(tmp_path / "lakee")]) == 2
+    assert "no lake at" in capsys.readouterr().err
+    assert main(["--home", str(tmp_path / "nohome"), "rebuild", "--from-raw"]) == 2
+    assert "no raw/ folder" in capsys.readouterr().err
+    after = main(["--home", str(home), "sql", "SELECT count(*) FROM dumps", "--format", "csv"]), capsys.readouterr().out
+    assert before == after == (0, "count_star()\n1\n")
+
+
+def test_a_manifest_that_is_not_json_is_named(tmp_path, capsys):
+    (tmp_path / "lake").mkdir()
+    (tmp_path / "lake" / "_manifest.json").write_text("x\noops\n")
+    assert main(["--home", str(tmp_path), "rebuild"]) == 2
+    assert f"{tmp_path / 'lake' / '_manifest.json'} is not a lake manifest" in capsys.readouterr().err

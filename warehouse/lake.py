@@ -57,7 +57,11 @@ def read_manifest(lake: storage.Location) -> dict:
     path = lake / MANIFEST
     if not storage.exists(path):
         return {"version": 0, "tables": {name: [] for name in TABLES}}
-    return json.loads(storage.read_bytes(path))
+    try:
+        return json.loads(storage.read_bytes(path))
+    except ValueError as exc:
+        raise UserError(f"{path} is not a lake manifest ({exc}); it is written only by profile-etl: restore it "
+                        "from a backup, or run `profile-etl rebuild --from-raw` to make the lake again") from None
 
 
 def table_files(lake: storage.Location, name: str, manifest: dict | None = None) -> list[storage.Location]:

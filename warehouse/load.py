@@ -17,6 +17,7 @@ import duckdb
 
 from flows import storage
 from flows.faults import checkpoint
+from flows.settings import UserError
 from warehouse.checks import assert_checks_pass
 from warehouse.views import create_views
 from schemas.tables import TABLES
@@ -313,5 +314,9 @@ def catching_up_costs_more(link: Path, current: Path, lake: Path) -> bool:
 
 
 def rebuild(warehouse_path: Path, lake: Path) -> None:
-    """A new warehouse from the lake alone."""
+    """A new warehouse from the lake alone; refused when there is no lake there (a mistyped --lake
+    or --home would otherwise publish an empty warehouse over a good one)."""
+    if not storage.exists(lake / lake_mod.MANIFEST):
+        raise UserError(f"no lake at {lake} (no {lake_mod.MANIFEST}): nothing to rebuild the warehouse from; "
+                        "check --home and --lake, or run `profile-etl rebuild --from-raw` to make the lake from raw/")
     publish(warehouse_path, lake, from_scratch=True)

@@ -129,15 +129,18 @@ def starts_entry(lines: list[str], i: int) -> bool:
 
 
 def split_authors(text: str) -> tuple[list[str], bool, str | None]:
-    """Visible author names, whether the list ends in ' et al.', and the ' · TAG' suffix."""
-    tag = None
+    """Visible author names, whether the list ends in ' et al.', and the ' · TAG' suffix. The line
+    comes stripped, so an empty tag is a trailing ` ·` and a line of only a tag starts with `· `;
+    stray commas (`A,,  , B`) separate no names."""
+    text, tag = f" {text} ", None
     if TAG_SEPARATOR in text:
         text, tag = text.rsplit(TAG_SEPARATOR, 1)
         tag = tag.strip() or None
-    truncated = text.endswith(ET_AL)
+    text = text.strip()
+    truncated = text == ET_AL.strip() or text.endswith(ET_AL)
     if truncated:
-        text = text[: -len(ET_AL)]
-    names = [name.strip() for name in text.split(AUTHOR_SEPARATOR)]
+        text = text[: -len(ET_AL.strip())]
+    names = [name.strip() for name in text.split(AUTHOR_SEPARATOR.strip())]
     return [n for n in names if n], truncated, tag
 
 

@@ -51,6 +51,28 @@ def test_authors_et_al_and_tag():
     assert split_authors("Ann Lee, Bo Chen") == (["Ann Lee", "Bo Chen"], False, None)
 
 
+@pytest.mark.parametrize("line, expected", [
+    ("Lai Wei,,  , Zihao Jiang ·", (["Lai Wei", "Zihao Jiang"], False, None)),   # stray commas, an empty tag
+    ("et al.", ([], True, None)),
+    ("· mit", ([], False, "mit")),
+    ("Ann Lee et al. ·", (["Ann Lee"], True, None)),
+])
+def test_scraper_glitches_in_author_lines_make_no_odd_names(line, expected):
+    assert split_authors(line) == expected
+
+
+def test_a_title_without_letters_or_digits_is_a_reject_not_a_shared_paper(tmp_path):
+    from flows.queries import validate_files
+    path = tmp_path / "titles.txt"
+    path.write_text(HEADER + "\n".join(dumps.entry("LGAug 2, 2023", "???", "A B", "x.") + [""]
+                                       + dumps.entry("LGAug 3, 2023", "!!!", "C D", "y.") + [""]
+                                       + dumps.entry("LGAug 4, 2023", "Ω-Net", "E F", "z.")))
+    problems, invalid = validate_files([path], 10**6)
+    assert [p.split(": ", 1)[0] for p in problems] == [f"{path}:9", f"{path}:16", str(path)]
+    assert all("title has no letter or digit" in p for p in problems[:2])
+    assert problems[2].endswith("partial, 1 of 3 entries valid") and invalid == 1
+
+
 @pytest.mark.parametrize("text, url, host", [
     ("Code is at https://github.com/owner/repo.", "https://github.com/owner/repo", "github"),
     ("See https://hf.co/AI4Chem, and more.", "https://hf.co/AI4Chem", "huggingface"),

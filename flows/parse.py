@@ -16,9 +16,10 @@ MONTHS = {m: i for i, m in enumerate(
 _MONTH_ALT = "|".join(MONTHS)
 ENTRY_HEAD = re.compile(rf"([A-Z]{{2,5}})({_MONTH_ALT}) (\d{{1,2}})(?:, (\d{{4}}))?(Code)?")
 # Something that was meant to be an entry head but is not one (garbled by the scraper): a short
-# category-like prefix (`cs.LG`, `LG·`), then a month and a digit or an ISO date.
-NEAR_HEAD = re.compile(rf"[A-Za-z.·_/-]{{0,10}} ?(?:(?:{_MONTH_ALT})[a-z]{{0,6}}\.? ?\d|\d{{4}}-\d{{1,2}}-\d{{1,2}})",
-                       re.IGNORECASE)
+# word, maybe a namespace (`cs.LG`) or a separator (`LG·`) glued on, then a month and a digit; or
+# a category glued to an ISO date (`LG2023-08-23`).
+NEAR_HEAD = re.compile(rf"(?:[a-z]{{1,4}}\.)?[A-Za-z]{{0,8}}[·_/-]? ?(?i:{_MONTH_ALT})[a-z]{{0,6}}\.? ?\d"
+                       rf"|[A-Z]{{2,5}}\d{{4}}-\d{{1,2}}-\d{{1,2}}")
 NEAR_HEAD_MAX_LEN = 40
 SPACES = re.compile(r"\s+")   # a tab or a no-break space (HTML's &nbsp;) in a head reads as a space
 NUMBER = r"(\d{1,3}(?:,\d{3}){1,5}|\d{1,18})"     # bounded: at most 18 digits, always an Int64
@@ -110,12 +111,6 @@ def head_text(line: str) -> str:
     return SPACES.sub(" ", line.strip())
 
 
-def is_entry_head(line: str) -> bool:
-    if ENTRY_HEAD.fullmatch(line):
-        return True
-    return len(line) <= NEAR_HEAD_MAX_LEN and NEAR_HEAD.match(line) is not None
-
-
 def starts_entry(lines: list[str], i: int) -> bool:
     """A well-formed head starts an entry wherever it stands (a scraper may drop the blank line
     before it); a near-head only after a blank line, where a head belongs: elsewhere a short line
@@ -125,13 +120,13 @@ def starts_entry(lines: list[str], i: int) -> bool:
     head = head_text(lines[i])
     if ENTRY_HEAD.fullmatch(head):
         return True
-    return (i == 0 or not lines[i - 1].strip()) and is_entry_head(head)
+    return (i == 0 or not lines[i - 1].strip()) and NEAR_HEAD.match(head) is not None
 
 
 def split_authors(text: str) -> tuple[list[str], bool, str | None]:
     """Visible author names, whether the list ends in ' et al.', and the ' · TAG' suffix. The line
     comes stripped, so an empty tag is a trailing ` ·` and a line of only a tag starts with `· `;
-    stray commas (`A,,  , B`) separate no names."""
+    stray commas (`A,,  , B`) make no names."""
     text, tag = f" {text} ", None
     if TAG_SEPARATOR in text:
         text, tag = text.rsplit(TAG_SEPARATOR, 1)
@@ -140,7 +135,7 @@ def split_authors(text: str) -> tuple[list[str], bool, str | None]:
     truncated = text == ET_AL.strip() or text.endswith(ET_AL)
     if truncated:
         text = text[: -len(ET_AL.strip())]
-    names = [name.strip() for name in text.split(AUTHOR_SEPARATOR.strip())]
+    names = [name.strip(" ,") for name in text.split(AUTHOR_SEPARATOR)]
     return [n for n in names if n], truncated, tag
 
 
@@ -178,8 +173,8 @@ def parse_header(lines: list[str]) -> tuple[dict[str, int | None], int | None, l
 
 
 def parse_entry(entry_index: int, line_no: int, block: list[str], captured_on: dt.date) -> Entry:
-    head = head_text(block[0])
-    entry = Entry(entry_index, line_no, "\n".join(block).strip("\n")[:100_000], head)
+    head = head_text(block[0])   # matched with its spaces made plain; kept as written
+    entry = Entry(entry_index, line_no, "\n".join(block).strip("\n")[:100_000], block[0].strip())
     if m := ENTRY_HEAD.fullmatch(head):
         category, month, day, year, badge = m.groups()
         entry.category, entry.has_code_badge = category, badge is not None

@@ -77,9 +77,14 @@ class RawEntry(pa.DataFrameModel):
         title = pl.col(data.key).fill_null("")
         return data.lazyframe.select((title.str.strip_chars() == "") | title.str.contains(r"[\p{L}\p{N}]"))
 
-    @pa.check("authors", error="entry has no author line (dump cut off?)")
-    def has_authors(cls, data: pa.PolarsData) -> pl.LazyFrame:
-        return data.lazyframe.select(pl.col(data.key).list.len() > 0)
+    @pa.check("authors_text", error="entry has no author line (dump cut off?)")
+    def has_author_line(cls, data: pa.PolarsData) -> pl.LazyFrame:
+        return data.lazyframe.select(pl.col(data.key).fill_null("").str.strip_chars() != "")
+
+    @pa.check("authors", error="author line names no author (only `et al.` or a tag)")
+    def names_an_author(cls, data: pa.PolarsData) -> pl.LazyFrame:
+        no_line = pl.col("authors_text").fill_null("").str.strip_chars() == ""
+        return data.lazyframe.select((pl.col(data.key).list.len() > 0) | no_line)
 
     class Config:
         strict = True

@@ -61,6 +61,20 @@ def test_scraper_glitches_in_author_lines_make_no_odd_names(line, expected):
     assert split_authors(line) == expected
 
 
+def test_a_comma_without_a_space_is_part_of_a_name():
+    assert split_authors("Zhang,Wei, Li Na") == (["Zhang,Wei", "Li Na"], False, None)
+
+
+def test_an_author_line_naming_no_author_is_a_reject_saying_so(tmp_path):
+    from flows.queries import validate_files
+    path = tmp_path / "authors.txt"
+    path.write_text(HEADER + "\n".join(dumps.entry("LGAug 2, 2023", "One", "et al.", "x.") + [""]
+                                       + dumps.entry("LGAug 3, 2023", "Two", "A B", "y.")))
+    problems, _ = validate_files([path], 10**6)
+    assert problems[0] == f"{path}:9: author line names no author (only `et al.` or a tag) (entry 1)"
+    assert problems[1].endswith("partial, 1 of 2 entries valid")
+
+
 def test_a_title_without_letters_or_digits_is_a_reject_not_a_shared_paper(tmp_path):
     from flows.queries import validate_files
     path = tmp_path / "titles.txt"
@@ -111,6 +125,7 @@ def test_head_variants_are_garbled_heads_not_abstract_text(head):
 def test_a_no_break_space_in_a_head_reads_as_a_space():
     entry = parse_dump(one_entry("LGAug\u00a023, 2023Code"), CAPTURED).entries[0]
     assert (entry.category, entry.published_on, entry.has_code_badge) == ("LG", dt.date(2023, 8, 23), True)
+    assert entry.head == "LGAug\u00a023, 2023Code" and entry.date_text == "Aug 23, 2023"   # kept as written
 
 
 def test_a_head_without_a_blank_line_before_it_starts_an_entry():
@@ -118,6 +133,13 @@ def test_a_head_without_a_blank_line_before_it_starts_an_entry():
                               + dumps.entry("CVMar 1, 2023", "Second", "C D", "z."))
     first, second = parse_dump(text, CAPTURED).entries
     assert first.abstract == "Para." and (second.category, second.title, second.abstract) == ("CV", "Second", "z.")
+
+
+@pytest.mark.parametrize("paragraph", ["Published Dec 2023.", "Submitted Jan 2024; revised.", "e.g. Mar 5 notes",
+                                       "Update 2024-03-01: v2"])
+def test_a_short_dated_abstract_paragraph_stays_abstract_text(paragraph):
+    entry, = parse_dump(one_entry(abstract=f"We study X.\n\n{paragraph}"), CAPTURED).entries
+    assert entry.abstract == f"We study X.\n\n{paragraph}"
 
 
 def test_a_dated_line_inside_an_abstract_paragraph_stays_abstract_text():

@@ -111,11 +111,14 @@ def _refused(path: storage.Location, reason: str) -> DumpBytes:
 
 BOMS = [(codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF8, "utf-8"),
         (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16")]
+
+
 def in_place(source_encoding: str) -> str:
     """A conversion that keeps the file's name and modification time: its profile key and capture
     time (when it has no sidecar) come from them."""
-    return (f"`iconv -f {source_encoding} -t UTF-8 FILE > FILE.new && touch -r FILE FILE.new && mv FILE.new FILE`; "
-            "the next run reads it as a new dump of the same profile and capture time")
+    return (f"`iconv -f {source_encoding} -t UTF-8 FILE > FILE.new && touch -r FILE FILE.new && mv FILE.new FILE` "
+            "(a .gz: gunzip it first), so the next run reads it as a new dump of the same profile and capture "
+            "time; where the time can't be kept (object storage), give captured_at in a sidecar")
 
 
 CONVERT_HINT = ("the encoding can't be recognised for sure, so nothing was guessed: convert the file to UTF-8 in "
@@ -257,12 +260,27 @@ def extract_one(batch: Batch, source: SourceFile, known: set[str], raw_dir: Path
     if text is not None and not text.strip():
         reasons.append("empty file" if not read.raw else "empty file: only white space")
     reasons += [sidecar_error] if sidecar_error else []
+    reasons += future_capture(row["captured_at"], sidecar, stamp["ingested_at"])
     if not reasons:
         parsed = parse_dump(text, row["captured_at"].date())
         if parsed.looks_like_profile:
             return add_parsed(batch, row, parsed)
         reasons.append(not_a_profile(text))
     quarantine(batch, row, reasons, text)
+
+
+FUTURE_TOLERANCE = dt.timedelta(minutes=5)   # clocks of machines sharing a folder differ by seconds, not minutes
+
+
+def future_capture(captured_at: dt.datetime, sidecar: identity.Sidecar, ingested_at: dt.datetime) -> list[str]:
+    """A modification time far ahead of the run (a skewed clock, local time written as UTC) is no
+    capture time: the snapshot would be the profile's latest until then, its undated entries in the
+    wrong year. A sidecar's captured_at is taken as given."""
+    if sidecar.captured_at is not None or captured_at <= ingested_at + FUTURE_TOLERANCE:
+        return []
+    return [f"the file's modification time {captured_at:%Y-%m-%d %H:%M:%S} UTC is later than this run "
+            f"({ingested_at:%Y-%m-%d %H:%M:%S} UTC), so it can't be the capture time: set it (`touch -d TIME FILE`) "
+            "or give captured_at in a sidecar, then run with --reprocess"]
 
 
 def _sidecar(path: storage.Location, known_error: str | None) -> tuple[identity.Sidecar, str | None]:

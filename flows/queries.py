@@ -15,7 +15,8 @@ from flows.normalise import MUTABLE_TABLES
 from flows.settings import UserError
 from flows.validate import to_frames
 from schemas.tables import TABLES, empty_frame
-from warehouse.load import connect, sql_literal
+from warehouse.load import connect
+from warehouse.views import sql_literal
 
 
 def open_read_only(warehouse: Path) -> duckdb.DuckDBPyConnection:
@@ -54,25 +55,42 @@ def query(warehouse: Path, sql: str) -> tuple[list[tuple], list[str]]:
 
 
 def unique_names(columns: list[str]) -> list[str]:
-    """JSON objects need distinct keys: a repeated column name gets `_2`, `_3`..."""
-    seen: dict[str, int] = {}
+    """JSON objects need distinct keys: a repeated column name gets the first free `_2`, `_3`..."""
+    used: set[str] = set()
     out = []
     for name in columns:
-        seen[name] = seen.get(name, 0) + 1
-        out.append(name if seen[name] == 1 else f"{name}_{seen[name]}")
+        k, unique = 1, name
+        while unique in used:
+            k += 1
+            unique = f"{name}_{k}"
+        used.add(unique)
+        out.append(unique)
     return out
 
 
 def json_value(value):
-    """Strict JSON has no NaN or infinities: they become null."""
-    return None if isinstance(value, float) and not math.isfinite(value) else value
+    """Strict JSON has no NaN or infinities: they become null, in lists and structs too."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, (list, tuple)):
+        return [json_value(v) for v in value]
+    if isinstance(value, dict):
+        return {k: json_value(v) for k, v in value.items()}
+    return value
+
+
+def to_json(tables: dict[str, tuple[list[tuple], list[str]]] | tuple[list[tuple], list[str]]) -> str:
+    """Rows as JSON objects (one list, or one list per title)."""
+    def objects(rows: list[tuple], columns: list[str]) -> list[dict]:
+        names = unique_names(columns)
+        return [{k: json_value(v) for k, v in zip(names, row)} for row in rows]
+    data = objects(*tables) if isinstance(tables, tuple) else {t: objects(*r) for t, r in tables.items()}
+    return json.dumps(data, default=str, indent=1, ensure_ascii=False, allow_nan=False)
 
 
 def render(rows: list[tuple], columns: list[str], fmt: str) -> str:
     if fmt == "json":
-        names = unique_names(columns)
-        return json.dumps([{k: json_value(v) for k, v in zip(names, row)} for row in rows], default=str, indent=1,
-                          ensure_ascii=False, allow_nan=False)
+        return to_json((rows, columns))
     if fmt == "csv":
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")
@@ -107,7 +125,7 @@ def status(warehouse: Path, as_json: bool = False) -> str:
             cursor = con.execute(sql)
             results[title] = (cursor.fetchall(), [d[0] for d in cursor.description])
     if as_json:
-        return json.dumps({t: [dict(zip(c, r)) for r in rows] for t, (rows, c) in results.items()}, default=str, indent=1)
+        return to_json(results)
     return "\n\n".join(f"## {title}\n{render(rows, columns, 'table')}" for title, (rows, columns) in results.items())
 
 

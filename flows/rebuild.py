@@ -12,10 +12,19 @@ from schemas.tables import TABLES, empty_frame
 from warehouse import lake
 
 
+def refuse_without_sources(settings: Settings, from_raw: bool) -> None:
+    """A mistyped --home or --lake must not publish an empty warehouse, or an empty lake, over good ones."""
+    has_lake = storage.exists(settings.lake / lake.MANIFEST)
+    if not from_raw and not has_lake:
+        raise UserError(f"no lake at {settings.lake} (no {lake.MANIFEST}): nothing to rebuild the warehouse from; "
+                        "check --home and --lake, or run `profile-etl rebuild --from-raw` to make the lake from raw/")
+    if from_raw and not settings.raw.is_dir() and not (has_lake and lake.read_table(settings.lake, "dumps").is_empty()):
+        raise UserError(f"no raw/ folder at {settings.raw}: nothing to rebuild the lake from"
+                        + ("; the lake's dumps would be lost" if has_lake else "; check --home"))
+
+
 def lake_from_raw(settings: Settings) -> None:
     """Re-parse every raw/ copy into a new lake, keep the runs history, and swap it in."""
-    if not settings.raw.is_dir():   # a mistyped --home: an empty lake would replace the real one
-        raise UserError(f"no raw/ folder at {settings.raw}: nothing to rebuild the lake from; check --home")
     batch = extract.extract_raw_store(settings.raw, settings.max_dump_bytes)
     current = {name: empty_frame(TABLES[name]) for name in MUTABLE_TABLES}
     tables = stages.transform([to_frames(batch)], current) if batch.dumps else {}

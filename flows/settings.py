@@ -38,7 +38,7 @@ class Settings:
         settings = cls(**(values | flagged))
         for name, (least, what) in LIMITS.items():
             value = getattr(settings, name)
-            if not (value >= least and math.isfinite(value)):
+            if not (value >= least and (math.isfinite(value) or name in UNBOUNDED)):
                 source = "its flag" if name in flagged else f"{ENV_PREFIX}{name.upper()}"
                 raise UserError(f"{name} is {value!r} (from {source}): it must be {what}")
         if storage.is_url(settings.home):
@@ -66,6 +66,9 @@ class Settings:
 LIMITS = {"batch_size": (1, "a whole number, 1 or more"), "max_dump_bytes": (1, "a whole number, 1 or more"),
           "settle_seconds": (0, "a number of seconds, 0 or more"),
           "lock_wait_seconds": (0, "a number of seconds, 0 or more")}
+
+
+UNBOUNDED = {"lock_wait_seconds"}   # `--wait inf`: wait for the other run however long it takes
 
 
 def _convert(name: str, raw: str):

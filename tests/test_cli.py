@@ -81,11 +81,12 @@ def test_sql_without_a_statement_says_so(loaded_home, capsys, sql):
 
 
 def test_sql_json_keeps_repeated_column_names_and_is_strict_json(loaded_home, capsys):
-    query = "SELECT 'a' AS status, 'b' AS status, 'nan'::DOUBLE AS x, 'inf'::DOUBLE AS y, 1.5::DOUBLE AS z"
+    query = ("SELECT 'a' AS s, 'b' AS s, 'c' AS s_2, 'nan'::DOUBLE AS x, ['inf'::DOUBLE, 1.5] AS y, "
+             "{'v': 'nan'::DOUBLE} AS z")
     assert main(["--home", str(loaded_home[0] / "home"), "sql", query, "--format", "json"]) == 0
     out = capsys.readouterr().out
     assert json.loads(out, parse_constant=lambda c: pytest.fail(f"not strict JSON: {c}")) == [
-        {"status": "a", "status_2": "b", "x": None, "y": None, "z": 1.5}]
+        {"s": "a", "s_2": "b", "s_2_2": "c", "x": None, "y": [None, 1.5], "z": {"v": None}}]
 
 
 def test_sql_without_a_warehouse_says_what_to_do(tmp_path, capsys):
@@ -123,12 +124,18 @@ def test_validate_on_a_folder_says_to_pass_its_files(tmp_path, capsys):
     ({"PROFILE_ETL_SETTLE_SECONDS": "-1"}, [], "settle_seconds is -1.0 (from PROFILE_ETL_SETTLE_SECONDS)"),
     ({"PROFILE_ETL_SETTLE_SECONDS": "nan"}, [], "settle_seconds is nan (from PROFILE_ETL_SETTLE_SECONDS)"),
     ({}, ["--batch-size", "0"], "batch_size is 0 (from its flag): it must be a whole number, 1 or more"),
+    ({}, ["--wait=-inf"], "lock_wait_seconds is -inf (from its flag)"),
 ])
 def test_a_bad_setting_is_named_with_where_it_came_from(tmp_path, monkeypatch, capsys, env, flags, message):
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     assert main(["--home", str(tmp_path), "run", "--inbox", str(tmp_path), *flags]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_waiting_for_another_run_may_be_unbounded(tmp_path):
+    from flows.settings import Settings
+    assert Settings.load(home=tmp_path, lock_wait_seconds=float("inf")).lock_wait_seconds == float("inf")
 
 
 def test_a_home_that_is_a_file_is_refused(tmp_path, capsys):
@@ -143,9 +150,16 @@ def test_rebuild_refuses_without_a_lake_and_keeps_the_warehouse(loaded_home, cap
     assert main(["--home", str(home), "rebuild", "--lake", str(tmp_path / "lakee")]) == 2
     assert "no lake at" in capsys.readouterr().err
     assert main(["--home", str(tmp_path / "nohome"), "rebuild", "--from-raw"]) == 2
-    assert "no raw/ folder" in capsys.readouterr().err
+    assert "no raw/ folder" in capsys.readouterr().err and not (tmp_path / "nohome").exists()
     after = main(["--home", str(home), "sql", "SELECT count(*) FROM dumps", "--format", "csv"]), capsys.readouterr().out
     assert before == after == (0, "count_star()\n1\n")
+
+
+def test_rebuild_from_raw_of_a_home_that_never_loaded_a_dump_works(run_ingest, tmp_path):
+    (tmp_path / "inbox").mkdir()
+    run_ingest(tmp_path / "home", tmp_path / "inbox")
+    assert not (tmp_path / "home" / "raw").exists()
+    assert main(["--home", str(tmp_path / "home"), "rebuild", "--from-raw"]) == 0
 
 
 def test_a_manifest_that_is_not_json_is_named(tmp_path, capsys):
@@ -153,3 +167,14 @@ def test_a_manifest_that_is_not_json_is_named(tmp_path, capsys):
     (tmp_path / "lake" / "_manifest.json").write_text("x\noops\n")
     assert main(["--home", str(tmp_path), "rebuild"]) == 2
     assert f"{tmp_path / 'lake' / '_manifest.json'} is not a lake manifest" in capsys.readouterr().err
+
+
+def test_a_file_stamped_in_the_future_is_quarantined_unless_a_sidecar_gives_the_capture_time(tmp_path, sample_text,
+                                                                                            capsys):
+    ahead = dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=2)
+    path = write_dump(tmp_path, "future.txt", sample_text, ahead)
+    assert main(["validate", str(path)]) == 1
+    out = capsys.readouterr().out
+    assert "so it can't be the capture time" in out and f"{path}: quarantined" in out
+    (tmp_path / "future.meta.json").write_text('{"captured_at": "2026-06-01T12:00:00Z"}')
+    assert main(["validate", str(path)]) == 0

@@ -122,7 +122,8 @@ def test_good_dumps_of_the_same_run_load(hostile):
     ("010_empty.txt", "empty file", ""),
     ("011_binary.txt", "binary file, not text: NUL byte at offset 8. If it is UTF-16 or UTF-32 text without a "
      "byte-order mark, convert it to UTF-8 in place, e.g. `iconv -f UTF-16LE -t UTF-8 FILE > FILE.new && touch -r "
-     "FILE FILE.new && mv FILE.new FILE`; the next run reads it as a new dump of the same profile and capture time",
+     "FILE FILE.new && mv FILE.new FILE` (a .gz: gunzip it first), so the next run reads it as a new dump of the "
+     "same profile and capture time; where the time can't be kept (object storage), give captured_at in a sidecar",
      None),
     ("012_page.txt", "not a profile dump (it looks like an HTML or XML page): no metric line such as `h-index28` "
      "and no entry head such as `LGAug 23, 2023` found", fixture("page.txt").decode()),
@@ -130,8 +131,9 @@ def test_good_dumps_of_the_same_run_load(hostile):
      "entry head such as `LGAug 23, 2023` found", fixture("document.txt").decode()),
     ("014_latin1.txt", "not valid UTF-8 text: byte 0xe9 at offset 88 (line 10) can't be decoded; the encoding "
      "can't be recognised for sure, so nothing was guessed: convert the file to UTF-8 in place, e.g. if it is "
-     "Latin-1 `iconv -f LATIN1 -t UTF-8 FILE > FILE.new && touch -r FILE FILE.new && mv FILE.new FILE`; the next "
-     "run reads it as a new dump of the same profile and capture time; the original bytes are kept in raw/", None),
+     "Latin-1 `iconv -f LATIN1 -t UTF-8 FILE > FILE.new && touch -r FILE FILE.new && mv FILE.new FILE` (a .gz: "
+     "gunzip it first), so the next run reads it as a new dump of the same profile and capture time; where the "
+     "time can't be kept (object storage), give captured_at in a sidecar; the original bytes are kept in raw/", None),
     ("030_sidecar_not_json.txt", "sidecar 030_sidecar_not_json.meta.json is not valid JSON: Expecting ',' delimiter: "
      "line 1 column 47 (char 46); fix the sidecar, then reprocess the dump", profile(30)),
     ("031_sidecar_bad_time.txt", "sidecar 031_sidecar_bad_time.meta.json: captured_at '2026-02-30T10:00:00Z' is "

@@ -17,9 +17,8 @@ import duckdb
 
 from flows import storage
 from flows.faults import checkpoint
-from flows.settings import UserError
 from warehouse.checks import assert_checks_pass
-from warehouse.views import create_views
+from warehouse.views import create_views, sql_literal
 from schemas.tables import TABLES
 from warehouse import files, lake as lake_mod
 
@@ -49,7 +48,7 @@ def register_lake(con: duckdb.DuckDBPyConnection, lake: storage.Url) -> None:
 
 
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
-    """Create the tables (with comments, keys come with their first rows) if this is a new warehouse."""
+    """Create the tables (with comments; keys come with their first rows) if this is a new warehouse."""
     if con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = '_lake_files'").fetchone()[0]:
         return
     for name in [*TABLES, "_lake_files"]:
@@ -63,11 +62,6 @@ def describe_tables(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(f"COMMENT ON TABLE {name} IS {sql_literal(' '.join((model.__doc__ or '').split()))}")
         for column, spec in model.to_schema().columns.items():
             con.execute(f"COMMENT ON COLUMN {name}.{column} IS {sql_literal(spec.description or '')}")
-
-
-def sql_literal(text: str) -> str:
-    """A SQL string literal (for DuckDB statements that take no parameters: COMMENT, COPY)."""
-    return "'" + text.replace("'", "''") + "'"
 
 
 LAKE_ROW = "_lake"   # the `_lake_files` row whose `file` is the lake_id the warehouse was loaded from
@@ -111,15 +105,21 @@ VERSION_COLUMNS = {
 }
 
 
+def primary_key(model) -> list[str]:
+    """A table's key (SPEC §4) as its model declares it: `Config.unique`, else its unique column."""
+    schema = model.to_schema()
+    return list(schema.unique or []) or [name for name, column in schema.columns.items() if column.unique]
+
+
 def add_missing_keys(con: duckdb.DuckDBPyConnection) -> None:
     """Primary keys of new tables, added after their first rows: the index is then built in one go
-    (measured on the 2,000-dump bench lake: a first load 0.83 s against 0.97 s inserting under keys).
-    A load that fails rolls them back with its rows, so the next load adds them."""
+    (a first load of the 2,000-dump bench lake: 1.05-1.11 s against 1.14-1.22 s inserting under
+    keys). A load that fails rolls them back with its rows, so the next load adds them."""
     have = {name for (name,) in con.execute("SELECT table_name FROM duckdb_constraints() "
                                             "WHERE constraint_type = 'PRIMARY KEY'").fetchall()}
-    for name in TABLES:
-        if name not in have and (SQL / "keys" / f"{name}.sql").is_file():
-            con.execute(sql_text(f"keys/{name}.sql"))
+    for name, model in TABLES.items():
+        if name not in have and (keys := primary_key(model)):
+            con.execute(f"ALTER TABLE {name} ADD PRIMARY KEY ({', '.join(keys)})")
 
 
 def key_columns(con: duckdb.DuckDBPyConnection, name: str) -> list[str]:
@@ -314,9 +314,5 @@ def catching_up_costs_more(link: Path, current: Path, lake: Path) -> bool:
 
 
 def rebuild(warehouse_path: Path, lake: Path) -> None:
-    """A new warehouse from the lake alone; refused when there is no lake there (a mistyped --lake
-    or --home would otherwise publish an empty warehouse over a good one)."""
-    if not storage.exists(lake / lake_mod.MANIFEST):
-        raise UserError(f"no lake at {lake} (no {lake_mod.MANIFEST}): nothing to rebuild the warehouse from; "
-                        "check --home and --lake, or run `profile-etl rebuild --from-raw` to make the lake from raw/")
+    """A new warehouse from the lake alone."""
     publish(warehouse_path, lake, from_scratch=True)

@@ -48,10 +48,11 @@ def view_files() -> list[ViewFile]:
 def create_views(con: duckdb.DuckDBPyConnection) -> None:
     for view in view_files():
         con.execute(view.sql)
-        con.execute(f"COMMENT ON VIEW {view.name} IS {quote(view.description)}")
+        con.execute(f"COMMENT ON VIEW {view.name} IS {sql_literal(view.description)}")
         for column, text in view.columns.items():
-            con.execute(f"COMMENT ON COLUMN {view.name}.{column} IS {quote(text)}")
+            con.execute(f"COMMENT ON COLUMN {view.name}.{column} IS {sql_literal(text)}")
 
 
-def quote(text: str) -> str:
+def sql_literal(text: str) -> str:
+    """A SQL string literal (for DuckDB statements that take no parameters: COMMENT, COPY)."""
     return "'" + text.replace("'", "''") + "'"

@@ -1,1 +1,0 @@
-ALTER TABLE authors ADD PRIMARY KEY (author_id);

@@ -1,1 +1,0 @@
-ALTER TABLE dumps ADD PRIMARY KEY (dump_id);

@@ -1,1 +1,0 @@
-ALTER TABLE listings ADD PRIMARY KEY (dump_id, rank);

@@ -1,1 +1,0 @@
-ALTER TABLE paper_authors ADD PRIMARY KEY (paper_id, position);

@@ -1,1 +1,0 @@
-ALTER TABLE papers ADD PRIMARY KEY (paper_id);

@@ -1,1 +1,0 @@
-ALTER TABLE profile_snapshots ADD PRIMARY KEY (dump_id);

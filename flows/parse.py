@@ -108,15 +108,14 @@ def _safe_date(year: int, month: int, day: int) -> dt.date | None:
 
 
 def head_text(line: str) -> str:
-    return SPACES.sub(" ", line.strip())
+    text = line.strip()
+    return text if text.isascii() and "\t" not in text and "  " not in text else SPACES.sub(" ", text)
 
 
 def starts_entry(lines: list[str], i: int) -> bool:
     """A well-formed head starts an entry wherever it stands (a scraper may drop the blank line
     before it); a near-head only after a blank line, where a head belongs: elsewhere a short line
     with a date in it is abstract text."""
-    if len(lines[i]) > NEAR_HEAD_MAX_LEN and len(lines[i].strip()) > NEAR_HEAD_MAX_LEN:
-        return False   # most lines: no head is this long
     head = head_text(lines[i])
     if ENTRY_HEAD.fullmatch(head):
         return True
@@ -210,7 +209,9 @@ def parse_dump(text: str, captured_on: dt.date) -> ParsedDump:
     """Split a dump into its header and its entries. An entry starts at a head line (see
     starts_entry); everything up to the next one belongs to it."""
     lines = text.split("\n")
-    starts = [i for i in range(len(lines)) if starts_entry(lines, i)]
+    # most lines are blank or longer than any head: they are passed over without a call
+    starts = [i for i, line in enumerate(lines) if line and (len(line) <= NEAR_HEAD_MAX_LEN or len(
+        line.strip()) <= NEAR_HEAD_MAX_LEN) and starts_entry(lines, i)]
     header_end = starts[0] if starts else len(lines)
     metrics, heading, problems = parse_header(lines[:header_end])
     bounds = zip(starts, starts[1:] + [len(lines)])

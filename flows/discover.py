@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
@@ -15,6 +15,7 @@ from warehouse import lake
 
 DUMP_SUFFIXES = (".txt", ".txt.gz")
 IN_PROGRESS_SUFFIXES = (".part", ".tmp")
+SIDECAR_SUFFIX = ".meta.json"
 FILE_INDEX = "files.parquet"
 
 
@@ -22,6 +23,9 @@ FILE_INDEX = "files.parquet"
 class Inbox:
     ready: list[SourceFile]
     waiting: list[storage.Location]
+    # not dumps, reported so that nothing in the inbox is passed over unsaid: other names than
+    # *.txt and *.txt.gz (sidecars and dot-files aside), and links to folders (not followed)
+    ignored: list[storage.Location] = field(default_factory=list)
 
 
 @dataclass
@@ -42,7 +46,7 @@ def plan_run(inbox: storage.Location, lake_dir: storage.Location, state: Path, s
 
 
 def is_dump_name(name: str) -> bool:
-    return name.endswith(DUMP_SUFFIXES) and not name.endswith(".meta.json")
+    return name.endswith(DUMP_SUFFIXES) and not name.endswith(SIDECAR_SUFFIX)
 
 
 def is_in_progress(name: str) -> bool:
@@ -54,16 +58,19 @@ def scan_inbox(inbox: storage.Location, settle_seconds: float, now: float | None
     now = time.time() if now is None else now
     if storage.is_url(inbox):
         return _scan_url(inbox, settle_seconds, now)
-    ready, waiting = [], []
+    ready, waiting, ignored = [], [], []
     for root, dirs, names in os.walk(inbox):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         folder = Path(root)   # once per folder: parsing paths is most of a big inbox's scan
+        ignored += [folder / d for d in dirs if os.path.islink(os.path.join(root, d))]
         for name in sorted(names):
             if is_in_progress(name):
                 if is_dump_name(name.lstrip(".").removesuffix(".part").removesuffix(".tmp")):
                     waiting.append(folder / name)
                 continue
             if not is_dump_name(name):
+                if not name.endswith(SIDECAR_SUFFIX):
+                    ignored.append(folder / name)
                 continue
             try:
                 stat = os.stat(os.path.join(root, name))
@@ -73,7 +80,7 @@ def scan_inbox(inbox: storage.Location, settle_seconds: float, now: float | None
                 waiting.append(folder / name)
             else:
                 ready.append(SourceFile(folder / name, stat.st_size, stat.st_mtime_ns))
-    return Inbox(ready, waiting)
+    return Inbox(ready, waiting, ignored)
 
 
 def is_settling(age_seconds: float, settle_seconds: float) -> bool:
@@ -85,7 +92,7 @@ def is_settling(age_seconds: float, settle_seconds: float) -> bool:
 def _scan_url(inbox: storage.Url, settle_seconds: float, now: float) -> Inbox:
     """scan_inbox on object storage: one recursive listing gives each key's size and LastModified;
     keys under a dot-folder are skipped, as os.walk's pruning does for a local inbox."""
-    ready, waiting = [], []
+    ready, waiting, ignored = [], [], []
     prefix = inbox.rstrip("/") + "/"
     for url, size, mtime_ns in storage.list_files(inbox):
         *folders, name = url.removeprefix(prefix).split("/")
@@ -98,7 +105,9 @@ def _scan_url(inbox: storage.Url, settle_seconds: float, now: float) -> Inbox:
             waiting.append(url)
         elif is_dump_name(name):
             ready.append(SourceFile(url, size, mtime_ns))
-    return Inbox(ready, waiting)
+        elif not name.endswith(SIDECAR_SUFFIX):
+            ignored.append(url)
+    return Inbox(ready, waiting, ignored)
 
 
 def read_file_index(state: Path) -> dict[tuple[str, int, int], str]:

@@ -89,13 +89,14 @@ def rows_added(results: list, merged: Merged, current: dict[str, pl.DataFrame],
 def describe(summary: dict) -> str:
     """One human line for a run summary."""
     seconds = (summary["finished_at"] - summary["started_at"]).total_seconds()
+    ignored = f", {summary['ignored']} other files ignored (not dumps)" if summary.get("ignored") else ""
     if not summary["dumps_new"]:
         return (f"nothing new: {summary['dumps_seen']} dump files already loaded, "
-                f"{summary['waiting']} still being written; only a runs row added ({seconds:.1f} s)")
+                f"{summary['waiting']} still being written{ignored}; only a runs row added ({seconds:.1f} s)")
     mb = summary["bytes_new"] / 1e6
     return (f"{summary['dumps_new']} new dumps ({mb:.1f} MB): {summary['dumps_loaded']} loaded, "
             f"{summary['dumps_partial']} partial, {summary['dumps_quarantined']} quarantined; "
-            f"{summary['dumps_seen']} seen, {summary['waiting']} still being written "
+            f"{summary['dumps_seen']} seen, {summary['waiting']} still being written{ignored} "
             f"({seconds:.1f} s, {mb / max(seconds, 1e-9):.1f} MB/s)")
 
 

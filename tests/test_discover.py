@@ -44,3 +44,17 @@ def test_a_file_waits_while_modified_within_the_settle_time_and_a_far_future_sta
     assert sorted(f.path.name for f in found.ready) == ["future.txt", "old.txt"]
     assert sorted(p.name for p in found.waiting) == ["fresh.txt", "skewed.txt"]
     assert len(scan_inbox(inbox, settle_seconds=0, now=now).ready) == 4
+
+
+def test_other_files_and_links_to_folders_are_reported_as_ignored(tmp_path):
+    inbox = tmp_path / "inbox"
+    (inbox / "sub").mkdir(parents=True)
+    for name in ["000_a.txt", "000_a.meta.json", "001_b.txt.gz", "README.md", "002_c.TXT", "sub/003_d.txt.bak",
+                 ".DS_Store", "004_e.txt.part"]:
+        (inbox / name).write_text("x")
+    (tmp_path / "elsewhere").mkdir()
+    (inbox / "linked").symlink_to(tmp_path / "elsewhere")
+    found = scan_inbox(inbox, settle_seconds=0)
+    assert sorted(f.path.name for f in found.ready) == ["000_a.txt", "001_b.txt.gz"]
+    assert sorted(str(p.relative_to(inbox)) for p in found.ignored) == ["002_c.TXT", "README.md", "linked",
+                                                                        "sub/003_d.txt.bak"]

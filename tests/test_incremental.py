@@ -37,8 +37,9 @@ def test_files_being_written_wait_for_the_next_run(prefect_harness, tmp_path, sa
     write_dump(inbox, ".000_hidden.txt", sample_text, FIRST)
     write_dump(inbox, "000_partial.txt.part", sample_text, FIRST)
     fresh = write_dump(inbox, SAMPLE_NAME, sample_text, dt.datetime.now(UTC))
+    write_dump(inbox, "000_notes.TXT", sample_text, FIRST)   # not a dump name: reported, not read
     summary = ingest(home=home, inbox=inbox, settle_seconds=60)
-    assert (summary["dumps_new"], summary["waiting"]) == (0, 3)
+    assert (summary["dumps_new"], summary["waiting"], summary["ignored"]) == (0, 3, 1)
     os.utime(fresh, (FIRST.timestamp(), FIRST.timestamp()))
     summary = ingest(home=home, inbox=inbox, settle_seconds=60)
     assert (summary["dumps_new"], summary["waiting"]) == (1, 2)

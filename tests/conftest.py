@@ -21,6 +21,13 @@ def write_dump(folder: Path, name: str, content: str | bytes, captured: dt.datet
     return path
 
 
+def pytest_configure(config):
+    """No telemetry from the tests' Prefect servers either: set before any of them starts."""
+    from flows.schedule import OFFLINE_ENV
+    for key, value in OFFLINE_ENV.items():
+        os.environ.setdefault(key, value)
+
+
 @pytest.fixture(scope="session")
 def sample_text() -> str:
     if not SAMPLE.exists():

@@ -1,8 +1,11 @@
 """`run --reprocess`: quarantined dumps are read again once the cause is fixed."""
 from __future__ import annotations
 
+import gzip
+
 import duckdb
 
+from flows.cli import main
 from flows.pipeline import ingest
 from tests.conftest import SAMPLE_NAME, write_dump
 from tests.test_pipeline import FIRST, LATER
@@ -55,3 +58,18 @@ def test_reprocess_keeps_a_dump_whose_inbox_file_was_overwritten(prefect_harness
     assert summary["reprocessed"] == 1 and path.exists()
     assert sorted(rows(home, "SELECT status FROM dumps")) == [("loaded",), ("quarantined",)]
     assert rows(home, "SELECT count(*) FROM rejects WHERE entry_index IS NULL") == [(1,)]
+
+
+def test_rebuild_from_raw_after_reprocessing_a_refused_gz_keeps_the_reprocessed_reading(prefect_harness, tmp_path,
+                                                                                         sample_text):
+    """The refused .gz stays in raw/ under the hash of its compressed bytes; its reading after the
+    limit was raised is stored as .txt under the new id, and that is the one a rebuild keeps."""
+    home, inbox = tmp_path / "home", tmp_path / "inbox"
+    write_dump(inbox, "000_7707062aadfcc580.txt.gz", gzip.compress(sample_text.encode()), FIRST)
+    ingest(home=home, inbox=inbox, settle_seconds=0, max_dump_bytes=30_000)
+    ingest(home=home, inbox=inbox, settle_seconds=0, reprocess=True)
+    query = "SELECT dump_id, status, run_id, ingested_at FROM dumps ORDER BY dump_id"
+    before = rows(home, query)
+    assert [status for _, status, _, _ in before] == ["loaded"] and len(list((home / "raw").rglob("*.txt*"))) == 2
+    assert main(["--home", str(home), "rebuild", "--from-raw"]) == 0
+    assert rows(home, query) == before

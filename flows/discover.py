@@ -96,8 +96,8 @@ def _scan_url(inbox: storage.Url, settle_seconds: float, now: float) -> Inbox:
     prefix = inbox.rstrip("/") + "/"
     for url, size, mtime_ns in storage.list_files(inbox):
         *folders, name = url.removeprefix(prefix).split("/")
-        if any(f.startswith(".") for f in folders):
-            continue
+        if not name or any(f.startswith(".") for f in folders):
+            continue   # a folder marker (a key ending in `/`), or under a dot-folder
         if is_in_progress(name):
             if is_dump_name(name.lstrip(".").removesuffix(".part").removesuffix(".tmp")):
                 waiting.append(url)

@@ -302,14 +302,14 @@ def extract_batch(sources: list[SourceFile], known: set[str], raw_dir: Path, max
 
 def extract_raw_store(raw_dir: Path, max_bytes: int) -> Batch:
     """Raw records re-read from raw/, with the identity and stamps of their first ingestion."""
-    batch = Batch()
+    batch, seen = Batch(), set()
     # .txt copies first: a .txt.gz copy is a .gz refused unread (its id the hash of its compressed
-    # bytes); once reprocessed, its reading is the .txt copy under the new id, and the first reading
-    # of a dump is the one kept
+    # bytes); once reprocessed, its reading is the .txt copy under the new id. The first reading of
+    # a dump id is the only one read (`seen`), rows and problems alike
     for path in [*sorted(raw_dir.glob("*/*.txt")), *sorted(raw_dir.glob("*/*.txt.gz"))]:
         source, meta = raw_copy(path)
         stamp = {"run_id": meta["run_id"], "ingested_at": identity.parse_timestamp(meta["ingested_at"])}
-        extract_one(batch, source, set(), None, max_bytes, stamp, source.sidecar_error)
+        extract_one(batch, source, seen, None, max_bytes, stamp, source.sidecar_error)
     return batch
 
 

@@ -134,7 +134,8 @@ def ingest_new_dumps(settings: Settings, run_id: str, started_at: dt.datetime, r
     add_to_file_index(settings.state, [r.files for r in results])  # frames: Prefect doesn't walk them
     checkpoint("index:written")
     publish_warehouse(settings.warehouse, settings.lake)
-    summary = row | {"waiting": len(found.waiting), "ignored": len(found.ignored), "files_read": len(plan.todo) + len(retry), "reprocessed": len(retry),
+    summary = row | {"waiting": len(found.waiting), "ignored": len(found.ignored),
+                     "files_read": len(plan.todo) + len(retry), "reprocessed": len(retry),
                      "bytes_new": int(new_dumps["byte_size"].sum()),
                      "rows_added": stages.rows_added(results, merged, current, tables)}
     get_run_logger().info("run %s: %s", run_id, stages.describe(summary))
@@ -189,9 +190,9 @@ def log_plan(run_id: str, found: discover.Inbox, todo: list, retry: dict, settle
         logger.debug("skipped %s: still being written (a temporary name, or modified in the last %g s)",
                      path, settle_seconds)
     logger.debug("skipped %d files recognised by (path, size, mtime) as already ingested", len(found.ready) - len(todo))
-    if found.ignored:
+    if found.ignored:   # the summary line counts them; a warning would repeat every run for a lasting README
         shown = ", ".join(str(path) for path in found.ignored[:5]) + (", ..." if len(found.ignored) > 5 else "")
-        logger.warning("ignored %d files of the inbox that are not dumps (dumps are *.txt or *.txt.gz; links to "
+        logger.info("ignored %d files of the inbox that are not dumps (dumps are *.txt or *.txt.gz; links to "
                        "folders are not followed): %s", len(found.ignored), shown)
 
 

@@ -73,3 +73,19 @@ def test_rebuild_from_raw_after_reprocessing_a_refused_gz_keeps_the_reprocessed_
     assert [status for _, status, _, _ in before] == ["loaded"] and len(list((home / "raw").rglob("*.txt*"))) == 2
     assert main(["--home", str(home), "rebuild", "--from-raw"]) == 0
     assert rows(home, query) == before
+
+
+def test_rebuild_from_raw_reads_a_dump_once_though_two_copies_hold_it(prefect_harness, tmp_path, sample_text):
+    """A .gz refused for its size (with a broken sidecar) and, later, its text as a .txt: the rebuild
+    reads the .txt copy, and none of the refused copy's problems attach to that dump."""
+    home, inbox = tmp_path / "home", tmp_path / "inbox"
+    write_dump(inbox, "000_a.txt.gz", gzip.compress(sample_text.encode()), FIRST)
+    (inbox / "000_a.meta.json").write_text('{"profile_key": ')
+    ingest(home=home, inbox=inbox, settle_seconds=0, max_dump_bytes=30_000)
+    write_dump(inbox, "001_a.txt", sample_text, LATER)
+    ingest(home=home, inbox=inbox, settle_seconds=0)
+    loaded = "SELECT status, entries_loaded, (SELECT count(*) FROM rejects r WHERE r.dump_id = d.dump_id) FROM dumps d " \
+             "WHERE status <> 'quarantined'"
+    assert rows(home, loaded) == [("loaded", 50, 0)]
+    assert main(["--home", str(home), "rebuild", "--from-raw"]) == 0
+    assert rows(home, loaded) == [("loaded", 50, 0)]

@@ -81,6 +81,8 @@ def mirror(inbox_url: storage.Url, folder: Path) -> Path:
     """The bucket's inbox as a local folder: same names, bytes and modification times (LastModified)."""
     prefix = inbox_url + "/"
     for url, _, mtime_ns in storage.list_files(inbox_url):
+        if url.endswith("/"):
+            continue   # a folder marker: the folder comes with its files
         path = folder / url.removeprefix(prefix)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(storage.read_bytes(url))
@@ -104,6 +106,7 @@ def fill_inbox(inbox: storage.Url, sample_text: str) -> None:
     put(inbox / ".010_hidden.txt", sample_text)
     put(inbox / ".staging/011_staged.txt", sample_text)
     put(inbox / "notes.csv", "not,a,dump\n")
+    put(storage.Url(f"{inbox}/2026-06/"), b"")   # a folder marker, as the S3 console makes
 
 
 def run(home: Path, inbox, lake_dir=None) -> dict:
@@ -134,7 +137,8 @@ def test_s3_inbox_and_lake_give_the_warehouse_of_a_local_run(prefect_harness, bu
 
     summary = run(s3_home, inbox, lake_dir)
     local = run(local_home, local_inbox)
-    keys = ("dumps_seen", "dumps_new", "dumps_loaded", "dumps_partial", "dumps_quarantined", "waiting", "files_read")
+    keys = ("dumps_seen", "dumps_new", "dumps_loaded", "dumps_partial", "dumps_quarantined", "waiting", "ignored",
+            "files_read")
     assert {k: summary[k] for k in keys} == {k: local[k] for k in keys}
     assert (summary["dumps_new"], summary["dumps_quarantined"], summary["waiting"]) == (6, 1, 2)
     want = with_relative_sources(warehouse_tables(local_home), f"{local_inbox}/")
@@ -254,6 +258,7 @@ def test_scan_of_an_s3_inbox_follows_the_local_rules(bucket, tmp_path, sample_te
         return sorted((str(f.path).removeprefix(prefix), f.size, f.mtime_ns) for f in files)
     assert relative(found.ready, f"{inbox}/") == relative(local.ready, f"{tmp_path / 'inbox'}/")
     assert sorted(u.name for u in found.waiting) == [".010_hidden.txt", "010_upload.txt.part"]
+    assert [u.name for u in found.ignored] == ["notes.csv"] == [p.name for p in local.ignored]
     assert all(isinstance(f.path, storage.Url) for f in found.ready)
 
     newest = max(f.mtime_ns for f in found.ready) / 1e9

@@ -79,18 +79,18 @@ def json_value(value):
     return value
 
 
-def to_json(tables: dict[str, tuple[list[tuple], list[str]]] | tuple[list[tuple], list[str]]) -> str:
-    """Rows as JSON objects (one list, or one list per title)."""
-    def objects(rows: list[tuple], columns: list[str]) -> list[dict]:
-        names = unique_names(columns)
-        return [{k: json_value(v) for k, v in zip(names, row)} for row in rows]
-    data = objects(*tables) if isinstance(tables, tuple) else {t: objects(*r) for t, r in tables.items()}
+def json_rows(rows: list[tuple], columns: list[str]) -> list[dict]:
+    names = unique_names(columns)
+    return [{k: json_value(v) for k, v in zip(names, row)} for row in rows]
+
+
+def dump_json(data) -> str:
     return json.dumps(data, default=str, indent=1, ensure_ascii=False, allow_nan=False)
 
 
 def render(rows: list[tuple], columns: list[str], fmt: str) -> str:
     if fmt == "json":
-        return to_json((rows, columns))
+        return dump_json(json_rows(rows, columns))
     if fmt == "csv":
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")
@@ -125,7 +125,7 @@ def status(warehouse: Path, as_json: bool = False) -> str:
             cursor = con.execute(sql)
             results[title] = (cursor.fetchall(), [d[0] for d in cursor.description])
     if as_json:
-        return to_json(results)
+        return dump_json({title: json_rows(*result) for title, result in results.items()})
     return "\n\n".join(f"## {title}\n{render(rows, columns, 'table')}" for title, (rows, columns) in results.items())
 
 

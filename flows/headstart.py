@@ -1,19 +1,67 @@
 """A run's head start. `profile-etl run` starts Prefect's temporary server for every run: 5-9 s in
 which the run's process mostly waits and one core idles. Before that, the command takes the run
-lock, plans the run as the flow would and hands its batches to the local workers; the flow then
-takes over the lock, the plan and the run id, and its batch tasks collect those batches' results.
+lock, plans the run as the flow would and hands its batches to the local workers; once they are
+done, the merges follow them (a thread waits for the batches). The flow then takes over the lock,
+the plan and the run id, and its batch and merge tasks collect the results of what began ahead.
 
 No prefect here: importing it is part of what the head start overlaps.
 """
 from __future__ import annotations
 
 import datetime as dt
+import threading
+from concurrent.futures import Future, wait
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 
-from flows import batch, discover, stages, workers
+from flows import batch, discover, merge, stages, workers
 from flows.lock import RunLocked, run_lock
 from flows.settings import Settings, UserError
+
+
+class MergesAhead:
+    """The run's merges, begun in the workers as soon as its batches are done, unless the flow
+    must decide something first: a batch failed (the flow retries it), or two batches read the
+    same dump (the flow reads the later one again without it)."""
+
+    def __init__(self, lake_dir: Path, run_id: str, batches: list[Future]):
+        self.plan: merge.MergePlan | None = None
+        self._results: list[batch.BatchResult] = []
+        self._begun: list[Future] = []
+        self._thread = threading.Thread(target=self._begin, args=(lake_dir, run_id, batches), daemon=True,
+                                        name="merges-ahead")
+        self._thread.start()
+
+    def _begin(self, lake_dir: Path, run_id: str, batches: list[Future]) -> None:
+        try:
+            results = [future.result() for future in batches]
+            if batch.repeated_dumps(results) or not any(r.dumps.height for r in results):
+                return
+            plan = merge.MergePlan(lake_dir, run_id, batch.observations(results))
+            self._results = results
+        except BaseException:   # the flow meets the same failure in its own tasks, and reports it
+            return
+        jobs = [(merge.merge_profile_table, plan.profiles)] if plan.profiles else []
+        for fn, job in jobs + [(merge.merge_group, group) for group in plan.groups]:
+            if (future := workers.submit_ahead(fn, job)) is None:
+                return   # the run is over
+            self._begun.append(future)
+        self.plan = plan
+
+    def plan_for(self, results: list[batch.BatchResult]) -> merge.MergePlan | None:
+        """The merges begun for these very batch results, or None (after any begun for others have
+        finished: they write the files the flow's own merges will write). A batch read again
+        writes its files under the same names, so the results are compared, not the files."""
+        self._thread.join()
+        same = len(results) == len(self._results) and all(a is b for a, b in zip(results, self._results))
+        if self.plan is not None and same:
+            return self.plan
+        wait(self._begun)
+        return None
+
+    def stop(self) -> None:
+        self._thread.join()
 
 
 @dataclass
@@ -23,6 +71,14 @@ class HeadStart:
     started_at: dt.datetime
     plan: discover.Plan
     jobs: list[batch.BatchJob]
+    merges: MergesAhead | None = field(default=None, repr=False)
+
+    def merges_for(self, results: list[batch.BatchResult]) -> merge.MergePlan | None:
+        return self.merges.plan_for(results) if self.merges else None
+
+    def stop_merges(self) -> None:
+        if self.merges:
+            self.merges.stop()
 
 
 _current: HeadStart | None = None
@@ -57,11 +113,12 @@ def _started(settings: Settings, stack: ExitStack) -> HeadStart | None:
     try:
         stack.enter_context(run_lock(settings.home, 0.0))
         ahead = _planned(settings)
+        stack.callback(ahead.stop_merges)   # after the shutdown below, which cancels what it waits for
         stack.callback(workers.shutdown)   # before the lock's release: no batch outlives the lock
         if ahead.jobs:
             workers.start(NICENESS)   # every core's worker, for the merges too (the pool spawns lazily)
-        for job in ahead.jobs:
-            workers.submit_ahead(batch.process_batch, job)
+            batches = [workers.submit_ahead(batch.process_batch, job) for job in ahead.jobs]
+            ahead.merges = MergesAhead(settings.lake, ahead.run_id, batches)
         return ahead
     except RunLocked:
         return None

@@ -22,6 +22,7 @@ from warehouse import lake
 
 MAX_DELTAS = 4
 COMPACT_SHARE = 0.25
+GROUP_SIZE = 4     # buckets per merge task: 4 tasks of 4 on 16 buckets
 
 
 @dataclass
@@ -82,8 +83,38 @@ def bucket_jobs(lake_dir: Path, run_id: str, observed: dict[str, list[Path]]) ->
             for bucket in lake.BUCKETS]
 
 
+class BucketGroup:
+    """The buckets one merge task merges (a plain class: Prefect passes it as it is, so a merge
+    begun ahead of the flow is found by its identity, as a batch is)."""
+
+    def __init__(self, jobs: list[BucketJob]):
+        self.jobs = jobs
+
+
+class ProfileMerge:
+    """The profiles table's merge: the current table and the run's observations of it."""
+
+    def __init__(self, lake_dir: Path, observed: list[Path]):
+        self.lake_dir, self.observed = lake_dir, observed
+
+
+class MergePlan:
+    """A run's merges, made from its batches' observation files (the same plan in the flow and in
+    a head start): the profiles table's, if the run observed profiles, and the bucket groups'."""
+
+    def __init__(self, lake_dir: Path, run_id: str, observed: dict[str, list[Path]]):
+        self.observed = observed
+        self.profiles = ProfileMerge(lake_dir, observed["profiles"]) if observed["profiles"] else None
+        jobs = bucket_jobs(lake_dir, run_id, observed)
+        self.groups = [BucketGroup(jobs[i:i + GROUP_SIZE]) for i in range(0, len(jobs), GROUP_SIZE)]
+
+
 def merge_buckets(jobs: list[BucketJob]) -> list[BucketResult]:
     return [merge_bucket(job) for job in jobs]
+
+
+def merge_group(group: BucketGroup) -> list[BucketResult]:
+    return merge_buckets(group.jobs)
 
 
 def merge_bucket(job: BucketJob) -> BucketResult:
@@ -136,10 +167,10 @@ def update(job: BucketJob, name: str, keys: pl.Series, merge: Callable[[pl.DataF
     return merged
 
 
-def merge_profile_table(lake_dir: Path, observed: list[Path]) -> tuple[pl.DataFrame, int]:
+def merge_profile_table(job: ProfileMerge) -> tuple[pl.DataFrame, int]:
     """The new profiles table (small: one row per profile) and how many rows it gained."""
-    current = lake.read_table(lake_dir, "profiles")
-    merged = merge_profiles(current, lake.scan_scratch(observed).collect())
+    current = lake.read_table(job.lake_dir, "profiles")
+    merged = merge_profiles(current, lake.scan_scratch(job.observed).collect())
     return TABLES["profiles"].validate(merged, lazy=True), merged.height - current.height
 
 

@@ -32,7 +32,6 @@ def is_io_error(task, task_run, state) -> bool:
 IO_TASK = {"retries": 2, "retry_delay_seconds": [1, 5], "retry_condition_fn": is_io_error, "cache_policy": NO_CACHE,
            "persist_result": False}
 DEFAULTS = Settings()
-MERGE_GROUP = 4     # buckets per merge task: 4 tasks of 4 on 16 buckets
 
 
 @task(**IO_TASK)
@@ -59,15 +58,13 @@ def quarantined_sources(lake_dir: Path, raw_dir: Path, max_bytes: int) -> dict[s
 
 
 @task(**IO_TASK)
-def merge_buckets(jobs: list[merge.BucketJob], local: bool) -> list[merge.BucketResult]:
-    return workers.run(merge.merge_buckets, jobs) if local else merge.merge_buckets(jobs)
+def merge_buckets(group: merge.BucketGroup, local: bool) -> list[merge.BucketResult]:
+    return workers.run(merge.merge_group, group) if local else merge.merge_group(group)
 
 
 @task(**IO_TASK)
-def merge_profile_table(lake_dir: Path, observed: list[Path], local: bool) -> tuple[pl.DataFrame, int]:
-    if local:
-        return workers.run(merge.merge_profile_table, lake_dir, observed)
-    return merge.merge_profile_table(lake_dir, observed)
+def merge_profile_table(job: merge.ProfileMerge, local: bool) -> tuple[pl.DataFrame, int]:
+    return workers.run(merge.merge_profile_table, job) if local else merge.merge_profile_table(job)
 
 
 @task(**IO_TASK)
@@ -122,7 +119,7 @@ def ingest_new_dumps(settings: Settings, run_id: str, started_at: dt.datetime, r
     results = process_all(jobs, started_at)
     new_dumps = pl.concat([r.dumps for r in results]) if results else empty_frame(TABLES["dumps"])
     current = read_current_tables(settings.lake, bool(retry))
-    merged = merge_run(settings.lake, run_id, observations(results)) if new_dumps.height else merge.Merged()
+    merged = merge_run(settings.lake, run_id, results, ahead) if new_dumps.height else merge.Merged()
     checkpoint("normalise:merged")
     tables, staged = stages.lake_changes(results, merged)
     if retry:
@@ -167,19 +164,20 @@ def process_all(jobs: list[batch.BatchJob], started_at: dt.datetime) -> list[bat
     return results
 
 
-def merge_run(lake_dir: Path, run_id: str, observed: dict[str, list[Path]]) -> merge.Merged:
+def merge_run(lake_dir: Path, run_id: str, results: list[batch.BatchResult],
+              ahead: headstart.HeadStart | None) -> merge.Merged:
     """The mutable tables' buckets merge in parallel tasks, and the small profiles table in one
-    more, submitted first so that it doesn't wait behind the buckets."""
+    more, submitted first so that it doesn't wait behind the buckets. After a head start, the
+    merges it began once the batches were done are the ones these tasks collect."""
     local = batches_run_locally()
-    profiles = merge_profile_table.submit(lake_dir, observed["profiles"], local) if observed["profiles"] else None
-    jobs = merge.bucket_jobs(lake_dir, run_id, observed)
-    futures = [merge_buckets.submit(group, local) for group in stages.chunks(jobs, MERGE_GROUP)]
+    plan = ahead.merges_for(results) if ahead else None
+    if plan is not None:
+        get_run_logger().info("the merges began before the flow, once the batches were done (head start)")
+    plan = plan or merge.MergePlan(lake_dir, run_id, batch.observations(results))
+    profiles = merge_profile_table.submit(plan.profiles, local) if plan.profiles else None
+    futures = [merge_buckets.submit(group, local) for group in plan.groups]
     wait([*futures, *([profiles] if profiles else [])])   # none still writing when one failed
     return merge.combine([r for future in futures for r in future.result()], profiles.result() if profiles else None)
-
-
-def observations(results: list[batch.BatchResult]) -> dict[str, list[Path]]:
-    return {name: [r.observed[name] for r in results if name in r.observed] for name in batch.OBSERVED_TABLES}
 
 
 def log_plan(run_id: str, found: discover.Inbox, todo: list, retry: dict, settle_seconds: float) -> None:

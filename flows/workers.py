@@ -62,9 +62,15 @@ def start(niceness: int = 0) -> None:
         pool(niceness).submit(os.getpid)
 
 
-def submit_ahead(fn, arg) -> None:
-    """Begin fn(arg) now; a later run(fn, arg), with this very arg object, returns its result."""
-    _ahead[id(arg)] = (arg, pool().submit(fn, arg))
+def submit_ahead(fn, arg) -> Future | None:
+    """Begin fn(arg) now; a later run(fn, arg), with this very arg object, returns its result.
+    None once the run's pool is shut down: work begun ahead never outlives its run."""
+    with _lock:
+        if _pool is None:
+            return None
+        future = pool().submit(fn, arg)
+        _ahead[id(arg)] = (arg, future)
+        return future
 
 
 def run(fn, *args):

@@ -1,15 +1,17 @@
-"""A run's head start: batches begun before Prefect is up, then taken over by the flow."""
+"""A run's head start: batches and merges begun before Prefect is up, then taken over by the flow."""
 from __future__ import annotations
 
+from collections import Counter
 from types import SimpleNamespace
 
 import pytest
 
-from flows import headstart, workers
+from flows import headstart, merge, workers
 from flows.faults import FAIL_ENV, InjectedFault
 from flows.lock import run_lock
 from flows.pipeline import ingest
 from flows.settings import Settings
+from warehouse import lake
 from tests.conftest import SAMPLE_NAME, write_dump
 from tests.test_pipeline import FIRST, LATER, later_snapshot, other_profile
 from tests.warehouse_state import differences, run_statuses, unlisted_lake_files
@@ -36,14 +38,17 @@ def head_started_run(home, inbox) -> tuple[headstart.HeadStart, dict]:
 
 def test_a_head_started_run_is_the_run_the_flow_makes(prefect_harness, tmp_path, inbox, monkeypatch):
     home, submitted = tmp_path / "ahead", []
+    pool = workers.pool
+    monkeypatch.setattr(workers, "pool", lambda *args: recording(pool(*args), submitted))
     with headstart.begin(settings_for(home, inbox)) as ahead:
-        pool = workers.pool
-        monkeypatch.setattr(workers, "pool", lambda *args: recording(pool(*args), submitted))
         summary = ingest(home=home, inbox=inbox, settle_seconds=0, batch_size=1)
     monkeypatch.undo()
     assert len(ahead.jobs) == 3 and summary["run_id"] == ahead.run_id and summary["dumps_loaded"] == 3
-    # the batch tasks collected the batches begun ahead; only the merges went to the pool in the flow
-    assert "process_batch" not in submitted and "merge_buckets" in submitted
+    # each batch and each merge went to the pool once, begun ahead: the flow's tasks collected them
+    groups = len(lake.BUCKETS) // merge.GROUP_SIZE
+    assert Counter(name for name in submitted if name != "getpid") == {
+        "process_batch": 3, "merge_profile_table": 1, "merge_group": groups}
+    assert ahead.merges.plan is not None
     ingest(home=tmp_path / "plain", inbox=inbox, settle_seconds=0, batch_size=1)
     assert differences(home, tmp_path / "plain") == []
     _, again = head_started_run(home, inbox)   # nothing new: planned ahead, nothing to read
@@ -68,6 +73,15 @@ def test_a_failing_head_started_batch_fails_the_run_and_keeps_the_home(prefect_h
     head_started_run(home, inbox)
     ingest(home=tmp_path / "plain", inbox=inbox, settle_seconds=0, batch_size=1)
     assert differences(home, tmp_path / "plain") == []
+
+
+def test_a_dump_two_batches_read_leaves_the_merges_to_the_flow(prefect_harness, tmp_path, inbox, sample_text):
+    write_dump(inbox / "elsewhere", "copy_of_sample.txt", sample_text, LATER)   # same bytes, another batch
+    ahead, summary = head_started_run(tmp_path / "home", inbox)
+    assert ahead.merges.plan is None   # the flow first reads the later batch again without the copy
+    assert summary["dumps_loaded"] == 3
+    ingest(home=tmp_path / "plain", inbox=inbox, settle_seconds=0, batch_size=1)
+    assert differences(tmp_path / "home", tmp_path / "plain") == []
 
 
 def test_no_head_start_while_another_run_holds_the_home(tmp_path, inbox):

@@ -5,7 +5,7 @@ import argparse
 import json
 import os
 import sys
-from contextlib import ExitStack
+from contextlib import ExitStack, nullcontext
 from pathlib import Path
 
 from flows import discover, storage, workers
@@ -171,10 +171,11 @@ def run_ingest(settings: Settings, args) -> int:
     from flows.stages import describe
     show_progress()
     try:
-        summary = ingest_flow(settings.dask_address)(
-            home=settings.home, inbox=settings.inbox, lake=str(settings.lake), batch_size=settings.batch_size,
-            settle_seconds=settings.settle_seconds, max_dump_bytes=settings.max_dump_bytes,
-            lock_wait_seconds=settings.lock_wait_seconds, reprocess=args.reprocess)
+        with no_heartbeats_for_a_temporary_server():
+            summary = ingest_flow(settings.dask_address)(
+                home=settings.home, inbox=settings.inbox, lake=str(settings.lake), batch_size=settings.batch_size,
+                settle_seconds=settings.settle_seconds, max_dump_bytes=settings.max_dump_bytes,
+                lock_wait_seconds=settings.lock_wait_seconds, reprocess=args.reprocess)
     except UserError:
         raise
     except Exception as exc:
@@ -183,6 +184,16 @@ def run_ingest(settings: Settings, args) -> int:
                         f"Fix the cause and run again; `profile-etl status` shows the runs.") from None
     print(json.dumps(summary, default=str, indent=1) if args.json else describe(summary))
     return 0
+
+
+def no_heartbeats_for_a_temporary_server():
+    """A flow run's heartbeats let a lasting server find crashed runs; a temporary server ends with
+    the run. They cost a run's end up to 1 s: Prefect's heartbeat thread sleeps in whole seconds,
+    and the flow waits for it to wake before it returns."""
+    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, get_current_settings, temporary_settings
+    if get_current_settings().api.url:
+        return nullcontext()
+    return temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None})
 
 
 def cmd_sql(settings: Settings, args) -> int:

@@ -22,8 +22,8 @@ from flows.settings import Settings, UserError
 
 class MergesAhead:
     """The run's merges, begun in the workers as soon as its batches are done, unless the flow
-    must decide something first: a batch failed (the flow retries it), or two batches read the
-    same dump (the flow reads the later one again without it)."""
+    must decide something first: a batch failed (its task fails the run, or retries an I/O
+    error), or two batches read the same dump (the flow reads the later one again without it)."""
 
     def __init__(self, lake_dir: Path, run_id: str, batches: list[Future]):
         self.plan: merge.MergePlan | None = None
@@ -39,15 +39,14 @@ class MergesAhead:
             if batch.repeated_dumps(results) or not any(r.dumps.height for r in results):
                 return
             plan = merge.MergePlan(lake_dir, run_id, batch.observations(results))
-            self._results = results
-        except BaseException:   # the flow meets the same failure in its own tasks, and reports it
-            return
-        jobs = [(merge.merge_profile_table, plan.profiles)] if plan.profiles else []
-        for fn, job in jobs + [(merge.merge_group, group) for group in plan.groups]:
-            if (future := workers.submit_ahead(fn, job)) is None:
-                return   # the run is over
-            self._begun.append(future)
-        self.plan = plan
+            jobs = [(merge.merge_profile_table, plan.profiles)] if plan.profiles else []
+            for fn, job in jobs + [(merge.merge_group, group) for group in plan.groups]:
+                if (future := workers.submit_ahead(fn, job)) is None:
+                    return   # the run is over
+                self._begun.append(future)
+        except BaseException:   # the flow meets the same failure in its own tasks (a broken pool,
+            return              # say), and reports it
+        self._results, self.plan = results, plan
 
     def plan_for(self, results: list[batch.BatchResult]) -> merge.MergePlan | None:
         """The merges begun for these very batch results, or None (after any begun for others have
@@ -60,7 +59,7 @@ class MergesAhead:
         wait(self._begun)
         return None
 
-    def stop(self) -> None:
+    def join(self) -> None:
         self._thread.join()
 
 
@@ -76,9 +75,9 @@ class HeadStart:
     def merges_for(self, results: list[batch.BatchResult]) -> merge.MergePlan | None:
         return self.merges.plan_for(results) if self.merges else None
 
-    def stop_merges(self) -> None:
+    def join_merges(self) -> None:
         if self.merges:
-            self.merges.stop()
+            self.merges.join()
 
 
 _current: HeadStart | None = None
@@ -113,7 +112,7 @@ def _started(settings: Settings, stack: ExitStack) -> HeadStart | None:
     try:
         stack.enter_context(run_lock(settings.home, 0.0))
         ahead = _planned(settings)
-        stack.callback(ahead.stop_merges)   # after the shutdown below, which cancels what it waits for
+        stack.callback(ahead.join_merges)   # after the shutdown below, which cancels what it waits for
         stack.callback(workers.shutdown)   # before the lock's release: no batch outlives the lock
         if ahead.jobs:
             workers.start(NICENESS)   # every core's worker, for the merges too (the pool spawns lazily)
@@ -136,10 +135,13 @@ def _planned(settings: Settings) -> HeadStart:
                                                                          started_at))
 
 
-def take(settings: Settings, reprocess: bool) -> HeadStart | None:
+def take(settings: Settings, reprocess: bool, local: bool) -> HeadStart | None:
     """The head start of the run the flow is about to make, if `profile-etl run` began one."""
     global _current
     ahead, _current = _current, None
+    if ahead is not None and not local:
+        # its batches and merges run in this machine's workers: Dask tasks would write the same files
+        raise RuntimeError("a head start runs in this machine's workers, not for a flow on a Dask cluster")
     if ahead is not None and (reprocess or _comparable(ahead.settings) != _comparable(settings)):
         # its plan would miss the quarantined dumps to retry, or read another inbox into another lake
         raise RuntimeError(f"the run's head start was planned for {ahead.settings} without reprocessing, "

@@ -103,9 +103,9 @@ class MergePlan:
     a head start): the profiles table's, if the run observed profiles, and the bucket groups'."""
 
     def __init__(self, lake_dir: Path, run_id: str, observed: dict[str, list[Path]]):
-        self.observed = observed
         self.profiles = ProfileMerge(lake_dir, observed["profiles"]) if observed["profiles"] else None
         jobs = bucket_jobs(lake_dir, run_id, observed)
+        # sliced here: flows/stages.py (chunks) imports this module
         self.groups = [BucketGroup(jobs[i:i + GROUP_SIZE]) for i in range(0, len(jobs), GROUP_SIZE)]
 
 

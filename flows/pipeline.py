@@ -58,7 +58,7 @@ def quarantined_sources(lake_dir: Path, raw_dir: Path, max_bytes: int) -> dict[s
 
 
 @task(**IO_TASK)
-def merge_buckets(group: merge.BucketGroup, local: bool) -> list[merge.BucketResult]:
+def merge_group(group: merge.BucketGroup, local: bool) -> list[merge.BucketResult]:
     return workers.run(merge.merge_group, group) if local else merge.merge_group(group)
 
 
@@ -93,7 +93,7 @@ def ingest(home: Path = DEFAULTS.home, inbox: Path | str | None = None, batch_si
     inbox and lake may be fsspec URLs (s3://bucket/inbox); `str` keeps a URL's `//` intact."""
     settings = Settings.load(home=home, inbox=inbox, batch_size=batch_size, settle_seconds=settle_seconds,
                              max_dump_bytes=max_dump_bytes, lock_wait_seconds=lock_wait_seconds, lake=lake)
-    ahead = headstart.take(settings, reprocess)   # `profile-etl run` may have planned and begun this run
+    ahead = headstart.take(settings, reprocess, batches_run_locally())   # `profile-etl run` may have begun it
     with nullcontext() if ahead else run_lock(settings.home, settings.lock_wait_seconds):
         started_at = ahead.started_at if ahead else dt.datetime.now(dt.timezone.utc)
         run_id = ahead.run_id if ahead else stages.new_run_id(started_at)
@@ -175,7 +175,7 @@ def merge_run(lake_dir: Path, run_id: str, results: list[batch.BatchResult],
         get_run_logger().info("the merges began before the flow, once the batches were done (head start)")
     plan = plan or merge.MergePlan(lake_dir, run_id, batch.observations(results))
     profiles = merge_profile_table.submit(plan.profiles, local) if plan.profiles else None
-    futures = [merge_buckets.submit(group, local) for group in plan.groups]
+    futures = [merge_group.submit(group, local) for group in plan.groups]
     wait([*futures, *([profiles] if profiles else [])])   # none still writing when one failed
     return merge.combine([r for future in futures for r in future.result()], profiles.result() if profiles else None)
 

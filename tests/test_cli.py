@@ -178,3 +178,12 @@ def test_a_file_stamped_in_the_future_is_quarantined_unless_a_sidecar_gives_the_
     assert "so it can't be the capture time" in out and f"{path}: quarantined" in out
     (tmp_path / "future.meta.json").write_text('{"captured_at": "2026-06-01T12:00:00Z"}')
     assert main(["validate", str(path)]) == 0
+
+
+@pytest.mark.parametrize("api_url, heartbeats", [(None, False), ("http://127.0.0.1:4200/api", True)])
+def test_runs_send_heartbeats_only_to_a_lasting_server(api_url, heartbeats):
+    """Prefect's flow heartbeat thread, joined at the flow's end, cost each run up to 1 s."""
+    from prefect.settings import PREFECT_API_URL, get_current_settings, temporary_settings
+    from flows.cli import no_heartbeats_for_a_temporary_server
+    with temporary_settings(updates={PREFECT_API_URL: api_url}), no_heartbeats_for_a_temporary_server():
+        assert (get_current_settings().flows.heartbeat_frequency is not None) == heartbeats

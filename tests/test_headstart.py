@@ -36,30 +36,35 @@ def head_started_run(home, inbox) -> tuple[headstart.HeadStart, dict]:
     return ahead, summary
 
 
-def test_a_head_started_run_is_the_run_the_flow_makes(prefect_harness, tmp_path, inbox, monkeypatch):
-    home, submitted = tmp_path / "ahead", []
-    pool = workers.pool
-    monkeypatch.setattr(workers, "pool", lambda *args: recording(pool(*args), submitted))
+GROUPS = -(-len(lake.BUCKETS) // merge.GROUP_SIZE)
+
+
+@pytest.fixture
+def submitted(monkeypatch) -> Counter:
+    """What the run's pool was given, by function name (the workers' start-up calls left out)."""
+    names, pool = Counter(), workers.pool
+
+    def recording(*args) -> SimpleNamespace:
+        def submit(fn, *fn_args):
+            names[fn.__name__] += fn.__name__ != "getpid"
+            return pool(*args).submit(fn, *fn_args)
+        return SimpleNamespace(submit=submit)
+    monkeypatch.setattr(workers, "pool", recording)
+    return names
+
+
+def test_a_head_started_run_is_the_run_the_flow_makes(prefect_harness, tmp_path, inbox, submitted):
+    home = tmp_path / "ahead"
     with headstart.begin(settings_for(home, inbox)) as ahead:
         summary = ingest(home=home, inbox=inbox, settle_seconds=0, batch_size=1)
-    monkeypatch.undo()
     assert len(ahead.jobs) == 3 and summary["run_id"] == ahead.run_id and summary["dumps_loaded"] == 3
     # each batch and each merge went to the pool once, begun ahead: the flow's tasks collected them
-    groups = len(lake.BUCKETS) // merge.GROUP_SIZE
-    assert Counter(name for name in submitted if name != "getpid") == {
-        "process_batch": 3, "merge_profile_table": 1, "merge_group": groups}
+    assert +submitted == {"process_batch": 3, "merge_profile_table": 1, "merge_group": GROUPS}
     assert ahead.merges.plan is not None
     ingest(home=tmp_path / "plain", inbox=inbox, settle_seconds=0, batch_size=1)
     assert differences(home, tmp_path / "plain") == []
     _, again = head_started_run(home, inbox)   # nothing new: planned ahead, nothing to read
     assert again["dumps_new"] == 0 and again["files_read"] == 0
-
-
-def recording(pool, submitted: list[str]) -> SimpleNamespace:
-    def submit(fn, *args):
-        submitted.append(fn.__name__)
-        return pool.submit(fn, *args)
-    return SimpleNamespace(submit=submit)
 
 
 def test_a_failing_head_started_batch_fails_the_run_and_keeps_the_home(prefect_harness, tmp_path, inbox,
@@ -75,11 +80,13 @@ def test_a_failing_head_started_batch_fails_the_run_and_keeps_the_home(prefect_h
     assert differences(home, tmp_path / "plain") == []
 
 
-def test_a_dump_two_batches_read_leaves_the_merges_to_the_flow(prefect_harness, tmp_path, inbox, sample_text):
+def test_a_dump_two_batches_read_leaves_the_merges_to_the_flow(prefect_harness, tmp_path, inbox, sample_text,
+                                                               submitted):
     write_dump(inbox / "elsewhere", "copy_of_sample.txt", sample_text, LATER)   # same bytes, another batch
     ahead, summary = head_started_run(tmp_path / "home", inbox)
-    assert ahead.merges.plan is None   # the flow first reads the later batch again without the copy
-    assert summary["dumps_loaded"] == 3
+    assert ahead.merges.plan is None and summary["dumps_loaded"] == 3
+    # the flow read the later batch again without the copy, then merged (once)
+    assert +submitted == {"process_batch": 5, "merge_profile_table": 1, "merge_group": GROUPS}
     ingest(home=tmp_path / "plain", inbox=inbox, settle_seconds=0, batch_size=1)
     assert differences(tmp_path / "home", tmp_path / "plain") == []
 
@@ -91,12 +98,13 @@ def test_no_head_start_while_another_run_holds_the_home(tmp_path, inbox):
     assert not (home / "lake").exists()   # it didn't plan: planning clears a crashed run's lake files
 
 
-@pytest.mark.parametrize("batch_size, reprocess", [(2, False), (1, True)])
-def test_the_flow_refuses_a_head_start_made_for_another_run(tmp_path, inbox, batch_size, reprocess):
+@pytest.mark.parametrize("batch_size, reprocess, local", [(2, False, True), (1, True, True), (1, False, False)])
+def test_the_flow_refuses_a_head_start_made_for_another_run(tmp_path, inbox, batch_size, reprocess, local):
     home = tmp_path / "home"
     with headstart.begin(settings_for(home, inbox)):
-        with pytest.raises(RuntimeError, match="head start was planned for"):
-            headstart.take(Settings.load(home=home, inbox=inbox, settle_seconds=0, batch_size=batch_size), reprocess)
+        with pytest.raises(RuntimeError, match="head start was planned for|not for a flow on a Dask cluster"):
+            headstart.take(Settings.load(home=home, inbox=inbox, settle_seconds=0, batch_size=batch_size), reprocess,
+                           local)
 
 
 def test_a_head_start_whose_planning_fails_leaves_the_run_to_the_flow(tmp_path, inbox, monkeypatch):

@@ -105,3 +105,22 @@ def test_a_new_warehouse_gets_its_keys_with_its_first_rows_even_after_a_failed_f
     assert primary_keys(target)["paper_authors"] == ["paper_id", "position"] and len(primary_keys(target)) == 9
     with duckdb.connect(str(target), read_only=True) as con:
         assert con.execute("SELECT count(*) FROM papers").fetchone()[0] == lake.read_table(home / "lake", "papers").height
+
+
+def test_a_file_written_with_bigger_row_groups_takes_keyed_upserts(tmp_path):
+    """Warehouse files written before loads used smaller row groups have groups of up to 122,880
+    rows; a DuckDB before the fix of duckdb#22109 failed fatally inserting into such a keyed table."""
+    path = tmp_path / "old.duckdb"
+    with duckdb.connect(str(path)) as con:   # DuckDB's default row group size
+        con.execute("CREATE TABLE t (k BIGINT PRIMARY KEY, v VARCHAR)")
+        con.execute("INSERT INTO t SELECT range, 'old' FROM range(50000)")
+    with load.connect(path) as con:
+        con.execute("BEGIN TRANSACTION")
+        con.execute("DELETE FROM t WHERE k % 1000 = 0")
+        con.execute("INSERT INTO t SELECT range * 1000, 'new' FROM range(50)")
+        con.execute("INSERT INTO t SELECT range, 'new' FROM range(50000, 50100)")
+        con.execute("COMMIT")
+        con.execute("CHECKPOINT")
+    with duckdb.connect(str(path), read_only=True) as con:
+        assert con.execute("SELECT count(*), count(DISTINCT k), count(*) FILTER (v = 'new') FROM t").fetchone() \
+            == (50100, 50100, 150)

@@ -10,6 +10,7 @@ connection: DuckDB's own httpfs extension is not used, and must not be downloade
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
 
@@ -49,9 +50,13 @@ def attach_for_writing(path: Path) -> duckdb.DuckDBPyConnection:
     """The warehouse file as the connection's default database, attached: the row group size is an
     option of ATTACH only. Spills go beside the file, as when it is opened directly."""
     con = duckdb.connect()
-    con.execute(f"SET temp_directory = {sql_literal(str(path) + '.tmp')}")
-    con.execute(f"ATTACH {sql_literal(str(path))} AS warehouse (ROW_GROUP_SIZE {ROW_GROUP_SIZE})")
-    con.execute("USE warehouse")
+    try:
+        con.execute(f"SET temp_directory = {sql_literal(str(path) + '.tmp')}")
+        con.execute(f"ATTACH {sql_literal(str(path))} AS warehouse (ROW_GROUP_SIZE {ROW_GROUP_SIZE})")
+        con.execute("USE warehouse")
+    except BaseException:   # a reader holding the file, say: the caller may try another file
+        con.close()
+        raise
     return con
 
 
@@ -69,15 +74,21 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     in one transaction: each of its ~100 statements would otherwise commit on its own."""
     if con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = '_lake_files'").fetchone()[0]:
         return
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         for name in [*TABLES, "_lake_files"]:
             con.execute(sql_text(f"tables/{name}.sql"))
         describe_tables(con)
-        con.execute("COMMIT")
+
+
+@contextmanager
+def transaction(con: duckdb.DuckDBPyConnection):
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield
     except BaseException:
         con.execute("ROLLBACK")
         raise
+    con.execute("COMMIT")
 
 
 def describe_tables(con: duckdb.DuckDBPyConnection) -> None:
@@ -230,8 +241,7 @@ def sync(con: duckdb.DuckDBPyConnection, lake: Path) -> int:
     other_lake = from_another_lake(con, manifest)
     have = {name: set() for name in TABLES} if other_lake else loaded_files(con)
     scoped = scope_changes(con, lake, manifest, have)
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         if other_lake:
             start_over(con)
         record_lake(con, manifest)
@@ -240,10 +250,6 @@ def sync(con: duckdb.DuckDBPyConnection, lake: Path) -> int:
         create_views(con)
         assert_checks_pass(con, scoped)
         checkpoint("load:before-commit")
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
     return read
 
 

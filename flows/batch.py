@@ -98,6 +98,5 @@ def repeated_dumps(results: list[BatchResult]) -> dict[int, set[str]]:
 
 
 def observations(results: list[BatchResult]) -> dict[str, list[Path]]:
-    """The run's observation files of each mutable table, in batch order: what its merges read."""
-    ordered = sorted(results, key=lambda r: r.index)
-    return {name: [r.observed[name] for r in ordered if name in r.observed] for name in OBSERVED_TABLES}
+    """The run's observation files of each mutable table (results in batch order): what its merges read."""
+    return {name: [r.observed[name] for r in results if name in r.observed] for name in OBSERVED_TABLES}

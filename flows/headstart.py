@@ -88,8 +88,9 @@ NICENESS = 10
 
 @contextmanager
 def begin(settings: Settings):
-    """Hold the home's run lock and start the run's batches while the body starts the flow. When
-    another run holds the home, do nothing: the flow then waits for it or refuses, as without."""
+    """Hold the home's run lock and start the run's batches, then its merges, while the body starts
+    the flow. When another run holds the home, do nothing: the flow then waits for it or refuses,
+    as without."""
     global _current
     with ExitStack() as stack:
         ahead = _started(settings, stack)

@@ -11,6 +11,7 @@ import datetime as dt
 import gzip
 import hashlib
 import json
+import operator
 import os
 import uuid
 import zlib
@@ -24,6 +25,7 @@ ENTRY_FIELDS = ["entry_index", "line_no", "head", "category", "date_text", "publ
                 "year_inferred", "has_code_badge", "title", "authors_text", "authors",
                 "authors_truncated", "tag", "abstract", "code_url", "code_host", "raw_text"]
 RAW_META_FIELDS = ["source_path", "profile_key", "captured_at", "source_url", "run_id", "ingested_at"]
+_ENTRY_VALUES = operator.attrgetter(*ENTRY_FIELDS)   # one call per entry, not one per field
 METRIC_FIELDS = ["h_index", "papers_reported", "citations", "novelty_pct", "ai_score"]
 CHUNK_BYTES = 1 << 20
 SIDECAR_MAX_BYTES = 1 << 20
@@ -80,15 +82,20 @@ def read_dump(path: storage.Location, max_bytes: int) -> DumpBytes:
 
 def _read_limited(path: storage.Location, max_bytes: int, gz: bool) -> bytes | None:
     """The bytes, or None as soon as there are more than max_bytes of them."""
-    if not gz and storage.size(path) > max_bytes:
+    expected = None if gz else storage.size(path)
+    if expected is not None and expected > max_bytes:
         return None
+    # A plain file is read in one call of its size (+1, to see that it grew): a 1 MiB buffer for
+    # each 60 kB dump cost 40 ms a batch of 500, against 20 ms
+    want = CHUNK_BYTES if expected is None else expected + 1
     chunks, total = [], 0
     with storage.open_read(path) as stored, (gzip.open(stored, "rb") if gz else stored) as handle:
-        while chunk := handle.read(CHUNK_BYTES):
+        while chunk := handle.read(want):
             total += len(chunk)
             if total > max_bytes:
                 return None
             chunks.append(chunk)
+            want = CHUNK_BYTES
     return b"".join(chunks)
 
 
@@ -148,6 +155,8 @@ def decode_text(raw: bytes) -> str:
 
 
 def _newlines(text: str) -> str:
+    if "\r" not in text:   # most dumps: a scan instead of two copies of the text
+        return text
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
@@ -221,8 +230,8 @@ def add_parsed(batch: Batch, row: dict, parsed: ParsedDump) -> None:
     row.update(parsed.metrics, papers_heading=parsed.papers_heading, entries_found=len(parsed.entries))
     columns = batch.entries
     columns["dump_id"] += [row["dump_id"]] * len(parsed.entries)
-    for name in ENTRY_FIELDS:
-        columns[name] += [getattr(entry, name) for entry in parsed.entries]
+    for name, values in zip(ENTRY_FIELDS, zip(*map(_ENTRY_VALUES, parsed.entries))):
+        columns[name] += values
     for problem in parsed.header_problems:
         batch.problems.append({"dump_id": row["dump_id"], "entry_index": None, "line_no": problem.line_no,
                                "reason": problem.reason, "raw_text": problem.raw_text})

@@ -9,6 +9,7 @@ No prefect here: importing it is part of what the head start overlaps.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import threading
 from concurrent.futures import Future, wait
 from contextlib import ExitStack, contextmanager
@@ -36,6 +37,9 @@ class MergesAhead:
     def _begin(self, lake_dir: Path, run_id: str, batches: list[Future]) -> None:
         try:
             results = [future.result() for future in batches]
+            # The batches' files (raw/ copies: most of a run's bytes) go to disk while the merges
+            # run, so the commit's own sync has less left to wait for
+            threading.Thread(target=os.sync, daemon=True, name="sync-ahead").start()
             if batch.repeated_dumps(results) or not any(r.dumps.height for r in results):
                 return
             plan = merge.MergePlan(lake_dir, run_id, batch.observations(results))

@@ -13,6 +13,9 @@ SIDECAR_SUFFIX = ".meta.json"
 SIDECAR_KEYS = {"profile_key", "captured_at", "owner_name", "source_url"}
 _NON_ALNUM = re.compile(r"[\W_]+")
 _LEADING_ORDINAL = re.compile(r"\d+_")
+# ASCII letters and digits lower-cased, every other ASCII character a space (what `_NON_ALNUM`
+# and casefold do to ASCII text)
+_ASCII_FOLD = {code: chr(code).lower() if chr(code).isalnum() else " " for code in range(128)}
 
 
 class SidecarError(ValueError):
@@ -33,6 +36,8 @@ def dump_id(raw: bytes) -> str:
 
 def normalise_text(text: str) -> str:
     """NFKC, case-folded, runs of non-alphanumerics collapsed to one space, trimmed."""
+    if text.isascii():   # the same result, about twice as fast: ASCII is its own NFKC form
+        return " ".join(text.translate(_ASCII_FOLD).split())
     return _NON_ALNUM.sub(" ", unicodedata.normalize("NFKC", text).casefold()).strip()
 
 

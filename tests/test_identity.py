@@ -5,7 +5,9 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
+from hypothesis import given, strategies as st
 
+from flows import identity
 from flows.identity import (SidecarError, normalise_text, parse_sidecar, profile_key_from_name,
                             stable_id)
 
@@ -26,6 +28,21 @@ def test_titles_differing_in_spacing_case_and_width_are_one_paper():
     b = "  instructiongpt-4 :  a 200-INSTRUCTION paradigm — for fine-tuning   ＭｉｎｉＧＰＴ-4 "
     assert normalise_text(a) == "instructiongpt 4 a 200 instruction paradigm for fine tuning minigpt 4"
     assert stable_id(a) == stable_id(b) and stable_id(a) != stable_id(a + " II")
+
+
+def _by_the_rule(text: str) -> str:
+    """SPEC §3's normalisation spelled out, without the ASCII shortcut normalise_text takes."""
+    return identity._NON_ALNUM.sub(" ", identity.unicodedata.normalize("NFKC", text).casefold()).strip()
+
+
+@given(st.text(alphabet=st.characters(max_codepoint=127), max_size=40))
+def test_ascii_text_normalises_as_the_rule_says(text):
+    assert normalise_text(text) == _by_the_rule(text)
+
+
+@pytest.mark.parametrize("text", ["a_b", "__x__", "Tab\tand\x1fcontrol", "A.B-C", "", "   ", "ÄB_c ﬁ"])
+def test_normalisation_edge_cases_follow_the_rule(text):
+    assert normalise_text(text) == _by_the_rule(text)
 
 
 def test_sidecar_fields_and_errors():

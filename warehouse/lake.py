@@ -25,7 +25,6 @@ import uuid
 from pathlib import Path
 
 import polars as pl
-import pyarrow.parquet as pq
 
 from flows import storage
 from flows.faults import checkpoint
@@ -90,6 +89,7 @@ def is_delta(rel: str | storage.Location) -> bool:
 
 def row_count(file: storage.Location) -> int:
     """From the Parquet footer alone."""
+    import pyarrow.parquet as pq   # here: most processes never count rows, and the import costs 50 ms
     if not storage.is_url(file):
         return pq.read_metadata(file).num_rows
     with storage.open_read(file) as handle:

@@ -6,6 +6,8 @@ Modules: `corpus` (synthetic dumps, cached by N and seed), `runner` (one timed `
 process, with its peak memory from `rss`), `measure` (the five pipeline measurements), `floor`
 (read + parse only, in this process), `peer` (dlt into DuckDB, in this process, offline),
 `loadref` (the warehouse load alone: a full ingest's lake into a new DuckDB file, in a child process),
-`report` (the table, the ratios against the issue's targets, the JSON file).
+`report` (the table, the ratios against the issue's targets, the JSON file). Apart:
+`served` (runs against a Prefect server already up) and `timeline` (which process uses which core
+during one run).
 Not a test: it prints numbers and passes or fails nothing.
 """

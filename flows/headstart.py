@@ -90,6 +90,13 @@ _current: HeadStart | None = None
 NICENESS = 10
 
 
+def ahead_workers() -> int:
+    """Workers for the head start: Prefect's start keeps one core busy (its client, then its server:
+    bench/timeline.py), so on two cores a second worker would only share the first one's core, and
+    cost its own start (0.5 CPU-s). The flow lets the pool grow to every core (`take`)."""
+    return max(1, workers.cores() - 1)
+
+
 @contextmanager
 def begin(settings: Settings):
     """Hold the home's run lock and start the run's batches, then its merges, while the body starts
@@ -120,7 +127,7 @@ def _started(settings: Settings, stack: ExitStack) -> HeadStart | None:
         stack.callback(ahead.join_merges)   # after the shutdown below, which cancels what it waits for
         stack.callback(workers.shutdown)   # before the lock's release: no batch outlives the lock
         if ahead.jobs:
-            workers.start(NICENESS)   # every core's worker, for the merges too (the pool spawns lazily)
+            workers.start(NICENESS, ahead_workers())
             batches = [workers.submit_ahead(batch.process_batch, job) for job in ahead.jobs]
             ahead.merges = MergesAhead(settings.lake, ahead.run_id, batches)
         return ahead
@@ -144,6 +151,7 @@ def take(settings: Settings, reprocess: bool, local: bool) -> HeadStart | None:
     """The head start of the run the flow is about to make, if `profile-etl run` began one."""
     global _current
     ahead, _current = _current, None
+    workers.widen()   # Prefect is up: its core is free for the rest of the run's work
     if ahead is not None and not local:
         # its batches and merges run in this machine's workers: Dask tasks would write the same files
         raise RuntimeError("a head start runs in this machine's workers, not for a flow on a Dask cluster")

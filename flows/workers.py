@@ -56,10 +56,26 @@ def pool(niceness: int = 0) -> ProcessPoolExecutor:
         return _pool
 
 
-def start(niceness: int = 0) -> None:
-    """Spawn the workers now (ProcessPoolExecutor would wait for the first task)."""
-    for _ in range(cores()):
-        pool(niceness).submit(os.getpid)
+def start(niceness: int = 0, count: int | None = None) -> None:
+    """Spawn the workers now (ProcessPoolExecutor would wait for the first task): every core's, or
+    only `count` of them, and then no more until `widen`, however many tasks queue up."""
+    with _lock:
+        executor = pool(niceness)
+        if count is not None and count < cores():
+            # the executor's own bound on the processes it spawns as tasks arrive (set at its
+            # creation; lowered, it leaves the queue sized for every core)
+            executor._max_workers = count
+        for _ in range(count or cores()):
+            executor.submit(os.getpid)
+
+
+def widen() -> None:
+    """Let the pool grow to every core's worker. A no-op task is submitted so that, if the queue
+    holds only work begun before, a worker is spawned for it now rather than at the next task."""
+    with _lock:
+        if _pool is not None and _pool._max_workers < cores():
+            _pool._max_workers = cores()
+            _pool.submit(os.getpid)
 
 
 def submit_ahead(fn, arg) -> Future | None:

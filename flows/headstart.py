@@ -30,6 +30,7 @@ class MergesAhead:
         self.plan: merge.MergePlan | None = None
         self._results: list[batch.BatchResult] = []
         self._begun: list[Future] = []
+        self._batches = batches
         self._thread = threading.Thread(target=self._begin, args=(lake_dir, run_id, batches), daemon=True,
                                         name="merges-ahead")
         self._thread.start()
@@ -66,6 +67,9 @@ class MergesAhead:
     def join(self) -> None:
         self._thread.join()
 
+    def busy(self) -> bool:
+        return self._thread.is_alive() or not all(future.done() for future in [*self._batches, *self._begun])
+
 
 @dataclass
 class HeadStart:
@@ -82,6 +86,10 @@ class HeadStart:
     def join_merges(self) -> None:
         if self.merges:
             self.merges.join()
+
+    def busy(self) -> bool:
+        """Is work begun ahead still running, or still to be handed to the workers?"""
+        return self.merges is not None and self.merges.busy()
 
 
 _current: HeadStart | None = None
@@ -151,7 +159,8 @@ def take(settings: Settings, reprocess: bool, local: bool) -> HeadStart | None:
     """The head start of the run the flow is about to make, if `profile-etl run` began one."""
     global _current
     ahead, _current = _current, None
-    workers.widen()   # Prefect is up: its core is free for the rest of the run's work
+    # Prefect is up: its core is free for what remains of the head start's work, if anything does
+    workers.widen(spawn=ahead is not None and ahead.busy())
     if ahead is not None and not local:
         # its batches and merges run in this machine's workers: Dask tasks would write the same files
         raise RuntimeError("a head start runs in this machine's workers, not for a flow on a Dask cluster")

@@ -69,13 +69,19 @@ def start(niceness: int = 0, count: int | None = None) -> None:
             executor.submit(os.getpid)
 
 
-def widen() -> None:
-    """Let the pool grow to every core's worker. A no-op task is submitted so that, if the queue
-    holds only work begun before, a worker is spawned for it now rather than at the next task."""
+def widen(spawn: bool) -> None:
+    """Let the pool grow to every core's worker; with spawn, start the missing ones now, for work
+    already queued. (The executor spawns on demand only when it counts no idle worker, and it
+    counts one each time a worker finishes a task, queue or not: queued work would stay with the
+    workers it has.) Private parts of CPython's executor, as `start` uses, under its own lock."""
     with _lock:
-        if _pool is not None and _pool._max_workers < cores():
+        if _pool is None or _pool._max_workers >= cores():
+            return
+        with _pool._shutdown_lock:
             _pool._max_workers = cores()
-            _pool.submit(os.getpid)
+            if spawn and not (_pool._broken or _pool._shutdown_thread):
+                while len(_pool._processes) < cores():
+                    _pool._spawn_process()
 
 
 def submit_ahead(fn, arg) -> Future | None:

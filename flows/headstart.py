@@ -67,8 +67,11 @@ class MergesAhead:
     def join(self) -> None:
         self._thread.join()
 
-    def busy(self) -> bool:
-        return self._thread.is_alive() or not all(future.done() for future in [*self._batches, *self._begun])
+    def needs_workers(self) -> bool:
+        """Will work still run in the workers once the flow takes over: the head start's (running,
+        queued, or not handed over yet), or the merges the flow makes itself when none began?"""
+        return (self._thread.is_alive() or self.plan is None
+                or not all(future.done() for future in [*self._batches, *self._begun]))
 
 
 @dataclass
@@ -87,9 +90,8 @@ class HeadStart:
         if self.merges:
             self.merges.join()
 
-    def busy(self) -> bool:
-        """Is work begun ahead still running, or still to be handed to the workers?"""
-        return self.merges is not None and self.merges.busy()
+    def needs_workers(self) -> bool:
+        return self.merges is not None and self.merges.needs_workers()
 
 
 _current: HeadStart | None = None
@@ -159,8 +161,8 @@ def take(settings: Settings, reprocess: bool, local: bool) -> HeadStart | None:
     """The head start of the run the flow is about to make, if `profile-etl run` began one."""
     global _current
     ahead, _current = _current, None
-    # Prefect is up: its core is free for what remains of the head start's work, if anything does
-    workers.widen(spawn=ahead is not None and ahead.busy())
+    # Prefect is up: its core is free for the work left to the workers, if there is any
+    workers.widen(spawn=ahead is not None and ahead.needs_workers())
     if ahead is not None and not local:
         # its batches and merges run in this machine's workers: Dask tasks would write the same files
         raise RuntimeError("a head start runs in this machine's workers, not for a flow on a Dask cluster")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from concurrent.futures import Future
 from types import SimpleNamespace
 
 import pytest
@@ -116,3 +117,13 @@ def test_a_head_start_whose_planning_fails_leaves_the_run_to_the_flow(tmp_path, 
         assert ahead is None
         with run_lock(home):    # released: the flow can take it
             pass
+
+
+def test_the_flow_gets_every_worker_while_work_is_left_to_them(tmp_path):
+    batch_done = Future()
+    merges = headstart.MergesAhead(tmp_path / "lake", "run", [batch_done])
+    assert merges.needs_workers()   # its batch still running
+    batch_done.set_exception(OSError("disk full"))
+    merges.join()
+    # no merge began: the flow reads the batch again and merges itself
+    assert merges.plan is None and merges.needs_workers()

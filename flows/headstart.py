@@ -31,6 +31,7 @@ class MergesAhead:
         self._results: list[batch.BatchResult] = []
         self._begun: list[Future] = []
         self._batches = batches
+        self._nothing_to_merge = False
         self._thread = threading.Thread(target=self._begin, args=(lake_dir, run_id, batches), daemon=True,
                                         name="merges-ahead")
         self._thread.start()
@@ -41,7 +42,10 @@ class MergesAhead:
             # The batches' files (raw/ copies: most of a run's bytes) go to disk while the merges
             # run, so the commit's own sync has less left to wait for
             threading.Thread(target=os.sync, daemon=True, name="sync-ahead").start()
-            if batch.repeated_dumps(results) or not any(r.dumps.height for r in results):
+            if not any(r.dumps.height for r in results):
+                self._nothing_to_merge = True
+                return
+            if batch.repeated_dumps(results):
                 return
             plan = merge.MergePlan(lake_dir, run_id, batch.observations(results))
             jobs = [(merge.merge_profile_table, plan.profiles)] if plan.profiles else []
@@ -70,7 +74,7 @@ class MergesAhead:
     def needs_workers(self) -> bool:
         """Will work still run in the workers once the flow takes over: the head start's (running,
         queued, or not handed over yet), or the merges the flow makes itself when none began?"""
-        return (self._thread.is_alive() or self.plan is None
+        return (self._thread.is_alive() or (self.plan is None and not self._nothing_to_merge)
                 or not all(future.done() for future in [*self._batches, *self._begun]))
 
 
@@ -161,8 +165,6 @@ def take(settings: Settings, reprocess: bool, local: bool) -> HeadStart | None:
     """The head start of the run the flow is about to make, if `profile-etl run` began one."""
     global _current
     ahead, _current = _current, None
-    # Prefect is up: its core is free for the work left to the workers, if there is any
-    workers.widen(spawn=ahead is not None and ahead.needs_workers())
     if ahead is not None and not local:
         # its batches and merges run in this machine's workers: Dask tasks would write the same files
         raise RuntimeError("a head start runs in this machine's workers, not for a flow on a Dask cluster")
@@ -170,6 +172,8 @@ def take(settings: Settings, reprocess: bool, local: bool) -> HeadStart | None:
         # its plan would miss the quarantined dumps to retry, or read another inbox into another lake
         raise RuntimeError(f"the run's head start was planned for {ahead.settings} without reprocessing, "
                            f"not for {settings}{' with reprocessing' if reprocess else ''}")
+    # Prefect is up: its core is free for the work left to the workers, if there is any
+    workers.widen(spawn=ahead is not None and ahead.needs_workers())
     return ahead
 
 

@@ -71,17 +71,28 @@ def start(niceness: int = 0, count: int | None = None) -> None:
 
 def widen(spawn: bool) -> None:
     """Let the pool grow to every core's worker; with spawn, start the missing ones now, for work
-    already queued. (The executor spawns on demand only when it counts no idle worker, and it
-    counts one each time a worker finishes a task, queue or not: queued work would stay with the
-    workers it has.) Private parts of CPython's executor, as `start` uses, under its own lock."""
+    already queued. Private parts of CPython's executor, as `start` uses, under its own lock."""
     with _lock:
         if _pool is None or _pool._max_workers >= cores():
             return
         with _pool._shutdown_lock:
             _pool._max_workers = cores()
+            # The executor spawns on demand when it counts no idle worker, and it counts one each
+            # time a worker finishes a task, queue or not: forget those, so that a task submitted
+            # later finds the workers it lacks spawned
+            while _pool._idle_worker_semaphore.acquire(blocking=False):
+                pass
             if spawn and not (_pool._broken or _pool._shutdown_thread):
-                while len(_pool._processes) < cores():
-                    _pool._spawn_process()
+                _spawn_missing(_pool)
+
+
+def _spawn_missing(executor: ProcessPoolExecutor) -> None:
+    try:
+        while len(executor._processes) < cores():
+            executor._spawn_process()
+    except Exception:   # the pool broke meanwhile: its manager reports that to the waiting tasks
+        return
+    executor._executor_manager_thread_wakeup.wakeup()   # it watches the worker processes it knew
 
 
 def submit_ahead(fn, arg) -> Future | None:

@@ -5,13 +5,15 @@ from collections import Counter
 from concurrent.futures import Future
 from types import SimpleNamespace
 
+import polars as pl
 import pytest
 
-from flows import headstart, merge, workers
+from flows import batch, headstart, merge, workers
 from flows.faults import FAIL_ENV, InjectedFault
 from flows.lock import run_lock
 from flows.pipeline import ingest
 from flows.settings import Settings
+from schemas.tables import TABLES, empty_frame
 from warehouse import lake
 from tests.conftest import SAMPLE_NAME, write_dump
 from tests.test_pipeline import FIRST, LATER, later_snapshot, other_profile
@@ -127,3 +129,11 @@ def test_the_flow_gets_every_worker_while_work_is_left_to_them(tmp_path):
     merges.join()
     # no merge began: the flow reads the batch again and merges itself
     assert merges.plan is None and merges.needs_workers()
+
+
+def test_no_worker_is_added_when_nothing_is_left_to_merge(tmp_path):
+    batch_done = Future()
+    batch_done.set_result(batch.BatchResult(0, pl.DataFrame(), empty_frame(TABLES["dumps"])))
+    merges = headstart.MergesAhead(tmp_path / "lake", "run", [batch_done])
+    merges.join()
+    assert not merges.needs_workers()   # every file read was a dump already loaded

@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from bench import bighome, corpus, loadref, measure, prefect_db, report
+from bench import bighome, corpus, loadref, measure, prefect_db, report, runner
 from bench.floor import floor
 from bench.peer import peer
 from bench.runner import bench_env
@@ -32,8 +32,8 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
                    "(default 10000: the main corpus and the big home's next chunks; 0 skips it)")
     p.add_argument("--rebuild-big-home", action="store_true", help="build the cached big home again "
                    "(it is kept across invocations, also when the pipeline's code has changed)")
-    p.add_argument("--workdir", type=Path, default=Path("/tmp/profile-etl-bench"),
-                   help="dumps, cached homes, scratch homes (default /tmp/profile-etl-bench)")
+    p.add_argument("--workdir", type=Path, default=runner.DEFAULT_WORKDIR,
+                   help=f"dumps, cached homes, scratch homes (default {runner.DEFAULT_WORKDIR})")
     p.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"JSON results (default {DEFAULT_OUT})")
     args = p.parse_args(argv)
     if args.dumps < corpus.NEW_DUMPS or not 1 <= args.repeat <= corpus.NEW_DUMPS or args.peer_repeat < 1:
@@ -159,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def env_home(args: argparse.Namespace) -> Path:
-    return args.workdir / "prefect-home"
+    return runner.prefect_home(args.workdir)
 
 
 def settings_of(args: argparse.Namespace) -> dict:

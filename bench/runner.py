@@ -47,6 +47,14 @@ def etl_command() -> list[str]:
     return [found]
 
 
+DEFAULT_WORKDIR = Path("/tmp/profile-etl-bench")   # dumps, cached homes, scratch homes, Prefect's home
+
+
+def prefect_home(workdir: Path) -> Path:
+    """The bench's own Prefect home (a run history of its own) under its work folder."""
+    return workdir / "prefect-home"
+
+
 def bench_env(prefect_home: Path) -> dict[str, str]:
     """This environment with Prefect's home set to the bench's own (a run history of its own)."""
     env = dict(os.environ)

@@ -12,7 +12,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import corpus
+from bench import corpus, runner
 
 
 def timed_ingest(ingest, home: Path, inbox: Path) -> float:
@@ -24,7 +24,7 @@ def timed_ingest(ingest, home: Path, inbox: Path) -> float:
 
 def main() -> None:
     p = argparse.ArgumentParser(prog="python -m bench.served", description=__doc__)
-    p.add_argument("--workdir", type=Path, default=Path("/tmp/profile-etl-bench"))
+    p.add_argument("--workdir", type=Path, default=runner.DEFAULT_WORKDIR)
     p.add_argument("--dumps", type=int, default=2000)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--repeat", type=int, default=3)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import psutil
 
-from bench.runner import bench_env, etl_command
+from bench.runner import DEFAULT_WORKDIR, bench_env, etl_command, prefect_home
 
 KINDS = ("run", "server", "workers")
 INTERVAL = 0.1
@@ -67,7 +67,7 @@ def report(samples: list[tuple[float, dict[str, float]]], seconds: float) -> Non
 def main() -> None:
     inbox, home = Path(sys.argv[1]), Path(sys.argv[2])
     cmd = [*etl_command(), "--home", str(home), "run", "--inbox", str(inbox), "--settle-seconds", "0"]
-    report(*sample(cmd, bench_env(Path("/tmp/profile-etl-bench/prefect-home"))))
+    report(*sample(cmd, bench_env(prefect_home(DEFAULT_WORKDIR))))
 
 
 if __name__ == "__main__":

@@ -32,13 +32,13 @@ class MergesAhead:
         self._begun: list[Future] = []
         self._batches = batches
         self._nothing_to_merge = False
-        self._thread = threading.Thread(target=self._begin, args=(lake_dir, run_id, batches), daemon=True,
+        self._thread = threading.Thread(target=self._begin, args=(lake_dir, run_id), daemon=True,
                                         name="merges-ahead")
         self._thread.start()
 
-    def _begin(self, lake_dir: Path, run_id: str, batches: list[Future]) -> None:
+    def _begin(self, lake_dir: Path, run_id: str) -> None:
         try:
-            results = [future.result() for future in batches]
+            results = [future.result() for future in self._batches]
             # The batches' files (raw/ copies: most of a run's bytes) go to disk while the merges
             # run, so the commit's own sync has less left to wait for
             threading.Thread(target=os.sync, daemon=True, name="sync-ahead").start()

@@ -1,8 +1,10 @@
 """A run's head start. `profile-etl run` starts Prefect's temporary server for every run: 5-9 s in
 which the run's process mostly waits and one core idles. Before that, the command takes the run
 lock, plans the run as the flow would and hands its batches to the local workers; once they are
-done, the merges follow them (a thread waits for the batches). The flow then takes over the lock,
-the plan and the run id, and its batch and merge tasks collect the results of what began ahead.
+done, the merges follow them (a thread waits for the batches), and once those are done, the
+warehouse load of their files (in a transaction the flow finishes after the lake commit, see
+warehouse/pending.py). The flow then takes over the lock, the plan and the run id, and its batch,
+merge and publish tasks collect the results of what began ahead.
 
 No prefect here: importing it is part of what the head start overlaps.
 """
@@ -10,11 +12,11 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import sys
 import threading
 from concurrent.futures import Future, wait
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 
 from flows import batch, discover, merge, stages, workers
 from flows.lock import RunLocked, run_lock
@@ -24,19 +26,23 @@ from flows.settings import Settings, UserError
 class MergesAhead:
     """The run's merges, begun in the workers as soon as its batches are done, unless the flow
     must decide something first: a batch failed (its task fails the run, or retries an I/O
-    error), or two batches read the same dump (the flow reads the later one again without it)."""
+    error), or two batches read the same dump (the flow reads the later one again without it).
+    Once the merges are done, the warehouse load of their files begins too (`_load_ahead`)."""
 
-    def __init__(self, lake_dir: Path, run_id: str, batches: list[Future]):
+    def __init__(self, settings: Settings, run_id: str, batches: list[Future]):
         self.plan: merge.MergePlan | None = None
+        self.load = None   # a warehouse.pending.PendingLoad, until the flow takes it
         self._results: list[batch.BatchResult] = []
         self._begun: list[Future] = []
         self._batches = batches
         self._nothing_to_merge = False
-        self._thread = threading.Thread(target=self._begin, args=(lake_dir, run_id), daemon=True,
+        self._loader: threading.Thread | None = None
+        self._thread = threading.Thread(target=self._begin, args=(settings, run_id), daemon=True,
                                         name="merges-ahead")
         self._thread.start()
 
-    def _begin(self, lake_dir: Path, run_id: str) -> None:
+    def _begin(self, settings: Settings, run_id: str) -> None:
+        lake_dir = settings.lake
         try:
             results = [future.result() for future in self._batches]
             # The batches' files (raw/ copies: most of a run's bytes) go to disk while the merges
@@ -56,6 +62,35 @@ class MergesAhead:
         except BaseException:   # the flow meets the same failure in its own tasks (a broken pool,
             return              # say), and reports it
         self._results, self.plan = results, plan
+        self._loader = threading.Thread(target=self._load_ahead, args=(settings, run_id, bool(plan.profiles)),
+                                        daemon=True, name="load-ahead")
+        self._loader.start()
+
+    def _load_ahead(self, settings: Settings, run_id: str, with_profiles: bool) -> None:
+        """Once the merges are done, begin the warehouse load of the run's files (warehouse/pending.py),
+        at the workers' niceness: Prefect's server may still be starting on the other core."""
+        if sys.platform == "linux":   # a thread's own niceness (inherited by the threads DuckDB starts)
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), NICENESS)
+        try:
+            profiles = self._begun[0].result() if with_profiles else None
+            groups = [r for future in self._begun[1 if with_profiles else 0:] for r in future.result()]
+            merged = merge.combine(groups, profiles)
+            _, staged = stages.lake_changes(self._results, merged)
+            from warehouse import pending   # here: DuckDB's import is no part of the run's start
+            self.load = pending.begin(settings.warehouse, settings.lake, run_id, staged, merged.replaced)
+        except BaseException:   # a failed merge: the flow's task reports it
+            return
+
+    def take_load(self):
+        """The warehouse load begun ahead, if any, for the flow to finish (or discard)."""
+        if self._loader is not None:
+            self._loader.join()
+        load, self.load = self.load, None
+        return load
+
+    def discard_load(self) -> None:
+        if (load := self.take_load()) is not None:
+            load.discard()
 
     def plan_for(self, results: list[batch.BatchResult]) -> merge.MergePlan | None:
         """The merges begun for these very batch results, or None (after any begun for others have
@@ -66,10 +101,13 @@ class MergesAhead:
         if self.plan is not None and same:
             return self.plan
         wait(self._begun)
+        self.discard_load()   # it read the files the flow's own merges are about to write again
         return None
 
     def join(self) -> None:
+        """Wait for the threads, and roll back a load the flow didn't take."""
         self._thread.join()
+        self.discard_load()
 
     def needs_workers(self) -> bool:
         """Will work still run in the workers once the flow takes over: the head start's (running,
@@ -96,6 +134,14 @@ class HeadStart:
 
     def needs_workers(self) -> bool:
         return self.merges is not None and self.merges.needs_workers()
+
+    def warehouse_load(self):
+        """The warehouse load begun ahead (warehouse/pending.py), or None: the flow loads as usual."""
+        return self.merges.take_load() if self.merges else None
+
+    def discard_load(self) -> None:
+        if self.merges:
+            self.merges.discard_load()
 
 
 _current: HeadStart | None = None
@@ -143,7 +189,7 @@ def _started(settings: Settings, stack: ExitStack) -> HeadStart | None:
         if ahead.jobs:
             workers.start(NICENESS, ahead_workers())
             batches = [workers.submit_ahead(batch.process_batch, job) for job in ahead.jobs]
-            ahead.merges = MergesAhead(settings.lake, ahead.run_id, batches)
+            ahead.merges = MergesAhead(settings, ahead.run_id, batches)
         return ahead
     except RunLocked:
         return None

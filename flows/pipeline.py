@@ -22,7 +22,7 @@ from flows.lock import run_lock
 from flows.progress import Progress
 from flows.settings import Settings, UserError
 from schemas.tables import TABLES, empty_frame
-from warehouse import lake, load
+from warehouse import lake, load, pending
 
 def is_io_error(task, task_run, state) -> bool:
     """Retry only failures that a second try may fix: I/O errors, not bugs or bad data."""
@@ -79,8 +79,8 @@ def add_to_file_index(state: Path, files: list[pl.DataFrame]) -> None:
 
 
 @task(**IO_TASK)
-def publish_warehouse(warehouse: Path, lake_dir: Path) -> int:
-    return load.publish(warehouse, lake_dir)
+def publish_warehouse(warehouse: Path, lake_dir: Path, begun: pending.PendingLoad | None = None) -> int:
+    return load.publish(warehouse, lake_dir, begun=begun)
 
 
 @flow(name="profile-etl-ingest", log_prints=False)
@@ -101,6 +101,8 @@ def ingest(home: Path = DEFAULTS.home, inbox: Path | str | None = None, batch_si
             return ingest_new_dumps(settings, run_id, started_at, reprocess, ahead)
         except Exception:
             workers.shutdown()  # no batch may still be writing while the failure is recorded
+            if ahead:
+                ahead.discard_load()   # it holds the idle warehouse file the failed run is recorded in
             record_failed_run(settings, run_id, started_at)
             raise
         finally:
@@ -130,7 +132,10 @@ def ingest_new_dumps(settings: Settings, run_id: str, started_at: dt.datetime, r
                 {k: v for k, v in staged.items() if not (retry and k in stages.REPROCESSED_TABLES)}, merged.replaced)
     add_to_file_index(settings.state, [r.files for r in results])  # frames: Prefect doesn't walk them
     checkpoint("index:written")
-    publish_warehouse(settings.warehouse, settings.lake)
+    begun = ahead.warehouse_load() if ahead else None
+    publish_warehouse(settings.warehouse, settings.lake, begun)
+    if begun is not None and begun.finished:
+        get_run_logger().info("the warehouse load began before the lake commit, once the merges were done (head start)")
     summary = row | {"waiting": len(found.waiting), "ignored": len(found.ignored),
                      "files_read": len(plan.todo) + len(retry), "reprocessed": len(retry),
                      "bytes_new": int(new_dumps["byte_size"].sum()),

@@ -123,7 +123,7 @@ def test_a_head_start_whose_planning_fails_leaves_the_run_to_the_flow(tmp_path, 
 
 def test_the_flow_gets_every_worker_while_work_is_left_to_them(tmp_path):
     batch_done = Future()
-    merges = headstart.MergesAhead(tmp_path / "lake", "run", [batch_done])
+    merges = headstart.MergesAhead(settings_for(tmp_path / "home", tmp_path / "inbox"), "run", [batch_done])
     assert merges.needs_workers()   # its batch still running
     batch_done.set_exception(OSError("disk full"))
     merges.join()
@@ -134,6 +134,6 @@ def test_the_flow_gets_every_worker_while_work_is_left_to_them(tmp_path):
 def test_no_worker_is_added_when_nothing_is_left_to_merge(tmp_path):
     batch_done = Future()
     batch_done.set_result(batch.BatchResult(0, pl.DataFrame(), empty_frame(TABLES["dumps"])))
-    merges = headstart.MergesAhead(tmp_path / "lake", "run", [batch_done])
+    merges = headstart.MergesAhead(settings_for(tmp_path / "home", tmp_path / "inbox"), "run", [batch_done])
     merges.join()
     assert not merges.needs_workers()   # every file read was a dump already loaded

@@ -251,6 +251,14 @@ def _next_files(files: list[str], new: list[str], whole: bool, replaced: frozens
     return new if whole else [rel for rel in files if rel not in replaced] + new
 
 
+def with_staged(files: dict[str, list[str]], staged: dict[str, list[str]],
+                replaced: dict[str, list[str]]) -> dict[str, list[str]]:
+    """The file lists of the staged tables once a commit adds their staged files (which supersede
+    their `replaced` ones)."""
+    return {name: _next_files(files.get(name, []), rels, whole=False, replaced=frozenset(replaced.get(name, ())))
+            for name, rels in staged.items()}
+
+
 def _write_version(lake: Path, manifest: dict, run_id: str, tables: dict[str, pl.DataFrame],
                    rewrite: frozenset[str], staged: dict[str, list[str]], replaced: dict[str, list[str]],
                    new_lake: bool) -> dict:
@@ -260,8 +268,7 @@ def _write_version(lake: Path, manifest: dict, run_id: str, tables: dict[str, pl
         if appended and frame.is_empty():
             continue
         files[name] = _next_files(files[name], _frame_files(lake, run_id, name, frame), whole=not appended)
-    for name, rels in staged.items():
-        files[name] = _next_files(files[name], rels, whole=False, replaced=frozenset(replaced.get(name, ())))
+    files |= with_staged(files, staged, replaced)
     if missing := [rel for rels in staged.values() for rel in rels if not storage.exists(lake / rel)]:
         # e.g. a retried commit after the failed try removed them: never name a file that isn't there
         raise LakeError(f"{len(missing)} files this run wrote are gone (first: {missing[0]}); run again")

@@ -244,12 +244,19 @@ def sync(con: duckdb.DuckDBPyConnection, lake: Path) -> int:
     with transaction(con):
         if other_lake:
             start_over(con)
-        record_lake(con, manifest)
-        read = sum(sync_table(con, lake, name, manifest["tables"].get(name, []), have[name]) for name in TABLES)
-        add_missing_keys(con)
-        create_views(con)
-        assert_checks_pass(con, scoped)
-        checkpoint("load:before-commit")
+        return bring_to(con, lake, manifest, have, scoped)
+
+
+def bring_to(con: duckdb.DuckDBPyConnection, lake: Path, manifest: dict, have: dict[str, set[str]],
+             scoped: bool) -> int:
+    """Within a sync's transaction: every table to the manifest's files, then keys, views and the
+    data tests."""
+    record_lake(con, manifest)
+    read = sum(sync_table(con, lake, name, manifest["tables"].get(name, []), have[name]) for name in TABLES)
+    add_missing_keys(con)
+    create_views(con)
+    assert_checks_pass(con, scoped)
+    checkpoint("load:before-commit")
     return read
 
 
@@ -283,9 +290,10 @@ def _sql_list(texts: list[str]) -> str:
     return "[" + ", ".join(sql_literal(t) for t in texts) + "]"
 
 
-def load(warehouse_path: Path, lake: Path) -> int:
-    """Bring the warehouse file at warehouse_path up to the lake, in place."""
-    with connect(warehouse_path, lake=lake) as con:
+def open_for_load(path: Path, lake: Path) -> duckdb.DuckDBPyConnection:
+    """A connection to the warehouse file at path, set up for a load, with its tables created."""
+    con = connect(path, lake=lake)
+    try:
         # Measured on this project's tables: zstd makes the checkpoint twice as fast and the file
         # half the size of DuckDB's default choice per column (which tries every codec on each).
         con.execute("SET force_compression = 'zstd'")
@@ -293,32 +301,53 @@ def load(warehouse_path: Path, lake: Path) -> int:
         # size of the load instead, so it spills past this to a temporary folder beside the file.
         con.execute(f"SET memory_limit = '{PUBLISH_MEMORY_LIMIT}'")
         ensure_schema(con)
+    except BaseException:
+        con.close()
+        raise
+    return con
+
+
+def load(warehouse_path: Path, lake: Path) -> int:
+    """Bring the warehouse file at warehouse_path up to the lake, in place."""
+    with open_for_load(warehouse_path, lake) as con:
         read = sync(con, lake)
         con.execute("CHECKPOINT")
     return read
 
 
-def publish(warehouse_path: Path, lake: Path, from_scratch: bool = False) -> int:
+def publish(warehouse_path: Path, lake: Path, from_scratch: bool = False, begun=None) -> int:
     """Bring the idle warehouse file up to the lake and point `warehouse.duckdb` at it (see
     warehouse/files.py): readers never block the run, and a failure or a crash at any point leaves
-    the link on the last published file."""
+    the link on the last published file. A load `begun` before the lake commit (warehouse/pending.py)
+    is finished instead, if the committed lake is the one it expected."""
     previous = files.current(warehouse_path)
-    far_behind = not from_scratch and previous is not None and catching_up_costs_more(warehouse_path, previous, lake)
-    target = files.prepare_idle(warehouse_path, from_scratch, copy=far_behind)
-    checkpoint("load:copied")
-    try:
-        read = load(target, lake)
-    except duckdb.Error as exc:
-        if not files.is_held_by_a_reader(exc):
-            raise
-        target = files.prepare_idle(warehouse_path, from_scratch, copy=True)
-        read = load(target, lake)
+    finished = begun.finish() if begun is not None else None
+    target, read = finished or load_idle(warehouse_path, lake, from_scratch)
     checkpoint("load:built")
     files.point_to(warehouse_path, target)
     if from_scratch and previous is not None and previous != warehouse_path:
         files.remove(previous)   # loaded from the lake as it was: never the idle file to load in place
     checkpoint("load:published")
     return read
+
+
+def idle_target(warehouse_path: Path, lake: Path, from_scratch: bool = False) -> Path:
+    """The idle file, ready to be loaded in place (or emptied, or made a copy of the current one)."""
+    previous = files.current(warehouse_path)
+    far_behind = not from_scratch and previous is not None and catching_up_costs_more(warehouse_path, previous, lake)
+    return files.prepare_idle(warehouse_path, from_scratch, copy=far_behind)
+
+
+def load_idle(warehouse_path: Path, lake: Path, from_scratch: bool) -> tuple[Path, int]:
+    target = idle_target(warehouse_path, lake, from_scratch)
+    checkpoint("load:copied")
+    try:
+        return target, load(target, lake)
+    except duckdb.Error as exc:
+        if not files.is_held_by_a_reader(exc):
+            raise
+    target = files.prepare_idle(warehouse_path, from_scratch, copy=True)
+    return target, load(target, lake)
 
 
 # Measured on the 20,000-dump bench home: catching the idle file up on 87 MB of new Parquet (a

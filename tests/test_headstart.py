@@ -14,10 +14,10 @@ from flows.lock import run_lock
 from flows.pipeline import ingest
 from flows.settings import Settings
 from schemas.tables import TABLES, empty_frame
-from warehouse import lake
+from warehouse import lake, load
 from tests.conftest import SAMPLE_NAME, write_dump
 from tests.test_pipeline import FIRST, LATER, later_snapshot, other_profile
-from tests.warehouse_state import differences, run_statuses, unlisted_lake_files
+from tests.warehouse_state import differences, run_statuses, same_tables, unlisted_lake_files, warehouse_tables
 
 
 @pytest.fixture
@@ -56,7 +56,23 @@ def submitted(monkeypatch) -> Counter:
     return names
 
 
-def test_a_head_started_run_is_the_run_the_flow_makes(prefect_harness, tmp_path, inbox, submitted):
+@pytest.fixture
+def plain_loads(monkeypatch) -> list:
+    """The warehouse loads made the usual way (not finished from a load begun ahead)."""
+    calls, original = [], load.load
+    monkeypatch.setattr(load, "load", lambda *args: calls.append(args) or original(*args))
+    return calls
+
+
+def load_begun(ahead: headstart.HeadStart):
+    """The warehouse load the head start began (warehouse/pending.py), once it has, or None."""
+    ahead.merges._thread.join()
+    if ahead.merges._loader is not None:
+        ahead.merges._loader.join()
+    return ahead.merges.load
+
+
+def test_a_head_started_run_is_the_run_the_flow_makes(prefect_harness, tmp_path, inbox, submitted, plain_loads):
     home = tmp_path / "ahead"
     with headstart.begin(settings_for(home, inbox)) as ahead:
         summary = ingest(home=home, inbox=inbox, settle_seconds=0, batch_size=1)
@@ -64,6 +80,7 @@ def test_a_head_started_run_is_the_run_the_flow_makes(prefect_harness, tmp_path,
     # each batch and each merge went to the pool once, begun ahead: the flow's tasks collected them
     assert +submitted == {"process_batch": 3, "merge_profile_table": 1, "merge_group": GROUPS}
     assert ahead.merges.plan is not None
+    assert plain_loads == []   # the flow finished the warehouse load begun ahead
     ingest(home=tmp_path / "plain", inbox=inbox, settle_seconds=0, batch_size=1)
     assert differences(home, tmp_path / "plain") == []
     _, again = head_started_run(home, inbox)   # nothing new: planned ahead, nothing to read
@@ -92,6 +109,38 @@ def test_a_dump_two_batches_read_leaves_the_merges_to_the_flow(prefect_harness, 
     assert +submitted == {"process_batch": 5, "merge_profile_table": 1, "merge_group": GROUPS}
     ingest(home=tmp_path / "plain", inbox=inbox, settle_seconds=0, batch_size=1)
     assert differences(tmp_path / "home", tmp_path / "plain") == []
+
+
+def test_a_load_begun_for_another_lake_than_the_committed_one_is_rolled_back(prefect_harness, tmp_path, inbox,
+                                                                             plain_loads):
+    home = tmp_path / "home"
+    with headstart.begin(settings_for(home, inbox)) as ahead:
+        begun = load_begun(ahead)
+        begun.expected["dumps"] = begun.expected["dumps"][:-1]   # as if it had missed a file the commit lists
+        ingest(home=home, inbox=inbox, settle_seconds=0, batch_size=1)
+    assert not begun.finished and len(plain_loads) == 1   # the flow loaded the committed lake itself
+    ingest(home=tmp_path / "plain", inbox=inbox, settle_seconds=0, batch_size=1)
+    assert differences(home, tmp_path / "plain") == []
+
+
+def test_a_run_failing_after_its_load_began_keeps_the_warehouse_and_records_the_failure(
+        prefect_harness, tmp_path, inbox, sample_text, monkeypatch):
+    home, first = tmp_path / "home", tmp_path / "first"
+    write_dump(first, SAMPLE_NAME, sample_text, FIRST)
+    ingest(home=home, inbox=first, settle_seconds=0)
+    before = warehouse_tables(home)
+    with headstart.begin(settings_for(home, inbox)) as ahead:
+        assert load_begun(ahead) is not None
+        monkeypatch.setenv(FAIL_ENV, "lake:file-written:profiles")   # in the lake commit, after the load began
+        with pytest.raises(InjectedFault):
+            ingest(home=home, inbox=inbox, settle_seconds=0, batch_size=1)
+    monkeypatch.delenv(FAIL_ENV)
+    assert run_statuses(home) == ["completed", "failed"] and same_tables(warehouse_tables(home), before)
+    assert unlisted_lake_files(home) == []
+    head_started_run(home, inbox)
+    for folder in (first, inbox):
+        ingest(home=tmp_path / "plain", inbox=folder, settle_seconds=0, batch_size=1)
+    assert differences(home, tmp_path / "plain") == []
 
 
 def test_no_head_start_while_another_run_holds_the_home(tmp_path, inbox):

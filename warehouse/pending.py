@@ -75,6 +75,7 @@ def begin(warehouse_path: Path, lake: Path, run_id: str, staged: dict[str, list[
     expected = lake_mod.with_staged(manifest["tables"], staged, replaced)
     try:
         target = load.idle_target(warehouse_path, lake)
+        checkpoint("load:copied")
         con = load.open_for_load(target, lake)
     except (duckdb.Error, OSError):   # a reader still holding the idle file, say
         return None

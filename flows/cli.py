@@ -250,7 +250,7 @@ def cmd_report(settings: Settings, args) -> int:
 def cmd_rebuild(settings: Settings, args) -> int:
     from flows.lock import run_lock
     from flows.rebuild import lake_from_raw, refuse_without_sources
-    from warehouse.load import rebuild
+    from warehouse.publish import rebuild
     _reachable(settings.lake)   # an unreachable S3 lake says so, not "no lake"
     refuse_without_sources(settings, args.from_raw)   # before the lock, which makes the home
     with run_lock(settings.home, settings.lock_wait_seconds):

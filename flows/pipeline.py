@@ -22,7 +22,7 @@ from flows.lock import run_lock
 from flows.progress import Progress
 from flows.settings import Settings, UserError
 from schemas.tables import TABLES, empty_frame
-from warehouse import lake, load, pending
+from warehouse import lake, pending, publish
 
 def is_io_error(task, task_run, state) -> bool:
     """Retry only failures that a second try may fix: I/O errors, not bugs or bad data."""
@@ -80,7 +80,7 @@ def add_to_file_index(state: Path, files: list[pl.DataFrame]) -> None:
 
 @task(**IO_TASK)
 def publish_warehouse(warehouse: Path, lake_dir: Path, begun: pending.PendingLoad | None = None) -> int:
-    return load.publish(warehouse, lake_dir, begun=begun)
+    return publish.publish(warehouse, lake_dir, begun=begun)
 
 
 @flow(name="profile-etl-ingest", log_prints=False)
@@ -212,7 +212,7 @@ def record_failed_run(settings: Settings, run_id: str, started_at: dt.datetime) 
         runs = lake.read_table(settings.lake, "runs")
         row = stages.run_row(run_id, started_at, "failed", 0, pl.DataFrame(schema={"status": pl.String}))
         lake.commit(settings.lake, run_id, {"runs": stages.append_run(runs, row)})
-        load.publish(settings.warehouse, settings.lake)
+        publish.publish(settings.warehouse, settings.lake)
     except Exception as exc:  # the original failure is what the caller must see
         get_run_logger().error("could not record failed run %s: %s", run_id, exc)
 

@@ -10,7 +10,7 @@ from flows.faults import FAIL_ENV, InjectedFault
 from tests.conftest import SAMPLE_NAME, write_dump
 from tests.test_pipeline import FIRST, LATER, later_snapshot
 from tests.warehouse_state import lake_tables, warehouse_tables
-from warehouse import files, lake, load
+from warehouse import files, lake, load, publish
 
 
 @pytest.fixture
@@ -74,7 +74,7 @@ def test_an_idle_file_far_behind_is_replaced_by_a_copy_else_loaded_in_place(home
     home, inbox = home_with_two_files
     link = home / "warehouse.duckdb"
     for cost, copied in [(10**9, True), (0, False)]:
-        monkeypatch.setattr(load, "CATCH_UP_BYTE_COST", cost)
+        monkeypatch.setattr(publish, "CATCH_UP_BYTE_COST", cost)
         idle = files.idle(link)
         inode = idle.stat().st_ino
         run_ingest(home, inbox)

@@ -8,7 +8,7 @@ both runs. The idle file is made from a copy of the current one only when it is 
 warehouse is a plain file (written before this layout, or copied without its link), when a reader
 still holds it open (DuckDB then refuses a writer; the copy replaces the name, and the reader keeps
 the file it has), or when the run before was big enough that copying is cheaper than catching up
-(warehouse/load.py decides).
+(warehouse/publish.py decides).
 """
 from __future__ import annotations
 

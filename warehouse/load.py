@@ -21,7 +21,7 @@ from flows.faults import checkpoint
 from warehouse.checks import assert_checks_pass
 from warehouse.views import create_views, sql_literal
 from schemas.tables import TABLES
-from warehouse import files, lake as lake_mod
+from warehouse import lake as lake_mod
 
 SQL = resources.files("warehouse") / "sql"
 PUBLISH_MEMORY_LIMIT = "384MB"
@@ -313,65 +313,3 @@ def load(warehouse_path: Path, lake: Path) -> int:
         read = sync(con, lake)
         con.execute("CHECKPOINT")
     return read
-
-
-def publish(warehouse_path: Path, lake: Path, from_scratch: bool = False, begun=None) -> int:
-    """Bring the idle warehouse file up to the lake and point `warehouse.duckdb` at it (see
-    warehouse/files.py): readers never block the run, and a failure or a crash at any point leaves
-    the link on the last published file. A load `begun` before the lake commit (warehouse/pending.py)
-    is finished instead, if the committed lake is the one it expected."""
-    previous = files.current(warehouse_path)
-    finished = begun.finish() if begun is not None else None
-    target, read = finished or load_idle(warehouse_path, lake, from_scratch)
-    checkpoint("load:built")
-    files.point_to(warehouse_path, target)
-    if from_scratch and previous is not None and previous != warehouse_path:
-        files.remove(previous)   # loaded from the lake as it was: never the idle file to load in place
-    checkpoint("load:published")
-    return read
-
-
-def idle_target(warehouse_path: Path, lake: Path, from_scratch: bool = False) -> Path:
-    """The idle file, ready to be loaded in place (or emptied, or made a copy of the current one)."""
-    previous = files.current(warehouse_path)
-    far_behind = not from_scratch and previous is not None and catching_up_costs_more(warehouse_path, previous, lake)
-    return files.prepare_idle(warehouse_path, from_scratch, copy=far_behind)
-
-
-def load_idle(warehouse_path: Path, lake: Path, from_scratch: bool) -> tuple[Path, int]:
-    target = idle_target(warehouse_path, lake, from_scratch)
-    checkpoint("load:copied")
-    try:
-        return target, load(target, lake)
-    except duckdb.Error as exc:
-        if not files.is_held_by_a_reader(exc):
-            raise
-    target = files.prepare_idle(warehouse_path, from_scratch, copy=True)
-    return target, load(target, lake)
-
-
-# Measured on the 20,000-dump bench home: catching the idle file up on 87 MB of new Parquet (a
-# 2,000-dump run's rewritten buckets) took about 5.5 s; copying the 500 MB current file takes
-# 0.2-1.2 s. So a byte to catch up on costs as much as 25 or more bytes to copy.
-CATCH_UP_BYTE_COST = 25
-
-
-def catching_up_costs_more(link: Path, current: Path, lake: Path) -> bool:
-    """Is the idle file so far behind (a big run published last) that a copy of the current one is
-    cheaper than loading the lake files it lacks? A guess from file sizes; local lakes only."""
-    idle = files.idle(link)
-    if storage.is_url(lake) or not idle.exists():
-        return False
-    try:
-        with duckdb.connect(str(idle), read_only=True) as con:
-            have = loaded_files(con)
-    except duckdb.Error:
-        return False   # not a warehouse we can read: the load says why
-    behind = sum((lake / rel).stat().st_size for rels in lacking(lake_mod.read_manifest(lake), have).values()
-                 for rel in rels)
-    return behind * CATCH_UP_BYTE_COST > current.stat().st_size
-
-
-def rebuild(warehouse_path: Path, lake: Path) -> None:
-    """A new warehouse from the lake alone."""
-    publish(warehouse_path, lake, from_scratch=True)

@@ -19,7 +19,7 @@ import duckdb
 
 from flows import storage
 from flows.faults import checkpoint
-from warehouse import lake as lake_mod, load
+from warehouse import lake as lake_mod, load, publish
 
 
 @dataclass
@@ -74,7 +74,7 @@ def begin(warehouse_path: Path, lake: Path, run_id: str, staged: dict[str, list[
         return None   # committed already (the flow got there first): nothing to get ahead of
     expected = lake_mod.with_staged(manifest["tables"], staged, replaced)
     try:
-        target = load.idle_target(warehouse_path, lake)
+        target = publish.idle_target(warehouse_path, lake)
         checkpoint("load:copied")
         con = load.open_for_load(target, lake)
     except (duckdb.Error, OSError):   # a reader still holding the idle file, say

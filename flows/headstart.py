@@ -67,19 +67,25 @@ class MergesAhead:
         self._loader.start()
 
     def _load_ahead(self, settings: Settings, run_id: str, with_profiles: bool) -> None:
-        """Once the merges are done, begin the warehouse load of the run's files (warehouse/pending.py),
-        at the workers' niceness: Prefect's server may still be starting on the other core."""
-        if sys.platform == "linux":   # a thread's own niceness (inherited by the threads DuckDB starts)
+        """Load the run's files into the warehouse as they are written (warehouse/pending.py): the
+        batches' at once, each merge task's bucket files as it finishes. Niced, as the workers:
+        Prefect's server may still be starting."""
+        if sys.platform == "linux":   # a thread's own niceness (DuckDB runs this load in this thread)
             os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), NICENESS)
+        from warehouse import pending   # here: DuckDB's import is no part of the run's start
         try:
-            profiles = self._begun[0].result() if with_profiles else None
-            groups = [r for future in self._begun[1 if with_profiles else 0:] for r in future.result()]
-            merged = merge.combine(groups, profiles)
-            _, staged = stages.lake_changes(self._results, merged)
-            from warehouse import pending   # here: DuckDB's import is no part of the run's start
-            self.load = pending.begin(settings.warehouse, settings.lake, run_id, staged, merged.replaced)
-        except BaseException:   # a failed merge: the flow's task reports it
-            return
+            self.load = pending.begin(settings.warehouse, settings.lake, run_id)
+            if self.load is None:
+                return
+            self.load.add(stages.lake_changes(self._results, merge.Merged())[1])
+            for future in self._begun[1 if with_profiles else 0:]:   # the bucket groups, in commit order
+                merged = merge.combine(future.result(), None)
+                self.load.add(merged.staged, merged.replaced)
+            self.load.all_added()
+        except BaseException:   # a failed merge (the flow's task reports it), or a failed load (the
+            if self.load is not None:   # flow's own load meets it again)
+                self.load.discard()
+                self.load = None
 
     def take_load(self):
         """The warehouse load begun ahead, if any, for the flow to finish (or discard)."""

@@ -1,24 +1,25 @@
 """A warehouse load begun before the lake commit, by a run's head start (flows/headstart.py).
 
-Once a run's batches and merges have written their files, the tables they change are loaded into
-the idle warehouse file inside a transaction left open. The flow commits the lake, then finishes
-the load in that same transaction: the rest of the tables, keys, views, the data tests, COMMIT;
-then warehouse/load.py points the link at the file as usual. Nothing of the load is committed
-before the lake is, so a crash or a failed run loses it whole and the idle file stays as it was.
-If the committed lake is not the one the load expected, it is rolled back and the flow loads the
-usual way. A load ahead is an optimisation only: where it can't be made (a lake on object storage,
-a warehouse of another lake lineage, any error), the flow's own load does the work and meets the
-same errors, with its retries.
+As the run's files are written, they are loaded into the idle warehouse file inside a transaction
+left open: the append tables' files once the batches are done, then each merge task's bucket
+files as it finishes. The flow commits the lake, then finishes the load in that same transaction
+(the small tables, keys, views, the data tests, COMMIT), and warehouse/publish.py points the link
+at the file as usual. Nothing of the load is committed before the lake is, so a crash or a failed
+run loses it whole and the idle file stays as it was. If the committed lake is not the one the
+load expected, it is rolled back and the flow loads the usual way. A load ahead is an
+optimisation only: where it can't be made (a lake on object storage, a warehouse of another lake
+lineage, any error), the flow's own load does the work, and meets the same errors with its retries.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
 
 from flows import storage
 from flows.faults import checkpoint
+from schemas.tables import TABLES
 from warehouse import lake as lake_mod, load, publish
 
 
@@ -27,10 +28,36 @@ class PendingLoad:
     con: duckdb.DuckDBPyConnection | None
     target: Path
     lake: Path
-    expected: dict[str, list[str]]   # the tables loaded ahead: their file lists once the lake is committed
-    scoped: bool                     # see load.scope_changes
-    read: int
+    manifest: dict                  # the lake's manifest when the load began
+    before: dict[str, set[str]]     # the files each table of the idle file held then
+    files: dict[str, list[str]] = field(default_factory=dict)   # each table's files as loaded so far
+    expected: set[str] = field(default_factory=set)   # the tables given run files: the commit lists `files`
+    scoped: bool = False            # see load.scope_changes
+    read: int = 0
     finished: bool = False
+
+    def catch_up(self) -> None:
+        """The idle file is a publish behind: bring it to the lake as it is (before the run's files)."""
+        self.files = {name: list(self.manifest["tables"].get(name, [])) for name in TABLES}
+        for name, rels in self.files.items():
+            self.read += load.sync_table(self.con, self.lake, name, rels, self.before[name])
+
+    def add(self, staged: dict[str, list[str]], replaced: dict[str, list[str]] | None = None) -> None:
+        """Load staged files of the run (which supersede its `replaced` files), in commit order."""
+        for name, rels in staged.items():
+            wanted = lake_mod.with_staged(self.files, {name: rels}, replaced or {})[name]
+            if self.manifest["tables"].get(name):
+                self.read += load.sync_table(self.con, self.lake, name, wanted, set(self.files[name]))
+            else:   # a new table: inserted, its keys added by the finish (as a load's first rows are)
+                self.read += load.sync_table(self.con, self.lake, name, rels, set())
+            self.files[name] = wanted
+            self.expected.add(name)
+
+    def all_added(self) -> None:
+        """Every file of the run is loaded: scope the data tests to what it adds (load.scope_changes)."""
+        upcoming = self.manifest | {"tables": self.files}
+        self.scoped = load.scope_changes(self.con, self.lake, upcoming, self.before)
+        checkpoint("load:begun-ahead")
 
     def finish(self) -> tuple[Path, int] | None:
         """After the lake commit: the load completed and committed, with its file and the number of
@@ -39,10 +66,11 @@ class PendingLoad:
         if self.con is None:
             return None
         manifest = lake_mod.read_manifest(self.lake)
-        if any(manifest["tables"].get(name, []) != rels for name, rels in self.expected.items()):
+        if any(manifest["tables"].get(name, []) != self.files[name] for name in self.expected):
             self.discard()
             return None
         try:
+            self.con.execute("RESET threads")   # Prefect is up: every core
             read = load.bring_to(self.con, self.lake, manifest, load.loaded_files(self.con), self.scoped)
             self.con.execute("COMMIT")
             self.finished = True
@@ -63,16 +91,14 @@ class PendingLoad:
         con.close()
 
 
-def begin(warehouse_path: Path, lake: Path, run_id: str, staged: dict[str, list[str]],
-          replaced: dict[str, list[str]]) -> PendingLoad | None:
-    """Load the staged files of run run_id (which supersede its `replaced` files) into the idle
-    warehouse file, in a transaction left open; None when the flow is to load as usual."""
+def begin(warehouse_path: Path, lake: Path, run_id: str) -> PendingLoad | None:
+    """Open the idle warehouse file for a load of run run_id's files, in a transaction left open;
+    None when the flow is to load as usual."""
     if storage.is_url(lake):
         return None   # the head start is for the local case; a remote lake keeps the one path it is tested on
     manifest = lake_mod.read_manifest(lake)
     if manifest.get("run_id") == run_id:
         return None   # committed already (the flow got there first): nothing to get ahead of
-    expected = lake_mod.with_staged(manifest["tables"], staged, replaced)
     try:
         target = publish.idle_target(warehouse_path, lake)
         checkpoint("load:copied")
@@ -80,21 +106,20 @@ def begin(warehouse_path: Path, lake: Path, run_id: str, staged: dict[str, list[
     except (duckdb.Error, OSError):   # a reader still holding the idle file, say
         return None
     try:
-        return _loaded(PendingLoad(con, target, lake, expected, False, 0), manifest)
+        if load.from_another_lake(con, manifest):
+            con.close()
+            return None   # it is loaded again whole, which the flow's load does
+        before = load.loaded_files(con)
+        if any(rels and not before[name] for name, rels in manifest["tables"].items() if name in before):
+            con.close()   # a table the lake has rows for is empty here (the warehouse was removed, say):
+            return None   # the flow's load fills it and adds its keys
+        # One thread: the head start's workers and Prefect's start use the cores. The flow's
+        # finish takes every core again (its thread starts DuckDB's others, at its niceness).
+        con.execute("SET threads = 1")
+        pending = PendingLoad(con, target, lake, manifest, before)
+        con.execute("BEGIN TRANSACTION")
+        pending.catch_up()
+        return pending
     except Exception:
         con.close()
         return None
-
-
-def _loaded(pending: PendingLoad, manifest: dict) -> PendingLoad | None:
-    con, lake = pending.con, pending.lake
-    if load.from_another_lake(con, manifest):
-        con.close()
-        return None   # it is loaded again whole, which the flow's load does
-    have = load.loaded_files(con)
-    upcoming = manifest | {"tables": manifest["tables"] | pending.expected}
-    pending.scoped = load.scope_changes(con, lake, upcoming, have)
-    con.execute("BEGIN TRANSACTION")
-    pending.read = sum(load.sync_table(con, lake, name, rels, have[name]) for name, rels in pending.expected.items())
-    checkpoint("load:begun-ahead")
-    return pending

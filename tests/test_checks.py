@@ -10,7 +10,7 @@ import pytest
 from tests.test_marts import home  # noqa: F401  (module fixture: sample, later snapshot, other profile)
 from warehouse.checks import DataCheckFailed, check_names, run_checks
 from warehouse import lake
-from warehouse.load import publish
+from warehouse.publish import publish
 
 BREAKAGES = {
     "entries_add_up": "UPDATE dumps SET entries_loaded = entries_loaded - 1 WHERE status = 'loaded'",

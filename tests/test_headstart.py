@@ -206,3 +206,19 @@ def test_no_worker_is_added_when_nothing_is_left_to_merge(tmp_path):
     merges = headstart.MergesAhead(settings_for(tmp_path / "home", tmp_path / "inbox"), "run", [batch_done])
     merges.join()
     assert not merges.needs_workers()   # every file read was a dump already loaded
+
+
+def test_no_worker_is_added_for_merges_begun_ahead_alone(tmp_path, monkeypatch):
+    merge_running = Future()
+    monkeypatch.setattr(headstart.workers, "submit_ahead", lambda fn, job: merge_running)
+    monkeypatch.setattr(headstart.merge, "MergePlan", lambda *args: SimpleNamespace(profiles=None, groups=["one"]))
+    batch_done = Future()
+    batch_done.set_result(batch.BatchResult(0, pl.DataFrame(), pl.DataFrame({"dump_id": ["d1"]})))
+    merges = headstart.MergesAhead(settings_for(tmp_path / "home", tmp_path / "inbox"), "run", [batch_done])
+    merges._thread.join()
+    try:
+        assert merges.plan is not None and not merge_running.done()
+        assert not merges.needs_workers()   # a merge still runs, but a new worker would be up after it
+    finally:
+        merge_running.set_exception(OSError("ended by the test"))
+        merges.join()

@@ -19,7 +19,8 @@ PREFECT_ENV = {
     # in flight then is cancelled, and Prefect prints that as an `Error flushing N events`
     # traceback (it keeps the events for that final write). A run on a fresh PREFECT_HOME printed
     # it 2 times in 10 with a flush every second and every 100 events; 0 in 10 with these: a run
-    # of up to a minute is written once, when its temporary server stops.
+    # of up to a minute is written once, when its temporary server stops. (A killed run's task
+    # runs are then not recorded, where a second's worth was lost before; its flow run is.)
     "PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_BATCH_SIZE": "1000",
     "PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_FLUSH_INTERVAL": "60",  # whole seconds: the server int()s it
     # INFO logs still reach the API (visible in the UI); only the console is kept quiet.

@@ -133,9 +133,13 @@ def ingest_new_dumps(settings: Settings, run_id: str, started_at: dt.datetime, r
     add_to_file_index(settings.state, [r.files for r in results])  # frames: Prefect doesn't walk them
     checkpoint("index:written")
     begun = ahead.warehouse_load() if ahead else None
-    publish_warehouse(settings.warehouse, settings.lake, begun)
+    try:
+        publish_warehouse(settings.warehouse, settings.lake, begun)
+    finally:
+        if begun is not None:
+            begun.discard()   # a no-op once finished; else its open transaction would hold the idle file
     if begun is not None and begun.finished:
-        get_run_logger().info("the warehouse load began before the lake commit, once the merges were done (head start)")
+        get_run_logger().info("the warehouse load began before the lake commit, with the merges (head start)")
     summary = row | {"waiting": len(found.waiting), "ignored": len(found.ignored),
                      "files_read": len(plan.todo) + len(retry), "reprocessed": len(retry),
                      "bytes_new": int(new_dumps["byte_size"].sum()),

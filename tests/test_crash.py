@@ -26,7 +26,7 @@ POINTS = [
                                          "paper_authors", "profiles", "runs"]],
     "lake:manifest-written", "lake:committed", "lake:stale-removed", "index:written",
     "load:copied", "load:table-synced:dumps", "load:table-synced:papers", "load:table-synced:runs",
-    "normalise:merged", "load:begun-ahead", "load:before-commit", "load:built", "load:link-made", "load:published",
+    "normalise:merged", "load:before-commit", "load:built", "load:link-made", "load:published",
 ]
 
 

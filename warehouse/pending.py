@@ -31,7 +31,7 @@ class PendingLoad:
     manifest: dict                  # the lake's manifest when the load began
     before: dict[str, set[str]]     # the files each table of the idle file held then
     files: dict[str, list[str]] = field(default_factory=dict)   # each table's files as loaded so far
-    expected: set[str] = field(default_factory=set)   # the tables given run files: the commit lists `files`
+    expected: set[str] = field(default_factory=set)   # the tables `add` was called for: the commit lists `files`
     scoped: bool = False            # see load.scope_changes
     read: int = 0
     finished: bool = False
@@ -48,7 +48,8 @@ class PendingLoad:
             wanted = lake_mod.with_staged(self.files, {name: rels}, replaced or {})[name]
             if self.manifest["tables"].get(name):
                 self.read += load.sync_table(self.con, self.lake, name, wanted, set(self.files[name]))
-            else:   # a new table: inserted, its keys added by the finish (as a load's first rows are)
+            else:   # no file before this run: each call inserts its own (an upsert needs a key, which a
+                    # never-loaded file's tables only get at the finish)
                 self.read += load.sync_table(self.con, self.lake, name, rels, set())
             self.files[name] = wanted
             self.expected.add(name)
@@ -57,7 +58,6 @@ class PendingLoad:
         """Every file of the run is loaded: scope the data tests to what it adds (load.scope_changes)."""
         upcoming = self.manifest | {"tables": self.files}
         self.scoped = load.scope_changes(self.con, self.lake, upcoming, self.before)
-        checkpoint("load:begun-ahead")
 
     def finish(self) -> tuple[Path, int] | None:
         """After the lake commit: the load completed and committed, with its file and the number of
@@ -110,9 +110,9 @@ def begin(warehouse_path: Path, lake: Path, run_id: str) -> PendingLoad | None:
             con.close()
             return None   # it is loaded again whole, which the flow's load does
         before = load.loaded_files(con)
-        if any(rels and not before[name] for name, rels in manifest["tables"].items() if name in before):
-            con.close()   # a table the lake has rows for is empty here (the warehouse was removed, say):
-            return None   # the flow's load fills it and adds its keys
+        if not any(before.values()) and any(manifest["tables"].values()):
+            con.close()   # a file never loaded (the warehouse was removed, say) has no keys yet: the
+            return None   # flow's load fills it and adds them
         # One thread: the head start's workers and Prefect's start use the cores. The flow's
         # finish takes every core again (its thread starts DuckDB's others, at its niceness).
         con.execute("SET threads = 1")

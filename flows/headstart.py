@@ -62,11 +62,11 @@ class MergesAhead:
         except BaseException:   # the flow meets the same failure in its own tasks (a broken pool,
             return              # say), and reports it
         self._results, self.plan = results, plan
-        self._loader = threading.Thread(target=self._load_ahead, args=(settings, run_id, bool(plan.profiles)),
-                                        daemon=True, name="load-ahead")
+        self._loader = threading.Thread(target=self._load_ahead, args=(settings, run_id), daemon=True,
+                                        name="load-ahead")
         self._loader.start()
 
-    def _load_ahead(self, settings: Settings, run_id: str, with_profiles: bool) -> None:
+    def _load_ahead(self, settings: Settings, run_id: str) -> None:
         """Load the run's files into the warehouse as they are written (warehouse/pending.py): the
         batches' at once, each merge task's bucket files as it finishes. Niced by as much as the
         workers: Prefect's server may still be starting."""
@@ -78,7 +78,7 @@ class MergesAhead:
             if self.load is None:
                 return
             self.load.add(stages.lake_changes(self._results, merge.Merged())[1])
-            for future in self._begun[1 if with_profiles else 0:]:   # the bucket groups, in commit order
+            for future in self._begun[1 if self.plan.profiles else 0:]:   # the bucket groups, in commit order
                 merged = merge.combine(future.result(), None)
                 self.load.add(merged.staged, merged.replaced)
             self.load.all_added()

@@ -63,7 +63,7 @@ def plan_jobs(sources: list, known: set[str], settings, run_id: str, started_at:
 
 def process_batch(job: BatchJob) -> BatchResult:
     stamp = {"run_id": job.run_id, "ingested_at": job.ingested_at}
-    frames = stages.extract_frames(job.sources, job.known, job.raw_dir, job.max_bytes, stamp)
+    frames = stages.extract_frames(job.sources, job.known, job.raw_dir, job.max_bytes, stamp, job.index)
     tables = stages.normalise_frames(frames)
     return write_batch(job, frames.files, tables)
 

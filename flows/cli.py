@@ -8,7 +8,7 @@ import sys
 from contextlib import ExitStack, nullcontext
 from pathlib import Path
 
-from flows import discover, storage, workers
+from flows import discover, extract, storage, workers
 from flows.settings import Settings, UserError
 
 # Offline, quiet and clean exits for Prefect's temporary server; set before prefect is imported.
@@ -255,10 +255,14 @@ def cmd_rebuild(settings: Settings, args) -> int:
     _reachable(settings.lake)   # an unreachable S3 lake says so, not "no lake"
     refuse_without_sources(settings, args.from_raw)   # before the lock, which makes the home
     with run_lock(settings.home, settings.lock_wait_seconds):
-        if args.from_raw:
-            lake_from_raw(settings)
+        unnamed = lake_from_raw(settings) if args.from_raw else []
         rebuild(settings.warehouse, settings.lake)
     print(f"rebuilt {settings.warehouse}" + (" and the lake from raw/" if args.from_raw else ""))
+    if unnamed:
+        print(f"left out {len(unnamed)} raw/ copies that no raw/{extract.RAW_META_DIR}/ file names (a run died "
+              f"before writing its batch's; no lake held them, and the next run that reads their inbox files "
+              f"names them): {', '.join(p.name for p in unnamed[:5])}{' …' if len(unnamed) > 5 else ''}",
+              file=sys.stderr)
     return 0
 
 

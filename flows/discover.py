@@ -9,7 +9,7 @@ from pathlib import Path
 import polars as pl
 
 from flows import identity, storage
-from flows.extract import SourceFile, raw_copy, raw_copy_path, read_dump
+from flows.extract import SourceFile, raw_copy, raw_copy_path, raw_metas, read_dump
 from flows.validate import FILE_SCHEMA
 from warehouse import lake
 
@@ -161,11 +161,13 @@ def index_key(source: SourceFile) -> tuple[str, int, int]:
 def quarantined_sources(dumps: pl.DataFrame, raw_dir: Path, max_bytes: int) -> dict[str, SourceFile]:
     """What to read again for each quarantined dump: its inbox file while it still holds the same
     bytes (so a fixed sidecar counts), else its copy in raw/."""
-    sources = {}
+    sources, metas = {}, None
     for did, source_path in dumps.filter(pl.col("status") == "quarantined").select("dump_id", "source_path").iter_rows():
         original = storage.location(source_path)
         if storage.is_file(original) and read_dump(original, max_bytes).dump_id == did:
             sources[did] = SourceFile(original, *storage.stat(original))
         elif (copy := raw_copy_path(raw_dir, did)) is not None:
-            sources[did] = raw_copy(copy)[0]
+            metas = raw_metas(raw_dir) if metas is None else metas
+            if did in metas:
+                sources[did] = raw_copy(copy, metas[did])
     return sources

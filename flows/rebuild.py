@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
+from pathlib import Path
 
 from flows import extract, stages, storage
 from flows.normalise import MUTABLE_TABLES
@@ -23,9 +24,10 @@ def refuse_without_sources(settings: Settings, from_raw: bool) -> None:
                         + ("; the lake's dumps would be lost" if has_lake else "; check --home"))
 
 
-def lake_from_raw(settings: Settings) -> None:
-    """Re-parse every raw/ copy into a new lake, keep the runs history, and swap it in."""
-    batch = extract.extract_raw_store(settings.raw, settings.max_dump_bytes)
+def lake_from_raw(settings: Settings) -> list[Path]:
+    """Re-parse every raw/ copy into a new lake, keep the runs history, and swap it in. Returns the
+    copies left out: no meta file names them (a run died before its batch wrote one)."""
+    batch, unnamed = extract.extract_raw_store(settings.raw, settings.max_dump_bytes)
     current = {name: empty_frame(TABLES[name]) for name in MUTABLE_TABLES}
     tables = stages.transform([to_frames(batch)], current) if batch.dumps else {}
     tables["runs"] = lake.read_table(settings.lake, "runs")
@@ -35,7 +37,7 @@ def lake_from_raw(settings: Settings) -> None:
         # every table given whole, committed by one manifest PUT; the old files go after it.
         whole = {name: tables.get(name, empty_frame(TABLES[name])) for name in TABLES}
         lake.commit(settings.lake, run_id, whole, rewrite=frozenset(lake.APPEND_TABLES), new_lake=True)
-        return
+        return unnamed
     fresh = settings.lake.with_name("lake.rebuild")
     shutil.rmtree(fresh, ignore_errors=True)
     lake.commit(fresh, run_id, tables)
@@ -45,3 +47,4 @@ def lake_from_raw(settings: Settings) -> None:
         settings.lake.rename(old)
     fresh.rename(settings.lake)
     shutil.rmtree(old, ignore_errors=True)
+    return unnamed

@@ -17,9 +17,9 @@ from warehouse import lake
 
 
 def extract_frames(sources: list[extract.SourceFile], known: set[str], raw_dir: Path, max_bytes: int,
-                   stamp: dict) -> RawFrames:
+                   stamp: dict, batch_index: int = 0) -> RawFrames:
     """Raw records of a batch of files, as DataFrames."""
-    batch = extract.extract_batch(sources, known, raw_dir, max_bytes, stamp)
+    batch = extract.extract_batch(sources, known, raw_dir, max_bytes, stamp, batch_index)
     checkpoint("extract:batch-read")
     return to_frames(batch)
 

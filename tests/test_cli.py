@@ -4,6 +4,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -153,6 +154,18 @@ def test_rebuild_refuses_without_a_lake_and_keeps_the_warehouse(loaded_home, cap
     assert "no raw/ folder" in capsys.readouterr().err and not (tmp_path / "nohome").exists()
     after = main(["--home", str(home), "sql", "SELECT count(*) FROM dumps", "--format", "csv"]), capsys.readouterr().out
     assert before == after == (0, "count_star()\n1\n")
+
+
+def test_rebuild_from_raw_names_the_copies_no_meta_file_names(loaded_home, capsys, tmp_path):
+    home = tmp_path / "home"
+    shutil.copytree(loaded_home[0] / "home", home)
+    orphan = home / "raw" / "ff" / f"ff{'0' * 62}.txt"   # its run died before its batch's meta file
+    orphan.parent.mkdir(exist_ok=True)
+    orphan.write_text("h-index1\n")
+    assert main(["--home", str(home), "rebuild", "--from-raw"]) == 0
+    assert "left out 1 raw/ copies that no raw/meta/ file names" in capsys.readouterr().err
+    assert main(["--home", str(home), "sql", "SELECT count(*) FROM dumps", "--format", "csv"]) == 0
+    assert capsys.readouterr().out == "count_star()\n1\n"
 
 
 def test_rebuild_from_raw_of_a_home_that_never_loaded_a_dump_works(run_ingest, tmp_path):

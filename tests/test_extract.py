@@ -1,0 +1,79 @@
+"""raw/: a batch's copies and the one meta file that names them, and what a rebuild reads back."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+from flows import extract, identity
+from tests.conftest import UTC, write_dump
+
+CAPTURED = dt.datetime(2026, 6, 1, tzinfo=UTC)
+PROFILE = (Path(__file__).parent / "fixtures" / "hostile" / "profile.txt").read_text()
+
+
+def dump_text(h_index: int) -> str:
+    return PROFILE.replace("h-index7\n", f"h-index{h_index}\n")
+
+
+def extract_inbox(inbox: Path, raw: Path, run_id: str, batch_index: int = 0) -> extract.Batch:
+    sources = [extract.SourceFile(p, p.stat().st_size, p.stat().st_mtime_ns) for p in sorted(inbox.iterdir())
+               if not p.name.endswith(identity.SIDECAR_SUFFIX)]
+    stamp = {"run_id": run_id, "ingested_at": CAPTURED + dt.timedelta(days=1)}
+    return extract.extract_batch(sources, set(), raw, 1 << 20, stamp, batch_index)
+
+
+def meta_line(dump_id: str, run_id: str, source_path: str) -> str:
+    return json.dumps({"dump_id": dump_id, "source_path": source_path, "profile_key": "k", "run_id": run_id,
+                       "captured_at": "2026-06-01 00:00:00+00:00", "ingested_at": "2026-06-02 00:00:00+00:00"})
+
+
+def test_a_batch_writes_its_copies_and_one_meta_file_that_names_each(tmp_path):
+    for i in range(3):
+        write_dump(tmp_path / "inbox", f"00{i}_p{i}.txt", dump_text(10 + i), CAPTURED)
+    batch = extract_inbox(tmp_path / "inbox", tmp_path / "raw", "20260602T000000Z-aaaa", batch_index=7)
+    assert [p.name for p in (tmp_path / "raw" / "meta").iterdir()] == ["20260602T000000Z-aaaa-00007.jsonl"]
+    assert not list((tmp_path / "raw").glob("*/*.meta.json"))
+    metas = extract.raw_metas(tmp_path / "raw")
+    assert sorted(metas) == sorted(row["dump_id"] for row in batch.dumps)
+    for row in batch.dumps:
+        assert (tmp_path / "raw" / row["dump_id"][:2] / f"{row['dump_id']}.txt").is_file()
+        assert metas[row["dump_id"]]["profile_key"] == row["profile_key"] == row["source_path"][-6:-4]
+
+
+def test_a_later_run_names_a_copy_but_within_a_run_the_first_batch_does(tmp_path):
+    raw = tmp_path / "raw"
+    (raw / "meta").mkdir(parents=True)
+    (raw / "ab").mkdir()
+    (raw / "ab" / "ab1.meta.json").write_text(json.dumps({"run_id": "old", "source_path": "/legacy"}))
+    (raw / "ab" / "ab2.meta.json").write_text(json.dumps({"run_id": "old", "source_path": "/legacy-only"}))
+    (raw / "meta" / "20260601T000000Z-a-00000.jsonl").write_text(meta_line("ab1", "20260601T000000Z-a", "/first") + "\n")
+    (raw / "meta" / "20260602T000000Z-b-00000.jsonl").write_text(meta_line("ab1", "20260602T000000Z-b", "/second") + "\n")
+    (raw / "meta" / "20260602T000000Z-b-00001.jsonl").write_text(meta_line("ab1", "20260602T000000Z-b", "/same-run") + "\n")
+    metas = extract.raw_metas(raw)
+    assert metas["ab1"]["source_path"] == "/second" and metas["ab2"]["source_path"] == "/legacy-only"
+
+
+def test_a_copy_no_meta_file_names_is_left_out_of_a_rebuild_and_returned(tmp_path):
+    write_dump(tmp_path / "inbox", "000_p.txt", dump_text(20), CAPTURED)
+    extract_inbox(tmp_path / "inbox", tmp_path / "raw", "20260602T000000Z-aaaa")
+    orphan = tmp_path / "raw" / "ff" / f"ff{'0' * 62}.txt"   # a batch that died before its meta file
+    orphan.parent.mkdir()
+    orphan.write_text(dump_text(21))
+    batch, unnamed = extract.extract_raw_store(tmp_path / "raw", 1 << 20)
+    assert unnamed == [orphan]
+    [row] = batch.dumps
+    assert (row["source_path"], row["profile_key"], row["captured_at"]) == (str(tmp_path / "inbox" / "000_p.txt"),
+                                                                             "p", CAPTURED)
+    assert row["run_id"] == "20260602T000000Z-aaaa" and row["entries_found"] == 3
+
+
+def test_a_raw_copy_keeps_its_first_sidecar_without_reading_one(tmp_path):
+    write_dump(tmp_path / "inbox", "000_p.txt", dump_text(30), CAPTURED)
+    (tmp_path / "inbox" / "000_p.meta.json").write_text(json.dumps(
+        {"profile_key": "from-sidecar", "captured_at": "2026-05-01T00:00:00Z", "owner_name": "Ada"}))
+    [first] = extract_inbox(tmp_path / "inbox", tmp_path / "raw", "20260602T000000Z-aaaa").dumps
+    [again] = extract.extract_raw_store(tmp_path / "raw", 1 << 20)[0].dumps
+    assert again == first
+    assert (again["profile_key"], again["sidecar_owner_name"]) == ("from-sidecar", "Ada")
+    assert again["captured_at"] == identity.parse_timestamp("2026-05-01T00:00:00Z")

@@ -134,7 +134,9 @@ def main(argv: list[str] | None = None) -> int:
     start = report.start_state()
     generate(args)
     env = bench_env(env_home(args))
-    scratch = measure.fresh(args.workdir / "scratch")
+    scratch = args.workdir / "scratch"
+    shutil.rmtree(scratch, ignore_errors=True)   # left by an interrupted bench; a finished one deletes it
+    scratch.mkdir(parents=True)
     m, load_alone = pipeline_measurements(args, env, scratch)
     fl, pe = references(args)
     lo = loadref.reference(load_alone, m["full"].dumps, m["full"].nbytes)

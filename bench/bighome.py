@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from bench import corpus
-from bench.measure import NEW_FOLDER, expect_new, fresh
+from bench.measure import NEW_FOLDER, expect_new, set_aside
 from bench.report import git_state
 from bench.runner import run_etl
 
@@ -40,7 +40,8 @@ def build(workdir: Path, main: Path, n: int, seed: int, scale: int, env: dict, l
             log(f"  note: the cached big home was built at commit {record.get('git', {}).get('commit')}; "
                 "--rebuild-big-home builds it with this code")
         return record
-    fresh(root)
+    set_aside(root, workdir / "scratch")
+    root.mkdir(parents=True)
     inbox, home, steps = root / "inbox", root / "home", []
     for k in range(scale):
         corpus.link_tree(chunk_source(workdir, main, n, seed, k), inbox / f"chunk{k:02d}")
@@ -80,5 +81,5 @@ def working_copy(workdir: Path, scratch: Path, n: int, seed: int, scale: int):
     try:
         yield home, inbox
     finally:
-        shutil.rmtree(inbox / NEW_FOLDER, ignore_errors=True)
-        shutil.rmtree(home, ignore_errors=True)
+        shutil.rmtree(inbox / NEW_FOLDER, ignore_errors=True)   # hard links: no inode freed
+        set_aside(home, scratch)

@@ -61,17 +61,23 @@ class Measurement:
 
 
 def fresh(path: Path) -> Path:
-    """An empty folder. An old one is moved aside, not deleted between runs: on an ext4 file system
-    without a journal (this machine's), a new file skips every inode freed in the last 60 s (360 s
-    while its inode table block is unwritten), looking each one up. A run just after the harness had
-    deleted a home's thousands of files paid for that cleanup (perf: ext4 find_inode_bit ->
-    recently_deleted, 5 % of the machine's samples); no scheduled run follows such a deletion."""
-    if path.exists():
-        trash = path.parent / TRASH
-        trash.mkdir(exist_ok=True)
-        path.rename(trash / uuid.uuid4().hex)
+    """An empty folder, in the scratch folder; an old one is set aside (see set_aside)."""
+    set_aside(path, path.parent)
     path.mkdir(parents=True)
     return path
+
+
+def set_aside(path: Path, scratch: Path) -> None:
+    """Move a folder into scratch/.trash, deleted with the scratch folder at the end of the bench.
+    Deleting it now would slow the next run: on an ext4 file system without a journal (this
+    machine's), a new file skips every inode freed in the last 60 s (360 s while its inode table
+    block is unwritten), looking each one up, so a run just after the harness deleted a home's
+    thousands of files paid for that cleanup (perf: ext4 find_inode_bit -> recently_deleted, 5 % of
+    the machine's samples). Scheduled runs don't follow the deletion of thousands of files."""
+    if path.exists():
+        trash = scratch / TRASH
+        trash.mkdir(parents=True, exist_ok=True)
+        path.rename(trash / uuid.uuid4().hex)
 
 
 def expect_new(run: Run, dumps: int, what: str) -> Run:

@@ -9,12 +9,12 @@ normalise and load. dlt is imported before the clock starts. It does less than t
 from __future__ import annotations
 
 import os
-import shutil
 import time
 from pathlib import Path
 
 from flows.identity import dump_id, profile_key_from_name, stable_id
 
+from bench import measure
 from bench.floor import InProcess, captured_on, read_and_parse
 from bench.offline import no_network
 from bench.rss import MB, hwm_bytes, reset_own_hwm
@@ -51,9 +51,7 @@ def resources(tables: dict[str, list]) -> list:
 def load_once(files: list[Path], workdir: Path) -> tuple[float, dict]:
     """One end-to-end peer load into a new DuckDB file; seconds and the loaded row counts."""
     import dlt
-    fresh = workdir / "peer"
-    shutil.rmtree(fresh, ignore_errors=True)
-    fresh.mkdir(parents=True)
+    fresh = measure.fresh(workdir / "peer")
     start = time.perf_counter()
     tables: dict[str, list] = {"snapshots": [], "papers": [], "listings": []}
     for path in files:

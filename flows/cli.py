@@ -8,7 +8,7 @@ import sys
 from contextlib import ExitStack, nullcontext
 from pathlib import Path
 
-from flows import discover, extract, storage, workers
+from flows import discover, raw_store, storage, workers
 from flows.settings import Settings, UserError
 
 # Offline, quiet and clean exits for Prefect's temporary server; set before prefect is imported.
@@ -259,7 +259,7 @@ def cmd_rebuild(settings: Settings, args) -> int:
         rebuild(settings.warehouse, settings.lake)
     print(f"rebuilt {settings.warehouse}" + (" and the lake from raw/" if args.from_raw else ""))
     if unnamed:
-        print(f"left out {len(unnamed)} raw/ copies that no raw/{extract.RAW_META_DIR}/ file names (a run died "
+        print(f"left out {len(unnamed)} raw/ copies that no raw/{raw_store.RAW_META_DIR}/ file names (a run died "
               f"before writing its batch's; no lake held them, and the next run that reads their inbox files "
               f"names them): {', '.join(p.name for p in unnamed[:5])}{' …' if len(unnamed) > 5 else ''}",
               file=sys.stderr)

@@ -9,7 +9,8 @@ from pathlib import Path
 import polars as pl
 
 from flows import identity, storage
-from flows.extract import SourceFile, raw_copy, raw_copy_path, raw_metas, read_dump
+from flows.extract import SourceFile, raw_copy, read_dump
+from flows.raw_store import raw_copy_path, raw_metas
 from flows.validate import FILE_SCHEMA
 from warehouse import lake
 
@@ -162,12 +163,20 @@ def quarantined_sources(dumps: pl.DataFrame, raw_dir: Path, max_bytes: int) -> d
     """What to read again for each quarantined dump: its inbox file while it still holds the same
     bytes (so a fixed sidecar counts), else its copy in raw/."""
     sources, metas = {}, None
-    for did, source_path in dumps.filter(pl.col("status") == "quarantined").select("dump_id", "source_path").iter_rows():
-        original = storage.location(source_path)
-        if storage.is_file(original) and read_dump(original, max_bytes).dump_id == did:
-            sources[did] = SourceFile(original, *storage.stat(original))
-        elif (copy := raw_copy_path(raw_dir, did)) is not None:
-            metas = raw_metas(raw_dir) if metas is None else metas
-            if did in metas:
-                sources[did] = raw_copy(copy, metas[did])
+    quarantined = dumps.filter(pl.col("status") == "quarantined")
+    for row in quarantined.select(*ROW_META).iter_rows(named=True):
+        original = storage.location(row["source_path"])
+        if storage.is_file(original) and read_dump(original, max_bytes).dump_id == row["dump_id"]:
+            sources[row["dump_id"]] = SourceFile(original, *storage.stat(original))
+        elif (copy := raw_copy_path(raw_dir, row["dump_id"])) is not None:
+            metas = raw_metas(raw_dir, dict(zip(dumps["dump_id"], dumps["run_id"]))) if metas is None else metas
+            sources[row["dump_id"]] = raw_copy(copy, metas.get(row["dump_id"]) or _meta_of(row))
     return sources
+
+
+ROW_META = ("dump_id", "source_path", "profile_key", "captured_at", "source_url", "run_id", "ingested_at")
+
+
+def _meta_of(row: dict) -> dict:
+    """A raw/ copy's identity from its dumps row, for a copy whose meta file was lost."""
+    return row | {"captured_at": row["captured_at"].isoformat(), "ingested_at": row["ingested_at"].isoformat()}

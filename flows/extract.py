@@ -12,13 +12,12 @@ import gzip
 import hashlib
 import json
 import operator
-import os
-import uuid
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from flows import identity, storage
+from flows import identity, raw_store, storage
+from flows.faults import checkpoint
 from flows.parse import PARSER_VERSION, ParsedDump, parse_dump
 
 ENTRY_FIELDS = ["entry_index", "line_no", "head", "category", "date_text", "published_on",
@@ -27,7 +26,6 @@ ENTRY_FIELDS = ["entry_index", "line_no", "head", "category", "date_text", "publ
 RAW_META_FIELDS = ["source_path", "profile_key", "captured_at", "source_url", "run_id", "ingested_at"]
 _ENTRY_VALUES = operator.attrgetter(*ENTRY_FIELDS)   # one call per entry, not one per field
 METRIC_FIELDS = ["h_index", "papers_reported", "citations", "novelty_pct", "ai_score"]
-RAW_META_DIR = "meta"     # raw/meta/<run_id>-<batch>.jsonl: the identities of a batch's copies
 CHUNK_BYTES = 1 << 20
 SIDECAR_MAX_BYTES = 1 << 20
 MAX_TEXT = 100_000      # characters of a quarantined dump's text kept in rejects.raw_text; raw/ has it all
@@ -190,53 +188,6 @@ def read_sidecar(path: storage.Location) -> identity.Sidecar:
     return identity.parse_sidecar(raw, side.name)
 
 
-def store_raw(raw_dir: Path, source: storage.Location, read: DumpBytes) -> None:
-    """Content-addressed copy of the dump. A refused dump is copied from its file in chunks, in
-    constant memory. Its identity goes into the batch's meta file (write_raw_meta)."""
-    if read.stored_suffix is None:
-        return
-    folder = raw_dir / read.dump_id[:2]
-    folder.mkdir(parents=True, exist_ok=True)
-    target = folder / f"{read.dump_id}{read.stored_suffix}"
-    if not target.exists():
-        _write_atomic(target, lambda tmp: tmp.write_bytes(read.raw) if read.raw is not None
-                      else storage.copy_to_local(source, tmp))
-
-
-def write_raw_meta(raw_dir: Path, name: str, metas: list[dict]) -> None:
-    """What is needed to re-ingest the batch's raw/ copies, in one file: a file per dump cost about
-    0.25 ms of kernel time each here, a tenth of a full ingest's CPU."""
-    if not metas:
-        return
-    folder = raw_dir / RAW_META_DIR
-    folder.mkdir(parents=True, exist_ok=True)
-    lines = "".join(json.dumps(meta, default=str) + "\n" for meta in metas)
-    _write_atomic(folder / f"{name}.jsonl", lambda tmp: tmp.write_text(lines, encoding="utf-8"))
-
-
-def raw_metas(raw_dir: Path) -> dict[str, dict]:
-    """Each raw/ copy's identity at its ingestion, by dump_id. A later run's reading of a dump (after
-    a crash, or a reprocess) wins over an earlier one's; within a run, the first batch's (the one that
-    loads). Homes made before the batches' meta files have a `<dump_id>.meta.json` per copy."""
-    metas = {path.name.removesuffix(".meta.json"): json.loads(path.read_text(encoding="utf-8"))
-             for path in raw_dir.glob("*/*.meta.json")}
-    for path in sorted((raw_dir / RAW_META_DIR).glob("*.jsonl")):   # named <run_id>-<batch>: in run order
-        for line in path.read_text(encoding="utf-8").splitlines():
-            meta = json.loads(line)
-            if meta["dump_id"] not in metas or metas[meta["dump_id"]]["run_id"] != meta["run_id"]:
-                metas[meta["dump_id"]] = meta
-    return metas
-
-
-def _write_atomic(target: Path, write) -> None:
-    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
-    try:
-        write(tmp)
-        os.replace(tmp, target)  # made durable by the lake commit's sync, once per run
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 def dump_row(did: str, source: SourceFile, byte_size: int, sidecar: identity.Sidecar, stamp: dict) -> dict:
     captured_at = sidecar.captured_at or dt.datetime.fromtimestamp(source.mtime_ns / 1e9, dt.timezone.utc)
     return {
@@ -277,11 +228,12 @@ def extract_one(batch: Batch, source: SourceFile, known: set[str], raw_dir: Path
     if read.dump_id in known:
         return
     known.add(read.dump_id)
-    sidecar, sidecar_error = (source.sidecar, sidecar_error) if source.sidecar else _sidecar(source.path, sidecar_error)
+    sidecar, sidecar_error = ((source.sidecar, sidecar_error) if source.sidecar is not None
+                              else _sidecar(source.path, sidecar_error))
     row = dump_row(read.dump_id, source, read.byte_size, sidecar, stamp)
     batch.dumps.append(row)
     if raw_dir is not None:
-        store_raw(raw_dir, source.path, read)
+        raw_store.store_raw(raw_dir, source.path, read)
         batch.raw_meta.append({"dump_id": read.dump_id, **{k: row[k] for k in RAW_META_FIELDS},
                                "owner_name": sidecar.owner_name, "sidecar_error": sidecar_error})
     text, reasons = None, [read.refused] if read.refused else []
@@ -324,20 +276,21 @@ def _sidecar(path: storage.Location, known_error: str | None) -> tuple[identity.
 
 
 def extract_batch(sources: list[SourceFile], known: set[str], raw_dir: Path, max_bytes: int,
-                  stamp: dict, batch_index: int = 0) -> Batch:
+                  stamp: dict, batch_index: int) -> Batch:
     """Raw records for every file of the batch not already known by dump_id."""
     batch = Batch()
     seen = set(known)
     for source in sources:
         extract_one(batch, source, seen, raw_dir, max_bytes, stamp, source.sidecar_error)
-    write_raw_meta(raw_dir, f"{stamp['run_id']}-{batch_index:05d}", batch.raw_meta)
+    checkpoint("extract:copies-written")
+    raw_store.write_raw_meta(raw_dir, f"{stamp['run_id']}-{batch_index:05d}", batch.raw_meta)
     return batch
 
 
-def extract_raw_store(raw_dir: Path, max_bytes: int) -> tuple[Batch, list[Path]]:
-    """Raw records re-read from raw/, with the identity and stamps of their first ingestion; and the
-    copies without one (their batch died before writing its meta file, so no lake ever held them)."""
-    batch, seen, metas, unnamed = Batch(), set(), raw_metas(raw_dir), []
+def extract_raw_store(raw_dir: Path, max_bytes: int, loaded_by: dict[str, str]) -> tuple[Batch, list[Path]]:
+    """Raw records re-read from raw/, with the identity and stamps of their ingestion (see raw_metas);
+    and the copies no meta names (their batch died before writing its meta file)."""
+    batch, seen, metas, unnamed = Batch(), set(), raw_store.raw_metas(raw_dir, loaded_by), []
     # .txt copies first: a .txt.gz copy is a .gz refused unread (its id the hash of its compressed
     # bytes); once reprocessed, its reading is the .txt copy under the new id. The first reading of
     # a dump id is the only one read (`seen`), rows and problems alike
@@ -356,8 +309,3 @@ def raw_copy(path: Path, meta: dict) -> SourceFile:
     sidecar = identity.Sidecar(meta["profile_key"], identity.parse_timestamp(meta["captured_at"]),
                                meta.get("owner_name"), meta.get("source_url"))
     return SourceFile(path, path.stat().st_size, 0, meta["source_path"], meta.get("sidecar_error"), sidecar)
-
-
-def raw_copy_path(raw_dir: Path, dump_id: str) -> Path | None:
-    folder = raw_dir / dump_id[:2]
-    return next((p for p in (folder / f"{dump_id}.txt", folder / f"{dump_id}.txt.gz") if p.exists()), None)

@@ -5,7 +5,7 @@ import datetime as dt
 import shutil
 from pathlib import Path
 
-from flows import extract, stages, storage
+from flows import extract, identity, raw_store, stages, storage
 from flows.normalise import MUTABLE_TABLES
 from flows.settings import Settings, UserError
 from flows.validate import to_frames
@@ -24,10 +24,22 @@ def refuse_without_sources(settings: Settings, from_raw: bool) -> None:
                         + ("; the lake's dumps would be lost" if has_lake else "; check --home"))
 
 
+def refuse_to_lose(held: list[Path]) -> None:
+    """Copies the lake holds but no raw/ meta names (the meta files were lost) would be left out."""
+    if held:
+        names = ", ".join(path.name for path in held[:3]) + (" …" if len(held) > 3 else "")
+        raise UserError(f"no raw/{raw_store.RAW_META_DIR}/ file names {len(held)} raw/ copies the lake holds ({names}), "
+                        "so a lake rebuilt from raw/ would lose them: restore raw/meta/, or rebuild the warehouse "
+                        "from the lake alone with `profile-etl rebuild`")
+
+
 def lake_from_raw(settings: Settings) -> list[Path]:
     """Re-parse every raw/ copy into a new lake, keep the runs history, and swap it in. Returns the
     copies left out: no meta file names them (a run died before its batch wrote one)."""
-    batch, unnamed = extract.extract_raw_store(settings.raw, settings.max_dump_bytes)
+    dumps = lake.read_table(settings.lake, "dumps")
+    loaded_by = dict(zip(dumps["dump_id"], dumps["run_id"]))
+    batch, unnamed = extract.extract_raw_store(settings.raw, settings.max_dump_bytes, loaded_by)
+    refuse_to_lose([path for path in unnamed if identity.dump_stem(path) in loaded_by])
     current = {name: empty_frame(TABLES[name]) for name in MUTABLE_TABLES}
     tables = stages.transform([to_frames(batch)], current) if batch.dumps else {}
     tables["runs"] = lake.read_table(settings.lake, "runs")

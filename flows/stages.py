@@ -17,7 +17,7 @@ from warehouse import lake
 
 
 def extract_frames(sources: list[extract.SourceFile], known: set[str], raw_dir: Path, max_bytes: int,
-                   stamp: dict, batch_index: int = 0) -> RawFrames:
+                   stamp: dict, batch_index: int) -> RawFrames:
     """Raw records of a batch of files, as DataFrames."""
     batch = extract.extract_batch(sources, known, raw_dir, max_bytes, stamp, batch_index)
     checkpoint("extract:batch-read")

@@ -168,6 +168,16 @@ def test_rebuild_from_raw_names_the_copies_no_meta_file_names(loaded_home, capsy
     assert capsys.readouterr().out == "count_star()\n1\n"
 
 
+def test_rebuild_from_raw_refuses_to_lose_dumps_whose_meta_files_are_gone(loaded_home, capsys, tmp_path):
+    home = tmp_path / "home"
+    shutil.copytree(loaded_home[0] / "home", home)
+    shutil.rmtree(home / "raw" / "meta")
+    lake_before = sorted(p.name for p in (home / "lake").rglob("*"))
+    assert main(["--home", str(home), "rebuild", "--from-raw"]) == 2
+    assert "names 1 raw/ copies the lake holds" in capsys.readouterr().err
+    assert sorted(p.name for p in (home / "lake").rglob("*")) == lake_before
+
+
 def test_rebuild_from_raw_of_a_home_that_never_loaded_a_dump_works(run_ingest, tmp_path):
     (tmp_path / "inbox").mkdir()
     run_ingest(tmp_path / "home", tmp_path / "inbox")

@@ -76,6 +76,22 @@ def test_killed_run_then_rerun_equals_uninterrupted_run(point, homes, tmp_path):
     assert not list(home.glob(".warehouse.duckdb.tmp*"))
 
 
+def test_a_run_killed_between_its_raw_copies_and_their_meta_file_leaves_raw_rebuildable(homes, tmp_path):
+    """The copies the killed run wrote are named by the rerun's meta file (the rerun finds them written),
+    so a lake rebuilt from raw/ holds every dump."""
+    from flows.cli import main
+    before, inbox, expected = homes
+    home = tmp_path / "home"
+    shutil.copytree(before, home, symlinks=True)
+    killed = subprocess.run([str(BIN / "profile-etl"), "--home", str(home), "run", "--inbox", str(inbox),
+                             "--settle-seconds", "0"], env=api_env() | {CRASH_ENV: "extract:copies-written"},
+                            capture_output=True, text=True, timeout=300)
+    assert killed.returncode == -9, killed.stderr
+    ingest(home=home, inbox=inbox, settle_seconds=0)
+    assert main(["--home", str(home), "rebuild", "--from-raw"]) == 0
+    assert differences(home, expected) == []
+
+
 def failed_run(point: str, homes, tmp_path: Path, monkeypatch) -> Path:
     """A copy of the home before the second run, after that run failed at point."""
     before, inbox, _ = homes

@@ -89,8 +89,8 @@ def test_same_bytes_read_twice_in_one_run_keep_the_first_reading_only(tmp_path):
         if sidecar:
             (tmp_path / name.replace(".txt", ".meta.json")).write_text(sidecar)
     stamp = {"run_id": "r", "ingested_at": T1}
-    parts = [stages.extract_frames([SourceFile(tmp_path / n, 1, 0)], set(), tmp_path / "raw", 1 << 20, stamp)
-             for n in ("000_a.txt", "001_b.txt")]
+    parts = [stages.extract_frames([SourceFile(tmp_path / n, 1, 0)], set(), tmp_path / "raw", 1 << 20, stamp, i)
+             for i, n in enumerate(("000_a.txt", "001_b.txt"))]
     tables = stages.transform(parts, {n: empty_frame(TABLES[n]) for n in MUTABLE_TABLES})
     assert tables["dumps"].select("status", "entries_found", "entries_loaded").rows() == [("quarantined", 0, 0)]
     assert tables["listings"].is_empty()

@@ -272,7 +272,7 @@ def _write_version(lake: Path, manifest: dict, run_id: str, tables: dict[str, pl
     if missing := [rel for rels in staged.values() for rel in rels if not storage.exists(lake / rel)]:
         # e.g. a retried commit after the failed try removed them: never name a file that isn't there
         raise LakeError(f"{len(missing)} files this run wrote are gone (first: {missing[0]}); run again")
-    os.sync()  # the files named below, and the raw/ copies, are on disk before the manifest names them
+    os.sync()  # the files named below, raw/ copies and their meta files are on disk before the manifest names them
     lake_id = uuid.uuid4().hex if new_lake or "lake_id" not in manifest else manifest["lake_id"]
     manifest = {"version": manifest["version"] + 1, "run_id": run_id, "tables": files, "lake_id": lake_id}
     _write_manifest(lake, manifest)

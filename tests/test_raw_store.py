@@ -5,7 +5,7 @@ import datetime as dt
 import json
 from pathlib import Path
 
-from flows import extract, identity
+from flows import extract, identity, raw_store
 from tests.conftest import UTC, write_dump
 
 CAPTURED = dt.datetime(2026, 6, 1, tzinfo=UTC)
@@ -23,9 +23,9 @@ def extract_inbox(inbox: Path, raw: Path, run_id: str, batch_index: int = 0) -> 
     return extract.extract_batch(sources, set(), raw, 1 << 20, stamp, batch_index)
 
 
-def meta_line(dump_id: str, run_id: str, source_path: str) -> str:
+def meta_line(dump_id: str, run_id: str, source_path: str, ingested_at: str = "2026-06-02 00:00:00+00:00") -> str:
     return json.dumps({"dump_id": dump_id, "source_path": source_path, "profile_key": "k", "run_id": run_id,
-                       "captured_at": "2026-06-01 00:00:00+00:00", "ingested_at": "2026-06-02 00:00:00+00:00"})
+                       "captured_at": "2026-06-01 00:00:00+00:00", "ingested_at": ingested_at})
 
 
 def test_a_batch_writes_its_copies_and_one_meta_file_that_names_each(tmp_path):
@@ -34,24 +34,33 @@ def test_a_batch_writes_its_copies_and_one_meta_file_that_names_each(tmp_path):
     batch = extract_inbox(tmp_path / "inbox", tmp_path / "raw", "20260602T000000Z-aaaa", batch_index=7)
     assert [p.name for p in (tmp_path / "raw" / "meta").iterdir()] == ["20260602T000000Z-aaaa-00007.jsonl"]
     assert not list((tmp_path / "raw").glob("*/*.meta.json"))
-    metas = extract.raw_metas(tmp_path / "raw")
+    metas = raw_store.raw_metas(tmp_path / "raw")
     assert sorted(metas) == sorted(row["dump_id"] for row in batch.dumps)
     for row in batch.dumps:
         assert (tmp_path / "raw" / row["dump_id"][:2] / f"{row['dump_id']}.txt").is_file()
         assert metas[row["dump_id"]]["profile_key"] == row["profile_key"] == row["source_path"][-6:-4]
 
 
-def test_a_later_run_names_a_copy_but_within_a_run_the_first_batch_does(tmp_path):
+def test_the_loading_run_names_a_copy_else_the_latest_run_and_in_a_run_the_first_batch(tmp_path):
     raw = tmp_path / "raw"
     (raw / "meta").mkdir(parents=True)
     (raw / "ab").mkdir()
-    (raw / "ab" / "ab1.meta.json").write_text(json.dumps({"run_id": "old", "source_path": "/legacy"}))
-    (raw / "ab" / "ab2.meta.json").write_text(json.dumps({"run_id": "old", "source_path": "/legacy-only"}))
-    (raw / "meta" / "20260601T000000Z-a-00000.jsonl").write_text(meta_line("ab1", "20260601T000000Z-a", "/first") + "\n")
-    (raw / "meta" / "20260602T000000Z-b-00000.jsonl").write_text(meta_line("ab1", "20260602T000000Z-b", "/second") + "\n")
-    (raw / "meta" / "20260602T000000Z-b-00001.jsonl").write_text(meta_line("ab1", "20260602T000000Z-b", "/same-run") + "\n")
-    metas = extract.raw_metas(raw)
-    assert metas["ab1"]["source_path"] == "/second" and metas["ab2"]["source_path"] == "/legacy-only"
+    for did, path in (("ab1", "/legacy"), ("ab2", "/legacy-only")):   # a home from before the meta files
+        legacy = json.loads(meta_line(did, "20260501T000000Z-o", path, "2026-05-01 00:00:00+00:00"))
+        (raw / "ab" / f"{did}.meta.json").write_text(json.dumps({k: v for k, v in legacy.items() if k != "dump_id"}))
+    a, b, early, late = "20260601T000000Z-a", "20260602T000000Z-b", "20260603T000000Z-ffff", "20260603T000000Z-0000"
+    lines = {f"{a}-00000": [meta_line("ab1", a, "/first", "2026-06-01 00:00:00+00:00")],
+             f"{b}-00000": [meta_line("ab1", b, "/second"), "\0\0\0"],
+             f"{b}-00001": [meta_line("ab1", b, "/same-run")],
+             # two runs in one second: their run ids sort the other way round from their start times
+             f"{early}-00000": [meta_line("cd1", early, "/earlier", "2026-06-03 00:00:00.1+00:00")],
+             f"{late}-00000": [meta_line("cd1", late, "/later", "2026-06-03 00:00:00.9+00:00")]}
+    for name, text in lines.items():
+        (raw / "meta" / f"{name}.jsonl").write_text("\n".join(text) + "\n")
+    metas = raw_store.raw_metas(raw)
+    assert {did: meta["source_path"] for did, meta in metas.items()} == {
+        "ab1": "/second", "ab2": "/legacy-only", "cd1": "/later"}
+    assert raw_store.raw_metas(raw, {"ab1": a})["ab1"]["source_path"] == "/first"
 
 
 def test_a_copy_no_meta_file_names_is_left_out_of_a_rebuild_and_returned(tmp_path):
@@ -60,7 +69,7 @@ def test_a_copy_no_meta_file_names_is_left_out_of_a_rebuild_and_returned(tmp_pat
     orphan = tmp_path / "raw" / "ff" / f"ff{'0' * 62}.txt"   # a batch that died before its meta file
     orphan.parent.mkdir()
     orphan.write_text(dump_text(21))
-    batch, unnamed = extract.extract_raw_store(tmp_path / "raw", 1 << 20)
+    batch, unnamed = extract.extract_raw_store(tmp_path / "raw", 1 << 20, {})
     assert unnamed == [orphan]
     [row] = batch.dumps
     assert (row["source_path"], row["profile_key"], row["captured_at"]) == (str(tmp_path / "inbox" / "000_p.txt"),
@@ -73,7 +82,23 @@ def test_a_raw_copy_keeps_its_first_sidecar_without_reading_one(tmp_path):
     (tmp_path / "inbox" / "000_p.meta.json").write_text(json.dumps(
         {"profile_key": "from-sidecar", "captured_at": "2026-05-01T00:00:00Z", "owner_name": "Ada"}))
     [first] = extract_inbox(tmp_path / "inbox", tmp_path / "raw", "20260602T000000Z-aaaa").dumps
-    [again] = extract.extract_raw_store(tmp_path / "raw", 1 << 20)[0].dumps
+    [again] = extract.extract_raw_store(tmp_path / "raw", 1 << 20, {})[0].dumps
     assert again == first
     assert (again["profile_key"], again["sidecar_owner_name"]) == ("from-sidecar", "Ada")
     assert again["captured_at"] == identity.parse_timestamp("2026-05-01T00:00:00Z")
+
+
+def test_a_quarantined_dump_whose_meta_is_lost_is_retried_from_raw_with_its_dumps_row(tmp_path):
+    import polars as pl
+    from flows.discover import quarantined_sources
+    from schemas.tables import TABLES, empty_frame
+    write_dump(tmp_path / "inbox", "000_p.txt", dump_text(40), CAPTURED)
+    [row] = extract_inbox(tmp_path / "inbox", tmp_path / "raw", "20260602T000000Z-aaaa").dumps
+    (tmp_path / "inbox" / "000_p.txt").unlink()                  # only the raw/ copy is left
+    for path in (tmp_path / "raw" / "meta").iterdir():
+        path.unlink()
+    dumps = pl.DataFrame([row | {"status": "quarantined", "reason": "r", "entries_loaded": 0, "entries_rejected": 0}],
+                         schema=empty_frame(TABLES["dumps"]).schema, strict=False)
+    [source] = quarantined_sources(dumps, tmp_path / "raw", 1 << 20).values()
+    assert source.origin == row["source_path"] and source.path.parent.parent == tmp_path / "raw"
+    assert (source.sidecar.profile_key, source.sidecar.captured_at) == ("p", CAPTURED)

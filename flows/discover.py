@@ -9,7 +9,7 @@ from pathlib import Path
 import polars as pl
 
 from flows import identity, storage
-from flows.extract import SourceFile, raw_copy, read_dump
+from flows.extract import RAW_META_FIELDS, SourceFile, raw_copy, read_dump
 from flows.raw_store import raw_copy_path, raw_metas
 from flows.validate import FILE_SCHEMA
 from warehouse import lake
@@ -174,7 +174,7 @@ def quarantined_sources(dumps: pl.DataFrame, raw_dir: Path, max_bytes: int) -> d
     return sources
 
 
-ROW_META = ("dump_id", "source_path", "profile_key", "captured_at", "source_url", "run_id", "ingested_at")
+ROW_META = ("dump_id", *RAW_META_FIELDS)   # what a batch's meta file holds of each dumps row
 
 
 def _meta_of(row: dict) -> dict:

@@ -84,6 +84,12 @@ def write_batch(job: BatchJob, files: pl.DataFrame, tables: dict[str, pl.DataFra
     return result
 
 
+def describe(result: BatchResult) -> str:
+    """The batch's new dumps by status, for its task's log."""
+    counts = dict(result.dumps["status"].value_counts().iter_rows()) if result.dumps.height else {}
+    return f"{result.dumps.height} new dumps ({', '.join(f'{n} {s}' for s, n in sorted(counts.items())) or 'none'})"
+
+
 def repeated_dumps(results: list[BatchResult]) -> dict[int, set[str]]:
     """Dumps read again by a later batch of the run (the same bytes under another name), by batch
     index: only their first reading (in batch order) may load."""

@@ -5,30 +5,24 @@ import argparse
 import json
 import os
 import sys
-from contextlib import ExitStack, nullcontext
+from contextlib import nullcontext
 from pathlib import Path
 
-from flows import discover, raw_store, storage, workers
+from flows import raw_store, storage
 from flows.settings import Settings, UserError
 
 # Offline, quiet and clean exits for Prefect's temporary server; set before prefect is imported.
 PREFECT_ENV = {
     "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
     "DO_NOT_TRACK": "1",
-    # The task-run recorder writes what it has queued when the server stops. A periodic flush still
-    # in flight then is cancelled, and Prefect prints that as an `Error flushing N events`
-    # traceback (it keeps the events for that final write). A run on a fresh PREFECT_HOME printed
-    # it 2 times in 10 with a flush every second and every 100 events; 0 in 10 with these: a run
-    # of up to a minute is written once, when its temporary server stops. (A killed run's task
-    # runs are then not recorded, where a second's worth was lost before; its flow run is.)
+    # The temporary server's task-run recorder writes once, at its stop: a periodic flush cancelled
+    # by that stop printed an `Error flushing N events` traceback (a killed run's task runs go unrecorded).
     "PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_BATCH_SIZE": "1000",
     "PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_FLUSH_INTERVAL": "60",  # whole seconds: the server int()s it
     # INFO logs still reach the API (visible in the UI); only the console is kept quiet.
     "PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL": "WARNING",
-    # Automations are a lasting server's business (`profile-etl server`); these settings reach only
-    # the temporary server a run starts, which lives for that run (Prefect runs no other service
-    # there but the recorders). A run on an empty inbox took 7.2-8.0 s (median 7.5, 9 runs), against
-    # 7.9-8.7 s (median 8.1, 6 runs) with the triggers service on.
+    # Automations are a lasting server's business; the temporary server lives for one run, and
+    # starts faster without the triggers service.
     "PREFECT_SERVER_SERVICES_TRIGGERS_ENABLED": "false",
 }
 
@@ -151,10 +145,11 @@ def cmd_watch(settings: Settings, args) -> int:
     from flows.schedule import watch
     quiet = settings.settle_seconds if args.quiet_seconds is None else args.quiet_seconds
     def run() -> dict:
-        return ingest(home=settings.home, inbox=settings.inbox, lake=str(settings.lake),
-                      settle_seconds=settings.settle_seconds,
-                      batch_size=settings.batch_size, max_dump_bytes=settings.max_dump_bytes,
-                      lock_wait_seconds=max(settings.lock_wait_seconds, 600))
+        with without_heartbeats():
+            return ingest(home=settings.home, inbox=settings.inbox, lake=str(settings.lake),
+                          settle_seconds=settings.settle_seconds,
+                          batch_size=settings.batch_size, max_dump_bytes=settings.max_dump_bytes,
+                          lock_wait_seconds=max(settings.lock_wait_seconds, 600))
     try:
         watch(settings, run, quiet, args.poll_seconds)
     except KeyboardInterrupt:
@@ -163,17 +158,8 @@ def cmd_watch(settings: Settings, args) -> int:
 
 
 def cmd_run(settings: Settings, args) -> int:
-    """While Prefect's temporary server starts, local workers already read the run's batches (a
-    head start, flows/headstart.py) when a cheap folder walk says the inbox has changed."""
-    from flows import headstart   # imports batches' modules: only `run` needs them
     prepare_prefect(settings)
-    with ExitStack() as stack:
-        stack.callback(workers.shutdown)
-        if not settings.dask_address and args.reprocess:
-            workers.start()
-        elif not settings.dask_address and discover.may_have_new_files(settings.inbox, settings.state):
-            stack.enter_context(headstart.begin(settings))
-        return run_ingest(settings, args)
+    return run_ingest(settings, args)
 
 
 def run_ingest(settings: Settings, args) -> int:
@@ -182,7 +168,7 @@ def run_ingest(settings: Settings, args) -> int:
     from flows.stages import describe
     show_progress()
     try:
-        with no_heartbeats_for_a_temporary_server():
+        with without_heartbeats():
             summary = ingest_flow(settings.dask_address)(
                 home=settings.home, inbox=settings.inbox, lake=str(settings.lake), batch_size=settings.batch_size,
                 settle_seconds=settings.settle_seconds, max_dump_bytes=settings.max_dump_bytes,
@@ -197,12 +183,12 @@ def run_ingest(settings: Settings, args) -> int:
     return 0
 
 
-def no_heartbeats_for_a_temporary_server():
-    """A flow run's heartbeats let a lasting server find crashed runs; a temporary server ends with
-    the run. They cost a run's end up to 1 s: Prefect's heartbeat thread sleeps in whole seconds,
-    and the flow waits for it to wake before it returns."""
-    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, get_current_settings, temporary_settings
-    if get_current_settings().api.url:
+def without_heartbeats():
+    """Flow-run heartbeats are off unless PREFECT_FLOWS_HEARTBEAT_FREQUENCY is set: the flow waits
+    for its heartbeat thread, which sleeps in whole seconds, at the end of every run (0.8 s of a
+    run's wall time here), and a temporary server ends with its run anyway."""
+    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+    if os.environ.get("PREFECT_FLOWS_HEARTBEAT_FREQUENCY"):
         return nullcontext()
     return temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None})
 

@@ -12,17 +12,12 @@ CRASH_ENV = "PROFILE_ETL_CRASH_AT"
 FAIL_ENV = "PROFILE_ETL_FAIL_AT"
 
 
-KILL_PARENT = False     # set in local worker processes: their parent is the run
-
-
 class InjectedFault(RuntimeError):
     """Raised at a checkpoint named by PROFILE_ETL_FAIL_AT."""
 
 
 def checkpoint(point: str) -> None:
     if os.environ.get(CRASH_ENV) == point:
-        if KILL_PARENT:
-            os.kill(os.getppid(), signal.SIGKILL)
         os.kill(os.getpid(), signal.SIGKILL)
     if os.environ.get(FAIL_ENV) == point:
         raise InjectedFault(f"fault injected at {point}")

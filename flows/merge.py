@@ -84,8 +84,7 @@ def bucket_jobs(lake_dir: Path, run_id: str, observed: dict[str, list[Path]]) ->
 
 
 class BucketGroup:
-    """The buckets one merge task merges (a plain class: Prefect passes it as it is, so a merge
-    begun ahead of the flow is found by its identity, as a batch is)."""
+    """The buckets one merge task merges (a plain class: Prefect passes it as it is)."""
 
     def __init__(self, jobs: list[BucketJob]):
         self.jobs = jobs
@@ -99,8 +98,8 @@ class ProfileMerge:
 
 
 class MergePlan:
-    """A run's merges, made from its batches' observation files (the same plan in the flow and in
-    a head start): the profiles table's, if the run observed profiles, and the bucket groups'."""
+    """A run's merges, made from its batches' observation files: the profiles table's, if the run
+    observed profiles, and the bucket groups'."""
 
     def __init__(self, lake_dir: Path, run_id: str, observed: dict[str, list[Path]]):
         self.profiles = ProfileMerge(lake_dir, observed["profiles"]) if observed["profiles"] else None

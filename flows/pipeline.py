@@ -4,25 +4,24 @@ Tasks take batches of files (a task costs ~10 ms); only tasks that do I/O retry.
 """
 
 import datetime as dt
-from contextlib import nullcontext
+import os
 from pathlib import Path
 
 import polars as pl
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
-from prefect.context import FlowRunContext
 from prefect.futures import wait
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from flows import artifact, batch, discover, extract, headstart, merge, stages, workers
+from flows import artifact, batch, discover, extract, merge, stages
 from flows.artifact import ARTIFACT_KEY
 from flows.faults import checkpoint
 from flows.lock import run_lock
 from flows.progress import Progress
 from flows.settings import Settings, UserError
 from schemas.tables import TABLES, empty_frame
-from warehouse import lake, pending, publish
+from warehouse import lake, publish
 
 def is_io_error(task, task_run, state) -> bool:
     """Retry only failures that a second try may fix: I/O errors, not bugs or bad data."""
@@ -40,9 +39,10 @@ def plan_run(inbox: Path, lake_dir: Path, state: Path, settle_seconds: float) ->
 
 
 @task(**IO_TASK)
-def process_batch(job: batch.BatchJob, local: bool) -> batch.BatchResult:
-    """On this machine a batch runs in a worker process (all cores); on Dask, in the Dask worker."""
-    return workers.run(batch.process_batch, job) if local else batch.process_batch(job)
+def process_batch(job: batch.BatchJob) -> batch.BatchResult:
+    result = batch.process_batch(job)
+    get_run_logger().info("batch %d: %d files read, %s", job.index, result.files.height, batch.describe(result))
+    return result
 
 
 @task(**IO_TASK)
@@ -58,13 +58,13 @@ def quarantined_sources(lake_dir: Path, raw_dir: Path, max_bytes: int) -> dict[s
 
 
 @task(**IO_TASK)
-def merge_group(group: merge.BucketGroup, local: bool) -> list[merge.BucketResult]:
-    return workers.run(merge.merge_group, group) if local else merge.merge_group(group)
+def merge_group(group: merge.BucketGroup) -> list[merge.BucketResult]:
+    return merge.merge_group(group)
 
 
 @task(**IO_TASK)
-def merge_profile_table(job: merge.ProfileMerge, local: bool) -> tuple[pl.DataFrame, int]:
-    return workers.run(merge.merge_profile_table, job) if local else merge.merge_profile_table(job)
+def merge_profile_table(job: merge.ProfileMerge) -> tuple[pl.DataFrame, int]:
+    return merge.merge_profile_table(job)
 
 
 @task(**IO_TASK)
@@ -79,11 +79,12 @@ def add_to_file_index(state: Path, files: list[pl.DataFrame]) -> None:
 
 
 @task(**IO_TASK)
-def publish_warehouse(warehouse: Path, lake_dir: Path, begun: pending.PendingLoad | None = None) -> int:
-    return publish.publish(warehouse, lake_dir, begun=begun)
+def publish_warehouse(warehouse: Path, lake_dir: Path) -> int:
+    return publish.publish(warehouse, lake_dir)
 
 
-@flow(name="profile-etl-ingest", log_prints=False)
+# Batches and merges are polars and I/O, which release the GIL: a thread per core, no worker processes to start.
+@flow(name="profile-etl-ingest", log_prints=False, task_runner=ThreadPoolTaskRunner(max_workers=len(os.sched_getaffinity(0))))
 def ingest(home: Path = DEFAULTS.home, inbox: Path | str | None = None, batch_size: int = DEFAULTS.batch_size,
            settle_seconds: float = DEFAULTS.settle_seconds, max_dump_bytes: int = DEFAULTS.max_dump_bytes,
            lock_wait_seconds: float = DEFAULTS.lock_wait_seconds, reprocess: bool = False,
@@ -93,35 +94,27 @@ def ingest(home: Path = DEFAULTS.home, inbox: Path | str | None = None, batch_si
     inbox and lake may be fsspec URLs (s3://bucket/inbox); `str` keeps a URL's `//` intact."""
     settings = Settings.load(home=home, inbox=inbox, batch_size=batch_size, settle_seconds=settle_seconds,
                              max_dump_bytes=max_dump_bytes, lock_wait_seconds=lock_wait_seconds, lake=lake)
-    ahead = headstart.take(settings, reprocess, batches_run_locally())   # `profile-etl run` may have begun it
-    with nullcontext() if ahead else run_lock(settings.home, settings.lock_wait_seconds):
-        started_at = ahead.started_at if ahead else dt.datetime.now(dt.timezone.utc)
-        run_id = ahead.run_id if ahead else stages.new_run_id(started_at)
+    with run_lock(settings.home, settings.lock_wait_seconds):
+        started_at = dt.datetime.now(dt.timezone.utc)
+        run_id = stages.new_run_id(started_at)
         try:
-            return ingest_new_dumps(settings, run_id, started_at, reprocess, ahead)
+            return ingest_new_dumps(settings, run_id, started_at, reprocess)
         except Exception:
-            workers.shutdown()  # no batch may still be writing while the failure is recorded
-            if ahead:
-                ahead.discard_load()   # it holds the idle warehouse file the failed run is recorded in
             record_failed_run(settings, run_id, started_at)
             raise
-        finally:
-            workers.shutdown()  # a served run's process must exit when its run ends
 
 
-def ingest_new_dumps(settings: Settings, run_id: str, started_at: dt.datetime, reprocess: bool,
-                     ahead: headstart.HeadStart | None) -> dict:
-    plan = ahead.plan if ahead else plan_run(settings.inbox, settings.lake, settings.state, settings.settle_seconds)
+def ingest_new_dumps(settings: Settings, run_id: str, started_at: dt.datetime, reprocess: bool) -> dict:
+    plan = plan_run(settings.inbox, settings.lake, settings.state, settings.settle_seconds)
     found = plan.found
     checkpoint("scan:done")
     retry = quarantined_sources(settings.lake, settings.raw, settings.max_dump_bytes) if reprocess else {}
     log_plan(run_id, found, plan.todo, retry, settings.settle_seconds)
-    jobs = ahead.jobs if ahead else batch_jobs(plan.todo + list(retry.values()), plan.known - set(retry), settings,
-                                               run_id, started_at)
+    jobs = batch.plan_jobs(plan.todo + list(retry.values()), plan.known - set(retry), settings, run_id, started_at)
     results = process_all(jobs, started_at)
     new_dumps = pl.concat([r.dumps for r in results]) if results else empty_frame(TABLES["dumps"])
     current = read_current_tables(settings.lake, bool(retry))
-    merged = merge_run(settings.lake, run_id, results, ahead) if new_dumps.height else merge.Merged()
+    merged = merge_run(settings.lake, run_id, results) if new_dumps.height else merge.Merged()
     checkpoint("normalise:merged")
     tables, staged = stages.lake_changes(results, merged)
     if retry:
@@ -132,14 +125,7 @@ def ingest_new_dumps(settings: Settings, run_id: str, started_at: dt.datetime, r
                 {k: v for k, v in staged.items() if not (retry and k in stages.REPROCESSED_TABLES)}, merged.replaced)
     add_to_file_index(settings.state, [r.files for r in results])  # frames: Prefect doesn't walk them
     checkpoint("index:written")
-    begun = ahead.warehouse_load() if ahead else None
-    try:
-        publish_warehouse(settings.warehouse, settings.lake, begun)
-    finally:
-        if begun is not None:
-            begun.discard()   # a no-op once finished; else its open transaction would hold the idle file
-    if begun is not None and begun.finished:
-        get_run_logger().info("the warehouse load began before the lake commit, with the merges (head start)")
+    publish_warehouse(settings.warehouse, settings.lake)
     summary = row | {"waiting": len(found.waiting), "ignored": len(found.ignored),
                      "files_read": len(plan.todo) + len(retry), "reprocessed": len(retry),
                      "bytes_new": int(new_dumps["byte_size"].sum()),
@@ -149,42 +135,24 @@ def ingest_new_dumps(settings: Settings, run_id: str, started_at: dt.datetime, r
     return summary
 
 
-def batch_jobs(sources: list[extract.SourceFile], known: set[str], settings: Settings, run_id: str,
-               started_at: dt.datetime) -> list[batch.BatchJob]:
-    if sources and batches_run_locally():
-        workers.start()
-    return batch.plan_jobs(sources, known, settings, run_id, started_at)
-
-
-def batches_run_locally() -> bool:
-    return isinstance(FlowRunContext.get().task_runner, ThreadPoolTaskRunner)
-
-
 def process_all(jobs: list[batch.BatchJob], started_at: dt.datetime) -> list[batch.BatchResult]:
     """Batch tasks, with progress as they finish. A dump that two batches read (the same bytes under
     two names) keeps its first reading: the later batch runs again without it."""
-    local = batches_run_locally()
     progress = Progress(sum(len(j.sources) for j in jobs), sum(f.size for j in jobs for f in j.sources), started_at)
-    futures = [process_batch.submit(job, local) for job in jobs]
+    futures = [process_batch.submit(job) for job in jobs]
     results = [progress.advance(future.result()) for future in futures]
     for i, repeated in batch.repeated_dumps(results).items():
-        results[i] = process_batch(jobs[i].without(repeated), local)
+        results[i] = process_batch(jobs[i].without(repeated))
     checkpoint("extract:all-done")
     return results
 
 
-def merge_run(lake_dir: Path, run_id: str, results: list[batch.BatchResult],
-              ahead: headstart.HeadStart | None) -> merge.Merged:
+def merge_run(lake_dir: Path, run_id: str, results: list[batch.BatchResult]) -> merge.Merged:
     """The mutable tables' buckets merge in parallel tasks, and the small profiles table in one
-    more, submitted first so that it doesn't wait behind the buckets. After a head start, the
-    merges it began once the batches were done are the ones these tasks collect."""
-    local = batches_run_locally()
-    plan = ahead.merges_for(results) if ahead else None
-    if plan is not None:
-        get_run_logger().info("the merges began before the flow, once the batches were done (head start)")
-    plan = plan or merge.MergePlan(lake_dir, run_id, batch.observations(results))
-    profiles = merge_profile_table.submit(plan.profiles, local) if plan.profiles else None
-    futures = [merge_group.submit(group, local) for group in plan.groups]
+    more, submitted first so that it doesn't wait behind the buckets."""
+    plan = merge.MergePlan(lake_dir, run_id, batch.observations(results))
+    profiles = merge_profile_table.submit(plan.profiles) if plan.profiles else None
+    futures = [merge_group.submit(group) for group in plan.groups]
     wait([*futures, *([profiles] if profiles else [])])   # none still writing when one failed
     return merge.combine([r for future in futures for r in future.result()], profiles.result() if profiles else None)
 

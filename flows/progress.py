@@ -13,7 +13,6 @@ class Progress:
     """Counts extracted dumps and bytes; each update goes to the `profile_etl.progress` logger."""
 
     def __init__(self, files: int, total_bytes: int, started_at: dt.datetime):
-        """started_at: when the run began, which may be before the flow (a head start's batches)."""
         self.files, self.total_bytes = files, total_bytes
         self.done = self.bytes_done = 0
         self.started = started_at.timestamp()

@@ -203,10 +203,15 @@ def test_a_file_stamped_in_the_future_is_quarantined_unless_a_sidecar_gives_the_
     assert main(["validate", str(path)]) == 0
 
 
-@pytest.mark.parametrize("api_url, heartbeats", [(None, False), ("http://127.0.0.1:4200/api", True)])
-def test_runs_send_heartbeats_only_to_a_lasting_server(api_url, heartbeats):
-    """Prefect's flow heartbeat thread, joined at the flow's end, cost each run up to 1 s."""
-    from prefect.settings import PREFECT_API_URL, get_current_settings, temporary_settings
-    from flows.cli import no_heartbeats_for_a_temporary_server
-    with temporary_settings(updates={PREFECT_API_URL: api_url}), no_heartbeats_for_a_temporary_server():
+@pytest.mark.parametrize("env, heartbeats", [(None, False), ("60", True)])
+def test_runs_send_heartbeats_only_when_asked(monkeypatch, env, heartbeats):
+    """Prefect's flow heartbeat thread, joined at the flow's end, cost each run up to 1 s: off,
+    unless PREFECT_FLOWS_HEARTBEAT_FREQUENCY asks for them (crash detection on a lasting server)."""
+    from prefect.settings import get_current_settings
+    from flows.cli import without_heartbeats
+    if env is None:
+        monkeypatch.delenv("PREFECT_FLOWS_HEARTBEAT_FREQUENCY", raising=False)
+    else:
+        monkeypatch.setenv("PREFECT_FLOWS_HEARTBEAT_FREQUENCY", env)
+    with without_heartbeats():
         assert (get_current_settings().flows.heartbeat_frequency is not None) == heartbeats

@@ -31,10 +31,8 @@ def sql_text(relative: str) -> str:
     return (SQL / relative).read_text()
 
 
-# Rows per row group of what a load writes (DuckDB's default is 122,880). A row group fills up
-# during a big insert and is written then, by both threads; with the default, the 80,000 papers of
-# the bench's lake made one group, written single-threaded at the commit. Measured on that lake's
-# first load: 0.86-0.93 s against 1.00-1.14 s (2 runs each).
+# Rows per row group of what a load writes (DuckDB's default is 122,880): smaller groups fill and
+# are written during a big insert, on every thread, instead of as one group at the commit.
 ROW_GROUP_SIZE = 40_960
 
 
@@ -147,9 +145,9 @@ def primary_key(model) -> list[str]:
 
 
 def add_missing_keys(con: duckdb.DuckDBPyConnection) -> None:
-    """Primary keys of new tables, added after their first rows: the index is then built in one go
-    (a first load of the 2,000-dump bench lake: 1.05-1.11 s against 1.14-1.22 s inserting under
-    keys). A load that fails rolls them back with its rows, so the next load adds them."""
+    """Primary keys of new tables, added after their first rows: the index is then built in one go,
+    cheaper than inserting under keys. A load that fails rolls them back with its rows, so the
+    next load adds them."""
     have = {name for (name,) in con.execute("SELECT table_name FROM duckdb_constraints() "
                                             "WHERE constraint_type = 'PRIMARY KEY'").fetchall()}
     for name, model in TABLES.items():
@@ -190,15 +188,15 @@ def upsert_version(con: duckdb.DuckDBPyConnection, name: str, paths: list[str]) 
     if len(keys) > 1:
         con.execute(f"DELETE FROM {name} AS o WHERE o.{keys[0]} IN (SELECT {keys[0]} FROM _new) "
                     f"AND NOT EXISTS (SELECT 1 FROM _new AS n WHERE {same_key})")
-    # The table is cut down to the new keys' rows first (a semi-join, built on the small side):
-    # compared whole, it was hashed whole (the upsert of 50 papers of 577,000: 38 ms, now 16 ms).
+    # The table is cut down to the new keys' rows first (a semi-join, built on the small side), so
+    # the comparison doesn't hash the whole table.
     current = (f"SELECT {', '.join(f't.{c}' for c in keys + versions)} FROM {name} AS t "
                f"SEMI JOIN _new AS k ON t.{keys[0]} = k.{keys[0]}")
     con.execute(f"CREATE OR REPLACE TEMP TABLE _changed AS SELECT {', '.join(keys)} FROM _new AS n "
                 f"WHERE NOT EXISTS (SELECT 1 FROM ({current}) AS o WHERE {same_row})")
     # Delete and insert, not INSERT OR REPLACE: DuckDB applies that as in-place updates, and a
-    # checkpoint then rewrites every row group they touched (measured: 0.36 s against 0.02 s for
-    # 50 papers of 577,000), which would make a small run's cost follow the table's size.
+    # checkpoint then rewrites every row group they touched, so a small run's cost would follow
+    # the table's size.
     con.execute(f"DELETE FROM {name} AS o WHERE EXISTS (SELECT 1 FROM _changed AS n WHERE {same_key})")
     con.execute(f"INSERT INTO {name} BY NAME SELECT n.* FROM ({rows}) AS n "
                 f"SEMI JOIN _changed AS c ON ({' AND '.join(f'c.{k} = n.{k}' for k in keys)})")
@@ -294,7 +292,7 @@ def open_for_load(path: Path, lake: Path) -> duckdb.DuckDBPyConnection:
     """A connection to the warehouse file at path, set up for a load, with its tables created."""
     con = connect(path, lake=lake)
     try:
-        # Measured on this project's tables: zstd makes the checkpoint twice as fast and the file
+        # zstd makes the checkpoint about twice as fast and the file
         # half the size of DuckDB's default choice per column (which tries every codec on each).
         con.execute("SET force_compression = 'zstd'")
         # A run's memory follows its batches; DuckDB's own default (80% of RAM) would follow the

@@ -1,6 +1,5 @@
 """Publishing the warehouse: the idle file of the two behind `warehouse.duckdb` (warehouse/files.py)
-is brought up to the lake by a load (warehouse/load.py), or by finishing a load begun before the
-lake commit (warehouse/pending.py), and the link is then pointed at it.
+is brought up to the lake by a load (warehouse/load.py), and the link is then pointed at it.
 """
 from __future__ import annotations
 
@@ -13,14 +12,12 @@ from flows.faults import checkpoint
 from warehouse import files, lake as lake_mod, load
 
 
-def publish(warehouse_path: Path, lake: Path, from_scratch: bool = False, begun=None) -> int:
+def publish(warehouse_path: Path, lake: Path, from_scratch: bool = False) -> int:
     """Bring the idle warehouse file up to the lake and point `warehouse.duckdb` at it (see
     warehouse/files.py): readers never block the run, and a failure or a crash at any point leaves
-    the link on the last published file. A load `begun` before the lake commit (warehouse/pending.py)
-    is finished instead, if the committed lake is the one it expected."""
+    the link on the last published file."""
     previous = files.current(warehouse_path)
-    finished = begun.finish() if begun is not None else None
-    target, read = finished or load_idle(warehouse_path, lake, from_scratch)
+    target, read = load_idle(warehouse_path, lake, from_scratch)
     checkpoint("load:built")
     files.point_to(warehouse_path, target)
     if from_scratch and previous is not None and previous != warehouse_path:
@@ -48,9 +45,8 @@ def load_idle(warehouse_path: Path, lake: Path, from_scratch: bool) -> tuple[Pat
     return target, load.load(target, lake)
 
 
-# Measured on the 20,000-dump bench home: catching the idle file up on 87 MB of new Parquet (a
-# 2,000-dump run's rewritten buckets) took about 5.5 s; copying the 500 MB current file takes
-# 0.2-1.2 s. So a byte to catch up on costs as much as 25 or more bytes to copy.
+# A byte of Parquet to catch up on costs about as much as 25 bytes of warehouse file to copy
+# (measured on the bench's 20,000-dump home; docs/benchmarks.md).
 CATCH_UP_BYTE_COST = 25
 
 

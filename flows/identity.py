@@ -42,7 +42,11 @@ def normalise_text(text: str) -> str:
 
 
 def stable_id(text: str) -> str:
-    return hashlib.sha256(normalise_text(text).encode("utf-8")).hexdigest()[:16]
+    return id_of_normalised(normalise_text(text))
+
+
+def id_of_normalised(normalised: str) -> str:
+    return hashlib.sha256(normalised.encode("utf-8")).hexdigest()[:16]
 
 
 def dump_stem(path: Path) -> str:

@@ -22,7 +22,16 @@ PAPER_FIELDS = ["title", "category", "published_on", "year_inferred", "has_code_
 def ids(texts: pl.Series) -> pl.Series:
     """Stable ids of texts, hashing each distinct text once."""
     distinct = texts.unique()
-    return texts.replace_strict(distinct, [identity.stable_id(t) for t in distinct], return_dtype=pl.String)
+    return texts.replace_strict(distinct, stable_ids(distinct), return_dtype=pl.String)
+
+
+def stable_ids(texts: pl.Series) -> list[str]:
+    """identity.stable_id of each text. ASCII texts are folded by polars (lower-cased, each run of
+    other characters one space, trimmed: identity's ASCII rule), so only the hash is Python's."""
+    ascii_only = ~texts.str.contains(r"[^\x00-\x7f]")
+    folded = texts.str.to_lowercase().str.replace_all(r"[^a-z0-9]+", " ").str.strip_chars(" ")
+    return [identity.id_of_normalised(fold) if plain else identity.stable_id(text)
+            for text, fold, plain in zip(texts, folded, ascii_only)]
 
 
 def observe(dumps: pl.DataFrame, entries: pl.DataFrame) -> pl.DataFrame:
@@ -136,7 +145,7 @@ def id_lists(lists: pl.Series) -> pl.Series:
     """The stable ids of each list's texts, in order (each distinct text hashed once)."""
     flat = pl.DataFrame({"text": lists}).with_row_index("row").explode("text")
     known = flat["text"].drop_nulls().unique()
-    hashed = flat.with_columns(pl.col("text").replace_strict(known, [identity.stable_id(t) for t in known],
+    hashed = flat.with_columns(pl.col("text").replace_strict(known, stable_ids(known),
                                                             default=None, return_dtype=pl.String))
     return hashed.group_by("row", maintain_order=True).agg(pl.col("text").drop_nulls())["text"]
 

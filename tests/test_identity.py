@@ -55,3 +55,12 @@ def test_sidecar_fields_and_errors():
         parse_sidecar(b'{"captured_at": "yesterday"}', "x.meta.json")
     with pytest.raises(SidecarError, match="JSON object"):
         parse_sidecar(b"[1]", "x.meta.json")
+
+
+@given(st.lists(st.one_of(st.text(alphabet=st.characters(max_codepoint=127), max_size=30),
+                          st.text(max_size=12)), max_size=20))
+def test_ids_of_a_column_are_the_stable_ids_of_its_texts(texts):
+    """normalise.stable_ids folds ASCII texts in polars: the same ids as identity.stable_id."""
+    import polars as pl
+    from flows.normalise import stable_ids
+    assert stable_ids(pl.Series(texts, dtype=pl.String)) == [stable_id(t) for t in texts]

@@ -1,13 +1,15 @@
-"""Benchmark of issue 4: the cost of a `profile-etl run` against the parsing floor and a dlt peer.
+"""The benchmark of `profile-etl run` (docs/benchmarks.md): wall time as users wait for it, in two
+modes (served: against a lasting Prefect server the bench starts; temporary: each run starts
+Prefect's temporary server), CPU-seconds of the work, peak memory, against the parsing floor and
+a dlt peer, with the issue's targets printed as met or not.
 
-    python -m bench [--dumps N] [--seed S] [--repeat R] [--scale K] [--out FILE] [--workdir DIR]
+    python -m bench [--dumps N] [--repeat R] [--scale K] [--memory-dumps M] [--modes served,temporary] ...
 
-Modules: `corpus` (synthetic dumps, cached by N and seed), `runner` (one timed `profile-etl run`
-process, with its peak memory from `rss`), `measure` (the five pipeline measurements), `floor`
-(read + parse only, in this process), `peer` (dlt into DuckDB, in this process, offline),
-`loadref` (the warehouse load alone: a full ingest's lake into a new DuckDB file, in a child process),
-`report` (the table, the ratios against the issue's targets, the JSON file). Apart:
-`served` (runs against a Prefect server already up) and `timeline` (which process uses which core
+Modules: `corpus` (synthetic dumps, cached), `server` (the lasting Prefect server), `runner` (one
+timed process: wall, rusage CPU, the server's CPU meanwhile, RSS from `rss`), `measure` (the
+measurements, run in rounds), `bighome` (the cached big home), `floor` (read + parse, in this
+process), `peer` (dlt into DuckDB, in this process, offline via `offline`), `figures` (differences,
+ratios, targets), `prefect_db` (time breakdown from Prefect's records), `report` (table, lines, JSON).
+Apart: `served` (the bench in served mode only) and `timeline` (which process uses which core
 during one run).
-Not a test: it prints numbers and passes or fails nothing.
 """

@@ -1,7 +1,8 @@
 """The big home: the corpus plus (scale - 1) more corpora of N dumps, built once and cached.
 
-It is built the way a home grows, one run per N dumps (chunk00 is the main corpus), and each
-build run is kept in build.json: it shows how a full ingest of N dumps costs as the home grows.
+It is built the way a home grows, one run per N dumps (chunk00 is the main corpus) in the mode
+given (the bench uses the served one), and each build run is kept in build.json: it shows how a
+full ingest of N dumps costs as the home grows.
 A measurement works on a copy of the home (raw/ hard-linked: its files are written once) and
 with the new dumps in a folder of the cached inbox that is removed afterwards, so the file index
 keeps matching the inbox's paths.
@@ -18,7 +19,7 @@ from pathlib import Path
 from bench import corpus
 from bench.measure import NEW_FOLDER, expect_new, set_aside
 from bench.report import git_state
-from bench.runner import run_etl
+from bench.runner import Mode, run_etl
 
 BUILD = "build.json"
 
@@ -31,7 +32,7 @@ def chunk_source(workdir: Path, main: Path, n: int, seed: int, k: int) -> Path:
     return main if k == 0 else corpus.extra_chunk(workdir, n, seed, k)
 
 
-def build(workdir: Path, main: Path, n: int, seed: int, scale: int, env: dict, log, rebuild: bool = False) -> dict:
+def build(workdir: Path, main: Path, n: int, seed: int, scale: int, mode: Mode, log, rebuild: bool = False) -> dict:
     """Build (or find) the big home; returns the build record."""
     root = big_dir(workdir, n, seed, scale)
     if (root / BUILD).exists() and not rebuild:
@@ -45,12 +46,12 @@ def build(workdir: Path, main: Path, n: int, seed: int, scale: int, env: dict, l
     inbox, home, steps = root / "inbox", root / "home", []
     for k in range(scale):
         corpus.link_tree(chunk_source(workdir, main, n, seed, k), inbox / f"chunk{k:02d}")
-        run = expect_new(run_etl(home, inbox, env), n, f"big home build step {k}")
+        run = expect_new(run_etl(home, inbox, mode), n, f"big home build step {k}")
         steps.append(run.to_json())
-        log(f"  big home: +{n} dumps into a home of {k * n}: {run.seconds:.1f} s "
-            f"(to commit {run.to_commit_seconds:.1f} s), peak RSS {run.tree_rss_mb:.0f} MB")
-    record = {"dumps": n * scale, "bytes": corpus.size_of(corpus.dump_files(inbox)), "steps": steps,
-              "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "git": git_state()}
+        log(f"  big home: +{n} dumps into a home of {k * n}: {run.seconds:.1f} s ({mode.name}), "
+            f"peak RSS {run.tree_rss_mb:.0f} MiB")
+    record = {"dumps": n * scale, "mode": mode.name, "bytes": corpus.size_of(corpus.dump_files(inbox)),
+              "steps": steps, "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "git": git_state()}
     (root / BUILD).write_text(json.dumps(record, default=str, indent=1))
     return record
 

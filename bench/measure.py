@@ -1,48 +1,38 @@
-"""The pipeline measurements: each a series of real `profile-etl run` processes, run in rounds
-(each round runs every kind once) so that a slow spell of a shared machine hits all kinds alike."""
+"""The pipeline measurements: each a series of real processes, run in rounds (each round runs
+every kind once, the modes in turn first) so that a slow spell of a shared machine hits all alike."""
 from __future__ import annotations
 
-import shutil
 import statistics
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench import loadref
-from bench.corpus import link_tree
-from bench.runner import Run, run_etl, run_prefect_probe, run_python_start
+from bench.corpus import dump_files, link_tree
+from bench.runner import Mode, Run, run_etl, run_import_prefect
 
 NEW_FOLDER = "new-dumps"      # where add_new_dump links a new dump, inside an inbox
 TRASH = ".trash"              # old folders wait here, in the scratch folder, until it is deleted at the end
+IMPORT_PREFECT = "import_prefect"
+LABELS = {"served": "served", "temporary": "temporary server"}
 
 
 @dataclass
 class Measurement:
     """Runs of one kind; `dumps` and `nbytes` are the new data one run ingests."""
     name: str
+    mode: str | None = None
     runs: list[Run] = field(default_factory=list)
     dumps: int = 0
     nbytes: int = 0
     note: str = ""
 
+    def median(self, attr: str) -> float | None:
+        values = [getattr(r, attr) for r in self.runs if getattr(r, attr) is not None]
+        return statistics.median(values) if values else None
+
     @property
     def seconds(self) -> float:
-        return statistics.median(r.seconds for r in self.runs)
-
-    @property
-    def to_commit_seconds(self) -> float | None:
-        values = [r.to_commit_seconds for r in self.runs if r.to_commit_seconds is not None]
-        return statistics.median(values) if values else None
-
-    @property
-    def cpu_seconds(self) -> float | None:
-        values = [r.cpu_seconds for r in self.runs if r.cpu_seconds is not None]
-        return statistics.median(values) if values else None
-
-    @property
-    def machine_busy(self) -> float | None:
-        values = [r.machine_busy for r in self.runs if r.machine_busy is not None]
-        return statistics.median(values) if values else None
+        return self.median("seconds")
 
     @property
     def tree_rss_mb(self) -> float:
@@ -53,10 +43,10 @@ class Measurement:
         return max(r.main_rss_mb for r in self.runs)
 
     def to_json(self) -> dict:
-        return {"name": self.name, "repeats": len(self.runs), "median_seconds": self.seconds,
-                "median_to_commit_seconds": self.to_commit_seconds, "median_cpu_seconds": self.cpu_seconds,
-                "median_machine_busy": self.machine_busy, "dumps": self.dumps, "bytes": self.nbytes,
-                "peak_tree_rss_mb": self.tree_rss_mb, "peak_main_rss_mb": self.main_rss_mb,
+        medians = {f"median_{a}": self.median(a) for a in
+                   ("seconds", "cpu_seconds", "server_cpu_seconds", "all_cpu_seconds", "machine_busy")}
+        return {"name": self.name, "mode": self.mode, "repeats": len(self.runs), **medians, "dumps": self.dumps,
+                "bytes": self.nbytes, "peak_tree_rss_mb": self.tree_rss_mb, "peak_main_rss_mb": self.main_rss_mb,
                 "note": self.note, "runs": [r.to_json() for r in self.runs]}
 
 
@@ -68,12 +58,8 @@ def fresh(path: Path) -> Path:
 
 
 def set_aside(path: Path, scratch: Path) -> None:
-    """Move a folder into scratch/.trash, deleted with the scratch folder at the end of the bench.
-    Deleting it now would slow the next run: on an ext4 file system without a journal (this
-    machine's), a new file skips every inode freed in the last 60 s (360 s while its inode table
-    block is unwritten), looking each one up, so a run just after the harness deleted a home's
-    thousands of files paid for that cleanup (perf: ext4 find_inode_bit -> recently_deleted, 5 % of
-    the machine's samples). Scheduled runs don't follow the deletion of thousands of files."""
+    """Move a folder into scratch/.trash, deleted at the end: on this machine's journal-less ext4 a
+    new file skips each inode freed in the last minutes, so deleting a home would slow the next run."""
     if path.exists():
         trash = scratch / TRASH
         trash.mkdir(parents=True, exist_ok=True)
@@ -88,10 +74,14 @@ def expect_new(run: Run, dumps: int, what: str) -> Run:
     return run
 
 
-def warm_up(scratch: Path, env: dict) -> None:
-    """Not measured: Prefect's database set-up on a new PREFECT_HOME, the OS file cache."""
-    run_prefect_probe(env)
-    run_etl(fresh(scratch / "warm-home"), fresh(scratch / "empty-inbox"), env)
+def warm_up(scratch: Path, modes: list[Mode], main: Path) -> None:
+    """Not measured: the corpus into the OS file cache, each mode's first run (a new Prefect
+    database, the flow's registration), the interpreter's imports."""
+    for path in dump_files(main):
+        path.read_bytes()
+    run_import_prefect(modes[0].env)
+    for mode in modes:
+        run_etl(fresh(scratch / "warm-home"), fresh(scratch / "empty-inbox"), mode)
 
 
 def add_new_dump(inbox: Path, path: Path) -> None:
@@ -101,37 +91,50 @@ def add_new_dump(inbox: Path, path: Path) -> None:
     (target / path.name).hardlink_to(path)
 
 
-def new_series(n: int, big: int | None, corpus_bytes: int, new_bytes: int, scale: int) -> dict[str, Measurement]:
-    """The empty series, in the order they are printed."""
-    m = {"full": Measurement("full ingest (empty home)", dumps=n, nbytes=corpus_bytes),
-         "noop": Measurement("no-op rerun", note=f"{n} dumps seen"),
-         "new_small": Measurement("1 new dump (small home)", dumps=1, nbytes=new_bytes)}
-    if big is not None:
-        m["new_big"] = Measurement(f"1 new dump ({scale}x home)", dumps=1, nbytes=new_bytes,
-                                   note=f"home holds {big} dumps")
-    m["fixed"] = Measurement("fixed cost (empty inbox)")
-    m["prefect"] = Measurement("Prefect start (empty flow)",
-                               note="python -m bench.prefect_probe: import prefect, temporary server, one empty flow")
-    m["python"] = Measurement("python start")
+def new_series(modes: list[str], n: int, corpus_bytes: int, new_bytes: int, big: int | None) -> dict[str, Measurement]:
+    """The empty series, keyed `MODE.KIND`, in the order they are printed."""
+    m: dict[str, Measurement] = {}
+    for mode in modes:
+        label = LABELS[mode]
+        m[f"{mode}.empty"] = Measurement(f"{label}: empty run", mode, note="empty inbox, empty home")
+        m[f"{mode}.full"] = Measurement(f"{label}: full ingest", mode, dumps=n, nbytes=corpus_bytes,
+                                        note=f"{n} dumps into an empty home")
+        m[f"{mode}.noop"] = Measurement(f"{label}: no-op rerun", mode, note=f"{n} dumps seen")
+        if mode == "served":
+            m["served.new_small"] = Measurement("served: 1 new dump, small home", mode, dumps=1, nbytes=new_bytes,
+                                                note=f"home holds {n} dumps")
+        if mode == "served" and big is not None:
+            m["served.new_big"] = Measurement("served: 1 new dump, big home", mode, dumps=1, nbytes=new_bytes,
+                                              note=f"home holds {big} dumps")
+    m[IMPORT_PREFECT] = Measurement('python -c "import prefect"')
     return m
 
 
-def one_round(i: int, m: dict[str, Measurement], scratch: Path, main: Path, new: Path, env: dict,
-              big: tuple[Path, Path] | None, load_alone: list[float]) -> None:
-    """Round i runs each kind once, so a slow spell of the machine hits all kinds alike; after the
-    full ingest, its lake is loaded alone into a new warehouse file (a reference)."""
-    m["python"].runs.append(run_python_start(env))
-    m["prefect"].runs.append(run_prefect_probe(env))
-    empty = fresh(scratch / "empty-inbox")
-    m["fixed"].runs.append(expect_new(run_etl(fresh(scratch / "fixed-home"), empty, env), 0, "fixed cost"))
-    inbox, home = fresh(scratch / "inbox"), fresh(scratch / "home")
+def one_round(i: int, m: dict[str, Measurement], scratch: Path, main: Path, new: Path, modes: list[Mode],
+              big: tuple[Path, Path] | None) -> None:
+    """Round i: `import prefect`, then each mode's runs, the modes in turn first."""
+    m[IMPORT_PREFECT].runs.append(run_import_prefect(modes[0].env))
+    for mode in modes[i % len(modes):] + modes[:i % len(modes)]:
+        mode_round(m, mode, scratch, main, new, big)
+
+
+def mode_round(m: dict[str, Measurement], mode: Mode, scratch: Path, main: Path, new: Path,
+               big: tuple[Path, Path] | None) -> None:
+    """An empty run, a full ingest into an empty home, a no-op rerun; and (if measured) 1 new dump
+    into that home and into the big home."""
+    def measure(kind: str, home: Path, inbox: Path, dumps: int) -> None:
+        key = f"{mode.name}.{kind}"
+        m[key].runs.append(expect_new(run_etl(home, inbox, mode), dumps, m[key].name))
+
+    measure("empty", fresh(scratch / f"{mode.name}-empty-home"), fresh(scratch / "empty-inbox"), 0)
+    inbox, home = fresh(scratch / f"{mode.name}-inbox"), fresh(scratch / f"{mode.name}-home")
     link_tree(main, inbox)
-    m["full"].runs.append(expect_new(run_etl(home, inbox, env), m["full"].dumps, "full ingest"))
-    load_alone.append(loadref.timed_load(home / "lake", scratch))
-    m["noop"].runs.append(expect_new(run_etl(home, inbox, env), 0, "no-op rerun"))
-    add_new_dump(inbox, new)
-    m["new_small"].runs.append(expect_new(run_etl(home, inbox, env), 1, "1 new dump, small home"))
-    if big is not None:
+    measure("full", home, inbox, m[f"{mode.name}.full"].dumps)
+    measure("noop", home, inbox, 0)
+    if f"{mode.name}.new_small" in m:
+        add_new_dump(inbox, new)
+        measure("new_small", home, inbox, 1)
+    if f"{mode.name}.new_big" in m and big is not None:
         big_home, big_inbox = big
         add_new_dump(big_inbox, new)
-        m["new_big"].runs.append(expect_new(run_etl(big_home, big_inbox, env), 1, "1 new dump, big home"))
+        measure("new_big", big_home, big_inbox, 1)

@@ -48,19 +48,20 @@ def resources(tables: dict[str, list]) -> list:
             for name, rows in tables.items()]
 
 
-def load_once(files: list[Path], workdir: Path) -> tuple[float, dict]:
-    """One end-to-end peer load into a new DuckDB file; seconds and the loaded row counts."""
+def load_once(files: list[Path], workdir: Path) -> tuple[float, float, dict]:
+    """One end-to-end peer load into a new DuckDB file; wall seconds, CPU-seconds (this process's
+    threads; dlt runs its stages in this process) and the loaded row counts."""
     import dlt
     fresh = measure.fresh(workdir / "peer")
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     tables: dict[str, list] = {"snapshots": [], "papers": [], "listings": []}
     for path in files:
         rows_of(path, tables)
     pipeline = dlt.pipeline(pipeline_name="bench_peer", pipelines_dir=str(fresh / "pipelines"),
                             destination=dlt.destinations.duckdb(str(fresh / "peer_warehouse.duckdb")), dataset_name="bench")
     pipeline.run(resources(tables), loader_file_format="parquet")
-    seconds = time.perf_counter() - start
-    return seconds, counts(fresh / "peer_warehouse.duckdb")
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
+    return seconds, cpu, counts(fresh / "peer_warehouse.duckdb")
 
 
 def counts(db: Path) -> dict:
@@ -77,8 +78,9 @@ def peer(files: list[Path], workdir: Path, repeat: int) -> InProcess:
     with no_network(attempts):
         results = [load_once(files, workdir) for _ in range(repeat)]
     rss = hwm_bytes(os.getpid()) / MB if own_hwm else None
-    return InProcess(f"peer: dlt {dlt.__version__} -> duckdb", [s for s, _ in results], len(files),
+    return InProcess(f"peer: dlt {dlt.__version__} -> duckdb", [r[0] for r in results], [r[1] for r in results],
+                     len(files),
                      sum(p.stat().st_size for p in files), rss,
                      note="in this process; parquet loader, merge on primary keys",
-                     extra={"rows": results[-1][1], "network_attempts": attempts,
+                     extra={"rows": results[-1][2], "network_attempts": attempts,
                             "telemetry_env": os.environ.get("RUNTIME__DLTHUB_TELEMETRY")})

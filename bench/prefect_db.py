@@ -1,5 +1,7 @@
-"""Where a run's time goes, from Prefect's own records (the bench's PREFECT_HOME database):
-the flow run's duration and, per task name, the span from its first start to its last end."""
+"""Where a run's time goes, from Prefect's own records (the database in the mode's PREFECT_HOME,
+read after the lasting server has stopped): the flow run's duration and, per task name, the span
+from its first start to its last end. Outside the flow: the process's start, Prefect's (and the
+temporary server's), and its exit."""
 from __future__ import annotations
 
 import datetime as dt
@@ -31,8 +33,7 @@ def utc_naive(text: str) -> str:
 
 
 def flow_run_of(con: sqlite3.Connection, summary: dict) -> tuple | None:
-    """The flow run that enclosed the summary's finished_at (the bench runs one at a time; a run's
-    started_at may precede its flow run: a head start takes the lock before Prefect starts)."""
+    """The flow run that enclosed the summary's finished_at (the bench runs one at a time)."""
     if not summary.get("finished_at"):
         return None
     finished = utc_naive(summary["finished_at"])

@@ -1,13 +1,14 @@
-"""One timed `profile-etl run` process: wall time, its JSON summary, its peak memory."""
+"""One timed process, a `profile-etl run` in either mode or `python -c "import prefect"`: its wall
+time, its CPU from the kernel (rusage of the process and its reaped children), the lasting
+server's CPU meanwhile, its peak memory, and the run's JSON summary."""
 from __future__ import annotations
 
-import datetime as dt
 import json
 import os
-import resource
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -16,24 +17,57 @@ import psutil
 
 from bench.corpus import REPO
 from bench.rss import MB, TreeMonitor
+from bench.server import LastingServer
 
+DEFAULT_WORKDIR = Path("/tmp/profile-etl-bench")   # dumps, cached homes, scratch homes
 PREFECT_QUIET = {"PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1",
                  "PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL": "WARNING"}
+# Set by the mode, never inherited: a run with either of these talks to some other server.
+PREFECT_SERVER_VARS = ("PREFECT_API_URL", "PREFECT_API_KEY")
 
 
 @dataclass
 class Run:
     """What one process took and reported."""
     seconds: float
-    tree_rss_mb: float
-    main_rss_mb: float
-    to_commit_seconds: float | None = None   # the summary's finished_at - started_at: inside the flow, up to the commit
-    cpu_seconds: float | None = None         # user + system CPU of the process and its reaped children
+    cpu_user: float                          # rusage of the process and its reaped children
+    cpu_system: float
+    tree_rss_mb: float                       # largest sum of RSS over the process tree, sampled
+    main_rss_mb: float                       # the process's own high-water mark
+    server_cpu_seconds: float | None = None  # served mode: the lasting server's CPU during the run
     machine_busy: float | None = None        # share of all cores busy meanwhile (any process), 0..1
     summary: dict = field(default_factory=dict)
 
+    @property
+    def cpu_seconds(self) -> float:
+        return self.cpu_user + self.cpu_system
+
+    @property
+    def all_cpu_seconds(self) -> float:
+        """The run's CPU and, in served mode, the server's share of it."""
+        return self.cpu_seconds + (self.server_cpu_seconds or 0.0)
+
     def to_json(self) -> dict:
-        return asdict(self)
+        return asdict(self) | {"cpu_seconds": self.cpu_seconds, "all_cpu_seconds": self.all_cpu_seconds}
+
+
+@dataclass
+class Mode:
+    """How runs reach Prefect: `served` (a lasting server; PREFECT_API_URL set) or `temporary`
+    (none set: each run starts Prefect's temporary server). `prefect_home` holds its run records."""
+    name: str
+    env: dict[str, str]
+    prefect_home: Path
+    server: LastingServer | None = None
+
+
+def bench_env(prefect_home: Path) -> dict[str, str]:
+    """This environment, quiet and offline, with its own Prefect home and no API URL."""
+    env = {k: v for k, v in os.environ.items() if k not in PREFECT_SERVER_VARS}
+    env["PREFECT_HOME"] = str(prefect_home)
+    for key, value in PREFECT_QUIET.items():
+        env.setdefault(key, value)
+    return env
 
 
 def etl_command() -> list[str]:
@@ -47,60 +81,33 @@ def etl_command() -> list[str]:
     return [found]
 
 
-DEFAULT_WORKDIR = Path("/tmp/profile-etl-bench")   # dumps, cached homes, scratch homes, Prefect's home
-
-
-def prefect_home(workdir: Path) -> Path:
-    """The bench's own Prefect home (a run history of its own) under its work folder."""
-    return workdir / "prefect-home"
-
-
-def bench_env(prefect_home: Path) -> dict[str, str]:
-    """This environment with Prefect's home set to the bench's own (a run history of its own)."""
-    env = dict(os.environ)
-    env["PREFECT_HOME"] = str(prefect_home)
-    for key, value in PREFECT_QUIET.items():
-        env.setdefault(key, value)
-    return env
-
-
-@dataclass
-class Timing:
-    seconds: float
-    out: str
-    monitor: TreeMonitor
-    cpu_seconds: float
-    machine_busy: float | None
-
-
-def timed(cmd: list[str], env: dict[str, str]) -> Timing:
-    """Run cmd to completion; wall seconds (perf_counter around start to exit), stdout, memory, CPU."""
-    cpu0, busy0 = children_cpu(), psutil.cpu_times()
-    start = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-                            cwd=REPO)
-    with TreeMonitor(proc.pid) as monitor:
-        out, err = proc.communicate()
-    seconds = time.perf_counter() - start
-    if proc.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)} exited {proc.returncode}:\n{err[-4000:]}")
-    return Timing(seconds, out, monitor, children_cpu() - cpu0, busy_share(busy0, psutil.cpu_times()))
-
-
-def children_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
+def timed(cmd: list[str], env: dict[str, str], server: LastingServer | None = None) -> tuple[Run, str]:
+    """Run cmd to completion (stdout and stderr to files, so no pipe can fill); the Run and stdout."""
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        server_cpu0 = server.cpu_seconds() if server else 0.0
+        busy0 = psutil.cpu_times()
+        start = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, text=True, env=env, cwd=REPO)
+        with TreeMonitor(proc.pid) as monitor:
+            _, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        server_cpu = server.cpu_seconds() - server_cpu0 if server else None
+        if server:
+            server.count_run(seconds, server_cpu)
+        if proc.returncode != 0:
+            err.seek(0)
+            raise RuntimeError(f"{' '.join(cmd)} exited {proc.returncode}:\n{err.read()[-4000:]}")
+        out.seek(0)
+        run = Run(seconds, usage.ru_utime, usage.ru_stime, monitor.tree_peak / MB, monitor.main_hwm / MB,
+                  server_cpu, busy_share(busy0, psutil.cpu_times()))
+        return run, out.read()
 
 
 def busy_share(before, after) -> float | None:
     total = sum(after) - sum(before)
     idle = (after.idle + getattr(after, "iowait", 0)) - (before.idle + getattr(before, "iowait", 0))
     return 1 - idle / total if total > 0 else None
-
-
-def as_run(t: Timing, summary: dict | None = None) -> Run:
-    return Run(t.seconds, t.monitor.tree_peak / MB, t.monitor.main_hwm / MB,
-               summary_seconds(summary) if summary else None, t.cpu_seconds, t.machine_busy, summary or {})
 
 
 def parse_summary(out: str) -> dict:
@@ -112,26 +119,14 @@ def parse_summary(out: str) -> dict:
     return summary
 
 
-def summary_seconds(summary: dict) -> float | None:
-    try:
-        started = dt.datetime.fromisoformat(summary["started_at"])
-        return (dt.datetime.fromisoformat(summary["finished_at"]) - started).total_seconds()
-    except (KeyError, TypeError, ValueError):
-        return None
-
-
-def run_etl(home: Path, inbox: Path, env: dict[str, str]) -> Run:
-    """`profile-etl --home H run --inbox I --settle-seconds 0 --json`, timed end to end."""
+def run_etl(home: Path, inbox: Path, mode: Mode) -> Run:
+    """`profile-etl --home H run --inbox I --settle-seconds 0 --json` in the mode, timed end to end."""
     cmd = [*etl_command(), "--home", str(home), "run", "--inbox", str(inbox), "--settle-seconds", "0", "--json"]
-    t = timed(cmd, env)
-    return as_run(t, parse_summary(t.out))
+    run, out = timed(cmd, mode.env, mode.server)
+    run.summary = parse_summary(out)
+    return run
 
 
-def run_prefect_probe(env: dict[str, str]) -> Run:
-    """A process that imports Prefect and runs an empty flow: Prefect's own start and stop."""
-    return as_run(timed([sys.executable, "-m", "bench.prefect_probe"], env))
-
-
-def run_python_start(env: dict[str, str]) -> Run:
-    """A bare interpreter start, for scale."""
-    return as_run(timed([sys.executable, "-c", "pass"], env))
+def run_import_prefect(env: dict[str, str]) -> Run:
+    """`python -c "import prefect"`: the part of any run's start that the pipeline can't remove."""
+    return timed([sys.executable, "-c", "import prefect"], env)[0]

@@ -1,10 +1,12 @@
 """`python -m bench.timeline INBOX HOME`: one `profile-etl run`, with the CPU its processes use,
-sampled every 0.1 s and printed per half second: the run's own process (the head start's
-planning, Prefect's client, the flow), Prefect's temporary server, and the batch workers. It
-shows which core idles when. The home is used as it is (remove it first for a full ingest).
+sampled every 0.1 s and printed per half second: the run's own process (Prefect's client, the
+flow), Prefect's temporary server, and the batch workers. It shows which core idles when. The
+home is used as it is (remove it first for a full ingest). With PREFECT_API_URL set in the
+environment the run uses that server instead (served mode; the server's CPU is not sampled).
 """
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -12,7 +14,7 @@ from pathlib import Path
 
 import psutil
 
-from bench.runner import DEFAULT_WORKDIR, bench_env, etl_command, prefect_home
+from bench.runner import DEFAULT_WORKDIR, bench_env, etl_command
 
 KINDS = ("run", "server", "workers")
 INTERVAL = 0.1
@@ -67,7 +69,10 @@ def report(samples: list[tuple[float, dict[str, float]]], seconds: float) -> Non
 def main() -> None:
     inbox, home = Path(sys.argv[1]), Path(sys.argv[2])
     cmd = [*etl_command(), "--home", str(home), "run", "--inbox", str(inbox), "--settle-seconds", "0"]
-    report(*sample(cmd, bench_env(prefect_home(DEFAULT_WORKDIR))))
+    env = bench_env(DEFAULT_WORKDIR / "prefect-timeline")
+    if os.environ.get("PREFECT_API_URL"):
+        env["PREFECT_API_URL"] = os.environ["PREFECT_API_URL"]
+    report(*sample(cmd, env))
 
 
 if __name__ == "__main__":

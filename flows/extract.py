@@ -1,7 +1,7 @@
 """Read dump files into raw records: bytes, identity, decoded text, parsed entries.
 
-File I/O only (no prefect, no duckdb). One call handles a batch of files and returns
-column lists ready to become DataFrames, so a task never pays per-file overhead. Inbox files may
+File I/O only (no prefect, no duckdb). One call handles a batch of files; their texts are parsed
+together (flows/parse_frame.py), so a task never pays per-file overhead. Inbox files may
 be local paths or fsspec URLs (flows/storage.py); raw/ is always local.
 """
 from __future__ import annotations
@@ -11,20 +11,20 @@ import datetime as dt
 import gzip
 import hashlib
 import json
-import operator
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from flows import identity, raw_store, storage
+import polars as pl
+
+from flows import identity, parse_frame, raw_store, storage
 from flows.faults import checkpoint
-from flows.parse import PARSER_VERSION, ParsedDump, parse_dump
+from flows.parse import PARSER_VERSION
 
 ENTRY_FIELDS = ["entry_index", "line_no", "head", "category", "date_text", "published_on",
                 "year_inferred", "has_code_badge", "title", "authors_text", "authors",
                 "authors_truncated", "tag", "abstract", "code_url", "code_host", "raw_text"]
 RAW_META_FIELDS = ["source_path", "profile_key", "captured_at", "source_url", "run_id", "ingested_at"]
-_ENTRY_VALUES = operator.attrgetter(*ENTRY_FIELDS)   # one call per entry, not one per field
 METRIC_FIELDS = ["h_index", "papers_reported", "citations", "novelty_pct", "ai_score"]
 CHUNK_BYTES = 1 << 20
 SIDECAR_MAX_BYTES = 1 << 20
@@ -48,13 +48,15 @@ class SourceFile:
 
 @dataclass
 class Batch:
-    """Raw records of a batch of files: rows of dumps, problems and files; entries as columns
-    (they are most of the records, and polars builds a frame from columns several times faster)."""
+    """Raw records of a batch of files: rows of dumps, problems and files; the texts left to parse,
+    and the entries and header problems of those parsed (frames, from flows/parse_frame.py)."""
     dumps: list[dict] = field(default_factory=list)
-    entries: dict[str, list] = field(default_factory=lambda: {k: [] for k in ["dump_id", *ENTRY_FIELDS]})
     problems: list[dict] = field(default_factory=list)
     files: list[dict] = field(default_factory=list)
     raw_meta: list[dict] = field(default_factory=list)     # identities of the dumps copied to raw/
+    texts: list[tuple[dict, str]] = field(default_factory=list)   # (dumps row, decoded text), to parse
+    entries: list[pl.DataFrame] = field(default_factory=list)
+    header_problems: list[pl.DataFrame] = field(default_factory=list)
 
 
 @dataclass
@@ -200,15 +202,36 @@ def dump_row(did: str, source: SourceFile, byte_size: int, sidecar: identity.Sid
     }
 
 
-def add_parsed(batch: Batch, row: dict, parsed: ParsedDump) -> None:
-    row.update(parsed.metrics, papers_heading=parsed.papers_heading, entries_found=len(parsed.entries))
-    columns = batch.entries
-    columns["dump_id"] += [row["dump_id"]] * len(parsed.entries)
-    for name, values in zip(ENTRY_FIELDS, zip(*map(_ENTRY_VALUES, parsed.entries))):
-        columns[name] += values
-    for problem in parsed.header_problems:
-        batch.problems.append({"dump_id": row["dump_id"], "entry_index": None, "line_no": problem.line_no,
-                               "reason": problem.reason, "raw_text": problem.raw_text})
+def parse_texts(batch: Batch) -> None:
+    """Parse the texts extract_one left in the batch, all in one pass; a dump in which nothing looks
+    like a profile is quarantined instead, without its entries or header problems. The same bytes
+    read twice (by callers that don't skip known dumps) are parsed once, with the first reading's
+    capture date, which is the reading validate.combine keeps."""
+    if not batch.texts:
+        return
+    rows: dict[str, list[dict]] = {}
+    firsts: dict[str, tuple[dict, str]] = {}
+    for row, text in batch.texts:
+        rows.setdefault(row["dump_id"], []).append(row)
+        firsts.setdefault(row["dump_id"], (row, text))
+    parsed = parse_frame.parse_texts(pl.DataFrame(
+        {"dump_id": list(firsts), "text": [text for _, text in firsts.values()],
+         "captured_on": [row["captured_at"].date() for row, _ in firsts.values()]},
+        schema={"dump_id": pl.String, "text": pl.String, "captured_on": pl.Date}))
+    not_profiles = []
+    for values in parsed.dumps.iter_rows(named=True):
+        did = values.pop("dump_id")
+        if values.pop("looks_like_profile"):
+            for row in rows[did]:
+                row.update(values)
+            continue
+        for row in rows[did]:
+            quarantine(batch, row, [not_a_profile(firsts[did][1])], firsts[did][1])
+        not_profiles.append(did)
+    kept = ~pl.col("dump_id").is_in(pl.Series(not_profiles, dtype=pl.String).implode())
+    batch.entries.append(parsed.entries.filter(kept))
+    batch.header_problems.append(parsed.problems.filter(kept))
+    batch.texts.clear()
 
 
 def quarantine(batch: Batch, row: dict, reasons: list[str], text: str | None) -> None:
@@ -246,12 +269,10 @@ def extract_one(batch: Batch, source: SourceFile, known: set[str], raw_dir: Path
         reasons.append("empty file" if not read.raw else "empty file: only white space")
     reasons += [sidecar_error] if sidecar_error else []
     reasons += future_capture(row["captured_at"], sidecar, stamp["ingested_at"])
-    if not reasons:
-        parsed = parse_dump(text, row["captured_at"].date())
-        if parsed.looks_like_profile:
-            return add_parsed(batch, row, parsed)
-        reasons.append(not_a_profile(text))
-    quarantine(batch, row, reasons, text)
+    if reasons:
+        quarantine(batch, row, reasons, text)
+    else:
+        batch.texts.append((row, text))   # parsed with the batch's others (parse_texts)
 
 
 FUTURE_TOLERANCE = dt.timedelta(minutes=5)   # clocks of machines sharing a folder differ by seconds, not minutes
@@ -284,6 +305,7 @@ def extract_batch(sources: list[SourceFile], known: set[str], raw_dir: Path, max
         extract_one(batch, source, seen, raw_dir, max_bytes, stamp, source.sidecar_error)
     checkpoint("extract:copies-written")
     raw_store.write_raw_meta(raw_dir, f"{stamp['run_id']}-{batch_index:05d}", batch.raw_meta)
+    parse_texts(batch)
     return batch
 
 
@@ -301,6 +323,7 @@ def extract_raw_store(raw_dir: Path, max_bytes: int, loaded_by: dict[str, str]) 
         source = raw_copy(path, meta)
         stamp = {"run_id": meta["run_id"], "ingested_at": identity.parse_timestamp(meta["ingested_at"])}
         extract_one(batch, source, seen, None, max_bytes, stamp, source.sidecar_error)
+    parse_texts(batch)
     return batch, unnamed
 
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 import pandera.polars as pa
 import polars as pl
 
-from flows.extract import Batch
+from flows.extract import Batch, parse_texts
 from schemas.raw import RawDump, RawEntry
 from schemas.tables import polars_schema
 
@@ -30,21 +30,13 @@ def _frame(rows: list[dict], schema: pl.Schema) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=schema) if rows else pl.DataFrame(schema=schema)
 
 
-# Author names travel joined by NUL, which decoded text never holds (it is refused), because polars
-# builds a column of strings much faster than a column of Python lists.
-NAME_JOIN = "\0"
-
-
-def entry_frame(columns: dict[str, list]) -> pl.DataFrame:
-    schema = polars_schema(RawEntry)
-    joined = columns | {"authors": [NAME_JOIN.join(names) for names in columns["authors"]]}
-    frame = pl.DataFrame(joined, schema=schema | {"authors": pl.String})
-    return frame.with_columns(pl.col("authors").str.split(NAME_JOIN).list.eval(pl.element().filter(pl.element() != "")))
-
-
 def to_frames(batch: Batch) -> RawFrames:
-    return RawFrames(_frame(batch.dumps, polars_schema(RawDump)), entry_frame(batch.entries),
-                     _frame(batch.problems, PROBLEM_SCHEMA), _frame(batch.files, FILE_SCHEMA))
+    """The batch's records as frames, its texts parsed first."""
+    parse_texts(batch)
+    entries = pl.concat(batch.entries) if batch.entries else pl.DataFrame(schema=polars_schema(RawEntry))
+    problems = pl.concat([_frame(batch.problems, PROBLEM_SCHEMA), *batch.header_problems])
+    return RawFrames(_frame(batch.dumps, polars_schema(RawDump)), entries, problems,
+                     _frame(batch.files, FILE_SCHEMA))
 
 
 def combine(parts: list[RawFrames]) -> RawFrames:

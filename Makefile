@@ -22,7 +22,7 @@ example: install
 test: install
 	$(BIN)/python -m pytest
 
-# Benchmark of issue 4 (prints numbers, writes bench/results/latest.json); BENCH_ARGS="--dumps 500" etc.
+# The benchmark (docs/benchmarks.md): prints numbers, writes bench/results/latest.json; BENCH_ARGS="--dumps 500" etc.
 bench: install
 	$(BIN)/pip install --quiet -e ".[dev,bench]"
 	$(BIN)/python -m bench $(BENCH_ARGS)

@@ -14,8 +14,6 @@ import polars as pl
 
 from flows import stages
 from flows.normalise import APPEND_TABLES
-from schemas.raw import RawDump, RawEntry
-from schemas.tables import TABLES, empty_frame
 from warehouse import lake
 
 OBSERVED_TABLES = ("papers", "authors", "profiles")
@@ -47,13 +45,6 @@ class BatchResult:
     staged: dict[str, str] = field(default_factory=dict)    # append table -> its new lake file
     observed: dict[str, Path] = field(default_factory=dict)  # mutable table -> observations file
     rows: dict[str, int] = field(default_factory=dict)       # rows per append table
-
-
-def warm() -> None:
-    """Validate an empty frame of every model once: a process's first pandera validation costs about
-    0.1 s more than later ones, which a worker pays while it waits for its first task instead."""
-    for model in (*TABLES.values(), RawDump, RawEntry):
-        model.validate(empty_frame(model), lazy=True)
 
 
 def plan_jobs(sources: list, known: set[str], settings, run_id: str, started_at: dt.datetime) -> list[BatchJob]:

@@ -33,9 +33,9 @@ def store_raw(raw_dir: Path, source: storage.Location, read: DumpBytes) -> None:
 
 
 def write_raw_meta(raw_dir: Path, name: str, metas: list[dict]) -> None:
-    """What is needed to re-ingest the batch's raw/ copies, in one file: a file per dump cost about
-    0.25 ms of kernel time each here (0.5 CPU-s for 2,000 dumps). A batch run again replaces its
-    file, or leaves it when it has nothing to store: either way it names this run's readings."""
+    """What is needed to re-ingest the batch's raw/ copies, in one file, since each file created costs
+    kernel time. A batch run again replaces its file, or leaves it when it has nothing to store:
+    either way it names this run's readings."""
     if not metas:
         return
     folder = raw_dir / RAW_META_DIR

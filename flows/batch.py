@@ -1,8 +1,8 @@
-"""One batch of dump files, start to finish where it runs (a local worker process or a Dask worker):
+"""One batch of dump files, start to finish where it runs (a task's thread, or a Dask worker):
 read, validate, normalise, and write the batch's rows into the lake as files no manifest names yet.
 
-The result that travels back is small (the batch's dump rows and file names), so the flow's
-process holds a batch's metadata, never its entries. No prefect, no duckdb.
+The result is small (the batch's dump rows and file names): once a batch is done, the flow holds
+its metadata, never its entries. No prefect, no duckdb.
 """
 from __future__ import annotations
 

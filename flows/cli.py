@@ -193,9 +193,9 @@ def run_ingest(settings: Settings, args) -> int:
 
 
 def without_heartbeats():
-    """Flow-run heartbeats are off unless PREFECT_FLOWS_HEARTBEAT_FREQUENCY is set: the flow waits
-    for its heartbeat thread, which sleeps in whole seconds, at the end of every run (0.8 s of a
-    run's wall time here), and a temporary server ends with its run anyway."""
+    """Flow-run heartbeats are off unless the environment sets PREFECT_FLOWS_HEARTBEAT_FREQUENCY (a
+    Prefect profile's value is overridden): the flow waits for its heartbeat thread, which sleeps in
+    whole seconds, at the end of every run (0.8 s of a run's wall time here)."""
     from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
     if os.environ.get("PREFECT_FLOWS_HEARTBEAT_FREQUENCY"):
         return nullcontext()

@@ -133,21 +133,6 @@ def add_to_file_index(state: Path, files: list[pl.DataFrame]) -> None:
     os.replace(tmp, path)
 
 
-def may_have_new_files(inbox: storage.Location, state: Path) -> bool:
-    """A cheap guess, before a run plans: does a folder of a local inbox hold dump files and has it
-    changed (a file added, renamed or removed) since the file index was written? Only folders are
-    stat'ed, not files; an object-store inbox is assumed to have new files."""
-    if storage.is_url(inbox):
-        return True
-    index = state / FILE_INDEX
-    since = index.stat().st_mtime_ns if index.exists() else -1
-    for folder, dirs, names in os.walk(inbox):
-        dirs[:] = [d for d in dirs if not d.startswith(".")]
-        if os.stat(folder).st_mtime_ns > since and any(is_dump_name(n) and not is_in_progress(n) for n in names):
-            return True
-    return False
-
-
 def unrecognised(ready: list[SourceFile], index: dict[tuple[str, int, int], str], known: set[str]) -> list[SourceFile]:
     """Files that must be read: not indexed with the same (path, size, mtime), or indexed to a
     dump the warehouse doesn't hold (e.g. the run that indexed it crashed before committing)."""

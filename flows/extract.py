@@ -29,6 +29,7 @@ METRIC_FIELDS = ["h_index", "papers_reported", "citations", "novelty_pct", "ai_s
 CHUNK_BYTES = 1 << 20
 SIDECAR_MAX_BYTES = 1 << 20
 MAX_TEXT = 100_000      # characters of a quarantined dump's text kept in rejects.raw_text; raw/ has it all
+PARSE_AT_CHARS = 64 << 20   # a batch's texts wait to be parsed together up to this much text: memory stays bounded
 
 
 class Quarantine(Exception):
@@ -55,6 +56,7 @@ class Batch:
     files: list[dict] = field(default_factory=list)
     raw_meta: list[dict] = field(default_factory=list)     # identities of the dumps copied to raw/
     texts: list[tuple[dict, str]] = field(default_factory=list)   # (dumps row, decoded text), to parse
+    text_chars: int = 0                                            # characters in `texts`
     entries: list[pl.DataFrame] = field(default_factory=list)
     header_problems: list[pl.DataFrame] = field(default_factory=list)
 
@@ -218,6 +220,9 @@ def parse_texts(batch: Batch) -> None:
         {"dump_id": list(firsts), "text": [text for _, text in firsts.values()],
          "captured_on": [row["captured_at"].date() for row, _ in firsts.values()]},
         schema={"dump_id": pl.String, "text": pl.String, "captured_on": pl.Date}))
+    if parsed.declined or parsed.dumps.height != len(firsts):   # a bug in parse_frame: fail, don't guess
+        raise RuntimeError(f"the batch parser gave {parsed.dumps.height} of {len(firsts)} dumps "
+                           f"({len(parsed.declined)} declined)")
     not_profiles = []
     for values in parsed.dumps.iter_rows(named=True):
         did = values.pop("dump_id")
@@ -232,6 +237,7 @@ def parse_texts(batch: Batch) -> None:
     batch.entries.append(parsed.entries.filter(kept))
     batch.header_problems.append(parsed.problems.filter(kept))
     batch.texts.clear()
+    batch.text_chars = 0
 
 
 def quarantine(batch: Batch, row: dict, reasons: list[str], text: str | None) -> None:
@@ -273,6 +279,9 @@ def extract_one(batch: Batch, source: SourceFile, known: set[str], raw_dir: Path
         quarantine(batch, row, reasons, text)
     else:
         batch.texts.append((row, text))   # parsed with the batch's others (parse_texts)
+        batch.text_chars += len(text)
+        if batch.text_chars > PARSE_AT_CHARS:
+            parse_texts(batch)
 
 
 FUTURE_TOLERANCE = dt.timedelta(minutes=5)   # clocks of machines sharing a folder differ by seconds, not minutes

@@ -5,7 +5,7 @@ only those of the keys observed. It writes their merged rows as a delta file, so
 what it changed, not what the table holds. A bucket's deltas are folded into one past MAX_DELTAS
 (so a read opens few files), and the bucket is rewritten whole as a new base once its deltas would
 hold more than COMPACT_SHARE of the base's rows (so deltas stay small next to it). Buckets merge in
-parallel (worker processes, or a Dask cluster). Writes files the commit then lists; no prefect, no
+parallel (the flow's task threads, or a Dask cluster). Writes files the commit then lists; no prefect, no
 duckdb.
 """
 from __future__ import annotations

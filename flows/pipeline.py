@@ -83,8 +83,13 @@ def publish_warehouse(warehouse: Path, lake_dir: Path) -> int:
     return publish.publish(warehouse, lake_dir)
 
 
-# Batches and merges are polars and I/O, which release the GIL: a thread per core, no worker processes to start.
-@flow(name="profile-etl-ingest", log_prints=False, task_runner=ThreadPoolTaskRunner(max_workers=len(os.sched_getaffinity(0))))
+def cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+# A thread per core for batches and merges: their heavy parts (polars, I/O) release the GIL, and a
+# worker process would first pay about 0.5 CPU-s to import polars and pandera.
+@flow(name="profile-etl-ingest", log_prints=False, task_runner=ThreadPoolTaskRunner(max_workers=cores()))
 def ingest(home: Path = DEFAULTS.home, inbox: Path | str | None = None, batch_size: int = DEFAULTS.batch_size,
            settle_seconds: float = DEFAULTS.settle_seconds, max_dump_bytes: int = DEFAULTS.max_dump_bytes,
            lock_wait_seconds: float = DEFAULTS.lock_wait_seconds, reprocess: bool = False,
@@ -140,7 +145,11 @@ def process_all(jobs: list[batch.BatchJob], started_at: dt.datetime) -> list[bat
     two names) keeps its first reading: the later batch runs again without it."""
     progress = Progress(sum(len(j.sources) for j in jobs), sum(f.size for j in jobs for f in j.sources), started_at)
     futures = [process_batch.submit(job) for job in jobs]
-    results = [progress.advance(future.result()) for future in futures]
+    try:
+        results = [progress.advance(future.result()) for future in futures]
+    except BaseException:
+        wait(futures)   # no batch may still be writing while the failure is recorded
+        raise
     for i, repeated in batch.repeated_dumps(results).items():
         results[i] = process_batch(jobs[i].without(repeated))
     checkpoint("extract:all-done")

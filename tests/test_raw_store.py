@@ -102,3 +102,20 @@ def test_a_quarantined_dump_whose_meta_is_lost_is_retried_from_raw_with_its_dump
     [source] = quarantined_sources(dumps, tmp_path / "raw", 1 << 20).values()
     assert source.origin == row["source_path"] and source.path.parent.parent == tmp_path / "raw"
     assert (source.sidecar.profile_key, source.sidecar.captured_at) == ("p", CAPTURED)
+
+
+def test_a_batch_parses_its_texts_in_parts_past_the_text_bound(tmp_path, sample_text, monkeypatch):
+    """Texts wait to be parsed together only up to extract.PARSE_AT_CHARS: a batch of big dumps
+    doesn't hold them all at once, and gives the same records as one parse."""
+    from flows.validate import to_frames
+
+    def records(bound: int):
+        monkeypatch.setattr(extract, "PARSE_AT_CHARS", bound)
+        inbox = tmp_path / f"inbox-{bound}"
+        for i in range(3):
+            write_dump(inbox, f"00{i}_k{i}.txt", sample_text + "\n" * i, CAPTURED)
+        frames = to_frames(extract_inbox(inbox, tmp_path / f"raw-{bound}", "r1"))
+        return frames.entries, frames.dumps.drop("source_path")
+
+    whole, parts = records(1 << 30), records(len(sample_text))
+    assert whole[0].height == 150 and whole[0].equals(parts[0]) and whole[1].equals(parts[1])

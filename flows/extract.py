@@ -17,7 +17,7 @@ from pathlib import Path
 
 import polars as pl
 
-from flows import identity, parse_frame, raw_store, storage
+from flows import identity, raw_store, storage
 from flows.faults import checkpoint
 from flows.parse import PARSER_VERSION
 
@@ -211,6 +211,7 @@ def parse_texts(batch: Batch) -> None:
     capture date, which is the reading validate.combine keeps."""
     if not batch.texts:
         return
+    from flows import parse_frame   # here: building its regexes costs every import, and most commands parse nothing
     rows: dict[str, list[dict]] = {}
     firsts: dict[str, tuple[dict, str]] = {}
     for row, text in batch.texts:

@@ -1,5 +1,6 @@
 """One batch of dump files, start to finish where it runs (a task's thread, or a Dask worker):
-read, validate, normalise, and write the batch's rows into the lake as files no manifest names yet.
+read, validate, normalise, and write the batch's rows to the run's scratch folder, from which the
+run's commits write them into the lake's tables.
 
 The result is small (the batch's dump rows and file names): once a batch is done, the flow holds
 its metadata, never its entries. No prefect, no duckdb.
@@ -17,9 +18,6 @@ from flows.normalise import APPEND_TABLES
 from warehouse import lake
 
 OBSERVED_TABLES = ("papers", "authors", "profiles")
-# Observations are sorted by key and cut into small row groups, so a bucket's merge reads only
-# the row groups of its key range (Parquet statistics) from each batch's file.
-OBSERVED_ROW_GROUP = 2_000
 
 
 class BatchJob:
@@ -42,8 +40,8 @@ class BatchResult:
     index: int
     files: pl.DataFrame                     # file index rows: (path, size, mtime_ns, dump_id)
     dumps: pl.DataFrame                     # the batch's rows of the dumps table
-    staged: dict[str, str] = field(default_factory=dict)    # append table -> its new lake file
-    observed: dict[str, Path] = field(default_factory=dict)  # mutable table -> observations file
+    scratch: dict[str, Path] = field(default_factory=dict)   # table -> the batch's rows (append tables)
+                                                             # or observations (mutable ones)
     rows: dict[str, int] = field(default_factory=dict)       # rows per append table
 
 
@@ -61,17 +59,12 @@ def process_batch(job: BatchJob) -> BatchResult:
 
 def write_batch(job: BatchJob, files: pl.DataFrame, tables: dict[str, pl.DataFrame]) -> BatchResult:
     result = BatchResult(job.index, files, tables["dumps"])
-    for name in APPEND_TABLES:
+    work = lake.work_dir(job.lake_dir, job.run_id)
+    for name in (*APPEND_TABLES, *OBSERVED_TABLES):
         result.rows[name] = tables[name].height
         if tables[name].height:
-            rel = f"{name}/{job.run_id}-{job.index:05d}.parquet"
-            result.staged[name] = lake.write_table_file(job.lake_dir, rel, name, tables[name])
-    work = lake.work_dir(job.lake_dir, job.run_id)
-    for name in OBSERVED_TABLES:
-        if tables[name].height:
-            path = work / f"{job.index:05d}-{name}.parquet"
-            lake.write_scratch(tables[name], path, OBSERVED_ROW_GROUP)
-            result.observed[name] = path
+            result.scratch[name] = work / f"{job.index:05d}-{name}.parquet"
+            lake.write_scratch(tables[name], result.scratch[name])
     return result
 
 
@@ -94,6 +87,6 @@ def repeated_dumps(results: list[BatchResult]) -> dict[int, set[str]]:
     return repeats
 
 
-def observations(results: list[BatchResult]) -> dict[str, list[Path]]:
-    """The run's observation files of each mutable table (results in batch order): what its merges read."""
-    return {name: [r.observed[name] for r in results if name in r.observed] for name in OBSERVED_TABLES}
+def scratch_files(results: list[BatchResult]) -> dict[str, list[Path]]:
+    """The run's scratch files of each table (results in batch order): what its commits read."""
+    return {name: [r.scratch[name] for r in results if name in r.scratch] for name in (*APPEND_TABLES, *OBSERVED_TABLES)}

@@ -37,11 +37,9 @@ class Plan:
 
 
 def plan_run(inbox: storage.Location, lake_dir: storage.Location, state: Path, settle_seconds: float) -> Plan:
-    """What a run reads: the inbox's settled files that the file index doesn't recognise. Files a
-    crashed run left in the lake go first (the caller holds the run lock)."""
+    """What a run reads: the inbox's settled files that the file index doesn't recognise. The dumps
+    the lake holds are known (the caller holds the run lock and has recovered the lake)."""
     found = scan_inbox(inbox, settle_seconds)
-    lake.check_layout(lake_dir)
-    lake.remove_unlisted(lake_dir)
     known = lake.known_dump_ids(lake_dir)
     return Plan(found, known, unrecognised(found.ready, read_file_index(state), known))
 

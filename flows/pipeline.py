@@ -14,12 +14,13 @@ from prefect.cache_policies import NO_CACHE
 from prefect.futures import wait
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from flows import artifact, batch, discover, extract, merge, stages
+from flows import artifact, batch, discover, extract, merge, stages, storage
 from flows.artifact import ARTIFACT_KEY
 from flows.faults import checkpoint
 from flows.lock import run_lock
 from flows.progress import Progress
 from flows.settings import Settings, UserError
+from flows.normalise import APPEND_TABLES
 from schemas.tables import TABLES, empty_frame
 from warehouse import lake, publish
 
@@ -46,10 +47,8 @@ def process_batch(job: batch.BatchJob) -> batch.BatchResult:
 
 
 @task(**IO_TASK)
-def read_current_tables(lake_dir: Path, reprocess: bool) -> dict[str, pl.DataFrame]:
-    """The tables this run rewrites whole: runs, and dumps and rejects when it reprocesses."""
-    names = ("runs", *(stages.REPROCESSED_TABLES if reprocess else ()))
-    return {name: lake.read_table(lake_dir, name) for name in names}
+def prepare_lake(lake_dir: Path) -> int:
+    return lake.recover(lake_dir)
 
 
 @task(**IO_TASK)
@@ -58,19 +57,18 @@ def quarantined_sources(lake_dir: Path, raw_dir: Path, max_bytes: int) -> dict[s
 
 
 @task(**IO_TASK)
-def merge_group(group: merge.BucketGroup) -> list[merge.BucketResult]:
-    return merge.merge_group(group)
+def commit_appends(lake_dir: Path, seq: int, scratch: dict[str, list[Path]], retried: set[str]) -> dict[str, int]:
+    return stages.commit_appends(lake_dir, seq, scratch, retried)
 
 
 @task(**IO_TASK)
-def merge_profile_table(job: merge.ProfileMerge) -> tuple[pl.DataFrame, int]:
-    return merge.merge_profile_table(job)
+def merge_table(job: merge.TableMerge) -> dict[str, int]:
+    return merge.merge_table(job)
 
 
 @task(**IO_TASK)
-def commit_lake(lake_dir: Path, run_id: str, tables: dict[str, pl.DataFrame], rewrite: frozenset[str],
-                staged: dict[str, list[str]], replaced: dict[str, list[str]]) -> dict:
-    return lake.commit(lake_dir, run_id, tables, rewrite, staged, replaced)
+def commit_run(lake_dir: Path, row: dict, seq: int) -> dict[str, int]:
+    return lake.commit_run(lake_dir, row, seq)
 
 
 @task(**IO_TASK)
@@ -102,14 +100,15 @@ def ingest(home: Path = DEFAULTS.home, inbox: Path | str | None = None, batch_si
     with run_lock(settings.home, settings.lock_wait_seconds):
         started_at = dt.datetime.now(dt.timezone.utc)
         run_id = stages.new_run_id(started_at)
+        seq = prepare_lake(settings.lake)
         try:
-            return ingest_new_dumps(settings, run_id, started_at, reprocess)
+            return ingest_new_dumps(settings, run_id, started_at, reprocess, seq)
         except Exception:
-            record_failed_run(settings, run_id, started_at)
+            record_failed_run(settings, run_id, started_at, seq)
             raise
 
 
-def ingest_new_dumps(settings: Settings, run_id: str, started_at: dt.datetime, reprocess: bool) -> dict:
+def ingest_new_dumps(settings: Settings, run_id: str, started_at: dt.datetime, reprocess: bool, seq: int) -> dict:
     plan = plan_run(settings.inbox, settings.lake, settings.state, settings.settle_seconds)
     found = plan.found
     checkpoint("scan:done")
@@ -118,23 +117,21 @@ def ingest_new_dumps(settings: Settings, run_id: str, started_at: dt.datetime, r
     jobs = batch.plan_jobs(plan.todo + list(retry.values()), plan.known - set(retry), settings, run_id, started_at)
     results = process_all(jobs, started_at)
     new_dumps = pl.concat([r.dumps for r in results]) if results else empty_frame(TABLES["dumps"])
-    current = read_current_tables(settings.lake, bool(retry))
-    merged = merge_run(settings.lake, run_id, results) if new_dumps.height else merge.Merged()
+    scratch = batch.scratch_files(results)
+    lost = commit_appends(settings.lake, seq, scratch, set(retry)) if new_dumps.height else {}
+    gained = merge_run(settings.lake, seq, scratch)
     checkpoint("normalise:merged")
-    tables, staged = stages.lake_changes(results, merged)
-    if retry:
-        tables |= stages.replace_reprocessed(current, stages.staged_rows(settings.lake, staged), set(retry))
     row = stages.run_row(run_id, started_at, "completed", len(found.ready), new_dumps)
-    tables["runs"] = stages.append_run(current["runs"], row)
-    commit_lake(settings.lake, run_id, tables, stages.REPROCESSED_TABLES if retry else frozenset(),
-                {k: v for k, v in staged.items() if not (retry and k in stages.REPROCESSED_TABLES)}, merged.replaced)
+    commit_run(settings.lake, row, seq)
+    storage.remove_tree(settings.lake / lake.WORK)
     add_to_file_index(settings.state, [r.files for r in results])  # frames: Prefect doesn't walk them
     checkpoint("index:written")
     publish_warehouse(settings.warehouse, settings.lake)
+    added = {name: sum(r.rows.get(name, 0) for r in results) - lost.get(name, 0) for name in APPEND_TABLES}
+    added = (added | dict.fromkeys(("papers", "authors", "paper_authors"), 0) | gained if results else {}) | {"runs": 1}
     summary = row | {"waiting": len(found.waiting), "ignored": len(found.ignored),
                      "files_read": len(plan.todo) + len(retry), "reprocessed": len(retry),
-                     "bytes_new": int(new_dumps["byte_size"].sum()),
-                     "rows_added": stages.rows_added(results, merged, current, tables)}
+                     "bytes_new": int(new_dumps["byte_size"].sum()), "rows_added": added}
     get_run_logger().info("run %s: %s", run_id, stages.describe(summary))
     publish_summary(summary, new_dumps)
     return summary
@@ -156,14 +153,13 @@ def process_all(jobs: list[batch.BatchJob], started_at: dt.datetime) -> list[bat
     return results
 
 
-def merge_run(lake_dir: Path, run_id: str, results: list[batch.BatchResult]) -> merge.Merged:
-    """The mutable tables' buckets merge in parallel tasks, and the small profiles table in one
-    more, submitted first so that it doesn't wait behind the buckets."""
-    plan = merge.MergePlan(lake_dir, run_id, batch.observations(results))
-    profiles = merge_profile_table.submit(plan.profiles) if plan.profiles else None
-    futures = [merge_group.submit(group) for group in plan.groups]
-    wait([*futures, *([profiles] if profiles else [])])   # none still writing when one failed
-    return merge.combine([r for future in futures for r in future.result()], profiles.result() if profiles else None)
+def merge_run(lake_dir: Path, seq: int, scratch: dict[str, list[Path]]) -> dict[str, int]:
+    """The mutable tables merge in parallel tasks (papers bring paper_authors along); returns the
+    rows each gained."""
+    futures = [merge_table.submit(merge.TableMerge(lake_dir, name, scratch[name], seq))
+               for name in ("papers", "authors", "profiles") if scratch[name]]
+    wait(futures)   # none still writing when one failed
+    return {name: rows for future in futures for name, rows in future.result().items()}
 
 
 def log_plan(run_id: str, found: discover.Inbox, todo: list, retry: dict, settle_seconds: float) -> None:
@@ -185,14 +181,15 @@ def publish_summary(summary: dict, new_dumps: pl.DataFrame) -> None:
                              description=stages.describe(summary))
 
 
-def record_failed_run(settings: Settings, run_id: str, started_at: dt.datetime) -> None:
-    """A failed run leaves the data as it was and a `failed` runs row, unless its data had committed."""
-    if lake.read_manifest(settings.lake).get("run_id") == run_id:
-        return
+def record_failed_run(settings: Settings, run_id: str, started_at: dt.datetime, seq: int) -> None:
+    """A failed run leaves the data as it was and a `failed` runs row, unless its data had committed:
+    the tables it committed to are restored first."""
     try:
-        runs = lake.read_table(settings.lake, "runs")
+        if lake.run_of(lake.open_table(settings.lake, "runs")) >= seq:
+            return
+        lake.recover(settings.lake)
         row = stages.run_row(run_id, started_at, "failed", 0, pl.DataFrame(schema={"status": pl.String}))
-        lake.commit(settings.lake, run_id, {"runs": stages.append_run(runs, row)})
+        lake.commit_run(settings.lake, row, seq)
         publish.publish(settings.warehouse, settings.lake)
     except Exception as exc:  # the original failure is what the caller must see
         get_run_logger().error("could not record failed run %s: %s", run_id, exc)

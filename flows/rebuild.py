@@ -1,9 +1,11 @@
 """Rebuild the lake from the content-addressed copies in raw/ (after a parser change, say)."""
 from __future__ import annotations
 
-import datetime as dt
+import json
 import shutil
 from pathlib import Path
+
+import polars as pl
 
 from flows import extract, identity, raw_store, stages, storage
 from flows.normalise import MUTABLE_TABLES
@@ -15,11 +17,13 @@ from warehouse import lake
 
 def refuse_without_sources(settings: Settings, from_raw: bool) -> None:
     """A mistyped --home or --lake must not publish an empty warehouse, or an empty lake, over good ones."""
-    has_lake = storage.exists(settings.lake / lake.MANIFEST)
+    has_lake = lake.open_table(settings.lake, "dumps") is not None or storage.exists(settings.lake / lake.OLD_MANIFEST)
     if not from_raw and not has_lake:
-        raise UserError(f"no lake at {settings.lake} (no {lake.MANIFEST}): nothing to rebuild the warehouse from; "
+        raise UserError(f"no lake at {settings.lake} (no Delta table dumps/): nothing to rebuild the warehouse from; "
                         "check --home and --lake, or run `profile-etl rebuild --from-raw` to make the lake from raw/")
-    if from_raw and not settings.raw.is_dir() and not (has_lake and lake.read_table(settings.lake, "dumps").is_empty()):
+    if not from_raw:
+        lake.check_layout(settings.lake)
+    if from_raw and not settings.raw.is_dir() and not (has_lake and held_tables(settings.lake)[0].is_empty()):
         raise UserError(f"no raw/ folder at {settings.raw}: nothing to rebuild the lake from"
                         + ("; the lake's dumps would be lost" if has_lake else "; check --home"))
 
@@ -33,26 +37,37 @@ def refuse_to_lose(held: list[Path]) -> None:
                         "from the lake alone with `profile-etl rebuild`")
 
 
+def held_tables(lake_dir: storage.Location) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The lake's dumps and runs, from Delta tables or from the manifest format before them."""
+    if not storage.exists(lake_dir / lake.OLD_MANIFEST):
+        return lake.read_table(lake_dir, "dumps"), lake.read_table(lake_dir, "runs")
+    manifest = json.loads(storage.read_bytes(lake_dir / lake.OLD_MANIFEST))
+    frames = []
+    for name in ("dumps", "runs"):
+        files = [lake_dir / rel for rel in manifest["tables"].get(name, [])]
+        old = pl.read_parquet(files) if files else empty_frame(TABLES[name])
+        frames.append(pl.concat([empty_frame(TABLES[name]), old], how="diagonal_relaxed"))
+    return frames[0], frames[1]
+
+
 def lake_from_raw(settings: Settings) -> list[Path]:
-    """Re-parse every raw/ copy into a new lake, keep the runs history, and swap it in. Returns the
-    copies left out: no meta file names them (a run died before its batch wrote one)."""
-    dumps = lake.read_table(settings.lake, "dumps")
+    """Re-parse every raw/ copy into a new lake, keep the runs history, and put it in the old one's
+    place. Returns the copies left out: no meta file names them (a run died before its batch wrote one)."""
+    dumps, runs = held_tables(settings.lake)
     loaded_by = dict(zip(dumps["dump_id"], dumps["run_id"]))
     batch, unnamed = extract.extract_raw_store(settings.raw, settings.max_dump_bytes, loaded_by)
     refuse_to_lose([path for path in unnamed if identity.dump_stem(path) in loaded_by])
     current = {name: empty_frame(TABLES[name]) for name in MUTABLE_TABLES}
     tables = stages.transform([to_frames(batch)], current) if batch.dumps else {}
-    tables["runs"] = lake.read_table(settings.lake, "runs")
-    run_id = f"rebuild-{dt.datetime.now(dt.timezone.utc):%Y%m%dT%H%M%S}Z"
-    if storage.is_url(settings.lake):
-        # No folder rename on object storage: the rebuilt lake is a new version of the same one,
-        # every table given whole, committed by one manifest PUT; the old files go after it.
-        whole = {name: tables.get(name, empty_frame(TABLES[name])) for name in TABLES}
-        lake.commit(settings.lake, run_id, whole, rewrite=frozenset(lake.APPEND_TABLES), new_lake=True)
+    # the versions old runs recorded belong to the lake before the rebuild: nothing rolls back to them
+    tables["runs"] = runs.with_columns(lake_versions=pl.lit(None, pl.String))
+    whole = {name: tables.get(name, empty_frame(TABLES[name])) for name in TABLES}
+    if storage.is_url(settings.lake):   # no folder rename on object storage: each table overwritten
+        lake.overwrite_all(settings.lake, whole)
         return unnamed
     fresh = settings.lake.with_name("lake.rebuild")
     shutil.rmtree(fresh, ignore_errors=True)
-    lake.commit(fresh, run_id, tables)
+    lake.overwrite_all(fresh, whole)
     old = settings.lake.with_name("lake.old")
     shutil.rmtree(old, ignore_errors=True)
     if settings.lake.exists():

@@ -9,10 +9,9 @@ import polars as pl
 
 from flows import extract
 from flows.faults import checkpoint
-from flows.merge import Merged
 from flows.normalise import APPEND_TABLES, merge_tables, normalise_batch
 from flows.validate import RawFrames, combine, to_frames, validate_dumps, validate_entries
-from schemas.tables import TABLES
+from schemas.tables import TABLES, empty_frame
 from warehouse import lake
 
 
@@ -56,34 +55,33 @@ def run_row(run_id: str, started_at: dt.datetime, status: str, dumps_seen: int, 
             "dumps_quarantined": counts.get("quarantined", 0)}
 
 
-def append_run(runs: pl.DataFrame, row: dict) -> pl.DataFrame:
-    return pl.concat([runs, pl.DataFrame([row], schema=runs.schema)]).sort("started_at", "run_id")
-
-
 def chunks(items: list, size: int) -> list[list]:
     return [items[i:i + size] for i in range(0, len(items), size)]
 
 
-def lake_changes(results: list, merged: Merged) -> tuple[dict[str, pl.DataFrame], dict[str, list[str]]]:
-    """What the run commits: frames to write (profiles) and files already written (append tables'
-    batch files, the mutable tables' new buckets)."""
-    staged = {name: [r.staged[name] for r in results if name in r.staged] for name in APPEND_TABLES}
-    staged = {name: files for name, files in (staged | merged.staged).items() if files}
-    return ({"profiles": merged.profiles} if merged.profiles is not None else {}), staged
+def commit_appends(lake_dir: Path, seq: int, scratch: dict[str, list[Path]], retried: set[str]) -> dict[str, int]:
+    """The batches' rows of each append table, appended in one commit per table. In a reprocessing
+    run, the retried dumps' rows of dumps and rejects give way to those of their new reading (same
+    dump_id, or the same source under a new one: a refused .gz). Returns the rows each table lost."""
+    rows = {name: lake.read_scratch(scratch[name]) if scratch.get(name) else empty_frame(TABLES[name])
+            for name in APPEND_TABLES}
+    gone = replaced_dumps(lake.read_table(lake_dir, "dumps"), rows["dumps"], retried) if retried else set()
+    lost = {}
+    for name in APPEND_TABLES:
+        if gone and name in REPROCESSED_TABLES:
+            lost[name] = lake.read_table(lake_dir, name).filter(pl.col("dump_id").is_in(list(gone))).height
+            lake.replace_dumps(lake_dir, name, rows[name], gone | set(rows[name]["dump_id"]), seq)
+        else:
+            lake.append(lake_dir, name, rows[name], seq)
+    return lost
 
 
-def staged_rows(lake_dir: Path, staged: dict[str, list[str]]) -> dict[str, pl.DataFrame]:
-    """The run's new rows of the tables a reprocessing run rewrites whole."""
-    return {name: lake.read_files(name, [lake_dir / rel for rel in staged.get(name, [])])
-            for name in REPROCESSED_TABLES}
-
-
-def rows_added(results: list, merged: Merged, current: dict[str, pl.DataFrame],
-               tables: dict[str, pl.DataFrame]) -> dict[str, int]:
-    """Rows each table gains: the batches' rows of an append table, the growth of a replaced one."""
-    added = {name: sum(r.rows.get(name, 0) for r in results) for name in APPEND_TABLES} if results else {}
-    added |= merged.rows_added
-    return added | {name: frame.height - current[name].height for name, frame in tables.items() if name in current}
+def replaced_dumps(current: pl.DataFrame, fresh: pl.DataFrame, retried: set[str]) -> set[str]:
+    """The retried dumps whose rows give way: read again under the same dump_id, or their source
+    read under a new one."""
+    replaced = current.filter(pl.col("dump_id").is_in(list(retried)) & (
+        pl.col("dump_id").is_in(fresh["dump_id"].implode()) | pl.col("source_path").is_in(fresh["source_path"].implode())))
+    return set(replaced["dump_id"])
 
 
 def describe(summary: dict) -> str:
@@ -101,18 +99,3 @@ def describe(summary: dict) -> str:
 
 
 REPROCESSED_TABLES = frozenset({"dumps", "rejects"})
-
-
-def replace_reprocessed(current: dict[str, pl.DataFrame], tables: dict[str, pl.DataFrame],
-                        retried: set[str]) -> dict[str, pl.DataFrame]:
-    """Whole new dumps and rejects tables in which the retried dumps' old rows give way to the rows
-    of their new reading (same dump_id, or the same source under a new one: a refused .gz)."""
-    merged = dict(tables)
-    fresh = tables.get("dumps", current["dumps"].clear())
-    replaced = current["dumps"].filter(pl.col("dump_id").is_in(list(retried)) & (
-        pl.col("dump_id").is_in(fresh["dump_id"].implode()) | pl.col("source_path").is_in(fresh["source_path"].implode())))
-    gone = replaced["dump_id"].implode()
-    for name in REPROCESSED_TABLES:
-        kept = current[name].filter(~pl.col("dump_id").is_in(gone))
-        merged[name] = pl.concat([kept, tables[name]]) if name in tables else kept
-    return merged

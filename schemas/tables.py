@@ -139,6 +139,7 @@ class Runs(pa.DataFrameModel):
     dumps_loaded: pl.Int64 = pa.Field(ge=0, description="New dumps loaded whole")
     dumps_partial: pl.Int64 = pa.Field(ge=0, description="New dumps loaded with some parts rejected")
     dumps_quarantined: pl.Int64 = pa.Field(ge=0, description="New dumps that could not be read at all")
+    lake_versions: str = pa.Field(nullable=True, description="Version of each lake table (Delta) once the run committed, as JSON: time travel to it with any Delta reader")
 
 
 TABLES: dict[str, type[pa.DataFrameModel]] = {

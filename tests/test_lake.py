@@ -1,60 +1,130 @@
-"""The lake's commit rules, on tiny frames in tmp_path."""
+"""The lake as Delta tables: any Delta reader sees the warehouse; a run's commits are tagged with it,
+a retried commit writes nothing twice, and a run that died between commits is rolled back."""
 from __future__ import annotations
 
+import datetime as dt
 import json
 
+import duckdb
 import polars as pl
+import pyarrow as pa
 import pytest
+from deltalake import DeltaTable
 
+from flows.cli import main
+from flows.pipeline import ingest
 from flows.settings import UserError
-from schemas.tables import TABLES, empty_frame
+from schemas.tables import TABLES, empty_frame, polars_schema
+from tests import dumps
+from tests.conftest import SAMPLE_NAME, write_dump
+from tests.test_pipeline import FIRST, LATER, later_snapshot
 from warehouse import lake
 
 
-def test_a_bucketed_table_is_written_per_bucket_and_a_staged_file_replaces_only_what_it_names(tmp_path):
-    frame = empty_frame(TABLES["papers"]).vstack(
-        pl.DataFrame({c: [None] * 3 for c in TABLES["papers"].to_schema().columns}).with_columns(
-            paper_id=pl.Series(["0aaa", "0bbb", "f111"])).cast(empty_frame(TABLES["papers"]).schema))
-    first = lake.commit(tmp_path, "r1", {"papers": frame})
-    assert first["tables"]["papers"] == ["papers/b0-r1.parquet", "papers/bf-r1.parquet"]
-    staged = lake.write_table_file(tmp_path, "papers/bf-r2.parquet", "papers", frame.filter(pl.col("paper_id") == "f111"))
-    second = lake.commit(tmp_path, "r2", {}, staged={"papers": [staged]}, replaced={"papers": ["papers/bf-r1.parquet"]})
-    assert second["tables"]["papers"] == ["papers/b0-r1.parquet", "papers/bf-r2.parquet"]
-    assert not (tmp_path / "papers/bf-r1.parquet").exists()
-    assert sorted(lake.read_table(tmp_path, "papers")["paper_id"]) == ["0aaa", "0bbb", "f111"]
+def warehouse_table(home, name: str) -> pl.DataFrame:
+    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
+        con.execute("SET TimeZone = 'UTC'")
+        return con.sql(f"SELECT * FROM {name}").pl()
 
 
-def papers(*rows: tuple[str, str]) -> pl.DataFrame:
-    """Papers rows (paper_id, title), the other columns null."""
-    frame = pl.DataFrame({c: [None] * len(rows) for c in TABLES["papers"].to_schema().columns})
-    return frame.with_columns(paper_id=pl.Series([r[0] for r in rows]), title=pl.Series([r[1] for r in rows])).cast(
-        empty_frame(TABLES["papers"]).schema)
+def canonical(frame: pl.DataFrame) -> pl.DataFrame:
+    return frame.sort(frame.columns, nulls_last=True)
 
 
-def test_a_key_takes_its_rows_from_the_last_file_of_its_bucket_that_holds_it(tmp_path):
-    lake.commit(tmp_path, "r1", {"papers": papers(("0aaa", "old a"), ("0bbb", "old b"), ("f111", "old f"))})
-    for run, rows in [("r2", [("0aaa", "newer a")]), ("r3", [("0aaa", "newest a"), ("0ccc", "new c")])]:
-        rel = lake.write_table_file(tmp_path, lake.bucket_file("papers", "0", run, delta=True), "papers", papers(*rows))
-        lake.commit(tmp_path, run, {}, staged={"papers": [rel]})
-    assert lake.read_manifest(tmp_path)["tables"]["papers"][-2:] == ["papers/b0-r2.delta.parquet",
-                                                                   "papers/b0-r3.delta.parquet"]
-    table = lake.read_table(tmp_path, "papers").sort("paper_id")
-    assert table.select("paper_id", "title").rows() == [("0aaa", "newest a"), ("0bbb", "old b"), ("0ccc", "new c"),
-                                                        ("f111", "old f")]
-    files = lake.table_files(tmp_path, "papers")
-    assert lake.read_bucketed("papers", files, pl.Series(["0aaa"]))["title"].to_list() == ["newest a"]
+def readers_disagree(home) -> list[str]:
+    """Tables that polars.scan_delta or deltalake's Arrow reader read otherwise than the warehouse
+    holds them (on the warehouse's columns: the lake adds a partition column to some tables)."""
+    wrong = []
+    for name in TABLES:
+        want = canonical(warehouse_table(home, name))
+        uri = str(home / "lake" / name)
+        by_polars = pl.scan_delta(uri).select(want.columns).collect()
+        by_arrow = pl.from_arrow(DeltaTable(uri).to_pyarrow_table(columns=want.columns))
+        wrong += [f"{reader}:{name}" for reader, got in (("polars", by_polars), ("arrow", by_arrow))
+                  if not canonical(got).equals(want)]
+    return wrong
 
 
-def test_a_commit_never_names_a_staged_file_that_is_gone(tmp_path):
-    """A retried commit after the failed try cleaned up must fail, not commit names without files."""
-    before = lake.commit(tmp_path, "r1", {"runs": empty_frame(TABLES["runs"])})
-    with pytest.raises(lake.LakeError, match="gone"):
-        lake.commit(tmp_path, "r2", {}, staged={"listings": ["listings/r2-00000.parquet"]})
-    assert lake.read_manifest(tmp_path) == before
+def with_code_link(text: str) -> str:
+    """The later snapshot, in which one more existing paper's abstract names its code."""
+    header, blocks = dumps.split(later_snapshot(text))
+    plain = next(b for b in blocks[2:] if len(b) > 5 and "http" not in b[-1])
+    plain[-1] += " Code: https://github.com/example/linked."
+    return dumps.join(header, blocks)
 
 
-def test_a_lake_from_before_buckets_is_refused_with_the_way_out(tmp_path):
-    (tmp_path / lake.MANIFEST).write_text(json.dumps({"version": 3, "run_id": "old",
-                                                      "tables": {"papers": ["papers/old.parquet"]}}))
+def test_delta_readers_see_the_warehouse_after_every_kind_of_run(prefect_harness, tmp_path, sample_text):
+    home, inbox = tmp_path / "home", tmp_path / "inbox"
+    write_dump(inbox, SAMPLE_NAME, sample_text, FIRST)
+    write_dump(inbox, "000_aaaabbbbccccdddd.txt", sample_text.replace("h-index28", "h-index2"), FIRST)
+    (inbox / "000_aaaabbbbccccdddd.meta.json").write_text("{broken")
+    ingest(home=home, inbox=inbox, settle_seconds=0)
+    assert readers_disagree(home) == []
+
+    write_dump(inbox, "001_7707062aadfcc580.txt", with_code_link(sample_text), LATER)
+    ingest(home=home, inbox=inbox, settle_seconds=0)
+    papers = warehouse_table(home, "papers")
+    assert "https://github.com/example/linked" in papers["code_url"].to_list()   # a link added
+    assert papers.filter(pl.col("title").str.starts_with("A Brand New Paper"))["has_code_badge"].to_list() == [True]
+    assert readers_disagree(home) == []
+
+    (inbox / "000_aaaabbbbccccdddd.meta.json").write_text('{"profile_key": "fixed"}')
+    assert ingest(home=home, inbox=inbox, settle_seconds=0, reprocess=True)["reprocessed"] == 1
+    assert "fixed" in warehouse_table(home, "profiles")["profile_key"].to_list()
+    assert readers_disagree(home) == []
+    before = {name: canonical(warehouse_table(home, name).drop("lake_versions", strict=False)) for name in TABLES}
+
+    assert main(["--home", str(home), "rebuild", "--from-raw"]) == 0
+    assert readers_disagree(home) == []
+    after = {name: canonical(warehouse_table(home, name).drop("lake_versions", strict=False)) for name in TABLES}
+    assert [name for name in TABLES if not after[name].equals(before[name])] == []
+
+
+def authorship(*rows: tuple[str, int, str]) -> pl.DataFrame:
+    return pl.DataFrame(rows, schema=polars_schema(TABLES["paper_authors"]), orient="row")
+
+
+def test_a_commit_already_tagged_with_the_run_is_skipped(tmp_path):
+    seq = lake.recover(tmp_path)
+    row = authorship(("00aa", 1, "a1"))
+    lake.append(tmp_path, "listings", empty_frame(TABLES["listings"]), seq)
+    lake.upsert(tmp_path, "paper_authors", row, seq, new_keys_only=True)
+    lake.upsert(tmp_path, "paper_authors", row, seq, new_keys_only=True)   # a retried task
+    assert lake.read_table(tmp_path, "paper_authors").rows() == [("00aa", 1, "a1")]
+    assert lake.open_table(tmp_path, "paper_authors").transaction_version(lake.APP_ID) == seq
+
+
+def test_a_merge_replaces_changed_rows_and_deletes_positions_a_paper_lost(tmp_path):
+    seq = lake.recover(tmp_path)
+    lake.upsert(tmp_path, "paper_authors", authorship(("00aa", 1, "a1"), ("00aa", 2, "a2"), ("ff01", 1, "b1")), seq,
+                new_keys_only=True)
+    lake.upsert(tmp_path, "paper_authors", authorship(("00aa", 1, "a9")), seq + 1, gone=authorship(("00aa", 2, "a2")))
+    assert sorted(lake.read_table(tmp_path, "paper_authors").rows()) == [("00aa", 1, "a9"), ("ff01", 1, "b1")]
+    cdf = pl.from_arrow(pa.table(lake.open_table(tmp_path, "paper_authors").load_cdf(starting_version=2)))
+    assert sorted(cdf["_change_type"].to_list()) == ["delete", "update_postimage", "update_preimage"]
+
+
+def commit(lake_dir, seq: int, run_id: str) -> None:
+    started = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc) + dt.timedelta(minutes=seq)
+    row = {"run_id": run_id, "started_at": started, "finished_at": started, "status": "completed",
+           "dumps_seen": 0, "dumps_new": 0, "dumps_loaded": 0, "dumps_partial": 0, "dumps_quarantined": 0}
+    lake.commit_run(lake_dir, row, seq)
+
+
+def test_a_run_that_died_between_its_commits_is_not_loaded_and_is_rolled_back(tmp_path):
+    seq = lake.recover(tmp_path)
+    lake.upsert(tmp_path, "paper_authors", authorship(("00aa", 1, "a1")), seq, new_keys_only=True)
+    commit(tmp_path, seq, "r1")
+    assert json.loads(lake.read_table(tmp_path, "runs")["lake_versions"][0])["paper_authors"] == 1
+    dead = lake.recover(tmp_path)
+    lake.upsert(tmp_path, "paper_authors", authorship(("00bb", 1, "b1")), dead, new_keys_only=True)
+    assert lake.target_versions(tmp_path)["paper_authors"] == 1   # a load doesn't see the dead run
+    assert lake.recover(tmp_path) == dead + 1
+    assert lake.read_table(tmp_path, "paper_authors").rows() == [("00aa", 1, "a1")]
+    assert lake.recover(tmp_path) == dead + 1   # nothing more to restore
+
+
+def test_a_lake_in_the_manifest_format_is_refused_with_the_way_out(tmp_path):
+    (tmp_path / lake.OLD_MANIFEST).write_text(json.dumps({"version": 3, "tables": {}}))
     with pytest.raises(UserError, match="rebuild --from-raw"):
-        lake.check_layout(tmp_path)
+        lake.recover(tmp_path)

@@ -1,169 +1,266 @@
-"""The Parquet lake: one folder per table under `<home>/lake/`, committed by a manifest.
+"""The lake: one Delta Lake table per warehouse table at `<lake>/<table>/` (SPEC §8), written with
+deltalake (delta-rs), so that any Delta reader (polars, Spark, Trino, DuckDB) reads it.
 
-A run writes its new files first, then replaces `_manifest.json` atomically: that replace is the
-commit. Files the manifest doesn't name (superseded versions, leftovers of a crashed run, a run's
-scratch folder `_work/`) are deleted after the commit and before the next run, so readers of the
-manifest never see them.
-
-Append tables gain files. The big mutable tables are split into BUCKETS by the first hex digit
-of their key, and a bucket is a base file (`papers/b3-<run>.parquet`) followed, in manifest order,
-by delta files (`papers/b3-<run>.delta.parquet`) holding the current rows of the keys later runs
-changed: a key's rows are those of the last file of its bucket that holds it. So a small run writes
-and loads rows in proportion to what it changed, not to the table (flows/merge.py decides when a
-bucket's deltas are folded or the bucket rewritten whole). The small tables (profiles, runs) are
-one file each. Read a table with read_table (or the warehouse), not by globbing its folder.
-
-The lake may be an fsspec URL (`s3://bucket/lake`, see flows/storage.py). An object store has no
-atomic rename, but a PUT is atomic: there the commit is the single PUT of `_manifest.json`, with the
-same order (data files before it, unlisted files removed after it) and nothing to fsync.
+A run changes each table in one commit tagged with a Delta app transaction (app id `profile-etl`,
+version the run's sequence number), and commits last a row to `runs` recording every table's
+version: that row is the run's commit point. A table tagged with a newer run than `runs` holds a
+run that died between two commits; `recover` restores it before anything reads the lake, and
+loads read the versions the last runs row records. A commit whose table already carries the run's
+tag is skipped, so a retried task writes nothing twice. docs/lake.md says why.
 """
 from __future__ import annotations
 
 import json
 import os
-import uuid
-from pathlib import Path
+from collections.abc import Iterable
 
 import polars as pl
+import pyarrow as pa
+import pyarrow.compute as pc
+from deltalake import CommitProperties, DeltaTable, Transaction, write_deltalake
+from deltalake.exceptions import TableNotFoundError
 
 from flows import storage
 from flows.faults import checkpoint
 from flows.settings import UserError
-from schemas.tables import TABLES, empty_frame
+from schemas.tables import TABLES, empty_frame, polars_schema
 
-MANIFEST = "_manifest.json"
-APPEND_TABLES = ("dumps", "profile_snapshots", "listings", "rejects")
-REPLACE_TABLES = ("papers", "authors", "paper_authors", "profiles", "runs")
-BUCKET_KEYS = {"papers": "paper_id", "paper_authors": "paper_id", "authors": "author_id"}
-BUCKETS = "0123456789abcdef"
-DELTA_SUFFIX = ".delta.parquet"
+APP_ID = "profile-etl"
+APPEND_TABLES = ("dumps", "profile_snapshots", "listings", "rejects", "runs")
+MERGE_KEYS = {"profiles": ["profile_key"], "papers": ["paper_id"], "authors": ["author_id"],
+              "paper_authors": ["paper_id", "position"]}
+# Delta rewrites every file holding a row a merge changes, so the big mutable tables are
+# partitioned by the first hex digits of their key: a small run rewrites the partitions it touched.
+PARTITIONED = {"papers": "paper_id", "authors": "author_id", "paper_authors": "paper_id"}
+BUCKET = "key_bucket"
+BUCKET_CHARS = 2
+RETENTION_DAYS = 7
+CONFIGURATION = {"delta.enableChangeDataFeed": "true",
+                 "delta.deletedFileRetentionDuration": f"interval {RETENTION_DAYS} days"}
+OLD_MANIFEST = "_manifest.json"
 WORK = "_work"
 
 
-class LakeError(RuntimeError):
-    """The lake can't be committed as asked (not an I/O error: retrying won't help)."""
+def table_uri(lake: storage.Location, name: str) -> str:
+    return str(lake / name)
+
+
+def storage_options(lake: storage.Location) -> dict[str, str] | None:
+    """delta-rs reads the standard AWS variables itself. A lake has one writer at a time (the home's
+    run lock), so S3 commits need no locking provider (docs/lake.md)."""
+    if not storage.is_url(lake):
+        return None
+    return {"AWS_S3_ALLOW_UNSAFE_RENAME": os.environ.get("AWS_S3_ALLOW_UNSAFE_RENAME", "true")}
+
+
+def open_table(lake: storage.Location, name: str, version: int | None = None) -> DeltaTable | None:
+    try:
+        return DeltaTable(table_uri(lake, name), version=version, storage_options=storage_options(lake))
+    except TableNotFoundError:
+        return None
+
+
+def columns(name: str) -> list[str]:
+    return list(polars_schema(TABLES[name]))
+
+
+def with_bucket(name: str, frame: pl.DataFrame) -> pl.DataFrame:
+    """The frame as the lake stores it: the model's columns, and the partition column if any."""
+    frame = frame.select(columns(name))
+    if name not in PARTITIONED:
+        return frame
+    return frame.with_columns(pl.col(PARTITIONED[name]).str.slice(0, BUCKET_CHARS).alias(BUCKET))
 
 
 def check_layout(lake: storage.Location) -> None:
-    """Refuse a lake whose mutable tables are not in buckets (written before they were)."""
-    manifest = read_manifest(lake)
-    if any(bucket_of(rel) is None for name in BUCKET_KEYS for rel in manifest["tables"].get(name, [])):
-        raise UserError(f"the lake at {lake} was written by an earlier version of profile-etl (its papers and "
-                        "authors are not split into buckets): run `profile-etl rebuild --from-raw` once")
+    """Refuse a lake of the manifest format that came before Delta tables."""
+    if storage.exists(lake / OLD_MANIFEST):
+        raise UserError(f"the lake at {lake} is in the format of profile-etl before Delta Lake tables: run "
+                        "`profile-etl rebuild --from-raw` once to make it again from raw/ (the source of truth)")
 
 
-def read_manifest(lake: storage.Location) -> dict:
-    path = lake / MANIFEST
-    if not storage.exists(path):
-        return {"version": 0, "tables": {name: [] for name in TABLES}}
-    try:
-        return json.loads(storage.read_bytes(path))
-    except ValueError as exc:
-        raise UserError(f"{path} is not a lake manifest ({exc}); it is written only by profile-etl: restore it "
-                        "from a backup, or run `profile-etl rebuild --from-raw` to make the lake again") from None
+def ensure_tables(lake: storage.Location) -> dict[str, DeltaTable]:
+    """Every table, created empty if it isn't there yet."""
+    check_layout(lake)
+    storage.makedirs(lake)
+    tables = {}
+    for name in TABLES:
+        table = open_table(lake, name)
+        if table is None:
+            table = DeltaTable.create(table_uri(lake, name), with_bucket(name, empty_frame(TABLES[name])).to_arrow().schema,
+                                      mode="ignore", partition_by=[BUCKET] if name in PARTITIONED else None,
+                                      configuration=CONFIGURATION, storage_options=storage_options(lake))
+        tables[name] = table
+    return tables
 
 
-def table_files(lake: storage.Location, name: str, manifest: dict | None = None) -> list[storage.Location]:
-    manifest = manifest or read_manifest(lake)
-    return [lake / rel for rel in manifest["tables"].get(name, [])]
+def to_frame(name: str, data: pa.Table) -> pl.DataFrame:
+    frame = pl.from_arrow(data) if data.num_rows else empty_frame(TABLES[name])
+    return frame.select(columns(name)).cast(polars_schema(TABLES[name]))
 
 
-def bucket_of(rel: str) -> str | None:
-    """The bucket a bucketed table's file holds (its name is `b<bucket>-<run>.parquet`)."""
-    name = Path(rel).name
-    return name[1] if name.startswith("b") and name[2:3] == "-" else None
-
-
-def bucket_files(name: str, bucket: str, manifest: dict) -> list[str]:
-    """A bucket's files in commit order: its base, then its deltas."""
-    return [rel for rel in manifest["tables"].get(name, []) if bucket_of(rel) == bucket]
-
-
-def bucket_file(name: str, bucket: str, run_id: str, delta: bool) -> str:
-    return f"{name}/b{bucket}-{run_id}{DELTA_SUFFIX if delta else '.parquet'}"
-
-
-def is_delta(rel: str | storage.Location) -> bool:
-    return str(rel).endswith(DELTA_SUFFIX)
-
-
-def row_count(file: storage.Location) -> int:
-    """From the Parquet footer alone."""
-    import pyarrow.parquet as pq   # here: most processes never count rows, and the import costs 50 ms
-    if not storage.is_url(file):
-        return pq.read_metadata(file).num_rows
-    with storage.open_read(file) as handle:
-        return pq.ParquetFile(handle).metadata.num_rows
-
-
-def read_files(name: str, files: list[storage.Location]) -> pl.DataFrame:
-    if not files:
+def read_table(lake: storage.Location, name: str, version: int | None = None) -> pl.DataFrame:
+    table = open_table(lake, name, version)
+    if table is None:
         return empty_frame(TABLES[name])
-    return _read_parquet(files).select(empty_frame(TABLES[name]).columns)
+    return to_frame(name, table.to_pyarrow_table(columns=columns(name)))
 
 
-def read_bucketed(name: str, files: list[storage.Location], keys: pl.Series | None = None) -> pl.DataFrame:
-    """A bucketed table's current rows from its files in commit order: a key's rows are those of the
-    last file that holds the key. With `keys`, only their rows are read (the key column is decoded
-    first, so the rest of a file costs nothing)."""
-    if not files:
+def read_keys(lake: storage.Location, name: str, keys: pl.Series) -> pl.DataFrame:
+    """The current rows of `keys` (values of the table's first key column): only the partitions
+    that hold them are read."""
+    table = open_table(lake, name)
+    if table is None or keys.is_empty():
         return empty_frame(TABLES[name])
-    key = BUCKET_KEYS[name]
-    parts = [_read_keys(file, key, keys).with_columns(_file=pl.lit(i, pl.Int32)) for i, file in enumerate(files)]
-    rows = pl.concat(parts, how="vertical_relaxed")
-    if len(files) > 1:
-        rows = rows.filter(pl.col("_file") == pl.col("_file").max().over(key))
-    return rows.select(empty_frame(TABLES[name]).columns)
-
-
-def _read_keys(file: storage.Location, key: str, keys: pl.Series | None) -> pl.DataFrame:
-    if keys is None:
-        return _read_parquet([file])
-    wanted = pl.col(key).is_in(keys.implode())
-    if storage.is_url(file):
-        return _read_parquet([file]).filter(wanted)
-    return pl.scan_parquet(file).filter(wanted).collect()
-
-
-def read_table(lake: storage.Location, name: str, manifest: dict | None = None) -> pl.DataFrame:
-    files = table_files(lake, name, manifest)
-    return read_bucketed(name, files) if name in BUCKET_KEYS else read_files(name, files)
+    wanted = pl.col(MERGE_KEYS[name][0]).is_in(keys.unique().implode())
+    if name in PARTITIONED:
+        buckets = keys.str.slice(0, BUCKET_CHARS).unique().implode()
+        wanted = pl.col(BUCKET).is_in(buckets) & wanted
+    return pl.scan_delta(table).filter(wanted).select(columns(name)).collect().cast(polars_schema(TABLES[name]))
 
 
 def known_dump_ids(lake: storage.Location) -> set[str]:
-    files = table_files(lake, "dumps")
-    return set(_read_parquet(files, ["dump_id"])["dump_id"]) if files else set()
+    table = open_table(lake, "dumps")
+    return set(table.to_pyarrow_table(columns=["dump_id"])["dump_id"].to_pylist()) if table else set()
 
 
-def _read_parquet(files: list[storage.Location], columns: list[str] | None = None) -> pl.DataFrame:
-    """Remote files are read through fsspec, so polars uses the same credentials as everything else."""
-    if not files or not storage.is_url(files[0]):
-        return pl.read_parquet(files, columns=columns)
-    handles = [storage.open_read(f) for f in files]
-    try:
-        return pl.read_parquet(handles, columns=columns)
-    finally:
-        for handle in handles:
-            handle.close()
+def tagged(seq: int) -> CommitProperties:
+    return CommitProperties(app_transactions=[Transaction(APP_ID, seq)])
 
 
-def _write_parquet(frame: pl.DataFrame, target: storage.Location, **options) -> None:
-    """Made durable by the os.sync() before the manifest names it: one sync per run, not per file."""
-    options = {"compression": "zstd", "statistics": True} | options
-    if storage.is_url(target):  # the object appears when the handle closes; a failed write leaves
-        # at most an object the manifest doesn't name, removed like any crashed run's leftovers
-        with storage.filesystem(target).open(target, "wb") as handle:
-            frame.write_parquet(handle, **options)
+def run_of(table: DeltaTable) -> int:
+    """The sequence number of the last run that committed to the table (0: none)."""
+    return table.transaction_version(APP_ID) or 0
+
+
+def append(lake: storage.Location, name: str, frame: pl.DataFrame, seq: int) -> None:
+    table = open_table(lake, name)
+    if run_of(table) < seq and frame.height:
+        write_deltalake(table, with_bucket(name, frame).to_arrow(), mode="append", commit_properties=tagged(seq))
+    checkpoint(f"lake:committed:{name}")
+
+
+def overwrite_all(lake: storage.Location, tables: dict[str, pl.DataFrame]) -> None:
+    """Every table's rows replaced by the given ones (a rebuild), runs last: its commit is the
+    rebuild's commit point, as a run's is."""
+    if storage.exists(lake / OLD_MANIFEST):
+        raise UserError(f"the lake at {lake} is in the format from before Delta tables: on object storage, pass a "
+                        "new --lake (or move the old one aside) and run `rebuild --from-raw` again")
+    seq = recover(lake)
+    for name in sorted(TABLES, key=lambda n: n == "runs"):
+        if run_of(open_table(lake, name)) < seq:
+            write_deltalake(open_table(lake, name), with_bucket(name, tables[name]).to_arrow(), mode="overwrite",
+                            commit_properties=tagged(seq))
+        checkpoint(f"lake:committed:{name}")
+
+
+def replace_dumps(lake: storage.Location, name: str, frame: pl.DataFrame, dump_ids: Iterable[str], seq: int) -> None:
+    """Rows of the given dumps give way to `frame` (whose rows are all of those dumps), in one commit."""
+    table = open_table(lake, name)
+    if run_of(table) < seq:
+        listed = ", ".join(_literal(i) for i in sorted(set(dump_ids)))
+        write_deltalake(table, with_bucket(name, frame).to_arrow(), mode="overwrite",
+                        predicate=f"dump_id IN ({listed})", commit_properties=tagged(seq))
+    checkpoint(f"lake:committed:{name}")
+
+
+def upsert(lake: storage.Location, name: str, rows: pl.DataFrame, seq: int, gone: pl.DataFrame | None = None,
+           new_keys_only: bool = False) -> None:
+    """Merge rows into the table on its key, and delete the rows of `gone` (keys not among the rows'); rows
+    whose keys the table doesn't hold yet (`new_keys_only`) are appended, which costs no scan."""
+    table = open_table(lake, name)
+    gone = gone if gone is not None and gone.height else None
+    if run_of(table) >= seq or (rows.is_empty() and gone is None):
+        checkpoint(f"lake:committed:{name}")
         return
-    target.parent.mkdir(parents=True, exist_ok=True)
-    frame.write_parquet(target, **options)
+    if new_keys_only and gone is None:
+        write_deltalake(table, with_bucket(name, rows).to_arrow(), mode="append", commit_properties=tagged(seq))
+    else:
+        _merge(table, name, rows, gone, seq)
+    checkpoint(f"lake:committed:{name}")
 
 
-def write_table_file(lake: storage.Location, rel: str, name: str, frame: pl.DataFrame) -> str:
-    """A data file of table `name`, not yet part of the lake: the commit that lists it adds it."""
-    _write_parquet(frame.select(empty_frame(TABLES[name]).columns), lake / rel)
-    checkpoint(f"lake:file-written:{name}")
-    return rel
+def _merge(table: DeltaTable, name: str, rows: pl.DataFrame, gone: pl.DataFrame | None, seq: int) -> None:
+    keys = MERGE_KEYS[name]
+    source = with_bucket(name, rows).with_columns(_gone=pl.lit(False))
+    if gone is not None:
+        dead = with_bucket(name, gone.select(keys).with_columns(
+            [pl.lit(None, dtype).alias(c) for c, dtype in polars_schema(TABLES[name]).items() if c not in keys]))
+        source = pl.concat([source, dead.with_columns(_gone=pl.lit(True))])
+    predicate = " AND ".join(f"t.{k} = s.{k}" for k in keys)
+    if name in PARTITIONED:  # named, so that only the touched partitions are scanned
+        touched = sorted(set(source[BUCKET].to_list()))
+        predicate += f" AND t.{BUCKET} IN ({', '.join(_literal(b) for b in touched)})"
+    values = {c: f"s.{c}" for c in with_bucket(name, rows).columns}
+    (table.merge(source.to_arrow(), predicate, source_alias="s", target_alias="t", commit_properties=tagged(seq))
+     .when_matched_delete(predicate="s._gone")
+     .when_matched_update(values)
+     .when_not_matched_insert(values, predicate="NOT s._gone")
+     .execute())
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def stored_size(lake: storage.Location, name: str) -> tuple[int, int]:
+    """(bytes, rows) of the table's current files, from its log."""
+    actions = pa.table(open_table(lake, name).get_add_actions(flatten=True))
+    return pc.sum(actions["size_bytes"]).as_py() or 0, pc.sum(actions["num_records"]).as_py() or 0
+
+
+def versions(lake: storage.Location) -> dict[str, int]:
+    return {name: open_table(lake, name).version() for name in TABLES}
+
+
+def recorded_versions(runs: pl.DataFrame, before_run: str | None = None) -> dict[str, int] | None:
+    """The table versions the last runs row (before `before_run`) records; {} before the first run,
+    None when that row comes from before the lake was rebuilt."""
+    runs = runs.sort("started_at", "run_id")
+    if before_run is not None:
+        runs = runs.slice(0, runs["run_id"].index_of(before_run))
+    if runs.is_empty():
+        return {}
+    last = runs.row(-1, named=True)["lake_versions"]
+    return json.loads(last) if last else None
+
+
+def commit_run(lake: storage.Location, row: dict, seq: int) -> dict[str, int]:
+    """The run's commit point: its runs row, recording the version each table reached."""
+    reached = {name: version for name, version in versions(lake).items() if name != "runs"}
+    frame = pl.DataFrame([row | {"lake_versions": json.dumps(reached, sort_keys=True)}],
+                         schema=polars_schema(TABLES["runs"]))
+    append(lake, "runs", frame, seq)
+    return reached
+
+
+def committed_version(lake: storage.Location, name: str, table: DeltaTable, committed: int) -> int:
+    """The table's last version written by a run that reached its commit point (or by no run)."""
+    version = table.version()
+    while version > 0 and run_of(table if version == table.version() else open_table(lake, name, version)) > committed:
+        version -= 1
+    return version
+
+
+def target_versions(lake: storage.Location) -> dict[str, int]:
+    """The versions a load reads: each table's last one written by a run that reached its commit
+    point (a run that died between its commits is not seen)."""
+    tables = {name: open_table(lake, name) for name in TABLES}
+    committed = run_of(tables["runs"])
+    return {name: committed_version(lake, name, table, committed) for name, table in tables.items()}
+
+
+def recover(lake: storage.Location) -> int:
+    """Restore the tables a dead run committed to (its runs row never came) to their versions before
+    it, remove runs' scratch; returns the next run's sequence number."""
+    tables = ensure_tables(lake)
+    committed = run_of(tables["runs"])
+    for name, table in tables.items():
+        if run_of(table) > committed and (version := committed_version(lake, name, table, committed)) != table.version():
+            table.restore(version)
+            checkpoint(f"lake:restored:{name}")
+    storage.remove_tree(lake / WORK)
+    return max(run_of(table) for table in tables.values()) + 1
 
 
 def work_dir(lake: storage.Location, run_id: str) -> storage.Location:
@@ -171,135 +268,26 @@ def work_dir(lake: storage.Location, run_id: str) -> storage.Location:
     return lake / WORK / run_id
 
 
-def write_scratch(frame: pl.DataFrame, target: storage.Location, row_group_size: int) -> None:
+def write_scratch(frame: pl.DataFrame, target: storage.Location, row_group_size: int | None = None) -> None:
     """Intermediate data of a run (fast to write; the run deletes it)."""
-    _write_parquet(frame, target, compression="lz4", row_group_size=row_group_size)
-
-
-def scan_scratch(files: list[storage.Location]) -> pl.LazyFrame:
-    """Local scratch files are scanned lazily, so filters skip row groups; remote ones are read."""
-    if files and storage.is_url(files[0]):
-        return _read_parquet(files).lazy()
-    return pl.scan_parquet(files)
-
-
-def split_buckets(name: str, frame: pl.DataFrame) -> dict[str, pl.DataFrame]:
-    """A bucketed table's rows by bucket (only the buckets that have rows)."""
-    keyed = frame.with_columns(_bucket=pl.col(BUCKET_KEYS[name]).str.slice(0, 1))
-    return {bucket: part.drop("_bucket") for (bucket,), part in keyed.partition_by("_bucket", as_dict=True).items()}
-
-
-def _write_manifest(lake: storage.Location, manifest: dict) -> None:
-    if storage.is_url(lake):  # one PUT, atomic: the commit
-        checkpoint("lake:manifest-written")
-        storage.write_bytes(lake / MANIFEST, json.dumps(manifest, indent=1, sort_keys=True).encode())
+    options = {"compression": "lz4", "row_group_size": row_group_size}
+    if storage.is_url(target):
+        with storage.filesystem(target).open(target, "wb") as handle:
+            frame.write_parquet(handle, **options)
         return
-    tmp = lake / f".{MANIFEST}.tmp"
-    with open(tmp, "w") as handle:
-        json.dump(manifest, handle, indent=1, sort_keys=True)
-        handle.flush()
-        os.fsync(handle.fileno())
-    checkpoint("lake:manifest-written")
-    os.replace(tmp, lake / MANIFEST)
-    fsync_dir(lake)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    frame.write_parquet(target, **options)
 
 
-def fsync_dir(folder: Path) -> None:
-    """Make a rename in folder durable before anything it supersedes is deleted."""
-    fd = os.open(folder, os.O_RDONLY)
+def read_scratch(files: list[storage.Location]) -> pl.DataFrame:
+    """Remote scratch is read through fsspec, with the same credentials as everything else."""
+    if not files:
+        raise ValueError("no scratch files to read")
+    if not storage.is_url(files[0]):
+        return pl.read_parquet(files)
+    handles = [storage.open_read(f) for f in files]
     try:
-        os.fsync(fd)
+        return pl.read_parquet(handles)
     finally:
-        os.close(fd)
-
-
-def commit(lake: Path, run_id: str, tables: dict[str, pl.DataFrame], rewrite: frozenset[str] = frozenset(),
-           staged: dict[str, list[str]] | None = None, replaced: dict[str, list[str]] | None = None,
-           new_lake: bool = False) -> dict:
-    """Write the run's frames and commit them with the files already staged (written by workers or
-    bucket merges): a table gains its staged files, which supersede its `replaced` ones (a bucket's
-    new base replaces its files, a folded delta its deltas); a frame given for a replace table (or
-    for an append table named in `rewrite`) is the whole table. If anything fails before the
-    manifest is replaced, the files written so far are removed. The manifest's `lake_id` names the
-    lake's lineage: it is new when a lake is created, or (`new_lake`) rebuilt from raw/, so a
-    warehouse file loaded from another lineage knows to start over."""
-    storage.makedirs(lake)
-    manifest = read_manifest(lake)
-    if manifest.get("run_id") == run_id:  # a retry after the commit went through
-        remove_unlisted(lake, manifest)
-        return manifest
-    try:
-        manifest = _write_version(lake, manifest, run_id, tables, rewrite, staged or {}, replaced or {}, new_lake)
-    except Exception:
-        remove_unlisted(lake)
-        raise
-    checkpoint("lake:committed")
-    remove_unlisted(lake, manifest)
-    checkpoint("lake:stale-removed")
-    return manifest
-
-
-def _frame_files(lake: Path, run_id: str, name: str, frame: pl.DataFrame) -> list[str]:
-    if name in BUCKET_KEYS:
-        return [write_table_file(lake, bucket_file(name, bucket, run_id, delta=False), name, part)
-                for bucket, part in sorted(split_buckets(name, frame).items())]
-    return [write_table_file(lake, f"{name}/{run_id}.parquet", name, frame)]
-
-
-def _next_files(files: list[str], new: list[str], whole: bool, replaced: frozenset[str] = frozenset()) -> list[str]:
-    """New files go last: a bucketed table's reads rely on that order."""
-    return new if whole else [rel for rel in files if rel not in replaced] + new
-
-
-def with_staged(files: dict[str, list[str]], staged: dict[str, list[str]],
-                replaced: dict[str, list[str]]) -> dict[str, list[str]]:
-    """The file lists of the staged tables once a commit adds their staged files (which supersede
-    their `replaced` ones)."""
-    return {name: _next_files(files.get(name, []), rels, whole=False, replaced=frozenset(replaced.get(name, ())))
-            for name, rels in staged.items()}
-
-
-def _write_version(lake: Path, manifest: dict, run_id: str, tables: dict[str, pl.DataFrame],
-                   rewrite: frozenset[str], staged: dict[str, list[str]], replaced: dict[str, list[str]],
-                   new_lake: bool) -> dict:
-    files = {name: list(manifest["tables"].get(name, [])) for name in TABLES}
-    for name, frame in tables.items():
-        appended = name in APPEND_TABLES and name not in rewrite
-        if appended and frame.is_empty():
-            continue
-        files[name] = _next_files(files[name], _frame_files(lake, run_id, name, frame), whole=not appended)
-    files |= with_staged(files, staged, replaced)
-    if missing := [rel for rels in staged.values() for rel in rels if not storage.exists(lake / rel)]:
-        # e.g. a retried commit after the failed try removed them: never name a file that isn't there
-        raise LakeError(f"{len(missing)} files this run wrote are gone (first: {missing[0]}); run again")
-    os.sync()  # the files named below, raw/ copies and their meta files are on disk before the manifest names them
-    lake_id = uuid.uuid4().hex if new_lake or "lake_id" not in manifest else manifest["lake_id"]
-    manifest = {"version": manifest["version"] + 1, "run_id": run_id, "tables": files, "lake_id": lake_id}
-    _write_manifest(lake, manifest)
-    return manifest
-
-
-def remove_unlisted(lake: storage.Location, manifest: dict | None = None) -> list[storage.Location]:
-    """Delete data files the manifest doesn't name: leftovers of superseded versions or crashed runs."""
-    manifest = manifest or read_manifest(lake)
-    listed = {without_scheme(lake / rel) for rels in manifest["tables"].values() for rel in rels}
-    stale = [p for p in _data_files(lake) if without_scheme(p) not in listed]
-    stale += [] if storage.is_url(lake) else list(lake.glob(f".{MANIFEST}.tmp"))
-    for path in stale:
-        storage.remove(path)
-    storage.remove_tree(lake / WORK)
-    return stale
-
-
-def without_scheme(location: storage.Location | str) -> str:
-    """A file's name without its URL scheme (a listing may say s3:// where the lake says s3a://)."""
-    return str(location).split("://", 1)[-1]
-
-
-def _data_files(lake: storage.Location) -> list[storage.Location]:
-    """The `<table>/<file>.parquet` files of the lake, listed or not."""
-    if not storage.is_url(lake):
-        return list(lake.glob("*/*.parquet"))
-    prefix = without_scheme(lake).rstrip("/") + "/"
-    return [url for url, _, _ in storage.list_files(lake)
-            if url.endswith(".parquet") and without_scheme(url).removeprefix(prefix).count("/") == 1]
+        for handle in handles:
+            handle.close()

@@ -1,9 +1,12 @@
 """Load the committed lake into `warehouse.duckdb`, in one transaction.
 
-The warehouse records which lake files each table holds (`_lake_files`). A sync inserts the rows
-of the files the manifest added (upserting those of a bucketed table's deltas) and reloads an
-append table whose files were replaced, so after a crash at any point the next sync converges to
-the lake. Which of the two warehouse files a sync writes is warehouse/files.py's business.
+The lake's tables are Delta tables; DuckDB reads them without its delta extension (which can't be
+downloaded here). The warehouse records the Delta version of each table it holds
+(`_lake_versions`). A load applies the rows the versions since then changed, from each table's
+change data feed, or, for a table it doesn't hold yet or one a restore or an overwrite changed,
+reads the table's files at the version whole. In one transaction, so after a crash at any point
+the next load converges to the lake. Which of the two warehouse files a load writes is
+warehouse/files.py's business.
 
 A lake on object storage (an fsspec URL) is read through its fsspec filesystem, registered on the
 connection: DuckDB's own httpfs extension is not used, and must not be downloaded.
@@ -11,10 +14,12 @@ connection: DuckDB's own httpfs extension is not used, and must not be downloade
 from __future__ import annotations
 
 from contextlib import contextmanager
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 
 from flows import storage
 from flows.faults import checkpoint
@@ -73,10 +78,10 @@ def register_lake(con: duckdb.DuckDBPyConnection, lake: storage.Url) -> None:
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     """Create the tables (with comments; keys come with their first rows) if this is a new warehouse,
     in one transaction: each of its ~100 statements would otherwise commit on its own."""
-    if con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = '_lake_files'").fetchone()[0]:
+    if con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = '_lake_versions'").fetchone()[0]:
         return
     with transaction(con):
-        for name in [*TABLES, "_lake_files"]:
+        for name in [*TABLES, "_lake_versions"]:
             con.execute(sql_text(f"tables/{name}.sql"))
         describe_tables(con)
 
@@ -100,47 +105,6 @@ def describe_tables(con: duckdb.DuckDBPyConnection) -> None:
             con.execute(f"COMMENT ON COLUMN {name}.{column} IS {sql_literal(spec.description or '')}")
 
 
-LAKE_ROW = "_lake"   # the `_lake_files` row whose `file` is the lake_id the warehouse was loaded from
-
-
-def loaded_files(con: duckdb.DuckDBPyConnection) -> dict[str, set[str]]:
-    rows = con.execute("SELECT table_name, file FROM _lake_files WHERE table_name <> ?", [LAKE_ROW]).fetchall()
-    loaded: dict[str, set[str]] = {name: set() for name in TABLES}
-    for name, file in rows:
-        loaded[name].add(file)
-    return loaded
-
-
-def from_another_lake(con: duckdb.DuckDBPyConnection, manifest: dict) -> bool:
-    """Was this warehouse file loaded from another lineage of the lake (before a rebuild from raw/)?
-    Its files' rows would then not be superseded by the new lake's, so it is loaded again whole."""
-    recorded = con.execute("SELECT file FROM _lake_files WHERE table_name = ?", [LAKE_ROW]).fetchall()
-    return bool(recorded) and recorded[0][0] != manifest.get("lake_id")
-
-
-def start_over(con: duckdb.DuckDBPyConnection) -> None:
-    for name in TABLES:
-        con.execute(f"DELETE FROM {name}")
-    con.execute("DELETE FROM _lake_files")
-
-
-def record_lake(con: duckdb.DuckDBPyConnection, manifest: dict) -> None:
-    if "lake_id" in manifest:
-        con.execute("DELETE FROM _lake_files WHERE table_name = ?", [LAKE_ROW])
-        con.execute("INSERT INTO _lake_files VALUES (?, ?)", [LAKE_ROW, manifest["lake_id"]])
-
-
-# A row of a table the lake rewrites whole each run is unchanged when its key and these columns
-# are: they name the observation the rest of the row was taken from.
-VERSION_COLUMNS = {
-    "papers": ["first_seen_at", "last_seen_at", "last_seen_dump_id"],
-    "authors": ["name", "first_seen_at", "last_seen_at"],
-    "paper_authors": ["author_id"],
-    "profiles": ["snapshots", "first_captured_at", "latest_dump_id", "owner_name"],
-    "runs": ["status", "finished_at"],
-}
-
-
 def primary_key(model) -> list[str]:
     """A table's key (SPEC §4) as its model declares it: `Config.unique`, else its unique column."""
     schema = model.to_schema()
@@ -158,133 +122,114 @@ def add_missing_keys(con: duckdb.DuckDBPyConnection) -> None:
             con.execute(f"ALTER TABLE {name} ADD PRIMARY KEY ({', '.join(keys)})")
 
 
-def key_columns(con: duckdb.DuckDBPyConnection, name: str) -> list[str]:
-    [(columns,)] = con.execute("SELECT constraint_column_names FROM duckdb_constraints() "
-                               "WHERE table_name = ? AND constraint_type = 'PRIMARY KEY'", [name]).fetchall()
-    return columns
+@dataclass
+class Change:
+    """What a load applies to one table: its whole rows at a version (`files`), or the rows the
+    versions since the last load changed (`rows`, from the table's change data feed)."""
+    version: int
+    table_id: str
+    files: list[str] | None = None
+    rows: pa.Table | None = None
 
 
-def rows_of(name: str, paths: list[str]) -> str:
-    """A SELECT of a table's rows in the files at `paths` (commit order). In a bucketed table a key's
-    rows come from the last of them that holds the key (a bucket's deltas follow its base)."""
-    listed = _sql_list(paths)
-    if name not in lake_mod.BUCKET_KEYS or not any(lake_mod.is_delta(p) for p in paths):
-        return f"SELECT * FROM read_parquet({listed})"
-    # compared without the URL scheme: DuckDB names a file read through fsspec `s3://` however the
-    # lake spells it (`s3a://`)
-    unschemed = _sql_list([lake_mod.without_scheme(p) for p in paths])
-    order = f"list_position({unschemed}, regexp_replace(filename, '^[A-Za-z0-9+.-]+://', ''))"
-    return (f"SELECT * EXCLUDE (filename) FROM read_parquet({listed}, filename = true) "
-            f"QUALIFY {order} = max({order}) OVER (PARTITION BY {lake_mod.BUCKET_KEYS[name]})")
+def loaded_versions(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[str, int]]:
+    """Each table's Delta table id and the version this warehouse file holds."""
+    rows = con.execute("SELECT table_name, table_id, version FROM _lake_versions").fetchall()
+    return {name: (table_id, version) for name, table_id, version in rows}
 
 
-def upsert_version(con: duckdb.DuckDBPyConnection, name: str, paths: list[str]) -> None:
-    """Apply new versions of some of a table's rows (a bucket's new base or delta, a small table's
-    new file), touching only the rows that changed, so the cost follows what the run changed. Keys
-    never leave these tables; a paper's author positions can, so rows of a key prefix the new files
-    hold whole but that they no longer list are deleted."""
-    keys, versions = key_columns(con, name), VERSION_COLUMNS[name]
-    same_key = " AND ".join(f"o.{k} = n.{k}" for k in keys)
-    same_row = " AND ".join([same_key] + [f"o.{v} IS NOT DISTINCT FROM n.{v}" for v in versions])
-    rows = rows_of(name, paths)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _new AS SELECT {', '.join(keys + versions)} FROM ({rows})")
-    if len(keys) > 1:
-        con.execute(f"DELETE FROM {name} AS o WHERE o.{keys[0]} IN (SELECT {keys[0]} FROM _new) "
-                    f"AND NOT EXISTS (SELECT 1 FROM _new AS n WHERE {same_key})")
-    # The table is cut down to the new keys' rows first (a semi-join, built on the small side), so
-    # the comparison doesn't hash the whole table.
-    current = (f"SELECT {', '.join(f't.{c}' for c in keys + versions)} FROM {name} AS t "
-               f"SEMI JOIN _new AS k ON t.{keys[0]} = k.{keys[0]}")
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _changed AS SELECT {', '.join(keys)} FROM _new AS n "
-                f"WHERE NOT EXISTS (SELECT 1 FROM ({current}) AS o WHERE {same_row})")
-    # Delete and insert, not INSERT OR REPLACE: DuckDB applies that as in-place updates, and a
-    # checkpoint then rewrites every row group they touched, so a small run's cost would follow
-    # the table's size.
-    con.execute(f"DELETE FROM {name} AS o WHERE EXISTS (SELECT 1 FROM _changed AS n WHERE {same_key})")
-    con.execute(f"INSERT INTO {name} BY NAME SELECT n.* FROM ({rows}) AS n "
-                f"SEMI JOIN _changed AS c ON ({' AND '.join(f'c.{k} = n.{k}' for k in keys)})")
-    con.execute("DROP TABLE _new; DROP TABLE _changed")
+# Commits whose changes the change data feed gives row by row; any other (a restore, a
+# reprocessing run's overwrite of dumps) makes the load read the table whole.
+INCREMENTAL = {"WRITE": "Append", "MERGE": None, "OPTIMIZE": None, "VACUUM START": None, "VACUUM END": None}
 
 
-def record_files(con: duckdb.DuckDBPyConnection, name: str, gone: set[str], new: list[str]) -> None:
-    if gone:
-        con.executemany("DELETE FROM _lake_files WHERE table_name = ? AND file = ?", [[name, rel] for rel in gone])
-    if new:
-        con.executemany("INSERT INTO _lake_files VALUES (?, ?)", [[name, rel] for rel in new])
+def table_change(lake: storage.Location, name: str, version: int, loaded: tuple[str, int] | None) -> Change | None:
+    """How to bring one table from the loaded version to `version` (None: it is there)."""
+    table = lake_mod.open_table(lake, name, version)
+    table_id = table.metadata().id
+    if loaded is not None and loaded == (table_id, version):
+        return None
+    if loaded is None or loaded[0] != table_id or loaded[1] > version or not incremental(table, loaded[1]):
+        return Change(version, table_id, files=table.file_uris())
+    try:
+        rows = pa.table(table.load_cdf(starting_version=loaded[1] + 1, ending_version=version))
+    except Exception:   # e.g. a vacuum removed files of those versions: read the table whole
+        return Change(version, table_id, files=table.file_uris())
+    return Change(version, table_id, rows=rows)
 
 
-def sync_table(con: duckdb.DuckDBPyConnection, lake: Path, name: str, wanted: list[str], have: set[str]) -> int:
-    """Bring one table to the manifest's files; returns the number of files read. A table the lake
-    rewrites in parts gets the rows of its new files upserted; an append table gets its new files
-    inserted (or is reloaded whole when files went away: a reprocessing run rewrote it)."""
-    new = [rel for rel in wanted if rel not in have]
-    if have and name in VERSION_COLUMNS:
-        if new:
-            upsert_version(con, name, [str(lake / r) for r in new])
-        record_files(con, name, have - set(wanted), new)
-        checkpoint(f"load:table-synced:{name}")
-        return len(new)
-    gone = have - set(wanted)
-    if gone:
+def incremental(table, since: int) -> bool:
+    """Did only appends, merges and maintenance commit after version `since`?"""
+    history = table.history(limit=table.version() - since)
+    return all(c.get("version", since + 1) <= since or
+               (c.get("operation") in INCREMENTAL and INCREMENTAL[c["operation"]] in (None, c.get("operationParameters", {}).get("mode")))
+               for c in history)
+
+
+def apply_change(con: duckdb.DuckDBPyConnection, name: str, change: Change) -> int:
+    """Bring one table to its change; returns the rows read."""
+    listed = ", ".join(TABLES[name].to_schema().columns)
+    if change.files is not None:
         con.execute(f"DELETE FROM {name}")
-        gone, new = have, wanted
-    if new:
-        con.execute(f"INSERT INTO {name} BY NAME {rows_of(name, [str(lake / r) for r in new])}")
-    record_files(con, name, gone, new)
+        if change.files:
+            con.execute(f"INSERT INTO {name} BY NAME SELECT {listed} FROM "
+                        f"read_parquet({_sql_list(change.files)}, hive_partitioning = false)")
+        read = len(change.files)
+    else:
+        con.register("_changes", change.rows)
+        apply_rows(con, name, listed)
+        con.unregister("_changes")
+        read = change.rows.num_rows
+    con.execute("INSERT OR REPLACE INTO _lake_versions VALUES (?, ?, ?)", [name, change.table_id, change.version])
     checkpoint(f"load:table-synced:{name}")
-    return len(new)
-
-
-def sync(con: duckdb.DuckDBPyConnection, lake: Path) -> int:
-    """Make the warehouse equal the committed lake, with its views, in one transaction that commits
-    only if the data tests pass; returns the number of files read."""
-    manifest = lake_mod.read_manifest(lake)
-    other_lake = from_another_lake(con, manifest)
-    have = {name: set() for name in TABLES} if other_lake else loaded_files(con)
-    scoped = scope_changes(con, lake, manifest, have)
-    with transaction(con):
-        if other_lake:
-            start_over(con)
-        return bring_to(con, lake, manifest, have, scoped)
-
-
-def bring_to(con: duckdb.DuckDBPyConnection, lake: Path, manifest: dict, have: dict[str, set[str]],
-             scoped: bool) -> int:
-    """Within a sync's transaction: every table to the manifest's files, then keys, views and the
-    data tests."""
-    record_lake(con, manifest)
-    read = sum(sync_table(con, lake, name, manifest["tables"].get(name, []), have[name]) for name in TABLES)
-    add_missing_keys(con)
-    create_views(con)
-    assert_checks_pass(con, scoped)
-    checkpoint("load:before-commit")
     return read
 
 
-def scope_changes(con: duckdb.DuckDBPyConnection, lake: Path, manifest: dict, have: dict[str, set[str]]) -> bool:
+def apply_rows(con: duckdb.DuckDBPyConnection, name: str, listed: str) -> None:
+    """The change feed's rows: an append table's inserts; a merged table's last change of each
+    key, applied as a delete of the key's old row and an insert of its new one."""
+    if name not in lake_mod.MERGE_KEYS:
+        con.execute(f"INSERT INTO {name} BY NAME SELECT {listed} FROM _changes WHERE _change_type = 'insert'")
+        return
+    keys = lake_mod.MERGE_KEYS[name]
+    same_key = " AND ".join(f"o.{k} = c.{k}" for k in keys)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _last AS SELECT * FROM _changes WHERE _change_type <> 'update_preimage' "
+                f"QUALIFY row_number() OVER (PARTITION BY {', '.join(keys)} ORDER BY _commit_version DESC, "
+                f"_change_type = 'delete') = 1")
+    con.execute(f"DELETE FROM {name} AS o WHERE EXISTS (SELECT 1 FROM _last AS c WHERE {same_key})")
+    con.execute(f"INSERT INTO {name} BY NAME SELECT {listed} FROM _last WHERE _change_type <> 'delete'")
+    con.execute("DROP TABLE _last")
+
+
+def sync(con: duckdb.DuckDBPyConnection, lake: storage.Location) -> int:
+    """Make the warehouse equal the lake at the versions the last run committed, with its views,
+    in one transaction that commits only if the data tests pass; returns files and rows read."""
+    target = lake_mod.target_versions(lake)
+    loaded = loaded_versions(con)
+    changes = {name: table_change(lake, name, target[name], loaded.get(name)) for name in TABLES}
+    with transaction(con):
+        scoped = scope_changes(con, changes)
+        read = sum(apply_change(con, name, change) for name, change in changes.items() if change is not None)
+        add_missing_keys(con)
+        create_views(con)
+        assert_checks_pass(con, scoped)
+        checkpoint("load:before-commit")
+    return read
+
+
+def scope_changes(con: duckdb.DuckDBPyConnection, changes: dict[str, Change | None]) -> bool:
     """Fill `_scope_dump_id` (the dumps whose rows this load adds) and `_scope_paper_id` (the papers
     whose rows it rewrites, and those its new listings name) for warehouse/checks.py. False, check
-    everything, when the warehouse was empty or a table is reloaded whole (a reprocessing run)."""
-    wanted = {name: manifest["tables"].get(name, []) for name in TABLES}
-    if not have["dumps"] or any(have[name] - set(wanted[name]) for name in lake_mod.APPEND_TABLES):
+    everything, when a table is read whole (a first load, a reprocessing run, a rollback)."""
+    if any(change is not None and change.files is not None for change in changes.values()):
         return False
-    new = {name: [str(lake / rel) for rel in rels] for name, rels in lacking(manifest, have).items()}
-    dumps = " UNION ".join(_keys_in(new[name], "dump_id") for name in lake_mod.APPEND_TABLES)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _scope_dump_id AS {dumps}")
-    papers = " UNION ".join(_keys_in(new[name], "paper_id") for name in ("papers", "paper_authors", "listings"))
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _scope_paper_id AS {papers}")
+    for key, names in (("dump_id", ("dumps", "profile_snapshots", "listings", "rejects")),
+                       ("paper_id", ("papers", "paper_authors", "listings"))):
+        parts = [pa.table({key: changes[n].rows[key]}) for n in names if changes[n] is not None]
+        con.register("_keys", pa.concat_tables(parts) if parts else pa.table({key: pa.array([], pa.string())}))
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _scope_{key} AS SELECT DISTINCT {key} FROM _keys")
+        con.unregister("_keys")
     return True
-
-
-def lacking(manifest: dict, have: dict[str, set[str]]) -> dict[str, list[str]]:
-    """Each table's manifest files a warehouse file doesn't hold yet, in manifest order."""
-    return {name: [rel for rel in manifest["tables"].get(name, []) if rel not in have[name]] for name in TABLES}
-
-
-def _keys_in(files: list[str], key: str) -> str:
-    if not files:
-        return f"SELECT NULL::VARCHAR AS {key} WHERE false"
-    return f"SELECT DISTINCT {key} FROM read_parquet({_sql_list(files)})"
 
 
 def _sql_list(texts: list[str]) -> str:

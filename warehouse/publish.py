@@ -52,17 +52,21 @@ CATCH_UP_BYTE_COST = 25
 
 def catching_up_costs_more(link: Path, current: Path, lake: Path) -> bool:
     """Is the idle file so far behind (a big run published last) that a copy of the current one is
-    cheaper than loading the lake files it lacks? A guess from file sizes; local lakes only."""
+    cheaper than loading what it lacks? A guess from the share of the lake's dumps it lacks and the
+    lake's size; local lakes only."""
     idle = files.idle(link)
     if storage.is_url(lake) or not idle.exists():
         return False
     try:
         with duckdb.connect(str(idle), read_only=True) as con:
-            have = load.loaded_files(con)
+            have = con.execute("SELECT count(*) FROM dumps").fetchone()[0]
     except duckdb.Error:
         return False   # not a warehouse we can read: the load says why
-    behind = sum((lake / rel).stat().st_size for rels in load.lacking(lake_mod.read_manifest(lake), have).values()
-                 for rel in rels)
+    sizes = {name: lake_mod.stored_size(lake, name) for name in ("dumps", *lake_mod.MERGE_KEYS, "listings")}
+    total_dumps = sizes["dumps"][1]
+    if total_dumps <= have:
+        return False
+    behind = sum(size for size, _ in sizes.values()) * (total_dumps - have) / total_dumps
     return behind * CATCH_UP_BYTE_COST > current.stat().st_size
 
 

@@ -7,5 +7,6 @@ CREATE TABLE IF NOT EXISTS runs (
     dumps_new BIGINT NOT NULL,
     dumps_loaded BIGINT NOT NULL,
     dumps_partial BIGINT NOT NULL,
-    dumps_quarantined BIGINT NOT NULL
+    dumps_quarantined BIGINT NOT NULL,
+    lake_versions VARCHAR
 );

@@ -80,14 +80,35 @@ def parser() -> argparse.ArgumentParser:
     rebuild = commands.add_parser("rebuild", help="rebuild the warehouse from the lake")
     rebuild.add_argument("--from-raw", action="store_true", help="rebuild the lake from raw/ first")
     rebuild.add_argument("--lake", help=LAKE_HELP)
+    add_history_commands(commands)
     return root
+
+
+def add_history_commands(commands) -> None:
+    """`history`, `rollback` and `maintain` (SPEC §5): the lake's runs, undoing them, its upkeep."""
+    history = commands.add_parser("history", help="the runs, oldest first, with each lake table's version")
+    history.add_argument("--lake", help=LAKE_HELP)
+    history.add_argument("--json", action="store_true")
+    rollback = commands.add_parser("rollback", help="return the lake and the warehouse to their state before a run")
+    rollback.add_argument("run_id", help="a run id, as `profile-etl history` lists it")
+    rollback.add_argument("--force", action="store_true", help="also roll back the runs after it")
+    rollback.add_argument("--lake", help=LAKE_HELP)
+    rollback.add_argument("--wait", type=float, dest="lock_wait_seconds",
+                          help="if a run holds the home, wait up to this many seconds (default: exit at once)")
+    maintain = commands.add_parser("maintain", help="compact small files, checkpoint, vacuum past a retention")
+    maintain.add_argument("--retention-days", type=int, default=None,
+                          help="vacuum files replaced longer ago than this (default and least: 7)")
+    maintain.add_argument("--lake", help=LAKE_HELP)
+    maintain.add_argument("--wait", type=float, dest="lock_wait_seconds",
+                          help="if a run holds the home, wait up to this many seconds (default: exit at once)")
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     handler = {"run": cmd_run, "status": cmd_status, "sql": cmd_sql, "validate": cmd_validate,
                "export": cmd_export, "report": cmd_report,
-               "serve": cmd_serve, "server": cmd_server, "watch": cmd_watch, "rebuild": cmd_rebuild}[args.command]
+               "serve": cmd_serve, "server": cmd_server, "watch": cmd_watch, "rebuild": cmd_rebuild,
+               "history": cmd_history, "rollback": cmd_rollback, "maintain": cmd_maintain}[args.command]
     try:
         settings = Settings.load(home=args.home, inbox=getattr(args, "inbox", None), lake=getattr(args, "lake", None),
                                  batch_size=getattr(args, "batch_size", None),
@@ -258,6 +279,44 @@ def cmd_rebuild(settings: Settings, args) -> int:
               f"before writing its batch's; no lake held them, and the next run that reads their inbox files "
               f"names them): {', '.join(p.name for p in unnamed[:5])}{' …' if len(unnamed) > 5 else ''}",
               file=sys.stderr)
+    return 0
+
+
+def cmd_history(settings: Settings, args) -> int:
+    from warehouse import history
+    _reachable(settings.lake)   # an unreachable S3 lake says so, not "no lake"
+    history.require_lake(settings.lake)
+    runs = history.runs_history(settings.lake)
+    print(json.dumps(runs, default=str, indent=1) if args.json else history.describe_history(runs))
+    return 0
+
+
+def cmd_rollback(settings: Settings, args) -> int:
+    from flows.lock import run_lock
+    from warehouse import history
+    from warehouse.publish import rebuild
+    _reachable(settings.lake)
+    history.require_lake(settings.lake)   # before the lock, which makes the home
+    with run_lock(settings.home, settings.lock_wait_seconds):
+        done = history.rollback(settings.lake, args.run_id, args.force)
+        try:
+            rebuild(settings.warehouse, settings.lake)
+        except Exception as exc:
+            raise UserError(f"the lake is rolled back, but the warehouse could not be rebuilt ({type(exc).__name__}: "
+                            f"{exc}); fix the cause and run `profile-etl rebuild`") from None
+    print(history.describe_rollback(done))
+    return 0
+
+
+def cmd_maintain(settings: Settings, args) -> int:
+    from flows.lock import run_lock
+    from warehouse import history, lake
+    days = lake.RETENTION_DAYS if args.retention_days is None else args.retention_days
+    _reachable(settings.lake)
+    history.require_lake(settings.lake)
+    with run_lock(settings.home, settings.lock_wait_seconds):
+        done = history.maintain(settings.lake, days)
+    print(history.describe_maintenance(done, days))
     return 0
 
 

@@ -1,12 +1,14 @@
 """SQL data tests: pass on real runs, catch each broken rule, and stop a bad warehouse from publishing."""
 from __future__ import annotations
 
+import datetime as dt
 import shutil
 
 import duckdb
 import polars as pl
 import pytest
 
+from flows import stages
 from tests.test_marts import home  # noqa: F401  (module fixture: sample, later snapshot, other profile)
 from warehouse.checks import DataCheckFailed, check_names, run_checks
 from warehouse import lake
@@ -61,7 +63,10 @@ def test_a_failing_check_stops_publishing(home, tmp_path):  # noqa: F811
     shutil.copytree(home, work)
     listings = lake.read_table(work / "lake", "listings")
     bogus = listings.head(1).with_columns(paper_id=pl.lit("0" * 16), rank=pl.lit(999, pl.Int64))
-    lake.commit(work / "lake", "bogus-run", {"listings": bogus})
+    seq = lake.recover(work / "lake")
+    lake.append(work / "lake", "listings", bogus, seq)
+    lake.commit_run(work / "lake", stages.run_row("bogus-run", dt.datetime.now(dt.timezone.utc), "completed", 0,
+                                                  pl.DataFrame(schema={"status": pl.String})), seq)
     before = (work / "warehouse.duckdb").read_bytes()
     with pytest.raises(DataCheckFailed, match="listings_reference_papers"):
         publish(work / "warehouse.duckdb", work / "lake")

@@ -16,15 +16,15 @@ from flows.pipeline import ingest
 from tests import dumps
 from tests.conftest import SAMPLE_NAME, UTC, write_dump
 from tests.test_pipeline import FIRST, LATER, later_snapshot, other_profile
-from tests.warehouse_state import (differences, run_statuses, same_tables, unlisted_lake_files,
+from tests.warehouse_state import (differences, run_statuses, same_tables, lake_leftovers,
                                    warehouse_tables)
 
 BIN = Path(sys.executable).parent
 POINTS = [
     "scan:done", "extract:batch-read", "extract:all-done", "validate:raw-validated", "normalise:tables-built",
-    *[f"lake:file-written:{t}" for t in ["dumps", "profile_snapshots", "listings", "rejects", "papers", "authors",
-                                         "paper_authors", "profiles", "runs"]],
-    "lake:manifest-written", "lake:committed", "lake:stale-removed", "index:written",
+    *[f"lake:committed:{t}" for t in ["dumps", "profile_snapshots", "listings", "rejects", "papers", "authors",
+                                      "paper_authors", "profiles", "runs"]],
+    "index:written",
     "load:copied", "load:table-synced:dumps", "load:table-synced:papers", "load:table-synced:runs",
     "normalise:merged", "load:before-commit", "load:built", "load:link-made", "load:published",
 ]
@@ -71,7 +71,7 @@ def test_killed_run_then_rerun_equals_uninterrupted_run(point, homes, tmp_path):
     assert same_tables(published, warehouse_tables(before)) or same_tables(published, warehouse_tables(expected))
     ingest(home=home, inbox=inbox, settle_seconds=0)
     assert differences(home, expected) == []
-    assert unlisted_lake_files(home) == []
+    assert lake_leftovers(home) == []
     assert set(run_statuses(home)) <= {"completed", "failed"}
     assert not list(home.glob(".warehouse.duckdb.tmp*"))
 
@@ -104,24 +104,24 @@ def failed_run(point: str, homes, tmp_path: Path, monkeypatch) -> Path:
     return home
 
 
-@pytest.mark.parametrize("point", ["extract:batch-read", "normalise:tables-built", "lake:file-written:papers"])
+@pytest.mark.parametrize("point", ["extract:batch-read", "normalise:tables-built", "lake:committed:papers"])
 def test_failed_run_keeps_the_previous_warehouse_and_is_marked_failed(point, homes, tmp_path, monkeypatch):
     before, inbox, expected = homes
     home = failed_run(point, homes, tmp_path, monkeypatch)
     assert differences(home, before) == []
     assert run_statuses(home) == ["completed", "completed", "failed"]
-    assert unlisted_lake_files(home) == []
+    assert lake_leftovers(home) == []
     ingest(home=home, inbox=inbox, settle_seconds=0)
     assert differences(home, expected) == []
 
 
-@pytest.mark.parametrize("point", ["lake:manifest-written", "load:before-commit"])
+@pytest.mark.parametrize("point", ["lake:committed:runs", "load:before-commit"])
 def test_run_failing_while_committing_leaves_a_consistent_home(point, homes, tmp_path, monkeypatch):
     """When the lake itself can't be written (say the disk is full) there is nowhere to record the
     failure; the home stays as it was, or (past the lake commit) the warehouse catches up next run."""
     before, inbox, expected = homes
     home = failed_run(point, homes, tmp_path, monkeypatch)
     assert same_tables(warehouse_tables(home), warehouse_tables(before))
-    assert unlisted_lake_files(home) == [] and not list(home.glob(".warehouse.duckdb.tmp*"))
+    assert lake_leftovers(home) == [] and not list(home.glob(".warehouse.duckdb.tmp*"))
     ingest(home=home, inbox=inbox, settle_seconds=0)
     assert differences(home, expected) == []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import shutil
 
 import duckdb
 import polars as pl
@@ -74,6 +75,8 @@ def test_delta_readers_see_the_warehouse_after_every_kind_of_run(prefect_harness
     assert readers_disagree(home) == []
     before = {name: canonical(warehouse_table(home, name).drop("lake_versions", strict=False)) for name in TABLES}
 
+    assert main(["--home", str(home), "rebuild"]) == 0
+    assert [n for n in TABLES if not canonical(warehouse_table(home, n).drop("lake_versions", strict=False)).equals(before[n])] == []
     assert main(["--home", str(home), "rebuild", "--from-raw"]) == 0
     assert readers_disagree(home) == []
     after = {name: canonical(warehouse_table(home, name).drop("lake_versions", strict=False)) for name in TABLES}
@@ -128,3 +131,28 @@ def test_a_lake_in_the_manifest_format_is_refused_with_the_way_out(tmp_path):
     (tmp_path / lake.OLD_MANIFEST).write_text(json.dumps({"version": 3, "tables": {}}))
     with pytest.raises(UserError, match="rebuild --from-raw"):
         lake.recover(tmp_path)
+
+
+def to_manifest_format(lake_dir) -> None:
+    """The lake as profile-etl wrote it before Delta tables: Parquet files named by `_manifest.json`
+    (only dumps and runs matter to a rebuild from raw/)."""
+    dumps_rows, runs_rows = lake.read_table(lake_dir, "dumps"), lake.read_table(lake_dir, "runs")
+    shutil.rmtree(lake_dir)
+    for name, frame in (("dumps", dumps_rows), ("runs", runs_rows.drop("lake_versions"))):
+        (lake_dir / name).mkdir(parents=True)
+        frame.write_parquet(lake_dir / name / "old.parquet")
+    (lake_dir / lake.OLD_MANIFEST).write_text(json.dumps(
+        {"version": 7, "run_id": "old", "tables": {"dumps": ["dumps/old.parquet"], "runs": ["runs/old.parquet"]}}))
+
+
+def test_a_home_with_the_old_lake_is_refused_until_rebuilt_from_raw(prefect_harness, tmp_path, sample_text, capsys):
+    home, inbox = tmp_path / "home", tmp_path / "inbox"
+    write_dump(inbox, SAMPLE_NAME, sample_text, FIRST)
+    ingest(home=home, inbox=inbox, settle_seconds=0)
+    before = {name: canonical(warehouse_table(home, name)) for name in TABLES if name != "runs"}
+    to_manifest_format(home / "lake")
+    assert main(["--home", str(home), "run", "--inbox", str(inbox), "--settle-seconds", "0"]) == 2
+    assert "rebuild --from-raw" in capsys.readouterr().err
+    assert main(["--home", str(home), "rebuild", "--from-raw"]) == 0
+    assert [name for name in before if not canonical(warehouse_table(home, name)).equals(before[name])] == []
+    assert readers_disagree(home) == []

@@ -5,13 +5,10 @@ import datetime as dt
 import re
 
 import duckdb
-import polars as pl
-import pyarrow.parquet as pq
 import pytest
 
 from tests import dumps
 from tests.conftest import SAMPLE_NAME, UTC, write_dump
-from warehouse import lake
 
 FIRST = dt.datetime(2026, 6, 1, tzinfo=UTC)
 LATER = dt.datetime(2026, 7, 1, tzinfo=UTC)
@@ -136,41 +133,6 @@ def test_other_profile_links_to_existing_papers(run_ingest, home, inbox, sample_
               "WHERE title ILIKE '%instructiongpt-4%'")
     assert scalar(home, shared) == 2
     assert scalar(home, "SELECT count(*) FROM (SELECT paper_id FROM listings GROUP BY 1 HAVING count(*) = 2)") == 3
-
-
-def read_warehouse(home, name: str) -> pl.DataFrame:
-    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
-        con.execute("SET TimeZone = 'UTC'")
-        return con.sql(f"SELECT * FROM {name}").pl()
-
-
-def canonical(frame: pl.DataFrame) -> pl.DataFrame:
-    return frame.sort(frame.columns, nulls_last=True)
-
-
-def test_lake_equals_warehouse_and_rebuilds_equal_incremental(run_ingest, home, inbox, sample_text, tmp_path):
-    from flows.cli import main
-    run_ingest(home, inbox)
-    write_dump(inbox, "001_7707062aadfcc580.txt", later_snapshot(sample_text), LATER)
-    write_dump(inbox, "000_aaaabbbbccccdddd.txt", other_profile(sample_text), FIRST + dt.timedelta(days=14))
-    run_ingest(home, inbox)
-    incremental = {t: canonical(read_warehouse(home, t)) for t in [*TABLES, "runs"]}
-    assert any(lake.is_delta(f) for f in lake.table_files(home / "lake", "paper_authors")), "a delta to load and rebuild"
-    for table, expected in incremental.items():
-        files = lake.table_files(home / "lake", table)
-        assert sorted(p.name for p in (home / "lake" / table).glob("*.parquet")) == sorted(p.name for p in files)
-        assert canonical(lake.read_table(home / "lake", table)).equals(expected), table
-        if table in lake.BUCKET_KEYS:
-            continue  # merge-on-read: a bucket's deltas supersede rows of its base
-        from_polars = pl.read_parquet(files) if files else expected.clear()
-        assert canonical(from_polars).equals(expected), table
-        from_arrow = pl.from_arrow(pq.ParquetDataset([str(f) for f in files]).read()) if files else expected.clear()
-        assert canonical(from_arrow).equals(expected), table
-    assert main(["--home", str(home), "rebuild"]) == 0
-    assert all(canonical(read_warehouse(home, t)).equals(incremental[t]) for t in incremental)
-    assert main(["--home", str(home), "rebuild", "--from-raw"]) == 0
-    for table in incremental:
-        assert canonical(read_warehouse(home, table)).equals(incremental[table]), table
 
 
 def test_bad_entry_is_rejected_and_the_rest_loads(run_ingest, home, tmp_path, sample_text):

@@ -32,10 +32,13 @@ def run_statuses(home: Path) -> list[str]:
         return [s for (s,) in con.execute("SELECT status FROM runs ORDER BY started_at").fetchall()]
 
 
-def unlisted_lake_files(home: Path) -> list[str]:
-    listed = {home / "lake" / rel for rels in lake.read_manifest(home / "lake")["tables"].values() for rel in rels}
-    return sorted(str(p) for p in (home / "lake").rglob("*") if p.is_file() and p.name != lake.MANIFEST
-                  and p not in listed)
+def lake_leftovers(home: Path) -> list[str]:
+    """What a run left that it shouldn't have: scratch, or a table holding a run that never reached
+    its commit point."""
+    left = [str(p) for p in (home / "lake" / lake.WORK).rglob("*")] if (home / "lake" / lake.WORK).exists() else []
+    committed = lake.run_of(lake.open_table(home / "lake", "runs"))
+    return left + [name for name in lake.versions(home / "lake")
+                   if lake.run_of(lake.open_table(home / "lake", name)) > committed]
 
 
 def differences(home: Path, expected: Path) -> list[str]:

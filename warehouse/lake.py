@@ -46,11 +46,26 @@ def table_uri(lake: storage.Location, name: str) -> str:
 
 
 def storage_options(lake: storage.Location) -> dict[str, str] | None:
-    """delta-rs reads the standard AWS variables itself. A lake has one writer at a time (the home's
-    run lock), so S3 commits need no locking provider (docs/lake.md)."""
+    """delta-rs's options for a lake on object storage, from the standard AWS variables: credentials
+    it reads itself; the endpoint as botocore (s3fs) picks it, plain http allowed only when the
+    endpoint is an http:// one (a local S3 server), and the region. A lake has one writer at a
+    time (the home's run lock), so S3 commits need no locking provider (docs/lake.md)."""
     if not storage.is_url(lake):
         return None
-    return {"AWS_S3_ALLOW_UNSAFE_RENAME": os.environ.get("AWS_S3_ALLOW_UNSAFE_RENAME", "true")}
+    options = {"AWS_S3_ALLOW_UNSAFE_RENAME": os.environ.get("AWS_S3_ALLOW_UNSAFE_RENAME", "true")}
+    return options | _endpoint_options(os.environ)
+
+
+def _endpoint_options(env) -> dict[str, str]:
+    options = {}
+    endpoint = env.get("AWS_ENDPOINT_URL_S3") or env.get("AWS_ENDPOINT_URL")   # botocore's precedence
+    if endpoint:
+        options["AWS_ENDPOINT_URL"] = endpoint
+    if allow_http := env.get("AWS_ALLOW_HTTP") or ("true" if endpoint and endpoint.lower().startswith("http://") else None):
+        options["AWS_ALLOW_HTTP"] = allow_http
+    if region := env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION"):
+        options["AWS_REGION"] = region
+    return options
 
 
 def open_table(lake: storage.Location, name: str, version: int | None = None) -> DeltaTable | None:

@@ -59,14 +59,15 @@ def catching_up_costs_more(link: Path, current: Path, lake: Path) -> bool:
         return False
     try:
         with duckdb.connect(str(idle), read_only=True) as con:
-            have = con.execute("SELECT count(*) FROM dumps").fetchone()[0]
+            have, runs = con.execute("SELECT (SELECT count(*) FROM dumps), (SELECT count(*) FROM runs)").fetchone()
     except duckdb.Error:
         return False   # not a warehouse we can read: the load says why
-    sizes = {name: lake_mod.stored_size(lake, name) for name in ("dumps", *lake_mod.MERGE_KEYS, "listings")}
-    total_dumps = sizes["dumps"][1]
-    if total_dumps <= have:
+    sizes = {name: lake_mod.stored_size(lake, name) for name in ("dumps", *lake_mod.MERGE_KEYS, "listings", "runs")}
+    if sizes["runs"][1] <= runs:
         return False
-    behind = sum(size for size, _ in sizes.values()) * (total_dumps - have) / total_dumps
+    total_dumps = max(sizes["dumps"][1], 1)
+    # the runs rows it lacks at least, and the rows of the dumps it lacks in proportion
+    behind = sizes["runs"][0] + sum(size for size, _ in sizes.values()) * max(total_dumps - have, 0) / total_dumps
     return behind * CATCH_UP_BYTE_COST > current.stat().st_size
 
 

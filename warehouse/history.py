@@ -1,0 +1,251 @@
+"""The lake's history, rollback and maintenance (SPEC §5 `history`, `rollback`, `maintain`; §8).
+
+A rollback is a commit of the lake like a run's: it takes the next sequence number, tags each
+table's restore with it, and restores `runs` last. Until that last restore the runs table still
+says the rollback didn't happen, so `lake.recover` undoes a rollback that died half-way, and
+`lake.target_versions` needs no special case: the restored versions carry the newest tag.
+
+Maintenance compacts, checkpoints and vacuums each table. Vacuum keeps every file of the retention
+period (a reader that started earlier still finds its files), and the files a rollback of the latest
+run needs, however old that run is.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import polars as pl
+import pyarrow as pa
+from deltalake import DeltaTable
+from deltalake.exceptions import DeltaError
+
+from flows import storage
+from flows.faults import checkpoint
+from flows.settings import UserError
+from schemas.tables import TABLES
+from warehouse import lake as lake_mod
+
+REBUILT = "(before a rebuild from raw/)"
+
+
+def require_lake(lake: storage.Location) -> None:
+    """A mistyped --home or --lake must say so, not make an empty lake (recover creates tables)."""
+    lake_mod.check_layout(lake)
+    if lake_mod.open_table(lake, "runs") is None:
+        raise UserError(f"no lake at {lake} (no Delta table runs/): check --home and --lake")
+
+
+def runs_in_order(lake: storage.Location) -> pl.DataFrame:
+    """The runs rows, oldest first: the order `lake.recorded_versions` reads them in."""
+    return lake_mod.read_table(lake, "runs").sort("started_at", "run_id")
+
+
+# ---- history ------------------------------------------------------------------------------------
+
+def runs_history(lake: storage.Location) -> list[dict]:
+    """Every run, oldest first, with the version of each table once it committed; lake_versions is
+    None for rows a `rebuild --from-raw` carried over (their versions belonged to the old lake)."""
+    rows = runs_in_order(lake).select("run_id", "started_at", "status", "dumps_new", "lake_versions")
+    return [row | {"lake_versions": json.loads(row["lake_versions"]) if row["lake_versions"] else None}
+            for row in rows.iter_rows(named=True)]
+
+
+def describe_history(runs: list[dict]) -> str:
+    """One line per run, oldest first; the versions as `table=version`, in the order of TABLES."""
+    if not runs:
+        return "no runs yet"
+    lines = [f"{'run_id':<26} {'started_at (UTC)':<19} {'status':<9} {'new':>5}  lake versions"]
+    for run in runs:
+        versions = run["lake_versions"]
+        shown = " ".join(f"{name}={versions[name]}" for name in TABLES if name in versions) if versions else REBUILT
+        lines.append(f"{run['run_id']:<26} {run['started_at']:%Y-%m-%d %H:%M:%S} {run['status']:<9} "
+                     f"{run['dumps_new']:>5}  {shown}")
+    return "\n".join(lines)
+
+
+# ---- rollback -----------------------------------------------------------------------------------
+
+@dataclass
+class RolledBack:
+    runs: list[str]             # the runs undone, oldest first: the one named, then any later ones
+    versions: dict[str, int]    # the version each table was restored to (or already was at)
+
+
+def rollback(lake: storage.Location, run_id: str, force: bool = False) -> RolledBack:
+    """Return every table of the lake to its state before run_id (the caller holds the run lock,
+    and publishes the warehouse after). Later runs are undone too only with force: undoing them
+    silently would lose data the user didn't name."""
+    require_lake(lake)
+    seq = lake_mod.recover(lake)
+    runs = runs_in_order(lake)
+    undone = runs_from(runs, run_id)
+    if len(undone) > 1 and not force:
+        later = ", ".join(undone[1:])
+        raise UserError(f"runs after {run_id} exist ({later}): rolling back {run_id} would undo them too; "
+                        "pass --force to roll them all back, or roll back the latest run first")
+    try:
+        targets = restore_targets(lake, runs, run_id)
+    except DeltaError as exc:   # a log file cleaned up after its retention
+        raise UserError(f"can't find the lake's state before run {run_id} any more ({exc})") from None
+    restore_all(lake, targets, seq, run_id)
+    return RolledBack(undone, targets)
+
+
+def runs_from(runs: pl.DataFrame, run_id: str) -> list[str]:
+    """run_id and the runs after it, oldest first."""
+    ids = runs["run_id"].to_list()
+    if run_id not in ids:
+        raise UserError(f"no run {run_id!r} in the lake's runs table: `profile-etl history` lists the runs")
+    return ids[ids.index(run_id):]
+
+
+def restore_targets(lake: storage.Location, runs: pl.DataFrame, run_id: str) -> dict[str, int]:
+    """The version of each table before run_id: the data tables' from the runs row before it,
+    `runs` the version before run_id's row was appended."""
+    own = runs.filter(pl.col("run_id") == run_id)["lake_versions"][0]
+    recorded = lake_mod.recorded_versions(runs, before_run=run_id)
+    if own is None or recorded is None:
+        raise UserError(f"run {run_id} or the run before it comes from before the lake was rebuilt from raw/ "
+                        "(`rebuild --from-raw`): the versions it recorded belong to the old lake, so there is no "
+                        "state to return to; roll back only runs made since the rebuild")
+    appended, seq = appended_at(lake, run_id)
+    # A table the runs row doesn't name (none before the first run; a table added since) is taken
+    # back to its last version before the run's sequence number: version 0 on a lake that began
+    # with the run, the rebuild's version on one rebuilt from raw/ before it.
+    data = {name: recorded[name] if name in recorded else last_version_before(lake, name, seq)
+            for name in TABLES if name != "runs"}
+    return data | {"runs": appended - 1}
+
+
+def appended_at(lake: storage.Location, run_id: str) -> tuple[int, int]:
+    """The runs table's version whose commit appended run_id's row, and that commit's sequence
+    number. Walking back, the first version without the row whose successor carries a newer tag:
+    the untagged restore of a recovered rollback may have brought the row back later."""
+    table = lake_mod.open_table(lake, "runs")
+    version, tag = table.version(), lake_mod.run_of(table)
+    while version > 0:
+        table.load_as_version(version - 1)
+        before = lake_mod.run_of(table)
+        if before < tag and run_id not in run_ids(table):
+            return version, tag
+        version, tag = version - 1, before
+    raise UserError(f"the runs table's log doesn't show when run {run_id} was committed")
+
+
+def run_ids(table: DeltaTable) -> set[str]:
+    return set(table.to_pyarrow_table(columns=["run_id"])["run_id"].to_pylist())
+
+
+def last_version_before(lake: storage.Location, name: str, seq: int) -> int:
+    """The table's last version that no commit of run `seq` or later wrote. Tags only grow with
+    versions (an untagged commit keeps the last one), so a binary search finds it."""
+    table = lake_mod.open_table(lake, name)
+    low, high = 0, table.version()   # version 0, the table's creation, carries no tag
+    while low < high:
+        middle = (low + high + 1) // 2
+        table.load_as_version(middle)
+        low, high = (middle, high) if lake_mod.run_of(table) < seq else (low, middle - 1)
+    return low
+
+
+def restore_all(lake: storage.Location, targets: dict[str, int], seq: int, run_id: str) -> None:
+    """Each table restored in a commit tagged seq, runs last (the rollback's commit point). A failure
+    part-way is undone before it is reported: a rollback happens whole or not at all."""
+    try:
+        for name in sorted(targets, key=lambda n: n == "runs"):
+            table = lake_mod.open_table(lake, name)
+            if table.version() != targets[name]:   # untouched since: no commit needed
+                table.restore(targets[name], commit_properties=lake_mod.tagged(seq))
+            checkpoint(f"rollback:restored:{name}")
+    except Exception as exc:
+        lake_mod.recover(lake)
+        if isinstance(exc, DeltaError):   # e.g. a vacuum removed files of the state to return to
+            raise UserError(f"can't roll back run {run_id}: {exc}. The lake is as it was; the files of its "
+                            f"state before the run may have been vacuumed (kept {lake_mod.RETENTION_DAYS} days "
+                            "after they were replaced)") from None
+        raise
+
+
+def describe_rollback(done: RolledBack) -> str:
+    later = f" and the {len(done.runs) - 1} runs after it ({', '.join(done.runs[1:])})" if len(done.runs) > 1 else ""
+    versions = " ".join(f"{name}={version}" for name, version in done.versions.items())
+    return (f"rolled back run {done.runs[0]}{later}: lake tables at their versions before it ({versions}) "
+            f"and the warehouse rebuilt. The next run ingests its dumps again if they are still in the inbox.")
+
+
+# ---- maintenance --------------------------------------------------------------------------------
+
+@dataclass
+class Maintained:
+    table: str
+    compacted: int   # small files compaction replaced
+    written: int     # files it wrote in their place
+    removed: int     # files vacuum deleted (replaced longer ago than the retention)
+    files: int       # data files the table holds now
+
+
+def maintain(lake: storage.Location, retention_days: int = lake_mod.RETENTION_DAYS) -> list[Maintained]:
+    """Compact, checkpoint and vacuum every table (the caller holds the run lock). A shorter
+    retention than the lake's is refused: a reader or a warehouse load that started within it could
+    lose the files it is reading, and the tables' own setting would refuse it anyway."""
+    if retention_days < lake_mod.RETENTION_DAYS:
+        raise UserError(f"--retention-days {retention_days} is shorter than the lake's retention of "
+                        f"{lake_mod.RETENTION_DAYS} days: readers that started within it could lose their files")
+    require_lake(lake)
+    lake_mod.recover(lake)   # a dead run's commits are undone, not compacted into the tables
+    keep = rollback_keeps(lake)
+    return [maintain_table(lake, name, retention_days, keep.get(name)) for name in TABLES]
+
+
+def rollback_keeps(lake: storage.Location) -> dict[str, int]:
+    """The versions a rollback of the latest run restores, which vacuum keeps: runs may be rarer than
+    the retention period, and the latest run is the one most likely to need undoing."""
+    runs = runs_in_order(lake)
+    if runs.is_empty():
+        return {}
+    try:
+        return restore_targets(lake, runs, runs["run_id"][-1])
+    except (UserError, DeltaError):   # before a rebuild from raw/, or its log is gone: nothing to keep
+        return {}
+
+
+def maintain_table(lake: storage.Location, name: str, retention_days: int, keep: int | None) -> Maintained:
+    """Compact, then checkpoint: readers start from the checkpoint instead of replaying every commit,
+    and the log cleanup only removes log files older than one. Vacuum enforces the retention too, a
+    second guard beside `maintain`'s."""
+    table = lake_mod.open_table(lake, name)
+    metrics = table.optimize.compact()
+    table.create_checkpoint()
+    removed = table.vacuum(retention_hours=retention_days * 24, dry_run=False, enforce_retention_duration=True,
+                           keep_versions=[keep] if keep is not None else None)
+    # Log files older than delta.logRetentionDuration (30 days by default) and before the
+    # checkpoint go, as delta-rs's own post-commit cleanup does: opening a table lists fewer files.
+    table.cleanup_metadata()
+    return Maintained(name, metrics.get("numFilesRemoved", 0), metrics.get("numFilesAdded", 0), len(removed),
+                      len(data_files(table)))
+
+
+def data_files(table: DeltaTable) -> pa.Table:
+    return pa.table(table.get_add_actions(flatten=True))
+
+
+def surplus_files(table: DeltaTable) -> int:
+    """Data files beyond one per partition: a partitioned table holds at least one per bucket, so
+    the total alone would call a compacted big table due."""
+    files = data_files(table)
+    partition = f"partition.{lake_mod.BUCKET}"
+    held = len(set(files[partition].to_pylist())) if partition in files.column_names else min(files.num_rows, 1)
+    return files.num_rows - held
+
+
+def maintenance_due(lake: storage.Location, max_files: int) -> bool:
+    """Does any table hold more than max_files surplus data files? Each run adds files to the tables
+    it changes; a run can call `maintain` past this threshold."""
+    return any(surplus_files(table) > max_files
+               for name in TABLES if (table := lake_mod.open_table(lake, name)) is not None)
+
+
+def describe_maintenance(done: list[Maintained], retention_days: int) -> str:
+    lines = [f"{m.table}: compacted {m.compacted} files into {m.written}, vacuum removed {m.removed} "
+             f"(replaced more than {retention_days} days ago), {m.files} data files now" for m in done]
+    return "\n".join(lines)

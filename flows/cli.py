@@ -25,6 +25,9 @@ PREFECT_ENV = {
     # Automations are a lasting server's business; the temporary server lives for one run, and
     # starts faster without the triggers service.
     "PREFECT_SERVER_SERVICES_TRIGGERS_ENABLED": "false",
+    # The temporary server's first start on a machine migrates its database, and a busy machine
+    # slows it further: Prefect's 20 s default failed runs here that 90 s lets finish.
+    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "90",
 }
 
 

@@ -22,7 +22,7 @@ from flows.progress import Progress
 from flows.settings import Settings, UserError
 from flows.normalise import APPEND_TABLES
 from schemas.tables import TABLES, empty_frame
-from warehouse import lake, publish
+from warehouse import history, lake, publish
 
 def is_io_error(task, task_run, state) -> bool:
     """Retry only failures that a second try may fix: I/O errors, not bugs or bad data."""
@@ -77,6 +77,13 @@ def add_to_file_index(state: Path, files: list[pl.DataFrame]) -> None:
 
 
 @task(**IO_TASK)
+def maintain_lake(lake_dir: Path, max_files: int) -> None:
+    if max_files and history.maintenance_due(lake_dir, max_files):
+        get_run_logger().info("compacting the lake: %s", history.describe_maintenance(
+            history.maintain(lake_dir), lake.RETENTION_DAYS))
+
+
+@task(**IO_TASK)
 def publish_warehouse(warehouse: Path, lake_dir: Path) -> int:
     return publish.publish(warehouse, lake_dir)
 
@@ -127,6 +134,7 @@ def ingest_new_dumps(settings: Settings, run_id: str, started_at: dt.datetime, r
     add_to_file_index(settings.state, [r.files for r in results])  # frames: Prefect doesn't walk them
     checkpoint("index:written")
     publish_warehouse(settings.warehouse, settings.lake)
+    maintain_lake(settings.lake, settings.maintain_files)
     added = {name: sum(r.rows.get(name, 0) for r in results) - lost.get(name, 0) for name in APPEND_TABLES}
     added = (added | dict.fromkeys(("papers", "authors", "paper_authors"), 0) | gained if results else {}) | {"runs": 1}
     summary = row | {"waiting": len(found.waiting), "ignored": len(found.ignored),
@@ -186,6 +194,7 @@ def record_failed_run(settings: Settings, run_id: str, started_at: dt.datetime, 
     the tables it committed to are restored first."""
     try:
         if lake.run_of(lake.open_table(settings.lake, "runs")) >= seq:
+            storage.remove_tree(settings.lake / lake.WORK)   # the next run publishes the committed data
             return
         lake.recover(settings.lake)
         row = stages.run_row(run_id, started_at, "failed", 0, pl.DataFrame(schema={"status": pl.String}))

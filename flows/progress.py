@@ -33,11 +33,15 @@ class ProgressHandler(logging.Handler):
 
     def __init__(self, stream=None):
         super().__init__()
-        self.stream = stream or sys.stderr
-        self.tty = self.stream.isatty()
+        self._stream = stream
+
+    @property
+    def stream(self):
+        """The given stream, else sys.stderr as it is now (it may have been replaced since)."""
+        return self._stream or sys.stderr
 
     def emit(self, record: logging.LogRecord) -> None:
-        if not self.tty:
+        if not self.stream.isatty():
             self.stream.write(record.getMessage() + "\n")
             return
         width = 30
@@ -50,6 +54,9 @@ class ProgressHandler(logging.Handler):
 
 
 def show_progress(stream=None) -> None:
+    """Once per process: a process that runs the flow again (in-process callers) keeps one handler."""
+    if any(isinstance(h, ProgressHandler) for h in LOGGER.handlers):
+        return
     LOGGER.addHandler(ProgressHandler(stream))
     LOGGER.setLevel(logging.INFO)
     LOGGER.propagate = False

@@ -25,6 +25,7 @@ class Settings:
     max_dump_bytes: int = 64 * 1024 * 1024
     lock_wait_seconds: float = 0.0
     dask_address: str | None = None
+    maintain_files: int = 500   # a run compacts the lake when a table holds more surplus files (0: never)
 
     @classmethod
     def load(cls, **flags) -> "Settings":
@@ -63,7 +64,7 @@ class Settings:
         return self.home / "warehouse.duckdb"
 
 
-LIMITS = {"batch_size": (1, "a whole number, 1 or more"), "max_dump_bytes": (1, "a whole number, 1 or more"),
+LIMITS = {"batch_size": (1, "a whole number, 1 or more"), "maintain_files": (0, "a whole number, 0 or more"), "max_dump_bytes": (1, "a whole number, 1 or more"),
           "settle_seconds": (0, "a number of seconds, 0 or more"),
           "lock_wait_seconds": (0, "a number of seconds, 0 or more")}
 

@@ -63,16 +63,19 @@ def test_sql_refuses_writes_with_a_clear_message(loaded_home, capsys):
     assert capsys.readouterr().out == "n\n50\n"
 
 
-@pytest.mark.parametrize("sql", ["COPY (SELECT 1 AS x) TO '{home}/lake/_manifest.json' (FORMAT csv)",
-                                 "SELECT * FROM read_text('{home}/lake/_manifest.json')",
+LOG = "lake/runs/_delta_log/00000000000000000000.json"
+
+
+@pytest.mark.parametrize("sql", [f"COPY (SELECT 1 AS x) TO '{{home}}/{LOG}' (FORMAT csv)",
+                                 f"SELECT * FROM read_text('{{home}}/{LOG}')",
                                  "ATTACH '{home}/other.duckdb'", "SET enable_external_access = true"])
 def test_sql_touches_no_file_but_the_warehouse(loaded_home, capsys, sql):
     home = loaded_home[0] / "home"
-    manifest = (home / "lake" / "_manifest.json").read_bytes()
+    log = (home / LOG).read_bytes()
     assert main(["--home", str(home), "sql", sql.format(home=home)]) == 2
     err = capsys.readouterr().err
     assert "reads the warehouse only" in err or "the configuration has been locked" in err
-    assert (home / "lake" / "_manifest.json").read_bytes() == manifest and not (home / "other.duckdb").exists()
+    assert (home / LOG).read_bytes() == log and not (home / "other.duckdb").exists()
 
 
 @pytest.mark.parametrize("sql", ["", "  ;  ", "-- only a comment"])
@@ -185,11 +188,11 @@ def test_rebuild_from_raw_of_a_home_that_never_loaded_a_dump_works(run_ingest, t
     assert main(["--home", str(tmp_path / "home"), "rebuild", "--from-raw"]) == 0
 
 
-def test_a_manifest_that_is_not_json_is_named(tmp_path, capsys):
+def test_a_lake_in_the_format_before_delta_tables_is_named_with_the_way_out(tmp_path, capsys):
     (tmp_path / "lake").mkdir()
-    (tmp_path / "lake" / "_manifest.json").write_text("x\noops\n")
+    (tmp_path / "lake" / "_manifest.json").write_text("{}")
     assert main(["--home", str(tmp_path), "rebuild"]) == 2
-    assert f"{tmp_path / 'lake' / '_manifest.json'} is not a lake manifest" in capsys.readouterr().err
+    assert "format of profile-etl before Delta Lake tables: run `profile-etl rebuild --from-raw`" in capsys.readouterr().err
 
 
 def test_a_file_stamped_in_the_future_is_quarantined_unless_a_sidecar_gives_the_capture_time(tmp_path, sample_text,

@@ -243,10 +243,14 @@ def test_rebuild_from_raw_gives_the_same_tables(hostile, tmp_path):
     from flows.cli import main
     home = tmp_path / "copy"
     shutil.copytree(hostile[0], home)
-    before = {t: read_table(home, t) for t in TABLES}
+    before = {t: read_table(home, t, REBUILT_AWAY) for t in TABLES}
     assert main(["--home", str(home), "rebuild", "--from-raw"]) == 0
     for table in TABLES:
-        assert read_table(home, table).equals(before[table]), table
+        assert read_table(home, table, REBUILT_AWAY).equals(before[table]), table
+
+
+# the lake versions runs recorded belong to the lake before a rebuild from raw/, which empties them
+REBUILT_AWAY = ("lake_versions",)
 
 
 def read_table(home: Path, table: str, drop: tuple[str, ...] = ()) -> pl.DataFrame:

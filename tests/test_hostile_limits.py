@@ -14,7 +14,7 @@ import duckdb
 import pytest
 
 from tests.conftest import SAMPLE_NAME, UTC, write_dump
-from tests.test_hostile import extract_and_validate, fixture, read_table
+from tests.test_hostile import REBUILT_AWAY, extract_and_validate, fixture, read_table
 
 CAPTURED = dt.datetime(2026, 6, 1, tzinfo=UTC)
 HEADER = "h-index7\n12papers\n1,234citations\nNovelty40%\nAI Score51\n\n12 Papers\n\n"
@@ -146,8 +146,8 @@ def test_rebuild_from_raw_with_the_same_limit_gives_the_same_tables(limited, tmp
     home = tmp_path / "copy"
     shutil.copytree(limited[0], home)
     names = ["dumps", "profile_snapshots", "papers", "listings", "rejects", "runs"]
-    before = {t: read_table(home, t) for t in names}
+    before = {t: read_table(home, t, REBUILT_AWAY) for t in names}
     monkeypatch.setenv("PROFILE_ETL_MAX_DUMP_BYTES", str(LIMIT))
     assert main(["--home", str(home), "rebuild", "--from-raw"]) == 0
     for table in names:
-        assert read_table(home, table).equals(before[table]), table
+        assert read_table(home, table, REBUILT_AWAY).equals(before[table]), table

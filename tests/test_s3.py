@@ -1,6 +1,7 @@
 """Inbox and lake on object storage. A local S3 server (moto's server mode, on loopback) stands in for
-S3; s3fs reaches it through the standard AWS_* variables, and DuckDB reads the lake through the
-registered fsspec filesystem (its httpfs extension can't be downloaded here, and isn't)."""
+S3; s3fs and delta-rs reach it through the standard AWS_* variables (delta-rs's own object store
+writes the lake's Delta tables), and DuckDB reads the lake's files through the registered fsspec
+filesystem (its httpfs extension can't be downloaded here, and isn't)."""
 from __future__ import annotations
 
 import datetime as dt
@@ -8,7 +9,6 @@ import gzip
 import hashlib
 import importlib.util
 import json
-import logging
 import os
 import shutil
 import subprocess
@@ -17,15 +17,17 @@ import uuid
 from pathlib import Path
 
 import duckdb
+import polars as pl
 import pytest
 import s3fs
-from moto.server import ThreadedMotoServer
+from deltalake import DeltaTable
 
 from flows import discover, extract, identity, storage
 from flows.cli import main
 from flows.faults import CRASH_ENV
 from flows.pipeline import ingest
 from flows.settings import Settings, UserError
+from schemas.tables import TABLES
 from tests.conftest import SAMPLE_NAME, UTC
 from tests.test_crash import api_env
 from tests.test_pipeline import later_snapshot
@@ -37,24 +39,43 @@ EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "make_dumps.py"
 CAPTURED = dt.datetime(2026, 6, 3, 12, tzinfo=UTC)
 
 
+# moto's server, on a free loopback port, in a process of its own: some deltalake calls (DeltaTable.history)
+# hold the GIL while they wait for S3, which a server thread in the test process would then never answer.
+# It prints its address, and stops when its stdin closes (also when the test process dies).
+MOTO_SERVER = """
+import logging, sys
+from moto.server import ThreadedMotoServer
+logging.getLogger("werkzeug").setLevel(logging.ERROR)  # else one log line per request
+server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+server.start()
+print("%s:%s" % server.get_host_and_port(), flush=True)
+sys.stdin.read()
+server.stop()
+"""
+
+
 @pytest.fixture(scope="module")
 def s3_env():
-    """A moto S3 server on a free loopback port, and the AWS_* variables that point s3fs at it."""
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # else one log line per request
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    env = {"AWS_ENDPOINT_URL": f"http://{host}:{port}", "AWS_ACCESS_KEY_ID": "testing",
-           "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
-    with pytest.MonkeyPatch.context() as patch:
-        for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL_S3"):
-            patch.delenv(name, raising=False)
-        for name, value in env.items():
-            patch.setenv(name, value)
-        s3fs.S3FileSystem.clear_instance_cache()  # an instance keeps the endpoint it was made with
-        yield env
-        s3fs.S3FileSystem.clear_instance_cache()
-    server.stop()
+    """A moto S3 server, and the AWS_* variables that point s3fs and delta-rs at it."""
+    server = subprocess.Popen([sys.executable, "-c", MOTO_SERVER], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              text=True)
+    try:
+        address = server.stdout.readline().strip()
+        assert address, "the moto server did not start"
+        env = {"AWS_ENDPOINT_URL": f"http://{address}", "AWS_ACCESS_KEY_ID": "testing",
+               "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
+        with pytest.MonkeyPatch.context() as patch:
+            for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL_S3", "AWS_REGION", "AWS_ALLOW_HTTP",
+                         "AWS_S3_ALLOW_UNSAFE_RENAME"):
+                patch.delenv(name, raising=False)
+            for name, value in env.items():
+                patch.setenv(name, value)
+            s3fs.S3FileSystem.clear_instance_cache()  # an instance keeps the endpoint it was made with
+            yield env
+            s3fs.S3FileSystem.clear_instance_cache()
+    finally:
+        server.stdin.close()
+        server.wait(timeout=60)
 
 
 @pytest.fixture
@@ -123,6 +144,29 @@ def lake_state(lake_dir: storage.Location) -> dict:
     return {t: canonical(lake.read_table(lake_dir, t)) for t in DATA_TABLES}
 
 
+def delta_tables(lake_dir: storage.Url) -> dict[str, pl.DataFrame]:
+    """Every folder under the lake, read as a Delta table by deltalake itself (as any Delta reader
+    would, with the options the environment gives), without the lake module's reading code."""
+    fs = storage.filesystem(lake_dir)
+    names = sorted(storage.Url(fs.unstrip_protocol(p)).name for p in fs.ls(lake_dir, detail=False))
+    tables = {}
+    for name in names:
+        table = DeltaTable(lake_dir / name, storage_options=lake.storage_options(lake_dir))
+        frame = pl.from_arrow(table.to_pyarrow_table())
+        tables[name] = canonical(frame.drop(lake.BUCKET, strict=False))
+    return tables
+
+
+def assert_delta_lake(lake_dir: storage.Url) -> dict[str, pl.DataFrame]:
+    """The lake holds one Delta table per warehouse table and nothing else (no run's scratch, no
+    manifest); no table holds a run that didn't reach its commit point. Returns the data tables."""
+    tables = delta_tables(lake_dir)
+    assert sorted(tables) == sorted(TABLES)
+    committed = lake.run_of(lake.open_table(lake_dir, "runs"))
+    assert committed and all(lake.run_of(lake.open_table(lake_dir, t)) <= committed for t in TABLES)
+    return {t: tables[t] for t in DATA_TABLES}
+
+
 def assert_same(got: dict, want: dict) -> None:
     assert got.keys() == want.keys()
     for name in got:
@@ -146,10 +190,12 @@ def test_s3_inbox_and_lake_give_the_warehouse_of_a_local_run(prefect_harness, bu
     assert_same(with_relative_sources(lake_state(lake_dir), f"{inbox}/"), want)
     assert not (s3_home / "lake").exists() and (s3_home / "raw").is_dir()   # state stays local, the lake doesn't
 
-    manifest = json.loads(storage.read_bytes(lake_dir / lake.MANIFEST))
-    listed = {lake_dir / rel for rels in manifest["tables"].values() for rel in rels}
-    data_files = {url for url, _, _ in storage.list_files(lake_dir) if url.name != lake.MANIFEST}
-    assert data_files == listed and all(manifest["tables"][t] for t in DATA_TABLES)
+    assert_same(with_relative_sources(assert_delta_lake(lake_dir), f"{inbox}/"), want)
+    for name in TABLES:   # written by delta-rs: every file the log names is in the bucket
+        table = lake.open_table(lake_dir, name)
+        assert table.metadata().configuration["delta.enableChangeDataFeed"] == "true"
+        assert all(storage.exists(storage.Url(uri)) for uri in table.file_uris())
+    assert all(lake.open_table(lake_dir, t).file_uris() for t in DATA_TABLES)
 
     again = run(s3_home, inbox, lake_dir)        # nothing new: files recognised by key, size and LastModified
     assert (again["dumps_new"], again["files_read"]) == (0, 0)
@@ -183,19 +229,32 @@ def test_duckdb_reads_the_s3_lake_through_the_registered_filesystem(prefect_harn
     (home / "warehouse.duckdb").unlink()
     assert main(["--home", str(home), "rebuild", "--lake", lake_dir]) == 0     # the warehouse from the lake alone
     assert_same(warehouse_tables(home), loaded)
+    versions = lake.versions(lake_dir)
     assert main(["--home", str(home), "rebuild", "--from-raw", "--lake", lake_dir]) == 0   # the lake from raw/
     assert_same(warehouse_tables(home), loaded)
+    assert_same(assert_delta_lake(lake_dir), loaded)
+    # on object storage each table is overwritten in place: one commit more, same table
+    assert {t: v + 1 for t, v in versions.items()} == lake.versions(lake_dir)
+    assert all(lake.open_table(lake_dir, t).history(limit=1)[0]["operationParameters"]["mode"] == "Overwrite"
+               for t in TABLES)
     assert main(["--home", str(home), "sql", "SELECT count(*) AS n FROM papers", "--format", "csv"]) == 0
     assert capsys.readouterr().out.endswith("n\n50\n")
 
-    files = [str(f) for f in lake.table_files(lake_dir, "papers")]
-    assert files and all(f.startswith(f"{lake_dir}/papers/") for f in files)
+    files = lake.open_table(lake_dir, "papers").file_uris()    # what a full load reads
+    assert files and all(f.startswith(f"{lake_dir}/papers/{lake.BUCKET}=") for f in files)
     with load.connect(tmp_path / "probe.duckdb", lake=lake_dir) as con:
         assert con.execute("SELECT count(*) FROM read_parquet(?)", [files]).fetchone() == (50,)
         httpfs = con.execute("SELECT loaded, installed FROM duckdb_extensions() WHERE extension_name = 'httpfs'")
         assert httpfs.fetchall() == [(False, False)]
         with pytest.raises(duckdb.Error, match="httpfs"):   # a protocol nobody registered: no download attempt
             con.execute("SELECT * FROM read_parquet('gcs://elsewhere/x.parquet')").fetchall()
+
+    # the same lake named s3a:// (as Spark names it): delta-rs names its files s3a://, and s3fs serves both
+    alias = storage.Url("s3a://" + lake_dir.removeprefix("s3://"))
+    aliased = lake.open_table(alias, "papers").file_uris()
+    assert sorted(aliased) == sorted("s3a://" + f.removeprefix("s3://") for f in files)
+    with load.connect(tmp_path / "probe-s3a.duckdb", lake=alias) as con:
+        assert con.execute("SELECT count(*) FROM read_parquet(?)", [aliased]).fetchone() == (50,)
 
 
 def test_fixed_sidecar_in_the_bucket_loads_on_reprocess(prefect_harness, bucket, tmp_path, sample_text):
@@ -231,21 +290,45 @@ def crash_homes(s3_env, tmp_path_factory, sample_text, prefect_harness):
     return base, root
 
 
-@pytest.mark.parametrize("point", ["lake:file-written:papers", "lake:manifest-written", "lake:committed"])
-def test_run_killed_while_committing_to_s3_then_rerun_equals_uninterrupted_run(point, crash_homes, tmp_path, s3_env):
+@pytest.mark.parametrize("points", [["lake:committed:listings"], ["lake:committed:papers"], ["lake:committed:runs"],
+                                    ["lake:committed:papers", "lake:restored:listings"]], ids="+".join)
+def test_run_killed_while_committing_to_s3_then_rerun_equals_uninterrupted_run(points, crash_homes, tmp_path, s3_env):
+    """Killed between two of its table commits (or, the last case, again while the next run restores
+    the tables the dead run committed to), then run again: the lake and warehouse are those of an
+    uninterrupted run, and the lake holds no scratch."""
     base, root = crash_homes
     home, lake_dir = tmp_path / "home", root / f"lake-{uuid.uuid4().hex[:8]}"
     shutil.copytree(base / "before", home)
     copy_lake(root / "before", lake_dir)
-    killed = subprocess.run([str(BIN / "profile-etl"), "--home", str(home), "run", "--inbox", root / "inbox",
-                             "--lake", lake_dir, "--settle-seconds", "0"], env=api_env() | s3_env | {CRASH_ENV: point},
-                            capture_output=True, text=True, timeout=300)
-    assert killed.returncode == -9, f"the run was not killed at {point}: {killed.stderr}"
+    for point in points:
+        killed = subprocess.run([str(BIN / "profile-etl"), "--home", str(home), "run", "--inbox", root / "inbox",
+                                 "--lake", lake_dir, "--settle-seconds", "0"],
+                                env=api_env() | s3_env | {CRASH_ENV: point}, capture_output=True, text=True,
+                                timeout=300)
+        assert killed.returncode == -9, f"the run was not killed at {point}: {killed.stderr}"
+    assert lake_leftovers(lake_dir)   # the dead run left scratch, or commits past the last runs row
     run(home, root / "inbox", lake_dir)
     assert_same(warehouse_tables(home), warehouse_tables(base / "expected"))
     assert_same(lake_state(lake_dir), lake_state(root / "expected"))
-    listed = {lake_dir / rel for rels in lake.read_manifest(lake_dir)["tables"].values() for rel in rels}
-    assert {url for url, _, _ in storage.list_files(lake_dir) if url.name != lake.MANIFEST} == listed
+    assert_same(assert_delta_lake(lake_dir), assert_delta_lake(root / "expected"))
+    assert lake_leftovers(lake_dir) == []
+
+
+def lake_leftovers(lake_dir: storage.Url) -> list[str]:
+    """A run's scratch under _work/, and tables holding a run that never reached its commit point."""
+    scratch = [url for url, _, _ in storage.list_files(lake_dir / lake.WORK)]
+    committed = lake.run_of(lake.open_table(lake_dir, "runs"))
+    return scratch + [t for t in TABLES if lake.run_of(lake.open_table(lake_dir, t)) > committed]
+
+
+def test_an_s3_lake_in_the_format_before_delta_tables_is_refused(prefect_harness, bucket, tmp_path, sample_text,
+                                                                 capsys):
+    inbox, lake_dir, home = bucket / "inbox", bucket / "lake", tmp_path / "home"
+    put(inbox / SAMPLE_NAME, sample_text)
+    put(lake_dir / lake.OLD_MANIFEST, json.dumps({"tables": {}}))
+    assert main(["--home", str(home), "run", "--inbox", inbox, "--lake", lake_dir, "--settle-seconds", "0"]) == 2
+    assert "rebuild --from-raw" in capsys.readouterr().err
+    assert [url.name for url, _, _ in storage.list_files(lake_dir)] == [lake.OLD_MANIFEST]   # nothing written
 
 
 def test_scan_of_an_s3_inbox_follows_the_local_rules(bucket, tmp_path, sample_text):
@@ -308,6 +391,23 @@ def test_locations_from_flags_and_environment(monkeypatch, tmp_path):
     assert Settings.load(home=tmp_path).lake == tmp_path / "lake"       # the local default is unchanged
     with pytest.raises(UserError, match="must be a local folder"):
         Settings.load(home="s3://bucket/home")
+
+
+def test_delta_storage_options_come_from_the_aws_variables(monkeypatch, tmp_path):
+    for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_ALLOW_HTTP", "AWS_REGION", "AWS_DEFAULT_REGION",
+                 "AWS_S3_ALLOW_UNSAFE_RENAME"):
+        monkeypatch.delenv(name, raising=False)
+    url = storage.Url("s3://bucket/lake")
+    assert lake.storage_options(tmp_path / "lake") is None                       # a local lake needs none
+    assert lake.storage_options(url) == {"AWS_S3_ALLOW_UNSAFE_RENAME": "true"}    # AWS itself: delta-rs's defaults
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "https://s3.example.com")
+    assert lake.storage_options(url) == {"AWS_S3_ALLOW_UNSAFE_RENAME": "true", "AWS_REGION": "eu-west-1",
+                                         "AWS_ENDPOINT_URL": "https://s3.example.com"}   # https: no plain http
+    monkeypatch.setenv("AWS_REGION", "eu-central-1")                 # the AWS SDKs' order: AWS_REGION first
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", "http://127.0.0.1:9000")   # the S3 endpoint wins over the global one
+    assert lake.storage_options(url) == {"AWS_S3_ALLOW_UNSAFE_RENAME": "true", "AWS_REGION": "eu-central-1",
+                                         "AWS_ENDPOINT_URL": "http://127.0.0.1:9000", "AWS_ALLOW_HTTP": "true"}
 
 
 def test_s3_without_s3fs_is_a_clear_user_error(monkeypatch, tmp_path, capsys):

@@ -61,8 +61,8 @@ def _endpoint_options(env) -> dict[str, str]:
     endpoint = env.get("AWS_ENDPOINT_URL_S3") or env.get("AWS_ENDPOINT_URL")   # botocore's precedence
     if endpoint:
         options["AWS_ENDPOINT_URL"] = endpoint
-    if allow_http := env.get("AWS_ALLOW_HTTP") or ("true" if endpoint and endpoint.lower().startswith("http://") else None):
-        options["AWS_ALLOW_HTTP"] = allow_http
+    if "AWS_ALLOW_HTTP" in env or (endpoint or "").lower().startswith("http://"):
+        options["AWS_ALLOW_HTTP"] = env.get("AWS_ALLOW_HTTP", "true")
     if region := env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION"):
         options["AWS_REGION"] = region
     return options
@@ -265,13 +265,22 @@ def target_versions(lake: storage.Location) -> dict[str, int]:
     return {name: committed_version(lake, name, table, committed) for name, table in tables.items()}
 
 
+def restored_to(table: DeltaTable, version: int) -> bool:
+    """Is the table at `version`, or is its last commit a restore to it? (A restore keeps the dead
+    run's tag, so a second recovery before the next run commits would otherwise restore again.)"""
+    if table.version() == version:
+        return True
+    [last] = table.history(limit=1)
+    return last.get("operation") == "RESTORE" and str(last.get("operationParameters", {}).get("version")) == str(version)
+
+
 def recover(lake: storage.Location) -> int:
     """Restore the tables a dead run committed to (its runs row never came) to their versions before
     it, remove runs' scratch; returns the next run's sequence number."""
     tables = ensure_tables(lake)
     committed = run_of(tables["runs"])
     for name, table in tables.items():
-        if run_of(table) > committed and (version := committed_version(lake, name, table, committed)) != table.version():
+        if run_of(table) > committed and not restored_to(table, version := committed_version(lake, name, table, committed)):
             table.restore(version)
             checkpoint(f"lake:restored:{name}")
     storage.remove_tree(lake / WORK)

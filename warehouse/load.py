@@ -149,7 +149,7 @@ def table_change(lake: storage.Location, name: str, version: int, loaded: tuple[
     table_id = table.metadata().id
     if loaded is not None and loaded == (table_id, version):
         return None
-    if loaded is None or loaded[0] != table_id or loaded[1] > version or not incremental(table, loaded[1]):
+    if loaded is None or loaded[0] != table_id or loaded[1] > version or not incremental(lake, name, loaded[1], version):
         return Change(version, table_id, files=table.file_uris())
     try:
         rows = pa.table(table.load_cdf(starting_version=loaded[1] + 1, ending_version=version))
@@ -158,12 +158,14 @@ def table_change(lake: storage.Location, name: str, version: int, loaded: tuple[
     return Change(version, table_id, rows=rows)
 
 
-def incremental(table, since: int) -> bool:
-    """Did only appends, merges and maintenance commit after version `since`?"""
-    history = table.history(limit=table.version() - since)
-    return all(c.get("version", since + 1) <= since or
-               (c.get("operation") in INCREMENTAL and INCREMENTAL[c["operation"]] in (None, c.get("operationParameters", {}).get("mode")))
-               for c in history)
+def incremental(lake: storage.Location, name: str, since: int, version: int) -> bool:
+    """Did only appends, merges and maintenance commit after version `since`, up to `version`?
+    (The history of the latest table: delta-rs numbers an older table's history as the latest's.)"""
+    latest = lake_mod.open_table(lake, name)
+    commits = [c for c in latest.history(limit=latest.version() - since) if since < c.get("version", -1) <= version]
+    return len(commits) == version - since and all(
+        c.get("operation") in INCREMENTAL
+        and INCREMENTAL[c["operation"]] in (None, c.get("operationParameters", {}).get("mode")) for c in commits)
 
 
 def apply_change(con: duckdb.DuckDBPyConnection, name: str, change: Change) -> int:

@@ -1,0 +1,229 @@
+"""`history`, `rollback RUN_ID` and `maintain` (SPEC §5, §8) on homes the real flow filled: a rollback
+returns the lake and the warehouse to their state before the run, and the next run ingests its dumps
+again; maintenance compacts without changing what any reader sees."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+
+import duckdb
+import polars as pl
+import pytest
+from deltalake import DeltaTable
+
+from flows.cli import main
+from flows.discover import plan_run
+from flows.faults import FAIL_ENV, InjectedFault
+from flows.pipeline import ingest
+from flows.settings import UserError
+from schemas.tables import TABLES, polars_schema
+from tests.conftest import SAMPLE_NAME, write_dump
+from tests.test_lake import commit
+from tests.test_pipeline import FIRST, LATER, later_snapshot
+from tests.warehouse_state import lake_tables, same_tables, warehouse_tables
+from warehouse import history, lake, publish
+
+LATER_NAME = "001_7707062aadfcc580.txt"
+
+
+def run(home, inbox) -> dict:
+    return ingest(home=home, inbox=inbox, settle_seconds=0)
+
+
+def lake_run_ids(home) -> list[str]:
+    return history.runs_in_order(home / "lake")["run_id"].to_list()
+
+
+def warehouse_run_ids(home) -> list[str]:
+    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
+        return [r for (r,) in con.execute("SELECT run_id FROM runs ORDER BY started_at, run_id").fetchall()]
+
+
+@pytest.fixture(scope="module")
+def two_runs(prefect_harness, tmp_path_factory, sample_text):
+    """A home of two runs (the sample, then its later snapshot), with the tables after each."""
+    base = tmp_path_factory.mktemp("two_runs")
+    home, inbox = base / "home", base / "inbox"
+    write_dump(inbox, SAMPLE_NAME, sample_text, FIRST)
+    run(home, inbox)
+    first = warehouse_tables(home)
+    write_dump(inbox, LATER_NAME, later_snapshot(sample_text), LATER)
+    run(home, inbox)
+    return base, first, warehouse_tables(home)
+
+
+def without_paths(tables: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
+    """The tables without dumps.source_path, which names the inbox a copied home reads."""
+    return tables | {"dumps": tables["dumps"].drop("source_path")}
+
+
+@pytest.fixture
+def copied(two_runs, tmp_path):
+    """A copy of the two-run home (the warehouse link kept), for a test to change."""
+    base, first, second = two_runs
+    shutil.copytree(base / "home", tmp_path / "home", symlinks=True)
+    shutil.copytree(base / "inbox", tmp_path / "inbox")
+    return tmp_path / "home", tmp_path / "inbox", first, second
+
+
+def test_rollback_returns_lake_and_warehouse_to_before_the_run_and_the_next_run_ingests_it_again(
+        prefect_harness, tmp_path, sample_text, capsys):
+    home, inbox = tmp_path / "home", tmp_path / "inbox"
+    write_dump(inbox, SAMPLE_NAME, sample_text, FIRST)
+    run(home, inbox)
+    after_first = warehouse_tables(home)
+    write_dump(inbox, LATER_NAME, later_snapshot(sample_text), LATER)
+    run(home, inbox)
+    after_second = warehouse_tables(home)
+    assert not same_tables(after_first, after_second)
+    first, second = lake_run_ids(home)
+
+    assert main(["--home", str(home), "rollback", second]) == 0
+    assert f"rolled back run {second}" in capsys.readouterr().out
+    assert same_tables(warehouse_tables(home), after_first) and same_tables(lake_tables(home), after_first)
+    assert lake_run_ids(home) == warehouse_run_ids(home) == [first]
+    assert lake.target_versions(home / "lake") == lake.versions(home / "lake")   # the restores are committed
+    todo = plan_run(inbox, home / "lake", home / "state", 0).todo
+    assert [f.path.name for f in todo] == [LATER_NAME]   # indexed, but to a dump the lake no longer holds
+
+    assert run(home, inbox)["dumps_new"] == 1
+    assert same_tables(warehouse_tables(home), after_second) and same_tables(lake_tables(home), after_second)
+    assert warehouse_run_ids(home)[0] == first and len(warehouse_run_ids(home)) == 2
+
+
+def test_rollback_refuses_to_undo_later_runs_unless_forced(copied, capsys):
+    home, inbox, _, second_tables = copied
+    first, second = lake_run_ids(home)
+    before = lake.versions(home / "lake")
+
+    assert main(["--home", str(home), "rollback", first]) == 2
+    assert second in capsys.readouterr().err and lake.versions(home / "lake") == before
+    assert main(["--home", str(home), "rollback", "no-such-run"]) == 2
+    assert "no run 'no-such-run'" in capsys.readouterr().err
+
+    before_any = history.restore_targets(home / "lake", history.runs_in_order(home / "lake"), first)
+    assert before_any == dict.fromkeys(TABLES, 0)   # the lake began with the first run
+    assert main(["--home", str(home), "rollback", first, "--force"]) == 0
+    assert second in capsys.readouterr().out
+    assert all(frame.is_empty() for frame in warehouse_tables(home).values())
+    assert lake_run_ids(home) == warehouse_run_ids(home) == []
+    assert run(home, inbox)["dumps_new"] == 2   # both dumps again, in one run
+    assert same_tables(without_paths(warehouse_tables(home)), without_paths(second_tables))
+
+
+def test_history_lists_the_runs_with_their_versions_and_nulls_after_a_rebuild_from_raw(copied, capsys):
+    home, _, _, _ = copied
+    first, second = lake_run_ids(home)
+    assert main(["--home", str(home), "history", "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert [r["run_id"] for r in listed] == [first, second]   # oldest first
+    assert [r["dumps_new"] for r in listed] == [1, 1] and {r["status"] for r in listed} == {"completed"}
+    now = {name: v for name, v in lake.versions(home / "lake").items() if name != "runs"}
+    assert listed[1]["lake_versions"] == now
+    assert all(listed[0]["lake_versions"][name] <= now[name] for name in now)
+    assert main(["--home", str(home), "history"]) == 0
+    text = capsys.readouterr().out
+    assert first in text and second in text and f"papers={now['papers']}" in text
+
+    assert main(["--home", str(home), "rebuild", "--from-raw"]) == 0
+    capsys.readouterr()
+    assert main(["--home", str(home), "history", "--json"]) == 0
+    assert [r["lake_versions"] for r in json.loads(capsys.readouterr().out)] == [None, None]
+    assert main(["--home", str(home), "history"]) == 0
+    assert history.REBUILT in capsys.readouterr().out
+    assert main(["--home", str(home), "rollback", second]) == 2
+    assert "rebuilt from raw/" in capsys.readouterr().err
+
+
+def test_a_rollback_that_dies_part_way_is_undone(copied, monkeypatch):
+    home, _, _, second_tables = copied
+    lake_dir = home / "lake"
+    first, second = lake_run_ids(home)
+    before = lake.versions(lake_dir)
+
+    # Killed after restoring the data tables, before `runs` (its commit point): loads don't see
+    # the restores, and the next recover undoes them.
+    seq = lake.recover(lake_dir)
+    targets = history.restore_targets(lake_dir, history.runs_in_order(lake_dir), second)
+    for name in TABLES:
+        if name != "runs" and targets[name] != before[name]:
+            lake.open_table(lake_dir, name).restore(targets[name], commit_properties=lake.tagged(seq))
+    assert lake.target_versions(lake_dir) == before
+    lake.recover(lake_dir)
+    assert same_tables(lake_tables(home), second_tables) and lake_run_ids(home) == [first, second]
+
+    # Failed half-way: undone at once, and reported.
+    monkeypatch.setenv(FAIL_ENV, "rollback:restored:papers")
+    with pytest.raises(InjectedFault):
+        main(["--home", str(home), "rollback", second])
+    assert same_tables(lake_tables(home), second_tables) and lake_run_ids(home) == [first, second]
+    monkeypatch.delenv(FAIL_ENV)
+    assert main(["--home", str(home), "rollback", second]) == 0
+    assert lake_run_ids(home) == [first]
+
+
+def test_maintain_compacts_and_a_rollback_and_a_run_after_it_still_load_right(copied, capsys):
+    home, inbox, after_first, after_second = copied
+    lake_dir = home / "lake"
+    files_before = {name: len(history.data_files(lake.open_table(lake_dir, name))) for name in TABLES}
+    assert history.maintenance_due(lake_dir, 0)
+
+    assert main(["--home", str(home), "maintain", "--retention-days", "1"]) == 2
+    assert "shorter than the lake's retention" in capsys.readouterr().err
+    assert main(["--home", str(home), "maintain"]) == 0
+    out = capsys.readouterr().out
+    assert all(line.split(":")[0] in TABLES for line in out.splitlines()) and len(out.splitlines()) == len(TABLES)
+    files_after = {name: len(history.data_files(lake.open_table(lake_dir, name))) for name in TABLES}
+    assert files_after["dumps"] == files_after["runs"] == 1 < files_before["dumps"]
+    assert all(files_after[name] <= files_before[name] for name in TABLES)
+    assert not history.maintenance_due(lake_dir, 0)
+    assert same_tables(lake_tables(home), after_second) and same_tables(warehouse_tables(home), after_second)
+    # vacuum kept the replaced files (within the retention): the state before still reads
+    assert DeltaTable(str(lake_dir / "dumps"), version=1).to_pyarrow_table().num_rows == 1
+
+    assert main(["--home", str(home), "rollback", lake_run_ids(home)[-1]]) == 0
+    assert same_tables(warehouse_tables(home), after_first) and same_tables(lake_tables(home), after_first)
+    assert run(home, inbox)["dumps_new"] == 1
+    publish.publish(home / "warehouse.duckdb", lake_dir)   # the other warehouse file too, incrementally
+    want = without_paths(after_second)
+    assert same_tables(without_paths(warehouse_tables(home)), want)
+    assert same_tables(without_paths(lake_tables(home)), want)
+
+
+def test_maintain_cleans_up_old_log_files_and_keeps_the_run_tags(copied):
+    home, _, _, second_tables = copied
+    lake_dir = home / "lake"
+    next_seq = lake.recover(lake_dir)
+    month_ago = time.time() - 40 * 86400   # past delta.logRetentionDuration (30 days)
+    for log in lake_dir.glob("*/_delta_log/*.json"):
+        os.utime(log, (month_ago, month_ago))
+    history.maintain(lake_dir)
+    for name in TABLES:   # the log files before the checkpoint are gone
+        log = lake_dir / name / "_delta_log"
+        kept = min(int(path.name.split(".")[0]) for path in log.glob("0*.json"))
+        assert kept == json.loads((log / "_last_checkpoint").read_text())["version"]
+    assert lake.recover(lake_dir) == next_seq   # the tags live on in the checkpoints
+    assert lake.target_versions(lake_dir) == lake.versions(lake_dir)
+    publish.publish(home / "warehouse.duckdb", lake_dir)   # the idle file catches up without the old log
+    assert same_tables(warehouse_tables(home), second_tables)
+    with pytest.raises(UserError, match="state before run"):
+        history.rollback(lake_dir, lake_run_ids(home)[-1])
+    assert same_tables(lake_tables(home), second_tables)
+
+
+def authorship(*keys: str) -> pl.DataFrame:
+    return pl.DataFrame([(key, 1, "a1") for key in keys], schema=polars_schema(TABLES["paper_authors"]), orient="row")
+
+
+def test_maintenance_is_due_past_a_number_of_files_beyond_one_per_partition(tmp_path):
+    seq = lake.recover(tmp_path)
+    lake.upsert(tmp_path, "paper_authors", authorship("00aa", "ff01"), seq, new_keys_only=True)
+    assert not history.maintenance_due(tmp_path, 0)   # one file in each of two buckets
+    lake.upsert(tmp_path, "paper_authors", authorship("00bb"), seq + 1, new_keys_only=True)
+    commit(tmp_path, seq + 1, "r1")   # else maintain's recover would take the run's commits for a dead run's
+    assert history.maintenance_due(tmp_path, 0) and not history.maintenance_due(tmp_path, 1)
+    history.maintain(tmp_path)
+    assert not history.maintenance_due(tmp_path, 0)
+    assert sorted(lake.read_table(tmp_path, "paper_authors")["paper_id"]) == ["00aa", "00bb", "ff01"]

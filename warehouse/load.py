@@ -20,6 +20,7 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from flows import storage
 from flows.faults import checkpoint
@@ -124,10 +125,12 @@ def add_missing_keys(con: duckdb.DuckDBPyConnection) -> None:
 
 @dataclass
 class Change:
-    """What a load applies to one table: its whole rows at a version (`files`), or the rows the
-    versions since the last load changed (`rows`, from the table's change data feed)."""
+    """What a load applies to one table: its whole rows at a version (`whole`: its `files`, or
+    its `rows` read by deltalake), or the rows the versions since the last load changed (`rows`,
+    from the table's change data feed)."""
     version: int
     table_id: str
+    whole: bool = False
     files: list[str] | None = None
     rows: pa.Table | None = None
 
@@ -150,12 +153,24 @@ def table_change(lake: storage.Location, name: str, version: int, loaded: tuple[
     if loaded is not None and loaded == (table_id, version):
         return None
     if loaded is None or loaded[0] != table_id or loaded[1] > version or not incremental(lake, name, loaded[1], version):
-        return Change(version, table_id, files=table.file_uris())
+        return whole_table(lake, name, table)
     try:
-        rows = pa.table(table.load_cdf(starting_version=loaded[1] + 1, ending_version=version))
+        rows = pa.table(table.load_cdf(starting_version=loaded[1] + 1, ending_version=version,
+                                       predicate="_change_type != 'update_preimage'"))   # never applied
     except Exception:   # e.g. a vacuum removed files of those versions: read the table whole
-        return Change(version, table_id, files=table.file_uris())
-    return Change(version, table_id, rows=rows)
+        return whole_table(lake, name, table)
+    return Change(version, table.metadata().id, rows=rows)
+
+
+def whole_table(lake: storage.Location, name: str, table) -> Change:
+    """A local table's files go to DuckDB's read_parquet; a remote one is read by deltalake, whose
+    object store fetches files in parallel where DuckDB's reads through fsspec go one by one."""
+    change = Change(table.version(), table.metadata().id, whole=True)
+    if storage.is_url(lake):
+        change.rows = pa.table(table.to_pyarrow_table(columns=lake_mod.columns(name)))
+    else:
+        change.files = table.file_uris()
+    return change
 
 
 def incremental(lake: storage.Location, name: str, since: int, version: int) -> bool:
@@ -177,9 +192,15 @@ def apply_change(con: duckdb.DuckDBPyConnection, name: str, change: Change) -> i
             con.execute(f"INSERT INTO {name} BY NAME SELECT {listed} FROM "
                         f"read_parquet({_sql_list(change.files)}, hive_partitioning = false)")
         read = len(change.files)
+    elif change.whole:
+        con.execute(f"DELETE FROM {name}")
+        con.register("_whole", change.rows)
+        con.execute(f"INSERT INTO {name} BY NAME SELECT {listed} FROM _whole")
+        con.unregister("_whole")
+        read = change.rows.num_rows
     else:
         con.register("_changes", change.rows)
-        apply_rows(con, name, listed)
+        apply_rows(con, name, listed, pc.count_distinct(change.rows["_commit_version"]).as_py())
         con.unregister("_changes")
         read = change.rows.num_rows
     con.execute("INSERT OR REPLACE INTO _lake_versions VALUES (?, ?, ?)", [name, change.table_id, change.version])
@@ -187,20 +208,23 @@ def apply_change(con: duckdb.DuckDBPyConnection, name: str, change: Change) -> i
     return read
 
 
-def apply_rows(con: duckdb.DuckDBPyConnection, name: str, listed: str) -> None:
+def apply_rows(con: duckdb.DuckDBPyConnection, name: str, listed: str, versions: int) -> None:
     """The change feed's rows: an append table's inserts; a merged table's last change of each
-    key, applied as a delete of the key's old row and an insert of its new one."""
+    key, applied as a delete of the key's old row and an insert of its new one (a feed of one
+    version, the usual case, holds one change a key: nothing to pick)."""
     if name not in lake_mod.MERGE_KEYS:
         con.execute(f"INSERT INTO {name} BY NAME SELECT {listed} FROM _changes WHERE _change_type = 'insert'")
         return
     keys = lake_mod.MERGE_KEYS[name]
     same_key = " AND ".join(f"o.{k} = c.{k}" for k in keys)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _last AS SELECT * FROM _changes WHERE _change_type <> 'update_preimage' "
-                f"QUALIFY row_number() OVER (PARTITION BY {', '.join(keys)} ORDER BY _commit_version DESC, "
-                f"_change_type = 'delete') = 1")
-    con.execute(f"DELETE FROM {name} AS o WHERE EXISTS (SELECT 1 FROM _last AS c WHERE {same_key})")
-    con.execute(f"INSERT INTO {name} BY NAME SELECT {listed} FROM _last WHERE _change_type <> 'delete'")
-    con.execute("DROP TABLE _last")
+    last = "_changes"
+    if versions > 1:
+        last = "_last"
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _last AS SELECT * FROM _changes "
+                    f"QUALIFY row_number() OVER (PARTITION BY {', '.join(keys)} ORDER BY _commit_version DESC) = 1")
+    con.execute(f"DELETE FROM {name} AS o WHERE EXISTS (SELECT 1 FROM {last} AS c WHERE {same_key})")
+    con.execute(f"INSERT INTO {name} BY NAME SELECT {listed} FROM {last} WHERE _change_type <> 'delete'")
+    con.execute("DROP TABLE IF EXISTS _last")
 
 
 def sync(con: duckdb.DuckDBPyConnection, lake: storage.Location) -> int:
@@ -223,7 +247,7 @@ def scope_changes(con: duckdb.DuckDBPyConnection, changes: dict[str, Change | No
     """Fill `_scope_dump_id` (the dumps whose rows this load adds) and `_scope_paper_id` (the papers
     whose rows it rewrites, and those its new listings name) for warehouse/checks.py. False, check
     everything, when a table is read whole (a first load, a reprocessing run, a rollback)."""
-    if any(change is not None and change.files is not None for change in changes.values()):
+    if any(change is not None and change.whole for change in changes.values()):
         return False
     for key, names in (("dump_id", ("dumps", "profile_snapshots", "listings", "rejects")),
                        ("paper_id", ("papers", "paper_authors", "listings"))):

@@ -64,8 +64,17 @@ def write_batch(job: BatchJob, files: pl.DataFrame, tables: dict[str, pl.DataFra
         result.rows[name] = tables[name].height
         if tables[name].height:
             result.scratch[name] = work / f"{job.index:05d}-{name}.parquet"
-            lake.write_scratch(tables[name], result.scratch[name])
+            write_observations(tables[name], name, result.scratch[name])
     return result
+
+
+def write_observations(frame: pl.DataFrame, name: str, target: Path) -> None:
+    """A mutable table's observations sorted by key in row groups of 1/16: a merge in parts then
+    reads only the row groups of its part's keys."""
+    if name not in lake.PARTITIONED:
+        lake.write_scratch(frame, target)
+        return
+    lake.write_scratch(frame.sort(lake.PARTITIONED[name]), target, row_group_size=max(frame.height // 16, 1024))
 
 
 def describe(result: BatchResult) -> str:

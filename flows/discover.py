@@ -57,29 +57,49 @@ def scan_inbox(inbox: storage.Location, settle_seconds: float, now: float | None
     now = time.time() if now is None else now
     if storage.is_url(inbox):
         return _scan_url(inbox, settle_seconds, now)
-    ready, waiting, ignored = [], [], []
-    for root, dirs, names in os.walk(inbox):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        folder = Path(root)   # once per folder: parsing paths is most of a big inbox's scan
-        ignored += [folder / d for d in dirs if os.path.islink(os.path.join(root, d))]
-        for name in sorted(names):
-            if is_in_progress(name):
-                if is_dump_name(name.lstrip(".").removesuffix(".part").removesuffix(".tmp")):
-                    waiting.append(folder / name)
-                continue
-            if not is_dump_name(name):
-                if not name.endswith(SIDECAR_SUFFIX):
-                    ignored.append(folder / name)
-                continue
-            try:
-                stat = os.stat(os.path.join(root, name))
-            except OSError:  # a dangling symlink, or removed since listed: nothing to read
-                continue
-            if is_settling(now - stat.st_mtime, settle_seconds):
-                waiting.append(folder / name)
-            else:
-                ready.append(SourceFile(folder / name, stat.st_size, stat.st_mtime_ns))
-    return Inbox(ready, waiting, ignored)
+    inbox_found = Inbox([], [], [])
+    _scan_folder(str(inbox), settle_seconds, now, inbox_found)
+    return inbox_found
+
+
+def _scan_folder(folder: str, settle_seconds: float, now: float, found: Inbox) -> None:
+    """One folder's files in name order, then its subfolders' (dot-folders skipped, links to
+    folders reported, not followed): os.walk's order, from the directory entries' own types."""
+    try:
+        with os.scandir(folder) as listing:
+            entries = sorted(listing, key=lambda entry: entry.name)
+    except OSError:   # unreadable, or gone since listed: passed over, as os.walk does
+        return
+    subfolders = []
+    for entry in entries:
+        name = entry.name
+        if entry.is_dir(follow_symlinks=False):
+            if not name.startswith("."):
+                subfolders.append(entry.path)
+        elif entry.is_symlink() and entry.is_dir():
+            if not name.startswith("."):
+                found.ignored.append(Path(entry.path))
+        elif is_in_progress(name):
+            if is_dump_name(name.lstrip(".").removesuffix(".part").removesuffix(".tmp")):
+                found.waiting.append(Path(entry.path))
+        elif not is_dump_name(name):
+            if not name.endswith(SIDECAR_SUFFIX):
+                found.ignored.append(Path(entry.path))
+        else:
+            _add_dump(entry, settle_seconds, now, found)
+    for subfolder in subfolders:
+        _scan_folder(subfolder, settle_seconds, now, found)
+
+
+def _add_dump(entry: os.DirEntry, settle_seconds: float, now: float, found: Inbox) -> None:
+    try:
+        stat = entry.stat()
+    except OSError:  # a dangling symlink, or removed since listed: nothing to read
+        return
+    if is_settling(now - stat.st_mtime, settle_seconds):
+        found.waiting.append(Path(entry.path))
+    else:
+        found.ready.append(SourceFile(Path(entry.path), stat.st_size, stat.st_mtime_ns))
 
 
 def is_settling(age_seconds: float, settle_seconds: float) -> bool:
@@ -109,12 +129,10 @@ def _scan_url(inbox: storage.Url, settle_seconds: float, now: float) -> Inbox:
     return Inbox(ready, waiting, ignored)
 
 
-def read_file_index(state: Path) -> dict[tuple[str, int, int], str]:
+def read_file_index(state: Path) -> pl.DataFrame:
+    """(path, size, mtime_ns) -> dump_id of every file a run has read."""
     path = state / FILE_INDEX
-    if not path.exists():
-        return {}
-    index = pl.read_parquet(path)
-    return {(p, s, m): d for p, s, m, d in index.iter_rows()}
+    return pl.read_parquet(path).cast(dict(FILE_SCHEMA)) if path.exists() else pl.DataFrame(schema=FILE_SCHEMA)
 
 
 def add_to_file_index(state: Path, files: list[pl.DataFrame]) -> None:
@@ -131,10 +149,13 @@ def add_to_file_index(state: Path, files: list[pl.DataFrame]) -> None:
     os.replace(tmp, path)
 
 
-def unrecognised(ready: list[SourceFile], index: dict[tuple[str, int, int], str], known: set[str]) -> list[SourceFile]:
+def unrecognised(ready: list[SourceFile], index: pl.DataFrame, known: set[str]) -> list[SourceFile]:
     """Files that must be read: not indexed with the same (path, size, mtime), or indexed to a
     dump the warehouse doesn't hold (e.g. the run that indexed it crashed before committing)."""
-    return [f for f in ready if index.get(index_key(f)) not in known]
+    keys = pl.DataFrame([index_key(f) for f in ready], schema=list(FILE_SCHEMA.items())[:3], orient="row")
+    matched = keys.with_row_index("at").join(index, on=keys.columns, how="left", nulls_equal=True)
+    todo = matched.filter(pl.col("dump_id").is_null() | ~pl.col("dump_id").is_in(pl.Series(list(known), dtype=pl.String).implode()))
+    return [ready[i] for i in sorted(todo["at"])]
 
 
 def index_key(source: SourceFile) -> tuple[str, int, int]:

@@ -5,19 +5,29 @@ keys observed (warehouse/lake.py reads only the partitions holding them). It mer
 flows/normalise.py's rules and writes the rows that changed as one Delta merge, so a small run
 costs what it changed. papers and their paper_authors merge in one task, authors and profiles in
 one each, in parallel. No prefect, no duckdb.
+
+A merge holds its observations, the current rows and their merge in memory, and Delta rewrites the
+partitions it touches; so past PART_BYTES of those a table merges in parts, ranges of key buckets
+of one commit each (tagged with the part, so a retried run skips the parts that committed), and a
+run's memory follows a part, not the size of the run or of the lake.
 """
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
 
+from flows import storage
 from flows.normalise import merge_authors, merge_paper_authors, merge_papers, merge_profiles
 from schemas.tables import TABLES
 from warehouse import lake
 
 MERGES = {"papers": merge_papers, "authors": merge_authors, "profiles": merge_profiles}
+# Stored (compressed) bytes of scratch and touched partitions per part: about 0.3 GB once in memory.
+PART_BYTES = 16 * 2**20
+BUCKETS = 16 ** lake.BUCKET_CHARS
 
 
 @dataclass
@@ -29,26 +39,69 @@ class TableMerge:
     seq: int
 
 
+@dataclass(frozen=True)
+class Part:
+    """The `index`-th of `count` equal ranges of key buckets (one part: the whole table)."""
+    index: int = 0
+    count: int = 1
+
+    @property
+    def app_id(self) -> str:
+        return f"{lake.APP_ID}/{self.count}.{self.index}"
+
+    def holds(self, column: str) -> pl.Expr | None:
+        """Which rows of a key column fall in the part (None: all)."""
+        if self.count == 1:
+            return None
+        low, high = (f"{i * BUCKETS // self.count:0{lake.BUCKET_CHARS}x}" for i in (self.index, self.index + 1))
+        return (pl.col(column) >= low) & (pl.col(column) < high) if self.index + 1 < self.count else pl.col(column) >= low
+
+
+def plan_parts(job: TableMerge) -> list[Part]:
+    """As many parts (a power of two) as keep each under PART_BYTES of scratch and touched partitions."""
+    if job.table not in lake.PARTITIONED:
+        return [Part()]
+    keys = lake.read_scratch(job.observed, columns=lake.MERGE_KEYS[job.table][:1]).to_series()
+    table = lake.open_table(job.lake_dir, job.table)
+    if lake.run_of(table) >= job.seq:   # a retry plans the parts the first try did: on the table before the run
+        table = lake.open_table(job.lake_dir, job.table, lake.committed_version(job.lake_dir, job.table, table, job.seq - 1))
+    stored = lake.partition_bytes(table, keys)
+    total, count = stored + sum(storage.size(f) for f in job.observed), 1
+    while count < BUCKETS and total / count > PART_BYTES:
+        count *= 2
+    return [Part(i, count) for i in range(count)]
+
+
 def changed(merged: pl.DataFrame, current: pl.DataFrame) -> pl.DataFrame:
     """The merged rows that differ from the current ones (unchanged rows need no write)."""
     return merged.join(current, on=current.columns, how="anti", nulls_equal=True)
 
 
 def merge_table(job: TableMerge) -> dict[str, int]:
-    """Merge the observations into the table; returns the rows each table gained."""
+    """Merge the observations into the table, part by part; returns the rows each table gained."""
+    gained: Counter = Counter()
+    for part in plan_parts(job):
+        gained.update(merge_part(job, part))
+    return dict(gained)
+
+
+def merge_part(job: TableMerge, part: Part) -> dict[str, int]:
     name, key = job.table, lake.MERGE_KEYS[job.table][0]
-    observed = lake.read_scratch(job.observed)
+    observed = lake.read_scratch(job.observed, where=part.holds(key))
+    if observed.is_empty():
+        return {}
     current = lake.read_keys(job.lake_dir, name, observed[key])
     merged = MERGES[name](current, observed)
     rows = merged.drop("author_ids", strict=False)
     # papers, authors and profiles rows were validated as observations; a merge picks among them
     checked = TABLES[name].validate(rows, lazy=True) if name == "profiles" else rows
-    lake.upsert(job.lake_dir, name, changed(checked, current), job.seq, new_keys_only=current.is_empty())
+    lake.upsert(job.lake_dir, name, changed(checked, current), job.seq, new_keys_only=current.is_empty(),
+                part=part.app_id)
     gained = {name: rows.height - current.height}
-    return gained | ({"paper_authors": merge_authorship(job, merged)} if name == "papers" else {})
+    return gained | ({"paper_authors": merge_authorship(job, merged, part)} if name == "papers" else {})
 
 
-def merge_authorship(job: TableMerge, papers: pl.DataFrame) -> int:
+def merge_authorship(job: TableMerge, papers: pl.DataFrame, part: Part) -> int:
     """paper_authors of the papers whose winning capture is new: their rows are replaced by that
     capture's authors (a capture always names one), and positions it no longer has are deleted."""
     won = papers.filter(pl.col("author_ids").is_not_null())["paper_id"]
@@ -57,5 +110,5 @@ def merge_authorship(job: TableMerge, papers: pl.DataFrame) -> int:
         pl.col("paper_id").is_in(won.implode()))), lazy=True)
     lost = current.join(fresh, on=lake.MERGE_KEYS["paper_authors"], how="anti")
     lake.upsert(job.lake_dir, "paper_authors", changed(fresh, current), job.seq, gone=lost,
-                new_keys_only=current.is_empty())
+                new_keys_only=current.is_empty(), part=part.app_id)
     return fresh.height - current.height

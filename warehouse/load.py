@@ -21,6 +21,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
+from deltalake import DeltaTable
 
 from flows import storage
 from flows.faults import checkpoint
@@ -146,20 +147,21 @@ def loaded_versions(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[str, int]
 INCREMENTAL = {"WRITE": "Append", "MERGE": None, "OPTIMIZE": None, "VACUUM START": None, "VACUUM END": None}
 
 
-def table_change(lake: storage.Location, name: str, version: int, loaded: tuple[str, int] | None) -> Change | None:
+def table_change(lake: storage.Location, name: str, version: int, loaded: tuple[str, int] | None,
+                 latest: DeltaTable) -> Change | None:
     """How to bring one table from the loaded version to `version` (None: it is there)."""
-    table = lake_mod.open_table(lake, name, version)
+    table = latest if version == latest.version() else lake_mod.open_table(lake, name, version)
     table_id = table.metadata().id
     if loaded is not None and loaded == (table_id, version):
         return None
-    if loaded is None or loaded[0] != table_id or loaded[1] > version or not incremental(lake, name, loaded[1], version):
+    if loaded is None or loaded[0] != table_id or loaded[1] > version or not incremental(latest, loaded[1], version):
         return whole_table(lake, name, table)
     try:
         rows = pa.table(table.load_cdf(starting_version=loaded[1] + 1, ending_version=version,
                                        predicate="_change_type != 'update_preimage'"))   # never applied
     except Exception:   # e.g. a vacuum removed files of those versions: read the table whole
         return whole_table(lake, name, table)
-    return Change(version, table.metadata().id, rows=rows)
+    return Change(version, table_id, rows=rows)
 
 
 def whole_table(lake: storage.Location, name: str, table) -> Change:
@@ -173,10 +175,9 @@ def whole_table(lake: storage.Location, name: str, table) -> Change:
     return change
 
 
-def incremental(lake: storage.Location, name: str, since: int, version: int) -> bool:
+def incremental(latest: DeltaTable, since: int, version: int) -> bool:
     """Did only appends, merges and maintenance commit after version `since`, up to `version`?
     (The history of the latest table: delta-rs numbers an older table's history as the latest's.)"""
-    latest = lake_mod.open_table(lake, name)
     commits = [c for c in latest.history(limit=latest.version() - since) if since < c.get("version", -1) <= version]
     return len(commits) == version - since and all(
         c.get("operation") in INCREMENTAL
@@ -227,12 +228,13 @@ def apply_rows(con: duckdb.DuckDBPyConnection, name: str, listed: str, versions:
     con.execute("DROP TABLE IF EXISTS _last")
 
 
-def sync(con: duckdb.DuckDBPyConnection, lake: storage.Location) -> int:
-    """Make the warehouse equal the lake at the versions the last run committed, with its views,
-    in one transaction that commits only if the data tests pass; returns files and rows read."""
-    target = lake_mod.target_versions(lake)
+def sync(con: duckdb.DuckDBPyConnection, lake: storage.Location, tables: dict[str, DeltaTable]) -> int:
+    """Make the warehouse equal the lake (`tables`, opened at their latest versions) at the versions
+    the last run committed, with its views, in one transaction that commits only if the data tests
+    pass; returns files and rows read."""
+    target = lake_mod.target_versions(lake, tables)
     loaded = loaded_versions(con)
-    changes = {name: table_change(lake, name, target[name], loaded.get(name)) for name in TABLES}
+    changes = {name: table_change(lake, name, target[name], loaded.get(name), tables[name]) for name in TABLES}
     with transaction(con):
         scoped = scope_changes(con, changes)
         read = sum(apply_change(con, name, change) for name, change in changes.items() if change is not None)
@@ -279,9 +281,9 @@ def open_for_load(path: Path, lake: Path) -> duckdb.DuckDBPyConnection:
     return con
 
 
-def load(warehouse_path: Path, lake: Path) -> int:
+def load(warehouse_path: Path, lake: Path, tables: dict[str, DeltaTable] | None = None) -> int:
     """Bring the warehouse file at warehouse_path up to the lake, in place."""
     with open_for_load(warehouse_path, lake) as con:
-        read = sync(con, lake)
+        read = sync(con, lake, tables or lake_mod.open_all(lake))
         con.execute("CHECKPOINT")
     return read

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import duckdb
+from deltalake import DeltaTable
 
 from flows import storage
 from flows.faults import checkpoint
@@ -17,7 +18,7 @@ def publish(warehouse_path: Path, lake: Path, from_scratch: bool = False) -> int
     warehouse/files.py): readers never block the run, and a failure or a crash at any point leaves
     the link on the last published file."""
     previous = files.current(warehouse_path)
-    target, read = load_idle(warehouse_path, lake, from_scratch)
+    target, read = load_idle(warehouse_path, lake, from_scratch, lake_mod.open_all(lake))
     checkpoint("load:built")
     files.point_to(warehouse_path, target)
     if from_scratch and previous is not None and previous != warehouse_path:
@@ -26,23 +27,24 @@ def publish(warehouse_path: Path, lake: Path, from_scratch: bool = False) -> int
     return read
 
 
-def idle_target(warehouse_path: Path, lake: Path, from_scratch: bool = False) -> Path:
+def idle_target(warehouse_path: Path, lake: Path, from_scratch: bool, tables: dict[str, DeltaTable]) -> Path:
     """The idle file, ready to be loaded in place (or emptied, or made a copy of the current one)."""
     previous = files.current(warehouse_path)
-    far_behind = not from_scratch and previous is not None and catching_up_costs_more(warehouse_path, previous, lake)
+    far_behind = not from_scratch and previous is not None and catching_up_costs_more(warehouse_path, previous,
+                                                                                      lake, tables)
     return files.prepare_idle(warehouse_path, from_scratch, copy=far_behind)
 
 
-def load_idle(warehouse_path: Path, lake: Path, from_scratch: bool) -> tuple[Path, int]:
-    target = idle_target(warehouse_path, lake, from_scratch)
+def load_idle(warehouse_path: Path, lake: Path, from_scratch: bool, tables: dict[str, DeltaTable]) -> tuple[Path, int]:
+    target = idle_target(warehouse_path, lake, from_scratch, tables)
     checkpoint("load:copied")
     try:
-        return target, load.load(target, lake)
+        return target, load.load(target, lake, tables)
     except duckdb.Error as exc:
         if not files.is_held_by_a_reader(exc):
             raise
     target = files.prepare_idle(warehouse_path, from_scratch, copy=True)
-    return target, load.load(target, lake)
+    return target, load.load(target, lake, tables)
 
 
 # A byte of Parquet to catch up on costs about as much as 25 bytes of warehouse file to copy
@@ -50,7 +52,7 @@ def load_idle(warehouse_path: Path, lake: Path, from_scratch: bool) -> tuple[Pat
 CATCH_UP_BYTE_COST = 25
 
 
-def catching_up_costs_more(link: Path, current: Path, lake: Path) -> bool:
+def catching_up_costs_more(link: Path, current: Path, lake: Path, tables: dict[str, DeltaTable]) -> bool:
     """Is the idle file so far behind (a big run published last) that a copy of the current one is
     cheaper than loading what it lacks? A guess from the share of the lake's dumps it lacks and the
     lake's size; local lakes only."""
@@ -62,7 +64,7 @@ def catching_up_costs_more(link: Path, current: Path, lake: Path) -> bool:
             have, runs = con.execute("SELECT (SELECT count(*) FROM dumps), (SELECT count(*) FROM runs)").fetchone()
     except duckdb.Error:
         return False   # not a warehouse we can read: the load says why
-    sizes = {name: lake_mod.stored_size(lake, name) for name in ("dumps", *lake_mod.MERGE_KEYS, "listings", "runs")}
+    sizes = {name: lake_mod.stored_size(tables[name]) for name in ("dumps", *lake_mod.MERGE_KEYS, "listings", "runs")}
     if sizes["runs"][1] <= runs:
         return False
     total_dumps = max(sizes["dumps"][1], 1)

@@ -25,7 +25,8 @@ from schemas.tables import TABLES
 from warehouse import lake
 
 MERGES = {"papers": merge_papers, "authors": merge_authors, "profiles": merge_profiles}
-# Stored (compressed) bytes of scratch and touched partitions per part: about 0.3 GB once in memory.
+# Stored (compressed) bytes of scratch and touched partitions per part: a part's merge holds
+# up to about 20 times that in memory (observations, current rows, merged rows, delta-rs buffers).
 PART_BYTES = 16 * 2**20
 BUCKETS = 16 ** lake.BUCKET_CHARS
 

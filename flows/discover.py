@@ -22,11 +22,22 @@ FILE_INDEX = "files.parquet"
 
 @dataclass
 class Inbox:
-    ready: list[SourceFile]
+    # settled dump files as (path, size, mtime_ns): a local path as text, made a Path only for the
+    # files a run reads (a big inbox's known files then cost a listing and a stat each, no objects)
+    found: list[tuple[str | storage.Url, int, int]]
     waiting: list[storage.Location]
     # not dumps, reported so that nothing in the inbox is passed over unsaid: other names than
     # *.txt and *.txt.gz (sidecars and dot-files aside), and links to folders (not followed)
     ignored: list[storage.Location] = field(default_factory=list)
+
+    @property
+    def ready(self) -> list[SourceFile]:
+        return [source_file(row) for row in self.found]
+
+
+def source_file(row: tuple[str | storage.Url, int, int]) -> SourceFile:
+    path, size, mtime_ns = row
+    return SourceFile(path if isinstance(path, storage.Url) else Path(path), size, mtime_ns)
 
 
 @dataclass
@@ -41,7 +52,7 @@ def plan_run(inbox: storage.Location, lake_dir: storage.Location, state: Path, s
     the lake holds are known (the caller holds the run lock and has recovered the lake)."""
     found = scan_inbox(inbox, settle_seconds)
     known = lake.known_dump_ids(lake_dir)
-    return Plan(found, known, unrecognised(found.ready, read_file_index(state), known))
+    return Plan(found, known, unrecognised(found.found, read_file_index(state), known))
 
 
 def is_dump_name(name: str) -> bool:
@@ -99,7 +110,7 @@ def _add_dump(entry: os.DirEntry, settle_seconds: float, now: float, found: Inbo
     if is_settling(now - stat.st_mtime, settle_seconds):
         found.waiting.append(Path(entry.path))
     else:
-        found.ready.append(SourceFile(Path(entry.path), stat.st_size, stat.st_mtime_ns))
+        found.found.append((entry.path, stat.st_size, stat.st_mtime_ns))
 
 
 def is_settling(age_seconds: float, settle_seconds: float) -> bool:
@@ -123,7 +134,7 @@ def _scan_url(inbox: storage.Url, settle_seconds: float, now: float) -> Inbox:
         elif is_dump_name(name) and is_settling(now - mtime_ns / 1e9, settle_seconds):
             waiting.append(url)
         elif is_dump_name(name):
-            ready.append(SourceFile(url, size, mtime_ns))
+            ready.append((url, size, mtime_ns))
         elif not name.endswith(SIDECAR_SUFFIX):
             ignored.append(url)
     return Inbox(ready, waiting, ignored)
@@ -149,13 +160,15 @@ def add_to_file_index(state: Path, files: list[pl.DataFrame]) -> None:
     os.replace(tmp, path)
 
 
-def unrecognised(ready: list[SourceFile], index: pl.DataFrame, known: set[str]) -> list[SourceFile]:
+def unrecognised(found: list[tuple[str | storage.Url, int, int]], index: pl.DataFrame, known: set[str]) -> list[SourceFile]:
     """Files that must be read: not indexed with the same (path, size, mtime), or indexed to a
     dump the warehouse doesn't hold (e.g. the run that indexed it crashed before committing)."""
-    keys = pl.DataFrame([index_key(f) for f in ready], schema=list(FILE_SCHEMA.items())[:3], orient="row")
+    keys = pl.DataFrame([(identity.printable(str(p)), s, m) for p, s, m in found],
+                        schema=list(FILE_SCHEMA.items())[:3], orient="row")
     matched = keys.with_row_index("at").join(index, on=keys.columns, how="left", nulls_equal=True)
-    todo = matched.filter(pl.col("dump_id").is_null() | ~pl.col("dump_id").is_in(pl.Series(list(known), dtype=pl.String).implode()))
-    return [ready[i] for i in sorted(todo["at"])]
+    held = pl.Series(list(known), dtype=pl.String).implode()
+    todo = matched.filter(pl.col("dump_id").is_null() | ~pl.col("dump_id").is_in(held))
+    return [source_file(found[i]) for i in sorted(todo["at"])]
 
 
 def index_key(source: SourceFile) -> tuple[str, int, int]:

@@ -14,6 +14,7 @@ run's memory follows a part, not the size of the run or of the lake.
 from __future__ import annotations
 
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,9 +26,10 @@ from schemas.tables import TABLES
 from warehouse import lake
 
 MERGES = {"papers": merge_papers, "authors": merge_authors, "profiles": merge_profiles}
-# Stored (compressed) bytes of scratch and touched partitions per part: a part's merge holds
-# up to about 20 times that in memory (observations, current rows, merged rows, delta-rs buffers).
+# Scratch bytes per part: a part's merge holds about 20 times its observations' scratch bytes in
+# memory; the partitions it touches count a quarter of their stored bytes, as delta-rs streams them.
 PART_BYTES = 16 * 2**20
+STORED_WEIGHT = 0.25
 BUCKETS = 16 ** lake.BUCKET_CHARS
 
 
@@ -67,7 +69,7 @@ def plan_parts(job: TableMerge) -> list[Part]:
     if lake.run_of(table) >= job.seq:   # a retry plans the parts the first try did: on the table before the run
         table = lake.open_table(job.lake_dir, job.table, lake.committed_version(job.lake_dir, job.table, table, job.seq - 1))
     stored = lake.partition_bytes(table, keys)
-    total, count = stored + sum(storage.size(f) for f in job.observed), 1
+    total, count = stored * STORED_WEIGHT + sum(storage.size(f) for f in job.observed), 1
     while count < BUCKETS and total / count > PART_BYTES:
         count *= 2
     return [Part(i, count) for i in range(count)]
@@ -96,10 +98,12 @@ def merge_part(job: TableMerge, part: Part) -> dict[str, int]:
     rows = merged.drop("author_ids", strict=False)
     # papers, authors and profiles rows were validated as observations; a merge picks among them
     checked = TABLES[name].validate(rows, lazy=True) if name == "profiles" else rows
-    lake.upsert(job.lake_dir, name, changed(checked, current), job.seq, new_keys_only=current.is_empty(),
-                part=part.app_id)
-    gained = {name: rows.height - current.height}
-    return gained | ({"paper_authors": merge_authorship(job, merged, part)} if name == "papers" else {})
+    with ThreadPoolExecutor(max_workers=1) as pool:   # papers' paper_authors merge beside their own commit
+        authorship = pool.submit(merge_authorship, job, merged, part) if name == "papers" else None
+        lake.upsert(job.lake_dir, name, changed(checked, current), job.seq, new_keys_only=current.is_empty(),
+                    part=part.app_id)
+        gained = {name: rows.height - current.height}
+        return gained | ({"paper_authors": authorship.result()} if authorship else {})
 
 
 def merge_authorship(job: TableMerge, papers: pl.DataFrame, part: Part) -> int:

@@ -128,7 +128,7 @@ def ingest_new_dumps(settings: Settings, run_id: str, started_at: dt.datetime, r
     lost = commit_appends(settings.lake, seq, scratch, set(retry)) if new_dumps.height else {}
     gained = merge_run(settings.lake, seq, scratch)
     checkpoint("normalise:merged")
-    row = stages.run_row(run_id, started_at, "completed", len(found.ready), new_dumps)
+    row = stages.run_row(run_id, started_at, "completed", len(found.found), new_dumps)
     commit_run(settings.lake, row, seq)
     storage.remove_tree(settings.lake / lake.WORK)
     add_to_file_index(settings.state, [r.files for r in results])  # frames: Prefect doesn't walk them
@@ -173,11 +173,11 @@ def merge_run(lake_dir: Path, seq: int, scratch: dict[str, list[Path]]) -> dict[
 def log_plan(run_id: str, found: discover.Inbox, todo: list, retry: dict, settle_seconds: float) -> None:
     logger = get_run_logger()
     logger.info("run %s: %d dump files ready, %d to read, %d quarantined dumps to retry, %d still being written",
-                run_id, len(found.ready), len(todo), len(retry), len(found.waiting))
+                run_id, len(found.found), len(todo), len(retry), len(found.waiting))
     for path in found.waiting:
         logger.debug("skipped %s: still being written (a temporary name, or modified in the last %g s)",
                      path, settle_seconds)
-    logger.debug("skipped %d files recognised by (path, size, mtime) as already ingested", len(found.ready) - len(todo))
+    logger.debug("skipped %d files recognised by (path, size, mtime) as already ingested", len(found.found) - len(todo))
     if found.ignored:   # the summary line counts them; a warning would repeat every run for a lasting README
         shown = ", ".join(str(path) for path in found.ignored[:5]) + (", ..." if len(found.ignored) > 5 else "")
         logger.info("ignored %d files of the inbox that are not dumps (dumps are *.txt or *.txt.gz; links to "

@@ -15,7 +15,7 @@ import polars as pl
 
 from flows import stages
 from flows.normalise import APPEND_TABLES
-from warehouse import lake
+from warehouse import lake, scratch
 
 OBSERVED_TABLES = ("papers", "authors", "profiles")
 
@@ -59,7 +59,7 @@ def process_batch(job: BatchJob) -> BatchResult:
 
 def write_batch(job: BatchJob, files: pl.DataFrame, tables: dict[str, pl.DataFrame]) -> BatchResult:
     result = BatchResult(job.index, files, tables["dumps"])
-    work = lake.work_dir(job.lake_dir, job.run_id)
+    work = scratch.work_dir(job.lake_dir, job.run_id)
     for name in (*APPEND_TABLES, *OBSERVED_TABLES):
         result.rows[name] = tables[name].height
         if tables[name].height:
@@ -72,9 +72,9 @@ def write_observations(frame: pl.DataFrame, name: str, target: Path) -> None:
     """A mutable table's observations sorted by key in row groups of 1/16: a merge in parts then
     reads only the row groups of its part's keys."""
     if name not in lake.PARTITIONED:
-        lake.write_scratch(frame, target)
+        scratch.write_scratch(frame, target)
         return
-    lake.write_scratch(frame.sort(lake.PARTITIONED[name]), target, row_group_size=max(frame.height // 16, 1024))
+    scratch.write_scratch(frame.sort(lake.PARTITIONED[name]), target, row_group_size=max(frame.height // 16, 1024))
 
 
 def describe(result: BatchResult) -> str:

@@ -23,7 +23,7 @@ import polars as pl
 from flows import storage
 from flows.normalise import merge_authors, merge_paper_authors, merge_papers, merge_profiles
 from schemas.tables import TABLES
-from warehouse import lake
+from warehouse import lake, scratch
 
 MERGES = {"papers": merge_papers, "authors": merge_authors, "profiles": merge_profiles}
 # Scratch bytes per part: a part's merge holds about 20 times its observations' scratch bytes in
@@ -64,7 +64,7 @@ def plan_parts(job: TableMerge) -> list[Part]:
     """As many parts (a power of two) as keep each under PART_BYTES of scratch and touched partitions."""
     if job.table not in lake.PARTITIONED:
         return [Part()]
-    keys = lake.read_scratch(job.observed, columns=lake.MERGE_KEYS[job.table][:1]).to_series()
+    keys = scratch.read_scratch(job.observed, columns=lake.MERGE_KEYS[job.table][:1]).to_series()
     table = lake.open_table(job.lake_dir, job.table)
     if lake.run_of(table) >= job.seq:   # a retry plans the parts the first try did: on the table before the run
         table = lake.open_table(job.lake_dir, job.table, lake.committed_version(job.lake_dir, job.table, table, job.seq - 1))
@@ -90,7 +90,7 @@ def merge_table(job: TableMerge) -> dict[str, int]:
 
 def merge_part(job: TableMerge, part: Part) -> dict[str, int]:
     name, key = job.table, lake.MERGE_KEYS[job.table][0]
-    observed = lake.read_scratch(job.observed, where=part.holds(key))
+    observed = scratch.read_scratch(job.observed, where=part.holds(key))
     if observed.is_empty():
         return {}
     current = lake.read_keys(job.lake_dir, name, observed[key])

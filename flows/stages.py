@@ -13,6 +13,7 @@ from flows.normalise import APPEND_TABLES, merge_tables, normalise_batch
 from flows.validate import RawFrames, combine, to_frames, validate_dumps, validate_entries
 from schemas.tables import TABLES, empty_frame
 from warehouse import lake
+from warehouse.scratch import read_scratch
 
 
 def extract_frames(sources: list[extract.SourceFile], known: set[str], raw_dir: Path, max_bytes: int,
@@ -63,7 +64,7 @@ def commit_appends(lake_dir: Path, seq: int, scratch: dict[str, list[Path]], ret
     """The batches' rows of each append table, appended in one commit per table. In a reprocessing
     run, the retried dumps' rows of dumps and rejects give way to those of their new reading (same
     dump_id, or the same source under a new one: a refused .gz). Returns the rows each table lost."""
-    rows = {name: lake.read_scratch(scratch[name]) if scratch.get(name) else empty_frame(TABLES[name])
+    rows = {name: read_scratch(scratch[name]) if scratch.get(name) else empty_frame(TABLES[name])
             for name in APPEND_TABLES}
     gone = replaced_dumps(lake.read_table(lake_dir, "dumps"), rows["dumps"], retried) if retried else set()
     lost = {}

@@ -1,5 +1,6 @@
 """What a Delta merge of 50 changed rows costs against the table's size, with and without the
-`key_bucket` partitions of warehouse/lake.py (docs/lake.md): `python -m bench.partitions`.
+`key_bucket` partitions of warehouse/lake.py, and what finer buckets cost a first write and a
+whole read (docs/lake.md): `python -m bench.partitions [ROWS ...]`.
 Synthetic papers-like rows (a 16-hex key, a 1 kB text, a number) in a scratch folder."""
 from __future__ import annotations
 
@@ -32,13 +33,26 @@ def merge_cost(path: Path, n: int, chars: int, name_partitions: bool) -> tuple[f
     return time.perf_counter() - wall, time.process_time() - cpu
 
 
+def write_and_read(path: Path, n: int, chars: int) -> tuple[float, float]:
+    """Seconds to write n rows as a new table in 16**chars partitions, and to read it whole."""
+    wall = time.perf_counter()
+    write_deltalake(path, rows(n, chars=chars).to_arrow(), partition_by="key_bucket")
+    written = time.perf_counter() - wall
+    DeltaTable(path).to_pyarrow_table()
+    return written, time.perf_counter() - wall - written
+
+
 def main() -> None:
     sizes = [int(a) for a in sys.argv[1:]] or [81_000, 577_000]
     with tempfile.TemporaryDirectory() as scratch:
         for n in sizes:
-            for label, chars, named in [("none", 0, False), ("16", 1, False), ("256", 2, False), ("256 named", 2, True)]:
+            for label, chars, named in [("none", 0, False), ("16", 1, False), ("256", 2, False), ("256 named", 2, True),
+                                        ("4096 named", 3, True)]:
                 wall, cpu = merge_cost(Path(scratch) / f"{n}-{label}", n, chars, named)
                 print(f"{n:>8} rows, partitions {label:<10}: merge of 50 rows {wall:.2f} s wall, {cpu:.2f} CPU-s", flush=True)
+            for chars in (2, 3):
+                written, read = write_and_read(Path(scratch) / f"{n}-whole-{chars}", n, chars)
+                print(f"{n:>8} rows, {16 ** chars} partitions: first write {written:.2f} s, whole read {read:.2f} s", flush=True)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ import polars as pl
 
 from flows import batch, merge
 from schemas.tables import TABLES, polars_schema
+from tests.test_lake import commit
 from warehouse import lake
 
 SEEN = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
@@ -33,7 +34,7 @@ def merged_into(lake_dir, frames: list[pl.DataFrame], work) -> pl.DataFrame:
         target = work / f"{day}.parquet"
         batch.write_observations(frame, "papers", target)
         merge.merge_table(merge.TableMerge(lake_dir, "papers", [target], seq))
-        lake.append(lake_dir, "runs", pl.DataFrame(schema=polars_schema(TABLES["runs"])), seq)
+        commit(lake_dir, seq, f"run{day}")
     return lake.read_table(lake_dir, "papers").sort("paper_id")
 
 
@@ -52,6 +53,8 @@ def test_a_merge_in_parts_gives_the_rows_of_one_merge(tmp_path, monkeypatch):
     monkeypatch.setattr(merge, "PART_BYTES", 2048)
     parted = merged_into(tmp_path / "parts", frames, tmp_path)
     assert parted.equals(whole) and whole.height == 400
+    assert whole.filter(pl.col("first_seen_at") == SEEN).height == 300   # seen in the first run too
+    assert whole["title"].str.starts_with("second ").all()
     assert lake.open_table(tmp_path / "parts", "papers").version() > lake.open_table(tmp_path / "one", "papers").version()
     authorship = [lake.read_table(tmp_path / home, "paper_authors").sort("paper_id", "position") for home in ("parts", "one")]
     assert authorship[0].equals(authorship[1]) and authorship[0].height == 400
@@ -68,7 +71,9 @@ def test_a_retried_merge_writes_only_the_parts_that_had_not_committed(tmp_path, 
     merge.merge_part(job, parts[0])               # the run died after its first part's commit
     version = lake.open_table(tmp_path, "papers").version()
     merge.merge_table(job)                        # and ran again: one commit for each other part
-    assert lake.open_table(tmp_path, "papers").version() == version + len(parts) - 1 and len(parts) > 2
+    keys = pl.read_parquet(target).select("paper_id")
+    holding = [p for p in parts[1:] if keys.filter(p.holds("paper_id")).height]
+    assert lake.open_table(tmp_path, "papers").version() == version + len(holding) and len(holding) > 2
     assert lake.read_table(tmp_path, "papers")["title"].str.starts_with("later ").all()
 
 
@@ -81,3 +86,20 @@ def test_a_part_that_committed_is_skipped_when_its_run_writes_it_again(tmp_path)
     assert lake.read_table(tmp_path, "paper_authors")["author_id"].to_list() == ["a1"]
     lake.upsert(tmp_path, "paper_authors", second, seq, part="profile-etl/2.1")   # a part not yet written
     assert lake.read_table(tmp_path, "paper_authors")["author_id"].to_list() == ["a2"]
+
+
+def test_a_run_that_died_between_two_parts_is_rolled_back_whole(tmp_path, monkeypatch):
+    monkeypatch.setattr(merge, "PART_BYTES", 2048)
+    before = merged_into(tmp_path, [observations(300, "first ", 0)], tmp_path)
+    version = lake.open_table(tmp_path, "papers").version()
+    dead = lake.recover(tmp_path)
+    target = tmp_path / "later.parquet"
+    batch.write_observations(observations(300, "later ", 1), "papers", target)
+    job = merge.TableMerge(tmp_path, "papers", [target], dead)
+    keys = pl.read_parquet(target).select("paper_id")
+    for part in [p for p in merge.plan_parts(job) if keys.filter(p.holds("paper_id")).height][:3]:
+        merge.merge_part(job, part)                 # three parts committed, then the run died
+    assert lake.open_table(tmp_path, "papers").version() == version + 3
+    assert lake.target_versions(tmp_path)["papers"] == version   # a load doesn't see the dead run
+    assert lake.recover(tmp_path) == dead + 1
+    assert lake.read_table(tmp_path, "papers").sort("paper_id").equals(before)

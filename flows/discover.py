@@ -84,33 +84,46 @@ def _scan_folder(folder: str, settle_seconds: float, now: float, found: Inbox) -
     subfolders = []
     for entry in entries:
         name = entry.name
-        if entry.is_dir(follow_symlinks=False):
+        path = name if folder == "." else entry.path   # as Path() writes it: the file index's key
+        kind = _kind(entry)
+        if kind == "folder":
             if not name.startswith("."):
-                subfolders.append(entry.path)
-        elif entry.is_symlink() and entry.is_dir():
+                subfolders.append(path)
+        elif kind == "link to a folder":
             if not name.startswith("."):
-                found.ignored.append(Path(entry.path))
+                found.ignored.append(Path(path))
         elif is_in_progress(name):
             if is_dump_name(name.lstrip(".").removesuffix(".part").removesuffix(".tmp")):
-                found.waiting.append(Path(entry.path))
+                found.waiting.append(Path(path))
         elif not is_dump_name(name):
             if not name.endswith(SIDECAR_SUFFIX):
-                found.ignored.append(Path(entry.path))
+                found.ignored.append(Path(path))
         else:
-            _add_dump(entry, settle_seconds, now, found)
+            _add_dump(entry, path, settle_seconds, now, found)
     for subfolder in subfolders:
         _scan_folder(subfolder, settle_seconds, now, found)
 
 
-def _add_dump(entry: os.DirEntry, settle_seconds: float, now: float, found: Inbox) -> None:
+def _kind(entry: os.DirEntry) -> str:
+    """A folder, a link to one, or anything else (a file, a dangling link or a link loop: its stat
+    then fails, as os.walk's would)."""
+    try:
+        if entry.is_dir(follow_symlinks=False):
+            return "folder"
+        return "link to a folder" if entry.is_symlink() and entry.is_dir() else "other"
+    except OSError:
+        return "other"
+
+
+def _add_dump(entry: os.DirEntry, path: str, settle_seconds: float, now: float, found: Inbox) -> None:
     try:
         stat = entry.stat()
     except OSError:  # a dangling symlink, or removed since listed: nothing to read
         return
     if is_settling(now - stat.st_mtime, settle_seconds):
-        found.waiting.append(Path(entry.path))
+        found.waiting.append(Path(path))
     else:
-        found.found.append((entry.path, stat.st_size, stat.st_mtime_ns))
+        found.found.append((path, stat.st_size, stat.st_mtime_ns))
 
 
 def is_settling(age_seconds: float, settle_seconds: float) -> bool:

@@ -83,14 +83,21 @@ def changed(merged: pl.DataFrame, current: pl.DataFrame) -> pl.DataFrame:
 def merge_table(job: TableMerge) -> dict[str, int]:
     """Merge the observations into the table, part by part; returns the rows each table gained."""
     gained: Counter = Counter()
-    for part in plan_parts(job):
-        gained.update(merge_part(job, part))
+    parts = plan_parts(job)
+    # on object storage each scratch read downloads the files whole: read them once, split in memory
+    read_once = scratch.read_scratch(job.observed) if len(parts) > 1 and storage.is_url(job.observed[0]) else None
+    for part in parts:
+        gained.update(merge_part(job, part, read_once))
     return dict(gained)
 
 
-def merge_part(job: TableMerge, part: Part) -> dict[str, int]:
+def merge_part(job: TableMerge, part: Part, read_once: pl.DataFrame | None = None) -> dict[str, int]:
     name, key = job.table, lake.MERGE_KEYS[job.table][0]
-    observed = scratch.read_scratch(job.observed, where=part.holds(key))
+    where = part.holds(key)
+    if read_once is None:
+        observed = scratch.read_scratch(job.observed, where=where)
+    else:
+        observed = read_once if where is None else read_once.filter(where)
     if observed.is_empty():
         return {}
     current = lake.read_keys(job.lake_dir, name, observed[key])

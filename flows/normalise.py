@@ -160,8 +160,12 @@ def reduce_papers(frame: pl.DataFrame) -> pl.DataFrame:
     """One row per paper: the latest observation by (capture, dump_id), seen from the earliest to the
     latest capture. `author_ids` is the winner's list, null when the winner was already in the table."""
     seen = frame.group_by("paper_id").agg(pl.col("first_seen_at").min(), pl.col("last_seen_at").max())
-    winners = latest(frame, "paper_id", ["last_seen_at", "last_seen_dump_id"]).drop("first_seen_at", "last_seen_at")
-    return winners.join(seen, on="paper_id").select(frame.columns).sort("paper_id")
+    # a stored row and an observation of the same capture tie: the observation wins (a retried merge
+    # must rewrite that capture's paper_authors, which may not have committed the first time)
+    observed = frame.with_columns(_observed=pl.col("author_ids").is_not_null())
+    winners = latest(observed, "paper_id", ["last_seen_at", "last_seen_dump_id", "_observed"])
+    return winners.drop("first_seen_at", "last_seen_at", "_observed").join(seen, on="paper_id").select(
+        frame.columns).sort("paper_id")
 
 
 def merge_papers(current: pl.DataFrame, observed: pl.DataFrame) -> pl.DataFrame:

@@ -2,8 +2,12 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
-from flows.discover import scan_inbox
+import polars as pl
+
+from flows.discover import index_key, scan_inbox, unrecognised
+from flows.validate import FILE_SCHEMA
 
 
 def at(path, seconds: int):
@@ -38,3 +42,26 @@ def test_other_files_and_links_to_folders_are_reported_as_ignored(tmp_path):
     assert sorted(f.path.name for f in found.ready) == ["000_a.txt", "001_b.txt.gz"]
     assert sorted(str(p.relative_to(inbox)) for p in found.ignored) == ["002_c.TXT", "README.md", "linked",
                                                                         "sub/003_d.txt.bak"]
+
+
+def test_a_link_loop_is_passed_over_and_the_rest_is_found(tmp_path):
+    inbox = tmp_path / "inbox"
+    (inbox / "sub").mkdir(parents=True)
+    (inbox / "sub" / "000_a.txt").write_text("x")
+    (inbox / "loop").symlink_to(inbox / "loop")
+    (inbox / "001_b.txt").symlink_to(inbox / "001_b.txt")
+    found = scan_inbox(inbox, settle_seconds=0)
+    assert [f.path.name for f in found.ready] == ["000_a.txt"]
+    assert [p.name for p in found.ignored] == ["loop"]
+
+
+def test_an_inbox_given_as_the_current_folder_is_matched_against_the_file_index(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "sub").mkdir()
+    for name in ("000_a.txt", "sub/001_b.txt"):
+        (tmp_path / name).write_text("x")
+    found = scan_inbox(Path("."), settle_seconds=0)
+    assert [str(f.path) for f in found.ready] == ["000_a.txt", "sub/001_b.txt"]
+    index = pl.DataFrame([(*index_key(f), f"d{i}") for i, f in enumerate(found.ready)], schema=FILE_SCHEMA, orient="row")
+    assert unrecognised(found.found, index, {"d0", "d1"}) == []
+    assert [str(f.path) for f in unrecognised(found.found, index, {"d0"})] == ["sub/001_b.txt"]

@@ -6,6 +6,7 @@ import datetime as dt
 import hashlib
 
 import polars as pl
+import pytest
 
 from flows import batch, merge
 from schemas.tables import TABLES, polars_schema
@@ -103,3 +104,26 @@ def test_a_run_that_died_between_two_parts_is_rolled_back_whole(tmp_path, monkey
     assert lake.target_versions(tmp_path)["papers"] == version   # a load doesn't see the dead run
     assert lake.recover(tmp_path) == dead + 1
     assert lake.read_table(tmp_path, "papers").sort("paper_id").equals(before)
+
+
+def test_a_retry_after_paper_authors_failed_rewrites_them(tmp_path, monkeypatch):
+    """papers committed, paper_authors raised (Prefect retries the task): the retry's stored papers
+    rows tie with its observations, which must win so that the capture's authors are written."""
+    merged_into(tmp_path, [observations(300, "first ", 0)], tmp_path)
+    seq = lake.recover(tmp_path)
+    later = observations(300, "later ", 1).with_columns(author_ids=pl.concat_list(pl.lit("b") + pl.col("paper_id")))
+    target = tmp_path / "later.parquet"
+    batch.write_observations(later, "papers", target)
+    upsert = lake.upsert
+
+    def failing(lake_dir, name, *args, **kwargs):
+        if name == "paper_authors":
+            raise OSError("the object store went away")
+        return upsert(lake_dir, name, *args, **kwargs)
+
+    monkeypatch.setattr(lake, "upsert", failing)
+    with pytest.raises(OSError):
+        merge.merge_table(merge.TableMerge(tmp_path, "papers", [target], seq))
+    monkeypatch.setattr(lake, "upsert", upsert)
+    merge.merge_table(merge.TableMerge(tmp_path, "papers", [target], seq))   # the retry
+    assert lake.read_table(tmp_path, "paper_authors")["author_id"].str.starts_with("b").all()

@@ -3,8 +3,8 @@
 A table's merge reads the run's observations of it and, of the table, only the current rows of the
 keys observed (warehouse/lake.py reads only the partitions holding them). It merges them by
 flows/normalise.py's rules and writes the rows that changed as one Delta merge, so a small run
-costs what it changed. papers and their paper_authors merge in one task, authors and profiles in
-one each, in parallel. No prefect, no duckdb.
+costs what it changed. papers and their paper_authors merge in one task (paper_authors in a thread
+beside papers' own commit), authors and profiles in one each, in parallel. No prefect, no duckdb.
 
 A merge holds its observations, the current rows and their merge in memory, and Delta rewrites the
 partitions it touches; so past PART_BYTES of those a table merges in parts, ranges of key buckets

@@ -176,8 +176,7 @@ def add_to_file_index(state: Path, files: list[pl.DataFrame]) -> None:
 def unrecognised(found: list[tuple[str | storage.Url, int, int]], index: pl.DataFrame, known: set[str]) -> list[SourceFile]:
     """Files that must be read: not indexed with the same (path, size, mtime), or indexed to a
     dump the warehouse doesn't hold (e.g. the run that indexed it crashed before committing)."""
-    keys = pl.DataFrame([(identity.printable(str(p)), s, m) for p, s, m in found],
-                        schema=list(FILE_SCHEMA.items())[:3], orient="row")
+    keys = pl.DataFrame([row_key(row) for row in found], schema=list(FILE_SCHEMA.items())[:3], orient="row")
     matched = keys.with_row_index("at").join(index, on=keys.columns, how="left", nulls_equal=True)
     held = pl.Series(list(known), dtype=pl.String).implode()
     todo = matched.filter(pl.col("dump_id").is_null() | ~pl.col("dump_id").is_in(held))
@@ -186,7 +185,13 @@ def unrecognised(found: list[tuple[str | storage.Url, int, int]], index: pl.Data
 
 def index_key(source: SourceFile) -> tuple[str, int, int]:
     """How the file index names a file (as extract records it: printable, for odd file names)."""
-    return identity.printable(str(source.path)), source.size, source.mtime_ns
+    return row_key((source.path, source.size, source.mtime_ns))
+
+
+def row_key(row: tuple[str | storage.Location, int, int]) -> tuple[str, int, int]:
+    """index_key of a scanned (path, size, mtime_ns) row, with no SourceFile made for it."""
+    path, size, mtime_ns = row
+    return identity.printable(str(path)), size, mtime_ns
 
 
 def quarantined_sources(dumps: pl.DataFrame, raw_dir: Path, max_bytes: int) -> dict[str, SourceFile]:

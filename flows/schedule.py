@@ -61,7 +61,7 @@ class Watcher:
     def pending(self) -> frozenset:
         index = discover.read_file_index(self.settings.state)
         found = discover.scan_inbox(self.settings.inbox, settle_seconds=0)
-        return frozenset({discover.index_key(f) for f in found.ready} - set(index.drop("dump_id").iter_rows()))
+        return frozenset({discover.row_key(row) for row in found.found} - set(index.drop("dump_id").iter_rows()))
 
     def due(self) -> bool:
         pending, now = self.pending(), self.clock()

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import polars as pl
 
-from flows import stages
+from flows import identity, stages
 from flows.normalise import APPEND_TABLES
 from warehouse import lake, scratch
 
@@ -24,15 +24,15 @@ class BatchJob:
     """What a worker needs for one batch (a plain class: Prefect doesn't walk its big `known` set)."""
 
     def __init__(self, index: int, sources: list, known: set[str], raw_dir: Path, lake_dir: Path, max_bytes: int,
-                 run_id: str, ingested_at: dt.datetime):
+                 run_id: str, ingested_at: dt.datetime, key_pattern: str = identity.DEFAULT_KEY_PATTERN):
         self.index, self.sources, self.known = index, sources, known
         self.raw_dir, self.lake_dir, self.max_bytes = raw_dir, lake_dir, max_bytes
-        self.run_id, self.ingested_at = run_id, ingested_at
+        self.run_id, self.ingested_at, self.key_pattern = run_id, ingested_at, key_pattern
 
     def without(self, dump_ids: set[str]) -> "BatchJob":
         """The same batch, treating dump_ids as already loaded (a first reading elsewhere won)."""
         return BatchJob(self.index, self.sources, self.known | dump_ids, self.raw_dir, self.lake_dir,
-                        self.max_bytes, self.run_id, self.ingested_at)
+                        self.max_bytes, self.run_id, self.ingested_at, self.key_pattern)
 
 
 @dataclass
@@ -46,13 +46,15 @@ class BatchResult:
 
 
 def plan_jobs(sources: list, known: set[str], settings, run_id: str, started_at: dt.datetime) -> list[BatchJob]:
-    return [BatchJob(i, chunk, known, settings.raw, settings.lake, settings.max_dump_bytes, run_id, started_at)
+    return [BatchJob(i, chunk, known, settings.raw, settings.lake, settings.max_dump_bytes, run_id, started_at,
+                     settings.profile_key_pattern)
             for i, chunk in enumerate(stages.chunks(sources, settings.batch_size))]
 
 
 def process_batch(job: BatchJob) -> BatchResult:
     stamp = {"run_id": job.run_id, "ingested_at": job.ingested_at}
-    frames = stages.extract_frames(job.sources, job.known, job.raw_dir, job.max_bytes, stamp, job.index)
+    frames = stages.extract_frames(job.sources, job.known, job.raw_dir, job.max_bytes, stamp, job.index,
+                                   identity.key_pattern(job.key_pattern))
     tables = stages.normalise_frames(frames)
     return write_batch(job, frames.files, tables)
 

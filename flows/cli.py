@@ -9,7 +9,7 @@ import sys
 from contextlib import nullcontext
 from pathlib import Path
 
-from flows import raw_store, storage
+from flows import identity, raw_store, storage
 from flows.settings import Settings, UserError
 
 # Offline, quiet and clean exits for Prefect's temporary server; set before prefect is imported.
@@ -229,7 +229,7 @@ def without_heartbeats():
 def cmd_sql(settings: Settings, args) -> int:
     from flows import queries
     rows, columns = queries.query(settings.warehouse, args.query)
-    print(queries.render(rows, columns, args.format))
+    sys.stdout.write(queries.render(rows, columns, args.format))
     return 0
 
 
@@ -241,7 +241,8 @@ def cmd_status(settings: Settings, args) -> int:
 
 def cmd_validate(settings: Settings, args) -> int:
     from flows import queries
-    problems, invalid = queries.validate_files(args.files, settings.max_dump_bytes)
+    problems, invalid = queries.validate_files(args.files, settings.max_dump_bytes,
+                                               identity.key_pattern(settings.profile_key_pattern))
     for line in problems:
         print(line)
     print(f"{len(args.files) - invalid} of {len(args.files)} files valid", file=sys.stderr)

@@ -11,6 +11,7 @@ import datetime as dt
 import gzip
 import hashlib
 import json
+import re
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -192,11 +193,12 @@ def read_sidecar(path: storage.Location) -> identity.Sidecar:
     return identity.parse_sidecar(raw, side.name)
 
 
-def dump_row(did: str, source: SourceFile, byte_size: int, sidecar: identity.Sidecar, stamp: dict) -> dict:
+def dump_row(did: str, source: SourceFile, byte_size: int, sidecar: identity.Sidecar, stamp: dict,
+             profile_key: str) -> dict:
     captured_at = sidecar.captured_at or dt.datetime.fromtimestamp(source.mtime_ns / 1e9, dt.timezone.utc)
     return {
         "dump_id": did, "source_path": source.origin or identity.printable(str(source.path)), "byte_size": byte_size,
-        "profile_key": sidecar.profile_key or identity.profile_key_from_name(source.path),
+        "profile_key": profile_key,
         "captured_at": captured_at, "sidecar_owner_name": sidecar.owner_name,
         "source_url": sidecar.source_url, "parser_version": PARSER_VERSION,
         "quarantine_reason": None, "papers_heading": None, "entries_found": 0, **stamp,
@@ -248,10 +250,19 @@ def quarantine(batch: Batch, row: dict, reasons: list[str], text: str | None) ->
                            "reason": row["quarantine_reason"], "raw_text": None if text is None else text[:MAX_TEXT]})
 
 
+def profile_key(source: SourceFile, sidecar: identity.Sidecar, pattern: re.Pattern) -> tuple[str | None, str | None]:
+    """The dump's profile key (its sidecar's, else its file name's by the rule: a raw/ copy's
+    original name), or None and why."""
+    name = source.origin or source.path
+    key = sidecar.profile_key or identity.profile_key_from_name(name, pattern)
+    return (key, None) if key else (None, identity.unnamed_reason(name, pattern))
+
+
 def extract_one(batch: Batch, source: SourceFile, known: set[str], raw_dir: Path | None, max_bytes: int,
-                stamp: dict, sidecar_error: str | None = None) -> None:
+                stamp: dict, sidecar_error: str | None = None, key_pattern: re.Pattern = identity.DEFAULT_KEY) -> None:
     """Append the records of one file to the batch; raw_dir=None re-reads a raw/ copy without storing it
-    (sidecar_error: the reason its original sidecar was unusable, recorded with that copy)."""
+    (sidecar_error: the reason its original sidecar was unusable, recorded with that copy). A dump
+    whose name gives no profile key by key_pattern is quarantined under its whole stem."""
     read = read_dump(source.path, max_bytes)
     batch.files.append({"path": identity.printable(str(source.path)), "size": source.size,
                         "mtime_ns": source.mtime_ns, "dump_id": read.dump_id})
@@ -260,11 +271,13 @@ def extract_one(batch: Batch, source: SourceFile, known: set[str], raw_dir: Path
     known.add(read.dump_id)
     sidecar, sidecar_error = ((source.sidecar, sidecar_error) if source.sidecar is not None
                               else _sidecar(source.path, sidecar_error))
-    row = dump_row(read.dump_id, source, read.byte_size, sidecar, stamp)
+    key, unnamed = profile_key(source, sidecar, key_pattern)
+    row = dump_row(read.dump_id, source, read.byte_size, sidecar, stamp,
+                   key or identity.printable(identity.dump_stem(source.path)))
     batch.dumps.append(row)
     if raw_dir is not None:
         raw_store.store_raw(raw_dir, source.path, read)
-        batch.raw_meta.append({"dump_id": read.dump_id, **{k: row[k] for k in RAW_META_FIELDS},
+        batch.raw_meta.append({"dump_id": read.dump_id, **{k: row[k] for k in RAW_META_FIELDS}, "profile_key": key,
                                "owner_name": sidecar.owner_name, "sidecar_error": sidecar_error})
     text, reasons = None, [read.refused] if read.refused else []
     if read.raw is not None:
@@ -275,6 +288,7 @@ def extract_one(batch: Batch, source: SourceFile, known: set[str], raw_dir: Path
     if text is not None and not text.strip():
         reasons.append("empty file" if not read.raw else "empty file: only white space")
     reasons += [sidecar_error] if sidecar_error else []
+    reasons += [unnamed] if unnamed else []
     reasons += future_capture(row["captured_at"], sidecar, stamp["ingested_at"])
     if reasons:
         quarantine(batch, row, reasons, text)
@@ -307,19 +321,20 @@ def _sidecar(path: storage.Location, known_error: str | None) -> tuple[identity.
 
 
 def extract_batch(sources: list[SourceFile], known: set[str], raw_dir: Path, max_bytes: int,
-                  stamp: dict, batch_index: int) -> Batch:
+                  stamp: dict, batch_index: int, key_pattern: re.Pattern = identity.DEFAULT_KEY) -> Batch:
     """Raw records for every file of the batch not already known by dump_id."""
     batch = Batch()
     seen = set(known)
     for source in sources:
-        extract_one(batch, source, seen, raw_dir, max_bytes, stamp, source.sidecar_error)
+        extract_one(batch, source, seen, raw_dir, max_bytes, stamp, source.sidecar_error, key_pattern)
     checkpoint("extract:copies-written")
     raw_store.write_raw_meta(raw_dir, f"{stamp['run_id']}-{batch_index:05d}", batch.raw_meta)
     parse_texts(batch)
     return batch
 
 
-def extract_raw_store(raw_dir: Path, max_bytes: int, loaded_by: dict[str, str]) -> tuple[Batch, list[Path]]:
+def extract_raw_store(raw_dir: Path, max_bytes: int, loaded_by: dict[str, str],
+                      key_pattern: re.Pattern = identity.DEFAULT_KEY) -> tuple[Batch, list[Path]]:
     """Raw records re-read from raw/, with the identity and stamps of their ingestion (see raw_metas);
     and the copies no meta names (their batch died before writing its meta file)."""
     batch, seen, metas, unnamed = Batch(), set(), raw_store.raw_metas(raw_dir, loaded_by), []
@@ -332,7 +347,7 @@ def extract_raw_store(raw_dir: Path, max_bytes: int, loaded_by: dict[str, str]) 
             continue
         source = raw_copy(path, meta)
         stamp = {"run_id": meta["run_id"], "ingested_at": identity.parse_timestamp(meta["ingested_at"])}
-        extract_one(batch, source, seen, None, max_bytes, stamp, source.sidecar_error)
+        extract_one(batch, source, seen, None, max_bytes, stamp, source.sidecar_error, key_pattern)
     parse_texts(batch)
     return batch, unnamed
 

@@ -12,7 +12,8 @@ from pathlib import Path
 SIDECAR_SUFFIX = ".meta.json"
 SIDECAR_KEYS = {"profile_key", "captured_at", "owner_name", "source_url"}
 _NON_ALNUM = re.compile(r"[\W_]+")
-_LEADING_ORDINAL = re.compile(r"\d+_")
+# A profile's key is its dump's file-name stem without a leading `<digits>_` (unless that leaves nothing).
+DEFAULT_KEY_PATTERN = r"(?:\d+_)?(?P<key>.+)"
 # ASCII letters and digits lower-cased, every other ASCII character a space (what `_NON_ALNUM`
 # and casefold do to ASCII text)
 _ASCII_FOLD = {code: chr(code).lower() if chr(code).isalnum() else " " for code in range(128)}
@@ -65,10 +66,36 @@ def printable(text: str) -> str:
         return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
-def profile_key_from_name(path: Path) -> str:
-    stem = printable(dump_stem(path))
-    match = _LEADING_ORDINAL.match(stem)
-    return stem[match.end():] if match and match.end() < len(stem) else stem
+def key_pattern(text: str = DEFAULT_KEY_PATTERN) -> re.Pattern:
+    """A file-name rule for profile keys: a regular expression with a group named `key`, matched
+    against the whole stem (the name without .txt or .txt.gz); `.` matches any character, a newline
+    too (names may hold one). ValueError says what is wrong."""
+    try:
+        pattern = re.compile(text, re.DOTALL)
+    except re.error as exc:
+        raise ValueError(f"`{text}` is not a regular expression: {exc}") from None
+    if "key" not in pattern.groupindex:
+        raise ValueError(f"`{text}` has no group named key: write the part that names the profile as (?P<key>...)")
+    return pattern
+
+
+DEFAULT_KEY = key_pattern()
+
+
+def profile_key_from_name(path: Path | str, pattern: re.Pattern = DEFAULT_KEY) -> str | None:
+    """The profile key the file's stem gives by the rule, or None if the stem doesn't match it."""
+    stem = printable(dump_stem(Path(path) if isinstance(path, str) else path))
+    match = pattern.fullmatch(stem)
+    return match["key"] if match and match["key"] else None
+
+
+def unnamed_reason(path: Path | str, pattern: re.Pattern) -> str:
+    """Why a dump without a sidecar key has no profile key: its name doesn't match the rule."""
+    stem = printable(dump_stem(Path(path) if isinstance(path, str) else path))
+    return (f"the file name {stem!r} gives no profile key by the rule `{pattern.pattern}` "
+            "(PROFILE_ETL_PROFILE_KEY_PATTERN: a regular expression whose group `key` names the profile, "
+            "matched against the whole name without .txt): fix the rule or give profile_key in a sidecar, "
+            "then run with --reprocess")
 
 
 def sidecar_path(path: Path) -> Path:

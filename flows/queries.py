@@ -6,11 +6,12 @@ import datetime as dt
 import io
 import json
 import math
+import re
 from pathlib import Path
 
 import duckdb
 
-from flows import extract, stages
+from flows import extract, identity, stages
 from flows.normalise import MUTABLE_TABLES
 from flows.settings import UserError
 from flows.validate import to_frames
@@ -88,20 +89,29 @@ def dump_json(data) -> str:
     return json.dumps(data, default=str, indent=1, ensure_ascii=False, allow_nan=False)
 
 
+CELL_WIDTH = 60
+
+
 def render(rows: list[tuple], columns: list[str], fmt: str) -> str:
+    """The rows as JSON, CSV (ending in a newline) or a table whose longer cells are cut with `…`."""
     if fmt == "json":
-        return dump_json(json_rows(rows, columns))
+        return dump_json(json_rows(rows, columns)) + "\n"
     if fmt == "csv":
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(columns)
         writer.writerows(rows)
-        return out.getvalue().rstrip("\n")
-    cells = [columns] + [["" if v is None else str(v) for v in row] for row in rows]
-    widths = [min(60, max(len(r[i]) for r in cells)) for i in range(len(columns))]
-    lines = [" | ".join(c[:60].ljust(w) for c, w in zip(row, widths)) for row in cells]
+        return out.getvalue()
+    cells = [columns] + [[_cell(v) for v in row] for row in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(columns))]
+    lines = [" | ".join(c.ljust(w) for c, w in zip(row, widths)) for row in cells]
     lines.insert(1, "-+-".join("-" * w for w in widths))
-    return "\n".join(lines + [f"({len(rows)} rows)"])
+    return "\n".join(lines + [f"({len(rows)} row{'' if len(rows) == 1 else 's'})"]) + "\n"
+
+
+def _cell(value) -> str:
+    text = "" if value is None else " ".join(str(value).splitlines())
+    return text if len(text) <= CELL_WIDTH else text[:CELL_WIDTH - 1] + "…"
 
 
 STATUS_QUERIES = {
@@ -126,10 +136,10 @@ def status(warehouse: Path, as_json: bool = False) -> str:
             results[title] = (cursor.fetchall(), [d[0] for d in cursor.description])
     if as_json:
         return dump_json({title: json_rows(*result) for title, result in results.items()})
-    return "\n\n".join(f"## {title}\n{render(rows, columns, 'table')}" for title, (rows, columns) in results.items())
+    return "\n\n".join(f"## {title}\n{render(rows, columns, 'table').rstrip()}" for title, (rows, columns) in results.items())
 
 
-def validate_files(paths: list[Path], max_bytes: int) -> tuple[list[str], int]:
+def validate_files(paths: list[Path], max_bytes: int, key_pattern: re.Pattern = identity.DEFAULT_KEY) -> tuple[list[str], int]:
     """Line-numbered problems of each file, as a run would judge it, and how many files are invalid."""
     problems, invalid = [], 0
     for path in paths:
@@ -141,7 +151,8 @@ def validate_files(paths: list[Path], max_bytes: int) -> tuple[list[str], int]:
         batch = extract.Batch()
         stat = path.stat()
         stamp = {"run_id": "validate", "ingested_at": dt.datetime.now(dt.timezone.utc)}
-        extract.extract_one(batch, extract.SourceFile(path, stat.st_size, stat.st_mtime_ns), set(), None, max_bytes, stamp)
+        extract.extract_one(batch, extract.SourceFile(path, stat.st_size, stat.st_mtime_ns), set(), None, max_bytes, stamp,
+                              key_pattern=key_pattern)
         tables = stages.transform([to_frames(batch)], {name: empty_frame(TABLES[name]) for name in MUTABLE_TABLES})
         dump = tables["dumps"].row(0, named=True)
         for reject in tables["rejects"].iter_rows(named=True):

@@ -55,7 +55,8 @@ def lake_from_raw(settings: Settings) -> list[Path]:
     place. Returns the copies left out: no meta file names them (a run died before its batch wrote one)."""
     dumps, runs = held_tables(settings.lake)
     loaded_by = dict(zip(dumps["dump_id"], dumps["run_id"]))
-    batch, unnamed = extract.extract_raw_store(settings.raw, settings.max_dump_bytes, loaded_by)
+    batch, unnamed = extract.extract_raw_store(settings.raw, settings.max_dump_bytes, loaded_by,
+                                               identity.key_pattern(settings.profile_key_pattern))
     refuse_to_lose([path for path in unnamed if identity.dump_stem(path) in loaded_by])
     current = {name: empty_frame(TABLES[name]) for name in MUTABLE_TABLES}
     tables = stages.transform([to_frames(batch)], current) if batch.dumps else {}

@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
-from flows import storage
+from flows import identity, storage
 
 ENV_PREFIX = "PROFILE_ETL_"
 
@@ -26,6 +26,7 @@ class Settings:
     lock_wait_seconds: float = 0.0
     dask_address: str | None = None
     maintain_files: int = 500   # a run compacts the lake when a table holds more surplus files (0: never)
+    profile_key_pattern: str = identity.DEFAULT_KEY_PATTERN   # file-name stem -> profile key (identity.key_pattern)
 
     @classmethod
     def load(cls, **flags) -> "Settings":
@@ -42,6 +43,10 @@ class Settings:
             if not (value >= least and (math.isfinite(value) or name in UNBOUNDED)):
                 source = "its flag" if name in flagged else f"{ENV_PREFIX}{name.upper()}"
                 raise UserError(f"{name} is {value!r} (from {source}): it must be {what}")
+        try:
+            identity.key_pattern(settings.profile_key_pattern)
+        except ValueError as exc:
+            raise UserError(f"{ENV_PREFIX}PROFILE_KEY_PATTERN: {exc}") from None
         if storage.is_url(settings.home):
             raise UserError(f"home {settings.home} must be a local folder (it holds the warehouse, raw/ and "
                             "the run lock); put only the inbox and the lake on object storage (--inbox, --lake)")

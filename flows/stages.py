@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import uuid
 from pathlib import Path
 
 import polars as pl
 
-from flows import extract
+from flows import extract, identity
 from flows.faults import checkpoint
 from flows.normalise import APPEND_TABLES, merge_tables, normalise_batch
 from flows.validate import RawFrames, combine, to_frames, validate_dumps, validate_entries
@@ -17,9 +18,9 @@ from warehouse.scratch import read_scratch
 
 
 def extract_frames(sources: list[extract.SourceFile], known: set[str], raw_dir: Path, max_bytes: int,
-                   stamp: dict, batch_index: int) -> RawFrames:
+                   stamp: dict, batch_index: int, key_pattern: re.Pattern = identity.DEFAULT_KEY) -> RawFrames:
     """Raw records of a batch of files, as DataFrames."""
-    batch = extract.extract_batch(sources, known, raw_dir, max_bytes, stamp, batch_index)
+    batch = extract.extract_batch(sources, known, raw_dir, max_bytes, stamp, batch_index, key_pattern)
     checkpoint("extract:batch-read")
     return to_frames(batch)
 
@@ -93,8 +94,10 @@ def describe(summary: dict) -> str:
         return (f"nothing new: {summary['dumps_seen']} dump files already loaded, "
                 f"{summary['waiting']} still being written{ignored}; only a runs row added ({seconds:.1f} s)")
     mb = summary["bytes_new"] / 1e6
+    profiles = summary.get("rows_added", {}).get("profiles", 0)
     return (f"{summary['dumps_new']} new dumps ({mb:.1f} MB): {summary['dumps_loaded']} loaded, "
-            f"{summary['dumps_partial']} partial, {summary['dumps_quarantined']} quarantined; "
+            f"{summary['dumps_partial']} partial, {summary['dumps_quarantined']} quarantined, "
+            f"{profiles} new profile{'' if profiles == 1 else 's'}; "
             f"{summary['dumps_seen']} seen, {summary['waiting']} still being written{ignored} "
             f"({seconds:.1f} s, {mb / max(seconds, 1e-9):.1f} MB/s)")
 

@@ -55,6 +55,13 @@ def test_sql_answers_queries_in_each_format(loaded_home, capsys):
     assert capsys.readouterr().out.split() == ["category", "--------", "AI", "CL", "CV", "LG", "(4", "rows)"]
 
 
+def test_sql_output_marks_cut_cells_counts_one_row_and_ends_csv_with_a_newline():
+    from flows.queries import render
+    table = render([("x" * 100, "two\nlines", None)], ["long", "text", "none"], "table").splitlines()
+    assert [c.strip() for c in table[2].split(" | ")] == ["x" * 59 + "…", "two lines", ""] and table[-1] == "(1 row)"
+    assert render([("a\n",)], ["v"], "csv") == 'v\n"a\n"\n'
+
+
 def test_sql_refuses_writes_with_a_clear_message(loaded_home, capsys):
     home = str(loaded_home[0] / "home")
     assert main(["--home", home, "sql", "DELETE FROM papers"]) == 2
@@ -129,6 +136,7 @@ def test_validate_on_a_folder_says_to_pass_its_files(tmp_path, capsys):
     ({"PROFILE_ETL_SETTLE_SECONDS": "nan"}, [], "settle_seconds is nan (from PROFILE_ETL_SETTLE_SECONDS)"),
     ({}, ["--batch-size", "0"], "batch_size is 0 (from its flag): it must be a whole number, 1 or more"),
     ({}, ["--wait=-inf"], "lock_wait_seconds is -inf (from its flag)"),
+    ({"PROFILE_ETL_PROFILE_KEY_PATTERN": r"\d+_(.+)"}, [], r"PROFILE_ETL_PROFILE_KEY_PATTERN: `\d+_(.+)` has no group named key"),
 ])
 def test_a_bad_setting_is_named_with_where_it_came_from(tmp_path, monkeypatch, capsys, env, flags, message):
     for key, value in env.items():

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given, strategies as st
 
-from flows.identity import (SidecarError, normalise_text, parse_sidecar, profile_key_from_name,
+from flows.identity import (SidecarError, key_pattern, normalise_text, parse_sidecar, profile_key_from_name,
                             stable_id)
 
 
@@ -22,6 +22,23 @@ from flows.identity import (SidecarError, normalise_text, parse_sidecar, profile
 ])
 def test_profile_key_from_file_name(name, key):
     assert profile_key_from_name(Path(name)) == key
+
+
+@pytest.mark.parametrize("name, key", [
+    ("r1_013_7707062aadfcc580.txt", "7707062aadfcc580"),
+    ("r12_7_abc.txt.gz", "abc"),
+    ("013_abc.txt", None),          # the rule doesn't match: no key, rather than a guess
+    ("r1_013_.txt", None),
+])
+def test_profile_key_by_a_rule_of_ones_own(name, key):
+    assert profile_key_from_name(Path(name), key_pattern(r"r\d+_\d+_(?P<key>.*)")) == key
+
+
+@pytest.mark.parametrize("rule, says", [("(unclosed", "not a regular expression"),
+                                        (r"\d+_(.+)", "no group named key")])
+def test_a_rule_without_a_key_group_is_refused_with_the_reason(rule, says):
+    with pytest.raises(ValueError, match=says):
+        key_pattern(rule)
 
 
 def test_titles_differing_in_spacing_case_and_width_are_one_paper():

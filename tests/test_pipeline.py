@@ -124,6 +124,22 @@ def test_later_snapshot_of_the_same_profile(run_ingest, home, inbox, sample_text
     assert scalar(home, "SELECT last_seen_at < TIMESTAMPTZ '2026-06-02' FROM papers WHERE title LIKE 'Boosting Few-Shot%'")
 
 
+def test_a_naming_rule_of_ones_own_and_the_summary_counts_new_profiles(run_ingest, home, tmp_path, sample_text,
+                                                                      monkeypatch):
+    from flows.stages import describe
+    inbox = tmp_path / "named"
+    write_dump(inbox, "r1_013_7707062aadfcc580.txt", sample_text, FIRST)
+    write_dump(inbox, "r2_013_7707062aadfcc580.txt", later_snapshot(sample_text), LATER)
+    monkeypatch.setenv("PROFILE_ETL_PROFILE_KEY_PATTERN", r"r\d+_\d+_(?P<key>.+)")
+    summary = run_ingest(home, inbox)
+    assert summary["rows_added"]["profiles"] == 1 and "2 loaded, 0 partial, 0 quarantined, 1 new profile;" in describe(summary)
+    assert scalar(home, "SELECT profile_key || ' ' || snapshots FROM profiles") == "7707062aadfcc580 2"
+    write_dump(inbox, "003_aaaabbbbccccdddd.txt", other_profile(sample_text), LATER)
+    summary = run_ingest(home, inbox)
+    assert summary["dumps_quarantined"] == 1 and "0 new profiles;" in describe(summary)
+    assert "gives no profile key by the rule" in scalar(home, "SELECT reason FROM dumps WHERE status = 'quarantined'")
+
+
 def test_other_profile_links_to_existing_papers(run_ingest, home, inbox, sample_text):
     write_dump(inbox, "000_aaaabbbbccccdddd.txt", other_profile(sample_text), FIRST + dt.timedelta(days=14))
     run_ingest(home, inbox)

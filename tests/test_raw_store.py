@@ -16,11 +16,12 @@ def dump_text(h_index: int) -> str:
     return PROFILE.replace("h-index7\n", f"h-index{h_index}\n")
 
 
-def extract_inbox(inbox: Path, raw: Path, run_id: str, batch_index: int = 0) -> extract.Batch:
+def extract_inbox(inbox: Path, raw: Path, run_id: str, batch_index: int = 0,
+                  rule: str = identity.DEFAULT_KEY_PATTERN) -> extract.Batch:
     sources = [extract.SourceFile(p, p.stat().st_size, p.stat().st_mtime_ns) for p in sorted(inbox.iterdir())
                if not p.name.endswith(identity.SIDECAR_SUFFIX)]
     stamp = {"run_id": run_id, "ingested_at": CAPTURED + dt.timedelta(days=1)}
-    return extract.extract_batch(sources, set(), raw, 1 << 20, stamp, batch_index)
+    return extract.extract_batch(sources, set(), raw, 1 << 20, stamp, batch_index, identity.key_pattern(rule))
 
 
 def meta_line(dump_id: str, run_id: str, source_path: str, ingested_at: str = "2026-06-02 00:00:00+00:00") -> str:
@@ -119,3 +120,19 @@ def test_a_batch_parses_its_texts_in_parts_past_the_text_bound(tmp_path, sample_
 
     whole, parts = records(1 << 30), records(len(sample_text))
     assert whole[0].height == 150 and whole[0].equals(parts[0]) and whole[1].equals(parts[1])
+
+
+def test_a_name_the_key_rule_does_not_match_is_quarantined_and_keyed_by_its_name_on_reprocessing(tmp_path):
+    write_dump(tmp_path / "inbox", "r1_013_p.txt", dump_text(50), CAPTURED)
+    write_dump(tmp_path / "inbox", "014_q.txt", dump_text(51), CAPTURED)
+    rule = r"r\d+_\d+_(?P<key>.+)"
+    batch = extract_inbox(tmp_path / "inbox", tmp_path / "raw", "20260602T000000Z-aaaa", rule=rule)
+    rows = {Path(row["source_path"]).name: row for row in batch.dumps}
+    assert rows["r1_013_p.txt"]["profile_key"] == "p" and rows["r1_013_p.txt"]["quarantine_reason"] is None
+    unnamed = rows["014_q.txt"]
+    assert unnamed["profile_key"] == "014_q" and "gives no profile key by the rule" in unnamed["quarantine_reason"]
+    assert raw_store.raw_metas(tmp_path / "raw")[unnamed["dump_id"]]["profile_key"] is None
+    (tmp_path / "inbox" / "014_q.txt").unlink()   # gone from the inbox: reprocessing reads its raw/ copy
+    fixed = identity.key_pattern(r"(?:r\d+_)?\d+_(?P<key>.+)")
+    again = {row["dump_id"]: row for row in extract.extract_raw_store(tmp_path / "raw", 1 << 20, {}, fixed)[0].dumps}
+    assert (again[unnamed["dump_id"]]["profile_key"], again[unnamed["dump_id"]]["quarantine_reason"]) == ("q", None)

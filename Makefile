@@ -9,13 +9,18 @@ HOME_DIR ?= data
 
 install: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
+# What running needs (make example), then the test stack on top (make test).
+$(VENV)/.runtime: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed: pyproject.toml $(VENV)/.runtime
 	$(BIN)/pip install --quiet -e ".[dev]"
 	touch $@
 
-example: install
+example: $(VENV)/.runtime
 	$(BIN)/profile-etl --home $(HOME_DIR) run --inbox examples/inbox --settle-seconds 0
 	$(BIN)/profile-etl --home $(HOME_DIR) sql "SELECT profile_key, owner_name, snapshots, h_index, citations FROM profiles ORDER BY citations DESC"
 

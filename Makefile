@@ -4,6 +4,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 HOME_DIR ?= data
+# setuptools warns on every editable install that a folder named like a package may shadow it: ours are that folder
+PIP := PYTHONWARNINGS="ignore:Editable installation" $(BIN)/pip
 
 .PHONY: install example test bench clean
 
@@ -12,12 +14,12 @@ install: $(VENV)/.installed
 # What running needs (make example), then the test stack on top (make test).
 $(VENV)/.runtime: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e .
+	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet -e .
 	touch $@
 
 $(VENV)/.installed: pyproject.toml $(VENV)/.runtime
-	$(BIN)/pip install --quiet -e ".[dev]"
+	$(PIP) install --quiet -e ".[dev]"
 	touch $@
 
 example: $(VENV)/.runtime
@@ -29,7 +31,7 @@ test: install
 
 # The benchmark (docs/benchmarks.md): prints numbers, writes bench/results/latest.json; BENCH_ARGS="--dumps 500" etc.
 bench: install
-	$(BIN)/pip install --quiet -e ".[dev,bench]"
+	$(PIP) install --quiet -e ".[dev,bench]"
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
 clean:

@@ -6,6 +6,7 @@ import gc
 import json
 import os
 import sys
+import time
 from contextlib import nullcontext
 from pathlib import Path
 
@@ -104,6 +105,9 @@ def add_history_commands(commands) -> None:
     maintain.add_argument("--lake", help=LAKE_HELP)
     maintain.add_argument("--wait", type=float, dest="lock_wait_seconds",
                           help="if a run holds the home, wait up to this many seconds (default: exit at once)")
+
+
+STARTED = time.monotonic()   # a run's summary gives the wall time the user waited, Prefect's start included
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -212,7 +216,9 @@ def run_ingest(settings: Settings, args) -> int:
         raise UserError(f"the run failed ({type(exc).__name__}: {exc}). The published warehouse is as it was; "
                         f"if the failure came after the lake commit, the next run publishes that data. "
                         f"Fix the cause and run again; `profile-etl status` shows the runs.") from None
-    print(json.dumps(summary, default=str, indent=1) if args.json else describe(summary))
+    seconds = round(time.monotonic() - STARTED, 3)
+    print(json.dumps(summary | {"wall_seconds": seconds}, default=str, indent=1) if args.json
+          else describe(summary, seconds))
     return 0
 
 

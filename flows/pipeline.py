@@ -92,9 +92,24 @@ def cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
+def print_deployment_result(flow, flow_run, state) -> None:
+    """A deployment's run (`serve`, a worker) prints its result line where its process's output goes,
+    as `run` and `watch` print theirs."""
+    if flow_run.deployment_id is None:
+        return
+    if not state.is_completed():
+        print(f"profile-etl: scheduled run {flow_run.name} {state.type.value.lower()}: {state.message}", flush=True)
+        return
+    summary = state.result(raise_on_failure=False)
+    if isinstance(summary, dict) and "dumps_new" in summary:
+        print(f"profile-etl: scheduled run {flow_run.name}: {stages.describe(summary)}", flush=True)
+
+
 # A thread per core for batches and merges: their heavy parts (polars, I/O) release the GIL, and a
 # worker process would first pay about 0.5 CPU-s to import polars and pandera.
-@flow(name="profile-etl-ingest", log_prints=False, task_runner=ThreadPoolTaskRunner(max_workers=cores()))
+@flow(name="profile-etl-ingest", log_prints=False, task_runner=ThreadPoolTaskRunner(max_workers=cores()),
+      on_completion=[print_deployment_result], on_failure=[print_deployment_result],
+      on_crashed=[print_deployment_result])
 def ingest(home: Path = DEFAULTS.home, inbox: Path | str | None = None, batch_size: int = DEFAULTS.batch_size,
            settle_seconds: float = DEFAULTS.settle_seconds, max_dump_bytes: int = DEFAULTS.max_dump_bytes,
            lock_wait_seconds: float = DEFAULTS.lock_wait_seconds, reprocess: bool = False,

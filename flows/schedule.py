@@ -3,6 +3,7 @@ and a watcher that starts a run when new dumps have settled in the inbox."""
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -41,10 +42,25 @@ def server_command(host: str, port: int) -> list[str]:
 
 
 def run_server(host: str, port: int) -> int:
-    """`prefect server start` on loopback with telemetry off; returns its exit code."""
-    print(f"Prefect server on http://{host}:{port} — in other shells: "
-          f"export PREFECT_API_URL=http://{host}:{port}/api", flush=True)
-    return subprocess.call(server_command(host, port), env=os.environ | OFFLINE_ENV)
+    """`prefect server start` with telemetry off, its UI calling this server's API whatever the port;
+    SIGINT and SIGTERM are passed on to it (in a session of its own, it gets a terminal's Ctrl-C
+    once), so stopping this command stops the server. Returns its exit code (0 when stopped so)."""
+    api = f"http://{host}:{port}/api"
+    print(f"Prefect server on http://{host}:{port} — in other shells: export PREFECT_API_URL={api}", flush=True)
+    env = {"PREFECT_UI_API_URL": api} | os.environ | OFFLINE_ENV
+    child = subprocess.Popen(server_command(host, port), env=env, start_new_session=True)
+    asked: list[int] = []
+
+    def stop(signum, _frame) -> None:
+        asked.append(signum)
+        child.send_signal(signum)
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        code = child.wait()
+        return 0 if asked else code   # stopped as asked: a clean exit
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 @dataclass
@@ -76,18 +92,20 @@ class Watcher:
 
 def watch(settings: Settings, run: Callable[[], dict], quiet_seconds: float, poll_seconds: float,
           should_stop: Callable[[], bool] = lambda: False) -> int:
-    """Poll the inbox; after a burst of new files goes quiet, run once. Returns the number of runs."""
+    """Poll the inbox; after a burst of new files goes quiet, run once, and print its result line.
+    Returns the number of runs."""
+    from flows.stages import describe   # here: `profile-etl server` imports this module, and needs no polars
     watcher, runs = Watcher(settings, quiet_seconds), 0
     while not should_stop():
         if watcher.due():
             runs += 1
             watcher.ran()
+            started = time.monotonic()
             try:
                 summary = run()
             except Exception as exc:  # a failed run is recorded in `runs`; the next burst tries again
                 print(f"watch: run {runs} failed: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
                 continue
-            print(f"watch: run {runs}: {summary['dumps_new']} new dumps, {summary['waiting']} still being written",
-                  flush=True)
+            print(f"watch: run {runs}: {describe(summary, time.monotonic() - started)}", flush=True)
         time.sleep(poll_seconds)
     return runs

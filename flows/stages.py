@@ -86,9 +86,11 @@ def replaced_dumps(current: pl.DataFrame, fresh: pl.DataFrame, retried: set[str]
     return set(replaced["dump_id"])
 
 
-def describe(summary: dict) -> str:
-    """One human line for a run summary."""
-    seconds = (summary["finished_at"] - summary["started_at"]).total_seconds()
+def describe(summary: dict, seconds: float | None = None) -> str:
+    """One human line for a run summary; seconds: the run's wall time as its caller waited for it
+    (default: the flow's own, from its start to its runs row)."""
+    if seconds is None:
+        seconds = (summary["finished_at"] - summary["started_at"]).total_seconds()
     ignored = f", {summary['ignored']} other files ignored (not dumps)" if summary.get("ignored") else ""
     if not summary["dumps_new"]:
         return (f"nothing new: {summary['dumps_seen']} dump files already loaded, "

@@ -38,6 +38,9 @@ def test_run_process_is_clean_and_visible_in_prefect(loaded_home):
     assert "Traceback" not in result.stderr and "Error" not in result.stderr, result.stderr
     summary = json.loads(result.stdout)
     assert summary["dumps_new"] == 1 and summary["status"] == "completed"
+    flow_seconds = (dt.datetime.fromisoformat(summary["finished_at"]) -
+                    dt.datetime.fromisoformat(summary["started_at"])).total_seconds()
+    assert summary["wall_seconds"] > flow_seconds   # what the user waited for: Prefect's start too
     quiet = env | {"PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1", "COLUMNS": "250"}
     listed = subprocess.run([str(BIN / "prefect"), "flow-run", "ls"], env=quiet, capture_output=True, text=True,
                             timeout=300)

@@ -3,6 +3,7 @@ and the run artifact read back through the Prefect client."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import socket
@@ -92,21 +93,33 @@ def test_served_flow_runs_on_its_schedule_and_loads_new_dumps(tmp_path, sample_t
     write_dump(inbox, SAMPLE_NAME, sample_text, FIRST)
     server = subprocess.Popen([str(BIN / "profile-etl"), "server", "--port", str(port)], env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    served = None
+    served, output = None, tmp_path / "serve.out"
     try:
         until(lambda: healthy(api), 120, "the Prefect server")
-        served = subprocess.Popen([str(BIN / "profile-etl"), "--home", str(home), "serve", "--interval", "5",
-                                   "--inbox", str(inbox)], env=env | {"PROFILE_ETL_SETTLE_SECONDS": "0"},
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        ui = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/ui-settings", timeout=5).read())
+        assert ui["api_url"] == api   # the UI calls this server, not the default port
+        with output.open("w") as out:
+            served = subprocess.Popen([str(BIN / "profile-etl"), "--home", str(home), "serve", "--interval", "5",
+                                       "--inbox", str(inbox)], env=env | {"PROFILE_ETL_SETTLE_SECONDS": "0"},
+                                      stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
         until(lambda: dump_count(home) == 1, 180, "the first scheduled run to load the sample")
         write_dump(inbox, "001_7707062aadfcc580.txt", later_snapshot(sample_text), LATER)
         until(lambda: dump_count(home) == 2, 180, "a later scheduled run to load the dropped-in dump")
         assert until(lambda: completed_scheduled_runs(api) >= 2, 60, "two completed scheduled runs")
+        until(lambda: "1 loaded, 0 partial, 0 quarantined, 0 new profiles" in output.read_text(), 60,
+              "the later run's result line")
     finally:
-        for proc in (served, server):
-            if proc is not None:
-                stop(proc)
-    assert server.returncode is not None and (served is None or served.returncode is not None)
+        if served is not None:
+            stop(served)
+        server.send_signal(signal.SIGTERM)   # to the command alone: it must stop its Prefect server too
+        try:
+            code = server.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            stop(server)
+            raise
+    assert code == 0 and not healthy(api)
+    lines = output.read_text()
+    assert "scheduled run" in lines and "1 loaded, 0 partial, 0 quarantined, 1 new profile;" in lines, lines
 
 
 def test_run_artifact_reads_back_through_the_client(run_ingest, tmp_path, sample_text):
@@ -146,7 +159,7 @@ def test_watcher_waits_for_a_burst_to_go_quiet(tmp_path, sample_text):
     assert not watcher.due()
 
 
-def test_watch_loads_a_burst_in_few_runs_and_a_slow_file_whole(prefect_harness, tmp_path, sample_text):
+def test_watch_loads_a_burst_in_few_runs_and_a_slow_file_whole(prefect_harness, tmp_path, sample_text, capsys):
     settings = Settings.load(home=tmp_path / "home", inbox=tmp_path / "inbox", settle_seconds=3)
     settings.inbox.mkdir(parents=True)
     stop_watching, runs = threading.Event(), []
@@ -172,6 +185,8 @@ def test_watch_loads_a_burst_in_few_runs_and_a_slow_file_whole(prefect_harness, 
         run_count = con.execute("SELECT count(*) FROM runs").fetchone()[0]
     assert slow_rows == [(50, "loaded")]
     assert runs and runs[0] == run_count <= 4
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("watch: run ")]
+    assert len(lines) == run_count and all(" loaded, " in line and " s, " in line for line in lines), lines
 
 
 def test_prefect_yaml_deploys_the_ingest_flow():

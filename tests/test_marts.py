@@ -70,9 +70,9 @@ def test_code_availability(home, sample_text):
 def test_coauthors(home, sample_text):
     pairs = Counter(frozenset(p) for e in by_hand(other_profile(sample_text)) for p in combinations(e["authors"], 2))
     expected = sorted((sorted(p), n) for p, n in pairs.items())
-    got = query(home, "SELECT author_a, author_b, shared_papers FROM coauthors WHERE profile_key = ?", OTHER)
+    got = query(home, "SELECT author_a, author_b, shared_papers FROM profile_coauthors WHERE profile_key = ?", OTHER)
     assert sorted((sorted([a, b]), n) for a, b, n in got) == expected
-    overall = query(home, "SELECT shared_papers FROM coauthors WHERE profile_key IS NULL AND "
+    overall = query(home, "SELECT shared_papers FROM coauthors WHERE "
                           "list_sort([author_a, author_b]) = ['Lai Wei', 'Weiran Huang']")
     latest = {e["title"]: e for e in by_hand(sample_text) + by_hand(later_snapshot(sample_text))}
     assert overall == [(sum({"Lai Wei", "Weiran Huang"} <= set(e["authors"]) for e in latest.values()),)]

@@ -124,3 +124,25 @@ def test_a_file_written_with_bigger_row_groups_takes_keyed_upserts(tmp_path):
     with duckdb.connect(str(path), read_only=True) as con:
         assert con.execute("SELECT count(*), count(DISTINCT k), count(*) FILTER (v = 'new') FROM t").fetchone() \
             == (50100, 50100, 150)
+
+
+def test_a_warehouse_file_of_the_old_layout_moves_its_bookkeeping_and_staging_views(run_ingest, tmp_path,
+                                                                                    sample_text):
+    home, inbox = tmp_path / "home", tmp_path / "inbox"
+    write_dump(inbox, SAMPLE_NAME, sample_text, FIRST)
+    run_ingest(home, inbox)
+    run_ingest(home, inbox)
+    for path in files.pair(home / "warehouse.duckdb"):   # as a release before the internal schema left them
+        with duckdb.connect(str(path)) as con:
+            con.execute("CREATE TABLE main._lake_versions AS SELECT * FROM internal.lake_versions")
+            con.execute("DROP TABLE internal.lake_versions")
+            con.execute("CREATE VIEW main.stg_snapshots AS SELECT * FROM staging.stg_snapshots")
+    write_dump(inbox, "001_7707062aadfcc580.txt", later_snapshot(sample_text), LATER)
+    run_ingest(home, inbox)
+    got, want = warehouse_tables(home), lake_tables(home)
+    assert all(got[t].equals(want[t]) for t in want), [t for t in want if not got[t].equals(want[t])]
+    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
+        left = con.execute("SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main' AND table_name LIKE '\\_%' "
+                           "ESCAPE '\\' UNION ALL SELECT view_name FROM duckdb_views() WHERE schema_name = 'main' "
+                           "AND view_name LIKE 'stg\\_%' ESCAPE '\\'").fetchall()
+        assert left == [] and con.execute("SELECT count(*) FROM internal.lake_versions").fetchone()[0] == 9

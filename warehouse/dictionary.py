@@ -36,7 +36,7 @@ def table_section(name: str) -> list[str]:
 
 
 def view_section(view) -> list[str]:
-    lines = [f"## `{view.name}` ({view.layer} view)", "", view.description, "",
+    lines = [f"## `{view.qualified}` ({view.layer} view)", "", view.description, "",
              "| column | description |", "|---|---|"]
     lines += [f"| `{column}` | {text} |" for column, text in view.columns.items()]
     return lines + [""]

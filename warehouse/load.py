@@ -2,7 +2,7 @@
 
 The lake's tables are Delta tables; DuckDB reads them without its delta extension (which can't be
 downloaded here). The warehouse records the Delta version of each table it holds
-(`_lake_versions`). A load applies the rows the versions since then changed, from each table's
+(`internal.lake_versions`). A load applies the rows the versions since then changed, from each table's
 change data feed, or, for a table it doesn't hold yet or one a restore or an overwrite changed,
 reads the table's files at the version whole. In one transaction, so after a crash at any point
 the next load converges to the lake. Which of the two warehouse files a load writes is
@@ -80,12 +80,22 @@ def register_lake(con: duckdb.DuckDBPyConnection, lake: storage.Url) -> None:
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     """Create the tables (with comments; keys come with their first rows) if this is a new warehouse,
     in one transaction: each of its ~100 statements would otherwise commit on its own."""
-    if con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = '_lake_versions'").fetchone()[0]:
+    if has_table(con, "internal", "lake_versions"):
         return
     with transaction(con):
-        for name in [*TABLES, "_lake_versions"]:
+        if has_table(con, "main", "_lake_versions"):   # a file from before the internal schema: moved there
+            con.execute(sql_text("tables/lake_versions.sql"))
+            con.execute("INSERT INTO internal.lake_versions SELECT * FROM main._lake_versions")
+            con.execute("DROP TABLE main._lake_versions")
+            return
+        for name in [*TABLES, "lake_versions"]:
             con.execute(sql_text(f"tables/{name}.sql"))
         describe_tables(con)
+
+
+def has_table(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> bool:
+    return con.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = ? AND table_name = ?",
+                       [schema, name]).fetchone()[0] > 0
 
 
 @contextmanager
@@ -138,7 +148,7 @@ class Change:
 
 def loaded_versions(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[str, int]]:
     """Each table's Delta table id and the version this warehouse file holds."""
-    rows = con.execute("SELECT table_name, table_id, version FROM _lake_versions").fetchall()
+    rows = con.execute("SELECT table_name, table_id, version FROM internal.lake_versions").fetchall()
     return {name: (table_id, version) for name, table_id, version in rows}
 
 
@@ -204,7 +214,7 @@ def apply_change(con: duckdb.DuckDBPyConnection, name: str, change: Change) -> i
         apply_rows(con, name, listed, pc.count_distinct(change.rows["_commit_version"]).as_py())
         con.unregister("_changes")
         read = change.rows.num_rows
-    con.execute("INSERT OR REPLACE INTO _lake_versions VALUES (?, ?, ?)", [name, change.table_id, change.version])
+    con.execute("INSERT OR REPLACE INTO internal.lake_versions VALUES (?, ?, ?)", [name, change.table_id, change.version])
     checkpoint(f"load:table-synced:{name}")
     return read
 

@@ -55,7 +55,7 @@ def output_chart(con, key: str) -> str:
 
 def code_chart(con, key: str) -> str:
     shares = rows(con, "SELECT year, count(*) AS papers, count(*) FILTER (has_code_badge) AS badge, "
-                       "count(*) FILTER (has_code_link) AS link FROM stg_profile_papers WHERE profile_key = ? "
+                       "count(*) FILTER (has_code_link) AS link FROM staging.stg_profile_papers WHERE profile_key = ? "
                        "GROUP BY year ORDER BY year", key)
     return svg.stacked_bars("Papers with code, per year (badge and link / neither)", [str(r["year"]) for r in shares],
                             {"badge and link": [min(r["badge"], r["link"]) for r in shares],
@@ -65,7 +65,7 @@ def code_chart(con, key: str) -> str:
 
 def coauthor_chart(con, key: str, owner: str | None) -> str:
     pairs = rows(con, "SELECT CASE WHEN author_a = ? THEN author_b WHEN author_b = ? THEN author_a "
-                      "ELSE author_a || ' & ' || author_b END AS who, shared_papers FROM coauthors "
+                      "ELSE author_a || ' & ' || author_b END AS who, shared_papers FROM profile_coauthors "
                       "WHERE profile_key = ? AND (? IS NULL OR ? IN (author_a, author_b)) "
                       "ORDER BY shared_papers DESC, who LIMIT 8", owner, owner, key, owner, owner)
     title = f"Top co-authors of {owner}" if owner else "Top co-author pairs"

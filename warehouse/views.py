@@ -24,6 +24,11 @@ class ViewFile:
     description: str = ""
     columns: dict[str, str] = field(default_factory=dict)
 
+    @property
+    def qualified(self) -> str:
+        """Staging views live in schema `staging`, marts in `main` beside the tables."""
+        return f"staging.{self.name}" if self.layer == "staging" else self.name
+
 
 def parse_view_file(name: str, layer: str, sql: str) -> ViewFile:
     view = ViewFile(name, layer, sql)
@@ -46,11 +51,14 @@ def view_files() -> list[ViewFile]:
 
 
 def create_views(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute("CREATE SCHEMA IF NOT EXISTS staging")
     for view in view_files():
+        if view.layer == "staging":   # a file from before the staging schema had it in main
+            con.execute(f"DROP VIEW IF EXISTS main.{view.name}")
         con.execute(view.sql)
-        con.execute(f"COMMENT ON VIEW {view.name} IS {sql_literal(view.description)}")
+        con.execute(f"COMMENT ON VIEW {view.qualified} IS {sql_literal(view.description)}")
         for column, text in view.columns.items():
-            con.execute(f"COMMENT ON COLUMN {view.name}.{column} IS {sql_literal(text)}")
+            con.execute(f"COMMENT ON COLUMN {view.qualified}.{column} IS {sql_literal(text)}")
 
 
 def sql_literal(text: str) -> str:

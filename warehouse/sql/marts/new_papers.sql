@@ -9,7 +9,7 @@
 -- @change: new or dropped
 CREATE OR REPLACE VIEW new_papers AS
 WITH pairs AS (
-    SELECT profile_key, dump_id, captured_at, previous_dump_id FROM stg_snapshots WHERE previous_dump_id IS NOT NULL
+    SELECT profile_key, dump_id, captured_at, previous_dump_id FROM staging.stg_snapshots WHERE previous_dump_id IS NOT NULL
 ), changes AS (
     SELECT p.*, cur.paper_id, 'new' AS change
     FROM pairs AS p JOIN listings AS cur ON cur.dump_id = p.dump_id

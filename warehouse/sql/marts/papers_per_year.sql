@@ -5,5 +5,5 @@
 -- @papers: distinct papers of that year and category listed by the profile in any snapshot
 CREATE OR REPLACE VIEW papers_per_year AS
 SELECT profile_key, year, category, count(*) AS papers
-FROM stg_profile_papers
+FROM staging.stg_profile_papers
 GROUP BY ALL;

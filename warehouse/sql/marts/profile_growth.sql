@@ -19,6 +19,6 @@ SELECT
     cur.citations - prev.citations AS citations_change,
     cur.papers_reported - prev.papers_reported AS papers_reported_change,
     date_diff('day', prev.captured_at, cur.captured_at) AS days_since_previous
-FROM stg_snapshots AS o
+FROM staging.stg_snapshots AS o
 JOIN profile_snapshots AS cur ON cur.dump_id = o.dump_id
 LEFT JOIN profile_snapshots AS prev ON prev.dump_id = o.previous_dump_id;

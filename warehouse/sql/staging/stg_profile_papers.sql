@@ -5,7 +5,7 @@
 -- @category: category code of the paper
 -- @has_code_badge: the paper's Code badge (latest capture)
 -- @has_code_link: true when the abstract names a code link (latest capture)
-CREATE OR REPLACE VIEW stg_profile_papers AS
+CREATE OR REPLACE VIEW staging.stg_profile_papers AS
 SELECT DISTINCT
     l.profile_key,
     p.paper_id,
@@ -13,5 +13,5 @@ SELECT DISTINCT
     p.category,
     p.has_code_badge,
     p.code_url IS NOT NULL AS has_code_link
-FROM listings AS l
-JOIN papers AS p USING (paper_id);
+FROM main.listings AS l
+JOIN main.papers AS p USING (paper_id);

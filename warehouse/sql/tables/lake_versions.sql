@@ -1,5 +1,7 @@
 -- The Delta version of each lake table this warehouse file holds; a load applies what came after.
-CREATE TABLE IF NOT EXISTS _lake_versions (
+-- In schema `internal`: bookkeeping, not data, so a BI tool's list of tables leaves it out.
+CREATE SCHEMA IF NOT EXISTS internal;
+CREATE TABLE IF NOT EXISTS internal.lake_versions (
     table_name VARCHAR PRIMARY KEY,
     table_id VARCHAR NOT NULL,
     version BIGINT NOT NULL

@@ -57,6 +57,10 @@ def parser() -> argparse.ArgumentParser:
     sql = commands.add_parser("sql", help="read-only SQL on the warehouse")
     sql.add_argument("query")
     sql.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    commands.add_parser("tables", help="the warehouse's tables and marts, with row counts and descriptions")
+    describe = commands.add_parser("describe", help="a table's or mart's columns, with types and descriptions")
+    describe.add_argument("name")
+    commands.add_parser("check", help="run the data tests on the warehouse; exit 1 if one fails")
     validate = commands.add_parser("validate", help="parse and validate files without loading them")
     validate.add_argument("files", nargs="+", type=Path)
     export = commands.add_parser("export", help="every table and mart as Parquet or CSV files")
@@ -113,6 +117,7 @@ STARTED = time.monotonic()   # a run's summary gives the wall time the user wait
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     handler = {"run": cmd_run, "status": cmd_status, "sql": cmd_sql, "validate": cmd_validate,
+               "tables": cmd_tables, "describe": cmd_describe, "check": cmd_check,
                "export": cmd_export, "report": cmd_report,
                "serve": cmd_serve, "server": cmd_server, "watch": cmd_watch, "rebuild": cmd_rebuild,
                "history": cmd_history, "rollback": cmd_rollback, "maintain": cmd_maintain}[args.command]
@@ -237,6 +242,25 @@ def cmd_sql(settings: Settings, args) -> int:
     rows, columns = queries.query(settings.warehouse, args.query)
     sys.stdout.write(queries.render(rows, columns, args.format))
     return 0
+
+
+def cmd_tables(settings: Settings, args) -> int:
+    from flows import queries
+    sys.stdout.write(queries.tables_text(settings.warehouse))
+    return 0
+
+
+def cmd_describe(settings: Settings, args) -> int:
+    from flows import queries
+    sys.stdout.write(queries.describe_text(settings.warehouse, args.name))
+    return 0
+
+
+def cmd_check(settings: Settings, args) -> int:
+    from flows import queries
+    text, failed = queries.check_text(settings.warehouse)
+    sys.stdout.write(text)
+    return 1 if failed else 0
 
 
 def cmd_status(settings: Settings, args) -> int:

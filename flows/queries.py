@@ -178,3 +178,42 @@ def export(warehouse: Path, out: Path, fmt: str) -> list[Path]:
             tmp.replace(target)
             written.append(target)
     return written
+
+
+def tables_text(warehouse: Path) -> str:
+    """The tables and marts, one line each: name, kind, rows, description."""
+    from warehouse.catalog import relations
+    with open_read_only(warehouse) as con:
+        rows = relations(con)
+    width = max(len(name) for name, *_ in rows)
+    return "".join(f"{name:<{width}}  {kind:<5}  {count:>9,}  {text}\n" for name, kind, count, text in rows)
+
+
+def describe_text(warehouse: Path, name: str) -> str:
+    """A table's or mart's description, then its columns: name, type, description."""
+    from warehouse.catalog import columns, relations
+    with open_read_only(warehouse) as con:
+        found = {rel[0]: rel for rel in relations(con)}
+        if name not in found:
+            raise UserError(f"no table or mart named {name!r}; `profile-etl tables` lists them: {', '.join(found)}")
+        cols = columns(con, name)
+    _, kind, count, text = found[name]
+    width, type_width = max(len(c) for c, *_ in cols), max(len(t) for _, t, _ in cols)
+    lines = [f"{name} ({kind}, {count:,} rows): {text}", ""]
+    lines += [f"{column:<{width}}  {dtype:<{type_width}}  {about}" for column, dtype, about in cols]
+    return "\n".join(lines) + "\n"
+
+
+def check_text(warehouse: Path) -> tuple[str, int]:
+    """Each data test's result (offending rows of a failing one), and how many failed."""
+    from warehouse.checks import check_all, check_description
+    with open_read_only(warehouse) as con:
+        results = check_all(con)
+    lines, failed = [], 0
+    for name, (columns, rows) in results.items():
+        lines.append(f"{'FAIL' if rows else 'pass'}  {name}: {check_description(name)}")
+        if rows:
+            failed += 1
+            lines += ["      " + line for line in render(rows, columns, "table").splitlines()]
+    lines.append(f"{len(results)} data tests: {len(results) - failed} passed, {failed} failed")
+    return "\n".join(lines) + "\n", failed

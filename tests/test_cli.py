@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from flows.cli import main
@@ -63,6 +64,33 @@ def test_sql_output_marks_cut_cells_counts_one_row_and_ends_csv_with_a_newline()
     table = render([("x" * 100, "two\nlines", None)], ["long", "text", "none"], "table").splitlines()
     assert [c.strip() for c in table[2].split(" | ")] == ["x" * 59 + "…", "two lines", ""] and table[-1] == "(1 row)"
     assert render([("a\n",)], ["v"], "csv") == 'v\n"a\n"\n'
+
+
+def test_tables_and_describe_show_what_the_warehouse_holds(loaded_home, capsys):
+    home = str(loaded_home[0] / "home")
+    assert main(["--home", home, "tables"]) == 0
+    listed = {line.split()[0]: line.split()[1:3] for line in capsys.readouterr().out.splitlines()}
+    assert listed["papers"] == ["table", "50"] and listed["profile_coauthors"][0] == "mart"
+    assert not [name for name in listed if name.startswith(("_", "stg_"))]
+    assert main(["--home", home, "describe", "papers"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("papers (table, 50 rows): One row per distinct paper")
+    assert any(line.split()[:2] == ["paper_id", "VARCHAR"] and "normalised title" in line for line in out.splitlines())
+    assert main(["--home", home, "describe", "nope"]) == 2
+    assert "no table or mart named 'nope'" in capsys.readouterr().err
+
+
+def test_check_prints_each_data_test_and_the_rows_that_break_one(loaded_home, tmp_path, capsys):
+    home = tmp_path / "home"
+    shutil.copytree(loaded_home[0] / "home", home, symlinks=True)
+    assert main(["--home", str(home), "check"]) == 0
+    assert capsys.readouterr().out.endswith("10 data tests: 10 passed, 0 failed\n")
+    with duckdb.connect(str(home / "warehouse.duckdb")) as con:
+        con.execute("UPDATE runs SET finished_at = NULL")
+    assert main(["--home", str(home), "check"]) == 1
+    out = capsys.readouterr().out
+    assert "FAIL  runs_are_finished: No run is left unfinished." in out and "pass  entries_add_up:" in out
+    assert "completed" in out.split("FAIL  runs_are_finished")[1] and out.endswith("9 passed, 1 failed\n")
 
 
 def test_sql_refuses_writes_with_a_clear_message(loaded_home, capsys):

@@ -30,15 +30,29 @@ def create_checked_views(con: duckdb.DuckDBPyConnection, scoped: bool) -> None:
         con.execute(f"CREATE OR REPLACE TEMP VIEW checked_{table} AS SELECT * FROM main.{table}{where}")
 
 
+def check_sql(name: str) -> str:
+    return (CHECKS / f"{name}.sql").read_text()
+
+
+def check_description(name: str) -> str:
+    """The rule a check tests: its SQL's leading comment."""
+    lines = [line.lstrip("- ").strip() for line in check_sql(name).splitlines() if line.startswith("--")]
+    return " ".join(lines)
+
+
+def check_all(con: duckdb.DuckDBPyConnection, scoped: bool = False) -> dict[str, tuple[list[str], list[tuple]]]:
+    """Every check's result: the columns and offending rows (at most 5; none: it holds)."""
+    create_checked_views(con, scoped)
+    results = {}
+    for name in check_names():
+        cursor = con.execute(f"SELECT * FROM ({check_sql(name).rstrip().rstrip(';')}) LIMIT 5")
+        results[name] = ([d[0] for d in cursor.description], cursor.fetchall())
+    return results
+
+
 def run_checks(con: duckdb.DuckDBPyConnection, scoped: bool = False) -> dict[str, list[tuple]]:
     """Offending rows of each failing check (at most 5 each)."""
-    create_checked_views(con, scoped)
-    failures = {}
-    for name in check_names():
-        rows = con.execute(f"SELECT * FROM ({(CHECKS / f'{name}.sql').read_text().rstrip().rstrip(';')}) LIMIT 5").fetchall()
-        if rows:
-            failures[name] = rows
-    return failures
+    return {name: rows for name, (_, rows) in check_all(con, scoped).items() if rows}
 
 
 def assert_checks_pass(con: duckdb.DuckDBPyConnection, scoped: bool = False) -> None:

@@ -1,0 +1,25 @@
+"""What the warehouse holds, as `profile-etl tables` and `describe` show it: its tables and marts
+(schema `main`) with their descriptions and row counts, and a relation's columns. The texts are
+the DuckDB comments the load writes from the pandera models and the marts' SQL."""
+from __future__ import annotations
+
+import duckdb
+
+RELATIONS = """
+SELECT table_name, 'table', comment FROM duckdb_tables() WHERE schema_name = 'main' AND NOT internal
+UNION ALL
+SELECT view_name, 'mart', comment FROM duckdb_views() WHERE schema_name = 'main' AND NOT internal
+ORDER BY 2 DESC, 1
+"""
+
+
+def relations(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, int, str]]:
+    """(name, kind, rows, description) of each table, then each mart."""
+    return [(name, kind, con.execute(f'SELECT count(*) FROM main."{name}"').fetchone()[0], comment or "")
+            for name, kind, comment in con.execute(RELATIONS).fetchall()]
+
+
+def columns(con: duckdb.DuckDBPyConnection, name: str) -> list[tuple[str, str, str]]:
+    """(column, type, description) of a table or mart of `main`, in order; [] if there is none."""
+    return con.execute("SELECT column_name, data_type, coalesce(comment, '') FROM duckdb_columns() "
+                       "WHERE schema_name = 'main' AND table_name = ? ORDER BY column_index", [name]).fetchall()

@@ -165,14 +165,13 @@ def validate_files(paths: list[Path], max_bytes: int, key_pattern: re.Pattern = 
 
 
 def export(warehouse: Path, out: Path, fmt: str) -> list[Path]:
-    """Every table and mart as `<out>/<name>.<fmt>`, each file replaced whole."""
-    from warehouse.views import view_files
-    names = list(TABLES) + [v.name for v in view_files() if v.layer == "marts"]
+    """Every table and mart (an analyst's own too) as `<out>/<name>.<fmt>`, each file replaced whole."""
+    from warehouse.catalog import RELATIONS
     out.mkdir(parents=True, exist_ok=True)
     options = "FORMAT parquet, COMPRESSION zstd" if fmt == "parquet" else "FORMAT csv, HEADER true"
     written = []
     with open_read_only(warehouse) as con:
-        for name in names:
+        for name, _, _ in con.execute(RELATIONS).fetchall():
             target, tmp = out / f"{name}.{fmt}", out / f".{name}.{fmt}.tmp"
             con.execute(f"COPY (SELECT * FROM {name}) TO {sql_literal(str(tmp))} ({options})")
             tmp.replace(target)

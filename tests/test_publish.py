@@ -146,3 +146,30 @@ def test_a_warehouse_file_of_the_old_layout_moves_its_bookkeeping_and_staging_vi
                            "ESCAPE '\\' UNION ALL SELECT view_name FROM duckdb_views() WHERE schema_name = 'main' "
                            "AND view_name LIKE 'stg\\_%' ESCAPE '\\'").fetchall()
         assert left == [] and con.execute("SELECT count(*) FROM internal.lake_versions").fetchone()[0] == 9
+
+
+def test_an_analysts_marts_are_created_listed_and_a_broken_one_stops_the_publish(run_ingest, tmp_path,
+                                                                                 sample_text, capsys):
+    home, inbox = tmp_path / "home", tmp_path / "inbox"
+    write_dump(inbox, SAMPLE_NAME, sample_text, FIRST)
+    (home / "marts").mkdir(parents=True)
+    mart = home / "marts" / "badge_share.sql"
+    mart.write_text("-- Share of papers with the Code badge.\n-- @share: papers with the badge / all papers\n"
+                    "SELECT avg(has_code_badge::INT) AS share FROM papers;\n")
+    run_ingest(home, inbox)
+    assert main(["--home", str(home), "sql", "SELECT round(share, 2) AS s FROM badge_share", "--format", "csv"]) == 0
+    assert capsys.readouterr().out == "s\n0.36\n"
+    assert main(["--home", str(home), "tables"]) == 0
+    [line] = [line for line in capsys.readouterr().out.splitlines() if line.startswith("badge_share ")]
+    assert line.split(None, 3) == ["badge_share", "mart", "1", "Share of papers with the Code badge."]
+    mart.write_text("SELECT no_such_column FROM papers")
+    write_dump(inbox, "001_7707062aadfcc580.txt", later_snapshot(sample_text), LATER)
+    with pytest.raises(Exception, match=r"badge_share\.sql: Binder Error: .*no_such_column"):
+        run_ingest(home, inbox)
+    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:   # the last warehouse stays
+        assert con.execute("SELECT count(*) FROM dumps").fetchone()[0] == 1
+    mart.unlink()
+    run_ingest(home, inbox)   # publishes the committed run, without the mart
+    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM dumps").fetchone()[0] == 2
+        assert con.execute("SELECT count(*) FROM duckdb_views() WHERE view_name = 'badge_share'").fetchone()[0] == 0

@@ -36,6 +36,8 @@ SQL = resources.files("warehouse") / "sql"
 # room for them.
 PUBLISH_MEMORY_LIMIT = "768MB"
 
+MARTS = "marts"   # <home>/marts/*.sql: an analyst's own marts, created at each publish
+
 
 def sql_text(relative: str) -> str:
     return (SQL / relative).read_text()
@@ -238,7 +240,8 @@ def apply_rows(con: duckdb.DuckDBPyConnection, name: str, listed: str, versions:
     con.execute("DROP TABLE IF EXISTS _last")
 
 
-def sync(con: duckdb.DuckDBPyConnection, lake: storage.Location, tables: dict[str, DeltaTable]) -> int:
+def sync(con: duckdb.DuckDBPyConnection, lake: storage.Location, tables: dict[str, DeltaTable],
+         marts_folder: Path | None = None) -> int:
     """Make the warehouse equal the lake (`tables`, opened at their latest versions) at the versions
     the last run committed, with its views, in one transaction that commits only if the data tests
     pass; returns files and rows read."""
@@ -249,7 +252,7 @@ def sync(con: duckdb.DuckDBPyConnection, lake: storage.Location, tables: dict[st
         scoped = scope_changes(con, changes)
         read = sum(apply_change(con, name, change) for name, change in changes.items() if change is not None)
         add_missing_keys(con)
-        create_views(con)
+        create_views(con, marts_folder)
         assert_checks_pass(con, scoped)
         checkpoint("load:before-commit")
     return read
@@ -294,6 +297,6 @@ def open_for_load(path: Path, lake: Path) -> duckdb.DuckDBPyConnection:
 def load(warehouse_path: Path, lake: Path, tables: dict[str, DeltaTable] | None = None) -> int:
     """Bring the warehouse file at warehouse_path up to the lake, in place."""
     with open_for_load(warehouse_path, lake) as con:
-        read = sync(con, lake, tables or lake_mod.open_all(lake))
+        read = sync(con, lake, tables or lake_mod.open_all(lake), warehouse_path.parent / MARTS)
         con.execute("CHECKPOINT")
     return read

@@ -1,13 +1,16 @@
-"""Staging and mart views from `sql/staging` and `sql/marts`, with comments from their SQL.
+"""Staging and mart views from `sql/staging` and `sql/marts`, and an analyst's own marts from the
+home's `marts/` folder, with comments from their SQL.
 
 Each view file starts with `--` lines describing the view, then `-- @column: description` lines;
-those become `COMMENT ON VIEW` / `COMMENT ON COLUMN`, so BI tools show them.
+those become `COMMENT ON VIEW` / `COMMENT ON COLUMN`, so BI tools show them. An analyst's mart
+`marts/NAME.sql` holds a query (SELECT or WITH) after its comments, and becomes the view NAME.
 """
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
 from importlib import resources
+from pathlib import Path
 
 import duckdb
 
@@ -50,15 +53,58 @@ def view_files() -> list[ViewFile]:
             for entry in sorted((SQL / layer).iterdir(), key=lambda e: e.name) if entry.name.endswith(".sql")]
 
 
-def create_views(con: duckdb.DuckDBPyConnection) -> None:
+class MartError(RuntimeError):
+    """An analyst's mart can't be created; the publish stops, and the last warehouse stays."""
+
+
+NAME = re.compile(r"[a-z_][a-z0-9_]*")
+
+
+def user_marts(folder: Path | None, taken: set[str]) -> list[ViewFile]:
+    """The analyst's marts in folder (`<home>/marts/*.sql`), each a query made a view of its name."""
+    views = []
+    for path in sorted(folder.glob("*.sql")) if folder is not None and folder.is_dir() else []:
+        name = path.stem
+        if not NAME.fullmatch(name) or name in taken:
+            raise MartError(f"{path}: the file name must be a new view name (lower-case letters, digits, _), "
+                            f"not {name!r}" + (": a table or mart of profile-etl has it" if name in taken else ""))
+        view = parse_view_file(name, "marts", path.read_text(encoding="utf-8"))
+        query = "\n".join(line for line in view.sql.splitlines() if not line.startswith("--")).strip().rstrip(";")
+        view.sql = f'CREATE OR REPLACE VIEW main."{name}" AS\n{query}'
+        view.description = view.description or f"An analyst's mart, from {path}."
+        views.append(view)
+    return views
+
+
+def create_views(con: duckdb.DuckDBPyConnection, marts_folder: Path | None = None) -> None:
+    """The package's views, then the analyst's marts; a view of `main` neither defines (a mart
+    whose file is gone) is dropped."""
     con.execute("CREATE SCHEMA IF NOT EXISTS staging")
-    for view in view_files():
+    package = view_files()
+    taken = {v.name for v in package} | {r[0] for r in con.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main'").fetchall()}
+    for view in package:
         if view.layer == "staging":   # a file from before the staging schema had it in main
             con.execute(f"DROP VIEW IF EXISTS main.{view.name}")
-        con.execute(view.sql)
-        con.execute(f"COMMENT ON VIEW {view.qualified} IS {sql_literal(view.description)}")
-        for column, text in view.columns.items():
-            con.execute(f"COMMENT ON COLUMN {view.qualified}.{column} IS {sql_literal(text)}")
+        create_view(con, view)
+    own = user_marts(marts_folder, taken)
+    for view in own:
+        try:
+            create_view(con, view)
+            con.execute(f"SELECT * FROM main.{view.name} LIMIT 0")
+        except duckdb.Error as exc:
+            raise MartError(f"{marts_folder / (view.name + '.sql')}: {exc}") from None
+    wanted = {v.name for v in package + own}
+    for (name,) in con.execute("SELECT view_name FROM duckdb_views() WHERE schema_name = 'main' AND NOT internal").fetchall():
+        if name not in wanted:
+            con.execute(f'DROP VIEW main."{name}"')
+
+
+def create_view(con: duckdb.DuckDBPyConnection, view: ViewFile) -> None:
+    con.execute(view.sql)
+    con.execute(f"COMMENT ON VIEW {view.qualified} IS {sql_literal(view.description)}")
+    for column, text in view.columns.items():
+        con.execute(f"COMMENT ON COLUMN {view.qualified}.{column} IS {sql_literal(text)}")
 
 
 def sql_literal(text: str) -> str:

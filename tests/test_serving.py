@@ -45,6 +45,11 @@ def test_sqlalchemy_client_lists_tables_with_comments_and_runs_a_mart(home):  # 
     assert inspector.get_table_comment("papers")["text"].startswith("One row per distinct paper")
     comments = {c["name"]: c["comment"] for c in inspector.get_columns("profile_growth")}
     assert comments["citations_change"].startswith("citations minus")
+    # a BI tool's schema browser lists schema by schema: main holds the tables and marts, each column described
+    assert {"main", "staging", "internal"} <= {name.split(".")[-1] for name in inspector.get_schema_names()}
+    relations = inspector.get_table_names(schema="main") + inspector.get_view_names(schema="main")
+    assert len(relations) == 9 + 7
+    assert [(r, c["name"]) for r in relations for c in inspector.get_columns(r, schema="main") if not c["comment"]] == []
     with engine.connect() as con:
         rows = con.execute(sa.text("SELECT snapshot_no, citations_change FROM profile_growth "
                                    "WHERE profile_key = '7707062aadfcc580' ORDER BY 1")).fetchall()

@@ -1,20 +1,41 @@
-"""`profile-etl report OUT.html`: one self-contained HTML page (inline SVG, no scripts, no network)
-built from the marts: per profile growth, output, code availability, co-authors and news; then
-data quality."""
+"""`profile-etl report OUT.html`: one self-contained HTML page (inline SVG from matplotlib, no
+scripts, no network) built from the marts: a "data as of" line, an overview of the profiles, the
+categories' colours and codes, then per profile growth over time, output, code availability,
+co-authors and what changed; then data quality."""
 from __future__ import annotations
 
+import datetime as dt
 from html import escape
 
 import duckdb
 
-from warehouse import svg
+from warehouse import charts
 
 STYLE = """body{font-family:system-ui,sans-serif;margin:2rem;max-width:1200px;color:#222}
 section.profile{border-top:2px solid #ddd;padding-top:1rem;margin-top:2rem}
 .charts{display:flex;flex-wrap:wrap;gap:1rem}.chart{margin:0}.chart figcaption{font-weight:600}
-.legend{font-size:12px}.key{margin-right:1rem}.key i{display:inline-block;width:10px;height:10px;margin-right:4px}
+.chart small{font-weight:400;color:#666}.asof{color:#444}
+.key{display:inline-block;margin:0 1.2rem .3rem 0}.key i{display:inline-block;width:10px;height:10px;margin-right:4px}
 table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ddd;padding:3px 6px;text-align:left}
-pre{white-space:pre-wrap;max-width:60ch;margin:0;font-size:12px}"""
+td.n{text-align:right}pre{white-space:pre-wrap;max-width:60ch;margin:0;font-size:12px}"""
+# arXiv's computer-science subject classes: the category codes profile pages print
+CATEGORY_NAMES = {
+    "AI": "Artificial Intelligence", "AR": "Hardware Architecture", "CC": "Computational Complexity",
+    "CE": "Computational Engineering", "CG": "Computational Geometry", "CL": "Computation and Language",
+    "CR": "Cryptography and Security", "CV": "Computer Vision and Pattern Recognition",
+    "CY": "Computers and Society", "DB": "Databases", "DC": "Distributed, Parallel, and Cluster Computing",
+    "DL": "Digital Libraries", "DM": "Discrete Mathematics", "DS": "Data Structures and Algorithms",
+    "ET": "Emerging Technologies", "FL": "Formal Languages and Automata Theory", "GL": "General Literature",
+    "GR": "Graphics", "GT": "Computer Science and Game Theory", "HC": "Human-Computer Interaction",
+    "IR": "Information Retrieval", "IT": "Information Theory", "LG": "Machine Learning", "LO": "Logic in Computer Science",
+    "MA": "Multiagent Systems", "MM": "Multimedia", "MS": "Mathematical Software", "NA": "Numerical Analysis",
+    "NE": "Neural and Evolutionary Computing", "NI": "Networking and Internet Architecture",
+    "OS": "Operating Systems", "PF": "Performance", "PL": "Programming Languages", "RO": "Robotics",
+    "SC": "Symbolic Computation", "SD": "Sound", "SE": "Software Engineering", "SI": "Social and Information Networks",
+    "SY": "Systems and Control"}
+PALETTE = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f",
+           "#bab0ac", "#86bcb6", "#d37295"]
+CODE_COLORS = {"badge and link": "#59a14f", "badge or link only": "#edc948", "neither": "#bab0ac"}
 
 
 def rows(con: duckdb.DuckDBPyConnection, sql: str, *params) -> list[dict]:
@@ -36,31 +57,47 @@ def _cell(value) -> str:
     return f"<pre>{escape(text[:400])}</pre>" if "\n" in text else escape(text)
 
 
+def category_colors(con) -> dict[str, str]:
+    """One colour per category for the whole report, the most listed first."""
+    cats = [r["category"] for r in rows(con, "SELECT category FROM papers GROUP BY 1 ORDER BY count(*) DESC, 1")]
+    return {c: PALETTE[i % len(PALETTE)] for i, c in enumerate(cats)}
+
+
+def categories_section(colors: dict[str, str]) -> str:
+    keys = "".join(f'<span class="key"><i style="background:{color}"></i><b>{escape(code)}</b> '
+                   f'{escape(CATEGORY_NAMES.get(code, "as printed on the profile pages"))}</span>'
+                   for code, color in colors.items())
+    return f'<section id="categories"><h2>Categories</h2><p>{keys}</p></section>'
+
+
 def growth_charts(con, key: str) -> list[str]:
     growth = rows(con, "SELECT captured_at, citations, h_index FROM profile_growth WHERE profile_key = ? "
                        "ORDER BY snapshot_no", key)
-    labels = [str(r["captured_at"])[:10] for r in growth]
-    return [svg.line_chart("Citations over snapshots", labels, [r["citations"] for r in growth], "citations"),
-            svg.line_chart("h-index over snapshots", labels, [r["h_index"] for r in growth], "h-index")]
+    times = [r["captured_at"] for r in growth]
+    return [charts.over_time("Citations at each capture", times, [r["citations"] for r in growth], "citations"),
+            charts.over_time("h-index at each capture", times, [r["h_index"] for r in growth], "h-index")]
 
 
-def output_chart(con, key: str) -> str:
-    cells = rows(con, "SELECT year, category, papers FROM papers_per_year WHERE profile_key = ? ORDER BY year", key)
+def output_chart(con, key: str, colors: dict[str, str], as_of: dt.date) -> str:
+    cells = rows(con, "SELECT year, category, papers FROM papers_per_year WHERE profile_key = ? AND year IS NOT NULL",
+                 key)
     years = sorted({r["year"] for r in cells})
-    categories = sorted({r["category"] for r in cells})
     counts = {(r["year"], r["category"]): r["papers"] for r in cells}
-    return svg.stacked_bars("Papers per year by category", [str(y) for y in years],
-                            {c: [counts.get((y, c), 0) for y in years] for c in categories})
+    present = [c for c in colors if any((y, c) in counts for y in years)]
+    return charts.stacked_years("Papers listed, per publication year and category", years,
+                                {c: [counts.get((y, c), 0) for y in years] for c in present}, colors, as_of.year, as_of)
 
 
-def code_chart(con, key: str) -> str:
+def code_chart(con, key: str, as_of: dt.date) -> str:
     shares = rows(con, "SELECT year, count(*) AS papers, count(*) FILTER (has_code_badge) AS badge, "
                        "count(*) FILTER (has_code_link) AS link FROM staging.stg_profile_papers WHERE profile_key = ? "
-                       "GROUP BY year ORDER BY year", key)
-    return svg.stacked_bars("Papers with code, per year (badge and link / neither)", [str(r["year"]) for r in shares],
-                            {"badge and link": [min(r["badge"], r["link"]) for r in shares],
-                             "badge or link only": [max(r["badge"], r["link"]) - min(r["badge"], r["link"]) for r in shares],
-                             "neither": [r["papers"] - max(r["badge"], r["link"]) for r in shares]})
+                       "AND year IS NOT NULL GROUP BY year ORDER BY year", key)
+    both = [min(r["badge"], r["link"]) for r in shares]
+    either = [max(r["badge"], r["link"]) - b for r, b in zip(shares, both)]
+    neither = [r["papers"] - max(r["badge"], r["link"]) for r in shares]
+    return charts.stacked_years("Papers with code, per publication year", [r["year"] for r in shares],
+                                {"badge and link": both, "badge or link only": either, "neither": neither},
+                                CODE_COLORS, as_of.year, as_of)
 
 
 def coauthor_chart(con, key: str, owner: str | None) -> str:
@@ -69,19 +106,61 @@ def coauthor_chart(con, key: str, owner: str | None) -> str:
                       "WHERE profile_key = ? AND (? IS NULL OR ? IN (author_a, author_b)) "
                       "ORDER BY shared_papers DESC, who LIMIT 8", owner, owner, key, owner, owner)
     title = f"Top co-authors of {owner}" if owner else "Top co-author pairs"
-    return svg.horizontal_bars(title, [r["who"] for r in pairs], [r["shared_papers"] for r in pairs])
+    return charts.ranked_bars(title, [r["who"] for r in pairs], [r["shared_papers"] for r in pairs], "shared papers")
 
 
-def profile_section(con, profile: dict) -> str:
-    key, owner = profile["profile_key"], profile["owner_name"]
+def profile_section(con, profile: dict, colors: dict[str, str]) -> str:
+    key, owner = profile["profile_key"], profile["name"]
+    as_of = profile["last_captured_at"].date()
     news = rows(con, "SELECT change, title FROM new_papers WHERE profile_key = ? AND dump_id = ? ORDER BY change, title",
                 key, profile["latest_dump_id"])
-    charts = [*growth_charts(con, key), output_chart(con, key), code_chart(con, key), coauthor_chart(con, key, owner)]
-    return (f'<section class="profile" id="p-{escape(key)}"><h2>{escape(owner or "owner unknown")} '
-            f'<small>({escape(key)})</small></h2><p>{profile["snapshots"]} snapshot(s), latest '
-            f'{str(profile["last_captured_at"])[:16]}: h-index {profile["h_index"]}, {profile["citations"]} citations</p>'
-            f'<div class="charts">{"".join(charts)}</div><h3>Since the previous capture</h3>'
+    figures = [*growth_charts(con, key), output_chart(con, key, colors, as_of), code_chart(con, key, as_of),
+               coauthor_chart(con, key, owner)]
+    return (f'<section class="profile" id="p-{escape(key)}"><h2>{escape(owner or "owner never named")} '
+            f'<small>({escape(key)})</small></h2><p>{profile["snapshots"]} capture(s), the latest on '
+            f'{as_of:%Y-%m-%d}: h-index {profile["h_index"]}, {profile["citations"]} citations. '
+            f'<a href="#overview">overview</a></p><div class="charts">{"".join(figures)}</div>'
+            f'<h3>Since the previous capture</h3>'
             f'{table(news, ["change", "title"], "no earlier capture, or nothing changed")}</section>')
+
+
+PROFILES = """
+SELECT p.*, coalesce(n.name, p.owner_name) AS name, g.citations_change, g.h_index_change, s.papers_listed
+FROM profiles AS p
+LEFT JOIN (SELECT profile_key, arg_max(owner_name, captured_at) AS name FROM profile_snapshots
+           WHERE owner_name IS NOT NULL GROUP BY 1) AS n USING (profile_key)
+LEFT JOIN profile_growth AS g ON g.profile_key = p.profile_key AND g.dump_id = p.latest_dump_id
+LEFT JOIN profile_snapshots AS s ON s.dump_id = p.latest_dump_id
+ORDER BY p.citations DESC NULLS LAST, p.profile_key LIMIT ?"""
+
+
+def _change(value) -> str:
+    return "—" if value is None else f"{value:+d}"
+
+
+def overview(profiles: list[dict]) -> str:
+    """One row per profile, linked to its section: the last named owner, captures, latest metrics
+    and their change since the capture before."""
+    head = ("<tr><th>profile</th><th>key</th><th>captures</th><th>latest capture</th><th>h-index</th>"
+            "<th>change</th><th>citations</th><th>change</th><th>papers listed</th></tr>")
+    body = "".join(
+        f'<tr><td><a href="#p-{escape(p["profile_key"])}">{escape(p["name"] or "owner never named")}</a></td>'
+        f'<td>{escape(p["profile_key"])}</td><td class="n">{p["snapshots"]}</td>'
+        f'<td>{p["last_captured_at"]:%Y-%m-%d}</td><td class="n">{p["h_index"] if p["h_index"] is not None else ""}</td>'
+        f'<td class="n">{_change(p["h_index_change"])}</td><td class="n">{p["citations"] if p["citations"] is not None else ""}</td>'
+        f'<td class="n">{_change(p["citations_change"])}</td><td class="n">{p["papers_listed"]}</td></tr>'
+        for p in profiles)
+    return f'<section id="overview"><h2>Overview</h2><table>{head}{body}</table></section>'
+
+
+def as_of_line(con, shown: int) -> str:
+    latest, dumps, profiles = con.execute("SELECT max(captured_at), count(*), count(DISTINCT profile_key) "
+                                          "FROM profile_snapshots").fetchone()
+    last_run = con.execute("SELECT max(finished_at) FROM runs WHERE status = 'completed'").fetchone()[0]
+    when = f"{latest:%Y-%m-%d %H:%M} UTC" if latest else "no capture yet"
+    run = f"; last run {last_run:%Y-%m-%d %H:%M} UTC" if last_run else ""
+    return (f'<p class="asof">Data as of {when} (the latest capture){run}. {profiles} profiles from {dumps} '
+            f"loaded captures; shown: the {shown} with the most citations.</p>")
 
 
 def quality_section(con) -> str:
@@ -94,8 +173,9 @@ def quality_section(con) -> str:
 
 
 def render(con: duckdb.DuckDBPyConnection, limit: int = 20) -> str:
-    profiles = rows(con, "SELECT * FROM profiles ORDER BY citations DESC NULLS LAST, profile_key LIMIT ?", limit)
-    sections = "".join(profile_section(con, p) for p in profiles)
+    profiles = rows(con, PROFILES, limit)
+    colors = category_colors(con)
+    sections = "".join(profile_section(con, p, colors) for p in profiles)
     return (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>profile-etl report</title>'
-            f"<style>{STYLE}</style></head><body><h1>Researcher profiles</h1>"
-            f"<p>{len(profiles)} profiles (by citations).</p>{sections}{quality_section(con)}</body></html>")
+            f"<style>{STYLE}</style></head><body><h1>Researcher profiles</h1>{as_of_line(con, len(profiles))}"
+            f"{overview(profiles)}{categories_section(colors)}{sections}{quality_section(con)}</body></html>")

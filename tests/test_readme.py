@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -29,10 +30,13 @@ def commands() -> list[str]:
 
 @pytest.fixture(scope="module")
 def clone(tmp_path_factory) -> Path:
-    """A folder like the repo after set-up: the same .venv, Makefile, pyproject.toml and examples."""
+    """A folder like the repo after set-up: the same .venv, Makefile and examples, and a pyproject.toml
+    older than the .venv, so that make finds the set-up done (the test runs inside that .venv)."""
     folder = tmp_path_factory.mktemp("clone")
-    for name in (".venv", "Makefile", "pyproject.toml", "examples"):
+    for name in (".venv", "Makefile", "examples"):
         (folder / name).symlink_to(REPO / name)
+    shutil.copyfile(REPO / "pyproject.toml", folder / "pyproject.toml")
+    os.utime(folder / "pyproject.toml", (0, 0))
     return folder
 
 

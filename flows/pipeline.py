@@ -14,7 +14,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.futures import wait
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from flows import artifact, batch, discover, extract, merge, stages, storage
+from flows import artifact, batch, discover, extract, integrity, merge, stages, storage
 from flows.artifact import ARTIFACT_KEY
 from flows.faults import checkpoint
 from flows.lock import run_lock
@@ -47,8 +47,8 @@ def process_batch(job: batch.BatchJob) -> batch.BatchResult:
 
 
 @task(**IO_TASK)
-def prepare_lake(lake_dir: Path) -> int:
-    return lake.recover(lake_dir)
+def prepare_lake(settings: Settings) -> int:
+    return lake.recover(settings.lake, integrity.lake_guard(settings))
 
 
 @task(**IO_TASK)
@@ -122,7 +122,7 @@ def ingest(home: Path = DEFAULTS.home, inbox: Path | str | None = None, batch_si
     with run_lock(settings.home, settings.lock_wait_seconds):
         started_at = dt.datetime.now(dt.timezone.utc)
         run_id = stages.new_run_id(started_at)
-        seq = prepare_lake(settings.lake)
+        seq = prepare_lake(settings)
         try:
             return ingest_new_dumps(settings, run_id, started_at, reprocess, seq)
         except Exception:

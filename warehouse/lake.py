@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import polars as pl
 import pyarrow as pa
@@ -101,13 +101,16 @@ def check_layout(lake: storage.Location) -> None:
                         "`profile-etl rebuild --from-raw` once to make it again from raw/ (the source of truth)")
 
 
-def ensure_tables(lake: storage.Location) -> dict[str, DeltaTable]:
-    """Every table, created empty if it isn't there yet."""
+def ensure_tables(lake: storage.Location, guard: Callable | None = None) -> dict[str, DeltaTable]:
+    """Every table, created empty if it isn't there yet; guard(missing, present) may refuse that
+    by raising (a home that shows earlier data)."""
     check_layout(lake)
     storage.makedirs(lake)
-    tables = {}
-    for name in TABLES:
-        table = open_table(lake, name)
+    tables = {name: open_table(lake, name) for name in TABLES}
+    missing = [name for name, table in tables.items() if table is None]
+    if missing and guard is not None:
+        guard(missing, {name: table for name, table in tables.items() if table is not None})
+    for name, table in tables.items():
         if table is None:
             table = DeltaTable.create(table_uri(lake, name), with_bucket(name, empty_frame(TABLES[name])).to_arrow().schema,
                                       mode="ignore", partition_by=[BUCKET] if name in PARTITIONED else None,
@@ -293,10 +296,10 @@ def restored_to(table: DeltaTable, version: int) -> bool:
     return last.get("operation") == "RESTORE" and str(last.get("operationParameters", {}).get("version")) == str(version)
 
 
-def recover(lake: storage.Location) -> int:
+def recover(lake: storage.Location, guard: Callable | None = None) -> int:
     """Restore the tables a dead run committed to (its runs row never came) to their versions before
-    it, remove runs' scratch; returns the next run's sequence number."""
-    tables = ensure_tables(lake)
+    it, remove runs' scratch; returns the next run's sequence number (guard: see ensure_tables)."""
+    tables = ensure_tables(lake, guard)
     committed = run_of(tables["runs"])
     for name, table in tables.items():
         if run_of(table) > committed and not restored_to(table, version := committed_version(lake, name, table, committed)):

@@ -1,0 +1,48 @@
+"""Checks a home passes before a run writes to it: a lake whose tables are gone while the home
+shows earlier data (raw/ copies, the file index, the warehouse, other lake tables) is refused,
+since starting it over empty would publish a warehouse without that data. No prefect."""
+from __future__ import annotations
+
+import duckdb
+
+from flows import discover, raw_store
+from flows.settings import Settings, UserError
+from schemas.tables import TABLES
+from warehouse import lake
+
+
+def earlier_data(settings: Settings, present: dict) -> list[str]:
+    """What in the home says that runs have loaded data before (empty: a new home)."""
+    found = [f"lake table {name} holds runs" for name, table in present.items() if lake.run_of(table) > 0]
+    metas = list((settings.raw / raw_store.RAW_META_DIR).glob("*.jsonl")) if settings.raw.is_dir() else []
+    if metas:
+        found.append(f"raw/ names the copies of {len(metas)} batches")
+    if (indexed := discover.read_file_index(settings.state).height) > 0:
+        found.append(f"the file index lists {indexed} files")
+    if (dumps := warehouse_dumps(settings)) > 0:
+        found.append(f"the warehouse holds {dumps} dumps")
+    return found
+
+
+def warehouse_dumps(settings: Settings) -> int:
+    try:
+        with duckdb.connect(str(settings.warehouse), read_only=True) as con:
+            return con.execute("SELECT count(*) FROM dumps").fetchone()[0]
+    except duckdb.Error:
+        return 0   # no warehouse, or one that can't be read: it proves nothing either way
+
+
+def lake_guard(settings: Settings):
+    """For lake.recover: creating missing tables is refused while the home shows earlier data."""
+    def refuse(missing: list[str], present: dict) -> None:
+        evidence = earlier_data(settings, present)
+        if not evidence:
+            return   # a new home, or a run that died while creating a new lake's tables
+        what = ("has none of its Delta tables" if len(missing) == len(TABLES)
+                else f"lacks the Delta tables {', '.join(missing)}")
+        raise UserError(f"the lake at {settings.lake} {what}, though {'; '.join(evidence)}: it was deleted, "
+                        "moved or damaged, and a run would start it over and publish a warehouse without the "
+                        "earlier data. Nothing was written. If the lake is elsewhere, pass --lake (or set "
+                        "PROFILE_ETL_LAKE); to make it again from raw/, the source of truth: "
+                        "`profile-etl rebuild --from-raw`")
+    return refuse

@@ -300,17 +300,30 @@ def extract_one(batch: Batch, source: SourceFile, known: set[str], raw_dir: Path
 
 
 FUTURE_TOLERANCE = dt.timedelta(minutes=5)   # clocks of machines sharing a folder differ by seconds, not minutes
+SIDECAR_FUTURE = dt.timedelta(days=1)        # a sidecar's time is the scraper's word: a time zone off, not more
+EARLIEST_CAPTURE = dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc)   # before any profile page of this kind
 
 
 def future_capture(captured_at: dt.datetime, sidecar: identity.Sidecar, ingested_at: dt.datetime) -> list[str]:
-    """A modification time far ahead of the run (a skewed clock, local time written as UTC) is no
-    capture time: the snapshot would be the profile's latest until then, its undated entries in the
-    wrong year. A sidecar's captured_at is taken as given."""
-    if sidecar.captured_at is not None or captured_at <= ingested_at + FUTURE_TOLERANCE:
+    """A capture time no capture can have: before 2000, or later than the run (a modification time
+    by more than a few minutes: a skewed clock, local time written as UTC; a sidecar's by more than
+    a day). Loaded, it would be the profile's latest snapshot for good, its undated entries in the
+    wrong year."""
+    fix = ("set the file's time (`touch -d TIME FILE`) or give captured_at in a sidecar" if sidecar.captured_at is None
+           else "fix captured_at in the sidecar")
+    if captured_at < EARLIEST_CAPTURE:
+        return [f"the capture time {captured_at:%Y-%m-%d %H:%M:%S} UTC (from the "
+                f"{'sidecar' if sidecar.captured_at else 'file modification time'}) is before 2000, so it can't "
+                f"be one: {fix}, then run with --reprocess"]
+    if sidecar.captured_at is not None:
+        if captured_at <= ingested_at + SIDECAR_FUTURE:
+            return []
+        return [f"the sidecar's captured_at {captured_at:%Y-%m-%d %H:%M:%S} UTC is more than a day after this run "
+                f"({ingested_at:%Y-%m-%d %H:%M:%S} UTC): {fix}, then run with --reprocess"]
+    if captured_at <= ingested_at + FUTURE_TOLERANCE:
         return []
     return [f"the file's modification time {captured_at:%Y-%m-%d %H:%M:%S} UTC is later than this run "
-            f"({ingested_at:%Y-%m-%d %H:%M:%S} UTC), so it can't be the capture time: set it (`touch -d TIME FILE`) "
-            "or give captured_at in a sidecar, then run with --reprocess"]
+            f"({ingested_at:%Y-%m-%d %H:%M:%S} UTC), so it can't be the capture time: {fix}, then run with --reprocess"]
 
 
 def _sidecar(path: storage.Location, known_error: str | None) -> tuple[identity.Sidecar, str | None]:

@@ -88,6 +88,8 @@ def parser() -> argparse.ArgumentParser:
     rebuild = commands.add_parser("rebuild", help="rebuild the warehouse from the lake")
     rebuild.add_argument("--from-raw", action="store_true", help="rebuild the lake from raw/ first")
     rebuild.add_argument("--lake", help=LAKE_HELP)
+    rebuild.add_argument("--wait", type=float, dest="lock_wait_seconds",
+                         help="if a run holds the home, wait up to this many seconds (default: exit at once)")
     add_history_commands(commands)
     return root
 
@@ -136,7 +138,11 @@ def main(argv: list[str] | None = None) -> int:
 def entry() -> int:
     """The `profile-etl` command: main, then an exit that skips collecting the objects of Prefect's
     modules, which took 0.3-0.5 s of every command (in-process callers of main keep collecting)."""
-    code = main()
+    try:
+        code = main()
+    except BrokenPipeError:   # the reader left (`sql ... | head -1`): what it wanted was written
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        code = 0
     gc.freeze()
     return code
 

@@ -39,6 +39,8 @@ def open_for_queries(warehouse: Path) -> duckdb.DuckDBPyConnection:
 def query(warehouse: Path, sql: str) -> tuple[list[tuple], list[str]]:
     with open_for_queries(warehouse) as con:
         try:
+            if len(con.extract_statements(sql)) > 1:   # only the last one's rows would show
+                raise UserError("`sql` runs one statement at a time: pass each as its own `sql` command")
             cursor = con.execute(sql)
         except duckdb.PermissionException as exc:
             raise UserError(f"`sql` reads the warehouse only, no other file ({exc}); to write tables to files "

@@ -93,6 +93,25 @@ def test_check_prints_each_data_test_and_the_rows_that_break_one(loaded_home, tm
     assert "completed" in out.split("FAIL  runs_are_finished")[1] and out.endswith("9 passed, 1 failed\n")
 
 
+def test_rebuild_takes_the_wait_its_lock_message_offers(loaded_home, tmp_path):
+    home = tmp_path / "home"
+    shutil.copytree(loaded_home[0] / "home", home, symlinks=True)
+    assert main(["--home", str(home), "rebuild", "--wait", "30"]) == 0
+
+
+def test_sql_refuses_more_than_one_statement(loaded_home, capsys):
+    assert main(["--home", str(loaded_home[0] / "home"), "sql", "SELECT 1; SELECT 2"]) == 2
+    assert "runs one statement at a time" in capsys.readouterr().err
+
+
+def test_sql_into_a_reader_that_leaves_early_exits_quietly(loaded_home):
+    base, env, _ = loaded_home
+    piped = subprocess.run(["bash", "-c", f"'{BIN / 'profile-etl'}' --home '{base / 'home'}' sql "
+                                          "'SELECT * FROM range(200000)' | head -1; exit ${PIPESTATUS[0]}"],
+                           env=env, capture_output=True, text=True, timeout=120)
+    assert piped.returncode == 0 and piped.stdout.split() == ["range"] and piped.stderr == "", piped.stderr
+
+
 def test_sql_refuses_writes_with_a_clear_message(loaded_home, capsys):
     home = str(loaded_home[0] / "home")
     assert main(["--home", home, "sql", "DELETE FROM papers"]) == 2

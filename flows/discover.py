@@ -5,6 +5,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from stat import S_ISREG
 
 import polars as pl
 
@@ -116,9 +117,16 @@ def _kind(entry: os.DirEntry) -> str:
 
 
 def _add_dump(entry: os.DirEntry, path: str, settle_seconds: float, now: float, found: Inbox) -> None:
+    """A dump name: read if it is a regular file (or a link to one); a FIFO, socket or device, a
+    dangling link or a link loop is counted as ignored, and never opened."""
     try:
         stat = entry.stat()
-    except OSError:  # a dangling symlink, or removed since listed: nothing to read
+    except OSError:  # a dangling link or a link loop (ignored), or a file removed since listed
+        if entry.is_symlink():
+            found.ignored.append(Path(path))
+        return
+    if not S_ISREG(stat.st_mode):
+        found.ignored.append(Path(path))
         return
     if is_settling(now - stat.st_mtime, settle_seconds):
         found.waiting.append(Path(path))

@@ -195,8 +195,9 @@ def log_plan(run_id: str, found: discover.Inbox, todo: list, retry: dict, settle
     logger.debug("skipped %d files recognised by (path, size, mtime) as already ingested", len(found.found) - len(todo))
     if found.ignored:   # the summary line counts them; a warning would repeat every run for a lasting README
         shown = ", ".join(str(path) for path in found.ignored[:5]) + (", ..." if len(found.ignored) > 5 else "")
-        logger.info("ignored %d files of the inbox that are not dumps (dumps are *.txt or *.txt.gz; links to "
-                       "folders are not followed): %s", len(found.ignored), shown)
+        logger.info("ignored %d files of the inbox that are not dumps (dumps are regular files named *.txt or "
+                    "*.txt.gz; FIFOs, devices, dangling links and links to folders are not read): %s",
+                    len(found.ignored), shown)
 
 
 def publish_summary(summary: dict, new_dumps: pl.DataFrame) -> None:

@@ -8,9 +8,11 @@ configuration (for S3, botocore's: AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, ...); no
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
 import shutil
 from pathlib import Path
+from stat import S_ISREG
 from typing import IO, Union
 
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
@@ -69,10 +71,17 @@ def filesystem(url: str):
 
 
 def open_read(loc: Location) -> IO[bytes]:
-    """A binary handle; remote reads go block by block, never far past what was asked for."""
-    if not is_url(loc):
-        return open(loc, "rb")
-    return filesystem(loc).open(loc, "rb", block_size=READ_BLOCK_BYTES, cache_type="readahead")
+    """A binary handle; remote reads go block by block, never far past what was asked for. A local
+    path must be a regular file: a FIFO, socket or device (or a link to one) is refused without
+    waiting on it (opened non-blocking, checked, then read as usual)."""
+    if is_url(loc):
+        return filesystem(loc).open(loc, "rb", block_size=READ_BLOCK_BYTES, cache_type="readahead")
+    fd = os.open(loc, os.O_RDONLY | os.O_NONBLOCK)
+    if not S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise OSError(f"{loc} is not a regular file (a FIFO, socket or device): not read")
+    os.set_blocking(fd, True)
+    return os.fdopen(fd, "rb")
 
 
 def exists(loc: Location) -> bool:

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import polars as pl
@@ -52,7 +54,30 @@ def test_a_link_loop_is_passed_over_and_the_rest_is_found(tmp_path):
     (inbox / "001_b.txt").symlink_to(inbox / "001_b.txt")
     found = scan_inbox(inbox, settle_seconds=0)
     assert [f.path.name for f in found.ready] == ["000_a.txt"]
-    assert [p.name for p in found.ignored] == ["loop"]
+    assert [p.name for p in found.ignored] == ["001_b.txt", "loop"]
+
+
+def test_only_regular_files_are_dumps_the_rest_is_ignored_unopened(tmp_path):
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "000_a.txt").write_text("x")
+    os.mkfifo(inbox / "001_fifo.txt")
+    (inbox / "002_device.txt").symlink_to("/dev/zero")
+    (inbox / "003_dangling.txt").symlink_to(tmp_path / "gone.txt")
+    (inbox / "004_link.txt").symlink_to(inbox / "000_a.txt")
+    found = scan_inbox(inbox, settle_seconds=0)
+    assert [f.path.name for f in found.ready] == ["000_a.txt", "004_link.txt"]
+    assert [p.name for p in found.ignored] == ["001_fifo.txt", "002_device.txt", "003_dangling.txt"]
+
+
+def test_opening_a_fifo_to_read_it_is_refused_at_once(tmp_path):
+    """In a child process with a timeout: a regression would wait on the FIFO for ever."""
+    os.mkfifo(tmp_path / "fifo.txt")
+    code = ("from pathlib import Path; from flows import storage\n"
+            "try:\n    storage.open_read(Path('fifo.txt'))\nexcept OSError as exc:\n    print(exc)")
+    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=60,
+                          env=os.environ | {"PYTHONPATH": str(Path(__file__).resolve().parents[1])})
+    assert "is not a regular file" in done.stdout, done.stderr
 
 
 def test_an_inbox_given_as_the_current_folder_is_matched_against_the_file_index(tmp_path, monkeypatch):

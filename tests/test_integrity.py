@@ -45,3 +45,21 @@ def test_a_run_refuses_a_lake_that_lost_one_table(loaded, run_ingest):
     with pytest.raises(UserError, match=r"lacks the Delta tables papers, though lake table dumps holds runs"):
         run_ingest(home, inbox)
     assert dumps_in_warehouse(home) == 1
+
+
+def test_a_run_never_waits_on_a_fifo_or_a_device_in_the_inbox(tmp_path, sample_text):
+    """A real `profile-etl run` with a timeout: before, it blocked in open() holding the run lock."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+    inbox, home = tmp_path / "inbox", tmp_path / "home"
+    write_dump(inbox, SAMPLE_NAME, sample_text, FIRST)
+    os.mkfifo(inbox / "001_fifo.txt")
+    (inbox / "002_zero.txt").symlink_to("/dev/zero")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env |= {"PREFECT_HOME": str(tmp_path / "prefect"), "PROFILE_ETL_SETTLE_SECONDS": "0"}
+    done = subprocess.run([str(Path(sys.executable).parent / "profile-etl"), "--home", str(home), "run",
+                           "--inbox", str(inbox)], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "1 new dumps" in done.stdout and "2 other files ignored" in done.stdout, done.stdout

@@ -11,6 +11,7 @@ from schemas.tables import Authors, Papers, empty_frame
 
 T1 = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
 T2 = dt.datetime(2026, 2, 1, tzinfo=dt.timezone.utc)
+CAPTURED_NS = int((T1 - dt.timedelta(days=1)).timestamp()) * 10**9   # a file's mtime, the day before T1
 
 
 def observations(*rows) -> pl.DataFrame:
@@ -59,7 +60,7 @@ def test_dump_with_no_valid_entry_and_no_metric_is_quarantined(tmp_path):
     path.write_text("\n\n".join(["LGAug 23, 2023Code"] * 3))
     batch = extract.Batch()
     stamp = {"run_id": "r", "ingested_at": T1}
-    extract.extract_one(batch, extract.SourceFile(path, path.stat().st_size, 0), set(), None, 1 << 20, stamp)
+    extract.extract_one(batch, extract.SourceFile(path, path.stat().st_size, CAPTURED_NS), set(), None, 1 << 20, stamp)
     tables = stages.transform([to_frames(batch)], {n: empty_frame(TABLES[n]) for n in MUTABLE_TABLES})
     dump = tables["dumps"].row(0, named=True)
     assert (dump["status"], dump["entries_found"], dump["entries_rejected"]) == ("quarantined", 3, 3)
@@ -89,7 +90,7 @@ def test_same_bytes_read_twice_in_one_run_keep_the_first_reading_only(tmp_path):
         if sidecar:
             (tmp_path / name.replace(".txt", ".meta.json")).write_text(sidecar)
     stamp = {"run_id": "r", "ingested_at": T1}
-    parts = [stages.extract_frames([SourceFile(tmp_path / n, 1, 0)], set(), tmp_path / "raw", 1 << 20, stamp, i)
+    parts = [stages.extract_frames([SourceFile(tmp_path / n, 1, CAPTURED_NS)], set(), tmp_path / "raw", 1 << 20, stamp, i)
              for i, n in enumerate(("000_a.txt", "001_b.txt"))]
     tables = stages.transform(parts, {n: empty_frame(TABLES[n]) for n in MUTABLE_TABLES})
     assert tables["dumps"].select("status", "entries_found", "entries_loaded").rows() == [("quarantined", 0, 0)]

@@ -43,6 +43,7 @@ class BatchResult:
     scratch: dict[str, Path] = field(default_factory=dict)   # table -> the batch's rows (append tables)
                                                              # or observations (mutable ones)
     rows: dict[str, int] = field(default_factory=dict)       # rows per append table
+    unread: list[str] = field(default_factory=list)          # "path: why" of files to try again next run
 
 
 def plan_jobs(sources: list, known: set[str], settings, run_id: str, started_at: dt.datetime) -> list[BatchJob]:
@@ -56,7 +57,9 @@ def process_batch(job: BatchJob) -> BatchResult:
     frames = stages.extract_frames(job.sources, job.known, job.raw_dir, job.max_bytes, stamp, job.index,
                                    identity.key_pattern(job.key_pattern))
     tables = stages.normalise_frames(frames)
-    return write_batch(job, frames.files, tables)
+    result = write_batch(job, frames.files, tables)
+    result.unread = frames.unread
+    return result
 
 
 def write_batch(job: BatchJob, files: pl.DataFrame, tables: dict[str, pl.DataFrame]) -> BatchResult:

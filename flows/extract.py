@@ -56,10 +56,16 @@ class Batch:
     problems: list[dict] = field(default_factory=list)
     files: list[dict] = field(default_factory=list)
     raw_meta: list[dict] = field(default_factory=list)     # identities of the dumps copied to raw/
+    unread: list[str] = field(default_factory=list)        # "path: why" of files that couldn't be read now
     texts: list[tuple[dict, str]] = field(default_factory=list)   # (dumps row, decoded text), to parse
     text_chars: int = 0                                            # characters in `texts`
     entries: list[pl.DataFrame] = field(default_factory=list)
     header_problems: list[pl.DataFrame] = field(default_factory=list)
+
+
+class Unreadable(Exception):
+    """A file that couldn't be read this time (removed, moved away, no permission, an I/O error):
+    it is neither loaded nor quarantined nor indexed, so a later run tries it again."""
 
 
 @dataclass
@@ -69,7 +75,7 @@ class DumpBytes:
     byte_size: int
     raw: bytes | None = None
     refused: str | None = None
-    stored_suffix: str | None = ".txt"     # name suffix of its raw/ copy; None: no copy possible
+    stored_suffix: str = ".txt"            # name suffix of its raw/ copy
 
 
 def read_dump(path: storage.Location, max_bytes: int) -> DumpBytes:
@@ -77,8 +83,10 @@ def read_dump(path: storage.Location, max_bytes: int) -> DumpBytes:
     gz = path.name.endswith(".gz")
     try:
         raw = _read_limited(path, max_bytes, gz)
-    except (OSError, EOFError, zlib.error) as exc:     # gzip.BadGzipFile is an OSError
-        return _refused(path, f"can't {'decompress' if gz else 'read'} the file: {exc}")
+    except (gzip.BadGzipFile, EOFError, zlib.error) as exc:   # the bytes are damaged: that won't pass
+        return _refused(path, f"can't decompress the file: {exc}")
+    except OSError as exc:
+        raise Unreadable(f"{identity.printable(str(path))}: {exc.strerror or exc}") from None
     if raw is None:
         what = f"decompresses to more than {max_bytes} bytes (reading stopped there: a gzip bomb?)" if gz \
             else f"is larger than the size limit of {max_bytes} bytes"
@@ -109,9 +117,7 @@ def _refused(path: storage.Location, reason: str) -> DumpBytes:
             did = hashlib.file_digest(handle, "sha256").hexdigest()
             size = handle.tell()
     except OSError as exc:
-        made_up = identity.dump_id(f"unopenable:{identity.printable(str(path))}".encode())
-        return DumpBytes(made_up, 0, refused=f"{reason}; the file can't be opened ({exc}), so raw/ has no copy",
-                         stored_suffix=None)
+        raise Unreadable(f"{identity.printable(str(path))}: {exc.strerror or exc}") from None
     stored = ".txt.gz" if path.name.endswith(".gz") else ".txt"
     note = "; dump_id is the SHA-256 of the compressed file as stored" if stored == ".txt.gz" else ""
     return DumpBytes(did, size, refused=reason + note, stored_suffix=stored)
@@ -263,7 +269,11 @@ def extract_one(batch: Batch, source: SourceFile, known: set[str], raw_dir: Path
     """Append the records of one file to the batch; raw_dir=None re-reads a raw/ copy without storing it
     (sidecar_error: the reason its original sidecar was unusable, recorded with that copy). A dump
     whose name gives no profile key by key_pattern is quarantined under its whole stem."""
-    read = read_dump(source.path, max_bytes)
+    try:
+        read = read_dump(source.path, max_bytes)
+    except Unreadable as exc:
+        batch.unread.append(str(exc))
+        return
     batch.files.append({"path": identity.printable(str(source.path)), "size": source.size,
                         "mtime_ns": source.mtime_ns, "dump_id": read.dump_id})
     if read.dump_id in known:

@@ -152,9 +152,11 @@ def ingest_new_dumps(settings: Settings, run_id: str, started_at: dt.datetime, r
     maintain_lake(settings.lake, settings.maintain_files)
     added = {name: sum(r.rows.get(name, 0) for r in results) - lost.get(name, 0) for name in APPEND_TABLES}
     added = (added | dict.fromkeys(("papers", "authors", "paper_authors"), 0) | gained if results else {}) | {"runs": 1}
-    summary = row | {"waiting": len(found.waiting), "ignored": len(found.ignored),
+    unread = [why for r in results for why in r.unread]
+    summary = row | {"waiting": len(found.waiting), "ignored": len(found.ignored), "unreadable": len(unread),
                      "files_read": len(plan.todo) + len(retry), "reprocessed": len(retry),
                      "bytes_new": int(new_dumps["byte_size"].sum()), "rows_added": added}
+    log_unread(unread)
     get_run_logger().info("run %s: %s", run_id, stages.describe(summary))
     publish_summary(summary, new_dumps)
     return summary
@@ -198,6 +200,12 @@ def log_plan(run_id: str, found: discover.Inbox, todo: list, retry: dict, settle
         logger.info("ignored %d files of the inbox that are not dumps (dumps are regular files named *.txt or "
                     "*.txt.gz; FIFOs, devices, dangling links and links to folders are not read): %s",
                     len(found.ignored), shown)
+
+
+def log_unread(unread: list[str]) -> None:
+    if unread:
+        get_run_logger().warning("%d dump files couldn't be read (not indexed: the next run tries them again): %s",
+                                 len(unread), "; ".join(unread[:5]) + ("; ..." if len(unread) > 5 else ""))
 
 
 def publish_summary(summary: dict, new_dumps: pl.DataFrame) -> None:

@@ -155,6 +155,10 @@ def validate_files(paths: list[Path], max_bytes: int, key_pattern: re.Pattern = 
         stamp = {"run_id": "validate", "ingested_at": dt.datetime.now(dt.timezone.utc)}
         extract.extract_one(batch, extract.SourceFile(path, stat.st_size, stat.st_mtime_ns), set(), None, max_bytes, stamp,
                               key_pattern=key_pattern)
+        if batch.unread:
+            problems.append(f"can't read {batch.unread[0]}")
+            invalid += 1
+            continue
         tables = stages.transform([to_frames(batch)], {name: empty_frame(TABLES[name]) for name in MUTABLE_TABLES})
         dump = tables["dumps"].row(0, named=True)
         for reject in tables["rejects"].iter_rows(named=True):

@@ -22,8 +22,6 @@ RAW_META_DIR = "meta"     # raw/meta/<run_id>-<batch>.jsonl: the identities of a
 def store_raw(raw_dir: Path, source: storage.Location, read: DumpBytes) -> None:
     """Content-addressed copy of the dump. A refused dump is copied from its file in chunks, in
     constant memory. Its identity goes into the batch's meta file (write_raw_meta)."""
-    if read.stored_suffix is None:
-        return
     folder = raw_dir / read.dump_id[:2]
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / f"{read.dump_id}{read.stored_suffix}"

@@ -92,6 +92,8 @@ def describe(summary: dict, seconds: float | None = None) -> str:
     if seconds is None:
         seconds = (summary["finished_at"] - summary["started_at"]).total_seconds()
     ignored = f", {summary['ignored']} other files ignored (not dumps)" if summary.get("ignored") else ""
+    if summary.get("unreadable"):
+        ignored += f", {summary['unreadable']} unreadable (tried again next run)"
     if not summary["dumps_new"]:
         return (f"nothing new: {summary['dumps_seen']} dump files already loaded, "
                 f"{summary['waiting']} still being written{ignored}; only a runs row added ({seconds:.1f} s)")

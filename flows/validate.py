@@ -1,7 +1,7 @@
 """Raw records to validated DataFrames: pandera at the edge, failing entries become rejects."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pandera.polars as pa
 import polars as pl
@@ -24,6 +24,7 @@ class RawFrames:
     entries: pl.DataFrame
     problems: pl.DataFrame
     files: pl.DataFrame
+    unread: list[str] = field(default_factory=list)   # "path: why" of files to try again next run
 
 
 def _frame(rows: list[dict], schema: pl.Schema) -> pl.DataFrame:
@@ -36,7 +37,7 @@ def to_frames(batch: Batch) -> RawFrames:
     entries = pl.concat(batch.entries) if batch.entries else pl.DataFrame(schema=polars_schema(RawEntry))
     problems = pl.concat([_frame(batch.problems, PROBLEM_SCHEMA), *batch.header_problems])
     return RawFrames(_frame(batch.dumps, polars_schema(RawDump)), entries, problems,
-                     _frame(batch.files, FILE_SCHEMA))
+                     _frame(batch.files, FILE_SCHEMA), batch.unread)
 
 
 def combine(parts: list[RawFrames]) -> RawFrames:
@@ -49,13 +50,14 @@ def combine(parts: list[RawFrames]) -> RawFrames:
         ids = first["dump_id"].unique().implode()
         kept.append(RawFrames(first.unique("dump_id", keep="first", maintain_order=True),
                               part.entries.filter(pl.col("dump_id").is_in(ids)),
-                              part.problems.filter(pl.col("dump_id").is_in(ids)), part.files))
+                              part.problems.filter(pl.col("dump_id").is_in(ids)), part.files, part.unread))
         seen.update(first["dump_id"])
     def concat(name: str) -> pl.DataFrame:
         return pl.concat([getattr(p, name) for p in kept])
     return RawFrames(concat("dumps"), concat("entries").unique(["dump_id", "entry_index"], keep="first",
                                                               maintain_order=True),
-                     concat("problems").unique(maintain_order=True), concat("files"))
+                     concat("problems").unique(maintain_order=True), concat("files"),
+                     [why for part in kept for why in part.unread])
 
 
 def validate_dumps(dumps: pl.DataFrame) -> pl.DataFrame:

@@ -63,3 +63,27 @@ def test_a_run_never_waits_on_a_fifo_or_a_device_in_the_inbox(tmp_path, sample_t
                            "--inbox", str(inbox)], env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert "1 new dumps" in done.stdout and "2 other files ignored" in done.stdout, done.stdout
+
+
+def test_a_file_that_vanishes_during_a_run_is_read_by_the_next_one(loaded, run_ingest, monkeypatch):
+    """Case 3: moved out after the scan and put back with its mtime, it was quarantined under a made-up
+    id and indexed for good, so no run (not even --reprocess) read it again."""
+    from flows import pipeline
+    home, inbox = loaded
+    later = inbox / "001_7707062aadfcc580.txt"
+    away = home.parent / "away.txt"
+    scan = pipeline.plan_run
+
+    def scan_then_move(*args):
+        plan = scan(*args)
+        later.rename(away)
+        return plan
+    monkeypatch.setattr(pipeline, "plan_run", scan_then_move)
+    summary = run_ingest(home, inbox)
+    assert summary["dumps_new"] == 0 and summary["unreadable"] == 1
+    assert dumps_in_warehouse(home) == 1
+    monkeypatch.setattr(pipeline, "plan_run", scan)
+    away.rename(later)
+    summary = run_ingest(home, inbox)
+    assert (summary["dumps_new"], summary["dumps_loaded"], summary["unreadable"]) == (1, 1, 0)
+    assert dumps_in_warehouse(home) == 2

@@ -10,7 +10,7 @@ import time
 from contextlib import nullcontext
 from pathlib import Path
 
-from flows import identity, raw_store, storage
+from flows import guard, identity, raw_store, storage
 from flows.settings import Settings, UserError
 
 # Offline, quiet and clean exits for Prefect's temporary server; set before prefect is imported.
@@ -114,6 +114,7 @@ def add_history_commands(commands) -> None:
 
 
 STARTED = time.monotonic()   # a run's summary gives the wall time the user waited, Prefect's start included
+COMMAND = {"watchdog": None, "guarded": False}   # set by `entry`: in-process callers of main start no watchdog
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -138,8 +139,12 @@ def main(argv: list[str] | None = None) -> int:
 def entry() -> int:
     """The `profile-etl` command: main, then an exit that skips collecting the objects of Prefect's
     modules, which took 0.3-0.5 s of every command (in-process callers of main keep collecting)."""
+    COMMAND["guarded"] = True
     try:
         code = main()
+    except KeyboardInterrupt:
+        print("\nprofile-etl: interrupted", file=sys.stderr)
+        code = 130
     except BrokenPipeError:   # the reader left (`sql ... | head -1`): what it wanted was written
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         code = 0
@@ -155,6 +160,9 @@ def use_prefect_env() -> None:
 
 def prepare_prefect(settings: Settings) -> None:
     use_prefect_env()
+    if COMMAND["guarded"]:   # the processes Prefect starts for this command end with it
+        guard.terminate_as_interrupt()
+        COMMAND["watchdog"] = guard.watch_children()
     if not _reachable(settings.inbox):
         raise UserError(f"inbox {settings.inbox} is not a folder (or its bucket doesn't exist): "
                         "create it or pass --inbox DIR")
@@ -223,6 +231,10 @@ def run_ingest(settings: Settings, args) -> int:
                 lock_wait_seconds=settings.lock_wait_seconds, reprocess=args.reprocess)
     except UserError:
         raise
+    except KeyboardInterrupt:
+        print("\nprofile-etl: the run was interrupted. The published warehouse is as it was; the next run "
+              "finishes or redoes this one's work.", file=sys.stderr)
+        return 130
     except Exception as exc:
         raise UserError(f"the run failed ({type(exc).__name__}: {exc}). The published warehouse is as it was; "
                         f"if the failure came after the lake commit, the next run publishes that data. "

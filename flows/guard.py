@@ -1,0 +1,67 @@
+"""No orphans: what a run starts (Prefect's temporary server, worker processes) ends with it.
+
+SIGTERM becomes a KeyboardInterrupt, so a terminated run unwinds like a Ctrl-C and Prefect's exit
+hooks stop its temporary server. A SIGKILLed run gets no say, so a watchdog process started
+beside it waits for the run's end (the pipe the run holds reaching end-of-file), then stops every
+process still carrying the run's token in its environment, which children inherit.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import uuid
+
+TOKEN_ENV = "PROFILE_ETL_RUN_TOKEN"
+
+# Run by a bare interpreter (-I -S: no site, no project imports), so it starts in milliseconds.
+WATCHDOG = r"""
+import os, signal, sys, time
+token, me = sys.argv[1].encode(), os.getpid()
+sys.stdin.buffer.read()          # returns when the run has exited, however it ended
+
+def carriers():
+    found = []
+    for name in os.listdir("/proc"):
+        if name.isdigit() and int(name) != me:
+            try:
+                with open(f"/proc/{name}/environ", "rb") as handle:
+                    if token in handle.read().split(b"\0"):
+                        found.append(int(name))
+            except OSError:
+                pass
+    return found
+
+def signal_all(pids, sig):
+    for pid in pids:
+        try:
+            os.kill(pid, sig)
+        except OSError:
+            pass
+
+signal_all(carriers(), signal.SIGTERM)
+deadline = time.monotonic() + 3
+while (left := carriers()) and time.monotonic() < deadline:
+    time.sleep(0.1)
+signal_all(left, signal.SIGKILL)
+"""
+
+
+def terminate_as_interrupt() -> None:
+    """SIGTERM unwinds the run as Ctrl-C does (exit hooks run), instead of ending it on the spot."""
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+    signal.signal(signal.SIGTERM, interrupt)
+
+
+def watch_children() -> subprocess.Popen | None:
+    """Start the watchdog and mark this process's future children with its token (Linux: it reads
+    /proc; elsewhere a killed run's temporary server is left to the user, as Prefect leaves it)."""
+    if not os.path.isdir("/proc/self") or TOKEN_ENV in os.environ:
+        return None
+    token = f"{TOKEN_ENV}={uuid.uuid4().hex}"
+    watchdog = subprocess.Popen([sys.executable, "-I", "-S", "-c", WATCHDOG, token], stdin=subprocess.PIPE,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    os.environ[TOKEN_ENV] = token.split("=", 1)[1]
+    return watchdog   # its stdin pipe closes when this process ends, which wakes it

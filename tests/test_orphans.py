@@ -1,0 +1,80 @@
+"""No orphans (issue 21, case 6): whatever ends a `profile-etl run` that uses Prefect's temporary
+server (SIGKILL, SIGTERM, Ctrl-C), no process it started is left 10 s later, and none holds the
+run's output open (a caller reading it would wait for ever)."""
+from __future__ import annotations
+
+import os
+import select
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+from flows.faults import CRASH_ENV, SIGNAL_ENV
+from tests.conftest import SAMPLE_NAME, write_dump
+from tests.test_pipeline import FIRST, LATER, later_snapshot
+
+BIN = Path(sys.executable).parent
+MARK = "PROFILE_ETL_TEST_MARK"
+
+
+def processes_marked(mark: str) -> list[int]:
+    """Processes whose environment holds the mark: the run's, and every process it started."""
+    found = []
+    for name in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{name}/environ", "rb") as handle:
+                if f"{MARK}={mark}".encode() in handle.read().split(b"\0"):
+                    found.append(int(name))
+        except OSError:
+            pass
+    return found
+
+
+def still_running_after(pids: list[int], seconds: float) -> list[int]:
+    """The pids that haven't exited within seconds (waited for on pidfds, not by polling)."""
+    fds = {}
+    for pid in pids:
+        try:
+            fds[os.pidfd_open(pid)] = pid
+        except ProcessLookupError:
+            pass
+    try:
+        deadline = seconds
+        while fds:
+            ready, _, _ = select.select(list(fds), [], [], deadline)
+            if not ready:
+                break
+            for fd in ready:
+                del fds[fd]
+        return sorted(fds.values())
+    finally:
+        for fd in fds:
+            os.close(fd)
+
+
+@pytest.fixture
+def inbox(tmp_path, sample_text):
+    folder = tmp_path / "inbox"
+    write_dump(folder, SAMPLE_NAME, sample_text, FIRST)
+    write_dump(folder, "001_7707062aadfcc580.txt", later_snapshot(sample_text), LATER)
+    return folder
+
+
+@pytest.mark.parametrize("point, signal_name", [
+    ("scan:done", "KILL"), ("extract:batch-read", "KILL"), ("load:built", "KILL"),
+    ("extract:batch-read", "TERM"), ("normalise:merged", "TERM"), ("load:built", "INT")])
+def test_no_process_of_a_stopped_run_outlives_it(point, signal_name, inbox, tmp_path):
+    mark = uuid.uuid4().hex
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}   # the temporary server
+    env |= {"PREFECT_HOME": str(tmp_path / "prefect"), CRASH_ENV: point, SIGNAL_ENV: signal_name, MARK: mark}
+    stopped = subprocess.run([str(BIN / "profile-etl"), "--home", str(tmp_path / "home"), "run", "--inbox", str(inbox),
+                              "--settle-seconds", "0"], env=env, capture_output=True, text=True, timeout=300)
+    if signal_name == "KILL":
+        assert stopped.returncode == -9, stopped.stderr
+    else:
+        assert stopped.returncode == 130, stopped.stderr
+        assert "the run was interrupted" in stopped.stderr and "Traceback" not in stopped.stderr, stopped.stderr
+    assert still_running_after(processes_marked(mark), 10) == []

@@ -127,3 +127,39 @@ def test_a_reader_holding_the_idle_warehouse_file_does_not_block_a_run(run_inges
     assert files.current(home / "warehouse.duckdb") == held_file and state(home) != old
     seen = json.loads(out.splitlines()[-1])
     assert {tuple(v) for v in seen["held"]} == {old}
+
+
+OPENER = textwrap.dedent("""
+    import json, sys, duckdb
+    from pathlib import Path
+    db, stop = sys.argv[1], Path(sys.argv[2])
+    opened, failed = 0, []
+    print("ready", flush=True)
+    while not stop.exists():
+        try:
+            duckdb.connect(db, read_only=True).close()
+            opened += 1
+        except duckdb.Error as exc:
+            failed.append(str(exc))
+    print(json.dumps({"opened": opened, "failed": failed}))
+""")
+
+
+def test_read_only_opens_never_fail_across_rebuilds_and_runs(run_ingest, tmp_path, inbox):
+    """Case 7 of issue 21: `rebuild` deleted the previous file right after the switch, and DuckDB
+    opens a link's target by its resolved name, so an open that resolved before the switch failed."""
+    from flows.cli import main
+    home = tmp_path / "home"
+    run_ingest(home, inbox)
+    stop = tmp_path / "stop"
+    opener = subprocess.Popen([sys.executable, "-c", OPENER, str(home / "warehouse.duckdb"), str(stop)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert opener.stdout.readline().strip() == "ready"
+    for round_ in range(12):
+        assert main(["--home", str(home), "rebuild"]) == 0
+        if round_ % 4 == 3:
+            run_ingest(home, inbox)
+    stop.touch()
+    out, err = opener.communicate(timeout=120)
+    seen = json.loads(out)
+    assert seen["failed"] == [] and seen["opened"] > 0, err

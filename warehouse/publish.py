@@ -22,7 +22,8 @@ def publish(warehouse_path: Path, lake: Path, from_scratch: bool = False) -> int
     checkpoint("load:built")
     files.point_to(warehouse_path, target)
     if from_scratch and previous is not None and previous != warehouse_path:
-        files.remove(previous)   # loaded from the lake as it was: never the idle file to load in place
+        # replaced by a copy, never removed: a reader may have resolved the link to it a moment ago
+        files.copy_current(warehouse_path, previous)
     checkpoint("load:published")
     return read
 

@@ -11,7 +11,7 @@ from contextlib import nullcontext
 from pathlib import Path
 
 from flows import guard, identity, raw_store, storage
-from flows.settings import Settings, UserError
+from flows.settings import RunFailed, Settings, UserError
 
 # Offline, quiet and clean exits for Prefect's temporary server; set before prefect is imported.
 PREFECT_ENV = {
@@ -21,8 +21,9 @@ PREFECT_ENV = {
     # by that stop printed an `Error flushing N events` traceback (a killed run's task runs go unrecorded).
     "PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_BATCH_SIZE": "1000",
     "PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_FLUSH_INTERVAL": "60",  # whole seconds: the server int()s it
-    # INFO logs still reach the API (visible in the UI); only the console is kept quiet.
-    "PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL": "WARNING",
+    # Every log still reaches the API (the UI, `prefect flow-run logs`); the terminal shows the run's
+    # own progress and one line of result or failure, and Prefect's tracebacks only with --verbose.
+    "PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL": "CRITICAL",
     # Automations are a lasting server's business; the temporary server lives for one run, and
     # starts faster without the triggers service.
     "PREFECT_SERVER_SERVICES_TRIGGERS_ENABLED": "false",
@@ -52,6 +53,7 @@ def parser() -> argparse.ArgumentParser:
                      help="also read quarantined dumps again (after a parser fix, a fixed sidecar, a higher limit)")
     run.add_argument("--wait", type=float, dest="lock_wait_seconds",
                      help="if another run holds the home, wait up to this many seconds (default: exit at once)")
+    run.add_argument("--verbose", action="store_true", help="also print Prefect's log (tasks, tracebacks) here")
     status = commands.add_parser("status", help="what is loaded, the last runs, problems")
     status.add_argument("--json", action="store_true")
     sql = commands.add_parser("sql", help="read-only SQL on the warehouse")
@@ -85,6 +87,7 @@ def parser() -> argparse.ArgumentParser:
                        help="run once the new files have not changed for this long (default: settle seconds)")
     watch.add_argument("--poll-seconds", type=float, default=1.0)
     watch.add_argument("--settle-seconds", type=float)
+    watch.add_argument("--verbose", action="store_true", help="also print Prefect's log (tasks, tracebacks) here")
     rebuild = commands.add_parser("rebuild", help="rebuild the warehouse from the lake")
     rebuild.add_argument("--from-raw", action="store_true", help="rebuild the lake from raw/ first")
     rebuild.add_argument("--lake", help=LAKE_HELP)
@@ -113,6 +116,7 @@ def add_history_commands(commands) -> None:
                           help="if a run holds the home, wait up to this many seconds (default: exit at once)")
 
 
+READERS = {"status", "sql", "tables", "describe", "check", "export", "report"}   # commands that only read the warehouse
 STARTED = time.monotonic()   # a run's summary gives the wall time the user waited, Prefect's start included
 COMMAND = {"watchdog": None, "guarded": False}   # set by `entry`: in-process callers of main start no watchdog
 
@@ -133,6 +137,19 @@ def main(argv: list[str] | None = None) -> int:
         return handler(settings, args)
     except UserError as exc:
         print(f"profile-etl: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except OSError as exc:   # a path the command can't read or write: the OS says why
+        if isinstance(exc, BrokenPipeError):
+            raise
+        print(f"profile-etl: {args.command}: {exc.strerror or exc}" + (f": {exc.filename}" if exc.filename else ""),
+              file=sys.stderr)
+        return 2
+    except Exception as exc:
+        if type(exc).__module__.split(".")[0] not in ("duckdb", "_duckdb") or args.command not in READERS:
+            raise
+        print(f"profile-etl: can't read the warehouse {settings.warehouse} ({exc}). If the file is damaged, "
+              "`profile-etl rebuild` makes it again from the lake (`profile-etl doctor` checks the home)",
+              file=sys.stderr)
         return 2
 
 
@@ -158,7 +175,9 @@ def use_prefect_env() -> None:
         os.environ.setdefault(key, value)
 
 
-def prepare_prefect(settings: Settings) -> None:
+def prepare_prefect(settings: Settings, verbose: bool = False) -> None:
+    if verbose:
+        os.environ["PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL"] = "INFO"
     use_prefect_env()
     if COMMAND["guarded"]:   # the processes Prefect starts for this command end with it
         guard.terminate_as_interrupt()
@@ -196,7 +215,7 @@ def cmd_server(settings: Settings, args) -> int:
 
 
 def cmd_watch(settings: Settings, args) -> int:
-    prepare_prefect(settings)
+    prepare_prefect(settings, args.verbose)
     from flows.pipeline import ingest
     from flows.schedule import watch
     quiet = settings.settle_seconds if args.quiet_seconds is None else args.quiet_seconds
@@ -214,7 +233,7 @@ def cmd_watch(settings: Settings, args) -> int:
 
 
 def cmd_run(settings: Settings, args) -> int:
-    prepare_prefect(settings)
+    prepare_prefect(settings, args.verbose)
     return run_ingest(settings, args)
 
 
@@ -236,7 +255,7 @@ def run_ingest(settings: Settings, args) -> int:
               "finishes or redoes this one's work.", file=sys.stderr)
         return 130
     except Exception as exc:
-        raise UserError(f"the run failed ({type(exc).__name__}: {exc}). The published warehouse is as it was; "
+        raise RunFailed(f"the run failed ({type(exc).__name__}: {exc}). The published warehouse is as it was; "
                         f"if the failure came after the lake commit, the next run publishes that data. "
                         f"Fix the cause and run again; `profile-etl status` shows the runs.") from None
     seconds = round(time.monotonic() - STARTED, 3)
@@ -299,6 +318,8 @@ def cmd_validate(settings: Settings, args) -> int:
 
 def cmd_export(settings: Settings, args) -> int:
     from flows import queries
+    if args.dir.exists() and not args.dir.is_dir():
+        raise UserError(f"{args.dir} is a file: export writes a folder of files, pass a folder's name")
     written = queries.export(settings.warehouse, args.dir, args.format)
     print(f"wrote {len(written)} files to {args.dir}")
     return 0
@@ -307,6 +328,10 @@ def cmd_export(settings: Settings, args) -> int:
 def cmd_report(settings: Settings, args) -> int:
     from flows import queries
     from warehouse.report import render
+    if args.out.is_dir():
+        raise UserError(f"{args.out} is a folder: pass a file name, e.g. {args.out / 'report.html'}")
+    if not args.out.parent.is_dir():
+        raise UserError(f"no folder {args.out.parent} to write {args.out.name} in: create it first")
     with queries.open_read_only(settings.warehouse) as con:
         html = render(con, args.limit)
     tmp = args.out.with_name(f".{args.out.name}.tmp")

@@ -276,3 +276,29 @@ def test_runs_send_heartbeats_only_when_asked(monkeypatch, env, heartbeats):
         monkeypatch.setenv("PREFECT_FLOWS_HEARTBEAT_FREQUENCY", env)
     with without_heartbeats():
         assert (get_current_settings().flows.heartbeat_frequency is not None) == heartbeats
+
+
+def test_a_damaged_warehouse_file_gets_a_message_and_rebuild_repairs_it(loaded_home, tmp_path, capsys):
+    home = tmp_path / "home"
+    shutil.copytree(loaded_home[0] / "home", home, symlinks=True)
+    current = home / os.readlink(home / "warehouse.duckdb")
+    current.write_bytes(current.read_bytes()[: current.stat().st_size // 3])
+    for command in (["status"], ["check"]):
+        assert main(["--home", str(home), *command]) == 2
+        err = capsys.readouterr().err
+        assert "can't read the warehouse" in err and "`profile-etl rebuild`" in err
+    assert main(["--home", str(home), "rebuild"]) == 0
+    assert main(["--home", str(home), "status"]) == 0
+
+
+@pytest.mark.parametrize("command, message", [
+    (["export", "{file}"], "is a file: export writes a folder"),
+    (["export", "/proc/no-such-folder"], "export: No such file or directory: /proc/no-such-folder"),
+    (["report", "{folder}"], "is a folder: pass a file name"),
+    (["report", "{folder}/missing/report.html"], "no folder"),
+])
+def test_export_and_report_to_a_bad_path_say_so(loaded_home, tmp_path, capsys, command, message):
+    (tmp_path / "afile").write_text("x")
+    argv = [part.format(file=tmp_path / "afile", folder=tmp_path) for part in command]
+    assert main(["--home", str(loaded_home[0] / "home"), *argv]) == 2
+    assert message in capsys.readouterr().err

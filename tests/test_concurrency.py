@@ -81,6 +81,7 @@ def test_run_while_another_holds_the_home_exits_with_a_clear_message(prefect_har
             ingest(home=home, inbox=inbox, settle_seconds=0)
     assert blocked.returncode == 2
     assert f"another run (pid {os.getpid()}) is working on {home}" in err and "--wait" in err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err   # one line, no Prefect log
     assert not (home / "warehouse.duckdb").exists()
 
 
@@ -143,6 +144,18 @@ OPENER = textwrap.dedent("""
             failed.append(str(exc))
     print(json.dumps({"opened": opened, "failed": failed}))
 """)
+
+
+def test_a_failed_run_prints_one_line_and_exits_1_and_verbose_shows_the_traceback(prefect_harness, tmp_path, inbox):
+    from flows.faults import FAIL_ENV
+    home = tmp_path / "home"
+    for extra, verbose in (((), False), (("--verbose",), True)):
+        failed = subprocess.run([str(BIN / "profile-etl"), "--home", str(home), "run", "--inbox", str(inbox),
+                                 "--settle-seconds", "0", *extra], env=api_env() | {FAIL_ENV: "normalise:tables-built"},
+                                capture_output=True, text=True, timeout=300)
+        assert failed.returncode == 1, failed.stderr
+        assert failed.stderr.strip().splitlines()[-1].startswith("profile-etl: the run failed (InjectedFault")
+        assert ("Traceback" in failed.stderr) == verbose, failed.stderr
 
 
 def test_read_only_opens_never_fail_across_rebuilds_and_runs(run_ingest, tmp_path, inbox):

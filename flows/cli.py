@@ -255,6 +255,8 @@ def run_ingest(settings: Settings, args) -> int:
               "finishes or redoes this one's work.", file=sys.stderr)
         return 130
     except Exception as exc:
+        from warehouse.lake_health import refuse_damaged
+        refuse_damaged(settings.lake, "the run")
         raise RunFailed(f"the run failed ({type(exc).__name__}: {exc}). The published warehouse is as it was; "
                         f"if the failure came after the lake commit, the next run publishes that data. "
                         f"Fix the cause and run again; `profile-etl status` shows the runs.") from None
@@ -348,8 +350,15 @@ def cmd_rebuild(settings: Settings, args) -> int:
     _reachable(settings.lake)   # an unreachable S3 lake says so, not "no lake"
     refuse_without_sources(settings, args.from_raw)   # before the lock, which makes the home
     with run_lock(settings.home, settings.lock_wait_seconds):
-        unnamed = lake_from_raw(settings) if args.from_raw else []
-        rebuild(settings.warehouse, settings.lake)
+        unnamed, note = lake_from_raw(settings) if args.from_raw else ([], None)
+        if note:
+            print(f"profile-etl: {note}", file=sys.stderr)
+        try:
+            rebuild(settings.warehouse, settings.lake)
+        except Exception:
+            from warehouse.lake_health import refuse_damaged
+            refuse_damaged(settings.lake, "the rebuild")
+            raise
     print(f"rebuilt {settings.warehouse}" + (" and the lake from raw/" if args.from_raw else ""))
     if unnamed:
         print(f"left out {len(unnamed)} raw/ copies that no raw/{raw_store.RAW_META_DIR}/ file names (a run died "

@@ -46,6 +46,7 @@ class Plan:
     found: Inbox
     known: set[str]             # the dump ids the lake holds
     todo: list[SourceFile]      # the files the run reads
+    note: str | None = None     # a damaged file index, moved aside
 
 
 def plan_run(inbox: storage.Location, lake_dir: storage.Location, state: Path, settle_seconds: float) -> Plan:
@@ -53,7 +54,8 @@ def plan_run(inbox: storage.Location, lake_dir: storage.Location, state: Path, s
     the lake holds are known (the caller holds the run lock and has recovered the lake)."""
     found = scan_inbox(inbox, settle_seconds)
     known = lake.known_dump_ids(lake_dir)
-    return Plan(found, known, unrecognised(found.found, read_file_index(state), known))
+    index, note = index_for_run(state)
+    return Plan(found, known, unrecognised(found.found, index, known), note)
 
 
 def is_dump_name(name: str) -> bool:
@@ -162,9 +164,27 @@ def _scan_url(inbox: storage.Url, settle_seconds: float, now: float) -> Inbox:
 
 
 def read_file_index(state: Path) -> pl.DataFrame:
-    """(path, size, mtime_ns) -> dump_id of every file a run has read."""
+    """(path, size, mtime_ns) -> dump_id of every file a run has read (empty when missing or damaged)."""
+    return index_for_run(state, move_damaged=False)[0]
+
+
+def index_for_run(state: Path, move_damaged: bool = True) -> tuple[pl.DataFrame, str | None]:
+    """The file index, and what became of it when damaged. The index only saves reading files
+    again: a damaged one is moved aside (kept, not deleted), and the run that finds it reads every
+    inbox file, which indexes them anew."""
     path = state / FILE_INDEX
-    return pl.read_parquet(path).cast(dict(FILE_SCHEMA)) if path.exists() else pl.DataFrame(schema=FILE_SCHEMA)
+    if not path.exists():
+        return pl.DataFrame(schema=FILE_SCHEMA), None
+    try:
+        return pl.read_parquet(path).select(FILE_SCHEMA.names()).cast(dict(FILE_SCHEMA)), None
+    except (pl.exceptions.PolarsError, OSError) as exc:
+        problem = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    if not move_damaged:
+        return pl.DataFrame(schema=FILE_SCHEMA), None
+    aside = path.with_name(f"{FILE_INDEX}.damaged-{time.time_ns()}")
+    path.rename(aside)
+    return pl.DataFrame(schema=FILE_SCHEMA), (f"the file index {path} couldn't be read ({problem}), "
+                                              f"so every inbox file was read again; the old one is {aside.name}")
 
 
 def add_to_file_index(state: Path, files: list[pl.DataFrame]) -> None:

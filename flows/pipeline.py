@@ -154,6 +154,7 @@ def ingest_new_dumps(settings: Settings, run_id: str, started_at: dt.datetime, r
     added = (added | dict.fromkeys(("papers", "authors", "paper_authors"), 0) | gained if results else {}) | {"runs": 1}
     unread = [why for r in results for why in r.unread]
     summary = row | {"waiting": len(found.waiting), "ignored": len(found.ignored), "unreadable": len(unread),
+                     "notes": [plan.note] if plan.note else [],
                      "files_read": len(plan.todo) + len(retry), "reprocessed": len(retry),
                      "bytes_new": int(new_dumps["byte_size"].sum()), "rows_added": added}
     log_unread(unread)

@@ -5,25 +5,27 @@ import json
 import shutil
 from pathlib import Path
 
+import duckdb
 import polars as pl
 
 from flows import extract, identity, raw_store, stages, storage
 from flows.normalise import MUTABLE_TABLES
 from flows.settings import Settings, UserError
 from flows.validate import to_frames
-from schemas.tables import TABLES, empty_frame
+from schemas.tables import TABLES, empty_frame, polars_schema
 from warehouse import lake
+from warehouse.lake_health import first_line
 
 
 def refuse_without_sources(settings: Settings, from_raw: bool) -> None:
     """A mistyped --home or --lake must not publish an empty warehouse, or an empty lake, over good ones."""
-    has_lake = lake.open_table(settings.lake, "dumps") is not None or storage.exists(settings.lake / lake.OLD_MANIFEST)
+    has_lake = storage.exists(settings.lake / "dumps" / "_delta_log") or storage.exists(settings.lake / lake.OLD_MANIFEST)
     if not from_raw and not has_lake:
         raise UserError(f"no lake at {settings.lake} (no Delta table dumps/): nothing to rebuild the warehouse from; "
                         "check --home and --lake, or run `profile-etl rebuild --from-raw` to make the lake from raw/")
     if not from_raw:
         lake.check_layout(settings.lake)
-    if from_raw and not settings.raw.is_dir() and not (has_lake and held_tables(settings.lake)[0].is_empty()):
+    if from_raw and not settings.raw.is_dir() and not (has_lake and remembered_tables(settings)[0].is_empty()):
         raise UserError(f"no raw/ folder at {settings.raw}: nothing to rebuild the lake from"
                         + ("; the lake's dumps would be lost" if has_lake else "; check --home"))
 
@@ -35,6 +37,31 @@ def refuse_to_lose(held: list[Path]) -> None:
         raise UserError(f"no raw/{raw_store.RAW_META_DIR}/ file names {len(held)} raw/ copies the lake holds ({names}), "
                         "so a lake rebuilt from raw/ would lose them: restore raw/meta/, or rebuild the warehouse "
                         "from the lake alone with `profile-etl rebuild`")
+
+
+def remembered_tables(settings: Settings) -> tuple[pl.DataFrame, pl.DataFrame, str | None]:
+    """held_tables, or when the lake can't be read, the same rows as the warehouse last published
+    them; and a note saying which (None: from the lake)."""
+    try:
+        return (*held_tables(settings.lake), None)
+    except Exception as exc:
+        problem = first_line(exc)
+    try:
+        with duckdb.connect(str(settings.warehouse), read_only=True) as con:
+            dumps, runs = (con.sql(f"SELECT * FROM {name}").pl() for name in ("dumps", "runs"))
+        return (conform("dumps", dumps), conform("runs", runs),
+                f"the lake can't be read ({problem}), so the runs history and each dump's first run "
+                "come from the warehouse as last published")
+    except duckdb.Error:
+        return (empty_frame(TABLES["dumps"]), empty_frame(TABLES["runs"]),
+                f"neither the lake ({problem}) nor the warehouse can be read: the runs history starts over, "
+                "and each dump keeps the run of its latest reading in raw/meta/")
+
+
+def conform(name: str, frame: pl.DataFrame) -> pl.DataFrame:
+    """Rows of a warehouse table in the lake table's schema (DuckDB names UTC `Etc/UTC`)."""
+    return frame.select([pl.col(column).cast(dtype) if column in frame.columns else pl.lit(None, dtype).alias(column)
+                         for column, dtype in polars_schema(TABLES[name]).items()])
 
 
 def held_tables(lake_dir: storage.Location) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -50,10 +77,11 @@ def held_tables(lake_dir: storage.Location) -> tuple[pl.DataFrame, pl.DataFrame]
     return frames[0], frames[1]
 
 
-def lake_from_raw(settings: Settings) -> list[Path]:
+def lake_from_raw(settings: Settings) -> tuple[list[Path], str | None]:
     """Re-parse every raw/ copy into a new lake, keep the runs history, and put it in the old one's
-    place. Returns the copies left out: no meta file names them (a run died before its batch wrote one)."""
-    dumps, runs = held_tables(settings.lake)
+    place. Returns the copies left out: no meta file names them (a run died before its batch wrote
+    one); and a note when the old lake couldn't be read (remembered_tables)."""
+    dumps, runs, note = remembered_tables(settings)
     loaded_by = dict(zip(dumps["dump_id"], dumps["run_id"]))
     batch, unnamed = extract.extract_raw_store(settings.raw, settings.max_dump_bytes, loaded_by,
                                                identity.key_pattern(settings.profile_key_pattern))
@@ -65,7 +93,7 @@ def lake_from_raw(settings: Settings) -> list[Path]:
     whole = {name: tables.get(name, empty_frame(TABLES[name])) for name in TABLES}
     if storage.is_url(settings.lake):   # no folder rename on object storage: each table overwritten
         lake.overwrite_all(settings.lake, whole)
-        return unnamed
+        return unnamed, note
     fresh = settings.lake.with_name("lake.rebuild")
     shutil.rmtree(fresh, ignore_errors=True)
     lake.overwrite_all(fresh, whole)
@@ -75,4 +103,4 @@ def lake_from_raw(settings: Settings) -> list[Path]:
         settings.lake.rename(old)
     fresh.rename(settings.lake)
     shutil.rmtree(old, ignore_errors=True)
-    return unnamed
+    return unnamed, note

@@ -94,6 +94,10 @@ def describe(summary: dict, seconds: float | None = None) -> str:
     ignored = f", {summary['ignored']} other files ignored (not dumps)" if summary.get("ignored") else ""
     if summary.get("unreadable"):
         ignored += f", {summary['unreadable']} unreadable (tried again next run)"
+    return "".join(f"{note}\n" for note in summary.get("notes", [])) + _describe(summary, seconds, ignored)
+
+
+def _describe(summary: dict, seconds: float, ignored: str) -> str:
     if not summary["dumps_new"]:
         return (f"nothing new: {summary['dumps_seen']} dump files already loaded, "
                 f"{summary['waiting']} still being written{ignored}; only a runs row added ({seconds:.1f} s)")

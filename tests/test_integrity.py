@@ -87,3 +87,47 @@ def test_a_file_that_vanishes_during_a_run_is_read_by_the_next_one(loaded, run_i
     summary = run_ingest(home, inbox)
     assert (summary["dumps_new"], summary["dumps_loaded"], summary["unreadable"]) == (1, 1, 0)
     assert dumps_in_warehouse(home) == 2
+
+
+def truncate(path) -> None:
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+
+
+LAKE_DAMAGE = {
+    "a truncated data file": (lambda lake: truncate(next((lake / "dumps").glob("*.parquet"))), "can't be read"),
+    "a deleted data file": (lambda lake: next((lake / "papers").glob("*/*.parquet")).unlink(), "is in its log but missing"),
+    "a truncated log entry": (lambda lake: truncate(sorted((lake / "dumps" / "_delta_log").glob("*.json"))[-1]),
+                              r"its log \(dumps/_delta_log\) can't be read"),
+}
+
+
+@pytest.mark.parametrize("damage", LAKE_DAMAGE)
+def test_a_damaged_lake_is_named_with_its_repair_which_works(loaded, prefect_harness, capsys, damage):
+    """Case 5: runs and `rebuild` failed with tracebacks; `rebuild --from-raw` read the damaged lake too."""
+    import re
+    home, inbox = loaded
+    harm, message = LAKE_DAMAGE[damage]
+    harm(home / "lake")
+    run = ["--home", str(home), "run", "--inbox", str(inbox), "--settle-seconds", "0"]
+    for argv in (run, ["--home", str(home), "rebuild"]):
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert re.search(f"the lake at .* is damaged \\(lake table \\w+: .*{message}", err), err
+        assert "`profile-etl rebuild --from-raw`" in err
+    assert dumps_in_warehouse(home) == 1
+    assert main(["--home", str(home), "rebuild", "--from-raw"]) == 0
+    assert main(run) == 0
+    assert dumps_in_warehouse(home) == 2
+    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM runs WHERE status = 'completed'").fetchone()[0] == 2   # history kept
+
+
+def test_a_damaged_file_index_is_moved_aside_and_made_anew(loaded, run_ingest):
+    """Case 5: a truncated state/files.parquet failed every run, named nowhere, and survived rebuilds."""
+    home, inbox = loaded
+    truncate(home / "state" / "files.parquet")
+    summary = run_ingest(home, inbox)
+    assert summary["dumps_new"] == 1 and dumps_in_warehouse(home) == 2
+    assert "couldn't be read" in summary["notes"][0] and "every inbox file was read again" in summary["notes"][0]
+    assert len(list((home / "state").glob("files.parquet.damaged-*"))) == 1
+    assert run_ingest(home, inbox)["files_read"] == 0   # indexed again

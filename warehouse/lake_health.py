@@ -1,0 +1,61 @@
+"""Is the lake whole? Each table's log must open, and every data file it lists must be there with a
+readable Parquet footer. A run, a rebuild or `doctor` that meets a damaged lake names the damage
+and the repair (`rebuild --from-raw`: raw/ is the source of truth) instead of a traceback."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow.parquet as pq
+from deltalake import DeltaTable
+from deltalake.exceptions import TableNotFoundError
+
+from flows import storage
+from flows.settings import UserError
+from schemas.tables import TABLES
+from warehouse import lake as lake_mod
+
+
+def first_line(exc: Exception) -> str:
+    """delta-rs errors carry a native backtrace after their first line."""
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
+def table_problems(lake: storage.Location, name: str) -> list[str]:
+    """What is wrong with one table (a missing table is ensure_tables' business, not damage)."""
+    try:
+        table = DeltaTable(lake_mod.table_uri(lake, name), storage_options=lake_mod.storage_options(lake))
+    except TableNotFoundError:
+        return []
+    except Exception as exc:
+        return [f"lake table {name}: its log ({name}/_delta_log) can't be read: {first_line(exc)}"]
+    if storage.is_url(lake):
+        return []   # an object store's files are checked by reading them
+    problems = []
+    for uri in table.file_uris():
+        relative = Path(uri).relative_to(Path(lake).resolve()) if Path(uri).is_absolute() else uri
+        try:
+            pq.read_metadata(uri)
+        except FileNotFoundError:
+            problems.append(f"lake table {name}: {relative} is in its log but missing")
+        except Exception as exc:
+            problems.append(f"lake table {name}: {relative} can't be read: {first_line(exc)}")
+    return problems
+
+
+def lake_problems(lake: storage.Location) -> list[str]:
+    return [problem for name in TABLES for problem in table_problems(lake, name)]
+
+
+REPAIR = ("raw/ holds every dump: `profile-etl rebuild --from-raw` makes the lake and the warehouse again from "
+          "it (`profile-etl doctor` checks the whole home first)")
+
+
+def refuse_damaged(lake: storage.Location, doing: str) -> None:
+    """After a failure: if the lake is damaged, say so (a UserError) instead of the failure's own text."""
+    try:
+        problems = lake_problems(lake)
+    except Exception:
+        return   # the lake can't even be listed: the original failure says more
+    if problems:
+        shown = "; ".join(problems[:3]) + (f"; and {len(problems) - 3} more" if len(problems) > 3 else "")
+        raise UserError(f"{doing} stopped: the lake at {lake} is damaged ({shown}). Nothing was published. {REPAIR}")

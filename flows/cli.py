@@ -91,6 +91,10 @@ def parser() -> argparse.ArgumentParser:
     rebuild = commands.add_parser("rebuild", help="rebuild the warehouse from the lake")
     rebuild.add_argument("--from-raw", action="store_true", help="rebuild the lake from raw/ first")
     rebuild.add_argument("--lake", help=LAKE_HELP)
+    rebuild.add_argument("--drop", action="append", default=[], metavar="DUMP_ID",
+                         help="with --from-raw: leave out this dump, whose raw/ copy is missing or corrupt (repeatable)")
+    rebuild.add_argument("--drop-damaged", action="store_true",
+                         help="with --from-raw: leave out every dump whose raw/ copy is missing or corrupt")
     rebuild.add_argument("--wait", type=float, dest="lock_wait_seconds",
                          help="if a run holds the home, wait up to this many seconds (default: exit at once)")
     add_history_commands(commands)
@@ -345,14 +349,14 @@ def cmd_report(settings: Settings, args) -> int:
 
 def cmd_rebuild(settings: Settings, args) -> int:
     from flows.lock import run_lock
-    from flows.rebuild import lake_from_raw, refuse_without_sources
+    from flows.rebuild import Drop, lake_from_raw, refuse_without_sources
     from warehouse.publish import rebuild
     _reachable(settings.lake)   # an unreachable S3 lake says so, not "no lake"
     refuse_without_sources(settings, args.from_raw)   # before the lock, which makes the home
+    if (args.drop or args.drop_damaged) and not args.from_raw:
+        raise UserError("--drop and --drop-damaged go with --from-raw")
     with run_lock(settings.home, settings.lock_wait_seconds):
-        unnamed, note = lake_from_raw(settings) if args.from_raw else ([], None)
-        if note:
-            print(f"profile-etl: {note}", file=sys.stderr)
+        notes = lake_from_raw(settings, Drop(tuple(args.drop), args.drop_damaged)) if args.from_raw else []
         try:
             rebuild(settings.warehouse, settings.lake)
         except Exception:
@@ -360,11 +364,8 @@ def cmd_rebuild(settings: Settings, args) -> int:
             refuse_damaged(settings.lake, "the rebuild")
             raise
     print(f"rebuilt {settings.warehouse}" + (" and the lake from raw/" if args.from_raw else ""))
-    if unnamed:
-        print(f"left out {len(unnamed)} raw/ copies that no raw/{raw_store.RAW_META_DIR}/ file names (a run died "
-              f"before writing its batch's; no lake held them, and the next run that reads their inbox files "
-              f"names them): {', '.join(p.name for p in unnamed[:5])}{' …' if len(unnamed) > 5 else ''}",
-              file=sys.stderr)
+    for note in notes:
+        print(f"profile-etl: {note}", file=sys.stderr)
     return 0
 
 

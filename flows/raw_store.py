@@ -4,10 +4,12 @@ identities a re-ingestion needs (flows/rebuild.py, reprocessing), one meta file 
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
 import uuid
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -97,3 +99,56 @@ def write_atomic(target: Path, write) -> None:
 def raw_copy_path(raw_dir: Path, dump_id: str) -> Path | None:
     folder = raw_dir / dump_id[:2]
     return next((p for p in (folder / f"{dump_id}.txt", folder / f"{dump_id}.txt.gz") if p.exists()), None)
+
+
+DAMAGED_DIR = "damaged"   # raw/damaged/<name>.damaged: corrupt copies set aside, kept, never read
+
+
+@dataclass
+class RawCheck:
+    """raw/ against what names its copies (its meta files, the lake's dumps)."""
+    missing: list[str] = field(default_factory=list)          # dump ids named, with no copy
+    corrupt: dict[str, Path] = field(default_factory=dict)    # dump id -> copy whose bytes don't hash to it
+    why: dict[str, str] = field(default_factory=dict)         # dump id -> what is wrong, for a message
+    copies: int = 0
+
+    def damaged(self) -> dict[str, str]:
+        return dict(sorted(self.why.items()))
+
+
+def copies_in(raw_dir: Path) -> dict[str, Path]:
+    """Each copy in raw/ by the dump id its name gives."""
+    paths = [*raw_dir.glob("*/*.txt"), *raw_dir.glob("*/*.txt.gz")] if raw_dir.is_dir() else []
+    return {identity.dump_stem(path): path for path in sorted(paths)}
+
+
+def digest(path: Path) -> str:
+    with open(path, "rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def check_copies(raw_dir: Path, held: set[str]) -> RawCheck:
+    """Hash every copy (its name is its bytes' SHA-256) and find the dumps named by raw/meta/ or
+    held by the lake (held) that have no copy."""
+    copies, check = copies_in(raw_dir), RawCheck()
+    check.copies = len(copies)
+    for did, path in copies.items():
+        try:
+            actual = digest(path)
+        except OSError as exc:
+            actual = f"unreadable ({exc.strerror or exc})"
+        if actual != did:
+            check.corrupt[did] = path
+            check.why[did] = f"raw/{path.relative_to(raw_dir)} is corrupt: its bytes hash to {actual[:16]}…"
+    for did in sorted((set(raw_metas(raw_dir)) | held) - set(copies)):
+        check.missing.append(did)
+        check.why[did] = f"raw/{did[:2]}/{did}.txt is missing"
+    return check
+
+
+def set_aside(raw_dir: Path, path: Path) -> Path:
+    """Move a corrupt copy out of the copies' folders (a later ingestion copies the dump again)."""
+    target = raw_dir / DAMAGED_DIR / f"{path.name}.damaged"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(path, target)
+    return target

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
@@ -77,15 +78,58 @@ def held_tables(lake_dir: storage.Location) -> tuple[pl.DataFrame, pl.DataFrame]
     return frames[0], frames[1]
 
 
-def lake_from_raw(settings: Settings) -> tuple[list[Path], str | None]:
+@dataclass(frozen=True)
+class Drop:
+    """The dumps a rebuild from raw/ may leave out when their copies are missing or corrupt."""
+    ids: tuple[str, ...] = ()    # dump ids, or unique prefixes of them
+    damaged: bool = False        # every one found
+
+    def choose(self, damaged: dict[str, str]) -> set[str]:
+        chosen = set(damaged) if self.damaged else set()
+        for prefix in self.ids:
+            matches = [did for did in damaged if did.startswith(prefix.lower())]
+            if len(matches) != 1:
+                raise UserError(f"--drop {prefix} names {'no' if not matches else 'more than one'} missing or corrupt "
+                                "raw/ copy" + (f" (those are: {', '.join(d[:16] for d in damaged)})" if damaged else ""))
+            chosen.add(matches[0])
+        return chosen
+
+
+def verify_raw(settings: Settings, dumps: pl.DataFrame, drop: Drop) -> list[str]:
+    """Every copy's hash, and a copy for every dump named: refused unless the damaged ones are
+    dropped (corrupt ones set aside in raw/damaged/). Returns what was dropped, for the user."""
+    no_copy = pl.col("reason").fill_null("").str.contains("raw/ has no copy")   # unopenable, before case 3's fix
+    check = raw_store.check_copies(settings.raw, set(dumps.filter(~no_copy)["dump_id"]))
+    damaged = check.damaged()
+    chosen = drop.choose(damaged)
+    if left := {did: why for did, why in damaged.items() if did not in chosen}:
+        shown = "; ".join(f"{did[:16]}: {why}" for did, why in list(left.items())[:5])
+        raise UserError(f"{len(left)} of the dumps raw/ should hold can't be read back: {shown}"
+                        f"{' …' if len(left) > 5 else ''}. Nothing was changed. If their inbox files are still "
+                        "there, `profile-etl doctor --repair` copies them again; otherwise rebuild without them "
+                        "with --drop ID for each (or --drop-damaged): they leave the lake, and a run reads them "
+                        "again if their files come back")
+    for did in sorted(chosen):
+        if did in check.corrupt:
+            raw_store.set_aside(settings.raw, check.corrupt[did])
+    return [f"dropped {did[:16]}: {damaged[did]}" for did in sorted(chosen)]
+
+
+def lake_from_raw(settings: Settings, drop: Drop = Drop()) -> list[str]:
     """Re-parse every raw/ copy into a new lake, keep the runs history, and put it in the old one's
-    place. Returns the copies left out: no meta file names them (a run died before its batch wrote
-    one); and a note when the old lake couldn't be read (remembered_tables)."""
+    place, once every copy is verified (verify_raw). Returns notes for the user: the dumps dropped,
+    the copies left out (no meta file names them: a run died before its batch wrote one), and
+    where the runs history came from when the old lake couldn't be read (remembered_tables)."""
     dumps, runs, note = remembered_tables(settings)
+    notes = [*verify_raw(settings, dumps, drop), *([note] if note else [])]
     loaded_by = dict(zip(dumps["dump_id"], dumps["run_id"]))
     batch, unnamed = extract.extract_raw_store(settings.raw, settings.max_dump_bytes, loaded_by,
                                                identity.key_pattern(settings.profile_key_pattern))
     refuse_to_lose([path for path in unnamed if identity.dump_stem(path) in loaded_by])
+    if unnamed:
+        notes.append(f"left out {len(unnamed)} raw/ copies that no raw/{raw_store.RAW_META_DIR}/ file names (a run "
+                     "died before writing its batch's; no lake held them, and the next run that reads their inbox "
+                     f"files names them): {', '.join(p.name for p in unnamed[:5])}{' …' if len(unnamed) > 5 else ''}")
     current = {name: empty_frame(TABLES[name]) for name in MUTABLE_TABLES}
     tables = stages.transform([to_frames(batch)], current) if batch.dumps else {}
     # the versions old runs recorded belong to the lake before the rebuild: nothing rolls back to them
@@ -93,7 +137,7 @@ def lake_from_raw(settings: Settings) -> tuple[list[Path], str | None]:
     whole = {name: tables.get(name, empty_frame(TABLES[name])) for name in TABLES}
     if storage.is_url(settings.lake):   # no folder rename on object storage: each table overwritten
         lake.overwrite_all(settings.lake, whole)
-        return unnamed, note
+        return notes
     fresh = settings.lake.with_name("lake.rebuild")
     shutil.rmtree(fresh, ignore_errors=True)
     lake.overwrite_all(fresh, whole)
@@ -103,4 +147,4 @@ def lake_from_raw(settings: Settings) -> tuple[list[Path], str | None]:
         settings.lake.rename(old)
     fresh.rename(settings.lake)
     shutil.rmtree(old, ignore_errors=True)
-    return unnamed, note
+    return notes

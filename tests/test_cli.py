@@ -220,9 +220,11 @@ def test_rebuild_refuses_without_a_lake_and_keeps_the_warehouse(loaded_home, cap
 def test_rebuild_from_raw_names_the_copies_no_meta_file_names(loaded_home, capsys, tmp_path):
     home = tmp_path / "home"
     shutil.copytree(loaded_home[0] / "home", home)
-    orphan = home / "raw" / "ff" / f"ff{'0' * 62}.txt"   # its run died before its batch's meta file
+    import hashlib
+    did = hashlib.sha256(b"h-index1\n").hexdigest()
+    orphan = home / "raw" / did[:2] / f"{did}.txt"   # its run died before its batch's meta file
     orphan.parent.mkdir(exist_ok=True)
-    orphan.write_text("h-index1\n")
+    orphan.write_bytes(b"h-index1\n")
     assert main(["--home", str(home), "rebuild", "--from-raw"]) == 0
     assert "left out 1 raw/ copies that no raw/meta/ file names" in capsys.readouterr().err
     assert main(["--home", str(home), "sql", "SELECT count(*) FROM dumps", "--format", "csv"]) == 0

@@ -131,3 +131,41 @@ def test_a_damaged_file_index_is_moved_aside_and_made_anew(loaded, run_ingest):
     assert "couldn't be read" in summary["notes"][0] and "every inbox file was read again" in summary["notes"][0]
     assert len(list((home / "state").glob("files.parquet.damaged-*"))) == 1
     assert run_ingest(home, inbox)["files_read"] == 0   # indexed again
+
+
+def copy_of_later(home):
+    from flows import raw_store
+    copies = raw_store.copies_in(home / "raw")
+    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
+        did = con.execute("SELECT dump_id FROM dumps WHERE source_path LIKE '%001_7707062aadfcc580.txt'").fetchone()[0]
+    return did, copies[did]
+
+
+def flip_a_bit(path) -> None:
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("damage, message, drop", [
+    ("missing", "is missing", "--drop"), ("flipped", "is corrupt: its bytes hash to", "--drop-damaged")])
+def test_rebuild_from_raw_verifies_every_copy_and_drops_only_what_it_is_told(loaded, run_ingest, capsys,
+                                                                              damage, message, drop):
+    """Case 4: a missing copy dropped its dump silently; a flipped bit loaded a corrupted dump under a
+    new id, and the next run loaded the original as a second capture."""
+    home, inbox = loaded
+    run_ingest(home, inbox)
+    did, copy = copy_of_later(home)
+    copy.unlink() if damage == "missing" else flip_a_bit(copy)
+    assert main(["--home", str(home), "rebuild", "--from-raw"]) == 2
+    err = capsys.readouterr().err
+    assert "1 of the dumps raw/ should hold can't be read back" in err and message in err and "Nothing was changed" in err
+    assert dumps_in_warehouse(home) == 2
+    assert main(["--home", str(home), "rebuild", "--from-raw", *([drop, did[:12]] if drop == "--drop" else [drop])]) == 0
+    assert f"dropped {did[:16]}" in capsys.readouterr().err
+    assert dumps_in_warehouse(home) == 1
+    if damage == "flipped":
+        assert list((home / "raw" / "damaged").iterdir()) == [home / "raw" / "damaged" / f"{copy.name}.damaged"]
+    summary = run_ingest(home, inbox)   # its inbox file is still there: read again, copied again
+    assert (summary["dumps_new"], summary["dumps_loaded"]) == (1, 1) and dumps_in_warehouse(home) == 2
+    assert copy.exists() and copy_of_later(home)[0] == did

@@ -97,6 +97,11 @@ def parser() -> argparse.ArgumentParser:
                          help="with --from-raw: leave out every dump whose raw/ copy is missing or corrupt")
     rebuild.add_argument("--wait", type=float, dest="lock_wait_seconds",
                          help="if a run holds the home, wait up to this many seconds (default: exit at once)")
+    doctor = commands.add_parser("doctor", help="check the home: lake, raw/ copies, file index, warehouse")
+    doctor.add_argument("--repair", action="store_true", help="apply the safe repairs it lists")
+    doctor.add_argument("--lake", help=LAKE_HELP)
+    doctor.add_argument("--wait", type=float, dest="lock_wait_seconds",
+                        help="with --repair, if a run holds the home, wait up to this many seconds")
     add_history_commands(commands)
     return root
 
@@ -131,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
                "tables": cmd_tables, "describe": cmd_describe, "check": cmd_check,
                "export": cmd_export, "report": cmd_report,
                "serve": cmd_serve, "server": cmd_server, "watch": cmd_watch, "rebuild": cmd_rebuild,
-               "history": cmd_history, "rollback": cmd_rollback, "maintain": cmd_maintain}[args.command]
+               "history": cmd_history, "doctor": cmd_doctor, "rollback": cmd_rollback, "maintain": cmd_maintain}[args.command]
     try:
         settings = Settings.load(home=args.home, inbox=getattr(args, "inbox", None), lake=getattr(args, "lake", None),
                                  batch_size=getattr(args, "batch_size", None),
@@ -367,6 +372,22 @@ def cmd_rebuild(settings: Settings, args) -> int:
     for note in notes:
         print(f"profile-etl: {note}", file=sys.stderr)
     return 0
+
+
+def cmd_doctor(settings: Settings, args) -> int:
+    from flows import doctor
+    from flows.lock import run_lock
+    _reachable(settings.lake)
+    findings = doctor.examine(settings)
+    sys.stdout.write(doctor.report(findings))
+    if not args.repair or not findings.problems:
+        return 1 if findings.problems else 0
+    with run_lock(settings.home, settings.lock_wait_seconds):
+        for done in doctor.repair(settings, doctor.examine(settings)):
+            print(f"repaired: {done}")
+    after = doctor.examine(settings)
+    sys.stdout.write("after the repairs:\n" + doctor.report(after))
+    return 1 if after.problems else 0
 
 
 def cmd_history(settings: Settings, args) -> int:

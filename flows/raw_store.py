@@ -102,6 +102,7 @@ def raw_copy_path(raw_dir: Path, dump_id: str) -> Path | None:
 
 
 DAMAGED_DIR = "damaged"   # raw/damaged/<name>.damaged: corrupt copies set aside, kept, never read
+DROPPED = "dropped.jsonl"  # raw/damaged/dropped.jsonl: the dumps a rebuild left out, and why
 
 
 @dataclass
@@ -140,7 +141,7 @@ def check_copies(raw_dir: Path, held: set[str]) -> RawCheck:
         if actual != did:
             check.corrupt[did] = path
             check.why[did] = f"raw/{path.relative_to(raw_dir)} is corrupt: its bytes hash to {actual[:16]}…"
-    for did in sorted((set(raw_metas(raw_dir)) | held) - set(copies)):
+    for did in sorted((set(raw_metas(raw_dir)) - dropped(raw_dir) | held) - set(copies)):
         check.missing.append(did)
         check.why[did] = f"raw/{did[:2]}/{did}.txt is missing"
     return check
@@ -152,3 +153,27 @@ def set_aside(raw_dir: Path, path: Path) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     os.replace(path, target)
     return target
+
+
+def record_dropped(raw_dir: Path, reasons: dict[str, str]) -> None:
+    """Remember the dumps a rebuild left out, so their meta lines no longer count as missing copies."""
+    target = raw_dir / DAMAGED_DIR / DROPPED
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with open(target, "a", encoding="utf-8") as handle:
+        handle.writelines(json.dumps({"dump_id": did, "reason": why}) + "\n" for did, why in sorted(reasons.items()))
+
+
+def dropped(raw_dir: Path) -> set[str]:
+    target = raw_dir / DAMAGED_DIR / DROPPED
+    if not target.exists():
+        return set()
+    return {meta["dump_id"] for line in target.read_text(encoding="utf-8").splitlines()
+            if (meta := _json_or_none(line)) and isinstance(meta.get("dump_id"), str)}
+
+
+def _json_or_none(line: str) -> dict | None:
+    try:
+        value = json.loads(line)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None

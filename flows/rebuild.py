@@ -112,6 +112,7 @@ def verify_raw(settings: Settings, dumps: pl.DataFrame, drop: Drop) -> list[str]
     for did in sorted(chosen):
         if did in check.corrupt:
             raw_store.set_aside(settings.raw, check.corrupt[did])
+    raw_store.record_dropped(settings.raw, {did: damaged[did] for did in chosen})
     return [f"dropped {did[:16]}: {damaged[did]}" for did in sorted(chosen)]
 
 

@@ -165,7 +165,8 @@ def test_rebuild_from_raw_verifies_every_copy_and_drops_only_what_it_is_told(loa
     assert f"dropped {did[:16]}" in capsys.readouterr().err
     assert dumps_in_warehouse(home) == 1
     if damage == "flipped":
-        assert list((home / "raw" / "damaged").iterdir()) == [home / "raw" / "damaged" / f"{copy.name}.damaged"]
+        assert (home / "raw" / "damaged" / f"{copy.name}.damaged").exists()
+    assert did in (home / "raw" / "damaged" / "dropped.jsonl").read_text()
     summary = run_ingest(home, inbox)   # its inbox file is still there: read again, copied again
     assert (summary["dumps_new"], summary["dumps_loaded"]) == (1, 1) and dumps_in_warehouse(home) == 2
     assert copy.exists() and copy_of_later(home)[0] == did

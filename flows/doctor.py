@@ -1,0 +1,194 @@
+"""`profile-etl doctor`: a home checked against itself. The lake's logs against their files,
+raw/ copies against their hashes and what names them, the file index, the warehouse against the
+lake; each problem with its repair, and with --repair the safe ones applied. No prefect."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from flows import discover, extract, integrity, raw_store, storage
+from flows.settings import Settings
+from schemas.tables import TABLES
+from warehouse import lake as lake_mod
+from warehouse.lake_health import first_line, lake_problems
+
+
+@dataclass
+class Problem:
+    what: str
+    repair: str
+    fix: Callable[[], str] | None = None    # a safe repair of its own, returning what it did
+    needs_lake_rebuild: bool = False        # repaired by `rebuild --from-raw`
+    needs_warehouse_rebuild: bool = False   # repaired by `rebuild`
+
+
+@dataclass
+class Findings:
+    problems: list[Problem]
+    checked: list[str]            # what was found whole, for the user
+    unrecoverable: list[str]      # dump ids whose raw/ copies no inbox file can restore
+
+
+def examine(settings: Settings) -> Findings:
+    findings = Findings([], [], [])
+    lake_ok = check_lake(settings, findings)
+    dumps = held_dumps(settings) if lake_ok else pl.DataFrame(schema={"dump_id": pl.String, "source_path": pl.String})
+    check_raw(settings, dumps, findings)
+    check_file_index(settings, findings)
+    if lake_ok:
+        check_warehouse(settings, findings)
+    return findings
+
+
+def check_lake(settings: Settings, findings: Findings) -> bool:
+    """Is the lake readable and whole? (False: a lake rebuild is the repair.)"""
+    lake = settings.lake
+    if storage.exists(lake / lake_mod.OLD_MANIFEST):
+        findings.problems.append(Problem(f"the lake at {lake} is in the format before Delta tables",
+                                         "`profile-etl rebuild --from-raw`", needs_lake_rebuild=True))
+        return False
+    damage = lake_problems(lake)
+    present = {name: table for name in TABLES if (table := safe_open(lake, name)) is not None}
+    missing = [name for name in TABLES if name not in present and not any(p.startswith(f"lake table {name}:") for p in damage)]
+    if missing and (evidence := integrity.earlier_data(settings, present)):
+        damage.append(f"the lake lacks the tables {', '.join(missing)}, though {'; '.join(evidence)}")
+    for problem in damage:
+        findings.problems.append(Problem(problem, "`profile-etl rebuild --from-raw` (raw/ is the source of truth)",
+                                         needs_lake_rebuild=True))
+    if not damage:
+        findings.checked.append(f"lake: {len(present)} Delta tables, every listed file readable"
+                                if present else "lake: none yet (a new home)")
+    return not damage
+
+
+def safe_open(lake: storage.Location, name: str):
+    try:
+        return lake_mod.open_table(lake, name)
+    except Exception:
+        return None
+
+
+def held_dumps(settings: Settings) -> pl.DataFrame:
+    return lake_mod.read_table(settings.lake, "dumps").select("dump_id", "source_path", "reason")
+
+
+def check_raw(settings: Settings, dumps: pl.DataFrame, findings: Findings) -> None:
+    no_copy = pl.col("reason").fill_null("").str.contains("raw/ has no copy") if "reason" in dumps.columns else pl.lit(False)
+    check = raw_store.check_copies(settings.raw, set(dumps.filter(~no_copy)["dump_id"]))
+    sources = inbox_sources(settings, dumps)
+    for did, why in check.damaged().items():
+        source = matching_file(sources.get(did, []), did, settings.max_dump_bytes)
+        if source is not None:
+            findings.problems.append(Problem(why, f"copy it again from {source}",
+                                             fix=recopy(settings.raw, did, source, check.corrupt.get(did))))
+        else:
+            findings.unrecoverable.append(did)
+            findings.problems.append(Problem(
+                why + " and no inbox file holds its bytes",
+                f"the lake still holds its rows; a lake rebuild would need `--drop {did[:16]}` (its dump leaves the lake)"))
+    if not check.why:
+        findings.checked.append(f"raw/: {check.copies} copies, each matching its hash, none missing")
+
+
+def inbox_sources(settings: Settings, dumps: pl.DataFrame) -> dict[str, list[Path]]:
+    """Files that may hold each dump: where it was read (the lake, raw/meta/), where the file index saw it."""
+    index = discover.read_file_index(settings.state)
+    metas = [(did, meta["source_path"]) for did, meta in raw_store.raw_metas(settings.raw).items()]
+    rows = [*dumps.select("dump_id", "source_path").iter_rows(), *metas, *index.select("dump_id", "path").iter_rows()]
+    found: dict[str, list[Path]] = {}
+    for did, path in rows:
+        if did and path and not storage.is_url(path) and Path(path) not in found.setdefault(did, []):
+            found[did].append(Path(path))
+    return found
+
+
+def matching_file(paths: list[Path], did: str, max_bytes: int) -> Path | None:
+    for path in paths:
+        try:
+            if path.is_file() and extract.read_dump(path, max_bytes).dump_id == did:
+                return path
+        except extract.Unreadable:
+            continue
+    return None
+
+
+def recopy(raw_dir: Path, did: str, source: Path, corrupt: Path | None) -> Callable[[], str]:
+    def fix() -> str:
+        if corrupt is not None:
+            raw_store.set_aside(raw_dir, corrupt)
+        raw_store.store_raw(raw_dir, source, extract.read_dump(source, 1 << 62))
+        return f"copied {did[:16]} again from {source}" + (" (the corrupt copy is in raw/damaged/)" if corrupt else "")
+    return fix
+
+
+def check_file_index(settings: Settings, findings: Findings) -> None:
+    path = settings.state / discover.FILE_INDEX
+    if not path.exists():
+        return
+    try:
+        rows = pl.read_parquet(path).height
+    except (pl.exceptions.PolarsError, OSError) as exc:
+        findings.problems.append(Problem(f"the file index {path} can't be read ({first_line(exc)})",
+                                         "move it aside: the next run reads every inbox file again and makes a new one",
+                                         fix=lambda: move_index_aside(settings.state)))
+        return
+    findings.checked.append(f"file index: {rows} files")
+
+
+def move_index_aside(state: Path) -> str:
+    discover.index_for_run(state)
+    return "moved the damaged file index aside (state/files.parquet.damaged-*): the next run reads every inbox file again"
+
+
+def check_warehouse(settings: Settings, findings: Findings) -> None:
+    rebuild = Problem("", "`profile-etl rebuild` (the warehouse from the lake)", needs_warehouse_rebuild=True)
+    try:
+        with duckdb.connect(str(settings.warehouse), read_only=True) as con:
+            loaded = dict(con.execute("SELECT table_name, version FROM internal.lake_versions").fetchall())
+            for name in TABLES:   # every column of every row read back
+                con.execute(f"SELECT sum(hash(t)) FROM {name} AS t").fetchone()
+    except duckdb.Error as exc:
+        if not Path(settings.warehouse).exists():
+            return
+        rebuild.what = f"the warehouse {settings.warehouse} can't be read ({first_line(exc)})"
+        findings.problems.append(rebuild)
+        return
+    target = lake_mod.target_versions(settings.lake)
+    behind = [f"{name} at version {loaded.get(name)} of {version}" for name, version in target.items()
+              if loaded.get(name) != version]
+    if behind:
+        rebuild.what = f"the warehouse is behind the lake ({'; '.join(behind)})"
+        findings.problems.append(rebuild)
+    else:
+        findings.checked.append("warehouse: at the lake's versions")
+
+
+def rebuild_warehouse(settings: Settings) -> str:
+    from warehouse.publish import rebuild
+    rebuild(settings.warehouse, settings.lake)
+    return f"rebuilt {settings.warehouse} from the lake"
+
+
+def repair(settings: Settings, findings: Findings) -> list[str]:
+    """Apply the safe repairs: copies again from inbox files, the file index moved aside; then the
+    lake rebuilt from raw/ if it is damaged (leaving out, with the reason, the dumps whose copies
+    nothing can restore) and the warehouse with it, or else the warehouse alone if it needs it."""
+    from flows.rebuild import Drop, lake_from_raw
+    done = [problem.fix() for problem in findings.problems if problem.fix is not None]
+    if any(problem.needs_lake_rebuild for problem in findings.problems):
+        done += lake_from_raw(settings, Drop(tuple(findings.unrecoverable)))
+        done.append(f"rebuilt the lake from raw/ and {rebuild_warehouse(settings).removeprefix('rebuilt ')}")
+    elif any(problem.needs_warehouse_rebuild for problem in findings.problems):
+        done.append(rebuild_warehouse(settings))
+    return done
+
+
+def report(findings: Findings) -> str:
+    lines = [f"ok       {line}" for line in findings.checked]
+    for problem in findings.problems:
+        lines += [f"PROBLEM  {problem.what}", f"         repair: {problem.repair}"]
+    return "\n".join(lines + [f"{len(findings.problems)} problem{'' if len(findings.problems) == 1 else 's'} found"]) + "\n"

@@ -1,0 +1,64 @@
+"""`profile-etl doctor` (issue 21): a home checked against itself, and its safe repairs."""
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from flows import raw_store
+from flows.cli import main
+from tests.conftest import SAMPLE_NAME, write_dump
+from tests.test_integrity import copy_of_later, dumps_in_warehouse, flip_a_bit, truncate
+from tests.test_pipeline import FIRST, LATER, later_snapshot
+
+
+@pytest.fixture
+def home(run_ingest, tmp_path, sample_text):
+    home, inbox = tmp_path / "home", tmp_path / "inbox"
+    write_dump(inbox, SAMPLE_NAME, sample_text, FIRST)
+    write_dump(inbox, "001_7707062aadfcc580.txt", later_snapshot(sample_text), LATER)
+    run_ingest(home, inbox)
+    return home
+
+
+def doctor(home, capsys, *extra) -> tuple[int, str]:
+    code = main(["--home", str(home), "doctor", *extra])
+    return code, capsys.readouterr().out
+
+
+def test_a_whole_home_passes(home, capsys):
+    code, out = doctor(home, capsys)
+    assert code == 0 and out.endswith("0 problems found\n")
+    assert "ok       raw/: 2 copies, each matching its hash, none missing" in out
+    assert "ok       warehouse: at the lake's versions" in out
+
+
+def test_doctor_names_each_problem_and_repair_fixes_the_safe_ones(home, capsys, tmp_path):
+    did, copy = copy_of_later(home)
+    flip_a_bit(copy)                                         # its inbox file still holds the bytes
+    (other,) = [p for d, p in raw_store.copies_in(home / "raw").items() if d != did]
+    other.unlink()
+    (tmp_path / "inbox" / SAMPLE_NAME).unlink()              # so nothing can restore this one
+    truncate(next((home / "lake" / "papers").glob("*/*.parquet")))
+    truncate(home / "state" / "files.parquet")
+    code, out = doctor(home, capsys)
+    assert code == 1 and out.endswith("4 problems found\n"), out
+    assert "is corrupt: its bytes hash to" in out and "repair: copy it again from" in out
+    assert "is missing" in out and "a lake rebuild would need `--drop" in out, out
+    assert "lake table papers:" in out and "can't be read" in out and "rebuild --from-raw" in out
+    assert "the file index" in out and "move it aside" in out
+    code, out = doctor(home, capsys, "--repair")
+    assert code == 0, out
+    assert f"repaired: copied {did[:16]} again from" in out and "repaired: dropped" in out
+    assert "repaired: rebuilt the lake from raw/" in out and out.endswith("0 problems found\n")
+    assert raw_store.digest(copy) == did and dumps_in_warehouse(home) == 1
+    assert list((home / "raw" / "damaged").iterdir()) and list((home / "state").glob("files.parquet.damaged-*"))
+
+
+def test_a_damaged_warehouse_file_is_rebuilt_from_the_lake(home, capsys):
+    current = home / os.readlink(home / "warehouse.duckdb")
+    truncate(current)
+    code, out = doctor(home, capsys)
+    assert code == 1 and "can't be read" in out and "repair: `profile-etl rebuild`" in out
+    code, out = doctor(home, capsys, "--repair")
+    assert code == 0 and "repaired: rebuilt" in out and dumps_in_warehouse(home) == 2

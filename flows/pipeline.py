@@ -215,11 +215,13 @@ def publish_summary(summary: dict, new_dumps: pl.DataFrame) -> None:
 
 
 def record_failed_run(settings: Settings, run_id: str, started_at: dt.datetime, seq: int) -> None:
-    """A failed run leaves the data as it was and a `failed` runs row, unless its data had committed:
-    the tables it committed to are restored first."""
+    """A failed run leaves the data as it was (the tables it committed to restored) and a `failed`
+    runs row; one that failed after its commit point keeps its data, which the next run publishes,
+    and its row is marked `failed`."""
     try:
         if lake.run_of(lake.open_table(settings.lake, "runs")) >= seq:
             storage.remove_tree(settings.lake / lake.WORK)   # the next run publishes the committed data
+            lake.mark_failed(settings.lake, run_id)
             return
         lake.recover(settings.lake)
         row = stages.run_row(run_id, started_at, "failed", 0, pl.DataFrame(schema={"status": pl.String}))

@@ -125,3 +125,4 @@ def test_run_failing_while_committing_leaves_a_consistent_home(point, homes, tmp
     assert lake_leftovers(home) == [] and not list(home.glob(".warehouse.duckdb.tmp*"))
     ingest(home=home, inbox=inbox, settle_seconds=0)
     assert differences(home, expected) == []
+    assert run_statuses(home) == ["completed", "completed", "failed", "completed"]   # its data, but not `completed`

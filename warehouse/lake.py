@@ -271,6 +271,12 @@ def commit_run(lake: storage.Location, row: dict, seq: int) -> dict[str, int]:
     return reached
 
 
+def mark_failed(lake: storage.Location, run_id: str) -> None:
+    """A run that failed after its commit point: its data stays (the next run publishes it), its
+    runs row says it failed."""
+    open_table(lake, "runs").update(predicate=f"run_id = {_literal(run_id)}", updates={"status": "'failed'"})
+
+
 def committed_version(lake: storage.Location, name: str, table: DeltaTable, committed: int) -> int:
     """The table's last version written by a run that reached its commit point (or by no run)."""
     version = table.version()

@@ -360,6 +360,9 @@ def cmd_rebuild(settings: Settings, args) -> int:
     refuse_without_sources(settings, args.from_raw)   # before the lock, which makes the home
     if (args.drop or args.drop_damaged) and not args.from_raw:
         raise UserError("--drop and --drop-damaged go with --from-raw")
+    if not args.from_raw:
+        from warehouse.lake_health import refuse_damaged_logs
+        refuse_damaged_logs(settings.lake, "the rebuild")
     with run_lock(settings.home, settings.lock_wait_seconds):
         notes = lake_from_raw(settings, Drop(tuple(args.drop), args.drop_damaged)) if args.from_raw else []
         try:

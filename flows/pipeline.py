@@ -22,7 +22,7 @@ from flows.progress import Progress
 from flows.settings import Settings, UserError
 from flows.normalise import APPEND_TABLES
 from schemas.tables import TABLES, empty_frame
-from warehouse import history, lake, publish
+from warehouse import history, lake, lake_health, publish
 
 def is_io_error(task, task_run, state) -> bool:
     """Retry only failures that a second try may fix: I/O errors, not bugs or bad data."""
@@ -48,6 +48,7 @@ def process_batch(job: batch.BatchJob) -> batch.BatchResult:
 
 @task(**IO_TASK)
 def prepare_lake(settings: Settings) -> int:
+    lake_health.refuse_damaged_logs(settings.lake)
     return lake.recover(settings.lake, integrity.lake_guard(settings))
 
 

@@ -3,6 +3,7 @@ readable Parquet footer. A run, a rebuild or `doctor` that meets a damaged lake 
 and the repair (`rebuild --from-raw`: raw/ is the source of truth) instead of a traceback."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -20,8 +21,42 @@ def first_line(exc: Exception) -> str:
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
+ACTIONS = {"commitInfo", "add", "remove", "metaData", "protocol", "txn", "cdc", "domainMetadata",
+           "checkpointMetadata", "sidecar"}   # a Delta log line is an object with one of these keys
+
+
+def log_problems(lake: storage.Location, name: str) -> list[str]:
+    """Commits since the last checkpoint that aren't Delta actions (say `{}`, or a file cut short):
+    delta-rs reads `{}` as a commit that did nothing, and the rows of that commit silently vanish."""
+    log = Path(str(lake)) / name / "_delta_log"
+    if storage.is_url(lake) or not log.is_dir():
+        return []
+    since = checkpointed_version(log)
+    bad = [path.name for path in sorted(log.glob("*.json"))
+           if path.stem.isdigit() and int(path.stem) > since and not is_commit(path)]
+    return [f"lake table {name}: its log (_delta_log/{file}) isn't a Delta commit" for file in bad]
+
+
+def checkpointed_version(log: Path) -> int:
+    try:
+        return int(json.loads((log / "_last_checkpoint").read_text())["version"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return -1
+
+
+def is_commit(path: Path) -> bool:
+    try:
+        lines = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    except (OSError, ValueError):
+        return False
+    return bool(lines) and all(isinstance(line, dict) and len(line) == 1 and next(iter(line)) in ACTIONS
+                               for line in lines)
+
+
 def table_problems(lake: storage.Location, name: str) -> list[str]:
     """What is wrong with one table (a missing table is ensure_tables' business, not damage)."""
+    if problems := log_problems(lake, name):
+        return problems
     try:
         table = DeltaTable(lake_mod.table_uri(lake, name), storage_options=lake_mod.storage_options(lake))
     except TableNotFoundError:
@@ -48,6 +83,13 @@ def lake_problems(lake: storage.Location) -> list[str]:
 
 REPAIR = ("raw/ holds every dump: `profile-etl rebuild --from-raw` makes the lake and the warehouse again from "
           "it (`profile-etl doctor` checks the whole home first)")
+
+
+def refuse_damaged_logs(lake: storage.Location, doing: str = "the run") -> None:
+    """Before a run or a rebuild reads the lake: a commit that isn't one would hide rows (log_problems)."""
+    if problems := [problem for name in TABLES for problem in log_problems(lake, name)]:
+        raise UserError(f"{doing} stopped before writing: the lake at {lake} is damaged ({'; '.join(problems[:3])}). "
+                        f"{REPAIR}")
 
 
 def refuse_damaged(lake: storage.Location, doing: str) -> None:

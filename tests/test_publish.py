@@ -34,7 +34,7 @@ def drop_a_dump_from_raw(home) -> None:
 def test_runs_after_a_rebuild_from_raw_hold_the_rebuilt_lake_only(home_with_two_files, run_ingest):
     home, _ = home_with_two_files
     drop_a_dump_from_raw(home)
-    assert main(["--home", str(home), "rebuild", "--from-raw"]) == 0
+    assert main(["--home", str(home), "rebuild", "--from-raw", "--drop-damaged"]) == 0
     assert lake.read_table(home / "lake", "dumps").height == 1
     empty = home / "empty-inbox"
     empty.mkdir()
@@ -49,7 +49,7 @@ def test_a_rebuild_from_raw_interrupted_before_publishing_is_not_mixed_with_the_
     drop_a_dump_from_raw(home)
     monkeypatch.setenv(FAIL_ENV, "load:copied")
     with pytest.raises(InjectedFault):
-        main(["--home", str(home), "rebuild", "--from-raw"])
+        main(["--home", str(home), "rebuild", "--from-raw", "--drop-damaged"])
     monkeypatch.delenv(FAIL_ENV)
     empty = home / "empty-inbox"
     empty.mkdir()

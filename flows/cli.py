@@ -126,6 +126,7 @@ def add_history_commands(commands) -> None:
 
 
 READERS = {"status", "sql", "tables", "describe", "check", "export", "report"}   # commands that only read the warehouse
+LAKE_COMMANDS = {"history", "rollback", "maintain", "doctor"}                  # and ones that work on the lake
 STARTED = time.monotonic()   # a run's summary gives the wall time the user waited, Prefect's start included
 COMMAND = {"watchdog": None, "guarded": False}   # set by `entry`: in-process callers of main start no watchdog
 
@@ -143,7 +144,13 @@ def main(argv: list[str] | None = None) -> int:
                                  settle_seconds=getattr(args, "settle_seconds", None),
                                  lock_wait_seconds=getattr(args, "lock_wait_seconds", None),
                                  dask_address=getattr(args, "dask_address", None))
-        return handler(settings, args)
+        try:
+            return handler(settings, args)
+        except (UserError, OSError):
+            raise
+        except Exception as exc:
+            explain(exc, args.command, settings)
+            raise
     except UserError as exc:
         print(f"profile-etl: {exc}", file=sys.stderr)
         return exc.exit_code
@@ -153,13 +160,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"profile-etl: {args.command}: {exc.strerror or exc}" + (f": {exc.filename}" if exc.filename else ""),
               file=sys.stderr)
         return 2
-    except Exception as exc:
-        if type(exc).__module__.split(".")[0] not in ("duckdb", "_duckdb") or args.command not in READERS:
-            raise
-        print(f"profile-etl: can't read the warehouse {settings.warehouse} ({exc}). If the file is damaged, "
-              "`profile-etl rebuild` makes it again from the lake (`profile-etl doctor` checks the home)",
-              file=sys.stderr)
-        return 2
+
+
+def explain(exc: Exception, command: str, settings: Settings) -> None:
+    """A failure that a damaged warehouse file or lake explains becomes a UserError saying so."""
+    if command in READERS and type(exc).__module__.split(".")[0] in ("duckdb", "_duckdb"):
+        raise UserError(f"can't read the warehouse {settings.warehouse} ({exc}). If the file is damaged, "
+                        "`profile-etl rebuild` makes it again from the lake (`profile-etl doctor` checks the home)")
+    if command in LAKE_COMMANDS:
+        from warehouse.lake_health import refuse_damaged
+        refuse_damaged(settings.lake, f"`{command}`")
 
 
 def entry() -> int:
@@ -397,6 +407,8 @@ def cmd_history(settings: Settings, args) -> int:
     from warehouse import history
     _reachable(settings.lake)   # an unreachable S3 lake says so, not "no lake"
     history.require_lake(settings.lake)
+    from warehouse.lake_health import refuse_damaged_logs
+    refuse_damaged_logs(settings.lake, "`history`")
     runs = history.runs_history(settings.lake)
     print(json.dumps(runs, default=str, indent=1) if args.json else history.describe_history(runs))
     return 0
@@ -405,9 +417,11 @@ def cmd_history(settings: Settings, args) -> int:
 def cmd_rollback(settings: Settings, args) -> int:
     from flows.lock import run_lock
     from warehouse import history
+    from warehouse.lake_health import refuse_damaged_logs
     from warehouse.publish import rebuild
     _reachable(settings.lake)
     history.require_lake(settings.lake)   # before the lock, which makes the home
+    refuse_damaged_logs(settings.lake, "`rollback`")
     with run_lock(settings.home, settings.lock_wait_seconds):
         done = history.rollback(settings.lake, args.run_id, args.force)
         try:
@@ -422,9 +436,11 @@ def cmd_rollback(settings: Settings, args) -> int:
 def cmd_maintain(settings: Settings, args) -> int:
     from flows.lock import run_lock
     from warehouse import history, lake
+    from warehouse.lake_health import refuse_damaged_logs
     days = lake.RETENTION_DAYS if args.retention_days is None else args.retention_days
     _reachable(settings.lake)
     history.require_lake(settings.lake)
+    refuse_damaged_logs(settings.lake, "`maintain`")   # a vacuum would delete the files a damaged commit hides
     with run_lock(settings.home, settings.lock_wait_seconds):
         done = history.maintain(settings.lake, days)
     print(history.describe_maintenance(done, days))

@@ -172,3 +172,15 @@ def test_rebuild_from_raw_verifies_every_copy_and_drops_only_what_it_is_told(loa
     summary = run_ingest(home, inbox)   # its inbox file is still there: read again, copied again
     assert (summary["dumps_new"], summary["dumps_loaded"]) == (1, 1) and dumps_in_warehouse(home) == 2
     assert copy.exists() and copy_of_later(home)[0] == did
+
+
+@pytest.mark.parametrize("command", [["history"], ["maintain"], ["rollback", "some-run"]])
+def test_lake_commands_on_a_damaged_lake_say_so_and_change_nothing(loaded, capsys, command):
+    home, _ = loaded
+    log = sorted((home / "lake" / "runs" / "_delta_log").glob("*.json"))[-1]
+    log.write_text("{}\n")
+    files_before = sorted(p.name for p in (home / "lake").rglob("*"))
+    assert main(["--home", str(home), *command]) == 2
+    err = capsys.readouterr().err
+    assert "is damaged (lake table runs: its log" in err and "rebuild --from-raw" in err and "Traceback" not in err
+    assert sorted(p.name for p in (home / "lake").rglob("*")) == files_before

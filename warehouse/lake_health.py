@@ -88,8 +88,8 @@ REPAIR = ("raw/ holds every dump: `profile-etl rebuild --from-raw` makes the lak
 def refuse_damaged_logs(lake: storage.Location, doing: str = "the run") -> None:
     """Before a run or a rebuild reads the lake: a commit that isn't one would hide rows (log_problems)."""
     if problems := [problem for name in TABLES for problem in log_problems(lake, name)]:
-        raise UserError(f"{doing} stopped before writing: the lake at {lake} is damaged ({'; '.join(problems[:3])}). "
-                        f"{REPAIR}")
+        raise UserError(f"{doing} stopped: the lake at {lake} is damaged ({'; '.join(problems[:3])}). Nothing was "
+                        f"changed. {REPAIR}")
 
 
 def refuse_damaged(lake: storage.Location, doing: str) -> None:

@@ -11,6 +11,7 @@ import duckdb
 import polars as pl
 
 from flows import discover, extract, integrity, raw_store, storage
+from flows.rebuild import side_folder
 from flows.settings import Settings
 from schemas.tables import TABLES
 from warehouse import lake as lake_mod
@@ -56,6 +57,10 @@ def check_lake(settings: Settings, findings: Findings) -> bool:
     missing = [name for name in TABLES if name not in present and not any(p.startswith(f"lake table {name}:") for p in damage)]
     if missing and (evidence := integrity.earlier_data(settings, present)):
         damage.append(f"the lake lacks the tables {', '.join(missing)}, though {'; '.join(evidence)}")
+    if not damage and (lost := integrity.lost_commits(settings, present)):
+        damage.append(f"the lake is behind the warehouse it published ({'; '.join(lost)}): commits were lost")
+    if not storage.is_url(lake) and not Path(lake).exists() and side_folder(Path(lake), "old").is_dir():
+        damage.append(f"{lake.name}.old holds the lake, left by a rebuild from raw/ that was interrupted")
     for problem in damage:
         findings.problems.append(Problem(problem, "`profile-etl rebuild --from-raw` (raw/ is the source of truth)",
                                          needs_lake_rebuild=True))
@@ -90,7 +95,20 @@ def check_raw(settings: Settings, dumps: pl.DataFrame, findings: Findings) -> No
             findings.problems.append(Problem(
                 why + " and no inbox file holds its bytes",
                 f"the lake still holds its rows; a lake rebuild would need `--drop {did[:16]}` (its dump leaves the lake)"))
-    if not check.why:
+    unheld = sorted(set(raw_store.raw_metas(settings.raw)) - set(dumps["dump_id"]) - raw_store.dropped(settings.raw)
+                    - set(check.why))
+    if unheld and dumps.height:
+        findings.problems.append(Problem(
+            f"raw/ holds {len(unheld)} dumps the lake doesn't ({', '.join(d[:16] for d in unheld[:3])}"
+            f"{' …' if len(unheld) > 3 else ''}): a run that failed or died after copying them, or commits the lake lost",
+            "the next run loads them if their inbox files are there; `profile-etl rebuild --from-raw` loads them from raw/"))
+    unnamed = sorted(set(raw_store.copies_in(settings.raw)) - set(raw_store.raw_metas(settings.raw)) - set(dumps["dump_id"]))
+    if unnamed:
+        findings.problems.append(Problem(
+            f"raw/ holds {len(unnamed)} copies nothing names ({', '.join(d[:16] for d in unnamed[:3])}"
+            f"{' …' if len(unnamed) > 3 else ''}): a run died before writing their batch's meta file",
+            "the next run that reads their inbox files names them; a rebuild from raw/ leaves them out"))
+    if not check.why and not unheld and not unnamed:
         findings.checked.append(f"raw/: {check.copies} copies, each matching its hash, none missing")
 
 
@@ -159,7 +177,7 @@ def check_warehouse(settings: Settings, findings: Findings) -> None:
         return
     target = lake_mod.target_versions(settings.lake)
     behind = [f"{name} at version {loaded.get(name)} of {version}" for name, version in target.items()
-              if loaded.get(name) != version]
+              if loaded.get(name) is None or loaded[name] < version]   # ahead: check_lake's lost commits
     if behind:
         rebuild.what = f"the warehouse is behind the lake ({'; '.join(behind)})"
         findings.problems.append(rebuild)

@@ -33,16 +33,41 @@ def warehouse_dumps(settings: Settings) -> int:
 
 
 def lake_guard(settings: Settings):
-    """For lake.recover: creating missing tables is refused while the home shows earlier data."""
+    """For lake.recover: creating missing tables is refused while the home shows earlier data, and a
+    lake that lost commits the published warehouse holds is refused before anything restores or
+    writes (recovery would take the lost run's other tables for a dead run's and roll them back)."""
     def refuse(missing: list[str], present: dict) -> None:
-        evidence = earlier_data(settings, present)
-        if not evidence:
-            return   # a new home, or a run that died while creating a new lake's tables
-        what = ("has none of its Delta tables" if len(missing) == len(TABLES)
-                else f"lacks the Delta tables {', '.join(missing)}")
-        raise UserError(f"the lake at {settings.lake} {what}, though {'; '.join(evidence)}: it was deleted, "
-                        "moved or damaged, and a run would start it over and publish a warehouse without the "
-                        "earlier data. Nothing was written. If the lake is elsewhere, pass --lake (or set "
-                        "PROFILE_ETL_LAKE); to make it again from raw/, the source of truth: "
-                        "`profile-etl rebuild --from-raw`")
+        if missing:
+            refuse_missing(settings, missing, present)
+        if behind := lost_commits(settings, present):
+            raise UserError(f"the lake at {settings.lake} is behind the warehouse it published ({'; '.join(behind)}): "
+                            "commits of its log were deleted or lost. Nothing was written. `profile-etl doctor` "
+                            "checks the home; `profile-etl rebuild --from-raw` makes the lake again from raw/ "
+                            "(keeping the runs history the warehouse holds)")
     return refuse
+
+
+def refuse_missing(settings: Settings, missing: list[str], present: dict) -> None:
+    evidence = earlier_data(settings, present)
+    if not evidence:
+        return   # a new home, or a run that died while creating a new lake's tables
+    what = ("has none of its Delta tables" if len(missing) == len(TABLES)
+            else f"lacks the Delta tables {', '.join(missing)}")
+    raise UserError(f"the lake at {settings.lake} {what}, though {'; '.join(evidence)}: it was deleted, "
+                    "moved or damaged, and a run would start it over and publish a warehouse without the "
+                    "earlier data. Nothing was written. If the lake is elsewhere, pass --lake (or set "
+                    "PROFILE_ETL_LAKE); to make it again from raw/, the source of truth: "
+                    "`profile-etl rebuild --from-raw`")
+
+
+def lost_commits(settings: Settings, present: dict) -> list[str]:
+    """Tables at a lower version than the published warehouse loaded from the same table: the log
+    lost its newest commits (a lake rebuilt since has new table ids, and a restore is a new version)."""
+    try:
+        with duckdb.connect(str(settings.warehouse), read_only=True) as con:
+            loaded = con.execute("SELECT table_name, table_id, version FROM internal.lake_versions").fetchall()
+    except duckdb.Error:
+        return []   # no warehouse yet, or one from before the versions table: nothing to compare
+    return [f"{name} at version {present[name].version()}, the warehouse at {version}"
+            for name, table_id, version in loaded
+            if name in present and present[name].metadata().id == table_id and present[name].version() < version]

@@ -19,6 +19,7 @@ from flows.artifact import ARTIFACT_KEY
 from flows.faults import checkpoint
 from flows.lock import run_lock
 from flows.progress import Progress
+from flows.rebuild import restore_interrupted_rebuild
 from flows.settings import Settings, UserError
 from flows.normalise import APPEND_TABLES
 from schemas.tables import TABLES, empty_frame
@@ -48,6 +49,7 @@ def process_batch(job: batch.BatchJob) -> batch.BatchResult:
 
 @task(**IO_TASK)
 def prepare_lake(settings: Settings) -> int:
+    restore_interrupted_rebuild(settings.lake)
     lake_health.refuse_damaged_logs(settings.lake)
     return lake.recover(settings.lake, integrity.lake_guard(settings))
 

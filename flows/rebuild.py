@@ -10,6 +10,7 @@ import duckdb
 import polars as pl
 
 from flows import extract, identity, raw_store, stages, storage
+from flows.faults import checkpoint
 from flows.normalise import MUTABLE_TABLES
 from flows.settings import Settings, UserError
 from flows.validate import to_frames
@@ -26,6 +27,9 @@ def refuse_without_sources(settings: Settings, from_raw: bool) -> None:
                         "check --home and --lake, or run `profile-etl rebuild --from-raw` to make the lake from raw/")
     if not from_raw:
         lake.check_layout(settings.lake)
+        if missing := [name for name in TABLES if not storage.exists(settings.lake / name / "_delta_log")]:
+            raise UserError(f"the lake at {settings.lake} lacks the Delta tables {', '.join(missing)}: the warehouse "
+                            "can't be rebuilt from it. `profile-etl rebuild --from-raw` makes the lake again from raw/")
     if from_raw and not settings.raw.is_dir() and not (has_lake and remembered_tables(settings)[0].is_empty()):
         raise UserError(f"no raw/ folder at {settings.raw}: nothing to rebuild the lake from"
                         + ("; the lake's dumps would be lost" if has_lake else "; check --home"))
@@ -41,22 +45,41 @@ def refuse_to_lose(held: list[Path]) -> None:
 
 
 def remembered_tables(settings: Settings) -> tuple[pl.DataFrame, pl.DataFrame, str | None]:
-    """held_tables, or when the lake can't be read, the same rows as the warehouse last published
-    them; and a note saying which (None: from the lake)."""
+    """The dumps and runs the lake and the warehouse remember, together (the lake's rows first): a
+    lake that lost tables or commits doesn't take the runs history, or each dump's first run, with
+    it. And a note when the warehouse supplied rows the lake lacks."""
     try:
-        return (*held_tables(settings.lake), None)
+        lake_dumps, lake_runs = held_tables(settings.lake)
+        problem = None
     except Exception as exc:
-        problem = first_line(exc)
+        lake_dumps, lake_runs, problem = empty_frame(TABLES["dumps"]), empty_frame(TABLES["runs"]), first_line(exc)
     try:
         with duckdb.connect(str(settings.warehouse), read_only=True) as con:
-            dumps, runs = (con.sql(f"SELECT * FROM {name}").pl() for name in ("dumps", "runs"))
-        return (conform("dumps", dumps), conform("runs", runs),
-                f"the lake can't be read ({problem}), so the runs history and each dump's first run "
-                "come from the warehouse as last published")
+            kept_dumps, kept_runs = (conform(name, con.sql(f"SELECT * FROM {name}").pl()) for name in ("dumps", "runs"))
     except duckdb.Error:
-        return (empty_frame(TABLES["dumps"]), empty_frame(TABLES["runs"]),
-                f"neither the lake ({problem}) nor the warehouse can be read: the runs history starts over, "
-                "and each dump keeps the run of its latest reading in raw/meta/")
+        kept_dumps, kept_runs = empty_frame(TABLES["dumps"]), empty_frame(TABLES["runs"])
+    dumps = pl.concat([lake_dumps, kept_dumps]).unique("dump_id", keep="first", maintain_order=True)
+    runs = pl.concat([lake_runs, kept_runs]).unique("run_id", keep="first", maintain_order=True)
+    extra_runs, extra_dumps = runs.height - lake_runs.height, dumps.height - lake_dumps.height
+    if problem is None and not extra_runs and not extra_dumps:
+        return dumps, runs, None
+    where = f"the lake can't be read ({problem})" if problem else "the lake lacks them"
+    return dumps, runs, (f"{extra_runs} runs and the first runs of {extra_dumps} dumps come from the warehouse as "
+                         f"last published: {where}")
+
+
+def side_folder(lake_dir: Path, what: str) -> Path:
+    """`<lake>.rebuild` (the new lake being written) or `<lake>.old` (the one it replaces)."""
+    return lake_dir.with_name(f"{lake_dir.name}.{what}")
+
+
+def restore_interrupted_rebuild(lake_dir: storage.Location) -> str | None:
+    """A rebuild from raw/ that died between its two renames left no lake but `<lake>.old`: the lake
+    as it was (the warehouse wasn't rebuilt yet either). Put it back; returns a note when it did."""
+    if storage.is_url(lake_dir) or lake_dir.exists() or not side_folder(lake_dir, "old").is_dir():
+        return None
+    side_folder(lake_dir, "old").rename(lake_dir)
+    return f"put back {lake_dir} from {lake_dir.name}.old, left by a rebuild from raw/ that was interrupted"
 
 
 def conform(name: str, frame: pl.DataFrame) -> pl.DataFrame:
@@ -121,8 +144,9 @@ def lake_from_raw(settings: Settings, drop: Drop = Drop()) -> list[str]:
     place, once every copy is verified (verify_raw). Returns notes for the user: the dumps dropped,
     the copies left out (no meta file names them: a run died before its batch wrote one), and
     where the runs history came from when the old lake couldn't be read (remembered_tables)."""
+    restored = restore_interrupted_rebuild(settings.lake)
     dumps, runs, note = remembered_tables(settings)
-    notes = [*verify_raw(settings, dumps, drop), *([note] if note else [])]
+    notes = [*verify_raw(settings, dumps, drop), *([restored] if restored else []), *([note] if note else [])]
     loaded_by = dict(zip(dumps["dump_id"], dumps["run_id"]))
     batch, unnamed = extract.extract_raw_store(settings.raw, settings.max_dump_bytes, loaded_by,
                                                identity.key_pattern(settings.profile_key_pattern))
@@ -139,13 +163,13 @@ def lake_from_raw(settings: Settings, drop: Drop = Drop()) -> list[str]:
     if storage.is_url(settings.lake):   # no folder rename on object storage: each table overwritten
         lake.overwrite_all(settings.lake, whole)
         return notes
-    fresh = settings.lake.with_name("lake.rebuild")
-    shutil.rmtree(fresh, ignore_errors=True)
+    fresh, old = side_folder(settings.lake, "rebuild"), side_folder(settings.lake, "old")
+    shutil.rmtree(fresh, ignore_errors=True)   # a dead rebuild's: made from raw/, made again now
     lake.overwrite_all(fresh, whole)
-    old = settings.lake.with_name("lake.old")
-    shutil.rmtree(old, ignore_errors=True)
     if settings.lake.exists():
+        shutil.rmtree(old, ignore_errors=True)  # a finished rebuild's leftover, the lake before it
         settings.lake.rename(old)
+    checkpoint("rebuild:lake-moved-aside")
     fresh.rename(settings.lake)
     shutil.rmtree(old, ignore_errors=True)
     return notes

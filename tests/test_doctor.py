@@ -62,3 +62,13 @@ def test_a_damaged_warehouse_file_is_rebuilt_from_the_lake(home, capsys):
     assert code == 1 and "can't be read" in out and "repair: `profile-etl rebuild`" in out
     code, out = doctor(home, capsys, "--repair")
     assert code == 0 and "repaired: rebuilt" in out and dumps_in_warehouse(home) == 2
+
+
+def test_copies_nothing_names_are_reported(home, capsys):
+    import hashlib
+    data = b"h-index1\n"
+    did = hashlib.sha256(data).hexdigest()
+    (home / "raw" / did[:2]).mkdir(exist_ok=True)
+    (home / "raw" / did[:2] / f"{did}.txt").write_bytes(data)
+    code, out = doctor(home, capsys)
+    assert code == 1 and f"raw/ holds 1 copies nothing names ({did[:16]})" in out

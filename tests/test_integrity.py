@@ -184,3 +184,54 @@ def test_lake_commands_on_a_damaged_lake_say_so_and_change_nothing(loaded, capsy
     err = capsys.readouterr().err
     assert "is damaged (lake table runs: its log" in err and "rebuild --from-raw" in err and "Traceback" not in err
     assert sorted(p.name for p in (home / "lake").rglob("*")) == files_before
+
+
+def runs_in_warehouse(home) -> int:
+    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
+        return con.execute("SELECT count(*) FROM runs").fetchone()[0]
+
+
+def test_rebuild_from_raw_of_a_lost_lake_keeps_the_runs_history(loaded, run_ingest):
+    home, inbox = loaded
+    run_ingest(home, inbox)
+    shutil.rmtree(home / "lake")
+    assert main(["--home", str(home), "rebuild", "--from-raw"]) == 0
+    assert (runs_in_warehouse(home), dumps_in_warehouse(home)) == (2, 2)
+
+
+def test_a_rebuild_from_raw_killed_between_its_renames_loses_nothing(loaded, run_ingest, monkeypatch):
+    """The old lake was in lake.old, and the next rebuild deleted it first (with the runs history)."""
+    from flows.faults import FAIL_ENV, InjectedFault
+    home, inbox = loaded
+    run_ingest(home, inbox)
+    monkeypatch.setenv(FAIL_ENV, "rebuild:lake-moved-aside")
+    with pytest.raises(InjectedFault):
+        main(["--home", str(home), "rebuild", "--from-raw"])
+    monkeypatch.delenv(FAIL_ENV)
+    assert not (home / "lake").exists() and (home / "lake.old").is_dir()
+    assert run_ingest(home, inbox)["dumps_new"] == 0   # the lake as it was put back first
+    assert (runs_in_warehouse(home), dumps_in_warehouse(home)) == (3, 2)
+    assert not (home / "lake.old").exists()
+
+
+def test_a_lake_that_lost_its_newest_commits_is_refused_and_doctor_repairs_it(loaded, run_ingest, capsys):
+    """Recovery took the lost run's other tables for a dead run's and rolled them back: a dump vanished."""
+    home, inbox = loaded
+    run_ingest(home, inbox)
+    sorted((home / "lake" / "runs" / "_delta_log").glob("*.json"))[-1].unlink()
+    with pytest.raises(UserError, match=r"is behind the warehouse it published \(runs at version \d+, the "
+                                        r"warehouse at \d+\).*rebuild --from-raw"):
+        run_ingest(home, inbox)
+    assert dumps_in_warehouse(home) == 2
+    assert main(["--home", str(home), "doctor"]) == 1
+    assert "the lake is behind the warehouse it published" in capsys.readouterr().out
+    assert main(["--home", str(home), "doctor", "--repair"]) == 0
+    assert (runs_in_warehouse(home), dumps_in_warehouse(home)) == (2, 2)
+    assert run_ingest(home, inbox)["dumps_new"] == 0
+
+
+def test_rebuild_of_a_lake_missing_a_table_says_so(loaded, capsys):
+    home, _ = loaded
+    shutil.rmtree(home / "lake" / "papers")
+    assert main(["--home", str(home), "rebuild"]) == 2
+    assert "lacks the Delta tables papers" in capsys.readouterr().err

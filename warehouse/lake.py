@@ -102,13 +102,13 @@ def check_layout(lake: storage.Location) -> None:
 
 
 def ensure_tables(lake: storage.Location, guard: Callable | None = None) -> dict[str, DeltaTable]:
-    """Every table, created empty if it isn't there yet; guard(missing, present) may refuse that
-    by raising (a home that shows earlier data)."""
+    """Every table, created empty if it isn't there yet; guard(missing, present), called first, may
+    refuse by raising (a home that shows earlier data, or a lake behind its warehouse)."""
     check_layout(lake)
     storage.makedirs(lake)
     tables = {name: open_table(lake, name) for name in TABLES}
     missing = [name for name, table in tables.items() if table is None]
-    if missing and guard is not None:
+    if guard is not None:
         guard(missing, {name: table for name, table in tables.items() if table is not None})
     for name, table in tables.items():
         if table is None:

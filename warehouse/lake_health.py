@@ -32,9 +32,12 @@ def log_problems(lake: storage.Location, name: str) -> list[str]:
     if storage.is_url(lake) or not log.is_dir():
         return []
     since = checkpointed_version(log)
-    bad = [path.name for path in sorted(log.glob("*.json"))
-           if path.stem.isdigit() and int(path.stem) > since and not is_commit(path)]
-    return [f"lake table {name}: its log (_delta_log/{file}) isn't a Delta commit" for file in bad]
+    commits = sorted(int(path.stem) for path in log.glob("*.json") if path.stem.isdigit() and int(path.stem) > since)
+    bad = [f"{version:020d}.json" for version in commits if not is_commit(log / f"{version:020d}.json")]
+    gaps = sorted(set(range(since + 1 if since >= 0 else commits[0] if commits else 0,
+                            commits[-1] if commits else 0)) - set(commits))
+    return ([f"lake table {name}: its log (_delta_log/{file}) isn't a Delta commit" for file in bad]
+            + [f"lake table {name}: its log lacks commit {version} (_delta_log/{version:020d}.json)" for version in gaps])
 
 
 def checkpointed_version(log: Path) -> int:

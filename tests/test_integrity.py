@@ -57,12 +57,16 @@ def test_a_run_never_waits_on_a_fifo_or_a_device_in_the_inbox(tmp_path, sample_t
     write_dump(inbox, SAMPLE_NAME, sample_text, FIRST)
     os.mkfifo(inbox / "001_fifo.txt")
     (inbox / "002_zero.txt").symlink_to("/dev/zero")
+    import socket
+    listening = socket.socket(socket.AF_UNIX)
+    listening.bind(str(inbox / "003_socket.txt"))   # a socket file: never opened for reading either
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
     env |= {"PREFECT_HOME": str(tmp_path / "prefect"), "PROFILE_ETL_SETTLE_SECONDS": "0"}
     done = subprocess.run([str(Path(sys.executable).parent / "profile-etl"), "--home", str(home), "run",
                            "--inbox", str(inbox)], env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
-    assert "1 new dumps" in done.stdout and "2 other files ignored" in done.stdout, done.stdout
+    listening.close()
+    assert "1 new dumps" in done.stdout and "3 other files ignored" in done.stdout, done.stdout
 
 
 def test_a_file_that_vanishes_during_a_run_is_read_by_the_next_one(loaded, run_ingest, monkeypatch):

@@ -10,9 +10,10 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from flows import discover, extract, integrity, raw_store, storage
+from flows import discover, extract, identity, integrity, raw_store, storage
 from flows.rebuild import side_folder
 from flows.settings import Settings
+from flows.validate import FILE_SCHEMA
 from schemas.tables import TABLES
 from warehouse import lake as lake_mod
 from warehouse.lake_health import first_line, lake_problems
@@ -151,15 +152,29 @@ def check_file_index(settings: Settings, findings: Findings) -> None:
         rows = pl.read_parquet(path).height
     except (pl.exceptions.PolarsError, OSError) as exc:
         findings.problems.append(Problem(f"the file index {path} can't be read ({first_line(exc)})",
-                                         "move it aside: the next run reads every inbox file again and makes a new one",
-                                         fix=lambda: move_index_aside(settings.state)))
+                                         "make it again from the lake and raw/ (the damaged one is kept aside)",
+                                         fix=lambda: rebuild_file_index(settings)))
         return
     findings.checked.append(f"file index: {rows} files")
 
 
-def move_index_aside(state: Path) -> str:
-    discover.index_for_run(state)
-    return "moved the damaged file index aside (state/files.parquet.damaged-*): the next run reads every inbox file again"
+def rebuild_file_index(settings: Settings) -> str:
+    """Move the damaged index aside, and index again each file still holding the bytes of a dump
+    the lake holds (where it was read from, by the lake and raw/meta/): read, not trusted."""
+    discover.index_for_run(settings.state)
+    try:
+        dumps = held_dumps(settings)
+    except Exception:
+        dumps = pl.DataFrame(schema={"dump_id": pl.String, "source_path": pl.String})
+    held, rows = set(dumps["dump_id"]), []
+    for did, paths in inbox_sources(settings, dumps).items():
+        if did in held and (path := matching_file(paths, did, settings.max_dump_bytes)) is not None:
+            stat = path.stat()
+            rows.append({"path": identity.printable(str(path)), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns,
+                         "dump_id": did})
+    discover.add_to_file_index(settings.state, [pl.DataFrame(rows, schema=FILE_SCHEMA)])
+    return (f"made the file index again from the lake and raw/ ({len(rows)} files, each read to check its bytes); "
+            "the damaged one is state/files.parquet.damaged-*")
 
 
 def check_warehouse(settings: Settings, findings: Findings) -> None:

@@ -46,13 +46,14 @@ def test_doctor_names_each_problem_and_repair_fixes_the_safe_ones(home, capsys, 
     assert "is corrupt: its bytes hash to" in out and "repair: copy it again from" in out
     assert "is missing" in out and "a lake rebuild would need `--drop" in out, out
     assert "lake table papers:" in out and "can't be read" in out and "rebuild --from-raw" in out
-    assert "the file index" in out and "move it aside" in out
+    assert "the file index" in out and "make it again from the lake and raw/" in out
     code, out = doctor(home, capsys, "--repair")
     assert code == 0, out
     assert f"repaired: copied {did[:16]} again from" in out and "repaired: dropped" in out
     assert "repaired: rebuilt the lake from raw/" in out and out.endswith("0 problems found\n")
     assert raw_store.digest(copy) == did and dumps_in_warehouse(home) == 1
     assert list((home / "raw" / "damaged").iterdir()) and list((home / "state").glob("files.parquet.damaged-*"))
+    assert "repaired: made the file index again from the lake and raw/ (1 files" in out   # the later dump's file
 
 
 def test_a_damaged_warehouse_file_is_rebuilt_from_the_lake(home, capsys):

@@ -200,7 +200,8 @@ def prepare_prefect(settings: Settings, verbose: bool = False) -> None:
     use_prefect_env()
     if COMMAND["guarded"]:   # the processes Prefect starts for this command end with it
         guard.terminate_as_interrupt()
-        COMMAND["watchdog"] = guard.watch_children()
+        if not os.environ.get("PREFECT_API_URL"):   # a lasting server is no child of the run
+            COMMAND["watchdog"] = guard.watch_children()
     if not _reachable(settings.inbox):
         raise UserError(f"inbox {settings.inbox} is not a folder (or its bucket doesn't exist): "
                         "create it or pass --inbox DIR")

@@ -13,8 +13,7 @@ from pathlib import Path
 import pytest
 
 from flows.faults import CRASH_ENV, SIGNAL_ENV
-from tests.conftest import SAMPLE_NAME, write_dump
-from tests.test_pipeline import FIRST, LATER, later_snapshot
+from tests.test_concurrency import inbox  # noqa: F401  (the fixture: two dumps of one profile)
 
 BIN = Path(sys.executable).parent
 MARK = "PROFILE_ETL_TEST_MARK"
@@ -53,14 +52,6 @@ def still_running_after(pids: list[int], seconds: float) -> list[int]:
     finally:
         for fd in fds:
             os.close(fd)
-
-
-@pytest.fixture
-def inbox(tmp_path, sample_text):
-    folder = tmp_path / "inbox"
-    write_dump(folder, SAMPLE_NAME, sample_text, FIRST)
-    write_dump(folder, "001_7707062aadfcc580.txt", later_snapshot(sample_text), LATER)
-    return folder
 
 
 @pytest.mark.parametrize("point, signal_name", [

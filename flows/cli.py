@@ -10,7 +10,8 @@ import time
 from contextlib import nullcontext
 from pathlib import Path
 
-from flows import guard, identity, raw_store, storage
+from flows import guard, home_commands, identity, storage
+from flows.home_commands import reachable
 from flows.settings import RunFailed, Settings, UserError
 
 # Offline, quiet and clean exits for Prefect's temporary server; set before prefect is imported.
@@ -88,45 +89,11 @@ def parser() -> argparse.ArgumentParser:
     watch.add_argument("--poll-seconds", type=float, default=1.0)
     watch.add_argument("--settle-seconds", type=float)
     watch.add_argument("--verbose", action="store_true", help="also print Prefect's log (tasks, tracebacks) here")
-    rebuild = commands.add_parser("rebuild", help="rebuild the warehouse from the lake")
-    rebuild.add_argument("--from-raw", action="store_true", help="rebuild the lake from raw/ first")
-    rebuild.add_argument("--lake", help=LAKE_HELP)
-    rebuild.add_argument("--drop", action="append", default=[], metavar="DUMP_ID",
-                         help="with --from-raw: leave out this dump, whose raw/ copy is missing or corrupt (repeatable)")
-    rebuild.add_argument("--drop-damaged", action="store_true",
-                         help="with --from-raw: leave out every dump whose raw/ copy is missing or corrupt")
-    rebuild.add_argument("--wait", type=float, dest="lock_wait_seconds",
-                         help="if a run holds the home, wait up to this many seconds (default: exit at once)")
-    doctor = commands.add_parser("doctor", help="check the home: lake, raw/ copies, file index, warehouse")
-    doctor.add_argument("--repair", action="store_true", help="apply the safe repairs it lists")
-    doctor.add_argument("--lake", help=LAKE_HELP)
-    doctor.add_argument("--wait", type=float, dest="lock_wait_seconds",
-                        help="with --repair, if a run holds the home, wait up to this many seconds")
-    add_history_commands(commands)
+    home_commands.add_parsers(commands, LAKE_HELP)
     return root
 
 
-def add_history_commands(commands) -> None:
-    """`history`, `rollback` and `maintain` (SPEC §5): the lake's runs, undoing them, its upkeep."""
-    history = commands.add_parser("history", help="the runs, oldest first, with each lake table's version")
-    history.add_argument("--lake", help=LAKE_HELP)
-    history.add_argument("--json", action="store_true")
-    rollback = commands.add_parser("rollback", help="return the lake and the warehouse to their state before a run")
-    rollback.add_argument("run_id", help="a run id, as `profile-etl history` lists it")
-    rollback.add_argument("--force", action="store_true", help="also roll back the runs after it")
-    rollback.add_argument("--lake", help=LAKE_HELP)
-    rollback.add_argument("--wait", type=float, dest="lock_wait_seconds",
-                          help="if a run holds the home, wait up to this many seconds (default: exit at once)")
-    maintain = commands.add_parser("maintain", help="compact small files, checkpoint, vacuum past a retention")
-    maintain.add_argument("--retention-days", type=int, default=None,
-                          help="vacuum files replaced longer ago than this (default and least: 7)")
-    maintain.add_argument("--lake", help=LAKE_HELP)
-    maintain.add_argument("--wait", type=float, dest="lock_wait_seconds",
-                          help="if a run holds the home, wait up to this many seconds (default: exit at once)")
-
-
 READERS = {"status", "sql", "tables", "describe", "check", "export", "report"}   # commands that only read the warehouse
-LAKE_COMMANDS = {"history", "rollback", "maintain", "doctor"}                  # and ones that work on the lake
 STARTED = time.monotonic()   # a run's summary gives the wall time the user waited, Prefect's start included
 COMMAND = {"watchdog": None, "guarded": False}   # set by `entry`: in-process callers of main start no watchdog
 
@@ -136,8 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     handler = {"run": cmd_run, "status": cmd_status, "sql": cmd_sql, "validate": cmd_validate,
                "tables": cmd_tables, "describe": cmd_describe, "check": cmd_check,
                "export": cmd_export, "report": cmd_report,
-               "serve": cmd_serve, "server": cmd_server, "watch": cmd_watch, "rebuild": cmd_rebuild,
-               "history": cmd_history, "doctor": cmd_doctor, "rollback": cmd_rollback, "maintain": cmd_maintain}[args.command]
+               "serve": cmd_serve, "server": cmd_server, "watch": cmd_watch, **home_commands.HANDLERS}[args.command]
     try:
         settings = Settings.load(home=args.home, inbox=getattr(args, "inbox", None), lake=getattr(args, "lake", None),
                                  batch_size=getattr(args, "batch_size", None),
@@ -167,7 +133,7 @@ def explain(exc: Exception, command: str, settings: Settings) -> None:
     if command in READERS and type(exc).__module__.split(".")[0] in ("duckdb", "_duckdb"):
         raise UserError(f"can't read the warehouse {settings.warehouse} ({exc}). If the file is damaged, "
                         "`profile-etl rebuild` makes it again from the lake (`profile-etl doctor` checks the home)")
-    if command in LAKE_COMMANDS:
+    if command in home_commands.LAKE_COMMANDS:
         from warehouse.lake_health import refuse_damaged
         refuse_damaged(settings.lake, f"`{command}`")
 
@@ -202,21 +168,11 @@ def prepare_prefect(settings: Settings, verbose: bool = False) -> None:
         guard.terminate_as_interrupt()
         if not os.environ.get("PREFECT_API_URL"):   # a lasting server is no child of the run
             COMMAND["watchdog"] = guard.watch_children()
-    if not _reachable(settings.inbox):
+    if not reachable(settings.inbox):
         raise UserError(f"inbox {settings.inbox} is not a folder (or its bucket doesn't exist): "
                         "create it or pass --inbox DIR")
-    if storage.is_url(settings.lake) and not _reachable(settings.lake):
+    if storage.is_url(settings.lake) and not reachable(settings.lake):
         raise UserError(f"the bucket of lake {settings.lake} doesn't exist: create it or pass --lake")
-
-
-def _reachable(loc: storage.Location) -> bool:
-    try:
-        return storage.is_dir(loc)
-    except UserError:
-        raise
-    except Exception as exc:  # e.g. no credentials, or no endpoint listening
-        raise UserError(f"can't reach {loc}: {type(exc).__name__}: {exc}; check the AWS_* variables "
-                        "(AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY)") from None
 
 
 def cmd_serve(settings: Settings, args) -> int:
@@ -360,91 +316,6 @@ def cmd_report(settings: Settings, args) -> int:
     tmp.write_text(html, encoding="utf-8")
     tmp.replace(args.out)
     print(f"wrote {args.out}")
-    return 0
-
-
-def cmd_rebuild(settings: Settings, args) -> int:
-    from flows.lock import run_lock
-    from flows.rebuild import Drop, lake_from_raw, refuse_without_sources
-    from warehouse.publish import rebuild
-    _reachable(settings.lake)   # an unreachable S3 lake says so, not "no lake"
-    refuse_without_sources(settings, args.from_raw)   # before the lock, which makes the home
-    if (args.drop or args.drop_damaged) and not args.from_raw:
-        raise UserError("--drop and --drop-damaged go with --from-raw")
-    if not args.from_raw:
-        from warehouse.lake_health import refuse_damaged_logs
-        refuse_damaged_logs(settings.lake, "the rebuild")
-    with run_lock(settings.home, settings.lock_wait_seconds):
-        notes = lake_from_raw(settings, Drop(tuple(args.drop), args.drop_damaged)) if args.from_raw else []
-        try:
-            rebuild(settings.warehouse, settings.lake)
-        except Exception:
-            from warehouse.lake_health import refuse_damaged
-            refuse_damaged(settings.lake, "the rebuild")
-            raise
-    print(f"rebuilt {settings.warehouse}" + (" and the lake from raw/" if args.from_raw else ""))
-    for note in notes:
-        print(f"profile-etl: {note}", file=sys.stderr)
-    return 0
-
-
-def cmd_doctor(settings: Settings, args) -> int:
-    from flows import doctor
-    from flows.lock import run_lock
-    _reachable(settings.lake)
-    findings = doctor.examine(settings)
-    sys.stdout.write(doctor.report(findings))
-    if not args.repair or not findings.problems:
-        return 1 if findings.problems else 0
-    with run_lock(settings.home, settings.lock_wait_seconds):
-        for done in doctor.repair(settings, doctor.examine(settings)):
-            print(f"repaired: {done}")
-    after = doctor.examine(settings)
-    sys.stdout.write("after the repairs:\n" + doctor.report(after))
-    return 1 if after.problems else 0
-
-
-def cmd_history(settings: Settings, args) -> int:
-    from warehouse import history
-    _reachable(settings.lake)   # an unreachable S3 lake says so, not "no lake"
-    history.require_lake(settings.lake)
-    from warehouse.lake_health import refuse_damaged_logs
-    refuse_damaged_logs(settings.lake, "`history`")
-    runs = history.runs_history(settings.lake)
-    print(json.dumps(runs, default=str, indent=1) if args.json else history.describe_history(runs))
-    return 0
-
-
-def cmd_rollback(settings: Settings, args) -> int:
-    from flows.lock import run_lock
-    from warehouse import history
-    from warehouse.lake_health import refuse_damaged_logs
-    from warehouse.publish import rebuild
-    _reachable(settings.lake)
-    history.require_lake(settings.lake)   # before the lock, which makes the home
-    refuse_damaged_logs(settings.lake, "`rollback`")
-    with run_lock(settings.home, settings.lock_wait_seconds):
-        done = history.rollback(settings.lake, args.run_id, args.force)
-        try:
-            rebuild(settings.warehouse, settings.lake)
-        except Exception as exc:
-            raise UserError(f"the lake is rolled back, but the warehouse could not be rebuilt ({type(exc).__name__}: "
-                            f"{exc}); fix the cause and run `profile-etl rebuild`") from None
-    print(history.describe_rollback(done))
-    return 0
-
-
-def cmd_maintain(settings: Settings, args) -> int:
-    from flows.lock import run_lock
-    from warehouse import history, lake
-    from warehouse.lake_health import refuse_damaged_logs
-    days = lake.RETENTION_DAYS if args.retention_days is None else args.retention_days
-    _reachable(settings.lake)
-    history.require_lake(settings.lake)
-    refuse_damaged_logs(settings.lake, "`maintain`")   # a vacuum would delete the files a damaged commit hides
-    with run_lock(settings.home, settings.lock_wait_seconds):
-        done = history.maintain(settings.lake, days)
-    print(history.describe_maintenance(done, days))
     return 0
 
 

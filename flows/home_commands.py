@@ -1,0 +1,143 @@
+"""The commands that look after a home (SPEC §5): `rebuild`, `doctor`, `history`, `rollback`,
+`maintain`: the lake and the warehouse made again, checked, undone and kept up."""
+from __future__ import annotations
+
+import json
+import sys
+
+from flows import storage
+from flows.settings import Settings, UserError
+
+LAKE_COMMANDS = {"history", "rollback", "maintain", "doctor"}   # a damaged lake explains their failures
+
+
+def add_parsers(commands, lake_help: str) -> None:
+    """The home commands' arguments, on the `profile-etl` parser's subcommands."""
+    rebuild = commands.add_parser("rebuild", help="rebuild the warehouse from the lake")
+    rebuild.add_argument("--from-raw", action="store_true", help="rebuild the lake from raw/ first")
+    rebuild.add_argument("--lake", help=lake_help)
+    rebuild.add_argument("--drop", action="append", default=[], metavar="DUMP_ID",
+                         help="with --from-raw: leave out this dump, whose raw/ copy is missing or corrupt (repeatable)")
+    rebuild.add_argument("--drop-damaged", action="store_true",
+                         help="with --from-raw: leave out every dump whose raw/ copy is missing or corrupt")
+    rebuild.add_argument("--wait", type=float, dest="lock_wait_seconds",
+                         help="if a run holds the home, wait up to this many seconds (default: exit at once)")
+    doctor = commands.add_parser("doctor", help="check the home: lake, raw/ copies, file index, warehouse")
+    doctor.add_argument("--repair", action="store_true", help="apply the safe repairs it lists")
+    doctor.add_argument("--lake", help=lake_help)
+    doctor.add_argument("--wait", type=float, dest="lock_wait_seconds",
+                        help="with --repair, if a run holds the home, wait up to this many seconds")
+    history = commands.add_parser("history", help="the runs, oldest first, with each lake table's version")
+    history.add_argument("--lake", help=lake_help)
+    history.add_argument("--json", action="store_true")
+    rollback = commands.add_parser("rollback", help="return the lake and the warehouse to their state before a run")
+    rollback.add_argument("run_id", help="a run id, as `profile-etl history` lists it")
+    rollback.add_argument("--force", action="store_true", help="also roll back the runs after it")
+    rollback.add_argument("--lake", help=lake_help)
+    rollback.add_argument("--wait", type=float, dest="lock_wait_seconds",
+                          help="if a run holds the home, wait up to this many seconds (default: exit at once)")
+    maintain = commands.add_parser("maintain", help="compact small files, checkpoint, vacuum past a retention")
+    maintain.add_argument("--retention-days", type=int, default=None,
+                          help="vacuum files replaced longer ago than this (default and least: 7)")
+    maintain.add_argument("--lake", help=lake_help)
+    maintain.add_argument("--wait", type=float, dest="lock_wait_seconds",
+                          help="if a run holds the home, wait up to this many seconds (default: exit at once)")
+
+
+def reachable(loc: storage.Location) -> bool:
+    try:
+        return storage.is_dir(loc)
+    except UserError:
+        raise
+    except Exception as exc:  # e.g. no credentials, or no endpoint listening
+        raise UserError(f"can't reach {loc}: {type(exc).__name__}: {exc}; check the AWS_* variables "
+                        "(AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY)") from None
+
+
+def cmd_rebuild(settings: Settings, args) -> int:
+    from flows.lock import run_lock
+    from flows.rebuild import Drop, lake_from_raw, refuse_without_sources
+    from warehouse.publish import rebuild
+    reachable(settings.lake)   # an unreachable S3 lake says so, not "no lake"
+    refuse_without_sources(settings, args.from_raw)   # before the lock, which makes the home
+    if (args.drop or args.drop_damaged) and not args.from_raw:
+        raise UserError("--drop and --drop-damaged go with --from-raw")
+    if not args.from_raw:
+        from warehouse.lake_health import refuse_damaged_logs
+        refuse_damaged_logs(settings.lake, "the rebuild")
+    with run_lock(settings.home, settings.lock_wait_seconds):
+        notes = lake_from_raw(settings, Drop(tuple(args.drop), args.drop_damaged)) if args.from_raw else []
+        try:
+            rebuild(settings.warehouse, settings.lake)
+        except Exception:
+            from warehouse.lake_health import refuse_damaged
+            refuse_damaged(settings.lake, "the rebuild")
+            raise
+    print(f"rebuilt {settings.warehouse}" + (" and the lake from raw/" if args.from_raw else ""))
+    for note in notes:
+        print(f"profile-etl: {note}", file=sys.stderr)
+    return 0
+
+
+def cmd_doctor(settings: Settings, args) -> int:
+    from flows import doctor
+    from flows.lock import run_lock
+    reachable(settings.lake)
+    findings = doctor.examine(settings)
+    sys.stdout.write(doctor.report(findings))
+    if not args.repair or not findings.problems:
+        return 1 if findings.problems else 0
+    with run_lock(settings.home, settings.lock_wait_seconds):
+        for done in doctor.repair(settings, doctor.examine(settings)):
+            print(f"repaired: {done}")
+    after = doctor.examine(settings)
+    sys.stdout.write("after the repairs:\n" + doctor.report(after))
+    return 1 if after.problems else 0
+
+
+def cmd_history(settings: Settings, args) -> int:
+    from warehouse import history
+    reachable(settings.lake)   # an unreachable S3 lake says so, not "no lake"
+    history.require_lake(settings.lake)
+    from warehouse.lake_health import refuse_damaged_logs
+    refuse_damaged_logs(settings.lake, "`history`")
+    runs = history.runs_history(settings.lake)
+    print(json.dumps(runs, default=str, indent=1) if args.json else history.describe_history(runs))
+    return 0
+
+
+def cmd_rollback(settings: Settings, args) -> int:
+    from flows.lock import run_lock
+    from warehouse import history
+    from warehouse.lake_health import refuse_damaged_logs
+    from warehouse.publish import rebuild
+    reachable(settings.lake)
+    history.require_lake(settings.lake)   # before the lock, which makes the home
+    refuse_damaged_logs(settings.lake, "`rollback`")
+    with run_lock(settings.home, settings.lock_wait_seconds):
+        done = history.rollback(settings.lake, args.run_id, args.force)
+        try:
+            rebuild(settings.warehouse, settings.lake)
+        except Exception as exc:
+            raise UserError(f"the lake is rolled back, but the warehouse could not be rebuilt ({type(exc).__name__}: "
+                            f"{exc}); fix the cause and run `profile-etl rebuild`") from None
+    print(history.describe_rollback(done))
+    return 0
+
+
+def cmd_maintain(settings: Settings, args) -> int:
+    from flows.lock import run_lock
+    from warehouse import history, lake
+    from warehouse.lake_health import refuse_damaged_logs
+    days = lake.RETENTION_DAYS if args.retention_days is None else args.retention_days
+    reachable(settings.lake)
+    history.require_lake(settings.lake)
+    refuse_damaged_logs(settings.lake, "`maintain`")   # a vacuum would delete the files a damaged commit hides
+    with run_lock(settings.home, settings.lock_wait_seconds):
+        done = history.maintain(settings.lake, days)
+    print(history.describe_maintenance(done, days))
+    return 0
+
+
+HANDLERS = {"rebuild": cmd_rebuild, "doctor": cmd_doctor, "history": cmd_history, "rollback": cmd_rollback,
+            "maintain": cmd_maintain}

@@ -11,7 +11,7 @@ import duckdb
 import polars as pl
 
 from flows import discover, extract, identity, integrity, raw_store, storage
-from flows.rebuild import side_folder
+from flows.rebuild import copied_dump_ids, side_folder
 from flows.settings import Settings
 from flows.validate import FILE_SCHEMA
 from schemas.tables import TABLES
@@ -38,7 +38,7 @@ class Findings:
 def examine(settings: Settings) -> Findings:
     findings = Findings([], [], [])
     lake_ok = check_lake(settings, findings)
-    dumps = held_dumps(settings) if lake_ok else pl.DataFrame(schema={"dump_id": pl.String, "source_path": pl.String})
+    dumps = held_dumps(settings) if lake_ok else NO_DUMPS
     check_raw(settings, dumps, findings)
     check_file_index(settings, findings)
     if lake_ok:
@@ -78,14 +78,17 @@ def safe_open(lake: storage.Location, name: str):
         return None
 
 
+NO_DUMPS = pl.DataFrame(schema={"dump_id": pl.String, "source_path": pl.String, "reason": pl.String})
+
+
 def held_dumps(settings: Settings) -> pl.DataFrame:
     return lake_mod.read_table(settings.lake, "dumps").select("dump_id", "source_path", "reason")
 
 
 def check_raw(settings: Settings, dumps: pl.DataFrame, findings: Findings) -> None:
-    no_copy = pl.col("reason").fill_null("").str.contains("raw/ has no copy") if "reason" in dumps.columns else pl.lit(False)
-    check = raw_store.check_copies(settings.raw, set(dumps.filter(~no_copy)["dump_id"]))
-    sources = inbox_sources(settings, dumps)
+    metas = raw_store.raw_metas(settings.raw)
+    check = raw_store.check_copies(settings.raw, copied_dump_ids(dumps), metas)
+    sources = inbox_sources(settings, dumps, metas)
     for did, why in check.damaged().items():
         source = matching_file(sources.get(did, []), did, settings.max_dump_bytes)
         if source is not None:
@@ -96,14 +99,14 @@ def check_raw(settings: Settings, dumps: pl.DataFrame, findings: Findings) -> No
             findings.problems.append(Problem(
                 why + " and no inbox file holds its bytes",
                 f"the lake still holds its rows; a lake rebuild would need `--drop {did[:16]}` (its dump leaves the lake)"))
-    unheld = sorted(set(raw_store.raw_metas(settings.raw)) - set(dumps["dump_id"]) - raw_store.dropped(settings.raw)
+    unheld = sorted(set(metas) - set(dumps["dump_id"]) - raw_store.dropped(settings.raw)
                     - set(check.why))
     if unheld and dumps.height:
         findings.problems.append(Problem(
             f"raw/ holds {len(unheld)} dumps the lake doesn't ({', '.join(d[:16] for d in unheld[:3])}"
             f"{' …' if len(unheld) > 3 else ''}): a run that failed or died after copying them, or commits the lake lost",
             "the next run loads them if their inbox files are there; `profile-etl rebuild --from-raw` loads them from raw/"))
-    unnamed = sorted(set(raw_store.copies_in(settings.raw)) - set(raw_store.raw_metas(settings.raw)) - set(dumps["dump_id"]))
+    unnamed = sorted(set(raw_store.copies_in(settings.raw)) - set(metas) - set(dumps["dump_id"]))
     if unnamed:
         findings.problems.append(Problem(
             f"raw/ holds {len(unnamed)} copies nothing names ({', '.join(d[:16] for d in unnamed[:3])}"
@@ -113,11 +116,11 @@ def check_raw(settings: Settings, dumps: pl.DataFrame, findings: Findings) -> No
         findings.checked.append(f"raw/: {check.copies} copies, each matching its hash, none missing")
 
 
-def inbox_sources(settings: Settings, dumps: pl.DataFrame) -> dict[str, list[Path]]:
+def inbox_sources(settings: Settings, dumps: pl.DataFrame, metas: dict[str, dict]) -> dict[str, list[Path]]:
     """Files that may hold each dump: where it was read (the lake, raw/meta/), where the file index saw it."""
     index = discover.read_file_index(settings.state)
-    metas = [(did, meta["source_path"]) for did, meta in raw_store.raw_metas(settings.raw).items()]
-    rows = [*dumps.select("dump_id", "source_path").iter_rows(), *metas, *index.select("dump_id", "path").iter_rows()]
+    read_from = [(did, meta["source_path"]) for did, meta in metas.items()]
+    rows = [*dumps.select("dump_id", "source_path").iter_rows(), *read_from, *index.select("dump_id", "path").iter_rows()]
     found: dict[str, list[Path]] = {}
     for did, path in rows:
         if did and path and not storage.is_url(path) and Path(path) not in found.setdefault(did, []):
@@ -165,9 +168,9 @@ def rebuild_file_index(settings: Settings) -> str:
     try:
         dumps = held_dumps(settings)
     except Exception:
-        dumps = pl.DataFrame(schema={"dump_id": pl.String, "source_path": pl.String})
+        dumps = NO_DUMPS
     held, rows = set(dumps["dump_id"]), []
-    for did, paths in inbox_sources(settings, dumps).items():
+    for did, paths in inbox_sources(settings, dumps, raw_store.raw_metas(settings.raw)).items():
         if did in held and (path := matching_file(paths, did, settings.max_dump_bytes)) is not None:
             stat = path.stat()
             rows.append({"path": identity.printable(str(path)), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns,

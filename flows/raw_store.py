@@ -128,9 +128,10 @@ def digest(path: Path) -> str:
         return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
-def check_copies(raw_dir: Path, held: set[str]) -> RawCheck:
-    """Hash every copy (its name is its bytes' SHA-256) and find the dumps named by raw/meta/ or
-    held by the lake (held) that have no copy."""
+def check_copies(raw_dir: Path, held: set[str], metas: dict[str, dict] | None = None) -> RawCheck:
+    """Hash every copy (its name is its bytes' SHA-256) and find the dumps named by raw/meta/ (metas,
+    read here unless given) or held by the lake (held) that have no copy."""
+    metas = raw_metas(raw_dir) if metas is None else metas
     copies, check = copies_in(raw_dir), RawCheck()
     check.copies = len(copies)
     for did, path in copies.items():
@@ -141,7 +142,7 @@ def check_copies(raw_dir: Path, held: set[str]) -> RawCheck:
         if actual != did:
             check.corrupt[did] = path
             check.why[did] = f"raw/{path.relative_to(raw_dir)} is corrupt: its bytes hash to {actual[:16]}…"
-    for did in sorted((set(raw_metas(raw_dir)) - dropped(raw_dir) | held) - set(copies)):
+    for did in sorted((set(metas) - dropped(raw_dir) | held) - set(copies)):
         check.missing.append(did)
         check.why[did] = f"raw/{did[:2]}/{did}.txt is missing"
     return check

@@ -119,11 +119,16 @@ class Drop:
         return chosen
 
 
+def copied_dump_ids(dumps: pl.DataFrame) -> set[str]:
+    """The dumps (rows of the dumps table) that have a raw/ copy: all but the unopenable files that
+    runs before issue 21 quarantined without one."""
+    return set(dumps.filter(~pl.col("reason").fill_null("").str.contains("raw/ has no copy"))["dump_id"])
+
+
 def verify_raw(settings: Settings, dumps: pl.DataFrame, drop: Drop) -> list[str]:
     """Every copy's hash, and a copy for every dump named: refused unless the damaged ones are
     dropped (corrupt ones set aside in raw/damaged/). Returns what was dropped, for the user."""
-    no_copy = pl.col("reason").fill_null("").str.contains("raw/ has no copy")   # unopenable, before case 3's fix
-    check = raw_store.check_copies(settings.raw, set(dumps.filter(~no_copy)["dump_id"]))
+    check = raw_store.check_copies(settings.raw, copied_dump_ids(dumps))
     damaged = check.damaged()
     chosen = drop.choose(damaged)
     if left := {did: why for did, why in damaged.items() if did not in chosen}:

@@ -34,8 +34,8 @@ def log_problems(lake: storage.Location, name: str) -> list[str]:
     since = checkpointed_version(log)
     commits = sorted(int(path.stem) for path in log.glob("*.json") if path.stem.isdigit() and int(path.stem) > since)
     bad = [f"{version:020d}.json" for version in commits if not is_commit(log / f"{version:020d}.json")]
-    gaps = sorted(set(range(since + 1 if since >= 0 else commits[0] if commits else 0,
-                            commits[-1] if commits else 0)) - set(commits))
+    first = since + 1 if since >= 0 else commits[0] if commits else 0   # no checkpoint: from the oldest kept
+    gaps = sorted(set(range(first, commits[-1])) - set(commits)) if commits else []
     return ([f"lake table {name}: its log (_delta_log/{file}) isn't a Delta commit" for file in bad]
             + [f"lake table {name}: its log lacks commit {version} (_delta_log/{version:020d}.json)" for version in gaps])
 

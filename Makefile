@@ -1,13 +1,13 @@
-# The interface: `make example` runs the pipeline on the repo's example dumps, `make test` runs the tests.
-# Both create .venv on first use; CI (.ci/run) runs `make test`.
+# The interface: `make example` runs the pipeline on the repo's example dumps, `make test` runs the tests,
+# `make test-fast` the fast tier (pure and in-process tests) for the edit loop.
+# All create .venv on first use; CI (.ci/run) runs `make test`.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 HOME_DIR ?= data
-# setuptools warns on every editable install that a folder named like a package may shadow it: ours are that folder
-PIP := PYTHONWARNINGS="ignore:Editable installation" $(BIN)/pip
+PIP := $(BIN)/pip
 
-.PHONY: install example test bench clean
+.PHONY: install example test test-fast bench clean
 
 install: $(VENV)/.installed
 
@@ -28,6 +28,10 @@ example: $(VENV)/.runtime
 
 test: install
 	$(BIN)/python -m pytest
+
+# Everything but the end-to-end tier (tests marked e2e: subprocess runs, kills, servers, S3, Dask).
+test-fast: install
+	$(BIN)/python -m pytest -m "not e2e"
 
 # The benchmark (docs/benchmarks.md): prints numbers, writes bench/results/latest.json; BENCH_ARGS="--dumps 500" etc.
 bench: install

@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from flows.parse import parse_dump
+from core.parse import parse_dump
 
 from bench.rss import MB, hwm_bytes, reset_own_hwm
 

@@ -1,7 +1,7 @@
 """The peer: dlt loading the same parsed records into DuckDB (parquet loader, merge disposition).
 
 Three tables, each merged on its key: `snapshots` (one row per dump, keyed by dump_id), `papers`
-(keyed by paper_id = flows.identity.stable_id(title), deduplicated by the merge) and `listings`
+(keyed by paper_id = core.identity.stable_id(title), deduplicated by the merge) and `listings`
 (keyed by dump_id, rank). Timed end to end: reading, parsing, building rows, dlt's extract,
 normalise and load. dlt is imported before the clock starts. It does less than the pipeline
 (no validation, no authors, no rejects, no raw/ copies), which makes the comparison a lenient one.
@@ -12,7 +12,7 @@ import os
 import time
 from pathlib import Path
 
-from flows.identity import dump_id, profile_key_from_name, stable_id
+from core.identity import dump_id, profile_key_from_name, stable_id
 
 from bench import measure
 from bench.floor import InProcess, captured_on, read_and_parse

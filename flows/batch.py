@@ -13,11 +13,12 @@ from pathlib import Path
 
 import polars as pl
 
-from flows import identity, stages
-from flows.normalise import APPEND_TABLES
-from warehouse import lake, scratch
+from core import identity
+from flows import stages
+from schemas.tables import APPEND_TABLES, OBSERVED_TABLES
+from warehouse import lake
+from store import scratch
 
-OBSERVED_TABLES = ("papers", "authors", "profiles")
 
 
 class BatchJob:

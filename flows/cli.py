@@ -10,9 +10,11 @@ import time
 from contextlib import nullcontext
 from pathlib import Path
 
-from flows import guard, home_commands, identity, storage
+from flows import guard, home_commands
+from core import identity
+from store import storage
 from flows.home_commands import reachable
-from flows.settings import RunFailed, Settings, UserError
+from store.settings import RunFailed, Settings, UserError
 
 # Offline, quiet and clean exits for Prefect's temporary server; set before prefect is imported.
 PREFECT_ENV = {

@@ -9,10 +9,11 @@ from stat import S_ISREG
 
 import polars as pl
 
-from flows import identity, storage
-from flows.extract import RAW_META_FIELDS, SourceFile, raw_copy, read_dump
-from flows.raw_store import raw_copy_path, raw_metas
-from flows.validate import FILE_SCHEMA
+from core import identity
+from store import storage
+from store.extract import RAW_META_FIELDS, SourceFile, raw_copy, read_dump
+from store.raw_store import raw_copy_path, raw_metas
+from core.validate import FILE_SCHEMA
 from warehouse import lake
 
 DUMP_SUFFIXES = (".txt", ".txt.gz")

@@ -10,10 +10,12 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from flows import discover, extract, identity, integrity, raw_store, storage
+from flows import discover, integrity
+from store import extract, raw_store, storage
+from core import identity
 from flows.rebuild import copied_dump_ids, side_folder
-from flows.settings import Settings
-from flows.validate import FILE_SCHEMA
+from store.settings import Settings
+from core.validate import FILE_SCHEMA
 from schemas.tables import TABLES
 from warehouse import lake as lake_mod
 from warehouse.lake_health import first_line, lake_problems

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import sys
 
-from flows import storage
-from flows.settings import Settings, UserError
+from store import storage
+from store.settings import Settings, UserError
 
 LAKE_COMMANDS = {"history", "rollback", "maintain", "doctor"}   # a damaged lake explains their failures
 
@@ -55,7 +55,7 @@ def reachable(loc: storage.Location) -> bool:
 
 
 def cmd_rebuild(settings: Settings, args) -> int:
-    from flows.lock import run_lock
+    from store.lock import run_lock
     from flows.rebuild import Drop, lake_from_raw, refuse_without_sources
     from warehouse.publish import rebuild
     reachable(settings.lake)   # an unreachable S3 lake says so, not "no lake"
@@ -81,7 +81,7 @@ def cmd_rebuild(settings: Settings, args) -> int:
 
 def cmd_doctor(settings: Settings, args) -> int:
     from flows import doctor
-    from flows.lock import run_lock
+    from store.lock import run_lock
     reachable(settings.lake)
     findings = doctor.examine(settings)
     sys.stdout.write(doctor.report(findings))
@@ -107,7 +107,7 @@ def cmd_history(settings: Settings, args) -> int:
 
 
 def cmd_rollback(settings: Settings, args) -> int:
-    from flows.lock import run_lock
+    from store.lock import run_lock
     from warehouse import history
     from warehouse.lake_health import refuse_damaged_logs
     from warehouse.publish import rebuild
@@ -126,7 +126,7 @@ def cmd_rollback(settings: Settings, args) -> int:
 
 
 def cmd_maintain(settings: Settings, args) -> int:
-    from flows.lock import run_lock
+    from store.lock import run_lock
     from warehouse import history, lake
     from warehouse.lake_health import refuse_damaged_logs
     days = lake.RETENTION_DAYS if args.retention_days is None else args.retention_days

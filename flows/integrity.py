@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import duckdb
 
-from flows import discover, raw_store
-from flows.settings import Settings, UserError
+from flows import discover
+from store import raw_store
+from store.settings import Settings, UserError
 from schemas.tables import TABLES
 from warehouse import lake
 

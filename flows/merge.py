@@ -2,7 +2,7 @@
 
 A table's merge reads the run's observations of it and, of the table, only the current rows of the
 keys observed (warehouse/lake.py reads only the partitions holding them). It merges them by
-flows/normalise.py's rules and writes the rows that changed as one Delta merge, so a small run
+core/normalise.py's rules and writes the rows that changed as one Delta merge, so a small run
 costs what it changed. papers and their paper_authors merge in one task (paper_authors in a thread
 beside papers' own commit), authors and profiles in one each, in parallel. No prefect, no duckdb.
 
@@ -20,10 +20,11 @@ from pathlib import Path
 
 import polars as pl
 
-from flows import storage
-from flows.normalise import merge_authors, merge_paper_authors, merge_papers, merge_profiles
-from schemas.tables import TABLES
-from warehouse import lake, scratch
+from store import storage
+from core.normalise import merge_authors, merge_paper_authors, merge_papers, merge_profiles
+from schemas.tables import MERGE_KEYS, TABLES
+from warehouse import lake
+from store import scratch
 
 MERGES = {"papers": merge_papers, "authors": merge_authors, "profiles": merge_profiles}
 # Scratch bytes per part: a part's merge holds about 20 times its observations' scratch bytes in
@@ -64,7 +65,7 @@ def plan_parts(job: TableMerge) -> list[Part]:
     """As many parts (a power of two) as keep each under PART_BYTES of scratch and touched partitions."""
     if job.table not in lake.PARTITIONED:
         return [Part()]
-    keys = scratch.read_scratch(job.observed, columns=lake.MERGE_KEYS[job.table][:1]).to_series()
+    keys = scratch.read_scratch(job.observed, columns=MERGE_KEYS[job.table][:1]).to_series()
     table = lake.open_table(job.lake_dir, job.table)
     if lake.run_of(table) >= job.seq:   # a retry plans the parts the first try did: on the table before the run
         table = lake.open_table(job.lake_dir, job.table, lake.committed_version(job.lake_dir, job.table, table, job.seq - 1))
@@ -92,7 +93,7 @@ def merge_table(job: TableMerge) -> dict[str, int]:
 
 
 def merge_part(job: TableMerge, part: Part, read_once: pl.DataFrame | None = None) -> dict[str, int]:
-    name, key = job.table, lake.MERGE_KEYS[job.table][0]
+    name, key = job.table, MERGE_KEYS[job.table][0]
     where = part.holds(key)
     if read_once is None:
         observed = scratch.read_scratch(job.observed, where=where)
@@ -120,7 +121,7 @@ def merge_authorship(job: TableMerge, papers: pl.DataFrame, part: Part) -> int:
     current = lake.read_keys(job.lake_dir, "paper_authors", won)
     fresh = TABLES["paper_authors"].validate(merge_paper_authors(current, papers.filter(
         pl.col("paper_id").is_in(won.implode()))), lazy=True)
-    lost = current.join(fresh, on=lake.MERGE_KEYS["paper_authors"], how="anti")
+    lost = current.join(fresh, on=MERGE_KEYS["paper_authors"], how="anti")
     lake.upsert(job.lake_dir, "paper_authors", changed(fresh, current), job.seq, gone=lost,
                 new_keys_only=current.is_empty(), part=part.app_id)
     return fresh.height - current.height

@@ -14,15 +14,15 @@ from prefect.cache_policies import NO_CACHE
 from prefect.futures import wait
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from flows import artifact, batch, discover, extract, integrity, merge, stages, storage
+from flows import artifact, batch, discover, integrity, merge, stages
+from store import extract, storage
 from flows.artifact import ARTIFACT_KEY
-from flows.faults import checkpoint
-from flows.lock import run_lock
+from store.faults import checkpoint
+from store.lock import run_lock
 from flows.progress import Progress
 from flows.rebuild import restore_interrupted_rebuild
-from flows.settings import Settings, UserError
-from flows.normalise import APPEND_TABLES
-from schemas.tables import TABLES, empty_frame
+from store.settings import Settings, UserError
+from schemas.tables import APPEND_TABLES, MERGED_TABLES, OBSERVED_TABLES, TABLES, empty_frame
 from warehouse import history, lake, lake_health, publish
 
 def is_io_error(task, task_run, state) -> bool:
@@ -154,7 +154,7 @@ def ingest_new_dumps(settings: Settings, run_id: str, started_at: dt.datetime, r
     publish_warehouse(settings.warehouse, settings.lake)
     maintain_lake(settings.lake, settings.maintain_files)
     added = {name: sum(r.rows.get(name, 0) for r in results) - lost.get(name, 0) for name in APPEND_TABLES}
-    added = (added | dict.fromkeys(("papers", "authors", "paper_authors"), 0) | gained if results else {}) | {"runs": 1}
+    added = (added | dict.fromkeys(MERGED_TABLES, 0) | gained if results else {}) | {"runs": 1}
     unread = [why for r in results for why in r.unread]
     summary = row | {"waiting": len(found.waiting), "ignored": len(found.ignored), "unreadable": len(unread),
                      "notes": [plan.note] if plan.note else [],
@@ -186,7 +186,7 @@ def merge_run(lake_dir: Path, seq: int, scratch: dict[str, list[Path]]) -> dict[
     """The mutable tables merge in parallel tasks (papers bring paper_authors along); returns the
     rows each gained."""
     futures = [merge_table.submit(merge.TableMerge(lake_dir, name, scratch[name], seq))
-               for name in ("papers", "authors", "profiles") if scratch[name]]
+               for name in OBSERVED_TABLES if scratch[name]]
     wait(futures)   # none still writing when one failed
     return {name: rows for future in futures for name, rows in future.result().items()}
 

@@ -8,11 +8,11 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Callable
 
-from flows import discover, storage
-from flows.settings import Settings
+from flows import discover
+from store import storage
+from store.settings import Settings
 
 DEPLOYMENT = "scheduled-ingest"
 # Offline and quiet: what a Prefect server or client needs on a machine without internet.

@@ -8,13 +8,14 @@ from pathlib import Path
 
 import polars as pl
 
-from flows import extract, identity
-from flows.faults import checkpoint
-from flows.normalise import APPEND_TABLES, merge_tables, normalise_batch
-from flows.validate import RawFrames, combine, to_frames, validate_dumps, validate_entries
-from schemas.tables import TABLES, empty_frame
+from store import extract
+from core import identity
+from store.faults import checkpoint
+from core.normalise import merge_tables, normalise_batch
+from core.validate import RawFrames, combine, to_frames, validate_dumps, validate_entries
+from schemas.tables import APPEND_TABLES, TABLES, empty_frame
 from warehouse import lake
-from warehouse.scratch import read_scratch
+from store.scratch import read_scratch
 
 
 def extract_frames(sources: list[extract.SourceFile], known: set[str], raw_dir: Path, max_bytes: int,

@@ -1,8 +1,10 @@
-"""Table layer: one model per warehouse table of SPEC §4, typed, with value checks.
-The data dictionary and the DuckDB column comments come from these descriptions."""
+"""Table layer: one model per warehouse table of SPEC §4, typed, with value checks, and the registry
+(`REGISTRY`) of what each table is. The DuckDB DDL, keys and comments, the data dictionary and the
+lake writer derive from these."""
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 import pandera.polars as pa
 import polars as pl
@@ -142,10 +144,46 @@ class Runs(pa.DataFrameModel):
     lake_versions: str = pa.Field(nullable=True, description="Version of each lake table (Delta) once the run committed, as JSON: time travel to it with any Delta reader")
 
 
-TABLES: dict[str, type[pa.DataFrameModel]] = {
-    "dumps": Dumps, "profile_snapshots": ProfileSnapshots, "profiles": Profiles, "papers": Papers,
-    "authors": Authors, "paper_authors": PaperAuthors, "listings": Listings, "rejects": Rejects, "runs": Runs,
+APPEND = "append"   # each dump's (or run's) rows, added once and never changed
+MERGE = "merge"     # one row per key, merged with each run's observations
+
+
+@dataclass(frozen=True)
+class Table:
+    """What a table is beyond its model (columns, types, descriptions, key): how runs change it.
+    DuckDB's DDL and keys, the data dictionary, the lake's writes and the merges derive from this."""
+    model: type[pa.DataFrameModel]
+    kind: str
+    latest_by: tuple[str, ...] = ()   # a merged table's version columns: its key's last observation by these wins
+    bucket_of: str | None = None      # the lake partitions it by key_bucket, the first hex digits of this column
+    scoped_by: str | None = None      # a publish's data tests see only its rows of the run's values of this column
+    by_batches: bool = True           # the batches make its rows (runs: the run itself)
+
+    @property
+    def key(self) -> list[str]:
+        """Its key (SPEC §4) as its model declares it: `Config.unique`, else its unique column."""
+        schema = self.model.to_schema()
+        return list(schema.unique or []) or [name for name, column in schema.columns.items() if column.unique]
+
+
+REGISTRY: dict[str, Table] = {
+    "dumps": Table(Dumps, APPEND, scoped_by="dump_id"),
+    "profile_snapshots": Table(ProfileSnapshots, APPEND, scoped_by="dump_id"),
+    "profiles": Table(Profiles, MERGE, latest_by=("last_captured_at", "latest_dump_id")),
+    "papers": Table(Papers, MERGE, latest_by=("last_seen_at", "last_seen_dump_id"), bucket_of="paper_id",
+                    scoped_by="paper_id"),
+    "authors": Table(Authors, MERGE, latest_by=("last_seen_at", "name"), bucket_of="author_id"),
+    # its rows are those of each paper's winning capture: merged along with papers, not observed itself
+    "paper_authors": Table(PaperAuthors, MERGE, bucket_of="paper_id", scoped_by="paper_id"),
+    "listings": Table(Listings, APPEND, scoped_by="dump_id"),
+    "rejects": Table(Rejects, APPEND, scoped_by="dump_id"),
+    "runs": Table(Runs, APPEND, by_batches=False),
 }
+TABLES: dict[str, type[pa.DataFrameModel]] = {name: table.model for name, table in REGISTRY.items()}
+APPEND_TABLES = tuple(name for name, table in REGISTRY.items() if table.kind == APPEND and table.by_batches)
+MERGED_TABLES = tuple(name for name, table in REGISTRY.items() if table.kind == MERGE)
+OBSERVED_TABLES = tuple(name for name, table in REGISTRY.items() if table.latest_by)
+MERGE_KEYS = {name: REGISTRY[name].key for name in MERGED_TABLES}
 
 
 def polars_schema(model: type[pa.DataFrameModel]) -> pl.Schema:

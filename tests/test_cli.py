@@ -196,7 +196,7 @@ def test_a_bad_setting_is_named_with_where_it_came_from(tmp_path, monkeypatch, c
 
 
 def test_waiting_for_another_run_may_be_unbounded(tmp_path):
-    from flows.settings import Settings
+    from store.settings import Settings
     assert Settings.load(home=tmp_path, lock_wait_seconds=float("inf")).lock_wait_seconds == float("inf")
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from flows.lock import RunLocked, run_lock
+from store.lock import RunLocked, run_lock
 from warehouse import files
 from flows.pipeline import ingest
 from tests.conftest import SAMPLE_NAME, write_dump
@@ -147,7 +147,7 @@ OPENER = textwrap.dedent("""
 
 
 def test_a_failed_run_prints_one_line_and_exits_1_and_verbose_shows_the_traceback(prefect_harness, tmp_path, inbox):
-    from flows.faults import FAIL_ENV
+    from store.faults import FAIL_ENV
     home = tmp_path / "home"
     for extra, verbose in (((), False), (("--verbose",), True)):
         failed = subprocess.run([str(BIN / "profile-etl"), "--home", str(home), "run", "--inbox", str(inbox),

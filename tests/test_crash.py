@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from flows.faults import CRASH_ENV, FAIL_ENV, InjectedFault
+from store.faults import CRASH_ENV, FAIL_ENV, InjectedFault
 from flows.pipeline import ingest
 from tests import dumps
 from tests.conftest import SAMPLE_NAME, UTC, write_dump

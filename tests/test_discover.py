@@ -9,7 +9,7 @@ from pathlib import Path
 import polars as pl
 
 from flows.discover import index_key, scan_inbox, unrecognised
-from flows.validate import FILE_SCHEMA
+from core.validate import FILE_SCHEMA
 
 
 def at(path, seconds: int):

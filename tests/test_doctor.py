@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from flows import raw_store
+from store import raw_store
 from flows.cli import main
 from tests.conftest import SAMPLE_NAME, write_dump
 from tests.test_integrity import copy_of_later, dumps_in_warehouse, flip_a_bit, truncate

@@ -15,9 +15,9 @@ from deltalake import DeltaTable
 
 from flows.cli import main
 from flows.discover import plan_run
-from flows.faults import FAIL_ENV, InjectedFault
+from store.faults import FAIL_ENV, InjectedFault
 from flows.pipeline import ingest
-from flows.settings import UserError
+from store.settings import UserError
 from schemas.tables import TABLES, polars_schema
 from tests.conftest import SAMPLE_NAME, write_dump
 from tests.test_lake import commit

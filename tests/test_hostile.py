@@ -14,9 +14,10 @@ import duckdb
 import polars as pl
 import pytest
 
-from flows import extract, stages
-from flows.normalise import MUTABLE_TABLES
-from flows.validate import to_frames
+from store import extract
+from flows import stages
+from schemas.tables import MERGED_TABLES
+from core.validate import to_frames
 from schemas.tables import TABLES as TABLES_MODELS, empty_frame
 from tests import dumps
 from tests.conftest import SAMPLE_NAME, UTC, write_dump
@@ -270,7 +271,7 @@ def extract_and_validate(paths: list[Path], max_bytes: int = 64 << 20) -> dict[s
     for path in paths:
         extract.extract_one(batch, extract.SourceFile(path, path.stat().st_size, path.stat().st_mtime_ns), set(),
                             path.parent / "raw", max_bytes, stamp)
-    return stages.transform([to_frames(batch)], {name: empty_frame(TABLES_MODELS[name]) for name in MUTABLE_TABLES})
+    return stages.transform([to_frames(batch)], {name: empty_frame(TABLES_MODELS[name]) for name in MERGED_TABLES})
 
 
 def test_utf16_and_bom_crlf_sample_give_exactly_the_tables_of_utf8(tmp_path, sample_text):

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given, strategies as st
 
-from flows.identity import (SidecarError, key_pattern, normalise_text, parse_sidecar, profile_key_from_name,
+from core.identity import (SidecarError, key_pattern, normalise_text, parse_sidecar, profile_key_from_name,
                             stable_id)
 
 
@@ -79,5 +79,5 @@ def test_sidecar_fields_and_errors():
 def test_ids_of_a_column_are_the_stable_ids_of_its_texts(texts):
     """normalise.stable_ids folds ASCII texts in polars: the same ids as identity.stable_id."""
     import polars as pl
-    from flows.normalise import stable_ids
+    from core.normalise import stable_ids
     assert stable_ids(pl.Series(texts, dtype=pl.String)) == [stable_id(t) for t in texts]

@@ -7,7 +7,7 @@ import duckdb
 import pytest
 
 from flows.cli import main
-from flows.settings import UserError
+from store.settings import UserError
 from tests.conftest import SAMPLE_NAME, write_dump
 from tests.test_pipeline import FIRST, LATER, later_snapshot
 
@@ -140,7 +140,7 @@ def test_a_damaged_file_index_is_moved_aside_and_made_anew(loaded, run_ingest):
 
 
 def copy_of_later(home):
-    from flows import raw_store
+    from store import raw_store
     copies = raw_store.copies_in(home / "raw")
     with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
         did = con.execute("SELECT dump_id FROM dumps WHERE source_path LIKE '%001_7707062aadfcc580.txt'").fetchone()[0]
@@ -205,7 +205,7 @@ def test_rebuild_from_raw_of_a_lost_lake_keeps_the_runs_history(loaded, run_inge
 
 def test_a_rebuild_from_raw_killed_between_its_renames_loses_nothing(loaded, run_ingest, monkeypatch):
     """The old lake was in lake.old, and the next rebuild deleted it first (with the runs history)."""
-    from flows.faults import FAIL_ENV, InjectedFault
+    from store.faults import FAIL_ENV, InjectedFault
     home, inbox = loaded
     run_ingest(home, inbox)
     monkeypatch.setenv(FAIL_ENV, "rebuild:lake-moved-aside")

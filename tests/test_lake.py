@@ -14,7 +14,7 @@ from deltalake import DeltaTable
 
 from flows.cli import main
 from flows.pipeline import ingest
-from flows.settings import UserError
+from store.settings import UserError
 from schemas.tables import TABLES, empty_frame, polars_schema
 from tests import dumps
 from tests.conftest import SAMPLE_NAME, write_dump

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from flows.faults import CRASH_ENV, SIGNAL_ENV
+from store.faults import CRASH_ENV, SIGNAL_ENV
 from tests.test_concurrency import inbox  # noqa: F401  (the fixture: two dumps of one profile)
 
 BIN = Path(sys.executable).parent

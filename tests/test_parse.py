@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from flows.parse import find_code_link, parse_dump, resolve_date, split_authors
+from core.parse import find_code_link, parse_dump, resolve_date, split_authors
 from tests import dumps
 
 CAPTURED = dt.date(2026, 6, 1)

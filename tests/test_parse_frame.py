@@ -1,4 +1,4 @@
-"""flows/parse_frame.py against the reference parser, frame for frame: parse.parse_dump per dump, shaped
+"""core/parse_frame.py against the reference parser, frame for frame: parse.parse_dump per dump, shaped
 as the pipeline shaped it before parse_frame (extract.add_parsed, validate.entry_frame): dump rows,
 entries, header problems. On the real sample, generated corpora, the hostile fixtures and hostile
 texts from hypothesis, one dump per call and many in one call. parse_texts declines nothing (no
@@ -16,11 +16,11 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from polars.testing import assert_frame_equal
 
 from bench.corpus import make_dumps
-from flows import parse_frame
-from flows.extract import ENTRY_FIELDS
-from flows.parse import (CODE_HOSTS, ENTRY_HEAD, LISTING_HEADING, METRICS, NEAR_HEAD, NEAR_HEAD_MAX_LEN, SPACES,
+from core import parse_frame
+from core.records import ENTRY_FIELDS
+from core.parse import (CODE_HOSTS, ENTRY_HEAD, LISTING_HEADING, METRICS, NEAR_HEAD, NEAR_HEAD_MAX_LEN, SPACES,
                          URL, parse_dump)
-from flows.validate import PROBLEM_SCHEMA
+from core.validate import PROBLEM_SCHEMA
 from schemas.raw import RawEntry
 from schemas.tables import polars_schema
 from tests.test_parser_properties import authors, heads, metrics

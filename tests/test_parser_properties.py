@@ -11,8 +11,8 @@ from pathlib import Path
 import polars as pl
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from flows.extract import Quarantine, decode_text
-from flows.parse import MONTHS, parse_dump
+from core.records import Quarantine, decode_text
+from core.parse import MONTHS, parse_dump
 from tests.conftest import UTC, write_dump
 from tests.test_hostile import extract_and_validate
 

@@ -6,7 +6,7 @@ import duckdb
 import pytest
 
 from flows.cli import main
-from flows.faults import FAIL_ENV, InjectedFault
+from store.faults import FAIL_ENV, InjectedFault
 from tests.conftest import SAMPLE_NAME, write_dump
 from tests.test_pipeline import FIRST, LATER, later_snapshot
 from tests.warehouse_state import lake_tables, warehouse_tables

@@ -5,7 +5,8 @@ import datetime as dt
 import json
 from pathlib import Path
 
-from flows import extract, identity, raw_store
+from store import extract, raw_store
+from core import identity
 from tests.conftest import UTC, write_dump
 
 CAPTURED = dt.datetime(2026, 6, 1, tzinfo=UTC)
@@ -108,7 +109,7 @@ def test_a_quarantined_dump_whose_meta_is_lost_is_retried_from_raw_with_its_dump
 def test_a_batch_parses_its_texts_in_parts_past_the_text_bound(tmp_path, sample_text, monkeypatch):
     """Texts wait to be parsed together only up to extract.PARSE_AT_CHARS: a batch of big dumps
     doesn't hold them all at once, and gives the same records as one parse."""
-    from flows.validate import to_frames
+    from core.validate import to_frames
 
     def records(bound: int):
         monkeypatch.setattr(extract, "PARSE_AT_CHARS", bound)

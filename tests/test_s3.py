@@ -22,11 +22,13 @@ import pytest
 import s3fs
 from deltalake import DeltaTable
 
-from flows import discover, extract, identity, storage
+from flows import discover
+from store import extract, storage
+from core import identity
 from flows.cli import main
-from flows.faults import CRASH_ENV
+from store.faults import CRASH_ENV
 from flows.pipeline import ingest
-from flows.settings import Settings, UserError
+from store.settings import Settings, UserError
 from schemas.tables import TABLES
 from tests.conftest import SAMPLE_NAME, UTC
 from tests.test_crash import api_env

@@ -20,7 +20,7 @@ import pytest
 from flows.artifact import ARTIFACT_KEY
 from flows.pipeline import ingest
 from flows.schedule import Watcher, watch
-from flows.settings import Settings
+from store.settings import Settings
 from tests.conftest import SAMPLE_NAME, write_dump
 from tests.test_pipeline import FIRST, LATER, later_snapshot
 

@@ -2,8 +2,9 @@
 
 A check walks the rows of `checked_<table>` (a temporary view) and looks up whatever it needs in
 the tables themselves. The views hold every row, or with `scoped` only the rows a publish added or
-changed (the keys in the temporary tables `_scope_dump_id` and `_scope_paper_id`, which
-warehouse/load.py fills), so a small run into a big warehouse checks what it changed: rows outside
+changed (by each table's `scoped_by` column in schemas/tables.py: the values in the temporary
+table `_scope_<column>`, which warehouse/load.py fills), so a small run into a big warehouse
+checks what it changed: rows outside
 the scope were checked when they were loaded, and nothing a run does removes what they refer to.
 """
 from __future__ import annotations
@@ -12,8 +13,10 @@ from importlib import resources
 
 import duckdb
 
+from schemas.tables import REGISTRY
+
 CHECKS = resources.files("warehouse") / "sql" / "checks"
-CHECKED = {"dumps": "dump_id", "listings": "dump_id", "papers": "paper_id", "paper_authors": "paper_id"}
+CHECKED = {name: table.scoped_by for name, table in REGISTRY.items() if table.scoped_by}
 
 
 class DataCheckFailed(RuntimeError):

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import duckdb
 
-from flows.faults import checkpoint
+from store.faults import checkpoint
 
 
 def pair(link: Path) -> tuple[Path, Path]:

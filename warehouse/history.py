@@ -19,9 +19,9 @@ import pyarrow as pa
 from deltalake import DeltaTable
 from deltalake.exceptions import DeltaError
 
-from flows import storage
-from flows.faults import checkpoint
-from flows.settings import UserError
+from store import storage
+from store.faults import checkpoint
+from store.settings import UserError
 from schemas.tables import TABLES
 from warehouse import lake as lake_mod
 

@@ -20,18 +20,16 @@ import pyarrow.compute as pc
 from deltalake import CommitProperties, DeltaTable, Transaction, write_deltalake
 from deltalake.exceptions import TableNotFoundError
 
-from flows import storage
-from flows.faults import checkpoint
-from flows.settings import UserError
-from schemas.tables import TABLES, empty_frame, polars_schema
+from schemas.tables import MERGE_KEYS, REGISTRY, TABLES, empty_frame, polars_schema
+from store import storage
+from store.faults import checkpoint
+from store.scratch import WORK
+from store.settings import UserError
 
 APP_ID = "profile-etl"
-APPEND_TABLES = ("dumps", "profile_snapshots", "listings", "rejects", "runs")
-MERGE_KEYS = {"profiles": ["profile_key"], "papers": ["paper_id"], "authors": ["author_id"],
-              "paper_authors": ["paper_id", "position"]}
 # Delta rewrites every file holding a row a merge changes, so the big mutable tables are
 # partitioned by the first hex digits of their key: a small run rewrites the partitions it touched.
-PARTITIONED = {"papers": "paper_id", "authors": "author_id", "paper_authors": "paper_id"}
+PARTITIONED = {name: table.bucket_of for name, table in REGISTRY.items() if table.bucket_of}
 BUCKET = "key_bucket"
 BUCKET_CHARS = 2
 RETENTION_DAYS = 7
@@ -40,7 +38,6 @@ RETENTION_DAYS = 7
 CONFIGURATION = {"delta.enableChangeDataFeed": "true", "delta.checkpointInterval": "10",
                  "delta.deletedFileRetentionDuration": f"interval {RETENTION_DAYS} days"}
 OLD_MANIFEST = "_manifest.json"
-WORK = "_work"
 
 
 def table_uri(lake: storage.Location, name: str) -> str:

@@ -10,8 +10,8 @@ import pyarrow.parquet as pq
 from deltalake import DeltaTable
 from deltalake.exceptions import TableNotFoundError
 
-from flows import storage
-from flows.settings import UserError
+from store import storage
+from store.settings import UserError
 from schemas.tables import TABLES
 from warehouse import lake as lake_mod
 

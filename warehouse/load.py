@@ -23,11 +23,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from deltalake import DeltaTable
 
-from flows import storage
-from flows.faults import checkpoint
-from warehouse.checks import assert_checks_pass
+from store import storage
+from store.faults import checkpoint
+from warehouse import ddl
+from warehouse.checks import CHECKED, assert_checks_pass
 from warehouse.views import create_views, sql_literal
-from schemas.tables import TABLES
+from schemas.tables import MERGE_KEYS, TABLES
 from warehouse import lake as lake_mod
 
 SQL = resources.files("warehouse") / "sql"
@@ -90,9 +91,10 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
             con.execute("INSERT INTO internal.lake_versions SELECT * FROM main._lake_versions")
             con.execute("DROP TABLE main._lake_versions")
             return
-        for name in [*TABLES, "lake_versions"]:
-            con.execute(sql_text(f"tables/{name}.sql"))
-        describe_tables(con)
+        for name in TABLES:
+            con.execute(ddl.create_table(name))
+        con.execute(sql_text("tables/lake_versions.sql"))
+        ddl.describe_tables(con)
 
 
 def has_table(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> bool:
@@ -111,29 +113,15 @@ def transaction(con: duckdb.DuckDBPyConnection):
     con.execute("COMMIT")
 
 
-def describe_tables(con: duckdb.DuckDBPyConnection) -> None:
-    """Table and column comments from the pandera models, so BI tools show them."""
-    for name, model in TABLES.items():
-        con.execute(f"COMMENT ON TABLE {name} IS {sql_literal(' '.join((model.__doc__ or '').split()))}")
-        for column, spec in model.to_schema().columns.items():
-            con.execute(f"COMMENT ON COLUMN {name}.{column} IS {sql_literal(spec.description or '')}")
-
-
-def primary_key(model) -> list[str]:
-    """A table's key (SPEC §4) as its model declares it: `Config.unique`, else its unique column."""
-    schema = model.to_schema()
-    return list(schema.unique or []) or [name for name, column in schema.columns.items() if column.unique]
-
-
 def add_missing_keys(con: duckdb.DuckDBPyConnection) -> None:
     """Primary keys of new tables, added after their first rows: the index is then built in one go,
     cheaper than inserting under keys. A load that fails rolls them back with its rows, so the
     next load adds them."""
     have = {name for (name,) in con.execute("SELECT table_name FROM duckdb_constraints() "
                                             "WHERE constraint_type = 'PRIMARY KEY'").fetchall()}
-    for name, model in TABLES.items():
-        if name not in have and (keys := primary_key(model)):
-            con.execute(f"ALTER TABLE {name} ADD PRIMARY KEY ({', '.join(keys)})")
+    for name in TABLES:
+        if name not in have:
+            ddl.add_primary_key(con, name)
 
 
 @dataclass
@@ -225,10 +213,10 @@ def apply_rows(con: duckdb.DuckDBPyConnection, name: str, listed: str, versions:
     """The change feed's rows: an append table's inserts; a merged table's last change of each
     key, applied as a delete of the key's old row and an insert of its new one (a feed of one
     version, the usual case, holds one change a key: nothing to pick)."""
-    if name not in lake_mod.MERGE_KEYS:
+    if name not in MERGE_KEYS:
         con.execute(f"INSERT INTO {name} BY NAME SELECT {listed} FROM _changes WHERE _change_type = 'insert'")
         return
-    keys = lake_mod.MERGE_KEYS[name]
+    keys = MERGE_KEYS[name]
     same_key = " AND ".join(f"o.{k} = c.{k}" for k in keys)
     last = "_changes"
     if versions > 1:
@@ -259,13 +247,14 @@ def sync(con: duckdb.DuckDBPyConnection, lake: storage.Location, tables: dict[st
 
 
 def scope_changes(con: duckdb.DuckDBPyConnection, changes: dict[str, Change | None]) -> bool:
-    """Fill `_scope_dump_id` (the dumps whose rows this load adds) and `_scope_paper_id` (the papers
-    whose rows it rewrites, and those its new listings name) for warehouse/checks.py. False, check
-    everything, when a table is read whole (a first load, a reprocessing run, a rollback)."""
+    """Fill `_scope_<column>` for each scoping column of warehouse/checks.py: the values of it in the
+    rows this load changes, in every scoped table that has the column (so `_scope_paper_id` holds the
+    papers whose rows it rewrites, and those its new listings name). False, check everything, when a
+    table is read whole (a first load, a reprocessing run, a rollback)."""
     if any(change is not None and change.whole for change in changes.values()):
         return False
-    for key, names in (("dump_id", ("dumps", "profile_snapshots", "listings", "rejects")),
-                       ("paper_id", ("papers", "paper_authors", "listings"))):
+    for key in sorted(set(CHECKED.values())):
+        names = [name for name in CHECKED if key in TABLES[name].to_schema().columns]
         parts = [pa.table({key: changes[n].rows[key]}) for n in names if changes[n] is not None]
         con.register("_keys", pa.concat_tables(parts) if parts else pa.table({key: pa.array([], pa.string())}))
         con.execute(f"CREATE OR REPLACE TEMP TABLE _scope_{key} AS SELECT DISTINCT {key} FROM _keys")

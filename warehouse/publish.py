@@ -8,8 +8,9 @@ from pathlib import Path
 import duckdb
 from deltalake import DeltaTable
 
-from flows import storage
-from flows.faults import checkpoint
+from store import storage
+from store.faults import checkpoint
+from schemas.tables import TABLES
 from warehouse import files, lake as lake_mod, load
 
 
@@ -65,7 +66,7 @@ def catching_up_costs_more(link: Path, current: Path, lake: Path, tables: dict[s
             have, runs = con.execute("SELECT (SELECT count(*) FROM dumps), (SELECT count(*) FROM runs)").fetchone()
     except duckdb.Error:
         return False   # not a warehouse we can read: the load says why
-    sizes = {name: lake_mod.stored_size(tables[name]) for name in ("dumps", *lake_mod.MERGE_KEYS, "listings", "runs")}
+    sizes = {name: lake_mod.stored_size(tables[name]) for name in TABLES}
     if sizes["runs"][1] <= runs:
         return False
     total_dumps = max(sizes["dumps"][1], 1)

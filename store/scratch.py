@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import polars as pl
 
-from flows import storage
-from warehouse.lake import WORK
+from store import storage
+
+WORK = "_work"   # <lake>/_work/: runs' scratch, never a table
 
 
 def work_dir(lake: storage.Location, run_id: str) -> storage.Location:

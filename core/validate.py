@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 import pandera.polars as pa
 import polars as pl
 
-from flows.extract import Batch, parse_texts
+from core.records import Batch, parse_texts
 from schemas.raw import RawDump, RawEntry
 from schemas.tables import polars_schema
 

@@ -1,36 +1,27 @@
-"""Read dump files into raw records: bytes, identity, decoded text, parsed entries.
-
-File I/O only (no prefect, no duckdb). One call handles a batch of files; their texts are parsed
-together (flows/parse_frame.py), so a task never pays per-file overhead. Inbox files may
-be local paths or fsspec URLs (flows/storage.py); raw/ is always local.
-"""
+"""A batch's raw records, and the pure steps that make them from a dump's bytes: decoding, the
+dump's row, quarantine reasons, and parsing the batch's texts together (core/parse_frame.py).
+No I/O: store/extract.py reads the files."""
 from __future__ import annotations
 
 import codecs
 import datetime as dt
-import gzip
-import hashlib
 import json
 import re
-import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
 
-from flows import identity, raw_store, storage
-from flows.faults import checkpoint
-from flows.parse import PARSER_VERSION
+from core import identity
+from core.parse import PARSER_VERSION
 
 ENTRY_FIELDS = ["entry_index", "line_no", "head", "category", "date_text", "published_on",
                 "year_inferred", "has_code_badge", "title", "authors_text", "authors",
                 "authors_truncated", "tag", "abstract", "code_url", "code_host", "raw_text"]
-RAW_META_FIELDS = ["source_path", "profile_key", "captured_at", "source_url", "run_id", "ingested_at"]
+
 METRIC_FIELDS = ["h_index", "papers_reported", "citations", "novelty_pct", "ai_score"]
-CHUNK_BYTES = 1 << 20
-SIDECAR_MAX_BYTES = 1 << 20
+
 MAX_TEXT = 100_000      # characters of a quarantined dump's text kept in rejects.raw_text; raw/ has it all
-PARSE_AT_CHARS = 64 << 20   # a batch's texts wait to be parsed together up to this much text: memory stays bounded
 
 
 class Quarantine(Exception):
@@ -40,7 +31,7 @@ class Quarantine(Exception):
 @dataclass
 class SourceFile:
     """A file to read; origin, sidecar_error and sidecar describe a raw/ copy's first ingestion."""
-    path: storage.Location
+    path: Path | str   # a local path, or a URL (store/storage.py)
     size: int
     mtime_ns: int
     origin: str | None = None
@@ -51,7 +42,7 @@ class SourceFile:
 @dataclass
 class Batch:
     """Raw records of a batch of files: rows of dumps, problems and files; the texts left to parse,
-    and the entries and header problems of those parsed (frames, from flows/parse_frame.py)."""
+    and the entries and header problems of those parsed (frames, from core/parse_frame.py)."""
     dumps: list[dict] = field(default_factory=list)
     problems: list[dict] = field(default_factory=list)
     files: list[dict] = field(default_factory=list)
@@ -61,67 +52,6 @@ class Batch:
     text_chars: int = 0                                            # characters in `texts`
     entries: list[pl.DataFrame] = field(default_factory=list)
     header_problems: list[pl.DataFrame] = field(default_factory=list)
-
-
-class Unreadable(Exception):
-    """A file that couldn't be read this time (removed, moved away, no permission, an I/O error):
-    it is neither loaded nor quarantined nor indexed, so a later run tries it again."""
-
-
-@dataclass
-class DumpBytes:
-    """A dump file as read: its identity, and its bytes, or why they were refused unread."""
-    dump_id: str
-    byte_size: int
-    raw: bytes | None = None
-    refused: str | None = None
-    stored_suffix: str = ".txt"            # name suffix of its raw/ copy
-
-
-def read_dump(path: storage.Location, max_bytes: int) -> DumpBytes:
-    """The dump's raw bytes (gunzipped for .gz), streamed: never more than max_bytes + a chunk in memory."""
-    gz = path.name.endswith(".gz")
-    try:
-        raw = _read_limited(path, max_bytes, gz)
-    except (gzip.BadGzipFile, EOFError, zlib.error) as exc:   # the bytes are damaged: that won't pass
-        return _refused(path, f"can't decompress the file: {exc}")
-    except OSError as exc:
-        raise Unreadable(f"{identity.printable(str(path))}: {exc.strerror or exc}") from None
-    if raw is None:
-        what = f"decompresses to more than {max_bytes} bytes (reading stopped there: a gzip bomb?)" if gz \
-            else f"is larger than the size limit of {max_bytes} bytes"
-        return _refused(path, f"the dump {what}. To load it, raise PROFILE_ETL_MAX_DUMP_BYTES and reprocess it")
-    return DumpBytes(identity.dump_id(raw), len(raw), raw)
-
-
-def _read_limited(path: storage.Location, max_bytes: int, gz: bool) -> bytes | None:
-    """The bytes, or None as soon as there are more than max_bytes of them."""
-    if not gz and storage.size(path) > max_bytes:
-        return None
-    chunks, total = [], 0
-    with storage.open_read(path) as stored, (gzip.open(stored, "rb") if gz else stored) as handle:
-        while chunk := handle.read(CHUNK_BYTES):
-            total += len(chunk)
-            if total > max_bytes:
-                return None
-            chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def _refused(path: storage.Location, reason: str) -> DumpBytes:
-    """A dump refused before decoding. Its dump_id is the SHA-256 of the bytes as stored, streamed in
-    constant memory: for a .gz that is the compressed file (an exception to SPEC §3, which hashes the
-    decompressed bytes, because those are refused unread), and its raw/ copy is that file as it is."""
-    try:
-        with storage.open_read(path) as handle:
-            did = hashlib.file_digest(handle, "sha256").hexdigest()
-            size = handle.tell()
-    except OSError as exc:
-        raise Unreadable(f"{identity.printable(str(path))}: {exc.strerror or exc}") from None
-    stored = ".txt.gz" if path.name.endswith(".gz") else ".txt"
-    note = "; dump_id is the SHA-256 of the compressed file as stored" if stored == ".txt.gz" else ""
-    return DumpBytes(did, size, refused=reason + note, stored_suffix=stored)
-
 
 BOMS = [(codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF8, "utf-8"),
         (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16")]
@@ -133,7 +63,6 @@ def in_place(source_encoding: str) -> str:
     return (f"`iconv -f {source_encoding} -t UTF-8 FILE > FILE.new && touch -r FILE FILE.new && mv FILE.new FILE` "
             "(a .gz: gunzip it first), so the next run reads it as a new dump of the same profile and capture "
             "time; where the time can't be kept (object storage), give captured_at in a sidecar")
-
 
 CONVERT_HINT = ("the encoding can't be recognised for sure, so nothing was guessed: convert the file to UTF-8 in "
                 f"place, e.g. if it is Latin-1 {in_place('LATIN1')}; the original bytes are kept in raw/")
@@ -185,20 +114,6 @@ def not_a_profile(text: str) -> str:
             "`LGAug 23, 2023` found")
 
 
-def read_sidecar(path: storage.Location) -> identity.Sidecar:
-    side = identity.sidecar_path(path)
-    if not storage.exists(side):
-        return identity.Sidecar()
-    try:
-        with storage.open_read(side) as handle:
-            raw = handle.read(SIDECAR_MAX_BYTES + 1)
-    except OSError as exc:
-        raise identity.SidecarError(f"sidecar {side.name} can't be read: {exc}") from None
-    if len(raw) > SIDECAR_MAX_BYTES:
-        raise identity.SidecarError(f"sidecar {side.name} is larger than {SIDECAR_MAX_BYTES} bytes")
-    return identity.parse_sidecar(raw, side.name)
-
-
 def dump_row(did: str, source: SourceFile, byte_size: int, sidecar: identity.Sidecar, stamp: dict,
              profile_key: str) -> dict:
     captured_at = sidecar.captured_at or dt.datetime.fromtimestamp(source.mtime_ns / 1e9, dt.timezone.utc)
@@ -219,7 +134,7 @@ def parse_texts(batch: Batch) -> None:
     capture date, which is the reading validate.combine keeps."""
     if not batch.texts:
         return
-    from flows import parse_frame   # here: building its regexes costs every import, and most commands parse nothing
+    from core import parse_frame  # here: building its regexes costs every import, and most commands parse nothing
     rows: dict[str, list[dict]] = {}
     firsts: dict[str, tuple[dict, str]] = {}
     for row, text in batch.texts:
@@ -263,54 +178,10 @@ def profile_key(source: SourceFile, sidecar: identity.Sidecar, pattern: re.Patte
     key = sidecar.profile_key or identity.profile_key_from_name(name, pattern)
     return (key, None) if key else (None, identity.unnamed_reason(name, pattern))
 
-
-def extract_one(batch: Batch, source: SourceFile, known: set[str], raw_dir: Path | None, max_bytes: int,
-                stamp: dict, sidecar_error: str | None = None, key_pattern: re.Pattern = identity.DEFAULT_KEY) -> None:
-    """Append the records of one file to the batch; raw_dir=None re-reads a raw/ copy without storing it
-    (sidecar_error: the reason its original sidecar was unusable, recorded with that copy). A dump
-    whose name gives no profile key by key_pattern is quarantined under its whole stem."""
-    try:
-        read = read_dump(source.path, max_bytes)
-    except Unreadable as exc:
-        batch.unread.append(str(exc))
-        return
-    batch.files.append({"path": identity.printable(str(source.path)), "size": source.size,
-                        "mtime_ns": source.mtime_ns, "dump_id": read.dump_id})
-    if read.dump_id in known:
-        return
-    known.add(read.dump_id)
-    sidecar, sidecar_error = ((source.sidecar, sidecar_error) if source.sidecar is not None
-                              else _sidecar(source.path, sidecar_error))
-    key, unnamed = profile_key(source, sidecar, key_pattern)
-    row = dump_row(read.dump_id, source, read.byte_size, sidecar, stamp,
-                   key or identity.printable(identity.dump_stem(source.path)))
-    batch.dumps.append(row)
-    if raw_dir is not None:
-        raw_store.store_raw(raw_dir, source.path, read)
-        batch.raw_meta.append({"dump_id": read.dump_id, **{k: row[k] for k in RAW_META_FIELDS}, "profile_key": key,
-                               "owner_name": sidecar.owner_name, "sidecar_error": sidecar_error})
-    text, reasons = None, [read.refused] if read.refused else []
-    if read.raw is not None:
-        try:
-            text = decode_text(read.raw)
-        except Quarantine as exc:
-            reasons.append(str(exc))
-    if text is not None and not text.strip():
-        reasons.append("empty file" if not read.raw else "empty file: only white space")
-    reasons += [sidecar_error] if sidecar_error else []
-    reasons += [unnamed] if unnamed else []
-    reasons += future_capture(row["captured_at"], sidecar, stamp["ingested_at"])
-    if reasons:
-        quarantine(batch, row, reasons, text)
-    else:
-        batch.texts.append((row, text))   # parsed with the batch's others (parse_texts)
-        batch.text_chars += len(text)
-        if batch.text_chars > PARSE_AT_CHARS:
-            parse_texts(batch)
-
-
 FUTURE_TOLERANCE = dt.timedelta(minutes=5)   # clocks of machines sharing a folder differ by seconds, not minutes
+
 SIDECAR_FUTURE = dt.timedelta(days=1)        # a sidecar's time is the scraper's word: a time zone off, not more
+
 EARLIEST_CAPTURE = dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc)   # before any profile page of this kind
 
 
@@ -334,49 +205,3 @@ def future_capture(captured_at: dt.datetime, sidecar: identity.Sidecar, ingested
         return []
     return [f"the file's modification time {captured_at:%Y-%m-%d %H:%M:%S} UTC is later than this run "
             f"({ingested_at:%Y-%m-%d %H:%M:%S} UTC), so it can't be the capture time: {fix}, then run with --reprocess"]
-
-
-def _sidecar(path: storage.Location, known_error: str | None) -> tuple[identity.Sidecar, str | None]:
-    try:
-        return read_sidecar(path), known_error
-    except identity.SidecarError as exc:
-        return identity.Sidecar(), identity.printable(str(exc))
-
-
-def extract_batch(sources: list[SourceFile], known: set[str], raw_dir: Path, max_bytes: int,
-                  stamp: dict, batch_index: int, key_pattern: re.Pattern = identity.DEFAULT_KEY) -> Batch:
-    """Raw records for every file of the batch not already known by dump_id."""
-    batch = Batch()
-    seen = set(known)
-    for source in sources:
-        extract_one(batch, source, seen, raw_dir, max_bytes, stamp, source.sidecar_error, key_pattern)
-    checkpoint("extract:copies-written")
-    raw_store.write_raw_meta(raw_dir, f"{stamp['run_id']}-{batch_index:05d}", batch.raw_meta)
-    parse_texts(batch)
-    return batch
-
-
-def extract_raw_store(raw_dir: Path, max_bytes: int, loaded_by: dict[str, str],
-                      key_pattern: re.Pattern = identity.DEFAULT_KEY) -> tuple[Batch, list[Path]]:
-    """Raw records re-read from raw/, with the identity and stamps of their ingestion (see raw_metas);
-    and the copies no meta names (their batch died before writing its meta file)."""
-    batch, seen, metas, unnamed = Batch(), set(), raw_store.raw_metas(raw_dir, loaded_by), []
-    # .txt copies first: a .txt.gz copy is a .gz refused unread (its id the hash of its compressed
-    # bytes); once reprocessed, its reading is the .txt copy under the new id. The first reading of
-    # a dump id is the only one read (`seen`), rows and problems alike
-    for path in [*sorted(raw_dir.glob("*/*.txt")), *sorted(raw_dir.glob("*/*.txt.gz"))]:
-        if (meta := metas.get(identity.dump_stem(path))) is None:
-            unnamed.append(path)
-            continue
-        source = raw_copy(path, meta)
-        stamp = {"run_id": meta["run_id"], "ingested_at": identity.parse_timestamp(meta["ingested_at"])}
-        extract_one(batch, source, seen, None, max_bytes, stamp, source.sidecar_error, key_pattern)
-    parse_texts(batch)
-    return batch, unnamed
-
-
-def raw_copy(path: Path, meta: dict) -> SourceFile:
-    """A raw/ copy as a source file that remembers its first ingestion (meta: from raw_metas)."""
-    sidecar = identity.Sidecar(meta["profile_key"], identity.parse_timestamp(meta["captured_at"]),
-                               meta.get("owner_name"), meta.get("source_url"))
-    return SourceFile(path, path.stat().st_size, 0, meta["source_path"], meta.get("sidecar_error"), sidecar)

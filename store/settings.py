@@ -6,7 +6,8 @@ import os
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
-from flows import identity, storage
+from core import identity
+from store import storage
 
 ENV_PREFIX = "PROFILE_ETL_"
 

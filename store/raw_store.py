@@ -13,10 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from flows import identity, storage
+from core import identity
+from store import storage
 
 if TYPE_CHECKING:
-    from flows.extract import DumpBytes   # extract imports this module
+    from store.extract import DumpBytes   # extract imports this module
 
 RAW_META_DIR = "meta"     # raw/meta/<run_id>-<batch>.jsonl: the identities of a batch's copies
 

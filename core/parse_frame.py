@@ -1,10 +1,10 @@
-"""Parse a batch of dump texts at once with polars: the records flows.parse.parse_dump gives (as
+"""Parse a batch of dump texts at once with polars: the records core.parse.parse_dump gives (as
 extract.add_parsed and validate.entry_frame shaped them), for a fraction of its CPU time.
 
 The texts are split into lines once. Only lines short enough for a head meet a regex; entry and
 paragraph bounds are row numbers, found with fills and cumulative sums over all the lines; a text
 field is its line, or a byte slice of its dump when it spans lines, so nothing is joined. The regexes
-are flows.parse's, translated to Rust's dialect with Python's \\s, \\d and IGNORECASE spelled out.
+are core.parse's, translated to Rust's dialect with Python's \\s, \\d and IGNORECASE spelled out.
 Nothing is declined: every difference between Python and polars found is handled here. Pure: no I/O.
 """
 from __future__ import annotations
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from flows.parse import (AUTHOR_SEPARATOR, CODE_HOSTS, ENTRY_HEAD, ET_AL, LISTING_HEADING, METRIC_MAX, METRICS,
+from core.parse import (AUTHOR_SEPARATOR, CODE_HOSTS, ENTRY_HEAD, ET_AL, LISTING_HEADING, METRIC_MAX, METRICS,
                          MONTHS, NEAR_HEAD, NEAR_HEAD_MAX_LEN, SPACES, TAG_SEPARATOR, URL, URL_TRAILING_PUNCTUATION)
 from schemas.raw import RawEntry
 from schemas.tables import polars_schema
@@ -60,7 +60,7 @@ _SETS = {"d": class_body(DIGITS), "s": class_body(WHITESPACE)}
 def to_rust(rx: re.Pattern) -> str:
     """rx in Rust's dialect with Python's meaning: \\d and \\s as Python's sets, a letter under IGNORECASE
     as the class of what Python lets it match. Raises on other constructs whose meaning could differ,
-    so a change in flows.parse can't drift silently."""
+    so a change in core.parse can't drift silently."""
     if rx.flags & ~(re.IGNORECASE | re.UNICODE):
         raise ValueError(f"flags of {rx.pattern!r} have no translation")
     src, out, i, in_class, caseless = rx.pattern, [], 0, False, [bool(rx.flags & re.IGNORECASE)]

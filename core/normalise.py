@@ -9,11 +9,8 @@ from __future__ import annotations
 
 import polars as pl
 
-from flows import identity
-from schemas.tables import TABLES, polars_schema
-
-MUTABLE_TABLES = ("papers", "authors", "paper_authors", "profiles")
-APPEND_TABLES = ("dumps", "profile_snapshots", "listings", "rejects")
+from core import identity
+from schemas.tables import APPEND_TABLES, REGISTRY, TABLES, polars_schema
 METRICS = ["h_index", "papers_reported", "papers_heading", "citations", "novelty_pct", "ai_score"]
 PAPER_FIELDS = ["title", "category", "published_on", "year_inferred", "has_code_badge", "code_url",
                 "code_host", "abstract", "authors_truncated", "tag"]
@@ -163,7 +160,7 @@ def reduce_papers(frame: pl.DataFrame) -> pl.DataFrame:
     # a stored row and an observation of the same capture tie: the observation wins (a retried merge
     # must rewrite that capture's paper_authors, which may not have committed the first time)
     observed = frame.with_columns(_observed=pl.col("author_ids").is_not_null())
-    winners = latest(observed, "paper_id", ["last_seen_at", "last_seen_dump_id", "_observed"])
+    winners = latest(observed, "paper_id", [*REGISTRY["papers"].latest_by, "_observed"])
     return winners.drop("first_seen_at", "last_seen_at", "_observed").join(seen, on="paper_id").select(
         frame.columns).sort("paper_id")
 
@@ -200,7 +197,7 @@ def author_observations(loaded: pl.DataFrame) -> pl.DataFrame:
 def reduce_authors(frame: pl.DataFrame) -> pl.DataFrame:
     """One row per author: the name as the latest capture writes it."""
     seen = frame.group_by("author_id").agg(pl.col("first_seen_at").min(), pl.col("last_seen_at").max())
-    winners = latest(frame, "author_id", ["last_seen_at", "name"]).select("author_id", "name")
+    winners = latest(frame, "author_id", list(REGISTRY["authors"].latest_by)).select("author_id", "name")
     return winners.join(seen, on="author_id").select(frame.columns).sort("author_id")
 
 
@@ -216,7 +213,7 @@ def profile_observations(snapshots: pl.DataFrame) -> pl.DataFrame:
 def reduce_profiles(frame: pl.DataFrame) -> pl.DataFrame:
     """One row per profile: the latest snapshot's state, with the count and first capture of all."""
     totals = frame.group_by("profile_key").agg(pl.col("snapshots").sum(), pl.col("first_captured_at").min())
-    winners = latest(frame, "profile_key", ["last_captured_at", "latest_dump_id"]).drop("snapshots", "first_captured_at")
+    winners = latest(frame, "profile_key", list(REGISTRY["profiles"].latest_by)).drop("snapshots", "first_captured_at")
     return winners.join(totals, on="profile_key").select(frame.columns).sort("profile_key")
 
 

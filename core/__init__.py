@@ -1,0 +1,1 @@
+"""The pure core: parsing, identities, validation and normalisation; no I/O, no prefect, no duckdb."""

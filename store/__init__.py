@@ -1,0 +1,1 @@
+"""Files and storage: reading dumps, raw/ copies, scratch files, locks, settings, fault points."""

@@ -1,0 +1,190 @@
+"""Read dump files into raw records (core/records.py): bytes, identity, raw/ copies, sidecars.
+
+File I/O only (no prefect, no duckdb). One call handles a batch of files; their texts are parsed
+together (core/records.py), so a task never pays per-file overhead. Inbox files may
+be local paths or fsspec URLs (store/storage.py); raw/ is always local.
+"""
+from __future__ import annotations
+
+import gzip
+import hashlib
+import re
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from core import identity
+from core.records import Batch, Quarantine, SourceFile, decode_text, dump_row, future_capture, parse_texts, \
+    profile_key, quarantine
+from store import raw_store, storage
+from store.faults import checkpoint
+
+RAW_META_FIELDS = ["source_path", "profile_key", "captured_at", "source_url", "run_id", "ingested_at"]
+CHUNK_BYTES = 1 << 20
+SIDECAR_MAX_BYTES = 1 << 20
+PARSE_AT_CHARS = 64 << 20   # a batch's texts wait to be parsed together up to this much text: memory stays bounded
+
+
+class Unreadable(Exception):
+    """A file that couldn't be read this time (removed, moved away, no permission, an I/O error):
+    it is neither loaded nor quarantined nor indexed, so a later run tries it again."""
+
+
+@dataclass
+class DumpBytes:
+    """A dump file as read: its identity, and its bytes, or why they were refused unread."""
+    dump_id: str
+    byte_size: int
+    raw: bytes | None = None
+    refused: str | None = None
+    stored_suffix: str = ".txt"            # name suffix of its raw/ copy
+
+
+def read_dump(path: storage.Location, max_bytes: int) -> DumpBytes:
+    """The dump's raw bytes (gunzipped for .gz), streamed: never more than max_bytes + a chunk in memory."""
+    gz = path.name.endswith(".gz")
+    try:
+        raw = _read_limited(path, max_bytes, gz)
+    except (gzip.BadGzipFile, EOFError, zlib.error) as exc:   # the bytes are damaged: that won't pass
+        return _refused(path, f"can't decompress the file: {exc}")
+    except OSError as exc:
+        raise Unreadable(f"{identity.printable(str(path))}: {exc.strerror or exc}") from None
+    if raw is None:
+        what = f"decompresses to more than {max_bytes} bytes (reading stopped there: a gzip bomb?)" if gz \
+            else f"is larger than the size limit of {max_bytes} bytes"
+        return _refused(path, f"the dump {what}. To load it, raise PROFILE_ETL_MAX_DUMP_BYTES and reprocess it")
+    return DumpBytes(identity.dump_id(raw), len(raw), raw)
+
+
+def _read_limited(path: storage.Location, max_bytes: int, gz: bool) -> bytes | None:
+    """The bytes, or None as soon as there are more than max_bytes of them."""
+    if not gz and storage.size(path) > max_bytes:
+        return None
+    chunks, total = [], 0
+    with storage.open_read(path) as stored, (gzip.open(stored, "rb") if gz else stored) as handle:
+        while chunk := handle.read(CHUNK_BYTES):
+            total += len(chunk)
+            if total > max_bytes:
+                return None
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _refused(path: storage.Location, reason: str) -> DumpBytes:
+    """A dump refused before decoding. Its dump_id is the SHA-256 of the bytes as stored, streamed in
+    constant memory: for a .gz that is the compressed file (an exception to SPEC §3, which hashes the
+    decompressed bytes, because those are refused unread), and its raw/ copy is that file as it is."""
+    try:
+        with storage.open_read(path) as handle:
+            did = hashlib.file_digest(handle, "sha256").hexdigest()
+            size = handle.tell()
+    except OSError as exc:
+        raise Unreadable(f"{identity.printable(str(path))}: {exc.strerror or exc}") from None
+    stored = ".txt.gz" if path.name.endswith(".gz") else ".txt"
+    note = "; dump_id is the SHA-256 of the compressed file as stored" if stored == ".txt.gz" else ""
+    return DumpBytes(did, size, refused=reason + note, stored_suffix=stored)
+
+
+def read_sidecar(path: storage.Location) -> identity.Sidecar:
+    side = identity.sidecar_path(path)
+    if not storage.exists(side):
+        return identity.Sidecar()
+    try:
+        with storage.open_read(side) as handle:
+            raw = handle.read(SIDECAR_MAX_BYTES + 1)
+    except OSError as exc:
+        raise identity.SidecarError(f"sidecar {side.name} can't be read: {exc}") from None
+    if len(raw) > SIDECAR_MAX_BYTES:
+        raise identity.SidecarError(f"sidecar {side.name} is larger than {SIDECAR_MAX_BYTES} bytes")
+    return identity.parse_sidecar(raw, side.name)
+
+
+def extract_one(batch: Batch, source: SourceFile, known: set[str], raw_dir: Path | None, max_bytes: int,
+                stamp: dict, sidecar_error: str | None = None, key_pattern: re.Pattern = identity.DEFAULT_KEY) -> None:
+    """Append the records of one file to the batch; raw_dir=None re-reads a raw/ copy without storing it
+    (sidecar_error: the reason its original sidecar was unusable, recorded with that copy). A dump
+    whose name gives no profile key by key_pattern is quarantined under its whole stem."""
+    try:
+        read = read_dump(source.path, max_bytes)
+    except Unreadable as exc:
+        batch.unread.append(str(exc))
+        return
+    batch.files.append({"path": identity.printable(str(source.path)), "size": source.size,
+                        "mtime_ns": source.mtime_ns, "dump_id": read.dump_id})
+    if read.dump_id in known:
+        return
+    known.add(read.dump_id)
+    sidecar, sidecar_error = ((source.sidecar, sidecar_error) if source.sidecar is not None
+                              else _sidecar(source.path, sidecar_error))
+    key, unnamed = profile_key(source, sidecar, key_pattern)
+    row = dump_row(read.dump_id, source, read.byte_size, sidecar, stamp,
+                   key or identity.printable(identity.dump_stem(source.path)))
+    batch.dumps.append(row)
+    if raw_dir is not None:
+        raw_store.store_raw(raw_dir, source.path, read)
+        batch.raw_meta.append({"dump_id": read.dump_id, **{k: row[k] for k in RAW_META_FIELDS}, "profile_key": key,
+                               "owner_name": sidecar.owner_name, "sidecar_error": sidecar_error})
+    text, reasons = None, [read.refused] if read.refused else []
+    if read.raw is not None:
+        try:
+            text = decode_text(read.raw)
+        except Quarantine as exc:
+            reasons.append(str(exc))
+    if text is not None and not text.strip():
+        reasons.append("empty file" if not read.raw else "empty file: only white space")
+    reasons += [sidecar_error] if sidecar_error else []
+    reasons += [unnamed] if unnamed else []
+    reasons += future_capture(row["captured_at"], sidecar, stamp["ingested_at"])
+    if reasons:
+        quarantine(batch, row, reasons, text)
+    else:
+        batch.texts.append((row, text))   # parsed with the batch's others (parse_texts)
+        batch.text_chars += len(text)
+        if batch.text_chars > PARSE_AT_CHARS:
+            parse_texts(batch)
+
+
+def _sidecar(path: storage.Location, known_error: str | None) -> tuple[identity.Sidecar, str | None]:
+    try:
+        return read_sidecar(path), known_error
+    except identity.SidecarError as exc:
+        return identity.Sidecar(), identity.printable(str(exc))
+
+
+def extract_batch(sources: list[SourceFile], known: set[str], raw_dir: Path, max_bytes: int,
+                  stamp: dict, batch_index: int, key_pattern: re.Pattern = identity.DEFAULT_KEY) -> Batch:
+    """Raw records for every file of the batch not already known by dump_id."""
+    batch = Batch()
+    seen = set(known)
+    for source in sources:
+        extract_one(batch, source, seen, raw_dir, max_bytes, stamp, source.sidecar_error, key_pattern)
+    checkpoint("extract:copies-written")
+    raw_store.write_raw_meta(raw_dir, f"{stamp['run_id']}-{batch_index:05d}", batch.raw_meta)
+    parse_texts(batch)
+    return batch
+
+
+def extract_raw_store(raw_dir: Path, max_bytes: int, loaded_by: dict[str, str],
+                      key_pattern: re.Pattern = identity.DEFAULT_KEY) -> tuple[Batch, list[Path]]:
+    """Raw records re-read from raw/, with the identity and stamps of their ingestion (see raw_metas);
+    and the copies no meta names (their batch died before writing its meta file)."""
+    batch, seen, metas, unnamed = Batch(), set(), raw_store.raw_metas(raw_dir, loaded_by), []
+    # .txt copies first: a .txt.gz copy is a .gz refused unread (its id the hash of its compressed
+    # bytes); once reprocessed, its reading is the .txt copy under the new id. The first reading of
+    # a dump id is the only one read (`seen`), rows and problems alike
+    for path in [*sorted(raw_dir.glob("*/*.txt")), *sorted(raw_dir.glob("*/*.txt.gz"))]:
+        if (meta := metas.get(identity.dump_stem(path))) is None:
+            unnamed.append(path)
+            continue
+        source = raw_copy(path, meta)
+        stamp = {"run_id": meta["run_id"], "ingested_at": identity.parse_timestamp(meta["ingested_at"])}
+        extract_one(batch, source, seen, None, max_bytes, stamp, source.sidecar_error, key_pattern)
+    parse_texts(batch)
+    return batch, unnamed
+
+
+def raw_copy(path: Path, meta: dict) -> SourceFile:
+    """A raw/ copy as a source file that remembers its first ingestion (meta: from raw_metas)."""
+    sidecar = identity.Sidecar(meta["profile_key"], identity.parse_timestamp(meta["captured_at"]),
+                               meta.get("owner_name"), meta.get("source_url"))
+    return SourceFile(path, path.stat().st_size, 0, meta["source_path"], meta.get("sidecar_error"), sidecar)

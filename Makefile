@@ -29,9 +29,9 @@ example: $(VENV)/.runtime
 test: install
 	$(BIN)/python -m pytest
 
-# Everything but the end-to-end tier (tests marked e2e: subprocess runs, kills, servers, S3, Dask).
+# The fast tier for the edit loop: pure and in-process tests, without the flow and end-to-end tiers.
 test-fast: install
-	$(BIN)/python -m pytest -m "not e2e"
+	$(BIN)/python -m pytest -m "not flow and not e2e" --hypothesis-profile fast
 
 # The benchmark (docs/benchmarks.md): prints numbers, writes bench/results/latest.json; BENCH_ARGS="--dumps 500" etc.
 bench: install

@@ -9,9 +9,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.parse import parse_dump
-
 from bench.rss import MB, hwm_bytes, reset_own_hwm
+from core.parse import parse_dump
 
 
 @dataclass

@@ -12,12 +12,11 @@ import os
 import time
 from pathlib import Path
 
-from core.identity import dump_id, profile_key_from_name, stable_id
-
 from bench import measure
 from bench.floor import InProcess, captured_on, read_and_parse
 from bench.offline import no_network
 from bench.rss import MB, hwm_bytes, reset_own_hwm
+from core.identity import dump_id, profile_key_from_name, stable_id
 
 os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
 PAPER_FIELDS = ["category", "published_on", "year_inferred", "has_code_badge", "code_url", "code_host",

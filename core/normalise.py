@@ -11,6 +11,7 @@ import polars as pl
 
 from core import identity
 from schemas.tables import APPEND_TABLES, REGISTRY, TABLES, polars_schema
+
 METRICS = ["h_index", "papers_reported", "papers_heading", "citations", "novelty_pct", "ai_score"]
 PAPER_FIELDS = ["title", "category", "published_on", "year_inferred", "has_code_badge", "code_url",
                 "code_host", "abstract", "authors_truncated", "tag"]

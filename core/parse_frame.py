@@ -4,20 +4,43 @@ extract.add_parsed and validate.entry_frame shaped them), for a fraction of its 
 The texts are split into lines once. Only lines short enough for a head meet a regex; entry and
 paragraph bounds are row numbers, found with fills and cumulative sums over all the lines; a text
 field is its line, or a byte slice of its dump when it spans lines, so nothing is joined. The regexes
-are core.parse's, translated to Rust's dialect with Python's \\s, \\d and IGNORECASE spelled out.
+are core.parse's, translated to Rust's dialect (core/rust_regex.py).
 Nothing is declined: every difference between Python and polars found is handled here. Pure: no I/O.
 """
 from __future__ import annotations
 
-import re
-import string
-import unicodedata
 from dataclasses import dataclass
 
 import polars as pl
 
-from core.parse import (AUTHOR_SEPARATOR, CODE_HOSTS, ENTRY_HEAD, ET_AL, LISTING_HEADING, METRIC_MAX, METRICS,
-                         MONTHS, NEAR_HEAD, NEAR_HEAD_MAX_LEN, SPACES, TAG_SEPARATOR, URL, URL_TRAILING_PUNCTUATION)
+from core.parse import (
+    AUTHOR_SEPARATOR,
+    CODE_HOSTS,
+    ET_AL,
+    METRIC_MAX,
+    METRICS,
+    MONTHS,
+    NEAR_HEAD_MAX_LEN,
+    TAG_SEPARATOR,
+    URL_TRAILING_PUNCTUATION,
+)
+from core.rust_regex import (
+    BLANK_RUN_RX,
+    DIGIT_VALUE,
+    ENTRY_HEAD_RX,
+    LISTING_RX,
+    MAX_HEAD_BYTES,
+    METRIC_RX,
+    NEAR_HEAD_RX,
+    SPACES_RX,
+    TAG_RX,
+    URL_LIMIT,
+    URL_RUN_RX,
+    URL_RX,
+    WHITESPACE,
+    WS_FIRST_BYTES,
+    WS_LAST_BYTES,
+)
 from schemas.raw import RawEntry
 from schemas.tables import polars_schema
 
@@ -26,80 +49,6 @@ DUMP_COLUMNS = ["dump_id", *METRICS, "papers_heading", "entries_found", "looks_l
 RAW_TEXT_MAX = 100_000     # parse_entry's cut of raw_text, in characters
 PROBLEM_TEXT_MAX = 2_000   # parse_header's cut of a problem line
 
-# Python's character sets, scanned in planes 0-1 only to keep the import cheap: nothing beyond them is
-# white space, a decimal digit or an ASCII letter's case twin (tests/test_parse_frame.py checks them all).
-_CHARS = "".join(map(chr, range(0xD800))) + "".join(map(chr, range(0xE000, 0x20000)))
-WHITESPACE = "".join(re.findall(r"\s", _CHARS))   # str.strip()'s set: Rust's White_Space and \x1c-\x1f
-DIGITS = "".join(re.findall(r"\d", _CHARS))       # every Unicode decimal digit, which int() reads
-DIGIT_VALUE = {d: str(unicodedata.decimal(d)) for d in DIGITS if not d.isascii()}
-_TWINS = re.findall(r"(?i:[a-z])", _CHARS)
-# what a letter matches under IGNORECASE: also the Kelvin sign for k, ſ for s, İ and ı for i
-CASELESS = {a: "".join(c for c in _TWINS if re.fullmatch(a, c, re.IGNORECASE)) for a in string.ascii_lowercase}
-WS_FIRST_BYTES = sorted({c.encode()[0] for c in WHITESPACE})
-WS_LAST_BYTES = sorted({c.encode()[-1] for c in WHITESPACE})
-MAX_HEAD_BYTES = 4 * NEAR_HEAD_MAX_LEN    # the most UTF-8 bytes a line short enough for a head can have
-
-
-def class_body(chars: str) -> str:
-    """chars as the inside of a Rust regex class: runs of consecutive code points as ranges."""
-    runs: list[list[int]] = []
-    for code in sorted(set(map(ord, chars))):
-        if runs and code == runs[-1][1] + 1:
-            runs[-1][1] = code
-        else:
-            runs.append([code, code])
-
-    def char(code: int) -> str:
-        return chr(code) if chr(code).isascii() and chr(code).isalnum() else f"\\x{{{code:x}}}"
-    return "".join(char(a) + (f"-{char(b)}" if b > a else "") for a, b in runs)
-
-
-_SETS = {"d": class_body(DIGITS), "s": class_body(WHITESPACE)}
-
-
-def to_rust(rx: re.Pattern) -> str:
-    """rx in Rust's dialect with Python's meaning: \\d and \\s as Python's sets, a letter under IGNORECASE
-    as the class of what Python lets it match. Raises on other constructs whose meaning could differ,
-    so a change in core.parse can't drift silently."""
-    if rx.flags & ~(re.IGNORECASE | re.UNICODE):
-        raise ValueError(f"flags of {rx.pattern!r} have no translation")
-    src, out, i, in_class, caseless = rx.pattern, [], 0, False, [bool(rx.flags & re.IGNORECASE)]
-    while i < len(src):
-        c, step = src[i], 1
-        if c == "\\":
-            c, step = src[i + 1], 2
-            if c.isalnum() and c not in _SETS:
-                raise ValueError(f"escape \\{c} in {src!r} has no translation")
-            out.append((_SETS[c] if in_class else f"[{_SETS[c]}]") if c in _SETS else "\\" + c)
-        elif in_class:
-            if (c.isalpha() and caseless[-1]) or src[i:i + 2] in ("&&", "--", "~~"):
-                raise ValueError(f"class in {src!r} reads differently in Rust")
-            in_class = c != "]"
-            out.append(c)
-        elif src.startswith("(?i:", i):
-            caseless.append(True)
-            out.append("(?:")
-            step = 4
-        else:
-            in_class = c == "["
-            caseless = caseless + [caseless[-1]] if c == "(" else caseless[:-1] if c == ")" else caseless
-            out.append(f"[{class_body(CASELESS[c.lower()])}]" if c.isascii() and c.isalpha() and caseless[-1] else c)
-        i += step
-    return "".join(out)
-
-
-ENTRY_HEAD_RX = f"^(?:{to_rust(ENTRY_HEAD)})$"    # fullmatch
-NEAR_HEAD_RX = f"^(?:{to_rust(NEAR_HEAD)})"       # match: a prefix
-METRIC_RX = {name: f"^(?:{to_rust(rx)})$" for name, rx in METRICS.items()}
-LISTING_RX = f"^(?:{to_rust(LISTING_HEADING)})$"
-SPACES_RX = to_rust(SPACES)
-URL_RX = to_rust(URL)
-URL_LIMIT = int(re.search(r"\{1,(\d+)\}$", URL.pattern).group(1))
-# several times faster unbounded; a match longer than URL_LIMIT is searched again with URL_RX, whose bound
-# cuts it and goes on searching behind the cut, as Python does
-URL_RUN_RX = URL_RX.removesuffix(f"{{1,{URL_LIMIT}}}") + "+"
-BLANK_RUN_RX = f"\n[{_SETS['s']}]*\n"    # the blank lines between two paragraphs, with their newlines
-TAG_RX = f"^(?s:(.*)){pl.escape_regex(TAG_SEPARATOR)}(?s:(.*))$"   # greedy: the last separator, as rsplit
 ROW = pl.int_range(pl.len(), dtype=pl.Int64)
 
 

@@ -8,17 +8,20 @@ its metadata, never its entries. No prefect, no duckdb.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
 
 from core import identity
-from flows import stages
-from schemas.tables import APPEND_TABLES, OBSERVED_TABLES
+from core.normalise import merge_tables, normalise_batch
+from core.records import SourceFile
+from core.validate import RawFrames, combine, to_frames, validate_dumps, validate_entries
+from schemas.tables import APPEND_TABLES, OBSERVED_TABLES, TABLES
+from store import extract, scratch
+from store.faults import checkpoint
 from warehouse import lake
-from store import scratch
-
 
 
 class BatchJob:
@@ -50,14 +53,14 @@ class BatchResult:
 def plan_jobs(sources: list, known: set[str], settings, run_id: str, started_at: dt.datetime) -> list[BatchJob]:
     return [BatchJob(i, chunk, known, settings.raw, settings.lake, settings.max_dump_bytes, run_id, started_at,
                      settings.profile_key_pattern)
-            for i, chunk in enumerate(stages.chunks(sources, settings.batch_size))]
+            for i, chunk in enumerate(chunks(sources, settings.batch_size))]
 
 
 def process_batch(job: BatchJob) -> BatchResult:
     stamp = {"run_id": job.run_id, "ingested_at": job.ingested_at}
-    frames = stages.extract_frames(job.sources, job.known, job.raw_dir, job.max_bytes, stamp, job.index,
+    frames = extract_frames(job.sources, job.known, job.raw_dir, job.max_bytes, stamp, job.index,
                                    identity.key_pattern(job.key_pattern))
-    tables = stages.normalise_frames(frames)
+    tables = normalise_frames(frames)
     result = write_batch(job, frames.files, tables)
     result.unread = frames.unread
     return result
@@ -105,3 +108,34 @@ def repeated_dumps(results: list[BatchResult]) -> dict[int, set[str]]:
 def scratch_files(results: list[BatchResult]) -> dict[str, list[Path]]:
     """The run's scratch files of each table (results in batch order): what its commits read."""
     return {name: [r.scratch[name] for r in results if name in r.scratch] for name in (*APPEND_TABLES, *OBSERVED_TABLES)}
+
+
+def chunks(items: list, size: int) -> list[list]:
+    return [items[i:i + size] for i in range(0, len(items), size)]
+
+
+def extract_frames(sources: list[SourceFile], known: set[str], raw_dir: Path, max_bytes: int,
+                   stamp: dict, batch_index: int, key_pattern: re.Pattern = identity.DEFAULT_KEY) -> RawFrames:
+    """Raw records of a batch of files, as DataFrames."""
+    batch = extract.extract_batch(sources, known, raw_dir, max_bytes, stamp, batch_index, key_pattern)
+    checkpoint("extract:batch-read")
+    return to_frames(batch)
+
+
+def normalise_frames(frames: RawFrames) -> dict[str, pl.DataFrame]:
+    """Validate a batch's raw records, normalise them, and validate every row on the way out: the append
+    tables' rows, and the observations of the mutable tables (a merge only picks among validated rows)."""
+    dumps = validate_dumps(frames.dumps)
+    entries, entry_rejects = validate_entries(frames.entries)
+    checkpoint("validate:raw-validated")
+    tables = normalise_batch(dumps, entries, frames.problems, entry_rejects)
+    checkpoint("normalise:tables-built")
+    return {name: TABLES[name].validate(frame, lazy=True) for name, frame in tables.items()}
+
+
+def transform(parts: list[RawFrames], current: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
+    """All of it in memory: raw batches and the current mutable tables to validated tables."""
+    tables = normalise_frames(combine(parts))
+    merged = merge_tables(current, tables)
+    return {**{name: tables[name] for name in APPEND_TABLES},
+            **{name: TABLES[name].validate(frame, lazy=True) for name, frame in merged.items()}}

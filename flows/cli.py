@@ -7,34 +7,14 @@ import json
 import os
 import sys
 import time
-from contextlib import nullcontext
 from pathlib import Path
 
-from flows import guard, home_commands
 from core import identity
-from store import storage
+from flows import guard, home_commands
 from flows.home_commands import reachable
+from flows.prefect_env import use_prefect_env, without_heartbeats
+from store import storage
 from store.settings import RunFailed, Settings, UserError
-
-# Offline, quiet and clean exits for Prefect's temporary server; set before prefect is imported.
-PREFECT_ENV = {
-    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-    "DO_NOT_TRACK": "1",
-    # The temporary server's task-run recorder writes once, at its stop: a periodic flush cancelled
-    # by that stop printed an `Error flushing N events` traceback (a killed run's task runs go unrecorded).
-    "PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_BATCH_SIZE": "1000",
-    "PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_FLUSH_INTERVAL": "60",  # whole seconds: the server int()s it
-    # Every log still reaches the API (the UI, `prefect flow-run logs`); the terminal shows the run's
-    # own progress and one line of result or failure, and Prefect's tracebacks only with --verbose.
-    "PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL": "CRITICAL",
-    # Automations are a lasting server's business; the temporary server lives for one run, and
-    # starts faster without the triggers service.
-    "PREFECT_SERVER_SERVICES_TRIGGERS_ENABLED": "false",
-    # The temporary server's first start on a machine migrates its database, and a busy machine
-    # slows it further: Prefect's 20 s default failed runs here that 90 s lets finish.
-    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "90",
-}
-
 
 # Inbox and lake are kept as text (not Path) so that the `//` of a URL survives.
 LAKE_HELP = "the Parquet lake: a folder, or an fsspec URL such as s3://bucket/lake (default: HOME/lake)"
@@ -156,12 +136,6 @@ def entry() -> int:
     return code
 
 
-def use_prefect_env() -> None:
-    """PREFECT_ENV, unless the environment says otherwise; before prefect is imported."""
-    for key, value in PREFECT_ENV.items():
-        os.environ.setdefault(key, value)
-
-
 def prepare_prefect(settings: Settings, verbose: bool = False) -> None:
     if verbose:
         os.environ["PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL"] = "INFO"
@@ -218,7 +192,7 @@ def cmd_run(settings: Settings, args) -> int:
 def run_ingest(settings: Settings, args) -> int:
     from flows.pipeline import ingest_flow
     from flows.progress import show_progress
-    from flows.stages import describe
+    from flows.runs import describe
     show_progress()
     try:
         with without_heartbeats():
@@ -242,16 +216,6 @@ def run_ingest(settings: Settings, args) -> int:
     print(json.dumps(summary | {"wall_seconds": seconds}, default=str, indent=1) if args.json
           else describe(summary, seconds))
     return 0
-
-
-def without_heartbeats():
-    """Flow-run heartbeats are off unless the environment sets PREFECT_FLOWS_HEARTBEAT_FREQUENCY (a
-    Prefect profile's value is overridden): the flow waits for its heartbeat thread, which sleeps in
-    whole seconds, at the end of every run (0.8 s of a run's wall time here)."""
-    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
-    if os.environ.get("PREFECT_FLOWS_HEARTBEAT_FREQUENCY"):
-        return nullcontext()
-    return temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None})
 
 
 def cmd_sql(settings: Settings, args) -> int:

@@ -10,13 +10,13 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from flows import discover, integrity
-from store import extract, raw_store, storage
 from core import identity
-from flows.rebuild import copied_dump_ids, side_folder
-from store.settings import Settings
 from core.validate import FILE_SCHEMA
+from flows import discover, integrity
+from flows.rebuild import copied_dump_ids, side_folder
 from schemas.tables import TABLES
+from store import extract, raw_store, storage
+from store.settings import Settings
 from warehouse import lake as lake_mod
 from warehouse.lake_health import first_line, lake_problems
 

@@ -55,8 +55,8 @@ def reachable(loc: storage.Location) -> bool:
 
 
 def cmd_rebuild(settings: Settings, args) -> int:
-    from store.lock import run_lock
     from flows.rebuild import Drop, lake_from_raw, refuse_without_sources
+    from store.lock import run_lock
     from warehouse.publish import rebuild
     reachable(settings.lake)   # an unreachable S3 lake says so, not "no lake"
     refuse_without_sources(settings, args.from_raw)   # before the lock, which makes the home
@@ -127,15 +127,15 @@ def cmd_rollback(settings: Settings, args) -> int:
 
 def cmd_maintain(settings: Settings, args) -> int:
     from store.lock import run_lock
-    from warehouse import history, lake
+    from warehouse import history, lake, maintenance
     from warehouse.lake_health import refuse_damaged_logs
     days = lake.RETENTION_DAYS if args.retention_days is None else args.retention_days
     reachable(settings.lake)
     history.require_lake(settings.lake)
     refuse_damaged_logs(settings.lake, "`maintain`")   # a vacuum would delete the files a damaged commit hides
     with run_lock(settings.home, settings.lock_wait_seconds):
-        done = history.maintain(settings.lake, days)
-    print(history.describe_maintenance(done, days))
+        done = maintenance.maintain(settings.lake, days)
+    print(maintenance.describe_maintenance(done, days))
     return 0
 
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 import duckdb
 
 from flows import discover
+from schemas.tables import TABLES
 from store import raw_store
 from store.settings import Settings, UserError
-from schemas.tables import TABLES
 from warehouse import lake
 
 

@@ -20,11 +20,10 @@ from pathlib import Path
 
 import polars as pl
 
-from store import storage
 from core.normalise import merge_authors, merge_paper_authors, merge_papers, merge_profiles
 from schemas.tables import MERGE_KEYS, TABLES
+from store import scratch, storage
 from warehouse import lake
-from store import scratch
 
 MERGES = {"papers": merge_papers, "authors": merge_authors, "profiles": merge_profiles}
 # Scratch bytes per part: a part's merge holds about 20 times its observations' scratch bytes in

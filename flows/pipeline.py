@@ -14,16 +14,17 @@ from prefect.cache_policies import NO_CACHE
 from prefect.futures import wait
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from flows import artifact, batch, discover, integrity, merge, stages
-from store import extract, storage
+from flows import appends, artifact, batch, discover, integrity, merge, runs
 from flows.artifact import ARTIFACT_KEY
-from store.faults import checkpoint
-from store.lock import run_lock
 from flows.progress import Progress
 from flows.rebuild import restore_interrupted_rebuild
-from store.settings import Settings, UserError
 from schemas.tables import APPEND_TABLES, MERGED_TABLES, OBSERVED_TABLES, TABLES, empty_frame
-from warehouse import history, lake, lake_health, publish
+from store import extract, storage
+from store.faults import checkpoint
+from store.lock import run_lock
+from store.settings import Settings, UserError
+from warehouse import lake, lake_health, maintenance, publish
+
 
 def is_io_error(task, task_run, state) -> bool:
     """Retry only failures that a second try may fix: I/O errors, not bugs or bad data."""
@@ -61,7 +62,7 @@ def quarantined_sources(lake_dir: Path, raw_dir: Path, max_bytes: int) -> dict[s
 
 @task(**IO_TASK)
 def commit_appends(lake_dir: Path, seq: int, scratch: dict[str, list[Path]], retried: set[str]) -> dict[str, int]:
-    return stages.commit_appends(lake_dir, seq, scratch, retried)
+    return appends.commit_appends(lake_dir, seq, scratch, retried)
 
 
 @task(**IO_TASK)
@@ -81,9 +82,9 @@ def add_to_file_index(state: Path, files: list[pl.DataFrame]) -> None:
 
 @task(**IO_TASK)
 def maintain_lake(lake_dir: Path, max_files: int) -> None:
-    if max_files and history.maintenance_due(lake_dir, max_files):
-        get_run_logger().info("compacting the lake: %s", history.describe_maintenance(
-            history.maintain(lake_dir), lake.RETENTION_DAYS))
+    if max_files and maintenance.maintenance_due(lake_dir, max_files):
+        get_run_logger().info("compacting the lake: %s", maintenance.describe_maintenance(
+            maintenance.maintain(lake_dir), lake.RETENTION_DAYS))
 
 
 @task(**IO_TASK)
@@ -105,7 +106,7 @@ def print_deployment_result(flow, flow_run, state) -> None:
         return
     summary = state.result(raise_on_failure=False)
     if isinstance(summary, dict) and "dumps_new" in summary:
-        print(f"profile-etl: scheduled run {flow_run.name}: {stages.describe(summary)}", flush=True)
+        print(f"profile-etl: scheduled run {flow_run.name}: {runs.describe(summary)}", flush=True)
 
 
 # A thread per core for batches and merges: their heavy parts (polars, I/O) release the GIL, and a
@@ -124,7 +125,7 @@ def ingest(home: Path = DEFAULTS.home, inbox: Path | str | None = None, batch_si
                              max_dump_bytes=max_dump_bytes, lock_wait_seconds=lock_wait_seconds, lake=lake)
     with run_lock(settings.home, settings.lock_wait_seconds):
         started_at = dt.datetime.now(dt.timezone.utc)
-        run_id = stages.new_run_id(started_at)
+        run_id = runs.new_run_id(started_at)
         seq = prepare_lake(settings)
         try:
             return ingest_new_dumps(settings, run_id, started_at, reprocess, seq)
@@ -146,7 +147,7 @@ def ingest_new_dumps(settings: Settings, run_id: str, started_at: dt.datetime, r
     lost = commit_appends(settings.lake, seq, scratch, set(retry)) if new_dumps.height else {}
     gained = merge_run(settings.lake, seq, scratch)
     checkpoint("normalise:merged")
-    row = stages.run_row(run_id, started_at, "completed", len(found.found), new_dumps)
+    row = runs.run_row(run_id, started_at, "completed", len(found.found), new_dumps)
     commit_run(settings.lake, row, seq)
     storage.remove_tree(settings.lake / lake.WORK)
     add_to_file_index(settings.state, [r.files for r in results])  # frames: Prefect doesn't walk them
@@ -161,7 +162,7 @@ def ingest_new_dumps(settings: Settings, run_id: str, started_at: dt.datetime, r
                      "files_read": len(plan.todo) + len(retry), "reprocessed": len(retry),
                      "bytes_new": int(new_dumps["byte_size"].sum()), "rows_added": added}
     log_unread(unread)
-    get_run_logger().info("run %s: %s", run_id, stages.describe(summary))
+    get_run_logger().info("run %s: %s", run_id, runs.describe(summary))
     publish_summary(summary, new_dumps)
     return summary
 
@@ -214,7 +215,7 @@ def log_unread(unread: list[str]) -> None:
 
 def publish_summary(summary: dict, new_dumps: pl.DataFrame) -> None:
     create_markdown_artifact(key=ARTIFACT_KEY, markdown=artifact.summary_markdown(summary, new_dumps),
-                             description=stages.describe(summary))
+                             description=runs.describe(summary))
 
 
 def record_failed_run(settings: Settings, run_id: str, started_at: dt.datetime, seq: int) -> None:
@@ -227,7 +228,7 @@ def record_failed_run(settings: Settings, run_id: str, started_at: dt.datetime, 
             lake.mark_failed(settings.lake, run_id)
             return
         lake.recover(settings.lake)
-        row = stages.run_row(run_id, started_at, "failed", 0, pl.DataFrame(schema={"status": pl.String}))
+        row = runs.run_row(run_id, started_at, "failed", 0, pl.DataFrame(schema={"status": pl.String}))
         lake.commit_run(settings.lake, row, seq)
         publish.publish(settings.warehouse, settings.lake)
     except Exception as exc:  # the original failure is what the caller must see

@@ -11,13 +11,12 @@ from pathlib import Path
 
 import duckdb
 
-from store import extract
 from core import identity
-from flows import stages
-from schemas.tables import MERGED_TABLES
-from store.settings import UserError
 from core.validate import to_frames
-from schemas.tables import TABLES, empty_frame
+from flows import batch as batches
+from schemas.tables import MERGED_TABLES, TABLES, empty_frame
+from store import extract
+from store.settings import UserError
 from warehouse.load import connect
 from warehouse.views import sql_literal
 
@@ -161,7 +160,7 @@ def validate_files(paths: list[Path], max_bytes: int, key_pattern: re.Pattern = 
             problems.append(f"can't read {batch.unread[0]}")
             invalid += 1
             continue
-        tables = stages.transform([to_frames(batch)], {name: empty_frame(TABLES[name]) for name in MERGED_TABLES})
+        tables = batches.transform([to_frames(batch)], {name: empty_frame(TABLES[name]) for name in MERGED_TABLES})
         dump = tables["dumps"].row(0, named=True)
         for reject in tables["rejects"].iter_rows(named=True):
             where = f"{path}:{reject['line_no']}" if reject["line_no"] else f"{path}"

@@ -9,14 +9,13 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from store import extract, raw_store, storage
 from core import identity
-from flows import stages
-from store.faults import checkpoint
-from schemas.tables import MERGED_TABLES
-from store.settings import Settings, UserError
 from core.validate import to_frames
-from schemas.tables import TABLES, empty_frame, polars_schema
+from flows.batch import transform
+from schemas.tables import MERGED_TABLES, TABLES, empty_frame, polars_schema
+from store import extract, raw_store, storage
+from store.faults import checkpoint
+from store.settings import Settings, UserError
 from warehouse import lake
 from warehouse.lake_health import first_line
 
@@ -164,7 +163,7 @@ def lake_from_raw(settings: Settings, drop: Drop = Drop()) -> list[str]:
                      "died before writing its batch's; no lake held them, and the next run that reads their inbox "
                      f"files names them): {', '.join(p.name for p in unnamed[:5])}{' …' if len(unnamed) > 5 else ''}")
     current = {name: empty_frame(TABLES[name]) for name in MERGED_TABLES}
-    tables = stages.transform([to_frames(batch)], current) if batch.dumps else {}
+    tables = transform([to_frames(batch)], current) if batch.dumps else {}
     # the versions old runs recorded belong to the lake before the rebuild: nothing rolls back to them
     tables["runs"] = runs.with_columns(lake_versions=pl.lit(None, pl.String))
     whole = {name: tables.get(name, empty_frame(TABLES[name])) for name in TABLES}

@@ -22,6 +22,7 @@ OFFLINE_ENV = {"PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1"}
 def serve(settings: Settings, cron: str | None, interval: float | None) -> None:
     """Serve the ingestion flow as a deployment; needs a Prefect server (PREFECT_API_URL)."""
     from prefect.client.schemas.objects import ConcurrencyLimitConfig
+
     from flows.pipeline import ingest
     ingest.serve(name=DEPLOYMENT, cron=cron, interval=interval, limit=1,
                  global_limit=ConcurrencyLimitConfig(limit=1, collision_strategy="ENQUEUE"),
@@ -94,7 +95,7 @@ def watch(settings: Settings, run: Callable[[], dict], quiet_seconds: float, pol
           should_stop: Callable[[], bool] = lambda: False) -> int:
     """Poll the inbox; after a burst of new files goes quiet, run once, and print its result line.
     Returns the number of runs."""
-    from flows.stages import describe   # here: `profile-etl server` imports this module, and needs no polars
+    from flows.runs import describe  # here: `profile-etl server` imports this module, and needs no polars
     watcher, runs = Watcher(settings, quiet_seconds), 0
     while not should_stop():
         if watcher.due():

@@ -17,7 +17,7 @@ from core import identity
 from store import storage
 
 if TYPE_CHECKING:
-    from store.extract import DumpBytes   # extract imports this module
+    from store.extract import DumpBytes  # extract imports this module
 
 RAW_META_DIR = "meta"     # raw/meta/<run_id>-<batch>.jsonl: the identities of a batch's copies
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import base64
 import json
 import os
-import signal
 import shutil
+import signal
 import subprocess
 import tempfile
 import urllib.request

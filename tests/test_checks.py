@@ -8,10 +8,10 @@ import duckdb
 import polars as pl
 import pytest
 
-from flows import stages
-from tests.test_marts import home  # noqa: F401  (module fixture: sample, later snapshot, other profile)
-from warehouse.checks import DataCheckFailed, check_names, run_checks
+from flows import runs
+from tests.test_marts import home  # noqa: F401  (the session's two-profile home, tests/conftest.py)
 from warehouse import lake
+from warehouse.checks import DataCheckFailed, check_names, run_checks
 from warehouse.publish import publish
 
 BREAKAGES = {
@@ -65,7 +65,7 @@ def test_a_failing_check_stops_publishing(home, tmp_path):  # noqa: F811
     bogus = listings.head(1).with_columns(paper_id=pl.lit("0" * 16), rank=pl.lit(999, pl.Int64))
     seq = lake.recover(work / "lake")
     lake.append(work / "lake", "listings", bogus, seq)
-    lake.commit_run(work / "lake", stages.run_row("bogus-run", dt.datetime.now(dt.timezone.utc), "completed", 0,
+    lake.commit_run(work / "lake", runs.run_row("bogus-run", dt.datetime.now(dt.timezone.utc), "completed", 0,
                                                   pl.DataFrame(schema={"status": pl.String})), seq)
     before = (work / "warehouse.duckdb").read_bytes()
     with pytest.raises(DataCheckFailed, match="listings_reference_papers"):

@@ -16,6 +16,8 @@ from flows.cli import main
 from tests import dumps
 from tests.conftest import SAMPLE_NAME, UTC, write_dump
 
+pytestmark = pytest.mark.e2e   # a real `profile-etl run` process
+
 FIRST = dt.datetime(2026, 6, 1, tzinfo=UTC)
 BIN = Path(sys.executable).parent
 
@@ -271,7 +273,8 @@ def test_runs_send_heartbeats_only_when_asked(monkeypatch, env, heartbeats):
     """Prefect's flow heartbeat thread, joined at the flow's end, cost each run up to 1 s: off,
     unless PREFECT_FLOWS_HEARTBEAT_FREQUENCY asks for them (crash detection on a lasting server)."""
     from prefect.settings import get_current_settings
-    from flows.cli import without_heartbeats
+
+    from flows.prefect_env import without_heartbeats
     if env is None:
         monkeypatch.delenv("PREFECT_FLOWS_HEARTBEAT_FREQUENCY", raising=False)
     else:

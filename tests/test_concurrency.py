@@ -11,12 +11,14 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from store.lock import RunLocked, run_lock
-from warehouse import files
 from flows.pipeline import ingest
+from store.lock import RunLocked, run_lock
 from tests.conftest import SAMPLE_NAME, write_dump
 from tests.test_crash import api_env
 from tests.test_pipeline import FIRST, LATER, later_snapshot
+from warehouse import files
+
+pytestmark = pytest.mark.e2e   # concurrent run processes and readers
 
 BIN = Path(sys.executable).parent
 STATE_SQL = ("SELECT (SELECT count(*) FROM dumps), (SELECT count(*) FROM listings), (SELECT count(*) FROM papers), "

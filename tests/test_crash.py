@@ -11,13 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from store.faults import CRASH_ENV, FAIL_ENV, InjectedFault
 from flows.pipeline import ingest
+from store.faults import CRASH_ENV, FAIL_ENV, InjectedFault
 from tests import dumps
 from tests.conftest import SAMPLE_NAME, UTC, write_dump
 from tests.test_pipeline import FIRST, LATER, later_snapshot, other_profile
-from tests.warehouse_state import (differences, run_statuses, same_tables, lake_leftovers,
-                                   warehouse_tables)
+from tests.warehouse_state import differences, lake_leftovers, run_statuses, same_tables, warehouse_tables
+
+pytestmark = pytest.mark.e2e   # real runs killed at every point
 
 BIN = Path(sys.executable).parent
 POINTS = [

@@ -11,6 +11,8 @@ import pytest
 from flows.pipeline import ingest_flow
 from tests.warehouse_state import DATA_TABLES, same_tables, warehouse_tables
 
+pytestmark = pytest.mark.e2e   # a Dask cluster on loopback
+
 distributed = pytest.importorskip("distributed")
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "make_dumps.py"
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import polars as pl
 
-from flows.discover import index_key, scan_inbox, unrecognised
 from core.validate import FILE_SCHEMA
+from flows.discover import index_key, scan_inbox, unrecognised
 
 
 def at(path, seconds: int):
@@ -73,7 +73,7 @@ def test_only_regular_files_are_dumps_the_rest_is_ignored_unopened(tmp_path):
 def test_opening_a_fifo_to_read_it_is_refused_at_once(tmp_path):
     """In a child process with a timeout: a regression would wait on the FIFO for ever."""
     os.mkfifo(tmp_path / "fifo.txt")
-    code = ("from pathlib import Path; from flows import storage\n"
+    code = ("from pathlib import Path; from store import storage\n"
             "try:\n    storage.open_read(Path('fifo.txt'))\nexcept OSError as exc:\n    print(exc)")
     done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=60,
                           env=os.environ | {"PYTHONPATH": str(Path(__file__).resolve().parents[1])})

@@ -15,15 +15,15 @@ from deltalake import DeltaTable
 
 from flows.cli import main
 from flows.discover import plan_run
-from store.faults import FAIL_ENV, InjectedFault
 from flows.pipeline import ingest
-from store.settings import UserError
 from schemas.tables import TABLES, polars_schema
+from store.faults import FAIL_ENV, InjectedFault
+from store.settings import UserError
 from tests.conftest import SAMPLE_NAME, write_dump
 from tests.test_lake import commit
 from tests.test_pipeline import FIRST, LATER, later_snapshot
 from tests.warehouse_state import lake_tables, same_tables, warehouse_tables
-from warehouse import history, lake, publish
+from warehouse import history, lake, maintenance, publish
 
 LATER_NAME = "001_7707062aadfcc580.txt"
 
@@ -167,18 +167,18 @@ def test_a_rollback_that_dies_part_way_is_undone(copied, monkeypatch):
 def test_maintain_compacts_and_a_rollback_and_a_run_after_it_still_load_right(copied, capsys):
     home, inbox, after_first, after_second = copied
     lake_dir = home / "lake"
-    files_before = {name: len(history.data_files(lake.open_table(lake_dir, name))) for name in TABLES}
-    assert history.maintenance_due(lake_dir, 0)
+    files_before = {name: len(maintenance.data_files(lake.open_table(lake_dir, name))) for name in TABLES}
+    assert maintenance.maintenance_due(lake_dir, 0)
 
     assert main(["--home", str(home), "maintain", "--retention-days", "1"]) == 2
     assert "shorter than the lake's retention" in capsys.readouterr().err
     assert main(["--home", str(home), "maintain"]) == 0
     out = capsys.readouterr().out
     assert all(line.split(":")[0] in TABLES for line in out.splitlines()) and len(out.splitlines()) == len(TABLES)
-    files_after = {name: len(history.data_files(lake.open_table(lake_dir, name))) for name in TABLES}
+    files_after = {name: len(maintenance.data_files(lake.open_table(lake_dir, name))) for name in TABLES}
     assert files_after["dumps"] == files_after["runs"] == 1 < files_before["dumps"]
     assert all(files_after[name] <= files_before[name] for name in TABLES)
-    assert not history.maintenance_due(lake_dir, 0)
+    assert not maintenance.maintenance_due(lake_dir, 0)
     assert same_tables(lake_tables(home), after_second) and same_tables(warehouse_tables(home), after_second)
     # vacuum kept the replaced files (within the retention): the state before still reads
     assert DeltaTable(str(lake_dir / "dumps"), version=1).to_pyarrow_table().num_rows == 1
@@ -199,7 +199,7 @@ def test_maintain_cleans_up_old_log_files_and_keeps_the_run_tags(copied):
     month_ago = time.time() - 40 * 86400   # past delta.logRetentionDuration (30 days)
     for log in lake_dir.glob("*/_delta_log/*.json"):
         os.utime(log, (month_ago, month_ago))
-    history.maintain(lake_dir)
+    maintenance.maintain(lake_dir)
     for name in TABLES:   # the log files before the checkpoint are gone
         log = lake_dir / name / "_delta_log"
         kept = min(int(path.name.split(".")[0]) for path in log.glob("0*.json"))
@@ -220,10 +220,10 @@ def authorship(*keys: str) -> pl.DataFrame:
 def test_maintenance_is_due_past_a_number_of_files_beyond_one_per_partition(tmp_path):
     seq = lake.recover(tmp_path)
     lake.upsert(tmp_path, "paper_authors", authorship("00aa", "ff01"), seq, new_keys_only=True)
-    assert not history.maintenance_due(tmp_path, 0)   # one file in each of two buckets
+    assert not maintenance.maintenance_due(tmp_path, 0)   # one file in each of two buckets
     lake.upsert(tmp_path, "paper_authors", authorship("00bb"), seq + 1, new_keys_only=True)
     commit(tmp_path, seq + 1, "r1")   # else maintain's recover would take the run's commits for a dead run's
-    assert history.maintenance_due(tmp_path, 0) and not history.maintenance_due(tmp_path, 1)
-    history.maintain(tmp_path)
-    assert not history.maintenance_due(tmp_path, 0)
+    assert maintenance.maintenance_due(tmp_path, 0) and not maintenance.maintenance_due(tmp_path, 1)
+    maintenance.maintain(tmp_path)
+    assert not maintenance.maintenance_due(tmp_path, 0)
     assert sorted(lake.read_table(tmp_path, "paper_authors")["paper_id"]) == ["00aa", "00bb", "ff01"]

@@ -14,11 +14,12 @@ import duckdb
 import polars as pl
 import pytest
 
-from store import extract
-from flows import stages
-from schemas.tables import MERGED_TABLES
 from core.validate import to_frames
-from schemas.tables import TABLES as TABLES_MODELS, empty_frame
+from flows.batch import transform
+from schemas.tables import MERGED_TABLES
+from schemas.tables import TABLES as TABLES_MODELS
+from schemas.tables import empty_frame
+from store import extract
 from tests import dumps
 from tests.conftest import SAMPLE_NAME, UTC, write_dump
 
@@ -271,7 +272,7 @@ def extract_and_validate(paths: list[Path], max_bytes: int = 64 << 20) -> dict[s
     for path in paths:
         extract.extract_one(batch, extract.SourceFile(path, path.stat().st_size, path.stat().st_mtime_ns), set(),
                             path.parent / "raw", max_bytes, stamp)
-    return stages.transform([to_frames(batch)], {name: empty_frame(TABLES_MODELS[name]) for name in MERGED_TABLES})
+    return transform([to_frames(batch)], {name: empty_frame(TABLES_MODELS[name]) for name in MERGED_TABLES})
 
 
 def test_utf16_and_bom_crlf_sample_give_exactly_the_tables_of_utf8(tmp_path, sample_text):

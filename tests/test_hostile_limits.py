@@ -142,6 +142,7 @@ def test_oversized_and_broken_dumps_are_quarantined_with_their_stored_bytes_in_r
 
 def test_rebuild_from_raw_with_the_same_limit_gives_the_same_tables(limited, tmp_path, monkeypatch):
     import shutil
+
     from flows.cli import main
     home = tmp_path / "copy"
     shutil.copytree(limited[0], home)

@@ -7,10 +7,10 @@ import unicodedata
 from pathlib import Path
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
-from core.identity import (SidecarError, key_pattern, normalise_text, parse_sidecar, profile_key_from_name,
-                            stable_id)
+from core.identity import SidecarError, key_pattern, normalise_text, parse_sidecar, profile_key_from_name, stable_id
 
 
 @pytest.mark.parametrize("name, key", [
@@ -79,5 +79,6 @@ def test_sidecar_fields_and_errors():
 def test_ids_of_a_column_are_the_stable_ids_of_its_texts(texts):
     """normalise.stable_ids folds ASCII texts in polars: the same ids as identity.stable_id."""
     import polars as pl
+
     from core.normalise import stable_ids
     assert stable_ids(pl.Series(texts, dtype=pl.String)) == [stable_id(t) for t in texts]

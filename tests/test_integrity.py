@@ -47,6 +47,7 @@ def test_a_run_refuses_a_lake_that_lost_one_table(loaded, run_ingest):
     assert dumps_in_warehouse(home) == 1
 
 
+@pytest.mark.e2e
 def test_a_run_never_waits_on_a_fifo_or_a_device_in_the_inbox(tmp_path, sample_text):
     """A real `profile-etl run` with a timeout: before, it blocked in open() holding the run lock."""
     import os

@@ -8,12 +8,9 @@ from itertools import combinations
 import duckdb
 import pytest
 
-from flows.pipeline import ingest
 from tests import dumps
-from tests.conftest import SAMPLE_NAME, write_dump
-from tests.test_pipeline import FIRST, LATER, later_snapshot, other_profile
-
-KEY, OTHER = "7707062aadfcc580", "aaaabbbbccccdddd"
+from tests.conftest import KEY, OTHER
+from tests.test_pipeline import later_snapshot, other_profile
 
 
 def by_hand(text: str, capture_year: int = 2026) -> list[dict]:
@@ -27,15 +24,10 @@ def by_hand(text: str, capture_year: int = 2026) -> list[dict]:
     return rows
 
 
-@pytest.fixture(scope="module")
-def home(tmp_path_factory, sample_text, prefect_harness):
-    base = tmp_path_factory.mktemp("marts")
-    write_dump(base / "inbox", SAMPLE_NAME, sample_text, FIRST)
-    write_dump(base / "inbox", f"000_{OTHER}.txt", other_profile(sample_text), FIRST)
-    ingest(home=base / "home", inbox=base / "inbox", settle_seconds=0)
-    write_dump(base / "inbox", f"001_{KEY}.txt", later_snapshot(sample_text), LATER)
-    ingest(home=base / "home", inbox=base / "inbox", settle_seconds=0)
-    return base / "home"
+@pytest.fixture
+def home(two_profile_home):
+    """The session's shared home (tests/conftest.py): read only, or copied first."""
+    return two_profile_home
 
 
 def query(home, sql, *params):

@@ -55,7 +55,7 @@ def test_a_merge_in_parts_gives_the_rows_of_one_merge(tmp_path, monkeypatch):
     whole = merged_into(tmp_path / "one", frames, tmp_path)
     monkeypatch.setattr(merge, "PART_BYTES", 1)   # as many parts as buckets
     assert len(merge.plan_parts(merge.TableMerge(tmp_path / "one", "papers", [tmp_path / "1.parquet"], 9))) == 256
-    monkeypatch.setattr(merge, "PART_BYTES", 2048)
+    monkeypatch.setattr(merge, "PART_BYTES", 8192)   # 4 parts
     parted = merged_into(tmp_path / "parts", frames, tmp_path)
     assert parted.equals(whole) and whole.height == 400
     assert whole.filter(pl.col("first_seen_at") == SEEN).height == 300   # seen in the first run too
@@ -66,7 +66,7 @@ def test_a_merge_in_parts_gives_the_rows_of_one_merge(tmp_path, monkeypatch):
 
 
 def test_a_retried_merge_writes_only_the_parts_that_had_not_committed(tmp_path, monkeypatch):
-    monkeypatch.setattr(merge, "PART_BYTES", 2048)
+    monkeypatch.setattr(merge, "PART_BYTES", 8192)   # 4 parts
     merged_into(tmp_path, [observations(300, "first ", 0)], tmp_path)
     seq = lake.recover(tmp_path)
     target = tmp_path / "later.parquet"
@@ -94,7 +94,7 @@ def test_a_part_that_committed_is_skipped_when_its_run_writes_it_again(tmp_path)
 
 
 def test_a_run_that_died_between_two_parts_is_rolled_back_whole(tmp_path, monkeypatch):
-    monkeypatch.setattr(merge, "PART_BYTES", 2048)
+    monkeypatch.setattr(merge, "PART_BYTES", 8192)   # 4 parts
     before = merged_into(tmp_path, [observations(300, "first ", 0)], tmp_path)
     authors_before = lake.read_table(tmp_path, "paper_authors").sort("paper_id", "position")
     version, authorship = (lake.open_table(tmp_path, name).version() for name in ("papers", "paper_authors"))

@@ -5,8 +5,14 @@ import datetime as dt
 
 import polars as pl
 
-from core.normalise import (author_observations, id_lists, merge_authors, merge_papers, paper_observations,
-                             split_duplicates)
+from core.normalise import (
+    author_observations,
+    id_lists,
+    merge_authors,
+    merge_papers,
+    paper_observations,
+    split_duplicates,
+)
 from schemas.tables import Authors, Papers, empty_frame
 
 T1 = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
@@ -52,17 +58,16 @@ def test_repeated_paper_in_one_dump_is_a_reject():
 
 
 def test_dump_with_no_valid_entry_and_no_metric_is_quarantined(tmp_path):
-    from store import extract
-    from flows import stages
-    from schemas.tables import MERGED_TABLES
     from core.validate import to_frames
-    from schemas.tables import TABLES
+    from flows.batch import transform
+    from schemas.tables import MERGED_TABLES, TABLES
+    from store import extract
     path = tmp_path / "000_heads_only.txt"
     path.write_text("\n\n".join(["LGAug 23, 2023Code"] * 3))
     batch = extract.Batch()
     stamp = {"run_id": "r", "ingested_at": T1}
     extract.extract_one(batch, extract.SourceFile(path, path.stat().st_size, CAPTURED_NS), set(), None, 1 << 20, stamp)
-    tables = stages.transform([to_frames(batch)], {n: empty_frame(TABLES[n]) for n in MERGED_TABLES})
+    tables = transform([to_frames(batch)], {n: empty_frame(TABLES[n]) for n in MERGED_TABLES})
     dump = tables["dumps"].row(0, named=True)
     assert (dump["status"], dump["entries_found"], dump["entries_rejected"]) == ("quarantined", 3, 3)
     assert dump["reason"] == "nothing usable: none of its 3 entries is valid and it has no metric line"
@@ -81,18 +86,17 @@ def test_owner_is_the_most_frequent_author_and_none_on_a_tie():
 
 
 def test_same_bytes_read_twice_in_one_run_keep_the_first_reading_only(tmp_path):
-    from flows import stages
-    from schemas.tables import MERGED_TABLES
+    from flows.batch import extract_frames, transform
+    from schemas.tables import MERGED_TABLES, TABLES
     from store.extract import SourceFile
-    from schemas.tables import TABLES
     text = "h-index3\n3papers\n30citations\nNovelty10%\nAI Score5\n\n3 Papers\n\nLGAug 23, 2023\nT\n\nA B\n\nX."
     for name, sidecar in (("000_a.txt", "{broken"), ("001_b.txt", None)):
         (tmp_path / name).write_text(text)
         if sidecar:
             (tmp_path / name.replace(".txt", ".meta.json")).write_text(sidecar)
     stamp = {"run_id": "r", "ingested_at": T1}
-    parts = [stages.extract_frames([SourceFile(tmp_path / n, 1, CAPTURED_NS)], set(), tmp_path / "raw", 1 << 20, stamp, i)
+    parts = [extract_frames([SourceFile(tmp_path / n, 1, CAPTURED_NS)], set(), tmp_path / "raw", 1 << 20, stamp, i)
              for i, n in enumerate(("000_a.txt", "001_b.txt"))]
-    tables = stages.transform(parts, {n: empty_frame(TABLES[n]) for n in MERGED_TABLES})
+    tables = transform(parts, {n: empty_frame(TABLES[n]) for n in MERGED_TABLES})
     assert tables["dumps"].select("status", "entries_found", "entries_loaded").rows() == [("quarantined", 0, 0)]
     assert tables["listings"].is_empty()

@@ -15,6 +15,8 @@ import pytest
 from store.faults import CRASH_ENV, SIGNAL_ENV
 from tests.test_concurrency import inbox  # noqa: F401  (the fixture: two dumps of one profile)
 
+pytestmark = pytest.mark.e2e   # real runs killed and signalled
+
 BIN = Path(sys.executable).parent
 MARK = "PROFILE_ETL_TEST_MARK"
 

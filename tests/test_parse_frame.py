@@ -12,18 +12,29 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
 from bench.corpus import make_dumps
-from core import parse_frame
+from core import parse_frame, rust_regex
+from core.parse import (
+    CODE_HOSTS,
+    ENTRY_HEAD,
+    LISTING_HEADING,
+    METRICS,
+    NEAR_HEAD,
+    NEAR_HEAD_MAX_LEN,
+    SPACES,
+    URL,
+    parse_dump,
+)
 from core.records import ENTRY_FIELDS
-from core.parse import (CODE_HOSTS, ENTRY_HEAD, LISTING_HEADING, METRICS, NEAR_HEAD, NEAR_HEAD_MAX_LEN, SPACES,
-                         URL, parse_dump)
 from core.validate import PROBLEM_SCHEMA
 from schemas.raw import RawEntry
 from schemas.tables import polars_schema
 from tests.test_parser_properties import authors, heads, metrics
+from tests.conftest import examples
 
 CAPTURED = dt.date(2026, 6, 1)
 DUMP_SCHEMA = pl.Schema({"dump_id": pl.String, **dict.fromkeys(METRICS, pl.Int64), "papers_heading": pl.Int64,
@@ -148,14 +159,14 @@ EVERY_CHAR = "".join(map(chr, range(0x110000)))
 
 def test_character_sets_are_pythons_over_all_of_unicode():
     """The import scans planes 0-1 only; nothing beyond them is white space, a digit or a case twin."""
-    assert parse_frame.WHITESPACE == "".join(re.findall(r"\s", EVERY_CHAR))
-    assert set(parse_frame.WHITESPACE) == {c for c in EVERY_CHAR if c.isspace()}   # strip()'s set
-    assert parse_frame.DIGITS == "".join(re.findall(r"\d", EVERY_CHAR))
+    assert rust_regex.WHITESPACE == "".join(re.findall(r"\s", EVERY_CHAR))
+    assert set(rust_regex.WHITESPACE) == {c for c in EVERY_CHAR if c.isspace()}   # strip()'s set
+    assert rust_regex.DIGITS == "".join(re.findall(r"\d", EVERY_CHAR))
     for letter in string.ascii_lowercase:
-        assert parse_frame.CASELESS[letter] == "".join(re.findall(f"(?i:{letter})", EVERY_CHAR)), letter
-    assert {"\x1c", "\x1f", "\xa0", "\u3000"} <= set(parse_frame.WHITESPACE)
-    assert {"K", "\u212a"} <= set(parse_frame.CASELESS["k"]) and "\u0131" in parse_frame.CASELESS["i"]
-    assert all(int(d) == int(parse_frame.DIGIT_VALUE.get(d, d)) for d in parse_frame.DIGITS)
+        assert rust_regex.CASELESS[letter] == "".join(re.findall(f"(?i:{letter})", EVERY_CHAR)), letter
+    assert {"\x1c", "\x1f", "\xa0", "\u3000"} <= set(rust_regex.WHITESPACE)
+    assert {"K", "\u212a"} <= set(rust_regex.CASELESS["k"]) and "\u0131" in rust_regex.CASELESS["i"]
+    assert all(int(d) == int(rust_regex.DIGIT_VALUE.get(d, d)) for d in rust_regex.DIGITS)
 
 
 @pytest.mark.filterwarnings("ignore:Possible set:FutureWarning")
@@ -163,16 +174,16 @@ def test_character_sets_are_pythons_over_all_of_unicode():
                                             ("a.b", re.DOTALL), ("x", re.ASCII | re.IGNORECASE)])
 def test_translation_refuses_what_it_cannot_say(pattern, flags):
     with pytest.raises(ValueError):
-        parse_frame.to_rust(re.compile(pattern, flags))
+        rust_regex.to_rust(re.compile(pattern, flags))
 
 
-PATTERNS = {"head": (ENTRY_HEAD, parse_frame.ENTRY_HEAD_RX, True), "near": (NEAR_HEAD, parse_frame.NEAR_HEAD_RX, False),
-            "listing": (LISTING_HEADING, parse_frame.LISTING_RX, True),
-            **{name: (rx, parse_frame.METRIC_RX[name], True) for name, rx in METRICS.items()}}
+PATTERNS = {"head": (ENTRY_HEAD, rust_regex.ENTRY_HEAD_RX, True), "near": (NEAR_HEAD, rust_regex.NEAR_HEAD_RX, False),
+            "listing": (LISTING_HEADING, rust_regex.LISTING_RX, True),
+            **{name: (rx, rust_regex.METRIC_RX[name], True) for name, rx in METRICS.items()}}
 odd_chars = st.sampled_from("İıſK\u212aKk٣߃𝟗०0 \t\xa0\u3000\x1c\x1f-,.%·")
 
 
-@settings(HOSTILE_SETTINGS, max_examples=60)
+@settings(HOSTILE_SETTINGS, max_examples=examples(60))
 @given(st.data())
 def test_translated_patterns_match_what_python_matches(data):
     for name, (rx, rust, full) in PATTERNS.items():
@@ -181,11 +192,11 @@ def test_translated_patterns_match_what_python_matches(data):
         expected = [bool(rx.fullmatch(t) if full else rx.match(t)) for t in texts]
         assert pl.Series(texts, dtype=pl.String).str.contains(rust).to_list() == expected, name
     spaced = data.draw(st.lists(st.text(odd_chars, max_size=12), max_size=20))
-    assert pl.Series(spaced, dtype=pl.String).str.replace_all(parse_frame.SPACES_RX, " ").to_list() == [
+    assert pl.Series(spaced, dtype=pl.String).str.replace_all(rust_regex.SPACES_RX, " ").to_list() == [
         SPACES.sub(" ", t) for t in spaced]
 
 
-@settings(HOSTILE_SETTINGS, max_examples=50)
+@settings(HOSTILE_SETTINGS, max_examples=examples(50))
 @given(st.sampled_from(list(METRICS)).flatmap(lambda name: st.tuples(st.just(name), st.from_regex(
     METRICS[name], fullmatch=True))))
 def test_a_metric_line_names_one_metric(name_and_line):
@@ -256,13 +267,13 @@ capture_dates = st.one_of(st.just(CAPTURED), st.dates(dt.date(1, 1, 1), dt.date(
     [dt.date(2024, 2, 29), dt.date(2025, 1, 1), dt.date(2024, 12, 31), dt.date(1, 6, 1), dt.date(2023, 2, 28)]))
 
 
-@settings(HOSTILE_SETTINGS, max_examples=400)
+@settings(HOSTILE_SETTINGS, max_examples=examples(400))
 @given(dump_texts, capture_dates)
 def test_hostile_dump(text, captured_on):
     assert_same_as_reference(batch([text], [captured_on]))
 
 
-@settings(HOSTILE_SETTINGS, max_examples=120)
+@settings(HOSTILE_SETTINGS, max_examples=examples(120))
 @given(st.lists(st.tuples(dump_texts, capture_dates), min_size=2, max_size=12))
 def test_hostile_dumps_in_one_call(dumps):
     """Many dumps through one parse_texts call: no entry, metric or problem leaks into its neighbour."""

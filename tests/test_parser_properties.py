@@ -9,11 +9,12 @@ import tempfile
 from pathlib import Path
 
 import polars as pl
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from core.records import Quarantine, decode_text
 from core.parse import MONTHS, parse_dump
-from tests.conftest import UTC, write_dump
+from core.records import Quarantine, decode_text
+from tests.conftest import UTC, examples, write_dump
 from tests.test_hostile import extract_and_validate
 
 CAPTURED = dt.datetime(2026, 6, 1, tzinfo=UTC)
@@ -36,7 +37,7 @@ any_bytes = st.one_of(
     st.builds(lambda t, junk: t.encode() + junk, profile_like, st.binary(min_size=1, max_size=4)))
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(any_bytes)
 def test_parser_reads_any_bytes_or_refuses_them_with_a_reason(data):
     try:
@@ -69,7 +70,7 @@ def check_dump(tables: dict, row: dict) -> None:
         assert (row["status"] == "loaded") == (rejects.height == 0) == (row["reason"] is None)
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(40), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(any_bytes, min_size=1, max_size=6))
 def test_any_dumps_load_or_are_rejected_with_reasons(files):
     with tempfile.TemporaryDirectory() as folder:

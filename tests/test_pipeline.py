@@ -126,7 +126,7 @@ def test_later_snapshot_of_the_same_profile(run_ingest, home, inbox, sample_text
 
 def test_a_naming_rule_of_ones_own_and_the_summary_counts_new_profiles(run_ingest, home, tmp_path, sample_text,
                                                                       monkeypatch):
-    from flows.stages import describe
+    from flows.runs import describe
     inbox = tmp_path / "named"
     write_dump(inbox, "r1_013_7707062aadfcc580.txt", sample_text, FIRST)
     write_dump(inbox, "r2_013_7707062aadfcc580.txt", later_snapshot(sample_text), LATER)

@@ -5,8 +5,8 @@ import datetime as dt
 import json
 from pathlib import Path
 
-from store import extract, raw_store
 from core import identity
+from store import extract, raw_store
 from tests.conftest import UTC, write_dump
 
 CAPTURED = dt.datetime(2026, 6, 1, tzinfo=UTC)
@@ -92,6 +92,7 @@ def test_a_raw_copy_keeps_its_first_sidecar_without_reading_one(tmp_path):
 
 def test_a_quarantined_dump_whose_meta_is_lost_is_retried_from_raw_with_its_dumps_row(tmp_path):
     import polars as pl
+
     from flows.discover import quarantined_sources
     from schemas.tables import TABLES, empty_frame
     write_dump(tmp_path / "inbox", "000_p.txt", dump_text(40), CAPTURED)

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.e2e   # the README's commands in a clone
+
 REPO = Path(__file__).resolve().parents[1]
 README = (REPO / "README.md").read_text()
 BLOCK = re.compile(r"(<!-- not run by tests/test_readme\.py[^>]*-->\n)?```(sh|python)\n(.*?)```", re.S)

@@ -9,7 +9,7 @@ import pytest
 
 from flows.cli import main
 from tests import browser
-from tests.test_marts import home  # noqa: F401  (module fixture: sample, later snapshot, other profile)
+from tests.test_marts import home  # noqa: F401  (the session's two-profile home, tests/conftest.py)
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 
@@ -40,6 +40,7 @@ def test_a_category_has_one_colour_across_the_report(report):
         assert bars, code
 
 
+@pytest.mark.e2e
 @pytest.mark.skipif(browser.chromium() is None and not os.environ.get("CI"), reason="Debian's chromium is not installed")
 def test_report_renders_in_headless_chromium(report):
     with browser.open_page(report.as_uri()) as page:

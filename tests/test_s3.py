@@ -22,19 +22,21 @@ import pytest
 import s3fs
 from deltalake import DeltaTable
 
-from flows import discover
-from store import extract, storage
 from core import identity
+from flows import discover
 from flows.cli import main
-from store.faults import CRASH_ENV
 from flows.pipeline import ingest
-from store.settings import Settings, UserError
 from schemas.tables import TABLES
+from store import extract, storage
+from store.faults import CRASH_ENV
+from store.settings import Settings, UserError
 from tests.conftest import SAMPLE_NAME, UTC
 from tests.test_crash import api_env
 from tests.test_pipeline import later_snapshot
 from tests.warehouse_state import DATA_TABLES, canonical, warehouse_tables
 from warehouse import lake, load
+
+pytestmark = pytest.mark.e2e   # moto's S3 server
 
 BIN = Path(sys.executable).parent
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "make_dumps.py"

@@ -24,6 +24,8 @@ from store.settings import Settings
 from tests.conftest import SAMPLE_NAME, write_dump
 from tests.test_pipeline import FIRST, LATER, later_snapshot
 
+pytestmark = pytest.mark.e2e   # a lasting Prefect server
+
 BIN = Path(sys.executable).parent
 
 
@@ -60,8 +62,13 @@ def healthy(url: str) -> bool:
 
 def completed_scheduled_runs(api_url: str) -> int:
     from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterName, FlowRunFilter, \
-        FlowRunFilterState, FlowRunFilterStateType
+    from prefect.client.schemas.filters import (
+        DeploymentFilter,
+        DeploymentFilterName,
+        FlowRunFilter,
+        FlowRunFilterState,
+        FlowRunFilterStateType,
+    )
     from prefect.client.schemas.objects import StateType
 
     async def count() -> int:

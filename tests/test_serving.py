@@ -8,7 +8,7 @@ import polars as pl
 import sqlalchemy as sa
 
 from flows.cli import main
-from tests.test_marts import home  # noqa: F401  (module fixture: sample, later snapshot, other profile)
+from tests.test_marts import home  # noqa: F401  (the session's two-profile home, tests/conftest.py)
 from warehouse.dictionary import render
 
 DICTIONARY = Path(__file__).resolve().parents[1] / "docs" / "data-dictionary.md"

@@ -1,13 +1,9 @@
-"""The lake's history, rollback and maintenance (SPEC §5 `history`, `rollback`, `maintain`; §8).
+"""The lake's history and rollback (SPEC §5 `history`, `rollback`; §8).
 
 A rollback is a commit of the lake like a run's: it takes the next sequence number, tags each
 table's restore with it, and restores `runs` last. Until that last restore the runs table still
 says the rollback didn't happen, so `lake.recover` undoes a rollback that died half-way, and
 `lake.target_versions` needs no special case: the restored versions carry the newest tag.
-
-Maintenance compacts, checkpoints and vacuums each table. Vacuum keeps every file of the retention
-period (a reader that started earlier still finds its files), and the files a rollback of the latest
-run needs, however old that run is.
 """
 from __future__ import annotations
 
@@ -15,14 +11,13 @@ import json
 from dataclasses import dataclass
 
 import polars as pl
-import pyarrow as pa
 from deltalake import DeltaTable
 from deltalake.exceptions import DeltaError
 
+from schemas.tables import TABLES
 from store import storage
 from store.faults import checkpoint
 from store.settings import UserError
-from schemas.tables import TABLES
 from warehouse import lake as lake_mod
 
 REBUILT = "(before a rebuild from raw/)"
@@ -171,81 +166,3 @@ def describe_rollback(done: RolledBack) -> str:
     versions = " ".join(f"{name}={version}" for name, version in done.versions.items())
     return (f"rolled back run {done.runs[0]}{later}: lake tables at their versions before it ({versions}) "
             f"and the warehouse rebuilt. The next run ingests its dumps again if they are still in the inbox.")
-
-
-# ---- maintenance --------------------------------------------------------------------------------
-
-@dataclass
-class Maintained:
-    table: str
-    compacted: int   # small files compaction replaced
-    written: int     # files it wrote in their place
-    removed: int     # files vacuum deleted (replaced longer ago than the retention)
-    files: int       # data files the table holds now
-
-
-def maintain(lake: storage.Location, retention_days: int = lake_mod.RETENTION_DAYS) -> list[Maintained]:
-    """Compact, checkpoint and vacuum every table (the caller holds the run lock). A shorter
-    retention than the lake's is refused: a reader or a warehouse load that started within it could
-    lose the files it is reading, and the tables' own setting would refuse it anyway."""
-    if retention_days < lake_mod.RETENTION_DAYS:
-        raise UserError(f"--retention-days {retention_days} is shorter than the lake's retention of "
-                        f"{lake_mod.RETENTION_DAYS} days: readers that started within it could lose their files")
-    require_lake(lake)
-    lake_mod.recover(lake)   # a dead run's commits are undone, not compacted into the tables
-    keep = rollback_keeps(lake)
-    return [maintain_table(lake, name, retention_days, keep.get(name)) for name in TABLES]
-
-
-def rollback_keeps(lake: storage.Location) -> dict[str, int]:
-    """The versions a rollback of the latest run restores, which vacuum keeps: runs may be rarer than
-    the retention period, and the latest run is the one most likely to need undoing."""
-    runs = runs_in_order(lake)
-    if runs.is_empty():
-        return {}
-    try:
-        return restore_targets(lake, runs, runs["run_id"][-1])
-    except (UserError, DeltaError):   # before a rebuild from raw/, or its log is gone: nothing to keep
-        return {}
-
-
-def maintain_table(lake: storage.Location, name: str, retention_days: int, keep: int | None) -> Maintained:
-    """Compact, then checkpoint: readers start from the checkpoint instead of replaying every commit,
-    and the log cleanup only removes log files older than one. Vacuum enforces the retention too, a
-    second guard beside `maintain`'s."""
-    table = lake_mod.open_table(lake, name)
-    metrics = table.optimize.compact()
-    table.create_checkpoint()
-    removed = table.vacuum(retention_hours=retention_days * 24, dry_run=False, enforce_retention_duration=True,
-                           keep_versions=[keep] if keep is not None else None)
-    # Log files older than delta.logRetentionDuration (30 days by default) and before the
-    # checkpoint go, as delta-rs's own post-commit cleanup does: opening a table lists fewer files.
-    table.cleanup_metadata()
-    return Maintained(name, metrics.get("numFilesRemoved", 0), metrics.get("numFilesAdded", 0), len(removed),
-                      len(data_files(table)))
-
-
-def data_files(table: DeltaTable) -> pa.Table:
-    return pa.table(table.get_add_actions(flatten=True))
-
-
-def surplus_files(table: DeltaTable) -> int:
-    """Data files beyond one per partition: a partitioned table holds at least one per bucket, so
-    the total alone would call a compacted big table due."""
-    files = data_files(table)
-    partition = f"partition.{lake_mod.BUCKET}"
-    held = len(set(files[partition].to_pylist())) if partition in files.column_names else min(files.num_rows, 1)
-    return files.num_rows - held
-
-
-def maintenance_due(lake: storage.Location, max_files: int) -> bool:
-    """Does any table hold more than max_files surplus data files? Each run adds files to the tables
-    it changes; a run can call `maintain` past this threshold."""
-    return any(surplus_files(table) > max_files
-               for name in TABLES if (table := lake_mod.open_table(lake, name)) is not None)
-
-
-def describe_maintenance(done: list[Maintained], retention_days: int) -> str:
-    lines = [f"{m.table}: compacted {m.compacted} files into {m.written}, vacuum removed {m.removed} "
-             f"(replaced more than {retention_days} days ago), {m.files} data files now" for m in done]
-    return "\n".join(lines)

@@ -10,9 +10,9 @@ import pyarrow.parquet as pq
 from deltalake import DeltaTable
 from deltalake.exceptions import TableNotFoundError
 
+from schemas.tables import TABLES
 from store import storage
 from store.settings import UserError
-from schemas.tables import TABLES
 from warehouse import lake as lake_mod
 
 

@@ -23,13 +23,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from deltalake import DeltaTable
 
+from schemas.tables import MERGE_KEYS, TABLES
 from store import storage
 from store.faults import checkpoint
 from warehouse import ddl
+from warehouse import lake as lake_mod
 from warehouse.checks import CHECKED, assert_checks_pass
 from warehouse.views import create_views, sql_literal
-from schemas.tables import MERGE_KEYS, TABLES
-from warehouse import lake as lake_mod
 
 SQL = resources.files("warehouse") / "sql"
 # DuckDB can't evict the primary keys' indexes, which grow with the warehouse (115 MB at 20,000

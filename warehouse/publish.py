@@ -8,10 +8,12 @@ from pathlib import Path
 import duckdb
 from deltalake import DeltaTable
 
+from schemas.tables import TABLES
 from store import storage
 from store.faults import checkpoint
-from schemas.tables import TABLES
-from warehouse import files, lake as lake_mod, load
+from warehouse import files
+from warehouse import lake as lake_mod
+from warehouse import load
 
 
 def publish(warehouse_path: Path, lake: Path, from_scratch: bool = False) -> int:

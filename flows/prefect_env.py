@@ -1,0 +1,41 @@
+"""How the command line sets Prefect up: offline and quiet, with clean exits of its temporary
+server, and no flow-run heartbeats unless asked."""
+from __future__ import annotations
+
+import os
+from contextlib import nullcontext
+
+# Offline, quiet and clean exits for Prefect's temporary server; set before prefect is imported.
+PREFECT_ENV = {
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    "DO_NOT_TRACK": "1",
+    # The temporary server's task-run recorder writes once, at its stop: a periodic flush cancelled
+    # by that stop printed an `Error flushing N events` traceback (a killed run's task runs go unrecorded).
+    "PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_BATCH_SIZE": "1000",
+    "PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_FLUSH_INTERVAL": "60",  # whole seconds: the server int()s it
+    # Every log still reaches the API (the UI, `prefect flow-run logs`); the terminal shows the run's
+    # own progress and one line of result or failure, and Prefect's tracebacks only with --verbose.
+    "PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL": "CRITICAL",
+    # Automations are a lasting server's business; the temporary server lives for one run, and
+    # starts faster without the triggers service.
+    "PREFECT_SERVER_SERVICES_TRIGGERS_ENABLED": "false",
+    # The temporary server's first start on a machine migrates its database, and a busy machine
+    # slows it further: Prefect's 20 s default failed runs here that 90 s lets finish.
+    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "90",
+}
+
+
+def use_prefect_env() -> None:
+    """PREFECT_ENV, unless the environment says otherwise; before prefect is imported."""
+    for key, value in PREFECT_ENV.items():
+        os.environ.setdefault(key, value)
+
+
+def without_heartbeats():
+    """Flow-run heartbeats are off unless the environment sets PREFECT_FLOWS_HEARTBEAT_FREQUENCY (a
+    Prefect profile's value is overridden): the flow waits for its heartbeat thread, which sleeps in
+    whole seconds, at the end of every run (0.8 s of a run's wall time here)."""
+    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+    if os.environ.get("PREFECT_FLOWS_HEARTBEAT_FREQUENCY"):
+        return nullcontext()
+    return temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None})

@@ -1,0 +1,44 @@
+"""A run's identity, its row of the `runs` table, and the one line that sums it up."""
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+import polars as pl
+
+
+def new_run_id(started_at: dt.datetime) -> str:
+    return f"{started_at:%Y%m%dT%H%M%S}Z-{uuid.uuid4().hex[:8]}"
+
+
+def run_row(run_id: str, started_at: dt.datetime, status: str, dumps_seen: int, new_dumps: pl.DataFrame) -> dict:
+    statuses = new_dumps["status"].value_counts() if not new_dumps.is_empty() else None
+    counts = dict(statuses.iter_rows()) if statuses is not None else {}
+    return {"run_id": run_id, "started_at": started_at, "finished_at": dt.datetime.now(dt.timezone.utc),
+            "status": status, "dumps_seen": dumps_seen, "dumps_new": new_dumps.height,
+            "dumps_loaded": counts.get("loaded", 0), "dumps_partial": counts.get("partial", 0),
+            "dumps_quarantined": counts.get("quarantined", 0)}
+
+
+def describe(summary: dict, seconds: float | None = None) -> str:
+    """One human line for a run summary; seconds: the run's wall time as its caller waited for it
+    (default: the flow's own, from its start to its runs row)."""
+    if seconds is None:
+        seconds = (summary["finished_at"] - summary["started_at"]).total_seconds()
+    ignored = f", {summary['ignored']} other files ignored (not dumps)" if summary.get("ignored") else ""
+    if summary.get("unreadable"):
+        ignored += f", {summary['unreadable']} unreadable (tried again next run)"
+    return "".join(f"{note}\n" for note in summary.get("notes", [])) + _describe(summary, seconds, ignored)
+
+
+def _describe(summary: dict, seconds: float, ignored: str) -> str:
+    if not summary["dumps_new"]:
+        return (f"nothing new: {summary['dumps_seen']} dump files already loaded, "
+                f"{summary['waiting']} still being written{ignored}; only a runs row added ({seconds:.1f} s)")
+    mb = summary["bytes_new"] / 1e6
+    profiles = summary.get("rows_added", {}).get("profiles", 0)
+    return (f"{summary['dumps_new']} new dumps ({mb:.1f} MB): {summary['dumps_loaded']} loaded, "
+            f"{summary['dumps_partial']} partial, {summary['dumps_quarantined']} quarantined, "
+            f"{profiles} new profile{'' if profiles == 1 else 's'}; "
+            f"{summary['dumps_seen']} seen, {summary['waiting']} still being written{ignored} "
+            f"({seconds:.1f} s, {mb / max(seconds, 1e-9):.1f} MB/s)")

@@ -53,6 +53,7 @@ class Batch:
     entries: list[pl.DataFrame] = field(default_factory=list)
     header_problems: list[pl.DataFrame] = field(default_factory=list)
 
+
 BOMS = [(codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF8, "utf-8"),
         (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16")]
 
@@ -63,6 +64,7 @@ def in_place(source_encoding: str) -> str:
     return (f"`iconv -f {source_encoding} -t UTF-8 FILE > FILE.new && touch -r FILE FILE.new && mv FILE.new FILE` "
             "(a .gz: gunzip it first), so the next run reads it as a new dump of the same profile and capture "
             "time; where the time can't be kept (object storage), give captured_at in a sidecar")
+
 
 CONVERT_HINT = ("the encoding can't be recognised for sure, so nothing was guessed: convert the file to UTF-8 in "
                 f"place, e.g. if it is Latin-1 {in_place('LATIN1')}; the original bytes are kept in raw/")

@@ -10,9 +10,10 @@ from stat import S_ISREG
 import polars as pl
 
 from core import identity
+from core.records import SourceFile
 from core.validate import FILE_SCHEMA
 from store import storage
-from store.extract import RAW_META_FIELDS, SourceFile, raw_copy, read_dump
+from store.extract import RAW_META_FIELDS, raw_copy, read_dump
 from store.raw_store import raw_copy_path, raw_metas
 from warehouse import lake
 

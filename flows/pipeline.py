@@ -14,12 +14,13 @@ from prefect.cache_policies import NO_CACHE
 from prefect.futures import wait
 from prefect.task_runners import ThreadPoolTaskRunner
 
+from core.records import SourceFile
 from flows import appends, artifact, batch, discover, integrity, merge, runs
 from flows.artifact import ARTIFACT_KEY
 from flows.progress import Progress
 from flows.rebuild import restore_interrupted_rebuild
 from schemas.tables import APPEND_TABLES, MERGED_TABLES, OBSERVED_TABLES, TABLES, empty_frame
-from store import extract, storage
+from store import storage
 from store.faults import checkpoint
 from store.lock import run_lock
 from store.settings import Settings, UserError
@@ -56,7 +57,7 @@ def prepare_lake(settings: Settings) -> int:
 
 
 @task(**IO_TASK)
-def quarantined_sources(lake_dir: Path, raw_dir: Path, max_bytes: int) -> dict[str, extract.SourceFile]:
+def quarantined_sources(lake_dir: Path, raw_dir: Path, max_bytes: int) -> dict[str, SourceFile]:
     return discover.quarantined_sources(lake.read_table(lake_dir, "dumps"), raw_dir, max_bytes)
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import duckdb
 
 from core import identity
+from core.records import Batch, SourceFile
 from core.validate import to_frames
 from flows import batch as batches
 from schemas.tables import MERGED_TABLES, TABLES, empty_frame
@@ -151,10 +152,10 @@ def validate_files(paths: list[Path], max_bytes: int, key_pattern: re.Pattern = 
                                            else "no such file"))
             invalid += 1
             continue
-        batch = extract.Batch()
+        batch = Batch()
         stat = path.stat()
         stamp = {"run_id": "validate", "ingested_at": dt.datetime.now(dt.timezone.utc)}
-        extract.extract_one(batch, extract.SourceFile(path, stat.st_size, stat.st_mtime_ns), set(), None, max_bytes, stamp,
+        extract.extract_one(batch, SourceFile(path, stat.st_size, stat.st_mtime_ns), set(), None, max_bytes, stamp,
                               key_pattern=key_pattern)
         if batch.unread:
             problems.append(f"can't read {batch.unread[0]}")

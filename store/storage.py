@@ -177,3 +177,26 @@ def copy_to_local(source: Location, target: Path) -> None:
         return
     with open_read(source) as src, open(target, "wb") as dst:
         shutil.copyfileobj(src, dst, READ_BLOCK_BYTES)
+
+
+def object_store_options(loc: Location) -> dict[str, str] | None:
+    """delta-rs's options for a lake on object storage, from the standard AWS variables: credentials
+    it reads itself; the endpoint as botocore (s3fs) picks it, plain http allowed only when the
+    endpoint is an http:// one (a local S3 server), and the region. A lake has one writer at a
+    time (the home's run lock), so S3 commits need no locking provider (docs/lake.md)."""
+    if not is_url(loc):
+        return None
+    options = {"AWS_S3_ALLOW_UNSAFE_RENAME": os.environ.get("AWS_S3_ALLOW_UNSAFE_RENAME", "true")}
+    return options | _endpoint_options(os.environ)
+
+
+def _endpoint_options(env) -> dict[str, str]:
+    options = {}
+    endpoint = env.get("AWS_ENDPOINT_URL_S3") or env.get("AWS_ENDPOINT_URL")   # botocore's precedence
+    if endpoint:
+        options["AWS_ENDPOINT_URL"] = endpoint
+    if "AWS_ALLOW_HTTP" in env or (endpoint or "").lower().startswith("http://"):
+        options["AWS_ALLOW_HTTP"] = env.get("AWS_ALLOW_HTTP", "true")
+    if region := env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION"):
+        options["AWS_REGION"] = region
+    return options

@@ -14,6 +14,7 @@ import duckdb
 import polars as pl
 import pytest
 
+from core.records import Batch, SourceFile
 from core.validate import to_frames
 from flows.batch import transform
 from schemas.tables import MERGED_TABLES
@@ -267,10 +268,10 @@ IDENTITY_COLUMNS = ("dump_id", "source_path", "byte_size", "latest_dump_id", "la
 
 def extract_and_validate(paths: list[Path], max_bytes: int = 64 << 20) -> dict[str, pl.DataFrame]:
     """The flow's pure path on files: extract a batch, then validate and normalise it into tables."""
-    batch = extract.Batch()
+    batch = Batch()
     stamp = {"run_id": "test", "ingested_at": CAPTURED}
     for path in paths:
-        extract.extract_one(batch, extract.SourceFile(path, path.stat().st_size, path.stat().st_mtime_ns), set(),
+        extract.extract_one(batch, SourceFile(path, path.stat().st_size, path.stat().st_mtime_ns), set(),
                             path.parent / "raw", max_bytes, stamp)
     return transform([to_frames(batch)], {name: empty_frame(TABLES_MODELS[name]) for name in MERGED_TABLES})
 

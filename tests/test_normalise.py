@@ -58,15 +58,16 @@ def test_repeated_paper_in_one_dump_is_a_reject():
 
 
 def test_dump_with_no_valid_entry_and_no_metric_is_quarantined(tmp_path):
+    from core.records import Batch, SourceFile
     from core.validate import to_frames
     from flows.batch import transform
     from schemas.tables import MERGED_TABLES, TABLES
     from store import extract
     path = tmp_path / "000_heads_only.txt"
     path.write_text("\n\n".join(["LGAug 23, 2023Code"] * 3))
-    batch = extract.Batch()
+    batch = Batch()
     stamp = {"run_id": "r", "ingested_at": T1}
-    extract.extract_one(batch, extract.SourceFile(path, path.stat().st_size, CAPTURED_NS), set(), None, 1 << 20, stamp)
+    extract.extract_one(batch, SourceFile(path, path.stat().st_size, CAPTURED_NS), set(), None, 1 << 20, stamp)
     tables = transform([to_frames(batch)], {n: empty_frame(TABLES[n]) for n in MERGED_TABLES})
     dump = tables["dumps"].row(0, named=True)
     assert (dump["status"], dump["entries_found"], dump["entries_rejected"]) == ("quarantined", 3, 3)
@@ -86,9 +87,9 @@ def test_owner_is_the_most_frequent_author_and_none_on_a_tie():
 
 
 def test_same_bytes_read_twice_in_one_run_keep_the_first_reading_only(tmp_path):
+    from core.records import SourceFile
     from flows.batch import extract_frames, transform
     from schemas.tables import MERGED_TABLES, TABLES
-    from store.extract import SourceFile
     text = "h-index3\n3papers\n30citations\nNovelty10%\nAI Score5\n\n3 Papers\n\nLGAug 23, 2023\nT\n\nA B\n\nX."
     for name, sidecar in (("000_a.txt", "{broken"), ("001_b.txt", None)):
         (tmp_path / name).write_text(text)

@@ -33,8 +33,8 @@ from core.records import ENTRY_FIELDS
 from core.validate import PROBLEM_SCHEMA
 from schemas.raw import RawEntry
 from schemas.tables import polars_schema
-from tests.test_parser_properties import authors, heads, metrics
 from tests.conftest import examples
+from tests.test_parser_properties import authors, heads, metrics
 
 CAPTURED = dt.date(2026, 6, 1)
 DUMP_SCHEMA = pl.Schema({"dump_id": pl.String, **dict.fromkeys(METRICS, pl.Int64), "papers_heading": pl.Int64,

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from core import identity
+from core.records import Batch, SourceFile
 from store import extract, raw_store
 from tests.conftest import UTC, write_dump
 
@@ -18,8 +19,8 @@ def dump_text(h_index: int) -> str:
 
 
 def extract_inbox(inbox: Path, raw: Path, run_id: str, batch_index: int = 0,
-                  rule: str = identity.DEFAULT_KEY_PATTERN) -> extract.Batch:
-    sources = [extract.SourceFile(p, p.stat().st_size, p.stat().st_mtime_ns) for p in sorted(inbox.iterdir())
+                  rule: str = identity.DEFAULT_KEY_PATTERN) -> Batch:
+    sources = [SourceFile(p, p.stat().st_size, p.stat().st_mtime_ns) for p in sorted(inbox.iterdir())
                if not p.name.endswith(identity.SIDECAR_SUFFIX)]
     stamp = {"run_id": run_id, "ingested_at": CAPTURED + dt.timedelta(days=1)}
     return extract.extract_batch(sources, set(), raw, 1 << 20, stamp, batch_index, identity.key_pattern(rule))

@@ -155,7 +155,7 @@ def assert_delta_lake(lake_dir: storage.Url) -> dict[str, pl.DataFrame]:
     environment gives), not through the lake module's reading code."""
     fs = storage.filesystem(lake_dir)
     assert sorted(storage.Url(fs.unstrip_protocol(p)).name for p in fs.ls(lake_dir, detail=False)) == sorted(TABLES)
-    tables = {name: DeltaTable(lake_dir / name, storage_options=lake.storage_options(lake_dir)) for name in TABLES}
+    tables = {name: DeltaTable(lake_dir / name, storage_options=storage.object_store_options(lake_dir)) for name in TABLES}
     committed = lake.run_of(tables["runs"])
     assert committed and all(lake.run_of(table) <= committed for table in tables.values())
     return {name: canonical(pl.from_arrow(tables[name].to_pyarrow_table()).drop(lake.BUCKET, strict=False))
@@ -393,15 +393,15 @@ def test_delta_storage_options_come_from_the_aws_variables(monkeypatch, tmp_path
                  "AWS_S3_ALLOW_UNSAFE_RENAME"):
         monkeypatch.delenv(name, raising=False)
     url = storage.Url("s3://bucket/lake")
-    assert lake.storage_options(tmp_path / "lake") is None                       # a local lake needs none
-    assert lake.storage_options(url) == {"AWS_S3_ALLOW_UNSAFE_RENAME": "true"}    # AWS itself: delta-rs's defaults
+    assert storage.object_store_options(tmp_path / "lake") is None                       # a local lake needs none
+    assert storage.object_store_options(url) == {"AWS_S3_ALLOW_UNSAFE_RENAME": "true"}    # AWS itself: delta-rs's defaults
     monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
     monkeypatch.setenv("AWS_ENDPOINT_URL", "https://s3.example.com")
-    assert lake.storage_options(url) == {"AWS_S3_ALLOW_UNSAFE_RENAME": "true", "AWS_REGION": "eu-west-1",
+    assert storage.object_store_options(url) == {"AWS_S3_ALLOW_UNSAFE_RENAME": "true", "AWS_REGION": "eu-west-1",
                                          "AWS_ENDPOINT_URL": "https://s3.example.com"}   # https: no plain http
     monkeypatch.setenv("AWS_REGION", "eu-central-1")                 # the AWS SDKs' order: AWS_REGION first
     monkeypatch.setenv("AWS_ENDPOINT_URL_S3", "http://127.0.0.1:9000")   # the S3 endpoint wins over the global one
-    assert lake.storage_options(url) == {"AWS_S3_ALLOW_UNSAFE_RENAME": "true", "AWS_REGION": "eu-central-1",
+    assert storage.object_store_options(url) == {"AWS_S3_ALLOW_UNSAFE_RENAME": "true", "AWS_REGION": "eu-central-1",
                                          "AWS_ENDPOINT_URL": "http://127.0.0.1:9000", "AWS_ALLOW_HTTP": "true"}
 
 

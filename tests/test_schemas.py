@@ -1,11 +1,13 @@
 """The models are the contract: every field described, the DuckDB DDL in step with them."""
 from __future__ import annotations
 
+import dataclasses
+
 import duckdb
 import pytest
 
 from schemas.raw import RawDump, RawEntry
-from schemas.tables import TABLES, polars_schema
+from schemas.tables import APPEND, MERGE, REGISTRY, TABLES, polars_schema
 from warehouse.load import add_missing_keys, ensure_schema
 
 MODELS = {**TABLES, "raw_dumps": RawDump, "raw_entries": RawEntry}
@@ -33,3 +35,24 @@ def test_duckdb_tables_match_the_models_and_carry_their_comments(tmp_path):
                                 "WHERE constraint_type = 'PRIMARY KEY'").fetchall())
     assert keys["papers"] == ["paper_id"] and keys["listings"] == ["dump_id", "rank"]
     assert keys["paper_authors"] == ["paper_id", "position"] and keys["runs"] == ["run_id"]
+
+
+def test_the_registry_names_only_columns_its_tables_have():
+    for name, table in REGISTRY.items():
+        columns = set(polars_schema(table.model).names())
+        named = {*table.latest_by, *(c for c in (table.bucket_of, table.scoped_by) if c)}
+        assert named <= columns, (name, named - columns)
+        assert table.kind in (APPEND, MERGE) and (table.key or table.kind == APPEND), name
+        assert not table.latest_by or table.kind == MERGE, name   # only a merged table has versions to pick from
+
+
+def test_a_column_added_to_a_model_reaches_the_ddl_and_the_dictionary(monkeypatch):
+    """The DDL and the dictionary derive from the model: nothing else lists a table's columns."""
+    import pandera.polars as pa
+
+    from warehouse import ddl, dictionary
+    extended = type("Authors", (REGISTRY["authors"].model,), {
+        "__annotations__": {"orcid": str}, "orcid": pa.Field(nullable=True, description="ORCID iD, when shown")})
+    monkeypatch.setitem(REGISTRY, "authors", dataclasses.replace(REGISTRY["authors"], model=extended))
+    assert "    orcid VARCHAR\n)" in ddl.create_table("authors")
+    assert "| `orcid` | VARCHAR | yes | ORCID iD, when shown |" in dictionary.render()

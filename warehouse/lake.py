@@ -11,7 +11,6 @@ tag is skipped, so a retried task writes nothing twice. docs/lake.md says why.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable, Iterable
 
 import polars as pl
@@ -44,32 +43,9 @@ def table_uri(lake: storage.Location, name: str) -> str:
     return str(lake / name)
 
 
-def storage_options(lake: storage.Location) -> dict[str, str] | None:
-    """delta-rs's options for a lake on object storage, from the standard AWS variables: credentials
-    it reads itself; the endpoint as botocore (s3fs) picks it, plain http allowed only when the
-    endpoint is an http:// one (a local S3 server), and the region. A lake has one writer at a
-    time (the home's run lock), so S3 commits need no locking provider (docs/lake.md)."""
-    if not storage.is_url(lake):
-        return None
-    options = {"AWS_S3_ALLOW_UNSAFE_RENAME": os.environ.get("AWS_S3_ALLOW_UNSAFE_RENAME", "true")}
-    return options | _endpoint_options(os.environ)
-
-
-def _endpoint_options(env) -> dict[str, str]:
-    options = {}
-    endpoint = env.get("AWS_ENDPOINT_URL_S3") or env.get("AWS_ENDPOINT_URL")   # botocore's precedence
-    if endpoint:
-        options["AWS_ENDPOINT_URL"] = endpoint
-    if "AWS_ALLOW_HTTP" in env or (endpoint or "").lower().startswith("http://"):
-        options["AWS_ALLOW_HTTP"] = env.get("AWS_ALLOW_HTTP", "true")
-    if region := env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION"):
-        options["AWS_REGION"] = region
-    return options
-
-
 def open_table(lake: storage.Location, name: str, version: int | None = None) -> DeltaTable | None:
     try:
-        return DeltaTable(table_uri(lake, name), version=version, storage_options=storage_options(lake))
+        return DeltaTable(table_uri(lake, name), version=version, storage_options=storage.object_store_options(lake))
     except TableNotFoundError:
         return None
 
@@ -111,7 +87,7 @@ def ensure_tables(lake: storage.Location, guard: Callable | None = None) -> dict
         if table is None:
             table = DeltaTable.create(table_uri(lake, name), with_bucket(name, empty_frame(TABLES[name])).to_arrow().schema,
                                       mode="ignore", partition_by=[BUCKET] if name in PARTITIONED else None,
-                                      configuration=CONFIGURATION, storage_options=storage_options(lake))
+                                      configuration=CONFIGURATION, storage_options=storage.object_store_options(lake))
         tables[name] = table
     return tables
 

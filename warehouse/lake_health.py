@@ -61,7 +61,7 @@ def table_problems(lake: storage.Location, name: str) -> list[str]:
     if problems := log_problems(lake, name):
         return problems
     try:
-        table = DeltaTable(lake_mod.table_uri(lake, name), storage_options=lake_mod.storage_options(lake))
+        table = DeltaTable(lake_mod.table_uri(lake, name), storage_options=storage.object_store_options(lake))
     except TableNotFoundError:
         return []
     except Exception as exc:

@@ -13,34 +13,11 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from core.parse import (
-    AUTHOR_SEPARATOR,
-    CODE_HOSTS,
-    ET_AL,
-    METRIC_MAX,
-    METRICS,
-    MONTHS,
-    NEAR_HEAD_MAX_LEN,
-    TAG_SEPARATOR,
-    URL_TRAILING_PUNCTUATION,
-)
-from core.rust_regex import (
-    BLANK_RUN_RX,
-    DIGIT_VALUE,
-    ENTRY_HEAD_RX,
-    LISTING_RX,
-    MAX_HEAD_BYTES,
-    METRIC_RX,
-    NEAR_HEAD_RX,
-    SPACES_RX,
-    TAG_RX,
-    URL_LIMIT,
-    URL_RUN_RX,
-    URL_RX,
-    WHITESPACE,
-    WS_FIRST_BYTES,
-    WS_LAST_BYTES,
-)
+from core.parse import (AUTHOR_SEPARATOR, CODE_HOSTS, ET_AL, METRIC_MAX, METRICS, MONTHS, NEAR_HEAD_MAX_LEN,
+                        TAG_SEPARATOR, URL_TRAILING_PUNCTUATION)
+from core.rust_regex import (BLANK_RUN_RX, DIGIT_VALUE, ENTRY_HEAD_RX, LISTING_RX, MAX_HEAD_BYTES, METRIC_RX,
+                             NEAR_HEAD_RX, SPACES_RX, TAG_RX, URL_LIMIT, URL_RUN_RX, URL_RX, WHITESPACE, WS_FIRST_BYTES,
+                             WS_LAST_BYTES)
 from schemas.raw import RawEntry
 from schemas.tables import polars_schema
 

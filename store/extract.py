@@ -14,17 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core import identity
-from core.records import (
-    Batch,
-    Quarantine,
-    SourceFile,
-    decode_text,
-    dump_row,
-    future_capture,
-    parse_texts,
-    profile_key,
-    quarantine,
-)
+from core.records import (Batch, Quarantine, SourceFile, decode_text, dump_row, future_capture, parse_texts,
+                          profile_key, quarantine)
 from store import raw_store, storage
 from store.faults import checkpoint
 

@@ -5,14 +5,8 @@ import datetime as dt
 
 import polars as pl
 
-from core.normalise import (
-    author_observations,
-    id_lists,
-    merge_authors,
-    merge_papers,
-    paper_observations,
-    split_duplicates,
-)
+from core.normalise import (author_observations, id_lists, merge_authors, merge_papers, paper_observations,
+                            split_duplicates)
 from schemas.tables import Authors, Papers, empty_frame
 
 T1 = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)

@@ -14,7 +14,8 @@ from flows import guard, home_commands
 from flows.home_commands import reachable
 from flows.prefect_env import use_prefect_env, without_heartbeats
 from store import storage
-from store.settings import RunFailed, Settings, UserError
+from store.errors import RunFailed, UserError
+from store.settings import Settings
 
 # Inbox and lake are kept as text (not Path) so that the `//` of a URL survives.
 LAKE_HELP = "the Parquet lake: a folder, or an fsspec URL such as s3://bucket/lake (default: HOME/lake)"
@@ -251,9 +252,8 @@ def cmd_status(settings: Settings, args) -> int:
 
 
 def cmd_validate(settings: Settings, args) -> int:
-    from flows import queries
-    problems, invalid = queries.validate_files(args.files, settings.max_dump_bytes,
-                                               identity.key_pattern(settings.profile_key_pattern))
+    from flows.validation import validate_files
+    problems, invalid = validate_files(args.files, settings.max_dump_bytes, identity.key_pattern(settings.profile_key_pattern))
     for line in problems:
         print(line)
     print(f"{len(args.files) - invalid} of {len(args.files)} files valid", file=sys.stderr)

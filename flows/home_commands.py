@@ -6,7 +6,8 @@ import json
 import sys
 
 from store import storage
-from store.settings import Settings, UserError
+from store.errors import UserError
+from store.settings import Settings
 
 LAKE_COMMANDS = {"history", "rollback", "maintain", "doctor"}   # a damaged lake explains their failures
 

@@ -8,7 +8,8 @@ import duckdb
 from flows import discover
 from schemas.tables import TABLES
 from store import raw_store
-from store.settings import Settings, UserError
+from store.errors import UserError
+from store.settings import Settings
 from warehouse import lake
 
 

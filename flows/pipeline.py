@@ -21,9 +21,10 @@ from flows.progress import Progress
 from flows.rebuild import restore_interrupted_rebuild
 from schemas.tables import APPEND_TABLES, MERGED_TABLES, OBSERVED_TABLES, TABLES, empty_frame
 from store import storage
+from store.errors import UserError
 from store.faults import checkpoint
 from store.lock import run_lock
-from store.settings import Settings, UserError
+from store.settings import Settings
 from warehouse import lake, lake_health, maintenance, publish
 
 

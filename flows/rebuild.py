@@ -14,8 +14,9 @@ from core.validate import to_frames
 from flows.batch import transform
 from schemas.tables import MERGED_TABLES, TABLES, empty_frame, polars_schema
 from store import extract, raw_store, storage
+from store.errors import UserError
 from store.faults import checkpoint
-from store.settings import Settings, UserError
+from store.settings import Settings
 from warehouse import lake
 from warehouse.lake_health import first_line
 

@@ -156,7 +156,8 @@ class Table:
     kind: str
     latest_by: tuple[str, ...] = ()   # a merged table's version columns: its key's last observation by these wins
     bucket_of: str | None = None      # the lake partitions it by key_bucket, the first hex digits of this column
-    scoped_by: str | None = None      # a publish's data tests see only its rows of the run's values of this column
+    scoped_by: str | None = None      # a publish scopes data tests by this column: its changed rows' values join
+                                      # the scope, and its checked_<table> view holds only rows in the scope
     by_batches: bool = True           # the batches make its rows (runs: the run itself)
 
     @property

@@ -8,7 +8,7 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from store.settings import UserError
+from store.errors import UserError
 
 LOCK_FILE = "run.lock"
 POLL_SECONDS = 0.2

@@ -8,18 +8,9 @@ from pathlib import Path
 
 from core import identity
 from store import storage
+from store.errors import UserError
 
 ENV_PREFIX = "PROFILE_ETL_"
-
-
-class UserError(Exception):
-    """A problem the user can fix; the CLI prints it without a traceback and exits with exit_code."""
-    exit_code = 2   # a usage or home problem
-
-
-class RunFailed(UserError):
-    """A run that started and failed (the data is as it was)."""
-    exit_code = 1
 
 
 @dataclass(frozen=True)

@@ -65,7 +65,7 @@ def filesystem(url: str):
         # long-lived process (watch, serve) must see them.
         return fsspec.filesystem(protocol, use_listings_cache=False)
     except (ImportError, ValueError) as exc:
-        from store.settings import UserError
+        from store.errors import UserError
         need = EXTRAS.get(protocol, f"an fsspec implementation of {protocol}")
         raise UserError(f"{url}: {protocol}:// locations need {need} ({exc})") from None
 

@@ -17,8 +17,8 @@ from flows.cli import main
 from flows.discover import plan_run
 from flows.pipeline import ingest
 from schemas.tables import TABLES, polars_schema
+from store.errors import UserError
 from store.faults import FAIL_ENV, InjectedFault
-from store.settings import UserError
 from tests.conftest import SAMPLE_NAME, write_dump
 from tests.test_lake import commit
 from tests.test_pipeline import FIRST, LATER, later_snapshot

@@ -7,7 +7,7 @@ import duckdb
 import pytest
 
 from flows.cli import main
-from store.settings import UserError
+from store.errors import UserError
 from tests.conftest import SAMPLE_NAME, write_dump
 from tests.test_pipeline import FIRST, LATER, later_snapshot
 

@@ -15,7 +15,7 @@ from deltalake import DeltaTable
 from flows.cli import main
 from flows.pipeline import ingest
 from schemas.tables import TABLES, empty_frame, polars_schema
-from store.settings import UserError
+from store.errors import UserError
 from tests import dumps
 from tests.conftest import SAMPLE_NAME, write_dump
 from tests.test_pipeline import FIRST, LATER, later_snapshot

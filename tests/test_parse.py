@@ -66,7 +66,7 @@ def test_a_comma_without_a_space_is_part_of_a_name():
 
 
 def test_an_author_line_naming_no_author_is_a_reject_saying_so(tmp_path):
-    from flows.queries import validate_files
+    from flows.validation import validate_files
     path = tmp_path / "authors.txt"
     path.write_text(HEADER + "\n".join(dumps.entry("LGAug 2, 2023", "One", "et al.", "x.") + [""]
                                        + dumps.entry("LGAug 3, 2023", "Two", "A B", "y.")))
@@ -76,7 +76,7 @@ def test_an_author_line_naming_no_author_is_a_reject_saying_so(tmp_path):
 
 
 def test_a_title_without_letters_or_digits_is_a_reject_not_a_shared_paper(tmp_path):
-    from flows.queries import validate_files
+    from flows.validation import validate_files
     path = tmp_path / "titles.txt"
     path.write_text(HEADER + "\n".join(dumps.entry("LGAug 2, 2023", "???", "A B", "x.") + [""]
                                        + dumps.entry("LGAug 3, 2023", "!!!", "C D", "y.") + [""]

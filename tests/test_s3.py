@@ -28,8 +28,9 @@ from flows.cli import main
 from flows.pipeline import ingest
 from schemas.tables import TABLES
 from store import extract, storage
+from store.errors import UserError
 from store.faults import CRASH_ENV
-from store.settings import Settings, UserError
+from store.settings import Settings
 from tests.conftest import SAMPLE_NAME, UTC
 from tests.test_crash import api_env
 from tests.test_pipeline import later_snapshot

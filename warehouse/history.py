@@ -16,8 +16,8 @@ from deltalake.exceptions import DeltaError
 
 from schemas.tables import TABLES
 from store import storage
+from store.errors import UserError
 from store.faults import checkpoint
-from store.settings import UserError
 from warehouse import lake as lake_mod
 
 REBUILT = "(before a rebuild from raw/)"

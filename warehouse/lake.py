@@ -21,9 +21,9 @@ from deltalake.exceptions import TableNotFoundError
 
 from schemas.tables import MERGE_KEYS, REGISTRY, TABLES, empty_frame, polars_schema
 from store import storage
+from store.errors import UserError
 from store.faults import checkpoint
 from store.scratch import WORK
-from store.settings import UserError
 
 APP_ID = "profile-etl"
 # Delta rewrites every file holding a row a merge changes, so the big mutable tables are

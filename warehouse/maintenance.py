@@ -12,7 +12,7 @@ from deltalake.exceptions import DeltaError
 
 from schemas.tables import TABLES
 from store import storage
-from store.settings import UserError
+from store.errors import UserError
 from warehouse import lake as lake_mod
 from warehouse.history import require_lake, restore_targets, runs_in_order
 

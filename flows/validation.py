@@ -1,0 +1,42 @@
+"""`profile-etl validate FILE…`: files judged as a run would judge them, without loading them."""
+from __future__ import annotations
+
+import datetime as dt
+import re
+from pathlib import Path
+
+from core import identity
+from core.records import Batch, SourceFile
+from core.validate import to_frames
+from flows.batch import transform
+from schemas.tables import MERGED_TABLES, TABLES, empty_frame
+from store import extract
+
+
+def validate_files(paths: list[Path], max_bytes: int, key_pattern: re.Pattern = identity.DEFAULT_KEY) -> tuple[list[str], int]:
+    """Line-numbered problems of each file, as a run would judge it, and how many files are invalid."""
+    problems, invalid = [], 0
+    for path in paths:
+        if not path.is_file():
+            problems.append(f"{path}: " + ("a folder: pass its files (e.g. FOLDER/*.txt)" if path.is_dir()
+                                           else "no such file"))
+            invalid += 1
+            continue
+        batch = Batch()
+        stat = path.stat()
+        stamp = {"run_id": "validate", "ingested_at": dt.datetime.now(dt.timezone.utc)}
+        extract.extract_one(batch, SourceFile(path, stat.st_size, stat.st_mtime_ns), set(), None, max_bytes, stamp,
+                              key_pattern=key_pattern)
+        if batch.unread:
+            problems.append(f"can't read {batch.unread[0]}")
+            invalid += 1
+            continue
+        tables = transform([to_frames(batch)], {name: empty_frame(TABLES[name]) for name in MERGED_TABLES})
+        dump = tables["dumps"].row(0, named=True)
+        for reject in tables["rejects"].iter_rows(named=True):
+            where = f"{path}:{reject['line_no']}" if reject["line_no"] else f"{path}"
+            entry = f" (entry {reject['entry_index']})" if reject["entry_index"] else ""
+            problems.append(f"{where}: {reject['reason']}{entry}")
+        invalid += dump["status"] != "loaded"
+        problems.append(f"{path}: {dump['status']}, {dump['entries_loaded']} of {dump['entries_found']} entries valid")
+    return problems, invalid

@@ -64,8 +64,10 @@ def cmd_rebuild(settings: Settings, args) -> int:
     if (args.drop or args.drop_damaged) and not args.from_raw:
         raise UserError("--drop and --drop-damaged go with --from-raw")
     if not args.from_raw:
+        from warehouse import lake
         from warehouse.lake_health import refuse_damaged_logs
         refuse_damaged_logs(settings.lake, "the rebuild")
+        lake.refuse_other_columns(settings.lake, lake.open_all(settings.lake))
     with run_lock(settings.home, settings.lock_wait_seconds):
         notes = lake_from_raw(settings, Drop(tuple(args.drop), args.drop_damaged)) if args.from_raw else []
         try:

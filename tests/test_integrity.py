@@ -240,3 +240,26 @@ def test_rebuild_of_a_lake_missing_a_table_says_so(loaded, capsys):
     shutil.rmtree(home / "lake" / "papers")
     assert main(["--home", str(home), "rebuild"]) == 2
     assert "lacks the Delta tables papers" in capsys.readouterr().err
+
+
+def test_a_lake_written_with_other_columns_is_refused_until_rebuilt_from_raw(loaded, run_ingest, monkeypatch, capsys):
+    """A column added to a table's model after the home was made: runs and a warehouse-only rebuild
+    refuse with the repair, which writes the lake and the warehouse again with the column."""
+    import dataclasses
+
+    import pandera.polars as pa
+
+    from schemas.tables import REGISTRY, TABLES
+    home, inbox = loaded
+    extended = type("Runs", (TABLES["runs"],), {
+        "__annotations__": {"note": str}, "note": pa.Field(nullable=True, description="A note on the run")})
+    monkeypatch.setitem(REGISTRY, "runs", dataclasses.replace(REGISTRY["runs"], model=extended))
+    monkeypatch.setitem(TABLES, "runs", extended)
+    with pytest.raises(UserError, match=r"holds other columns .*\(runs lacks note\).*rebuild --from-raw"):
+        run_ingest(home, inbox)
+    assert main(["--home", str(home), "rebuild"]) == 2 and "(runs lacks note)" in capsys.readouterr().err
+    assert dumps_in_warehouse(home) == 1
+    assert main(["--home", str(home), "rebuild", "--from-raw"]) == 0
+    assert run_ingest(home, inbox)["dumps_new"] == 1 and dumps_in_warehouse(home) == 2
+    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
+        assert con.execute("SELECT count(*), count(note) FROM runs").fetchone() == (2, 0)   # the column is there

@@ -11,7 +11,7 @@ import pytest
 from flows import batch, merge
 from schemas.tables import TABLES, polars_schema
 from tests.test_lake import commit
-from warehouse import lake
+from warehouse import lake, lake_files
 
 SEEN = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
 
@@ -148,7 +148,7 @@ def test_a_retry_plans_the_parts_its_first_try_planned(tmp_path, monkeypatch):
     batch.write_observations(observations(300, "short ", 1), "papers", target)
     job = merge.TableMerge(tmp_path, "papers", [target], seq)
     keys = pl.read_parquet(target)["paper_id"]
-    stored = lake.partition_bytes(lake.open_table(tmp_path, "papers"), keys) * merge.STORED_WEIGHT
+    stored = lake_files.partition_bytes(lake.open_table(tmp_path, "papers"), keys) * merge.STORED_WEIGHT
     monkeypatch.setattr(merge, "PART_BYTES", (stored + target.stat().st_size) / 5)   # 8 parts
     first = merge.plan_parts(job)
     for part in first[:6]:

@@ -15,7 +15,6 @@ from collections.abc import Callable, Iterable
 
 import polars as pl
 import pyarrow as pa
-import pyarrow.compute as pc
 from deltalake import CommitProperties, DeltaTable, Transaction, write_deltalake
 from deltalake.exceptions import TableNotFoundError
 
@@ -80,6 +79,7 @@ def ensure_tables(lake: storage.Location, guard: Callable | None = None) -> dict
     check_layout(lake)
     storage.makedirs(lake)
     tables = {name: open_table(lake, name) for name in TABLES}
+    refuse_other_columns(lake, tables)
     missing = [name for name, table in tables.items() if table is None]
     if guard is not None:
         guard(missing, {name: table for name, table in tables.items() if table is not None})
@@ -92,16 +92,40 @@ def ensure_tables(lake: storage.Location, guard: Callable | None = None) -> dict
     return tables
 
 
+def table_columns(table: DeltaTable) -> list[str]:
+    return [field.name for field in table.schema().fields if field.name != BUCKET]
+
+
+def column_drift(name: str, table: DeltaTable) -> str | None:
+    """How a table's columns differ from its model's (None: they don't)."""
+    have, want = table_columns(table), columns(name)
+    missing, extra = [c for c in want if c not in have], [c for c in have if c not in want]
+    parts = ([f"lacks {', '.join(missing)}"] if missing else []) + ([f"has {', '.join(extra)} too"] if extra else [])
+    return f"{name} {' and '.join(parts)}" if parts else None
+
+
+def refuse_other_columns(lake: storage.Location, tables: dict[str, DeltaTable | None]) -> None:
+    """A lake written before the tables' models changed (a column added, say) is refused with its repair."""
+    drift = [found for name, table in tables.items() if table is not None and (found := column_drift(name, table))]
+    if drift:
+        raise UserError(f"the lake at {lake} holds other columns than this version of profile-etl's tables "
+                        f"({'; '.join(drift)}): run `profile-etl rebuild --from-raw` once to write the lake and the "
+                        "warehouse again from raw/ with them")
+
+
 def to_frame(name: str, data: pa.Table) -> pl.DataFrame:
-    frame = pl.from_arrow(data) if data.num_rows else empty_frame(TABLES[name])
-    return frame.select(columns(name)).cast(polars_schema(TABLES[name]))
+    """A table's rows in its model's schema; a column the rows lack (an older table's) is null."""
+    schema = polars_schema(TABLES[name])
+    frame = pl.from_arrow(data) if data.num_rows else pl.DataFrame(schema={c: schema[c] for c in data.column_names})
+    return frame.select([pl.col(c) if c in frame.columns else pl.lit(None).alias(c) for c in schema]).cast(schema)
 
 
 def read_table(lake: storage.Location, name: str, version: int | None = None) -> pl.DataFrame:
     table = open_table(lake, name, version)
     if table is None:
         return empty_frame(TABLES[name])
-    return to_frame(name, table.to_pyarrow_table(columns=columns(name)))
+    held = table_columns(table)
+    return to_frame(name, table.to_pyarrow_table(columns=[c for c in columns(name) if c in held]))
 
 
 def read_keys(lake: storage.Location, name: str, keys: pl.Series) -> pl.DataFrame:
@@ -202,21 +226,6 @@ def _merge(table: DeltaTable, name: str, rows: pl.DataFrame, gone: pl.DataFrame 
 
 def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
-
-
-def stored_size(table: DeltaTable) -> tuple[int, int]:
-    """(bytes, rows) of the table's current files, from its log."""
-    actions = pa.table(table.get_add_actions(flatten=True))
-    return pc.sum(actions["size_bytes"]).as_py() or 0, pc.sum(actions["num_records"]).as_py() or 0
-
-
-def partition_bytes(table: DeltaTable, keys: pl.Series) -> int:
-    """Stored bytes of the table's partitions that hold the keys."""
-    actions = pl.from_arrow(pa.table(table.get_add_actions(flatten=True)))
-    if actions.is_empty():
-        return 0
-    buckets = keys.str.slice(0, BUCKET_CHARS).unique().implode()
-    return int(actions.filter(pl.col(f"partition.{BUCKET}").is_in(buckets))["size_bytes"].sum())
 
 
 def versions(lake: storage.Location) -> dict[str, int]:

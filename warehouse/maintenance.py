@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import pyarrow as pa
 from deltalake import DeltaTable
 from deltalake.exceptions import DeltaError
 
@@ -15,6 +14,7 @@ from store import storage
 from store.errors import UserError
 from warehouse import lake as lake_mod
 from warehouse.history import require_lake, restore_targets, runs_in_order
+from warehouse.lake_files import data_files
 
 
 @dataclass
@@ -65,10 +65,6 @@ def maintain_table(lake: storage.Location, name: str, retention_days: int, keep:
     table.cleanup_metadata()
     return Maintained(name, metrics.get("numFilesRemoved", 0), metrics.get("numFilesAdded", 0), len(removed),
                       len(data_files(table)))
-
-
-def data_files(table: DeltaTable) -> pa.Table:
-    return pa.table(table.get_add_actions(flatten=True))
 
 
 def surplus_files(table: DeltaTable) -> int:

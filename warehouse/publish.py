@@ -13,7 +13,7 @@ from store import storage
 from store.faults import checkpoint
 from warehouse import files
 from warehouse import lake as lake_mod
-from warehouse import load
+from warehouse import lake_files, load
 
 
 def publish(warehouse_path: Path, lake: Path, from_scratch: bool = False) -> int:
@@ -69,7 +69,7 @@ def catching_up_costs_more(link: Path, current: Path, lake: Path, tables: dict[s
             have, runs = con.execute("SELECT (SELECT count(*) FROM dumps), (SELECT count(*) FROM runs)").fetchone()
     except duckdb.Error:
         return False   # not a warehouse we can read: the load says why
-    sizes = {name: lake_mod.stored_size(tables[name]) for name in CATCH_UP_TABLES}
+    sizes = {name: lake_files.stored_size(tables[name]) for name in CATCH_UP_TABLES}
     if sizes["runs"][1] <= runs:
         return False
     total_dumps = max(sizes["dumps"][1], 1)

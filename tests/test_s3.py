@@ -4,10 +4,6 @@ writes the lake's Delta tables), and DuckDB reads the lake's files through the r
 filesystem (its httpfs extension can't be downloaded here, and isn't)."""
 from __future__ import annotations
 
-import datetime as dt
-import gzip
-import hashlib
-import importlib.util
 import json
 import os
 import shutil
@@ -19,19 +15,15 @@ from pathlib import Path
 import duckdb
 import polars as pl
 import pytest
-import s3fs
 from deltalake import DeltaTable
 
-from core import identity
-from flows import discover
 from flows.cli import main
 from flows.pipeline import ingest
 from schemas.tables import TABLES
-from store import extract, storage
-from store.errors import UserError
+from store import storage
 from store.faults import CRASH_ENV
-from store.settings import Settings
-from tests.conftest import SAMPLE_NAME, UTC
+from tests.conftest import SAMPLE_NAME
+from tests.s3_server import bucket, fill_inbox, mirror, put, s3_env  # noqa: F401  (fixtures)
 from tests.test_crash import api_env
 from tests.test_pipeline import later_snapshot
 from tests.warehouse_state import DATA_TABLES, canonical, warehouse_tables
@@ -40,99 +32,6 @@ from warehouse import lake, load
 pytestmark = pytest.mark.e2e   # moto's S3 server
 
 BIN = Path(sys.executable).parent
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "make_dumps.py"
-CAPTURED = dt.datetime(2026, 6, 3, 12, tzinfo=UTC)
-
-
-# moto's server, on a free loopback port, in a process of its own: some deltalake calls (DeltaTable.history)
-# hold the GIL while they wait for S3, which a server thread in the test process would then never answer.
-# It prints its address, and stops when its stdin closes (also when the test process dies).
-MOTO_SERVER = """
-import logging, sys
-from moto.server import ThreadedMotoServer
-logging.getLogger("werkzeug").setLevel(logging.ERROR)  # else one log line per request
-server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-server.start()
-print("%s:%s" % server.get_host_and_port(), flush=True)
-sys.stdin.read()
-server.stop()
-"""
-
-
-@pytest.fixture(scope="module")
-def s3_env():
-    """A moto S3 server, and the AWS_* variables that point s3fs and delta-rs at it."""
-    server = subprocess.Popen([sys.executable, "-c", MOTO_SERVER], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                              text=True)
-    try:
-        address = server.stdout.readline().strip()
-        assert address, "the moto server did not start"
-        env = {"AWS_ENDPOINT_URL": f"http://{address}", "AWS_ACCESS_KEY_ID": "testing",
-               "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
-        with pytest.MonkeyPatch.context() as patch:
-            for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL_S3", "AWS_REGION", "AWS_ALLOW_HTTP",
-                         "AWS_S3_ALLOW_UNSAFE_RENAME"):
-                patch.delenv(name, raising=False)
-            for name, value in env.items():
-                patch.setenv(name, value)
-            s3fs.S3FileSystem.clear_instance_cache()  # an instance keeps the endpoint it was made with
-            yield env
-            s3fs.S3FileSystem.clear_instance_cache()
-    finally:
-        server.stdin.close()
-        server.wait(timeout=60)
-
-
-@pytest.fixture
-def bucket(s3_env) -> storage.Url:
-    url = storage.Url(f"s3://test-{uuid.uuid4().hex[:12]}")
-    storage.filesystem(url).mkdir(url)
-    return url
-
-
-def make_dumps():
-    """examples/make_dumps.py, imported by path (examples/ is not a package)."""
-    spec = importlib.util.spec_from_file_location("s3_make_dumps", EXAMPLES)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def put(url: storage.Url, data: bytes | str) -> storage.Url:
-    storage.write_bytes(url, data.encode() if isinstance(data, str) else data)
-    return url
-
-
-def mirror(inbox_url: storage.Url, folder: Path) -> Path:
-    """The bucket's inbox as a local folder: same names, bytes and modification times (LastModified)."""
-    prefix = inbox_url + "/"
-    for url, _, mtime_ns in storage.list_files(inbox_url):
-        if url.endswith("/"):
-            continue   # a folder marker: the folder comes with its files
-        path = folder / url.removeprefix(prefix)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(storage.read_bytes(url))
-        os.utime(path, ns=(mtime_ns, mtime_ns))
-    return folder
-
-
-def fill_inbox(inbox: storage.Url, sample_text: str) -> None:
-    """The real sample, synthetic profiles (one in a sub-folder, one gzipped, one with a sidecar), a
-    dump that gets quarantined, and files a run must not read yet or at all."""
-    put(inbox / SAMPLE_NAME, sample_text)
-    corpus = make_dumps().make_corpus(4, seed=11)
-    for index, (name, text) in enumerate(corpus[:2]):
-        put(inbox / (f"2026-06/{name}" if index else name), text)
-    put(inbox / (corpus[2][0] + ".gz"), gzip.compress(corpus[2][1].encode(), mtime=0))
-    put(inbox / corpus[3][0], corpus[3][1])
-    put(inbox / (identity.dump_stem(Path(corpus[3][0])) + ".meta.json"),
-        json.dumps({"captured_at": CAPTURED.isoformat(), "owner_name": "Side Car"}))
-    put(inbox / "009_binary.txt", b"\x00\x01 not text")
-    put(inbox / "010_upload.txt.part", sample_text)
-    put(inbox / ".010_hidden.txt", sample_text)
-    put(inbox / ".staging/011_staged.txt", sample_text)
-    put(inbox / "notes.csv", "not,a,dump\n")
-    put(storage.Url(f"{inbox}/2026-06/"), b"")   # a folder marker, as the S3 console makes
 
 
 def run(home: Path, inbox, lake_dir=None) -> dict:
@@ -325,97 +224,3 @@ def test_an_s3_lake_in_the_format_before_delta_tables_is_refused(prefect_harness
     assert main(["--home", str(home), "run", "--inbox", inbox, "--lake", lake_dir, "--settle-seconds", "0"]) == 2
     assert "rebuild --from-raw" in capsys.readouterr().err
     assert [url.name for url, _, _ in storage.list_files(lake_dir)] == [lake.OLD_MANIFEST]   # nothing written
-
-
-def test_scan_of_an_s3_inbox_follows_the_local_rules(bucket, tmp_path, sample_text):
-    inbox = bucket / "inbox"
-    fill_inbox(inbox, sample_text)
-    local = discover.scan_inbox(mirror(inbox, tmp_path / "inbox"), settle_seconds=0)
-    found = discover.scan_inbox(inbox, settle_seconds=0)
-
-    def relative(files, prefix):
-        return sorted((str(f.path).removeprefix(prefix), f.size, f.mtime_ns) for f in files)
-    assert relative(found.ready, f"{inbox}/") == relative(local.ready, f"{tmp_path / 'inbox'}/")
-    assert sorted(u.name for u in found.waiting) == [".010_hidden.txt", "010_upload.txt.part"]
-    assert [u.name for u in found.ignored] == ["notes.csv"] == [p.name for p in local.ignored]
-    assert all(isinstance(f.path, storage.Url) for f in found.ready)
-
-    newest = max(f.mtime_ns for f in found.ready) / 1e9
-    settling = discover.scan_inbox(inbox, settle_seconds=60, now=newest + 1)   # LastModified is the mtime
-    assert not settling.ready and len(settling.waiting) == len(found.ready) + 2
-
-
-def test_dumps_and_sidecars_are_read_from_s3_within_the_size_limit(bucket, sample_text, monkeypatch):
-    raw = sample_text.encode()
-    plain = put(bucket / "inbox/000_a.txt", raw)
-    packed = put(bucket / "inbox/000_a.txt.gz", gzip.compress(raw))
-    assert extract.read_dump(plain, len(raw)).dump_id == extract.read_dump(packed, len(raw)).dump_id == identity.dump_id(raw)
-
-    too_big = extract.read_dump(plain, len(raw) - 1)
-    assert too_big.refused.startswith("the dump is larger than the size limit") and too_big.dump_id == identity.dump_id(raw)
-
-    noise = os.urandom(8 * storage.READ_BLOCK_BYTES)     # incompressible: the .gz is as large as its content
-    bomb = put(bucket / "inbox/000_b.txt.gz", gzip.compress(noise))
-    caches, open_read = [], storage.open_read
-
-    def recording_open(loc):   # keeps each handle's read cache, which counts the bytes fetched
-        handle = open_read(loc)
-        caches.append(handle.cache)
-        return handle
-    monkeypatch.setattr(storage, "open_read", recording_open)
-    refused = extract.read_dump(bomb, storage.READ_BLOCK_BYTES)
-    assert "gzip bomb" in refused.refused
-    assert refused.dump_id == hashlib.sha256(storage.read_bytes(bomb)).hexdigest()   # the bytes as stored
-    # Reading stopped near the limit: two 1 MB chunks decompressed, plus a block read ahead.
-    assert caches[0].total_requested_bytes <= 4 * storage.READ_BLOCK_BYTES
-
-    put(bucket / "inbox/000_a.meta.json", json.dumps({"profile_key": "from-sidecar"}))
-    assert extract.read_sidecar(plain).profile_key == "from-sidecar"
-    put(bucket / "inbox/000_a.meta.json", "{not json")
-    with pytest.raises(identity.SidecarError, match="000_a.meta.json is not valid JSON"):
-        extract.read_sidecar(plain)
-
-
-def test_locations_from_flags_and_environment(monkeypatch, tmp_path):
-    monkeypatch.setenv("PROFILE_ETL_INBOX", "s3://bucket/inbox/")
-    monkeypatch.setenv("PROFILE_ETL_LAKE", "s3://bucket/lake")
-    settings = Settings.load(home=tmp_path)
-    assert (settings.inbox, settings.lake) == ("s3://bucket/inbox", "s3://bucket/lake")
-    assert isinstance(settings.inbox, storage.Url) and settings.lake / "papers/x.parquet" == "s3://bucket/lake/papers/x.parquet"
-    assert Settings.load(home=tmp_path, lake=str(tmp_path / "lk")).lake == tmp_path / "lk"
-    monkeypatch.delenv("PROFILE_ETL_LAKE")
-    assert Settings.load(home=tmp_path).lake == tmp_path / "lake"       # the local default is unchanged
-    with pytest.raises(UserError, match="must be a local folder"):
-        Settings.load(home="s3://bucket/home")
-
-
-def test_delta_storage_options_come_from_the_aws_variables(monkeypatch, tmp_path):
-    for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_ALLOW_HTTP", "AWS_REGION", "AWS_DEFAULT_REGION",
-                 "AWS_S3_ALLOW_UNSAFE_RENAME"):
-        monkeypatch.delenv(name, raising=False)
-    url = storage.Url("s3://bucket/lake")
-    assert storage.object_store_options(tmp_path / "lake") is None                       # a local lake needs none
-    assert storage.object_store_options(url) == {"AWS_S3_ALLOW_UNSAFE_RENAME": "true"}    # AWS itself: delta-rs's defaults
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
-    monkeypatch.setenv("AWS_ENDPOINT_URL", "https://s3.example.com")
-    assert storage.object_store_options(url) == {"AWS_S3_ALLOW_UNSAFE_RENAME": "true", "AWS_REGION": "eu-west-1",
-                                         "AWS_ENDPOINT_URL": "https://s3.example.com"}   # https: no plain http
-    monkeypatch.setenv("AWS_REGION", "eu-central-1")                 # the AWS SDKs' order: AWS_REGION first
-    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", "http://127.0.0.1:9000")   # the S3 endpoint wins over the global one
-    assert storage.object_store_options(url) == {"AWS_S3_ALLOW_UNSAFE_RENAME": "true", "AWS_REGION": "eu-central-1",
-                                         "AWS_ENDPOINT_URL": "http://127.0.0.1:9000", "AWS_ALLOW_HTTP": "true"}
-
-
-def test_s3_without_s3fs_is_a_clear_user_error(monkeypatch, tmp_path, capsys):
-    registry = sys.modules["fsspec.registry"]._registry      # fsspec.registry is also the name of a mapping
-    monkeypatch.delitem(registry, "s3", raising=False)       # as if s3fs had never been installed
-    monkeypatch.setitem(sys.modules, "s3fs", None)
-    assert main(["--home", str(tmp_path), "run", "--inbox", "s3://bucket/inbox"]) == 2
-    assert "pip install 'profile-etl[s3]'" in capsys.readouterr().err
-
-
-def test_a_missing_bucket_is_named_before_the_run(bucket, tmp_path, capsys):
-    assert main(["--home", str(tmp_path), "run", "--inbox", "s3://no-such-bucket/inbox"]) == 2
-    assert "inbox s3://no-such-bucket/inbox is not a folder (or its bucket doesn't exist)" in capsys.readouterr().err
-    assert main(["--home", str(tmp_path), "run", "--inbox", bucket / "inbox", "--lake", "s3://no-such-bucket/lake"]) == 2
-    assert "the bucket of lake s3://no-such-bucket/lake doesn't exist" in capsys.readouterr().err

@@ -1,0 +1,117 @@
+"""Inbox and lake locations: local folders or S3 URLs from flags and the environment, delta-rs's
+options from the AWS variables, and S3 inboxes scanned and read by the local rules (those on moto's
+S3 server are of the e2e tier)."""
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import os
+import sys
+
+import pytest
+
+from core import identity
+from flows import discover
+from flows.cli import main
+from store import extract, storage
+from store.errors import UserError
+from store.settings import Settings
+from tests.s3_server import bucket, fill_inbox, mirror, put, s3_env  # noqa: F401  (fixtures)
+
+
+@pytest.mark.e2e
+def test_scan_of_an_s3_inbox_follows_the_local_rules(bucket, tmp_path, sample_text):
+    inbox = bucket / "inbox"
+    fill_inbox(inbox, sample_text)
+    local = discover.scan_inbox(mirror(inbox, tmp_path / "inbox"), settle_seconds=0)
+    found = discover.scan_inbox(inbox, settle_seconds=0)
+
+    def relative(files, prefix):
+        return sorted((str(f.path).removeprefix(prefix), f.size, f.mtime_ns) for f in files)
+    assert relative(found.ready, f"{inbox}/") == relative(local.ready, f"{tmp_path / 'inbox'}/")
+    assert sorted(u.name for u in found.waiting) == [".010_hidden.txt", "010_upload.txt.part"]
+    assert [u.name for u in found.ignored] == ["notes.csv"] == [p.name for p in local.ignored]
+    assert all(isinstance(f.path, storage.Url) for f in found.ready)
+
+    newest = max(f.mtime_ns for f in found.ready) / 1e9
+    settling = discover.scan_inbox(inbox, settle_seconds=60, now=newest + 1)   # LastModified is the mtime
+    assert not settling.ready and len(settling.waiting) == len(found.ready) + 2
+
+
+@pytest.mark.e2e
+def test_dumps_and_sidecars_are_read_from_s3_within_the_size_limit(bucket, sample_text, monkeypatch):
+    raw = sample_text.encode()
+    plain = put(bucket / "inbox/000_a.txt", raw)
+    packed = put(bucket / "inbox/000_a.txt.gz", gzip.compress(raw))
+    assert extract.read_dump(plain, len(raw)).dump_id == extract.read_dump(packed, len(raw)).dump_id == identity.dump_id(raw)
+
+    too_big = extract.read_dump(plain, len(raw) - 1)
+    assert too_big.refused.startswith("the dump is larger than the size limit") and too_big.dump_id == identity.dump_id(raw)
+
+    noise = os.urandom(8 * storage.READ_BLOCK_BYTES)     # incompressible: the .gz is as large as its content
+    bomb = put(bucket / "inbox/000_b.txt.gz", gzip.compress(noise))
+    caches, open_read = [], storage.open_read
+
+    def recording_open(loc):   # keeps each handle's read cache, which counts the bytes fetched
+        handle = open_read(loc)
+        caches.append(handle.cache)
+        return handle
+    monkeypatch.setattr(storage, "open_read", recording_open)
+    refused = extract.read_dump(bomb, storage.READ_BLOCK_BYTES)
+    assert "gzip bomb" in refused.refused
+    assert refused.dump_id == hashlib.sha256(storage.read_bytes(bomb)).hexdigest()   # the bytes as stored
+    # Reading stopped near the limit: two 1 MB chunks decompressed, plus a block read ahead.
+    assert caches[0].total_requested_bytes <= 4 * storage.READ_BLOCK_BYTES
+
+    put(bucket / "inbox/000_a.meta.json", json.dumps({"profile_key": "from-sidecar"}))
+    assert extract.read_sidecar(plain).profile_key == "from-sidecar"
+    put(bucket / "inbox/000_a.meta.json", "{not json")
+    with pytest.raises(identity.SidecarError, match="000_a.meta.json is not valid JSON"):
+        extract.read_sidecar(plain)
+
+
+def test_locations_from_flags_and_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("PROFILE_ETL_INBOX", "s3://bucket/inbox/")
+    monkeypatch.setenv("PROFILE_ETL_LAKE", "s3://bucket/lake")
+    settings = Settings.load(home=tmp_path)
+    assert (settings.inbox, settings.lake) == ("s3://bucket/inbox", "s3://bucket/lake")
+    assert isinstance(settings.inbox, storage.Url) and settings.lake / "papers/x.parquet" == "s3://bucket/lake/papers/x.parquet"
+    assert Settings.load(home=tmp_path, lake=str(tmp_path / "lk")).lake == tmp_path / "lk"
+    monkeypatch.delenv("PROFILE_ETL_LAKE")
+    assert Settings.load(home=tmp_path).lake == tmp_path / "lake"       # the local default is unchanged
+    with pytest.raises(UserError, match="must be a local folder"):
+        Settings.load(home="s3://bucket/home")
+
+
+def test_object_store_options_come_from_the_aws_variables(monkeypatch, tmp_path):
+    for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_ALLOW_HTTP", "AWS_REGION", "AWS_DEFAULT_REGION",
+                 "AWS_S3_ALLOW_UNSAFE_RENAME"):
+        monkeypatch.delenv(name, raising=False)
+    url = storage.Url("s3://bucket/lake")
+    assert storage.object_store_options(tmp_path / "lake") is None                       # a local lake needs none
+    assert storage.object_store_options(url) == {"AWS_S3_ALLOW_UNSAFE_RENAME": "true"}    # AWS itself: delta-rs's defaults
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "https://s3.example.com")
+    assert storage.object_store_options(url) == {"AWS_S3_ALLOW_UNSAFE_RENAME": "true", "AWS_REGION": "eu-west-1",
+                                         "AWS_ENDPOINT_URL": "https://s3.example.com"}   # https: no plain http
+    monkeypatch.setenv("AWS_REGION", "eu-central-1")                 # the AWS SDKs' order: AWS_REGION first
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", "http://127.0.0.1:9000")   # the S3 endpoint wins over the global one
+    assert storage.object_store_options(url) == {"AWS_S3_ALLOW_UNSAFE_RENAME": "true", "AWS_REGION": "eu-central-1",
+                                         "AWS_ENDPOINT_URL": "http://127.0.0.1:9000", "AWS_ALLOW_HTTP": "true"}
+
+
+def test_s3_without_s3fs_is_a_clear_user_error(monkeypatch, tmp_path, capsys):
+    registry = sys.modules["fsspec.registry"]._registry      # fsspec.registry is also the name of a mapping
+    monkeypatch.delitem(registry, "s3", raising=False)       # as if s3fs had never been installed
+    monkeypatch.setitem(sys.modules, "s3fs", None)
+    assert main(["--home", str(tmp_path), "run", "--inbox", "s3://bucket/inbox"]) == 2
+    assert "pip install 'profile-etl[s3]'" in capsys.readouterr().err
+
+
+@pytest.mark.e2e
+def test_a_missing_bucket_is_named_before_the_run(bucket, tmp_path, capsys):
+    assert main(["--home", str(tmp_path), "run", "--inbox", "s3://no-such-bucket/inbox"]) == 2
+    assert "inbox s3://no-such-bucket/inbox is not a folder (or its bucket doesn't exist)" in capsys.readouterr().err
+    assert main(["--home", str(tmp_path), "run", "--inbox", bucket / "inbox", "--lake", "s3://no-such-bucket/lake"]) == 2
+    assert "the bucket of lake s3://no-such-bucket/lake doesn't exist" in capsys.readouterr().err

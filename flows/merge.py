@@ -30,7 +30,8 @@ MERGES = {"papers": merge_papers, "authors": merge_authors, "profiles": merge_pr
 # memory; the partitions it touches count a quarter of their stored bytes, as delta-rs streams them.
 PART_BYTES = 16 * 2**20
 STORED_WEIGHT = 0.25
-BUCKETS = 16 ** lake.BUCKET_CHARS
+PART_CHARS = 2   # parts are ranges of the keys' first two hex digits, whatever a table's partitions
+BUCKETS = 16 ** PART_CHARS
 
 
 @dataclass
@@ -56,7 +57,7 @@ class Part:
         """Which rows of a key column fall in the part (None: all)."""
         if self.count == 1:
             return None
-        low, high = (f"{i * BUCKETS // self.count:0{lake.BUCKET_CHARS}x}" for i in (self.index, self.index + 1))
+        low, high = (f"{i * BUCKETS // self.count:0{PART_CHARS}x}" for i in (self.index, self.index + 1))
         return (pl.col(column) >= low) & (pl.col(column) < high) if self.index + 1 < self.count else pl.col(column) >= low
 
 

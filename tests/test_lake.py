@@ -19,7 +19,7 @@ from store.errors import UserError
 from tests import dumps
 from tests.conftest import SAMPLE_NAME, write_dump
 from tests.test_pipeline import FIRST, LATER, later_snapshot
-from warehouse import lake
+from warehouse import lake, maintenance
 
 
 def warehouse_table(home, name: str) -> pl.DataFrame:
@@ -112,6 +112,42 @@ def commit(lake_dir, seq: int, run_id: str) -> None:
     row = {"run_id": run_id, "started_at": started, "finished_at": started, "status": "completed",
            "dumps_seen": 0, "dumps_new": 0, "dumps_loaded": 0, "dumps_partial": 0, "dumps_quarantined": 0}
     lake.commit_run(lake_dir, row, seq)
+
+
+def test_outgrown_partitions_split_by_one_more_hex_digit_and_merges_find_their_rows_there(tmp_path, monkeypatch):
+    seq = lake.recover(tmp_path)
+    lake.upsert(tmp_path, "paper_authors", authorship(("00aa", 1, "a1"), ("00ab", 1, "b1"), ("ff01", 1, "c1")), seq,
+                new_keys_only=True)
+    commit(tmp_path, seq, "r1")
+    assert lake.bucket_chars(lake.open_table(tmp_path, "paper_authors")) == 2
+    assert not maintenance.maintenance_due(tmp_path, 10**6)
+    monkeypatch.setattr(maintenance, "SPLIT_ROWS", 1)   # bucket 00 holds two rows
+    assert maintenance.maintenance_due(tmp_path, 10**6)
+    split_group = maintenance.split_group
+
+    def dies_at_f(lake_dir, name, digit, chars):
+        if digit == "f":
+            raise OSError("disk full")
+        split_group(lake_dir, name, digit, chars)
+    monkeypatch.setattr(maintenance, "split_group", dies_at_f)
+    with pytest.raises(OSError):
+        maintenance.maintain(tmp_path)
+    table = lake.open_table(tmp_path, "paper_authors")
+    assert sorted(p[lake.BUCKET] for p in table.partitions()) == ["00a", "ff"]   # a split part way
+    # merges and reads find keys in either kind of partition, new rows go to the finer one
+    lake.upsert(tmp_path, "paper_authors", authorship(("00ab", 1, "b2"), ("ff02", 1, "d1")), seq + 1)
+    commit(tmp_path, seq + 1, "r2")
+    assert sorted(p[lake.BUCKET] for p in lake.open_table(tmp_path, "paper_authors").partitions()) == ["00a", "ff", "ff0"]
+    want = [("00aa", 1, "a1"), ("00ab", 1, "b2"), ("ff01", 1, "c1"), ("ff02", 1, "d1")]
+    assert sorted(lake.read_table(tmp_path, "paper_authors").rows()) == want
+    assert lake.read_keys(tmp_path, "paper_authors", pl.Series(["ff01", "00ab"])).sort("paper_id").rows() == want[1:3]
+    monkeypatch.setattr(maintenance, "split_group", split_group)
+    assert maintenance.maintenance_due(tmp_path, 10**6)   # the split is finished
+    assert [(m.table, m.split) for m in maintenance.maintain(tmp_path) if m.split] == [("paper_authors", 3)]
+    table = lake.open_table(tmp_path, "paper_authors")
+    assert sorted(p[lake.BUCKET] for p in table.partitions()) == ["00a", "ff0"]
+    assert not maintenance.maintenance_due(tmp_path, 10**6)   # no further than MAX_BUCKET_CHARS
+    assert sorted(lake.read_table(tmp_path, "paper_authors").rows()) == want
 
 
 def test_a_run_that_died_between_its_commits_is_not_loaded_and_is_rolled_back(tmp_path):

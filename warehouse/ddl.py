@@ -30,7 +30,12 @@ def add_primary_key(con: duckdb.DuckDBPyConnection, name: str) -> None:
 
 def describe_tables(con: duckdb.DuckDBPyConnection) -> None:
     """Table and column comments from the pandera models."""
-    for name, table in REGISTRY.items():
-        con.execute(f"COMMENT ON TABLE {name} IS {sql_literal(' '.join((table.model.__doc__ or '').split()))}")
-        for column, spec in table.model.to_schema().columns.items():
-            con.execute(f"COMMENT ON COLUMN {name}.{column} IS {sql_literal(spec.description or '')}")
+    for name in REGISTRY:
+        describe_table(con, name)
+
+
+def describe_table(con: duckdb.DuckDBPyConnection, name: str) -> None:
+    model = REGISTRY[name].model
+    con.execute(f"COMMENT ON TABLE {name} IS {sql_literal(' '.join((model.__doc__ or '').split()))}")
+    for column, spec in model.to_schema().columns.items():
+        con.execute(f"COMMENT ON COLUMN {name}.{column} IS {sql_literal(spec.description or '')}")

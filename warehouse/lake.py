@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable
 
 import polars as pl
 import pyarrow as pa
+import pyarrow.compute as pc
 from deltalake import CommitProperties, DeltaTable, Transaction, write_deltalake
 from deltalake.exceptions import TableNotFoundError
 
@@ -27,15 +28,27 @@ from store.scratch import WORK
 APP_ID = "profile-etl"
 # Delta rewrites every file holding a row a merge changes, so the big mutable tables are
 # partitioned by the first hex digits of their key: a small run rewrites the partitions it touched.
+# A table starts with two digits; maintenance adds one when its partitions outgrow SPLIT_BYTES.
 PARTITIONED = {name: table.bucket_of for name, table in REGISTRY.items() if table.bucket_of}
 BUCKET = "key_bucket"
-BUCKET_CHARS = 2
+FIRST_BUCKET_CHARS = 2
 RETENTION_DAYS = 7
 # A checkpoint every 10 commits: opening a table replays the log since the last one, and a run
 # opens each table several times (28 ms for papers 11 commits in, 5 ms after a checkpoint).
 CONFIGURATION = {"delta.enableChangeDataFeed": "true", "delta.checkpointInterval": "10",
                  "delta.deletedFileRetentionDuration": f"interval {RETENTION_DAYS} days"}
 OLD_MANIFEST = "_manifest.json"
+# A partitioned table's log keeps file statistics of its key only: opening papers in 4,096
+# partitions took 38-53 ms with every column's, 16-22 ms with the key's, and a run opens it often.
+STATS_COLUMNS = "delta.dataSkippingStatsColumns"
+
+
+def stats_columns(name: str) -> str:
+    return ",".join(MERGE_KEYS[name])
+
+
+def configuration(name: str) -> dict[str, str]:
+    return CONFIGURATION | ({STATS_COLUMNS: stats_columns(name)} if name in PARTITIONED else {})
 
 
 def table_uri(lake: storage.Location, name: str) -> str:
@@ -58,12 +71,32 @@ def columns(name: str) -> list[str]:
     return list(polars_schema(TABLES[name]))
 
 
-def with_bucket(name: str, frame: pl.DataFrame) -> pl.DataFrame:
-    """The frame as the lake stores it: the model's columns, and the partition column if any."""
+def bucket_lengths(table: DeltaTable | None) -> set[int]:
+    """How many hex digits of the key name the table's partitions (two lengths while a split is under
+    way: warehouse/maintenance.py splits a table group by group)."""
+    if table is None or BUCKET not in table.metadata().partition_columns:
+        return {FIRST_BUCKET_CHARS}
+    values = pa.table(table.get_add_actions(flatten=True))[f"partition.{BUCKET}"]
+    return set(pc.unique(pc.utf8_length(values)).to_pylist()) or {FIRST_BUCKET_CHARS}
+
+
+def bucket_chars(table: DeltaTable | None) -> int:
+    """The digits a new row's partition takes: the finest the table has."""
+    return max(bucket_lengths(table))
+
+
+def buckets_of(keys: pl.Series, lengths: set[int]) -> pl.Series:
+    """The partitions that may hold the keys: their prefixes of every length the table uses."""
+    return pl.concat([keys.str.slice(0, n) for n in sorted(lengths)]).unique()
+
+
+def with_bucket(name: str, frame: pl.DataFrame, chars: int = FIRST_BUCKET_CHARS) -> pl.DataFrame:
+    """The frame as the lake stores it: the model's columns, and the partition column if any (the
+    first `chars` hex digits of the key: the table's bucket_chars)."""
     frame = frame.select(columns(name))
     if name not in PARTITIONED:
         return frame
-    return frame.with_columns(pl.col(PARTITIONED[name]).str.slice(0, BUCKET_CHARS).alias(BUCKET))
+    return frame.with_columns(pl.col(PARTITIONED[name]).str.slice(0, chars).alias(BUCKET))
 
 
 def check_layout(lake: storage.Location) -> None:
@@ -87,7 +120,7 @@ def ensure_tables(lake: storage.Location, guard: Callable | None = None) -> dict
         if table is None:
             table = DeltaTable.create(table_uri(lake, name), with_bucket(name, empty_frame(TABLES[name])).to_arrow().schema,
                                       mode="ignore", partition_by=[BUCKET] if name in PARTITIONED else None,
-                                      configuration=CONFIGURATION, storage_options=storage.object_store_options(lake))
+                                      configuration=configuration(name), storage_options=storage.object_store_options(lake))
         tables[name] = table
     return tables
 
@@ -136,8 +169,7 @@ def read_keys(lake: storage.Location, name: str, keys: pl.Series) -> pl.DataFram
         return empty_frame(TABLES[name])
     wanted = pl.col(MERGE_KEYS[name][0]).is_in(keys.unique().implode())
     if name in PARTITIONED:
-        buckets = keys.str.slice(0, BUCKET_CHARS).unique().implode()
-        wanted = pl.col(BUCKET).is_in(buckets) & wanted
+        wanted = pl.col(BUCKET).is_in(buckets_of(keys, bucket_lengths(table)).implode()) & wanted
     return pl.scan_delta(table).filter(wanted).select(columns(name)).collect().cast(polars_schema(TABLES[name]))
 
 
@@ -159,7 +191,8 @@ def run_of(table: DeltaTable) -> int:
 def append(lake: storage.Location, name: str, frame: pl.DataFrame, seq: int) -> None:
     table = open_table(lake, name)
     if run_of(table) < seq and frame.height:
-        write_deltalake(table, with_bucket(name, frame).to_arrow(), mode="append", commit_properties=tagged(seq))
+        write_deltalake(table, with_bucket(name, frame, bucket_chars(table)).to_arrow(), mode="append",
+                        commit_properties=tagged(seq))
     checkpoint(f"lake:committed:{name}")
 
 
@@ -171,8 +204,9 @@ def overwrite_all(lake: storage.Location, tables: dict[str, pl.DataFrame]) -> No
                         "new --lake (or move the old one aside) and run `rebuild --from-raw` again")
     seq = recover(lake)
     for name in sorted(TABLES, key=lambda n: n == "runs"):
-        if run_of(open_table(lake, name)) < seq:
-            write_deltalake(open_table(lake, name), with_bucket(name, tables[name]).to_arrow(), mode="overwrite",
+        table = open_table(lake, name)
+        if run_of(table) < seq:
+            write_deltalake(table, with_bucket(name, tables[name], bucket_chars(table)).to_arrow(), mode="overwrite",
                             commit_properties=tagged(seq))
         checkpoint(f"lake:committed:{name}")
 
@@ -182,7 +216,7 @@ def replace_dumps(lake: storage.Location, name: str, frame: pl.DataFrame, dump_i
     table = open_table(lake, name)
     if run_of(table) < seq:
         listed = ", ".join(_literal(i) for i in sorted(set(dump_ids)))
-        write_deltalake(table, with_bucket(name, frame).to_arrow(), mode="overwrite",
+        write_deltalake(table, with_bucket(name, frame, bucket_chars(table)).to_arrow(), mode="overwrite",
                         predicate=f"dump_id IN ({listed})", commit_properties=tagged(seq))
     checkpoint(f"lake:committed:{name}")
 
@@ -199,24 +233,25 @@ def upsert(lake: storage.Location, name: str, rows: pl.DataFrame, seq: int, gone
         checkpoint(f"lake:committed:{name}")
         return
     if new_keys_only and gone is None:
-        write_deltalake(table, with_bucket(name, rows).to_arrow(), mode="append", commit_properties=tagged(seq, part))
+        write_deltalake(table, with_bucket(name, rows, bucket_chars(table)).to_arrow(), mode="append",
+                        commit_properties=tagged(seq, part))
     else:
         _merge(table, name, rows, gone, tagged(seq, part))
     checkpoint(f"lake:committed:{name}")
 
 
 def _merge(table: DeltaTable, name: str, rows: pl.DataFrame, gone: pl.DataFrame | None, tags: CommitProperties) -> None:
-    keys = MERGE_KEYS[name]
-    source = with_bucket(name, rows).with_columns(_gone=pl.lit(False))
+    keys, chars = MERGE_KEYS[name], bucket_chars(table)
+    source = with_bucket(name, rows, chars).with_columns(_gone=pl.lit(False))
     if gone is not None:
         dead = with_bucket(name, gone.select(keys).with_columns(
-            [pl.lit(None, dtype).alias(c) for c, dtype in polars_schema(TABLES[name]).items() if c not in keys]))
+            [pl.lit(None, dtype).alias(c) for c, dtype in polars_schema(TABLES[name]).items() if c not in keys]), chars)
         source = pl.concat([source, dead.with_columns(_gone=pl.lit(True))])
     predicate = " AND ".join(f"t.{k} = s.{k}" for k in keys)
     if name in PARTITIONED:  # named, so that only the touched partitions are scanned
-        touched = sorted(set(source[BUCKET].to_list()))
+        touched = sorted(buckets_of(source[PARTITIONED[name]], bucket_lengths(table)).to_list())
         predicate += f" AND t.{BUCKET} IN ({', '.join(_literal(b) for b in touched)})"
-    values = {c: f"s.{c}" for c in with_bucket(name, rows).columns}
+    values = {c: f"s.{c}" for c in with_bucket(name, rows, chars).columns}
     (table.merge(source.to_arrow(), predicate, source_alias="s", target_alias="t", commit_properties=tags)
      .when_matched_delete(predicate="s._gone")
      .when_matched_update(values)

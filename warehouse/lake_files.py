@@ -6,7 +6,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from deltalake import DeltaTable
 
-from warehouse.lake import BUCKET, BUCKET_CHARS
+from warehouse.lake import BUCKET, bucket_lengths, buckets_of
 
 
 def data_files(table: DeltaTable) -> pa.Table:
@@ -24,5 +24,5 @@ def partition_bytes(table: DeltaTable, keys: pl.Series) -> int:
     actions = pl.from_arrow(pa.table(table.get_add_actions(flatten=True)))
     if actions.is_empty():
         return 0
-    buckets = keys.str.slice(0, BUCKET_CHARS).unique().implode()
+    buckets = buckets_of(keys, bucket_lengths(table)).implode()
     return int(actions.filter(pl.col(f"partition.{BUCKET}").is_in(buckets))["size_bytes"].sum())

@@ -154,7 +154,7 @@ def table_change(lake: storage.Location, name: str, version: int, loaded: tuple[
     table_id = table.metadata().id
     if loaded is not None and loaded == (table_id, version):
         return None
-    if loaded is None or loaded[0] != table_id or loaded[1] > version or not incremental(latest, loaded[1], version):
+    if reads_whole(table_id, version, loaded, latest):
         return whole_table(lake, name, table)
     try:
         rows = pa.table(table.load_cdf(starting_version=loaded[1] + 1, ending_version=version,
@@ -162,6 +162,20 @@ def table_change(lake: storage.Location, name: str, version: int, loaded: tuple[
     except Exception:   # e.g. a vacuum removed files of those versions: read the table whole
         return whole_table(lake, name, table)
     return Change(version, table_id, rows=rows)
+
+
+def reads_whole(table_id: str, version: int, loaded: tuple[str, int] | None, latest: DeltaTable) -> bool:
+    """Must a load read the table whole to bring it from `loaded` to `version` of table `table_id`?"""
+    return (loaded is None or loaded[0] != table_id or loaded[1] > version
+            or (loaded[1] < version and not incremental(latest, loaded[1], version)))
+
+
+def whole_reads(path: Path, lake: storage.Location, tables: dict[str, DeltaTable]) -> set[str]:
+    """The tables a load of the warehouse file at path would read whole."""
+    with duckdb.connect(str(path), read_only=True) as con:
+        loaded = loaded_versions(con)
+    target = lake_mod.target_versions(lake, tables)
+    return {name for name, table in tables.items() if reads_whole(table.metadata().id, target[name], loaded.get(name), table)}
 
 
 def whole_table(lake: storage.Location, name: str, table) -> Change:
@@ -187,14 +201,14 @@ def incremental(latest: DeltaTable, since: int, version: int) -> bool:
 def apply_change(con: duckdb.DuckDBPyConnection, name: str, change: Change) -> int:
     """Bring one table to its change; returns the rows read."""
     listed = ", ".join(TABLES[name].to_schema().columns)
+    if change.whole:
+        recreate_table(con, name)
     if change.files is not None:
-        con.execute(f"DELETE FROM {name}")
         if change.files:
             con.execute(f"INSERT INTO {name} BY NAME SELECT {listed} FROM "
                         f"read_parquet({_sql_list(change.files)}, hive_partitioning = false)")
         read = len(change.files)
     elif change.whole:
-        con.execute(f"DELETE FROM {name}")
         con.register("_whole", change.rows)
         con.execute(f"INSERT INTO {name} BY NAME SELECT {listed} FROM _whole")
         con.unregister("_whole")
@@ -207,6 +221,14 @@ def apply_change(con: duckdb.DuckDBPyConnection, name: str, change: Change) -> i
     con.execute("INSERT OR REPLACE INTO internal.lake_versions VALUES (?, ?, ?)", [name, change.table_id, change.version])
     checkpoint(f"load:table-synced:{name}")
     return read
+
+
+def recreate_table(con: duckdb.DuckDBPyConnection, name: str) -> None:
+    """An empty table for rows read whole, its key added after them (add_missing_keys): deleting a big
+    table's rows under its key and inserting them again made DuckDB's checkpoint take ~50 s."""
+    con.execute(f"DROP TABLE {name}")
+    con.execute(ddl.create_table(name))
+    ddl.describe_table(con, name)
 
 
 def apply_rows(con: duckdb.DuckDBPyConnection, name: str, listed: str, versions: int) -> None:

@@ -1,12 +1,15 @@
-"""Lake maintenance (SPEC §5 `maintain`; §8): compact, checkpoint and vacuum each table. Vacuum keeps
-every file of the retention period (a reader that started earlier still finds its files), and the
-files a rollback of the latest run needs (warehouse/history.py), however old that run is.
+"""Lake maintenance (SPEC §5 `maintain`; §8): split outgrown partitions, compact, checkpoint and
+vacuum each table. Vacuum keeps every file of the retention period (a reader that started earlier
+still finds its files), and the files a rollback of the latest run needs (warehouse/history.py),
+however old that run is.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from deltalake import DeltaTable
+import polars as pl
+import pyarrow.compute as pc
+from deltalake import CommitProperties, DeltaTable, write_deltalake
 from deltalake.exceptions import DeltaError
 
 from schemas.tables import TABLES
@@ -16,6 +19,13 @@ from warehouse import lake as lake_mod
 from warehouse.history import require_lake, restore_targets, runs_in_order
 from warehouse.lake_files import data_files
 
+# A merge rewrites whole partition files, so a table whose partitions average more rows or bytes
+# than these gets one more hex digit of the key per partition (16 times as many, a sixteenth the
+# size); not past 3 digits, as 65,536 partitions would make every whole read and big run slow.
+SPLIT_ROWS = 2048
+SPLIT_BYTES = 512 * 2**10
+MAX_BUCKET_CHARS = 3
+
 
 @dataclass
 class Maintained:
@@ -24,6 +34,7 @@ class Maintained:
     written: int     # files it wrote in their place
     removed: int     # files vacuum deleted (replaced longer ago than the retention)
     files: int       # data files the table holds now
+    split: int = 0   # hex digits of the key its partitions were split to (0: not split)
 
 
 def maintain(lake: storage.Location, retention_days: int = lake_mod.RETENTION_DAYS) -> list[Maintained]:
@@ -56,6 +67,9 @@ def maintain_table(lake: storage.Location, name: str, retention_days: int, keep:
     and the log cleanup only removes log files older than one. Vacuum enforces the retention too, a
     second guard beside `maintain`'s."""
     table = lake_mod.open_table(lake, name)
+    split = split_partitions(lake, name, table) if outgrown(table) else 0
+    if split:
+        table = lake_mod.open_table(lake, name)
     metrics = table.optimize.compact()
     table.create_checkpoint()
     removed = table.vacuum(retention_hours=retention_days * 24, dry_run=False, enforce_retention_duration=True,
@@ -64,7 +78,48 @@ def maintain_table(lake: storage.Location, name: str, retention_days: int, keep:
     # checkpoint go, as delta-rs's own post-commit cleanup does: opening a table lists fewer files.
     table.cleanup_metadata()
     return Maintained(name, metrics.get("numFilesRemoved", 0), metrics.get("numFilesAdded", 0), len(removed),
-                      len(data_files(table)))
+                      len(data_files(table)), split)
+
+
+def outgrown(table: DeltaTable) -> bool:
+    """Do the table's partitions hold more than SPLIT_ROWS or SPLIT_BYTES each on average (or did a
+    split stop part way)?"""
+    files, partition = data_files(table), f"partition.{lake_mod.BUCKET}"
+    if partition not in files.column_names or not files.num_rows:
+        return False
+    lengths = lake_mod.bucket_lengths(table)
+    if len(lengths) > 1 or max(lengths) >= MAX_BUCKET_CHARS:
+        return len(lengths) > 1
+    partitions = len(set(files[partition].to_pylist()))
+    return (pc.sum(files["num_records"]).as_py() / partitions > SPLIT_ROWS
+            or pc.sum(files["size_bytes"]).as_py() / partitions > SPLIT_BYTES)
+
+
+def split_partitions(lake: storage.Location, name: str, table: DeltaTable) -> int:
+    """Rewrite the table with one more hex digit of the key per partition (or finish a split that
+    stopped part way); returns the digits. One overwrite commit per first hex digit, so a split holds
+    a sixteenth of the table in memory; between two, reads and merges find a key in either partition
+    (lake.buckets_of), and each commit leaves every row once."""
+    lengths = lake_mod.bucket_lengths(table)
+    chars = max(lengths) + (len(lengths) == 1)
+    if lake_mod.STATS_COLUMNS not in table.metadata().configuration:   # a table made before they were set
+        table.alter.set_table_properties({lake_mod.STATS_COLUMNS: lake_mod.stats_columns(name)})
+        table = lake_mod.open_table(lake, name)
+    held = set(data_files(table)[f"partition.{lake_mod.BUCKET}"].to_pylist())
+    for digit in "0123456789abcdef":
+        if any(bucket.startswith(digit) and len(bucket) < chars for bucket in held):
+            split_group(lake, name, digit, chars)
+    return chars
+
+
+def split_group(lake: storage.Location, name: str, digit: str, chars: int) -> None:
+    """The partitions whose keys start with `digit`, rewritten at `chars` digits in one commit."""
+    table = lake_mod.open_table(lake, name)
+    within = f"{lake_mod.BUCKET} >= '{digit}'" + (f" AND {lake_mod.BUCKET} < '{int(digit, 16) + 1:x}'" if digit != "f" else "")
+    rows = pl.scan_delta(table).filter(pl.col(lake_mod.BUCKET).str.starts_with(digit)).select(lake_mod.columns(name))
+    frame = lake_mod.with_bucket(name, lake_mod.to_frame(name, rows.collect().to_arrow()), chars)
+    write_deltalake(table, frame.to_arrow(), mode="overwrite", predicate=within,
+                    commit_properties=CommitProperties(custom_metadata={"profile-etl": f"split to {chars} digits"}))
 
 
 def surplus_files(table: DeltaTable) -> int:
@@ -79,11 +134,12 @@ def surplus_files(table: DeltaTable) -> int:
 def maintenance_due(lake: storage.Location, max_files: int) -> bool:
     """Does any table hold more than max_files surplus data files? Each run adds files to the tables
     it changes; a run can call `maintain` past this threshold."""
-    return any(surplus_files(table) > max_files
+    return any(surplus_files(table) > max_files or outgrown(table)
                for name in TABLES if (table := lake_mod.open_table(lake, name)) is not None)
 
 
 def describe_maintenance(done: list[Maintained], retention_days: int) -> str:
-    lines = [f"{m.table}: compacted {m.compacted} files into {m.written}, vacuum removed {m.removed} "
+    lines = [(f"{m.table}: partitions split by {m.split} hex digits of the key, " if m.split else f"{m.table}: ")
+             + f"compacted {m.compacted} files into {m.written}, vacuum removed {m.removed} "
              f"(replaced more than {retention_days} days ago), {m.files} data files now" for m in done]
     return "\n".join(lines)

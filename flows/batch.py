@@ -21,7 +21,7 @@ from core.validate import RawFrames, combine, to_frames, validate_dumps, validat
 from schemas.tables import APPEND_TABLES, OBSERVED_TABLES, TABLES
 from store import extract, scratch
 from store.faults import checkpoint
-from warehouse import lake
+from warehouse import partitions
 
 
 class BatchJob:
@@ -80,10 +80,10 @@ def write_batch(job: BatchJob, files: pl.DataFrame, tables: dict[str, pl.DataFra
 def write_observations(frame: pl.DataFrame, name: str, target: Path) -> None:
     """A mutable table's observations sorted by key in row groups of 1/16: a merge in parts then
     reads only the row groups of its part's keys."""
-    if name not in lake.PARTITIONED:
+    if name not in partitions.PARTITIONED:
         scratch.write_scratch(frame, target)
         return
-    scratch.write_scratch(frame.sort(lake.PARTITIONED[name]), target, row_group_size=max(frame.height // 16, 1024))
+    scratch.write_scratch(frame.sort(partitions.PARTITIONED[name]), target, row_group_size=max(frame.height // 16, 1024))
 
 
 def describe(result: BatchResult) -> str:

@@ -23,7 +23,7 @@ import polars as pl
 from core.normalise import merge_authors, merge_paper_authors, merge_papers, merge_profiles
 from schemas.tables import MERGE_KEYS, TABLES
 from store import scratch, storage
-from warehouse import lake, lake_files
+from warehouse import lake, lake_files, partitions
 
 MERGES = {"papers": merge_papers, "authors": merge_authors, "profiles": merge_profiles}
 # Scratch bytes per part: a part's merge holds about 20 times its observations' scratch bytes in
@@ -63,7 +63,7 @@ class Part:
 
 def plan_parts(job: TableMerge) -> list[Part]:
     """As many parts (a power of two) as keep each under PART_BYTES of scratch and touched partitions."""
-    if job.table not in lake.PARTITIONED:
+    if job.table not in partitions.PARTITIONED:
         return [Part()]
     keys = scratch.read_scratch(job.observed, columns=MERGE_KEYS[job.table][:1]).to_series()
     table = lake.open_table(job.lake_dir, job.table)

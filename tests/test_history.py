@@ -23,7 +23,7 @@ from tests.conftest import SAMPLE_NAME, write_dump
 from tests.test_lake import commit
 from tests.test_pipeline import FIRST, LATER, later_snapshot
 from tests.warehouse_state import lake_tables, same_tables, warehouse_tables
-from warehouse import files, history, lake, maintenance, publish
+from warehouse import files, history, lake, maintenance, partitions, publish
 
 LATER_NAME = "001_7707062aadfcc580.txt"
 
@@ -200,11 +200,11 @@ def test_maintain_splits_outgrown_partitions_and_rollbacks_and_runs_across_the_s
     assert maintenance.maintenance_due(lake_dir, 10**6)   # outgrown, however few its files
     assert main(["--home", str(home), "maintain"]) == 0
     out = capsys.readouterr().out
-    for name in lake.PARTITIONED:
+    for name in partitions.PARTITIONED:
         table = lake.open_table(lake_dir, name)
         assert f"{name}: partitions split by 3 hex digits" in out
-        assert {len(p[lake.BUCKET]) for p in table.partitions()} == {3} == {lake.bucket_chars(table)}
-        assert table.metadata().configuration[lake.STATS_COLUMNS] == ",".join(lake.MERGE_KEYS[name])
+        assert {len(p[partitions.BUCKET]) for p in table.partitions()} == {3} == {partitions.bucket_chars(table)}
+        assert table.metadata().configuration[partitions.STATS_COLUMNS] == ",".join(lake.MERGE_KEYS[name])
     assert same_tables(lake_tables(home), after_second) and not maintenance.maintenance_due(lake_dir, 10**6)
     publish.publish(link, lake_dir)   # reads the split tables whole
     assert publish.catching_up_costs_more(link, files.current(link), lake_dir, lake.open_all(lake_dir))
@@ -217,10 +217,10 @@ def test_maintain_splits_outgrown_partitions_and_rollbacks_and_runs_across_the_s
 
     assert main(["--home", str(home), "rollback", lake_run_ids(home)[-1]]) == 0   # to before the split
     assert same_tables(lake_tables(home), after_first) and same_tables(warehouse_tables(home), after_first)
-    assert lake.bucket_chars(lake.open_table(lake_dir, "papers")) == 2
+    assert partitions.bucket_chars(lake.open_table(lake_dir, "papers")) == 2
     maintenance.maintain(lake_dir)
     assert run(home, inbox)["dumps_new"] == 1   # merges into three-digit partitions
-    assert lake.bucket_chars(lake.open_table(lake_dir, "papers")) == 3
+    assert partitions.bucket_chars(lake.open_table(lake_dir, "papers")) == 3
     want = without_paths(after_second)
     assert same_tables(without_paths(warehouse_tables(home)), want)
     assert same_tables(without_paths(lake_tables(home)), want)

@@ -19,7 +19,7 @@ from store.errors import UserError
 from tests import dumps
 from tests.conftest import SAMPLE_NAME, write_dump
 from tests.test_pipeline import FIRST, LATER, later_snapshot
-from warehouse import lake, maintenance
+from warehouse import lake, maintenance, partitions
 
 
 def warehouse_table(home, name: str) -> pl.DataFrame:
@@ -119,7 +119,7 @@ def test_outgrown_partitions_split_by_one_more_hex_digit_and_merges_find_their_r
     lake.upsert(tmp_path, "paper_authors", authorship(("00aa", 1, "a1"), ("00ab", 1, "b1"), ("ff01", 1, "c1")), seq,
                 new_keys_only=True)
     commit(tmp_path, seq, "r1")
-    assert lake.bucket_chars(lake.open_table(tmp_path, "paper_authors")) == 2
+    assert partitions.bucket_chars(lake.open_table(tmp_path, "paper_authors")) == 2
     assert not maintenance.maintenance_due(tmp_path, 10**6)
     monkeypatch.setattr(maintenance, "SPLIT_ROWS", 1)   # bucket 00 holds two rows
     assert maintenance.maintenance_due(tmp_path, 10**6)
@@ -133,11 +133,11 @@ def test_outgrown_partitions_split_by_one_more_hex_digit_and_merges_find_their_r
     with pytest.raises(OSError):
         maintenance.maintain(tmp_path)
     table = lake.open_table(tmp_path, "paper_authors")
-    assert sorted(p[lake.BUCKET] for p in table.partitions()) == ["00a", "ff"]   # a split part way
+    assert sorted(p[partitions.BUCKET] for p in table.partitions()) == ["00a", "ff"]   # a split part way
     # merges and reads find keys in either kind of partition, new rows go to the finer one
     lake.upsert(tmp_path, "paper_authors", authorship(("00ab", 1, "b2"), ("ff02", 1, "d1")), seq + 1)
     commit(tmp_path, seq + 1, "r2")
-    assert sorted(p[lake.BUCKET] for p in lake.open_table(tmp_path, "paper_authors").partitions()) == ["00a", "ff", "ff0"]
+    assert sorted(p[partitions.BUCKET] for p in lake.open_table(tmp_path, "paper_authors").partitions()) == ["00a", "ff", "ff0"]
     want = [("00aa", 1, "a1"), ("00ab", 1, "b2"), ("ff01", 1, "c1"), ("ff02", 1, "d1")]
     assert sorted(lake.read_table(tmp_path, "paper_authors").rows()) == want
     assert lake.read_keys(tmp_path, "paper_authors", pl.Series(["ff01", "00ab"])).sort("paper_id").rows() == want[1:3]
@@ -145,7 +145,7 @@ def test_outgrown_partitions_split_by_one_more_hex_digit_and_merges_find_their_r
     assert maintenance.maintenance_due(tmp_path, 10**6)   # the split is finished
     assert [(m.table, m.split) for m in maintenance.maintain(tmp_path) if m.split] == [("paper_authors", 3)]
     table = lake.open_table(tmp_path, "paper_authors")
-    assert sorted(p[lake.BUCKET] for p in table.partitions()) == ["00a", "ff0"]
+    assert sorted(p[partitions.BUCKET] for p in table.partitions()) == ["00a", "ff0"]
     assert not maintenance.maintenance_due(tmp_path, 10**6)   # no further than MAX_BUCKET_CHARS
     assert sorted(lake.read_table(tmp_path, "paper_authors").rows()) == want
 

@@ -27,7 +27,7 @@ from tests.s3_server import bucket, fill_inbox, mirror, put, s3_env  # noqa: F40
 from tests.test_crash import api_env
 from tests.test_pipeline import later_snapshot
 from tests.warehouse_state import DATA_TABLES, canonical, warehouse_tables
-from warehouse import lake, load
+from warehouse import lake, load, partitions
 
 pytestmark = pytest.mark.e2e   # moto's S3 server
 
@@ -58,7 +58,7 @@ def assert_delta_lake(lake_dir: storage.Url) -> dict[str, pl.DataFrame]:
     tables = {name: DeltaTable(lake_dir / name, storage_options=storage.object_store_options(lake_dir)) for name in TABLES}
     committed = lake.run_of(tables["runs"])
     assert committed and all(lake.run_of(table) <= committed for table in tables.values())
-    return {name: canonical(pl.from_arrow(tables[name].to_pyarrow_table()).drop(lake.BUCKET, strict=False))
+    return {name: canonical(pl.from_arrow(tables[name].to_pyarrow_table()).drop(partitions.BUCKET, strict=False))
             for name in DATA_TABLES}
 
 
@@ -136,7 +136,7 @@ def test_duckdb_reads_the_s3_lake_through_the_registered_filesystem(prefect_harn
     assert capsys.readouterr().out.endswith("n\n50\n")
 
     files = lake.open_table(lake_dir, "papers").file_uris()    # what a full load reads
-    assert files and all(f.startswith(f"{lake_dir}/papers/{lake.BUCKET}=") for f in files)
+    assert files and all(f.startswith(f"{lake_dir}/papers/{partitions.BUCKET}=") for f in files)
     with load.connect(tmp_path / "probe.duckdb", lake=lake_dir) as con:
         assert con.execute("SELECT count(*) FROM read_parquet(?)", [files]).fetchone() == (50,)
         httpfs = con.execute("SELECT loaded, installed FROM duckdb_extensions() WHERE extension_name = 'httpfs'")

@@ -15,38 +15,24 @@ from collections.abc import Callable, Iterable
 
 import polars as pl
 import pyarrow as pa
-import pyarrow.compute as pc
 from deltalake import CommitProperties, DeltaTable, Transaction, write_deltalake
 from deltalake.exceptions import TableNotFoundError
 
-from schemas.tables import MERGE_KEYS, REGISTRY, TABLES, empty_frame, polars_schema
+from schemas.tables import MERGE_KEYS, TABLES, empty_frame, polars_schema
 from store import storage
 from store.errors import UserError
 from store.faults import checkpoint
 from store.scratch import WORK
+from warehouse.partitions import (BUCKET, PARTITIONED, STATS_COLUMNS, bucket_chars, bucket_lengths, buckets_of,
+                                  stats_columns, with_bucket)
 
 APP_ID = "profile-etl"
-# Delta rewrites every file holding a row a merge changes, so the big mutable tables are
-# partitioned by the first hex digits of their key: a small run rewrites the partitions it touched.
-# A table starts with two digits; maintenance adds one when its partitions outgrow SPLIT_BYTES.
-PARTITIONED = {name: table.bucket_of for name, table in REGISTRY.items() if table.bucket_of}
-BUCKET = "key_bucket"
-FIRST_BUCKET_CHARS = 2
 RETENTION_DAYS = 7
 # A checkpoint every 10 commits: opening a table replays the log since the last one, and a run
 # opens each table several times (28 ms for papers 11 commits in, 5 ms after a checkpoint).
 CONFIGURATION = {"delta.enableChangeDataFeed": "true", "delta.checkpointInterval": "10",
                  "delta.deletedFileRetentionDuration": f"interval {RETENTION_DAYS} days"}
 OLD_MANIFEST = "_manifest.json"
-# A partitioned table's log keeps file statistics of its key only: opening papers in 4,096
-# partitions took 38-53 ms with every column's, 16-22 ms with the key's, and a run opens it often.
-STATS_COLUMNS = "delta.dataSkippingStatsColumns"
-
-
-def stats_columns(name: str) -> str:
-    return ",".join(MERGE_KEYS[name])
-
-
 def configuration(name: str) -> dict[str, str]:
     return CONFIGURATION | ({STATS_COLUMNS: stats_columns(name)} if name in PARTITIONED else {})
 
@@ -69,34 +55,6 @@ def open_all(lake: storage.Location) -> dict[str, DeltaTable]:
 
 def columns(name: str) -> list[str]:
     return list(polars_schema(TABLES[name]))
-
-
-def bucket_lengths(table: DeltaTable | None) -> set[int]:
-    """How many hex digits of the key name the table's partitions (two lengths while a split is under
-    way: warehouse/maintenance.py splits a table group by group)."""
-    if table is None or BUCKET not in table.metadata().partition_columns:
-        return {FIRST_BUCKET_CHARS}
-    values = pa.table(table.get_add_actions(flatten=True))[f"partition.{BUCKET}"]
-    return set(pc.unique(pc.utf8_length(values)).to_pylist()) or {FIRST_BUCKET_CHARS}
-
-
-def bucket_chars(table: DeltaTable | None) -> int:
-    """The digits a new row's partition takes: the finest the table has."""
-    return max(bucket_lengths(table))
-
-
-def buckets_of(keys: pl.Series, lengths: set[int]) -> pl.Series:
-    """The partitions that may hold the keys: their prefixes of every length the table uses."""
-    return pl.concat([keys.str.slice(0, n) for n in sorted(lengths)]).unique()
-
-
-def with_bucket(name: str, frame: pl.DataFrame, chars: int = FIRST_BUCKET_CHARS) -> pl.DataFrame:
-    """The frame as the lake stores it: the model's columns, and the partition column if any (the
-    first `chars` hex digits of the key: the table's bucket_chars)."""
-    frame = frame.select(columns(name))
-    if name not in PARTITIONED:
-        return frame
-    return frame.with_columns(pl.col(PARTITIONED[name]).str.slice(0, chars).alias(BUCKET))
 
 
 def check_layout(lake: storage.Location) -> None:

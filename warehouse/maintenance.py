@@ -16,6 +16,7 @@ from schemas.tables import TABLES
 from store import storage
 from store.errors import UserError
 from warehouse import lake as lake_mod
+from warehouse import partitions
 from warehouse.history import require_lake, restore_targets, runs_in_order
 from warehouse.lake_files import data_files
 
@@ -84,28 +85,28 @@ def maintain_table(lake: storage.Location, name: str, retention_days: int, keep:
 def outgrown(table: DeltaTable) -> bool:
     """Do the table's partitions hold more than SPLIT_ROWS or SPLIT_BYTES each on average (or did a
     split stop part way)?"""
-    files, partition = data_files(table), f"partition.{lake_mod.BUCKET}"
+    files, partition = data_files(table), f"partition.{partitions.BUCKET}"
     if partition not in files.column_names or not files.num_rows:
         return False
-    lengths = lake_mod.bucket_lengths(table)
+    lengths = partitions.bucket_lengths(table)
     if len(lengths) > 1 or max(lengths) >= MAX_BUCKET_CHARS:
         return len(lengths) > 1
-    partitions = len(set(files[partition].to_pylist()))
-    return (pc.sum(files["num_records"]).as_py() / partitions > SPLIT_ROWS
-            or pc.sum(files["size_bytes"]).as_py() / partitions > SPLIT_BYTES)
+    held = len(set(files[partition].to_pylist()))
+    return (pc.sum(files["num_records"]).as_py() / held > SPLIT_ROWS
+            or pc.sum(files["size_bytes"]).as_py() / held > SPLIT_BYTES)
 
 
 def split_partitions(lake: storage.Location, name: str, table: DeltaTable) -> int:
     """Rewrite the table with one more hex digit of the key per partition (or finish a split that
     stopped part way); returns the digits. One overwrite commit per first hex digit, so a split holds
     a sixteenth of the table in memory; between two, reads and merges find a key in either partition
-    (lake.buckets_of), and each commit leaves every row once."""
-    lengths = lake_mod.bucket_lengths(table)
+    (partitions.buckets_of), and each commit leaves every row once."""
+    lengths = partitions.bucket_lengths(table)
     chars = max(lengths) + (len(lengths) == 1)
-    if lake_mod.STATS_COLUMNS not in table.metadata().configuration:   # a table made before they were set
-        table.alter.set_table_properties({lake_mod.STATS_COLUMNS: lake_mod.stats_columns(name)})
+    if partitions.STATS_COLUMNS not in table.metadata().configuration:   # a table made before they were set
+        table.alter.set_table_properties({partitions.STATS_COLUMNS: partitions.stats_columns(name)})
         table = lake_mod.open_table(lake, name)
-    held = set(data_files(table)[f"partition.{lake_mod.BUCKET}"].to_pylist())
+    held = set(data_files(table)[f"partition.{partitions.BUCKET}"].to_pylist())
     for digit in "0123456789abcdef":
         if any(bucket.startswith(digit) and len(bucket) < chars for bucket in held):
             split_group(lake, name, digit, chars)
@@ -115,9 +116,10 @@ def split_partitions(lake: storage.Location, name: str, table: DeltaTable) -> in
 def split_group(lake: storage.Location, name: str, digit: str, chars: int) -> None:
     """The partitions whose keys start with `digit`, rewritten at `chars` digits in one commit."""
     table = lake_mod.open_table(lake, name)
-    within = f"{lake_mod.BUCKET} >= '{digit}'" + (f" AND {lake_mod.BUCKET} < '{int(digit, 16) + 1:x}'" if digit != "f" else "")
-    rows = pl.scan_delta(table).filter(pl.col(lake_mod.BUCKET).str.starts_with(digit)).select(lake_mod.columns(name))
-    frame = lake_mod.with_bucket(name, lake_mod.to_frame(name, rows.collect().to_arrow()), chars)
+    column = partitions.BUCKET
+    within = f"{column} >= '{digit}'" + (f" AND {column} < '{int(digit, 16) + 1:x}'" if digit != "f" else "")
+    rows = pl.scan_delta(table).filter(pl.col(partitions.BUCKET).str.starts_with(digit)).select(lake_mod.columns(name))
+    frame = partitions.with_bucket(name, lake_mod.to_frame(name, rows.collect().to_arrow()), chars)
     write_deltalake(table, frame.to_arrow(), mode="overwrite", predicate=within,
                     commit_properties=CommitProperties(custom_metadata={"profile-etl": f"split to {chars} digits"}))
 
@@ -126,7 +128,7 @@ def surplus_files(table: DeltaTable) -> int:
     """Data files beyond one per partition: a partitioned table holds at least one per bucket, so
     the total alone would call a compacted big table due."""
     files = data_files(table)
-    partition = f"partition.{lake_mod.BUCKET}"
+    partition = f"partition.{partitions.BUCKET}"
     held = len(set(files[partition].to_pylist())) if partition in files.column_names else min(files.num_rows, 1)
     return files.num_rows - held
 

@@ -11,7 +11,7 @@ from deltalake import DeltaTable
 from schemas.tables import MERGED_TABLES
 from store import storage
 from store.faults import checkpoint
-from warehouse import files
+from warehouse import changes, files
 from warehouse import lake as lake_mod
 from warehouse import lake_files, load
 
@@ -70,7 +70,7 @@ def catching_up_costs_more(link: Path, current: Path, lake: Path, tables: dict[s
     except duckdb.Error:
         return False   # not a warehouse we can read: the load says why
     try:
-        if load.whole_reads(idle, lake, tables) - load.whole_reads(current, lake, tables):
+        if changes.whole_reads(idle, lake, tables) - changes.whole_reads(current, lake, tables):
             return True   # a table rewritten (its partitions split, say) that the current file has caught up with
     except duckdb.Error:
         return False

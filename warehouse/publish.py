@@ -70,7 +70,8 @@ def catching_up_costs_more(link: Path, current: Path, lake: Path, tables: dict[s
     except duckdb.Error:
         return False   # not a warehouse we can read: the load says why
     try:
-        if changes.whole_reads(idle, lake, tables) - changes.whole_reads(current, lake, tables):
+        whole = changes.whole_reads(idle, lake, tables)
+        if whole and whole - changes.whole_reads(current, lake, tables):
             return True   # a table rewritten (its partitions split, say) that the current file has caught up with
     except duckdb.Error:
         return False

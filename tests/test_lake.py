@@ -150,6 +150,21 @@ def test_outgrown_partitions_split_by_one_more_hex_digit_and_merges_find_their_r
     assert sorted(lake.read_table(tmp_path, "paper_authors").rows()) == want
 
 
+def test_a_table_a_dead_run_was_undone_in_is_split_only_after_the_next_run(tmp_path, monkeypatch):
+    seq = lake.recover(tmp_path)
+    lake.upsert(tmp_path, "paper_authors", authorship(("00aa", 1, "a1"), ("00ab", 1, "b1")), seq, new_keys_only=True)
+    commit(tmp_path, seq, "r1")
+    dead = lake.recover(tmp_path)
+    lake.upsert(tmp_path, "paper_authors", authorship(("00bb", 1, "c1")), dead, new_keys_only=True)
+    monkeypatch.setattr(maintenance, "SPLIT_ROWS", 1)
+    assert not [m for m in maintenance.maintain(tmp_path) if m.split]   # its restore must stay its last commit
+    assert lake.recover(tmp_path) == dead + 1 and lake.read_table(tmp_path, "paper_authors").height == 2
+    lake.upsert(tmp_path, "paper_authors", authorship(("00bb", 1, "c1")), dead + 1)
+    commit(tmp_path, dead + 1, "r2")
+    assert [(m.table, m.split) for m in maintenance.maintain(tmp_path) if m.split] == [("paper_authors", 3)]
+    assert sorted(lake.read_table(tmp_path, "paper_authors")["paper_id"]) == ["00aa", "00ab", "00bb"]
+
+
 def test_a_run_that_died_between_its_commits_is_not_loaded_and_is_rolled_back(tmp_path):
     seq = lake.recover(tmp_path)
     lake.upsert(tmp_path, "paper_authors", authorship(("00aa", 1, "a1")), seq, new_keys_only=True)

@@ -68,7 +68,10 @@ def maintain_table(lake: storage.Location, name: str, retention_days: int, keep:
     and the log cleanup only removes log files older than one. Vacuum enforces the retention too, a
     second guard beside `maintain`'s."""
     table = lake_mod.open_table(lake, name)
-    split = split_partitions(lake, name, table) if outgrown(table) else 0
+    # a table a dead run's commits were undone in keeps that run's tag until the next run commits to it,
+    # and recover would undo any commit after its restore: it is split after that run
+    restored = lake_mod.run_of(table) > lake_mod.run_of(lake_mod.open_table(lake, "runs"))
+    split = split_partitions(lake, name, table) if outgrown(table) and not restored else 0
     if split:
         table = lake_mod.open_table(lake, name)
     metrics = table.optimize.compact()

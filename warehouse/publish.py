@@ -69,19 +69,23 @@ def catching_up_costs_more(link: Path, current: Path, lake: Path, tables: dict[s
             have, runs = con.execute("SELECT (SELECT count(*) FROM dumps), (SELECT count(*) FROM runs)").fetchone()
     except duckdb.Error:
         return False   # not a warehouse we can read: the load says why
+    sizes = {name: lake_files.stored_size(tables[name]) for name in CATCH_UP_TABLES}
+    # tables it alone would read whole (rewritten since: a split, say), in full
+    behind = sum(lake_files.stored_size(tables[name])[0] for name in read_whole_by_idle_only(idle, current, lake, tables))
+    if sizes["runs"][1] > runs:
+        total_dumps = max(sizes["dumps"][1], 1)
+        # the runs rows it lacks at least, and the rows of the dumps it lacks in proportion
+        behind += sizes["runs"][0] + sum(size for size, _ in sizes.values()) * max(total_dumps - have, 0) / total_dumps
+    return behind * CATCH_UP_BYTE_COST > current.stat().st_size
+
+
+def read_whole_by_idle_only(idle: Path, current: Path, lake: Path, tables: dict[str, DeltaTable]) -> set[str]:
+    """The tables a load of the idle file would read whole and one of the current file wouldn't."""
     try:
         whole = changes.whole_reads(idle, lake, tables)
-        if whole and whole - changes.whole_reads(current, lake, tables):
-            return True   # a table rewritten (its partitions split, say) that the current file has caught up with
-    except duckdb.Error:
-        return False
-    sizes = {name: lake_files.stored_size(tables[name]) for name in CATCH_UP_TABLES}
-    if sizes["runs"][1] <= runs:
-        return False
-    total_dumps = max(sizes["dumps"][1], 1)
-    # the runs rows it lacks at least, and the rows of the dumps it lacks in proportion
-    behind = sizes["runs"][0] + sum(size for size, _ in sizes.values()) * max(total_dumps - have, 0) / total_dumps
-    return behind * CATCH_UP_BYTE_COST > current.stat().st_size
+        return whole - changes.whole_reads(current, lake, tables) if whole else set()
+    except duckdb.Error:   # the current file held by a writer, say: judge by the dumps alone
+        return set()
 
 
 def rebuild(warehouse_path: Path, lake: Path) -> None:

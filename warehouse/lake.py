@@ -199,7 +199,8 @@ def upsert(lake: storage.Location, name: str, rows: pl.DataFrame, seq: int, gone
 
 
 def _merge(table: DeltaTable, name: str, rows: pl.DataFrame, gone: pl.DataFrame | None, tags: CommitProperties) -> None:
-    keys, chars = MERGE_KEYS[name], bucket_chars(table)
+    keys, lengths = MERGE_KEYS[name], bucket_lengths(table)
+    chars = max(lengths)
     source = with_bucket(name, rows, chars).with_columns(_gone=pl.lit(False))
     if gone is not None:
         dead = with_bucket(name, gone.select(keys).with_columns(
@@ -207,7 +208,7 @@ def _merge(table: DeltaTable, name: str, rows: pl.DataFrame, gone: pl.DataFrame 
         source = pl.concat([source, dead.with_columns(_gone=pl.lit(True))])
     predicate = " AND ".join(f"t.{k} = s.{k}" for k in keys)
     if name in PARTITIONED:  # named, so that only the touched partitions are scanned
-        touched = sorted(buckets_of(source[PARTITIONED[name]], bucket_lengths(table)).to_list())
+        touched = sorted(buckets_of(source[PARTITIONED[name]], lengths).to_list())
         predicate += f" AND t.{BUCKET} IN ({', '.join(_literal(b) for b in touched)})"
     values = {c: f"s.{c}" for c in with_bucket(name, rows, chars).columns}
     (table.merge(source.to_arrow(), predicate, source_alias="s", target_alias="t", commit_properties=tags)

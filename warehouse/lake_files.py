@@ -6,7 +6,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from deltalake import DeltaTable
 
-from warehouse.lake import BUCKET, bucket_lengths, buckets_of
+from warehouse.partitions import BUCKET, bucket_lengths, buckets_of
 
 
 def data_files(table: DeltaTable) -> pa.Table:

@@ -47,8 +47,8 @@ def maintain(lake: storage.Location, retention_days: int = lake_mod.RETENTION_DA
                         f"{lake_mod.RETENTION_DAYS} days: readers that started within it could lose their files")
     require_lake(lake)
     lake_mod.recover(lake)   # a dead run's commits are undone, not compacted into the tables
-    keep = rollback_keeps(lake)
-    return [maintain_table(lake, name, retention_days, keep.get(name)) for name in TABLES]
+    keep, committed = rollback_keeps(lake), lake_mod.run_of(lake_mod.open_table(lake, "runs"))
+    return [maintain_table(lake, name, retention_days, keep.get(name), committed) for name in TABLES]
 
 
 def rollback_keeps(lake: storage.Location) -> dict[str, int]:
@@ -63,14 +63,15 @@ def rollback_keeps(lake: storage.Location) -> dict[str, int]:
         return {}
 
 
-def maintain_table(lake: storage.Location, name: str, retention_days: int, keep: int | None) -> Maintained:
+def maintain_table(lake: storage.Location, name: str, retention_days: int, keep: int | None,
+                   committed: int) -> Maintained:
     """Compact, then checkpoint: readers start from the checkpoint instead of replaying every commit,
     and the log cleanup only removes log files older than one. Vacuum enforces the retention too, a
     second guard beside `maintain`'s."""
     table = lake_mod.open_table(lake, name)
     # a table a dead run's commits were undone in keeps that run's tag until the next run commits to it,
     # and recover would undo any commit after its restore: it is split after that run
-    restored = lake_mod.run_of(table) > lake_mod.run_of(lake_mod.open_table(lake, "runs"))
+    restored = lake_mod.run_of(table) > committed
     split = split_partitions(lake, name, table) if outgrown(table) and not restored else 0
     if split:
         table = lake_mod.open_table(lake, name)
@@ -91,7 +92,7 @@ def outgrown(table: DeltaTable) -> bool:
     files, partition = data_files(table), f"partition.{partitions.BUCKET}"
     if partition not in files.column_names or not files.num_rows:
         return False
-    lengths = partitions.bucket_lengths(table)
+    lengths = set(pc.unique(pc.utf8_length(files[partition])).to_pylist())
     if len(lengths) > 1 or max(lengths) >= MAX_BUCKET_CHARS:
         return len(lengths) > 1
     held = len(set(files[partition].to_pylist()))

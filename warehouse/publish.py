@@ -71,7 +71,8 @@ def catching_up_costs_more(link: Path, current: Path, lake: Path, tables: dict[s
         return False   # not a warehouse we can read: the load says why
     sizes = {name: lake_files.stored_size(tables[name]) for name in CATCH_UP_TABLES}
     # tables it alone would read whole (rewritten since: a split, say), in full
-    behind = sum(lake_files.stored_size(tables[name])[0] for name in read_whole_by_idle_only(idle, current, lake, tables))
+    rewritten = read_whole_by_idle_only(idle, current, lake, tables)
+    behind = sum((sizes.get(name) or lake_files.stored_size(tables[name]))[0] for name in rewritten)
     if sizes["runs"][1] > runs:
         total_dumps = max(sizes["dumps"][1], 1)
         # the runs rows it lacks at least, and the rows of the dumps it lacks in proportion

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from bench import bighome, corpus, figures, measure, prefect_db, report
 from bench.floor import floor
+from bench.parts import parts, summed_cpu
 from bench.peer import peer
 from bench.runner import DEFAULT_WORKDIR, Mode, bench_env, run_etl
 from bench.server import LastingServer
@@ -137,14 +138,18 @@ def build_big_home(args: argparse.Namespace, mode: Mode, main: Path) -> int:
     return record["dumps"]
 
 
-def references(args: argparse.Namespace, scratch: Path) -> tuple:
+def references(args: argparse.Namespace, scratch: Path, modes: list[Mode]) -> tuple:
+    """The floor, the dlt peer, and the bare parts on the rows of the first mode's home (its full
+    ingest, no-op rerun and one new dump)."""
     files = corpus.dump_files(corpus.main_corpus(args.workdir, args.dumps, args.seed))
     log(f"floor: read + parse {len(files)} files x {args.repeat} ...")
     fl = floor(files, args.repeat)
-    log(f"floor {fl.median:.2f} s; dlt peer x {args.peer_repeat} ...")
+    log(f"floor {fl.median:.2f} s; the parts x {args.repeat} ...")
+    pa = parts(files, scratch / f"{modes[0].name}-home" / "lake", measure.fresh(scratch / "parts"), args.repeat)
+    log(f"parts {summed_cpu(pa):.2f} CPU-s; dlt peer x {args.peer_repeat} ...")
     pe = peer(files, scratch, args.peer_repeat)
     log(f"peer {pe.median:.2f} s")
-    return fl, pe
+    return fl, pe, pa
 
 
 def breakdowns(m: dict, modes: list[Mode]) -> dict:
@@ -184,25 +189,26 @@ def main(argv: list[str] | None = None) -> int:
             modes = start_modes(args, scratch, stack)
             m = pipeline_measurements(args, modes, scratch)
             server = modes[0].server.figures() if modes[0].server else None
-        fl, pe = references(args, scratch)
-        print_and_write(args, start, m, modes, fl, pe, server)
+        fl, pe, pa = references(args, scratch, modes)
+        print_and_write(args, start, m, modes, fl, pe, pa, server)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     return 0
 
 
-def print_and_write(args, start: dict, m: dict, modes: list[Mode], fl, pe, server: dict | None) -> None:
-    derived, targets = figures.derive(m, fl, pe)
+def print_and_write(args, start: dict, m: dict, modes: list[Mode], fl, pe, pa: dict, server: dict | None) -> None:
+    derived, targets = figures.derive(m, fl, pe, summed_cpu(pa))
     times, build, remarks = breakdowns(m, modes), getattr(args, "big_home_build", None), notes(args)
     rows = sorted(m.values(), key=lambda v: MODES.index(v.mode) if v.mode else len(MODES))   # stable: by mode
-    lines = ["", *report.table(rows, [fl, pe]), "", "targets:", *report.target_lines(targets), "",
+    lines = ["", *report.table(rows, [fl, *pa.values(), pe]), "", "targets:", *report.target_lines(targets), "",
              "other figures:", *report.other_lines(derived, server, build), "",
              "where the time goes (medians, seconds; from Prefect's records):", *report.time_lines(times), "",
              *(f"note: {n}" for n in remarks)]
     print("\n".join(lines))
     record = {"machine": report.machine(start), "settings": settings_of(args),
               "measurements": {k: v.to_json() for k, v in m.items()},
-              "references": {"floor": fl.to_json(), "peer": pe.to_json()}, "derived": derived, "targets": targets,
+              "references": {"floor": fl.to_json(), "peer": pe.to_json(),
+                             "parts": {name: part.to_json() for name, part in pa.items()}}, "derived": derived, "targets": targets,
               "lasting_server": server, "notes": remarks, "time_breakdown": times, "big_home_build": build}
     report.write_json(args.out, record)
     print(f"results: {args.out}")

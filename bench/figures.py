@@ -63,6 +63,8 @@ def served_figures(m: dict) -> dict:
     small = paired(m, "served.new_small", "served.empty")
     big = paired(m, "served.new_big", "served.empty")
     out = {"served_empty_minus_import_prefect_seconds": paired(m, "served.empty", "import_prefect"),
+           "bare_flow_minus_import_prefect_seconds": paired(m, "served.bare_flow", "import_prefect"),
+           "served_empty_minus_bare_flow_seconds": paired(m, "served.empty", "served.bare_flow"),
            "temporary_empty_minus_served_empty_seconds": paired(m, "temporary.empty", "served.empty"),
            "new_small_minus_empty_seconds": small, "new_big_minus_empty_seconds": big,
            "new_big_over_new_small_beyond_empty": ratio(big, small) if small and small > 0 else None}
@@ -72,8 +74,9 @@ def served_figures(m: dict) -> dict:
     return out
 
 
-def reference_figures(m: dict, floor, peer) -> dict:
-    """The floor and the peer, and how many times the served full ingest the peer took."""
+def reference_figures(m: dict, floor, peer, parts_cpu: float) -> dict:
+    """The floor, the bare parts and the peer: the data work against the parts, and how many times
+    the served full ingest the peer took."""
     beyond = paired(m, "served.full", "served.empty")
     work = paired(m, "served.full", "served.empty", "all_cpu_seconds")
     full = m.get("served.full")
@@ -83,14 +86,17 @@ def reference_figures(m: dict, floor, peer) -> dict:
             "peer_mb_s": rate(peer.nbytes, peer.median),
             "peer_over_served_full_minus_empty": ratio(peer.median, beyond),
             "peer_over_served_full": ratio(peer.median, full.seconds if full else None),
-            "peer_cpu_over_served_data_work_cpu": ratio(peer.median_cpu, work)}
+            "peer_cpu_over_served_data_work_cpu": ratio(peer.median_cpu, work),
+            "parts_cpu_seconds": parts_cpu, "parts_over_floor_cpu": ratio(parts_cpu, floor.median_cpu),
+            **{f"{mode}_data_work_over_parts_cpu": ratio(paired(m, f"{mode}.full", f"{mode}.empty", "all_cpu_seconds"),
+                                                         parts_cpu) for mode in MODES}}
 
 
-def derive(m: dict, floor, peer) -> tuple[dict, list[dict]]:
+def derive(m: dict, floor, peer, parts_cpu: float) -> tuple[dict, list[dict]]:
     d: dict = {}
     for mode in MODES:
         d |= mode_figures(m, mode, floor)
-    d |= served_figures(m) | reference_figures(m, floor, peer)
+    d |= served_figures(m) | reference_figures(m, floor, peer, parts_cpu)
     return d, targets(d)
 
 

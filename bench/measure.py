@@ -8,11 +8,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.corpus import dump_files, link_tree
-from bench.runner import Mode, Run, run_etl, run_import_prefect
+from bench.runner import Mode, Run, run_bare_flow, run_etl, run_import_prefect
 
 NEW_FOLDER = "new-dumps"      # where add_new_dump links a new dump, inside an inbox
 TRASH = ".trash"              # old folders wait here, in the scratch folder, until it is deleted at the end
 IMPORT_PREFECT = "import_prefect"
+BARE_FLOW = "served.bare_flow"
 LABELS = {"served": "served", "temporary": "temporary server"}
 
 
@@ -107,13 +108,17 @@ def new_series(modes: list[str], n: int, corpus_bytes: int, new_bytes: int, big:
             m["served.new_big"] = Measurement("served: 1 new dump, big home", mode, dumps=1, nbytes=new_bytes,
                                               note=f"home holds {big} dumps")
     m[IMPORT_PREFECT] = Measurement('python -c "import prefect"')
+    if "served" in modes:
+        m[BARE_FLOW] = Measurement("served: bare flow of the stack", "served", note="bench/bare_flow.py")
     return m
 
 
 def one_round(i: int, m: dict[str, Measurement], scratch: Path, main: Path, new: Path, modes: list[Mode],
               big: tuple[Path, Path] | None) -> None:
-    """Round i: `import prefect`, then each mode's runs, the modes in turn first."""
+    """Round i: `import prefect` and the bare flow, then each mode's runs, the modes in turn first."""
     m[IMPORT_PREFECT].runs.append(run_import_prefect(modes[0].env))
+    if BARE_FLOW in m:
+        m[BARE_FLOW].runs.append(run_bare_flow(next(mode for mode in modes if mode.name == "served")))
     for mode in modes[i % len(modes):] + modes[:i % len(modes)]:
         mode_round(m, mode, scratch, main, new, big)
 

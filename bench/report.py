@@ -11,7 +11,7 @@ from importlib import metadata
 from pathlib import Path
 
 from bench.corpus import REPO
-from bench.figures import rate
+from bench.figures import MODES, rate
 
 PACKAGES = ["profile-etl", "prefect", "polars", "pandera", "duckdb", "pyarrow", "dlt", "psutil"]
 
@@ -133,6 +133,10 @@ def other_lines(d: dict, server: dict | None, build: dict | None) -> list[str]:
                   f"data work {fmt(d[f'{mode}_data_work_cpu_seconds'])} "
                   f"(run alone {fmt(d[f'{mode}_data_work_run_only_cpu_seconds'])}) = "
                   f"{fmt(d[f'{mode}_data_work_over_floor_cpu'])}x the floor's {fmt(d['floor_cpu_seconds'])}"]
+    if d.get("bare_flow_minus_import_prefect_seconds") is not None:
+        lines.append(f"  served: bare flow of the stack (bench/bare_flow.py) - import prefect "
+                     f"{fmt(d['bare_flow_minus_import_prefect_seconds'])} s; empty run - bare flow "
+                     f"{fmt(d['served_empty_minus_bare_flow_seconds'])} s")
     if d.get("temporary_empty_minus_served_empty_seconds") is not None:
         lines.append(f"  temporary server's cost to users: its empty run - served empty run "
                      f"{fmt(d['temporary_empty_minus_served_empty_seconds'])} s")
@@ -144,6 +148,9 @@ def other_lines(d: dict, server: dict | None, build: dict | None) -> list[str]:
                  f"{fmt(d['peer_over_served_full_minus_empty'], '.1f')}x served full - empty, "
                  f"{fmt(d['peer_over_served_full'], '.1f')}x served full end to end, "
                  f"{fmt(d['peer_cpu_over_served_data_work_cpu'], '.1f')}x its data-work CPU")
+    lines.append(f"  the parts bare (bench/parts.py): {fmt(d['parts_cpu_seconds'])} CPU-s = "
+                 f"{fmt(d['parts_over_floor_cpu'])}x the floor; data work / the parts: "
+                 + ", ".join(f"{mode} {fmt(d.get(f'{mode}_data_work_over_parts_cpu'))}x" for mode in MODES))
     lines.append("  memory: full ingest peaks at " + ", ".join(
         f"{fmt(d.get(f'{mode}_full_peak_tree_rss_mb'), '.0f')} MiB {mode}" for mode in ("served", "temporary"))
         + (f"; {d['many_dumps']} dumps in one run (served) at {fmt(d['many_peak_tree_rss_mb'], '.0f')} MiB"

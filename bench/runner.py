@@ -130,3 +130,8 @@ def run_etl(home: Path, inbox: Path, mode: Mode) -> Run:
 def run_import_prefect(env: dict[str, str]) -> Run:
     """`python -c "import prefect"`: the part of any run's start that the pipeline can't remove."""
     return timed([sys.executable, "-c", "import prefect"], env)[0]
+
+
+def run_bare_flow(mode: Mode) -> Run:
+    """`python -m bench.bare_flow` in the mode: the stack's imports and an empty run's number of tasks."""
+    return timed([sys.executable, "-m", "bench.bare_flow"], mode.env, mode.server)[0]

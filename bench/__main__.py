@@ -199,6 +199,7 @@ def main(argv: list[str] | None = None) -> int:
 def print_and_write(args, start: dict, m: dict, modes: list[Mode], fl, pe, pa: dict, server: dict | None) -> None:
     derived, targets = figures.derive(m, fl, pe, summed_cpu(pa))
     times, build, remarks = breakdowns(m, modes), getattr(args, "big_home_build", None), notes(args)
+    derived["new_big_over_new_small_beyond_empty_flow"] = figures.new_dump_flow_ratio(times)
     rows = sorted(m.values(), key=lambda v: MODES.index(v.mode) if v.mode else len(MODES))   # stable: by mode
     lines = ["", *report.table(rows, [fl, *pa.values(), pe]), "", "targets:", *report.target_lines(targets), "",
              "other figures:", *report.other_lines(derived, server, build), "",

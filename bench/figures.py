@@ -92,6 +92,16 @@ def reference_figures(m: dict, floor, peer, parts_cpu: float) -> dict:
                                                          parts_cpu) for mode in MODES}}
 
 
+def new_dump_flow_ratio(times: dict) -> float | None:
+    """The new dump's flow beyond the empty run's flow (Prefect's records, medians), big home over
+    small: the 2x target without the process start-up and exit, whose wall time varies most."""
+    empty, small, big = (times.get(f"served: {kind}") for kind in
+                         ("empty run", "1 new dump, small home", "1 new dump, big home"))
+    if not (empty and small and big) or small["flow"] <= empty["flow"]:
+        return None
+    return ratio(big["flow"] - empty["flow"], small["flow"] - empty["flow"])
+
+
 def derive(m: dict, floor, peer, parts_cpu: float) -> tuple[dict, list[dict]]:
     d: dict = {}
     for mode in MODES:

@@ -142,7 +142,9 @@ def other_lines(d: dict, server: dict | None, build: dict | None) -> list[str]:
                      f"{fmt(d['temporary_empty_minus_served_empty_seconds'])} s")
     if d.get("new_small_minus_empty_seconds") is not None:
         lines.append(f"  served: 1 new dump - empty run: small home {fmt(d['new_small_minus_empty_seconds'])} s, "
-                     f"big home {fmt(d.get('new_big_minus_empty_seconds'))} s")
+                     f"big home {fmt(d.get('new_big_minus_empty_seconds'))} s; the flows alone (Prefect's "
+                     f"records), big / small beyond the empty run's flow: "
+                     f"{fmt(d.get('new_big_over_new_small_beyond_empty_flow'))}x")
     lines.append(f"  floor {fmt(d['floor_seconds'])} s ({fmt(d['floor_mb_s'], '.1f')} MB/s); dlt peer "
                  f"{fmt(d['peer_seconds'])} s, {fmt(d['peer_cpu_seconds'])} CPU-s ({fmt(d['peer_mb_s'], '.1f')} MB/s): "
                  f"{fmt(d['peer_over_served_full_minus_empty'], '.1f')}x served full - empty, "

@@ -1,5 +1,5 @@
 """A bare flow of the stack: `python -m bench.bare_flow` imports what a run imports (prefect, polars,
-duckdb, deltalake, pandera) and runs a flow of 7 tasks that do nothing, as many as an empty run has,
+duckdb, deltalake, pandera) and runs a flow of 6 tasks that do nothing, as many as an empty run has,
 set up as the command line sets Prefect up (flows/prefect_env.py: its environment, no heartbeats,
 an exit without a last garbage collection). Timed like a run, it is what an empty run costs before
 any of its work: the reference for the served empty-run target.
@@ -14,13 +14,14 @@ from flows.prefect_env import use_prefect_env, without_heartbeats
 use_prefect_env()   # before prefect is imported, as flows/cli.py does
 
 from prefect import flow, task  # noqa: E402
+from prefect.cache_policies import NO_CACHE  # noqa: E402
 from prefect.task_runners import ThreadPoolTaskRunner  # noqa: E402
 
 STACK = ("polars", "pandera.polars", "deltalake", "duckdb")   # what a run imports beside prefect
-TASKS = 7
+TASKS = 6
 
 
-@task
+@task(cache_policy=NO_CACHE, persist_result=False)   # as the pipeline's tasks (flows/pipeline.py)
 def step(index: int) -> int:
     return index
 

@@ -7,8 +7,10 @@ rows a home holds after ingesting the corpus, in this process (docs/benchmarks.m
   printed beside it);
 - duckdb: load each table of that lake from its file list into a new database file, zstd as
   warehouse/load.py sets it (and into memory, printed beside it: the difference is the file's writing).
-Their sum (the first five) is the least a pipeline built of these parts pays, whatever it does
-between them. `python -m bench.parts HOME INBOX [--repeat N]` prints them against the floor.
+Their sum (the first five) is about the least a pipeline built of these parts pays for the
+ingest, whatever it does between them (less the little an empty run pays too: creating the
+tables and the database file, about 0.1 CPU-s).
+`python -m bench.parts HOME INBOX [--repeat N]` prints them against the floor.
 """
 from __future__ import annotations
 
@@ -54,10 +56,11 @@ def validate_all(tables: dict[str, pl.DataFrame]) -> None:
 
 
 def write_lake(tables: dict[str, pl.DataFrame], scratch: Path, partitioned: bool = True) -> None:
+    """Each table as a new Delta table with the lake's table settings (warehouse/lake.py)."""
     for name, frame in tables.items():
         by = [partitions.BUCKET] if partitioned and name in partitions.PARTITIONED else None
         rows = partitions.with_bucket(name, frame) if by else frame
-        write_deltalake(str(scratch / name), rows.to_arrow(), partition_by=by)
+        write_deltalake(str(scratch / name), rows.to_arrow(), partition_by=by, configuration=lake.configuration(name))
 
 
 def load_duckdb(tables: dict[str, pl.DataFrame], source: Path, scratch: Path | None) -> None:

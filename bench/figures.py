@@ -75,8 +75,7 @@ def served_figures(m: dict) -> dict:
 
 
 def reference_figures(m: dict, floor, peer, parts_cpu: float) -> dict:
-    """The floor, the bare parts and the peer: the data work against the parts, and how many times
-    the served full ingest the peer took."""
+    """The floor, the bare parts and the peer: how many times the served full ingest the peer took."""
     beyond = paired(m, "served.full", "served.empty")
     work = paired(m, "served.full", "served.empty", "all_cpu_seconds")
     full = m.get("served.full")
@@ -87,9 +86,7 @@ def reference_figures(m: dict, floor, peer, parts_cpu: float) -> dict:
             "peer_over_served_full_minus_empty": ratio(peer.median, beyond),
             "peer_over_served_full": ratio(peer.median, full.seconds if full else None),
             "peer_cpu_over_served_data_work_cpu": ratio(peer.median_cpu, work),
-            "parts_cpu_seconds": parts_cpu, "parts_over_floor_cpu": ratio(parts_cpu, floor.median_cpu),
-            **{f"{mode}_data_work_over_parts_cpu": ratio(paired(m, f"{mode}.full", f"{mode}.empty", "all_cpu_seconds"),
-                                                         parts_cpu) for mode in MODES}}
+            "parts_cpu_seconds": parts_cpu, "parts_over_floor_cpu": ratio(parts_cpu, floor.median_cpu)}
 
 
 def new_dump_flow_ratio(times: dict) -> float | None:
@@ -107,6 +104,7 @@ def derive(m: dict, floor, peer, parts_cpu: float) -> tuple[dict, list[dict]]:
     for mode in MODES:
         d |= mode_figures(m, mode, floor)
     d |= served_figures(m) | reference_figures(m, floor, peer, parts_cpu)
+    d |= {f"{mode}_data_work_over_parts_cpu": ratio(d.get(f"{mode}_data_work_cpu_seconds"), parts_cpu) for mode in MODES}
     return d, targets(d)
 
 

@@ -33,6 +33,8 @@ RETENTION_DAYS = 7
 CONFIGURATION = {"delta.enableChangeDataFeed": "true", "delta.checkpointInterval": "10",
                  "delta.deletedFileRetentionDuration": f"interval {RETENTION_DAYS} days"}
 OLD_MANIFEST = "_manifest.json"
+
+
 def configuration(name: str) -> dict[str, str]:
     return CONFIGURATION | ({STATS_COLUMNS: stats_columns(name)} if name in PARTITIONED else {})
 

@@ -20,6 +20,7 @@ from schemas.tables import OBSERVED_TABLES, TABLES, empty_frame
 from store import storage
 from store.settings import Settings
 from warehouse import lake, publish
+from warehouse.opened import reusing_tables
 
 
 def timed(label: str, fn, *args):
@@ -37,6 +38,11 @@ def merge_all(lake_dir: Path, scratch: dict, seq: int) -> list:
 
 def run(home: Path, inbox: Path) -> None:
     s = Settings.load(home=home, inbox=inbox, settle_seconds=0)
+    with reusing_tables(s.lake):   # as the flow's run does
+        run_stages(s)
+
+
+def run_stages(s: Settings) -> None:
     wall, cpu = time.perf_counter(), time.process_time()
     seq = timed("prepare", lake.recover, s.lake)
     plan = timed("plan", discover.plan_run, s.inbox, s.lake, s.state, 0)

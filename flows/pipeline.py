@@ -26,6 +26,7 @@ from store.faults import checkpoint
 from store.lock import run_lock
 from store.settings import Settings
 from warehouse import lake, lake_health, maintenance, publish
+from warehouse.opened import reusing_tables
 
 
 def is_io_error(task, task_run, state) -> bool:
@@ -125,7 +126,7 @@ def ingest(home: Path = DEFAULTS.home, inbox: Path | str | None = None, batch_si
     inbox and lake may be fsspec URLs (s3://bucket/inbox); `str` keeps a URL's `//` intact."""
     settings = Settings.load(home=home, inbox=inbox, batch_size=batch_size, settle_seconds=settle_seconds,
                              max_dump_bytes=max_dump_bytes, lock_wait_seconds=lock_wait_seconds, lake=lake)
-    with run_lock(settings.home, settings.lock_wait_seconds):
+    with run_lock(settings.home, settings.lock_wait_seconds), reusing_tables(settings.lake):
         started_at = dt.datetime.now(dt.timezone.utc)
         run_id = runs.new_run_id(started_at)
         seq = prepare_lake(settings)

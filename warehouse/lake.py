@@ -16,13 +16,13 @@ from collections.abc import Callable, Iterable
 import polars as pl
 import pyarrow as pa
 from deltalake import CommitProperties, DeltaTable, Transaction, write_deltalake
-from deltalake.exceptions import TableNotFoundError
 
 from schemas.tables import MERGE_KEYS, TABLES, empty_frame, polars_schema
 from store import storage
 from store.errors import UserError
 from store.faults import checkpoint
 from store.scratch import WORK
+from warehouse.opened import open_table, table_uri
 from warehouse.partitions import (BUCKET, PARTITIONED, STATS_COLUMNS, bucket_chars, bucket_lengths, buckets_of,
                                   stats_columns, with_bucket)
 
@@ -37,17 +37,6 @@ OLD_MANIFEST = "_manifest.json"
 
 def configuration(name: str) -> dict[str, str]:
     return CONFIGURATION | ({STATS_COLUMNS: stats_columns(name)} if name in PARTITIONED else {})
-
-
-def table_uri(lake: storage.Location, name: str) -> str:
-    return str(lake / name)
-
-
-def open_table(lake: storage.Location, name: str, version: int | None = None) -> DeltaTable | None:
-    try:
-        return DeltaTable(table_uri(lake, name), version=version, storage_options=storage.object_store_options(lake))
-    except TableNotFoundError:
-        return None
 
 
 def open_all(lake: storage.Location) -> dict[str, DeltaTable]:

@@ -124,7 +124,7 @@ def read_keys(lake: storage.Location, name: str, keys: pl.Series) -> pl.DataFram
 
 def known_dump_ids(lake: storage.Location) -> set[str]:
     table = open_table(lake, "dumps")
-    return set(table.to_pyarrow_table(columns=["dump_id"])["dump_id"].to_pylist()) if table else set()
+    return set(pl.scan_delta(table).select("dump_id").collect()["dump_id"].to_list()) if table else set()
 
 
 def tagged(seq: int, part: str | None = None) -> CommitProperties:

@@ -19,7 +19,6 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
-import pyarrow.compute as pc
 from deltalake import DeltaTable
 
 from schemas.tables import MERGE_KEYS, TABLES
@@ -141,7 +140,7 @@ def apply_change(con: duckdb.DuckDBPyConnection, name: str, change: Change) -> i
         read = change.rows.num_rows
     else:
         con.register("_changes", change.rows)
-        apply_rows(con, name, listed, pc.count_distinct(change.rows["_commit_version"]).as_py())
+        apply_rows(con, name, listed)
         con.unregister("_changes")
         read = change.rows.num_rows
     con.execute("INSERT OR REPLACE INTO internal.lake_versions VALUES (?, ?, ?)", [name, change.table_id, change.version])
@@ -157,7 +156,7 @@ def recreate_table(con: duckdb.DuckDBPyConnection, name: str) -> None:
     ddl.describe_table(con, name)
 
 
-def apply_rows(con: duckdb.DuckDBPyConnection, name: str, listed: str, versions: int) -> None:
+def apply_rows(con: duckdb.DuckDBPyConnection, name: str, listed: str) -> None:
     """The change feed's rows: an append table's inserts; a merged table's last change of each
     key, applied as a delete of the key's old row and an insert of its new one (a feed of one
     version, the usual case, holds one change a key: nothing to pick)."""
@@ -167,7 +166,7 @@ def apply_rows(con: duckdb.DuckDBPyConnection, name: str, listed: str, versions:
     keys = MERGE_KEYS[name]
     same_key = " AND ".join(f"o.{k} = c.{k}" for k in keys)
     last = "_changes"
-    if versions > 1:
+    if con.execute("SELECT count(DISTINCT _commit_version) FROM _changes").fetchone()[0] > 1:
         last = "_last"
         con.execute(f"CREATE OR REPLACE TEMP TABLE _last AS SELECT * FROM _changes "
                     f"QUALIFY row_number() OVER (PARTITION BY {', '.join(keys)} ORDER BY _commit_version DESC) = 1")

@@ -8,7 +8,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import polars as pl
-import pyarrow.compute as pc
 from deltalake import CommitProperties, DeltaTable, write_deltalake
 from deltalake.exceptions import DeltaError
 
@@ -90,14 +89,13 @@ def outgrown(table: DeltaTable) -> bool:
     """Do the table's partitions hold more than SPLIT_ROWS or SPLIT_BYTES each on average (or did a
     split stop part way)?"""
     files, partition = data_files(table), f"partition.{partitions.BUCKET}"
-    if partition not in files.column_names or not files.num_rows:
+    if partition not in files.columns or files.is_empty():
         return False
-    lengths = set(pc.unique(pc.utf8_length(files[partition])).to_pylist())
+    lengths = set(files[partition].str.len_chars().unique().to_list())
     if len(lengths) > 1 or max(lengths) >= MAX_BUCKET_CHARS:
         return len(lengths) > 1
-    held = len(set(files[partition].to_pylist()))
-    return (pc.sum(files["num_records"]).as_py() / held > SPLIT_ROWS
-            or pc.sum(files["size_bytes"]).as_py() / held > SPLIT_BYTES)
+    held = files[partition].n_unique()
+    return files["num_records"].sum() / held > SPLIT_ROWS or files["size_bytes"].sum() / held > SPLIT_BYTES
 
 
 def split_partitions(lake: storage.Location, name: str, table: DeltaTable) -> int:
@@ -110,7 +108,7 @@ def split_partitions(lake: storage.Location, name: str, table: DeltaTable) -> in
     if partitions.STATS_COLUMNS not in table.metadata().configuration:   # a table made before they were set
         table.alter.set_table_properties({partitions.STATS_COLUMNS: partitions.stats_columns(name)})
         table = lake_mod.open_table(lake, name)
-    held = set(data_files(table)[f"partition.{partitions.BUCKET}"].to_pylist())
+    held = set(data_files(table)[f"partition.{partitions.BUCKET}"].to_list())
     for digit in "0123456789abcdef":
         if any(bucket.startswith(digit) and len(bucket) < chars for bucket in held):
             split_group(lake, name, digit, chars)
@@ -133,8 +131,8 @@ def surplus_files(table: DeltaTable) -> int:
     the total alone would call a compacted big table due."""
     files = data_files(table)
     partition = f"partition.{partitions.BUCKET}"
-    held = len(set(files[partition].to_pylist())) if partition in files.column_names else min(files.num_rows, 1)
-    return files.num_rows - held
+    held = files[partition].n_unique() if partition in files.columns else min(files.height, 1)
+    return files.height - held
 
 
 def maintenance_due(lake: storage.Location, max_files: int) -> bool:

@@ -6,8 +6,6 @@ for a while, and reads and merges name a key's partitions of both.
 from __future__ import annotations
 
 import polars as pl
-import pyarrow as pa
-import pyarrow.compute as pc
 from deltalake import DeltaTable
 
 from schemas.tables import MERGE_KEYS, REGISTRY, TABLES, polars_schema
@@ -32,8 +30,8 @@ def bucket_lengths(table: DeltaTable | None) -> set[int]:
     way: warehouse/maintenance.py splits a table group by group)."""
     if table is None or BUCKET not in table.metadata().partition_columns:
         return {FIRST_BUCKET_CHARS}
-    values = pa.table(table.get_add_actions(flatten=True))[f"partition.{BUCKET}"]
-    return set(pc.unique(pc.utf8_length(values)).to_pylist()) or {FIRST_BUCKET_CHARS}
+    values = pl.DataFrame(table.get_add_actions(flatten=True))[f"partition.{BUCKET}"]
+    return set(values.str.len_chars().unique().to_list()) or {FIRST_BUCKET_CHARS}
 
 
 def bucket_chars(table: DeltaTable | None) -> int:

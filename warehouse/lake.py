@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 
 import polars as pl
 import pyarrow as pa
-from deltalake import CommitProperties, DeltaTable, Transaction, write_deltalake
+from deltalake import CommitProperties, DeltaTable, QueryBuilder, Transaction, write_deltalake
 
 from schemas.tables import MERGE_KEYS, TABLES, empty_frame, polars_schema
 from store import storage
@@ -124,7 +124,11 @@ def read_keys(lake: storage.Location, name: str, keys: pl.Series) -> pl.DataFram
 
 def known_dump_ids(lake: storage.Location) -> set[str]:
     table = open_table(lake, "dumps")
-    return set(pl.scan_delta(table).select("dump_id").collect()["dump_id"].to_list()) if table else set()
+    if table is None:
+        return set()
+    # DataFusion's reader: a damaged file raises an error the run can report (polars' reader panics)
+    ids = QueryBuilder().register("dumps", table).execute("SELECT dump_id FROM dumps")
+    return set(pl.DataFrame(ids)["dump_id"].to_list())
 
 
 def tagged(seq: int, part: str | None = None) -> CommitProperties:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pyarrow.parquet as pq
 from deltalake import DeltaTable
 from deltalake.exceptions import TableNotFoundError
 
@@ -68,6 +67,8 @@ def table_problems(lake: storage.Location, name: str) -> list[str]:
         return [f"lake table {name}: its log ({name}/_delta_log) can't be read: {first_line(exc)}"]
     if storage.is_url(lake):
         return []   # an object store's files are checked by reading them
+    import pyarrow.parquet as pq   # here: a run that finds no damage never needs it, nor pyarrow's filesystems
+
     problems = []
     for uri in table.file_uris():
         relative = Path(uri).relative_to(Path(lake).resolve()) if Path(uri).is_absolute() else uri

@@ -100,6 +100,8 @@ def truncate(path) -> None:
 
 LAKE_DAMAGE = {
     "a truncated data file": (lambda lake: truncate(next((lake / "dumps").glob("*.parquet"))), "can't be read"),
+    "truncated files of a merged table": (lambda lake: [truncate(f) for f in (lake / "papers").glob("*/*.parquet")],
+                                          "can't be read"),
     "a deleted data file": (lambda lake: next((lake / "papers").glob("*/*.parquet")).unlink(), "is in its log but missing"),
     "an empty commit": (lambda lake: sorted((lake / "dumps" / "_delta_log").glob("*.json"))[-1].write_text("{}\n"),
                         r"its log \(_delta_log/\d+\.json\) isn't a Delta commit"),

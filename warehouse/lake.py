@@ -119,7 +119,16 @@ def read_keys(lake: storage.Location, name: str, keys: pl.Series) -> pl.DataFram
     wanted = pl.col(MERGE_KEYS[name][0]).is_in(keys.unique().implode())
     if name in PARTITIONED:
         wanted = pl.col(BUCKET).is_in(buckets_of(keys, bucket_lengths(table)).implode()) & wanted
-    return pl.scan_delta(table).filter(wanted).select(columns(name)).collect().cast(polars_schema(TABLES[name]))
+    return collect_rows(name, pl.scan_delta(table).filter(wanted).select(columns(name))).cast(polars_schema(TABLES[name]))
+
+
+def collect_rows(name: str, rows: pl.LazyFrame) -> pl.DataFrame:
+    """A scan of a lake table, collected; polars' reader panics on a damaged file (a BaseException
+    that a run's failure handling would miss), so that becomes an error that names the table."""
+    try:
+        return rows.collect()
+    except pl.exceptions.PanicException as exc:
+        raise RuntimeError(f"lake table {name} can't be read: {str(exc).splitlines()[0]}") from None
 
 
 def known_dump_ids(lake: storage.Location) -> set[str]:

@@ -121,7 +121,7 @@ def split_group(lake: storage.Location, name: str, digit: str, chars: int) -> No
     column = partitions.BUCKET
     within = f"{column} >= '{digit}'" + (f" AND {column} < '{int(digit, 16) + 1:x}'" if digit != "f" else "")
     rows = pl.scan_delta(table).filter(pl.col(partitions.BUCKET).str.starts_with(digit)).select(lake_mod.columns(name))
-    frame = partitions.with_bucket(name, lake_mod.to_frame(name, rows.collect().to_arrow()), chars)
+    frame = partitions.with_bucket(name, lake_mod.to_frame(name, lake_mod.collect_rows(name, rows).to_arrow()), chars)
     write_deltalake(table, frame.to_arrow(), mode="overwrite", predicate=within,
                     commit_properties=CommitProperties(custom_metadata={"profile-etl": f"split to {chars} digits"}))
 

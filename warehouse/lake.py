@@ -128,7 +128,7 @@ def collect_rows(name: str, rows: pl.LazyFrame) -> pl.DataFrame:
     try:
         return rows.collect()
     except pl.exceptions.PanicException as exc:
-        raise RuntimeError(f"lake table {name} can't be read: {str(exc).splitlines()[0]}") from None
+        raise RuntimeError(f"lake table {name} can't be read: {(str(exc).splitlines() or ['a panic'])[0]}") from None
 
 
 def known_dump_ids(lake: storage.Location) -> set[str]:

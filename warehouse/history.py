@@ -116,7 +116,7 @@ def appended_at(lake: storage.Location, run_id: str) -> tuple[int, int]:
     """The runs table's version whose commit appended run_id's row, and that commit's sequence
     number. Walking back, the first version without the row whose successor carries a newer tag:
     the untagged restore of a recovered rollback may have brought the row back later."""
-    table = walkable(lake, "runs")
+    table = lake_mod.open_table(lake, "runs", own=True)
     version, tag = table.version(), lake_mod.run_of(table)
     while version > 0:
         table.load_as_version(version - 1)
@@ -127,12 +127,6 @@ def appended_at(lake: storage.Location, run_id: str) -> tuple[int, int]:
     raise UserError(f"the runs table's log doesn't show when run {run_id} was committed")
 
 
-def walkable(lake: storage.Location, name: str) -> DeltaTable:
-    """The table at its latest version, as an object of its own to move between versions: never
-    one a run reuses (warehouse/opened.py), which later stages expect at the latest version."""
-    return lake_mod.open_table(lake, name, lake_mod.open_table(lake, name).version())
-
-
 def run_ids(table: DeltaTable) -> set[str]:
     return set(table.to_pyarrow_table(columns=["run_id"])["run_id"].to_pylist())
 
@@ -140,7 +134,7 @@ def run_ids(table: DeltaTable) -> set[str]:
 def last_version_before(lake: storage.Location, name: str, seq: int) -> int:
     """The table's last version that no commit of run `seq` or later wrote. Tags only grow with
     versions (an untagged commit keeps the last one), so a binary search finds it."""
-    table = walkable(lake, name)
+    table = lake_mod.open_table(lake, name, own=True)
     low, high = 0, table.version()   # version 0, the table's creation, carries no tag
     while low < high:
         middle = (low + high + 1) // 2

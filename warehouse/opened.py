@@ -21,9 +21,10 @@ def table_uri(lake: storage.Location, name: str) -> str:
     return str(lake / name)
 
 
-def open_table(lake: storage.Location, name: str, version: int | None = None) -> DeltaTable | None:
-    """The table at `version` (default: its latest), None when it doesn't exist."""
-    reused = _REUSED.get(str(lake)) if version is None else None
+def open_table(lake: storage.Location, name: str, version: int | None = None, own: bool = False) -> DeltaTable | None:
+    """The table at `version` (default: its latest), None when it doesn't exist; with `own`, an
+    object of its own even where a run reuses tables (for a caller that moves it between versions)."""
+    reused = _REUSED.get(str(lake)) if version is None and not own else None
     if reused is not None and name in reused:
         table = reused[name]
         table.update_incremental()

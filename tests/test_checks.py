@@ -11,7 +11,7 @@ import pytest
 from flows import runs
 from tests.test_marts import home  # noqa: F401  (the session's two-profile home, tests/conftest.py)
 from warehouse import lake
-from warehouse.checks import DataCheckFailed, check_names, run_checks
+from warehouse.checks import DataCheckFailed, check_names, run_checks, tables_read
 from warehouse.publish import publish
 
 BREAKAGES = {
@@ -85,3 +85,14 @@ def test_a_publish_checks_only_what_it_changed_and_a_full_run_checks_everything(
         con.execute("INSERT INTO _scope_dump_id SELECT dump_id FROM dumps")
         assert "loaded_entries_are_listed" in run_checks(con, scoped=True)
         assert "loaded_entries_are_listed" in run_checks(con)
+
+
+def test_a_scoped_publish_runs_only_the_checks_that_read_a_changed_table(home, tmp_path):  # noqa: F811
+    copy = tmp_path / "w.duckdb"
+    shutil.copyfile(home / "warehouse.duckdb", copy)
+    with duckdb.connect(str(copy)) as con:
+        con.execute("SET TimeZone = 'UTC'")
+        con.execute(BREAKAGES["runs_are_finished"])
+        assert "runs_are_finished" in run_checks(con, changed={"runs"})
+        assert run_checks(con, changed={"papers", "listings"}) == {}
+    assert tables_read("paper_authors_reference_both") == {"paper_authors", "papers", "authors"}

@@ -175,20 +175,28 @@ def apply_rows(con: duckdb.DuckDBPyConnection, name: str, listed: str) -> None:
     con.execute("DROP TABLE IF EXISTS _last")
 
 
+class CopyInstead(Exception):
+    """The load found its file so far behind that a copy of the current file is cheaper (publish.py)."""
+
+
 def sync(con: duckdb.DuckDBPyConnection, lake: storage.Location, tables: dict[str, DeltaTable],
-         marts_folder: Path | None = None) -> int:
+         marts_folder: Path | None = None, copy_is_cheaper=None) -> int:
     """Make the warehouse equal the lake (`tables`, opened at their latest versions) at the versions
     the last run committed, with its views, in one transaction that commits only if the data tests
-    pass; returns files and rows read."""
+    pass; returns files and rows read. CopyInstead, before any change, when copy_is_cheaper(con,
+    changes) says so."""
     target = lake_mod.target_versions(lake, tables)
     loaded = loaded_versions(con)
     changes = {name: table_change(lake, name, target[name], loaded.get(name), tables[name]) for name in TABLES}
+    if copy_is_cheaper is not None and copy_is_cheaper(con, changes):
+        raise CopyInstead()
     with transaction(con):
         scoped = scope_changes(con, changes)
         read = sum(apply_change(con, name, change) for name, change in changes.items() if change is not None)
         add_missing_keys(con)
         create_views(con, marts_folder)
-        assert_checks_pass(con, scoped)
+        # a scoped load checks only what reads a table it changed
+        assert_checks_pass(con, scoped, {name for name, change in changes.items() if change is not None} if scoped else None)
         checkpoint("load:before-commit")
     return read
 
@@ -230,9 +238,9 @@ def open_for_load(path: Path, lake: Path) -> duckdb.DuckDBPyConnection:
     return con
 
 
-def load(warehouse_path: Path, lake: Path, tables: dict[str, DeltaTable] | None = None) -> int:
-    """Bring the warehouse file at warehouse_path up to the lake, in place."""
+def load(warehouse_path: Path, lake: Path, tables: dict[str, DeltaTable] | None = None, copy_is_cheaper=None) -> int:
+    """Bring the warehouse file at warehouse_path up to the lake, in place (see sync)."""
     with open_for_load(warehouse_path, lake) as con:
-        read = sync(con, lake, tables or lake_mod.open_all(lake), warehouse_path.parent / MARTS)
+        read = sync(con, lake, tables or lake_mod.open_all(lake), warehouse_path.parent / MARTS, copy_is_cheaper)
         con.execute("CHECKPOINT")
     return read

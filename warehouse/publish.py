@@ -3,6 +3,7 @@ is brought up to the lake by a load (warehouse/load.py), and the link is then po
 """
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 import duckdb
@@ -31,19 +32,16 @@ def publish(warehouse_path: Path, lake: Path, from_scratch: bool = False) -> int
     return read
 
 
-def idle_target(warehouse_path: Path, lake: Path, from_scratch: bool, tables: dict[str, DeltaTable]) -> Path:
-    """The idle file, ready to be loaded in place (or emptied, or made a copy of the current one)."""
-    previous = files.current(warehouse_path)
-    far_behind = not from_scratch and previous is not None and catching_up_costs_more(warehouse_path, previous,
-                                                                                      lake, tables)
-    return files.prepare_idle(warehouse_path, from_scratch, copy=far_behind)
-
-
 def load_idle(warehouse_path: Path, lake: Path, from_scratch: bool, tables: dict[str, DeltaTable]) -> tuple[Path, int]:
-    target = idle_target(warehouse_path, lake, from_scratch, tables)
+    """Load the idle file in place, or a copy of the current file when a reader holds the idle one
+    or the load finds it so far behind that copying is cheaper than catching up."""
+    target = files.prepare_idle(warehouse_path, from_scratch)
     checkpoint("load:copied")
+    judge = None if from_scratch else partial(copy_is_cheaper, warehouse_path, lake, tables)
     try:
-        return target, load.load(target, lake, tables)
+        return target, load.load(target, lake, tables, copy_is_cheaper=judge)
+    except load.CopyInstead:
+        pass
     except duckdb.Error as exc:
         if not files.is_held_by_a_reader(exc):
             raise
@@ -57,21 +55,19 @@ CATCH_UP_BYTE_COST = 25
 CATCH_UP_TABLES = ("dumps", *MERGED_TABLES, "listings", "runs")
 
 
-def catching_up_costs_more(link: Path, current: Path, lake: Path, tables: dict[str, DeltaTable]) -> bool:
-    """Is the idle file so far behind (a big run published last) that a copy of the current one is
-    cheaper than loading what it lacks? A guess from the share of the lake's dumps it lacks and the
-    lake's size; local lakes only."""
-    idle = files.idle(link)
-    if storage.is_url(lake) or not idle.exists():
+def copy_is_cheaper(link: Path, lake: Path, tables: dict[str, DeltaTable], con: duckdb.DuckDBPyConnection,
+                    todo: dict[str, changes.Change | None]) -> bool:
+    """Is the idle file (open on con, with the changes a load would apply to it) so far behind (a
+    big run published last) that a copy of the current one is cheaper than catching up? A guess
+    from the share of the lake's dumps it lacks and the lake's size; local lakes only."""
+    current = files.current(link)
+    if current is None or current == files.idle(link) or storage.is_url(lake):
         return False
-    try:
-        with duckdb.connect(str(idle), read_only=True) as con:
-            have, runs = con.execute("SELECT (SELECT count(*) FROM dumps), (SELECT count(*) FROM runs)").fetchone()
-    except duckdb.Error:
-        return False   # not a warehouse we can read: the load says why
+    have, runs = con.execute("SELECT (SELECT count(*) FROM dumps), (SELECT count(*) FROM runs)").fetchone()
     sizes = {name: lake_files.stored_size(tables[name]) for name in CATCH_UP_TABLES}
     # tables it alone would read whole (rewritten since: a split, say), in full
-    rewritten = read_whole_by_idle_only(idle, current, lake, tables)
+    rewritten = read_whole_by_idle_only({name for name, c in todo.items() if c is not None and c.whole},
+                                        current, lake, tables)
     behind = sum((sizes.get(name) or lake_files.stored_size(tables[name]))[0] for name in rewritten)
     if sizes["runs"][1] > runs:
         total_dumps = max(sizes["dumps"][1], 1)
@@ -80,10 +76,9 @@ def catching_up_costs_more(link: Path, current: Path, lake: Path, tables: dict[s
     return behind * CATCH_UP_BYTE_COST > current.stat().st_size
 
 
-def read_whole_by_idle_only(idle: Path, current: Path, lake: Path, tables: dict[str, DeltaTable]) -> set[str]:
-    """The tables a load of the idle file would read whole and one of the current file wouldn't."""
+def read_whole_by_idle_only(whole: set[str], current: Path, lake: Path, tables: dict[str, DeltaTable]) -> set[str]:
+    """Of the tables a load of the idle file reads whole, those a load of the current file wouldn't."""
     try:
-        whole = changes.whole_reads(idle, lake, tables)
         return whole - changes.whole_reads(current, lake, tables) if whole else set()
     except duckdb.Error:   # the current file held by a writer, say: judge by the dumps alone
         return set()

@@ -126,7 +126,7 @@ def add_missing_keys(con: duckdb.DuckDBPyConnection) -> None:
 def apply_change(con: duckdb.DuckDBPyConnection, name: str, change: Change) -> int:
     """Bring one table to its change; returns the rows read."""
     listed = ", ".join(TABLES[name].to_schema().columns)
-    if change.whole:
+    if change.whole and has_rows(con, name):
         recreate_table(con, name)
     if change.files is not None:
         if change.files:
@@ -148,9 +148,14 @@ def apply_change(con: duckdb.DuckDBPyConnection, name: str, change: Change) -> i
     return read
 
 
+def has_rows(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    return con.execute(f"SELECT count(*) FROM {name}").fetchone()[0] > 0
+
+
 def recreate_table(con: duckdb.DuckDBPyConnection, name: str) -> None:
-    """An empty table for rows read whole, its key added after them (add_missing_keys): deleting a big
-    table's rows under its key and inserting them again made DuckDB's checkpoint take ~50 s."""
+    """An empty table for rows read whole (a new warehouse's tables are that already), its key added
+    after them (add_missing_keys): deleting a big table's rows under its key and inserting them
+    again made DuckDB's checkpoint take ~50 s."""
     con.execute(f"DROP TABLE {name}")
     con.execute(ddl.create_table(name))
     ddl.describe_table(con, name)

@@ -10,7 +10,7 @@ import pytest
 
 from flows import runs
 from tests.test_marts import home  # noqa: F401  (the session's two-profile home, tests/conftest.py)
-from warehouse import lake
+from warehouse import checks, lake
 from warehouse.checks import DataCheckFailed, check_names, run_checks, tables_read
 from warehouse.publish import publish
 
@@ -96,3 +96,10 @@ def test_a_scoped_publish_runs_only_the_checks_that_read_a_changed_table(home, t
         assert "runs_are_finished" in run_checks(con, changed={"runs"})
         assert run_checks(con, changed={"papers", "listings"}) == {}
     assert tables_read("paper_authors_reference_both") == {"paper_authors", "papers", "authors"}
+
+
+def test_a_check_that_reads_a_view_or_no_known_table_runs_on_every_publish(monkeypatch):
+    monkeypatch.setattr(checks, "check_sql", lambda name: {
+        "via_view": "SELECT * FROM staging.stg_snapshots JOIN dumps USING (dump_id)",
+        "no_table": "SELECT 1 WHERE false"}[name])
+    assert checks.tables_read("via_view") is None and checks.tables_read("no_table") is None

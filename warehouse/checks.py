@@ -11,11 +11,13 @@ A scoped load runs only the checks that read a table it changed.
 from __future__ import annotations
 
 import re
+from functools import cache
 from importlib import resources
 
 import duckdb
 
 from schemas.tables import REGISTRY
+from warehouse.views import view_files
 
 CHECKS = resources.files("warehouse") / "sql" / "checks"
 CHECKED = {name: table.scoped_by for name, table in REGISTRY.items() if table.scoped_by}
@@ -45,9 +47,17 @@ def check_description(name: str) -> str:
     return " ".join(lines)
 
 
-def tables_read(name: str) -> set[str]:
-    """The tables a check reads: every table its SQL names (`checked_<table>` naming <table>)."""
-    return {word.removeprefix("checked_") for word in re.findall(r"\w+", check_sql(name))} & set(REGISTRY)
+def tables_read(name: str) -> set[str] | None:
+    """The tables a check reads: every table its SQL names (`checked_<table>` naming <table>); None
+    when it names a view too (which may read any table), or no table at all."""
+    words = set(re.findall(r"\w+", check_sql(name)))
+    tables = {word.removeprefix("checked_") for word in words} & set(REGISTRY)
+    return tables if tables and not words & view_names() else None
+
+
+@cache
+def view_names() -> frozenset[str]:
+    return frozenset({"staging", *(view.name for view in view_files())})
 
 
 def check_all(con: duckdb.DuckDBPyConnection, scoped: bool = False,
@@ -57,7 +67,8 @@ def check_all(con: duckdb.DuckDBPyConnection, scoped: bool = False,
     create_checked_views(con, scoped)
     results = {}
     for name in check_names():
-        if changed is not None and not tables_read(name) & changed:
+        reads = tables_read(name) if changed is not None else None
+        if reads is not None and not reads & changed:
             continue
         cursor = con.execute(f"SELECT * FROM ({check_sql(name).rstrip().rstrip(';')}) LIMIT 5")
         results[name] = ([d[0] for d in cursor.description], cursor.fetchall())

@@ -149,7 +149,7 @@ def apply_change(con: duckdb.DuckDBPyConnection, name: str, change: Change) -> i
 
 
 def has_rows(con: duckdb.DuckDBPyConnection, name: str) -> bool:
-    return con.execute(f"SELECT count(*) FROM {name}").fetchone()[0] > 0
+    return con.execute(f"SELECT count(*) FROM {name}").fetchall()[0][0] > 0   # fetched to the end: a register may follow
 
 
 def recreate_table(con: duckdb.DuckDBPyConnection, name: str) -> None:

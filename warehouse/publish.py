@@ -63,7 +63,7 @@ def copy_is_cheaper(link: Path, lake: Path, tables: dict[str, DeltaTable], con: 
     current = files.current(link)
     if current is None or current == files.idle(link) or storage.is_url(lake):
         return False
-    have, runs = con.execute("SELECT (SELECT count(*) FROM dumps), (SELECT count(*) FROM runs)").fetchone()
+    [(have, runs)] = con.execute("SELECT (SELECT count(*) FROM dumps), (SELECT count(*) FROM runs)").fetchall()
     sizes = {name: lake_files.stored_size(tables[name]) for name in CATCH_UP_TABLES}
     # tables it alone would read whole (rewritten since: a split, say), in full
     rewritten = read_whole_by_idle_only({name for name, c in todo.items() if c is not None and c.whole},

@@ -7,12 +7,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 import duckdb
-import pyarrow as pa
 from deltalake import DeltaTable
 
 from store import storage
 from warehouse import lake as lake_mod
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+    from arro3.core import Table
 
 
 @dataclass
@@ -24,7 +29,7 @@ class Change:
     table_id: str
     whole: bool = False
     files: list[str] | None = None
-    rows: pa.Table | None = None
+    rows: Table | pa.Table | None = None   # Arrow rows (pyarrow's only from an object store), for DuckDB
 
 
 def loaded_versions(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[str, int]]:
@@ -48,8 +53,8 @@ def table_change(lake: storage.Location, name: str, version: int, loaded: tuple[
     if reads_whole(table_id, version, loaded, latest):
         return whole_table(lake, name, table)
     try:
-        rows = pa.table(table.load_cdf(starting_version=loaded[1] + 1, ending_version=version,
-                                       predicate="_change_type != 'update_preimage'"))   # never applied
+        rows = table.load_cdf(starting_version=loaded[1] + 1, ending_version=version,
+                              predicate="_change_type != 'update_preimage'").read_all()   # never applied
     except Exception:   # e.g. a vacuum removed files of those versions: read the table whole
         return whole_table(lake, name, table)
     return Change(version, table_id, rows=rows)
@@ -74,7 +79,7 @@ def whole_table(lake: storage.Location, name: str, table) -> Change:
     object store fetches files in parallel where DuckDB's reads through fsspec go one by one."""
     change = Change(table.version(), table.metadata().id, whole=True)
     if storage.is_url(lake):
-        change.rows = pa.table(table.to_pyarrow_table(columns=lake_mod.columns(name)))
+        change.rows = table.to_pyarrow_table(columns=lake_mod.columns(name))
     else:
         change.files = table.file_uris()
     return change

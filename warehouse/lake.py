@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
 
 import polars as pl
-import pyarrow as pa
 from deltalake import CommitProperties, DeltaTable, QueryBuilder, Transaction, write_deltalake
 
 from schemas.tables import MERGE_KEYS, TABLES, empty_frame, polars_schema
@@ -25,6 +25,11 @@ from store.scratch import WORK
 from warehouse.opened import open_table, table_uri
 from warehouse.partitions import (BUCKET, PARTITIONED, STATS_COLUMNS, bucket_chars, bucket_lengths, buckets_of,
                                   stats_columns, with_bucket)
+
+# Frames go to delta-rs as they are (Arrow's PyCapsule interface): a run then never imports pyarrow,
+# and polars' strings pass without the copy `to_arrow()` makes.
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 APP_ID = "profile-etl"
 RETENTION_DAYS = 7
@@ -67,7 +72,7 @@ def ensure_tables(lake: storage.Location, guard: Callable | None = None) -> dict
         guard(missing, {name: table for name, table in tables.items() if table is not None})
     for name, table in tables.items():
         if table is None:
-            table = DeltaTable.create(table_uri(lake, name), with_bucket(name, empty_frame(TABLES[name])).to_arrow().schema,
+            table = DeltaTable.create(table_uri(lake, name), with_bucket(name, empty_frame(TABLES[name])).schema,
                                       mode="ignore", partition_by=[BUCKET] if name in PARTITIONED else None,
                                       configuration=configuration(name), storage_options=storage.object_store_options(lake))
         tables[name] = table
@@ -153,7 +158,7 @@ def run_of(table: DeltaTable) -> int:
 def append(lake: storage.Location, name: str, frame: pl.DataFrame, seq: int) -> None:
     table = open_table(lake, name)
     if run_of(table) < seq and frame.height:
-        write_deltalake(table, with_bucket(name, frame, bucket_chars(table)).to_arrow(), mode="append",
+        write_deltalake(table, with_bucket(name, frame, bucket_chars(table)), mode="append",
                         commit_properties=tagged(seq))
     checkpoint(f"lake:committed:{name}")
 
@@ -168,7 +173,7 @@ def overwrite_all(lake: storage.Location, tables: dict[str, pl.DataFrame]) -> No
     for name in sorted(TABLES, key=lambda n: n == "runs"):
         table = open_table(lake, name)
         if run_of(table) < seq:
-            write_deltalake(table, with_bucket(name, tables[name], bucket_chars(table)).to_arrow(), mode="overwrite",
+            write_deltalake(table, with_bucket(name, tables[name], bucket_chars(table)), mode="overwrite",
                             commit_properties=tagged(seq))
         checkpoint(f"lake:committed:{name}")
 
@@ -178,7 +183,7 @@ def replace_dumps(lake: storage.Location, name: str, frame: pl.DataFrame, dump_i
     table = open_table(lake, name)
     if run_of(table) < seq:
         listed = ", ".join(_literal(i) for i in sorted(set(dump_ids)))
-        write_deltalake(table, with_bucket(name, frame, bucket_chars(table)).to_arrow(), mode="overwrite",
+        write_deltalake(table, with_bucket(name, frame, bucket_chars(table)), mode="overwrite",
                         predicate=f"dump_id IN ({listed})", commit_properties=tagged(seq))
     checkpoint(f"lake:committed:{name}")
 
@@ -195,7 +200,7 @@ def upsert(lake: storage.Location, name: str, rows: pl.DataFrame, seq: int, gone
         checkpoint(f"lake:committed:{name}")
         return
     if new_keys_only and gone is None:
-        write_deltalake(table, with_bucket(name, rows, bucket_chars(table)).to_arrow(), mode="append",
+        write_deltalake(table, with_bucket(name, rows, bucket_chars(table)), mode="append",
                         commit_properties=tagged(seq, part))
     else:
         _merge(table, name, rows, gone, tagged(seq, part))
@@ -215,7 +220,7 @@ def _merge(table: DeltaTable, name: str, rows: pl.DataFrame, gone: pl.DataFrame 
         touched = sorted(buckets_of(source[PARTITIONED[name]], lengths).to_list())
         predicate += f" AND t.{BUCKET} IN ({', '.join(_literal(b) for b in touched)})"
     values = {c: f"s.{c}" for c in with_bucket(name, rows, chars).columns}
-    (table.merge(source.to_arrow(), predicate, source_alias="s", target_alias="t", commit_properties=tags)
+    (table.merge(source, predicate, source_alias="s", target_alias="t", commit_properties=tags)
      .when_matched_delete(predicate="s._gone")
      .when_matched_update(values)
      .when_not_matched_insert(values, predicate="NOT s._gone")

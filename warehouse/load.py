@@ -18,7 +18,6 @@ from importlib import resources
 from pathlib import Path
 
 import duckdb
-import pyarrow as pa
 from deltalake import DeltaTable
 
 from schemas.tables import MERGE_KEYS, TABLES
@@ -214,11 +213,13 @@ def scope_changes(con: duckdb.DuckDBPyConnection, changes: dict[str, Change | No
     if any(change is not None and change.whole for change in changes.values()):
         return False
     for key in sorted(set(CHECKED.values())):
-        names = [name for name in CHECKED if key in TABLES[name].to_schema().columns]
-        parts = [pa.table({key: changes[n].rows[key]}) for n in names if changes[n] is not None]
-        con.register("_keys", pa.concat_tables(parts) if parts else pa.table({key: pa.array([], pa.string())}))
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _scope_{key} AS SELECT DISTINCT {key} FROM _keys")
-        con.unregister("_keys")
+        names = [name for name in CHECKED if key in TABLES[name].to_schema().columns and changes[name] is not None]
+        for name in names:
+            con.register(f"_keys_{name}", changes[name].rows)
+        parts = [f"SELECT {key} FROM _keys_{name}" for name in names] or [f"SELECT NULL::VARCHAR AS {key} WHERE false"]
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _scope_{key} AS SELECT DISTINCT {key} FROM ({' UNION ALL '.join(parts)})")
+        for name in names:
+            con.unregister(f"_keys_{name}")
     return True
 
 

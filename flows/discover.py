@@ -51,10 +51,12 @@ class Plan:
     note: str | None = None     # a damaged file index, moved aside
 
 
-def plan_run(inbox: storage.Location, lake_dir: storage.Location, state: Path, settle_seconds: float) -> Plan:
-    """What a run reads: the inbox's settled files that the file index doesn't recognise. The dumps
-    the lake holds are known (the caller holds the run lock and has recovered the lake)."""
-    found = scan_inbox(inbox, settle_seconds)
+def plan_run(inbox: storage.Location, lake_dir: storage.Location, state: Path, settle_seconds: float,
+             listed: Inbox | None = None) -> Plan:
+    """What a run reads: the inbox's settled files (`listed`, or listed now) that the file index
+    doesn't recognise. The dumps the lake holds are known (the caller holds the run lock and has
+    recovered the lake)."""
+    found = listed if listed is not None else scan_inbox(inbox, settle_seconds)
     known = lake.known_dump_ids(lake_dir)
     index, note = index_for_run(state)
     return Plan(found, known, unrecognised(found.found, index, known), note)

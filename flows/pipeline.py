@@ -5,6 +5,7 @@ Tasks take batches of files (a task costs ~10 ms); only tasks that do I/O retry.
 
 import datetime as dt
 import os
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import polars as pl
@@ -13,6 +14,7 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.futures import wait
 from prefect.task_runners import ThreadPoolTaskRunner
+from prefect.utilities.annotations import quote
 
 from core.records import SourceFile
 from flows import appends, artifact, batch, discover, integrity, merge, runs
@@ -40,8 +42,9 @@ DEFAULTS = Settings()
 
 
 @task(**IO_TASK)
-def plan_run(inbox: Path, lake_dir: Path, state: Path, settle_seconds: float) -> discover.Plan:
-    return discover.plan_run(inbox, lake_dir, state, settle_seconds)
+def plan_run(inbox: Path, lake_dir: Path, state: Path, settle_seconds: float,
+             listed: discover.Inbox | None = None) -> discover.Plan:
+    return discover.plan_run(inbox, lake_dir, state, settle_seconds, listed)
 
 
 @task(**IO_TASK)
@@ -52,10 +55,15 @@ def process_batch(job: batch.BatchJob) -> batch.BatchResult:
 
 
 @task(**IO_TASK)
-def prepare_lake(settings: Settings) -> int:
-    restore_interrupted_rebuild(settings.lake)
-    lake_health.refuse_damaged_logs(settings.lake)
-    return lake.recover(settings.lake, integrity.lake_guard(settings))
+def prepare_lake(settings: Settings) -> tuple[int, discover.Inbox | None]:
+    """The lake recovered, and the inbox listed meanwhile (a thread: mostly stat calls) for plan_run;
+    a listing that failed is left to plan_run, which lists again and reports it."""
+    with ThreadPoolExecutor(1) as pool:
+        listing = pool.submit(discover.scan_inbox, settings.inbox, settings.settle_seconds)
+        restore_interrupted_rebuild(settings.lake)
+        lake_health.refuse_damaged_logs(settings.lake)
+        seq = lake.recover(settings.lake, integrity.lake_guard(settings))
+        return seq, None if listing.exception() else listing.result()
 
 
 @task(**IO_TASK)
@@ -129,16 +137,18 @@ def ingest(home: Path = DEFAULTS.home, inbox: Path | str | None = None, batch_si
     with run_lock(settings.home, settings.lock_wait_seconds), reusing_tables(settings.lake):
         started_at = dt.datetime.now(dt.timezone.utc)
         run_id = runs.new_run_id(started_at)
-        seq = prepare_lake(settings)
+        seq, listed = prepare_lake(settings)
         try:
-            return ingest_new_dumps(settings, run_id, started_at, reprocess, seq)
+            return ingest_new_dumps(settings, run_id, started_at, reprocess, seq, listed)
         except Exception:
             record_failed_run(settings, run_id, started_at, seq)
             raise
 
 
-def ingest_new_dumps(settings: Settings, run_id: str, started_at: dt.datetime, reprocess: bool, seq: int) -> dict:
-    plan = plan_run(settings.inbox, settings.lake, settings.state, settings.settle_seconds)
+def ingest_new_dumps(settings: Settings, run_id: str, started_at: dt.datetime, reprocess: bool, seq: int,
+                     listed: discover.Inbox | None = None) -> dict:
+    plan = plan_run(settings.inbox, settings.lake, settings.state, settings.settle_seconds,
+                    quote(listed))   # quoted: Prefect would walk every row of a big inbox's listing
     found = plan.found
     checkpoint("scan:done")
     retry = quarantined_sources(settings.lake, settings.raw, settings.max_dump_bytes) if reprocess else {}

@@ -6,6 +6,7 @@ import duckdb
 import pytest
 
 from flows.cli import main
+from schemas.tables import TABLES
 from store.faults import FAIL_ENV, InjectedFault
 from tests.conftest import SAMPLE_NAME, write_dump
 from tests.test_pipeline import FIRST, LATER, later_snapshot
@@ -79,6 +80,30 @@ def test_an_idle_file_far_behind_is_replaced_by_a_copy_else_loaded_in_place(home
         inode = idle.stat().st_ino
         run_ingest(home, inbox)
         assert files.current(link) == idle and (idle.stat().st_ino != inode) == copied, cost
+        got, want = warehouse_tables(home), lake_tables(home)
+        assert all(got[t].equals(want[t]) for t in want)
+
+
+def spy(fn, calls: list):
+    def called(*args, **kwargs):
+        calls.append(args)
+        return fn(*args, **kwargs)
+    return called
+
+
+def test_a_publish_that_copies_reads_each_table_once_and_copies_once(home_with_two_files, run_ingest, monkeypatch):
+    """The copy is chosen before any change is read, and a missing idle file is copied once, not judged again."""
+    home, inbox = home_with_two_files
+    monkeypatch.setattr(publish, "CATCH_UP_BYTE_COST", 10**9)
+    read, copied = [], []
+    monkeypatch.setattr(load, "table_change", spy(load.table_change, read))
+    monkeypatch.setattr(files, "copy_current", spy(files.copy_current, copied))
+    for lose_the_idle_file in (False, True):
+        if lose_the_idle_file:
+            files.remove(files.idle(home / "warehouse.duckdb"))
+        read.clear(), copied.clear()
+        run_ingest(home, inbox)
+        assert (len(read), len(copied)) == (len(TABLES), 1), lose_the_idle_file
         got, want = warehouse_tables(home), lake_tables(home)
         assert all(got[t].equals(want[t]) for t in want)
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 import duckdb
@@ -70,7 +69,11 @@ def whole_reads(path: Path, lake: storage.Location, tables: dict[str, DeltaTable
     """The tables a load of the warehouse file at path would read whole."""
     with duckdb.connect(str(path), read_only=True) as con:
         loaded = loaded_versions(con)
-    target = lake_mod.target_versions(lake, tables)
+    return whole_reads_from(loaded, lake_mod.target_versions(lake, tables), tables)
+
+
+def whole_reads_from(loaded: dict[str, tuple[str, int]], target: dict[str, int], tables: dict[str, DeltaTable]) -> set[str]:
+    """The tables a load from `loaded` to `target` versions would read whole (from the logs alone)."""
     return {name for name, table in tables.items() if reads_whole(table.metadata().id, target[name], loaded.get(name), table)}
 
 

@@ -38,13 +38,18 @@ def idle(link: Path) -> Path:
     return b if current(link) == a else a
 
 
+def lacks_idle(link: Path) -> bool:
+    """No idle file to bring up to date in place: the warehouse is a plain file, or the idle one is gone."""
+    return not link.is_symlink() or not idle(link).exists()
+
+
 def prepare_idle(link: Path, from_scratch: bool, copy: bool = False) -> Path:
     """The file to load into: emptied for a rebuild, else made a copy of the current file when it
     can't (or, with `copy`, shouldn't) be brought up to date in place."""
     target = idle(link)
     if from_scratch:
         remove(target)
-    elif copy or not link.is_symlink() or not target.exists():
+    elif copy or lacks_idle(link):
         copy_current(link, target)
     return target
 

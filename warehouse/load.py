@@ -25,7 +25,7 @@ from store import storage
 from store.faults import checkpoint
 from warehouse import ddl
 from warehouse import lake as lake_mod
-from warehouse.changes import Change, loaded_versions, table_change
+from warehouse.changes import Change, loaded_versions, table_change, whole_reads_from
 from warehouse.checks import CHECKED, assert_checks_pass
 from warehouse.views import create_views, sql_literal
 
@@ -187,13 +187,13 @@ def sync(con: duckdb.DuckDBPyConnection, lake: storage.Location, tables: dict[st
          marts_folder: Path | None = None, copy_is_cheaper=None) -> int:
     """Make the warehouse equal the lake (`tables`, opened at their latest versions) at the versions
     the last run committed, with its views, in one transaction that commits only if the data tests
-    pass; returns files and rows read. CopyInstead, before any change, when copy_is_cheaper(con,
-    changes) says so."""
+    pass; returns files and rows read. CopyInstead, before anything is read or changed, when
+    copy_is_cheaper(con, the tables it would read whole) says so."""
     target = lake_mod.target_versions(lake, tables)
     loaded = loaded_versions(con)
-    changes = {name: table_change(lake, name, target[name], loaded.get(name), tables[name]) for name in TABLES}
-    if copy_is_cheaper is not None and copy_is_cheaper(con, changes):
+    if copy_is_cheaper is not None and copy_is_cheaper(con, whole_reads_from(loaded, target, tables)):
         raise CopyInstead()
+    changes = {name: table_change(lake, name, target[name], loaded.get(name), tables[name]) for name in TABLES}
     with transaction(con):
         scoped = scope_changes(con, changes)
         read = sum(apply_change(con, name, change) for name, change in changes.items() if change is not None)

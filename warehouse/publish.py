@@ -35,9 +35,10 @@ def publish(warehouse_path: Path, lake: Path, from_scratch: bool = False) -> int
 def load_idle(warehouse_path: Path, lake: Path, from_scratch: bool, tables: dict[str, DeltaTable]) -> tuple[Path, int]:
     """Load the idle file in place, or a copy of the current file when a reader holds the idle one
     or the load finds it so far behind that copying is cheaper than catching up."""
+    in_place = not from_scratch and not files.lacks_idle(warehouse_path)   # else prepare_idle copies
     target = files.prepare_idle(warehouse_path, from_scratch)
     checkpoint("load:copied")
-    judge = None if from_scratch else partial(copy_is_cheaper, warehouse_path, lake, tables)
+    judge = partial(copy_is_cheaper, warehouse_path, lake, tables) if in_place else None
     try:
         return target, load.load(target, lake, tables, copy_is_cheaper=judge)
     except load.CopyInstead:
@@ -56,8 +57,8 @@ CATCH_UP_TABLES = ("dumps", *MERGED_TABLES, "listings", "runs")
 
 
 def copy_is_cheaper(link: Path, lake: Path, tables: dict[str, DeltaTable], con: duckdb.DuckDBPyConnection,
-                    todo: dict[str, changes.Change | None]) -> bool:
-    """Is the idle file (open on con, with the changes a load would apply to it) so far behind (a
+                    whole: set[str]) -> bool:
+    """Is the idle file (open on con; a load would read the tables `whole` whole) so far behind (a
     big run published last) that a copy of the current one is cheaper than catching up? A guess
     from the share of the lake's dumps it lacks and the lake's size; local lakes only."""
     current = files.current(link)
@@ -66,8 +67,7 @@ def copy_is_cheaper(link: Path, lake: Path, tables: dict[str, DeltaTable], con: 
     [(have, runs)] = con.execute("SELECT (SELECT count(*) FROM dumps), (SELECT count(*) FROM runs)").fetchall()
     sizes = {name: lake_files.stored_size(tables[name]) for name in CATCH_UP_TABLES}
     # tables it alone would read whole (rewritten since: a split, say), in full
-    rewritten = read_whole_by_idle_only({name for name, c in todo.items() if c is not None and c.whole},
-                                        current, lake, tables)
+    rewritten = read_whole_by_idle_only(whole, current, lake, tables)
     behind = sum((sizes.get(name) or lake_files.stored_size(tables[name]))[0] for name in rewritten)
     if sizes["runs"][1] > runs:
         total_dumps = max(sizes["dumps"][1], 1)

@@ -62,7 +62,7 @@ def copy_is_cheaper(link: Path, lake: Path, tables: dict[str, DeltaTable], con: 
     big run published last) that a copy of the current one is cheaper than catching up? A guess
     from the share of the lake's dumps it lacks and the lake's size; local lakes only."""
     current = files.current(link)
-    if current is None or current == files.idle(link) or storage.is_url(lake):
+    if current is None or storage.is_url(lake):
         return False
     [(have, runs)] = con.execute("SELECT (SELECT count(*) FROM dumps), (SELECT count(*) FROM runs)").fetchall()
     sizes = {name: lake_files.stored_size(tables[name]) for name in CATCH_UP_TABLES}

@@ -78,6 +78,8 @@ def plan_parts(job: TableMerge) -> list[Part]:
 
 def changed(merged: pl.DataFrame, current: pl.DataFrame) -> pl.DataFrame:
     """The merged rows that differ from the current ones (unchanged rows need no write)."""
+    if current.is_empty():   # a first merge of these keys: polars would still hash every column
+        return merged
     return merged.join(current, on=current.columns, how="anti", nulls_equal=True)
 
 

@@ -82,6 +82,8 @@ COMMAND = {"watchdog": None, "guarded": False}   # set by `entry`: in-process ca
 
 
 def main(argv: list[str] | None = None) -> int:
+    # pandera imports numpy, whose OpenBLAS threads would spin at start-up; nothing here uses BLAS.
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     args = parser().parse_args(argv)
     handler = {"run": cmd_run, "status": cmd_status, "sql": cmd_sql, "validate": cmd_validate,
                "tables": cmd_tables, "describe": cmd_describe, "check": cmd_check,

@@ -55,6 +55,7 @@ def run_stages(s: Settings) -> None:
     if results:
         timed("appends", appends.commit_appends, s.lake, seq, scratch, set())
         timed("merges", merge_all, s.lake, scratch, seq)
+    timed("flush", storage.flush_to_disk, s.raw, s.lake)
     timed("commit_run", lake.commit_run, s.lake, runs.run_row(run_id, started, "completed", len(plan.found.found), new), seq)
     storage.remove_tree(s.lake / lake.WORK)
     timed("file_index", discover.add_to_file_index, s.state, [r.files for r in results])

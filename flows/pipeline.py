@@ -82,8 +82,9 @@ def merge_table(job: merge.TableMerge) -> dict[str, int]:
 
 
 @task(**IO_TASK)
-def commit_run(lake_dir: Path, row: dict, seq: int) -> dict[str, int]:
-    return lake.commit_run(lake_dir, row, seq)
+def commit_run(settings: Settings, row: dict, seq: int) -> dict[str, int]:
+    storage.flush_to_disk(settings.raw, settings.lake)   # what the runs row names is on disk first
+    return lake.commit_run(settings.lake, row, seq)
 
 
 @task(**IO_TASK)
@@ -161,7 +162,7 @@ def ingest_new_dumps(settings: Settings, run_id: str, started_at: dt.datetime, r
     gained = merge_run(settings.lake, seq, scratch)
     checkpoint("normalise:merged")
     row = runs.run_row(run_id, started_at, "completed", len(found.found), new_dumps)
-    commit_run(settings.lake, row, seq)
+    commit_run(settings, row, seq)
     storage.remove_tree(settings.lake / lake.WORK)
     add_to_file_index(settings.state, [r.files for r in results])  # frames: Prefect doesn't walk them
     checkpoint("index:written")

@@ -106,6 +106,9 @@ def extract_one(batch: Batch, source: SourceFile, known: set[str], raw_dir: Path
     whose name gives no profile key by key_pattern is quarantined under its whole stem."""
     try:
         read = read_dump(source.path, max_bytes)
+        if changed_since_listed(source):
+            raise Unreadable(f"{identity.printable(str(source.path))}: written to while the run read it "
+                             "(the next run reads it again once it has settled)")
     except Unreadable as exc:
         batch.unread.append(str(exc))
         return
@@ -142,6 +145,17 @@ def extract_one(batch: Batch, source: SourceFile, known: set[str], raw_dir: Path
         batch.text_chars += len(text)
         if batch.text_chars > PARSE_AT_CHARS:
             parse_texts(batch)
+
+
+def changed_since_listed(source: SourceFile) -> bool:
+    """An inbox file whose size or modification time is no longer the listing's: its bytes may be
+    half of a write that began after the settle check. (Objects in a store are replaced whole.)"""
+    if source.origin is not None or storage.is_url(source.path):
+        return False
+    try:
+        return storage.stat(source.path) != (source.size, source.mtime_ns)
+    except OSError:   # removed or moved away meanwhile: what was read may be all of it, or not
+        return True
 
 
 def _sidecar(path: storage.Location, known_error: str | None) -> tuple[identity.Sidecar, str | None]:

@@ -28,9 +28,19 @@ def store_raw(raw_dir: Path, source: storage.Location, read: DumpBytes) -> None:
     folder = raw_dir / read.dump_id[:2]
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / f"{read.dump_id}{read.stored_suffix}"
-    if not target.exists():
-        write_atomic(target, lambda tmp: tmp.write_bytes(read.raw) if read.raw is not None
-                     else storage.copy_to_local(source, tmp))
+    if _stored_size(target) == read.byte_size:
+        return
+    if target.exists():   # cut short (a power loss before the run's flush): kept aside, written anew
+        set_aside(raw_dir, target)
+    write_atomic(target, lambda tmp: tmp.write_bytes(read.raw) if read.raw is not None
+                 else storage.copy_to_local(source, tmp))
+
+
+def _stored_size(path: Path) -> int | None:
+    try:
+        return path.stat().st_size
+    except FileNotFoundError:
+        return None
 
 
 def write_raw_meta(raw_dir: Path, name: str, metas: list[dict]) -> None:
@@ -92,7 +102,7 @@ def write_atomic(target: Path, write) -> None:
     tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
     try:
         write(tmp)
-        os.replace(tmp, target)  # made durable by the lake commit's sync, once per run
+        os.replace(tmp, target)  # made durable by the flush before the run's commit, once per run
     finally:
         tmp.unlink(missing_ok=True)
 

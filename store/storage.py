@@ -170,6 +170,33 @@ def remove_tree(loc: Location) -> None:
         shutil.rmtree(loc, ignore_errors=True)
 
 
+def flush_to_disk(*folders: Location) -> None:
+    """Everything written so far under the local folders reaches the disk, one `syncfs` per file
+    system (`os.sync` where there is none): what a commit names must outlive a power loss.
+    Object stores are durable once a write returns."""
+    devices = set()
+    for folder in folders:
+        if is_url(folder) or not folder.exists() or (device := folder.stat().st_dev) in devices:
+            continue
+        devices.add(device)
+        _syncfs(folder)
+
+
+def _syncfs(folder: Path) -> None:
+    import ctypes   # here: only a committing run needs it
+    libc = ctypes.CDLL(None, use_errno=True)
+    if not hasattr(libc, "syncfs"):
+        os.sync()
+        return
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        if libc.syncfs(fd) != 0:
+            errno = ctypes.get_errno()
+            raise OSError(errno, f"could not write the run's files to disk: {os.strerror(errno)}", str(folder))
+    finally:
+        os.close(fd)
+
+
 def copy_to_local(source: Location, target: Path) -> None:
     """Copy a file, streamed in chunks, to a local path."""
     if not is_url(source):

@@ -1,4 +1,5 @@
-"""Reading dump files into raw records: capture times no capture can have are refused."""
+"""Reading dump files into raw records: capture times no capture can have are refused, files written
+to since the listing wait."""
 from __future__ import annotations
 
 import datetime as dt
@@ -6,6 +7,8 @@ import json
 
 import pytest
 
+from core.records import SourceFile
+from store import extract, storage
 from tests.conftest import UTC, write_dump
 from tests.test_raw_store import CAPTURED, dump_text, extract_inbox
 
@@ -32,3 +35,19 @@ def test_a_sidecar_time_within_a_day_ahead_loads(tmp_path):
     (tmp_path / "inbox" / "000_p.meta.json").write_text(json.dumps({"captured_at": (RUN + dt.timedelta(hours=12)).isoformat()}))
     [row] = extract_inbox(tmp_path / "inbox", tmp_path / "raw", "20260602T000000Z-aaaa").dumps
     assert row["quarantine_reason"] is None and row["captured_at"] == RUN + dt.timedelta(hours=12)
+
+
+def test_a_file_written_to_after_the_listing_is_left_for_the_next_run(tmp_path):
+    """The settle check is the listing's: a file whose size or time has changed since was written to
+    while the run read it, so it is neither loaded, nor quarantined, nor indexed."""
+    write_dump(tmp_path / "inbox", "000_p.txt", dump_text(10), CAPTURED)
+    write_dump(tmp_path / "inbox", "001_q.txt", dump_text(11), CAPTURED)
+    path = tmp_path / "inbox" / "000_p.txt"
+    listed = [SourceFile(path, path.stat().st_size - 7, path.stat().st_mtime_ns),   # listed before its last write
+              SourceFile(tmp_path / "inbox" / "001_q.txt", *storage.stat(tmp_path / "inbox" / "001_q.txt"))]
+    stamp = {"run_id": "20260602T000000Z-aaaa", "ingested_at": RUN}
+    batch = extract.extract_batch(listed, set(), tmp_path / "raw", 1 << 20, stamp, 0)
+    assert [row["profile_key"] for row in batch.dumps] == ["q"]
+    assert [f["path"] for f in batch.files] == [str(tmp_path / "inbox" / "001_q.txt")]
+    [why] = batch.unread
+    assert "000_p.txt" in why and "written to while the run read it" in why

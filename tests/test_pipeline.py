@@ -162,3 +162,16 @@ def test_bad_entry_is_rejected_and_the_rest_loads(run_ingest, home, tmp_path, sa
     assert scalar(home, "SELECT reason || ' @' || line_no FROM rejects") == "impossible date in entry head @37"
     assert scalar(home, "SELECT raw_text FROM rejects").startswith("LGFeb 30, 2024\n")
     assert scalar(home, "SELECT count(*) FROM papers") == 49
+
+
+def test_what_the_runs_row_names_is_flushed_to_disk_before_it_commits(run_ingest, home, inbox, monkeypatch):
+    """raw/ copies and the lake's files reach the disk before the commit point: after a power loss the
+    runs row never names a copy the disk didn't keep."""
+    from store import storage
+    from warehouse import lake
+    events = []
+    flush, commit = storage.flush_to_disk, lake.commit_run
+    monkeypatch.setattr(storage, "flush_to_disk", lambda *folders: events.append(("flush", folders)) or flush(*folders))
+    monkeypatch.setattr(lake, "commit_run", lambda *args: events.append(("commit", args[0])) or commit(*args))
+    run_ingest(home, inbox)
+    assert events == [("flush", (home / "raw", home / "lake")), ("commit", home / "lake")]

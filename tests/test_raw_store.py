@@ -139,3 +139,18 @@ def test_a_name_the_key_rule_does_not_match_is_quarantined_and_keyed_by_its_name
     fixed = identity.key_pattern(r"(?:r\d+_)?\d+_(?P<key>.+)")
     again = {row["dump_id"]: row for row in extract.extract_raw_store(tmp_path / "raw", 1 << 20, {}, fixed)[0].dumps}
     assert (again[unnamed["dump_id"]]["profile_key"], again[unnamed["dump_id"]]["quarantine_reason"]) == ("q", None)
+
+
+def test_a_copy_cut_short_is_set_aside_and_written_again(tmp_path):
+    """A copy whose file lost its bytes (a power loss before the run's flush reached the disk) is not
+    trusted for being there: a later reading of the dump writes it again and keeps the short one aside."""
+    write_dump(tmp_path / "inbox", "000_p.txt", dump_text(10), CAPTURED)
+    data = (tmp_path / "inbox" / "000_p.txt").read_bytes()
+    did = identity.dump_id(data)
+    short = tmp_path / "raw" / did[:2] / f"{did}.txt"
+    short.parent.mkdir(parents=True)
+    short.write_bytes(b"")
+    extract_inbox(tmp_path / "inbox", tmp_path / "raw", "20260602T000000Z-aaaa")
+    assert short.read_bytes() == data
+    assert (tmp_path / "raw" / raw_store.DAMAGED_DIR / f"{did}.txt.damaged").read_bytes() == b""
+    assert raw_store.check_copies(tmp_path / "raw", {did}).damaged() == {}

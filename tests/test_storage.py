@@ -115,3 +115,13 @@ def test_a_missing_bucket_is_named_before_the_run(bucket, tmp_path, capsys):
     assert "inbox s3://no-such-bucket/inbox is not a folder (or its bucket doesn't exist)" in capsys.readouterr().err
     assert main(["--home", str(tmp_path), "run", "--inbox", bucket / "inbox", "--lake", "s3://no-such-bucket/lake"]) == 2
     assert "the bucket of lake s3://no-such-bucket/lake doesn't exist" in capsys.readouterr().err
+
+
+def test_a_flush_syncs_each_local_file_system_once(tmp_path, monkeypatch):
+    synced = []
+    monkeypatch.setattr(storage, "_syncfs", synced.append)
+    (tmp_path / "raw").mkdir()
+    (tmp_path / "lake").mkdir()
+    storage.flush_to_disk(tmp_path / "raw", tmp_path / "lake", tmp_path / "missing", storage.Url("s3://bucket/lake"))
+    assert synced == [tmp_path / "raw"]
+    storage._syncfs(tmp_path / "raw")   # the real call works here

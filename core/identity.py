@@ -113,11 +113,12 @@ def parse_timestamp(value: str) -> dt.datetime:
 def parse_sidecar(raw: bytes, name: str) -> Sidecar:
     try:
         data = json.loads(raw.decode("utf-8-sig"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise SidecarError(f"sidecar {name} is not valid JSON: {exc}; fix the sidecar, then reprocess the dump") from None
+    except (ValueError, RecursionError) as exc:   # bad UTF-8 or JSON, a number too long, nesting too deep
+        why = "is nested too deeply" if isinstance(exc, RecursionError) else f"is not valid JSON: {exc}"
+        raise SidecarError(f"sidecar {name} {why}; fix the sidecar, then reprocess the dump") from None
     if not isinstance(data, dict):
         raise SidecarError(f"sidecar {name} must hold a JSON object, not {type(data).__name__}")
-    fields = {k: data.get(k) for k in SIDECAR_KEYS}
+    fields = {k: None if data.get(k) == "" else data.get(k) for k in SIDECAR_KEYS}   # "": not given
     for key, value in fields.items():
         if value is not None and not isinstance(value, str):
             raise SidecarError(f"sidecar {name}: {key} must be a string")

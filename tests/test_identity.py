@@ -72,6 +72,13 @@ def test_sidecar_fields_and_errors():
         parse_sidecar(b'{"captured_at": "yesterday"}', "x.meta.json")
     with pytest.raises(SidecarError, match="JSON object"):
         parse_sidecar(b"[1]", "x.meta.json")
+    with pytest.raises(SidecarError, match="nested too deeply"):
+        parse_sidecar(b"[" * 200_000, "x.meta.json")
+    with pytest.raises(SidecarError, match="not valid JSON: Exceeds the limit"):
+        parse_sidecar(b'{"x": ' + b"9" * 5000 + b"}", "x.meta.json")
+    with pytest.raises(SidecarError, match="not valid JSON"):
+        parse_sidecar(b"\xff{}", "x.meta.json")
+    assert parse_sidecar(b'{"owner_name": "", "profile_key": ""}', "x.meta.json") == parse_sidecar(b"{}", "x.meta.json")
 
 
 @given(st.lists(st.one_of(st.text(alphabet=st.characters(max_codepoint=127), max_size=30),

@@ -19,11 +19,11 @@ def commit_appends(lake_dir: Path, seq: int, scratch: dict[str, list[Path]], ret
     dump_id, or the same source under a new one: a refused .gz). Returns the rows each table lost."""
     rows = {name: read_scratch(scratch[name]) if scratch.get(name) else empty_frame(TABLES[name])
             for name in APPEND_TABLES}
-    gone = replaced_dumps(lake.read_table(lake_dir, "dumps"), rows["dumps"], retried) if retried else set()
+    gone = replaced_dumps(lake.read_before_run(lake_dir, "dumps", seq), rows["dumps"], retried) if retried else set()
     lost = {}
     for name in APPEND_TABLES:
         if gone and name in REPROCESSED_TABLES:
-            lost[name] = lake.read_table(lake_dir, name).filter(pl.col("dump_id").is_in(list(gone))).height
+            lost[name] = lake.read_before_run(lake_dir, name, seq).filter(pl.col("dump_id").is_in(list(gone))).height
             lake.replace_dumps(lake_dir, name, rows[name], gone | set(rows[name]["dump_id"]), seq)
         else:
             lake.append(lake_dir, name, rows[name], seq)

@@ -13,7 +13,7 @@ from core import identity
 from core.records import SourceFile
 from core.validate import FILE_SCHEMA
 from store import storage
-from store.extract import RAW_META_FIELDS, raw_copy, read_dump
+from store.extract import RAW_META_FIELDS, raw_copy, read_dump, stored_digest
 from store.raw_store import raw_copy_path, raw_metas
 from warehouse import lake
 
@@ -233,12 +233,21 @@ def quarantined_sources(dumps: pl.DataFrame, raw_dir: Path, max_bytes: int) -> d
     quarantined = dumps.filter(pl.col("status") == "quarantined")
     for row in quarantined.select(*ROW_META).iter_rows(named=True):
         original = storage.location(row["source_path"])
-        if storage.is_file(original) and read_dump(original, max_bytes).dump_id == row["dump_id"]:
+        if storage.is_file(original) and holds_dump(original, row["dump_id"], max_bytes):
             sources[row["dump_id"]] = SourceFile(original, *storage.stat(original))
         elif (copy := raw_copy_path(raw_dir, row["dump_id"])) is not None:
             metas = raw_metas(raw_dir, dict(zip(dumps["dump_id"], dumps["run_id"]))) if metas is None else metas
             sources[row["dump_id"]] = raw_copy(copy, metas.get(row["dump_id"]) or _meta_of(row))
     return sources
+
+
+def holds_dump(original: storage.Location, dump_id: str, max_bytes: int) -> bool:
+    """Whether an inbox file still holds a quarantined dump: the same bytes, or, for a .gz refused
+    unread (its id the compressed file's), the same compressed bytes. Read from there, not from
+    raw/, the file index then knows the file by its new reading's id."""
+    if read_dump(original, max_bytes).dump_id == dump_id:
+        return True
+    return original.name.endswith(".gz") and stored_digest(original) == dump_id
 
 
 ROW_META = ("dump_id", *RAW_META_FIELDS)   # what a batch's meta file holds of each dumps row

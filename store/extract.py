@@ -75,14 +75,22 @@ def _refused(path: storage.Location, reason: str) -> DumpBytes:
     constant memory: for a .gz that is the compressed file (an exception to SPEC §3, which hashes the
     decompressed bytes, because those are refused unread), and its raw/ copy is that file as it is."""
     try:
-        with storage.open_read(path) as handle:
-            did = hashlib.file_digest(handle, "sha256").hexdigest()
-            size = handle.tell()
+        did, size = _digest(path)
     except OSError as exc:
         raise Unreadable(f"{identity.printable(str(path))}: {exc.strerror or exc}") from None
     stored = ".txt.gz" if path.name.endswith(".gz") else ".txt"
     note = "; dump_id is the SHA-256 of the compressed file as stored" if stored == ".txt.gz" else ""
     return DumpBytes(did, size, refused=reason + note, stored_suffix=stored)
+
+
+def stored_digest(path: storage.Location) -> str:
+    """The SHA-256 of a file's bytes as stored (compressed, for a .gz), streamed."""
+    return _digest(path)[0]
+
+
+def _digest(path: storage.Location) -> tuple[str, int]:
+    with storage.open_read(path) as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest(), handle.tell()
 
 
 def read_sidecar(path: storage.Location) -> identity.Sidecar:

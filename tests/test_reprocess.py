@@ -89,3 +89,38 @@ def test_rebuild_from_raw_reads_a_dump_once_though_two_copies_hold_it(prefect_ha
     assert rows(home, loaded) == [("loaded", 50, 0)]
     assert main(["--home", str(home), "rebuild", "--from-raw"]) == 0
     assert rows(home, loaded) == [("loaded", 50, 0)]
+
+
+def test_a_refused_gz_reprocessed_under_a_higher_limit_stays_loaded_under_the_usual_one(prefect_harness, tmp_path,
+                                                                                        sample_text):
+    """The limit raised only for the reprocessing run: the next ordinary run knows the .gz by its
+    new reading and doesn't quarantine it again under its old id."""
+    home, inbox = tmp_path / "home", tmp_path / "inbox"
+    write_dump(inbox, "000_7707062aadfcc580.txt.gz", gzip.compress(sample_text.encode()), FIRST)
+    ingest(home=home, inbox=inbox, settle_seconds=0, max_dump_bytes=30_000)
+    assert ingest(home=home, inbox=inbox, settle_seconds=0, reprocess=True)["dumps_loaded"] == 1
+    assert ingest(home=home, inbox=inbox, settle_seconds=0, max_dump_bytes=30_000)["files_read"] == 0
+    assert rows(home, "SELECT status, entries_loaded FROM dumps") == [("loaded", 50)]
+    assert rows(home, "SELECT count(*) FROM rejects") == [(0,)]
+
+
+def test_a_retried_commit_of_a_reprocessing_run_replaces_the_old_rejects_too(prefect_harness, tmp_path, sample_text,
+                                                                              monkeypatch):
+    """dumps committed, then an I/O error before rejects: Prefect's retry still knows which dump the new
+    reading replaced (from dumps as it was before the run), so no reject of the old id is left."""
+    from warehouse import lake
+    home, inbox = tmp_path / "home", tmp_path / "inbox"
+    write_dump(inbox, "000_7707062aadfcc580.txt.gz", gzip.compress(sample_text.encode()), FIRST)
+    ingest(home=home, inbox=inbox, settle_seconds=0, max_dump_bytes=30_000)
+    replace, failed = lake.replace_dumps, []
+
+    def fails_once_on_rejects(lake_dir, name, *args):
+        if name == "rejects" and not failed:
+            failed.append(name)
+            raise OSError("a transient write error")
+        return replace(lake_dir, name, *args)
+    monkeypatch.setattr(lake, "replace_dumps", fails_once_on_rejects)
+    summary = ingest(home=home, inbox=inbox, settle_seconds=0, reprocess=True)
+    assert failed and summary["dumps_loaded"] == 1
+    assert rows(home, "SELECT status, entries_loaded FROM dumps") == [("loaded", 50)]
+    assert rows(home, "SELECT count(*) FROM rejects") == [(0,)]

@@ -123,6 +123,13 @@ def read_table(lake: storage.Location, name: str, version: int | None = None) ->
     return to_frame(name, table.to_pyarrow_table(columns=[c for c in columns(name) if c in held]))
 
 
+def read_before_run(lake: storage.Location, name: str, seq: int) -> pl.DataFrame:
+    """A table's rows before run seq's commit to it (which a retried task's first try may have made:
+    a run commits once to a table it doesn't merge in parts)."""
+    table = open_table(lake, name)
+    return read_table(lake, name, table.version() - 1 if table is not None and run_of(table) >= seq else None)
+
+
 def read_keys(lake: storage.Location, name: str, keys: pl.Series) -> pl.DataFrame:
     """The current rows of `keys` (values of the table's first key column): only the partitions
     that hold them are read."""

@@ -88,7 +88,7 @@ def _scan_folder(folder: str, settle_seconds: float, now: float, found: Inbox) -
             entries = sorted(listing, key=lambda entry: entry.name)
     except OSError:   # unreadable, or gone since listed: passed over, as os.walk does
         return
-    subfolders = []
+    subfolders, sidecars_settling = [], set()
     for entry in entries:
         name = entry.name
         path = name if folder == "." else entry.path   # as Path() writes it: the file index's key
@@ -105,8 +105,10 @@ def _scan_folder(folder: str, settle_seconds: float, now: float, found: Inbox) -
         elif not is_dump_name(name):
             if not name.endswith(SIDECAR_SUFFIX):
                 found.ignored.append(Path(path))
+            elif _is_settling_entry(entry, settle_seconds, now):   # its dump's name sorts after it
+                sidecars_settling.add(name.removesuffix(SIDECAR_SUFFIX))
         else:
-            _add_dump(entry, path, settle_seconds, now, found)
+            _add_dump(entry, path, settle_seconds, now, found, identity.dump_stem(Path(name)) in sidecars_settling)
     for subfolder in subfolders:
         _scan_folder(subfolder, settle_seconds, now, found)
 
@@ -122,9 +124,18 @@ def _kind(entry: os.DirEntry) -> str:
         return "other"
 
 
-def _add_dump(entry: os.DirEntry, path: str, settle_seconds: float, now: float, found: Inbox) -> None:
+def _is_settling_entry(entry: os.DirEntry, settle_seconds: float, now: float) -> bool:
+    try:
+        return is_settling(now - entry.stat().st_mtime, settle_seconds)
+    except OSError:
+        return False
+
+
+def _add_dump(entry: os.DirEntry, path: str, settle_seconds: float, now: float, found: Inbox,
+              sidecar_settling: bool = False) -> None:
     """A dump name: read if it is a regular file (or a link to one); a FIFO, socket or device, a
-    dangling link or a link loop is counted as ignored, and never opened."""
+    dangling link or a link loop is counted as ignored, and never opened. It waits while it, or
+    its sidecar, may still be being written."""
     try:
         stat = entry.stat()
     except OSError:  # a dangling link or a link loop (ignored), or a file removed since listed
@@ -134,7 +145,7 @@ def _add_dump(entry: os.DirEntry, path: str, settle_seconds: float, now: float, 
     if not S_ISREG(stat.st_mode):
         found.ignored.append(Path(path))
         return
-    if is_settling(now - stat.st_mtime, settle_seconds):
+    if sidecar_settling or is_settling(now - stat.st_mtime, settle_seconds):
         found.waiting.append(Path(path))
     else:
         found.found.append((path, stat.st_size, stat.st_mtime_ns))
@@ -149,21 +160,24 @@ def is_settling(age_seconds: float, settle_seconds: float) -> bool:
 def _scan_url(inbox: storage.Url, settle_seconds: float, now: float) -> Inbox:
     """scan_inbox on object storage: one recursive listing gives each key's size and LastModified;
     keys under a dot-folder are skipped, as os.walk's pruning does for a local inbox."""
-    ready, waiting, ignored = [], [], []
+    ready, waiting, ignored, sidecars_settling = [], [], [], set()
     prefix = inbox.rstrip("/") + "/"
-    for url, size, mtime_ns in storage.list_files(inbox):
+    for url, size, mtime_ns in storage.list_files(inbox):   # key order: a sidecar before its dump
         *folders, name = url.removeprefix(prefix).split("/")
         if not name or any(f.startswith(".") for f in folders):
             continue   # a folder marker (a key ending in `/`), or under a dot-folder
+        settling = is_settling(now - mtime_ns / 1e9, settle_seconds)
         if is_in_progress(name):
             if is_dump_name(name.lstrip(".").removesuffix(".part").removesuffix(".tmp")):
                 waiting.append(url)
-        elif is_dump_name(name) and is_settling(now - mtime_ns / 1e9, settle_seconds):
+        elif is_dump_name(name) and (settling or url.removesuffix(".gz").removesuffix(".txt") in sidecars_settling):
             waiting.append(url)
         elif is_dump_name(name):
             ready.append((url, size, mtime_ns))
         elif not name.endswith(SIDECAR_SUFFIX):
             ignored.append(url)
+        elif settling:
+            sidecars_settling.add(url.removesuffix(SIDECAR_SUFFIX))
     return Inbox(ready, waiting, ignored)
 
 

@@ -10,6 +10,7 @@ import polars as pl
 
 from core.validate import FILE_SCHEMA
 from flows.discover import index_key, scan_inbox, unrecognised
+from store import storage
 
 
 def at(path, seconds: int):
@@ -30,6 +31,32 @@ def test_a_file_waits_while_modified_within_the_settle_time_and_a_far_future_sta
     assert sorted(f.path.name for f in found.ready) == ["future.txt", "old.txt"]
     assert sorted(p.name for p in found.waiting) == ["fresh.txt", "skewed.txt"]
     assert len(scan_inbox(inbox, settle_seconds=0, now=now).ready) == 4
+
+
+SIDECAR_TIMES = [("000_a.txt", -60), ("000_a.meta.json", -2), ("001_b.txt.gz", -60), ("001_b.meta.json", -1),
+                 ("002_c.txt", -60), ("002_c.meta.json", -60)]   # seconds from now
+
+
+def test_a_settled_dump_waits_while_its_sidecar_is_being_written(tmp_path):
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    now = 1_000_000
+    for name, mtime in SIDECAR_TIMES:
+        (inbox / name).write_text("x")
+        at(inbox / name, now + mtime)
+    found = scan_inbox(inbox, settle_seconds=10, now=now)
+    assert [f.path.name for f in found.ready] == ["002_c.txt"]
+    assert sorted(p.name for p in found.waiting) == ["000_a.txt", "001_b.txt.gz"]
+    assert len(scan_inbox(inbox, settle_seconds=10, now=now + 10).ready) == 3
+
+
+def test_a_dump_on_object_storage_waits_for_its_sidecar_too(monkeypatch):
+    inbox, now = storage.Url("s3://bucket/inbox"), 1_000_000
+    listing = sorted((inbox / name, 1, (now + mtime) * 10**9) for name, mtime in SIDECAR_TIMES)
+    monkeypatch.setattr(storage, "list_files", lambda url: listing)
+    found = scan_inbox(inbox, settle_seconds=10, now=now)
+    assert [f.path.name for f in found.ready] == ["002_c.txt"]
+    assert sorted(u.name for u in found.waiting) == ["000_a.txt", "001_b.txt.gz"]
 
 
 def test_other_files_and_links_to_folders_are_reported_as_ignored(tmp_path):

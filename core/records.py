@@ -50,6 +50,7 @@ class Batch:
     unread: list[str] = field(default_factory=list)        # "path: why" of files that couldn't be read now
     texts: list[tuple[dict, str]] = field(default_factory=list)   # (dumps row, decoded text), to parse
     text_chars: int = 0                                            # characters in `texts`
+    text_lines: int = 0                                            # lines in `texts`
     entries: list[pl.DataFrame] = field(default_factory=list)
     header_problems: list[pl.DataFrame] = field(default_factory=list)
 
@@ -163,7 +164,7 @@ def parse_texts(batch: Batch) -> None:
     batch.entries.append(parsed.entries.filter(kept))
     batch.header_problems.append(parsed.problems.filter(kept))
     batch.texts.clear()
-    batch.text_chars = 0
+    batch.text_chars = batch.text_lines = 0
 
 
 def quarantine(batch: Batch, row: dict, reasons: list[str], text: str | None) -> None:

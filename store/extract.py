@@ -23,6 +23,8 @@ RAW_META_FIELDS = ["source_path", "profile_key", "captured_at", "source_url", "r
 CHUNK_BYTES = 1 << 20
 SIDECAR_MAX_BYTES = 1 << 20
 PARSE_AT_CHARS = 64 << 20   # a batch's texts wait to be parsed together up to this much text: memory stays bounded
+PARSE_AT_LINES = 1 << 19    # or this many lines
+BYTES_PER_LINE = 128        # the size limit allows a line per this many bytes
 
 
 class Unreadable(Exception):
@@ -135,14 +137,7 @@ def extract_one(batch: Batch, source: SourceFile, known: set[str], raw_dir: Path
         raw_store.store_raw(raw_dir, source.path, read)
         batch.raw_meta.append({"dump_id": read.dump_id, **{k: row[k] for k in RAW_META_FIELDS}, "profile_key": key,
                                "owner_name": sidecar.owner_name, "sidecar_error": sidecar_error})
-    text, reasons = None, [read.refused] if read.refused else []
-    if read.raw is not None:
-        try:
-            text = decode_text(read.raw)
-        except Quarantine as exc:
-            reasons.append(str(exc))
-    if text is not None and not text.strip():
-        reasons.append("empty file" if not read.raw else "empty file: only white space")
+    text, lines, reasons = decoded(read, max_bytes)
     reasons += [sidecar_error] if sidecar_error else []
     reasons += [unnamed] if unnamed else []
     reasons += future_capture(row["captured_at"], sidecar, stamp["ingested_at"])
@@ -151,8 +146,33 @@ def extract_one(batch: Batch, source: SourceFile, known: set[str], raw_dir: Path
     else:
         batch.texts.append((row, text))   # parsed with the batch's others (parse_texts)
         batch.text_chars += len(text)
-        if batch.text_chars > PARSE_AT_CHARS:
+        batch.text_lines += lines
+        if batch.text_chars > PARSE_AT_CHARS or batch.text_lines > PARSE_AT_LINES:
             parse_texts(batch)
+
+
+def decoded(read: DumpBytes, max_bytes: int) -> tuple[str | None, int, list[str]]:
+    """The dump's text, its number of lines, and the reasons it can't be parsed."""
+    text, reasons = None, [read.refused] if read.refused else []
+    if read.raw is not None:
+        try:
+            text = decode_text(read.raw)
+        except Quarantine as exc:
+            reasons.append(str(exc))
+    if text is not None and not text.strip():
+        reasons.append("empty file" if not read.raw else "empty file: only white space")
+    lines = text.count("\n") + 1 if text is not None else 0
+    if lines > max_lines(max_bytes):
+        reasons.append(f"the dump has {lines} lines, more than the {max_lines(max_bytes)} its size limit allows "
+                       f"(a line per {BYTES_PER_LINE} bytes of it). To load it, raise PROFILE_ETL_MAX_DUMP_BYTES "
+                       "and reprocess it")
+    return text, lines, reasons
+
+
+def max_lines(max_bytes: int) -> int:
+    """Lines a dump may have: parsing costs memory by the line (about 130 bytes each, and an entry's
+    fields), and real dumps run at about 200 bytes a line."""
+    return max(max_bytes // BYTES_PER_LINE, 10_000)
 
 
 def changed_since_listed(source: SourceFile) -> bool:

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import time
 
 import pytest
 
@@ -171,12 +170,11 @@ def test_split_and_join_round_trip(sample_text):
     assert len(blocks) == 50 and dumps.join(header, blocks) == sample_text
 
 
-@pytest.mark.parametrize("text", [
-    "x" * 1_000_000,
-    "\n\n".join(["LGAug 23, 2023Code"] * 100_000),
-    "\n\n".join(["LGAug 23, 2023Cod" + "e" * 30 + " " + "Aug 1" * 10] * 50_000),
+@pytest.mark.parametrize("text, entries", [
+    ("x" * 1_000_000, 0),
+    ("\n\n".join(["LGAug 23, 2023Code"] * 100_000), 100_000),
+    ("\n\n".join(["LGAug 23, 2023Cod" + "e" * 30 + " " + "Aug 1" * 10] * 50_000), 0),
 ], ids=["1MB-line", "100k-heads", "near-heads"])
-def test_pathological_text_parses_in_linear_time(text):
-    started = time.perf_counter()
-    parse_dump(text, CAPTURED)
-    assert time.perf_counter() - started < 10  # generous: catches backtracking, not slowness
+def test_pathological_text_parses(text, entries):
+    """Texts that would make a backtracking head pattern take hours: the suite would hang here."""
+    assert len(parse_dump(text, CAPTURED).entries) == entries

@@ -4,7 +4,7 @@ lake; each problem with its repair, and with --repair the safe ones applied. No 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
@@ -35,6 +35,7 @@ class Findings:
     problems: list[Problem]
     checked: list[str]            # what was found whole, for the user
     unrecoverable: list[str]      # dump ids whose raw/ copies no inbox file can restore
+    notes: list[str] = field(default_factory=list)   # what is so, needs no repair, and may surprise
 
 
 def examine(settings: Settings) -> Findings:
@@ -103,19 +104,30 @@ def check_raw(settings: Settings, dumps: pl.DataFrame, findings: Findings) -> No
                 f"the lake still holds its rows; a lake rebuild would need `--drop {did[:16]}` (its dump leaves the lake)"))
     unheld = sorted(set(metas) - set(dumps["dump_id"]) - raw_store.dropped(settings.raw)
                     - set(check.why))
-    if unheld and dumps.height:
+    if unheld and dumps.height:   # lost commits are check_lake's
+        findings.notes.append(
+            f"raw/ holds {len(unheld)} dumps the lake doesn't ({some(unheld)}), from a run that failed or died "
+            "after copying them, or one rolled back: the next run loads those whose inbox files are still there, "
+            "`profile-etl rebuild --from-raw` all")
+    copies = set(raw_store.copies_in(settings.raw))
+    if held_unnamed := sorted(copies & set(dumps["dump_id"]) - set(metas)):
         findings.problems.append(Problem(
-            f"raw/ holds {len(unheld)} dumps the lake doesn't ({', '.join(d[:16] for d in unheld[:3])}"
-            f"{' …' if len(unheld) > 3 else ''}): a run that failed or died after copying them, or commits the lake lost",
-            "the next run loads them if their inbox files are there; `profile-etl rebuild --from-raw` loads them from raw/"))
-    unnamed = sorted(set(raw_store.copies_in(settings.raw)) - set(metas) - set(dumps["dump_id"]))
+            f"no raw/meta/ file names {len(held_unnamed)} raw/ copies the lake holds ({some(held_unnamed)}): a "
+            "rebuild from raw/ would refuse to lose them",
+            "restore raw/meta/ from a backup; the warehouse can still be rebuilt from the lake (`profile-etl rebuild`)"))
+    unnamed = sorted(copies - set(metas) - set(dumps["dump_id"]))
     if unnamed:
         findings.problems.append(Problem(
-            f"raw/ holds {len(unnamed)} copies nothing names ({', '.join(d[:16] for d in unnamed[:3])}"
-            f"{' …' if len(unnamed) > 3 else ''}): a run died before writing their batch's meta file",
+            f"raw/ holds {len(unnamed)} copies nothing names ({some(unnamed)}): a run died before writing their "
+            "batch's meta file",
             "the next run that reads their inbox files names them; a rebuild from raw/ leaves them out"))
-    if not check.why and not unheld and not unnamed:
+    if not check.why and not unnamed and not held_unnamed:
         findings.checked.append(f"raw/: {check.copies} copies, each matching its hash, none missing")
+
+
+def some(dump_ids: list[str]) -> str:
+    """The first few dump ids, shortened, for a message."""
+    return ", ".join(d[:16] for d in dump_ids[:3]) + (" …" if len(dump_ids) > 3 else "")
 
 
 def inbox_sources(settings: Settings, dumps: pl.DataFrame, metas: dict[str, dict]) -> dict[str, list[Path]]:
@@ -191,6 +203,9 @@ def check_warehouse(settings: Settings, findings: Findings) -> None:
                 con.execute(f"SELECT sum(hash(t)) FROM {name} AS t").fetchone()
     except duckdb.Error as exc:
         if not Path(settings.warehouse).exists():
+            if lake_mod.target_versions(settings.lake):   # a run published one
+                rebuild.what = f"the warehouse {settings.warehouse} is missing"
+                findings.problems.append(rebuild)
             return
         rebuild.what = f"the warehouse {settings.warehouse} can't be read ({first_line(exc)})"
         findings.problems.append(rebuild)
@@ -226,7 +241,7 @@ def repair(settings: Settings, findings: Findings) -> list[str]:
 
 
 def report(findings: Findings) -> str:
-    lines = [f"ok       {line}" for line in findings.checked]
+    lines = [f"ok       {line}" for line in findings.checked] + [f"note     {line}" for line in findings.notes]
     for problem in findings.problems:
         lines += [f"PROBLEM  {problem.what}", f"         repair: {problem.repair}"]
     return "\n".join(lines + [f"{len(findings.problems)} problem{'' if len(findings.problems) == 1 else 's'} found"]) + "\n"

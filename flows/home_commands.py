@@ -85,6 +85,8 @@ def cmd_rebuild(settings: Settings, args) -> int:
 def cmd_doctor(settings: Settings, args) -> int:
     from flows import doctor
     from store.lock import run_lock
+    if not settings.home.is_dir():
+        raise UserError(f"no home at {settings.home}: nothing to check (check --home or PROFILE_ETL_HOME)")
     reachable(settings.lake)
     findings = doctor.examine(settings)
     sys.stdout.write(doctor.report(findings))

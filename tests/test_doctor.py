@@ -73,3 +73,38 @@ def test_copies_nothing_names_are_reported(home, capsys):
     (home / "raw" / did[:2] / f"{did}.txt").write_bytes(data)
     code, out = doctor(home, capsys)
     assert code == 1 and f"raw/ holds 1 copies nothing names ({did[:16]})" in out
+
+
+def test_a_rolled_back_run_is_a_note_not_a_problem(home, capsys, run_ingest, tmp_path, sample_text):
+    """Its dumps' raw/ copies stay, for the next run to load again: nothing to repair."""
+    from warehouse import history, lake
+    write_dump(tmp_path / "inbox", "002_other.txt", sample_text.replace("h-index28", "h-index3"), LATER)
+    run_ingest(home, tmp_path / "inbox")
+    [_, second] = history.runs_in_order(home / "lake")["run_id"].to_list()
+    assert main(["--home", str(home), "rollback", second]) == 0
+    code, out = doctor(home, capsys)
+    assert code == 0 and out.endswith("0 problems found\n"), out
+    assert "note     raw/ holds 1 dumps the lake doesn't" in out and "or one rolled back" in out
+    assert lake.read_table(home / "lake", "dumps").height == 2
+
+
+def test_a_missing_warehouse_is_a_problem_that_a_rebuild_repairs(home, capsys):
+    (home / "warehouse.duckdb").unlink()
+    code, out = doctor(home, capsys)
+    assert code == 1 and f"the warehouse {home / 'warehouse.duckdb'} is missing" in out
+    code, out = doctor(home, capsys, "--repair")
+    assert code == 0 and dumps_in_warehouse(home) == 2, out
+
+
+def test_a_home_that_is_not_there_is_named(tmp_path, capsys):
+    code = main(["--home", str(tmp_path / "typo"), "doctor"])
+    assert code == 2 and f"no home at {tmp_path / 'typo'}" in capsys.readouterr().err
+
+
+def test_copies_the_lake_holds_that_no_meta_file_names_are_a_problem(home, capsys):
+    """What `rebuild --from-raw` would refuse for is found before it is needed."""
+    for meta in (home / "raw" / "meta").iterdir():
+        meta.write_text(meta.read_text()[:20])   # cut short
+    code, out = doctor(home, capsys)
+    assert code == 1 and "no raw/meta/ file names 2 raw/ copies the lake holds" in out, out
+    assert main(["--home", str(home), "rebuild", "--from-raw"]) == 2

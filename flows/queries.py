@@ -16,6 +16,9 @@ from warehouse.views import sql_literal
 
 def open_read_only(warehouse: Path) -> duckdb.DuckDBPyConnection:
     if not warehouse.exists():
+        if (warehouse.parent / "lake" / "dumps").is_dir():
+            raise UserError(f"no warehouse at {warehouse}, though the home has a lake: `profile-etl rebuild` "
+                            "makes it again from the lake")
         raise UserError(f"no warehouse at {warehouse}: run `profile-etl run` first, or pass --home")
     return connect(warehouse, read_only=True)
 
@@ -152,18 +155,25 @@ def export(warehouse: Path, out: Path, fmt: str) -> list[Path]:
 
 def tables_text(warehouse: Path) -> str:
     """The tables and marts, one line each: name, kind, rows, description."""
-    from warehouse.catalog import relations
     with open_read_only(warehouse) as con:
-        rows = relations(con)
+        rows = warehouse_relations(con, warehouse)
     width = max(len(name) for name, *_ in rows)
     return "".join(f"{name:<{width}}  {kind:<5}  {count:>9,}  {text}\n" for name, kind, count, text in rows)
 
 
+def warehouse_relations(con: duckdb.DuckDBPyConnection, warehouse: Path) -> list[tuple]:
+    from warehouse.catalog import relations
+    if not (found := relations(con)):
+        raise UserError(f"{warehouse} holds no tables: not a warehouse profile-etl made; `profile-etl rebuild` "
+                        "makes it again from the lake")
+    return found
+
+
 def describe_text(warehouse: Path, name: str) -> str:
     """A table's or mart's description, then its columns: name, type, description."""
-    from warehouse.catalog import columns, relations
+    from warehouse.catalog import columns
     with open_read_only(warehouse) as con:
-        found = {rel[0]: rel for rel in relations(con)}
+        found = {rel[0]: rel for rel in warehouse_relations(con, warehouse)}
         if name not in found:
             raise UserError(f"no table or mart named {name!r}; `profile-etl tables` lists them: {', '.join(found)}")
         cols = columns(con, name)

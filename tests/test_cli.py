@@ -307,3 +307,11 @@ def test_export_and_report_to_a_bad_path_say_so(loaded_home, tmp_path, capsys, c
     argv = [part.format(file=tmp_path / "afile", folder=tmp_path) for part in command]
     assert main(["--home", str(loaded_home[0] / "home"), *argv]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_tables_and_describe_of_a_duckdb_file_profile_etl_did_not_make(tmp_path, capsys):
+    tmp_path.joinpath("home").mkdir()
+    duckdb.connect(str(tmp_path / "home" / "warehouse.duckdb")).close()
+    for command in (["tables"], ["describe", "papers"]):
+        assert main(["--home", str(tmp_path / "home"), *command]) == 2
+        assert "holds no tables: not a warehouse profile-etl made" in capsys.readouterr().err

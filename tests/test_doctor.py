@@ -90,6 +90,8 @@ def test_a_rolled_back_run_is_a_note_not_a_problem(home, capsys, run_ingest, tmp
 
 def test_a_missing_warehouse_is_a_problem_that_a_rebuild_repairs(home, capsys):
     (home / "warehouse.duckdb").unlink()
+    assert main(["--home", str(home), "status"]) == 2
+    assert "though the home has a lake: `profile-etl rebuild` makes it again" in capsys.readouterr().err
     code, out = doctor(home, capsys)
     assert code == 1 and f"the warehouse {home / 'warehouse.duckdb'} is missing" in out
     code, out = doctor(home, capsys, "--repair")

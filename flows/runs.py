@@ -37,7 +37,8 @@ def _describe(summary: dict, seconds: float, ignored: str) -> str:
                 f"{summary['waiting']} still being written{ignored}; only a runs row added ({seconds:.1f} s)")
     mb = summary["bytes_new"] / 1e6
     profiles = summary.get("rows_added", {}).get("profiles", 0)
-    return (f"{summary['dumps_new']} new dumps ({mb:.1f} MB): {summary['dumps_loaded']} loaded, "
+    again = f", {summary['reprocessed']} of them quarantined before and read again" if summary.get("reprocessed") else ""
+    return (f"{summary['dumps_new']} new dumps{again} ({mb:.1f} MB): {summary['dumps_loaded']} loaded, "
             f"{summary['dumps_partial']} partial, {summary['dumps_quarantined']} quarantined, "
             f"{profiles} new profile{'' if profiles == 1 else 's'}; "
             f"{summary['dumps_seen']} seen, {summary['waiting']} still being written{ignored} "

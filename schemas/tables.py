@@ -137,10 +137,10 @@ class Runs(pa.DataFrameModel):
     finished_at: UtcDatetime = pa.Field(nullable=True, description="When the run's data was ready to commit to the lake, UTC (the warehouse is published just after)")
     status: str = pa.Field(isin=RUN_STATUSES, description="completed or failed")
     dumps_seen: pl.Int64 = pa.Field(ge=0, description="Dump files present in the inbox")
-    dumps_new: pl.Int64 = pa.Field(ge=0, description="Dumps not seen before")
-    dumps_loaded: pl.Int64 = pa.Field(ge=0, description="New dumps loaded whole")
-    dumps_partial: pl.Int64 = pa.Field(ge=0, description="New dumps loaded with some parts rejected")
-    dumps_quarantined: pl.Int64 = pa.Field(ge=0, description="New dumps that could not be read at all")
+    dumps_new: pl.Int64 = pa.Field(ge=0, description="Dumps the run read into the lake: not seen before, or quarantined and read again (run --reprocess)")
+    dumps_loaded: pl.Int64 = pa.Field(ge=0, description="Of dumps_new, those loaded whole")
+    dumps_partial: pl.Int64 = pa.Field(ge=0, description="Of dumps_new, those loaded with some parts rejected")
+    dumps_quarantined: pl.Int64 = pa.Field(ge=0, description="Of dumps_new, those that could not be read at all")
     lake_versions: str = pa.Field(nullable=True, description="Version of each lake table (Delta) once the run committed, as JSON: time travel to it with any Delta reader")
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 
 import polars as pl
 
@@ -51,6 +52,13 @@ def test_repeated_paper_in_one_dump_is_a_reject():
     assert repeats.select("entry_index", "line_no", "reason").rows() == [(2, 16, "duplicate of entry 1 in the same dump")]
 
 
+def listed(path):
+    """The file as a listing gives it, its mtime (the capture time) set to CAPTURED_NS."""
+    from core.records import SourceFile
+    os.utime(path, ns=(CAPTURED_NS, CAPTURED_NS))
+    return SourceFile(path, path.stat().st_size, CAPTURED_NS)
+
+
 def test_dump_with_no_valid_entry_and_no_metric_is_quarantined(tmp_path):
     from core.records import Batch, SourceFile
     from core.validate import to_frames
@@ -61,7 +69,7 @@ def test_dump_with_no_valid_entry_and_no_metric_is_quarantined(tmp_path):
     path.write_text("\n\n".join(["LGAug 23, 2023Code"] * 3))
     batch = Batch()
     stamp = {"run_id": "r", "ingested_at": T1}
-    extract.extract_one(batch, SourceFile(path, path.stat().st_size, CAPTURED_NS), set(), None, 1 << 20, stamp)
+    extract.extract_one(batch, listed(path), set(), None, 1 << 20, stamp)
     tables = transform([to_frames(batch)], {n: empty_frame(TABLES[n]) for n in MERGED_TABLES})
     dump = tables["dumps"].row(0, named=True)
     assert (dump["status"], dump["entries_found"], dump["entries_rejected"]) == ("quarantined", 3, 3)
@@ -81,7 +89,6 @@ def test_owner_is_the_most_frequent_author_and_none_on_a_tie():
 
 
 def test_same_bytes_read_twice_in_one_run_keep_the_first_reading_only(tmp_path):
-    from core.records import SourceFile
     from flows.batch import extract_frames, transform
     from schemas.tables import MERGED_TABLES, TABLES
     text = "h-index3\n3papers\n30citations\nNovelty10%\nAI Score5\n\n3 Papers\n\nLGAug 23, 2023\nT\n\nA B\n\nX."
@@ -90,7 +97,7 @@ def test_same_bytes_read_twice_in_one_run_keep_the_first_reading_only(tmp_path):
         if sidecar:
             (tmp_path / name.replace(".txt", ".meta.json")).write_text(sidecar)
     stamp = {"run_id": "r", "ingested_at": T1}
-    parts = [extract_frames([SourceFile(tmp_path / n, 1, CAPTURED_NS)], set(), tmp_path / "raw", 1 << 20, stamp, i)
+    parts = [extract_frames([listed(tmp_path / n)], set(), tmp_path / "raw", 1 << 20, stamp, i)
              for i, n in enumerate(("000_a.txt", "001_b.txt"))]
     tables = transform(parts, {n: empty_frame(TABLES[n]) for n in MERGED_TABLES})
     assert tables["dumps"].select("status", "entries_found", "entries_loaded").rows() == [("quarantined", 0, 0)]

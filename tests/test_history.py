@@ -241,7 +241,7 @@ def test_maintain_cleans_up_old_log_files_and_keeps_the_run_tags(copied):
     assert lake.target_versions(lake_dir) == lake.versions(lake_dir)
     publish.publish(home / "warehouse.duckdb", lake_dir)   # the idle file catches up without the old log
     assert same_tables(warehouse_tables(home), second_tables)
-    with pytest.raises(UserError, match="state before run"):
+    with pytest.raises(UserError, match=r"state before run .*The lake is as it was.* log for 30 days"):
         history.rollback(lake_dir, lake_run_ids(home)[-1])
     assert same_tables(lake_tables(home), second_tables)
 
@@ -260,3 +260,14 @@ def test_maintenance_is_due_past_a_number_of_files_beyond_one_per_partition(tmp_
     maintenance.maintain(tmp_path)
     assert not maintenance.maintenance_due(tmp_path, 0)
     assert sorted(lake.read_table(tmp_path, "paper_authors")["paper_id"]) == ["00aa", "00bb", "ff01"]
+
+
+def test_a_rollback_whose_files_were_vacuumed_says_so_plainly(copied, monkeypatch):
+    home, *_ = copied
+    def vacuumed(*args):
+        raise OSError("Object at location /x/runs/part-1.parquet not found: \x1b[1m\x1b[31mNo such file\x1b[0m")
+    monkeypatch.setattr(history, "restore_targets", vacuumed)
+    with pytest.raises(UserError) as raised:
+        history.rollback(home / "lake", lake_run_ids(home)[-1])
+    assert "part-1.parquet not found: No such file). The lake is as it was" in str(raised.value)
+    assert "\x1b" not in str(raised.value)

@@ -1,7 +1,8 @@
 """Lake maintenance (SPEC §5 `maintain`; §8): split outgrown partitions, compact, checkpoint and
 vacuum each table. Vacuum keeps every file of the retention period (a reader that started earlier
 still finds its files), and the files a rollback of the latest run needs (warehouse/history.py),
-however old that run is.
+however old that run is; the log such a rollback reads is kept for delta.logRetentionDuration
+(30 days), as Delta keeps it.
 """
 from __future__ import annotations
 

@@ -110,3 +110,16 @@ def test_copies_the_lake_holds_that_no_meta_file_names_are_a_problem(home, capsy
     code, out = doctor(home, capsys)
     assert code == 1 and "no raw/meta/ file names 2 raw/ copies the lake holds" in out, out
     assert main(["--home", str(home), "rebuild", "--from-raw"]) == 2
+
+
+def test_a_lake_maintained_after_the_publish_is_not_ahead_of_the_warehouse(home, capsys, run_ingest, tmp_path,
+                                                                          sample_text):
+    """Compaction moves a table's version, not its rows: the warehouse is not behind."""
+    from warehouse import lake
+    write_dump(tmp_path / "inbox", "002_other.txt", sample_text.replace("h-index28", "h-index3"), LATER)
+    run_ingest(home, tmp_path / "inbox")
+    before = lake.versions(home / "lake")
+    assert main(["--home", str(home), "maintain"]) == 0
+    assert lake.versions(home / "lake")["dumps"] > before["dumps"]   # its two files compacted
+    code, out = doctor(home, capsys)
+    assert code == 0 and "ok       warehouse: at the lake's versions" in out, out

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import math
 import os
 import sys
 import time
@@ -19,6 +20,17 @@ from store.settings import Settings
 
 # Inbox and lake are kept as text (not Path) so that the `//` of a URL survives.
 LAKE_HELP = "the Parquet lake: a folder, or an fsspec URL such as s3://bucket/lake (default: HOME/lake)"
+
+
+def seconds(above: float | None = None):
+    """An argparse type: a finite number of seconds, at least 0 (or more than `above`)."""
+    def parse(text: str) -> float:
+        value = float(text)
+        if not math.isfinite(value) or value < 0 or (above is not None and value <= above):
+            raise argparse.ArgumentTypeError(f"{text}: give a number of seconds" + (f" above {above:g}" if above is not None
+                                                                                      else ", 0 or more"))
+        return value
+    return parse
 
 
 def parser() -> argparse.ArgumentParser:
@@ -58,7 +70,7 @@ def parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="serve the ingestion flow as a scheduled Prefect deployment")
     when = serve.add_mutually_exclusive_group(required=True)
     when.add_argument("--cron", help='cron schedule, e.g. "0 * * * *"')
-    when.add_argument("--interval", type=float, help="seconds between runs")
+    when.add_argument("--interval", type=seconds(above=0), help="seconds between runs")
     serve.add_argument("--inbox")
     serve.add_argument("--lake", help=LAKE_HELP)
     server = commands.add_parser("server", help="start a Prefect server on loopback (schedules need one)")
@@ -67,9 +79,9 @@ def parser() -> argparse.ArgumentParser:
     watch = commands.add_parser("watch", help="run whenever new dumps have settled in the inbox")
     watch.add_argument("--inbox")
     watch.add_argument("--lake", help=LAKE_HELP)
-    watch.add_argument("--quiet-seconds", type=float, default=None,
+    watch.add_argument("--quiet-seconds", type=seconds(), default=None,
                        help="run once the new files have not changed for this long (default: settle seconds)")
-    watch.add_argument("--poll-seconds", type=float, default=1.0)
+    watch.add_argument("--poll-seconds", type=seconds(above=0), default=1.0)
     watch.add_argument("--settle-seconds", type=float)
     watch.add_argument("--verbose", action="store_true", help="also print Prefect's log (tasks, tracebacks) here")
     home_commands.add_parsers(commands, LAKE_HELP)

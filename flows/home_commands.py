@@ -59,6 +59,7 @@ def cmd_rebuild(settings: Settings, args) -> int:
     from flows.rebuild import Drop, lake_from_raw, refuse_without_sources
     from store.lock import run_lock
     from warehouse.publish import rebuild
+    from warehouse.views import MartError
     reachable(settings.lake)   # an unreachable S3 lake says so, not "no lake"
     refuse_without_sources(settings, args.from_raw)   # before the lock, which makes the home
     if (args.drop or args.drop_damaged) and not args.from_raw:
@@ -72,6 +73,9 @@ def cmd_rebuild(settings: Settings, args) -> int:
         notes = lake_from_raw(settings, Drop(tuple(args.drop), args.drop_damaged)) if args.from_raw else []
         try:
             rebuild(settings.warehouse, settings.lake)
+        except MartError as exc:
+            raise UserError(f"{exc}. The last published warehouse stays: fix or remove your mart, then rebuild "
+                            "again") from None
         except Exception:
             from warehouse.lake_health import refuse_damaged
             refuse_damaged(settings.lake, "the rebuild")

@@ -315,3 +315,11 @@ def test_tables_and_describe_of_a_duckdb_file_profile_etl_did_not_make(tmp_path,
     for command in (["tables"], ["describe", "papers"]):
         assert main(["--home", str(tmp_path / "home"), *command]) == 2
         assert "holds no tables: not a warehouse profile-etl made" in capsys.readouterr().err
+
+
+def test_numbers_out_of_range_are_usage_errors(tmp_path, capsys):
+    for argv in (["watch", "--poll-seconds", "-1"], ["watch", "--quiet-seconds", "nan"],
+                 ["serve", "--interval", "0"]):
+        with pytest.raises(SystemExit) as exited:
+            main(["--home", str(tmp_path), *argv])
+        assert exited.value.code == 2 and "give a number of seconds" in capsys.readouterr().err

@@ -169,9 +169,12 @@ def test_maintain_compacts_and_a_rollback_and_a_run_after_it_still_load_right(co
     lake_dir = home / "lake"
     files_before = {name: len(maintenance.data_files(lake.open_table(lake_dir, name))) for name in TABLES}
     assert maintenance.maintenance_due(lake_dir, 0)
+    before = lake.versions(lake_dir)
 
     assert main(["--home", str(home), "maintain", "--retention-days", "1"]) == 2
     assert "shorter than the lake's retention" in capsys.readouterr().err
+    assert main(["--home", str(home), "maintain", "--retention-days", str(10**12)]) == 2
+    assert "is more than 36500 (100 years)" in capsys.readouterr().err and lake.versions(lake_dir) == before
     assert main(["--home", str(home), "maintain"]) == 0
     out = capsys.readouterr().out
     assert all(line.split(":")[0] in TABLES for line in out.splitlines()) and len(out.splitlines()) == len(TABLES)

@@ -193,6 +193,9 @@ def test_an_analysts_marts_are_created_listed_and_a_broken_one_stops_the_publish
         run_ingest(home, inbox)
     with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:   # the last warehouse stays
         assert con.execute("SELECT count(*) FROM dumps").fetchone()[0] == 1
+    capsys.readouterr()
+    assert main(["--home", str(home), "rebuild"]) == 2   # a message, no traceback
+    assert "badge_share.sql: Binder Error" in (err := capsys.readouterr().err) and "fix or remove your mart" in err
     mart.unlink()
     run_ingest(home, inbox)   # publishes the committed run, without the mart
     with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:

@@ -26,6 +26,7 @@ from warehouse.lake_files import data_files
 SPLIT_ROWS = 2048
 SPLIT_BYTES = 512 * 2**10
 MAX_BUCKET_CHARS = 3
+MAX_RETENTION_DAYS = 36_500
 
 
 @dataclass
@@ -45,6 +46,8 @@ def maintain(lake: storage.Location, retention_days: int = lake_mod.RETENTION_DA
     if retention_days < lake_mod.RETENTION_DAYS:
         raise UserError(f"--retention-days {retention_days} is shorter than the lake's retention of "
                         f"{lake_mod.RETENTION_DAYS} days: readers that started within it could lose their files")
+    if retention_days > MAX_RETENTION_DAYS:   # delta-rs's vacuum panics on a duration past its range
+        raise UserError(f"--retention-days {retention_days} is more than {MAX_RETENTION_DAYS} (100 years)")
     require_lake(lake)
     lake_mod.recover(lake)   # a dead run's commits are undone, not compacted into the tables
     keep, committed = rollback_keeps(lake), lake_mod.run_of(lake_mod.open_table(lake, "runs"))

@@ -33,6 +33,13 @@ def seconds(above: float | None = None):
     return parse
 
 
+def count(text: str) -> int:
+    """An argparse type: a whole number, 1 or more."""
+    if not text.strip().isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text}: give a whole number, 1 or more")
+    return int(text)
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="profile-etl", description="Profile dumps in, DuckDB warehouse out.")
     root.add_argument("--home", type=Path, help="folder of inbox/, raw/, lake/, warehouse.duckdb "
@@ -66,7 +73,7 @@ def parser() -> argparse.ArgumentParser:
     export.add_argument("--format", choices=["parquet", "csv"], default="parquet")
     report = commands.add_parser("report", help="a self-contained HTML report of the warehouse")
     report.add_argument("out", type=Path)
-    report.add_argument("--limit", type=int, default=20, help="profiles shown, by citations (default 20)")
+    report.add_argument("--limit", type=count, default=20, help="profiles shown, by citations (default 20)")
     serve = commands.add_parser("serve", help="serve the ingestion flow as a scheduled Prefect deployment")
     when = serve.add_mutually_exclusive_group(required=True)
     when.add_argument("--cron", help='cron schedule, e.g. "0 * * * *"')
@@ -128,6 +135,8 @@ def main(argv: list[str] | None = None) -> int:
 def explain(exc: Exception, command: str, settings: Settings) -> None:
     """A failure that a damaged warehouse file or lake explains becomes a UserError saying so."""
     if command in READERS and type(exc).__module__.split(".")[0] in ("duckdb", "_duckdb"):
+        if type(exc).__name__ == "IOException" and ".duckdb" not in str(exc):   # an output file: export's, report's
+            raise UserError(f"`{command}`: {exc}")
         raise UserError(f"can't read the warehouse {settings.warehouse} ({exc}). If the file is damaged, "
                         "`profile-etl rebuild` makes it again from the lake (`profile-etl doctor` checks the home)")
     if command in home_commands.LAKE_COMMANDS:

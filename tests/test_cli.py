@@ -301,9 +301,13 @@ def test_a_damaged_warehouse_file_gets_a_message_and_rebuild_repairs_it(loaded_h
     (["export", "/proc/no-such-folder"], "export: No such file or directory: /proc/no-such-folder"),
     (["report", "{folder}"], "is a folder: pass a file name"),
     (["report", "{folder}/missing/report.html"], "no folder"),
+    (["export", "{folder}/blocked"], "`export`: IO Error: Cannot open file"),   # not "can't read the warehouse"
 ])
 def test_export_and_report_to_a_bad_path_say_so(loaded_home, tmp_path, capsys, command, message):
     (tmp_path / "afile").write_text("x")
+    for name in ("authors", "dumps", "listings", "paper_authors", "papers", "profile_snapshots", "profiles", "rejects",
+                 "runs"):   # folders where export writes its files first
+        (tmp_path / "blocked" / f".{name}.parquet.tmp").mkdir(parents=True)
     argv = [part.format(file=tmp_path / "afile", folder=tmp_path) for part in command]
     assert main(["--home", str(loaded_home[0] / "home"), *argv]) == 2
     assert message in capsys.readouterr().err
@@ -323,3 +327,6 @@ def test_numbers_out_of_range_are_usage_errors(tmp_path, capsys):
         with pytest.raises(SystemExit) as exited:
             main(["--home", str(tmp_path), *argv])
         assert exited.value.code == 2 and "give a number of seconds" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["--home", str(tmp_path), "report", "r.html", "--limit", "-3"])
+    assert "-3: give a whole number, 1 or more" in capsys.readouterr().err

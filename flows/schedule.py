@@ -66,19 +66,33 @@ def run_server(host: str, port: int) -> int:
 
 @dataclass
 class Watcher:
-    """Decides when to run: some dump files are new (not in the file index by path, size and mtime),
-    and none of them has changed for quiet_seconds. Temporary names (`.part`, `.tmp`, dot files)
-    don't count until they are renamed."""
+    """Decides when to run: some dump files are new (not in the file index by path, size and mtime,
+    or indexed to a dump the lake no longer holds: a rollback's), and none of them has changed for
+    quiet_seconds. Temporary names (`.part`, `.tmp`, dot files) don't count until they are renamed."""
     settings: Settings
     quiet_seconds: float
     clock: Callable[[], float] = time.monotonic
     _pending: frozenset = field(default=frozenset())
     _since: float = 0.0
+    _known: tuple = (None, frozenset())   # (the dumps log's stamp, the dump ids the lake holds)
 
     def pending(self) -> frozenset:
         index = discover.read_file_index(self.settings.state)
+        indexed = dict(zip(index.drop("dump_id").iter_rows(), index["dump_id"]))
         found = discover.scan_inbox(self.settings.inbox, settle_seconds=0)
-        return frozenset({discover.row_key(row) for row in found.found} - set(index.drop("dump_id").iter_rows()))
+        keys = [discover.row_key(row) for row in found.found]
+        known = self.known() if any(key in indexed for key in keys) else frozenset()
+        return frozenset(key for key in keys if indexed.get(key) not in known)
+
+    def known(self) -> frozenset:
+        """The lake's dump ids, read again when its dumps table has a new commit (a local lake's log
+        folder changes), or once a minute on object storage."""
+        log = self.settings.lake / "dumps" / "_delta_log"
+        stamp = int(self.clock() // 60) if storage.is_url(log) else (storage.stat(log) if log.is_dir() else None)
+        if stamp != self._known[0]:
+            from warehouse import lake
+            self._known = (stamp, frozenset(lake.known_dump_ids(self.settings.lake)))
+        return self._known[1]
 
     def due(self) -> bool:
         pending, now = self.pending(), self.clock()

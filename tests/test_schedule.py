@@ -15,11 +15,15 @@ import urllib.request
 from pathlib import Path
 
 import duckdb
+import polars as pl
 import pytest
 
+from core.validate import FILE_SCHEMA
+from flows import discover
 from flows.artifact import ARTIFACT_KEY
 from flows.pipeline import ingest
 from flows.schedule import Watcher, watch
+from store import storage
 from store.settings import Settings
 from tests.conftest import SAMPLE_NAME, write_dump
 from tests.test_pipeline import FIRST, LATER, later_snapshot
@@ -200,3 +204,23 @@ def test_prefect_yaml_deploys_the_ingest_flow():
     assert flow.name == "profile-etl-ingest"
     assert set(deployment["parameters"]) <= set(flow.parameters.properties)
     assert deployment["concurrency_limit"]["limit"] == 1
+
+
+def test_watcher_sees_the_dumps_of_a_rolled_back_run_as_new(tmp_path, sample_text, monkeypatch):
+    """Indexed files whose dump the lake no longer holds are pending, as a run reads them again."""
+    from warehouse import lake
+    now = [0.0]
+    settings = Settings.load(home=tmp_path / "home", inbox=tmp_path / "inbox")
+    path = write_dump(settings.inbox, "000_a.txt", sample_text, FIRST)
+    stat = path.stat()
+    discover.add_to_file_index(settings.state, [pl.DataFrame(
+        {"path": [str(path)], "size": [stat.st_size], "mtime_ns": [stat.st_mtime_ns], "dump_id": ["d1"]},
+        schema=FILE_SCHEMA)])
+    held = {"d1"}
+    monkeypatch.setattr(lake, "known_dump_ids", lambda _: set(held))
+    monkeypatch.setattr(storage, "stat", lambda _: (len(held), 0))   # the dumps log: one stamp per state
+    (settings.lake / "dumps" / "_delta_log").mkdir(parents=True)
+    watcher = Watcher(settings, quiet_seconds=0, clock=lambda: now[0])
+    assert watcher.pending() == frozenset()
+    held.clear()                                      # rolled back
+    assert watcher.pending() == {discover.row_key((str(path), stat.st_size, stat.st_mtime_ns))}

@@ -69,7 +69,7 @@ def cmd_rebuild(settings: Settings, args) -> int:
         from warehouse.lake_health import refuse_damaged_logs
         refuse_damaged_logs(settings.lake, "the rebuild")
         lake.refuse_other_columns(settings.lake, lake.open_all(settings.lake))
-    with run_lock(settings.home, settings.lock_wait_seconds):
+    with run_lock(settings.home, settings.lock_wait_seconds, "rebuild"):
         notes = lake_from_raw(settings, Drop(tuple(args.drop), args.drop_damaged)) if args.from_raw else []
         try:
             rebuild(settings.warehouse, settings.lake)
@@ -96,7 +96,7 @@ def cmd_doctor(settings: Settings, args) -> int:
     sys.stdout.write(doctor.report(findings))
     if not args.repair or not findings.problems:
         return 1 if findings.problems else 0
-    with run_lock(settings.home, settings.lock_wait_seconds):
+    with run_lock(settings.home, settings.lock_wait_seconds, "doctor --repair"):
         for done in doctor.repair(settings, doctor.examine(settings)):
             print(f"repaired: {done}")
     after = doctor.examine(settings)
@@ -123,7 +123,7 @@ def cmd_rollback(settings: Settings, args) -> int:
     reachable(settings.lake)
     history.require_lake(settings.lake)   # before the lock, which makes the home
     refuse_damaged_logs(settings.lake, "`rollback`")
-    with run_lock(settings.home, settings.lock_wait_seconds):
+    with run_lock(settings.home, settings.lock_wait_seconds, "rollback"):
         done = history.rollback(settings.lake, args.run_id, args.force)
         try:
             rebuild(settings.warehouse, settings.lake)
@@ -142,7 +142,7 @@ def cmd_maintain(settings: Settings, args) -> int:
     reachable(settings.lake)
     history.require_lake(settings.lake)
     refuse_damaged_logs(settings.lake, "`maintain`")   # a vacuum would delete the files a damaged commit hides
-    with run_lock(settings.home, settings.lock_wait_seconds):
+    with run_lock(settings.home, settings.lock_wait_seconds, "maintain"):
         done = maintenance.maintain(settings.lake, days)
     print(maintenance.describe_maintenance(done, days))
     return 0

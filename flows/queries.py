@@ -141,10 +141,10 @@ def status(warehouse: Path, as_json: bool = False) -> str:
 def export(warehouse: Path, out: Path, fmt: str) -> list[Path]:
     """Every table and mart (an analyst's own too) as `<out>/<name>.<fmt>`, each file replaced whole."""
     from warehouse.catalog import RELATIONS
-    out.mkdir(parents=True, exist_ok=True)
     options = "FORMAT parquet, COMPRESSION zstd" if fmt == "parquet" else "FORMAT csv, HEADER true"
     written = []
-    with open_read_only(warehouse) as con:
+    with open_read_only(warehouse) as con:   # first: no folder is made for a home that has no warehouse
+        out.mkdir(parents=True, exist_ok=True)
         for name, _, _ in con.execute(RELATIONS).fetchall():
             target, tmp = out / f"{name}.{fmt}", out / f".{name}.{fmt}.tmp"
             con.execute(f"COPY (SELECT * FROM {name}) TO {sql_literal(str(tmp))} ({options})")

@@ -27,8 +27,9 @@ def _try_lock(fd: int) -> bool:
 
 
 @contextmanager
-def run_lock(home: Path, wait_seconds: float = 0.0):
-    """Hold the home's run lock; wait up to wait_seconds for another run to finish, then give up."""
+def run_lock(home: Path, wait_seconds: float = 0.0, what: str = "run"):
+    """Hold the home's run lock for `what` (a run, a rollback, ...); wait up to wait_seconds for
+    its holder to finish, then give up, naming it."""
     home.mkdir(parents=True, exist_ok=True)
     path = home / LOCK_FILE
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
@@ -36,12 +37,12 @@ def run_lock(home: Path, wait_seconds: float = 0.0):
         deadline = time.monotonic() + wait_seconds
         while not _try_lock(fd):
             if time.monotonic() >= deadline:
-                holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
-                raise RunLocked(f"another run (pid {holder}) is working on {home}: it holds {path}. "
-                                f"Wait for it to finish, or pass --wait SECONDS to queue behind it.")
+                pid, _, command = os.pread(fd, 64, 0).decode(errors="replace").strip().partition(" ")
+                raise RunLocked(f"another {command or 'run'} (pid {pid or 'unknown'}) is working on {home}: it "
+                                f"holds {path}. Wait for it to finish, or pass --wait SECONDS to queue behind it.")
             time.sleep(POLL_SECONDS)
         os.ftruncate(fd, 0)
-        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        os.pwrite(fd, f"{os.getpid()} {what}".encode(), 0)
         yield
     finally:
         os.close(fd)

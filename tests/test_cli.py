@@ -330,3 +330,8 @@ def test_numbers_out_of_range_are_usage_errors(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["--home", str(tmp_path), "report", "r.html", "--limit", "-3"])
     assert "-3: give a whole number, 1 or more" in capsys.readouterr().err
+
+
+def test_export_from_a_home_without_a_warehouse_makes_no_folder(tmp_path, capsys):
+    assert main(["--home", str(tmp_path / "nowhere"), "export", str(tmp_path / "out")]) == 2
+    assert "no warehouse at" in capsys.readouterr().err and not (tmp_path / "out").exists()

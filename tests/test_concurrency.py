@@ -178,3 +178,10 @@ def test_read_only_opens_never_fail_across_rebuilds_and_runs(run_ingest, tmp_pat
     out, err = opener.communicate(timeout=120)
     seen = json.loads(out)
     assert seen["failed"] == [] and seen["opened"] > 0, err
+
+
+def test_the_lock_message_names_what_holds_the_home(tmp_path):
+    with run_lock(tmp_path / "home", what="rollback"):
+        with pytest.raises(RunLocked, match=rf"another rollback \(pid {os.getpid()}\) is working on"):
+            with run_lock(tmp_path / "home"):
+                pass

@@ -25,7 +25,10 @@ LAKE_HELP = "the Parquet lake: a folder, or an fsspec URL such as s3://bucket/la
 def seconds(above: float | None = None):
     """An argparse type: a finite number of seconds, at least 0 (or more than `above`)."""
     def parse(text: str) -> float:
-        value = float(text)
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
         if not math.isfinite(value) or value < 0 or (above is not None and value <= above):
             raise argparse.ArgumentTypeError(f"{text}: give a number of seconds" + (f" above {above:g}" if above is not None
                                                                                       else ", 0 or more"))

@@ -66,6 +66,11 @@ def is_dump_name(name: str) -> bool:
     return name.endswith(DUMP_SUFFIXES) and not name.endswith(SIDECAR_SUFFIX)
 
 
+def final_name(name: str) -> str:
+    """The name a file being written under a temporary name will have."""
+    return name.lstrip(".").removesuffix(".part").removesuffix(".tmp")
+
+
 def is_in_progress(name: str) -> bool:
     return name.startswith(".") or name.endswith(IN_PROGRESS_SUFFIXES)
 
@@ -100,8 +105,10 @@ def _scan_folder(folder: str, settle_seconds: float, now: float, found: Inbox) -
             if not name.startswith("."):
                 found.ignored.append(Path(path))
         elif is_in_progress(name):
-            if is_dump_name(name.lstrip(".").removesuffix(".part").removesuffix(".tmp")):
+            if is_dump_name(final := final_name(name)):
                 found.waiting.append(Path(path))
+            elif final.endswith(SIDECAR_SUFFIX):   # a sidecar written under a temporary name
+                sidecars_settling.add(final.removesuffix(SIDECAR_SUFFIX))
         elif not is_dump_name(name):
             if not name.endswith(SIDECAR_SUFFIX):
                 found.ignored.append(Path(path))
@@ -168,8 +175,10 @@ def _scan_url(inbox: storage.Url, settle_seconds: float, now: float) -> Inbox:
             continue   # a folder marker (a key ending in `/`), or under a dot-folder
         settling = is_settling(now - mtime_ns / 1e9, settle_seconds)
         if is_in_progress(name):
-            if is_dump_name(name.lstrip(".").removesuffix(".part").removesuffix(".tmp")):
+            if is_dump_name(final := final_name(name)):
                 waiting.append(url)
+            elif final.endswith(SIDECAR_SUFFIX):
+                sidecars_settling.add(url.rsplit("/", 1)[0] + "/" + final.removesuffix(SIDECAR_SUFFIX))
         elif is_dump_name(name) and (settling or url.removesuffix(".gz").removesuffix(".txt") in sidecars_settling):
             waiting.append(url)
         elif is_dump_name(name):

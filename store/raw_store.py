@@ -28,9 +28,9 @@ def store_raw(raw_dir: Path, source: storage.Location, read: DumpBytes) -> None:
     folder = raw_dir / read.dump_id[:2]
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / f"{read.dump_id}{read.stored_suffix}"
-    if _stored_size(target) == read.byte_size:
+    if (size := _stored_size(target)) == read.byte_size:
         return
-    if target.exists():   # cut short (a power loss before the run's flush): kept aside, written anew
+    if size is not None:   # cut short (a power loss before the run's flush): kept aside, written anew
         set_aside(raw_dir, target)
     write_atomic(target, lambda tmp: tmp.write_bytes(read.raw) if read.raw is not None
                  else storage.copy_to_local(source, tmp))
@@ -163,6 +163,8 @@ def set_aside(raw_dir: Path, path: Path) -> Path:
     """Move a corrupt copy out of the copies' folders (a later ingestion copies the dump again)."""
     target = raw_dir / DAMAGED_DIR / f"{path.name}.damaged"
     target.parent.mkdir(parents=True, exist_ok=True)
+    if target.exists():   # one set aside before: both kept
+        target = target.with_name(f"{path.name}.{uuid.uuid4().hex[:8]}.damaged")
     os.replace(path, target)
     return target
 

@@ -323,7 +323,7 @@ def test_tables_and_describe_of_a_duckdb_file_profile_etl_did_not_make(tmp_path,
 
 def test_numbers_out_of_range_are_usage_errors(tmp_path, capsys):
     for argv in (["watch", "--poll-seconds", "-1"], ["watch", "--quiet-seconds", "nan"],
-                 ["serve", "--interval", "0"]):
+                 ["watch", "--poll-seconds", "abc"], ["serve", "--interval", "0"]):
         with pytest.raises(SystemExit) as exited:
             main(["--home", str(tmp_path), *argv])
         assert exited.value.code == 2 and "give a number of seconds" in capsys.readouterr().err

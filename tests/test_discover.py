@@ -34,7 +34,8 @@ def test_a_file_waits_while_modified_within_the_settle_time_and_a_far_future_sta
 
 
 SIDECAR_TIMES = [("000_a.txt", -60), ("000_a.meta.json", -2), ("001_b.txt.gz", -60), ("001_b.meta.json", -1),
-                 ("002_c.txt", -60), ("002_c.meta.json", -60)]   # seconds from now
+                 ("002_c.txt", -60), ("002_c.meta.json", -60), ("003_d.txt", -60),
+                 (".003_d.meta.json.tmp", -60)]   # seconds from now; a sidecar under a temporary name waits
 
 
 def test_a_settled_dump_waits_while_its_sidecar_is_being_written(tmp_path):
@@ -46,7 +47,7 @@ def test_a_settled_dump_waits_while_its_sidecar_is_being_written(tmp_path):
         at(inbox / name, now + mtime)
     found = scan_inbox(inbox, settle_seconds=10, now=now)
     assert [f.path.name for f in found.ready] == ["002_c.txt"]
-    assert sorted(p.name for p in found.waiting) == ["000_a.txt", "001_b.txt.gz"]
+    assert sorted(p.name for p in found.waiting) == ["000_a.txt", "001_b.txt.gz", "003_d.txt"]
     assert len(scan_inbox(inbox, settle_seconds=10, now=now + 10).ready) == 3
 
 
@@ -56,7 +57,7 @@ def test_a_dump_on_object_storage_waits_for_its_sidecar_too(monkeypatch):
     monkeypatch.setattr(storage, "list_files", lambda url: listing)
     found = scan_inbox(inbox, settle_seconds=10, now=now)
     assert [f.path.name for f in found.ready] == ["002_c.txt"]
-    assert sorted(u.name for u in found.waiting) == ["000_a.txt", "001_b.txt.gz"]
+    assert sorted(u.name for u in found.waiting) == ["000_a.txt", "001_b.txt.gz", "003_d.txt"]
 
 
 def test_other_files_and_links_to_folders_are_reported_as_ignored(tmp_path):

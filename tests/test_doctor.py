@@ -98,9 +98,12 @@ def test_a_missing_warehouse_is_a_problem_that_a_rebuild_repairs(home, capsys):
     assert code == 0 and dumps_in_warehouse(home) == 2, out
 
 
-def test_a_home_that_is_not_there_is_named(tmp_path, capsys):
+def test_a_home_that_is_not_there_is_named_and_a_new_one_passes(tmp_path, capsys):
     code = main(["--home", str(tmp_path / "typo"), "doctor"])
     assert code == 2 and f"no home at {tmp_path / 'typo'}" in capsys.readouterr().err
+    (tmp_path / "new").mkdir()
+    code, out = doctor(tmp_path / "new", capsys)
+    assert code == 0 and "lake: none yet (a new home)" in out, out
 
 
 def test_copies_the_lake_holds_that_no_meta_file_names_are_a_problem(home, capsys):

@@ -154,3 +154,6 @@ def test_a_copy_cut_short_is_set_aside_and_written_again(tmp_path):
     assert short.read_bytes() == data
     assert (tmp_path / "raw" / raw_store.DAMAGED_DIR / f"{did}.txt.damaged").read_bytes() == b""
     assert raw_store.check_copies(tmp_path / "raw", {did}).damaged() == {}
+    short.write_bytes(b"cut")                          # cut short again: the first one set aside stays
+    extract_inbox(tmp_path / "inbox", tmp_path / "raw", "20260603T000000Z-bbbb")
+    assert sorted(p.read_bytes() for p in (tmp_path / "raw" / raw_store.DAMAGED_DIR).iterdir()) == [b"", b"cut"]

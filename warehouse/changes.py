@@ -88,7 +88,7 @@ def whole_table(lake: storage.Location, name: str, table) -> Change:
     return change
 
 
-MAINTENANCE = {"OPTIMIZE", "VACUUM START", "VACUUM END"}
+MAINTENANCE = {"OPTIMIZE", "VACUUM START", "VACUUM END", "SET TBLPROPERTIES"}
 
 
 def maintenance_only(latest: DeltaTable, since: int, version: int) -> bool:

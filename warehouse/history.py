@@ -8,7 +8,6 @@ says the rollback didn't happen, so `lake.recover` undoes a rollback that died h
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 
 import polars as pl
@@ -20,6 +19,7 @@ from store import storage
 from store.errors import UserError
 from store.faults import checkpoint
 from warehouse import lake as lake_mod
+from warehouse.lake_health import first_line
 
 REBUILT = "(before a rebuild from raw/)"
 
@@ -82,17 +82,12 @@ def rollback(lake: storage.Location, run_id: str, force: bool = False) -> Rolled
     try:
         targets = restore_targets(lake, runs, run_id)
     except (DeltaError, OSError) as exc:   # its log files or data files cleaned up after their retention
-        raise UserError(f"can't find the lake's state before run {run_id} any more ({plain(exc)}). The lake is "
+        raise UserError(f"can't find the lake's state before run {run_id} any more ({first_line(exc)}). The lake is "
                         "as it was. Delta keeps a table's log for 30 days (delta.logRetentionDuration) and `maintain` "
                         f"keeps replaced files {lake_mod.RETENTION_DAYS} days (those of the latest run's rollback "
                         "longer), so an older state may be gone") from None
     restore_all(lake, targets, seq, run_id)
     return RolledBack(undone, targets)
-
-
-def plain(exc: Exception) -> str:
-    """An error's first line without the terminal colours object_store puts in."""
-    return re.sub(r"\x1b\[[0-9;]*m", "", (str(exc).strip().splitlines() or [type(exc).__name__])[0])
 
 
 def runs_from(runs: pl.DataFrame, run_id: str) -> list[str]:
@@ -164,7 +159,7 @@ def restore_all(lake: storage.Location, targets: dict[str, int], seq: int, run_i
     except Exception as exc:
         lake_mod.recover(lake)
         if isinstance(exc, (DeltaError, OSError)):   # e.g. a vacuum removed files of the state to return to
-            raise UserError(f"can't roll back run {run_id}: {plain(exc)}. The lake is as it was; the files of its "
+            raise UserError(f"can't roll back run {run_id}: {first_line(exc)}. The lake is as it was; the files of its "
                             f"state before the run may have been vacuumed (kept {lake_mod.RETENTION_DAYS} days "
                             "after they were replaced)") from None
         raise

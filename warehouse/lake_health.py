@@ -4,6 +4,7 @@ and the repair (`rebuild --from-raw`: raw/ is the source of truth) instead of a 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from deltalake import DeltaTable
@@ -16,8 +17,9 @@ from warehouse import lake as lake_mod
 
 
 def first_line(exc: Exception) -> str:
-    """delta-rs errors carry a native backtrace after their first line."""
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    """delta-rs errors carry a native backtrace after their first line, and object_store's terminal
+    colours within it."""
+    return re.sub(r"\x1b\[[0-9;]*m", "", (str(exc).strip().splitlines() or [type(exc).__name__])[0])
 
 
 ACTIONS = {"commitInfo", "add", "remove", "metaData", "protocol", "txn", "cdc", "domainMetadata",

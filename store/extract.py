@@ -20,6 +20,7 @@ from store import raw_store, storage
 from store.faults import checkpoint
 
 RAW_META_FIELDS = ["source_path", "profile_key", "captured_at", "source_url", "run_id", "ingested_at"]
+RAW_META_EXTRA = ["owner_name", "sidecar_error"]   # a copy's meta line has these too (profile_key: None if unnamed)
 CHUNK_BYTES = 1 << 20
 SIDECAR_MAX_BYTES = 1 << 20
 PARSE_AT_CHARS = 64 << 20   # a batch's texts wait to be parsed together up to this much text: memory stays bounded
@@ -117,38 +118,59 @@ def extract_one(batch: Batch, source: SourceFile, known: set[str], raw_dir: Path
     try:
         read = read_dump(source.path, max_bytes)
         if changed_since_listed(source):
-            raise Unreadable(f"{identity.printable(str(source.path))}: written to while the run read it "
-                             "(the next run reads it again once it has settled)")
+            raise Unreadable(f"{identity.printable(str(source.path))}: {WRITTEN_TO}")
+        if read.dump_id in known:
+            batch.files.append(file_row(source, read))
+            return
+        sidecar, sidecar_error = ((source.sidecar, sidecar_error) if source.sidecar is not None
+                                  else _sidecar(source.path, sidecar_error))
+        key, unnamed = profile_key(source, sidecar, key_pattern)
+        row = dump_row(read.dump_id, source, read.byte_size, sidecar, stamp,
+                       key or identity.printable(identity.dump_stem(source.path)))
+        if raw_dir is not None:
+            store_copy(batch, raw_dir, source, read, row | {"profile_key": key, "owner_name": sidecar.owner_name,
+                                                            "sidecar_error": sidecar_error})
     except Unreadable as exc:
         batch.unread.append(str(exc))
         return
-    batch.files.append({"path": identity.printable(str(source.path)), "size": source.size,
-                        "mtime_ns": source.mtime_ns, "dump_id": read.dump_id})
-    if read.dump_id in known:
-        return
     known.add(read.dump_id)
-    sidecar, sidecar_error = ((source.sidecar, sidecar_error) if source.sidecar is not None
-                              else _sidecar(source.path, sidecar_error))
-    key, unnamed = profile_key(source, sidecar, key_pattern)
-    row = dump_row(read.dump_id, source, read.byte_size, sidecar, stamp,
-                   key or identity.printable(identity.dump_stem(source.path)))
+    batch.files.append(file_row(source, read))
     batch.dumps.append(row)
-    if raw_dir is not None:
-        raw_store.store_raw(raw_dir, source.path, read)
-        batch.raw_meta.append({"dump_id": read.dump_id, **{k: row[k] for k in RAW_META_FIELDS}, "profile_key": key,
-                               "owner_name": sidecar.owner_name, "sidecar_error": sidecar_error})
-    text, lines, reasons = decoded(read, max_bytes)
-    reasons += [sidecar_error] if sidecar_error else []
+    reasons = [sidecar_error] if sidecar_error else []
     reasons += [unnamed] if unnamed else []
-    reasons += future_capture(row["captured_at"], sidecar, stamp["ingested_at"])
-    if reasons:
-        quarantine(batch, row, reasons, text)
-    else:
-        batch.texts.append((row, text))   # parsed with the batch's others (parse_texts)
-        batch.text_chars += len(text)
-        batch.text_lines += lines
-        if batch.text_chars > PARSE_AT_CHARS or batch.text_lines > PARSE_AT_LINES:
-            parse_texts(batch)
+    add_text(batch, row, read, max_bytes, reasons + future_capture(row["captured_at"], sidecar, stamp["ingested_at"]))
+
+
+WRITTEN_TO = "written to while the run read it (the next run reads it again once it has settled)"
+
+
+def file_row(source: SourceFile, read: DumpBytes) -> dict:
+    """The file index's row of a file read: the listing's (path, size, mtime) and the dump it holds."""
+    return {"path": identity.printable(str(source.path)), "size": source.size, "mtime_ns": source.mtime_ns,
+            "dump_id": read.dump_id}
+
+
+def store_copy(batch: Batch, raw_dir: Path, source: SourceFile, read: DumpBytes, row: dict) -> None:
+    """The dump's raw/ copy, and its identity for the batch's meta file. A refused dump is copied from
+    its file again, which must still hold the bytes its dump_id hashes."""
+    try:
+        raw_store.store_raw(raw_dir, source.path, read)
+    except raw_store.SourceChanged as exc:
+        raise Unreadable(f"{identity.printable(str(source.path))}: {str(exc) or WRITTEN_TO}") from None
+    batch.raw_meta.append({"dump_id": read.dump_id, **{k: row[k] for k in RAW_META_FIELDS + RAW_META_EXTRA}})
+
+
+def add_text(batch: Batch, row: dict, read: DumpBytes, max_bytes: int, reasons: list[str]) -> None:
+    """The dump's text to parse with the batch's others (parse_texts), or its quarantine with the reasons."""
+    text, lines, unparsable = decoded(read, max_bytes)
+    if reasons or unparsable:
+        quarantine(batch, row, unparsable + reasons, text)
+        return
+    batch.texts.append((row, text))
+    batch.text_chars += len(text)
+    batch.text_lines += lines
+    if batch.text_chars > PARSE_AT_CHARS or batch.text_lines > PARSE_AT_LINES:
+        parse_texts(batch)
 
 
 def decoded(read: DumpBytes, max_bytes: int) -> tuple[str | None, int, list[str]]:

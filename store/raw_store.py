@@ -22,9 +22,14 @@ if TYPE_CHECKING:
 RAW_META_DIR = "meta"     # raw/meta/<run_id>-<batch>.jsonl: the identities of a batch's copies
 
 
+class SourceChanged(Exception):
+    """A refused dump's file no longer holds the bytes its dump_id hashes (written to, or gone, since)."""
+
+
 def store_raw(raw_dir: Path, source: storage.Location, read: DumpBytes) -> None:
     """Content-addressed copy of the dump. A refused dump is copied from its file in chunks, in
-    constant memory. Its identity goes into the batch's meta file (write_raw_meta)."""
+    constant memory, and must hash to its dump_id (else SourceChanged). Its identity goes into the
+    batch's meta file (write_raw_meta)."""
     folder = raw_dir / read.dump_id[:2]
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / f"{read.dump_id}{read.stored_suffix}"
@@ -33,7 +38,28 @@ def store_raw(raw_dir: Path, source: storage.Location, read: DumpBytes) -> None:
     if size is not None:   # cut short (a power loss before the run's flush): kept aside, written anew
         set_aside(raw_dir, target)
     write_atomic(target, lambda tmp: tmp.write_bytes(read.raw) if read.raw is not None
-                 else storage.copy_to_local(source, tmp))
+                 else copy_as_hashed(source, tmp, read.dump_id))
+
+
+def copy_as_hashed(source: storage.Location, target: Path, dump_id: str) -> None:
+    """Copy the file, streamed, checking that its bytes are still the ones dump_id hashes."""
+    digest = hashlib.sha256()
+    with open(target, "wb") as out:
+        for chunk in _chunks(source):
+            digest.update(chunk)
+            out.write(chunk)
+    if digest.hexdigest() != dump_id:
+        raise SourceChanged()
+
+
+def _chunks(source: storage.Location):
+    """The file's bytes in blocks; a failed read (the file removed meanwhile) is SourceChanged."""
+    try:
+        with storage.open_read(source) as handle:
+            while chunk := handle.read(storage.READ_BLOCK_BYTES):
+                yield chunk
+    except OSError as exc:
+        raise SourceChanged(f"can't be read again to copy it: {exc.strerror or exc}") from None
 
 
 def _stored_size(path: Path) -> int | None:

@@ -197,15 +197,6 @@ def _syncfs(folder: Path) -> None:
         os.close(fd)
 
 
-def copy_to_local(source: Location, target: Path) -> None:
-    """Copy a file, streamed in chunks, to a local path."""
-    if not is_url(source):
-        shutil.copyfile(source, target)
-        return
-    with open_read(source) as src, open(target, "wb") as dst:
-        shutil.copyfileobj(src, dst, READ_BLOCK_BYTES)
-
-
 def object_store_options(loc: Location) -> dict[str, str] | None:
     """delta-rs's options for a lake on object storage, from the standard AWS variables: credentials
     it reads itself; the endpoint as botocore (s3fs) picks it, plain http allowed only when the

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 
 import pytest
 
@@ -51,3 +52,31 @@ def test_a_file_written_to_after_the_listing_is_left_for_the_next_run(tmp_path):
     assert [f["path"] for f in batch.files] == [str(tmp_path / "inbox" / "001_q.txt")]
     [why] = batch.unread
     assert "000_p.txt" in why and "written to while the run read it" in why
+
+
+def test_a_refused_dump_changed_before_its_copy_is_left_for_the_next_run(tmp_path, monkeypatch):
+    """A dump over the size limit is hashed, then copied to raw/ in a second read: bytes changed in
+    between (same size and time, as an object replaced in a store) are not stored under the first id."""
+    write_dump(tmp_path / "inbox", "000_p.txt", dump_text(10), CAPTURED)
+    path = tmp_path / "inbox" / "000_p.txt"
+    hashed = extract.read_dump
+
+    def read_then_rewrite(source, max_bytes):
+        read = hashed(source, max_bytes)
+        times = source.stat()
+        source.write_text(dump_text(99))   # as long as before: h-index 10 became 99
+        os.utime(source, ns=(times.st_atime_ns, times.st_mtime_ns))
+        return read
+
+    monkeypatch.setattr(extract, "read_dump", read_then_rewrite)
+    listed = [SourceFile(path, *storage.stat(path))]
+    stamp = {"run_id": "20260602T000000Z-aaaa", "ingested_at": RUN}
+    batch = extract.extract_batch(listed, set(), tmp_path / "raw", 100, stamp, 0)   # 100 bytes: refused
+    assert not batch.dumps and not batch.files and not batch.raw_meta
+    [why] = batch.unread
+    assert "000_p.txt" in why and "written to while the run read it" in why
+    assert not list((tmp_path / "raw").glob("*/*.txt"))
+    monkeypatch.undo()
+    [row] = extract.extract_batch(listed, set(), tmp_path / "raw", 100, stamp, 0).dumps   # the next run
+    assert row["dump_id"] == extract.stored_digest(path) and "size limit" in row["quarantine_reason"]
+    assert (tmp_path / "raw" / row["dump_id"][:2] / f"{row['dump_id']}.txt").read_text() == dump_text(99)

@@ -174,6 +174,7 @@ def lake_from_raw(settings: Settings, drop: Drop = Drop()) -> list[str]:
     fresh, old = side_folder(settings.lake, "rebuild"), side_folder(settings.lake, "old")
     shutil.rmtree(fresh, ignore_errors=True)   # a dead rebuild's: made from raw/, made again now
     lake.overwrite_all(fresh, whole)
+    storage.flush_to_disk(fresh)   # the new lake is on disk before the old one is moved aside and removed
     if settings.lake.exists():
         shutil.rmtree(old, ignore_errors=True)  # a finished rebuild's leftover, the lake before it
         settings.lake.rename(old)

@@ -5,10 +5,13 @@ import os
 import re
 from pathlib import Path
 
+import duckdb
 import pytest
 
+from core import identity
 from flows.cli import main
 from tests import browser
+from warehouse import charts, report as report_module
 from tests.test_marts import home  # noqa: F401  (the session's two-profile home, tests/conftest.py)
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
@@ -52,3 +55,33 @@ def test_report_renders_in_headless_chromium(report):
     assert errors == [] and overview == 2   # a linked overview row per profile
     assert len(sizes) == 10 and all(w > 100 and h > 100 and children > 0 for w, h, children in sizes)
     assert (ARTIFACTS / "report.png").stat().st_size > 10_000
+
+
+def test_papers_with_code_counts_badge_and_link_per_paper():
+    """A badge without a link and a link without a badge are two papers with one of them, not one with both."""
+    con = duckdb.connect()
+    con.execute("CREATE SCHEMA staging; CREATE TABLE staging.stg_profile_papers (profile_key TEXT, paper_id TEXT, "
+                "year INT, has_code_badge BOOLEAN, has_code_link BOOLEAN)")
+    con.execute("INSERT INTO staging.stg_profile_papers VALUES ('k', 'badge', 2024, true, false), "
+                "('k', 'link', 2024, false, true), ('k', 'none', 2024, false, false), ('k', 'both', 2025, true, true), "
+                "('k', 'unknown', 2025, NULL, false), ('other', 'x', 2024, true, true)")
+    assert report_module.code_counts(con, "k") == ([2024, 2025], {"badge and link": [0, 1], "badge or link only": [2, 0],
+                                                          "neither": [1, 1]})
+
+
+def test_the_owners_coauthors_match_the_owner_by_author_id_not_as_printed():
+    con = duckdb.connect()
+    con.execute("CREATE TABLE profile_coauthors (profile_key TEXT, author_id_a TEXT, author_a TEXT, author_id_b TEXT, "
+                "author_b TEXT, shared_papers INT)")
+    alice, bob, carol = (identity.stable_id(name) for name in ("Alice Smith", "Bob Jones", "Carol King"))
+    con.executemany("INSERT INTO profile_coauthors VALUES ('k', ?, ?, ?, ?, ?)", [
+        (alice, "Alice Smith", bob, "Bob Jones", 3), (carol, "Carol King", alice, "Alice Smith", 2),
+        (bob, "Bob Jones", carol, "Carol King", 5)])
+    assert report_module.top_coauthors(con, "k", "Alice SMITH") == [{"who": "Bob Jones", "shared_papers": 3},
+                                                             {"who": "Carol King", "shared_papers": 2}]
+    assert report_module.top_coauthors(con, "k", None)[0] == {"who": "Bob Jones & Carol King", "shared_papers": 5}
+
+
+def test_a_dollar_sign_in_a_name_is_drawn_as_text():
+    svg = charts.ranked_bars("Top co-authors of Ann $^$ One", ["Bob $^$ Two", "Cy $x$ Three"], [2, 1], "shared papers")
+    assert "Bob $^$ Two" in svg and "Cy $x$ Three" in svg

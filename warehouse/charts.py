@@ -12,7 +12,8 @@ from matplotlib.figure import Figure
 
 STYLE = {"svg.fonttype": "none", "font.size": 9, "font.family": "sans-serif", "axes.grid": True,
          "grid.color": "#dddddd", "axes.spines.top": False, "axes.spines.right": False,
-         "axes.axisbelow": True, "svg.hashsalt": "profile-etl"}
+         "axes.axisbelow": True, "svg.hashsalt": "profile-etl",
+         "text.parse_math": False}   # names and titles are text: a `$` in one is not TeX
 SIZE = (5.6, 2.5)
 LINE = "#4e79a7"
 PARTIAL_HATCH = "////"

@@ -9,6 +9,7 @@ from html import escape
 
 import duckdb
 
+from core import identity
 from warehouse import charts
 
 STYLE = """body{font-family:system-ui,sans-serif;margin:2rem;max-width:1200px;color:#222}
@@ -88,23 +89,37 @@ def output_chart(con, key: str, colors: dict[str, str], as_of: dt.date) -> str:
                                 {c: [counts.get((y, c), 0) for y in years] for c in present}, colors, as_of.year, as_of)
 
 
+def code_counts(con, key: str) -> tuple[list[int], dict[str, list[int]]]:
+    """The profile's papers per publication year: with the Code badge and a code link, with one of
+    them, with neither."""
+    shares = rows(con, "SELECT year, count(*) FILTER (has_code_badge AND has_code_link) AS both, "
+                       "count(*) FILTER (has_code_badge <> has_code_link) AS one, "
+                       "count(*) FILTER (NOT has_code_badge AND NOT has_code_link) AS neither "
+                       "FROM (SELECT year, coalesce(has_code_badge, false) AS has_code_badge, has_code_link "
+                       "FROM staging.stg_profile_papers WHERE profile_key = ? AND year IS NOT NULL) "
+                       "GROUP BY year ORDER BY year", key)
+    return [r["year"] for r in shares], {"badge and link": [r["both"] for r in shares],
+                                         "badge or link only": [r["one"] for r in shares],
+                                         "neither": [r["neither"] for r in shares]}
+
+
 def code_chart(con, key: str, as_of: dt.date) -> str:
-    shares = rows(con, "SELECT year, count(*) AS papers, count(*) FILTER (has_code_badge) AS badge, "
-                       "count(*) FILTER (has_code_link) AS link FROM staging.stg_profile_papers WHERE profile_key = ? "
-                       "AND year IS NOT NULL GROUP BY year ORDER BY year", key)
-    both = [min(r["badge"], r["link"]) for r in shares]
-    either = [max(r["badge"], r["link"]) - b for r, b in zip(shares, both)]
-    neither = [r["papers"] - max(r["badge"], r["link"]) for r in shares]
-    return charts.stacked_years("Papers with code, per publication year", [r["year"] for r in shares],
-                                {"badge and link": both, "badge or link only": either, "neither": neither},
+    return charts.stacked_years("Papers with code, per publication year", *code_counts(con, key),
                                 CODE_COLORS, as_of.year, as_of)
 
 
+def top_coauthors(con, key: str, owner: str | None) -> list[dict]:
+    """The owner's co-authors on the profile's papers (the owner matched by author_id, as the pipeline
+    matches names), or the top pairs when the owner is unnamed."""
+    owner_id = identity.stable_id(owner) if owner else None
+    return rows(con, "SELECT CASE WHEN author_id_a = ? THEN author_b WHEN author_id_b = ? THEN author_a "
+                     "ELSE author_a || ' & ' || author_b END AS who, shared_papers FROM profile_coauthors "
+                     "WHERE profile_key = ? AND (? IS NULL OR ? IN (author_id_a, author_id_b)) "
+                     "ORDER BY shared_papers DESC, who LIMIT 8", owner_id, owner_id, key, owner_id, owner_id)
+
+
 def coauthor_chart(con, key: str, owner: str | None) -> str:
-    pairs = rows(con, "SELECT CASE WHEN author_a = ? THEN author_b WHEN author_b = ? THEN author_a "
-                      "ELSE author_a || ' & ' || author_b END AS who, shared_papers FROM profile_coauthors "
-                      "WHERE profile_key = ? AND (? IS NULL OR ? IN (author_a, author_b)) "
-                      "ORDER BY shared_papers DESC, who LIMIT 8", owner, owner, key, owner, owner)
+    pairs = top_coauthors(con, key, owner)
     title = f"Top co-authors of {owner}" if owner else "Top co-author pairs"
     return charts.ranked_bars(title, [r["who"] for r in pairs], [r["shared_papers"] for r in pairs], "shared papers")
 
@@ -118,7 +133,7 @@ def profile_section(con, profile: dict, colors: dict[str, str]) -> str:
                coauthor_chart(con, key, owner)]
     return (f'<section class="profile" id="p-{escape(key)}"><h2>{escape(owner or "owner never named")} '
             f'<small>({escape(key)})</small></h2><p>{profile["snapshots"]} capture(s), the latest on '
-            f'{as_of:%Y-%m-%d}: h-index {profile["h_index"]}, {profile["citations"]} citations. '
+            f'{as_of:%Y-%m-%d}: h-index {_value(profile["h_index"])}, {_value(profile["citations"])} citations. '
             f'<a href="#overview">overview</a></p><div class="charts">{"".join(figures)}</div>'
             f'<h3>Since the previous capture</h3>'
             f'{table(news, ["change", "title"], "no earlier capture, or nothing changed")}</section>')
@@ -132,6 +147,10 @@ LEFT JOIN (SELECT profile_key, arg_max(owner_name, captured_at) AS name FROM pro
 LEFT JOIN profile_growth AS g ON g.profile_key = p.profile_key AND g.dump_id = p.latest_dump_id
 LEFT JOIN profile_snapshots AS s ON s.dump_id = p.latest_dump_id
 ORDER BY p.citations DESC NULLS LAST, p.profile_key LIMIT ?"""
+
+
+def _value(value) -> str:
+    return "unknown" if value is None else str(value)
 
 
 def _change(value) -> str:

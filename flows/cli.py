@@ -99,6 +99,8 @@ def parser() -> argparse.ArgumentParser:
 
 
 READERS = {"status", "sql", "tables", "describe", "check", "export", "report"}   # commands that only read the warehouse
+QUERY_ERRORS = {"ConversionException", "BinderException", "CatalogException", "OutOfRangeException",
+                "InvalidInputException", "ParserException"}
 STARTED = time.monotonic()   # a run's summary gives the wall time the user waited, Prefect's start included
 COMMAND = {"watchdog": None, "guarded": False}   # set by `entry`: in-process callers of main start no watchdog
 
@@ -140,6 +142,9 @@ def explain(exc: Exception, command: str, settings: Settings) -> None:
     if command in READERS and type(exc).__module__.split(".")[0] in ("duckdb", "_duckdb"):
         if type(exc).__name__ == "IOException" and ".duckdb" not in str(exc):   # an output file: export's, report's
             raise UserError(f"`{command}`: {exc}")
+        if type(exc).__name__ in QUERY_ERRORS:   # a query that fails on the data (a mart's), not a damaged file
+            raise UserError(f"`{command}`: a query failed: {str(exc).split(chr(10))[0]} (an analyst's mart in "
+                            f"{settings.home / 'marts'}? fix or remove its file, then `profile-etl rebuild`)")
         raise UserError(f"can't read the warehouse {settings.warehouse} ({exc}). If the file is damaged, "
                         "`profile-etl rebuild` makes it again from the lake (`profile-etl doctor` checks the home)")
     if command in home_commands.LAKE_COMMANDS:
@@ -238,7 +243,7 @@ def run_ingest(settings: Settings, args) -> int:
         refuse_damaged(settings.lake, "the run")
         raise RunFailed(f"the run failed ({type(exc).__name__}: {exc}). The published warehouse is as it was; "
                         f"if the failure came after the lake commit, the next run publishes that data. "
-                        f"Fix the cause and run again; `profile-etl status` shows the runs.") from None
+                        f"Fix the cause and run again; `profile-etl history` lists the runs, this one too.") from None
     seconds = round(time.monotonic() - STARTED, 3)
     print(json.dumps(summary | {"wall_seconds": seconds}, default=str, indent=1) if args.json
           else describe(summary, seconds))

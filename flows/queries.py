@@ -139,17 +139,27 @@ def status(warehouse: Path, as_json: bool = False) -> str:
 
 
 def export(warehouse: Path, out: Path, fmt: str) -> list[Path]:
-    """Every table and mart (an analyst's own too) as `<out>/<name>.<fmt>`, each file replaced whole."""
-    from warehouse.catalog import RELATIONS
+    """Every table and mart (an analyst's own too) as `<out>/<name>.<fmt>`, each file replaced whole;
+    a mart that fails when queried is named in a UserError after the others are written."""
+    from warehouse.catalog import RELATIONS, query_error
     options = "FORMAT parquet, COMPRESSION zstd" if fmt == "parquet" else "FORMAT csv, HEADER true"
-    written = []
+    written, failed = [], []
     with open_read_only(warehouse) as con:   # first: no folder is made for a home that has no warehouse
         out.mkdir(parents=True, exist_ok=True)
         for name, _, _ in con.execute(RELATIONS).fetchall():
             target, tmp = out / f"{name}.{fmt}", out / f".{name}.{fmt}.tmp"
-            con.execute(f"COPY (SELECT * FROM {name}) TO {sql_literal(str(tmp))} ({options})")
+            try:
+                con.execute(f'COPY (SELECT * FROM main."{name}") TO {sql_literal(str(tmp))} ({options})')
+            except (duckdb.ConversionException, duckdb.BinderException, duckdb.InvalidInputException,
+                    duckdb.OutOfRangeException, duckdb.CatalogException) as exc:   # the query's, not the file's
+                tmp.unlink(missing_ok=True)
+                failed.append(f"{name}: {query_error(exc)}")
+                continue
             tmp.replace(target)
             written.append(target)
+    if failed:
+        raise UserError(f"wrote {len(written)} files to {out}, but {len(failed)} marts fail when queried (an "
+                        f"analyst's mart in <home>/marts/? fix or remove its file): {'; '.join(failed)}")
     return written
 
 
@@ -158,7 +168,11 @@ def tables_text(warehouse: Path) -> str:
     with open_read_only(warehouse) as con:
         rows = warehouse_relations(con, warehouse)
     width = max(len(name) for name, *_ in rows)
-    return "".join(f"{name:<{width}}  {kind:<5}  {count:>9,}  {text}\n" for name, kind, count, text in rows)
+    return "".join(f"{name:<{width}}  {kind:<5}  {rows_shown(count):>9}  {text}\n" for name, kind, count, text in rows)
+
+
+def rows_shown(count: int | None) -> str:
+    return "error" if count is None else f"{count:,}"
 
 
 def warehouse_relations(con: duckdb.DuckDBPyConnection, warehouse: Path) -> list[tuple]:
@@ -179,7 +193,7 @@ def describe_text(warehouse: Path, name: str) -> str:
         cols = columns(con, name)
     _, kind, count, text = found[name]
     width, type_width = max(len(c) for c, *_ in cols), max(len(t) for _, t, _ in cols)
-    lines = [f"{name} ({kind}, {count:,} rows): {text}", ""]
+    lines = [f"{name} ({kind}, {rows_shown(count)} rows): {text}", ""]
     lines += [f"{column:<{width}}  {dtype:<{type_width}}  {about}" for column, dtype, about in cols]
     return "\n".join(lines) + "\n"
 

@@ -131,7 +131,8 @@ class Rejects(pa.DataFrameModel):
 
 
 class Runs(pa.DataFrameModel):
-    """One row per ingestion run."""
+    """One row per ingestion run. A run that fails after its lake commit (while publishing the
+    warehouse) keeps its data, which the next run publishes, and its row's status becomes failed."""
     run_id: str = pa.Field(unique=True, description="Run identity (also the Prefect flow run name)")
     started_at: UtcDatetime = pa.Field(description="Start of the run, UTC")
     finished_at: UtcDatetime = pa.Field(nullable=True, description="When the run's data was ready to commit to the lake, UTC (the warehouse is published just after)")
@@ -144,7 +145,7 @@ class Runs(pa.DataFrameModel):
     lake_versions: str = pa.Field(nullable=True, description="Version of each lake table (Delta) once the run committed, as JSON: time travel to it with any Delta reader")
 
 
-APPEND = "append"   # each dump's (or run's) rows, added once and never changed
+APPEND = "append"   # each dump's rows, added by the run that reads it (runs: each run's row)
 MERGE = "merge"     # one row per key, merged with each run's observations
 
 

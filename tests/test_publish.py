@@ -201,3 +201,26 @@ def test_an_analysts_marts_are_created_listed_and_a_broken_one_stops_the_publish
     with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
         assert con.execute("SELECT count(*) FROM dumps").fetchone()[0] == 2
         assert con.execute("SELECT count(*) FROM duckdb_views() WHERE view_name = 'badge_share'").fetchone()[0] == 0
+
+
+def test_a_mart_that_fails_only_when_queried_is_named_and_the_rest_still_read(run_ingest, tmp_path, sample_text,
+                                                                              capsys):
+    """Creating a mart checks its query binds; one that fails on the data (a cast) is found by readers,
+    which name it and read the rest. A mart may take an SQL keyword for its name."""
+    home, inbox = tmp_path / "home", tmp_path / "inbox"
+    write_dump(inbox, SAMPLE_NAME, sample_text, FIRST)
+    (home / "marts").mkdir(parents=True)
+    (home / "marts" / "numkeys.sql").write_text("-- Numeric keys.\nSELECT * FROM profiles WHERE CAST(profile_key AS INTEGER) > 0\n")
+    (home / "marts" / "order.sql").write_text("-- Profiles by key.\n-- @profile_key: the key\nSELECT profile_key FROM profiles\n")
+    run_ingest(home, inbox)
+    assert main(["--home", str(home), "tables"]) == 0
+    lines = {line.split(None, 1)[0]: line for line in capsys.readouterr().out.splitlines()}
+    assert lines["numkeys"].split(None, 3)[1:3] == ["mart", "error"] and "Conversion Error" in lines["numkeys"]
+    assert lines["order"].split(None, 3) == ["order", "mart", "1", "Profiles by key."]
+    assert main(["--home", str(home), "describe", "profiles"]) == 0 and "profile_key" in capsys.readouterr().out
+    assert main(["--home", str(home), "export", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert "1 marts fail when queried" in err and "numkeys: Conversion Error" in err
+    written = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert "order.parquet" in written and "profiles.parquet" in written and "numkeys.parquet" not in written
+    assert not [name for name in written if name.endswith(".tmp")]

@@ -13,10 +13,22 @@ ORDER BY 2 DESC, 1
 """
 
 
-def relations(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, int, str]]:
-    """(name, kind, rows, description) of each table, then each mart."""
-    return [(name, kind, con.execute(f'SELECT count(*) FROM main."{name}"').fetchone()[0], comment or "")
-            for name, kind, comment in con.execute(RELATIONS).fetchall()]
+def relations(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, int | None, str]]:
+    """(name, kind, rows, description) of each table, then each mart; a mart that fails when queried
+    (an analyst's, say) has rows None and the error for its description."""
+    return [(name, kind, *row_count(con, name, comment or "")) for name, kind, comment in con.execute(RELATIONS).fetchall()]
+
+
+def row_count(con: duckdb.DuckDBPyConnection, name: str, comment: str) -> tuple[int | None, str]:
+    try:
+        return con.execute(f'SELECT count(*) FROM main."{name}"').fetchone()[0], comment
+    except duckdb.Error as exc:
+        return None, f"can't be queried: {query_error(exc)}"
+
+
+def query_error(exc: duckdb.Error) -> str:
+    """DuckDB's message, without the query it quotes."""
+    return str(exc).split("\n\nLINE ")[0].strip()
 
 
 def columns(con: duckdb.DuckDBPyConnection, name: str) -> list[tuple[str, str, str]]:

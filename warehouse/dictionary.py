@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from schemas.tables import APPEND, MERGE, REGISTRY, polars_schema
+from schemas.tables import MERGE, REGISTRY, polars_schema
 from warehouse.ddl import sql_type
 from warehouse.views import view_files
 
@@ -16,7 +16,13 @@ every table, view and column of `warehouse.duckdb`, so BI tools show them.
 """
 
 
-KINDS = {APPEND: "rows are appended once and never change", MERGE: "one row per key, merged with each run's observations"}
+def how_runs_change(table) -> str:
+    if table.kind == MERGE:
+        return "one row per key, merged with each run's observations"
+    if table.by_batches:
+        return ("rows are appended by the run that reads their dump; `run --reprocess` replaces the rows of a "
+                "quarantined dump it reads again")
+    return "each run appends its row"
 
 
 def table_section(name: str) -> list[str]:
@@ -24,7 +30,7 @@ def table_section(name: str) -> list[str]:
     columns = table.model.to_schema().columns
     key = ", ".join(f"`{k}`" for k in table.key) or "none"
     lines = [f"## `{name}` (table)", "", " ".join((table.model.__doc__ or "").split()), "",
-             f"Key: {key}; {KINDS[table.kind]}.", "",
+             f"Key: {key}; {how_runs_change(table)}.", "",
              "| column | type | null | description |", "|---|---|---|---|"]
     for column, dtype in polars_schema(table.model).items():
         spec = columns[column]
@@ -33,7 +39,7 @@ def table_section(name: str) -> list[str]:
 
 
 def view_section(view) -> list[str]:
-    lines = [f"## `{view.qualified}` ({view.layer} view)", "", view.description, "",
+    lines = [f"## `{view.shown}` ({view.layer} view)", "", view.description, "",
              "| column | description |", "|---|---|"]
     lines += [f"| `{column}` | {text} |" for column, text in view.columns.items()]
     return lines + [""]

@@ -28,9 +28,14 @@ class ViewFile:
     columns: dict[str, str] = field(default_factory=dict)
 
     @property
-    def qualified(self) -> str:
-        """Staging views live in schema `staging`, marts in `main` beside the tables."""
+    def shown(self) -> str:
+        """Staging views live in schema `staging`, marts in `main` beside the tables (and unqualified)."""
         return f"staging.{self.name}" if self.layer == "staging" else self.name
+
+    @property
+    def qualified(self) -> str:
+        """The view's name in SQL, quoted: an analyst's mart may be named `order`."""
+        return f'{"staging" if self.layer == "staging" else "main"}."{self.name}"'
 
 
 def parse_view_file(name: str, layer: str, sql: str) -> ViewFile:
@@ -91,7 +96,7 @@ def create_views(con: duckdb.DuckDBPyConnection, marts_folder: Path | None = Non
     for view in own:
         try:
             create_view(con, view)
-            con.execute(f"SELECT * FROM main.{view.name} LIMIT 0")
+            con.execute(f"SELECT * FROM {view.qualified} LIMIT 0")
         except duckdb.Error as exc:
             raise MartError(f"{marts_folder / (view.name + '.sql')}: {exc}") from None
     wanted = {v.name for v in package + own}
@@ -104,7 +109,7 @@ def create_view(con: duckdb.DuckDBPyConnection, view: ViewFile) -> None:
     con.execute(view.sql)
     con.execute(f"COMMENT ON VIEW {view.qualified} IS {sql_literal(view.description)}")
     for column, text in view.columns.items():
-        con.execute(f"COMMENT ON COLUMN {view.qualified}.{column} IS {sql_literal(text)}")
+        con.execute(f'COMMENT ON COLUMN {view.qualified}."{column}" IS {sql_literal(text)}')
 
 
 def sql_literal(text: str) -> str:

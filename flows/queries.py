@@ -5,6 +5,7 @@ import csv
 import io
 import json
 import math
+from decimal import Decimal
 from pathlib import Path
 
 import duckdb
@@ -69,7 +70,10 @@ def unique_names(columns: list[str]) -> list[str]:
 
 
 def json_value(value):
-    """Strict JSON has no NaN or infinities: they become null, in lists and structs too."""
+    """Strict JSON has no NaN or infinities: they become null, in lists and structs too. A DECIMAL is a
+    number, as DuckDB's own JSON writes it (a double past 15 or so digits)."""
+    if isinstance(value, Decimal):
+        value = int(value) if value.is_finite() and value == value.to_integral_value() else float(value)
     if isinstance(value, float):
         return value if math.isfinite(value) else None
     if isinstance(value, (list, tuple)):

@@ -50,7 +50,7 @@ class ProfileSnapshots(pa.DataFrameModel):
     citations: pl.Int64 = pa.Field(nullable=True, ge=0, description="Citation count shown on the page")
     novelty_pct: pl.Int64 = pa.Field(nullable=True, ge=0, le=100, description="Novelty percentage shown on the page")
     ai_score: pl.Int64 = pa.Field(nullable=True, ge=0, description="AI score shown on the page")
-    papers_listed: pl.Int64 = pa.Field(ge=0, description="Entries the page lists (the site shows at most 50)")
+    papers_listed: pl.Int64 = pa.Field(ge=0, description="Entries of the page loaded into listings (entries_found in dumps counts rejected ones too; the site shows at most 50)")
     owner_name: str = pa.Field(nullable=True, description="Profile owner: sidecar owner_name, else the most frequent author; null on a tie")
     owner_share: pl.Float64 = pa.Field(nullable=True, ge=0, le=1, description="Share of loaded entries listing the owner as a visible author")
 
@@ -68,7 +68,7 @@ class Profiles(pa.DataFrameModel):
     citations: pl.Int64 = pa.Field(nullable=True, ge=0, description="Citations of the latest snapshot")
     novelty_pct: pl.Int64 = pa.Field(nullable=True, ge=0, le=100, description="Novelty percentage of the latest snapshot")
     ai_score: pl.Int64 = pa.Field(nullable=True, ge=0, description="AI score of the latest snapshot")
-    papers_listed: pl.Int64 = pa.Field(ge=0, description="Entries listed by the latest snapshot")
+    papers_listed: pl.Int64 = pa.Field(ge=0, description="Entries of the latest snapshot loaded into listings")
     owner_share: pl.Float64 = pa.Field(nullable=True, ge=0, le=1, description="Owner share of the latest snapshot")
 
 

@@ -152,6 +152,12 @@ def test_sql_json_keeps_repeated_column_names_and_is_strict_json(loaded_home, ca
         {"s": "a", "s_2": "b", "s_2_2": "c", "x": None, "y": [None, 1.5], "z": {"v": None}}]
 
 
+def test_sql_json_writes_decimals_as_numbers(loaded_home, capsys):
+    query = "SELECT 0.5 AS half, 12.000 AS whole, CAST(-3.25 AS DECIMAL(38, 10)) AS wide, [0.5] AS listed"
+    assert main(["--home", str(loaded_home[0] / "home"), "sql", query, "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out) == [{"half": 0.5, "whole": 12, "wide": -3.25, "listed": [0.5]}]
+
+
 def test_sql_without_a_warehouse_says_what_to_do(tmp_path, capsys):
     assert main(["--home", str(tmp_path), "sql", "SELECT 1"]) == 2
     assert "run `profile-etl run` first" in capsys.readouterr().err

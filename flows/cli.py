@@ -297,6 +297,9 @@ def cmd_export(settings: Settings, args) -> int:
         raise UserError(f"{args.dir} is a file: export writes a folder of files, pass a folder's name")
     written = queries.export(settings.warehouse, args.dir, args.format)
     print(f"wrote {len(written)} files to {args.dir}")
+    if others := sorted(set(args.dir.glob(f"*.{args.format}")) - set(written)):   # kept: they may be the user's
+        print(f"note: {args.dir} also holds {', '.join(p.name for p in others[:5])}{' …' if len(others) > 5 else ''}, "
+              "which no table or mart of the warehouse has now (an earlier export's, of a mart since removed?)")
     return 0
 
 

@@ -65,3 +65,14 @@ def test_export_writes_stable_file_names_that_read_back(home, tmp_path):  # noqa
     assert {"papers.parquet", "papers.csv", "profile_growth.parquet", "new_papers.csv"} <= names
     assert not [n for n in names if n.startswith(".")]
     assert pl.read_parquet(out / "papers.parquet").height == 53 == pl.read_csv(out / "papers.csv").height
+
+
+def test_export_names_files_of_relations_the_warehouse_no_longer_has_and_keeps_them(home, tmp_path, capsys):  # noqa: F811
+    out = tmp_path / "export"
+    out.mkdir()
+    (out / "old_mart.parquet").write_bytes(b"an earlier export's")
+    assert main(["--home", str(home), "export", str(out)]) == 0
+    said = capsys.readouterr().out
+    assert "also holds old_mart.parquet, which no table or mart of the warehouse has now" in said
+    assert "papers.parquet" not in said.split("also holds")[1]
+    assert (out / "old_mart.parquet").read_bytes() == b"an earlier export's"

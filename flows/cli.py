@@ -218,12 +218,25 @@ def cmd_watch(settings: Settings, args) -> int:
 
 def cmd_run(settings: Settings, args) -> int:
     prepare_prefect(settings, args.verbose)
+    if settings.dask_address:
+        refuse_dask_without_server()
     return run_ingest(settings, args)
+
+
+def refuse_dask_without_server() -> None:
+    """Dask workers report their task runs to the flow's Prefect API; a temporary server's is the
+    run process's own, so each worker would start one of its own (and leave it running)."""
+    from prefect.settings import get_current_settings
+    if not get_current_settings().api.url:
+        raise UserError("--dask-address needs a lasting Prefect server that the workers report to: start one "
+                        "(`profile-etl server`) and set PREFECT_API_URL to its API (README: scheduled runs)")
 
 
 def run_ingest(settings: Settings, args) -> int:
     from flows.pipeline import ingest_flow
     from flows.progress import show_progress
+    if settings.dask_address:   # its workers run in folders of their own
+        settings = settings.absolute()
     from flows.runs import describe
     show_progress()
     try:

@@ -24,18 +24,13 @@ def serve(settings: Settings, cron: str | None, interval: float | None) -> None:
     from prefect.client.schemas.objects import ConcurrencyLimitConfig
 
     from flows.pipeline import ingest
+    absolute = settings.absolute()   # a deployment's runs start in another folder
     ingest.serve(name=DEPLOYMENT, cron=cron, interval=interval, limit=1,
                  global_limit=ConcurrencyLimitConfig(limit=1, collision_strategy="ENQUEUE"),
-                 parameters={"home": str(settings.home.resolve()), "inbox": _absolute(settings.inbox),
-                             "lake": _absolute(settings.lake),
+                 parameters={"home": str(absolute.home), "inbox": str(absolute.inbox), "lake": str(absolute.lake),
                              "settle_seconds": settings.settle_seconds, "batch_size": settings.batch_size,
                              "max_dump_bytes": settings.max_dump_bytes,
                              "lock_wait_seconds": settings.lock_wait_seconds})
-
-
-def _absolute(loc) -> str:
-    """A deployment's runs start in another folder: local paths are made absolute, URLs are."""
-    return str(loc) if storage.is_url(loc) else str(loc.resolve())
 
 
 def server_command(host: str, port: int) -> list[str]:

@@ -54,6 +54,11 @@ class Settings:
         return replace(settings, home=home, inbox=storage.location(settings.inbox or home / "inbox"),
                        lake=storage.location(settings.lake or home / "lake"))
 
+    def absolute(self) -> "Settings":
+        """The settings with local paths made absolute, for processes that start in other folders (a
+        deployment's runs, Dask workers); URLs are already."""
+        return replace(self, home=self.home.resolve(), inbox=_absolute(self.inbox), lake=_absolute(self.lake))
+
     @property
     def raw(self) -> Path:
         return self.home / "raw"
@@ -73,6 +78,10 @@ LIMITS = {"batch_size": (1, "a whole number, 1 or more"), "maintain_files": (0, 
 
 
 UNBOUNDED = {"lock_wait_seconds"}   # `--wait inf`: wait for the other run however long it takes
+
+
+def _absolute(loc):
+    return loc if loc is None or storage.is_url(loc) else Path(loc).resolve()
 
 
 def _convert(name: str, raw: str):

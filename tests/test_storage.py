@@ -84,6 +84,38 @@ def test_locations_from_flags_and_environment(monkeypatch, tmp_path):
         Settings.load(home="s3://bucket/home")
 
 
+def test_a_dask_run_sends_its_workers_absolute_paths(monkeypatch, tmp_path):
+    """Workers run in folders of their own: a relative --home or --inbox would name other folders there
+    (raw/ copies written where no one looks)."""
+    from flows import cli, pipeline
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "in").mkdir()
+    called = {}
+
+    def flow(**params):
+        called.update(params)
+        raise KeyboardInterrupt   # enough: the parameters are what is checked
+    monkeypatch.setattr(pipeline, "ingest_flow", lambda address: flow)
+    settings = Settings.load(home="h", inbox="in", lake="s3://bucket/lake", dask_address="tcp://127.0.0.1:1")
+    assert cli.run_ingest(settings, cli.parser().parse_args(["run"])) == 130
+    assert (called["home"], called["inbox"], called["lake"]) == (tmp_path / "h", tmp_path / "in", "s3://bucket/lake")
+    assert Settings.load(home="h").absolute().lake == tmp_path / "h" / "lake"
+
+
+def test_a_dask_run_without_a_lasting_prefect_server_is_refused(monkeypatch, tmp_path, capsys):
+    """Its workers would each start a temporary server of their own, which outlives them."""
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from flows.cli import main
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    (tmp_path / "in").mkdir()
+    with temporary_settings(updates={PREFECT_API_URL: None}):   # whatever server other tests started
+        assert main(["--home", str(tmp_path / "h"), "run", "--inbox", str(tmp_path / "in"),
+                     "--dask-address", "tcp://127.0.0.1:1"]) == 2
+    assert "--dask-address needs a lasting Prefect server" in capsys.readouterr().err
+    assert not (tmp_path / "h").exists()
+
+
 def test_object_store_options_come_from_the_aws_variables(monkeypatch, tmp_path):
     for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_ALLOW_HTTP", "AWS_REGION", "AWS_DEFAULT_REGION",
                  "AWS_S3_ALLOW_UNSAFE_RENAME"):

@@ -63,12 +63,18 @@ def run_server(host: str, port: int) -> int:
 class Watcher:
     """Decides when to run: some dump files are new (not in the file index by path, size and mtime,
     or indexed to a dump the lake no longer holds: a rollback's), and none of them has changed for
-    quiet_seconds. Temporary names (`.part`, `.tmp`, dot files) don't count until they are renamed."""
+    quiet_seconds. Temporary names (`.part`, `.tmp`, dot files) don't count until they are renamed.
+    Files a run left pending (unreadable, or the run failed) count again once retry_seconds have
+    passed, or when changed; a new file's run tries them too."""
     settings: Settings
     quiet_seconds: float
     clock: Callable[[], float] = time.monotonic
+    retry_seconds: float = 600.0
     _pending: frozenset = field(default=frozenset())
     _since: float = 0.0
+    _tried: frozenset = field(default=frozenset())   # pending when the last run started
+    _tried_at: float = 0.0
+    _seen: frozenset = field(default=frozenset())    # pending at the last check
     _known: tuple = (None, frozenset())   # (the dumps log's stamp, the dump ids the lake holds)
 
     def pending(self) -> frozenset:
@@ -90,14 +96,19 @@ class Watcher:
         return self._known[1]
 
     def due(self) -> bool:
-        pending, now = self.pending(), self.clock()
-        if pending != self._pending:
-            self._pending, self._since = pending, now
+        now = self.clock()
+        if self._tried and now - self._tried_at >= self.retry_seconds:
+            self._tried = frozenset()
+        self._seen = self.pending()
+        fresh = self._seen - self._tried
+        if fresh != self._pending:
+            self._pending, self._since = fresh, now
             return False
-        return bool(pending) and now - self._since >= self.quiet_seconds
+        return bool(fresh) and now - self._since >= self.quiet_seconds
 
     def ran(self) -> None:
-        self._pending = frozenset()
+        """A run started: what is pending now waits for retry_seconds if the run leaves it so."""
+        self._tried, self._tried_at, self._pending = self._seen, self.clock(), frozenset()
 
 
 def watch(settings: Settings, run: Callable[[], dict], quiet_seconds: float, poll_seconds: float,
@@ -113,7 +124,7 @@ def watch(settings: Settings, run: Callable[[], dict], quiet_seconds: float, pol
             started = time.monotonic()
             try:
                 summary = run()
-            except Exception as exc:  # a failed run is recorded in `runs`; the next burst tries again
+            except Exception as exc:  # recorded in `runs`; its files wait for a new file or retry_seconds
                 print(f"watch: run {runs} failed: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
                 continue
             print(f"watch: run {runs}: {describe(summary, time.monotonic() - started)}", flush=True)

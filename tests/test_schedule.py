@@ -165,6 +165,32 @@ def test_watcher_waits_for_a_burst_to_go_quiet(tmp_path, sample_text):
     assert not watcher.due()
 
 
+def test_files_a_run_left_unread_wait_for_the_retry_time_or_a_new_file(tmp_path, sample_text):
+    """An unreadable file (no permission, an archived object) must not make `watch` run every quiet period."""
+    now = [0.0]
+    settings = Settings.load(home=tmp_path / "home", inbox=tmp_path / "inbox")
+    watcher = Watcher(settings, quiet_seconds=2, clock=lambda: now[0], retry_seconds=60)
+    write_dump(settings.inbox, "000_a.txt", sample_text, FIRST)   # never indexed: as if unreadable
+    assert not watcher.due()
+    now[0] = 2.5
+    assert watcher.due()
+    watcher.ran()                                      # the run leaves it unread
+    for now[0] in (3.0, 10.0, 30.0, 59.0):
+        assert not watcher.due()
+    write_dump(settings.inbox, "001_b.txt", sample_text.replace("h-index28", "h-index29"), FIRST)
+    now[0] = 59.5
+    assert not watcher.due()                           # a new file: its quiet period starts
+    now[0] = 62.0
+    assert watcher.due()
+    watcher.ran()                                      # both left unread now
+    now[0] = 100.0
+    assert not watcher.due()
+    now[0] = 122.5                                     # retry_seconds after that run
+    assert not watcher.due()                           # they count again: their quiet period starts
+    now[0] = 125.0
+    assert watcher.due()
+
+
 def test_watch_loads_a_burst_in_few_runs_and_a_slow_file_whole(prefect_harness, tmp_path, sample_text, capsys):
     settings = Settings.load(home=tmp_path / "home", inbox=tmp_path / "inbox", settle_seconds=3)
     settings.inbox.mkdir(parents=True)

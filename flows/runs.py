@@ -33,7 +33,8 @@ def describe(summary: dict, seconds: float | None = None) -> str:
 
 def _describe(summary: dict, seconds: float, ignored: str) -> str:
     if not summary["dumps_new"]:
-        return (f"nothing new: {summary['dumps_seen']} dump files read before (loaded or quarantined), "
+        read_before = summary["dumps_seen"] - summary.get("unreadable", 0)
+        return (f"nothing new: {read_before} dump files read before (loaded or quarantined), "
                 f"{summary['waiting']} still being written{ignored}; only a runs row added ({seconds:.1f} s)")
     mb = summary["bytes_new"] / 1e6
     profiles = summary.get("rows_added", {}).get("profiles", 0)

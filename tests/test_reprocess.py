@@ -126,3 +126,10 @@ def test_a_retried_commit_of_a_reprocessing_run_replaces_the_old_rejects_too(pre
     assert failed and summary["dumps_loaded"] == 1
     assert rows(home, "SELECT status, entries_loaded FROM dumps") == [("loaded", 50)]
     assert rows(home, "SELECT count(*) FROM rejects") == [(0,)]
+
+
+def test_a_run_with_nothing_new_counts_only_files_it_had_read_before():
+    summary = {"dumps_new": 0, "dumps_seen": 8, "unreadable": 6, "waiting": 1, "ignored": 0, "notes": []}
+    said = runs.describe(summary, 1.0)
+    assert said.startswith("nothing new: 2 dump files read before (loaded or quarantined), 1 still being written")
+    assert "6 unreadable (tried again next run)" in said

@@ -43,28 +43,30 @@ class DumpBytes:
     stored_suffix: str = ".txt"            # name suffix of its raw/ copy
 
 
-def read_dump(path: storage.Location, max_bytes: int) -> DumpBytes:
-    """The dump's raw bytes (gunzipped for .gz), streamed: never more than max_bytes + a chunk in memory."""
+def read_dump(path: storage.Location, max_bytes: int, listed: tuple[int, int] | None = None) -> DumpBytes:
+    """The dump's raw bytes (gunzipped for .gz), streamed: never more than max_bytes + a chunk in memory.
+    listed: its (size, mtime_ns) in the run's listing, which an object read from a store must still have."""
     gz = path.name.endswith(".gz")
     try:
-        raw = _read_limited(path, max_bytes, gz)
+        raw = _read_limited(path, max_bytes, gz, listed)
     except (gzip.BadGzipFile, EOFError, zlib.error) as exc:   # the bytes are damaged: that won't pass
-        return _refused(path, f"can't decompress the file: {exc}")
+        return _refused(path, f"can't decompress the file: {exc}", listed)
     except OSError as exc:
         raise Unreadable(f"{identity.printable(str(path))}: {exc.strerror or exc}") from None
     if raw is None:
         what = f"decompresses to more than {max_bytes} bytes (reading stopped there: a gzip bomb?)" if gz \
             else f"is larger than the size limit of {max_bytes} bytes"
-        return _refused(path, f"the dump {what}. To load it, raise PROFILE_ETL_MAX_DUMP_BYTES and reprocess it")
+        return _refused(path, f"the dump {what}. To load it, raise PROFILE_ETL_MAX_DUMP_BYTES and reprocess it", listed)
     return DumpBytes(identity.dump_id(raw), len(raw), raw)
 
 
-def _read_limited(path: storage.Location, max_bytes: int, gz: bool) -> bytes | None:
+def _read_limited(path: storage.Location, max_bytes: int, gz: bool, listed: tuple[int, int] | None) -> bytes | None:
     """The bytes, or None as soon as there are more than max_bytes of them."""
     if not gz and storage.size(path) > max_bytes:
         return None
     chunks, total = [], 0
     with storage.open_read(path) as stored, (gzip.open(stored, "rb") if gz else stored) as handle:
+        storage.check_as_listed(stored, listed)
         while chunk := handle.read(CHUNK_BYTES):
             total += len(chunk)
             if total > max_bytes:
@@ -73,12 +75,12 @@ def _read_limited(path: storage.Location, max_bytes: int, gz: bool) -> bytes | N
     return b"".join(chunks)
 
 
-def _refused(path: storage.Location, reason: str) -> DumpBytes:
+def _refused(path: storage.Location, reason: str, listed: tuple[int, int] | None = None) -> DumpBytes:
     """A dump refused before decoding. Its dump_id is the SHA-256 of the bytes as stored, streamed in
     constant memory: for a .gz that is the compressed file (an exception to SPEC §3, which hashes the
     decompressed bytes, because those are refused unread), and its raw/ copy is that file as it is."""
     try:
-        did, size = _digest(path)
+        did, size = _digest(path, listed)
     except OSError as exc:
         raise Unreadable(f"{identity.printable(str(path))}: {exc.strerror or exc}") from None
     stored = ".txt.gz" if path.name.endswith(".gz") else ".txt"
@@ -91,8 +93,9 @@ def stored_digest(path: storage.Location) -> str:
     return _digest(path)[0]
 
 
-def _digest(path: storage.Location) -> tuple[str, int]:
+def _digest(path: storage.Location, listed: tuple[int, int] | None = None) -> tuple[str, int]:
     with storage.open_read(path) as handle:
+        storage.check_as_listed(handle, listed)
         return hashlib.file_digest(handle, "sha256").hexdigest(), handle.tell()
 
 
@@ -116,7 +119,7 @@ def extract_one(batch: Batch, source: SourceFile, known: set[str], raw_dir: Path
     (sidecar_error: the reason its original sidecar was unusable, recorded with that copy). A dump
     whose name gives no profile key by key_pattern is quarantined under its whole stem."""
     try:
-        read = read_dump(source.path, max_bytes)
+        read = read_dump(source.path, max_bytes, listing(source))
         if changed_since_listed(source):
             raise Unreadable(f"{identity.printable(str(source.path))}: {WRITTEN_TO}")
         if read.dump_id in known:
@@ -197,9 +200,15 @@ def max_lines(max_bytes: int) -> int:
     return max(max_bytes // BYTES_PER_LINE, 10_000)
 
 
+def listing(source: SourceFile) -> tuple[int, int] | None:
+    """What an inbox object must still be when it is read: (size, mtime_ns) as listed."""
+    return (source.size, source.mtime_ns) if source.origin is None and storage.is_url(source.path) else None
+
+
 def changed_since_listed(source: SourceFile) -> bool:
     """An inbox file whose size or modification time is no longer the listing's: its bytes may be
-    half of a write that began after the settle check. (Objects in a store are replaced whole.)"""
+    half of a write that began after the settle check. (An object in a store is checked as it is
+    opened: read_dump's `listed`.)"""
     if source.origin is not None or storage.is_url(source.path):
         return False
     try:

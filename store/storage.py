@@ -114,6 +114,14 @@ def stat(loc: Location) -> tuple[int, int]:
     return info["size"], mtime_ns(info)
 
 
+def check_as_listed(handle: IO[bytes], listed: tuple[int, int] | None) -> None:
+    """An object opened for reading must be the one listed (size, mtime_ns): a store replaces objects
+    whole, and its reads of a handle fetch the version opened (s3fs: If-Match on the ETag)."""
+    details = getattr(handle, "details", None)
+    if listed is not None and details is not None and (details["size"], mtime_ns(details)) != tuple(listed):
+        raise OSError("replaced since the run listed it (the next run reads it again)")
+
+
 def size(loc: Location) -> int:
     return filesystem(loc).size(loc) if is_url(loc) else loc.stat().st_size
 

@@ -3,6 +3,7 @@ options from the AWS variables, and S3 inboxes scanned and read by the local rul
 S3 server are of the e2e tier)."""
 from __future__ import annotations
 
+import datetime as dt
 import gzip
 import hashlib
 import json
@@ -69,6 +70,27 @@ def test_dumps_and_sidecars_are_read_from_s3_within_the_size_limit(bucket, sampl
     put(bucket / "inbox/000_a.meta.json", "{not json")
     with pytest.raises(identity.SidecarError, match="000_a.meta.json is not valid JSON"):
         extract.read_sidecar(plain)
+
+
+@pytest.mark.e2e
+def test_an_s3_object_replaced_after_the_listing_is_left_for_the_next_run(bucket, tmp_path, sample_text):
+    """The listing gives the capture time (LastModified) and the file index key: a dump read under
+    them must be the object listed, not a later one put under the same key."""
+    from core.records import SourceFile
+    path = put(bucket / "inbox/000_p.txt", sample_text.encode())
+    big = put(bucket / "inbox/001_q.txt", sample_text.encode() * 2)   # over the limit: refused, hashed unread
+    [listed, listed_big] = [SourceFile(url, size, mtime) for url, size, mtime in storage.list_files(bucket / "inbox")]
+    put(path, sample_text.replace("h-index28", "h-index99999").encode())
+    put(big, sample_text.encode() * 3)
+    stamp = {"run_id": "20260602T000000Z-aaaa", "ingested_at": dt.datetime.now(dt.timezone.utc)}
+    limit = len(sample_text.encode()) + 10
+    batch = extract.extract_batch([listed, listed_big], set(), tmp_path / "raw", limit, stamp, 0)
+    assert not batch.dumps and not batch.files
+    assert len(batch.unread) == 2 and all("replaced since the run listed it" in why for why in batch.unread)
+    relisted = [SourceFile(url, size, mtime) for url, size, mtime in storage.list_files(bucket / "inbox")]
+    batch = extract.extract_batch(relisted, set(), tmp_path / "raw", limit, stamp, 0)
+    raw = sample_text.encode()
+    assert [row["byte_size"] for row in batch.dumps] == [len(raw) + 3, 3 * len(raw)]   # the replacements
 
 
 def test_locations_from_flags_and_environment(monkeypatch, tmp_path):

@@ -12,7 +12,6 @@ from pathlib import Path
 
 from core import identity
 from flows import guard, home_commands
-from flows.home_commands import reachable
 from flows.prefect_env import use_prefect_env, without_heartbeats
 from store import storage
 from store.errors import RunFailed, UserError
@@ -34,6 +33,17 @@ def seconds(above: float | None = None):
                                                                                       else ", 0 or more"))
         return value
     return parse
+
+
+def cron(text: str) -> str:
+    """An argparse type: a cron schedule as Prefect reads it."""
+    from prefect.client.schemas.schedules import CronSchedule
+    try:
+        CronSchedule(cron=text)
+    except ValueError as exc:   # pydantic's ValidationError is one
+        raise argparse.ArgumentTypeError(f"{text!r} is not a cron schedule (minute hour day month weekday); "
+                                         'e.g. "0 * * * *" for hourly') from None
+    return text
 
 
 def count(text: str) -> int:
@@ -79,7 +89,7 @@ def parser() -> argparse.ArgumentParser:
     report.add_argument("--limit", type=count, default=20, help="profiles shown, by citations (default 20)")
     serve = commands.add_parser("serve", help="serve the ingestion flow as a scheduled Prefect deployment")
     when = serve.add_mutually_exclusive_group(required=True)
-    when.add_argument("--cron", help='cron schedule, e.g. "0 * * * *"')
+    when.add_argument("--cron", type=cron, help='cron schedule, e.g. "0 * * * *"')
     when.add_argument("--interval", type=seconds(above=0), help="seconds between runs")
     serve.add_argument("--inbox")
     serve.add_argument("--lake", help=LAKE_HELP)
@@ -176,10 +186,10 @@ def prepare_prefect(settings: Settings, verbose: bool = False) -> None:
         guard.terminate_as_interrupt()
         if not os.environ.get("PREFECT_API_URL"):   # a lasting server is no child of the run
             COMMAND["watchdog"] = guard.watch_children()
-    if not reachable(settings.inbox):
+    if not storage.reachable(settings.inbox):
         raise UserError(f"inbox {settings.inbox} is not a folder (or its bucket doesn't exist): "
                         "create it or pass --inbox DIR")
-    if storage.is_url(settings.lake) and not reachable(settings.lake):
+    if storage.is_url(settings.lake) and not storage.reachable(settings.lake):
         raise UserError(f"the bucket of lake {settings.lake} doesn't exist: create it or pass --lake")
 
 
@@ -201,14 +211,14 @@ def cmd_server(settings: Settings, args) -> int:
 def cmd_watch(settings: Settings, args) -> int:
     prepare_prefect(settings, args.verbose)
     from flows.pipeline import ingest
-    from flows.schedule import watch
+    from flows.schedule import SCHEDULED_LOCK_WAIT, watch
     quiet = settings.settle_seconds if args.quiet_seconds is None else args.quiet_seconds
     def run() -> dict:
         with without_heartbeats():
             return ingest(home=settings.home, inbox=settings.inbox, lake=str(settings.lake),
                           settle_seconds=settings.settle_seconds,
                           batch_size=settings.batch_size, max_dump_bytes=settings.max_dump_bytes,
-                          lock_wait_seconds=max(settings.lock_wait_seconds, 600))
+                          lock_wait_seconds=max(settings.lock_wait_seconds, SCHEDULED_LOCK_WAIT))
     try:
         watch(settings, run, quiet, args.poll_seconds)
     except KeyboardInterrupt:
@@ -235,8 +245,6 @@ def refuse_dask_without_server() -> None:
 def run_ingest(settings: Settings, args) -> int:
     from flows.pipeline import ingest_flow
     from flows.progress import show_progress
-    if settings.dask_address:   # its workers run in folders of their own
-        settings = settings.absolute()
     from flows.runs import describe
     show_progress()
     try:

@@ -45,22 +45,12 @@ def add_parsers(commands, lake_help: str) -> None:
                           help="if a run holds the home, wait up to this many seconds (default: exit at once)")
 
 
-def reachable(loc: storage.Location) -> bool:
-    try:
-        return storage.is_dir(loc)
-    except UserError:
-        raise
-    except Exception as exc:  # e.g. no credentials, or no endpoint listening
-        raise UserError(f"can't reach {loc}: {type(exc).__name__}: {exc}; check the AWS_* variables "
-                        "(AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY)") from None
-
-
 def cmd_rebuild(settings: Settings, args) -> int:
     from flows.rebuild import Drop, lake_from_raw, refuse_without_sources
     from store.lock import run_lock
     from warehouse.publish import rebuild
     from warehouse.views import MartError
-    reachable(settings.lake)   # an unreachable S3 lake says so, not "no lake"
+    storage.reachable(settings.lake)   # an unreachable S3 lake says so, not "no lake"
     refuse_without_sources(settings, args.from_raw)   # before the lock, which makes the home
     if (args.drop or args.drop_damaged) and not args.from_raw:
         raise UserError("--drop and --drop-damaged go with --from-raw")
@@ -91,7 +81,7 @@ def cmd_doctor(settings: Settings, args) -> int:
     from store.lock import run_lock
     if not settings.home.is_dir():
         raise UserError(f"no home at {settings.home}: nothing to check (check --home or PROFILE_ETL_HOME)")
-    reachable(settings.lake)
+    storage.reachable(settings.lake)
     findings = doctor.examine(settings)
     sys.stdout.write(doctor.report(findings))
     if not args.repair or not findings.problems:
@@ -106,7 +96,7 @@ def cmd_doctor(settings: Settings, args) -> int:
 
 def cmd_history(settings: Settings, args) -> int:
     from warehouse import history
-    reachable(settings.lake)   # an unreachable S3 lake says so, not "no lake"
+    storage.reachable(settings.lake)   # an unreachable S3 lake says so, not "no lake"
     history.require_lake(settings.lake)
     from warehouse.lake_health import refuse_damaged_logs
     refuse_damaged_logs(settings.lake, "`history`")
@@ -120,7 +110,7 @@ def cmd_rollback(settings: Settings, args) -> int:
     from warehouse import history
     from warehouse.lake_health import refuse_damaged_logs
     from warehouse.publish import rebuild
-    reachable(settings.lake)
+    storage.reachable(settings.lake)
     history.require_lake(settings.lake)   # before the lock, which makes the home
     refuse_damaged_logs(settings.lake, "`rollback`")
     with run_lock(settings.home, settings.lock_wait_seconds, "rollback"):
@@ -139,7 +129,7 @@ def cmd_maintain(settings: Settings, args) -> int:
     from warehouse import history, lake, maintenance
     from warehouse.lake_health import refuse_damaged_logs
     days = lake.RETENTION_DAYS if args.retention_days is None else args.retention_days
-    reachable(settings.lake)
+    storage.reachable(settings.lake)
     history.require_lake(settings.lake)
     refuse_damaged_logs(settings.lake, "`maintain`")   # a vacuum would delete the files a damaged commit hides
     with run_lock(settings.home, settings.lock_wait_seconds, "maintain"):

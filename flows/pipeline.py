@@ -125,7 +125,7 @@ def print_deployment_result(flow, flow_run, state) -> None:
 # worker process would first pay about 0.5 CPU-s to import polars and pandera.
 @flow(name="profile-etl-ingest", log_prints=False, task_runner=ThreadPoolTaskRunner(max_workers=cores()),
       on_completion=[print_deployment_result], on_failure=[print_deployment_result],
-      on_crashed=[print_deployment_result])
+      on_crashed=[print_deployment_result], on_cancellation=[print_deployment_result])
 def ingest(home: Path = DEFAULTS.home, inbox: Path | str | None = None, batch_size: int = DEFAULTS.batch_size,
            settle_seconds: float = DEFAULTS.settle_seconds, max_dump_bytes: int = DEFAULTS.max_dump_bytes,
            lock_wait_seconds: float = DEFAULTS.lock_wait_seconds, reprocess: bool = False,
@@ -135,6 +135,8 @@ def ingest(home: Path = DEFAULTS.home, inbox: Path | str | None = None, batch_si
     inbox and lake may be fsspec URLs (s3://bucket/inbox); `str` keeps a URL's `//` intact."""
     settings = Settings.load(home=home, inbox=inbox, batch_size=batch_size, settle_seconds=settle_seconds,
                              max_dump_bytes=max_dump_bytes, lock_wait_seconds=lock_wait_seconds, lake=lake)
+    if not storage.reachable(settings.inbox):   # an unmounted share must not look like an empty inbox
+        raise UserError(f"inbox {settings.inbox} is not a folder (or its bucket doesn't exist)")
     with run_lock(settings.home, settings.lock_wait_seconds), reusing_tables(settings.lake):
         started_at = dt.datetime.now(dt.timezone.utc)
         run_id = runs.new_run_id(started_at)
@@ -228,8 +230,13 @@ def log_unread(unread: list[str]) -> None:
 
 
 def publish_summary(summary: dict, new_dumps: pl.DataFrame) -> None:
-    create_markdown_artifact(key=ARTIFACT_KEY, markdown=artifact.summary_markdown(summary, new_dumps),
-                             description=runs.describe(summary))
+    """The run's summary as a Prefect artifact; past the commit point, a Prefect API that fails here
+    leaves the run completed."""
+    try:
+        create_markdown_artifact(key=ARTIFACT_KEY, markdown=artifact.summary_markdown(summary, new_dumps),
+                                 description=runs.describe(summary))
+    except Exception as exc:
+        get_run_logger().warning("the run's summary artifact could not be written: %s", exc)
 
 
 def record_failed_run(settings: Settings, run_id: str, started_at: dt.datetime, seq: int) -> None:

@@ -2,19 +2,23 @@
 and a watcher that starts a run when new dumps have settled in the inbox."""
 from __future__ import annotations
 
+import hashlib
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable
 
 from flows import discover
 from store import storage
 from store.settings import Settings
 
-DEPLOYMENT = "scheduled-ingest"
+DEPLOYMENT = "scheduled-ingest"   # + the home's folder name and a hash of its path: a deployment per home
+SCHEDULED_LOCK_WAIT = 600.0   # a scheduled or watched run queues this long behind a manual run holding the home
 # Offline and quiet: what a Prefect server or client needs on a machine without internet.
 OFFLINE_ENV = {"PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1"}
 
@@ -24,13 +28,18 @@ def serve(settings: Settings, cron: str | None, interval: float | None) -> None:
     from prefect.client.schemas.objects import ConcurrencyLimitConfig
 
     from flows.pipeline import ingest
-    absolute = settings.absolute()   # a deployment's runs start in another folder
-    ingest.serve(name=DEPLOYMENT, cron=cron, interval=interval, limit=1,
+    ingest.serve(name=deployment_name(settings.home), cron=cron, interval=interval, limit=1,
                  global_limit=ConcurrencyLimitConfig(limit=1, collision_strategy="ENQUEUE"),
-                 parameters={"home": str(absolute.home), "inbox": str(absolute.inbox), "lake": str(absolute.lake),
+                 parameters={"home": str(settings.home), "inbox": str(settings.inbox), "lake": str(settings.lake),
                              "settle_seconds": settings.settle_seconds, "batch_size": settings.batch_size,
                              "max_dump_bytes": settings.max_dump_bytes,
-                             "lock_wait_seconds": settings.lock_wait_seconds})
+                             "lock_wait_seconds": max(settings.lock_wait_seconds, SCHEDULED_LOCK_WAIT)})
+
+
+def deployment_name(home: Path) -> str:
+    """The serve deployment of a home: homes served on one server never share (or pause) a schedule."""
+    digest = hashlib.sha256(str(home).encode("utf-8", "surrogateescape")).hexdigest()[:8]
+    return f"{DEPLOYMENT}-{re.sub(r'[^A-Za-z0-9_.-]+', '-', home.name)[:40]}-{digest}"
 
 
 def server_command(host: str, port: int) -> list[str]:
@@ -64,14 +73,17 @@ class Watcher:
     """Decides when to run: some dump files are new (not in the file index by path, size and mtime,
     or indexed to a dump the lake no longer holds: a rollback's), and none of them has changed for
     quiet_seconds. Temporary names (`.part`, `.tmp`, dot files) don't count until they are renamed.
+    Files that keep arriving run after max_wait_seconds (default: 10 quiet periods, at least a minute).
     Files a run left pending (unreadable, or the run failed) count again once retry_seconds have
     passed, or when changed; a new file's run tries them too."""
     settings: Settings
     quiet_seconds: float
     clock: Callable[[], float] = time.monotonic
     retry_seconds: float = 600.0
+    max_wait_seconds: float | None = None
     _pending: frozenset = field(default=frozenset())
     _since: float = 0.0
+    _waiting_since: float = 0.0   # when something became pending, however it changed since
     _tried: frozenset = field(default=frozenset())   # pending when the last run started
     _tried_at: float = 0.0
     _seen: frozenset = field(default=frozenset())    # pending at the last check
@@ -101,10 +113,12 @@ class Watcher:
             self._tried = frozenset()
         self._seen = self.pending()
         fresh = self._seen - self._tried
+        if fresh and not self._pending:
+            self._waiting_since = now
         if fresh != self._pending:
             self._pending, self._since = fresh, now
-            return False
-        return bool(fresh) and now - self._since >= self.quiet_seconds
+        max_wait = self.max_wait_seconds if self.max_wait_seconds is not None else max(60.0, 10 * self.quiet_seconds)
+        return bool(fresh) and (now - self._since >= self.quiet_seconds or now - self._waiting_since >= max_wait)
 
     def ran(self) -> None:
         """A run started: what is pending now waits for retry_seconds if the run leaves it so."""

@@ -51,13 +51,9 @@ class Settings:
         home = Path(settings.home)
         if home.exists() and not home.is_dir():
             raise UserError(f"home {home} is a file, not a folder: pass --home DIR (or set {ENV_PREFIX}HOME)")
-        return replace(settings, home=home, inbox=storage.location(settings.inbox or home / "inbox"),
-                       lake=storage.location(settings.lake or home / "lake"))
-
-    def absolute(self) -> "Settings":
-        """The settings with local paths made absolute, for processes that start in other folders (a
-        deployment's runs, Dask workers); URLs are already."""
-        return replace(self, home=self.home.resolve(), inbox=_absolute(self.inbox), lake=_absolute(self.lake))
+        # absolute: the file index keys files by path, and a deployment's runs start in other folders
+        return replace(settings, home=_absolute(home), inbox=_absolute(storage.location(settings.inbox or home / "inbox")),
+                       lake=_absolute(storage.location(settings.lake or home / "lake")))
 
     @property
     def raw(self) -> Path:
@@ -81,7 +77,8 @@ UNBOUNDED = {"lock_wait_seconds"}   # `--wait inf`: wait for the other run howev
 
 
 def _absolute(loc):
-    return loc if loc is None or storage.is_url(loc) else Path(loc).resolve()
+    """A local path made absolute as given (links not followed); a URL as it is."""
+    return loc if loc is None or storage.is_url(loc) else Path(os.path.abspath(loc))
 
 
 def _convert(name: str, raw: str):

@@ -105,6 +105,18 @@ def is_dir(loc: Location) -> bool:
     return True
 
 
+def reachable(loc: Location) -> bool:
+    """Is loc a folder (or a bucket's prefix)? An endpoint that can't be reached is a UserError."""
+    from store.errors import UserError
+    try:
+        return is_dir(loc)
+    except UserError:
+        raise
+    except Exception as exc:  # e.g. no credentials, or no endpoint listening
+        raise UserError(f"can't reach {loc}: {type(exc).__name__}: {exc}; check the AWS_* variables "
+                        "(AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY)") from None
+
+
 def stat(loc: Location) -> tuple[int, int]:
     """(size in bytes, modification time in ns)."""
     if not is_url(loc):

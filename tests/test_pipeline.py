@@ -175,3 +175,23 @@ def test_what_the_runs_row_names_is_flushed_to_disk_before_it_commits(run_ingest
     monkeypatch.setattr(lake, "commit_run", lambda *args: events.append(("commit", args[0])) or commit(*args))
     run_ingest(home, inbox)
     assert events == [("flush", (home / "raw", home / "lake")), ("commit", home / "lake")]
+
+
+def test_a_missing_inbox_fails_the_run_instead_of_looking_empty(run_ingest, home, tmp_path):
+    """A deployment's run gets the inbox as a parameter: an unmounted share must not be 'nothing new'."""
+    from store.errors import UserError
+    with pytest.raises(UserError, match="is not a folder"):
+        run_ingest(home, tmp_path / "unmounted")
+    assert not (home / "lake").exists()
+
+
+def test_a_summary_artifact_prefect_fails_to_take_leaves_the_run_completed(run_ingest, home, inbox, monkeypatch):
+    """Past the commit point a Prefect API that went away must not mark a loaded run failed."""
+    from flows import pipeline
+
+    def unreachable(**_):
+        raise ConnectionError("the Prefect API went away")
+    monkeypatch.setattr(pipeline, "create_markdown_artifact", unreachable)
+    summary = run_ingest(home, inbox)
+    assert (summary["status"], summary["dumps_loaded"]) == ("completed", 1)
+    assert scalar(home, "SELECT string_agg(status, ',') FROM runs") == "completed"

@@ -22,7 +22,7 @@ from core.validate import FILE_SCHEMA
 from flows import discover
 from flows.artifact import ARTIFACT_KEY
 from flows.pipeline import ingest
-from flows.schedule import Watcher, watch
+from flows.schedule import Watcher, deployment_name, watch
 from store import storage
 from store.settings import Settings
 from tests.conftest import SAMPLE_NAME, write_dump
@@ -64,7 +64,7 @@ def healthy(url: str) -> bool:
         return False
 
 
-def completed_scheduled_runs(api_url: str) -> int:
+def completed_scheduled_runs(api_url: str, home: Path) -> int:
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import (DeploymentFilter, DeploymentFilterName, FlowRunFilter,
                                                 FlowRunFilterState, FlowRunFilterStateType)
@@ -73,7 +73,7 @@ def completed_scheduled_runs(api_url: str) -> int:
     async def count() -> int:
         async with get_client() as client:
             runs = await client.read_flow_runs(
-                deployment_filter=DeploymentFilter(name=DeploymentFilterName(any_=["scheduled-ingest"])),
+                deployment_filter=DeploymentFilter(name=DeploymentFilterName(any_=[deployment_name(home)])),
                 flow_run_filter=FlowRunFilter(state=FlowRunFilterState(type=FlowRunFilterStateType(
                     any_=[StateType.COMPLETED]))))
             return len(runs)
@@ -111,7 +111,7 @@ def test_served_flow_runs_on_its_schedule_and_loads_new_dumps(tmp_path, sample_t
         until(lambda: dump_count(home) == 1, 180, "the first scheduled run to load the sample")
         write_dump(inbox, "001_7707062aadfcc580.txt", later_snapshot(sample_text), LATER)
         until(lambda: dump_count(home) == 2, 180, "a later scheduled run to load the dropped-in dump")
-        assert until(lambda: completed_scheduled_runs(api) >= 2, 60, "two completed scheduled runs")
+        assert until(lambda: completed_scheduled_runs(api, home) >= 2, 60, "two completed scheduled runs")
         until(lambda: "1 loaded, 0 partial, 0 quarantined, 0 new profiles" in output.read_text(), 60,
               "the later run's result line")
     finally:
@@ -250,3 +250,32 @@ def test_watcher_sees_the_dumps_of_a_rolled_back_run_as_new(tmp_path, sample_tex
     assert watcher.pending() == frozenset()
     held.clear()                                      # rolled back
     assert watcher.pending() == {discover.row_key((str(path), stat.st_size, stat.st_mtime_ns))}
+
+
+def test_files_that_keep_arriving_run_after_the_longest_wait(tmp_path, sample_text):
+    """A trickle of a file a second never goes quiet for 2 s: it runs after max_wait_seconds."""
+    now = [0.0]
+    settings = Settings.load(home=tmp_path / "home", inbox=tmp_path / "inbox")
+    watcher = Watcher(settings, quiet_seconds=2, clock=lambda: now[0], max_wait_seconds=10)
+    for second in range(12):
+        now[0] = float(second)
+        write_dump(settings.inbox, f"{second:03d}_p{second}.txt", sample_text.replace("h-index28", f"h-index{second}"), FIRST)
+        assert watcher.due() == (second >= 10), second
+    watcher.ran()
+    assert not watcher.due()
+
+
+def test_serve_makes_a_deployment_per_home_whose_runs_queue_behind_a_manual_run(tmp_path, monkeypatch):
+    """Two homes served on one server must not share (or pause) one schedule; a scheduled run waits for
+    the home's lock rather than failing at once."""
+    from flows import pipeline, schedule
+    served = []
+    monkeypatch.setattr(pipeline.ingest, "serve", lambda **kwargs: served.append(kwargs), raising=False)
+    monkeypatch.chdir(tmp_path)
+    for home in ("data", "other/data"):
+        schedule.serve(Settings.load(home=home), "0 * * * *", None)
+    first, second = served
+    assert first["name"] != second["name"] and first["name"].startswith("scheduled-ingest-data-")
+    assert first["parameters"]["home"] == str(tmp_path / "data")
+    assert first["parameters"]["inbox"] == str(tmp_path / "data" / "inbox")
+    assert first["parameters"]["lock_wait_seconds"] >= 600

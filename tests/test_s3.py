@@ -224,3 +224,21 @@ def test_an_s3_lake_in_the_format_before_delta_tables_is_refused(prefect_harness
     assert main(["--home", str(home), "run", "--inbox", inbox, "--lake", lake_dir, "--settle-seconds", "0"]) == 2
     assert "rebuild --from-raw" in capsys.readouterr().err
     assert [url.name for url, _, _ in storage.list_files(lake_dir)] == [lake.OLD_MANIFEST]   # nothing written
+
+
+def test_a_damaged_s3_lake_is_named_before_a_run_and_by_doctor(prefect_harness, bucket, tmp_path, sample_text,
+                                                                capsys):
+    """A commit that isn't one hides its rows (the next run would load the dump again, and every publish
+    after fail on the duplicate); a data file gone would fail every load: both are named, with the repair."""
+    inbox, lake_dir, home = bucket / "inbox", bucket / "lake", tmp_path / "home"
+    put(inbox / SAMPLE_NAME, sample_text)
+    run(home, inbox, lake_dir)
+    [listing_file] = [url for url, _, _ in storage.list_files(lake_dir / "listings") if url.endswith(".parquet")]
+    storage.filesystem(listing_file).rm_file(listing_file)
+    assert main(["--home", str(home), "doctor", "--lake", lake_dir]) == 1
+    assert f"lake table listings: listings/{listing_file.name} is in its log but missing" in capsys.readouterr().out
+    put(lake_dir / "dumps/_delta_log/00000000000000000001.json", "{}")
+    assert main(["--home", str(home), "run", "--inbox", inbox, "--lake", lake_dir, "--settle-seconds", "0"]) == 2
+    err = capsys.readouterr().err
+    assert "lake table dumps: its log (_delta_log/00000000000000000001.json) isn't a Delta commit" in err
+    assert "rebuild --from-raw" in err

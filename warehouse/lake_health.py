@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from deltalake import DeltaTable
@@ -29,28 +30,37 @@ ACTIONS = {"commitInfo", "add", "remove", "metaData", "protocol", "txn", "cdc", 
 def log_problems(lake: storage.Location, name: str) -> list[str]:
     """Commits since the last checkpoint that aren't Delta actions (say `{}`, or a file cut short):
     delta-rs reads `{}` as a commit that did nothing, and the rows of that commit silently vanish."""
-    log = Path(str(lake)) / name / "_delta_log"
-    if storage.is_url(lake) or not log.is_dir():
-        return []
-    since = checkpointed_version(log)
-    commits = sorted(int(path.stem) for path in log.glob("*.json") if path.stem.isdigit() and int(path.stem) > since)
-    bad = [f"{version:020d}.json" for version in commits if not is_commit(log / f"{version:020d}.json")]
+    log = lake / name / "_delta_log"
+    names = log_names(log)
+    since = checkpointed_version(log) if "_last_checkpoint" in names else -1
+    commits = sorted(int(n[:-5]) for n in names if n.endswith(".json") and n[:-5].isdigit() and int(n[:-5]) > since)
+    with ThreadPoolExecutor(8) as pool:   # on an object store each is a GET
+        whole = list(pool.map(lambda version: is_commit(log / f"{version:020d}.json"), commits))
+    bad = [f"{version:020d}.json" for version, ok in zip(commits, whole) if not ok]
     first = since + 1 if since >= 0 else commits[0] if commits else 0   # no checkpoint: from the oldest kept
     gaps = sorted(set(range(first, commits[-1])) - set(commits)) if commits else []
     return ([f"lake table {name}: its log (_delta_log/{file}) isn't a Delta commit" for file in bad]
             + [f"lake table {name}: its log lacks commit {version} (_delta_log/{version:020d}.json)" for version in gaps])
 
 
-def checkpointed_version(log: Path) -> int:
+def log_names(log: storage.Location) -> set[str]:
+    """The file names of a table's log folder (none if there is no log)."""
+    if storage.is_url(log):
+        return {url[len(log) + 1:] for url, _, _ in storage.list_files(log) if "/" not in url[len(log) + 1:]}
+    return {path.name for path in log.iterdir()} if log.is_dir() else set()
+
+
+def checkpointed_version(log: storage.Location) -> int:
     try:
-        return int(json.loads((log / "_last_checkpoint").read_text())["version"])
+        return int(json.loads(storage.read_bytes(log / "_last_checkpoint"))["version"])
     except (OSError, ValueError, KeyError, TypeError):
         return -1
 
 
-def is_commit(path: Path) -> bool:
+def is_commit(path: storage.Location) -> bool:
     try:
-        lines = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        text = storage.read_bytes(path).decode("utf-8")
+        lines = [json.loads(line) for line in text.splitlines() if line.strip()]
     except (OSError, ValueError):
         return False
     return bool(lines) and all(isinstance(line, dict) and len(line) == 1 and next(iter(line)) in ACTIONS
@@ -68,7 +78,7 @@ def table_problems(lake: storage.Location, name: str) -> list[str]:
     except Exception as exc:
         return [f"lake table {name}: its log ({name}/_delta_log) can't be read: {first_line(exc)}"]
     if storage.is_url(lake):
-        return []   # an object store's files are checked by reading them
+        return missing_objects(lake, name, table)
     import pyarrow.parquet as pq   # here: a run that finds no damage never needs it, nor pyarrow's filesystems
 
     problems = []
@@ -81,6 +91,14 @@ def table_problems(lake: storage.Location, name: str) -> list[str]:
         except Exception as exc:
             problems.append(f"lake table {name}: {relative} can't be read: {first_line(exc)}")
     return problems
+
+
+def missing_objects(lake: storage.Url, name: str, table: DeltaTable) -> list[str]:
+    """On an object store, the data files the log lists that the table's prefix lacks (one listing;
+    their footers are read when a load reads them)."""
+    present = {url for url, _, _ in storage.list_files(lake / name)}
+    return [f"lake table {name}: {uri[len(lake) + 1:]} is in its log but missing"
+            for uri in table.file_uris() if storage.Url(uri) not in present]
 
 
 def lake_problems(lake: storage.Location) -> list[str]:

@@ -131,24 +131,26 @@ def some(dump_ids: list[str]) -> str:
     return ", ".join(d[:16] for d in dump_ids[:3]) + (" …" if len(dump_ids) > 3 else "")
 
 
-def inbox_sources(settings: Settings, dumps: pl.DataFrame, metas: dict[str, dict]) -> dict[str, list[Path]]:
-    """Files that may hold each dump: where it was read (the lake, raw/meta/), where the file index saw it."""
+def inbox_sources(settings: Settings, dumps: pl.DataFrame, metas: dict[str, dict]) -> dict[str, list[storage.Location]]:
+    """Files that may hold each dump: where it was read (the lake, raw/meta/), where the file index saw
+    it; local paths or object-store URLs."""
     index = discover.read_file_index(settings.state)
     read_from = [(did, meta["source_path"]) for did, meta in metas.items()]
     rows = [*dumps.select("dump_id", "source_path").iter_rows(), *read_from, *index.select("dump_id", "path").iter_rows()]
-    found: dict[str, list[Path]] = {}
+    found: dict[str, list[storage.Location]] = {}
     for did, path in rows:
-        if did and path and not storage.is_url(path) and Path(path) not in found.setdefault(did, []):
-            found[did].append(Path(path))
+        if did and path and (loc := storage.location(path)) not in found.setdefault(did, []):
+            found[did].append(loc)
     return found
 
 
-def matching_file(paths: list[Path], did: str, max_bytes: int) -> Path | None:
+def matching_file(paths: list[storage.Location], did: str, max_bytes: int) -> storage.Location | None:
     for path in paths:
         try:
-            if path.is_file() and extract.read_dump(path, max_bytes).dump_id == did:
+            present = storage.exists(path) if storage.is_url(path) else path.is_file()
+            if present and extract.read_dump(path, max_bytes).dump_id == did:
                 return path
-        except extract.Unreadable:
+        except (extract.Unreadable, OSError):   # a store that can't be reached: no source there
             continue
     return None
 

@@ -242,3 +242,15 @@ def test_a_damaged_s3_lake_is_named_before_a_run_and_by_doctor(prefect_harness, 
     err = capsys.readouterr().err
     assert "lake table dumps: its log (_delta_log/00000000000000000001.json) isn't a Delta commit" in err
     assert "rebuild --from-raw" in err
+
+
+def test_doctor_copies_a_lost_raw_copy_again_from_an_s3_inbox(prefect_harness, bucket, tmp_path, sample_text, capsys):
+    inbox, home = bucket / "inbox", tmp_path / "home"
+    put(inbox / SAMPLE_NAME, sample_text)
+    run(home, inbox)
+    [copy] = (home / "raw").glob("*/*.txt")
+    copy.unlink()
+    assert main(["--home", str(home), "doctor", "--repair"]) == 0
+    out = capsys.readouterr().out
+    assert f"repaired: copied {copy.stem[:16]} again from {inbox / SAMPLE_NAME}" in out, out
+    assert copy.read_bytes() == sample_text.encode()

@@ -34,13 +34,19 @@ def log_problems(lake: storage.Location, name: str) -> list[str]:
     names = log_names(log)
     since = checkpointed_version(log) if "_last_checkpoint" in names else -1
     commits = sorted(int(n[:-5]) for n in names if n.endswith(".json") and n[:-5].isdigit() and int(n[:-5]) > since)
-    with ThreadPoolExecutor(8) as pool:   # on an object store each is a GET
-        whole = list(pool.map(lambda version: is_commit(log / f"{version:020d}.json"), commits))
-    bad = [f"{version:020d}.json" for version, ok in zip(commits, whole) if not ok]
+    files = [log / f"{version:020d}.json" for version in commits]
+    bad = [path.name for path, whole in zip(files, commits_whole(log, files)) if not whole]
     first = since + 1 if since >= 0 else commits[0] if commits else 0   # no checkpoint: from the oldest kept
     gaps = sorted(set(range(first, commits[-1])) - set(commits)) if commits else []
     return ([f"lake table {name}: its log (_delta_log/{file}) isn't a Delta commit" for file in bad]
             + [f"lake table {name}: its log lacks commit {version} (_delta_log/{version:020d}.json)" for version in gaps])
+
+
+def commits_whole(log: storage.Location, files: list) -> list[bool]:
+    if not storage.is_url(log):
+        return [is_commit(path) for path in files]
+    with ThreadPoolExecutor(8) as pool:   # each a GET
+        return list(pool.map(is_commit, files))
 
 
 def log_names(log: storage.Location) -> set[str]:

@@ -16,8 +16,6 @@ from store.errors import RunFailed, UserError
 from store.settings import Settings
 
 READERS = {"status", "sql", "tables", "describe", "check", "export", "report"}   # commands that only read the warehouse
-QUERY_ERRORS = {"ConversionException", "BinderException", "CatalogException", "OutOfRangeException",
-                "InvalidInputException", "ParserException"}
 STARTED = time.monotonic()   # a run's summary gives the wall time the user waited, Prefect's start included
 COMMAND = {"watchdog": None, "guarded": False}   # set by `entry`: in-process callers of main start no watchdog
 
@@ -59,7 +57,8 @@ def explain(exc: Exception, command: str, settings: Settings) -> None:
     if command in READERS and type(exc).__module__.split(".")[0] in ("duckdb", "_duckdb"):
         if type(exc).__name__ == "IOException" and ".duckdb" not in str(exc):   # an output file: export's, report's
             raise UserError(f"`{command}`: {exc}")
-        if type(exc).__name__ in QUERY_ERRORS:   # a query that fails on the data (a mart's), not a damaged file
+        from warehouse.catalog import QUERY_ERRORS
+        if isinstance(exc, QUERY_ERRORS):   # a query that fails on the data (a mart's), not a damaged file
             raise UserError(f"`{command}`: a query failed: {str(exc).split(chr(10))[0]} (an analyst's mart in "
                             f"{settings.home / 'marts'}? fix or remove its file, then `profile-etl rebuild`)")
         raise UserError(f"can't read the warehouse {settings.warehouse} ({exc}). If the file is damaged, "

@@ -189,9 +189,8 @@ def rebuild_file_index(settings: Settings) -> str:
     held, rows = set(dumps["dump_id"]), []
     for did, paths in inbox_sources(settings, dumps, raw_store.raw_metas(settings.raw)).items():
         if did in held and (path := matching_file(paths, did, settings.max_dump_bytes)) is not None:
-            stat = path.stat()
-            rows.append({"path": identity.printable(str(path)), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns,
-                         "dump_id": did})
+            size, mtime_ns = storage.stat(path)   # as a listing gives them: an object's time in whole seconds
+            rows.append({"path": identity.printable(str(path)), "size": size, "mtime_ns": mtime_ns, "dump_id": did})
     discover.add_to_file_index(settings.state, [pl.DataFrame(rows, schema=FILE_SCHEMA)])
     return (f"made the file index again from the lake and raw/ ({len(rows)} files, each read to check its bytes); "
             "the damaged one is state/files.parquet.damaged-*")

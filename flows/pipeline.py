@@ -232,9 +232,9 @@ def log_unread(unread: list[str]) -> None:
 def publish_summary(summary: dict, new_dumps: pl.DataFrame) -> None:
     """The run's summary as a Prefect artifact; past the commit point, a Prefect API that fails here
     leaves the run completed."""
+    markdown, description = artifact.summary_markdown(summary, new_dumps), runs.describe(summary)
     try:
-        create_markdown_artifact(key=ARTIFACT_KEY, markdown=artifact.summary_markdown(summary, new_dumps),
-                                 description=runs.describe(summary))
+        create_markdown_artifact(key=ARTIFACT_KEY, markdown=markdown, description=description)
     except Exception as exc:
         get_run_logger().warning("the run's summary artifact could not be written: %s", exc)
 

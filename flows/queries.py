@@ -145,7 +145,7 @@ def status(warehouse: Path, as_json: bool = False) -> str:
 def export(warehouse: Path, out: Path, fmt: str) -> list[Path]:
     """Every table and mart (an analyst's own too) as `<out>/<name>.<fmt>`, each file replaced whole;
     a mart that fails when queried is named in a UserError after the others are written."""
-    from warehouse.catalog import RELATIONS, query_error
+    from warehouse.catalog import QUERY_ERRORS, RELATIONS, query_error
     options = "FORMAT parquet, COMPRESSION zstd" if fmt == "parquet" else "FORMAT csv, HEADER true"
     written, failed = [], []
     with open_read_only(warehouse) as con:   # first: no folder is made for a home that has no warehouse
@@ -154,8 +154,7 @@ def export(warehouse: Path, out: Path, fmt: str) -> list[Path]:
             target, tmp = out / f"{name}.{fmt}", out / f".{name}.{fmt}.tmp"
             try:
                 con.execute(f'COPY (SELECT * FROM main."{name}") TO {sql_literal(str(tmp))} ({options})')
-            except (duckdb.ConversionException, duckdb.BinderException, duckdb.InvalidInputException,
-                    duckdb.OutOfRangeException, duckdb.CatalogException) as exc:   # the query's, not the file's
+            except QUERY_ERRORS as exc:
                 tmp.unlink(missing_ok=True)
                 failed.append(f"{name}: {query_error(exc)}")
                 continue

@@ -33,7 +33,7 @@ def describe(summary: dict, seconds: float | None = None) -> str:
 
 def _describe(summary: dict, seconds: float, ignored: str) -> str:
     if not summary["dumps_new"]:
-        read_before = summary["dumps_seen"] - summary.get("unreadable", 0)
+        read_before = max(summary["dumps_seen"] - summary.get("unreadable", 0), 0)   # a reprocess's raw/ copies aren't seen
         return (f"nothing new: {read_before} dump files read before (loaded or quarantined), "
                 f"{summary['waiting']} still being written{ignored}; only a runs row added ({seconds:.1f} s)")
     mb = summary["bytes_new"] / 1e6

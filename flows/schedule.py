@@ -73,20 +73,19 @@ class Watcher:
     """Decides when to run: some dump files are new (not in the file index by path, size and mtime,
     or indexed to a dump the lake no longer holds: a rollback's), and none of them has changed for
     quiet_seconds. Temporary names (`.part`, `.tmp`, dot files) don't count until they are renamed.
-    Files that keep arriving run after max_wait_seconds (default: 10 quiet periods, at least a minute).
-    Files a run left pending (unreadable, or the run failed) count again once retry_seconds have
-    passed, or when changed; a new file's run tries them too."""
+    While new files keep arriving, the settled ones run after max_wait_seconds (default: 10 quiet
+    periods, at least a minute). Settled files a run left unread (or a run that failed) count again
+    after retry_seconds, or when changed; a new file's run tries them too."""
     settings: Settings
     quiet_seconds: float
     clock: Callable[[], float] = time.monotonic
     retry_seconds: float = 600.0
     max_wait_seconds: float | None = None
-    _pending: frozenset = field(default=frozenset())
-    _since: float = 0.0
-    _waiting_since: float = 0.0   # when something became pending, however it changed since
-    _tried: frozenset = field(default=frozenset())   # pending when the last run started
+    _first_seen: dict = field(default_factory=dict)   # new file's key -> when first seen (a change is a new key)
+    _waiting_since: float | None = None               # since when some new file has been pending
+    _seen: frozenset = field(default=frozenset())     # pending at the last check
+    _tried: frozenset = field(default=frozenset())    # settled and pending when the last run started
     _tried_at: float = 0.0
-    _seen: frozenset = field(default=frozenset())    # pending at the last check
     _known: tuple = (None, frozenset())   # (the dumps log's stamp, the dump ids the lake holds)
 
     def pending(self) -> frozenset:
@@ -113,16 +112,21 @@ class Watcher:
             self._tried = frozenset()
         self._seen = self.pending()
         fresh = self._seen - self._tried
-        if fresh and not self._pending:
-            self._waiting_since = now
-        if fresh != self._pending:
-            self._pending, self._since = fresh, now
+        self._first_seen = {key: self._first_seen.get(key, now) for key in fresh}
+        if not fresh:
+            self._waiting_since = None
+            return False
+        self._waiting_since = now if self._waiting_since is None else self._waiting_since
+        quiet = [key for key, seen in self._first_seen.items() if now - seen >= self.quiet_seconds]
         max_wait = self.max_wait_seconds if self.max_wait_seconds is not None else max(60.0, 10 * self.quiet_seconds)
-        return bool(fresh) and (now - self._since >= self.quiet_seconds or now - self._waiting_since >= max_wait)
+        return len(quiet) == len(fresh) or (bool(quiet) and now - self._waiting_since >= max_wait)
 
     def ran(self) -> None:
-        """A run started: what is pending now waits for retry_seconds if the run leaves it so."""
-        self._tried, self._tried_at, self._pending = self._seen, self.clock(), frozenset()
+        """A run starts: the settled files among those pending (the ones it reads) wait for
+        retry_seconds if it leaves them unread; files still being written stay new."""
+        found = discover.scan_inbox(self.settings.inbox, self.settings.settle_seconds).found
+        self._tried = self._seen & {discover.row_key(row) for row in found}
+        self._tried_at, self._first_seen, self._waiting_since = self.clock(), {}, None
 
 
 def watch(settings: Settings, run: Callable[[], dict], quiet_seconds: float, poll_seconds: float,

@@ -224,3 +224,24 @@ def test_a_mart_that_fails_only_when_queried_is_named_and_the_rest_still_read(ru
     written = sorted(p.name for p in (tmp_path / "out").iterdir())
     assert "order.parquet" in written and "profiles.parquet" in written and "numkeys.parquet" not in written
     assert not [name for name in written if name.endswith(".tmp")]
+
+
+def test_listing_relations_reports_a_damaged_file_rather_than_a_mart_that_fails(tmp_path):
+    """Only a query's own errors (a cast a value fails) make a relation's count `error`: a corrupt
+    block must reach the reader as damage, whose repair is `rebuild`."""
+    from warehouse import catalog
+    path = tmp_path / "w.duckdb"
+    with duckdb.connect(str(path)) as con:
+        con.execute("CREATE TABLE big AS SELECT range AS x, md5(range::VARCHAR) AS y FROM range(2000000)")
+        con.execute("CREATE VIEW casts AS SELECT x FROM big WHERE CAST(y AS INTEGER) > 0")
+        con.execute("CREATE VIEW reads_all AS SELECT x FROM big WHERE y LIKE '%zz%'")
+        con.execute("CHECKPOINT")
+    with duckdb.connect(str(path), read_only=True) as con:
+        assert [count for _, _, count, _ in catalog.relations(con)][:2] == [2000000, None]
+    size = path.stat().st_size
+    with open(path, "r+b") as handle:
+        for offset in range(size // 3, size - 300_000, 262_144):
+            handle.seek(offset)
+            handle.write(b"\xff" * 64)
+    with duckdb.connect(str(path), read_only=True) as con, pytest.raises(duckdb.Error, match="Corrupt database file"):
+        catalog.relations(con)

@@ -27,7 +27,7 @@ from tests.s3_server import bucket, fill_inbox, mirror, put, s3_env  # noqa: F40
 from tests.test_crash import api_env
 from tests.test_pipeline import later_snapshot
 from tests.warehouse_state import DATA_TABLES, canonical, warehouse_tables
-from warehouse import lake, load, partitions
+from warehouse import lake, lake_health, load, partitions
 
 pytestmark = pytest.mark.e2e   # moto's S3 server
 
@@ -150,6 +150,7 @@ def test_duckdb_reads_the_s3_lake_through_the_registered_filesystem(prefect_harn
     assert sorted(aliased) == sorted("s3a://" + f.removeprefix("s3://") for f in files)
     with load.connect(tmp_path / "probe-s3a.duckdb", lake=alias) as con:
         assert con.execute("SELECT count(*) FROM read_parquet(?)", [aliased]).fetchone() == (50,)
+    assert lake_health.lake_problems(alias) == [] == lake_health.lake_problems(lake_dir)   # a whole lake either way
 
 
 def test_fixed_sidecar_in_the_bucket_loads_on_reprocess(prefect_harness, bucket, tmp_path, sample_text):
@@ -244,13 +245,15 @@ def test_a_damaged_s3_lake_is_named_before_a_run_and_by_doctor(prefect_harness, 
     assert "rebuild --from-raw" in err
 
 
-def test_doctor_copies_a_lost_raw_copy_again_from_an_s3_inbox(prefect_harness, bucket, tmp_path, sample_text, capsys):
+def test_doctor_repairs_raw_copies_and_the_file_index_from_an_s3_inbox(prefect_harness, bucket, tmp_path, sample_text, capsys):
     inbox, home = bucket / "inbox", tmp_path / "home"
     put(inbox / SAMPLE_NAME, sample_text)
     run(home, inbox)
     [copy] = (home / "raw").glob("*/*.txt")
     copy.unlink()
+    (home / "state" / "files.parquet").write_bytes(b"PAR1 cut short")
     assert main(["--home", str(home), "doctor", "--repair"]) == 0
     out = capsys.readouterr().out
     assert f"repaired: copied {copy.stem[:16]} again from {inbox / SAMPLE_NAME}" in out, out
-    assert copy.read_bytes() == sample_text.encode()
+    assert copy.read_bytes() == sample_text.encode() and "made the file index again" in out
+    assert run(home, inbox)["files_read"] == 0   # the object is known by its listing's size and time

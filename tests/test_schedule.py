@@ -279,3 +279,32 @@ def test_serve_makes_a_deployment_per_home_whose_runs_queue_behind_a_manual_run(
     assert first["parameters"]["home"] == str(tmp_path / "data")
     assert first["parameters"]["inbox"] == str(tmp_path / "data" / "inbox")
     assert first["parameters"]["lock_wait_seconds"] >= 600
+
+
+def test_a_file_still_settling_when_a_run_starts_stays_new(tmp_path, sample_text):
+    """A run skips files modified within the settle time: those are not left unread, and count at once."""
+    now = [0.0]
+    settings = Settings.load(home=tmp_path / "home", inbox=tmp_path / "inbox", settle_seconds=3600)
+    watcher = Watcher(settings, quiet_seconds=2, clock=lambda: now[0], retry_seconds=600)
+    (settings.inbox).mkdir(parents=True)
+    (settings.inbox / "000_a.txt").write_text(sample_text)   # modified just now: settling for an hour
+    assert not watcher.due()
+    now[0] = 2.5
+    assert watcher.due()
+    watcher.ran()
+    now[0] = 3.0
+    assert not watcher.due()
+    now[0] = 5.5
+    assert watcher.due()                               # a quiet period later, not retry_seconds
+
+
+def test_one_file_still_being_appended_to_forces_no_run(tmp_path, sample_text):
+    now = [0.0]
+    settings = Settings.load(home=tmp_path / "home", inbox=tmp_path / "inbox")
+    watcher = Watcher(settings, quiet_seconds=2, clock=lambda: now[0], max_wait_seconds=10)
+    path = write_dump(settings.inbox, "000_slow.txt", sample_text[:100], FIRST)
+    for second in range(30):
+        now[0] = float(second)
+        with open(path, "a", encoding="utf-8") as handle:
+            handle.write(sample_text[100 + second:101 + second])
+        assert not watcher.due(), second

@@ -19,10 +19,14 @@ def relations(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, int | None
     return [(name, kind, *row_count(con, name, comment or "")) for name, kind, comment in con.execute(RELATIONS).fetchall()]
 
 
+# Errors a query raises on the data it reads (a mart's cast that a value fails), not on the file.
+QUERY_ERRORS = (duckdb.ConversionException, duckdb.OutOfRangeException, duckdb.InvalidInputException)
+
+
 def row_count(con: duckdb.DuckDBPyConnection, name: str, comment: str) -> tuple[int | None, str]:
     try:
         return con.execute(f'SELECT count(*) FROM main."{name}"').fetchone()[0], comment
-    except duckdb.Error as exc:
+    except QUERY_ERRORS as exc:
         return None, f"can't be queried: {query_error(exc)}"
 
 

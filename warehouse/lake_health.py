@@ -52,8 +52,19 @@ def commits_whole(log: storage.Location, files: list) -> list[bool]:
 def log_names(log: storage.Location) -> set[str]:
     """The file names of a table's log folder (none if there is no log)."""
     if storage.is_url(log):
-        return {url[len(log) + 1:] for url, _, _ in storage.list_files(log) if "/" not in url[len(log) + 1:]}
+        return {name for name in object_names(log) if "/" not in name}
     return {path.name for path in log.iterdir()} if log.is_dir() else set()
+
+
+def object_names(folder: storage.Url) -> set[str]:
+    """The names of the objects under a prefix, relative to it (whatever the scheme names the store:
+    s3fs lists an s3a:// lake as s3://)."""
+    prefix = without_scheme(folder).rstrip("/") + "/"
+    return {without_scheme(url)[len(prefix):] for url, _, _ in storage.list_files(folder)}
+
+
+def without_scheme(url: str) -> str:
+    return url.split("://", 1)[1]
 
 
 def checkpointed_version(log: storage.Location) -> int:
@@ -102,9 +113,9 @@ def table_problems(lake: storage.Location, name: str) -> list[str]:
 def missing_objects(lake: storage.Url, name: str, table: DeltaTable) -> list[str]:
     """On an object store, the data files the log lists that the table's prefix lacks (one listing;
     their footers are read when a load reads them)."""
-    present = {url for url, _, _ in storage.list_files(lake / name)}
-    return [f"lake table {name}: {uri[len(lake) + 1:]} is in its log but missing"
-            for uri in table.file_uris() if storage.Url(uri) not in present]
+    present, prefix = object_names(lake / name), without_scheme(lake / name) + "/"
+    return [f"lake table {name}: {name}/{relative} is in its log but missing"
+            for relative in (without_scheme(uri)[len(prefix):] for uri in table.file_uris()) if relative not in present]
 
 
 def lake_problems(lake: storage.Location) -> list[str]:

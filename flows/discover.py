@@ -214,14 +214,18 @@ def index_for_run(state: Path, move_damaged: bool = True) -> tuple[pl.DataFrame,
                                               f"so every inbox file was read again; the old one is {aside.name}")
 
 
-def add_to_file_index(state: Path, files: list[pl.DataFrame]) -> None:
-    """Index the run's files (path, size, mtime_ns, dump_id); a file indexed again keeps its new row."""
+def add_to_file_index(state: Path, files: list[pl.DataFrame], listed: pl.DataFrame | None = None) -> None:
+    """Index the run's files (path, size, mtime_ns, dump_id); a file indexed again keeps its new row.
+    With the run's listing (listed_keys), rows of files no longer there as indexed (removed, or
+    changed since) go, so the index follows the inbox rather than everything it ever held."""
     if not any(frame.height for frame in files):
         return
     path = state / FILE_INDEX
     old = [pl.read_parquet(path)] if path.exists() else []
     rows = pl.concat([*old, *files], how="vertical_relaxed").cast(dict(FILE_SCHEMA))
     index = rows.unique(["path", "size", "mtime_ns"], keep="last", maintain_order=True)
+    if listed is not None:
+        index = index.join(listed, on=["path", "size", "mtime_ns"], how="semi", maintain_order="left")
     state.mkdir(parents=True, exist_ok=True)
     tmp = state / f".{FILE_INDEX}.tmp"
     index.write_parquet(tmp)
@@ -231,7 +235,7 @@ def add_to_file_index(state: Path, files: list[pl.DataFrame]) -> None:
 def unrecognised(found: list[tuple[str | storage.Url, int, int]], index: pl.DataFrame, known: set[str]) -> list[SourceFile]:
     """Files that must be read: not indexed with the same (path, size, mtime), or indexed to a
     dump the warehouse doesn't hold (e.g. the run that indexed it crashed before committing)."""
-    keys = pl.DataFrame([row_key(row) for row in found], schema=list(FILE_SCHEMA.items())[:3], orient="row")
+    keys = listed_keys(found)
     matched = keys.with_row_index("at").join(index, on=keys.columns, how="left", nulls_equal=True)
     held = pl.Series(list(known), dtype=pl.String).implode()
     todo = matched.filter(pl.col("dump_id").is_null() | ~pl.col("dump_id").is_in(held))
@@ -241,6 +245,11 @@ def unrecognised(found: list[tuple[str | storage.Url, int, int]], index: pl.Data
 def index_key(source: SourceFile) -> tuple[str, int, int]:
     """How the file index names a file (as extract records it: printable, for odd file names)."""
     return row_key((source.path, source.size, source.mtime_ns))
+
+
+def listed_keys(found: list[tuple[str | storage.Location, int, int]]) -> pl.DataFrame:
+    """The index keys (path, size, mtime_ns) of a run's listing."""
+    return pl.DataFrame([row_key(row) for row in found], schema=list(FILE_SCHEMA.items())[:3], orient="row")
 
 
 def row_key(row: tuple[str | storage.Location, int, int]) -> tuple[str, int, int]:

@@ -88,8 +88,8 @@ def commit_run(settings: Settings, row: dict, seq: int) -> dict[str, int]:
 
 
 @task(**IO_TASK)
-def add_to_file_index(state: Path, files: list[pl.DataFrame]) -> None:
-    discover.add_to_file_index(state, files)
+def add_to_file_index(state: Path, files: list[pl.DataFrame], listed: pl.DataFrame) -> None:
+    discover.add_to_file_index(state, files, listed)
 
 
 @task(**IO_TASK)
@@ -166,7 +166,8 @@ def ingest_new_dumps(settings: Settings, run_id: str, started_at: dt.datetime, r
     row = runs.run_row(run_id, started_at, "completed", len(found.found), new_dumps)
     commit_run(settings, row, seq)
     storage.remove_tree(settings.lake / lake.WORK)
-    add_to_file_index(settings.state, [r.files for r in results])  # frames: Prefect doesn't walk them
+    add_to_file_index(settings.state, [r.files for r in results],   # frames: Prefect doesn't walk them
+                      discover.listed_keys(found.found))
     checkpoint("index:written")
     publish_warehouse(settings.warehouse, settings.lake)
     maintain_lake(settings.lake, settings.maintain_files)

@@ -118,3 +118,26 @@ def test_an_inbox_given_as_the_current_folder_is_matched_against_the_file_index(
     index = pl.DataFrame([(*index_key(f), f"d{i}") for i, f in enumerate(found.ready)], schema=FILE_SCHEMA, orient="row")
     assert unrecognised(found.found, index, {"d0", "d1"}) == []
     assert [str(f.path) for f in unrecognised(found.found, index, {"d0"})] == ["sub/001_b.txt"]
+
+
+def test_the_file_index_keeps_only_files_the_run_listed_as_indexed(tmp_path):
+    """Files removed from the inbox, or changed since they were indexed, leave the index when a run
+    writes it: the index follows the inbox instead of growing with everything it ever held."""
+    from flows.discover import add_to_file_index, listed_keys, read_file_index
+    inbox, state = tmp_path / "inbox", tmp_path / "state"
+    inbox.mkdir()
+    for name in ("a", "b", "c"):
+        (inbox / f"000_{name}.txt").write_text(f"h-index1\n{name}\n")
+
+    def index_run() -> None:
+        found = scan_inbox(inbox, settle_seconds=0).found
+        rows = pl.DataFrame([(*key, f"id-{Path(key[0]).stem}") for key in listed_keys(found).iter_rows()],
+                            schema=FILE_SCHEMA, orient="row")
+        add_to_file_index(state, [rows], listed_keys(found))
+    index_run()
+    (inbox / "000_a.txt").unlink()
+    (inbox / "000_b.txt").write_text("h-index2\nb, longer now\n")
+    index_run()
+    index = read_file_index(state)
+    assert sorted(Path(p).name for p in index["path"]) == ["000_b.txt", "000_c.txt"]
+    assert index.filter(pl.col("path").str.ends_with("000_b.txt"))["size"].to_list() == [(inbox / "000_b.txt").stat().st_size]

@@ -57,10 +57,10 @@ def explain(exc: Exception, command: str, settings: Settings) -> None:
     if command in READERS and type(exc).__module__.split(".")[0] in ("duckdb", "_duckdb"):
         if type(exc).__name__ == "IOException" and ".duckdb" not in str(exc):   # an output file: export's, report's
             raise UserError(f"`{command}`: {exc}")
-        from warehouse.catalog import QUERY_ERRORS
+        from warehouse.catalog import QUERY_ERRORS, mart_hint
         if isinstance(exc, QUERY_ERRORS):   # a query that fails on the data (a mart's), not a damaged file
-            raise UserError(f"`{command}`: a query failed: {str(exc).split(chr(10))[0]} (an analyst's mart in "
-                            f"{settings.home / 'marts'}? fix or remove its file, then `profile-etl rebuild`)")
+            raise UserError(f"`{command}`: a query failed: {str(exc).split(chr(10))[0]} "
+                            f"({mart_hint(settings.home / 'marts')}, then `profile-etl rebuild`)")
         raise UserError(f"can't read the warehouse {settings.warehouse} ({exc}). If the file is damaged, "
                         "`profile-etl rebuild` makes it again from the lake (`profile-etl doctor` checks the home)")
     if command in home_commands.LAKE_COMMANDS:
@@ -134,18 +134,7 @@ def cmd_watch(settings: Settings, args) -> int:
 
 def cmd_run(settings: Settings, args) -> int:
     prepare_prefect(settings, args.verbose)
-    if settings.dask_address:
-        refuse_dask_without_server()
     return run_ingest(settings, args)
-
-
-def refuse_dask_without_server() -> None:
-    """Dask workers report their task runs to the flow's Prefect API; a temporary server's is the
-    run process's own, so each worker would start one of its own (and leave it running)."""
-    from prefect.settings import get_current_settings
-    if not get_current_settings().api.url:
-        raise UserError("--dask-address needs a lasting Prefect server that the workers report to: start one "
-                        "(`profile-etl server`) and set PREFECT_API_URL to its API (README: scheduled runs)")
 
 
 def run_ingest(settings: Settings, args) -> int:

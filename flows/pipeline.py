@@ -13,6 +13,7 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.futures import wait
+from prefect.settings import get_current_settings
 from prefect.task_runners import ThreadPoolTaskRunner
 from prefect.utilities.annotations import quote
 
@@ -266,4 +267,9 @@ def ingest_flow(dask_address: str | None = None):
         from prefect_dask import DaskTaskRunner
     except ImportError:
         raise UserError("--dask-address needs prefect-dask: pip install 'profile-etl[dask]'") from None
+    # the workers report their task runs to the flow's API: a temporary server is the run process's
+    # own, so each worker would start one of its own (and leave it running)
+    if not get_current_settings().api.url:
+        raise UserError("--dask-address needs a lasting Prefect server that the workers report to: start one "
+                        "(`profile-etl server`) and set PREFECT_API_URL to its API (README: scheduled runs)")
     return ingest.with_options(task_runner=DaskTaskRunner(address=dask_address))

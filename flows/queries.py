@@ -145,7 +145,7 @@ def status(warehouse: Path, as_json: bool = False) -> str:
 def export(warehouse: Path, out: Path, fmt: str) -> list[Path]:
     """Every table and mart (an analyst's own too) as `<out>/<name>.<fmt>`, each file replaced whole;
     a mart that fails when queried is named in a UserError after the others are written."""
-    from warehouse.catalog import QUERY_ERRORS, RELATIONS, query_error
+    from warehouse.catalog import QUERY_ERRORS, RELATIONS, mart_hint, query_error
     options = "FORMAT parquet, COMPRESSION zstd" if fmt == "parquet" else "FORMAT csv, HEADER true"
     written, failed = [], []
     with open_read_only(warehouse) as con:   # first: no folder is made for a home that has no warehouse
@@ -161,8 +161,8 @@ def export(warehouse: Path, out: Path, fmt: str) -> list[Path]:
             tmp.replace(target)
             written.append(target)
     if failed:
-        raise UserError(f"wrote {len(written)} files to {out}, but {len(failed)} marts fail when queried (an "
-                        f"analyst's mart in <home>/marts/? fix or remove its file): {'; '.join(failed)}")
+        raise UserError(f"wrote {len(written)} files to {out}, but {len(failed)} marts fail when queried "
+                        f"({mart_hint()}): {'; '.join(failed)}")
     return written
 
 

@@ -23,6 +23,10 @@ def relations(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, int | None
 QUERY_ERRORS = (duckdb.ConversionException, duckdb.OutOfRangeException, duckdb.InvalidInputException)
 
 
+def mart_hint(folder: object = "<home>/marts/") -> str:
+    return f"an analyst's mart in {folder}? fix or remove its file"
+
+
 def row_count(con: duckdb.DuckDBPyConnection, name: str, comment: str) -> tuple[int | None, str]:
     try:
         return con.execute(f'SELECT count(*) FROM main."{name}"').fetchone()[0], comment

@@ -10,7 +10,7 @@ from __future__ import annotations
 import polars as pl
 
 from core import identity
-from schemas.tables import APPEND_TABLES, REGISTRY, TABLES, polars_schema
+from schemas.tables import REGISTRY, TABLES, polars_schema
 
 METRICS = ["h_index", "papers_reported", "papers_heading", "citations", "novelty_pct", "ai_score"]
 PAPER_FIELDS = ["title", "category", "published_on", "year_inferred", "has_code_badge", "code_url",
@@ -262,10 +262,3 @@ def merge_tables(current: dict[str, pl.DataFrame], observed: dict[str, pl.DataFr
         "paper_authors": merge_paper_authors(current["paper_authors"], papers),
         "profiles": merge_profiles(current["profiles"], observed["profiles"]),
     }
-
-
-def build_tables(dumps: pl.DataFrame, entries: pl.DataFrame, problems: pl.DataFrame, entry_rejects: pl.DataFrame,
-                 current: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
-    """New rows of the append-only tables and new versions of the mutable ones, in memory."""
-    batch = normalise_batch(dumps, entries, problems, entry_rejects)
-    return {**{name: batch[name] for name in APPEND_TABLES}, **merge_tables(current, batch)}

@@ -1,5 +1,5 @@
 """Parse a batch of dump texts at once with polars: the records core.parse.parse_dump gives (as
-extract.add_parsed and validate.entry_frame shaped them), for a fraction of its CPU time.
+core/records.py lays them out), for a fraction of its CPU time.
 
 The texts are split into lines once. Only lines short enough for a head meet a regex; entry and
 paragraph bounds are row numbers, found with fills and cumulative sums over all the lines; a text

@@ -6,11 +6,9 @@ from pathlib import Path
 
 import polars as pl
 
-from schemas.tables import APPEND_TABLES, TABLES, empty_frame
+from schemas.tables import APPEND_TABLES, REPROCESSED_TABLES, TABLES, empty_frame
 from store.scratch import read_scratch
 from warehouse import lake
-
-REPROCESSED_TABLES = frozenset({"dumps", "rejects"})
 
 
 def commit_appends(lake_dir: Path, seq: int, scratch: dict[str, list[Path]], retried: set[str]) -> dict[str, int]:

@@ -31,7 +31,7 @@ def cron(text: str) -> str:
     from prefect.client.schemas.schedules import CronSchedule
     try:
         CronSchedule(cron=text)
-    except ValueError as exc:   # pydantic's ValidationError is one
+    except ValueError:   # pydantic's ValidationError is one
         raise argparse.ArgumentTypeError(f"{text!r} is not a cron schedule (minute hour day month weekday); "
                                          'e.g. "0 * * * *" for hourly') from None
     return text

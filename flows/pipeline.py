@@ -39,7 +39,6 @@ def is_io_error(task, task_run, state) -> bool:
 
 IO_TASK = {"retries": 2, "retry_delay_seconds": [1, 5], "retry_condition_fn": is_io_error, "cache_policy": NO_CACHE,
            "persist_result": False}
-DEFAULTS = Settings()
 
 
 @task(**IO_TASK)
@@ -127,13 +126,13 @@ def print_deployment_result(flow, flow_run, state) -> None:
 @flow(name="profile-etl-ingest", log_prints=False, task_runner=ThreadPoolTaskRunner(max_workers=cores()),
       on_completion=[print_deployment_result], on_failure=[print_deployment_result],
       on_crashed=[print_deployment_result], on_cancellation=[print_deployment_result])
-def ingest(home: Path = DEFAULTS.home, inbox: Path | str | None = None, batch_size: int = DEFAULTS.batch_size,
-           settle_seconds: float = DEFAULTS.settle_seconds, max_dump_bytes: int = DEFAULTS.max_dump_bytes,
-           lock_wait_seconds: float = DEFAULTS.lock_wait_seconds, reprocess: bool = False,
-           lake: str | None = None) -> dict:
+def ingest(home: Path | None = None, inbox: Path | str | None = None, batch_size: int | None = None,
+           settle_seconds: float | None = None, max_dump_bytes: int | None = None,
+           lock_wait_seconds: float | None = None, reprocess: bool = False, lake: str | None = None) -> dict:
     """One ingestion run: new dumps of the inbox into the lake and the warehouse; with reprocess,
     quarantined dumps are read again (after a parser fix, a fixed sidecar, a higher size limit).
-    inbox and lake may be fsspec URLs (s3://bucket/inbox); `str` keeps a URL's `//` intact."""
+    inbox and lake may be fsspec URLs (s3://bucket/inbox); `str` keeps a URL's `//` intact.
+    A parameter left None comes from PROFILE_ETL_* in the run's environment, then the default."""
     settings = Settings.load(home=home, inbox=inbox, batch_size=batch_size, settle_seconds=settle_seconds,
                              max_dump_bytes=max_dump_bytes, lock_wait_seconds=lock_wait_seconds, lake=lake)
     if not storage.reachable(settings.inbox):   # an unmounted share must not look like an empty inbox

@@ -160,6 +160,7 @@ class Table:
     scoped_by: str | None = None      # a publish scopes data tests by this column: its changed rows' values join
                                       # the scope, and its checked_<table> view holds only rows in the scope
     by_batches: bool = True           # the batches make its rows (runs: the run itself)
+    reprocessed: bool = False         # `run --reprocess` replaces a quarantined dump's rows (it has rows only here)
 
     @property
     def key(self) -> list[str]:
@@ -169,7 +170,7 @@ class Table:
 
 
 REGISTRY: dict[str, Table] = {
-    "dumps": Table(Dumps, APPEND, scoped_by="dump_id"),
+    "dumps": Table(Dumps, APPEND, scoped_by="dump_id", reprocessed=True),
     "profile_snapshots": Table(ProfileSnapshots, APPEND, scoped_by="dump_id"),
     "profiles": Table(Profiles, MERGE, latest_by=("last_captured_at", "latest_dump_id")),
     "papers": Table(Papers, MERGE, latest_by=("last_seen_at", "last_seen_dump_id"), bucket_of="paper_id",
@@ -178,11 +179,12 @@ REGISTRY: dict[str, Table] = {
     # its rows are those of each paper's winning capture: merged along with papers, not observed itself
     "paper_authors": Table(PaperAuthors, MERGE, bucket_of="paper_id", scoped_by="paper_id"),
     "listings": Table(Listings, APPEND, scoped_by="dump_id"),
-    "rejects": Table(Rejects, APPEND, scoped_by="dump_id"),
+    "rejects": Table(Rejects, APPEND, scoped_by="dump_id", reprocessed=True),
     "runs": Table(Runs, APPEND, by_batches=False),
 }
 TABLES: dict[str, type[pa.DataFrameModel]] = {name: table.model for name, table in REGISTRY.items()}
 APPEND_TABLES = tuple(name for name, table in REGISTRY.items() if table.kind == APPEND and table.by_batches)
+REPROCESSED_TABLES = frozenset(name for name, table in REGISTRY.items() if table.reprocessed)
 MERGED_TABLES = tuple(name for name, table in REGISTRY.items() if table.kind == MERGE)
 OBSERVED_TABLES = tuple(name for name, table in REGISTRY.items() if table.latest_by)
 MERGE_KEYS = {name: REGISTRY[name].key for name in MERGED_TABLES}

@@ -195,3 +195,15 @@ def test_a_summary_artifact_prefect_fails_to_take_leaves_the_run_completed(run_i
     summary = run_ingest(home, inbox)
     assert (summary["status"], summary["dumps_loaded"]) == ("completed", 1)
     assert scalar(home, "SELECT string_agg(status, ',') FROM runs") == "completed"
+
+
+def test_a_run_without_parameters_takes_its_settings_from_the_environment(prefect_harness, home, inbox, monkeypatch):
+    """A deployment run (prefect.yaml, a worker) passes only what its parameters name: the rest must
+    come from PROFILE_ETL_* as on the command line, not from defaults baked into the flow."""
+    from flows.pipeline import ingest
+    monkeypatch.setenv("PROFILE_ETL_HOME", str(home))
+    monkeypatch.setenv("PROFILE_ETL_INBOX", str(inbox))
+    monkeypatch.setenv("PROFILE_ETL_MAX_DUMP_BYTES", "100")
+    summary = ingest()
+    assert (summary["dumps_new"], summary["dumps_quarantined"]) == (1, 1)
+    assert "larger than the size limit of 100 bytes" in scalar(home, "SELECT reason FROM dumps")

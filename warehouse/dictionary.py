@@ -19,9 +19,12 @@ every table, view and column of `warehouse.duckdb`, so BI tools show them.
 def how_runs_change(table) -> str:
     if table.kind == MERGE:
         return "one row per key, merged with each run's observations"
-    if table.by_batches:
+    if table.reprocessed:
         return ("rows are appended by the run that reads their dump; `run --reprocess` replaces the rows of a "
                 "quarantined dump it reads again")
+    if table.by_batches:
+        return ("rows are appended by the run that reads their dump (a quarantined dump has none until "
+                "`run --reprocess` loads it)")
     return "each run appends its row"
 
 

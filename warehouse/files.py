@@ -3,7 +3,7 @@
 repoints the link in one atomic rename: readers keep the file they opened and never block a run,
 and no run copies the warehouse (a copy costs what the warehouse weighs, not what the run adds).
 
-The idle file is one publish behind; a load goes by lake file (`_lake_files`), so it catches up on
+The idle file is one publish behind; a load goes by lake version (`internal.lake_versions`), so it catches up on
 both runs. The idle file is made from a copy of the current one only when it is missing, when the
 warehouse is a plain file (written before this layout, or copied without its link), when a reader
 still holds it open (DuckDB then refuses a writer; the copy replaces the name, and the reader keeps

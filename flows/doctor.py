@@ -18,8 +18,9 @@ from schemas.tables import TABLES
 from store import extract, raw_store, storage
 from store.settings import Settings
 from warehouse import lake as lake_mod
-from warehouse.changes import maintenance_only
+from warehouse.changes import loaded_versions, maintenance_only
 from warehouse.lake_health import first_line, lake_problems
+from warehouse.load import connect
 
 
 @dataclass
@@ -199,8 +200,8 @@ def rebuild_file_index(settings: Settings) -> str:
 def check_warehouse(settings: Settings, findings: Findings) -> None:
     rebuild = Problem("", "`profile-etl rebuild` (the warehouse from the lake)", needs_warehouse_rebuild=True)
     try:
-        with duckdb.connect(str(settings.warehouse), read_only=True) as con:
-            loaded = dict(con.execute("SELECT table_name, version FROM internal.lake_versions").fetchall())
+        with connect(settings.warehouse, read_only=True) as con:
+            loaded = {name: version for name, (_, version) in loaded_versions(con).items()}
             for name in TABLES:   # every column of every row read back
                 con.execute(f"SELECT sum(hash(t)) FROM {name} AS t").fetchone()
     except duckdb.Error as exc:

@@ -11,6 +11,8 @@ from store import raw_store
 from store.errors import UserError
 from store.settings import Settings
 from warehouse import lake
+from warehouse.changes import loaded_versions
+from warehouse.load import connect
 
 
 def earlier_data(settings: Settings, present: dict) -> list[str]:
@@ -28,7 +30,7 @@ def earlier_data(settings: Settings, present: dict) -> list[str]:
 
 def warehouse_dumps(settings: Settings) -> int:
     try:
-        with duckdb.connect(str(settings.warehouse), read_only=True) as con:
+        with connect(settings.warehouse, read_only=True) as con:
             return con.execute("SELECT count(*) FROM dumps").fetchone()[0]
     except duckdb.Error:
         return 0   # no warehouse, or one that can't be read: it proves nothing either way
@@ -66,10 +68,10 @@ def lost_commits(settings: Settings, present: dict) -> list[str]:
     """Tables at a lower version than the published warehouse loaded from the same table: the log
     lost its newest commits (a lake rebuilt since has new table ids, and a restore is a new version)."""
     try:
-        with duckdb.connect(str(settings.warehouse), read_only=True) as con:
-            loaded = con.execute("SELECT table_name, table_id, version FROM internal.lake_versions").fetchall()
+        with connect(settings.warehouse, read_only=True) as con:
+            loaded = loaded_versions(con)
     except duckdb.Error:
         return []   # no warehouse yet, or one from before the versions table: nothing to compare
     return [f"{name} at version {present[name].version()}, the warehouse at {version}"
-            for name, table_id, version in loaded
+            for name, (table_id, version) in loaded.items()
             if name in present and present[name].metadata().id == table_id and present[name].version() < version]

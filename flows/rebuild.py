@@ -19,6 +19,7 @@ from store.faults import checkpoint
 from store.settings import Settings
 from warehouse import lake
 from warehouse.lake_health import first_line
+from warehouse.load import connect
 
 
 def refuse_without_sources(settings: Settings, from_raw: bool) -> None:
@@ -56,7 +57,7 @@ def remembered_tables(settings: Settings) -> tuple[pl.DataFrame, pl.DataFrame, s
     except Exception as exc:
         lake_dumps, lake_runs, problem = empty_frame(TABLES["dumps"]), empty_frame(TABLES["runs"]), first_line(exc)
     try:
-        with duckdb.connect(str(settings.warehouse), read_only=True) as con:
+        with connect(settings.warehouse, read_only=True) as con:
             kept_dumps, kept_runs = (conform(name, con.sql(f"SELECT * FROM {name}").pl()) for name in ("dumps", "runs"))
     except duckdb.Error:
         kept_dumps, kept_runs = empty_frame(TABLES["dumps"]), empty_frame(TABLES["runs"])

@@ -233,16 +233,28 @@ def rebuild_warehouse(settings: Settings) -> str:
 
 def repair(settings: Settings, findings: Findings) -> list[str]:
     """Apply the safe repairs: copies again from inbox files, the file index moved aside; then the
-    lake rebuilt from raw/ if it is damaged (leaving out, with the reason, the dumps whose copies
-    nothing can restore) and the warehouse with it, or else the warehouse alone if it needs it."""
+    lake rebuilt from raw/ if it is damaged and the warehouse with it, or else the warehouse alone
+    if it needs it. A lake rebuild that would drop dumps whose copies nothing can restore is not
+    safe: it is left to the user, who names them (`rebuild --from-raw --drop`)."""
     from flows.rebuild import Drop, lake_from_raw
     done = [problem.fix() for problem in findings.problems if problem.fix is not None]
-    if any(problem.needs_lake_rebuild for problem in findings.problems):
-        done += lake_from_raw(settings, Drop(tuple(findings.unrecoverable)))
+    needs = {kind for problem in findings.problems for kind in ("lake", "warehouse")
+             if getattr(problem, f"needs_{kind}_rebuild")}
+    if "lake" in needs and findings.unrecoverable:
+        return [f"repaired: {line}" for line in done] + [refused_lake_rebuild(findings.unrecoverable)]
+    if "lake" in needs:
+        done += lake_from_raw(settings, Drop(()))
         done.append(f"rebuilt the lake from raw/ and {rebuild_warehouse(settings).removeprefix('rebuilt ')}")
-    elif any(problem.needs_warehouse_rebuild for problem in findings.problems):
+    elif "warehouse" in needs:
         done.append(rebuild_warehouse(settings))
-    return done
+    return [f"repaired: {line}" for line in done]
+
+
+def refused_lake_rebuild(unrecoverable: list[str]) -> str:
+    drops = " ".join(f"--drop {did[:16]}" for did in unrecoverable)
+    return (f"NOT REPAIRED: the lake. A rebuild from raw/ would drop {len(unrecoverable)} dumps whose raw/ copies "
+            "are gone, though the lake and the warehouse still hold their rows. Put their files back in the inbox "
+            f"and repair again, or drop them knowingly: `profile-etl rebuild --from-raw {drops}`")
 
 
 def report(findings: Findings) -> str:

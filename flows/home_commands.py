@@ -88,7 +88,7 @@ def cmd_doctor(settings: Settings, args) -> int:
         return 1 if findings.problems else 0
     with run_lock(settings.home, settings.lock_wait_seconds, "doctor --repair"):
         for done in doctor.repair(settings, doctor.examine(settings)):
-            print(f"repaired: {done}")
+            print(done)
     after = doctor.examine(settings)
     sys.stdout.write("after the repairs:\n" + doctor.report(after))
     return 1 if after.problems else 0

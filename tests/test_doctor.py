@@ -36,7 +36,7 @@ def test_a_whole_home_passes(home, capsys):
 def test_doctor_names_each_problem_and_repair_fixes_the_safe_ones(home, capsys, tmp_path):
     did, copy = copy_of_later(home)
     flip_a_bit(copy)                                         # its inbox file still holds the bytes
-    (other,) = [p for d, p in raw_store.copies_in(home / "raw").items() if d != did]
+    ((gone, other),) = [(d, p) for d, p in raw_store.copies_in(home / "raw").items() if d != did]
     other.unlink()
     (tmp_path / "inbox" / SAMPLE_NAME).unlink()              # so nothing can restore this one
     truncate(next((home / "lake" / "papers").glob("*/*.parquet")))
@@ -48,12 +48,15 @@ def test_doctor_names_each_problem_and_repair_fixes_the_safe_ones(home, capsys, 
     assert "lake table papers:" in out and "can't be read" in out and "rebuild --from-raw" in out
     assert "the file index" in out and "make it again from the lake and raw/" in out
     code, out = doctor(home, capsys, "--repair")
-    assert code == 0, out
-    assert f"repaired: copied {did[:16]} again from" in out and "repaired: dropped" in out
-    assert "repaired: rebuilt the lake from raw/" in out and out.endswith("0 problems found\n")
-    assert raw_store.digest(copy) == did and dumps_in_warehouse(home) == 1
+    assert code == 1, out
+    assert f"repaired: copied {did[:16]} again from" in out and raw_store.digest(copy) == did
     assert list((home / "raw" / "damaged").iterdir()) and list((home / "state").glob("files.parquet.damaged-*"))
     assert "repaired: made the file index again from the lake and raw/ (1 files" in out   # the later dump's file
+    assert "NOT REPAIRED: the lake" in out and f"rebuild --from-raw --drop {gone[:16]}`" in out, out
+    assert "repaired: rebuilt" not in out and dumps_in_warehouse(home) == 2   # nothing dropped unasked
+    assert main(["--home", str(home), "rebuild", "--from-raw", "--drop", gone[:16]]) == 0
+    code, out = doctor(home, capsys)
+    assert code == 0 and out.endswith("0 problems found\n") and dumps_in_warehouse(home) == 1
 
 
 def test_a_damaged_warehouse_file_is_rebuilt_from_the_lake(home, capsys):

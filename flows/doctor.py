@@ -70,10 +70,32 @@ def check_lake(settings: Settings, findings: Findings) -> bool:
     for problem in damage:
         findings.problems.append(Problem(problem, "`profile-etl rebuild --from-raw` (raw/ is the source of truth)",
                                          needs_lake_rebuild=True))
+    if not damage and (left := unfinished_commits(lake, present)):
+        findings.problems.append(Problem(
+            f"the lake tables {', '.join(left)} hold commits of a run or rollback that didn't finish: Delta readers "
+            "see them until the next run", "undo them (as the next run would)", fix=undo_unfinished(settings)))
     if not damage:
         findings.checked.append(f"lake: {len(present)} Delta tables, every listed file readable"
                                 if present else "lake: none yet (a new home)")
     return not damage
+
+
+def unfinished_commits(lake: storage.Location, present: dict) -> list[str]:
+    """Tables with commits of a run after the last that reached its commit point (runs' row), which
+    lake.recover would undo."""
+    if "runs" not in present:
+        return []
+    committed = lake_mod.run_of(present["runs"])
+    return [name for name, table in present.items() if lake_mod.run_of(table) > committed
+            and not lake_mod.restored_to(table, lake_mod.committed_version(lake, name, table, committed))]
+
+
+def undo_unfinished(settings: Settings) -> Callable[[], str]:
+    def undo() -> str:
+        left = unfinished_commits(settings.lake, lake_mod.open_all(settings.lake))
+        lake_mod.recover(settings.lake, integrity.lake_guard(settings))
+        return f"undid the unfinished commits of {', '.join(left)}"
+    return undo
 
 
 def safe_open(lake: storage.Location, name: str):
@@ -201,7 +223,7 @@ def check_warehouse(settings: Settings, findings: Findings) -> None:
     rebuild = Problem("", "`profile-etl rebuild` (the warehouse from the lake)", needs_warehouse_rebuild=True)
     try:
         with connect(settings.warehouse, read_only=True) as con:
-            loaded = {name: version for name, (_, version) in loaded_versions(con).items()}
+            loaded = loaded_versions(con)
             for name in TABLES:   # every column of every row read back
                 con.execute(f"SELECT sum(hash(t)) FROM {name} AS t").fetchone()
     except duckdb.Error as exc:
@@ -213,16 +235,28 @@ def check_warehouse(settings: Settings, findings: Findings) -> None:
         rebuild.what = f"the warehouse {settings.warehouse} can't be read ({first_line(exc)})"
         findings.problems.append(rebuild)
         return
-    tables = lake_mod.open_all(settings.lake)
-    target = lake_mod.target_versions(settings.lake, tables)
-    behind = [f"{name} at version {loaded.get(name)} of {version}" for name, version in target.items()
-              if loaded.get(name) is None or loaded[name] < version   # ahead: check_lake's lost commits
-              and not maintenance_only(tables[name], loaded[name], version)]   # maintained after the publish
+    behind = stale_tables(settings, loaded)
     if behind:
         rebuild.what = f"the warehouse is behind the lake ({'; '.join(behind)})"
         findings.problems.append(rebuild)
     else:
         findings.checked.append("warehouse: at the lake's versions (or behind by maintenance commits only)")
+
+
+def stale_tables(settings: Settings, loaded: dict[str, tuple[str, int]]) -> list[str]:
+    """The tables the warehouse holds at other versions than the lake's committed ones: behind, or
+    loaded from a lake since rebuilt (another table id). Ahead of the lake is check_lake's."""
+    tables = lake_mod.open_all(settings.lake)
+    stale = []
+    for name, version in lake_mod.target_versions(settings.lake, tables).items():
+        table_id, held = loaded.get(name, (None, None))
+        if held is None:
+            stale.append(f"{name} not loaded")
+        elif table_id != tables[name].metadata().id:
+            stale.append(f"{name} loaded from a lake since rebuilt")
+        elif held < version and not maintenance_only(tables[name], held, version):   # maintained after the publish
+            stale.append(f"{name} at version {held} of {version}")
+    return stale
 
 
 def rebuild_warehouse(settings: Settings) -> str:

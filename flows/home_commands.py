@@ -82,14 +82,15 @@ def cmd_doctor(settings: Settings, args) -> int:
     if not settings.home.is_dir():
         raise UserError(f"no home at {settings.home}: nothing to check (check --home or PROFILE_ETL_HOME)")
     storage.reachable(settings.lake)
-    findings = doctor.examine(settings)
-    sys.stdout.write(doctor.report(findings))
-    if not args.repair or not findings.problems:
-        return 1 if findings.problems else 0
-    with run_lock(settings.home, settings.lock_wait_seconds, "doctor --repair"):
-        for done in doctor.repair(settings, doctor.examine(settings)):
+    # held while checking too: a run between its lake commit and its publish would look like damage
+    with run_lock(settings.home, settings.lock_wait_seconds, "doctor --repair" if args.repair else "doctor"):
+        findings = doctor.examine(settings)
+        sys.stdout.write(doctor.report(findings))
+        if not args.repair or not findings.problems:
+            return 1 if findings.problems else 0
+        for done in doctor.repair(settings, findings):
             print(done)
-    after = doctor.examine(settings)
+        after = doctor.examine(settings)
     sys.stdout.write("after the repairs:\n" + doctor.report(after))
     return 1 if after.problems else 0
 

@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -129,3 +132,45 @@ def test_a_lake_maintained_after_the_publish_is_not_ahead_of_the_warehouse(home,
     assert lake.versions(home / "lake")["dumps"] > before["dumps"]   # its two files compacted
     code, out = doctor(home, capsys)
     assert code == 0 and "ok       warehouse: at the lake's versions" in out, out
+
+
+@pytest.mark.e2e
+def test_a_rollback_killed_half_way_is_found_and_undone(home, capsys, run_ingest, tmp_path, sample_text):
+    from store.faults import CRASH_ENV
+    from warehouse import history, lake
+    write_dump(tmp_path / "inbox", "002_other.txt", sample_text.replace("h-index28", "h-index3"), LATER)
+    run_ingest(home, tmp_path / "inbox")
+    [_, second] = history.runs_in_order(home / "lake")["run_id"].to_list()
+    killed = subprocess.run([str(Path(sys.executable).parent / "profile-etl"), "--home", str(home), "rollback", second],
+                            env=os.environ | {CRASH_ENV: "rollback:restored:papers"}, capture_output=True, timeout=300)
+    assert killed.returncode == -9, killed.stderr
+    code, out = doctor(home, capsys)
+    assert code == 1 and "hold commits of a run or rollback that didn't finish" in out and "papers" in out, out
+    code, out = doctor(home, capsys, "--repair")
+    assert code == 0 and "repaired: undid the unfinished commits of" in out and out.endswith("0 problems found\n"), out
+    assert lake.read_table(home / "lake", "papers").height == dumps_papers(home)
+
+
+def dumps_papers(home) -> int:
+    import duckdb
+    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
+        return con.execute("SELECT count(*) FROM papers").fetchone()[0]
+
+
+def test_a_warehouse_loaded_from_a_lake_since_rebuilt_is_stale(home, capsys, monkeypatch):
+    """A rebuilt lake's versions start again low: the table ids tell the warehouse's lake from it."""
+    from warehouse import publish
+    monkeypatch.setattr(publish, "rebuild", lambda *args: None)   # the warehouse step of the rebuild never ran
+    assert main(["--home", str(home), "rebuild", "--from-raw"]) == 0
+    monkeypatch.undo()
+    code, out = doctor(home, capsys)
+    assert code == 1 and "loaded from a lake since rebuilt" in out, out
+
+
+def test_doctor_waits_for_no_run(home, capsys):
+    """Between a run's lake commit and its publish the home looks damaged: doctor takes the run lock."""
+    from store.errors import UserError
+    from store.lock import run_lock
+    with run_lock(home, 0, "run"):
+        code = main(["--home", str(home), "doctor"])
+    assert code == 2 and "another run" in capsys.readouterr().err

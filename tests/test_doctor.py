@@ -169,7 +169,6 @@ def test_a_warehouse_loaded_from_a_lake_since_rebuilt_is_stale(home, capsys, mon
 
 def test_doctor_waits_for_no_run(home, capsys):
     """Between a run's lake commit and its publish the home looks damaged: doctor takes the run lock."""
-    from store.errors import UserError
     from store.lock import run_lock
     with run_lock(home, 0, "run"):
         code = main(["--home", str(home), "doctor"])

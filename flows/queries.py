@@ -13,6 +13,7 @@ import duckdb
 from store.errors import UserError
 from warehouse.load import connect
 from warehouse.views import sql_literal
+from warehouse.views import query as named_query
 
 
 def open_read_only(warehouse: Path) -> duckdb.DuckDBPyConnection:
@@ -117,25 +118,16 @@ def _cell(value) -> str:
     return text if len(text) <= CELL_WIDTH else text[:CELL_WIDTH - 1] + "…"
 
 
-STATUS_QUERIES = {
-    "dumps per status": "SELECT status, count(*) AS dumps, sum(entries_loaded) AS entries_loaded, "
-                        "sum(entries_rejected) AS entries_rejected FROM dumps GROUP BY status ORDER BY status",
-    "tables": "SELECT (SELECT count(*) FROM profiles) AS profiles, (SELECT count(*) FROM profile_snapshots) AS snapshots, "
-              "(SELECT count(*) FROM papers) AS papers, (SELECT count(*) FROM authors) AS authors, "
-              "(SELECT count(*) FROM listings) AS listings, (SELECT count(*) FROM rejects) AS rejects",
-    "last runs": "SELECT run_id, status, started_at, finished_at, dumps_seen, dumps_new, dumps_loaded, "
-                 "dumps_partial, dumps_quarantined FROM runs ORDER BY started_at DESC LIMIT 5",
-    "quarantined dumps": "SELECT source_path, reason FROM dumps WHERE status = 'quarantined' ORDER BY ingested_at DESC",
-    "rejected entries": "SELECT d.source_path, r.line_no, r.reason FROM rejects r JOIN dumps d USING (dump_id) "
-                        "WHERE d.status <> 'quarantined' ORDER BY d.source_path, r.line_no",
-}
+STATUS_QUERIES = {"dumps per status": "status_dumps_per_status", "tables": "status_tables",
+                  "last runs": "status_last_runs", "quarantined dumps": "status_quarantined_dumps",
+                  "rejected entries": "rejected_entries"}
 
 
 def status(warehouse: Path, as_json: bool = False) -> str:
     with open_read_only(warehouse) as con:
         results = {}
-        for title, sql in STATUS_QUERIES.items():
-            cursor = con.execute(sql)
+        for title, name in STATUS_QUERIES.items():
+            cursor = con.execute(named_query(name))
             results[title] = (cursor.fetchall(), [d[0] for d in cursor.description])
     if as_json:
         return dump_json({title: json_rows(*result) for title, result in results.items()})

@@ -11,6 +11,7 @@ import duckdb
 
 from core import identity
 from warehouse import charts
+from warehouse.views import query
 
 STYLE = """body{font-family:system-ui,sans-serif;margin:2rem;max-width:1200px;color:#222}
 section.profile{border-top:2px solid #ddd;padding-top:1rem;margin-top:2rem}
@@ -39,10 +40,11 @@ PALETTE = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b
 CODE_COLORS = {"badge and link": "#59a14f", "badge or link only": "#edc948", "neither": "#bab0ac"}
 
 
-def rows(con: duckdb.DuckDBPyConnection, sql: str, *params) -> list[dict]:
-    cursor = con.execute(sql, list(params))
+def rows(con: duckdb.DuckDBPyConnection, name: str, first: int | None = None, **params) -> list[dict]:
+    """The rows (the first ones only, if given) of the query sql/queries/NAME.sql, with its $parameters."""
+    cursor = con.execute(query(name), params)
     names = [d[0] for d in cursor.description]
-    return [dict(zip(names, row)) for row in cursor.fetchall()]
+    return [dict(zip(names, row)) for row in (cursor.fetchall() if first is None else cursor.fetchmany(first))]
 
 
 def table(records: list[dict], columns: list[str], empty: str = "none") -> str:
@@ -60,7 +62,7 @@ def _cell(value) -> str:
 
 def category_colors(con) -> dict[str, str]:
     """One colour per category for the whole report, the most listed first."""
-    cats = [r["category"] for r in rows(con, "SELECT category FROM papers GROUP BY 1 ORDER BY count(*) DESC, 1")]
+    cats = [r["category"] for r in rows(con, "report_categories")]
     return {c: PALETTE[i % len(PALETTE)] for i, c in enumerate(cats)}
 
 
@@ -72,16 +74,14 @@ def categories_section(colors: dict[str, str]) -> str:
 
 
 def growth_charts(con, key: str) -> list[str]:
-    growth = rows(con, "SELECT captured_at, citations, h_index FROM profile_growth WHERE profile_key = ? "
-                       "ORDER BY snapshot_no", key)
+    growth = rows(con, "report_growth", profile_key=key)
     times = [r["captured_at"] for r in growth]
     return [charts.over_time("Citations at each capture", times, [r["citations"] for r in growth], "citations"),
             charts.over_time("h-index at each capture", times, [r["h_index"] for r in growth], "h-index")]
 
 
 def output_chart(con, key: str, colors: dict[str, str], as_of: dt.date) -> str:
-    cells = rows(con, "SELECT year, category, papers FROM papers_per_year WHERE profile_key = ? AND year IS NOT NULL",
-                 key)
+    cells = rows(con, "report_output", profile_key=key)
     years = sorted({r["year"] for r in cells})
     counts = {(r["year"], r["category"]): r["papers"] for r in cells}
     present = [c for c in colors if any((y, c) in counts for y in years)]
@@ -92,12 +92,7 @@ def output_chart(con, key: str, colors: dict[str, str], as_of: dt.date) -> str:
 def code_counts(con, key: str) -> tuple[list[int], dict[str, list[int]]]:
     """The profile's papers per publication year: with the Code badge and a code link, with one of
     them, with neither."""
-    shares = rows(con, "SELECT year, count(*) FILTER (has_code_badge AND has_code_link) AS both, "
-                       "count(*) FILTER (has_code_badge <> has_code_link) AS one, "
-                       "count(*) FILTER (NOT has_code_badge AND NOT has_code_link) AS neither "
-                       "FROM (SELECT year, coalesce(has_code_badge, false) AS has_code_badge, has_code_link "
-                       "FROM staging.stg_profile_papers WHERE profile_key = ? AND year IS NOT NULL) "
-                       "GROUP BY year ORDER BY year", key)
+    shares = rows(con, "report_code", profile_key=key)
     return [r["year"] for r in shares], {"badge and link": [r["both"] for r in shares],
                                          "badge or link only": [r["one"] for r in shares],
                                          "neither": [r["neither"] for r in shares]}
@@ -112,10 +107,7 @@ def top_coauthors(con, key: str, owner: str | None) -> list[dict]:
     """The owner's co-authors on the profile's papers (the owner matched by author_id, as the pipeline
     matches names), or the top pairs when the owner is unnamed."""
     owner_id = identity.stable_id(owner) if owner else None
-    return rows(con, "SELECT CASE WHEN author_id_a = ? THEN author_b WHEN author_id_b = ? THEN author_a "
-                     "ELSE author_a || ' & ' || author_b END AS who, shared_papers FROM profile_coauthors "
-                     "WHERE profile_key = ? AND (? IS NULL OR ? IN (author_id_a, author_id_b)) "
-                     "ORDER BY shared_papers DESC, who LIMIT 8", owner_id, owner_id, key, owner_id, owner_id)
+    return rows(con, "report_coauthors", profile_key=key, owner_id=owner_id)
 
 
 def coauthor_chart(con, key: str, owner: str | None) -> str:
@@ -127,8 +119,7 @@ def coauthor_chart(con, key: str, owner: str | None) -> str:
 def profile_section(con, profile: dict, colors: dict[str, str]) -> str:
     key, owner = profile["profile_key"], profile["name"]
     as_of = profile["last_captured_at"].date()
-    news = rows(con, "SELECT change, title FROM new_papers WHERE profile_key = ? AND dump_id = ? ORDER BY change, title",
-                key, profile["latest_dump_id"])
+    news = rows(con, "report_new_papers", profile_key=key, dump_id=profile["latest_dump_id"])
     figures = [*growth_charts(con, key), output_chart(con, key, colors, as_of), code_chart(con, key, as_of),
                coauthor_chart(con, key, owner)]
     return (f'<section class="profile" id="p-{escape(key)}"><h2>{escape(owner or "owner never named")} '
@@ -137,16 +128,6 @@ def profile_section(con, profile: dict, colors: dict[str, str]) -> str:
             f'<a href="#overview">overview</a></p><div class="charts">{"".join(figures)}</div>'
             f'<h3>Since the previous capture</h3>'
             f'{table(news, ["change", "title"], "no earlier capture, or nothing changed")}</section>')
-
-
-PROFILES = """
-SELECT p.*, coalesce(n.name, p.owner_name) AS name, g.citations_change, g.h_index_change, s.papers_listed
-FROM profiles AS p
-LEFT JOIN (SELECT profile_key, arg_max(owner_name, captured_at) AS name FROM profile_snapshots
-           WHERE owner_name IS NOT NULL GROUP BY 1) AS n USING (profile_key)
-LEFT JOIN profile_growth AS g ON g.profile_key = p.profile_key AND g.dump_id = p.latest_dump_id
-LEFT JOIN profile_snapshots AS s ON s.dump_id = p.latest_dump_id
-ORDER BY p.citations DESC NULLS LAST, p.profile_key LIMIT ?"""
 
 
 def _value(value) -> str:
@@ -173,9 +154,8 @@ def overview(profiles: list[dict]) -> str:
 
 
 def as_of_line(con, shown: int) -> str:
-    latest, dumps, profiles = con.execute("SELECT max(captured_at), count(*), count(DISTINCT profile_key) "
-                                          "FROM profile_snapshots").fetchone()
-    last_run = con.execute("SELECT max(finished_at) FROM runs WHERE status = 'completed'").fetchone()[0]
+    [facts] = rows(con, "report_as_of")
+    latest, dumps, profiles, last_run = facts["latest"], facts["dumps"], facts["profiles"], facts["last_run"]
     when = f"{latest:%Y-%m-%d %H:%M} UTC" if latest else "no capture yet"
     run = f"; last run {last_run:%Y-%m-%d %H:%M} UTC" if last_run else ""
     return (f'<p class="asof">Data as of {when} (the latest capture){run}. {profiles} profiles from {dumps} '
@@ -183,16 +163,15 @@ def as_of_line(con, shown: int) -> str:
 
 
 def quality_section(con) -> str:
-    quarantined = rows(con, "SELECT source_path, reason FROM dumps WHERE status = 'quarantined' ORDER BY source_path")
-    rejected = rows(con, "SELECT d.source_path, r.line_no, r.reason, r.raw_text FROM rejects r JOIN dumps d "
-                         "USING (dump_id) WHERE d.status <> 'quarantined' ORDER BY 1, 2 LIMIT 500")
+    quarantined = rows(con, "report_quarantined_dumps")
+    rejected = rows(con, "rejected_entries", first=500)
     return ('<section id="quality"><h2>Data quality</h2><h3>Quarantined dumps</h3>'
             + table(quarantined, ["source_path", "reason"]) + "<h3>Rejected entries and header lines</h3>"
             + table(rejected, ["source_path", "line_no", "reason", "raw_text"]) + "</section>")
 
 
 def render(con: duckdb.DuckDBPyConnection, limit: int = 20) -> str:
-    profiles = rows(con, PROFILES, limit)
+    profiles = rows(con, "report_profiles", limit=limit)
     colors = category_colors(con)
     sections = "".join(profile_section(con, p, colors) for p in profiles)
     return (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>profile-etl report</title>'

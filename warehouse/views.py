@@ -7,6 +7,7 @@ those become `COMMENT ON VIEW` / `COMMENT ON COLUMN`, so BI tools show them. An 
 """
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from importlib import resources
@@ -50,6 +51,12 @@ def parse_view_file(name: str, layer: str, sql: str) -> ViewFile:
             break
     view.description = " ".join(lines)
     return view
+
+
+@functools.cache
+def query(name: str) -> str:
+    """A query of a command (`status`, `report`) from `sql/queries/NAME.sql`."""
+    return (SQL / "queries" / f"{name}.sql").read_text(encoding="utf-8")
 
 
 def view_files() -> list[ViewFile]:

@@ -35,6 +35,27 @@ def dump_id(raw: bytes) -> str:
     return hashlib.sha256(raw).hexdigest()
 
 
+# A .gz refused unread is known by the hash of its stored bytes after this prefix: unsalted, a
+# plain text misnamed .gz would take the id of the same text named .txt, and keep it from loading.
+REFUSED_GZ_SALT = b"profile-etl: a .gz refused unread\n"
+
+
+def stored_hashes(chunks, gz: bool) -> tuple[str, str | None]:
+    """The SHA-256 of a file's bytes as stored, and for a .gz its salted one (REFUSED_GZ_SALT)."""
+    plain, salted = hashlib.sha256(), hashlib.sha256(REFUSED_GZ_SALT) if gz else None
+    for chunk in chunks:
+        plain.update(chunk)
+        if salted is not None:
+            salted.update(chunk)
+    return plain.hexdigest(), salted.hexdigest() if salted is not None else None
+
+
+def refused_id(stem: str, plain: str, salted: str | None) -> str:
+    """A refused dump's id: the salted hash for a .gz, except for a raw/ copy already named by its
+    plain hash (stored before the salt), which keeps that id."""
+    return salted if salted is not None and stem != plain else plain
+
+
 def normalise_text(text: str) -> str:
     """NFKC, case-folded, runs of non-alphanumerics collapsed to one space, trimmed."""
     if text.isascii():   # the same result, about twice as fast: ASCII is its own NFKC form

@@ -13,7 +13,7 @@ from core import identity
 from core.records import SourceFile
 from core.validate import FILE_SCHEMA
 from store import storage
-from store.extract import RAW_META_FIELDS, raw_copy, read_dump, stored_digest
+from store.extract import RAW_META_FIELDS, raw_copy, read_dump, stored_ids
 from store.raw_store import raw_copy_path, raw_metas
 from warehouse import lake
 
@@ -275,11 +275,11 @@ def quarantined_sources(dumps: pl.DataFrame, raw_dir: Path, max_bytes: int) -> d
 
 def holds_dump(original: storage.Location, dump_id: str, max_bytes: int) -> bool:
     """Whether an inbox file still holds a quarantined dump: the same bytes, or, for a .gz refused
-    unread (its id the compressed file's), the same compressed bytes. Read from there, not from
-    raw/, the file index then knows the file by its new reading's id."""
+    unread (its id the compressed file's hash, salted or not), the same compressed bytes. Read from
+    there, not from raw/, the file index then knows the file by its new reading's id."""
     if read_dump(original, max_bytes).dump_id == dump_id:
         return True
-    return original.name.endswith(".gz") and stored_digest(original) == dump_id
+    return original.name.endswith(".gz") and dump_id in stored_ids(original)
 
 
 ROW_META = ("dump_id", *RAW_META_FIELDS)   # what a batch's meta file holds of each dumps row

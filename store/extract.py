@@ -7,7 +7,6 @@ be local paths or fsspec URLs (store/storage.py); raw/ is always local.
 from __future__ import annotations
 
 import gzip
-import hashlib
 import re
 import zlib
 from dataclasses import dataclass
@@ -77,26 +76,30 @@ def _read_limited(path: storage.Location, max_bytes: int, gz: bool, listed: tupl
 
 def _refused(path: storage.Location, reason: str, listed: tuple[int, int] | None = None) -> DumpBytes:
     """A dump refused before decoding. Its dump_id is the SHA-256 of the bytes as stored, streamed in
-    constant memory: for a .gz that is the compressed file (an exception to SPEC §3, which hashes the
-    decompressed bytes, because those are refused unread), and its raw/ copy is that file as it is."""
+    constant memory: for a .gz that is the compressed file, salted (identity.REFUSED_GZ_SALT; an
+    exception to SPEC §3, which hashes the decompressed bytes, because those are refused unread),
+    and its raw/ copy is that file as it is."""
     try:
-        did, size = _digest(path, listed)
+        (plain, salted), size = _hashes(path, listed)
     except OSError as exc:
         raise Unreadable(f"{identity.printable(str(path))}: {exc.strerror or exc}") from None
     stored = ".txt.gz" if path.name.endswith(".gz") else ".txt"
-    note = "; dump_id is the SHA-256 of the compressed file as stored" if stored == ".txt.gz" else ""
+    note = "; dump_id is the SHA-256 of the compressed file as stored, salted" if stored == ".txt.gz" else ""
+    did = identity.refused_id(identity.dump_stem(Path(path.name)), plain, salted)
     return DumpBytes(did, size, refused=reason + note, stored_suffix=stored)
 
 
-def stored_digest(path: storage.Location) -> str:
-    """The SHA-256 of a file's bytes as stored (compressed, for a .gz), streamed."""
-    return _digest(path)[0]
+def stored_ids(path: storage.Location) -> set[str]:
+    """The ids a file refused unread has had: the SHA-256 of its bytes as stored, and for a .gz
+    that hash salted (the plain one named a .gz refused before the salt)."""
+    return {did for did in _hashes(path)[0] if did is not None}
 
 
-def _digest(path: storage.Location, listed: tuple[int, int] | None = None) -> tuple[str, int]:
+def _hashes(path: storage.Location, listed: tuple[int, int] | None = None) -> tuple[tuple[str, str | None], int]:
     with storage.open_read(path) as handle:
         storage.check_as_listed(handle, listed)
-        return hashlib.file_digest(handle, "sha256").hexdigest(), handle.tell()
+        hashes = identity.stored_hashes(iter(lambda: handle.read(CHUNK_BYTES), b""), path.name.endswith(".gz"))
+        return hashes, handle.tell()
 
 
 def read_sidecar(path: storage.Location) -> identity.Sidecar:
@@ -242,9 +245,9 @@ def extract_raw_store(raw_dir: Path, max_bytes: int, loaded_by: dict[str, str],
     """Raw records re-read from raw/, with the identity and stamps of their ingestion (see raw_metas);
     and the copies no meta names (their batch died before writing its meta file)."""
     batch, seen, metas, unnamed = Batch(), set(), raw_store.raw_metas(raw_dir, loaded_by), []
-    # .txt copies first: a .txt.gz copy is a .gz refused unread (its id the hash of its compressed
-    # bytes); once reprocessed, its reading is the .txt copy under the new id. The first reading of
-    # a dump id is the only one read (`seen`), rows and problems alike
+    # .txt copies first: a .txt.gz copy is a .gz refused unread (its id the salted hash of its
+    # compressed bytes); once reprocessed, its reading is the .txt copy under the new id. The first
+    # reading of a dump id is the only one read (`seen`), rows and problems alike
     for path in [*sorted(raw_dir.glob("*/*.txt")), *sorted(raw_dir.glob("*/*.txt.gz"))]:
         if (meta := metas.get(identity.dump_stem(path))) is None:
             unnamed.append(path)

@@ -4,7 +4,6 @@ identities a re-ingestion needs (flows/rebuild.py, reprocessing), one meta file 
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -38,18 +37,22 @@ def store_raw(raw_dir: Path, source: storage.Location, read: DumpBytes) -> None:
     if size is not None:   # cut short (a power loss before the run's flush): kept aside, written anew
         set_aside(raw_dir, target)
     write_atomic(target, lambda tmp: tmp.write_bytes(read.raw) if read.raw is not None
-                 else copy_as_hashed(source, tmp, read.dump_id))
+                 else copy_as_hashed(source, tmp, read.dump_id, target.name.endswith(".gz")))
 
 
-def copy_as_hashed(source: storage.Location, target: Path, dump_id: str) -> None:
-    """Copy the file, streamed, checking that its bytes are still the ones dump_id hashes."""
-    digest = hashlib.sha256()
+def copy_as_hashed(source: storage.Location, target: Path, dump_id: str, gz: bool = False) -> None:
+    """Copy the file, streamed, checking that its bytes are still the ones dump_id hashes (salted,
+    for a .gz: identity.refused_id)."""
     with open(target, "wb") as out:
-        for chunk in _chunks(source):
-            digest.update(chunk)
-            out.write(chunk)
-    if digest.hexdigest() != dump_id:
+        hashes = identity.stored_hashes(_written(_chunks(source), out), gz)
+    if identity.refused_id(dump_id, *hashes) != dump_id:
         raise SourceChanged()
+
+
+def _written(chunks, out):
+    for chunk in chunks:
+        out.write(chunk)
+        yield chunk
 
 
 def _chunks(source: storage.Location):
@@ -161,8 +164,11 @@ def copies_in(raw_dir: Path) -> dict[str, Path]:
 
 
 def digest(path: Path) -> str:
+    """The id a copy's bytes give: their SHA-256, salted for a .txt.gz copy (identity.refused_id)."""
     with open(path, "rb") as handle:
-        return hashlib.file_digest(handle, "sha256").hexdigest()
+        hashes = identity.stored_hashes(iter(lambda: handle.read(storage.READ_BLOCK_BYTES), b""),
+                                        path.name.endswith(".gz"))
+    return identity.refused_id(identity.dump_stem(path), *hashes)
 
 
 def check_copies(raw_dir: Path, held: set[str], metas: dict[str, dict] | None = None) -> RawCheck:

@@ -12,6 +12,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from core.identity import REFUSED_GZ_SALT
 from tests.conftest import SAMPLE_NAME, UTC, write_dump
 from tests.test_hostile import REBUILT_AWAY, extract_and_validate, fixture, read_table
 
@@ -20,7 +21,7 @@ HEADER = "h-index7\n12papers\n1,234citations\nNovelty40%\nAI Score51\n\n12 Paper
 ENTRY = "LGMar 3, 2025Code\nA Title\n\nAnn Lee\n\nAbstract."
 LIMIT = 1 << 20
 LIMIT_HINT = "To load it, raise PROFILE_ETL_MAX_DUMP_BYTES and reprocess it"
-GZ_NOTE = "; dump_id is the SHA-256 of the compressed file as stored"
+GZ_NOTE = "; dump_id is the SHA-256 of the compressed file as stored, salted"
 NO_TITLE = "entry has no title line; entry has no author line (dump cut off?)"
 GARBLED = "entry head is garbled: expected CATEGORY + `Mon D[, YYYY]` [+ `Code`]; entry has no author line (dump cut off?)"
 NOT_A_PROFILE = ("not a profile dump: no metric line such as `h-index28` and no entry head such as `LGAug 23, 2023` "
@@ -97,7 +98,7 @@ def test_oversized_dumps_are_refused_in_constant_memory(tmp_path, name, size_mb)
         tracemalloc.stop()
     assert peak < 24 << 20, f"peak {peak >> 20} MiB for a {size_mb} MiB dump"
     [row] = tables["dumps"].iter_rows(named=True)
-    assert row["status"] == "quarantined" and row["dump_id"] == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert row["status"] == "quarantined" and row["dump_id"] == stored_id(path.name, path.read_bytes())
 
 
 @pytest.fixture(scope="module")
@@ -113,6 +114,11 @@ def limited(tmp_path_factory, prefect_harness, sample_text):
     for name, data in {"010_big.txt": write_big(base / "big", 3), "011_bomb.txt.gz": write_bomb(base / "bomb", 20)}.items():
         write_dump(inbox, name, data.read_bytes(), CAPTURED)
     return base / "home", inbox, ingest(home=base / "home", inbox=inbox, settle_seconds=0, max_dump_bytes=LIMIT)
+
+
+def stored_id(name: str, stored: bytes) -> str:
+    """A refused dump's id: the hash of its bytes as stored, salted for a .gz."""
+    return hashlib.sha256((REFUSED_GZ_SALT if name.endswith(".gz") else b"") + stored).hexdigest()
 
 
 def dump_row(home: Path, name: str) -> tuple:
@@ -143,7 +149,7 @@ def test_oversized_and_broken_dumps_are_quarantined_with_their_stored_bytes_in_r
     stored = (inbox / name).read_bytes()
     did, status, actual_reason, size, loaded = dump_row(home, name)
     assert (status, actual_reason, size, loaded) == ("quarantined", reason, len(stored), 0)
-    assert did == hashlib.sha256(stored).hexdigest()
+    assert did == stored_id(name, stored)
     copy = home / "raw" / did[:2] / (did + (".txt.gz" if name.endswith(".gz") else ".txt"))
     assert copy.read_bytes() == stored
     with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:

@@ -133,3 +133,29 @@ def test_a_run_with_nothing_new_counts_only_files_it_had_read_before():
     said = runs.describe(summary, 1.0)
     assert said.startswith("nothing new: 2 dump files read before (loaded or quarantined), 1 still being written")
     assert "6 unreadable (tried again next run)" in said
+
+
+def test_a_text_misnamed_gz_quarantined_under_the_texts_id_gives_way_on_reprocess(prefect_harness, tmp_path,
+                                                                                 monkeypatch):
+    """A home from before refused .gz ids were salted: the misnamed .gz holds the id of the same text
+    named .txt, which was skipped as known. Reprocessing moves the .gz to its salted id, and the
+    next run loads the .txt; a rebuild from raw/ then gives the same dumps."""
+    from core import identity
+    home, inbox = tmp_path / "home", tmp_path / "inbox"
+    text = "h-index1\n\nLGMay 1\nT1\n\nA B\n\nx"
+    write_dump(inbox, "000_p.txt.gz", text, FIRST)
+    write_dump(inbox, "001_p.txt", text, FIRST)
+    with monkeypatch.context() as before_the_salt:
+        before_the_salt.setattr(identity, "refused_id", lambda stem, plain, salted: plain)
+        ingest(home=home, inbox=inbox, settle_seconds=0)
+    assert rows(home, "SELECT dump_id, status FROM dumps") == [(identity.dump_id(text.encode()), "quarantined")]
+    ingest(home=home, inbox=inbox, settle_seconds=0, reprocess=True)
+    ingest(home=home, inbox=inbox, settle_seconds=0)
+    query = "SELECT dump_id, regexp_extract(source_path, '[^/]*$'), status FROM dumps ORDER BY source_path"
+    salted = identity.dump_id(identity.REFUSED_GZ_SALT + text.encode())
+    assert rows(home, query) == [(salted, "000_p.txt.gz", "quarantined"),
+                                 (identity.dump_id(text.encode()), "001_p.txt", "partial")]
+    assert rows(home, f"SELECT count(*) FROM rejects WHERE dump_id = '{salted}'") == [(1,)]
+    assert main(["--home", str(home), "rebuild", "--from-raw"]) == 0
+    assert rows(home, query) == [(salted, "000_p.txt.gz", "quarantined"),
+                                 (identity.dump_id(text.encode()), "001_p.txt", "partial")]

@@ -61,7 +61,7 @@ def test_dumps_and_sidecars_are_read_from_s3_within_the_size_limit(bucket, sampl
     monkeypatch.setattr(storage, "open_read", recording_open)
     refused = extract.read_dump(bomb, storage.READ_BLOCK_BYTES)
     assert "gzip bomb" in refused.refused
-    assert refused.dump_id == hashlib.sha256(storage.read_bytes(bomb)).hexdigest()   # the bytes as stored
+    assert refused.dump_id == hashlib.sha256(identity.REFUSED_GZ_SALT + storage.read_bytes(bomb)).hexdigest()   # as stored
     # Reading stopped near the limit: two 1 MB chunks decompressed, plus a block read ahead.
     assert caches[0].total_requested_bytes <= 4 * storage.READ_BLOCK_BYTES
 

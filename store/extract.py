@@ -7,6 +7,7 @@ be local paths or fsspec URLs (store/storage.py); raw/ is always local.
 from __future__ import annotations
 
 import gzip
+import os
 import re
 import zlib
 from dataclasses import dataclass
@@ -104,16 +105,23 @@ def _hashes(path: storage.Location, listed: tuple[int, int] | None = None) -> tu
 
 def read_sidecar(path: storage.Location) -> identity.Sidecar:
     side = identity.sidecar_path(path)
-    if not storage.exists(side):
+    if not storage.lexists(side):   # a dangling link is a sidecar that can't be read, not an absent one
         return identity.Sidecar()
     try:
         with storage.open_read(side) as handle:
             raw = handle.read(SIDECAR_MAX_BYTES + 1)
     except OSError as exc:
-        raise identity.SidecarError(f"sidecar {side.name} can't be read: {exc}") from None
+        raise identity.SidecarError(f"sidecar {side.name} can't be read: {_dangling(side) or exc}") from None
     if len(raw) > SIDECAR_MAX_BYTES:
         raise identity.SidecarError(f"sidecar {side.name} is larger than {SIDECAR_MAX_BYTES} bytes")
     return identity.parse_sidecar(raw, side.name)
+
+
+def _dangling(side: storage.Location) -> str | None:
+    """What a sidecar that is a link to nothing is, for its dump's reason."""
+    if storage.is_url(side) or not side.is_symlink() or side.exists():
+        return None
+    return f"it is a link to {identity.printable(os.readlink(side))}, which doesn't exist"
 
 
 def extract_one(batch: Batch, source: SourceFile, known: set[str], raw_dir: Path | None, max_bytes: int,

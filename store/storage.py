@@ -88,6 +88,11 @@ def exists(loc: Location) -> bool:
     return filesystem(loc).exists(loc) if is_url(loc) else loc.exists()
 
 
+def lexists(loc: Location) -> bool:
+    """exists, where a local link counts though what it names doesn't (a dangling link is there)."""
+    return exists(loc) or (not is_url(loc) and loc.is_symlink())
+
+
 def is_file(loc: Location) -> bool:
     return filesystem(loc).isfile(loc) if is_url(loc) else loc.is_file()
 

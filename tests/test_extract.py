@@ -96,3 +96,11 @@ def test_a_text_misnamed_gz_does_not_take_the_id_of_the_same_text_named_txt(tmp_
     copies = {p.name: p.read_bytes() for p in (tmp_path / "raw").glob("*/*.txt*")}
     assert copies == {f"{gz['dump_id']}.txt.gz": dump_text(10).encode(), f"{txt['dump_id']}.txt": dump_text(10).encode()}
     assert raw_store.check_copies(tmp_path / "raw", set()).damaged() == {}
+
+
+def test_a_sidecar_that_is_a_dangling_link_quarantines_its_dump(tmp_path):
+    write_dump(tmp_path / "inbox", "000_p.txt", dump_text(10), CAPTURED)
+    (tmp_path / "inbox" / "000_p.meta.json").symlink_to(tmp_path / "nowhere" / "side.json")
+    [row] = extract_inbox(tmp_path / "inbox", tmp_path / "raw", "20260602T000000Z-aaaa").dumps
+    assert row["quarantine_reason"] == (f"sidecar 000_p.meta.json can't be read: it is a link to "
+                                        f"{tmp_path / 'nowhere' / 'side.json'}, which doesn't exist")

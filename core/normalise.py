@@ -32,6 +32,15 @@ def stable_ids(texts: pl.Series) -> list[str]:
             for text, fold, plain in zip(texts, folded, ascii_only)]
 
 
+def identifiable(texts: pl.Series) -> pl.Series:
+    """Whether identity.normalise_text leaves anything of each text, i.e. whether its id is not the
+    empty text's. ASCII texts by polars (an ASCII letter or digit); the rest in Python, once each."""
+    ascii_only = ~texts.str.contains(r"[^\x00-\x7f]")
+    others = texts.filter(ascii_only.not_()).unique()
+    kept = others.filter(pl.Series([identity.normalise_text(text) != "" for text in others], dtype=pl.Boolean))
+    return (ascii_only & texts.str.contains(r"[A-Za-z0-9]")) | texts.is_in(kept.implode())
+
+
 def observe(dumps: pl.DataFrame, entries: pl.DataFrame) -> pl.DataFrame:
     captures = dumps.select("dump_id", "profile_key", "captured_at")
     return (entries.join(captures, on="dump_id", how="inner", maintain_order="left")

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 import pandera.polars as pa
 import polars as pl
 
+from core.normalise import identifiable
 from core.records import Batch, parse_texts
 from schemas.raw import RawDump, RawEntry
 from schemas.tables import polars_schema
@@ -68,14 +69,32 @@ def validate_dumps(dumps: pl.DataFrame) -> pl.DataFrame:
 def validate_entries(entries: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(valid entries, rejects): every failing row becomes one reject with all its reasons."""
     try:
-        return RawEntry.validate(entries, lazy=True), pl.DataFrame(schema=PROBLEM_SCHEMA)
+        entries, cases = RawEntry.validate(entries, lazy=True), pl.DataFrame(schema=CASE_SCHEMA)
     except pa.errors.SchemaErrors as errors:
         cases = errors.failure_cases
-    if cases["index"].null_count():
-        raise pa.errors.SchemaError(RawEntry.to_schema(), entries, f"entries frame is malformed:\n{cases}")
+        if cases["index"].null_count():
+            raise pa.errors.SchemaError(RawEntry.to_schema(), entries, f"entries frame is malformed:\n{cases}")
+    cases = pl.concat([cases.select(pl.col("index").cast(pl.UInt32), "check"), unidentifiable(entries)])
     reasons = (cases.group_by("index").agg(pl.col("check").unique(maintain_order=True).str.join("; ").alias("reason"))
-               .rename({"index": "row"}).with_columns(pl.col("row").cast(pl.UInt32)))
+               .rename({"index": "row"}))
     indexed = entries.with_row_index("row")
     failed = indexed.join(reasons, on="row", how="inner").sort("row")
     rejects = failed.select("dump_id", "entry_index", "line_no", "reason", "raw_text")
     return indexed.join(reasons, on="row", how="anti").drop("row"), rejects
+
+
+CASE_SCHEMA = pl.Schema({"index": pl.UInt32, "check": pl.String})
+# paper_id hashes the normalised text (core.identity): a title that normalises to nothing would
+# share the empty text's id with every other such one
+UNIDENTIFIABLE = {
+    "title": "title has no letter or digit (once Unicode-normalised), so it can't identify a paper (paper_id is a "
+             "hash of the title's letters and digits)",
+}
+
+
+def unidentifiable(entries: pl.DataFrame) -> pl.DataFrame:
+    """(index, check) of each entry whose title normalises to nothing."""
+    title = entries["title"].fill_null("")
+    bad = pl.DataFrame({"title": (title.str.strip_chars() != "") & ~identifiable(title)}).with_row_index("index")
+    return (bad.unpivot(index="index", variable_name="column").filter("value")
+            .select("index", check=pl.col("column").replace_strict(UNIDENTIFIABLE, return_dtype=pl.String)))

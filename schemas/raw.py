@@ -70,12 +70,8 @@ class RawEntry(pa.DataFrameModel):
     def has_title(cls, data: pa.PolarsData) -> pl.LazyFrame:
         return data.lazyframe.select(pl.col(data.key).fill_null("").str.strip_chars() != "")
 
-    @pa.check("title", error="title has no letter or digit, so it can't identify a paper (paper_id is a hash of "
-                             "the title's letters and digits)")
-    def title_can_identify(cls, data: pa.PolarsData) -> pl.LazyFrame:
-        # what identity.normalise_text keeps: without it every such title would be one paper
-        title = pl.col(data.key).fill_null("")
-        return data.lazyframe.select((title.str.strip_chars() == "") | title.str.contains(r"[\p{L}\p{N}]"))
+    # a title with nothing to identify it by (it normalises to the empty text) is core/validate.py's
+    # check: it needs core.identity's normalisation, a layer above this one
 
     @pa.check("authors_text", error="entry has no author line (dump cut off?)")
     def has_author_line(cls, data: pa.PolarsData) -> pl.LazyFrame:

@@ -89,3 +89,16 @@ def test_ids_of_a_column_are_the_stable_ids_of_its_texts(texts):
 
     from core.normalise import stable_ids
     assert stable_ids(pl.Series(texts, dtype=pl.String)) == [stable_id(t) for t in texts]
+
+
+@given(st.lists(st.one_of(st.text(alphabet=st.characters(max_codepoint=127), max_size=30),
+                          st.text(max_size=12), st.sampled_from(["\ufe70", "\ufe72", "\u3371", "\u0301", "_"])),
+                max_size=20))
+def test_a_text_is_identifiable_when_its_normalised_form_is_not_empty(texts):
+    """normalise.identifiable (titles that may have a paper_id) agrees with the id: a text that
+    normalises to nothing would share the empty text's id."""
+    import polars as pl
+
+    from core.normalise import identifiable
+    expected = [normalise_text(t) != "" for t in texts]
+    assert identifiable(pl.Series(texts, dtype=pl.String)).to_list() == expected

@@ -41,6 +41,13 @@ def identifiable(texts: pl.Series) -> pl.Series:
     return (ascii_only & texts.str.contains(r"[A-Za-z0-9]")) | texts.is_in(kept.implode())
 
 
+def all_identifiable(lists: pl.Series) -> pl.Series:
+    """Whether every text of each list is identifiable (an empty list is)."""
+    names = pl.DataFrame({"name": lists}).with_row_index("row").explode("name", empty_as_null=True)
+    names = names.with_columns(ok=identifiable(names["name"]).fill_null(True))
+    return names.group_by("row", maintain_order=True).agg(pl.col("ok").all())["ok"]
+
+
 def observe(dumps: pl.DataFrame, entries: pl.DataFrame) -> pl.DataFrame:
     captures = dumps.select("dump_id", "profile_key", "captured_at")
     return (entries.join(captures, on="dump_id", how="inner", maintain_order="left")

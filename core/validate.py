@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 import pandera.polars as pa
 import polars as pl
 
-from core.normalise import identifiable
+from core.normalise import all_identifiable, identifiable
 from core.records import Batch, parse_texts
 from schemas.raw import RawDump, RawEntry
 from schemas.tables import polars_schema
@@ -84,17 +84,21 @@ def validate_entries(entries: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]
 
 
 CASE_SCHEMA = pl.Schema({"index": pl.UInt32, "check": pl.String})
-# paper_id hashes the normalised text (core.identity): a title that normalises to nothing would
-# share the empty text's id with every other such one
+# paper_id and author_id hash the normalised text (core.identity): a title or author name that
+# normalises to nothing would share the empty text's id with every other such one
 UNIDENTIFIABLE = {
     "title": "title has no letter or digit (once Unicode-normalised), so it can't identify a paper (paper_id is a "
              "hash of the title's letters and digits)",
+    "authors": "an author name has no letter or digit (once Unicode-normalised), so it can't identify an author "
+               "(author_id is a hash of the name's letters and digits)",
 }
 
 
 def unidentifiable(entries: pl.DataFrame) -> pl.DataFrame:
-    """(index, check) of each entry whose title normalises to nothing."""
+    """(index, check) of each entry whose title, or one of whose author names, normalises to nothing.
+    Such a name is a reject, as such a title is: dropped, it would be lost and shift the others' positions."""
     title = entries["title"].fill_null("")
-    bad = pl.DataFrame({"title": (title.str.strip_chars() != "") & ~identifiable(title)}).with_row_index("index")
+    bad = pl.DataFrame({"title": (title.str.strip_chars() != "") & ~identifiable(title),
+                        "authors": ~all_identifiable(entries["authors"])}).with_row_index("index")
     return (bad.unpivot(index="index", variable_name="column").filter("value")
             .select("index", check=pl.col("column").replace_strict(UNIDENTIFIABLE, return_dtype=pl.String)))

@@ -70,8 +70,8 @@ class RawEntry(pa.DataFrameModel):
     def has_title(cls, data: pa.PolarsData) -> pl.LazyFrame:
         return data.lazyframe.select(pl.col(data.key).fill_null("").str.strip_chars() != "")
 
-    # a title with nothing to identify it by (it normalises to the empty text) is core/validate.py's
-    # check: it needs core.identity's normalisation, a layer above this one
+    # a title or author name with nothing to identify it by (it normalises to the empty text) is
+    # core/validate.py's check: it needs core.identity's normalisation, a layer above this one
 
     @pa.check("authors_text", error="entry has no author line (dump cut off?)")
     def has_author_line(cls, data: pa.PolarsData) -> pl.LazyFrame:

@@ -102,3 +102,13 @@ def test_a_text_is_identifiable_when_its_normalised_form_is_not_empty(texts):
     from core.normalise import identifiable
     expected = [normalise_text(t) != "" for t in texts]
     assert identifiable(pl.Series(texts, dtype=pl.String)).to_list() == expected
+
+
+@given(st.lists(st.lists(st.one_of(st.text(max_size=6), st.sampled_from(["*", "\u2020", "A B", "\ufe70"])),
+                         max_size=4), max_size=12))
+def test_a_list_of_names_is_identifiable_when_each_name_is(lists):
+    import polars as pl
+
+    from core.normalise import all_identifiable
+    expected = [all(normalise_text(name) != "" for name in names) for names in lists]
+    assert all_identifiable(pl.Series(lists, dtype=pl.List(pl.String))).to_list() == expected

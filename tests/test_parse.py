@@ -86,6 +86,19 @@ def test_a_title_without_letters_or_digits_is_a_reject_not_a_shared_paper(tmp_pa
     assert problems[2].endswith("partial, 1 of 3 entries valid") and invalid == 1
 
 
+def test_an_author_name_without_letters_or_digits_is_a_reject_not_a_shared_author(tmp_path):
+    """`*` and `\u2020` would both have the empty name's author_id: one author named `†`."""
+    from flows.validation import validate_files
+    path = tmp_path / "authors.txt"
+    path.write_text(HEADER + "\n".join(dumps.entry("LGAug 2, 2023", "One", "*, A B", "x.") + [""]
+                                       + dumps.entry("LGAug 3, 2023", "Two", "\u2020, C D", "y.") + [""]
+                                       + dumps.entry("LGAug 4, 2023", "Three", "E F\u2020, G H", "z.")))
+    problems, invalid = validate_files([path], 10**6)
+    assert [p.split(": ", 1)[0] for p in problems] == [f"{path}:9", f"{path}:16", str(path)]
+    assert all("an author name has no letter or digit" in p for p in problems[:2])
+    assert problems[2].endswith("partial, 1 of 3 entries valid") and invalid == 1
+
+
 def test_a_title_of_letters_that_normalise_to_nothing_is_a_reject_too(tmp_path):
     """\ufe70 and \ufe72 are letters (Arabic presentation forms) that NFKC makes a space and a
     combining mark: no letter or digit is left of them, so both would have the empty text's id.

@@ -258,19 +258,41 @@ def row_key(row: tuple[str | storage.Location, int, int]) -> tuple[str, int, int
     return identity.printable(str(path)), size, mtime_ns
 
 
-def quarantined_sources(dumps: pl.DataFrame, raw_dir: Path, max_bytes: int) -> dict[str, SourceFile]:
+def quarantined_sources(dumps: pl.DataFrame, raw_dir: Path, max_bytes: int,
+                        index: pl.DataFrame | None = None) -> dict[str, SourceFile]:
     """What to read again for each quarantined dump: its inbox file while it still holds the same
-    bytes (so a fixed sidecar counts), else its copy in raw/."""
+    bytes (so a fixed sidecar counts), else its copy in raw/, unless that copy keeps the error of a
+    sidecar gone with its file and another inbox file holds the dump (index: the file index)."""
     sources, metas = {}, None
     quarantined = dumps.filter(pl.col("status") == "quarantined")
+    others = indexed_paths(index, set(quarantined["dump_id"]))
     for row in quarantined.select(*ROW_META).iter_rows(named=True):
-        original = storage.location(row["source_path"])
-        if storage.is_file(original) and holds_dump(original, row["dump_id"], max_bytes):
-            sources[row["dump_id"]] = SourceFile(original, *storage.stat(original))
-        elif (copy := raw_copy_path(raw_dir, row["dump_id"])) is not None:
+        did, original = row["dump_id"], storage.location(row["source_path"])
+        if storage.is_file(original) and holds_dump(original, did, max_bytes):
+            sources[did] = SourceFile(original, *storage.stat(original))
+            continue
+        if (copy := raw_copy_path(raw_dir, did)) is not None:
             metas = raw_metas(raw_dir, dict(zip(dumps["dump_id"], dumps["run_id"]))) if metas is None else metas
-            sources[row["dump_id"]] = raw_copy(copy, metas.get(row["dump_id"]) or _meta_of(row))
+            sources[did] = raw_copy(copy, metas.get(did) or _meta_of(row))
+        if (copy is None or sources[did].sidecar_error) and (other := holding(others.get(did, []), did, max_bytes)):
+            sources[did] = other
     return sources
+
+
+def indexed_paths(index: pl.DataFrame | None, dump_ids: set[str]) -> dict[str, list[str]]:
+    """The inbox files the file index maps to each of dump_ids."""
+    if index is None or not dump_ids:
+        return {}
+    rows = index.filter(pl.col("dump_id").is_in(list(dump_ids))).group_by("dump_id", maintain_order=True)
+    return dict(rows.agg("path").iter_rows())
+
+
+def holding(paths: list[str], dump_id: str, max_bytes: int) -> SourceFile | None:
+    """The first of paths that is a file still holding the dump."""
+    for path in map(storage.location, paths):
+        if storage.is_file(path) and holds_dump(path, dump_id, max_bytes):
+            return SourceFile(path, *storage.stat(path))
+    return None
 
 
 def holds_dump(original: storage.Location, dump_id: str, max_bytes: int) -> bool:

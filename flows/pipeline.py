@@ -67,8 +67,9 @@ def prepare_lake(settings: Settings) -> tuple[int, discover.Inbox | None]:
 
 
 @task(**IO_TASK)
-def quarantined_sources(lake_dir: Path, raw_dir: Path, max_bytes: int) -> dict[str, SourceFile]:
-    return discover.quarantined_sources(lake.read_table(lake_dir, "dumps"), raw_dir, max_bytes)
+def quarantined_sources(lake_dir: Path, raw_dir: Path, max_bytes: int, state: Path) -> dict[str, SourceFile]:
+    return discover.quarantined_sources(lake.read_table(lake_dir, "dumps"), raw_dir, max_bytes,
+                                        discover.read_file_index(state))
 
 
 @task(**IO_TASK)
@@ -154,7 +155,8 @@ def ingest_new_dumps(settings: Settings, run_id: str, started_at: dt.datetime, r
                     quote(listed))   # quoted: Prefect would walk every row of a big inbox's listing
     found = plan.found
     checkpoint("scan:done")
-    retry = quarantined_sources(settings.lake, settings.raw, settings.max_dump_bytes) if reprocess else {}
+    retry = (quarantined_sources(settings.lake, settings.raw, settings.max_dump_bytes, settings.state)
+             if reprocess else {})
     log_plan(run_id, found, plan.todo, retry, settings.settle_seconds)
     jobs = batch.plan_jobs(plan.todo + list(retry.values()), plan.known - set(retry), settings, run_id, started_at)
     results = process_all(jobs, started_at)

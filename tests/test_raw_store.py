@@ -108,6 +108,30 @@ def test_a_quarantined_dump_whose_meta_is_lost_is_retried_from_raw_with_its_dump
     assert (source.sidecar.profile_key, source.sidecar.captured_at) == ("p", CAPTURED)
 
 
+def test_a_dump_quarantined_for_a_sidecar_gone_with_its_file_is_retried_from_another_file_holding_it(tmp_path):
+    """a.txt (broken sidecar) and b.txt hold the same bytes; b.txt was skipped as that dump and
+    indexed so. With a.txt and its sidecar gone, the raw/ copy would only repeat the sidecar's
+    error: b.txt, which the file index maps to the dump, is read instead."""
+    import polars as pl
+
+    from core.validate import FILE_SCHEMA
+    from flows.discover import quarantined_sources
+    from schemas.tables import TABLES, empty_frame
+    write_dump(tmp_path / "inbox", "a.txt", dump_text(40), CAPTURED)
+    write_dump(tmp_path / "inbox", "b.txt", dump_text(40), CAPTURED)
+    (tmp_path / "inbox" / "a.meta.json").write_text("{bad")
+    batch = extract_inbox(tmp_path / "inbox", tmp_path / "raw", "20260602T000000Z-aaaa")
+    [row] = batch.dumps
+    assert "a.meta.json is not valid JSON" in row["quarantine_reason"]
+    (tmp_path / "inbox" / "a.txt").unlink()
+    (tmp_path / "inbox" / "a.meta.json").unlink()
+    dumps = pl.DataFrame([row | {"status": "quarantined", "reason": "r", "entries_loaded": 0, "entries_rejected": 0}],
+                         schema=empty_frame(TABLES["dumps"]).schema, strict=False)
+    index = pl.DataFrame(batch.files, schema=FILE_SCHEMA)
+    [source] = quarantined_sources(dumps, tmp_path / "raw", 1 << 20, index).values()
+    assert (source.path, source.origin, source.sidecar_error) == (tmp_path / "inbox" / "b.txt", None, None)
+
+
 def test_a_batch_parses_its_texts_in_parts_past_the_text_bound(tmp_path, sample_text, monkeypatch):
     """Texts wait to be parsed together only up to extract.PARSE_AT_CHARS: a batch of big dumps
     doesn't hold them all at once, and gives the same records as one parse."""

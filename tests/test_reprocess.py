@@ -159,3 +159,22 @@ def test_a_text_misnamed_gz_quarantined_under_the_texts_id_gives_way_on_reproces
     assert main(["--home", str(home), "rebuild", "--from-raw"]) == 0
     assert rows(home, query) == [(salted, "000_p.txt.gz", "quarantined"),
                                  (identity.dump_id(text.encode()), "001_p.txt", "partial")]
+
+
+def test_reprocess_reads_another_inbox_file_holding_a_dump_whose_sidecar_went_with_its_file(prefect_harness,
+                                                                                           tmp_path, sample_text):
+    """a.txt (broken sidecar) and b.txt hold the same dump; b.txt is indexed as it. With a.txt and
+    its sidecar removed, the raw/ copy would repeat the old sidecar error for ever: b.txt loads."""
+    home, inbox = tmp_path / "home", tmp_path / "inbox"
+    write_dump(inbox, "a.txt", sample_text, FIRST)
+    write_dump(inbox, "b.txt", sample_text, FIRST)
+    (inbox / "a.meta.json").write_text("{bad")
+    ingest(home=home, inbox=inbox, settle_seconds=0)
+    (inbox / "a.txt").unlink()
+    (inbox / "a.meta.json").unlink()
+    summary = ingest(home=home, inbox=inbox, settle_seconds=0, reprocess=True)
+    assert (summary["reprocessed"], summary["dumps_loaded"]) == (1, 1)
+    assert rows(home, "SELECT regexp_extract(source_path, '[^/]*$'), profile_key, status FROM dumps") == [
+        ("b.txt", "b", "loaded")]
+    assert rows(home, "SELECT count(*) FROM rejects") == [(0,)]
+    assert ingest(home=home, inbox=inbox, settle_seconds=0, reprocess=True)["files_read"] == 0

@@ -13,8 +13,6 @@ from core import identity
 from core.records import SourceFile
 from core.validate import FILE_SCHEMA
 from store import storage
-from store.extract import RAW_META_FIELDS, raw_copy, read_dump, stored_ids
-from store.raw_store import raw_copy_path, raw_metas
 from warehouse import lake
 
 DUMP_SUFFIXES = (".txt", ".txt.gz")
@@ -256,57 +254,3 @@ def row_key(row: tuple[str | storage.Location, int, int]) -> tuple[str, int, int
     """index_key of a scanned (path, size, mtime_ns) row, with no SourceFile made for it."""
     path, size, mtime_ns = row
     return identity.printable(str(path)), size, mtime_ns
-
-
-def quarantined_sources(dumps: pl.DataFrame, raw_dir: Path, max_bytes: int,
-                        index: pl.DataFrame | None = None) -> dict[str, SourceFile]:
-    """What to read again for each quarantined dump: its inbox file while it still holds the same
-    bytes (so a fixed sidecar counts), else its copy in raw/, unless that copy keeps the error of a
-    sidecar gone with its file and another inbox file holds the dump (index: the file index)."""
-    sources, metas = {}, None
-    quarantined = dumps.filter(pl.col("status") == "quarantined")
-    others = indexed_paths(index, set(quarantined["dump_id"]))
-    for row in quarantined.select(*ROW_META).iter_rows(named=True):
-        did, original = row["dump_id"], storage.location(row["source_path"])
-        if storage.is_file(original) and holds_dump(original, did, max_bytes):
-            sources[did] = SourceFile(original, *storage.stat(original))
-            continue
-        if (copy := raw_copy_path(raw_dir, did)) is not None:
-            metas = raw_metas(raw_dir, dict(zip(dumps["dump_id"], dumps["run_id"]))) if metas is None else metas
-            sources[did] = raw_copy(copy, metas.get(did) or _meta_of(row))
-        if (copy is None or sources[did].sidecar_error) and (other := holding(others.get(did, []), did, max_bytes)):
-            sources[did] = other
-    return sources
-
-
-def indexed_paths(index: pl.DataFrame | None, dump_ids: set[str]) -> dict[str, list[str]]:
-    """The inbox files the file index maps to each of dump_ids."""
-    if index is None or not dump_ids:
-        return {}
-    rows = index.filter(pl.col("dump_id").is_in(list(dump_ids))).group_by("dump_id", maintain_order=True)
-    return dict(rows.agg("path").iter_rows())
-
-
-def holding(paths: list[str], dump_id: str, max_bytes: int) -> SourceFile | None:
-    """The first of paths that is a file still holding the dump."""
-    for path in map(storage.location, paths):
-        if storage.is_file(path) and holds_dump(path, dump_id, max_bytes):
-            return SourceFile(path, *storage.stat(path))
-    return None
-
-
-def holds_dump(original: storage.Location, dump_id: str, max_bytes: int) -> bool:
-    """Whether an inbox file still holds a quarantined dump: the same bytes, or, for a .gz refused
-    unread (its id the compressed file's hash, salted or not), the same compressed bytes. Read from
-    there, not from raw/, the file index then knows the file by its new reading's id."""
-    if read_dump(original, max_bytes).dump_id == dump_id:
-        return True
-    return original.name.endswith(".gz") and dump_id in stored_ids(original)
-
-
-ROW_META = ("dump_id", *RAW_META_FIELDS)   # what a batch's meta file holds of each dumps row
-
-
-def _meta_of(row: dict) -> dict:
-    """A raw/ copy's identity from its dumps row, for a copy whose meta file was lost."""
-    return row | {"captured_at": row["captured_at"].isoformat(), "ingested_at": row["ingested_at"].isoformat()}

@@ -18,7 +18,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from prefect.utilities.annotations import quote
 
 from core.records import SourceFile
-from flows import appends, artifact, batch, discover, integrity, merge, runs
+from flows import appends, artifact, batch, discover, integrity, merge, reprocess, runs
 from flows.artifact import ARTIFACT_KEY
 from flows.progress import Progress
 from flows.rebuild import restore_interrupted_rebuild
@@ -68,7 +68,7 @@ def prepare_lake(settings: Settings) -> tuple[int, discover.Inbox | None]:
 
 @task(**IO_TASK)
 def quarantined_sources(lake_dir: Path, raw_dir: Path, max_bytes: int, state: Path) -> dict[str, SourceFile]:
-    return discover.quarantined_sources(lake.read_table(lake_dir, "dumps"), raw_dir, max_bytes,
+    return reprocess.quarantined_sources(lake.read_table(lake_dir, "dumps"), raw_dir, max_bytes,
                                         discover.read_file_index(state))
 
 

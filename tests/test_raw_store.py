@@ -94,7 +94,7 @@ def test_a_raw_copy_keeps_its_first_sidecar_without_reading_one(tmp_path):
 def test_a_quarantined_dump_whose_meta_is_lost_is_retried_from_raw_with_its_dumps_row(tmp_path):
     import polars as pl
 
-    from flows.discover import quarantined_sources
+    from flows.reprocess import quarantined_sources
     from schemas.tables import TABLES, empty_frame
     write_dump(tmp_path / "inbox", "000_p.txt", dump_text(40), CAPTURED)
     [row] = extract_inbox(tmp_path / "inbox", tmp_path / "raw", "20260602T000000Z-aaaa").dumps
@@ -115,7 +115,7 @@ def test_a_dump_quarantined_for_a_sidecar_gone_with_its_file_is_retried_from_ano
     import polars as pl
 
     from core.validate import FILE_SCHEMA
-    from flows.discover import quarantined_sources
+    from flows.reprocess import quarantined_sources
     from schemas.tables import TABLES, empty_frame
     write_dump(tmp_path / "inbox", "a.txt", dump_text(40), CAPTURED)
     write_dump(tmp_path / "inbox", "b.txt", dump_text(40), CAPTURED)

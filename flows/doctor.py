@@ -278,10 +278,19 @@ def repair(settings: Settings, findings: Findings) -> list[str]:
         return [f"repaired: {line}" for line in done] + [refused_lake_rebuild(findings.unrecoverable)]
     if "lake" in needs:
         done += lake_from_raw(settings, Drop(()))
-        done.append(f"rebuilt the lake from raw/ and {rebuild_warehouse(settings).removeprefix('rebuilt ')}")
-    elif "warehouse" in needs:
-        done.append(rebuild_warehouse(settings))
-    return [f"repaired: {line}" for line in done]
+    return [f"repaired: {line}" for line in done] + ([repair_warehouse(settings, "lake" in needs)] if needs else [])
+
+
+def repair_warehouse(settings: Settings, lake_rebuilt: bool) -> str:
+    """The warehouse rebuilt; one that fails its data tests is reported as a run reports it, and the
+    repairs before it stand."""
+    from flows.home_commands import checks_failed
+    from warehouse.checks import DataCheckFailed
+    lake = "the lake from raw/ and " if lake_rebuilt else ""
+    try:
+        return f"repaired: rebuilt {lake}{rebuild_warehouse(settings).removeprefix('rebuilt ')}"
+    except DataCheckFailed as exc:
+        return f"NOT REPAIRED: the warehouse {checks_failed(exc, lake_rebuilt)}"
 
 
 def refused_lake_rebuild(unrecoverable: list[str]) -> str:

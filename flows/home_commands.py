@@ -6,7 +6,7 @@ import json
 import sys
 
 from store import storage
-from store.errors import UserError
+from store.errors import RunFailed, UserError
 from store.settings import Settings
 
 LAKE_COMMANDS = {"history", "rollback", "maintain", "doctor"}   # a damaged lake explains their failures
@@ -48,6 +48,7 @@ def add_parsers(commands, lake_help: str) -> None:
 def cmd_rebuild(settings: Settings, args) -> int:
     from flows.rebuild import Drop, lake_from_raw, refuse_without_sources
     from store.lock import run_lock
+    from warehouse.checks import DataCheckFailed
     from warehouse.publish import rebuild
     from warehouse.views import MartError
     storage.reachable(settings.lake)   # an unreachable S3 lake says so, not "no lake"
@@ -66,6 +67,8 @@ def cmd_rebuild(settings: Settings, args) -> int:
         except MartError as exc:
             raise UserError(f"{exc}. The last published warehouse stays: fix or remove your mart, then rebuild "
                             "again") from None
+        except DataCheckFailed as exc:   # said as a run says it, without a traceback
+            raise RunFailed(f"the rebuild failed {checks_failed(exc, args.from_raw)}") from None
         except Exception:
             from warehouse.lake_health import refuse_damaged
             refuse_damaged(settings.lake, "the rebuild")
@@ -74,6 +77,13 @@ def cmd_rebuild(settings: Settings, args) -> int:
     for note in notes:
         print(f"profile-etl: {note}", file=sys.stderr)
     return 0
+
+
+def checks_failed(exc: Exception, lake_rebuilt: bool) -> str:
+    """Why a warehouse rebuild that failed its data tests wasn't published, and what is so now."""
+    then = ("the lake was rebuilt from raw/ first" if lake_rebuilt
+            else "the rows named are in the lake: `profile-etl rebuild --from-raw` makes it again from raw/")
+    return f"({exc}). The published warehouse is as it was; {then}"
 
 
 def cmd_doctor(settings: Settings, args) -> int:
@@ -107,6 +117,7 @@ def cmd_history(settings: Settings, args) -> int:
 
 
 def cmd_rollback(settings: Settings, args) -> int:
+    from flows.integrity import lake_guard
     from store.lock import run_lock
     from warehouse import history
     from warehouse.lake_health import refuse_damaged_logs
@@ -115,7 +126,7 @@ def cmd_rollback(settings: Settings, args) -> int:
     history.require_lake(settings.lake)   # before the lock, which makes the home
     refuse_damaged_logs(settings.lake, "`rollback`")
     with run_lock(settings.home, settings.lock_wait_seconds, "rollback"):
-        done = history.rollback(settings.lake, args.run_id, args.force)
+        done = history.rollback(settings.lake, args.run_id, args.force, lake_guard(settings))
         try:
             rebuild(settings.warehouse, settings.lake)
         except Exception as exc:
@@ -126,6 +137,7 @@ def cmd_rollback(settings: Settings, args) -> int:
 
 
 def cmd_maintain(settings: Settings, args) -> int:
+    from flows.integrity import lake_guard
     from store.lock import run_lock
     from warehouse import history, lake, maintenance
     from warehouse.lake_health import refuse_damaged_logs
@@ -134,7 +146,7 @@ def cmd_maintain(settings: Settings, args) -> int:
     history.require_lake(settings.lake)
     refuse_damaged_logs(settings.lake, "`maintain`")   # a vacuum would delete the files a damaged commit hides
     with run_lock(settings.home, settings.lock_wait_seconds, "maintain"):
-        done = maintenance.maintain(settings.lake, days)
+        done = maintenance.maintain(settings.lake, days, lake_guard(settings))
     print(maintenance.describe_maintenance(done, days))
     return 0
 

@@ -1,18 +1,22 @@
 """`profile-etl doctor` (issue 21): a home checked against itself, and its safe repairs."""
 from __future__ import annotations
 
+import datetime as dt
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import polars as pl
 import pytest
 
+from flows import runs
 from flows.cli import main
 from store import raw_store
 from tests.conftest import SAMPLE_NAME, write_dump
 from tests.test_integrity import copy_of_later, dumps_in_warehouse, flip_a_bit, truncate
 from tests.test_pipeline import FIRST, LATER, later_snapshot
+from warehouse import lake
 
 
 @pytest.fixture
@@ -173,3 +177,18 @@ def test_doctor_waits_for_no_run(home, capsys):
     with run_lock(home, 0, "run"):
         code = main(["--home", str(home), "doctor"])
     assert code == 2 and "another run" in capsys.readouterr().err
+
+
+def test_a_lake_that_fails_the_data_tests_gets_a_message_from_rebuild_and_doctor_repair(home, capsys):
+    seq = lake.recover(home / "lake")
+    bogus = lake.read_table(home / "lake", "listings").head(1).with_columns(paper_id=pl.lit("0" * 16))
+    lake.append(home / "lake", "listings", bogus, seq)
+    lake.commit_run(home / "lake", runs.run_row("bogus-run", dt.datetime.now(dt.timezone.utc), "completed", 0,
+                                                pl.DataFrame(schema={"status": pl.String})), seq)
+    assert main(["--home", str(home), "rebuild"]) == 1
+    err = capsys.readouterr().err
+    assert "the rebuild failed (data tests failed" in err and "listings_reference_papers" in err
+    assert "The published warehouse is as it was" in err and "Traceback" not in err
+    code, out = doctor(home, capsys, "--repair")
+    assert code == 1 and "NOT REPAIRED: the warehouse (data tests failed" in out
+    assert dumps_in_warehouse(home) == 2

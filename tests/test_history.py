@@ -274,3 +274,22 @@ def test_a_rollback_whose_files_were_vacuumed_says_so_plainly(copied, monkeypatc
         history.rollback(home / "lake", lake_run_ids(home)[-1])
     assert "part-1.parquet not found: No such file). The lake is as it was" in str(raised.value)
     assert "\x1b" not in str(raised.value)
+
+
+def test_maintain_and_rollback_refuse_a_lake_that_lost_a_table_and_make_none(copied, capsys):
+    home, *_ = copied
+    shutil.rmtree(home / "lake" / "listings")
+    for command in (["maintain"], ["rollback", lake_run_ids(home)[-1]]):
+        assert main(["--home", str(home), *command]) == 2
+        assert "lacks the Delta tables listings" in capsys.readouterr().err
+        assert not (home / "lake" / "listings").exists()   # `doctor` and `run` still see the loss
+
+
+def test_maintain_refuses_a_lake_that_lost_its_latest_runs_commit_and_keeps_the_runs_data(copied, capsys):
+    home, *_ = copied
+    lake_dir = home / "lake"
+    (lake_dir / "runs" / "_delta_log" / f"{lake.versions(lake_dir)['runs']:020}.json").unlink()
+    before = lake.versions(lake_dir)
+    assert main(["--home", str(home), "maintain"]) == 2
+    assert "behind the warehouse it published" in capsys.readouterr().err
+    assert lake.versions(lake_dir) == before   # the lost run's data tables not restored to the run before

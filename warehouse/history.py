@@ -8,6 +8,7 @@ says the rollback didn't happen, so `lake.recover` undoes a rollback that died h
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import polars as pl
@@ -67,12 +68,12 @@ class RolledBack:
     versions: dict[str, int]    # the version each table was restored to (or already was at)
 
 
-def rollback(lake: storage.Location, run_id: str, force: bool = False) -> RolledBack:
+def rollback(lake: storage.Location, run_id: str, force: bool = False, guard: Callable | None = None) -> RolledBack:
     """Return every table of the lake to its state before run_id (the caller holds the run lock,
     and publishes the warehouse after). Later runs are undone too only with force: undoing them
-    silently would lose data the user didn't name."""
+    silently would lose data the user didn't name. guard: see lake.ensure_tables."""
     require_lake(lake)
-    seq = lake_mod.recover(lake)
+    seq = lake_mod.recover(lake, guard)
     runs = runs_in_order(lake)
     undone = runs_from(runs, run_id)
     if len(undone) > 1 and not force:

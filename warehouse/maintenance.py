@@ -6,6 +6,7 @@ however old that run is; the log such a rollback reads is kept for delta.logRete
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import polars as pl
@@ -39,17 +40,19 @@ class Maintained:
     split: int = 0   # hex digits of the key its partitions were split to (0: not split)
 
 
-def maintain(lake: storage.Location, retention_days: int = lake_mod.RETENTION_DAYS) -> list[Maintained]:
+def maintain(lake: storage.Location, retention_days: int = lake_mod.RETENTION_DAYS,
+             guard: Callable | None = None) -> list[Maintained]:
     """Compact, checkpoint and vacuum every table (the caller holds the run lock). A shorter
     retention than the lake's is refused: a reader or a warehouse load that started within it could
-    lose the files it is reading, and the tables' own setting would refuse it anyway."""
+    lose the files it is reading, and the tables' own setting would refuse it anyway. guard: see
+    lake.ensure_tables."""
     if retention_days < lake_mod.RETENTION_DAYS:
         raise UserError(f"--retention-days {retention_days} is shorter than the lake's retention of "
                         f"{lake_mod.RETENTION_DAYS} days: readers that started within it could lose their files")
     if retention_days > MAX_RETENTION_DAYS:   # delta-rs's vacuum panics on a duration past its range
         raise UserError(f"--retention-days {retention_days} is more than {MAX_RETENTION_DAYS} (100 years)")
     require_lake(lake)
-    lake_mod.recover(lake)   # a dead run's commits are undone, not compacted into the tables
+    lake_mod.recover(lake, guard)   # a dead run's commits are undone, not compacted into the tables
     keep, committed = rollback_keeps(lake), lake_mod.run_of(lake_mod.open_table(lake, "runs"))
     return [maintain_table(lake, name, retention_days, keep.get(name), committed) for name in TABLES]
 

@@ -19,9 +19,9 @@ from flows.pipeline import ingest
 from schemas.tables import TABLES, polars_schema
 from store.errors import UserError
 from store.faults import FAIL_ENV, InjectedFault
-from tests.conftest import SAMPLE_NAME, write_dump
+from tests.conftest import OTHER, SAMPLE_NAME, write_dump
 from tests.test_lake import commit
-from tests.test_pipeline import FIRST, LATER, later_snapshot
+from tests.test_pipeline import FIRST, LATER, later_snapshot, other_profile
 from tests.warehouse_state import lake_tables, same_tables, warehouse_tables
 from warehouse import history, lake, maintenance, partitions, publish
 
@@ -30,6 +30,19 @@ LATER_NAME = "001_7707062aadfcc580.txt"
 
 def run(home, inbox) -> dict:
     return ingest(home=home, inbox=inbox, settle_seconds=0)
+
+
+def third_run(home, inbox, sample_text) -> None:
+    """A run of one more dump (another profile) on a copy of the two-run home."""
+    write_dump(inbox, f"002_{OTHER}.txt", other_profile(sample_text), LATER)
+    assert run(home, inbox)["dumps_new"] == 1
+
+
+def vacuum_as_days_later(monkeypatch) -> None:
+    """From now on `maintain` vacuums as it would once every file replaced so far is past the retention."""
+    real = DeltaTable.vacuum
+    monkeypatch.setattr(DeltaTable, "vacuum", lambda table, **options: real(
+        table, **options | {"retention_hours": 0, "enforce_retention_duration": False}))
 
 
 def lake_run_ids(home) -> list[str]:
@@ -293,3 +306,34 @@ def test_maintain_refuses_a_lake_that_lost_its_latest_runs_commit_and_keeps_the_
     assert main(["--home", str(home), "maintain"]) == 2
     assert "behind the warehouse it published" in capsys.readouterr().err
     assert lake.versions(lake_dir) == before   # the lost run's data tables not restored to the run before
+
+
+def test_the_latest_run_rolls_back_after_maintains_a_retention_apart_before_it(copied, monkeypatch, sample_text):
+    home, inbox, _, after_second = copied
+    maintenance.maintain(home / "lake")
+    vacuum_as_days_later(monkeypatch)
+    maintenance.maintain(home / "lake")   # the files the first one's compaction replaced are gone
+    third_run(home, inbox, sample_text)
+    assert main(["--home", str(home), "rollback", lake_run_ids(home)[-1]]) == 0   # to the compacted state
+    assert same_tables(lake_tables(home), after_second) and same_tables(warehouse_tables(home), after_second)
+
+
+def test_the_first_run_after_a_rebuild_from_raw_rolls_back(copied, sample_text, capsys):
+    home, inbox, _, _ = copied
+    assert main(["--home", str(home), "rebuild", "--from-raw"]) == 0
+    rebuilt = lake_tables(home)
+    third_run(home, inbox, sample_text)
+    assert main(["--home", str(home), "rollback", lake_run_ids(home)[-1]]) == 0
+    assert same_tables(lake_tables(home), rebuilt) and same_tables(warehouse_tables(home), rebuilt)
+
+
+def test_the_version_before_a_run_is_found_without_the_log_that_maintain_cleaned_up(tmp_path):
+    lake.recover(tmp_path)
+    for seq in range(1, 13):
+        commit(tmp_path, seq, f"r{seq}")
+    log = tmp_path / "runs" / "_delta_log"
+    checkpointed = json.loads((log / "_last_checkpoint").read_text())["version"]   # delta.checkpointInterval
+    for old in log.glob("*.json"):   # as maintain's cleanup removes them past 30 days
+        if int(old.name.split(".")[0]) < checkpointed:
+            old.unlink()
+    assert history.last_version_before(tmp_path, "runs", 12) == 11 and history.appended_at(tmp_path, "r12") == (12, 12)

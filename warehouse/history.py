@@ -100,20 +100,16 @@ def runs_from(runs: pl.DataFrame, run_id: str) -> list[str]:
 
 
 def restore_targets(lake: storage.Location, runs: pl.DataFrame, run_id: str) -> dict[str, int]:
-    """The version of each table before run_id: the data tables' from the runs row before it,
-    `runs` the version before run_id's row was appended."""
-    own = runs.filter(pl.col("run_id") == run_id)["lake_versions"][0]
-    recorded = lake_mod.recorded_versions(runs, before_run=run_id)
-    if own is None or recorded is None:
-        raise UserError(f"run {run_id} or the run before it comes from before the lake was rebuilt from raw/ "
-                        "(`rebuild --from-raw`): the versions it recorded belong to the old lake, so there is no "
-                        "state to return to; roll back only runs made since the rebuild")
+    """The version of each table before run_id: the data tables' last before the run's sequence
+    number, `runs` the version before run_id's row was appended."""
+    if runs.filter(pl.col("run_id") == run_id)["lake_versions"][0] is None:
+        raise UserError(f"run {run_id} comes from before the lake was rebuilt from raw/ (`rebuild --from-raw`): the "
+                        "versions it recorded belong to the old lake, so there is no state to return to; roll back "
+                        "only runs made since the rebuild")
     appended, seq = appended_at(lake, run_id)
-    # A table the runs row doesn't name (none before the first run; a table added since) is taken
-    # back to its last version before the run's sequence number: version 0 on a lake that began
-    # with the run, the rebuild's version on one rebuilt from raw/ before it.
-    data = {name: recorded[name] if name in recorded else last_version_before(lake, name, seq)
-            for name in TABLES if name != "runs"}
+    # Not the versions the run before recorded: a `maintain` since then compacted the tables, and a
+    # vacuum may have removed that state's files while it kept the state just before this run.
+    data = {name: last_version_before(lake, name, seq) for name in TABLES if name != "runs"}
     return data | {"runs": appended - 1}
 
 
@@ -138,13 +134,23 @@ def run_ids(table: DeltaTable) -> set[str]:
 
 def last_version_before(lake: storage.Location, name: str, seq: int) -> int:
     """The table's last version that no commit of run `seq` or later wrote. Tags only grow with
-    versions (an untagged commit keeps the last one), so a binary search finds it."""
+    versions (an untagged commit keeps the last one), and version 0, the table's creation, carries
+    none: steps back doubling from the latest version, then halves, so that it reads no older log
+    than it needs (maintain removes log files past their retention)."""
     table = lake_mod.open_table(lake, name, own=True)
-    low, high = 0, table.version()   # version 0, the table's creation, carries no tag
-    while low < high:
-        middle = (low + high + 1) // 2
+    high, step = table.version(), 1
+    if lake_mod.run_of(table) < seq:
+        return high
+    while True:   # run_of at high is seq or later
+        low = max(high - step, 0)
+        table.load_as_version(low)
+        if low == 0 or lake_mod.run_of(table) < seq:
+            break
+        high, step = low, step * 2
+    while high - low > 1:   # run_of at low is before seq, at high seq or later
+        middle = (low + high) // 2
         table.load_as_version(middle)
-        low, high = (middle, high) if lake_mod.run_of(table) < seq else (low, middle - 1)
+        low, high = (middle, high) if lake_mod.run_of(table) < seq else (low, middle)
     return low
 
 

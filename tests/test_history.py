@@ -337,3 +337,15 @@ def test_the_version_before_a_run_is_found_without_the_log_that_maintain_cleaned
         if int(old.name.split(".")[0]) < checkpointed:
             old.unlink()
     assert history.last_version_before(tmp_path, "runs", 12) == 11 and history.appended_at(tmp_path, "r12") == (12, 12)
+
+
+def test_maintain_and_rollback_go_on_working_after_a_rollback_and_vacuums(copied, monkeypatch, capsys):
+    home, _, after_first, _ = copied
+    maintenance.maintain(home / "lake")
+    assert main(["--home", str(home), "rollback", lake_run_ids(home)[-1]]) == 0
+    vacuum_as_days_later(monkeypatch)
+    for _ in range(2):   # vacuum removed the runs files of the versions between: the log finds the run's commit
+        assert main(["--home", str(home), "maintain"]) == 0, capsys.readouterr().err
+    assert same_tables(lake_tables(home), after_first) and same_tables(warehouse_tables(home), after_first)
+    assert main(["--home", str(home), "rollback", lake_run_ids(home)[-1]]) == 0
+    assert lake_run_ids(home) == warehouse_run_ids(home) == []

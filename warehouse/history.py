@@ -20,6 +20,7 @@ from store import storage
 from store.errors import UserError
 from store.faults import checkpoint
 from warehouse import lake as lake_mod
+from warehouse.lake_files import data_files
 from warehouse.lake_health import first_line
 
 REBUILT = "(before a rebuild from raw/)"
@@ -82,7 +83,7 @@ def rollback(lake: storage.Location, run_id: str, force: bool = False, guard: Ca
                         "pass --force to roll them all back, or roll back the latest run first")
     try:
         targets = restore_targets(lake, runs, run_id)
-    except (DeltaError, OSError) as exc:   # its log files or data files cleaned up after their retention
+    except (DeltaError, OSError, LookupError) as exc:   # its log files cleaned up after their retention
         raise UserError(f"can't find the lake's state before run {run_id} any more ({first_line(exc)}). The lake is "
                         "as it was. Delta keeps a table's log for 30 days (delta.logRetentionDuration) and `maintain` "
                         f"keeps replaced files {lake_mod.RETENTION_DAYS} days (those of the latest run's rollback "
@@ -115,21 +116,24 @@ def restore_targets(lake: storage.Location, runs: pl.DataFrame, run_id: str) -> 
 
 def appended_at(lake: storage.Location, run_id: str) -> tuple[int, int]:
     """The runs table's version whose commit appended run_id's row, and that commit's sequence
-    number. Walking back, the first version without the row whose successor carries a newer tag:
-    the untagged restore of a recovered rollback may have brought the row back later."""
+    number, from the log alone: vacuum may have removed the data files of the versions since. A run
+    appends its row alone in a file, whose statistics name it; a restore that brings the file back
+    (a recovered rollback's) is no append."""
     table = lake_mod.open_table(lake, "runs", own=True)
-    version, tag = table.version(), lake_mod.run_of(table)
-    while version > 0:
-        table.load_as_version(version - 1)
-        before = lake_mod.run_of(table)
-        if before < tag and run_id not in run_ids(table):
-            return version, tag
-        version, tag = version - 1, before
-    raise UserError(f"the runs table's log doesn't show when run {run_id} was committed")
+    for commit in table.history():   # newest first
+        appended = commit.get("operation") == "WRITE" and commit.get("operationParameters", {}).get("mode") == "Append"
+        if appended and run_id in added_run_ids(table, commit["version"]):
+            return commit["version"], lake_mod.run_of(table)
+    raise LookupError(f"the runs table's log no longer holds the commit of run {run_id}")
 
 
-def run_ids(table: DeltaTable) -> set[str]:
-    return set(table.to_pyarrow_table(columns=["run_id"])["run_id"].to_pylist())
+def added_run_ids(table: DeltaTable, version: int) -> set[str]:
+    """The runs whose rows alone fill a file that commit `version` added; leaves the table at it."""
+    table.load_as_version(version - 1)
+    before = data_files(table)["path"]
+    table.load_as_version(version)
+    added = data_files(table).filter(~pl.col("path").is_in(before.implode()))
+    return set(added.filter(pl.col("min.run_id") == pl.col("max.run_id"))["min.run_id"].to_list())
 
 
 def last_version_before(lake: storage.Location, name: str, seq: int) -> int:

@@ -65,7 +65,8 @@ def rollback_keeps(lake: storage.Location) -> dict[str, int]:
         return {}
     try:
         return restore_targets(lake, runs, runs["run_id"][-1])
-    except (UserError, DeltaError):   # before a rebuild from raw/, or its log is gone: nothing to keep
+    # before a rebuild from raw/, or its log is gone: nothing to keep, and maintenance goes on
+    except (UserError, DeltaError, OSError, LookupError):
         return {}
 
 

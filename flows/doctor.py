@@ -132,7 +132,7 @@ def check_raw(settings: Settings, dumps: pl.DataFrame, findings: Findings) -> No
         findings.notes.append(
             f"raw/ holds {len(unheld)} dumps the lake doesn't ({some(unheld)}), from a run that failed or died "
             "after copying them, or one rolled back: the next run loads those whose inbox files are still there, "
-            "`profile-etl rebuild --from-raw` all")
+            "`profile-etl rebuild --from-raw` all but a rolled-back run's")
     copies = set(raw_store.copies_in(settings.raw))
     if held_unnamed := sorted(copies & set(dumps["dump_id"]) - set(metas)):
         findings.problems.append(Problem(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from functools import partial
 
 from store import storage
 from store.errors import RunFailed, UserError
@@ -118,6 +119,7 @@ def cmd_history(settings: Settings, args) -> int:
 
 def cmd_rollback(settings: Settings, args) -> int:
     from flows.integrity import lake_guard
+    from store import raw_store
     from store.lock import run_lock
     from warehouse import history
     from warehouse.lake_health import refuse_damaged_logs
@@ -126,7 +128,8 @@ def cmd_rollback(settings: Settings, args) -> int:
     history.require_lake(settings.lake)   # before the lock, which makes the home
     refuse_damaged_logs(settings.lake, "`rollback`")
     with run_lock(settings.home, settings.lock_wait_seconds, "rollback"):
-        done = history.rollback(settings.lake, args.run_id, args.force, lake_guard(settings))
+        done = history.rollback(settings.lake, args.run_id, args.force, lake_guard(settings),
+                                partial(raw_store.record_rolled_back, settings.raw))
         try:
             rebuild(settings.warehouse, settings.lake)
         except Exception as exc:

@@ -148,6 +148,15 @@ def verify_raw(settings: Settings, dumps: pl.DataFrame, drop: Drop) -> list[str]
     return [f"dropped {did[:16]}: {damaged[did]}" for did in sorted(chosen)]
 
 
+def rolled_back(settings: Settings, loaded_by: dict[str, str], runs: set[str]) -> frozenset[str]:
+    """The dumps a rollback removed, which a rebuild leaves out as well: those the lake and the
+    warehouse don't hold, whose run is gone from the runs history, and whose reading in raw/ is
+    still that run's (a later run that read their files again loaded them anew)."""
+    metas = raw_store.raw_metas(settings.raw, loaded_by)
+    return frozenset(did for did, run_id in raw_store.rolled_back(settings.raw)
+                     if did not in loaded_by and run_id not in runs and metas.get(did, {}).get("run_id") == run_id)
+
+
 def lake_from_raw(settings: Settings, drop: Drop = Drop()) -> list[str]:
     """Re-parse every raw/ copy into a new lake, keep the runs history, and put it in the old one's
     place, once every copy is verified (verify_raw). Returns notes for the user: the dumps dropped,
@@ -157,8 +166,12 @@ def lake_from_raw(settings: Settings, drop: Drop = Drop()) -> list[str]:
     dumps, runs, note = remembered_tables(settings)
     notes = [*verify_raw(settings, dumps, drop), *([restored] if restored else []), *([note] if note else [])]
     loaded_by = dict(zip(dumps["dump_id"], dumps["run_id"]))
+    undone = rolled_back(settings, loaded_by, set(runs["run_id"]))
     batch, unnamed = extract.extract_raw_store(settings.raw, settings.max_dump_bytes, loaded_by,
-                                               identity.key_pattern(settings.profile_key_pattern))
+                                               identity.key_pattern(settings.profile_key_pattern), undone)
+    shown = ", ".join(sorted(did[:16] for did in undone)[:5]) + (" …" if len(undone) > 5 else "")
+    notes += [f"left out the {len(undone)} dumps of rolled-back runs ({shown}): a run that reads their inbox files "
+              "loads them again"] if undone else []
     refuse_to_lose([path for path in unnamed if identity.dump_stem(path) in loaded_by])
     if unnamed:
         notes.append(f"left out {len(unnamed)} raw/ copies that no raw/{raw_store.RAW_META_DIR}/ file names (a run "

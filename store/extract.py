@@ -249,14 +249,18 @@ def extract_batch(sources: list[SourceFile], known: set[str], raw_dir: Path, max
 
 
 def extract_raw_store(raw_dir: Path, max_bytes: int, loaded_by: dict[str, str],
-                      key_pattern: re.Pattern = identity.DEFAULT_KEY) -> tuple[Batch, list[Path]]:
-    """Raw records re-read from raw/, with the identity and stamps of their ingestion (see raw_metas);
-    and the copies no meta names (their batch died before writing its meta file)."""
+                      key_pattern: re.Pattern = identity.DEFAULT_KEY,
+                      leave_out: frozenset[str] = frozenset()) -> tuple[Batch, list[Path]]:
+    """Raw records re-read from raw/, with the identity and stamps of their ingestion (see raw_metas),
+    but those of the dumps to leave out; and the copies no meta names (their batch died before
+    writing its meta file)."""
     batch, seen, metas, unnamed = Batch(), set(), raw_store.raw_metas(raw_dir, loaded_by), []
     # .txt copies first: a .txt.gz copy is a .gz refused unread (its id the salted hash of its
     # compressed bytes); once reprocessed, its reading is the .txt copy under the new id. The first
     # reading of a dump id is the only one read (`seen`), rows and problems alike
     for path in [*sorted(raw_dir.glob("*/*.txt")), *sorted(raw_dir.glob("*/*.txt.gz"))]:
+        if identity.dump_stem(path) in leave_out:
+            continue
         if (meta := metas.get(identity.dump_stem(path))) is None:
             unnamed.append(path)
             continue

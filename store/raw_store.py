@@ -143,6 +143,7 @@ def raw_copy_path(raw_dir: Path, dump_id: str) -> Path | None:
 
 DAMAGED_DIR = "damaged"   # raw/damaged/<name>.damaged: corrupt copies set aside, kept, never read
 DROPPED = "dropped.jsonl"  # raw/damaged/dropped.jsonl: the dumps a rebuild left out, and why
+ROLLED_BACK = "rolled-back.jsonl"   # raw/rolled-back.jsonl: the dumps rollbacks removed, each with the run undone
 
 
 @dataclass
@@ -215,6 +216,26 @@ def dropped(raw_dir: Path) -> set[str]:
         return set()
     return {meta["dump_id"] for line in target.read_text(encoding="utf-8").splitlines()
             if (meta := _json_or_none(line)) and isinstance(meta.get("dump_id"), str)}
+
+
+def record_rolled_back(raw_dir: Path, loaded_by: dict[str, str]) -> None:
+    """Remember the dumps a rollback removes (dump_id -> the run that loaded them), so that a rebuild
+    from raw/ leaves them out as the rollback did."""
+    if not loaded_by:
+        return
+    raw_dir.mkdir(parents=True, exist_ok=True)
+    with open(raw_dir / ROLLED_BACK, "a", encoding="utf-8") as handle:
+        handle.writelines(json.dumps({"dump_id": did, "run_id": run}) + "\n" for did, run in sorted(loaded_by.items()))
+
+
+def rolled_back(raw_dir: Path) -> set[tuple[str, str]]:
+    """(dump_id, run_id) of each dump a rollback removed, with the run it undid."""
+    target = raw_dir / ROLLED_BACK
+    if not target.exists():
+        return set()
+    return {(meta["dump_id"], meta["run_id"]) for line in target.read_text(encoding="utf-8").splitlines()
+            if (meta := _json_or_none(line)) and isinstance(meta.get("dump_id"), str)
+            and isinstance(meta.get("run_id"), str)}
 
 
 def _json_or_none(line: str) -> dict | None:

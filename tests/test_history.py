@@ -349,3 +349,17 @@ def test_maintain_and_rollback_go_on_working_after_a_rollback_and_vacuums(copied
     assert same_tables(lake_tables(home), after_first) and same_tables(warehouse_tables(home), after_first)
     assert main(["--home", str(home), "rollback", lake_run_ids(home)[-1]]) == 0
     assert lake_run_ids(home) == warehouse_run_ids(home) == []
+
+
+def test_a_rebuild_from_raw_leaves_out_the_dumps_of_a_rolled_back_run_until_a_run_loads_them_again(copied, capsys):
+    home, inbox, after_first, after_second = copied
+    first, second = lake_run_ids(home)
+    assert main(["--home", str(home), "rollback", second]) == 0
+    assert main(["--home", str(home), "rebuild", "--from-raw"]) == 0
+    assert "left out the 1 dumps of rolled-back runs" in capsys.readouterr().err
+    assert lake.read_table(home / "lake", "dumps")["dump_id"].to_list() == after_first["dumps"]["dump_id"].to_list()
+    assert warehouse_run_ids(home) == lake_run_ids(home) == [first]
+    assert run(home, inbox)["dumps_new"] == 1   # its file is still in the inbox
+    assert main(["--home", str(home), "rebuild", "--from-raw"]) == 0
+    assert "rolled-back" not in capsys.readouterr().err
+    assert sorted(lake.read_table(home / "lake", "dumps")["dump_id"]) == sorted(after_second["dumps"]["dump_id"])

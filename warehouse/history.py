@@ -69,10 +69,12 @@ class RolledBack:
     versions: dict[str, int]    # the version each table was restored to (or already was at)
 
 
-def rollback(lake: storage.Location, run_id: str, force: bool = False, guard: Callable | None = None) -> RolledBack:
+def rollback(lake: storage.Location, run_id: str, force: bool = False, guard: Callable | None = None,
+             undoing: Callable[[dict[str, str]], None] | None = None) -> RolledBack:
     """Return every table of the lake to its state before run_id (the caller holds the run lock,
     and publishes the warehouse after). Later runs are undone too only with force: undoing them
-    silently would lose data the user didn't name. guard: see lake.ensure_tables."""
+    silently would lose data the user didn't name. guard: see lake.ensure_tables; undoing is told
+    the dumps the rollback removes (dump_id -> run_id) before it does."""
     require_lake(lake)
     seq = lake_mod.recover(lake, guard)
     runs = runs_in_order(lake)
@@ -88,8 +90,17 @@ def rollback(lake: storage.Location, run_id: str, force: bool = False, guard: Ca
                         "as it was. Delta keeps a table's log for 30 days (delta.logRetentionDuration) and `maintain` "
                         f"keeps replaced files {lake_mod.RETENTION_DAYS} days (those of the latest run's rollback "
                         "longer), so an older state may be gone") from None
+    if undoing is not None:
+        undoing(loaded_by(lake, undone))
     restore_all(lake, targets, seq, run_id)
     return RolledBack(undone, targets)
+
+
+def loaded_by(lake: storage.Location, run_ids: list[str]) -> dict[str, str]:
+    """The dumps those runs loaded: dump_id -> run_id."""
+    dumps = pl.from_arrow(lake_mod.open_table(lake, "dumps").to_pyarrow_table(columns=["dump_id", "run_id"]))
+    dumps = dumps.filter(pl.col("run_id").is_in(run_ids))
+    return dict(zip(dumps["dump_id"], dumps["run_id"]))
 
 
 def runs_from(runs: pl.DataFrame, run_id: str) -> list[str]:

@@ -46,6 +46,18 @@ def add_parsers(commands, lake_help: str) -> None:
                           help="if a run holds the home, wait up to this many seconds (default: exit at once)")
 
 
+def put_back_interrupted_rebuild(settings: Settings, command: str) -> None:
+    """A rebuild from raw/ killed between its renames left the lake in `<lake>.old`: put back, under
+    the run lock, as a run and `doctor --repair` put it back, before the command looks for the lake."""
+    from flows.rebuild import restore_interrupted_rebuild, side_folder
+    from store.lock import run_lock
+    if storage.is_url(settings.lake) or settings.lake.exists() or not side_folder(settings.lake, "old").is_dir():
+        return
+    with run_lock(settings.home, settings.lock_wait_seconds, command):
+        if note := restore_interrupted_rebuild(settings.lake):
+            print(f"profile-etl: {note}", file=sys.stderr)
+
+
 def cmd_rebuild(settings: Settings, args) -> int:
     from flows.rebuild import Drop, lake_from_raw, refuse_without_sources
     from store.lock import run_lock
@@ -53,6 +65,7 @@ def cmd_rebuild(settings: Settings, args) -> int:
     from warehouse.publish import rebuild
     from warehouse.views import MartError
     storage.reachable(settings.lake)   # an unreachable S3 lake says so, not "no lake"
+    put_back_interrupted_rebuild(settings, "rebuild")
     refuse_without_sources(settings, args.from_raw)   # before the lock, which makes the home
     if (args.drop or args.drop_damaged) and not args.from_raw:
         raise UserError("--drop and --drop-damaged go with --from-raw")
@@ -109,6 +122,7 @@ def cmd_doctor(settings: Settings, args) -> int:
 def cmd_history(settings: Settings, args) -> int:
     from warehouse import history
     storage.reachable(settings.lake)   # an unreachable S3 lake says so, not "no lake"
+    put_back_interrupted_rebuild(settings, "history")
     history.require_lake(settings.lake)
     from warehouse.lake_health import refuse_damaged_logs
     refuse_damaged_logs(settings.lake, "`history`")
@@ -125,6 +139,7 @@ def cmd_rollback(settings: Settings, args) -> int:
     from warehouse.lake_health import refuse_damaged_logs
     from warehouse.publish import rebuild
     storage.reachable(settings.lake)
+    put_back_interrupted_rebuild(settings, "rollback")
     history.require_lake(settings.lake)   # before the lock, which makes the home
     refuse_damaged_logs(settings.lake, "`rollback`")
     with run_lock(settings.home, settings.lock_wait_seconds, "rollback"):
@@ -146,6 +161,7 @@ def cmd_maintain(settings: Settings, args) -> int:
     from warehouse.lake_health import refuse_damaged_logs
     days = lake.RETENTION_DAYS if args.retention_days is None else args.retention_days
     storage.reachable(settings.lake)
+    put_back_interrupted_rebuild(settings, "maintain")
     history.require_lake(settings.lake)
     refuse_damaged_logs(settings.lake, "`maintain`")   # a vacuum would delete the files a damaged commit hides
     with run_lock(settings.home, settings.lock_wait_seconds, "maintain"):

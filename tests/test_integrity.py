@@ -221,6 +221,28 @@ def test_a_rebuild_from_raw_killed_between_its_renames_loses_nothing(loaded, run
     assert not (home / "lake.old").exists()
 
 
+@pytest.mark.parametrize("command", [["history"], ["maintain"], ["rollback"], ["rebuild"]])
+def test_lake_commands_put_back_the_lake_a_rebuild_killed_between_its_renames_left_aside(loaded, run_ingest,
+                                                                                         monkeypatch, capsys, command):
+    from store.faults import FAIL_ENV, InjectedFault
+    home, inbox = loaded
+    run_ingest(home, inbox)
+    monkeypatch.setenv(FAIL_ENV, "rebuild:lake-moved-aside")
+    with pytest.raises(InjectedFault):
+        main(["--home", str(home), "rebuild", "--from-raw"])
+    monkeypatch.delenv(FAIL_ENV)
+    capsys.readouterr()
+    latest = runs_ids_in_warehouse(home)[-1:] if command == ["rollback"] else []
+    assert main(["--home", str(home), *command, *latest]) == 0
+    assert "put back" in capsys.readouterr().err and (home / "lake").is_dir() and not (home / "lake.old").exists()
+    assert dumps_in_warehouse(home) == (1 if latest else 2)
+
+
+def runs_ids_in_warehouse(home) -> list[str]:
+    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
+        return [run_id for (run_id,) in con.execute("SELECT run_id FROM runs ORDER BY started_at").fetchall()]
+
+
 def test_a_lake_that_lost_its_newest_commits_is_refused_and_doctor_repairs_it(loaded, run_ingest, capsys):
     """Recovery took the lost run's other tables for a dead run's and rolled them back: a dump vanished."""
     home, inbox = loaded

@@ -143,15 +143,27 @@ def cmd_rollback(settings: Settings, args) -> int:
     history.require_lake(settings.lake)   # before the lock, which makes the home
     refuse_damaged_logs(settings.lake, "`rollback`")
     with run_lock(settings.home, settings.lock_wait_seconds, "rollback"):
-        done = history.rollback(settings.lake, args.run_id, args.force, lake_guard(settings),
-                                partial(raw_store.record_rolled_back, settings.raw))
+        done = None if rolled_back_in_lake_only(settings, args.run_id) else history.rollback(
+            settings.lake, args.run_id, args.force, lake_guard(settings),
+            partial(raw_store.record_rolled_back, settings.raw))
         try:
             rebuild(settings.warehouse, settings.lake)
         except Exception as exc:
             raise UserError(f"the lake is rolled back, but the warehouse could not be rebuilt ({type(exc).__name__}: "
                             f"{exc}); fix the cause and run `profile-etl rebuild`") from None
-    print(history.describe_rollback(done))
+    print(history.describe_rollback(done) if done else f"run {args.run_id} was rolled back in the lake already, by a "
+          "rollback interrupted before it rebuilt the warehouse: the warehouse is rebuilt now")
     return 0
+
+
+def rolled_back_in_lake_only(settings: Settings, run_id: str) -> bool:
+    """Did a rollback of run_id die after its lake commit (the runs restore), before it rebuilt the
+    warehouse? The lake's runs lack the run, the published warehouse still holds it, and the lake
+    lost no commits the warehouse loaded (the guard: recovery refuses such a lake)."""
+    from flows.integrity import lake_guard, warehouse_run_ids
+    from warehouse import history, lake
+    lake.recover(settings.lake, lake_guard(settings))
+    return run_id not in history.runs_in_order(settings.lake)["run_id"] and run_id in warehouse_run_ids(settings)
 
 
 def cmd_maintain(settings: Settings, args) -> int:

@@ -36,6 +36,14 @@ def warehouse_dumps(settings: Settings) -> int:
         return 0   # no warehouse, or one that can't be read: it proves nothing either way
 
 
+def warehouse_run_ids(settings: Settings) -> set[str]:
+    try:
+        with connect(settings.warehouse, read_only=True) as con:
+            return {run_id for (run_id,) in con.execute("SELECT run_id FROM runs").fetchall()}
+    except duckdb.Error:
+        return set()   # no warehouse, or one that can't be read: it holds no run we can tell of
+
+
 def lake_guard(settings: Settings):
     """For lake.recover: creating missing tables is refused while the home shows earlier data, and a
     lake that lost commits the published warehouse holds is refused before anything restores or

@@ -363,3 +363,16 @@ def test_a_rebuild_from_raw_leaves_out_the_dumps_of_a_rolled_back_run_until_a_ru
     assert main(["--home", str(home), "rebuild", "--from-raw"]) == 0
     assert "rolled-back" not in capsys.readouterr().err
     assert sorted(lake.read_table(home / "lake", "dumps")["dump_id"]) == sorted(after_second["dumps"]["dump_id"])
+
+
+def test_a_rollback_that_died_after_its_lake_commit_is_finished_by_running_it_again(copied, monkeypatch, capsys):
+    home, _, after_first, _ = copied
+    first, second = lake_run_ids(home)
+    monkeypatch.setenv(FAIL_ENV, "rollback:restored:runs")   # before the warehouse is rebuilt
+    with pytest.raises(InjectedFault):
+        main(["--home", str(home), "rollback", second])
+    monkeypatch.delenv(FAIL_ENV)
+    assert lake_run_ids(home) == [first] and warehouse_run_ids(home) == [first, second]
+    assert main(["--home", str(home), "rollback", second]) == 0
+    assert "rolled back in the lake already" in capsys.readouterr().out
+    assert warehouse_run_ids(home) == [first] and same_tables(warehouse_tables(home), after_first)

@@ -376,3 +376,21 @@ def test_a_rollback_that_died_after_its_lake_commit_is_finished_by_running_it_ag
     assert main(["--home", str(home), "rollback", second]) == 0
     assert "rolled back in the lake already" in capsys.readouterr().out
     assert warehouse_run_ids(home) == [first] and same_tables(warehouse_tables(home), after_first)
+
+
+def test_a_table_a_dead_run_was_undone_in_is_restored_once_and_reads_after_its_compaction_is_vacuumed(
+        tmp_path, monkeypatch):
+    seq = lake.recover(tmp_path)
+    lake.upsert(tmp_path, "paper_authors", authorship("00aa"), seq, new_keys_only=True)
+    lake.upsert(tmp_path, "paper_authors", authorship("00ab"), seq, new_keys_only=True, part="second file")
+    commit(tmp_path, seq, "r1")
+    dead = lake.recover(tmp_path)
+    lake.upsert(tmp_path, "paper_authors", authorship("00bb"), dead, new_keys_only=True)   # then it died
+    maintenance.maintain(tmp_path)   # restores, then compacts the two files
+    vacuum_as_days_later(monkeypatch)
+    maintenance.maintain(tmp_path)
+    maintenance.maintain(tmp_path)
+    table = lake.open_table(tmp_path, "paper_authors")
+    assert [c["operation"] for c in table.history()].count("RESTORE") == 1
+    target = lake.target_versions(tmp_path)["paper_authors"]
+    assert sorted(lake.read_table(tmp_path, "paper_authors", target)["paper_id"]) == ["00aa", "00ab"]

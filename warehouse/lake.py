@@ -287,19 +287,29 @@ def committed_version(lake: storage.Location, name: str, table: DeltaTable, comm
 
 def target_versions(lake: storage.Location, tables: dict[str, DeltaTable] | None = None) -> dict[str, int]:
     """The versions a load reads: each table's last one written by a run that reached its commit
-    point (a run that died between its commits is not seen)."""
+    point (a run that died between its commits is not seen), or its latest once recovery restored
+    it to that: maintain compacts it after the restore, and vacuums the restored version's files."""
     tables = tables or open_all(lake)
     committed = run_of(tables["runs"])
-    return {name: committed_version(lake, name, table, committed) for name, table in tables.items()}
+    versions = {name: committed_version(lake, name, table, committed) for name, table in tables.items()}
+    return {name: table.version() if restored_to(table, versions[name]) else versions[name]
+            for name, table in tables.items()}
+
+
+MAINTENANCE = {"OPTIMIZE", "VACUUM START", "VACUUM END"}   # commits that leave the rows as they were
 
 
 def restored_to(table: DeltaTable, version: int) -> bool:
-    """Is the table at `version`, or is its last commit a restore to it? (A restore keeps the dead
-    run's tag, so a second recovery before the next run commits would otherwise restore again.)"""
+    """Is the table at `version`, or is its last commit but maintenance a restore to it? (A restore
+    keeps the dead run's tag, so each recovery before the next run commits would otherwise restore
+    again, undoing the compaction that `maintain` does after it.)"""
     if table.version() == version:
         return True
-    [last] = table.history(limit=1)
-    return last.get("operation") == "RESTORE" and str(last.get("operationParameters", {}).get("version")) == str(version)
+    for commit in table.history(limit=table.version() - version):   # newest first
+        if commit.get("operation") not in MAINTENANCE:
+            return (commit.get("operation") == "RESTORE"
+                    and str(commit.get("operationParameters", {}).get("version")) == str(version))
+    return False
 
 
 def recover(lake: storage.Location, guard: Callable | None = None) -> int:

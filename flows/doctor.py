@@ -254,7 +254,8 @@ def stale_tables(settings: Settings, loaded: dict[str, tuple[str, int]]) -> list
             stale.append(f"{name} not loaded")
         elif table_id != tables[name].metadata().id:
             stale.append(f"{name} loaded from a lake since rebuilt")
-        elif held < version and not maintenance_only(tables[name], held, version):   # maintained after the publish
+        elif held < version and not maintenance_only(tables[name], held, version) \
+                and not lake_mod.restored_to(tables[name], held):   # maintained, or a dead run undone, since
             stale.append(f"{name} at version {held} of {version}")
     return stale
 
@@ -284,7 +285,7 @@ def repair(settings: Settings, findings: Findings) -> list[str]:
 def repair_warehouse(settings: Settings, lake_rebuilt: bool) -> str:
     """The warehouse rebuilt; one that fails its data tests is reported as a run reports it, and the
     repairs before it stand."""
-    from flows.home_commands import checks_failed
+    from flows.rebuild import checks_failed
     from warehouse.checks import DataCheckFailed
     lake = "the lake from raw/ and " if lake_rebuilt else ""
     try:

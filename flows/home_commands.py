@@ -59,7 +59,7 @@ def put_back_interrupted_rebuild(settings: Settings, command: str) -> None:
 
 
 def cmd_rebuild(settings: Settings, args) -> int:
-    from flows.rebuild import Drop, lake_from_raw, refuse_without_sources
+    from flows.rebuild import Drop, checks_failed, lake_from_raw, refuse_without_sources
     from store.lock import run_lock
     from warehouse.checks import DataCheckFailed
     from warehouse.publish import rebuild
@@ -91,13 +91,6 @@ def cmd_rebuild(settings: Settings, args) -> int:
     for note in notes:
         print(f"profile-etl: {note}", file=sys.stderr)
     return 0
-
-
-def checks_failed(exc: Exception, lake_rebuilt: bool) -> str:
-    """Why a warehouse rebuild that failed its data tests wasn't published, and what is so now."""
-    then = ("the lake was rebuilt from raw/ first" if lake_rebuilt
-            else "the rows named are in the lake: `profile-etl rebuild --from-raw` makes it again from raw/")
-    return f"({exc}). The published warehouse is as it was; {then}"
 
 
 def cmd_doctor(settings: Settings, args) -> int:

@@ -157,6 +157,13 @@ def rolled_back(settings: Settings, loaded_by: dict[str, str], runs: set[str]) -
                      if did not in loaded_by and run_id not in runs and metas.get(did, {}).get("run_id") == run_id)
 
 
+def checks_failed(exc: Exception, lake_rebuilt: bool) -> str:
+    """Why a warehouse rebuild that failed its data tests wasn't published, and what is so now."""
+    then = ("the lake was rebuilt from raw/ first" if lake_rebuilt
+            else "the rows named are in the lake: `profile-etl rebuild --from-raw` makes it again from raw/")
+    return f"({exc}). The published warehouse is as it was; {then}"
+
+
 def lake_from_raw(settings: Settings, drop: Drop = Drop()) -> list[str]:
     """Re-parse every raw/ copy into a new lake, keep the runs history, and put it in the old one's
     place, once every copy is verified (verify_raw). Returns notes for the user: the dumps dropped,

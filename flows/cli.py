@@ -47,7 +47,8 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:   # a path the command can't read or write: the OS says why
         if isinstance(exc, BrokenPipeError):
             raise
-        print(f"profile-etl: {args.command}: {exc.strerror or exc}" + (f": {exc.filename}" if exc.filename else ""),
+        from warehouse.lake_health import first_line   # delta-rs' I/O errors carry a backtrace and colours
+        print(f"profile-etl: {args.command}: {exc.strerror or first_line(exc)}" + (f": {exc.filename}" if exc.filename else ""),
               file=sys.stderr)
         return 2
 

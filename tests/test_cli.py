@@ -355,3 +355,13 @@ def test_numbers_out_of_range_are_usage_errors(tmp_path, capsys):
 def test_export_from_a_home_without_a_warehouse_makes_no_folder(tmp_path, capsys):
     assert main(["--home", str(tmp_path / "nowhere"), "export", str(tmp_path / "out")]) == 2
     assert "no warehouse at" in capsys.readouterr().err and not (tmp_path / "out").exists()
+
+
+def test_an_io_error_from_delta_rs_prints_its_first_line_without_colours(tmp_path, monkeypatch, capsys):
+    from flows import cli
+
+    def failing(settings, args):
+        raise OSError("Generic error: \x1b[31mObject at location /x not found\x1b[0m\n\nBacktrace:\n   0: native frame")
+    monkeypatch.setattr(cli, "cmd_status", failing)
+    assert cli.main(["--home", str(tmp_path), "status"]) == 2
+    assert capsys.readouterr().err == "profile-etl: status: Generic error: Object at location /x not found\n"

@@ -14,21 +14,23 @@ from store.raw_store import raw_copy_path, raw_metas
 
 def quarantined_sources(dumps: pl.DataFrame, raw_dir: Path, max_bytes: int,
                         index: pl.DataFrame | None = None) -> dict[str, SourceFile]:
-    """What to read again for each quarantined dump: its inbox file while it still holds the same
-    bytes (so a fixed sidecar counts), else its copy in raw/, unless that copy keeps the error of a
-    sidecar gone with its file and another inbox file holds the dump (index: the file index)."""
+    """What to read again for each quarantined dump: an inbox file that holds it readably (its own
+    file first, so a fixed sidecar counts; then the others the file index maps to it, such as the
+    same text under another name beside a misnamed .gz), else its own file, else its copy in raw/
+    (unless that copy keeps the error of a sidecar gone with its file and another file holds it)."""
     sources, metas = {}, None
     quarantined = dumps.filter(pl.col("status") == "quarantined")
     others = indexed_paths(index, set(quarantined["dump_id"]))
     for row in quarantined.select(*ROW_META).iter_rows(named=True):
-        did, original = row["dump_id"], storage.location(row["source_path"])
-        if storage.is_file(original) and holds_dump(original, did, max_bytes):
-            sources[did] = SourceFile(original, *storage.stat(original))
+        did = row["dump_id"]
+        inbox = list(dict.fromkeys([row["source_path"], *others.get(did, [])]))
+        if found := holding(inbox, did, max_bytes, readable=True) or holding(inbox[:1], did, max_bytes):
+            sources[did] = found
             continue
         if (copy := raw_copy_path(raw_dir, did)) is not None:
             metas = raw_metas(raw_dir, dict(zip(dumps["dump_id"], dumps["run_id"]))) if metas is None else metas
             sources[did] = raw_copy(copy, metas.get(did) or _meta_of(row))
-        if (copy is None or sources[did].sidecar_error) and (other := holding(others.get(did, []), did, max_bytes)):
+        if (copy is None or sources[did].sidecar_error) and (other := holding(inbox[1:], did, max_bytes)):
             sources[did] = other
     return sources
 
@@ -41,20 +43,21 @@ def indexed_paths(index: pl.DataFrame | None, dump_ids: set[str]) -> dict[str, l
     return dict(rows.agg("path").iter_rows())
 
 
-def holding(paths: list[str], dump_id: str, max_bytes: int) -> SourceFile | None:
-    """The first of paths that is a file still holding the dump."""
+def holding(paths: list[str], dump_id: str, max_bytes: int, readable: bool = False) -> SourceFile | None:
+    """The first of paths that is a file still holding the dump (readable: whose bytes aren't refused)."""
     for path in map(storage.location, paths):
-        if storage.is_file(path) and holds_dump(path, dump_id, max_bytes):
+        if storage.is_file(path) and holds_dump(path, dump_id, max_bytes, readable):
             return SourceFile(path, *storage.stat(path))
     return None
 
 
-def holds_dump(original: storage.Location, dump_id: str, max_bytes: int) -> bool:
+def holds_dump(original: storage.Location, dump_id: str, max_bytes: int, readable: bool = False) -> bool:
     """Whether an inbox file still holds a quarantined dump: the same bytes, or, for a .gz refused
     unread (its id the compressed file's hash, salted or not), the same compressed bytes. Read from
     there, not from raw/, the file index then knows the file by its new reading's id."""
-    if read_dump(original, max_bytes).dump_id == dump_id:
-        return True
+    read = read_dump(original, max_bytes)
+    if read.dump_id == dump_id or readable:
+        return read.dump_id == dump_id and not (readable and read.refused)
     return original.name.endswith(".gz") and dump_id in stored_ids(original)
 
 

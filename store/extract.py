@@ -10,7 +10,7 @@ import gzip
 import os
 import re
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from core import identity
@@ -41,6 +41,7 @@ class DumpBytes:
     raw: bytes | None = None
     refused: str | None = None
     stored_suffix: str = ".txt"            # name suffix of its raw/ copy
+    unsalted_id: str | None = None         # a .gz refused unread: the id it had before the salt
 
 
 def read_dump(path: storage.Location, max_bytes: int, listed: tuple[int, int] | None = None) -> DumpBytes:
@@ -85,9 +86,18 @@ def _refused(path: storage.Location, reason: str, listed: tuple[int, int] | None
     except OSError as exc:
         raise Unreadable(f"{identity.printable(str(path))}: {exc.strerror or exc}") from None
     stored = ".txt.gz" if path.name.endswith(".gz") else ".txt"
-    note = "; dump_id is the SHA-256 of the compressed file as stored, salted" if stored == ".txt.gz" else ""
+    note = "; dump_id is the SHA-256 of the compressed file as stored" if stored == ".txt.gz" else ""
     did = identity.refused_id(identity.dump_stem(Path(path.name)), plain, salted)
-    return DumpBytes(did, size, refused=reason + note, stored_suffix=stored)
+    return DumpBytes(did, size, refused=reason + note, stored_suffix=stored, unsalted_id=plain if did != plain else None)
+
+
+def as_before_the_salt(read: DumpBytes, known: set[str], raw_dir: Path | None) -> DumpBytes:
+    """A .gz refused before refused ids were salted keeps the id it was given then, which its dumps
+    row or its raw/ copy holds: salted, it would be quarantined a second time under a new id."""
+    if read.unsalted_id is None or not (read.unsalted_id in known or (
+            raw_dir is not None and raw_store.raw_copy_path(raw_dir, read.unsalted_id) is not None)):
+        return read
+    return replace(read, dump_id=read.unsalted_id, unsalted_id=None)
 
 
 def stored_ids(path: storage.Location) -> set[str]:
@@ -130,7 +140,7 @@ def extract_one(batch: Batch, source: SourceFile, known: set[str], raw_dir: Path
     (sidecar_error: the reason its original sidecar was unusable, recorded with that copy). A dump
     whose name gives no profile key by key_pattern is quarantined under its whole stem."""
     try:
-        read = read_dump(source.path, max_bytes, listing(source))
+        read = as_before_the_salt(read_dump(source.path, max_bytes, listing(source)), known, raw_dir)
         if changed_since_listed(source):
             raise Unreadable(f"{identity.printable(str(source.path))}: {WRITTEN_TO}")
         if read.dump_id in known:

@@ -138,8 +138,8 @@ def test_a_run_with_nothing_new_counts_only_files_it_had_read_before():
 def test_a_text_misnamed_gz_quarantined_under_the_texts_id_gives_way_on_reprocess(prefect_harness, tmp_path,
                                                                                  monkeypatch):
     """A home from before refused .gz ids were salted: the misnamed .gz holds the id of the same text
-    named .txt, which was skipped as known. Reprocessing moves the .gz to its salted id, and the
-    next run loads the .txt; a rebuild from raw/ then gives the same dumps."""
+    named .txt, which was skipped as known. Reprocessing reads the .txt, which the file index maps to
+    that id, in the .gz's place; nothing is quarantined twice, and a rebuild from raw/ agrees."""
     from core import identity
     home, inbox = tmp_path / "home", tmp_path / "inbox"
     text = "h-index1\n\nLGMay 1\nT1\n\nA B\n\nx"
@@ -150,15 +150,31 @@ def test_a_text_misnamed_gz_quarantined_under_the_texts_id_gives_way_on_reproces
         ingest(home=home, inbox=inbox, settle_seconds=0)
     assert rows(home, "SELECT dump_id, status FROM dumps") == [(identity.dump_id(text.encode()), "quarantined")]
     ingest(home=home, inbox=inbox, settle_seconds=0, reprocess=True)
+    (home / "state" / "files.parquet").unlink()   # every file read again: the .gz is known, not new
     ingest(home=home, inbox=inbox, settle_seconds=0)
     query = "SELECT dump_id, regexp_extract(source_path, '[^/]*$'), status FROM dumps ORDER BY source_path"
-    salted = identity.dump_id(identity.REFUSED_GZ_SALT + text.encode())
-    assert rows(home, query) == [(salted, "000_p.txt.gz", "quarantined"),
-                                 (identity.dump_id(text.encode()), "001_p.txt", "partial")]
-    assert rows(home, f"SELECT count(*) FROM rejects WHERE dump_id = '{salted}'") == [(1,)]
+    assert rows(home, query) == [(identity.dump_id(text.encode()), "001_p.txt", "partial")]
     assert main(["--home", str(home), "rebuild", "--from-raw"]) == 0
-    assert rows(home, query) == [(salted, "000_p.txt.gz", "quarantined"),
-                                 (identity.dump_id(text.encode()), "001_p.txt", "partial")]
+    assert rows(home, query) == [(identity.dump_id(text.encode()), "001_p.txt", "partial")]
+
+
+def test_a_gz_refused_before_the_salt_keeps_its_id(prefect_harness, tmp_path, monkeypatch):
+    """Read again (the file index lost, or --reprocess), a corrupt .gz refused under its plain hash
+    is known by it still: salted, it would be quarantined a second time, and a rebuild would
+    bring its old copy back beside the new one."""
+    from core import identity
+    home, inbox = tmp_path / "home", tmp_path / "inbox"
+    write_dump(inbox, "000_p.txt.gz", "not gzip at all", FIRST)
+    with monkeypatch.context() as before_the_salt:
+        before_the_salt.setattr(identity, "refused_id", lambda stem, plain, salted: plain)
+        ingest(home=home, inbox=inbox, settle_seconds=0)
+    (home / "state" / "files.parquet").unlink()
+    ingest(home=home, inbox=inbox, settle_seconds=0)
+    ingest(home=home, inbox=inbox, settle_seconds=0, reprocess=True)
+    plain = [(identity.dump_id(b"not gzip at all"), "quarantined")]
+    assert rows(home, "SELECT dump_id, status FROM dumps") == plain
+    assert main(["--home", str(home), "rebuild", "--from-raw"]) == 0
+    assert rows(home, "SELECT dump_id, status FROM dumps") == plain
 
 
 def test_reprocess_reads_another_inbox_file_holding_a_dump_whose_sidecar_went_with_its_file(prefect_harness,

@@ -18,7 +18,7 @@ from schemas.tables import TABLES
 from store import extract, raw_store, storage
 from store.settings import Settings
 from warehouse import lake as lake_mod
-from warehouse.changes import loaded_versions, maintenance_only
+from warehouse.changes import loaded_versions
 from warehouse.lake_health import first_line, lake_problems
 from warehouse.load import connect
 
@@ -87,7 +87,7 @@ def unfinished_commits(lake: storage.Location, present: dict) -> list[str]:
         return []
     committed = lake_mod.run_of(present["runs"])
     return [name for name, table in present.items() if lake_mod.run_of(table) > committed
-            and not lake_mod.restored_to(table, lake_mod.committed_version(lake, name, table, committed))]
+            and table.version() != lake_mod.committed_version(lake, name, table, committed)]
 
 
 def undo_unfinished(settings: Settings) -> Callable[[], str]:
@@ -254,8 +254,7 @@ def stale_tables(settings: Settings, loaded: dict[str, tuple[str, int]]) -> list
             stale.append(f"{name} not loaded")
         elif table_id != tables[name].metadata().id:
             stale.append(f"{name} loaded from a lake since rebuilt")
-        elif held < version and not maintenance_only(tables[name], held, version) \
-                and not lake_mod.restored_to(tables[name], held):   # maintained, or a dead run undone, since
+        elif held < version and lake_mod.latest_with_rows_of(tables[name], held) < version:   # else: the same rows
             stale.append(f"{name} at version {held} of {version}")
     return stale
 
@@ -272,14 +271,19 @@ def repair(settings: Settings, findings: Findings) -> list[str]:
     if it needs it. A lake rebuild that would drop dumps whose copies nothing can restore is not
     safe: it is left to the user, who names them (`rebuild --from-raw --drop`)."""
     from flows.rebuild import Drop, lake_from_raw
-    done = [problem.fix() for problem in findings.problems if problem.fix is not None]
+    done, failed = [], []
+    for problem in findings.problems:
+        try:
+            done += [problem.fix()] if problem.fix is not None else []
+        except Exception as exc:   # one repair failing must not hide the others, nor end in a traceback
+            failed.append(f"NOT REPAIRED: {problem.what}. The repair, {problem.repair}, failed: {first_line(exc)}")
     needs = {kind for problem in findings.problems for kind in ("lake", "warehouse")
              if getattr(problem, f"needs_{kind}_rebuild")}
     if "lake" in needs and findings.unrecoverable:
-        return [f"repaired: {line}" for line in done] + [refused_lake_rebuild(findings.unrecoverable)]
+        return [f"repaired: {line}" for line in done] + failed + [refused_lake_rebuild(findings.unrecoverable)]
     if "lake" in needs:
         done += lake_from_raw(settings, Drop(()))
-    return [f"repaired: {line}" for line in done] + ([repair_warehouse(settings, "lake" in needs)] if needs else [])
+    return [f"repaired: {line}" for line in done] + failed + ([repair_warehouse(settings, "lake" in needs)] if needs else [])
 
 
 def repair_warehouse(settings: Settings, lake_rebuilt: bool) -> str:

@@ -192,3 +192,19 @@ def test_a_lake_that_fails_the_data_tests_gets_a_message_from_rebuild_and_doctor
     code, out = doctor(home, capsys, "--repair")
     assert code == 1 and "NOT REPAIRED: the warehouse (data tests failed" in out
     assert dumps_in_warehouse(home) == 2
+
+
+def test_a_repair_that_fails_is_reported_and_the_others_still_apply(home, capsys, monkeypatch):
+    from flows import doctor as doctor_mod
+    truncate(home / "state" / "files.parquet")
+    broken = doctor_mod.Problem("a problem whose repair fails", "the failing repair", fix=lambda: 1 / 0)
+    real = doctor_mod.examine
+
+    def with_a_broken_repair(settings):
+        found = real(settings)
+        found.problems.insert(0, broken)
+        return found
+    monkeypatch.setattr(doctor_mod, "examine", with_a_broken_repair)
+    code, out = doctor(home, capsys, "--repair")
+    assert code == 1 and "NOT REPAIRED: a problem whose repair fails. The repair, the failing repair, failed:" in out
+    assert "repaired: made the file index again" in out and "Traceback" not in out

@@ -394,3 +394,23 @@ def test_a_table_a_dead_run_was_undone_in_is_restored_once_and_reads_after_its_c
     assert [c["operation"] for c in table.history()].count("RESTORE") == 1
     target = lake.target_versions(tmp_path)["paper_authors"]
     assert sorted(lake.read_table(tmp_path, "paper_authors", target)["paper_id"]) == ["00aa", "00ab"]
+
+
+def test_a_second_dead_run_after_the_first_was_undone_and_vacuumed_is_undone_too(tmp_path, monkeypatch):
+    """The first undo was compacted and the version it restored to vacuumed: the second undo goes
+    back to the compacted version, which holds the same rows."""
+    seq = lake.recover(tmp_path)
+    lake.upsert(tmp_path, "paper_authors", authorship("00aa"), seq, new_keys_only=True)
+    lake.upsert(tmp_path, "paper_authors", authorship("00ab"), seq, new_keys_only=True, part="second file")
+    commit(tmp_path, seq, "r1")
+    dead = lake.recover(tmp_path)
+    lake.upsert(tmp_path, "paper_authors", authorship("00bb"), dead, new_keys_only=True)   # then it died
+    maintenance.maintain(tmp_path)   # restores, then compacts the two files
+    vacuum_as_days_later(monkeypatch)
+    maintenance.maintain(tmp_path)   # the version restored to loses its files
+    again = lake.recover(tmp_path)
+    lake.upsert(tmp_path, "paper_authors", authorship("00cc"), again, new_keys_only=True)   # died too
+    assert lake.recover(tmp_path) == again + 1
+    target = lake.target_versions(tmp_path)["paper_authors"]
+    assert target == lake.open_table(tmp_path, "paper_authors").version()
+    assert sorted(lake.read_table(tmp_path, "paper_authors", target)["paper_id"]) == ["00aa", "00ab"]

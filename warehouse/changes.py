@@ -88,17 +88,6 @@ def whole_table(lake: storage.Location, name: str, table) -> Change:
     return change
 
 
-MAINTENANCE = {"OPTIMIZE", "VACUUM START", "VACUUM END", "SET TBLPROPERTIES"}
-
-
-def maintenance_only(latest: DeltaTable, since: int, version: int) -> bool:
-    """Did only maintenance (compaction, vacuum, a partition split: rows kept as they were) commit
-    after version `since`, up to `version`?"""
-    commits = [c for c in latest.history(limit=latest.version() - since) if since < c.get("version", -1) <= version]
-    return len(commits) == version - since and all(
-        c.get("operation") in MAINTENANCE or str(c.get("profile-etl", "")).startswith("split to") for c in commits)
-
-
 def incremental(latest: DeltaTable, since: int, version: int) -> bool:
     """Did only appends, merges and maintenance commit after version `since`, up to `version`?
     (The history of the latest table: delta-rs numbers an older table's history as the latest's.)"""

@@ -278,38 +278,40 @@ def mark_failed(lake: storage.Location, run_id: str) -> None:
 
 
 def committed_version(lake: storage.Location, name: str, table: DeltaTable, committed: int) -> int:
-    """The table's last version written by a run that reached its commit point (or by no run)."""
+    """The table's last version holding the rows of its last one written by a run that reached its
+    commit point (or by no run): that version, or a restore of it and the maintenance after."""
     version = table.version()
     while version > 0 and run_of(table if version == table.version() else open_table(lake, name, version)) > committed:
         version -= 1
-    return version
+    return version if version == table.version() else latest_with_rows_of(table, version)
+
+
+def is_maintenance(commit: dict) -> bool:
+    """A commit that keeps the rows as they were: compaction, vacuum, settings, a partition split."""
+    return (commit.get("operation") in {"OPTIMIZE", "VACUUM START", "VACUUM END", "SET TBLPROPERTIES"}
+            or str(commit.get("profile-etl", "")).startswith("split to"))
+
+
+def latest_with_rows_of(table: DeltaTable, base: int) -> int:
+    """The latest version holding the rows of version `base`: a restore to such a version joins them,
+    and so does maintenance right after one. (A recovery restores the tables a dead run wrote; a
+    later `maintain` compacts them and vacuums the files of the version restored to.)"""
+    same = {base}
+    if base >= table.version():
+        return base
+    for commit in sorted(table.history(limit=table.version() - base), key=lambda c: c["version"]):
+        restored = str(commit.get("operationParameters", {}).get("version")) if commit.get("operation") == "RESTORE" else None
+        if (is_maintenance(commit) and commit["version"] - 1 in same) or restored in {str(v) for v in same}:
+            same.add(commit["version"])
+    return max(same)
 
 
 def target_versions(lake: storage.Location, tables: dict[str, DeltaTable] | None = None) -> dict[str, int]:
-    """The versions a load reads: each table's last one written by a run that reached its commit
-    point (a run that died between its commits is not seen), or its latest once recovery restored
-    it to that: maintain compacts it after the restore, and vacuums the restored version's files."""
+    """The versions a load reads: each table's committed_version (a run that died between its
+    commits is not seen)."""
     tables = tables or open_all(lake)
     committed = run_of(tables["runs"])
-    versions = {name: committed_version(lake, name, table, committed) for name, table in tables.items()}
-    return {name: table.version() if restored_to(table, versions[name]) else versions[name]
-            for name, table in tables.items()}
-
-
-MAINTENANCE = {"OPTIMIZE", "VACUUM START", "VACUUM END"}   # commits that leave the rows as they were
-
-
-def restored_to(table: DeltaTable, version: int) -> bool:
-    """Is the table at `version`, or is its last commit but maintenance a restore to it? (A restore
-    keeps the dead run's tag, so each recovery before the next run commits would otherwise restore
-    again, undoing the compaction that `maintain` does after it.)"""
-    if table.version() == version:
-        return True
-    for commit in table.history(limit=table.version() - version):   # newest first
-        if commit.get("operation") not in MAINTENANCE:
-            return (commit.get("operation") == "RESTORE"
-                    and str(commit.get("operationParameters", {}).get("version")) == str(version))
-    return False
+    return {name: committed_version(lake, name, table, committed) for name, table in tables.items()}
 
 
 def recover(lake: storage.Location, guard: Callable | None = None) -> int:
@@ -318,7 +320,7 @@ def recover(lake: storage.Location, guard: Callable | None = None) -> int:
     tables = ensure_tables(lake, guard)
     committed = run_of(tables["runs"])
     for name, table in tables.items():
-        if run_of(table) > committed and not restored_to(table, version := committed_version(lake, name, table, committed)):
+        if run_of(table) > committed and table.version() != (version := committed_version(lake, name, table, committed)):
             table.restore(version)
             checkpoint(f"lake:restored:{name}")
     storage.remove_tree(lake / WORK)

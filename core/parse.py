@@ -9,7 +9,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass, field
 
-PARSER_VERSION = "2"   # 2: a well-formed head starts an entry without a blank line before it; wider near-heads
+PARSER_VERSION = "3"   # 3: a title or author name that normalises to nothing is a reject; 2: heads without a blank line before
 
 MONTHS = {m: i for i, m in enumerate(
     ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"], start=1)}

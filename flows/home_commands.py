@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from contextlib import ExitStack
 from functools import partial
 
 from store import storage
@@ -95,12 +96,10 @@ def cmd_rebuild(settings: Settings, args) -> int:
 
 def cmd_doctor(settings: Settings, args) -> int:
     from flows import doctor
-    from store.lock import run_lock
     if not settings.home.is_dir():
         raise UserError(f"no home at {settings.home}: nothing to check (check --home or PROFILE_ETL_HOME)")
     storage.reachable(settings.lake)
-    # held while checking too: a run between its lake commit and its publish would look like damage
-    with run_lock(settings.home, settings.lock_wait_seconds, "doctor --repair" if args.repair else "doctor"):
+    with doctor_lock(settings, args.repair):
         findings = doctor.examine(settings)
         sys.stdout.write(doctor.report(findings))
         if not args.repair or not findings.problems:
@@ -110,6 +109,21 @@ def cmd_doctor(settings: Settings, args) -> int:
         after = doctor.examine(settings)
     sys.stdout.write("after the repairs:\n" + doctor.report(after))
     return 1 if after.problems else 0
+
+
+def doctor_lock(settings: Settings, repair: bool) -> ExitStack:
+    """The run lock, held while checking too: a run between its lake commit and its publish would
+    look like damage. A user who may only read the home checks without it."""
+    from store.lock import run_lock
+    held = ExitStack()
+    try:
+        held.enter_context(run_lock(settings.home, settings.lock_wait_seconds, "doctor --repair" if repair else "doctor"))
+    except PermissionError:
+        if repair:
+            raise
+        print("profile-etl: note: no permission to take the home's run lock; a run working on it now may show "
+              "as a problem", file=sys.stderr)
+    return held
 
 
 def cmd_history(settings: Settings, args) -> int:

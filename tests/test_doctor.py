@@ -208,3 +208,14 @@ def test_a_repair_that_fails_is_reported_and_the_others_still_apply(home, capsys
     code, out = doctor(home, capsys, "--repair")
     assert code == 1 and "NOT REPAIRED: a problem whose repair fails. The repair, the failing repair, failed:" in out
     assert "repaired: made the file index again" in out and "Traceback" not in out
+
+
+def test_a_user_who_may_only_read_the_home_can_still_check_it(home, capsys, monkeypatch):
+    from store import lock
+
+    def read_only(path, flags, *mode):
+        raise PermissionError(13, "Permission denied", str(path))
+    monkeypatch.setattr(lock.os, "open", read_only)
+    assert main(["--home", str(home), "doctor"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.endswith("0 problems found\n") and "no permission to take the home's run lock" in captured.err

@@ -9,7 +9,7 @@ from pathlib import Path
 from flows import home_commands
 
 # Inbox and lake are kept as text (not Path) so that the `//` of a URL survives.
-LAKE_HELP = "the Parquet lake: a folder, or an fsspec URL such as s3://bucket/lake (default: HOME/lake)"
+LAKE_HELP = "the Delta Lake tables: a folder, or an fsspec URL such as s3://bucket/lake (default: HOME/lake)"
 
 
 def seconds(above: float | None = None):

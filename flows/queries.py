@@ -96,8 +96,9 @@ def dump_json(data) -> str:
 CELL_WIDTH = 60
 
 
-def render(rows: list[tuple], columns: list[str], fmt: str) -> str:
-    """The rows as JSON, CSV (ending in a newline) or a table whose longer cells are cut with `…`."""
+def render(rows: list[tuple], columns: list[str], fmt: str, whole_last: bool = False) -> str:
+    """The rows as JSON, CSV (ending in a newline) or a table whose longer cells are cut with `…`
+    (whole_last: but for the last column's, such as a reason that says what to do)."""
     if fmt == "json":
         return dump_json(json_rows(rows, columns)) + "\n"
     if fmt == "csv":
@@ -106,16 +107,17 @@ def render(rows: list[tuple], columns: list[str], fmt: str) -> str:
         writer.writerow(columns)
         writer.writerows(rows)
         return out.getvalue()
-    cells = [columns] + [[_cell(v) for v in row] for row in rows]
+    cells = [columns] + [[_cell(v, whole_last and i == len(row) - 1) for i, v in enumerate(row)] for row in rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(columns))]
+    widths[-1] = len(columns[-1]) if whole_last else widths[-1]   # a long last cell only runs on
     lines = [" | ".join(c.ljust(w) for c, w in zip(row, widths)) for row in cells]
     lines.insert(1, "-+-".join("-" * w for w in widths))
     return "\n".join(lines + [f"({len(rows)} row{'' if len(rows) == 1 else 's'})"]) + "\n"
 
 
-def _cell(value) -> str:
+def _cell(value, whole: bool = False) -> str:
     text = "" if value is None else " ".join(str(value).splitlines())
-    return text if len(text) <= CELL_WIDTH else text[:CELL_WIDTH - 1] + "…"
+    return text if whole or len(text) <= CELL_WIDTH else text[:CELL_WIDTH - 1] + "…"
 
 
 STATUS_QUERIES = {"dumps per status": "status_dumps_per_status", "tables": "status_tables",
@@ -131,7 +133,8 @@ def status(warehouse: Path, as_json: bool = False) -> str:
             results[title] = (cursor.fetchall(), [d[0] for d in cursor.description])
     if as_json:
         return dump_json({title: json_rows(*result) for title, result in results.items()})
-    return "\n\n".join(f"## {title}\n{render(rows, columns, 'table').rstrip()}" for title, (rows, columns) in results.items())
+    return "\n\n".join(f"## {title}\n{render(rows, columns, 'table', whole_last=True).rstrip()}"
+                       for title, (rows, columns) in results.items())
 
 
 def export(warehouse: Path, out: Path, fmt: str) -> list[Path]:

@@ -39,8 +39,9 @@ def _describe(summary: dict, seconds: float, ignored: str) -> str:
     mb = summary["bytes_new"] / 1e6
     profiles = summary.get("rows_added", {}).get("profiles", 0)
     again = f", {summary['reprocessed']} of them quarantined before and read again" if summary.get("reprocessed") else ""
-    return (f"{summary['dumps_new']} new dumps{again} ({mb:.1f} MB): {summary['dumps_loaded']} loaded, "
-            f"{summary['dumps_partial']} partial, {summary['dumps_quarantined']} quarantined, "
-            f"{profiles} new profile{'' if profiles == 1 else 's'}; "
+    why = " (`profile-etl status` says why)" if summary["dumps_partial"] or summary["dumps_quarantined"] else ""
+    return (f"{summary['dumps_new']} new dump{'' if summary['dumps_new'] == 1 else 's'}{again} ({mb:.1f} MB): "
+            f"{summary['dumps_loaded']} loaded, {summary['dumps_partial']} partial, "
+            f"{summary['dumps_quarantined']} quarantined{why}, {profiles} new profile{'' if profiles == 1 else 's'}; "
             f"{summary['dumps_seen']} seen, {summary['waiting']} still being written{ignored} "
             f"({seconds:.1f} s, {mb / max(seconds, 1e-9):.1f} MB/s)")

@@ -9,6 +9,7 @@ from core import identity
 from core.records import Batch, SourceFile
 from core.validate import to_frames
 from flows.batch import transform
+from flows.discover import is_dump_name
 from schemas.tables import MERGED_TABLES, TABLES, empty_frame
 from store import extract
 
@@ -21,6 +22,10 @@ def validate_files(paths: list[Path], max_bytes: int, key_pattern: re.Pattern = 
             problems.append(f"{path}: " + ("a folder: pass its files (e.g. FOLDER/*.txt)" if path.is_dir()
                                            else "no such file"))
             invalid += 1
+            continue
+        if not is_dump_name(path.name):
+            problems.append(f"{path}: skipped, not a dump (a run reads *.txt and *.txt.gz files; a sidecar is read "
+                            "with its dump)")
             continue
         batch = Batch()
         stat = path.stat()

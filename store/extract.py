@@ -51,7 +51,8 @@ def read_dump(path: storage.Location, max_bytes: int, listed: tuple[int, int] | 
     try:
         raw = _read_limited(path, max_bytes, gz, listed)
     except (gzip.BadGzipFile, EOFError, zlib.error) as exc:   # the bytes are damaged: that won't pass
-        return _refused(path, f"can't decompress the file: {exc}", listed)
+        return _refused(path, f"can't decompress the file: {exc} (cut short or damaged: put the whole file in the "
+                              "inbox, and the next run loads it)", listed)
     except OSError as exc:
         raise Unreadable(f"{identity.printable(str(path))}: {exc.strerror or exc}") from None
     if raw is None:
@@ -86,9 +87,8 @@ def _refused(path: storage.Location, reason: str, listed: tuple[int, int] | None
     except OSError as exc:
         raise Unreadable(f"{identity.printable(str(path))}: {exc.strerror or exc}") from None
     stored = ".txt.gz" if path.name.endswith(".gz") else ".txt"
-    note = "; dump_id is the SHA-256 of the compressed file as stored" if stored == ".txt.gz" else ""
     did = identity.refused_id(identity.dump_stem(Path(path.name)), plain, salted)
-    return DumpBytes(did, size, refused=reason + note, stored_suffix=stored, unsalted_id=plain if did != plain else None)
+    return DumpBytes(did, size, refused=reason, stored_suffix=stored, unsalted_id=plain if did != plain else None)
 
 
 def as_before_the_salt(read: DumpBytes, known: set[str], raw_dir: Path | None) -> DumpBytes:
@@ -206,7 +206,8 @@ def decoded(read: DumpBytes, max_bytes: int) -> tuple[str | None, int, list[str]
         except Quarantine as exc:
             reasons.append(str(exc))
     if text is not None and not text.strip():
-        reasons.append("empty file" if not read.raw else "empty file: only white space")
+        reasons.append(f"empty file{'' if not read.raw else ': only white space'} (a copy that failed? put the "
+                       "capture in the inbox, and the next run loads it)")
     lines = text.count("\n") + 1 if text is not None else 0
     if lines > max_lines(max_bytes):
         reasons.append(f"the dump has {lines} lines, more than the {max_lines(max_bytes)} its size limit allows "

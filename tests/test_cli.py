@@ -184,6 +184,15 @@ def test_validate_prints_line_numbered_problems(tmp_path, sample_text, capsys):
     assert f"{broken}: partial, 48 of 50 entries valid" in out
 
 
+def test_validate_skips_what_a_run_would_not_read_as_a_dump(tmp_path, sample_text, capsys):
+    good = write_dump(tmp_path, "good.txt", sample_text, FIRST)
+    sidecar = tmp_path / "good.meta.json"
+    sidecar.write_text('{"owner_name": "Ann"}')
+    assert main(["validate", str(good), str(sidecar)]) == 0
+    out = capsys.readouterr().out
+    assert f"{sidecar}: skipped, not a dump" in out and f"{good}: loaded, 50 of 50 entries valid" in out
+
+
 def test_validate_on_a_folder_says_to_pass_its_files(tmp_path, capsys):
     assert main(["validate", str(tmp_path)]) == 1
     assert f"{tmp_path}: a folder: pass its files" in capsys.readouterr().out

@@ -122,7 +122,7 @@ def test_good_dumps_of_the_same_run_load(hostile):
 
 
 @pytest.mark.parametrize("name, reason, raw_text", [
-    ("010_empty.txt", "empty file", ""),
+    ("010_empty.txt", "empty file (a copy that failed? put the capture in the inbox, and the next run loads it)", ""),
     ("011_binary.txt", "binary file, not text: NUL byte at offset 8. If it is UTF-16 or UTF-32 text without a "
      "byte-order mark, convert it to UTF-8 in place, e.g. `iconv -f UTF-16LE -t UTF-8 FILE > FILE.new && touch -r "
      "FILE FILE.new && mv FILE.new FILE` (a .gz: gunzip it first), so the next run reads it as a new dump of the "

@@ -67,7 +67,7 @@ def test_a_run_never_waits_on_a_fifo_or_a_device_in_the_inbox(tmp_path, sample_t
                            "--inbox", str(inbox)], env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     listening.close()
-    assert "1 new dumps" in done.stdout and "3 other files ignored" in done.stdout, done.stdout
+    assert "1 new dump " in done.stdout and "3 other files ignored" in done.stdout, done.stdout
 
 
 def test_a_file_that_vanishes_during_a_run_is_read_by_the_next_one(loaded, run_ingest, monkeypatch):

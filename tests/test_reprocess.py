@@ -28,7 +28,7 @@ def test_fixed_sidecar_loads_on_reprocess(prefect_harness, tmp_path, sample_text
     assert ingest(home=home, inbox=inbox, settle_seconds=0)["dumps_new"] == 0   # known dump: not retried
     summary = ingest(home=home, inbox=inbox, settle_seconds=0, reprocess=True)
     assert (summary["reprocessed"], summary["dumps_loaded"]) == (1, 1)
-    assert "1 new dumps, 1 of them quarantined before and read again" in runs.describe(summary)
+    assert "1 new dump, 1 of them quarantined before and read again" in runs.describe(summary)
     assert rows(home, "SELECT profile_key, status, entries_loaded FROM dumps") == [("fixed", "loaded", 50)]
     assert rows(home, "SELECT count(*) FROM rejects") == [(0,)]
     assert rows(home, "SELECT count(*), count(DISTINCT paper_id) FROM listings") == [(50, 50)]

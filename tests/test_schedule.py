@@ -142,7 +142,7 @@ def test_run_artifact_reads_back_through_the_client(run_ingest, tmp_path, sample
     artifact = asyncio.run(latest())[0]
     assert artifact.type == "markdown" and f"# Run {summary['run_id']}: completed" in artifact.data
     assert "| 2 | 2 | 1 | 0 | 1 | 0 |" in artifact.data.replace("dumps seen", "")
-    assert "000_empty.txt | quarantined | empty file |" in artifact.data
+    assert "000_empty.txt | quarantined | empty file (" in artifact.data
 
 
 def test_watcher_waits_for_a_burst_to_go_quiet(tmp_path, sample_text):

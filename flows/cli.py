@@ -106,7 +106,9 @@ def cmd_serve(settings: Settings, args) -> int:
         raise UserError("schedules need a Prefect server: start one with `profile-etl server` and set "
                         "PREFECT_API_URL=http://127.0.0.1:4200/api (the temporary server doesn't schedule)")
     from flows.schedule import serve
-    serve(settings, args.cron, args.interval)
+    from store.lock import serve_lock
+    with serve_lock(settings.home):
+        serve(settings, args.cron, args.interval)
     return 0
 
 

@@ -46,3 +46,24 @@ def run_lock(home: Path, wait_seconds: float = 0.0, what: str = "run"):
         yield
     finally:
         os.close(fd)
+
+
+SERVE_LOCK_FILE = "serve.lock"
+
+
+@contextmanager
+def serve_lock(home: Path):
+    """One `serve` per home: a second one would share its deployment, and its exit would pause the
+    first one's schedule (Prefect pauses a served deployment when its process stops)."""
+    home.mkdir(parents=True, exist_ok=True)
+    fd = os.open(home / SERVE_LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        if not _try_lock(fd):
+            pid = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+            raise UserError(f"another `serve` (pid {pid}) serves {home} already: serve each home once (stopping "
+                            "either would pause the schedule of both)")
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        yield
+    finally:
+        os.close(fd)

@@ -308,3 +308,17 @@ def test_one_file_still_being_appended_to_forces_no_run(tmp_path, sample_text):
         with open(path, "a", encoding="utf-8") as handle:
             handle.write(sample_text[100 + second:101 + second])
         assert not watcher.due(), second
+
+
+def test_a_second_serve_of_a_home_is_refused(tmp_path, monkeypatch, capsys):
+    """Its exit would pause the first one's schedule (one deployment per home)."""
+    from flows import cli, schedule
+    from store.lock import serve_lock
+    served = []
+    monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:9/api")   # never called: serve is replaced
+    monkeypatch.setattr(schedule, "serve", lambda *args: served.append(args))
+    (tmp_path / "home" / "inbox").mkdir(parents=True)
+    with serve_lock(tmp_path / "home"):
+        assert cli.main(["--home", str(tmp_path / "home"), "serve", "--interval", "60"]) == 2
+    assert "serves" in capsys.readouterr().err and served == []
+    assert cli.main(["--home", str(tmp_path / "home"), "serve", "--interval", "60"]) == 0 and len(served) == 1

@@ -128,6 +128,8 @@ def cmd_watch(settings: Settings, args) -> int:
                           settle_seconds=settings.settle_seconds,
                           batch_size=settings.batch_size, max_dump_bytes=settings.max_dump_bytes,
                           lock_wait_seconds=max(settings.lock_wait_seconds, SCHEDULED_LOCK_WAIT))
+    print(f"profile-etl: watching {settings.inbox}: a run starts once new dumps have been quiet for {quiet:g} s "
+          "(Ctrl-C stops)", flush=True)
     try:
         watch(settings, run, quiet, args.poll_seconds)
     except KeyboardInterrupt:

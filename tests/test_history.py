@@ -378,16 +378,22 @@ def test_a_rollback_that_died_after_its_lake_commit_is_finished_by_running_it_ag
     assert warehouse_run_ids(home) == [first] and same_tables(warehouse_tables(home), after_first)
 
 
+def undone_and_compacted(lake_dir, monkeypatch) -> None:
+    """A run of two paper_authors files, then a dead run, undone and compacted by a `maintain`; from
+    then on maintain vacuums as if the retention had passed."""
+    seq = lake.recover(lake_dir)
+    lake.upsert(lake_dir, "paper_authors", authorship("00aa"), seq, new_keys_only=True)
+    lake.upsert(lake_dir, "paper_authors", authorship("00ab"), seq, new_keys_only=True, part="second file")
+    commit(lake_dir, seq, "r1")
+    dead = lake.recover(lake_dir)
+    lake.upsert(lake_dir, "paper_authors", authorship("00bb"), dead, new_keys_only=True)   # then it died
+    maintenance.maintain(lake_dir)   # restores, then compacts the two files
+    vacuum_as_days_later(monkeypatch)
+
+
 def test_a_table_a_dead_run_was_undone_in_is_restored_once_and_reads_after_its_compaction_is_vacuumed(
         tmp_path, monkeypatch):
-    seq = lake.recover(tmp_path)
-    lake.upsert(tmp_path, "paper_authors", authorship("00aa"), seq, new_keys_only=True)
-    lake.upsert(tmp_path, "paper_authors", authorship("00ab"), seq, new_keys_only=True, part="second file")
-    commit(tmp_path, seq, "r1")
-    dead = lake.recover(tmp_path)
-    lake.upsert(tmp_path, "paper_authors", authorship("00bb"), dead, new_keys_only=True)   # then it died
-    maintenance.maintain(tmp_path)   # restores, then compacts the two files
-    vacuum_as_days_later(monkeypatch)
+    undone_and_compacted(tmp_path, monkeypatch)
     maintenance.maintain(tmp_path)
     maintenance.maintain(tmp_path)
     table = lake.open_table(tmp_path, "paper_authors")
@@ -399,14 +405,7 @@ def test_a_table_a_dead_run_was_undone_in_is_restored_once_and_reads_after_its_c
 def test_a_second_dead_run_after_the_first_was_undone_and_vacuumed_is_undone_too(tmp_path, monkeypatch):
     """The first undo was compacted and the version it restored to vacuumed: the second undo goes
     back to the compacted version, which holds the same rows."""
-    seq = lake.recover(tmp_path)
-    lake.upsert(tmp_path, "paper_authors", authorship("00aa"), seq, new_keys_only=True)
-    lake.upsert(tmp_path, "paper_authors", authorship("00ab"), seq, new_keys_only=True, part="second file")
-    commit(tmp_path, seq, "r1")
-    dead = lake.recover(tmp_path)
-    lake.upsert(tmp_path, "paper_authors", authorship("00bb"), dead, new_keys_only=True)   # then it died
-    maintenance.maintain(tmp_path)   # restores, then compacts the two files
-    vacuum_as_days_later(monkeypatch)
+    undone_and_compacted(tmp_path, monkeypatch)
     maintenance.maintain(tmp_path)   # the version restored to loses its files
     again = lake.recover(tmp_path)
     lake.upsert(tmp_path, "paper_authors", authorship("00cc"), again, new_keys_only=True)   # died too

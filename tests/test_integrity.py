@@ -206,8 +206,8 @@ def test_rebuild_from_raw_of_a_lost_lake_keeps_the_runs_history(loaded, run_inge
     assert (runs_in_warehouse(home), dumps_in_warehouse(home)) == (2, 2)
 
 
-def test_a_rebuild_from_raw_killed_between_its_renames_loses_nothing(loaded, run_ingest, monkeypatch):
-    """The old lake was in lake.old, and the next rebuild deleted it first (with the runs history)."""
+def killed_between_renames(loaded, run_ingest, monkeypatch):
+    """The loaded home after one more run, then a rebuild from raw/ that died with the lake in lake.old."""
     from store.faults import FAIL_ENV, InjectedFault
     home, inbox = loaded
     run_ingest(home, inbox)
@@ -215,6 +215,12 @@ def test_a_rebuild_from_raw_killed_between_its_renames_loses_nothing(loaded, run
     with pytest.raises(InjectedFault):
         main(["--home", str(home), "rebuild", "--from-raw"])
     monkeypatch.delenv(FAIL_ENV)
+    return home, inbox
+
+
+def test_a_rebuild_from_raw_killed_between_its_renames_loses_nothing(loaded, run_ingest, monkeypatch):
+    """The old lake was in lake.old, and the next rebuild deleted it first (with the runs history)."""
+    home, inbox = killed_between_renames(loaded, run_ingest, monkeypatch)
     assert not (home / "lake").exists() and (home / "lake.old").is_dir()
     assert run_ingest(home, inbox)["dumps_new"] == 0   # the lake as it was put back first
     assert (runs_in_warehouse(home), dumps_in_warehouse(home)) == (3, 2)
@@ -224,13 +230,7 @@ def test_a_rebuild_from_raw_killed_between_its_renames_loses_nothing(loaded, run
 @pytest.mark.parametrize("command", [["history"], ["maintain"], ["rollback"], ["rebuild"]])
 def test_lake_commands_put_back_the_lake_a_rebuild_killed_between_its_renames_left_aside(loaded, run_ingest,
                                                                                          monkeypatch, capsys, command):
-    from store.faults import FAIL_ENV, InjectedFault
-    home, inbox = loaded
-    run_ingest(home, inbox)
-    monkeypatch.setenv(FAIL_ENV, "rebuild:lake-moved-aside")
-    with pytest.raises(InjectedFault):
-        main(["--home", str(home), "rebuild", "--from-raw"])
-    monkeypatch.delenv(FAIL_ENV)
+    home, inbox = killed_between_renames(loaded, run_ingest, monkeypatch)
     capsys.readouterr()
     latest = runs_ids_in_warehouse(home)[-1:] if command == ["rollback"] else []
     assert main(["--home", str(home), *command, *latest]) == 0

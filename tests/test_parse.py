@@ -74,44 +74,36 @@ def test_an_author_line_naming_no_author_is_a_reject_saying_so(tmp_path):
     assert problems[1].endswith("partial, 1 of 2 entries valid")
 
 
-def test_a_title_without_letters_or_digits_is_a_reject_not_a_shared_paper(tmp_path):
+def assert_first_two_rejected(path, entries: list[tuple[str, str]], reason: str) -> None:
+    """A dump of three entries (title, author line) of which the first two are rejects for reason."""
     from flows.validation import validate_files
-    path = tmp_path / "titles.txt"
-    path.write_text(HEADER + "\n".join(dumps.entry("LGAug 2, 2023", "???", "A B", "x.") + [""]
-                                       + dumps.entry("LGAug 3, 2023", "!!!", "C D", "y.") + [""]
-                                       + dumps.entry("LGAug 4, 2023", "Ω-Net", "E F", "z.")))
+    heads = ["LGAug 2, 2023", "LGAug 3, 2023", "LGAug 4, 2023"]
+    blocks = [dumps.entry(head, title, authors, "x.") for head, (title, authors) in zip(heads, entries)]
+    path.write_text(HEADER + "\n".join(blocks[0] + [""] + blocks[1] + [""] + blocks[2]))
     problems, invalid = validate_files([path], 10**6)
     assert [p.split(": ", 1)[0] for p in problems] == [f"{path}:9", f"{path}:16", str(path)]
-    assert all("title has no letter or digit" in p for p in problems[:2])
+    assert all(reason in p for p in problems[:2])
     assert problems[2].endswith("partial, 1 of 3 entries valid") and invalid == 1
+
+
+def test_a_title_without_letters_or_digits_is_a_reject_not_a_shared_paper(tmp_path):
+    assert_first_two_rejected(tmp_path / "titles.txt", [("???", "A B"), ("!!!", "C D"), ("Ω-Net", "E F")],
+                              "title has no letter or digit")
 
 
 def test_an_author_name_without_letters_or_digits_is_a_reject_not_a_shared_author(tmp_path):
     """`*` and `\u2020` would both have the empty name's author_id: one author named `†`."""
-    from flows.validation import validate_files
-    path = tmp_path / "authors.txt"
-    path.write_text(HEADER + "\n".join(dumps.entry("LGAug 2, 2023", "One", "*, A B", "x.") + [""]
-                                       + dumps.entry("LGAug 3, 2023", "Two", "\u2020, C D", "y.") + [""]
-                                       + dumps.entry("LGAug 4, 2023", "Three", "E F\u2020, G H", "z.")))
-    problems, invalid = validate_files([path], 10**6)
-    assert [p.split(": ", 1)[0] for p in problems] == [f"{path}:9", f"{path}:16", str(path)]
-    assert all("an author name has no letter or digit" in p for p in problems[:2])
-    assert problems[2].endswith("partial, 1 of 3 entries valid") and invalid == 1
+    assert_first_two_rejected(tmp_path / "authors.txt", [("One", "*, A B"), ("Two", "\u2020, C D"),
+                                                         ("Three", "E F\u2020, G H")],
+                              "an author name has no letter or digit")
 
 
 def test_a_title_of_letters_that_normalise_to_nothing_is_a_reject_too(tmp_path):
     """\ufe70 and \ufe72 are letters (Arabic presentation forms) that NFKC makes a space and a
     combining mark: no letter or digit is left of them, so both would have the empty text's id.
     \u3371 (a squared sign, not a letter) normalises to `hpa`, which identifies a paper."""
-    from flows.validation import validate_files
-    path = tmp_path / "titles.txt"
-    path.write_text(HEADER + "\n".join(dumps.entry("LGAug 2, 2023", "\ufe70", "A B", "x.") + [""]
-                                       + dumps.entry("LGAug 3, 2023", "\ufe72", "C D", "y.") + [""]
-                                       + dumps.entry("LGAug 4, 2023", "\u3371", "E F", "z.")))
-    problems, invalid = validate_files([path], 10**6)
-    assert [p.split(": ", 1)[0] for p in problems] == [f"{path}:9", f"{path}:16", str(path)]
-    assert all("title has no letter or digit" in p for p in problems[:2])
-    assert problems[2].endswith("partial, 1 of 3 entries valid") and invalid == 1
+    assert_first_two_rejected(tmp_path / "titles.txt", [("\ufe70", "A B"), ("\ufe72", "C D"), ("\u3371", "E F")],
+                              "title has no letter or digit")
 
 
 @pytest.mark.parametrize("text, url, host", [

@@ -60,19 +60,26 @@ def process_batch(job: BatchJob) -> BatchResult:
     stamp = {"run_id": job.run_id, "ingested_at": job.ingested_at}
     frames = extract_frames(job.sources, job.known, job.raw_dir, job.max_bytes, stamp, job.index,
                                    identity.key_pattern(job.key_pattern))
-    tables = normalise_frames(frames)
-    result = write_batch(job, frames.files, tables)
+    result = write_batch(scratch.work_dir(job.lake_dir, job.run_id), job.index, frames.files, normalise_frames(frames))
     result.unread = frames.unread
     return result
 
 
-def write_batch(job: BatchJob, files: pl.DataFrame, tables: dict[str, pl.DataFrame]) -> BatchResult:
-    result = BatchResult(job.index, files, tables["dumps"])
-    work = scratch.work_dir(job.lake_dir, job.run_id)
+def process_copies(index: int, copies: list[tuple[SourceFile, dict]], seen: set[str], work: Path, max_bytes: int,
+                   key_pattern: re.Pattern) -> BatchResult:
+    """A batch of raw/ copies read again (a rebuild, store/extract.py's raw_copies), as process_batch
+    reads a batch of files: each copy with its own ingestion's stamps, and nothing written to raw/."""
+    frames = to_frames(extract.extract_copies(copies, seen, max_bytes, key_pattern))
+    return write_batch(work, index, frames.files, normalise_frames(frames))
+
+
+def write_batch(work: Path, index: int, files: pl.DataFrame, tables: dict[str, pl.DataFrame]) -> BatchResult:
+    """The batch's rows to scratch files in `work`."""
+    result = BatchResult(index, files, tables["dumps"])
     for name in (*APPEND_TABLES, *OBSERVED_TABLES):
         result.rows[name] = tables[name].height
         if tables[name].height:
-            result.scratch[name] = work / f"{job.index:05d}-{name}.parquet"
+            result.scratch[name] = work / f"{index:05d}-{name}.parquet"
             write_observations(tables[name], name, result.scratch[name])
     return result
 

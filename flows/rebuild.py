@@ -10,10 +10,10 @@ import duckdb
 import polars as pl
 
 from core import identity
-from core.validate import to_frames
-from flows.batch import transform
-from schemas.tables import MERGED_TABLES, TABLES, empty_frame, polars_schema
-from store import extract, raw_store, storage
+from core.records import SourceFile
+from flows import batch, merge
+from schemas.tables import APPEND_TABLES, MERGED_TABLES, OBSERVED_TABLES, TABLES, empty_frame, polars_schema
+from store import extract, raw_store, scratch, storage
 from store.errors import UserError
 from store.faults import checkpoint
 from store.settings import Settings
@@ -21,6 +21,7 @@ from warehouse import lake
 from warehouse.lake_health import first_line
 from warehouse.load import connect
 
+REBUILD_SCRATCH = "rebuild"   # <lake>/_work/rebuild/: a rebuild's batches, as a run's under its run id
 
 def refuse_without_sources(settings: Settings, from_raw: bool) -> None:
     """A mistyped --home or --lake must not publish an empty warehouse, or an empty lake, over good ones."""
@@ -174,8 +175,7 @@ def lake_from_raw(settings: Settings, drop: Drop = Drop()) -> list[str]:
     notes = [*verify_raw(settings, dumps, drop), *([restored] if restored else []), *([note] if note else [])]
     loaded_by = dict(zip(dumps["dump_id"], dumps["run_id"]))
     undone = rolled_back(settings, loaded_by, set(runs["run_id"]))
-    batch, unnamed = extract.extract_raw_store(settings.raw, settings.max_dump_bytes, loaded_by,
-                                               identity.key_pattern(settings.profile_key_pattern), undone)
+    copies, unnamed = extract.raw_copies(settings.raw, loaded_by, undone)
     shown = ", ".join(sorted(did[:16] for did in undone)[:5]) + (" …" if len(undone) > 5 else "")
     notes += [f"left out the {len(undone)} dumps of rolled-back runs ({shown}): a run that reads their inbox files "
               "loads them again"] if undone else []
@@ -184,17 +184,14 @@ def lake_from_raw(settings: Settings, drop: Drop = Drop()) -> list[str]:
         notes.append(f"left out {len(unnamed)} raw/ copies that no raw/{raw_store.RAW_META_DIR}/ file names (a run "
                      "died before writing its batch's; no lake held them, and the next run that reads their inbox "
                      f"files names them): {', '.join(p.name for p in unnamed[:5])}{' …' if len(unnamed) > 5 else ''}")
-    current = {name: empty_frame(TABLES[name]) for name in MERGED_TABLES}
-    tables = transform([to_frames(batch)], current) if batch.dumps else {}
     # the versions old runs recorded belong to the lake before the rebuild: nothing rolls back to them
-    tables["runs"] = runs.with_columns(lake_versions=pl.lit(None, pl.String))
-    whole = {name: tables.get(name, empty_frame(TABLES[name])) for name in TABLES}
-    if storage.is_url(settings.lake):   # no folder rename on object storage: each table overwritten
-        lake.overwrite_all(settings.lake, whole)
+    history = runs.with_columns(lake_versions=pl.lit(None, pl.String))
+    if storage.is_url(settings.lake):   # no folder rename on object storage: each table rewritten in place
+        load_copies(settings, settings.lake, copies, history)
         return notes
     fresh, old = side_folder(settings.lake, "rebuild"), side_folder(settings.lake, "old")
     shutil.rmtree(fresh, ignore_errors=True)   # a dead rebuild's: made from raw/, made again now
-    lake.overwrite_all(fresh, whole)
+    load_copies(settings, fresh, copies, history)
     storage.flush_to_disk(fresh)   # the new lake is on disk before the old one is moved aside and removed
     if settings.lake.exists():
         shutil.rmtree(old, ignore_errors=True)  # a finished rebuild's leftover, the lake before it
@@ -203,3 +200,26 @@ def lake_from_raw(settings: Settings, drop: Drop = Drop()) -> list[str]:
     fresh.rename(settings.lake)
     shutil.rmtree(old, ignore_errors=True)
     return notes
+
+
+def load_copies(settings: Settings, lake_dir: storage.Location, copies: list[tuple[SourceFile, dict]],
+                history: pl.DataFrame) -> None:
+    """The raw/ copies into the lake as a run loads its files: batch by batch to scratch, then each
+    append table in one commit and each mutable table merged in parts, so memory follows a batch
+    and a part, not raw/. Every table is rewritten, the runs history last: its commit is the
+    rebuild's commit point (a rebuild that dies before it is undone as a dead run is)."""
+    seq, seen = lake.begin_rewrite(lake_dir), set()
+    work, key_pattern = scratch.work_dir(lake_dir, REBUILD_SCRATCH), identity.key_pattern(settings.profile_key_pattern)
+    results = [batch.process_copies(i, chunk, seen, work, settings.max_dump_bytes, key_pattern)
+               for i, chunk in enumerate(batch.chunks(copies, settings.batch_size))]
+    files = batch.scratch_files(results)
+    for name in APPEND_TABLES:
+        lake.overwrite(lake_dir, name, scratch.read_scratch(files[name]) if files[name] else empty_frame(TABLES[name]),
+                       seq)
+    for name in MERGED_TABLES:   # emptied, then merged into as a run merges
+        lake.overwrite(lake_dir, name, empty_frame(TABLES[name]), seq)
+    for name in OBSERVED_TABLES:
+        if files[name]:
+            merge.merge_table(merge.TableMerge(lake_dir, name, files[name], seq))
+    lake.overwrite(lake_dir, "runs", history, seq)
+    storage.remove_tree(lake_dir / lake.WORK)

@@ -259,27 +259,34 @@ def extract_batch(sources: list[SourceFile], known: set[str], raw_dir: Path, max
     return batch
 
 
-def extract_raw_store(raw_dir: Path, max_bytes: int, loaded_by: dict[str, str],
-                      key_pattern: re.Pattern = identity.DEFAULT_KEY,
-                      leave_out: frozenset[str] = frozenset()) -> tuple[Batch, list[Path]]:
-    """Raw records re-read from raw/, with the identity and stamps of their ingestion (see raw_metas),
-    but those of the dumps to leave out; and the copies no meta names (their batch died before
-    writing its meta file)."""
-    batch, seen, metas, unnamed = Batch(), set(), raw_store.raw_metas(raw_dir, loaded_by), []
+def raw_copies(raw_dir: Path, loaded_by: dict[str, str], leave_out: frozenset[str] = frozenset()
+               ) -> tuple[list[tuple[SourceFile, dict]], list[Path]]:
+    """The raw/ copies to read again, in reading order, each with the identity and stamps of its
+    ingestion (see raw_metas), but those of the dumps to leave out; and the copies no meta names
+    (their batch died before writing its meta file)."""
+    metas, copies, unnamed = raw_store.raw_metas(raw_dir, loaded_by), [], []
     # .txt copies first: a .txt.gz copy is a .gz refused unread (its id the salted hash of its
-    # compressed bytes); once reprocessed, its reading is the .txt copy under the new id. The first
-    # reading of a dump id is the only one read (`seen`), rows and problems alike
+    # compressed bytes); once reprocessed, its reading is the .txt copy under the new id
     for path in [*sorted(raw_dir.glob("*/*.txt")), *sorted(raw_dir.glob("*/*.txt.gz"))]:
         if identity.dump_stem(path) in leave_out:
             continue
         if (meta := metas.get(identity.dump_stem(path))) is None:
             unnamed.append(path)
             continue
-        source = raw_copy(path, meta)
-        stamp = {"run_id": meta["run_id"], "ingested_at": identity.parse_timestamp(meta["ingested_at"])}
+        copies.append((raw_copy(path, meta),
+                       {"run_id": meta["run_id"], "ingested_at": identity.parse_timestamp(meta["ingested_at"])}))
+    return copies, unnamed
+
+
+def extract_copies(copies: list[tuple[SourceFile, dict]], seen: set[str], max_bytes: int,
+                   key_pattern: re.Pattern = identity.DEFAULT_KEY) -> Batch:
+    """Raw records of raw/ copies (from raw_copies) read again. Only the first reading of a dump id
+    is read, rows and problems alike: `seen` holds the ids read, across the calls of a rebuild."""
+    batch = Batch()
+    for source, stamp in copies:
         extract_one(batch, source, seen, None, max_bytes, stamp, source.sidecar_error, key_pattern)
     parse_texts(batch)
-    return batch, unnamed
+    return batch
 
 
 def raw_copy(path: Path, meta: dict) -> SourceFile:

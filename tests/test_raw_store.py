@@ -72,7 +72,8 @@ def test_a_copy_no_meta_file_names_is_left_out_of_a_rebuild_and_returned(tmp_pat
     orphan = tmp_path / "raw" / "ff" / f"ff{'0' * 62}.txt"   # a batch that died before its meta file
     orphan.parent.mkdir()
     orphan.write_text(dump_text(21))
-    batch, unnamed = extract.extract_raw_store(tmp_path / "raw", 1 << 20, {})
+    copies, unnamed = extract.raw_copies(tmp_path / "raw", {})
+    batch = extract.extract_copies(copies, set(), 1 << 20)
     assert unnamed == [orphan]
     [row] = batch.dumps
     assert (row["source_path"], row["profile_key"], row["captured_at"]) == (str(tmp_path / "inbox" / "000_p.txt"),
@@ -85,7 +86,7 @@ def test_a_raw_copy_keeps_its_first_sidecar_without_reading_one(tmp_path):
     (tmp_path / "inbox" / "000_p.meta.json").write_text(json.dumps(
         {"profile_key": "from-sidecar", "captured_at": "2026-05-01T00:00:00Z", "owner_name": "Ada"}))
     [first] = extract_inbox(tmp_path / "inbox", tmp_path / "raw", "20260602T000000Z-aaaa").dumps
-    [again] = extract.extract_raw_store(tmp_path / "raw", 1 << 20, {})[0].dumps
+    [again] = extract.extract_copies(extract.raw_copies(tmp_path / "raw", {})[0], set(), 1 << 20).dumps
     assert again == first
     assert (again["profile_key"], again["sidecar_owner_name"]) == ("from-sidecar", "Ada")
     assert again["captured_at"] == identity.parse_timestamp("2026-05-01T00:00:00Z")
@@ -161,7 +162,8 @@ def test_a_name_the_key_rule_does_not_match_is_quarantined_and_keyed_by_its_name
     assert raw_store.raw_metas(tmp_path / "raw")[unnamed["dump_id"]]["profile_key"] is None
     (tmp_path / "inbox" / "014_q.txt").unlink()   # gone from the inbox: reprocessing reads its raw/ copy
     fixed = identity.key_pattern(r"(?:r\d+_)?\d+_(?P<key>.+)")
-    again = {row["dump_id"]: row for row in extract.extract_raw_store(tmp_path / "raw", 1 << 20, {}, fixed)[0].dumps}
+    copies = extract.raw_copies(tmp_path / "raw", {})[0]
+    again = {row["dump_id"]: row for row in extract.extract_copies(copies, set(), 1 << 20, fixed).dumps}
     assert (again[unnamed["dump_id"]]["profile_key"], again[unnamed["dump_id"]]["quarantine_reason"]) == ("q", None)
 
 

@@ -128,10 +128,10 @@ def test_duckdb_reads_the_s3_lake_through_the_registered_filesystem(prefect_harn
     assert main(["--home", str(home), "rebuild", "--from-raw", "--lake", lake_dir]) == 0   # the lake from raw/
     assert_same(warehouse_tables(home), loaded)
     assert_same(assert_delta_lake(lake_dir), loaded)
-    # on object storage each table is overwritten in place: one commit more, same table
-    assert {t: v + 1 for t, v in versions.items()} == lake.versions(lake_dir)
-    assert all(lake.open_table(lake_dir, t).history(limit=1)[0]["operationParameters"]["mode"] == "Overwrite"
-               for t in TABLES)
+    # on object storage each table is rewritten in place: overwritten (a mutable one emptied, then merged into)
+    after = lake.versions(lake_dir)
+    assert all(any(commit["operationParameters"].get("mode") == "Overwrite"
+                   for commit in lake.open_table(lake_dir, t).history(limit=after[t] - versions[t])) for t in TABLES)
     assert main(["--home", str(home), "sql", "SELECT count(*) AS n FROM papers", "--format", "csv"]) == 0
     assert capsys.readouterr().out.endswith("n\n50\n")
 

@@ -178,19 +178,22 @@ def append(lake: storage.Location, name: str, frame: pl.DataFrame, seq: int) -> 
     checkpoint(f"lake:committed:{name}")
 
 
-def overwrite_all(lake: storage.Location, tables: dict[str, pl.DataFrame]) -> None:
-    """Every table's rows replaced by the given ones (a rebuild), runs last: its commit is the
-    rebuild's commit point, as a run's is."""
+def begin_rewrite(lake: storage.Location) -> int:
+    """A rebuild's sequence number, the lake recovered first: its commits are a run's, the runs
+    table's last (overwrite) its commit point."""
     if storage.exists(lake / OLD_MANIFEST):
         raise UserError(f"the lake at {lake} is in the format from before Delta tables: on object storage, pass a "
                         "new --lake (or move the old one aside) and run `rebuild --from-raw` again")
-    seq = recover(lake)
-    for name in sorted(TABLES, key=lambda n: n == "runs"):
-        table = open_table(lake, name)
-        if run_of(table) < seq:
-            write_deltalake(table, with_bucket(name, tables[name], bucket_chars(table)), mode="overwrite",
-                            commit_properties=tagged(seq))
-        checkpoint(f"lake:committed:{name}")
+    return recover(lake)
+
+
+def overwrite(lake: storage.Location, name: str, frame: pl.DataFrame, seq: int) -> None:
+    """The table's rows replaced by frame's, as a commit of the run (or rebuild) seq."""
+    table = open_table(lake, name)
+    if run_of(table) < seq:
+        write_deltalake(table, with_bucket(name, frame, bucket_chars(table)), mode="overwrite",
+                        commit_properties=tagged(seq))
+    checkpoint(f"lake:committed:{name}")
 
 
 def replace_dumps(lake: storage.Location, name: str, frame: pl.DataFrame, dump_ids: Iterable[str], seq: int) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import codecs
 import datetime as dt
 import hashlib
+import json
 import os
 import shutil
 from pathlib import Path
@@ -17,6 +18,7 @@ import pytest
 from core.records import Batch, SourceFile
 from core.validate import to_frames
 from flows.batch import transform
+from flows.cli import main
 from schemas.tables import MERGED_TABLES
 from schemas.tables import TABLES as TABLES_MODELS
 from schemas.tables import empty_frame
@@ -151,7 +153,8 @@ def test_unreadable_dumps_are_quarantined_with_reason_and_decoded_text(hostile, 
                        "WHERE suffix(source_path, ?)", shown(name)) == [(0,)]
 
 
-def test_following_the_conversion_hint_loads_the_same_profile_at_the_same_capture_time(tmp_path, prefect_harness):
+def test_following_the_conversion_hint_loads_the_same_profile_at_the_same_capture_time(tmp_path, prefect_harness,
+                                                                                      capsys):
     from flows.pipeline import ingest
     home, inbox = tmp_path / "home", tmp_path / "inbox"
     path = write_dump(inbox, "014_latin1.txt", fixture("latin1.txt"), CAPTURED)
@@ -164,6 +167,13 @@ def test_following_the_conversion_hint_loads_the_same_profile_at_the_same_captur
     ingest(home=home, inbox=inbox, settle_seconds=0)
     rows = query(home, "SELECT status, profile_key, captured_at FROM dumps ORDER BY status")
     assert [r[0] for r in rows] == ["loaded", "quarantined"] and rows[0][1:] == rows[1][1:]
+    # `status` no longer shows it as an open problem: it names the reading that replaced it
+    write_dump(inbox, "015_other.txt", b"\xff\xfe not text at all", CAPTURED)
+    ingest(home=home, inbox=inbox, settle_seconds=0)
+    assert main(["--home", str(home), "status", "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)["quarantined dumps"]
+    assert [(Path(q["source_path"]).name, q["loaded_since"] and Path(q["loaded_since"]).name) for q in listed] == [
+        ("015_other.txt", None), ("014_latin1.txt", "014_latin1.txt")]
 
 
 def test_every_dump_is_kept_in_raw_byte_for_byte(hostile):

@@ -166,7 +166,7 @@ def quality_section(con) -> str:
     quarantined = rows(con, "report_quarantined_dumps")
     rejected = rows(con, "rejected_entries", first=500)
     return ('<section id="quality"><h2>Data quality</h2><h3>Quarantined dumps</h3>'
-            + table(quarantined, ["source_path", "reason"]) + "<h3>Rejected entries and header lines</h3>"
+            + table(quarantined, ["source_path", "loaded_since", "reason"]) + "<h3>Rejected entries and header lines</h3>"
             + table(rejected, ["source_path", "line_no", "reason", "raw_text"]) + "</section>")
 
 

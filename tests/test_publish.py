@@ -203,6 +203,16 @@ def test_an_analysts_marts_are_created_listed_and_a_broken_one_stops_the_publish
         assert con.execute("SELECT count(*) FROM duckdb_views() WHERE view_name = 'badge_share'").fetchone()[0] == 0
 
 
+def test_a_marts_column_comment_written_otherwise_is_refused_not_folded_into_its_description(tmp_path):
+    from warehouse.views import MartError, user_marts
+    (tmp_path / "share.sql").write_text("-- Share of papers.\n-- @share: the share\nSELECT 1 AS share\n")
+    [view] = user_marts(tmp_path, set())
+    assert (view.description, view.columns) == ("Share of papers.", {"share": "the share"})
+    (tmp_path / "share.sql").write_text("-- Share of papers.\n-- @column share: the share\nSELECT 1 AS share\n")
+    with pytest.raises(MartError, match="'-- @column share: the share' names no column"):
+        user_marts(tmp_path, set())
+
+
 def test_a_mart_that_fails_only_when_queried_is_named_and_the_rest_still_read(run_ingest, tmp_path, sample_text,
                                                                               capsys):
     """Creating a mart checks its query binds; one that fails on the data (a cast) is found by readers,

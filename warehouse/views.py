@@ -27,6 +27,7 @@ class ViewFile:
     sql: str
     description: str = ""
     columns: dict[str, str] = field(default_factory=dict)
+    miswritten: list[str] = field(default_factory=list)   # `-- @...` lines that are no column's comment
 
     @property
     def shown(self) -> str:
@@ -45,6 +46,8 @@ def parse_view_file(name: str, layer: str, sql: str) -> ViewFile:
     for line in sql.splitlines():
         if match := COLUMN_DOC.fullmatch(line.strip()):
             view.columns[match.group(1)] = match.group(2).strip()
+        elif line.startswith("--") and line.lstrip("- ").startswith("@"):
+            view.miswritten.append(line.strip())
         elif line.startswith("--"):
             lines.append(line.lstrip("- ").strip())
         else:
@@ -81,6 +84,9 @@ def user_marts(folder: Path | None, taken: set[str]) -> list[ViewFile]:
             raise MartError(f"{path}: the file name must be a new view name (lower-case letters, digits, _), "
                             f"not {name!r}" + (": a table or mart of profile-etl has it" if name in taken else ""))
         view = parse_view_file(name, "marts", path.read_text(encoding="utf-8"))
+        if view.miswritten:
+            raise MartError(f"{path}: a column's comment is written `-- @column_name: description`, so "
+                            f"{view.miswritten[0]!r} names no column")
         query = "\n".join(line for line in view.sql.splitlines() if not line.startswith("--")).strip().rstrip(";")
         view.sql = f'CREATE OR REPLACE VIEW main."{name}" AS\n{query}'
         view.description = view.description or f"An analyst's mart, from {path}."

@@ -18,8 +18,9 @@ from bench.measure import NEW_FOLDER
 from flows import appends, batch, discover, merge, runs
 from schemas.tables import OBSERVED_TABLES, TABLES, empty_frame
 from store import storage
+from store.scratch import WORK
 from store.settings import Settings
-from warehouse import lake, publish
+from warehouse import lake, publish, recovery
 from warehouse.opened import reusing_tables
 
 
@@ -44,7 +45,7 @@ def run(home: Path, inbox: Path) -> None:
 
 def run_stages(s: Settings) -> None:
     wall, cpu = time.perf_counter(), time.process_time()
-    seq = timed("prepare", lake.recover, s.lake)
+    seq = timed("prepare", recovery.recover, s.lake)
     plan = timed("plan", discover.plan_run, s.inbox, s.lake, s.state, 0)
     started = dt.datetime.now(dt.timezone.utc)
     run_id = runs.new_run_id(started)
@@ -57,7 +58,7 @@ def run_stages(s: Settings) -> None:
         timed("merges", merge_all, s.lake, scratch, seq)
     timed("flush", storage.flush_to_disk, s.raw, s.lake)
     timed("commit_run", lake.commit_run, s.lake, runs.run_row(run_id, started, "completed", len(plan.found.found), new), seq)
-    storage.remove_tree(s.lake / lake.WORK)
+    storage.remove_tree(s.lake / WORK)
     timed("file_index", discover.add_to_file_index, s.state, [r.files for r in results])
     timed("publish", publish.publish, s.warehouse, s.lake)
     print(f"  total        wall {time.perf_counter() - wall:6.3f} s  cpu {time.process_time() - cpu:6.3f} s"

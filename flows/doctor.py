@@ -18,6 +18,7 @@ from schemas.tables import TABLES
 from store import extract, raw_store, storage
 from store.settings import Settings
 from warehouse import lake as lake_mod
+from warehouse import recovery
 from warehouse.changes import loaded_versions
 from warehouse.lake_health import first_line, lake_problems
 from warehouse.load import connect
@@ -82,18 +83,18 @@ def check_lake(settings: Settings, findings: Findings) -> bool:
 
 def unfinished_commits(lake: storage.Location, present: dict) -> list[str]:
     """Tables with commits of a run after the last that reached its commit point (runs' row), which
-    lake.recover would undo."""
+    recovery.recover would undo."""
     if "runs" not in present:
         return []
     committed = lake_mod.run_of(present["runs"])
     return [name for name, table in present.items() if lake_mod.run_of(table) > committed
-            and table.version() != lake_mod.committed_version(lake, name, table, committed)]
+            and table.version() != recovery.committed_version(lake, name, table, committed)]
 
 
 def undo_unfinished(settings: Settings) -> Callable[[], str]:
     def undo() -> str:
         left = unfinished_commits(settings.lake, lake_mod.open_all(settings.lake))
-        lake_mod.recover(settings.lake, integrity.lake_guard(settings))
+        recovery.recover(settings.lake, integrity.lake_guard(settings))
         return f"undid the unfinished commits of {', '.join(left)}"
     return undo
 
@@ -228,7 +229,7 @@ def check_warehouse(settings: Settings, findings: Findings) -> None:
                 con.execute(f"SELECT sum(hash(t)) FROM {name} AS t").fetchone()
     except duckdb.Error as exc:
         if not Path(settings.warehouse).exists():
-            if lake_mod.open_table(settings.lake, "runs") is not None and lake_mod.target_versions(settings.lake):
+            if lake_mod.open_table(settings.lake, "runs") is not None and recovery.target_versions(settings.lake):
                 rebuild.what = f"the warehouse {settings.warehouse} is missing"
                 findings.problems.append(rebuild)
             return
@@ -248,13 +249,13 @@ def stale_tables(settings: Settings, loaded: dict[str, tuple[str, int]]) -> list
     loaded from a lake since rebuilt (another table id). Ahead of the lake is check_lake's."""
     tables = lake_mod.open_all(settings.lake)
     stale = []
-    for name, version in lake_mod.target_versions(settings.lake, tables).items():
+    for name, version in recovery.target_versions(settings.lake, tables).items():
         table_id, held = loaded.get(name, (None, None))
         if held is None:
             stale.append(f"{name} not loaded")
         elif table_id != tables[name].metadata().id:
             stale.append(f"{name} loaded from a lake since rebuilt")
-        elif held < version and lake_mod.latest_with_rows_of(tables[name], held) < version:   # else: the same rows
+        elif held < version and recovery.latest_with_rows_of(tables[name], held) < version:   # else: the same rows
             stale.append(f"{name} at version {held} of {version}")
     return stale
 

@@ -168,8 +168,8 @@ def rolled_back_in_lake_only(settings: Settings, run_id: str) -> bool:
     warehouse? The lake's runs lack the run, the published warehouse still holds it, and the lake
     lost no commits the warehouse loaded (the guard: recovery refuses such a lake)."""
     from flows.integrity import lake_guard, warehouse_run_ids
-    from warehouse import history, lake
-    lake.recover(settings.lake, lake_guard(settings))
+    from warehouse import history, recovery
+    recovery.recover(settings.lake, lake_guard(settings))
     return run_id not in history.runs_in_order(settings.lake)["run_id"] and run_id in warehouse_run_ids(settings)
 
 

@@ -45,7 +45,7 @@ def warehouse_run_ids(settings: Settings) -> set[str]:
 
 
 def lake_guard(settings: Settings):
-    """For lake.recover: creating missing tables is refused while the home shows earlier data, and a
+    """For recovery.recover: creating missing tables is refused while the home shows earlier data, and a
     lake that lost commits the published warehouse holds is refused before anything restores or
     writes (recovery would take the lost run's other tables for a dead run's and roll them back)."""
     def refuse(missing: list[str], present: dict) -> None:

@@ -23,7 +23,7 @@ import polars as pl
 from core.normalise import merge_authors, merge_paper_authors, merge_papers, merge_profiles
 from schemas.tables import MERGE_KEYS, TABLES
 from store import scratch, storage
-from warehouse import lake, lake_files, partitions
+from warehouse import lake, lake_files, partitions, recovery
 
 MERGES = {"papers": merge_papers, "authors": merge_authors, "profiles": merge_profiles}
 # Scratch bytes per part: a part's merge holds about 20 times its observations' scratch bytes in
@@ -68,7 +68,7 @@ def plan_parts(job: TableMerge) -> list[Part]:
     keys = scratch.read_scratch(job.observed, columns=MERGE_KEYS[job.table][:1]).to_series()
     table = lake.open_table(job.lake_dir, job.table)
     if lake.run_of(table) >= job.seq:   # a retry plans the parts the first try did: on the table before the run
-        table = lake.open_table(job.lake_dir, job.table, lake.committed_version(job.lake_dir, job.table, table, job.seq - 1))
+        table = lake.open_table(job.lake_dir, job.table, recovery.committed_version(job.lake_dir, job.table, table, job.seq - 1))
     stored = lake_files.partition_bytes(table, keys)
     total, count = stored * STORED_WEIGHT + sum(storage.size(f) for f in job.observed), 1
     while count < BUCKETS and total / count > PART_BYTES:

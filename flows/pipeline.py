@@ -26,9 +26,10 @@ from schemas.tables import APPEND_TABLES, MERGED_TABLES, OBSERVED_TABLES, TABLES
 from store import storage
 from store.errors import UserError
 from store.faults import checkpoint
+from store.scratch import WORK
 from store.lock import run_lock
 from store.settings import Settings
-from warehouse import lake, lake_health, maintenance, publish
+from warehouse import lake, lake_health, maintenance, publish, recovery
 from warehouse.opened import reusing_tables
 
 
@@ -62,7 +63,7 @@ def prepare_lake(settings: Settings) -> tuple[int, discover.Inbox | None]:
         listing = pool.submit(discover.scan_inbox, settings.inbox, settings.settle_seconds)
         restore_interrupted_rebuild(settings.lake)
         lake_health.refuse_damaged_logs(settings.lake)
-        seq = lake.recover(settings.lake, integrity.lake_guard(settings))
+        seq = recovery.recover(settings.lake, integrity.lake_guard(settings))
         return seq, None if listing.exception() else listing.result()
 
 
@@ -167,7 +168,7 @@ def ingest_new_dumps(settings: Settings, run_id: str, started_at: dt.datetime, r
     checkpoint("normalise:merged")
     row = runs.run_row(run_id, started_at, "completed", len(found.found), new_dumps)
     commit_run(settings, row, seq)
-    storage.remove_tree(settings.lake / lake.WORK)
+    storage.remove_tree(settings.lake / WORK)
     add_to_file_index(settings.state, [r.files for r in results],   # frames: Prefect doesn't walk them
                       discover.listed_keys(found.found))
     checkpoint("index:written")
@@ -248,10 +249,10 @@ def record_failed_run(settings: Settings, run_id: str, started_at: dt.datetime, 
     and its row is marked `failed`."""
     try:
         if lake.run_of(lake.open_table(settings.lake, "runs")) >= seq:
-            storage.remove_tree(settings.lake / lake.WORK)   # the next run publishes the committed data
+            storage.remove_tree(settings.lake / WORK)   # the next run publishes the committed data
             lake.mark_failed(settings.lake, run_id)
             return
-        lake.recover(settings.lake)
+        recovery.recover(settings.lake)
         row = runs.run_row(run_id, started_at, "failed", 0, pl.DataFrame(schema={"status": pl.String}))
         lake.commit_run(settings.lake, row, seq)
         publish.publish(settings.warehouse, settings.lake)

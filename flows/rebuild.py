@@ -17,7 +17,7 @@ from store import extract, raw_store, scratch, storage
 from store.errors import UserError
 from store.faults import checkpoint
 from store.settings import Settings
-from warehouse import lake
+from warehouse import lake, recovery
 from warehouse.lake_health import first_line
 from warehouse.load import connect
 
@@ -208,7 +208,7 @@ def load_copies(settings: Settings, lake_dir: storage.Location, copies: list[tup
     append table in one commit and each mutable table merged in parts, so memory follows a batch
     and a part, not raw/. Every table is rewritten, the runs history last: its commit is the
     rebuild's commit point (a rebuild that dies before it is undone as a dead run is)."""
-    seq, seen = lake.begin_rewrite(lake_dir), set()
+    seq, seen = recovery.begin_rewrite(lake_dir), set()
     work, key_pattern = scratch.work_dir(lake_dir, REBUILD_SCRATCH), identity.key_pattern(settings.profile_key_pattern)
     results = [batch.process_copies(i, chunk, seen, work, settings.max_dump_bytes, key_pattern)
                for i, chunk in enumerate(batch.chunks(copies, settings.batch_size))]
@@ -222,4 +222,4 @@ def load_copies(settings: Settings, lake_dir: storage.Location, copies: list[tup
         if files[name]:
             merge.merge_table(merge.TableMerge(lake_dir, name, files[name], seq))
     lake.overwrite(lake_dir, "runs", history, seq)
-    storage.remove_tree(lake_dir / lake.WORK)
+    storage.remove_tree(lake_dir / scratch.WORK)

@@ -10,7 +10,7 @@ import pytest
 
 from flows import runs
 from tests.test_marts import home  # noqa: F401  (the session's two-profile home, tests/conftest.py)
-from warehouse import checks, lake
+from warehouse import checks, lake, recovery
 from warehouse.checks import DataCheckFailed, check_names, run_checks, tables_read
 from warehouse.publish import publish
 
@@ -63,7 +63,7 @@ def test_a_failing_check_stops_publishing(home, tmp_path):  # noqa: F811
     shutil.copytree(home, work)
     listings = lake.read_table(work / "lake", "listings")
     bogus = listings.head(1).with_columns(paper_id=pl.lit("0" * 16), rank=pl.lit(999, pl.Int64))
-    seq = lake.recover(work / "lake")
+    seq = recovery.recover(work / "lake")
     lake.append(work / "lake", "listings", bogus, seq)
     lake.commit_run(work / "lake", runs.run_row("bogus-run", dt.datetime.now(dt.timezone.utc), "completed", 0,
                                                   pl.DataFrame(schema={"status": pl.String})), seq)

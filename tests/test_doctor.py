@@ -16,7 +16,7 @@ from store import raw_store
 from tests.conftest import SAMPLE_NAME, write_dump
 from tests.test_integrity import copy_of_later, dumps_in_warehouse, flip_a_bit, truncate
 from tests.test_pipeline import FIRST, LATER, later_snapshot
-from warehouse import lake
+from warehouse import lake, recovery
 
 
 @pytest.fixture
@@ -180,7 +180,7 @@ def test_doctor_waits_for_no_run(home, capsys):
 
 
 def test_a_lake_that_fails_the_data_tests_gets_a_message_from_rebuild_and_doctor_repair(home, capsys):
-    seq = lake.recover(home / "lake")
+    seq = recovery.recover(home / "lake")
     bogus = lake.read_table(home / "lake", "listings").head(1).with_columns(paper_id=pl.lit("0" * 16))
     lake.append(home / "lake", "listings", bogus, seq)
     lake.commit_run(home / "lake", runs.run_row("bogus-run", dt.datetime.now(dt.timezone.utc), "completed", 0,

@@ -23,7 +23,7 @@ from tests.conftest import OTHER, SAMPLE_NAME, write_dump
 from tests.test_lake import commit
 from tests.test_pipeline import FIRST, LATER, later_snapshot, other_profile
 from tests.warehouse_state import lake_tables, same_tables, warehouse_tables
-from warehouse import history, lake, maintenance, partitions, publish
+from warehouse import history, lake, maintenance, partitions, publish, recovery
 
 LATER_NAME = "001_7707062aadfcc580.txt"
 
@@ -97,7 +97,7 @@ def test_rollback_returns_lake_and_warehouse_to_before_the_run_and_the_next_run_
     assert f"rolled back run {second}" in capsys.readouterr().out
     assert same_tables(warehouse_tables(home), after_first) and same_tables(lake_tables(home), after_first)
     assert lake_run_ids(home) == warehouse_run_ids(home) == [first]
-    assert lake.target_versions(home / "lake") == lake.versions(home / "lake")   # the restores are committed
+    assert recovery.target_versions(home / "lake") == lake.versions(home / "lake")   # the restores are committed
     todo = plan_run(inbox, home / "lake", home / "state", 0).todo
     assert [f.path.name for f in todo] == [LATER_NAME]   # indexed, but to a dump the lake no longer holds
 
@@ -158,13 +158,13 @@ def test_a_rollback_that_dies_part_way_is_undone(copied, monkeypatch):
 
     # Killed after restoring the data tables, before `runs` (its commit point): loads don't see
     # the restores, and the next recover undoes them.
-    seq = lake.recover(lake_dir)
+    seq = recovery.recover(lake_dir)
     targets = history.restore_targets(lake_dir, history.runs_in_order(lake_dir), second)
     for name in TABLES:
         if name != "runs" and targets[name] != before[name]:
             lake.open_table(lake_dir, name).restore(targets[name], commit_properties=lake.tagged(seq))
-    assert lake.target_versions(lake_dir) == before
-    lake.recover(lake_dir)
+    assert recovery.target_versions(lake_dir) == before
+    recovery.recover(lake_dir)
     assert same_tables(lake_tables(home), second_tables) and lake_run_ids(home) == [first, second]
 
     # Failed half-way: undone at once, and reported.
@@ -244,7 +244,7 @@ def test_maintain_splits_outgrown_partitions_and_rollbacks_and_runs_across_the_s
 def test_maintain_cleans_up_old_log_files_and_keeps_the_run_tags(copied):
     home, _, _, second_tables = copied
     lake_dir = home / "lake"
-    next_seq = lake.recover(lake_dir)
+    next_seq = recovery.recover(lake_dir)
     month_ago = time.time() - 40 * 86400   # past delta.logRetentionDuration (30 days)
     for log in lake_dir.glob("*/_delta_log/*.json"):
         os.utime(log, (month_ago, month_ago))
@@ -253,8 +253,8 @@ def test_maintain_cleans_up_old_log_files_and_keeps_the_run_tags(copied):
         log = lake_dir / name / "_delta_log"
         kept = min(int(path.name.split(".")[0]) for path in log.glob("0*.json"))
         assert kept == json.loads((log / "_last_checkpoint").read_text())["version"]
-    assert lake.recover(lake_dir) == next_seq   # the tags live on in the checkpoints
-    assert lake.target_versions(lake_dir) == lake.versions(lake_dir)
+    assert recovery.recover(lake_dir) == next_seq   # the tags live on in the checkpoints
+    assert recovery.target_versions(lake_dir) == lake.versions(lake_dir)
     publish.publish(home / "warehouse.duckdb", lake_dir)   # the idle file catches up without the old log
     assert same_tables(warehouse_tables(home), second_tables)
     with pytest.raises(UserError, match=r"state before run .*The lake is as it was.* log for 30 days"):
@@ -267,7 +267,7 @@ def authorship(*keys: str) -> pl.DataFrame:
 
 
 def test_maintenance_is_due_past_a_number_of_files_beyond_one_per_partition(tmp_path):
-    seq = lake.recover(tmp_path)
+    seq = recovery.recover(tmp_path)
     lake.upsert(tmp_path, "paper_authors", authorship("00aa", "ff01"), seq, new_keys_only=True)
     assert not maintenance.maintenance_due(tmp_path, 0)   # one file in each of two buckets
     lake.upsert(tmp_path, "paper_authors", authorship("00bb"), seq + 1, new_keys_only=True)
@@ -328,7 +328,7 @@ def test_the_first_run_after_a_rebuild_from_raw_rolls_back(copied, sample_text, 
 
 
 def test_the_version_before_a_run_is_found_without_the_log_that_maintain_cleaned_up(tmp_path):
-    lake.recover(tmp_path)
+    recovery.recover(tmp_path)
     for seq in range(1, 13):
         commit(tmp_path, seq, f"r{seq}")
     log = tmp_path / "runs" / "_delta_log"
@@ -381,11 +381,11 @@ def test_a_rollback_that_died_after_its_lake_commit_is_finished_by_running_it_ag
 def undone_and_compacted(lake_dir, monkeypatch) -> None:
     """A run of two paper_authors files, then a dead run, undone and compacted by a `maintain`; from
     then on maintain vacuums as if the retention had passed."""
-    seq = lake.recover(lake_dir)
+    seq = recovery.recover(lake_dir)
     lake.upsert(lake_dir, "paper_authors", authorship("00aa"), seq, new_keys_only=True)
     lake.upsert(lake_dir, "paper_authors", authorship("00ab"), seq, new_keys_only=True, part="second file")
     commit(lake_dir, seq, "r1")
-    dead = lake.recover(lake_dir)
+    dead = recovery.recover(lake_dir)
     lake.upsert(lake_dir, "paper_authors", authorship("00bb"), dead, new_keys_only=True)   # then it died
     maintenance.maintain(lake_dir)   # restores, then compacts the two files
     vacuum_as_days_later(monkeypatch)
@@ -398,7 +398,7 @@ def test_a_table_a_dead_run_was_undone_in_is_restored_once_and_reads_after_its_c
     maintenance.maintain(tmp_path)
     table = lake.open_table(tmp_path, "paper_authors")
     assert [c["operation"] for c in table.history()].count("RESTORE") == 1
-    target = lake.target_versions(tmp_path)["paper_authors"]
+    target = recovery.target_versions(tmp_path)["paper_authors"]
     assert sorted(lake.read_table(tmp_path, "paper_authors", target)["paper_id"]) == ["00aa", "00ab"]
 
 
@@ -407,9 +407,9 @@ def test_a_second_dead_run_after_the_first_was_undone_and_vacuumed_is_undone_too
     back to the compacted version, which holds the same rows."""
     undone_and_compacted(tmp_path, monkeypatch)
     maintenance.maintain(tmp_path)   # the version restored to loses its files
-    again = lake.recover(tmp_path)
+    again = recovery.recover(tmp_path)
     lake.upsert(tmp_path, "paper_authors", authorship("00cc"), again, new_keys_only=True)   # died too
-    assert lake.recover(tmp_path) == again + 1
-    target = lake.target_versions(tmp_path)["paper_authors"]
+    assert recovery.recover(tmp_path) == again + 1
+    target = recovery.target_versions(tmp_path)["paper_authors"]
     assert target == lake.open_table(tmp_path, "paper_authors").version()
     assert sorted(lake.read_table(tmp_path, "paper_authors", target)["paper_id"]) == ["00aa", "00ab"]

@@ -19,7 +19,7 @@ from store.errors import UserError
 from tests import dumps
 from tests.conftest import SAMPLE_NAME, write_dump
 from tests.test_pipeline import FIRST, LATER, later_snapshot
-from warehouse import lake, maintenance, partitions
+from warehouse import lake, maintenance, partitions, recovery
 
 
 def warehouse_table(home, name: str) -> pl.DataFrame:
@@ -93,7 +93,7 @@ def authorship(*rows: tuple[str, int, str]) -> pl.DataFrame:
 
 
 def test_a_commit_already_tagged_with_the_run_is_skipped(tmp_path):
-    seq = lake.recover(tmp_path)
+    seq = recovery.recover(tmp_path)
     row = authorship(("00aa", 1, "a1"))
     lake.append(tmp_path, "listings", empty_frame(TABLES["listings"]), seq)
     lake.upsert(tmp_path, "paper_authors", row, seq, new_keys_only=True)
@@ -103,7 +103,7 @@ def test_a_commit_already_tagged_with_the_run_is_skipped(tmp_path):
 
 
 def test_a_merge_replaces_changed_rows_and_deletes_positions_a_paper_lost(tmp_path):
-    seq = lake.recover(tmp_path)
+    seq = recovery.recover(tmp_path)
     lake.upsert(tmp_path, "paper_authors", authorship(("00aa", 1, "a1"), ("00aa", 2, "a2"), ("ff01", 1, "b1")), seq,
                 new_keys_only=True)
     lake.upsert(tmp_path, "paper_authors", authorship(("00aa", 1, "a9")), seq + 1, gone=authorship(("00aa", 2, "a2")))
@@ -120,7 +120,7 @@ def commit(lake_dir, seq: int, run_id: str) -> None:
 
 
 def test_outgrown_partitions_split_by_one_more_hex_digit_and_merges_find_their_rows_there(tmp_path, monkeypatch):
-    seq = lake.recover(tmp_path)
+    seq = recovery.recover(tmp_path)
     lake.upsert(tmp_path, "paper_authors", authorship(("00aa", 1, "a1"), ("00ab", 1, "b1"), ("ff01", 1, "c1")), seq,
                 new_keys_only=True)
     commit(tmp_path, seq, "r1")
@@ -156,14 +156,14 @@ def test_outgrown_partitions_split_by_one_more_hex_digit_and_merges_find_their_r
 
 
 def test_a_table_a_dead_run_was_undone_in_is_split_only_after_the_next_run(tmp_path, monkeypatch):
-    seq = lake.recover(tmp_path)
+    seq = recovery.recover(tmp_path)
     lake.upsert(tmp_path, "paper_authors", authorship(("00aa", 1, "a1"), ("00ab", 1, "b1")), seq, new_keys_only=True)
     commit(tmp_path, seq, "r1")
-    dead = lake.recover(tmp_path)
+    dead = recovery.recover(tmp_path)
     lake.upsert(tmp_path, "paper_authors", authorship(("00bb", 1, "c1")), dead, new_keys_only=True)
     monkeypatch.setattr(maintenance, "SPLIT_ROWS", 1)
     assert not [m for m in maintenance.maintain(tmp_path) if m.split]   # its restore must stay its last commit
-    assert lake.recover(tmp_path) == dead + 1 and lake.read_table(tmp_path, "paper_authors").height == 2
+    assert recovery.recover(tmp_path) == dead + 1 and lake.read_table(tmp_path, "paper_authors").height == 2
     lake.upsert(tmp_path, "paper_authors", authorship(("00bb", 1, "c1")), dead + 1)
     commit(tmp_path, dead + 1, "r2")
     assert [(m.table, m.split) for m in maintenance.maintain(tmp_path) if m.split] == [("paper_authors", 3)]
@@ -171,22 +171,22 @@ def test_a_table_a_dead_run_was_undone_in_is_split_only_after_the_next_run(tmp_p
 
 
 def test_a_run_that_died_between_its_commits_is_not_loaded_and_is_rolled_back(tmp_path):
-    seq = lake.recover(tmp_path)
+    seq = recovery.recover(tmp_path)
     lake.upsert(tmp_path, "paper_authors", authorship(("00aa", 1, "a1")), seq, new_keys_only=True)
     commit(tmp_path, seq, "r1")
     assert json.loads(lake.read_table(tmp_path, "runs")["lake_versions"][0])["paper_authors"] == 1
-    dead = lake.recover(tmp_path)
+    dead = recovery.recover(tmp_path)
     lake.upsert(tmp_path, "paper_authors", authorship(("00bb", 1, "b1")), dead, new_keys_only=True)
-    assert lake.target_versions(tmp_path)["paper_authors"] == 1   # a load doesn't see the dead run
-    assert lake.recover(tmp_path) == dead + 1
+    assert recovery.target_versions(tmp_path)["paper_authors"] == 1   # a load doesn't see the dead run
+    assert recovery.recover(tmp_path) == dead + 1
     assert lake.read_table(tmp_path, "paper_authors").rows() == [("00aa", 1, "a1")]
-    assert lake.recover(tmp_path) == dead + 1   # nothing more to restore
+    assert recovery.recover(tmp_path) == dead + 1   # nothing more to restore
 
 
 def test_a_lake_in_the_manifest_format_is_refused_with_the_way_out(tmp_path):
     (tmp_path / lake.OLD_MANIFEST).write_text(json.dumps({"version": 3, "tables": {}}))
     with pytest.raises(UserError, match="rebuild --from-raw"):
-        lake.recover(tmp_path)
+        recovery.recover(tmp_path)
 
 
 def to_manifest_format(lake_dir) -> None:

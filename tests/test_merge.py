@@ -11,7 +11,7 @@ import pytest
 from flows import batch, merge
 from schemas.tables import TABLES, polars_schema
 from tests.test_lake import commit
-from warehouse import lake, lake_files
+from warehouse import lake, lake_files, recovery
 
 SEEN = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
 
@@ -35,7 +35,7 @@ def with_new_authors(frame: pl.DataFrame) -> pl.DataFrame:
 
 def merged_into(lake_dir, frames: list[pl.DataFrame], work) -> pl.DataFrame:
     for day, frame in enumerate(frames):
-        seq = lake.recover(lake_dir)
+        seq = recovery.recover(lake_dir)
         target = work / f"{day}.parquet"
         batch.write_observations(frame, "papers", target)
         merge.merge_table(merge.TableMerge(lake_dir, "papers", [target], seq))
@@ -68,7 +68,7 @@ def test_a_merge_in_parts_gives_the_rows_of_one_merge(tmp_path, monkeypatch):
 def test_a_retried_merge_writes_only_the_parts_that_had_not_committed(tmp_path, monkeypatch):
     monkeypatch.setattr(merge, "PART_BYTES", 8192)   # 4 parts
     merged_into(tmp_path, [observations(300, "first ", 0)], tmp_path)
-    seq = lake.recover(tmp_path)
+    seq = recovery.recover(tmp_path)
     target = tmp_path / "later.parquet"
     batch.write_observations(observations(300, "later ", 1), "papers", target)
     job = merge.TableMerge(tmp_path, "papers", [target], seq)
@@ -83,7 +83,7 @@ def test_a_retried_merge_writes_only_the_parts_that_had_not_committed(tmp_path, 
 
 
 def test_a_part_that_committed_is_skipped_when_its_run_writes_it_again(tmp_path):
-    seq = lake.recover(tmp_path)
+    seq = recovery.recover(tmp_path)
     first, second = (pl.DataFrame([("00aa", 1, a)], schema=polars_schema(TABLES["paper_authors"]), orient="row")
                      for a in ("a1", "a2"))
     lake.upsert(tmp_path, "paper_authors", first, seq, new_keys_only=True, part="profile-etl/2.0")
@@ -98,7 +98,7 @@ def test_a_run_that_died_between_two_parts_is_rolled_back_whole(tmp_path, monkey
     before = merged_into(tmp_path, [observations(300, "first ", 0)], tmp_path)
     authors_before = lake.read_table(tmp_path, "paper_authors").sort("paper_id", "position")
     version, authorship = (lake.open_table(tmp_path, name).version() for name in ("papers", "paper_authors"))
-    dead = lake.recover(tmp_path)
+    dead = recovery.recover(tmp_path)
     target = tmp_path / "later.parquet"
     batch.write_observations(with_new_authors(observations(300, "later ", 1)), "papers", target)
     job = merge.TableMerge(tmp_path, "papers", [target], dead)
@@ -107,8 +107,8 @@ def test_a_run_that_died_between_two_parts_is_rolled_back_whole(tmp_path, monkey
         merge.merge_part(job, part)                 # three parts committed, then the run died
     assert lake.open_table(tmp_path, "papers").version() == version + 3
     assert lake.open_table(tmp_path, "paper_authors").version() == authorship + 3
-    assert lake.target_versions(tmp_path)["papers"] == version   # a load doesn't see the dead run
-    assert lake.recover(tmp_path) == dead + 1
+    assert recovery.target_versions(tmp_path)["papers"] == version   # a load doesn't see the dead run
+    assert recovery.recover(tmp_path) == dead + 1
     assert lake.read_table(tmp_path, "papers").sort("paper_id").equals(before)
     assert lake.read_table(tmp_path, "paper_authors").sort("paper_id", "position").equals(authors_before)
 
@@ -117,7 +117,7 @@ def test_a_retry_after_paper_authors_failed_rewrites_them(tmp_path, monkeypatch)
     """papers committed, paper_authors raised (Prefect retries the task): the retry's stored papers
     rows tie with its observations, which must win so that the capture's authors are written."""
     merged_into(tmp_path, [observations(300, "first ", 0)], tmp_path)
-    seq = lake.recover(tmp_path)
+    seq = recovery.recover(tmp_path)
     later = with_new_authors(observations(300, "later ", 1))
     target = tmp_path / "later.parquet"
     batch.write_observations(later, "papers", target)
@@ -143,7 +143,7 @@ def test_a_retry_plans_the_parts_its_first_try_planned(tmp_path, monkeypatch):
         title=pl.col("paper_id").map_elements(lambda k: "".join(hashlib.sha512(f"{k}{i}".encode()).hexdigest()
                                                                 for i in range(256)), pl.String))
     merged_into(tmp_path, [longer], tmp_path)
-    seq = lake.recover(tmp_path)
+    seq = recovery.recover(tmp_path)
     target = tmp_path / "later.parquet"
     batch.write_observations(observations(300, "short ", 1), "papers", target)
     job = merge.TableMerge(tmp_path, "papers", [target], seq)

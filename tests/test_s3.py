@@ -22,6 +22,7 @@ from flows.pipeline import ingest
 from schemas.tables import TABLES
 from store import storage
 from store.faults import CRASH_ENV
+from store.scratch import WORK
 from tests.conftest import SAMPLE_NAME
 from tests.s3_server import bucket, fill_inbox, mirror, put, s3_env  # noqa: F401  (fixtures)
 from tests.test_crash import api_env
@@ -212,7 +213,7 @@ def test_run_killed_while_committing_to_s3_then_rerun_equals_uninterrupted_run(p
 
 def lake_leftovers(lake_dir: storage.Url) -> list[str]:
     """A run's scratch under _work/, and tables holding a run that never reached its commit point."""
-    scratch = [url for url, _, _ in storage.list_files(lake_dir / lake.WORK)]
+    scratch = [url for url, _, _ in storage.list_files(lake_dir / WORK)]
     committed = lake.run_of(lake.open_table(lake_dir, "runs"))
     return scratch + [t for t in TABLES if lake.run_of(lake.open_table(lake_dir, t)) > committed]
 

@@ -6,6 +6,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from store.scratch import WORK
 from warehouse import lake
 
 DATA_TABLES = ["dumps", "profile_snapshots", "profiles", "papers", "authors", "paper_authors", "listings", "rejects"]
@@ -35,7 +36,7 @@ def run_statuses(home: Path) -> list[str]:
 def lake_leftovers(home: Path) -> list[str]:
     """What a run left that it shouldn't have: scratch, or a table holding a run that never reached
     its commit point."""
-    left = [str(p) for p in (home / "lake" / lake.WORK).rglob("*")] if (home / "lake" / lake.WORK).exists() else []
+    left = [str(p) for p in (home / "lake" / WORK).rglob("*")] if (home / "lake" / WORK).exists() else []
     committed = lake.run_of(lake.open_table(home / "lake", "runs"))
     return left + [name for name in lake.versions(home / "lake")
                    if lake.run_of(lake.open_table(home / "lake", name)) > committed]

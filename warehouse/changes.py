@@ -13,6 +13,7 @@ from deltalake import DeltaTable
 
 from store import storage
 from warehouse import lake as lake_mod
+from warehouse import recovery
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -69,7 +70,7 @@ def whole_reads(path: Path, lake: storage.Location, tables: dict[str, DeltaTable
     """The tables a load of the warehouse file at path would read whole."""
     with duckdb.connect(str(path), read_only=True) as con:
         loaded = loaded_versions(con)
-    return whole_reads_from(loaded, lake_mod.target_versions(lake, tables), tables)
+    return whole_reads_from(loaded, recovery.target_versions(lake, tables), tables)
 
 
 def whole_reads_from(loaded: dict[str, tuple[str, int]], target: dict[str, int], tables: dict[str, DeltaTable]) -> set[str]:

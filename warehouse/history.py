@@ -2,8 +2,8 @@
 
 A rollback is a commit of the lake like a run's: it takes the next sequence number, tags each
 table's restore with it, and restores `runs` last. Until that last restore the runs table still
-says the rollback didn't happen, so `lake.recover` undoes a rollback that died half-way, and
-`lake.target_versions` needs no special case: the restored versions carry the newest tag.
+says the rollback didn't happen, so `recovery.recover` undoes a rollback that died half-way, and
+`recovery.target_versions` needs no special case: the restored versions carry the newest tag.
 """
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from store import storage
 from store.errors import UserError
 from store.faults import checkpoint
 from warehouse import lake as lake_mod
+from warehouse import recovery
 from warehouse.lake_files import data_files
 from warehouse.lake_health import first_line
 
@@ -76,7 +77,7 @@ def rollback(lake: storage.Location, run_id: str, force: bool = False, guard: Ca
     silently would lose data the user didn't name. guard: see lake.ensure_tables; undoing is told
     the dumps the rollback removes (dump_id -> run_id) before it does."""
     require_lake(lake)
-    seq = lake_mod.recover(lake, guard)
+    seq = recovery.recover(lake, guard)
     runs = runs_in_order(lake)
     undone = runs_from(runs, run_id)
     if len(undone) > 1 and not force:
@@ -179,7 +180,7 @@ def restore_all(lake: storage.Location, targets: dict[str, int], seq: int, run_i
                 table.restore(targets[name], commit_properties=lake_mod.tagged(seq))
             checkpoint(f"rollback:restored:{name}")
     except Exception as exc:
-        lake_mod.recover(lake)
+        recovery.recover(lake)
         if isinstance(exc, (DeltaError, OSError)):   # e.g. a vacuum removed files of the state to return to
             raise UserError(f"can't roll back run {run_id}: {first_line(exc)}. The lake is as it was; the files of its "
                             f"state before the run may have been vacuumed (kept {lake_mod.RETENTION_DAYS} days "

@@ -4,7 +4,7 @@ deltalake (delta-rs), so that any Delta reader (polars, Spark, Trino, DuckDB) re
 A run changes each table in one commit tagged with a Delta app transaction (app id `profile-etl`,
 version the run's sequence number), and commits last a row to `runs` recording every table's
 version: that row is the run's commit point. A table tagged with a newer run than `runs` holds a
-run that died between two commits; `recover` restores it before anything reads the lake, and
+run that died between two commits; `recovery.recover` restores it before anything reads the lake, and
 loads read the versions the last runs row records. A commit whose table already carries the run's
 tag is skipped, so a retried task writes nothing twice. docs/lake.md says why.
 """
@@ -22,7 +22,6 @@ from schemas.tables import MERGE_KEYS, TABLES, empty_frame, polars_schema
 from store import storage
 from store.errors import UserError
 from store.faults import checkpoint
-from store.scratch import WORK
 from warehouse.opened import open_table, table_uri
 from warehouse.partitions import (BUCKET, PARTITIONED, STATS_COLUMNS, bucket_chars, bucket_lengths, buckets_of,
                                   stats_columns, with_bucket)
@@ -178,15 +177,6 @@ def append(lake: storage.Location, name: str, frame: pl.DataFrame, seq: int) -> 
     checkpoint(f"lake:committed:{name}")
 
 
-def begin_rewrite(lake: storage.Location) -> int:
-    """A rebuild's sequence number, the lake recovered first: its commits are a run's, the runs
-    table's last (overwrite) its commit point."""
-    if storage.exists(lake / OLD_MANIFEST):
-        raise UserError(f"the lake at {lake} is in the format from before Delta tables: on object storage, pass a "
-                        "new --lake (or move the old one aside) and run `rebuild --from-raw` again")
-    return recover(lake)
-
-
 def overwrite(lake: storage.Location, name: str, frame: pl.DataFrame, seq: int) -> None:
     """The table's rows replaced by frame's, as a commit of the run (or rebuild) seq."""
     table = open_table(lake, name)
@@ -278,53 +268,3 @@ def mark_failed(lake: storage.Location, run_id: str) -> None:
     """A run that failed after its commit point: its data stays (the next run publishes it), its
     runs row says it failed."""
     open_table(lake, "runs").update(predicate=f"run_id = {_literal(run_id)}", updates={"status": "'failed'"})
-
-
-def committed_version(lake: storage.Location, name: str, table: DeltaTable, committed: int) -> int:
-    """The table's last version holding the rows of its last one written by a run that reached its
-    commit point (or by no run): that version, or a restore of it and the maintenance after."""
-    version = table.version()
-    while version > 0 and run_of(table if version == table.version() else open_table(lake, name, version)) > committed:
-        version -= 1
-    return version if version == table.version() else latest_with_rows_of(table, version)
-
-
-def is_maintenance(commit: dict) -> bool:
-    """A commit that keeps the rows as they were: compaction, vacuum, settings, a partition split."""
-    return (commit.get("operation") in {"OPTIMIZE", "VACUUM START", "VACUUM END", "SET TBLPROPERTIES"}
-            or str(commit.get("profile-etl", "")).startswith("split to"))
-
-
-def latest_with_rows_of(table: DeltaTable, base: int) -> int:
-    """The latest version holding the rows of version `base`: a restore to such a version joins them,
-    and so does maintenance right after one. (A recovery restores the tables a dead run wrote; a
-    later `maintain` compacts them and vacuums the files of the version restored to.)"""
-    same = {base}
-    if base >= table.version():
-        return base
-    for commit in sorted(table.history(limit=table.version() - base), key=lambda c: c["version"]):
-        restored = str(commit.get("operationParameters", {}).get("version")) if commit.get("operation") == "RESTORE" else None
-        if (is_maintenance(commit) and commit["version"] - 1 in same) or restored in {str(v) for v in same}:
-            same.add(commit["version"])
-    return max(same)
-
-
-def target_versions(lake: storage.Location, tables: dict[str, DeltaTable] | None = None) -> dict[str, int]:
-    """The versions a load reads: each table's committed_version (a run that died between its
-    commits is not seen)."""
-    tables = tables or open_all(lake)
-    committed = run_of(tables["runs"])
-    return {name: committed_version(lake, name, table, committed) for name, table in tables.items()}
-
-
-def recover(lake: storage.Location, guard: Callable | None = None) -> int:
-    """Restore the tables a dead run committed to (its runs row never came) to their versions before
-    it, remove runs' scratch; returns the next run's sequence number (guard: see ensure_tables)."""
-    tables = ensure_tables(lake, guard)
-    committed = run_of(tables["runs"])
-    for name, table in tables.items():
-        if run_of(table) > committed and table.version() != (version := committed_version(lake, name, table, committed)):
-            table.restore(version)
-            checkpoint(f"lake:restored:{name}")
-    storage.remove_tree(lake / WORK)
-    return max(run_of(table) for table in tables.values()) + 1

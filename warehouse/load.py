@@ -25,6 +25,7 @@ from store import storage
 from store.faults import checkpoint
 from warehouse import ddl
 from warehouse import lake as lake_mod
+from warehouse import recovery
 from warehouse.changes import Change, loaded_versions, table_change, whole_reads_from
 from warehouse.checks import CHECKED, assert_checks_pass
 from warehouse.views import create_views, sql_literal
@@ -189,7 +190,7 @@ def sync(con: duckdb.DuckDBPyConnection, lake: storage.Location, tables: dict[st
     the last run committed, with its views, in one transaction that commits only if the data tests
     pass; returns files and rows read. CopyInstead, before anything is read or changed, when
     copy_is_cheaper(con, the tables it would read whole) says so."""
-    target = lake_mod.target_versions(lake, tables)
+    target = recovery.target_versions(lake, tables)
     loaded = loaded_versions(con)
     if copy_is_cheaper is not None and copy_is_cheaper(con, whole_reads_from(loaded, target, tables)):
         raise CopyInstead()

@@ -17,6 +17,7 @@ from schemas.tables import TABLES
 from store import storage
 from store.errors import UserError
 from warehouse import lake as lake_mod
+from warehouse import recovery
 from warehouse import partitions
 from warehouse.history import require_lake, restore_targets, runs_in_order
 from warehouse.lake_files import data_files
@@ -52,7 +53,7 @@ def maintain(lake: storage.Location, retention_days: int = lake_mod.RETENTION_DA
     if retention_days > MAX_RETENTION_DAYS:   # delta-rs's vacuum panics on a duration past its range
         raise UserError(f"--retention-days {retention_days} is more than {MAX_RETENTION_DAYS} (100 years)")
     require_lake(lake)
-    lake_mod.recover(lake, guard)   # a dead run's commits are undone, not compacted into the tables
+    recovery.recover(lake, guard)   # a dead run's commits are undone, not compacted into the tables
     keep, committed = rollback_keeps(lake), lake_mod.run_of(lake_mod.open_table(lake, "runs"))
     return [maintain_table(lake, name, retention_days, keep.get(name), committed) for name in TABLES]
 

@@ -70,7 +70,9 @@ def process_copies(index: int, copies: list[tuple[SourceFile, dict]], seen: set[
     """A batch of raw/ copies read again (a rebuild, store/extract.py's raw_copies), as process_batch
     reads a batch of files: each copy with its own ingestion's stamps, and nothing written to raw/."""
     frames = to_frames(extract.extract_copies(copies, seen, max_bytes, key_pattern))
-    return write_batch(work, index, frames.files, normalise_frames(frames))
+    result = write_batch(work, index, frames.files, normalise_frames(frames))
+    result.unread = frames.unread
+    return result
 
 
 def write_batch(work: Path, index: int, files: pl.DataFrame, tables: dict[str, pl.DataFrame]) -> BatchResult:

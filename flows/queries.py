@@ -121,7 +121,7 @@ def _cell(value, whole: bool = False) -> str:
 
 
 STATUS_QUERIES = {"dumps per status": "status_dumps_per_status", "tables": "status_tables",
-                  "last runs": "status_last_runs", "quarantined dumps": "status_quarantined_dumps",
+                  "last runs": "status_last_runs", "quarantined dumps": "quarantined_dumps",
                   "rejected entries": "rejected_entries"}
 
 

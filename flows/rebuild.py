@@ -23,6 +23,7 @@ from warehouse.load import connect
 
 REBUILD_SCRATCH = "rebuild"   # <lake>/_work/rebuild/: a rebuild's batches, as a run's under its run id
 
+
 def refuse_without_sources(settings: Settings, from_raw: bool) -> None:
     """A mistyped --home or --lake must not publish an empty warehouse, or an empty lake, over good ones."""
     has_lake = storage.exists(settings.lake / "dumps" / "_delta_log") or storage.exists(settings.lake / lake.OLD_MANIFEST)
@@ -191,7 +192,11 @@ def lake_from_raw(settings: Settings, drop: Drop = Drop()) -> list[str]:
         return notes
     fresh, old = side_folder(settings.lake, "rebuild"), side_folder(settings.lake, "old")
     shutil.rmtree(fresh, ignore_errors=True)   # a dead rebuild's: made from raw/, made again now
-    load_copies(settings, fresh, copies, history)
+    try:
+        load_copies(settings, fresh, copies, history)
+    except Exception:
+        shutil.rmtree(fresh, ignore_errors=True)
+        raise
     storage.flush_to_disk(fresh)   # the new lake is on disk before the old one is moved aside and removed
     if settings.lake.exists():
         shutil.rmtree(old, ignore_errors=True)  # a finished rebuild's leftover, the lake before it
@@ -212,6 +217,9 @@ def load_copies(settings: Settings, lake_dir: storage.Location, copies: list[tup
     work, key_pattern = scratch.work_dir(lake_dir, REBUILD_SCRATCH), identity.key_pattern(settings.profile_key_pattern)
     results = [batch.process_copies(i, chunk, seen, work, settings.max_dump_bytes, key_pattern)
                for i, chunk in enumerate(batch.chunks(copies, settings.batch_size))]
+    if unread := [why for result in results for why in result.unread]:   # checked by verify_raw, then gone
+        raise UserError(f"{len(unread)} raw/ copies couldn't be read again ({unread[0]}), so the lake was not "
+                        "rebuilt and nothing was changed: fix the cause (permissions, the disk) and rebuild again")
     files = batch.scratch_files(results)
     for name in APPEND_TABLES:
         lake.overwrite(lake_dir, name, scratch.read_scratch(files[name]) if files[name] else empty_frame(TABLES[name]),

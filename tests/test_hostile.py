@@ -172,7 +172,7 @@ def test_following_the_conversion_hint_loads_the_same_profile_at_the_same_captur
     ingest(home=home, inbox=inbox, settle_seconds=0)
     assert main(["--home", str(home), "status", "--json"]) == 0
     listed = json.loads(capsys.readouterr().out)["quarantined dumps"]
-    assert [(Path(q["source_path"]).name, q["loaded_since"] and Path(q["loaded_since"]).name) for q in listed] == [
+    assert [(Path(q["source_path"]).name, q["replaced_by"] and Path(q["replaced_by"]).name) for q in listed] == [
         ("015_other.txt", None), ("014_latin1.txt", "014_latin1.txt")]
 
 

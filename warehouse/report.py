@@ -163,10 +163,10 @@ def as_of_line(con, shown: int) -> str:
 
 
 def quality_section(con) -> str:
-    quarantined = rows(con, "report_quarantined_dumps")
+    quarantined = rows(con, "quarantined_dumps")
     rejected = rows(con, "rejected_entries", first=500)
     return ('<section id="quality"><h2>Data quality</h2><h3>Quarantined dumps</h3>'
-            + table(quarantined, ["source_path", "loaded_since", "reason"]) + "<h3>Rejected entries and header lines</h3>"
+            + table(quarantined, ["source_path", "replaced_by", "reason"]) + "<h3>Rejected entries and header lines</h3>"
             + table(rejected, ["source_path", "line_no", "reason", "raw_text"]) + "</section>")
 
 

@@ -1,0 +1,66 @@
+"""`rebuild --from-raw` (flows/rebuild.py): the lake made again from raw/ the way runs load it."""
+from __future__ import annotations
+
+import pytest
+
+from flows import rebuild
+from flows.cli import main
+from flows.pipeline import ingest
+from store import extract
+from store.faults import FAIL_ENV, InjectedFault
+from store.settings import Settings
+from tests.conftest import SAMPLE_NAME, write_dump
+from tests.test_pipeline import FIRST, LATER, later_snapshot
+from tests.warehouse_state import lake_leftovers, lake_tables
+from warehouse import lake, recovery
+
+
+def same(tables: dict, expected: dict) -> bool:
+    return tables.keys() == expected.keys() and all(tables[name].equals(expected[name]) for name in tables)
+
+
+@pytest.fixture
+def two_runs(prefect_harness, tmp_path, sample_text):
+    home, inbox = tmp_path / "home", tmp_path / "inbox"
+    write_dump(inbox, SAMPLE_NAME, sample_text, FIRST)
+    ingest(home=home, inbox=inbox, settle_seconds=0)
+    write_dump(inbox, "001_7707062aadfcc580.txt", later_snapshot(sample_text), LATER)
+    ingest(home=home, inbox=inbox, settle_seconds=0)
+    return home
+
+
+@pytest.mark.parametrize("point", ["lake:committed:listings", "lake:committed:papers", "lake:committed:authors"])
+def test_a_rebuild_in_place_that_dies_is_undone_and_a_second_one_matches(two_runs, point, monkeypatch):
+    """On object storage a rebuild rewrites the tables in place (mutable ones emptied, then merged
+    into): one that dies before its runs commit is undone by recovery, as a dead run is, and the
+    next gives the tables the runs gave. Run here on a local lake, through the same code."""
+    home = two_runs
+    before = lake_tables(home)
+    settings = Settings.load(home=home, batch_size=1)
+    dumps, runs, _ = rebuild.remembered_tables(settings)
+    copies, _ = extract.raw_copies(settings.raw, dict(zip(dumps["dump_id"], dumps["run_id"])))
+    monkeypatch.setenv(FAIL_ENV, point)
+    with pytest.raises(InjectedFault):
+        rebuild.load_copies(settings, settings.lake, copies, runs)
+    monkeypatch.delenv(FAIL_ENV)
+    assert lake_leftovers(home)   # commits past the runs commit, and scratch
+    assert recovery.target_versions(settings.lake) != lake.versions(settings.lake)
+    recovery.recover(settings.lake)
+    assert same(lake_tables(home), before)
+    rebuild.load_copies(settings, settings.lake, copies, runs)
+    assert lake_leftovers(home) == [] and same(lake_tables(home), before)
+
+
+def test_a_copy_that_cant_be_read_again_stops_the_rebuild_before_anything_changes(two_runs, monkeypatch, capsys):
+    home = two_runs
+    versions = lake.versions(home / "lake")
+    read = extract._read_limited
+
+    def denied(path, *args):
+        if "raw" in path.parts:
+            raise PermissionError(13, "Permission denied")
+        return read(path, *args)
+    monkeypatch.setattr(extract, "_read_limited", denied)
+    assert main(["--home", str(home), "rebuild", "--from-raw"]) == 2
+    assert "2 raw/ copies couldn't be read again" in capsys.readouterr().err
+    assert lake.versions(home / "lake") == versions and not (home / "lake.rebuild").exists()

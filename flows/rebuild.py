@@ -210,9 +210,10 @@ def lake_from_raw(settings: Settings, drop: Drop = Drop()) -> list[str]:
 def load_copies(settings: Settings, lake_dir: storage.Location, copies: list[tuple[SourceFile, dict]],
                 history: pl.DataFrame) -> None:
     """The raw/ copies into the lake as a run loads its files: batch by batch to scratch, then each
-    append table in one commit and each mutable table merged in parts, so memory follows a batch
-    and a part, not raw/. Every table is rewritten, the runs history last: its commit is the
-    rebuild's commit point (a rebuild that dies before it is undone as a dead run is)."""
+    append table in one commit and each mutable table merged in parts, so memory follows a batch,
+    a part and the append tables' rows (docs/lake.md), not all of raw/. Every table is rewritten, the
+    runs history last: its commit is the rebuild's commit point (one that dies before it is undone
+    as a dead run is)."""
     seq, seen = recovery.begin_rewrite(lake_dir), set()
     work, key_pattern = scratch.work_dir(lake_dir, REBUILD_SCRATCH), identity.key_pattern(settings.profile_key_pattern)
     results = [batch.process_copies(i, chunk, seen, work, settings.max_dump_bytes, key_pattern)

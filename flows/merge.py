@@ -41,6 +41,7 @@ class TableMerge:
     table: str
     observed: list[Path]
     seq: int
+    emptied: bool = False   # the table was emptied by this seq (a rebuild in place): nothing stored to plan on
 
 
 @dataclass(frozen=True)
@@ -66,14 +67,21 @@ def plan_parts(job: TableMerge) -> list[Part]:
     if job.table not in partitions.PARTITIONED:
         return [Part()]
     keys = scratch.read_scratch(job.observed, columns=MERGE_KEYS[job.table][:1]).to_series()
-    table = lake.open_table(job.lake_dir, job.table)
-    if lake.run_of(table) >= job.seq:   # a retry plans the parts the first try did: on the table before the run
-        table = lake.open_table(job.lake_dir, job.table, recovery.committed_version(job.lake_dir, job.table, table, job.seq - 1))
-    stored = lake_files.partition_bytes(table, keys)
-    total, count = stored * STORED_WEIGHT + sum(storage.size(f) for f in job.observed), 1
+    total, count = stored_bytes(job, keys) * STORED_WEIGHT + sum(storage.size(f) for f in job.observed), 1
     while count < BUCKETS and total / count > PART_BYTES:
         count *= 2
     return [Part(i, count) for i in range(count)]
+
+
+def stored_bytes(job: TableMerge, keys: pl.Series) -> int:
+    """Bytes of the partitions holding the keys; a retry counts them on the table before the run, as
+    its first try did."""
+    if job.emptied:
+        return 0
+    table = lake.open_table(job.lake_dir, job.table)
+    if lake.run_of(table) >= job.seq:
+        table = lake.open_table(job.lake_dir, job.table, recovery.committed_version(job.lake_dir, job.table, table, job.seq - 1))
+    return lake_files.partition_bytes(table, keys)
 
 
 def changed(merged: pl.DataFrame, current: pl.DataFrame) -> pl.DataFrame:

@@ -229,6 +229,6 @@ def load_copies(settings: Settings, lake_dir: storage.Location, copies: list[tup
         lake.overwrite(lake_dir, name, empty_frame(TABLES[name]), seq)
     for name in OBSERVED_TABLES:
         if files[name]:
-            merge.merge_table(merge.TableMerge(lake_dir, name, files[name], seq))
+            merge.merge_table(merge.TableMerge(lake_dir, name, files[name], seq, emptied=True))
     lake.overwrite(lake_dir, "runs", history, seq)
     storage.remove_tree(lake_dir / scratch.WORK)

@@ -155,3 +155,19 @@ def test_a_retry_plans_the_parts_its_first_try_planned(tmp_path, monkeypatch):
         merge.merge_part(job, part)
     assert len(first) == 8 and merge.plan_parts(job) == first
     assert len(merge.plan_parts(merge.TableMerge(tmp_path, "papers", [target], seq + 1))) < 8   # a new run's plan
+
+
+def test_a_merge_into_a_table_its_rebuild_emptied_plans_on_its_observations_alone(tmp_path, monkeypatch):
+    """A rebuild in place empties a mutable table with a commit of its own seq: its merge is no retry,
+    and the rows the table held before count for nothing."""
+    longer = observations(300, "", 0).with_columns(
+        title=pl.col("paper_id").map_elements(lambda k: "".join(hashlib.sha512(f"{k}{i}".encode()).hexdigest()
+                                                                for i in range(256)), pl.String))
+    merged_into(tmp_path, [longer], tmp_path)
+    seq = recovery.recover(tmp_path)
+    lake.overwrite(tmp_path, "papers", lake.read_table(tmp_path, "papers").clear(), seq)
+    target = tmp_path / "later.parquet"
+    batch.write_observations(observations(300, "short ", 1), "papers", target)
+    monkeypatch.setattr(merge, "PART_BYTES", target.stat().st_size)   # one part for the observations alone
+    assert len(merge.plan_parts(merge.TableMerge(tmp_path, "papers", [target], seq))) > 1   # planned as a retry
+    assert len(merge.plan_parts(merge.TableMerge(tmp_path, "papers", [target], seq, emptied=True))) == 1

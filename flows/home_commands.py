@@ -75,6 +75,9 @@ def cmd_rebuild(settings: Settings, args) -> int:
         from warehouse.lake_health import refuse_damaged_logs
         refuse_damaged_logs(settings.lake, "the rebuild")
         lake.refuse_other_columns(settings.lake, lake.open_all(settings.lake))
+    if args.from_raw:
+        from flows.progress import show_progress
+        show_progress()   # raw/ read again: as long as a run's reading
     with run_lock(settings.home, settings.lock_wait_seconds, "rebuild"):
         notes = lake_from_raw(settings, Drop(tuple(args.drop), args.drop_damaged)) if args.from_raw else []
         try:

@@ -1,6 +1,7 @@
 """Rebuild the lake from the content-addressed copies in raw/ (after a parser change, say)."""
 from __future__ import annotations
 
+import datetime as dt
 import json
 import shutil
 from dataclasses import dataclass
@@ -12,6 +13,7 @@ import polars as pl
 from core import identity
 from core.records import SourceFile
 from flows import batch, merge
+from flows.progress import Progress
 from schemas.tables import APPEND_TABLES, MERGED_TABLES, OBSERVED_TABLES, TABLES, empty_frame, polars_schema
 from store import extract, raw_store, scratch, storage
 from store.errors import UserError
@@ -216,7 +218,8 @@ def load_copies(settings: Settings, lake_dir: storage.Location, copies: list[tup
     as a dead run is)."""
     seq, seen = recovery.begin_rewrite(lake_dir), set()
     work, key_pattern = scratch.work_dir(lake_dir, REBUILD_SCRATCH), identity.key_pattern(settings.profile_key_pattern)
-    results = [batch.process_copies(i, chunk, seen, work, settings.max_dump_bytes, key_pattern)
+    progress = Progress(len(copies), sum(source.size for source, _ in copies), dt.datetime.now(dt.timezone.utc))
+    results = [progress.advance(batch.process_copies(i, chunk, seen, work, settings.max_dump_bytes, key_pattern))
                for i, chunk in enumerate(batch.chunks(copies, settings.batch_size))]
     if unread := [why for result in results for why in result.unread]:   # checked by verify_raw, then gone
         raise UserError(f"{len(unread)} raw/ copies couldn't be read again ({unread[0]}), so the lake was not "

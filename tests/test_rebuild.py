@@ -64,3 +64,8 @@ def test_a_copy_that_cant_be_read_again_stops_the_rebuild_before_anything_change
     assert main(["--home", str(home), "rebuild", "--from-raw"]) == 2
     assert "2 raw/ copies couldn't be read again" in capsys.readouterr().err
     assert lake.versions(home / "lake") == versions and not (home / "lake.rebuild").exists()
+
+
+def test_a_rebuild_from_raw_shows_its_progress_as_a_run_does(two_runs, capsys):
+    assert main(["--home", str(two_runs), "rebuild", "--from-raw"]) == 0
+    assert "read 2 of 2 dump files" in capsys.readouterr().err   # piped: lines, not a bar

@@ -23,7 +23,7 @@ from warehouse import lake, recovery
 from warehouse.lake_health import first_line
 from warehouse.load import connect
 
-REBUILD_SCRATCH = "rebuild"   # <lake>/_work/rebuild/: a rebuild's batches, as a run's under its run id
+REBUILD_SCRATCH = "rebuild"   # <home>/state/rebuild/: a rebuild's batches (a run's are under <lake>/_work/)
 
 
 def refuse_without_sources(settings: Settings, from_raw: bool) -> None:
@@ -216,15 +216,28 @@ def load_copies(settings: Settings, lake_dir: storage.Location, copies: list[tup
     a part and the append tables' rows (docs/lake.md), not all of raw/. Every table is rewritten, the
     runs history last: its commit is the rebuild's commit point (one that dies before it is undone
     as a dead run is)."""
-    seq, seen = recovery.begin_rewrite(lake_dir), set()
-    work, key_pattern = scratch.work_dir(lake_dir, REBUILD_SCRATCH), identity.key_pattern(settings.profile_key_pattern)
+    seq, work = recovery.begin_rewrite(lake_dir), settings.state / REBUILD_SCRATCH
+    shutil.rmtree(work, ignore_errors=True)   # a dead rebuild's
+    try:
+        write_tables(lake_dir, read_copies(settings, copies, work), history, seq)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def read_copies(settings: Settings, copies: list[tuple[SourceFile, dict]], work: Path) -> dict[str, list[Path]]:
+    """Each table's scratch files of the copies read again, in batches; local even for a lake on
+    object storage, so that a merge part reads only its row groups there too."""
+    seen, key_pattern = set(), identity.key_pattern(settings.profile_key_pattern)
     progress = Progress(len(copies), sum(source.size for source, _ in copies), dt.datetime.now(dt.timezone.utc))
     results = [progress.advance(batch.process_copies(i, chunk, seen, work, settings.max_dump_bytes, key_pattern))
                for i, chunk in enumerate(batch.chunks(copies, settings.batch_size))]
     if unread := [why for result in results for why in result.unread]:   # checked by verify_raw, then gone
         raise UserError(f"{len(unread)} raw/ copies couldn't be read again ({unread[0]}), so the lake was not "
                         "rebuilt and nothing was changed: fix the cause (permissions, the disk) and rebuild again")
-    files = batch.scratch_files(results)
+    return batch.scratch_files(results)
+
+
+def write_tables(lake_dir: storage.Location, files: dict[str, list[Path]], history: pl.DataFrame, seq: int) -> None:
     for name in APPEND_TABLES:
         lake.overwrite(lake_dir, name, scratch.read_scratch(files[name]) if files[name] else empty_frame(TABLES[name]),
                        seq)
@@ -234,4 +247,3 @@ def load_copies(settings: Settings, lake_dir: storage.Location, copies: list[tup
         if files[name]:
             merge.merge_table(merge.TableMerge(lake_dir, name, files[name], seq, emptied=True))
     lake.overwrite(lake_dir, "runs", history, seq)
-    storage.remove_tree(lake_dir / scratch.WORK)

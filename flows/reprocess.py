@@ -56,9 +56,9 @@ def holds_dump(original: storage.Location, dump_id: str, max_bytes: int, readabl
     unread (its id the compressed file's hash, salted or not), the same compressed bytes. Read from
     there, not from raw/, the file index then knows the file by its new reading's id."""
     read = read_dump(original, max_bytes)
-    if read.dump_id == dump_id or readable:
-        return read.dump_id == dump_id and not (readable and read.refused)
-    return original.name.endswith(".gz") and dump_id in stored_ids(original)
+    if readable:
+        return read.dump_id == dump_id and not read.refused
+    return read.dump_id == dump_id or (original.name.endswith(".gz") and dump_id in stored_ids(original))
 
 
 ROW_META = ("dump_id", *RAW_META_FIELDS)   # what a batch's meta file holds of each dumps row

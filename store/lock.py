@@ -27,43 +27,43 @@ def _try_lock(fd: int) -> bool:
 
 
 @contextmanager
-def run_lock(home: Path, wait_seconds: float = 0.0, what: str = "run"):
-    """Hold the home's run lock for `what` (a run, a rollback, ...); wait up to wait_seconds for
-    its holder to finish, then give up, naming it."""
-    home.mkdir(parents=True, exist_ok=True)
-    path = home / LOCK_FILE
+def _holding(path: Path, record: str, wait_seconds: float, refuse) -> None:
+    """An exclusive advisory lock on path, waited for up to wait_seconds; then refuse(the holder's
+    record) raises. The holder's record (its pid, and what it does) is left for the next one to name."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         deadline = time.monotonic() + wait_seconds
         while not _try_lock(fd):
             if time.monotonic() >= deadline:
-                pid, _, command = os.pread(fd, 64, 0).decode(errors="replace").strip().partition(" ")
-                raise RunLocked(f"another {command or 'run'} (pid {pid or 'unknown'}) is working on {home}: it "
-                                f"holds {path}. Wait for it to finish, or pass --wait SECONDS to queue behind it.")
+                refuse(os.pread(fd, 64, 0).decode(errors="replace").strip())
             time.sleep(POLL_SECONDS)
         os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()} {what}".encode(), 0)
+        os.pwrite(fd, record.encode(), 0)
         yield
     finally:
         os.close(fd)
+
+
+def run_lock(home: Path, wait_seconds: float = 0.0, what: str = "run"):
+    """Hold the home's run lock for `what` (a run, a rollback, ...); wait up to wait_seconds for
+    its holder to finish, then give up, naming it."""
+    path = home / LOCK_FILE
+
+    def refuse(holder: str) -> None:
+        pid, _, command = holder.partition(" ")
+        raise RunLocked(f"another {command or 'run'} (pid {pid or 'unknown'}) is working on {home}: it "
+                        f"holds {path}. Wait for it to finish, or pass --wait SECONDS to queue behind it.")
+    return _holding(path, f"{os.getpid()} {what}", wait_seconds, refuse)
 
 
 SERVE_LOCK_FILE = "serve.lock"
 
 
-@contextmanager
 def serve_lock(home: Path):
     """One `serve` per home: a second one would share its deployment, and its exit would pause the
     first one's schedule (Prefect pauses a served deployment when its process stops)."""
-    home.mkdir(parents=True, exist_ok=True)
-    fd = os.open(home / SERVE_LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        if not _try_lock(fd):
-            pid = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
-            raise UserError(f"another `serve` (pid {pid}) serves {home} already: serve each home once (stopping "
-                            "either would pause the schedule of both)")
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, str(os.getpid()).encode(), 0)
-        yield
-    finally:
-        os.close(fd)
+    def refuse(holder: str) -> None:
+        raise UserError(f"another `serve` (pid {holder or 'unknown'}) serves {home} already: serve each home once "
+                        "(stopping either would pause the schedule of both)")
+    return _holding(home / SERVE_LOCK_FILE, str(os.getpid()), 0.0, refuse)

@@ -99,18 +99,19 @@ def cmd_rebuild(settings: Settings, args) -> int:
 
 def cmd_doctor(settings: Settings, args) -> int:
     from flows import doctor
+    from flows.findings import report
     if not settings.home.is_dir():
         raise UserError(f"no home at {settings.home}: nothing to check (check --home or PROFILE_ETL_HOME)")
     storage.reachable(settings.lake)
     with doctor_lock(settings, args.repair):
         findings = doctor.examine(settings)
-        sys.stdout.write(doctor.report(findings))
+        sys.stdout.write(report(findings))
         if not args.repair or not findings.problems:
             return 1 if findings.problems else 0
         for done in doctor.repair(settings, findings):
             print(done)
         after = doctor.examine(settings)
-    sys.stdout.write("after the repairs:\n" + doctor.report(after))
+    sys.stdout.write("after the repairs:\n" + report(after))
     return 1 if after.problems else 0
 
 

@@ -1,0 +1,132 @@
+"""The files a home keeps beside the lake, checked for `profile-etl doctor`: raw/ copies against
+their hashes and what names them, and the file index. No prefect."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import polars as pl
+
+from core import identity
+from core.validate import FILE_SCHEMA
+from flows import discover
+from flows.findings import Findings, Problem
+from flows.rebuild import copied_dump_ids
+from store import extract, raw_store, storage
+from store.settings import Settings
+from warehouse import lake as lake_mod
+from warehouse.lake_health import first_line
+
+
+NO_DUMPS = pl.DataFrame(schema={"dump_id": pl.String, "source_path": pl.String, "reason": pl.String})
+
+
+def held_dumps(settings: Settings) -> pl.DataFrame:
+    return lake_mod.read_table(settings.lake, "dumps").select("dump_id", "source_path", "reason")
+
+
+def check_raw(settings: Settings, dumps: pl.DataFrame, findings: Findings) -> None:
+    metas = raw_store.raw_metas(settings.raw)
+    check = raw_store.check_copies(settings.raw, copied_dump_ids(dumps), metas)
+    sources = inbox_sources(settings, dumps, metas)
+    for did, why in check.damaged().items():
+        source = matching_file(sources.get(did, []), did, settings.max_dump_bytes)
+        if source is not None:
+            findings.problems.append(Problem(why, f"copy it again from {source}",
+                                             fix=recopy(settings.raw, did, source, check.corrupt.get(did))))
+        else:
+            findings.unrecoverable.append(did)
+            findings.problems.append(Problem(
+                why + " and no inbox file holds its bytes",
+                f"the lake still holds its rows; a lake rebuild would need `--drop {did[:16]}` (its dump leaves the lake)"))
+    unheld = sorted(set(metas) - set(dumps["dump_id"]) - raw_store.dropped(settings.raw)
+                    - set(check.why))
+    if unheld and dumps.height:   # lost commits are check_lake's
+        findings.notes.append(
+            f"raw/ holds {len(unheld)} dumps the lake doesn't ({some(unheld)}), from a run that failed or died "
+            "after copying them, or one rolled back: the next run loads those whose inbox files are still there, "
+            "`profile-etl rebuild --from-raw` all but a rolled-back run's")
+    copies = set(raw_store.copies_in(settings.raw))
+    if held_unnamed := sorted(copies & set(dumps["dump_id"]) - set(metas)):
+        findings.problems.append(Problem(
+            f"no raw/meta/ file names {len(held_unnamed)} raw/ copies the lake holds ({some(held_unnamed)}): a "
+            "rebuild from raw/ would refuse to lose them",
+            "restore raw/meta/ from a backup; the warehouse can still be rebuilt from the lake (`profile-etl rebuild`)"))
+    unnamed = sorted(copies - set(metas) - set(dumps["dump_id"]))
+    if unnamed:
+        findings.problems.append(Problem(
+            f"raw/ holds {len(unnamed)} copies nothing names ({some(unnamed)}): a run died before writing their "
+            "batch's meta file",
+            "the next run that reads their inbox files names them; a rebuild from raw/ leaves them out"))
+    if not check.why and not unnamed and not held_unnamed:
+        findings.checked.append(f"raw/: {check.copies} copies, each matching its hash, none missing")
+
+
+def some(dump_ids: list[str]) -> str:
+    """The first few dump ids, shortened, for a message."""
+    return ", ".join(d[:16] for d in dump_ids[:3]) + (" …" if len(dump_ids) > 3 else "")
+
+
+def inbox_sources(settings: Settings, dumps: pl.DataFrame, metas: dict[str, dict]) -> dict[str, list[storage.Location]]:
+    """Files that may hold each dump: where it was read (the lake, raw/meta/), where the file index saw
+    it; local paths or object-store URLs."""
+    index = discover.read_file_index(settings.state)
+    read_from = [(did, meta["source_path"]) for did, meta in metas.items()]
+    rows = [*dumps.select("dump_id", "source_path").iter_rows(), *read_from, *index.select("dump_id", "path").iter_rows()]
+    found: dict[str, list[storage.Location]] = {}
+    for did, path in rows:
+        if did and path and (loc := storage.location(path)) not in found.setdefault(did, []):
+            found[did].append(loc)
+    return found
+
+
+def matching_file(paths: list[storage.Location], did: str, max_bytes: int) -> storage.Location | None:
+    for path in paths:
+        try:
+            present = storage.exists(path) if storage.is_url(path) else path.is_file()
+            if present and extract.read_dump(path, max_bytes).dump_id == did:
+                return path
+        except (extract.Unreadable, OSError):   # a store that can't be reached: no source there
+            continue
+    return None
+
+
+def recopy(raw_dir: Path, did: str, source: Path, corrupt: Path | None) -> Callable[[], str]:
+    def fix() -> str:
+        if corrupt is not None:
+            raw_store.set_aside(raw_dir, corrupt)
+        raw_store.store_raw(raw_dir, source, extract.read_dump(source, 1 << 62))
+        return f"copied {did[:16]} again from {source}" + (" (the corrupt copy is in raw/damaged/)" if corrupt else "")
+    return fix
+
+
+def check_file_index(settings: Settings, findings: Findings) -> None:
+    path = settings.state / discover.FILE_INDEX
+    if not path.exists():
+        return
+    try:
+        rows = pl.read_parquet(path).height
+    except (pl.exceptions.PolarsError, OSError) as exc:
+        findings.problems.append(Problem(f"the file index {path} can't be read ({first_line(exc)})",
+                                         "make it again from the lake and raw/ (the damaged one is kept aside)",
+                                         fix=lambda: rebuild_file_index(settings)))
+        return
+    findings.checked.append(f"file index: {rows} files")
+
+
+def rebuild_file_index(settings: Settings) -> str:
+    """Move the damaged index aside, and index again each file still holding the bytes of a dump
+    the lake holds (where it was read from, by the lake and raw/meta/): read, not trusted."""
+    discover.index_for_run(settings.state)
+    try:
+        dumps = held_dumps(settings)
+    except Exception:
+        dumps = NO_DUMPS
+    held, rows = set(dumps["dump_id"]), []
+    for did, paths in inbox_sources(settings, dumps, raw_store.raw_metas(settings.raw)).items():
+        if did in held and (path := matching_file(paths, did, settings.max_dump_bytes)) is not None:
+            size, mtime_ns = storage.stat(path)   # as a listing gives them: an object's time in whole seconds
+            rows.append({"path": identity.printable(str(path)), "size": size, "mtime_ns": mtime_ns, "dump_id": did})
+    discover.add_to_file_index(settings.state, [pl.DataFrame(rows, schema=FILE_SCHEMA)])
+    return (f"made the file index again from the lake and raw/ ({len(rows)} files, each read to check its bytes); "
+            "the damaged one is state/files.parquet.damaged-*")

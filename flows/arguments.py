@@ -57,7 +57,8 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--settle-seconds", type=float, help="files modified more recently wait for the next run")
     run.add_argument("--dask-address", help="run extraction on this Dask scheduler, e.g. tcp://10.0.0.5:8786")
     run.add_argument("--reprocess", action="store_true",
-                     help="also read quarantined dumps again (after a parser fix, a fixed sidecar, a higher limit)")
+                     help="also read quarantined dumps again (after a parser fix, a fixed sidecar, a higher limit), "
+                          "except those a later dump of the same capture replaced")
     run.add_argument("--wait", type=float, dest="lock_wait_seconds",
                      help="if another run holds the home, wait up to this many seconds (default: exit at once)")
     run.add_argument("--verbose", action="store_true", help="also print Prefect's log (tasks, tracebacks) here")

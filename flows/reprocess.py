@@ -17,9 +17,10 @@ def quarantined_sources(dumps: pl.DataFrame, raw_dir: Path, max_bytes: int,
     """What to read again for each quarantined dump: an inbox file that holds it readably (its own
     file first, so a fixed sidecar counts; then the others the file index maps to it, such as the
     same text under another name beside a misnamed .gz), else its own file, else its copy in raw/
-    (unless that copy keeps the error of a sidecar gone with its file and another file holds it)."""
+    (unless that copy keeps the error of a sidecar gone with its file and another file holds it).
+    A dump replaced since (see replaced) isn't read again: it would be a second snapshot of that capture."""
     sources, metas = {}, None
-    quarantined = dumps.filter(pl.col("status") == "quarantined")
+    quarantined = dumps.filter(pl.col("status") == "quarantined", ~pl.col("dump_id").is_in(replaced(dumps).implode()))
     others = indexed_paths(index, set(quarantined["dump_id"]))
     for row in quarantined.select(*ROW_META).iter_rows(named=True):
         did = row["dump_id"]
@@ -33,6 +34,15 @@ def quarantined_sources(dumps: pl.DataFrame, raw_dir: Path, max_bytes: int,
         if (copy is None or sources[did].sidecar_error) and (other := holding(inbox[1:], did, max_bytes)):
             sources[did] = other
     return sources
+
+
+def replaced(dumps: pl.DataFrame) -> pl.Series:
+    """Quarantined dumps of which a later run loaded a dump of the same profile and capture time
+    (the file fixed as the reason said, say), as `status` shows them (replaced_by)."""
+    later = dumps.filter(pl.col("status") != "quarantined").select("profile_key", "captured_at",
+                                                                  later_at=pl.col("ingested_at"))
+    return (dumps.filter(pl.col("status") == "quarantined").join(later, on=["profile_key", "captured_at"])
+            .filter(pl.col("later_at") > pl.col("ingested_at"))["dump_id"].unique())
 
 
 def indexed_paths(index: pl.DataFrame | None, dump_ids: set[str]) -> dict[str, list[str]]:

@@ -74,7 +74,7 @@ def quarantined_sources(lake_dir: Path, raw_dir: Path, max_bytes: int, state: Pa
 
 
 @task(**IO_TASK)
-def commit_appends(lake_dir: Path, seq: int, scratch: dict[str, list[Path]], retried: set[str]) -> dict[str, int]:
+def commit_appends(lake_dir: Path, seq: int, scratch: dict[str, list[Path]], retried: set[str]) -> appends.Committed:
     return appends.commit_appends(lake_dir, seq, scratch, retried)
 
 
@@ -163,7 +163,8 @@ def ingest_new_dumps(settings: Settings, run_id: str, started_at: dt.datetime, r
     results = process_all(jobs, started_at)
     new_dumps = pl.concat([r.dumps for r in results]) if results else empty_frame(TABLES["dumps"])
     scratch = batch.scratch_files(results)
-    lost = commit_appends(settings.lake, seq, scratch, set(retry)) if new_dumps.height else {}
+    appended = commit_appends(settings.lake, seq, scratch, set(retry)) if new_dumps.height else appends.Committed(dict.fromkeys(APPEND_TABLES, 0))
+    new_dumps = new_dumps.filter(~pl.col("dump_id").is_in(list(appended.unchanged)))
     gained = merge_run(settings.lake, seq, scratch)
     checkpoint("normalise:merged")
     row = runs.run_row(run_id, started_at, "completed", len(found.found), new_dumps)
@@ -174,12 +175,12 @@ def ingest_new_dumps(settings: Settings, run_id: str, started_at: dt.datetime, r
     checkpoint("index:written")
     publish_warehouse(settings.warehouse, settings.lake)
     maintain_lake(settings.lake, settings.maintain_files)
-    added = {name: sum(r.rows.get(name, 0) for r in results) - lost.get(name, 0) for name in APPEND_TABLES}
-    added = (added | dict.fromkeys(MERGED_TABLES, 0) | gained if results else {}) | {"runs": 1}
+    added = (appended.added | dict.fromkeys(MERGED_TABLES, 0) | gained if results else {}) | {"runs": 1}
     unread = [why for r in results for why in r.unread]
     summary = row | {"waiting": len(found.waiting), "ignored": len(found.ignored), "unreadable": len(unread),
                      "notes": [plan.note] if plan.note else [],
-                     "files_read": len(plan.todo) + len(retry), "reprocessed": len(retry),
+                     "files_read": len(plan.todo) + len(retry), "reprocessed": len(retry) - len(appended.unchanged),
+                     "quarantined_as_before": len(appended.unchanged),
                      "bytes_new": int(new_dumps["byte_size"].sum()), "rows_added": added}
     log_unread(unread)
     get_run_logger().info("run %s: %s", run_id, runs.describe(summary))

@@ -57,7 +57,7 @@ def test_reprocess_keeps_a_dump_whose_inbox_file_was_overwritten(prefect_harness
     (inbox / "000_7707062aadfcc580.meta.json").unlink()
     write_dump(inbox, SAMPLE_NAME, sample_text.replace("h-index28", "h-index30"), LATER)   # a new capture
     summary = ingest(home=home, inbox=inbox, settle_seconds=0, reprocess=True)
-    assert summary["reprocessed"] == 1 and path.exists()
+    assert summary["quarantined_as_before"] == 1 and path.exists()   # its raw/ copy, read again
     assert sorted(rows(home, "SELECT status FROM dumps")) == [("loaded",), ("quarantined",)]
     assert rows(home, "SELECT count(*) FROM rejects WHERE entry_index IS NULL") == [(1,)]
 
@@ -195,3 +195,18 @@ def test_reprocess_reads_another_inbox_file_holding_a_dump_whose_sidecar_went_wi
         ("b.txt", "b", "loaded")]
     assert rows(home, "SELECT count(*) FROM rejects") == [(0,)]
     assert ingest(home=home, inbox=inbox, settle_seconds=0, reprocess=True)["files_read"] == 0
+
+
+def test_a_dump_quarantined_again_as_before_keeps_its_rows_and_is_not_counted_new(prefect_harness, tmp_path,
+                                                                                   sample_text):
+    home, inbox = tmp_path / "home", tmp_path / "inbox"
+    write_dump(inbox, SAMPLE_NAME, sample_text, FIRST)
+    (inbox / "000_7707062aadfcc580.meta.json").write_text("{broken")
+    first = ingest(home=home, inbox=inbox, settle_seconds=0)
+    before = rows(home, "SELECT * FROM dumps"), rows(home, "SELECT * FROM rejects")
+    summary = ingest(home=home, inbox=inbox, settle_seconds=0, reprocess=True)
+    assert (summary["dumps_new"], summary["reprocessed"], summary["quarantined_as_before"]) == (0, 0, 1)
+    assert summary["rows_added"]["dumps"] == summary["rows_added"]["rejects"] == 0
+    assert "1 quarantined dumps read again and quarantined as before" in runs.describe(summary)
+    assert (rows(home, "SELECT * FROM dumps"), rows(home, "SELECT * FROM rejects")) == before
+    assert rows(home, "SELECT run_id FROM dumps") == [(first["run_id"],)]

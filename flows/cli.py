@@ -43,14 +43,22 @@ def main(argv: list[str] | None = None) -> int:
             raise
     except UserError as exc:
         print(f"profile-etl: {exc}", file=sys.stderr)
+        print_failure(args, "failed" if isinstance(exc, RunFailed) else "refused", exc.exit_code, str(exc))
         return exc.exit_code
     except OSError as exc:   # a path the command can't read or write: the OS says why
         if isinstance(exc, BrokenPipeError):
             raise
         from warehouse.lake_health import first_line   # delta-rs' I/O errors carry a backtrace and colours
-        print(f"profile-etl: {args.command}: {exc.strerror or first_line(exc)}" + (f": {exc.filename}" if exc.filename else ""),
-              file=sys.stderr)
+        message = f"{args.command}: {exc.strerror or first_line(exc)}" + (f": {exc.filename}" if exc.filename else "")
+        print(f"profile-etl: {message}", file=sys.stderr)
+        print_failure(args, "refused", 2, message)
         return 2
+
+
+def print_failure(args, status: str, exit_code: int, error: str | None = None) -> None:
+    """`run --json` that ends without a summary still prints one JSON object, for the script reading it."""
+    if args.command == "run" and args.json:
+        print(json.dumps({"status": status, "exit_code": exit_code, "error": error}), flush=True)
 
 
 def explain(exc: Exception, command: str, settings: Settings) -> None:
@@ -158,6 +166,7 @@ def run_ingest(settings: Settings, args) -> int:
     except KeyboardInterrupt:
         print("\nprofile-etl: the run was interrupted. The published warehouse is as it was; the next run "
               "finishes or redoes this one's work.", file=sys.stderr)
+        print_failure(args, "interrupted", 130)
         return 130
     except Exception as exc:
         from warehouse.lake_health import refuse_damaged

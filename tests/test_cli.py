@@ -221,6 +221,9 @@ def test_a_home_that_is_a_file_is_refused(tmp_path, capsys):
     (tmp_path / "afile").write_text("not a folder")
     assert main(["--home", str(tmp_path / "afile"), "rebuild"]) == 2
     assert "is a file, not a folder" in capsys.readouterr().err
+    assert main(["--home", str(tmp_path / "afile"), "run", "--json"]) == 2
+    refused = json.loads(capsys.readouterr().out)
+    assert (refused["status"], refused["exit_code"]) == ("refused", 2) and "is a file" in refused["error"]
 
 
 def test_rebuild_refuses_without_a_lake_and_keeps_the_warehouse(loaded_home, capsys, tmp_path):

@@ -2,6 +2,9 @@
 never from another lineage of the lake."""
 from __future__ import annotations
 
+import json
+import re
+
 import duckdb
 import pytest
 
@@ -189,8 +192,11 @@ def test_an_analysts_marts_are_created_listed_and_a_broken_one_stops_the_publish
     assert line.split(None, 3) == ["badge_share", "mart", "1", "Share of papers with the Code badge."]
     mart.write_text("SELECT no_such_column FROM papers")
     write_dump(inbox, "001_7707062aadfcc580.txt", later_snapshot(sample_text), LATER)
-    with pytest.raises(Exception, match=r"badge_share\.sql: Binder Error: .*no_such_column"):
-        run_ingest(home, inbox)
+    capsys.readouterr()
+    assert main(["--home", str(home), "run", "--inbox", str(inbox), "--settle-seconds", "0", "--json"]) == 1
+    failed = json.loads(capsys.readouterr().out)   # a script reading --json gets an object, not nothing
+    assert (failed["status"], failed["exit_code"]) == ("failed", 1)
+    assert re.search(r"badge_share\.sql: Binder Error: .*no_such_column", failed["error"])
     with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:   # the last warehouse stays
         assert con.execute("SELECT count(*) FROM dumps").fetchone()[0] == 1
     capsys.readouterr()

@@ -213,12 +213,15 @@ def cmd_status(settings: Settings, args) -> int:
 
 
 def cmd_validate(settings: Settings, args) -> int:
-    from flows.validation import validate_files
-    problems, invalid = validate_files(args.files, settings.max_dump_bytes, identity.key_pattern(settings.profile_key_pattern))
-    for line in problems:
+    from flows.validation import held_dumps, validate_files
+    found = validate_files(args.files, settings.max_dump_bytes, identity.key_pattern(settings.profile_key_pattern),
+                           held_dumps(settings.lake))
+    for line in found.problems:
         print(line)
-    print(f"{len(args.files) - invalid} of {len(args.files)} files valid", file=sys.stderr)
-    return 1 if invalid else 0
+    dumps = len(args.files) - found.skipped
+    skipped = f"; {found.skipped} skipped, not dumps" if found.skipped else ""
+    print(f"{dumps - found.invalid} of {dumps} dump files valid{skipped}", file=sys.stderr)
+    return 1 if found.invalid else 0
 
 
 def cmd_export(settings: Settings, args) -> int:

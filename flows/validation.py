@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from core import identity
@@ -11,21 +12,32 @@ from core.validate import to_frames
 from flows.batch import transform
 from flows.discover import is_dump_name
 from schemas.tables import MERGED_TABLES, TABLES, empty_frame
-from store import extract
+from store import extract, storage
 
 
-def validate_files(paths: list[Path], max_bytes: int, key_pattern: re.Pattern = identity.DEFAULT_KEY) -> tuple[list[str], int]:
-    """Line-numbered problems of each file, as a run would judge it, and how many files are invalid."""
-    problems, invalid = [], 0
+@dataclass
+class Verdicts:
+    problems: list[str] = field(default_factory=list)   # line-numbered, and a status line per dump file
+    invalid: int = 0
+    skipped: int = 0                                     # files a run wouldn't read as dumps
+
+
+def validate_files(paths: list[Path], max_bytes: int, key_pattern: re.Pattern = identity.DEFAULT_KEY,
+                   held: frozenset[str] = frozenset()) -> Verdicts:
+    """Line-numbered problems of each file, as a run would judge it, and how many files are invalid.
+    A dump the home holds already (held: its dump ids) is said so: a run would skip it."""
+    found = Verdicts()
+    problems = found.problems
     for path in paths:
         if not path.is_file():
             problems.append(f"{path}: " + ("a folder: pass its files (e.g. FOLDER/*.txt)" if path.is_dir()
                                            else "no such file"))
-            invalid += 1
+            found.invalid += 1
             continue
         if not is_dump_name(path.name):
             problems.append(f"{path}: skipped, not a dump (a run reads *.txt and *.txt.gz files; a sidecar is read "
                             "with its dump)")
+            found.skipped += 1
             continue
         batch = Batch()
         stat = path.stat()
@@ -34,7 +46,7 @@ def validate_files(paths: list[Path], max_bytes: int, key_pattern: re.Pattern = 
                               key_pattern=key_pattern)
         if batch.unread:
             problems.append(f"can't read {batch.unread[0]}")
-            invalid += 1
+            found.invalid += 1
             continue
         tables = transform([to_frames(batch)], {name: empty_frame(TABLES[name]) for name in MERGED_TABLES})
         dump = tables["dumps"].row(0, named=True)
@@ -42,6 +54,16 @@ def validate_files(paths: list[Path], max_bytes: int, key_pattern: re.Pattern = 
             where = f"{path}:{reject['line_no']}" if reject["line_no"] else f"{path}"
             entry = f" (entry {reject['entry_index']})" if reject["entry_index"] else ""
             problems.append(f"{where}: {reject['reason']}{entry}")
-        invalid += dump["status"] != "loaded"
-        problems.append(f"{path}: {dump['status']}, {dump['entries_loaded']} of {dump['entries_found']} entries valid")
-    return problems, invalid
+        found.invalid += dump["status"] != "loaded"
+        problems.append(f"{path}: {dump['status']}, {dump['entries_loaded']} of {dump['entries_found']} entries valid"
+                        + ("; the home holds this dump already, so a run skips it" if dump["dump_id"] in held else ""))
+    return found
+
+
+def held_dumps(lake_dir: storage.Location) -> frozenset[str]:
+    """The dump ids of the home's lake; none where there is no lake, or none readable (validate needs no home)."""
+    from warehouse import lake
+    try:
+        return frozenset(lake.known_dump_ids(lake_dir))
+    except Exception:
+        return frozenset()

@@ -188,9 +188,18 @@ def test_validate_skips_what_a_run_would_not_read_as_a_dump(tmp_path, sample_tex
     good = write_dump(tmp_path, "good.txt", sample_text, FIRST)
     sidecar = tmp_path / "good.meta.json"
     sidecar.write_text('{"owner_name": "Ann"}')
-    assert main(["validate", str(good), str(sidecar)]) == 0
-    out = capsys.readouterr().out
-    assert f"{sidecar}: skipped, not a dump" in out and f"{good}: loaded, 50 of 50 entries valid" in out
+    assert main(["--home", str(tmp_path / "none"), "validate", str(good), str(sidecar)]) == 0
+    out, err = capsys.readouterr()
+    assert f"{sidecar}: skipped, not a dump" in out and f"{good}: loaded, 50 of 50 entries valid\n" in out
+    assert "1 of 1 dump files valid; 1 skipped, not dumps" in err
+
+
+def test_validate_says_when_the_home_holds_a_dump_already(loaded_home, tmp_path, capsys):
+    base = loaded_home[0]
+    [held] = (base / "inbox").iterdir()
+    assert main(["--home", str(base / "home"), "validate", str(held)]) == 0
+    assert f"{held}: loaded, 50 of 50 entries valid; the home holds this dump already, so a run skips it" in \
+        capsys.readouterr().out
 
 
 def test_validate_on_a_folder_says_to_pass_its_files(tmp_path, capsys):

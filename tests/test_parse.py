@@ -69,7 +69,7 @@ def test_an_author_line_naming_no_author_is_a_reject_saying_so(tmp_path):
     path = tmp_path / "authors.txt"
     path.write_text(HEADER + "\n".join(dumps.entry("LGAug 2, 2023", "One", "et al.", "x.") + [""]
                                        + dumps.entry("LGAug 3, 2023", "Two", "A B", "y.")))
-    problems, _ = validate_files([path], 10**6)
+    problems = validate_files([path], 10**6).problems
     assert problems[0] == f"{path}:9: author line names no author (only `et al.` or a tag) (entry 1)"
     assert problems[1].endswith("partial, 1 of 2 entries valid")
 
@@ -80,7 +80,8 @@ def assert_first_two_rejected(path, entries: list[tuple[str, str]], reason: str)
     heads = ["LGAug 2, 2023", "LGAug 3, 2023", "LGAug 4, 2023"]
     blocks = [dumps.entry(head, title, authors, "x.") for head, (title, authors) in zip(heads, entries)]
     path.write_text(HEADER + "\n".join(blocks[0] + [""] + blocks[1] + [""] + blocks[2]))
-    problems, invalid = validate_files([path], 10**6)
+    found = validate_files([path], 10**6)
+    problems, invalid = found.problems, found.invalid
     assert [p.split(": ", 1)[0] for p in problems] == [f"{path}:9", f"{path}:16", str(path)]
     assert all(reason in p for p in problems[:2])
     assert problems[2].endswith("partial, 1 of 3 entries valid") and invalid == 1

@@ -51,6 +51,9 @@ def read_dump(path: storage.Location, max_bytes: int, listed: tuple[int, int] | 
     try:
         raw = _read_limited(path, max_bytes, gz, listed)
     except (gzip.BadGzipFile, EOFError, zlib.error) as exc:   # the bytes are damaged: that won't pass
+        if str(exc).startswith("Not a gzipped file"):
+            return _refused(path, f"named .gz, but not gzip-compressed ({exc}): if it is a dump as text, rename it "
+                                  "to end in .txt (`mv` keeps its time), and the next run loads it", listed)
         return _refused(path, f"can't decompress the file: {exc} (cut short or damaged: put the whole file in the "
                               "inbox, and the next run loads it)", listed)
     except OSError as exc:

@@ -142,7 +142,8 @@ def test_good_dumps_load_beside_oversized_ones(limited):
                         f"{LIMIT_HINT}"),
     ("002_truncated.txt.gz", "can't decompress the file: Compressed file ended before the end-of-stream marker "
                              "was reached" + CUT_HINT),
-    ("003_not_gzip.txt.gz", "can't decompress the file: Not a gzipped file (b'<!')" + CUT_HINT),
+    ("003_not_gzip.txt.gz", "named .gz, but not gzip-compressed (Not a gzipped file (b'<!')): if it is a dump as "
+                            "text, rename it to end in .txt (`mv` keeps its time), and the next run loads it"),
 ])
 def test_oversized_and_broken_dumps_are_quarantined_with_their_stored_bytes_in_raw(limited, name, reason):
     home, inbox, _ = limited

@@ -97,12 +97,22 @@ def cmd_rebuild(settings: Settings, args) -> int:
     return 0
 
 
+def not_a_home(settings: Settings) -> bool:
+    """A folder with files, none of them a home's (an empty folder is a new home)."""
+    parts = (settings.raw, settings.state, settings.warehouse, settings.home / "inbox")
+    return (not any(path.exists() for path in parts) and not storage.exists(settings.lake)
+            and any(settings.home.iterdir()))
+
+
 def cmd_doctor(settings: Settings, args) -> int:
     from flows import doctor
     from flows.findings import report
     if not settings.home.is_dir():
         raise UserError(f"no home at {settings.home}: nothing to check (check --home or PROFILE_ETL_HOME)")
     storage.reachable(settings.lake)
+    if not_a_home(settings):   # an inbox given as --home, say: left untouched
+        raise UserError(f"{settings.home} holds no home (no lake/, raw/, state/ or warehouse.duckdb) but other "
+                        "files: nothing to check (check --home or PROFILE_ETL_HOME)")
     with doctor_lock(settings, args.repair):
         findings = doctor.examine(settings)
         sys.stdout.write(report(findings))

@@ -13,6 +13,7 @@ import polars as pl
 from core import identity
 from core.records import SourceFile
 from flows import batch, merge
+from flows.runs import run_row
 from flows.progress import Progress
 from schemas.tables import APPEND_TABLES, MERGED_TABLES, OBSERVED_TABLES, TABLES, empty_frame, polars_schema
 from store import extract, raw_store, scratch, storage
@@ -168,6 +169,15 @@ def checks_failed(exc: Exception, lake_rebuilt: bool) -> str:
     return f"({exc}). The published warehouse is as it was; {then}"
 
 
+def with_dead_runs(history: pl.DataFrame, dumps: pl.DataFrame) -> pl.DataFrame:
+    """The runs history, with a failed row for each run that died before its commit point and whose
+    copies the rebuild loads (each dump keeps its first run), so that every dump names a run."""
+    dead = dumps.filter(~pl.col("run_id").is_in(history["run_id"].implode()))
+    rows = [run_row(run_id, group["ingested_at"].min(), "failed", 0, group)
+            for (run_id,), group in dead.group_by("run_id", maintain_order=True)]
+    return pl.concat([history, conform("runs", pl.DataFrame(rows))]).sort("started_at") if rows else history
+
+
 def lake_from_raw(settings: Settings, drop: Drop = Drop()) -> list[str]:
     """Re-parse every raw/ copy into a new lake, keep the runs history, and put it in the old one's
     place, once every copy is verified (verify_raw). Returns notes for the user: the dumps dropped,
@@ -239,8 +249,9 @@ def read_copies(settings: Settings, copies: list[tuple[SourceFile, dict]], work:
 
 def write_tables(lake_dir: storage.Location, files: dict[str, list[Path]], history: pl.DataFrame, seq: int) -> None:
     for name in APPEND_TABLES:
-        lake.overwrite(lake_dir, name, scratch.read_scratch(files[name]) if files[name] else empty_frame(TABLES[name]),
-                       seq)
+        rows = scratch.read_scratch(files[name]) if files[name] else empty_frame(TABLES[name])
+        lake.overwrite(lake_dir, name, rows, seq)
+        history = with_dead_runs(history, rows) if name == "dumps" else history
     for name in MERGED_TABLES:   # emptied, then merged into as a run merges
         lake.overwrite(lake_dir, name, empty_frame(TABLES[name]), seq)
     for name in OBSERVED_TABLES:

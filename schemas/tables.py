@@ -132,7 +132,8 @@ class Rejects(pa.DataFrameModel):
 
 class Runs(pa.DataFrameModel):
     """One row per ingestion run. A run that fails after its lake commit (while publishing the
-    warehouse) keeps its data, which the next run publishes, and its row's status becomes failed."""
+    warehouse) keeps its data, which the next run publishes, and its row's status becomes failed.
+    One killed before that has no row, unless `rebuild --from-raw` loads its dumps: then a failed one."""
     run_id: str = pa.Field(unique=True, description="Run identity (also the Prefect flow run name)")
     started_at: UtcDatetime = pa.Field(description="Start of the run, UTC")
     finished_at: UtcDatetime = pa.Field(nullable=True, description="When the run's data was ready to commit to the lake, UTC (the warehouse is published just after)")

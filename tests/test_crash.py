@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from flows.pipeline import ingest
@@ -91,6 +92,27 @@ def test_a_run_killed_between_its_raw_copies_and_their_meta_file_leaves_raw_rebu
     ingest(home=home, inbox=inbox, settle_seconds=0)
     assert main(["--home", str(home), "rebuild", "--from-raw"]) == 0
     assert differences(home, expected) == []
+
+
+def test_a_rebuild_from_raw_after_a_killed_run_gives_its_dumps_a_run_row(homes, tmp_path, capsys):
+    """The killed run's copies load, under that run's id, which gets a failed row in the history."""
+    from flows.cli import main
+    before, inbox, _ = homes
+    home = tmp_path / "home"
+    shutil.copytree(before, home, symlinks=True)
+    killed = subprocess.run([str(BIN / "profile-etl"), "--home", str(home), "run", "--inbox", str(inbox),
+                             "--settle-seconds", "0"], env=api_env() | {CRASH_ENV: "lake:committed:listings"},
+                            capture_output=True, text=True, timeout=300)
+    assert killed.returncode == -9, killed.stderr
+    assert main(["--home", str(home), "rebuild", "--from-raw"]) == 0
+    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
+        dead = con.execute("SELECT r.run_id, r.status, r.dumps_new, count(*) FROM dumps AS d JOIN runs AS r "
+                           "USING (run_id) WHERE r.run_id NOT IN (SELECT run_id FROM runs WHERE status = 'completed') "
+                           "GROUP BY ALL").fetchall()
+        assert con.execute("SELECT count(*) FROM dumps WHERE run_id NOT IN (SELECT run_id FROM runs)").fetchone() == (0,)
+    [(_, status, new, dumps)] = dead
+    assert (status, new) == ("failed", dumps) and dumps > 0
+    assert main(["--home", str(home), "check"]) == 0 and "dumps_name_a_run" in capsys.readouterr().out
 
 
 def failed_run(point: str, homes, tmp_path: Path, monkeypatch) -> Path:

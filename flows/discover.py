@@ -212,10 +212,12 @@ def index_for_run(state: Path, move_damaged: bool = True) -> tuple[pl.DataFrame,
                                               f"so every inbox file was read again; the old one is {aside.name}")
 
 
-def add_to_file_index(state: Path, files: list[pl.DataFrame], listed: pl.DataFrame | None = None) -> None:
+def add_to_file_index(state: Path, files: list[pl.DataFrame],
+                      listed: tuple[storage.Location, pl.DataFrame] | None = None) -> None:
     """Index the run's files (path, size, mtime_ns, dump_id); a file indexed again keeps its new row.
-    With the run's listing (listed_keys), rows of files no longer there as indexed (removed, or
-    changed since) go, so the index follows the inbox rather than everything it ever held."""
+    With the run's inbox and listing (listed_keys), rows of files in that inbox no longer there as
+    indexed (removed, or changed since) go, so the index follows the inbox rather than everything it
+    ever held; those of a home's other inboxes stay."""
     if not any(frame.height for frame in files):
         return
     path = state / FILE_INDEX
@@ -223,7 +225,10 @@ def add_to_file_index(state: Path, files: list[pl.DataFrame], listed: pl.DataFra
     rows = pl.concat([*old, *files], how="vertical_relaxed").cast(dict(FILE_SCHEMA))
     index = rows.unique(["path", "size", "mtime_ns"], keep="last", maintain_order=True)
     if listed is not None:
-        index = index.join(listed, on=["path", "size", "mtime_ns"], how="semi", maintain_order="left")
+        inbox, keys = listed
+        elsewhere = ~pl.col("path").str.starts_with(identity.printable(str(inbox)).rstrip("/") + "/")
+        index = index.join(keys, on=["path", "size", "mtime_ns"], how="semi", maintain_order="left").vstack(
+            index.filter(elsewhere))
     state.mkdir(parents=True, exist_ok=True)
     tmp = state / f".{FILE_INDEX}.tmp"
     index.write_parquet(tmp)

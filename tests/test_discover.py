@@ -133,11 +133,17 @@ def test_the_file_index_keeps_only_files_the_run_listed_as_indexed(tmp_path):
         found = scan_inbox(inbox, settle_seconds=0).found
         rows = pl.DataFrame([(*key, f"id-{Path(key[0]).stem}") for key in listed_keys(found).iter_rows()],
                             schema=FILE_SCHEMA, orient="row")
-        add_to_file_index(state, [rows], listed_keys(found))
+        add_to_file_index(state, [rows], (inbox, listed_keys(found)))
+    other = tmp_path / "inbox-2"   # another inbox of the home, whose rows stay
+    other.mkdir()
+    (other / "000_d.txt").write_text("h-index1\nd\n")
+    keys = listed_keys(scan_inbox(other, settle_seconds=0).found)
+    add_to_file_index(state, [pl.DataFrame([(*key, "id-d") for key in keys.rows()], schema=FILE_SCHEMA, orient="row")],
+                      (other, keys))
     index_run()
     (inbox / "000_a.txt").unlink()
     (inbox / "000_b.txt").write_text("h-index2\nb, longer now\n")
     index_run()
     index = read_file_index(state)
-    assert sorted(Path(p).name for p in index["path"]) == ["000_b.txt", "000_c.txt"]
+    assert sorted(Path(p).name for p in index["path"]) == ["000_b.txt", "000_c.txt", "000_d.txt"]
     assert index.filter(pl.col("path").str.ends_with("000_b.txt"))["size"].to_list() == [(inbox / "000_b.txt").stat().st_size]

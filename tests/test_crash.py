@@ -2,7 +2,6 @@
 the home equals that of an uninterrupted run: no lost dump, no duplicate row, no orphan file."""
 from __future__ import annotations
 
-import datetime as dt
 import os
 import shutil
 import subprocess
@@ -15,7 +14,7 @@ import pytest
 from flows.pipeline import ingest
 from store.faults import CRASH_ENV, FAIL_ENV, InjectedFault
 from tests import dumps
-from tests.conftest import SAMPLE_NAME, UTC, write_dump
+from tests.conftest import SAMPLE_NAME, write_dump
 from tests.test_pipeline import FIRST, LATER, later_snapshot, other_profile
 from tests.warehouse_state import differences, lake_leftovers, run_statuses, same_tables, warehouse_tables
 
@@ -60,15 +59,22 @@ def api_env() -> dict[str, str]:
     return env | {"PREFECT_API_URL": str(get_current_settings().api.url), "DO_NOT_TRACK": "1"}
 
 
-@pytest.mark.parametrize("point", POINTS)
-def test_killed_run_then_rerun_equals_uninterrupted_run(point, homes, tmp_path):
-    before, inbox, expected = homes
+def killed_run(point: str, homes, tmp_path: Path) -> Path:
+    """A copy of the home before the second run, after a `profile-etl run` process killed at point."""
+    before, inbox, _ = homes
     home = tmp_path / "home"
     shutil.copytree(before, home, symlinks=True)
     killed = subprocess.run([str(BIN / "profile-etl"), "--home", str(home), "run", "--inbox", str(inbox),
                              "--settle-seconds", "0"], env=api_env() | {CRASH_ENV: point},
                             capture_output=True, text=True, timeout=300)
     assert killed.returncode == -9, f"the run was not killed at {point}: {killed.stderr}"
+    return home
+
+
+@pytest.mark.parametrize("point", POINTS)
+def test_killed_run_then_rerun_equals_uninterrupted_run(point, homes, tmp_path):
+    before, inbox, expected = homes
+    home = killed_run(point, homes, tmp_path)
     published = warehouse_tables(home)   # readers see the old state or the new one, nothing between
     assert same_tables(published, warehouse_tables(before)) or same_tables(published, warehouse_tables(expected))
     ingest(home=home, inbox=inbox, settle_seconds=0)
@@ -82,13 +88,8 @@ def test_a_run_killed_between_its_raw_copies_and_their_meta_file_leaves_raw_rebu
     """The copies the killed run wrote are named by the rerun's meta file (the rerun finds them written),
     so a lake rebuilt from raw/ holds every dump."""
     from flows.cli import main
-    before, inbox, expected = homes
-    home = tmp_path / "home"
-    shutil.copytree(before, home, symlinks=True)
-    killed = subprocess.run([str(BIN / "profile-etl"), "--home", str(home), "run", "--inbox", str(inbox),
-                             "--settle-seconds", "0"], env=api_env() | {CRASH_ENV: "extract:copies-written"},
-                            capture_output=True, text=True, timeout=300)
-    assert killed.returncode == -9, killed.stderr
+    _, inbox, expected = homes
+    home = killed_run("extract:copies-written", homes, tmp_path)
     ingest(home=home, inbox=inbox, settle_seconds=0)
     assert main(["--home", str(home), "rebuild", "--from-raw"]) == 0
     assert differences(home, expected) == []
@@ -97,13 +98,7 @@ def test_a_run_killed_between_its_raw_copies_and_their_meta_file_leaves_raw_rebu
 def test_a_rebuild_from_raw_after_a_killed_run_gives_its_dumps_a_run_row(homes, tmp_path, capsys):
     """The killed run's copies load, under that run's id, which gets a failed row in the history."""
     from flows.cli import main
-    before, inbox, _ = homes
-    home = tmp_path / "home"
-    shutil.copytree(before, home, symlinks=True)
-    killed = subprocess.run([str(BIN / "profile-etl"), "--home", str(home), "run", "--inbox", str(inbox),
-                             "--settle-seconds", "0"], env=api_env() | {CRASH_ENV: "lake:committed:listings"},
-                            capture_output=True, text=True, timeout=300)
-    assert killed.returncode == -9, killed.stderr
+    home = killed_run("lake:committed:listings", homes, tmp_path)
     assert main(["--home", str(home), "rebuild", "--from-raw"]) == 0
     with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
         dead = con.execute("SELECT r.run_id, r.status, r.dumps_new, count(*) FROM dumps AS d JOIN runs AS r "

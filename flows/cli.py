@@ -213,9 +213,9 @@ def cmd_status(settings: Settings, args) -> int:
 
 
 def cmd_validate(settings: Settings, args) -> int:
-    from flows.validation import held_dumps, validate_files
+    from flows.validation import held_dump_ids, validate_files
     found = validate_files(args.files, settings.max_dump_bytes, identity.key_pattern(settings.profile_key_pattern),
-                           held_dumps(settings.lake))
+                           held_dump_ids(settings.lake))
     for line in found.problems:
         print(line)
     dumps = len(args.files) - found.skipped

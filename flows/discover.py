@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -226,13 +227,21 @@ def add_to_file_index(state: Path, files: list[pl.DataFrame],
     index = rows.unique(["path", "size", "mtime_ns"], keep="last", maintain_order=True)
     if listed is not None:
         inbox, keys = listed
-        elsewhere = ~pl.col("path").str.starts_with(identity.printable(str(inbox)).rstrip("/") + "/")
-        index = index.join(keys, on=["path", "size", "mtime_ns"], how="semi", maintain_order="left").vstack(
-            index.filter(elsewhere))
+        prefix = unschemed(identity.printable(str(inbox))).rstrip("/") + "/"
+        elsewhere = index.filter(~pl.col("path").str.replace(SCHEME, "").str.starts_with(prefix))
+        index = (index.join(keys, on=["path", "size", "mtime_ns"], how="semi", maintain_order="left")
+                 .vstack(elsewhere).unique(["path", "size", "mtime_ns"], maintain_order=True))
     state.mkdir(parents=True, exist_ok=True)
     tmp = state / f".{FILE_INDEX}.tmp"
     index.write_parquet(tmp)
     os.replace(tmp, path)
+
+
+SCHEME = r"^[A-Za-z][A-Za-z0-9+.-]*://"   # a listing names s3a:// objects s3://, as fsspec does
+
+
+def unschemed(path: str) -> str:
+    return re.sub(SCHEME, "", path)
 
 
 def unrecognised(found: list[tuple[str | storage.Url, int, int]], index: pl.DataFrame, known: set[str]) -> list[SourceFile]:

@@ -98,10 +98,11 @@ def cmd_rebuild(settings: Settings, args) -> int:
 
 
 def not_a_home(settings: Settings) -> bool:
-    """A folder with files, none of them a home's (an empty folder is a new home)."""
+    """An inbox, say: a folder of dump files without a home's parts (an empty folder is a new home)."""
+    from flows.discover import is_dump_name
     parts = (settings.raw, settings.state, settings.warehouse, settings.home / "inbox")
     return (not any(path.exists() for path in parts) and not storage.exists(settings.lake)
-            and any(settings.home.iterdir()))
+            and any(is_dump_name(path.name) for path in settings.home.iterdir()))
 
 
 def cmd_doctor(settings: Settings, args) -> int:
@@ -111,8 +112,8 @@ def cmd_doctor(settings: Settings, args) -> int:
         raise UserError(f"no home at {settings.home}: nothing to check (check --home or PROFILE_ETL_HOME)")
     storage.reachable(settings.lake)
     if not_a_home(settings):   # an inbox given as --home, say: left untouched
-        raise UserError(f"{settings.home} holds no home (no lake/, raw/, state/ or warehouse.duckdb) but other "
-                        "files: nothing to check (check --home or PROFILE_ETL_HOME)")
+        raise UserError(f"{settings.home} holds dump files but no home (no lake/, raw/, state/ or warehouse.duckdb): "
+                        "nothing to check (check --home or PROFILE_ETL_HOME)")
     with doctor_lock(settings, args.repair):
         findings = doctor.examine(settings)
         sys.stdout.write(report(findings))

@@ -169,13 +169,14 @@ def checks_failed(exc: Exception, lake_rebuilt: bool) -> str:
     return f"({exc}). The published warehouse is as it was; {then}"
 
 
-def with_dead_runs(history: pl.DataFrame, dumps: pl.DataFrame) -> pl.DataFrame:
-    """The runs history, with a failed row for each run that died before its commit point and whose
-    copies the rebuild loads (each dump keeps its first run), so that every dump names a run."""
+def dead_runs(history: pl.DataFrame, dumps: pl.DataFrame) -> pl.DataFrame:
+    """A failed runs row for each run the history lacks whose copies the rebuild loads (each dump
+    keeps its first run): one killed before its commit point, or lost with the history, so that
+    every dump names a run."""
     dead = dumps.filter(~pl.col("run_id").is_in(history["run_id"].implode()))
     rows = [run_row(run_id, group["ingested_at"].min(), "failed", 0, group)
             for (run_id,), group in dead.group_by("run_id", maintain_order=True)]
-    return pl.concat([history, conform("runs", pl.DataFrame(rows))]).sort("started_at") if rows else history
+    return conform("runs", pl.DataFrame(rows)) if rows else history.clear()
 
 
 def lake_from_raw(settings: Settings, drop: Drop = Drop()) -> list[str]:
@@ -200,12 +201,11 @@ def lake_from_raw(settings: Settings, drop: Drop = Drop()) -> list[str]:
     # the versions old runs recorded belong to the lake before the rebuild: nothing rolls back to them
     history = runs.with_columns(lake_versions=pl.lit(None, pl.String))
     if storage.is_url(settings.lake):   # no folder rename on object storage: each table rewritten in place
-        load_copies(settings, settings.lake, copies, history)
-        return notes
+        return notes + dead_runs_note(load_copies(settings, settings.lake, copies, history))
     fresh, old = side_folder(settings.lake, "rebuild"), side_folder(settings.lake, "old")
     shutil.rmtree(fresh, ignore_errors=True)   # a dead rebuild's: made from raw/, made again now
     try:
-        load_copies(settings, fresh, copies, history)
+        notes += dead_runs_note(load_copies(settings, fresh, copies, history))
     except Exception:
         shutil.rmtree(fresh, ignore_errors=True)
         raise
@@ -219,17 +219,25 @@ def lake_from_raw(settings: Settings, drop: Drop = Drop()) -> list[str]:
     return notes
 
 
+def dead_runs_note(run_ids: list[str]) -> list[str]:
+    if not run_ids:
+        return []
+    shown = ", ".join(run_ids[:3]) + (" …" if len(run_ids) > 3 else "")
+    return [f"gave {len(run_ids)} run{'' if len(run_ids) == 1 else 's'} that the runs history lacks a failed row "
+            f"({shown}): each was killed before its commit point, or lost with the history; its dumps load under it"]
+
+
 def load_copies(settings: Settings, lake_dir: storage.Location, copies: list[tuple[SourceFile, dict]],
-                history: pl.DataFrame) -> None:
+                history: pl.DataFrame) -> list[str]:
     """The raw/ copies into the lake as a run loads its files: batch by batch to scratch, then each
     append table in one commit and each mutable table merged in parts, so memory follows a batch,
     a part and the append tables' rows (docs/lake.md), not all of raw/. Every table is rewritten, the
     runs history last: its commit is the rebuild's commit point (one that dies before it is undone
-    as a dead run is)."""
+    as a dead run is). Returns the runs given a failed row (dead_runs)."""
     seq, work = recovery.begin_rewrite(lake_dir), settings.state / REBUILD_SCRATCH
     shutil.rmtree(work, ignore_errors=True)   # a dead rebuild's
     try:
-        write_tables(lake_dir, read_copies(settings, copies, work), history, seq)
+        return write_tables(lake_dir, read_copies(settings, copies, work), history, seq)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -247,14 +255,17 @@ def read_copies(settings: Settings, copies: list[tuple[SourceFile, dict]], work:
     return batch.scratch_files(results)
 
 
-def write_tables(lake_dir: storage.Location, files: dict[str, list[Path]], history: pl.DataFrame, seq: int) -> None:
+def write_tables(lake_dir: storage.Location, files: dict[str, list[Path]], history: pl.DataFrame, seq: int) -> list[str]:
+    dead = history.clear()
     for name in APPEND_TABLES:
         rows = scratch.read_scratch(files[name]) if files[name] else empty_frame(TABLES[name])
         lake.overwrite(lake_dir, name, rows, seq)
-        history = with_dead_runs(history, rows) if name == "dumps" else history
+        if name == "dumps":
+            dead = dead_runs(history, rows)
     for name in MERGED_TABLES:   # emptied, then merged into as a run merges
         lake.overwrite(lake_dir, name, empty_frame(TABLES[name]), seq)
     for name in OBSERVED_TABLES:
         if files[name]:
             merge.merge_table(merge.TableMerge(lake_dir, name, files[name], seq, emptied=True))
-    lake.overwrite(lake_dir, "runs", history, seq)
+    lake.overwrite(lake_dir, "runs", pl.concat([history, dead]).sort("started_at") if dead.height else history, seq)
+    return dead["run_id"].to_list()

@@ -60,7 +60,7 @@ def validate_files(paths: list[Path], max_bytes: int, key_pattern: re.Pattern = 
     return found
 
 
-def held_dumps(lake_dir: storage.Location) -> frozenset[str]:
+def held_dump_ids(lake_dir: storage.Location) -> frozenset[str]:
     """The dump ids of the home's lake; none where there is no lake, or none readable (validate needs no home)."""
     from warehouse import lake
     try:

@@ -24,7 +24,6 @@ BREAKAGES = {
     "papers_are_listed": "UPDATE papers SET last_seen_at = last_seen_at + INTERVAL 1 DAY",
     "profiles_count_their_snapshots": "UPDATE profiles SET snapshots = snapshots + 1",
     "runs_are_finished": "UPDATE runs SET finished_at = NULL",
-    "dumps_name_a_run": "DELETE FROM runs",
     "snapshots_belong_to_readable_dumps": "UPDATE dumps SET status = 'quarantined'",
     "quarantined_dumps_have_a_reason": "UPDATE dumps SET status = 'quarantined', reason = NULL",
 }

@@ -107,7 +107,8 @@ def test_a_rebuild_from_raw_after_a_killed_run_gives_its_dumps_a_run_row(homes, 
         assert con.execute("SELECT count(*) FROM dumps WHERE run_id NOT IN (SELECT run_id FROM runs)").fetchone() == (0,)
     [(_, status, new, dumps)] = dead
     assert (status, new) == ("failed", dumps) and dumps > 0
-    assert main(["--home", str(home), "check"]) == 0 and "dumps_name_a_run" in capsys.readouterr().out
+    assert main(["--home", str(home), "check"]) == 0
+    assert f"gave 1 run that the runs history lacks a failed row ({dead[0][0]})" in capsys.readouterr().err
 
 
 def failed_run(point: str, homes, tmp_path: Path, monkeypatch) -> Path:

@@ -147,3 +147,14 @@ def test_the_file_index_keeps_only_files_the_run_listed_as_indexed(tmp_path):
     index = read_file_index(state)
     assert sorted(Path(p).name for p in index["path"]) == ["000_b.txt", "000_c.txt", "000_d.txt"]
     assert index.filter(pl.col("path").str.ends_with("000_b.txt"))["size"].to_list() == [(inbox / "000_b.txt").stat().st_size]
+
+
+def test_the_file_index_of_an_s3a_inbox_prunes_the_rows_listed_as_s3(tmp_path):
+    """A listing names the objects of an s3a:// inbox s3:// (as fsspec does): they are still its rows."""
+    from flows.discover import add_to_file_index, read_file_index
+    from store.storage import Url
+    rows = pl.DataFrame([("s3://bucket/inbox/a.txt", 1, 1, "id-a"), ("s3://bucket/inbox/b.txt", 1, 1, "id-b")],
+                        schema=FILE_SCHEMA, orient="row")
+    add_to_file_index(tmp_path, [rows], (Url("s3a://bucket/inbox"), rows.drop("dump_id")))
+    add_to_file_index(tmp_path, [rows.tail(1)], (Url("s3a://bucket/inbox"), rows.tail(1).drop("dump_id")))
+    assert read_file_index(tmp_path)["path"].to_list() == ["s3://bucket/inbox/b.txt"]

@@ -44,7 +44,7 @@ def test_a_folder_that_is_no_home_is_refused_and_left_untouched(tmp_path, sample
     inbox = tmp_path / "inbox"   # given as --home by mistake
     write_dump(inbox, SAMPLE_NAME, sample_text, FIRST)
     assert main(["--home", str(inbox), "doctor"]) == 2
-    assert f"{inbox} holds no home (no lake/, raw/, state/ or warehouse.duckdb) but other files" in capsys.readouterr().err
+    assert f"{inbox} holds dump files but no home (no lake/, raw/, state/ or warehouse.duckdb)" in capsys.readouterr().err
     assert [path.name for path in inbox.iterdir()] == [SAMPLE_NAME]
 
 
@@ -120,8 +120,9 @@ def test_a_home_that_is_not_there_is_named_and_a_new_one_passes(tmp_path, capsys
     code = main(["--home", str(tmp_path / "typo"), "doctor"])
     assert code == 2 and f"no home at {tmp_path / 'typo'}" in capsys.readouterr().err
     (tmp_path / "new").mkdir()
-    code, out = doctor(tmp_path / "new", capsys)
-    assert code == 0 and "lake: none yet (a new home)" in out, out
+    for _ in range(2):   # its own lock file doesn't make it something else
+        code, out = doctor(tmp_path / "new", capsys)
+        assert code == 0 and "lake: none yet (a new home)" in out, out
 
 
 def test_copies_the_lake_holds_that_no_meta_file_names_are_a_problem(home, capsys):

@@ -43,7 +43,8 @@ def main(argv: list[str] | None = None) -> int:
             raise
     except UserError as exc:
         print(f"profile-etl: {exc}", file=sys.stderr)
-        print_failure(args, "failed" if isinstance(exc, RunFailed) else "refused", exc.exit_code, str(exc))
+        print_failure(args, "failed" if isinstance(exc, RunFailed) else "refused", exc.exit_code, str(exc),
+                      getattr(exc, "run_id", None))
         return exc.exit_code
     except OSError as exc:   # a path the command can't read or write: the OS says why
         if isinstance(exc, BrokenPipeError):
@@ -55,10 +56,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
-def print_failure(args, status: str, exit_code: int, error: str | None = None) -> None:
-    """`run --json` that ends without a summary still prints one JSON object, for the script reading it."""
+def print_failure(args, status: str, exit_code: int, error: str | None = None, run_id: str | None = None) -> None:
+    """`run --json` that ends without a summary still prints one JSON object, for the script reading
+    it: run_id names the run's `failed` row in `runs`, when the run got that far."""
     if args.command == "run" and args.json:
-        print(json.dumps({"status": status, "exit_code": exit_code, "error": error}), flush=True)
+        print(json.dumps({"status": status, "exit_code": exit_code, "error": error, "run_id": run_id}), flush=True)
 
 
 def explain(exc: Exception, command: str, settings: Settings) -> None:
@@ -171,9 +173,11 @@ def run_ingest(settings: Settings, args) -> int:
     except Exception as exc:
         from warehouse.lake_health import refuse_damaged
         refuse_damaged(settings.lake, "the run")
-        raise RunFailed(f"the run failed ({type(exc).__name__}: {exc}). The published warehouse is as it was; "
-                        f"if the failure came after the lake commit, the next run publishes that data. "
-                        f"Fix the cause and run again; `profile-etl history` lists the runs, this one too.") from None
+        failed = RunFailed(f"the run failed ({type(exc).__name__}: {exc}). The published warehouse is as it was; "
+                           f"if the failure came after the lake commit, the next run publishes that data. "
+                           f"Fix the cause and run again; `profile-etl history` lists the runs, this one too.")
+        failed.run_id = getattr(exc, "run_id", None)
+        raise failed from None
     seconds = round(time.monotonic() - STARTED, 3)
     print(json.dumps(summary | {"wall_seconds": seconds}, default=str, indent=1) if args.json
           else describe(summary, seconds))

@@ -3,6 +3,7 @@
 Tasks take batches of files (a task costs ~10 ms); only tasks that do I/O retry.
 """
 
+import contextlib
 import datetime as dt
 import os
 from concurrent.futures import ThreadPoolExecutor
@@ -145,8 +146,10 @@ def ingest(home: Path | None = None, inbox: Path | str | None = None, batch_size
         seq, listed = prepare_lake(settings)
         try:
             return ingest_new_dumps(settings, run_id, started_at, reprocess, seq, listed)
-        except Exception:
+        except Exception as exc:
             record_failed_run(settings, run_id, started_at, seq)
+            with contextlib.suppress(AttributeError):
+                exc.run_id = run_id   # the failed row's, for `run --json`
             raise
 
 

@@ -196,6 +196,8 @@ def test_an_analysts_marts_are_created_listed_and_a_broken_one_stops_the_publish
     assert main(["--home", str(home), "run", "--inbox", str(inbox), "--settle-seconds", "0", "--json"]) == 1
     failed = json.loads(capsys.readouterr().out)   # a script reading --json gets an object, not nothing
     assert (failed["status"], failed["exit_code"]) == ("failed", 1)
+    runs = lake.read_table(home / "lake", "runs")   # its row, marked failed (the warehouse is as it was)
+    assert runs.filter(runs["run_id"] == failed["run_id"])["status"].to_list() == ["failed"]
     assert re.search(r"badge_share\.sql: Binder Error: .*no_such_column", failed["error"])
     with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:   # the last warehouse stays
         assert con.execute("SELECT count(*) FROM dumps").fetchone()[0] == 1

@@ -75,7 +75,9 @@ class Watcher:
     quiet_seconds. Temporary names (`.part`, `.tmp`, dot files) don't count until they are renamed.
     While new files keep arriving, the settled ones run after max_wait_seconds (default: 10 quiet
     periods, at least a minute). Settled files a run left unread (or a run that failed) count again
-    after retry_seconds, or when changed; a new file's run tries them too."""
+    after retry_seconds, or when changed; a new file's run tries them too. A run that failed after
+    its files were committed (publishing the warehouse, say) leaves none pending: after retry_seconds
+    a run is due anyway, to publish what the lake holds."""
     settings: Settings
     quiet_seconds: float
     clock: Callable[[], float] = time.monotonic
@@ -86,6 +88,7 @@ class Watcher:
     _seen: frozenset = field(default=frozenset())     # pending at the last check
     _tried: frozenset = field(default=frozenset())    # settled and pending when the last run started
     _tried_at: float = 0.0
+    _failed_at: float | None = None   # when the last run failed, until a run starts again
     _known: tuple = (None, frozenset())   # (the dumps log's stamp, the dump ids the lake holds)
 
     def pending(self) -> frozenset:
@@ -111,6 +114,8 @@ class Watcher:
         if self._tried and now - self._tried_at >= self.retry_seconds:
             self._tried = frozenset()
         self._seen = self.pending()
+        if self._failed_at is not None and now - self._failed_at >= self.retry_seconds:
+            return True
         fresh = self._seen - self._tried
         self._first_seen = {key: self._first_seen.get(key, now) for key in fresh}
         if not fresh:
@@ -127,6 +132,11 @@ class Watcher:
         found = discover.scan_inbox(self.settings.inbox, self.settings.settle_seconds).found
         self._tried = self._seen & {discover.row_key(row) for row in found}
         self._tried_at, self._first_seen, self._waiting_since = self.clock(), {}, None
+        self._failed_at = None
+
+    def failed(self) -> None:
+        """The run just started failed."""
+        self._failed_at = self.clock()
 
 
 def watch(settings: Settings, run: Callable[[], dict], quiet_seconds: float, poll_seconds: float,
@@ -142,8 +152,9 @@ def watch(settings: Settings, run: Callable[[], dict], quiet_seconds: float, pol
             started = time.monotonic()
             try:
                 summary = run()
-            except Exception as exc:  # recorded in `runs`; its files wait for a new file or retry_seconds
+            except Exception as exc:  # recorded in `runs`; a run is due again with a new file or after retry_seconds
                 print(f"watch: run {runs} failed: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
+                watcher.failed()
                 continue
             print(f"watch: run {runs}: {describe(summary, time.monotonic() - started)}", flush=True)
         time.sleep(poll_seconds)

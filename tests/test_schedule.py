@@ -252,6 +252,23 @@ def test_watcher_sees_the_dumps_of_a_rolled_back_run_as_new(tmp_path, sample_tex
     assert watcher.pending() == {discover.row_key((str(path), stat.st_size, stat.st_mtime_ns))}
 
 
+def test_after_a_failed_run_another_is_due_after_the_retry_time_though_nothing_is_pending(tmp_path):
+    """A run that failed publishing committed its files: none is pending, but the warehouse is behind."""
+    now = [0.0]
+    settings = Settings.load(home=tmp_path / "home", inbox=tmp_path / "inbox")
+    settings.inbox.mkdir(parents=True)
+    watcher = Watcher(settings, quiet_seconds=2, clock=lambda: now[0], retry_seconds=60)
+    watcher.ran()
+    watcher.failed()
+    for now[0] in (1.0, 30.0, 59.0):
+        assert not watcher.due()
+    now[0] = 60.0
+    assert watcher.due()
+    watcher.ran()                                      # that run starts; it succeeds
+    now[0] = 200.0
+    assert not watcher.due()
+
+
 def test_files_that_keep_arriving_run_after_the_longest_wait(tmp_path, sample_text):
     """A trickle of a file a second never goes quiet for 2 s: it runs after max_wait_seconds."""
     now = [0.0]

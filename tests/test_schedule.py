@@ -285,9 +285,10 @@ def test_files_that_keep_arriving_run_after_the_longest_wait(tmp_path, sample_te
 def test_serve_makes_a_deployment_per_home_whose_runs_queue_behind_a_manual_run(tmp_path, monkeypatch):
     """Two homes served on one server must not share (or pause) one schedule; a scheduled run waits for
     the home's lock rather than failing at once."""
-    from flows import pipeline, schedule
+    from flows import dead_serve, pipeline, schedule
     served = []
     monkeypatch.setattr(pipeline.ingest, "serve", lambda **kwargs: served.append(kwargs), raising=False)
+    monkeypatch.setattr(dead_serve, "crash_runs_left_running", lambda *args: [])
     monkeypatch.chdir(tmp_path)
     for home in ("data", "other/data"):
         schedule.serve(Settings.load(home=home), "0 * * * *", None)
@@ -339,3 +340,29 @@ def test_a_second_serve_of_a_home_is_refused(tmp_path, monkeypatch, capsys):
         assert cli.main(["--home", str(tmp_path / "home"), "serve", "--interval", "60"]) == 2
     assert "serves" in capsys.readouterr().err and served == []
     assert cli.main(["--home", str(tmp_path / "home"), "serve", "--interval", "60"]) == 0 and len(served) == 1
+
+
+def test_a_serve_crashes_the_runs_a_killed_serve_left_running_and_their_slot_is_free(prefect_harness, tmp_path):
+    """Without it the new serve's runs wait for the dead run's concurrency lease to end (5 minutes)."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.objects import ConcurrencyLimitConfig, StateType
+    from prefect.states import Pending, Running
+
+    from flows.dead_serve import crash_runs_left_running
+    from store.lock import run_lock
+    settings = Settings.load(home=tmp_path / "home")
+    settings.home.mkdir()
+    deployment = deployment_name(settings.home)
+    limit = ConcurrencyLimitConfig(limit=1, collision_strategy="ENQUEUE")
+    deployment_id = ingest.to_deployment(name=deployment, concurrency_limit=limit).apply()
+    with get_client(sync_client=True) as client:
+        left = client.create_flow_run_from_deployment(deployment_id)
+        for state in (Pending(), Running()):   # as the killed serve's run was: holding the one slot
+            client.set_flow_run_state(left.id, state)
+        waiting = client.create_flow_run_from_deployment(deployment_id)
+        assert client.set_flow_run_state(waiting.id, Pending()).status.value != "ACCEPT"   # no slot: it queues
+        with run_lock(settings.home):   # a run the killed serve left still works: it finishes by itself
+            assert crash_runs_left_running(settings, deployment) == []
+        assert crash_runs_left_running(settings, deployment) == [left.name]
+        assert client.read_flow_run(left.id).state.type == StateType.CRASHED
+        assert client.set_flow_run_state(waiting.id, Pending()).status.value == "ACCEPT"

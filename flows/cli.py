@@ -115,10 +115,16 @@ def cmd_serve(settings: Settings, args) -> int:
     if not os.environ.get("PREFECT_API_URL"):
         raise UserError("schedules need a Prefect server: start one with `profile-etl server` and set "
                         "PREFECT_API_URL=http://127.0.0.1:4200/api (the temporary server doesn't schedule)")
+    import httpx
+
     from flows.schedule import serve
     from store.lock import serve_lock
     with serve_lock(settings.home):
-        serve(settings, args.cron, args.interval)
+        try:
+            serve(settings, args.cron, args.interval)
+        except httpx.TransportError as exc:
+            raise UserError(f"can't reach the Prefect API at {os.environ['PREFECT_API_URL']} ({exc}): start the "
+                            "server (`profile-etl server`) or correct PREFECT_API_URL") from None
     return 0
 
 

@@ -102,7 +102,7 @@ def not_a_home(settings: Settings) -> bool:
     from flows.discover import is_dump_name
     parts = (settings.raw, settings.state, settings.warehouse, settings.home / "inbox")
     return (not any(path.exists() for path in parts) and not storage.exists(settings.lake)
-            and any(is_dump_name(path.name) for path in settings.home.iterdir()))
+            and any(is_dump_name(path.name) for path in settings.home.rglob("*")))
 
 
 def cmd_doctor(settings: Settings, args) -> int:

@@ -41,11 +41,11 @@ def test_a_whole_home_passes(home, capsys):
 
 
 def test_a_folder_that_is_no_home_is_refused_and_left_untouched(tmp_path, sample_text, capsys):
-    inbox = tmp_path / "inbox"   # given as --home by mistake
-    write_dump(inbox, SAMPLE_NAME, sample_text, FIRST)
+    inbox = tmp_path / "inbox"   # given as --home by mistake; its dumps in a sub-folder
+    write_dump(inbox / "2026-12", SAMPLE_NAME, sample_text, FIRST)
     assert main(["--home", str(inbox), "doctor"]) == 2
     assert f"{inbox} holds dump files but no home (no lake/, raw/, state/ or warehouse.duckdb)" in capsys.readouterr().err
-    assert [path.name for path in inbox.iterdir()] == [SAMPLE_NAME]
+    assert [path.name for path in inbox.rglob("*")] == ["2026-12", SAMPLE_NAME]
 
 
 def test_doctor_names_each_problem_and_repair_fixes_the_safe_ones(home, capsys, tmp_path):

@@ -363,6 +363,12 @@ def test_a_serve_crashes_the_runs_a_killed_serve_left_running_and_their_slot_is_
         assert client.set_flow_run_state(waiting.id, Pending()).status.value != "ACCEPT"   # no slot: it queues
         with run_lock(settings.home):   # a run the killed serve left still works: it finishes by itself
             assert crash_runs_left_running(settings, deployment) == []
+        still = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE,
+                                 env=os.environ | {"PREFECT__FLOW_RUN_ID": str(left.id)})
+        try:   # its process lives, not yet holding the lock (starting, or waiting for it)
+            assert crash_runs_left_running(settings, deployment) == []
+        finally:
+            still.communicate(b"", timeout=60)
         assert crash_runs_left_running(settings, deployment) == [left.name]
         assert client.read_flow_run(left.id).state.type == StateType.CRASHED
         assert client.set_flow_run_state(waiting.id, Pending()).status.value == "ACCEPT"

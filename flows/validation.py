@@ -27,37 +27,38 @@ def validate_files(paths: list[Path], max_bytes: int, key_pattern: re.Pattern = 
     """Line-numbered problems of each file, as a run would judge it, and how many files are invalid.
     A dump the home holds already (held: its dump ids) is said so: a run would skip it."""
     found = Verdicts()
-    problems = found.problems
     for path in paths:
         if not path.is_file():
-            problems.append(f"{path}: " + ("a folder: pass its files (e.g. FOLDER/*.txt)" if path.is_dir()
-                                           else "no such file"))
+            found.problems.append(f"{path}: " + ("a folder: pass its files (e.g. FOLDER/*.txt)" if path.is_dir()
+                                                 else "no such file"))
             found.invalid += 1
-            continue
-        if not is_dump_name(path.name):
-            problems.append(f"{path}: skipped, not a dump (a run reads *.txt and *.txt.gz files; a sidecar is read "
-                            "with its dump)")
+        elif not is_dump_name(path.name):
+            found.problems.append(f"{path}: skipped, not a dump (a run reads *.txt and *.txt.gz files; a sidecar is "
+                                  "read with its dump)")
             found.skipped += 1
-            continue
-        batch = Batch()
-        stat = path.stat()
-        stamp = {"run_id": "validate", "ingested_at": dt.datetime.now(dt.timezone.utc)}
-        extract.extract_one(batch, SourceFile(path, stat.st_size, stat.st_mtime_ns), set(), None, max_bytes, stamp,
-                              key_pattern=key_pattern)
-        if batch.unread:
-            problems.append(f"can't read {batch.unread[0]}")
-            found.invalid += 1
-            continue
-        tables = transform([to_frames(batch)], {name: empty_frame(TABLES[name]) for name in MERGED_TABLES})
-        dump = tables["dumps"].row(0, named=True)
-        for reject in tables["rejects"].iter_rows(named=True):
-            where = f"{path}:{reject['line_no']}" if reject["line_no"] else f"{path}"
-            entry = f" (entry {reject['entry_index']})" if reject["entry_index"] else ""
-            problems.append(f"{where}: {reject['reason']}{entry}")
-        found.invalid += dump["status"] != "loaded"
-        problems.append(f"{path}: {dump['status']}, {dump['entries_loaded']} of {dump['entries_found']} entries valid"
-                        + ("; the home holds this dump already, so a run skips it" if dump["dump_id"] in held else ""))
+        else:
+            found.invalid += not judge_dump(path, max_bytes, key_pattern, held, found.problems)
     return found
+
+
+def judge_dump(path: Path, max_bytes: int, key_pattern: re.Pattern, held: frozenset[str], problems: list[str]) -> bool:
+    """Whether the dump file loads whole; its problems, and then its status line, go to problems."""
+    batch, stat = Batch(), path.stat()
+    stamp = {"run_id": "validate", "ingested_at": dt.datetime.now(dt.timezone.utc)}
+    extract.extract_one(batch, SourceFile(path, stat.st_size, stat.st_mtime_ns), set(), None, max_bytes, stamp,
+                        key_pattern=key_pattern)
+    if batch.unread:
+        problems.append(f"can't read {batch.unread[0]}")
+        return False
+    tables = transform([to_frames(batch)], {name: empty_frame(TABLES[name]) for name in MERGED_TABLES})
+    dump = tables["dumps"].row(0, named=True)
+    for reject in tables["rejects"].iter_rows(named=True):
+        where = f"{path}:{reject['line_no']}" if reject["line_no"] else f"{path}"
+        entry = f" (entry {reject['entry_index']})" if reject["entry_index"] else ""
+        problems.append(f"{where}: {reject['reason']}{entry}")
+    problems.append(f"{path}: {dump['status']}, {dump['entries_loaded']} of {dump['entries_found']} entries valid"
+                    + ("; the home holds this dump already, so a run skips it" if dump["dump_id"] in held else ""))
+    return dump["status"] == "loaded"
 
 
 def held_dump_ids(lake_dir: storage.Location) -> frozenset[str]:

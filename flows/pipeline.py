@@ -147,9 +147,9 @@ def ingest(home: Path | None = None, inbox: Path | str | None = None, batch_size
         try:
             return ingest_new_dumps(settings, run_id, started_at, reprocess, seq, listed)
         except Exception as exc:
-            record_failed_run(settings, run_id, started_at, seq)
-            with contextlib.suppress(AttributeError):
-                exc.run_id = run_id   # the failed row's, for `run --json`
+            if record_failed_run(settings, run_id, started_at, seq):
+                with contextlib.suppress(AttributeError):
+                    exc.run_id = run_id   # the failed row's, for `run --json`
             raise
 
 
@@ -247,21 +247,26 @@ def publish_summary(summary: dict, new_dumps: pl.DataFrame) -> None:
         get_run_logger().warning("the run's summary artifact could not be written: %s", exc)
 
 
-def record_failed_run(settings: Settings, run_id: str, started_at: dt.datetime, seq: int) -> None:
+def record_failed_run(settings: Settings, run_id: str, started_at: dt.datetime, seq: int) -> bool:
     """A failed run leaves the data as it was (the tables it committed to restored) and a `failed`
     runs row; one that failed after its commit point keeps its data, which the next run publishes,
-    and its row is marked `failed`."""
+    and its row is marked `failed`. False if the row could not be written."""
     try:
         if lake.run_of(lake.open_table(settings.lake, "runs")) >= seq:
             storage.remove_tree(settings.lake / WORK)   # the next run publishes the committed data
             lake.mark_failed(settings.lake, run_id)
-            return
+            return True
         recovery.recover(settings.lake)
         row = runs.run_row(run_id, started_at, "failed", 0, pl.DataFrame(schema={"status": pl.String}))
         lake.commit_run(settings.lake, row, seq)
-        publish.publish(settings.warehouse, settings.lake)
     except Exception as exc:  # the original failure is what the caller must see
         get_run_logger().error("could not record failed run %s: %s", run_id, exc)
+        return False
+    try:
+        publish.publish(settings.warehouse, settings.lake)
+    except Exception as exc:  # the row is in the lake; the next run publishes it
+        get_run_logger().error("could not publish failed run %s: %s", run_id, exc)
+    return True
 
 
 def ingest_flow(dask_address: str | None = None):

@@ -211,6 +211,24 @@ def test_an_analysts_marts_are_created_listed_and_a_broken_one_stops_the_publish
         assert con.execute("SELECT count(*) FROM duckdb_views() WHERE view_name = 'badge_share'").fetchone()[0] == 0
 
 
+def test_run_json_names_no_run_id_when_the_failed_row_could_not_be_written(run_ingest, tmp_path, sample_text,
+                                                                          capsys, monkeypatch):
+    home, inbox = tmp_path / "home", tmp_path / "inbox"
+    write_dump(inbox, SAMPLE_NAME, sample_text, FIRST)
+    run_ingest(home, inbox)
+    (home / "marts").mkdir()
+    (home / "marts" / "broken.sql").write_text("SELECT no_such_column FROM papers")
+    write_dump(inbox, "001_7707062aadfcc580.txt", later_snapshot(sample_text), LATER)
+
+    def full_disk(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+    monkeypatch.setattr(lake, "mark_failed", full_disk)
+    capsys.readouterr()
+    assert main(["--home", str(home), "run", "--inbox", str(inbox), "--settle-seconds", "0", "--json"]) == 1
+    failed = json.loads(capsys.readouterr().out)
+    assert failed["status"] == "failed" and failed["run_id"] is None and "broken.sql" in failed["error"]
+
+
 def test_a_marts_column_comment_written_otherwise_is_refused_not_folded_into_its_description(tmp_path):
     from warehouse.views import MartError, user_marts
     (tmp_path / "share.sql").write_text("-- Share of papers.\n-- @share: the share\nSELECT 1 AS share\n")

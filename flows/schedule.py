@@ -71,6 +71,9 @@ def run_server(host: str, port: int) -> int:
             signal.signal(sig, handler)
 
 
+MAX_BACKOFF = 8   # a mart broken for days makes a failed run every 80 min, not every 10
+
+
 @dataclass
 class Watcher:
     """Decides when to run: some dump files are new (not in the file index by path, size and mtime,
@@ -80,7 +83,8 @@ class Watcher:
     periods, at least a minute). Settled files a run left unread (or a run that failed) count again
     after retry_seconds, or when changed; a new file's run tries them too. A run that failed after
     its files were committed (publishing the warehouse, say) leaves none pending: after retry_seconds
-    a run is due anyway, to publish what the lake holds."""
+    a run is due anyway, to publish what the lake holds. Each further failure in a row doubles that
+    wait, up to MAX_BACKOFF times retry_seconds; a run that succeeds resets it."""
     settings: Settings
     quiet_seconds: float
     clock: Callable[[], float] = time.monotonic
@@ -92,6 +96,7 @@ class Watcher:
     _tried: frozenset = field(default=frozenset())    # settled and pending when the last run started
     _tried_at: float = 0.0
     _failed_at: float | None = None   # when the last run failed, until a run starts again
+    _failures: int = 0                # failed runs in a row
     _known: tuple = (None, frozenset())   # (the dumps log's stamp, the dump ids the lake holds)
 
     def pending(self) -> frozenset:
@@ -114,10 +119,10 @@ class Watcher:
 
     def due(self) -> bool:
         now = self.clock()
-        if self._tried and now - self._tried_at >= self.retry_seconds:
+        if self._tried and now - self._tried_at >= self.retry_after():
             self._tried = frozenset()
         self._seen = self.pending()
-        if self._failed_at is not None and now - self._failed_at >= self.retry_seconds:
+        if self._failed_at is not None and now - self._failed_at >= self.retry_after():
             return True
         fresh = self._seen - self._tried
         self._first_seen = {key: self._first_seen.get(key, now) for key in fresh}
@@ -139,7 +144,15 @@ class Watcher:
 
     def failed(self) -> None:
         """The run just started failed."""
-        self._failed_at = self.clock()
+        self._failed_at, self._failures = self.clock(), self._failures + 1
+
+    def succeeded(self) -> None:
+        """The run just started succeeded."""
+        self._failures = 0
+
+    def retry_after(self) -> float:
+        """Seconds before files left unread, or a failed run, are tried again."""
+        return self.retry_seconds * min(2 ** max(self._failures - 1, 0), MAX_BACKOFF)
 
 
 def watch(settings: Settings, run: Callable[[], dict], quiet_seconds: float, poll_seconds: float,
@@ -155,10 +168,12 @@ def watch(settings: Settings, run: Callable[[], dict], quiet_seconds: float, pol
             started = time.monotonic()
             try:
                 summary = run()
-            except Exception as exc:  # recorded in `runs`; a run is due again with a new file or after retry_seconds
-                print(f"watch: run {runs} failed: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
+            except Exception as exc:  # recorded in `runs`; a run is due again with a new file or after a while
                 watcher.failed()
+                print(f"watch: run {runs} failed: {type(exc).__name__}: {exc}; trying again in "
+                      f"{watcher.retry_after() / 60:g} min, or when a new file arrives", file=sys.stderr, flush=True)
                 continue
+            watcher.succeeded()
             print(f"watch: run {runs}: {describe(summary, time.monotonic() - started)}", flush=True)
         time.sleep(poll_seconds)
     return runs

@@ -269,6 +269,32 @@ def test_after_a_failed_run_another_is_due_after_the_retry_time_though_nothing_i
     assert not watcher.due()
 
 
+def test_failed_runs_in_a_row_wait_longer_each_time_until_one_succeeds(tmp_path):
+    """A mart broken for days must not make a failed run every retry_seconds."""
+    now = [0.0]
+    settings = Settings.load(home=tmp_path / "home", inbox=tmp_path / "inbox")
+    settings.inbox.mkdir(parents=True)
+    watcher = Watcher(settings, quiet_seconds=2, clock=lambda: now[0], retry_seconds=60)
+    waits = []
+    for _ in range(6):
+        watcher.ran()
+        watcher.failed()
+        started = now[0]
+        while not watcher.due():
+            now[0] += 1.0
+        waits.append(now[0] - started)
+    assert waits == [60, 120, 240, 480, 480, 480]
+    watcher.ran()
+    watcher.succeeded()
+    watcher.ran()
+    watcher.failed()
+    started = now[0]
+    now[0] = started + 59.0
+    assert not watcher.due()
+    now[0] = started + 60.0
+    assert watcher.due()
+
+
 def test_files_that_keep_arriving_run_after_the_longest_wait(tmp_path, sample_text):
     """A trickle of a file a second never goes quiet for 2 s: it runs after max_wait_seconds."""
     now = [0.0]

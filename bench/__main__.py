@@ -162,8 +162,8 @@ def breakdowns(m: dict, modes: list[Mode]) -> dict:
 def notes(args: argparse.Namespace) -> list[str]:
     out = [f"each row: median of {args.repeat} runs, one per round, the modes taking turns to go first; "
            f"floor {args.repeat} passes, dlt peer {args.peer_repeat} run(s)",
-           "CPU s: user+system of the run process and its reaped children (rusage: batch workers; in temporary "
-           "mode also Prefect's temporary server); +server: the lasting server's CPU during the run (/proc, its "
+           "CPU s: user+system of the run process and its reaped children (rusage: in temporary mode Prefect's "
+           "temporary server); +server: the lasting server's CPU during the run (/proc, its "
            "process tree); data work: full ingest - empty run in the same mode, in CPU-s, server included",
            "busy: share of the machine's cores busy during the run (any process)",
            "RSS tree: largest sum over the run process and its children, sampled every 20 ms (served: the lasting "

@@ -1,6 +1,6 @@
 """`python -m bench.timeline INBOX HOME`: one `profile-etl run`, with the CPU its processes use,
 sampled every 0.1 s and printed per half second: the run's own process (Prefect's client, the
-flow), Prefect's temporary server, and the batch workers. It shows which core idles when. The
+flow and its task threads), Prefect's temporary server, and any other child. It shows which core idles when. The
 home is used as it is (remove it first for a full ingest). With PREFECT_API_URL set in the
 environment the run uses that server instead (served mode; the server's CPU is not sampled).
 """
@@ -16,7 +16,7 @@ import psutil
 
 from bench.runner import DEFAULT_WORKDIR, bench_env, etl_command
 
-KINDS = ("run", "server", "workers")
+KINDS = ("run", "server", "other")
 INTERVAL = 0.1
 REPORT_EVERY = 0.5
 
@@ -25,7 +25,7 @@ def kind(proc: psutil.Process, run_pid: int) -> str:
     if proc.pid == run_pid:
         return "run"
     line = " ".join(proc.cmdline())
-    return "server" if "uvicorn" in line else "workers" if "multiprocessing" in line else "other"
+    return "server" if "uvicorn" in line else "other"
 
 
 def cpu_by_kind(root: psutil.Process) -> dict[str, float]:

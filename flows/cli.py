@@ -81,7 +81,7 @@ def explain(exc: Exception, command: str, settings: Settings) -> None:
 
 def entry() -> int:
     """The `profile-etl` command: main, then an exit that skips collecting the objects of Prefect's
-    modules, which took 0.3-0.5 s of every command (in-process callers of main keep collecting)."""
+    modules, a noticeable share of every command (in-process callers of main keep collecting)."""
     COMMAND["guarded"] = True
     try:
         code = main()

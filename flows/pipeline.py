@@ -1,6 +1,6 @@
 """The ingestion flow: wires tasks, each a thin wrapper named after the function it calls.
 
-Tasks take batches of files (a task costs ~10 ms); only tasks that do I/O retry.
+Tasks take batches of files, since each task run has a fixed cost; only tasks that do I/O retry.
 """
 
 import contextlib
@@ -125,7 +125,7 @@ def print_deployment_result(flow, flow_run, state) -> None:
 
 
 # A thread per core for batches and merges: their heavy parts (polars, I/O) release the GIL, and a
-# worker process would first pay about 0.5 CPU-s to import polars and pandera.
+# worker process would first pay to import polars and pandera (docs/benchmarks.md).
 @flow(name="profile-etl-ingest", log_prints=False, task_runner=ThreadPoolTaskRunner(max_workers=cores()),
       on_completion=[print_deployment_result], on_failure=[print_deployment_result],
       on_crashed=[print_deployment_result], on_cancellation=[print_deployment_result])
@@ -147,8 +147,8 @@ def ingest(home: Path | None = None, inbox: Path | str | None = None, batch_size
         try:
             return ingest_new_dumps(settings, run_id, started_at, reprocess, seq, listed)
         except Exception as exc:
-            if record_failed_run(settings, run_id, started_at, seq):
-                with contextlib.suppress(AttributeError):
+            with contextlib.suppress(Exception):   # the original failure is what the caller must see
+                if record_failed_run(settings, run_id, started_at, seq):
                     exc.run_id = run_id   # the failed row's, for `run --json`
             raise
 
@@ -247,6 +247,7 @@ def publish_summary(summary: dict, new_dumps: pl.DataFrame) -> None:
         get_run_logger().warning("the run's summary artifact could not be written: %s", exc)
 
 
+@task(cache_policy=NO_CACHE, persist_result=False)
 def record_failed_run(settings: Settings, run_id: str, started_at: dt.datetime, seq: int) -> bool:
     """A failed run leaves the data as it was (the tables it committed to restored) and a `failed`
     runs row; one that failed after its commit point keeps its data, which the next run publishes,

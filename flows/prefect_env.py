@@ -20,7 +20,7 @@ PREFECT_ENV = {
     # starts faster without the triggers service.
     "PREFECT_SERVER_SERVICES_TRIGGERS_ENABLED": "false",
     # The temporary server's first start on a machine migrates its database, and a busy machine
-    # slows it further: Prefect's 20 s default failed runs here that 90 s lets finish.
+    # slows it further, past Prefect's 20 s default.
     "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "90",
 }
 
@@ -34,7 +34,7 @@ def use_prefect_env() -> None:
 def without_heartbeats():
     """Flow-run heartbeats are off unless the environment sets PREFECT_FLOWS_HEARTBEAT_FREQUENCY (a
     Prefect profile's value is overridden): the flow waits for its heartbeat thread, which sleeps in
-    whole seconds, at the end of every run (0.8 s of a run's wall time here)."""
+    whole seconds, at the end of every run."""
     from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
     if os.environ.get("PREFECT_FLOWS_HEARTBEAT_FREQUENCY"):
         return nullcontext()

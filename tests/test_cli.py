@@ -311,7 +311,7 @@ def test_a_file_stamped_in_the_future_is_quarantined_unless_a_sidecar_gives_the_
 
 @pytest.mark.parametrize("env, heartbeats", [(None, False), ("60", True)])
 def test_runs_send_heartbeats_only_when_asked(monkeypatch, env, heartbeats):
-    """Prefect's flow heartbeat thread, joined at the flow's end, cost each run up to 1 s: off,
+    """Prefect's flow heartbeat thread, joined at the flow's end, sleeps in whole seconds: off,
     unless PREFECT_FLOWS_HEARTBEAT_FREQUENCY asks for them (crash detection on a lasting server)."""
     from prefect.settings import get_current_settings
 

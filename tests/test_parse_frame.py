@@ -18,7 +18,7 @@ from polars.testing import assert_frame_equal
 
 from bench.corpus import make_dumps
 from core import parse_frame, rust_regex
-from core.parse import (CODE_HOSTS, ENTRY_HEAD, LISTING_HEADING, METRICS, NEAR_HEAD, NEAR_HEAD_MAX_LEN, SPACES, URL,
+from core.parse import (CODE_HOSTS, ENTRY_HEAD, LISTING_HEADING, METRICS, NEAR_HEAD, NEAR_HEAD_MAX_LEN, SPACES,
                         parse_dump)
 from core.records import ENTRY_FIELDS
 from core.validate import PROBLEM_SCHEMA

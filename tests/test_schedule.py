@@ -24,6 +24,7 @@ from flows.artifact import ARTIFACT_KEY
 from flows.pipeline import ingest
 from flows.schedule import Watcher, deployment_name, watch
 from store import storage
+from store.faults import FAIL_ENV, InjectedFault
 from store.settings import Settings
 from tests.conftest import SAMPLE_NAME, write_dump
 from tests.test_pipeline import FIRST, LATER, later_snapshot
@@ -143,6 +144,38 @@ def test_run_artifact_reads_back_through_the_client(run_ingest, tmp_path, sample
     assert artifact.type == "markdown" and f"# Run {summary['run_id']}: completed" in artifact.data
     assert "| 2 | 2 | 1 | 0 | 1 | 0 |" in artifact.data.replace("dumps seen", "")
     assert "000_empty.txt | quarantined | empty file (" in artifact.data
+
+
+def latest_flow_run_tasks_and_logs() -> tuple[str, set[str], list[str]]:
+    """The latest flow run's state, its task runs' names and its log lines, from Prefect's API."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId, LogFilter, LogFilterFlowRunId
+    from prefect.client.schemas.sorting import FlowRunSort
+    from prefect.logging.handlers import APILogHandler
+    APILogHandler().flush()   # send the logs still queued in this process
+
+    async def read():
+        async with get_client() as client:
+            [run] = await client.read_flow_runs(sort=FlowRunSort.EXPECTED_START_TIME_DESC, limit=1)
+            tasks = await client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[run.id])))
+            logs = await client.read_logs(log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[run.id])))
+            return run.state.type.value, {t.name.rsplit("-", 1)[0] for t in tasks}, [log.message for log in logs]
+    return asyncio.run(read())
+
+
+def test_a_runs_batches_merges_and_load_are_task_runs_of_its_flow_run_with_their_logs(run_ingest, tmp_path,
+                                                                                     sample_text, monkeypatch):
+    write_dump(tmp_path / "inbox", SAMPLE_NAME, sample_text, FIRST)
+    run_ingest(tmp_path / "home", tmp_path / "inbox")
+    state, tasks, logs = latest_flow_run_tasks_and_logs()
+    assert state == "COMPLETED" and {"process_batch", "merge_table", "publish_warehouse"} <= tasks
+    assert any(line.startswith("batch 0: 1 files read, 1 new dumps (1 loaded)") for line in logs)
+    write_dump(tmp_path / "inbox", "001_7707062aadfcc580.txt", later_snapshot(sample_text), LATER)
+    monkeypatch.setenv(FAIL_ENV, "normalise:merged")   # a failed run's restore and failed row: a task run too
+    with pytest.raises(InjectedFault):
+        run_ingest(tmp_path / "home", tmp_path / "inbox")
+    state, tasks, logs = latest_flow_run_tasks_and_logs()
+    assert state == "FAILED" and "record_failed_run" in tasks and "publish_warehouse" not in tasks
 
 
 def test_watcher_waits_for_a_burst_to_go_quiet(tmp_path, sample_text):

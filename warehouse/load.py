@@ -31,9 +31,8 @@ from warehouse.checks import CHECKED, assert_checks_pass
 from warehouse.views import create_views, sql_literal
 
 SQL = resources.files("warehouse") / "sql"
-# DuckDB can't evict the primary keys' indexes, which grow with the warehouse (115 MB at 20,000
-# dumps, where 384 MB left too little beside a load's data for the data tests), so the limit leaves
-# room for them.
+# DuckDB can't evict the primary keys' indexes, which grow with the warehouse, so the limit
+# leaves room for them beside a load's data and the data tests.
 PUBLISH_MEMORY_LIMIT = "768MB"
 
 MARTS = "marts"   # <home>/marts/*.sql: an analyst's own marts, created at each publish
@@ -155,7 +154,7 @@ def has_rows(con: duckdb.DuckDBPyConnection, name: str) -> bool:
 def recreate_table(con: duckdb.DuckDBPyConnection, name: str) -> None:
     """An empty table for rows read whole (a new warehouse's tables are that already), its key added
     after them (add_missing_keys): deleting a big table's rows under its key and inserting them
-    again made DuckDB's checkpoint take ~50 s."""
+    again makes DuckDB's checkpoint far slower."""
     con.execute(f"DROP TABLE {name}")
     con.execute(ddl.create_table(name))
     ddl.describe_table(con, name)

@@ -1,9 +1,8 @@
 """Opening a lake table, and reusing the opened tables within a run.
 
-Opening a Delta table replays its log since the last checkpoint (5-25 ms for a big partitioned
-table, whose checkpoint lists thousands of files), and a run opens each table at every stage. Within
-a run each table is opened once and then brought up to date with `update_incremental`, which reads
-only the commits since (about a millisecond when there are none).
+Opening a Delta table replays its log since the last checkpoint (a big partitioned table's lists
+thousands of files), and a run opens each table at every stage. Within a run each table is opened
+once and then brought up to date with `update_incremental`, which reads only the commits since.
 """
 from __future__ import annotations
 

@@ -51,7 +51,7 @@ def load_idle(warehouse_path: Path, lake: Path, from_scratch: bool, tables: dict
 
 
 # A byte of Parquet to catch up on costs about as much as 25 bytes of warehouse file to copy
-# (measured on the bench's 20,000-dump home, over these tables; docs/benchmarks.md).
+# (docs/benchmarks.md).
 CATCH_UP_BYTE_COST = 25
 CATCH_UP_TABLES = ("dumps", *MERGED_TABLES, "listings", "runs")
 

@@ -178,7 +178,11 @@ def run_ingest(settings: Settings, args) -> int:
         return 130
     except Exception as exc:
         from warehouse.lake_health import refuse_damaged
-        refuse_damaged(settings.lake, "the run")
+        try:
+            refuse_damaged(settings.lake, "the run")
+        except UserError as damaged:
+            damaged.run_id = getattr(exc, "run_id", None)
+            raise
         failed = RunFailed(f"the run failed ({type(exc).__name__}: {exc}). The published warehouse is as it was; "
                            f"if the failure came after the lake commit, the next run publishes that data. "
                            f"Fix the cause and run again; `profile-etl history` lists the runs, this one too.")

@@ -3,6 +3,7 @@ their deployment concurrency slot back at once instead of when its lease runs ou
 default), during which the new serve's scheduled runs would only queue."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from store.errors import UserError
@@ -10,38 +11,49 @@ from store.lock import run_lock
 from store.settings import Settings
 
 FLOW_NAME = "profile-etl-ingest"
-RUN_ID_VARIABLE = b"PREFECT__FLOW_RUN_ID="   # set by Prefect's runner in each flow run's process
+# Set in a serve's environment, so the process of every run it starts (a spawned child) carries it too.
+SERVING_VARIABLE = "PROFILE_ETL_SERVING"
 PROC = Path("/proc")
 
 
+def mark_serving(deployment: str) -> None:
+    """This process serves the deployment, and so will the runs it starts."""
+    os.environ[SERVING_VARIABLE] = deployment
+
+
 def crash_runs_left_running(settings: Settings, deployment: str) -> list[str]:
-    """Crash the deployment's Running (or Pending) flow runs whose process is gone: none holds the
-    home's run lock, and none of this machine's processes runs them (a run that outlived its serve
-    finishes by itself). Where processes can't be told (no /proc), none is crashed. Returns their names."""
-    if not settings.home.is_dir() or (alive := live_flow_runs()) is None:
+    """Crash the deployment's Running (or Pending) flow runs when their serve is gone: no other
+    process of this machine serves the deployment or runs one of its runs (a run that outlived its
+    serve finishes by itself), and none holds the home's run lock. Where processes can't be told
+    (no /proc), none is crashed. Returns their names."""
+    if not settings.home.is_dir() or serving_processes(deployment) != set():
         return []
     try:
         with run_lock(settings.home, 0.0, "serve"):
-            return _crash(deployment, alive)
+            return _crash(deployment)
     except UserError:   # held: a run works on the home, perhaps the one left behind
         return []
 
 
-def live_flow_runs() -> set[str] | None:
-    """The flow run ids of this machine's processes (Linux's /proc), None where it can't be told."""
+def serving_processes(deployment: str) -> set[int] | None:
+    """Other processes of this machine (Linux's /proc) that serve the deployment or run one of its
+    runs; None where it can't be told."""
     if not PROC.is_dir():
         return None
-    alive = set()
+    marker = f"{SERVING_VARIABLE}={deployment}".encode()
+    found = set()
     for entry in PROC.iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
         try:
-            variables = (entry / "environ").read_bytes().split(b"\0") if entry.name.isdigit() else []
+            if marker in (entry / "environ").read_bytes().split(b"\0"):
+                found.add(int(entry.name))
         except OSError:   # gone meanwhile, or another user's
             continue
-        alive.update(v.removeprefix(RUN_ID_VARIABLE).decode() for v in variables if v.startswith(RUN_ID_VARIABLE))
-    return alive
+    return found
 
 
-def _crash(deployment: str, alive: set[str]) -> list[str]:
+def _crash(deployment: str) -> list[str]:
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import (FlowRunFilter, FlowRunFilterDeploymentId, FlowRunFilterState,
                                                 FlowRunFilterStateType)
@@ -55,8 +67,7 @@ def _crash(deployment: str, alive: set[str]) -> list[str]:
             return []
         left = [flow_run for flow_run in client.read_flow_runs(flow_run_filter=FlowRunFilter(
             deployment_id=FlowRunFilterDeploymentId(any_=[found.id]),
-            state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.RUNNING, StateType.PENDING]))))
-            if str(flow_run.id) not in alive]
+            state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.RUNNING, StateType.PENDING]))))]
         for flow_run in left:
             client.set_flow_run_state(flow_run.id, Crashed(message="its `serve` was killed: crashed by the next "
                                                                    "serve of the home"), force=True)

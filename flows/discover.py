@@ -214,23 +214,25 @@ def index_for_run(state: Path, move_damaged: bool = True) -> tuple[pl.DataFrame,
 
 
 def add_to_file_index(state: Path, files: list[pl.DataFrame],
-                      listed: tuple[storage.Location, pl.DataFrame] | None = None) -> None:
+                      listed: tuple[storage.Location, pl.DataFrame] | None = None,
+                      raw: storage.Location | None = None) -> None:
     """Index the run's files (path, size, mtime_ns, dump_id); a file indexed again keeps its new row.
     With the run's inbox and listing (listed_keys), rows of files in that inbox no longer there as
     indexed (removed, or changed since) go, so the index follows the inbox rather than everything it
-    ever held; those of a home's other inboxes stay."""
+    ever held; those of a home's other inboxes stay. Copies read from raw/ (a reprocess's) are no
+    inbox's files: not indexed."""
     if not any(frame.height for frame in files):
         return
     path = state / FILE_INDEX
     old = [pl.read_parquet(path)] if path.exists() else []
     rows = pl.concat([*old, *files], how="vertical_relaxed").cast(dict(FILE_SCHEMA))
     index = rows.unique(["path", "size", "mtime_ns"], keep="last", maintain_order=True)
+    if raw is not None:
+        index = index.filter(~under(raw))
     if listed is not None:
         inbox, keys = listed
-        prefix = unschemed(identity.printable(str(inbox))).rstrip("/") + "/"
-        elsewhere = index.filter(~pl.col("path").str.replace(SCHEME, "").str.starts_with(prefix))
         index = (index.join(keys, on=["path", "size", "mtime_ns"], how="semi", maintain_order="left")
-                 .vstack(elsewhere).unique(["path", "size", "mtime_ns"], maintain_order=True))
+                 .vstack(index.filter(~under(inbox))).unique(["path", "size", "mtime_ns"], maintain_order=True))
     state.mkdir(parents=True, exist_ok=True)
     tmp = state / f".{FILE_INDEX}.tmp"
     index.write_parquet(tmp)
@@ -238,6 +240,12 @@ def add_to_file_index(state: Path, files: list[pl.DataFrame],
 
 
 SCHEME = r"^[A-Za-z][A-Za-z0-9+.-]*://"   # a listing names s3a:// objects s3://, as fsspec does
+
+
+def under(folder: storage.Location) -> pl.Expr:
+    """Whether a row's path is in folder (s3 and s3a alike)."""
+    prefix = unschemed(identity.printable(str(folder))).rstrip("/") + "/"
+    return pl.col("path").str.replace(SCHEME, "").str.starts_with(prefix)
 
 
 def unschemed(path: str) -> str:

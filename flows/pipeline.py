@@ -91,8 +91,9 @@ def commit_run(settings: Settings, row: dict, seq: int) -> dict[str, int]:
 
 
 @task(**IO_TASK)
-def add_to_file_index(state: Path, files: list[pl.DataFrame], listed: tuple[storage.Location, pl.DataFrame]) -> None:
-    discover.add_to_file_index(state, files, listed)
+def add_to_file_index(state: Path, files: list[pl.DataFrame], listed: tuple[storage.Location, pl.DataFrame],
+                      raw: storage.Location) -> None:
+    discover.add_to_file_index(state, files, listed, raw)
 
 
 @task(**IO_TASK)
@@ -174,7 +175,7 @@ def ingest_new_dumps(settings: Settings, run_id: str, started_at: dt.datetime, r
     commit_run(settings, row, seq)
     storage.remove_tree(settings.lake / WORK)
     add_to_file_index(settings.state, [r.files for r in results],   # frames: Prefect doesn't walk them
-                      (settings.inbox, discover.listed_keys(found.found)))
+                      (settings.inbox, discover.listed_keys(found.found)), settings.raw)
     checkpoint("index:written")
     publish_warehouse(settings.warehouse, settings.lake)
     maintain_lake(settings.lake, settings.maintain_files)

@@ -27,10 +27,11 @@ def serve(settings: Settings, cron: str | None, interval: float | None) -> None:
     """Serve the ingestion flow as a deployment; needs a Prefect server (PREFECT_API_URL)."""
     from prefect.client.schemas.objects import ConcurrencyLimitConfig
 
-    from flows.dead_serve import crash_runs_left_running
+    from flows.dead_serve import crash_runs_left_running, mark_serving
     from flows.pipeline import ingest
     if crashed := crash_runs_left_running(settings, deployment_name(settings.home)):
         print(f"profile-etl: marked crashed the runs a killed serve left running: {', '.join(crashed)}", flush=True)
+    mark_serving(deployment_name(settings.home))
     ingest.serve(name=deployment_name(settings.home), cron=cron, interval=interval, limit=1,
                  global_limit=ConcurrencyLimitConfig(limit=1, collision_strategy="ENQUEUE"),
                  parameters={"home": str(settings.home), "inbox": str(settings.inbox), "lake": str(settings.lake),

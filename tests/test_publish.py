@@ -229,6 +229,22 @@ def test_run_json_names_no_run_id_when_the_failed_row_could_not_be_written(run_i
     assert failed["status"] == "failed" and failed["run_id"] is None and "broken.sql" in failed["error"]
 
 
+def test_run_json_names_the_failed_row_of_a_run_that_stopped_on_a_damaged_lake(run_ingest, tmp_path, sample_text,
+                                                                              capsys):
+    home, inbox = tmp_path / "home", tmp_path / "inbox"
+    write_dump(inbox, SAMPLE_NAME, sample_text, FIRST)
+    run_ingest(home, inbox)
+    for data in (home / "lake" / "papers").rglob("*.parquet"):
+        data.write_bytes(b"not parquet")
+    write_dump(inbox, "001_7707062aadfcc580.txt", later_snapshot(sample_text), LATER)
+    capsys.readouterr()
+    assert main(["--home", str(home), "run", "--inbox", str(inbox), "--settle-seconds", "0", "--json"]) == 2
+    printed = json.loads(capsys.readouterr().out)
+    assert "damaged" in printed["error"] and printed["run_id"] is not None
+    runs = lake.read_table(home / "lake", "runs")
+    assert runs.filter(runs["run_id"] == printed["run_id"])["status"].to_list() == ["failed"]
+
+
 def test_a_marts_column_comment_written_otherwise_is_refused_not_folded_into_its_description(tmp_path):
     from warehouse.views import MartError, user_marts
     (tmp_path / "share.sql").write_text("-- Share of papers.\n-- @share: the share\nSELECT 1 AS share\n")

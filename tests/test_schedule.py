@@ -348,10 +348,12 @@ def test_serve_makes_a_deployment_per_home_whose_runs_queue_behind_a_manual_run(
     served = []
     monkeypatch.setattr(pipeline.ingest, "serve", lambda **kwargs: served.append(kwargs), raising=False)
     monkeypatch.setattr(dead_serve, "crash_runs_left_running", lambda *args: [])
+    monkeypatch.delenv(dead_serve.SERVING_VARIABLE, raising=False)
     monkeypatch.chdir(tmp_path)
     for home in ("data", "other/data"):
         schedule.serve(Settings.load(home=home), "0 * * * *", None)
     first, second = served
+    assert os.environ[dead_serve.SERVING_VARIABLE] == second["name"]   # the runs it starts inherit it
     assert first["name"] != second["name"] and first["name"].startswith("scheduled-ingest-data-")
     assert first["parameters"]["home"] == str(tmp_path / "data")
     assert first["parameters"]["inbox"] == str(tmp_path / "data" / "inbox")
@@ -407,7 +409,7 @@ def test_a_serve_crashes_the_runs_a_killed_serve_left_running_and_their_slot_is_
     from prefect.client.schemas.objects import ConcurrencyLimitConfig, StateType
     from prefect.states import Pending, Running
 
-    from flows.dead_serve import crash_runs_left_running
+    from flows.dead_serve import SERVING_VARIABLE, crash_runs_left_running
     from store.lock import run_lock
     settings = Settings.load(home=tmp_path / "home")
     settings.home.mkdir()
@@ -423,11 +425,16 @@ def test_a_serve_crashes_the_runs_a_killed_serve_left_running_and_their_slot_is_
         with run_lock(settings.home):   # a run the killed serve left still works: it finishes by itself
             assert crash_runs_left_running(settings, deployment) == []
         still = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE,
-                                 env=os.environ | {"PREFECT__FLOW_RUN_ID": str(left.id)})
-        try:   # its process lives, not yet holding the lock (starting, or waiting for it)
+                                 env=os.environ | {SERVING_VARIABLE: deployment})
+        try:   # a process the killed serve started lives, not holding the lock (starting, or waiting for it)
             assert crash_runs_left_running(settings, deployment) == []
         finally:
             still.communicate(b"", timeout=60)
-        assert crash_runs_left_running(settings, deployment) == [left.name]
+        other = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE,
+                                 env=os.environ | {SERVING_VARIABLE: deployment + "-x"})
+        try:   # another home's serve doesn't count
+            assert crash_runs_left_running(settings, deployment) == [left.name]
+        finally:
+            other.communicate(b"", timeout=60)
         assert client.read_flow_run(left.id).state.type == StateType.CRASHED
         assert client.set_flow_run_state(waiting.id, Pending()).status.value == "ACCEPT"

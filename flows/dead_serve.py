@@ -22,9 +22,9 @@ def mark_serving(deployment: str) -> None:
 
 
 def crash_runs_left_running(settings: Settings, deployment: str) -> list[str]:
-    """Crash the deployment's Running (or Pending) flow runs when their serve is gone: no other
-    process of this machine serves the deployment or runs one of its runs (a run that outlived its
-    serve finishes by itself), and none holds the home's run lock. Where processes can't be told
+    """Crash the deployment's Running (or Pending) flow runs when their serve is gone: no process of
+    this machine that a serve of the deployment started lives (a run that outlived its serve
+    finishes by itself), and none holds the home's run lock (a second serve is refused already). Where processes can't be told
     (no /proc), none is crashed. Returns their names."""
     if not settings.home.is_dir() or serving_processes(deployment) != set():
         return []
@@ -36,8 +36,9 @@ def crash_runs_left_running(settings: Settings, deployment: str) -> list[str]:
 
 
 def serving_processes(deployment: str) -> set[int] | None:
-    """Other processes of this machine (Linux's /proc) that serve the deployment or run one of its
-    runs; None where it can't be told."""
+    """Processes of this machine (Linux's /proc) that a serve of the deployment started (its runs,
+    multiprocessing's resource tracker): /proc shows the environment a process started with, which
+    a serve's own lacks. None where it can't be told."""
     if not PROC.is_dir():
         return None
     marker = f"{SERVING_VARIABLE}={deployment}".encode()

@@ -220,14 +220,14 @@ def add_to_file_index(state: Path, files: list[pl.DataFrame],
     With the run's inbox and listing (listed_keys), rows of files in that inbox no longer there as
     indexed (removed, or changed since) go, so the index follows the inbox rather than everything it
     ever held; those of a home's other inboxes stay. Copies read from raw/ (a reprocess's) are no
-    inbox's files: not indexed."""
+    inbox's files: not indexed, unless raw/ is in the inbox (a home inside it), whose scan finds them."""
     if not any(frame.height for frame in files):
         return
     path = state / FILE_INDEX
     old = [pl.read_parquet(path)] if path.exists() else []
     rows = pl.concat([*old, *files], how="vertical_relaxed").cast(dict(FILE_SCHEMA))
     index = rows.unique(["path", "size", "mtime_ns"], keep="last", maintain_order=True)
-    if raw is not None:
+    if raw is not None and not (listed is not None and prefix_of(raw).startswith(prefix_of(listed[0]))):
         index = index.filter(~under(raw))
     if listed is not None:
         inbox, keys = listed
@@ -244,8 +244,11 @@ SCHEME = r"^[A-Za-z][A-Za-z0-9+.-]*://"   # a listing names s3a:// objects s3://
 
 def under(folder: storage.Location) -> pl.Expr:
     """Whether a row's path is in folder (s3 and s3a alike)."""
-    prefix = unschemed(identity.printable(str(folder))).rstrip("/") + "/"
-    return pl.col("path").str.replace(SCHEME, "").str.starts_with(prefix)
+    return pl.col("path").str.replace(SCHEME, "").str.starts_with(prefix_of(folder))
+
+
+def prefix_of(folder: storage.Location) -> str:
+    return unschemed(identity.printable(str(folder))).rstrip("/") + "/"
 
 
 def unschemed(path: str) -> str:

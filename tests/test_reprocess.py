@@ -8,6 +8,8 @@ import duckdb
 from flows import discover, runs
 from flows.cli import main
 from flows.pipeline import ingest
+from flows.schedule import Watcher
+from store.settings import Settings
 from tests.conftest import SAMPLE_NAME, write_dump
 from tests.test_pipeline import FIRST, LATER
 
@@ -212,3 +214,15 @@ def test_a_dump_quarantined_again_as_before_keeps_its_rows_and_is_not_counted_ne
     assert "1 quarantined dumps read again and quarantined as before" in runs.describe(summary)
     assert (rows(home, "SELECT * FROM dumps"), rows(home, "SELECT * FROM rejects")) == before
     assert rows(home, "SELECT run_id FROM dumps") == [(first["run_id"],)]
+
+
+def test_a_home_inside_its_inbox_reads_its_raw_copies_once(prefect_harness, tmp_path, sample_text):
+    """The inbox's scan finds the home's raw/ copies: they stay indexed, or every run reads them
+    again and `watch` never goes idle."""
+    inbox = tmp_path / "dumps"
+    home = inbox / "etl"
+    write_dump(inbox, SAMPLE_NAME, sample_text, FIRST)
+    ingest(home=home, inbox=inbox, settle_seconds=0)
+    reads = [ingest(home=home, inbox=inbox, settle_seconds=0)["files_read"] for _ in range(2)]
+    assert reads[-1] == 0
+    assert not Watcher(Settings.load(home=home, inbox=inbox), quiet_seconds=0).pending()

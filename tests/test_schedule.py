@@ -348,7 +348,7 @@ def test_serve_makes_a_deployment_per_home_whose_runs_queue_behind_a_manual_run(
     served = []
     monkeypatch.setattr(pipeline.ingest, "serve", lambda **kwargs: served.append(kwargs), raising=False)
     monkeypatch.setattr(dead_serve, "crash_runs_left_running", lambda *args: [])
-    monkeypatch.delenv(dead_serve.SERVING_VARIABLE, raising=False)
+    monkeypatch.setenv(dead_serve.SERVING_VARIABLE, "")   # restored afterwards: serve() sets it
     monkeypatch.chdir(tmp_path)
     for home in ("data", "other/data"):
         schedule.serve(Settings.load(home=home), "0 * * * *", None)

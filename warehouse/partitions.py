@@ -16,8 +16,8 @@ PARTITIONED = {name: table.bucket_of for name, table in REGISTRY.items() if tabl
 BUCKET = "key_bucket"
 FIRST_BUCKET_CHARS = 2
 
-# A partitioned table's log keeps file statistics of its key only: a run opens it often, and every
-# column's statistics make each open about twice as slow.
+# A partitioned table's log keeps file statistics of its key only: every column's statistics make
+# each open of it about twice as slow.
 STATS_COLUMNS = "delta.dataSkippingStatsColumns"
 
 

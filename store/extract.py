@@ -6,6 +6,7 @@ be local paths or fsspec URLs (store/storage.py); raw/ is always local.
 """
 from __future__ import annotations
 
+import datetime as dt
 import gzip
 import os
 import re
@@ -20,8 +21,10 @@ from store import raw_store, storage
 from store.faults import checkpoint
 
 RAW_META_FIELDS = ["source_path", "profile_key", "captured_at", "source_url", "run_id", "ingested_at"]
-RAW_META_EXTRA = ["owner_name", "sidecar_error"]   # a copy's meta line has these too (profile_key: None if unnamed)
+# A copy's meta line has these too (profile_key: None if unnamed; captured_from: "sidecar" or "file").
+RAW_META_EXTRA = ["owner_name", "sidecar_error", "captured_from"]
 CHUNK_BYTES = 1 << 20
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
 SIDECAR_MAX_BYTES = 1 << 20
 PARSE_AT_CHARS = 64 << 20   # a batch's texts wait to be parsed together up to this much text: memory stays bounded
 PARSE_AT_LINES = 1 << 19    # or this many lines
@@ -156,7 +159,9 @@ def extract_one(batch: Batch, source: SourceFile, known: set[str], raw_dir: Path
                        key or identity.printable(identity.dump_stem(source.path)))
         if raw_dir is not None:
             store_copy(batch, raw_dir, source, read, row | {"profile_key": key, "owner_name": sidecar.owner_name,
-                                                            "sidecar_error": sidecar_error})
+                                                            "sidecar_error": sidecar_error,
+                                                            "captured_from": "file" if sidecar.captured_at is None
+                                                            else "sidecar"})
     except Unreadable as exc:
         batch.unread.append(str(exc))
         return
@@ -293,7 +298,12 @@ def extract_copies(copies: list[tuple[SourceFile, dict]], seen: set[str], max_by
 
 
 def raw_copy(path: Path, meta: dict) -> SourceFile:
-    """A raw/ copy as a source file that remembers its first ingestion (meta: from raw_metas)."""
-    sidecar = identity.Sidecar(meta["profile_key"], identity.parse_timestamp(meta["captured_at"]),
+    """A raw/ copy as a source file that remembers its first ingestion (meta: from raw_metas): a capture
+    time taken from the file's modification time stays one, judged as such (copies from before
+    `captured_from` was recorded count as a sidecar's)."""
+    captured_at = identity.parse_timestamp(meta["captured_at"])
+    from_file = meta.get("captured_from") == "file"
+    sidecar = identity.Sidecar(meta["profile_key"], None if from_file else captured_at,
                                meta.get("owner_name"), meta.get("source_url"))
-    return SourceFile(path, path.stat().st_size, 0, meta["source_path"], meta.get("sidecar_error"), sidecar)
+    mtime_ns = (captured_at - EPOCH) // dt.timedelta(microseconds=1) * 1000 if from_file else 0
+    return SourceFile(path, path.stat().st_size, mtime_ns, meta["source_path"], meta.get("sidecar_error"), sidecar)

@@ -1,6 +1,8 @@
 """`rebuild --from-raw` (flows/rebuild.py): the lake made again from raw/ the way runs load it."""
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
 from flows import rebuild
@@ -69,3 +71,17 @@ def test_a_copy_that_cant_be_read_again_stops_the_rebuild_before_anything_change
 def test_a_rebuild_from_raw_shows_its_progress_as_a_run_does(two_runs, capsys):
     assert main(["--home", str(two_runs), "rebuild", "--from-raw"]) == 0
     assert "read 2 of 2 dump files" in capsys.readouterr().err   # piped: lines, not a bar
+
+
+@pytest.mark.parametrize("ahead", [dt.timedelta(hours=2), dt.timedelta(days=3)])
+def test_a_rebuild_from_raw_judges_a_capture_time_from_the_files_time_as_the_run_did(prefect_harness, tmp_path,
+                                                                                   sample_text, ahead):
+    """Not as a sidecar's, which may be a day ahead: the quarantined dump stays so, word for word."""
+    home, inbox = tmp_path / "home", tmp_path / "inbox"
+    write_dump(inbox, SAMPLE_NAME, sample_text, dt.datetime.now(dt.timezone.utc) + ahead)
+    ingest(home=home, inbox=inbox, settle_seconds=0)
+    before = lake.read_table(home / "lake", "dumps").select("status", "captured_at", "reason")
+    assert before["status"].to_list() == ["quarantined"] and before["reason"][0].startswith("the file's modification time")
+    assert main(["--home", str(home), "rebuild", "--from-raw"]) == 0
+    after = lake.read_table(home / "lake", "dumps").select("status", "captured_at", "reason")
+    assert after.equals(before)

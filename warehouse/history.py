@@ -192,4 +192,6 @@ def describe_rollback(done: RolledBack) -> str:
     later = f" and the {len(done.runs) - 1} runs after it ({', '.join(done.runs[1:])})" if len(done.runs) > 1 else ""
     versions = " ".join(f"{name}={version}" for name, version in done.versions.items())
     return (f"rolled back run {done.runs[0]}{later}: lake tables at their versions before it ({versions}) "
-            f"and the warehouse rebuilt. The next run ingests its dumps again if they are still in the inbox.")
+            f"and the warehouse rebuilt. The next run ingests its dumps again if they are still in the inbox; "
+            f"dumps a rolled-back `run --reprocess` read again are quarantined again, as before it, until the next "
+            f"`run --reprocess`.")

@@ -24,9 +24,9 @@ def mark_serving(deployment: str) -> None:
 def crash_runs_left_running(settings: Settings, deployment: str) -> list[str]:
     """Crash the deployment's Running (or Pending) flow runs when their serve is gone: no process of
     this machine that a serve of the deployment started lives (a run that outlived its serve
-    finishes by itself), and none holds the home's run lock (a second serve is refused already). Where processes can't be told
-    (no /proc), none is crashed. Returns their names."""
-    if not settings.home.is_dir() or serving_processes(deployment) != set():
+    finishes by itself), and none holds the home's run lock (a second serve is refused already).
+    Where processes can't be told (no /proc), none is crashed. Returns their names."""
+    if not settings.home.is_dir() or (started := serving_processes(deployment)) is None or started:
         return []
     try:
         with run_lock(settings.home, 0.0, "serve"):

@@ -227,7 +227,8 @@ def add_to_file_index(state: Path, files: list[pl.DataFrame],
     old = [pl.read_parquet(path)] if path.exists() else []
     rows = pl.concat([*old, *files], how="vertical_relaxed").cast(dict(FILE_SCHEMA))
     index = rows.unique(["path", "size", "mtime_ns"], keep="last", maintain_order=True)
-    if raw is not None and not (listed is not None and prefix_of(raw).startswith(prefix_of(listed[0]))):
+    raw_in_inbox = raw is not None and listed is not None and prefix_of(raw).startswith(prefix_of(listed[0]))
+    if raw is not None and not raw_in_inbox:
         index = index.filter(~under(raw))
     if listed is not None:
         inbox, keys = listed

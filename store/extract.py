@@ -158,10 +158,10 @@ def extract_one(batch: Batch, source: SourceFile, known: set[str], raw_dir: Path
         row = dump_row(read.dump_id, source, read.byte_size, sidecar, stamp,
                        key or identity.printable(identity.dump_stem(source.path)))
         if raw_dir is not None:
+            captured_from = "file" if sidecar.captured_at is None else "sidecar"
             store_copy(batch, raw_dir, source, read, row | {"profile_key": key, "owner_name": sidecar.owner_name,
                                                             "sidecar_error": sidecar_error,
-                                                            "captured_from": "file" if sidecar.captured_at is None
-                                                            else "sidecar"})
+                                                            "captured_from": captured_from})
     except Unreadable as exc:
         batch.unread.append(str(exc))
         return

@@ -21,6 +21,7 @@ from prefect.utilities.annotations import quote
 from core.records import SourceFile
 from flows import appends, artifact, batch, discover, integrity, merge, reprocess, runs
 from flows.artifact import ARTIFACT_KEY
+from flows.cluster import ClusterWatch, NoWorkers
 from flows.progress import Progress
 from flows.rebuild import restore_interrupted_rebuild
 from schemas.tables import APPEND_TABLES, MERGED_TABLES, OBSERVED_TABLES, TABLES, empty_frame
@@ -197,8 +198,11 @@ def process_all(jobs: list[batch.BatchJob], started_at: dt.datetime) -> list[bat
     two names) keeps its first reading: the later batch runs again without it."""
     progress = Progress(sum(len(j.sources) for j in jobs), sum(f.size for j in jobs for f in j.sources), started_at)
     futures = [process_batch.submit(job) for job in jobs]
+    cluster = ClusterWatch()
     try:
-        results = [progress.advance(future.result()) for future in futures]
+        results = [progress.advance(cluster.finished(future).result()) for future in futures]
+    except NoWorkers:
+        raise   # a cluster without workers runs no batch: none is writing
     except BaseException:
         wait(futures)   # no batch may still be writing while the failure is recorded
         raise
@@ -213,7 +217,7 @@ def merge_run(lake_dir: Path, seq: int, scratch: dict[str, list[Path]]) -> dict[
     rows each gained."""
     futures = [merge_table.submit(merge.TableMerge(lake_dir, name, scratch[name], seq))
                for name in OBSERVED_TABLES if scratch[name]]
-    wait(futures)   # none still writing when one failed
+    ClusterWatch().wait(futures)   # none still writing when one failed
     return {name: rows for future in futures for name, rows in future.result().items()}
 
 

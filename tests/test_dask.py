@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from flows import cluster
 from flows.pipeline import ingest_flow
-from tests.warehouse_state import DATA_TABLES, same_tables, warehouse_tables
+from tests.warehouse_state import DATA_TABLES, run_statuses, same_tables, warehouse_tables
 
 pytestmark = pytest.mark.e2e   # a Dask cluster on loopback
 
@@ -49,3 +50,18 @@ def test_run_on_a_dask_cluster_equals_a_local_run(prefect_harness, inbox, tmp_pa
     assert len(stream.data) >= 300 // 50 and len(workers_used) == 2
     assert same_tables(warehouse_tables(tmp_path / "dask"), warehouse_tables(tmp_path / "local"))
     assert all(warehouse_tables(tmp_path / "dask")[t].height for t in DATA_TABLES if t != "rejects")
+
+
+def test_a_cluster_without_workers_fails_the_run_and_frees_the_home(prefect_harness, inbox, tmp_path, monkeypatch):
+    """A run whose tasks wait on a cluster that has no worker fails, instead of holding the home's lock
+    for ever; the home is left as it was, and the next run loads everything."""
+    monkeypatch.setattr(cluster, "NO_WORKERS_SECONDS", 0.0)
+    monkeypatch.setattr(cluster, "POLL_SECONDS", 0.2)
+    home = tmp_path / "home"
+    with distributed.LocalCluster(n_workers=0, processes=True, host="127.0.0.1", dashboard_address=None) as empty:
+        with pytest.raises(cluster.NoWorkers, match=f"the Dask cluster at {empty.scheduler_address} has had no worker"):
+            ingest_flow(empty.scheduler_address)(home=home, inbox=inbox, settle_seconds=0, batch_size=50)
+    assert run_statuses(home) == ["failed"]
+    summary = ingest_flow(None)(home=home, inbox=inbox, settle_seconds=0, batch_size=50, lock_wait_seconds=0)
+    assert summary["dumps_loaded"] == 300
+    assert run_statuses(home) == ["failed", "completed"]

@@ -1,4 +1,4 @@
-"""Synthetic dumps for the benchmark, made with examples/make_dumps.py and cached on disk.
+"""Synthetic dumps for the benchmark, made with examples/dumpgen and cached on disk.
 
 Layout under the work dir (all deterministic from N and the seed):
 
@@ -11,29 +11,18 @@ A folder is complete when its `.done.json` exists; an incomplete one is written 
 from __future__ import annotations
 
 import datetime as dt
-import importlib.util
 import json
 import os
 import shutil
 import sys
-from functools import lru_cache
 from pathlib import Path
 
+from examples import dumpgen
+
 REPO = Path(__file__).resolve().parent.parent
-MAKE_DUMPS = REPO / "examples" / "make_dumps.py"
 DONE = ".done.json"
 NEW_DUMPS = 12          # snapshots kept in new/: enough for 6 repeats in each of two homes
 PAST_MARGIN = dt.timedelta(days=1)
-
-
-@lru_cache(maxsize=1)
-def make_dumps():
-    """examples/make_dumps.py, imported by path (examples/ is not a package)."""
-    spec = importlib.util.spec_from_file_location("bench_make_dumps", MAKE_DUMPS)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 def corpus_dir(workdir: Path, n: int, seed: int) -> Path:
@@ -75,11 +64,10 @@ def cached(folder: Path, build) -> dict:
 def main_corpus(workdir: Path, n: int, seed: int) -> Path:
     """N dumps of make_corpus(N, seed), captured at capture_time(index)."""
     folder = corpus_dir(workdir, n, seed) / "inbox"
-    md = make_dumps()
 
     def build() -> dict:
-        pairs = md.make_corpus(n, seed)
-        return write_files(folder, [(name, text, md.capture_time(i)) for i, (name, text) in enumerate(pairs)])
+        pairs = dumpgen.make_corpus(n, seed)
+        return write_files(folder, [(name, text, dumpgen.capture_time(i)) for i, (name, text) in enumerate(pairs)])
 
     cached(folder, build)
     return folder
@@ -88,11 +76,10 @@ def main_corpus(workdir: Path, n: int, seed: int) -> Path:
 def new_dumps(workdir: Path, n: int, seed: int) -> list[Path]:
     """Later snapshots of NEW_DUMPS profiles of the corpus: a known profile, 2 new papers on top."""
     folder = corpus_dir(workdir, n, seed) / "new"
-    md = make_dumps()
 
     def build() -> dict:  # captured "a day ago": later than every corpus dump, never in the future
         when = dt.datetime.now(dt.timezone.utc)
-        return write_files(folder, [(name, text, when) for name, text in md.make_snapshots(n, seed, count=NEW_DUMPS)])
+        return write_files(folder, [(name, text, when) for name, text in dumpgen.make_snapshots(n, seed, count=NEW_DUMPS)])
 
     cached(folder, build)
     return sorted(folder.glob("*.txt"))
@@ -101,11 +88,10 @@ def new_dumps(workdir: Path, n: int, seed: int) -> list[Path]:
 def extra_chunk(workdir: Path, n: int, seed: int, k: int) -> Path:
     """The k-th extra corpus of N dumps (k >= 1) for the big home, from its own seed."""
     folder = corpus_dir(workdir, n, seed) / f"chunk{k:02d}"
-    md = make_dumps()
 
     def build() -> dict:
-        pairs = md.make_corpus(n, f"bench {seed} chunk {k}")
-        return write_files(folder, [(name, text, md.capture_time(i)) for i, (name, text) in enumerate(pairs)])
+        pairs = dumpgen.make_corpus(n, f"bench {seed} chunk {k}")
+        return write_files(folder, [(name, text, dumpgen.capture_time(i)) for i, (name, text) in enumerate(pairs)])
 
     cached(folder, build)
     return folder

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import gzip
-import importlib.util
 import json
 import os
 import subprocess
@@ -16,10 +15,10 @@ import pytest
 import s3fs
 
 from core import identity
+from examples import dumpgen
 from store import storage
 from tests.conftest import SAMPLE_NAME, UTC
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "make_dumps.py"
 CAPTURED = dt.datetime(2026, 6, 3, 12, tzinfo=UTC)
 
 
@@ -69,13 +68,6 @@ def bucket(s3_env) -> storage.Url:
     return url
 
 
-def make_dumps():
-    """examples/make_dumps.py, imported by path (examples/ is not a package)."""
-    spec = importlib.util.spec_from_file_location("s3_make_dumps", EXAMPLES)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
 
 def put(url: storage.Url, data: bytes | str) -> storage.Url:
     storage.write_bytes(url, data.encode() if isinstance(data, str) else data)
@@ -99,7 +91,7 @@ def fill_inbox(inbox: storage.Url, sample_text: str) -> None:
     """The real sample, synthetic profiles (one in a sub-folder, one gzipped, one with a sidecar), a
     dump that gets quarantined, and files a run must not read yet or at all."""
     put(inbox / SAMPLE_NAME, sample_text)
-    corpus = make_dumps().make_corpus(4, seed=11)
+    corpus = dumpgen.make_corpus(4, seed=11)
     for index, (name, text) in enumerate(corpus[:2]):
         put(inbox / (f"2026-06/{name}" if index else name), text)
     put(inbox / (corpus[2][0] + ".gz"), gzip.compress(corpus[2][1].encode(), mtime=0))

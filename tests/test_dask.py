@@ -2,12 +2,11 @@
 as a local run."""
 from __future__ import annotations
 
-import importlib.util
 import os
-from pathlib import Path
 
 import pytest
 
+from examples import dumpgen
 from flows import cluster
 from flows.pipeline import ingest_flow
 from tests.warehouse_state import DATA_TABLES, run_statuses, same_tables, warehouse_tables
@@ -15,21 +14,14 @@ from tests.warehouse_state import DATA_TABLES, run_statuses, same_tables, wareho
 pytestmark = pytest.mark.e2e   # a Dask cluster on loopback
 
 distributed = pytest.importorskip("distributed")
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "make_dumps.py"
 
-
-def make_dumps():
-    spec = importlib.util.spec_from_file_location("make_dumps", EXAMPLES)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")
 def inbox(tmp_path_factory):
     folder = tmp_path_factory.mktemp("dask") / "inbox"
     folder.mkdir()
-    generator = make_dumps()
+    generator = dumpgen
     for index, (name, text) in enumerate(generator.make_corpus(300, seed=3)):
         path = folder / name
         path.write_text(text, encoding="utf-8")

@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
-from bench.corpus import make_dumps
+from examples import dumpgen
 from core import parse_frame, rust_regex
 from core.parse import (CODE_HOSTS, ENTRY_HEAD, LISTING_HEADING, METRICS, NEAR_HEAD, NEAR_HEAD_MAX_LEN, SPACES,
                         parse_dump)
@@ -85,17 +85,15 @@ def test_real_sample(sample_text):
 
 @pytest.mark.parametrize("seed", [0, 1, 2, 7])
 def test_generated_corpus(seed):
-    md = make_dumps()
-    pairs = md.make_corpus(80, seed) + md.make_snapshots(80, seed, count=6) + md.make_corpus(20, seed, 3)
-    captured = [md.capture_time(i % 80).date() for i in range(len(pairs))]
+    pairs = dumpgen.make_corpus(80, seed) + dumpgen.make_snapshots(80, seed, count=6) + dumpgen.make_corpus(20, seed, 3)
+    captured = [dumpgen.capture_time(i % 80).date() for i in range(len(pairs))]
     got = assert_same_as_reference(batch([text for _, text in pairs], captured))
     assert got.entries.height > 80 * 40
 
 
 def test_generated_corpus_captured_early_in_the_year():
     """The same dumps captured on 2 January: dates printed without a year fall in the year before."""
-    md = make_dumps()
-    texts = [text for _, text in md.make_corpus(60, 3)]
+    texts = [text for _, text in dumpgen.make_corpus(60, 3)]
     got = assert_same_as_reference(batch(texts, [dt.date(2026, 1, 2)] * len(texts)))
     assert got.entries.filter(pl.col("year_inferred") & (pl.col("published_on").dt.year() == 2025)).height > 0
 
@@ -112,13 +110,12 @@ def hostile_entry(**fields) -> dict:
 
 def test_make_dumps_options_as_written():
     """render_dump's print-as-is options: odd date texts, author lines, tags, the year shown or not."""
-    md = make_dumps()
     entries = [hostile_entry(date_text=t) for t in ["Feb 30, 2024", "Feb 29", "Sept 3", "Feb 29, 2023", "Dec 31",
                                                     "Mar 1, 0000", "May ٣, ٢٠٢٣"]]
     entries += [hostile_entry(authors_text=t) for t in ["et al.", "· mit", "A, B et al. · ", "A · B · C", " , ,"]]
     entries += [hostile_entry(show_year=False, code_badge=True, tag="apache-2.0",
                               authors=[f"N{i} M{i}" for i in range(6)]), hostile_entry(show_year=True)]
-    texts = [md.render_dump(hostile_profile(entries)), md.render_dump(hostile_profile([]))]
+    texts = [dumpgen.render_dump(hostile_profile(entries)), dumpgen.render_dump(hostile_profile([]))]
     captured = [dt.date(2024, 3, 1), dt.date(2023, 12, 31)]
     assert_same_as_reference(batch(texts * 2, captured + captured[::-1]))
 

@@ -120,6 +120,11 @@ def time_lines(breakdowns: dict) -> list[str]:
 
 def other_lines(d: dict, server: dict | None, build: dict | None) -> list[str]:
     """Figures beside the targets: rates, what the temporary server costs, CPU, the server, memory."""
+    return mode_lines(d) + reference_lines(d) + setting_lines(server, build)
+
+
+def mode_lines(d: dict) -> list[str]:
+    """Each mode's rates and CPU, and what the flow and the temporary server add."""
     lines = []
     for mode, label in (("served", "served"), ("temporary", "temporary server")):
         if f"{mode}_full_minus_empty_seconds" not in d:
@@ -145,6 +150,12 @@ def other_lines(d: dict, server: dict | None, build: dict | None) -> list[str]:
                      f"big home {fmt(d.get('new_big_minus_empty_seconds'))} s; the flows alone (Prefect's "
                      f"records), big / small beyond the empty run's flow: "
                      f"{fmt(d.get('new_big_over_new_small_beyond_empty_flow'))}x")
+    return lines
+
+
+def reference_lines(d: dict) -> list[str]:
+    """The floor, the dlt peer, the parts and the memory figures."""
+    lines = []
     lines.append(f"  floor {fmt(d['floor_seconds'])} s ({fmt(d['floor_mb_s'], '.1f')} MB/s); dlt peer "
                  f"{fmt(d['peer_seconds'])} s, {fmt(d['peer_cpu_seconds'])} CPU-s ({fmt(d['peer_mb_s'], '.1f')} MB/s): "
                  f"{fmt(d['peer_over_served_full_minus_empty'], '.1f')}x served full - empty, "
@@ -157,6 +168,12 @@ def other_lines(d: dict, server: dict | None, build: dict | None) -> list[str]:
         f"{fmt(d.get(f'{mode}_full_peak_tree_rss_mb'), '.0f')} MiB {mode}" for mode in ("served", "temporary"))
         + (f"; {d['many_dumps']} dumps in one run (served) at {fmt(d['many_peak_tree_rss_mb'], '.0f')} MiB"
            if "many_dumps" in d else "; the memory run was skipped (--memory-dumps 0)"))
+    return lines
+
+
+def setting_lines(server: dict | None, build: dict | None) -> list[str]:
+    """The lasting server's and the big home's build figures, when the run had them."""
+    lines = []
     if server:
         lines.append(f"  lasting server: ready {fmt(server['ready_seconds'])} s after its start (in no run's time), "
                      f"{fmt(server['idle_cpu_per_second'], '.3f')} CPU-s per second between runs, "

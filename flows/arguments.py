@@ -49,6 +49,14 @@ def parser() -> argparse.ArgumentParser:
     root.add_argument("--home", type=Path, help="folder of inbox/, raw/, lake/, warehouse.duckdb "
                                                 "(default: $PROFILE_ETL_HOME or ./data)")
     commands = root.add_subparsers(dest="command", required=True)
+    add_run_parser(commands)
+    add_reading_parsers(commands)
+    add_schedule_parsers(commands)
+    home_commands.add_parsers(commands, LAKE_HELP)
+    return root
+
+
+def add_run_parser(commands) -> None:
     run = commands.add_parser("run", help="one ingestion run (a Prefect flow run)")
     run.add_argument("--inbox", help="folder of dumps, or an fsspec URL such as s3://bucket/inbox (default: HOME/inbox)")
     run.add_argument("--lake", help=LAKE_HELP)
@@ -62,6 +70,10 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--wait", type=float, dest="lock_wait_seconds",
                      help="if another run holds the home, wait up to this many seconds (default: exit at once)")
     run.add_argument("--verbose", action="store_true", help="also print Prefect's log (tasks, tracebacks) here")
+
+
+def add_reading_parsers(commands) -> None:
+    """The commands that read the warehouse or files, and write nothing to the home."""
     status = commands.add_parser("status", help="what is loaded, the last runs, problems")
     status.add_argument("--json", action="store_true")
     sql = commands.add_parser("sql", help="read-only SQL on the warehouse")
@@ -79,6 +91,9 @@ def parser() -> argparse.ArgumentParser:
     report = commands.add_parser("report", help="a self-contained HTML report of the warehouse")
     report.add_argument("out", type=Path)
     report.add_argument("--limit", type=count, default=20, help="profiles shown, by citations (default 20)")
+
+
+def add_schedule_parsers(commands) -> None:
     serve = commands.add_parser("serve", help="serve the ingestion flow as a scheduled Prefect deployment")
     when = serve.add_mutually_exclusive_group(required=True)
     when.add_argument("--cron", type=cron, help='cron schedule, e.g. "0 * * * *"')
@@ -96,5 +111,3 @@ def parser() -> argparse.ArgumentParser:
     watch.add_argument("--poll-seconds", type=seconds(above=0), default=1.0)
     watch.add_argument("--settle-seconds", type=float)
     watch.add_argument("--verbose", action="store_true", help="also print Prefect's log (tasks, tracebacks) here")
-    home_commands.add_parsers(commands, LAKE_HELP)
-    return root

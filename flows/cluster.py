@@ -1,6 +1,8 @@
 """Waiting on task runs that run on a Dask cluster (`--dask-address`). A cluster that has lost every
 worker keeps them queued for ever while the run holds the home's lock, so every later run would
-wait too: a run fails instead once the cluster has had no worker for NO_WORKERS_SECONDS.
+wait too: a run fails instead once the cluster has had no running worker for a while
+(PROFILE_ETL_DASK_NO_WORKERS_SECONDS), and a failed or interrupted run cancels the task runs that
+haven't started, so that none starts writing after it.
 """
 from __future__ import annotations
 
@@ -10,20 +12,19 @@ import time
 from prefect.context import FlowRunContext
 from prefect.futures import PrefectFuture, wait
 
-NO_WORKERS_SECONDS = 120.0
 POLL_SECONDS = 5.0
 
 
 class NoWorkers(RuntimeError):
-    """The cluster has had no worker for NO_WORKERS_SECONDS while the run waited on it."""
+    """The cluster has had no running worker for too long while the run waited on it."""
 
 
 class ClusterWatch:
     """Waits on the flow run's task runs, watching the workers of its Dask cluster if it runs on one
     (they are asked only once a wait outlasts a poll)."""
 
-    def __init__(self):
-        self.runner, self.idle_since = dask_runner(), None
+    def __init__(self, no_workers_seconds: float):
+        self.runner, self.no_workers_seconds, self.idle_since = dask_runner(), no_workers_seconds, None
 
     def wait(self, futures: list[PrefectFuture]) -> None:
         """prefect.futures.wait, failing with NoWorkers when the cluster has had no worker for too long."""
@@ -38,16 +39,29 @@ class ClusterWatch:
         self.wait([future])
         return future
 
+    def stop(self, futures: list[PrefectFuture]) -> None:
+        """After a failure: cancel the task runs that haven't started (on a cluster), then wait for
+        the others, so that none is still writing when the failure is recorded."""
+        if self.runner is not None:
+            self.runner.client.cancel([future.wrapped_future for future in futures], force=True)
+        wait(futures)
+
     def check(self) -> None:
-        if self.runner.client.scheduler_info(n_workers=1)["n_workers"]:
+        if self.running_workers():
             self.idle_since = None
             return
         now = time.monotonic()
         self.idle_since = now if self.idle_since is None else self.idle_since
-        if now - self.idle_since >= NO_WORKERS_SECONDS:
-            raise NoWorkers(f"the Dask cluster at {self.runner.client.scheduler.address} has had no worker for "
-                            f"{now - self.idle_since:.0f} s, so this run's tasks can't run: start its workers "
-                            "(`dask worker ADDRESS`) and run again")
+        if now - self.idle_since >= self.no_workers_seconds:
+            raise NoWorkers(f"the Dask cluster at {self.runner.client.scheduler.address} has had no running worker "
+                            f"for {now - self.idle_since:.0f} s, so this run's tasks can't run: start its workers "
+                            "(`dask worker ADDRESS`), then run again (PROFILE_ETL_DASK_NO_WORKERS_SECONDS sets "
+                            "how long a run waits for one)")
+
+    def running_workers(self) -> int:
+        """Workers that take tasks: paused (out of memory) and retiring ones don't."""
+        workers = self.runner.client.scheduler_info(n_workers=-1)["workers"].values()
+        return sum(worker.get("status") == "running" for worker in workers)
 
 
 def dask_runner():

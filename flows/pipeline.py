@@ -13,7 +13,6 @@ import polars as pl
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
-from prefect.futures import wait
 from prefect.settings import get_current_settings
 from prefect.task_runners import ThreadPoolTaskRunner
 from prefect.utilities.annotations import quote
@@ -21,7 +20,7 @@ from prefect.utilities.annotations import quote
 from core.records import SourceFile
 from flows import appends, artifact, batch, discover, integrity, merge, reprocess, runs
 from flows.artifact import ARTIFACT_KEY
-from flows.cluster import ClusterWatch, NoWorkers
+from flows.cluster import ClusterWatch
 from flows.progress import Progress
 from flows.rebuild import restore_interrupted_rebuild
 from schemas.tables import APPEND_TABLES, MERGED_TABLES, OBSERVED_TABLES, TABLES, empty_frame
@@ -165,12 +164,13 @@ def ingest_new_dumps(settings: Settings, run_id: str, started_at: dt.datetime, r
              if reprocess else {})
     log_plan(run_id, found, plan.todo, retry, settings.settle_seconds)
     jobs = batch.plan_jobs(plan.todo + list(retry.values()), plan.known - set(retry), settings, run_id, started_at)
-    results = process_all(jobs, started_at)
+    cluster = ClusterWatch(settings.dask_no_workers_seconds)
+    results = process_all(jobs, started_at, cluster)
     new_dumps = pl.concat([r.dumps for r in results]) if results else empty_frame(TABLES["dumps"])
     scratch = batch.scratch_files(results)
     appended = commit_appends(settings.lake, seq, scratch, set(retry)) if new_dumps.height else appends.Committed(dict.fromkeys(APPEND_TABLES, 0))
     new_dumps = new_dumps.filter(~pl.col("dump_id").is_in(list(appended.unchanged)))
-    gained = merge_run(settings.lake, seq, scratch)
+    gained = merge_run(settings.lake, seq, scratch, cluster)
     checkpoint("normalise:merged")
     row = runs.run_row(run_id, started_at, "completed", len(found.found), new_dumps)
     commit_run(settings, row, seq)
@@ -193,18 +193,15 @@ def ingest_new_dumps(settings: Settings, run_id: str, started_at: dt.datetime, r
     return summary
 
 
-def process_all(jobs: list[batch.BatchJob], started_at: dt.datetime) -> list[batch.BatchResult]:
+def process_all(jobs: list[batch.BatchJob], started_at: dt.datetime, cluster: ClusterWatch) -> list[batch.BatchResult]:
     """Batch tasks, with progress as they finish. A dump that two batches read (the same bytes under
     two names) keeps its first reading: the later batch runs again without it."""
     progress = Progress(sum(len(j.sources) for j in jobs), sum(f.size for j in jobs for f in j.sources), started_at)
     futures = [process_batch.submit(job) for job in jobs]
-    cluster = ClusterWatch()
     try:
         results = [progress.advance(cluster.finished(future).result()) for future in futures]
-    except NoWorkers:
-        raise   # a cluster without workers runs no batch: none is writing
     except BaseException:
-        wait(futures)   # no batch may still be writing while the failure is recorded
+        cluster.stop(futures)   # no batch may still be writing while the failure is recorded
         raise
     for i, repeated in batch.repeated_dumps(results).items():
         results[i] = process_batch(jobs[i].without(repeated))
@@ -212,12 +209,16 @@ def process_all(jobs: list[batch.BatchJob], started_at: dt.datetime) -> list[bat
     return results
 
 
-def merge_run(lake_dir: Path, seq: int, scratch: dict[str, list[Path]]) -> dict[str, int]:
+def merge_run(lake_dir: Path, seq: int, scratch: dict[str, list[Path]], cluster: ClusterWatch) -> dict[str, int]:
     """The mutable tables merge in parallel tasks (papers bring paper_authors along); returns the
     rows each gained."""
     futures = [merge_table.submit(merge.TableMerge(lake_dir, name, scratch[name], seq))
                for name in OBSERVED_TABLES if scratch[name]]
-    ClusterWatch().wait(futures)   # none still writing when one failed
+    try:
+        cluster.wait(futures)
+    except BaseException:
+        cluster.stop(futures)   # none still writing when the failure is recorded
+        raise
     return {name: rows for future in futures for name, rows in future.result().items()}
 
 

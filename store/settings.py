@@ -23,6 +23,7 @@ class Settings:
     max_dump_bytes: int = 64 * 1024 * 1024
     lock_wait_seconds: float = 0.0
     dask_address: str | None = None
+    dask_no_workers_seconds: float = 120.0   # a run on a cluster without a running worker fails after this long
     maintain_files: int = 500   # a run compacts the lake when a table holds more surplus files (0: never)
     profile_key_pattern: str = identity.DEFAULT_KEY_PATTERN   # file-name stem -> profile key (identity.key_pattern)
 

@@ -9,7 +9,7 @@ import pytest
 from examples import dumpgen
 from flows import cluster
 from flows.pipeline import ingest_flow
-from tests.warehouse_state import DATA_TABLES, run_statuses, same_tables, warehouse_tables
+from tests.warehouse_state import DATA_TABLES, lake_leftovers, run_statuses, same_tables, warehouse_tables
 
 pytestmark = pytest.mark.e2e   # a Dask cluster on loopback
 
@@ -30,15 +30,33 @@ def inbox(tmp_path_factory):
     return folder
 
 
-def test_run_on_a_dask_cluster_equals_a_local_run(prefect_harness, inbox, tmp_path):
+def spy(monkeypatch, name: str) -> list:
+    """The calls of ClusterWatch.<name>, each as (the watch, its arguments), recorded as they return."""
+    calls, original = [], getattr(cluster.ClusterWatch, name)
+
+    def recorded(watch, *args):
+        result = original(watch, *args)
+        calls.append((watch, args))
+        return result
+    monkeypatch.setattr(cluster.ClusterWatch, name, recorded)
+    return calls
+
+
+def test_run_on_a_dask_cluster_equals_a_local_run(prefect_harness, inbox, tmp_path, monkeypatch):
+    """Also: the workers are asked for while the run waits on them (a poll of 10 ms, no patience for a
+    cluster without workers), and a cluster that has them never fails the run."""
+    monkeypatch.setattr(cluster, "POLL_SECONDS", 0.01)
+    monkeypatch.setenv("PROFILE_ETL_DASK_NO_WORKERS_SECONDS", "0")
+    checks = spy(monkeypatch, "check")
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                                  dashboard_address=None) as cluster, distributed.Client(cluster) as client:
+                                  dashboard_address=None) as dask, distributed.Client(dask) as client:
         with distributed.get_task_stream(client) as stream:
-            summary = ingest_flow(cluster.scheduler_address)(home=tmp_path / "dask", inbox=inbox, settle_seconds=0,
-                                                             batch_size=50)
+            summary = ingest_flow(dask.scheduler_address)(home=tmp_path / "dask", inbox=inbox, settle_seconds=0,
+                                                          batch_size=50)
         workers_used = {task["worker"] for task in stream.data}
     local = ingest_flow(None)(home=tmp_path / "local", inbox=inbox, settle_seconds=0, batch_size=50)
     assert summary["dumps_loaded"] == local["dumps_loaded"] == 300
+    assert checks   # the workers were asked for, and found
     assert len(stream.data) >= 300 // 50 and len(workers_used) == 2
     assert same_tables(warehouse_tables(tmp_path / "dask"), warehouse_tables(tmp_path / "local"))
     assert all(warehouse_tables(tmp_path / "dask")[t].height for t in DATA_TABLES if t != "rejects")
@@ -46,14 +64,19 @@ def test_run_on_a_dask_cluster_equals_a_local_run(prefect_harness, inbox, tmp_pa
 
 def test_a_cluster_without_workers_fails_the_run_and_frees_the_home(prefect_harness, inbox, tmp_path, monkeypatch):
     """A run whose tasks wait on a cluster that has no worker fails, instead of holding the home's lock
-    for ever; the home is left as it was, and the next run loads everything."""
-    monkeypatch.setattr(cluster, "NO_WORKERS_SECONDS", 0.0)
+    for ever; its batches are cancelled before the failure is recorded (none may start later, when a
+    worker comes), the home is left as it was, and the next run loads everything."""
     monkeypatch.setattr(cluster, "POLL_SECONDS", 0.2)
+    monkeypatch.setenv("PROFILE_ETL_DASK_NO_WORKERS_SECONDS", "0")
+    stops = spy(monkeypatch, "stop")
     home = tmp_path / "home"
     with distributed.LocalCluster(n_workers=0, processes=True, host="127.0.0.1", dashboard_address=None) as empty:
-        with pytest.raises(cluster.NoWorkers, match=f"the Dask cluster at {empty.scheduler_address} has had no worker"):
+        with pytest.raises(cluster.NoWorkers, match=f"the Dask cluster at {empty.scheduler_address} has had no"):
             ingest_flow(empty.scheduler_address)(home=home, inbox=inbox, settle_seconds=0, batch_size=50)
-    assert run_statuses(home) == ["failed"]
+    [(_, (futures,))] = stops
+    assert len(futures) == 300 // 50 and {f.wrapped_future.status for f in futures} == {"cancelled"}
+    assert run_statuses(home) == ["failed"] and lake_leftovers(home) == []
+    assert not list((home / "raw").glob("*/*.txt"))
     summary = ingest_flow(None)(home=home, inbox=inbox, settle_seconds=0, batch_size=50, lock_wait_seconds=0)
     assert summary["dumps_loaded"] == 300
     assert run_statuses(home) == ["failed", "completed"]

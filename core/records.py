@@ -48,8 +48,9 @@ class Batch:
     files: list[dict] = field(default_factory=list)
     raw_meta: list[dict] = field(default_factory=list)     # identities of the dumps copied to raw/
     unread: list[str] = field(default_factory=list)        # "path: why" of files that couldn't be read now
-    texts: list[tuple[dict, str]] = field(default_factory=list)   # (dumps row, decoded text), to parse
-    text_chars: int = 0                                            # characters in `texts`
+    # (dumps row, text) to parse: decoded, or plain bytes (plain_text) that polars decodes with the batch's
+    texts: list[tuple[dict, str | bytes]] = field(default_factory=list)
+    text_chars: int = 0                                            # characters (or bytes) in `texts`
     text_lines: int = 0                                            # lines in `texts`
     entries: list[pl.DataFrame] = field(default_factory=list)
     header_problems: list[pl.DataFrame] = field(default_factory=list)
@@ -57,6 +58,7 @@ class Batch:
 
 BOMS = [(codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF8, "utf-8"),
         (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16")]
+BOM_PREFIXES = tuple(bom for bom, _ in BOMS)
 
 
 def in_place(source_encoding: str) -> str:
@@ -69,6 +71,30 @@ def in_place(source_encoding: str) -> str:
 
 CONVERT_HINT = ("the encoding can't be recognised for sure, so nothing was guessed: convert the file to UTF-8 in "
                 f"place, e.g. if it is Latin-1 {in_place('LATIN1')}; the original bytes are kept in raw/")
+
+
+# A byte that no white space's UTF-8 encoding holds: a text with one isn't blank (str.isspace's set
+# includes \x1c-\x1f; the other non-ASCII spaces are multi-byte).
+NOT_BLANK = re.compile(rb"[\x00-\x08\x0e-\x1b\x21-\x7f]")
+
+
+def plain_text(raw: bytes | None) -> bool:
+    """Bytes that decode_text would return unchanged as UTF-8 if they are valid UTF-8: no byte-order
+    mark, no NUL, no CR, and not blank. Their validity and decoding are left to polars, a batch at a
+    time (text_column)."""
+    return (raw is not None and not raw.startswith(BOM_PREFIXES) and b"\x00" not in raw and b"\r" not in raw
+            and NOT_BLANK.search(raw) is not None)
+
+
+def text_column(texts: list[str | bytes]) -> pl.Series | None:
+    """The texts as one String column, plain bytes decoded by polars (checked as UTF-8); None when
+    some bytes aren't valid UTF-8, for the caller to decode them one by one."""
+    plain = pl.Series([t if isinstance(t, bytes) else None for t in texts], dtype=pl.Binary)
+    decoded = pl.Series([t if isinstance(t, str) else None for t in texts], dtype=pl.String)
+    try:
+        return pl.select(pl.coalesce(plain.cast(pl.String), decoded)).to_series()
+    except pl.exceptions.ComputeError:   # polars: "invalid utf8", for the whole column
+        return None
 
 
 def decode_text(raw: bytes) -> str:
@@ -138,17 +164,11 @@ def parse_texts(batch: Batch) -> None:
     if not batch.texts:
         return
     from core import parse_frame  # here: building its regexes costs every import, and most commands parse nothing
-    rows: dict[str, list[dict]] = {}
-    firsts: dict[str, tuple[dict, str]] = {}
-    for row, text in batch.texts:
-        rows.setdefault(row["dump_id"], []).append(row)
-        firsts.setdefault(row["dump_id"], (row, text))
-    parsed = parse_frame.parse_texts(pl.DataFrame(
-        {"dump_id": list(firsts), "text": [text for _, text in firsts.values()],
-         "captured_on": [row["captured_at"].date() for row, _ in firsts.values()]},
-        schema={"dump_id": pl.String, "text": pl.String, "captured_on": pl.Date}))
-    if parsed.declined or parsed.dumps.height != len(firsts):   # a bug in parse_frame: fail, don't guess
-        raise RuntimeError(f"the batch parser gave {parsed.dumps.height} of {len(firsts)} dumps "
+    rows, firsts = readings(batch.texts)
+    frame = texts_frame(batch, rows, firsts)
+    parsed = parse_frame.parse_texts(frame)
+    if parsed.declined or parsed.dumps.height != frame.height:   # a bug in parse_frame: fail, don't guess
+        raise RuntimeError(f"the batch parser gave {parsed.dumps.height} of {frame.height} dumps "
                            f"({len(parsed.declined)} declined)")
     not_profiles = []
     for values in parsed.dumps.iter_rows(named=True):
@@ -157,14 +177,47 @@ def parse_texts(batch: Batch) -> None:
             for row in rows[did]:
                 row.update(values)
             continue
+        text = firsts[did][1]
+        text = text.decode("utf-8") if isinstance(text, bytes) else text   # valid: polars decoded it
         for row in rows[did]:
-            quarantine(batch, row, [not_a_profile(firsts[did][1])], firsts[did][1])
+            quarantine(batch, row, [not_a_profile(text)], text)
         not_profiles.append(did)
     kept = ~pl.col("dump_id").is_in(pl.Series(not_profiles, dtype=pl.String).implode())
     batch.entries.append(parsed.entries.filter(kept))
     batch.header_problems.append(parsed.problems.filter(kept))
     batch.texts.clear()
     batch.text_chars = batch.text_lines = 0
+
+
+Reading = tuple[dict, str | bytes]   # a dumps row and its text (decoded, or plain bytes)
+
+
+def readings(texts: list[Reading]) -> tuple[dict[str, list[dict]], dict[str, Reading]]:
+    """The rows of each dump read, and its first reading."""
+    rows: dict[str, list[dict]] = {}
+    firsts: dict[str, Reading] = {}
+    for row, text in texts:
+        rows.setdefault(row["dump_id"], []).append(row)
+        firsts.setdefault(row["dump_id"], (row, text))
+    return rows, firsts
+
+
+def texts_frame(batch: Batch, rows: dict[str, list[dict]], firsts: dict[str, Reading]) -> pl.DataFrame:
+    """(dump_id, text, captured_on) of each dump's first reading. When some plain bytes aren't UTF-8,
+    each is decoded alone: one that fails quarantines its dump (decode_text says why)."""
+    column = text_column([text for _, text in firsts.values()])
+    if column is None:
+        for did, (row, text) in list(firsts.items()):
+            try:
+                firsts[did] = (row, decode_text(text) if isinstance(text, bytes) else text)
+            except Quarantine as exc:
+                for reading in rows[did]:
+                    quarantine(batch, reading, [str(exc)], None)
+                del firsts[did]
+        column = pl.Series([text for _, text in firsts.values()], dtype=pl.String)
+    return pl.DataFrame({"dump_id": list(firsts), "text": column,
+                         "captured_on": [row["captured_at"].date() for row, _ in firsts.values()]},
+                        schema={"dump_id": pl.String, "text": pl.String, "captured_on": pl.Date})
 
 
 def quarantine(batch: Batch, row: dict, reasons: list[str], text: str | None) -> None:

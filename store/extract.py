@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from core import identity
-from core.records import (Batch, Quarantine, SourceFile, decode_text, dump_row, future_capture, parse_texts,
+from core.records import (Batch, Quarantine, SourceFile, decode_text, dump_row, future_capture, parse_texts, plain_text,
                           profile_key, quarantine)
 from store import raw_store, storage
 from store.faults import checkpoint
@@ -193,11 +193,19 @@ def store_copy(batch: Batch, raw_dir: Path, source: SourceFile, read: DumpBytes,
 
 
 def add_text(batch: Batch, row: dict, read: DumpBytes, max_bytes: int, reasons: list[str]) -> None:
-    """The dump's text to parse with the batch's others (parse_texts), or its quarantine with the reasons."""
+    """The dump's text to parse with the batch's others (parse_texts), or its quarantine with the reasons.
+    Plain bytes wait undecoded: polars decodes the batch's texts together."""
+    if not reasons and plain_text(read.raw) and (lines := read.raw.count(b"\n") + 1) <= max_lines(max_bytes):
+        queue_text(batch, row, read.raw, lines)
+        return
     text, lines, unparsable = decoded(read, max_bytes)
     if reasons or unparsable:
         quarantine(batch, row, unparsable + reasons, text)
         return
+    queue_text(batch, row, text, lines)
+
+
+def queue_text(batch: Batch, row: dict, text: str | bytes, lines: int) -> None:
     batch.texts.append((row, text))
     batch.text_chars += len(text)
     batch.text_lines += lines

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from core.parse import MONTHS, parse_dump
-from core.records import Quarantine, decode_text
+from core.records import Quarantine, decode_text, plain_text, text_column
 from tests.conftest import UTC, examples, write_dump
 from tests.test_hostile import extract_and_validate
 
@@ -51,6 +51,22 @@ def test_parser_reads_any_bytes_or_refuses_them_with_a_reason(data):
     assert all(1 <= e.line_no <= n_lines and e.raw_text.startswith(e.head) for e in parsed.entries)
     assert all(p.reason and (p.line_no is None or 1 <= p.line_no <= n_lines) for p in parsed.header_problems)
     assert all(v is None or 0 <= v < 2**63 for v in parsed.metrics.values())
+
+
+@settings(max_examples=examples(300), deadline=None)
+@given(st.lists(any_bytes, min_size=1, max_size=4))
+def test_plain_bytes_decoded_by_polars_read_as_decode_text_reads_them(batch):
+    """Bytes that skip decode_text (plain_text), decoded a batch at a time by polars, give decode_text's
+    text, and only decode_text's failures (then the whole column is refused, to decode one by one)."""
+    plain = [data for data in batch if plain_text(data)]
+    try:
+        expected = [decode_text(data) for data in plain]
+    except Quarantine:
+        assert text_column(plain) is None
+        return
+    assert all(text.strip() for text in expected)
+    column = text_column([*plain, *expected])
+    assert column is not None and column.to_list() == expected * 2
 
 
 def check_dump(tables: dict, row: dict) -> None:

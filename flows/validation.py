@@ -62,9 +62,13 @@ def judge_dump(path: Path, max_bytes: int, key_pattern: re.Pattern, held: frozen
 
 
 def held_dump_ids(lake_dir: storage.Location) -> frozenset[str]:
-    """The dump ids of the home's lake; none where there is no lake, or none readable (validate needs no home)."""
-    from warehouse import lake
+    """The dump ids of the home's lake as its last run committed it (a run that died between its
+    commits left dumps the next run's recovery removes); none where there is no lake, or none
+    readable (validate needs no home)."""
+    from warehouse import lake, recovery
     try:
-        return frozenset(lake.known_dump_ids(lake_dir))
+        if lake.open_table(lake_dir, "dumps") is None:
+            return frozenset()
+        return frozenset(lake.known_dump_ids(lake_dir, recovery.target_versions(lake_dir)["dumps"]))
     except Exception:
         return frozenset()

@@ -14,6 +14,7 @@ import pytest
 
 from flows.cli import main
 from tests import dumps
+from warehouse import lake
 from tests.conftest import SAMPLE_NAME, UTC, write_dump
 
 pytestmark = pytest.mark.e2e   # a real `profile-etl run` process
@@ -200,6 +201,18 @@ def test_validate_says_when_the_home_holds_a_dump_already(loaded_home, tmp_path,
     assert main(["--home", str(base / "home"), "validate", str(held)]) == 0
     assert f"{held}: loaded, 50 of 50 entries valid; the home holds this dump already, so a run skips it" in \
         capsys.readouterr().out
+
+
+def test_validate_doesnt_count_a_dead_runs_dump_as_held(loaded_home, tmp_path, capsys):
+    """A dump only a run that died before its commit point wrote is not held: the next run's
+    recovery removes it, then reads the file."""
+    base = loaded_home[0]
+    [held] = (base / "inbox").iterdir()
+    lake_dir = tmp_path / "home" / "lake"
+    lake.ensure_tables(lake_dir)
+    lake.append(lake_dir, "dumps", lake.read_table(base / "home" / "lake", "dumps"), seq=1)   # and no runs row
+    assert main(["--home", str(tmp_path / "home"), "validate", str(held)]) == 0
+    assert f"{held}: loaded, 50 of 50 entries valid\n" in capsys.readouterr().out
 
 
 def test_validate_on_a_folder_says_to_pass_its_files(tmp_path, capsys):

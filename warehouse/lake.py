@@ -150,8 +150,9 @@ def collect_rows(name: str, rows: pl.LazyFrame) -> pl.DataFrame:
         raise RuntimeError(f"lake table {name} can't be read: {(str(exc).splitlines() or ['a panic'])[0]}") from None
 
 
-def known_dump_ids(lake: storage.Location) -> set[str]:
-    table = open_table(lake, "dumps")
+def known_dump_ids(lake: storage.Location, version: int | None = None) -> set[str]:
+    """The dump ids of the dumps table (at `version`: the latest)."""
+    table = open_table(lake, "dumps", version)
     if table is None:
         return set()
     # DataFusion's reader: a damaged file raises an error the run can report (polars' reader panics)

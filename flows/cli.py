@@ -29,11 +29,7 @@ def main(argv: list[str] | None = None) -> int:
                "export": cmd_export, "report": cmd_report,
                "serve": cmd_serve, "server": cmd_server, "watch": cmd_watch, **home_commands.HANDLERS}[args.command]
     try:
-        settings = Settings.load(home=args.home, inbox=getattr(args, "inbox", None), lake=getattr(args, "lake", None),
-                                 batch_size=getattr(args, "batch_size", None),
-                                 settle_seconds=getattr(args, "settle_seconds", None),
-                                 lock_wait_seconds=getattr(args, "lock_wait_seconds", None),
-                                 dask_address=getattr(args, "dask_address", None))
+        settings = settings_of(args)
         try:
             return handler(settings, args)
         except (UserError, OSError):
@@ -47,13 +43,27 @@ def main(argv: list[str] | None = None) -> int:
                       getattr(exc, "run_id", None))
         return exc.exit_code
     except OSError as exc:   # a path the command can't read or write: the OS says why
-        if isinstance(exc, BrokenPipeError):
-            raise
-        from warehouse.lake_health import first_line   # delta-rs' I/O errors carry a backtrace and colours
-        message = f"{args.command}: {exc.strerror or first_line(exc)}" + (f": {exc.filename}" if exc.filename else "")
-        print(f"profile-etl: {message}", file=sys.stderr)
-        print_failure(args, "refused", 2, message)
-        return 2
+        return os_error(args, exc)
+
+
+def settings_of(args) -> Settings:
+    """The settings object from the command's flags (those it has), then PROFILE_ETL_*, then defaults."""
+    return Settings.load(home=args.home, inbox=getattr(args, "inbox", None), lake=getattr(args, "lake", None),
+                         batch_size=getattr(args, "batch_size", None),
+                         settle_seconds=getattr(args, "settle_seconds", None),
+                         lock_wait_seconds=getattr(args, "lock_wait_seconds", None),
+                         dask_address=getattr(args, "dask_address", None))
+
+
+def os_error(args, exc: OSError) -> int:
+    """A path the command can't read or write, said as the OS says it (a broken pipe is re-raised)."""
+    if isinstance(exc, BrokenPipeError):
+        raise exc
+    from warehouse.lake_health import first_line   # delta-rs' I/O errors carry a backtrace and colours
+    message = f"{args.command}: {exc.strerror or first_line(exc)}" + (f": {exc.filename}" if exc.filename else "")
+    print(f"profile-etl: {message}", file=sys.stderr)
+    print_failure(args, "refused", 2, message)
+    return 2
 
 
 def print_failure(args, status: str, exit_code: int, error: str | None = None, run_id: str | None = None) -> None:
@@ -177,21 +187,26 @@ def run_ingest(settings: Settings, args) -> int:
         print_failure(args, "interrupted", 130)
         return 130
     except Exception as exc:
-        from warehouse.lake_health import refuse_damaged
-        try:
-            refuse_damaged(settings.lake, "the run")
-        except UserError as damaged:
-            damaged.run_id = getattr(exc, "run_id", None)
-            raise
-        failed = RunFailed(f"the run failed ({type(exc).__name__}: {exc}). The published warehouse is as it was; "
-                           f"if the failure came after the lake commit, the next run publishes that data. "
-                           f"Fix the cause and run again; `profile-etl history` lists the runs, this one too.")
-        failed.run_id = getattr(exc, "run_id", None)
-        raise failed from None
+        raise run_failed(settings, exc) from None
     seconds = round(time.monotonic() - STARTED, 3)
     print(json.dumps(summary | {"wall_seconds": seconds}, default=str, indent=1) if args.json
           else describe(summary, seconds))
     return 0
+
+
+def run_failed(settings: Settings, exc: Exception) -> UserError:
+    """What a failed run tells the user: the lake's damage when that is the cause, else the failure,
+    with the run's id either way."""
+    from warehouse.lake_health import refuse_damaged
+    try:
+        refuse_damaged(settings.lake, "the run")
+        failed = RunFailed(f"the run failed ({type(exc).__name__}: {exc}). The published warehouse is as it was; "
+                           f"if the failure came after the lake commit, the next run publishes that data. "
+                           f"Fix the cause and run again; `profile-etl history` lists the runs, this one too.")
+    except UserError as damaged:
+        failed = damaged
+    failed.run_id = getattr(exc, "run_id", None)
+    return failed
 
 
 def cmd_sql(settings: Settings, args) -> int:

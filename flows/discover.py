@@ -103,20 +103,29 @@ def _scan_folder(folder: str, settle_seconds: float, now: float, found: Inbox) -
         elif kind == "link to a folder":
             if not name.startswith("."):
                 found.ignored.append(Path(path))
-        elif is_in_progress(name):
-            if is_dump_name(final := final_name(name)):
-                found.waiting.append(Path(path))
-            elif final.endswith(SIDECAR_SUFFIX):   # a sidecar written under a temporary name
-                sidecars_settling.add(final.removesuffix(SIDECAR_SUFFIX))
-        elif not is_dump_name(name):
-            if not name.endswith(SIDECAR_SUFFIX):
-                found.ignored.append(Path(path))
-            elif _is_settling_entry(entry, settle_seconds, now):   # its dump's name sorts after it
-                sidecars_settling.add(name.removesuffix(SIDECAR_SUFFIX))
         else:
-            _add_dump(entry, path, settle_seconds, now, found, identity.dump_stem(Path(name)) in sidecars_settling)
+            _sort_file(entry, path, settle_seconds, now, found, sidecars_settling)
     for subfolder in subfolders:
         _scan_folder(subfolder, settle_seconds, now, found)
+
+
+def _sort_file(entry: os.DirEntry, path: str, settle_seconds: float, now: float, found: Inbox,
+               sidecars_settling: set[str]) -> None:
+    """A file of the folder into found (a dump ready, or waiting; ignored), or, a sidecar still being
+    written, its dump's stem into sidecars_settling, which makes that dump wait."""
+    name = entry.name
+    if is_in_progress(name):
+        if is_dump_name(final := final_name(name)):
+            found.waiting.append(Path(path))
+        elif final.endswith(SIDECAR_SUFFIX):   # a sidecar written under a temporary name
+            sidecars_settling.add(final.removesuffix(SIDECAR_SUFFIX))
+    elif not is_dump_name(name):
+        if not name.endswith(SIDECAR_SUFFIX):
+            found.ignored.append(Path(path))
+        elif _is_settling_entry(entry, settle_seconds, now):   # its dump's name sorts after it
+            sidecars_settling.add(name.removesuffix(SIDECAR_SUFFIX))
+    else:
+        _add_dump(entry, path, settle_seconds, now, found, identity.dump_stem(Path(name)) in sidecars_settling)
 
 
 def _kind(entry: os.DirEntry) -> str:

@@ -12,7 +12,7 @@ from core.validate import FILE_SCHEMA
 from flows import discover
 from flows.findings import Findings, Problem
 from flows.rebuild import copied_dump_ids
-from store import extract, raw_store, storage
+from store import dump_file, raw_store, storage
 from store.settings import Settings
 from warehouse import lake as lake_mod
 from warehouse.lake_health import first_line
@@ -28,7 +28,21 @@ def held_dumps(settings: Settings) -> pl.DataFrame:
 def check_raw(settings: Settings, dumps: pl.DataFrame, findings: Findings) -> None:
     metas = raw_store.raw_metas(settings.raw)
     check = raw_store.check_copies(settings.raw, copied_dump_ids(dumps), metas)
-    sources = inbox_sources(settings, dumps, metas)
+    damaged_copies(settings, check, inbox_sources(settings, dumps, metas), findings)
+    unheld = sorted(set(metas) - set(dumps["dump_id"]) - raw_store.dropped(settings.raw)
+                    - set(check.why))
+    if unheld and dumps.height:   # lost commits are check_lake's
+        findings.notes.append(
+            f"raw/ holds {len(unheld)} dumps the lake doesn't ({some(unheld)}), from a run that failed or died "
+            "after copying them, or one rolled back: the next run loads those whose inbox files are still there, "
+            "`profile-etl rebuild --from-raw` all but a rolled-back run's")
+    unnamed = unnamed_copies(settings, set(dumps["dump_id"]), set(metas), findings)
+    if not check.why and not unnamed:
+        findings.checked.append(f"raw/: {check.copies} copies, each matching its hash, none missing")
+
+
+def damaged_copies(settings: Settings, check: raw_store.RawCheck, sources: dict, findings: Findings) -> None:
+    """Each missing or corrupt copy: copied again from an inbox file that holds its bytes, else unrecoverable."""
     for did, why in check.damaged().items():
         source = matching_file(sources.get(did, []), did, settings.max_dump_bytes)
         if source is not None:
@@ -39,27 +53,23 @@ def check_raw(settings: Settings, dumps: pl.DataFrame, findings: Findings) -> No
             findings.problems.append(Problem(
                 why + " and no inbox file holds its bytes",
                 f"the lake still holds its rows; a lake rebuild would need `--drop {did[:16]}` (its dump leaves the lake)"))
-    unheld = sorted(set(metas) - set(dumps["dump_id"]) - raw_store.dropped(settings.raw)
-                    - set(check.why))
-    if unheld and dumps.height:   # lost commits are check_lake's
-        findings.notes.append(
-            f"raw/ holds {len(unheld)} dumps the lake doesn't ({some(unheld)}), from a run that failed or died "
-            "after copying them, or one rolled back: the next run loads those whose inbox files are still there, "
-            "`profile-etl rebuild --from-raw` all but a rolled-back run's")
+
+
+def unnamed_copies(settings: Settings, held: set[str], named: set[str], findings: Findings) -> list[str]:
+    """raw/ copies no meta file names: those the lake holds, and those nothing does; returns them all."""
     copies = set(raw_store.copies_in(settings.raw))
-    if held_unnamed := sorted(copies & set(dumps["dump_id"]) - set(metas)):
+    if held_unnamed := sorted(copies & held - named):
         findings.problems.append(Problem(
             f"no raw/meta/ file names {len(held_unnamed)} raw/ copies the lake holds ({some(held_unnamed)}): a "
             "rebuild from raw/ would refuse to lose them",
             "restore raw/meta/ from a backup; the warehouse can still be rebuilt from the lake (`profile-etl rebuild`)"))
-    unnamed = sorted(copies - set(metas) - set(dumps["dump_id"]))
+    unnamed = sorted(copies - named - held)
     if unnamed:
         findings.problems.append(Problem(
             f"raw/ holds {len(unnamed)} copies nothing names ({some(unnamed)}): a run died before writing their "
             "batch's meta file",
             "the next run that reads their inbox files names them; a rebuild from raw/ leaves them out"))
-    if not check.why and not unnamed and not held_unnamed:
-        findings.checked.append(f"raw/: {check.copies} copies, each matching its hash, none missing")
+    return held_unnamed + unnamed
 
 
 def some(dump_ids: list[str]) -> str:
@@ -84,9 +94,9 @@ def matching_file(paths: list[storage.Location], did: str, max_bytes: int) -> st
     for path in paths:
         try:
             present = storage.exists(path) if storage.is_url(path) else path.is_file()
-            if present and extract.read_dump(path, max_bytes).dump_id == did:
+            if present and dump_file.read_dump(path, max_bytes).dump_id == did:
                 return path
-        except (extract.Unreadable, OSError):   # a store that can't be reached: no source there
+        except (dump_file.Unreadable, OSError):   # a store that can't be reached: no source there
             continue
     return None
 
@@ -95,7 +105,7 @@ def recopy(raw_dir: Path, did: str, source: Path, corrupt: Path | None) -> Calla
     def fix() -> str:
         if corrupt is not None:
             raw_store.set_aside(raw_dir, corrupt)
-        raw_store.store_raw(raw_dir, source, extract.read_dump(source, 1 << 62))
+        raw_store.store_raw(raw_dir, source, dump_file.read_dump(source, 1 << 62))
         return f"copied {did[:16]} again from {source}" + (" (the corrupt copy is in raw/damaged/)" if corrupt else "")
     return fix
 

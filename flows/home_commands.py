@@ -60,11 +60,22 @@ def put_back_interrupted_rebuild(settings: Settings, command: str) -> None:
 
 
 def cmd_rebuild(settings: Settings, args) -> int:
-    from flows.rebuild import Drop, checks_failed, lake_from_raw, refuse_without_sources
+    from flows.rebuild import Drop, lake_from_raw
     from store.lock import run_lock
-    from warehouse.checks import DataCheckFailed
-    from warehouse.publish import rebuild
-    from warehouse.views import MartError
+    ready_to_rebuild(settings, args)
+    with run_lock(settings.home, settings.lock_wait_seconds, "rebuild"):
+        notes = lake_from_raw(settings, Drop(tuple(args.drop), args.drop_damaged)) if args.from_raw else []
+        warehouse_rebuilt(settings, args.from_raw)
+    print(f"rebuilt {settings.warehouse}" + (" and the lake from raw/" if args.from_raw else ""))
+    for note in notes:
+        print(f"profile-etl: {note}", file=sys.stderr)
+    return 0
+
+
+def ready_to_rebuild(settings: Settings, args) -> None:
+    """Refuse, before the lock, a rebuild that can't be done: flags that don't go together, nothing
+    to rebuild from, or (from the lake) a lake whose logs or columns are damaged."""
+    from flows.rebuild import refuse_without_sources
     storage.reachable(settings.lake)   # an unreachable S3 lake says so, not "no lake"
     put_back_interrupted_rebuild(settings, "rebuild")
     refuse_without_sources(settings, args.from_raw)   # before the lock, which makes the home
@@ -78,23 +89,25 @@ def cmd_rebuild(settings: Settings, args) -> int:
     if args.from_raw:
         from flows.progress import show_progress
         show_progress()   # raw/ read again: as long as a run's reading
-    with run_lock(settings.home, settings.lock_wait_seconds, "rebuild"):
-        notes = lake_from_raw(settings, Drop(tuple(args.drop), args.drop_damaged)) if args.from_raw else []
-        try:
-            rebuild(settings.warehouse, settings.lake)
-        except MartError as exc:
-            raise UserError(f"{exc}. The last published warehouse stays: fix or remove your mart, then rebuild "
-                            "again") from None
-        except DataCheckFailed as exc:   # said as a run says it, without a traceback
-            raise RunFailed(f"the rebuild failed {checks_failed(exc, args.from_raw)}") from None
-        except Exception:
-            from warehouse.lake_health import refuse_damaged
-            refuse_damaged(settings.lake, "the rebuild")
-            raise
-    print(f"rebuilt {settings.warehouse}" + (" and the lake from raw/" if args.from_raw else ""))
-    for note in notes:
-        print(f"profile-etl: {note}", file=sys.stderr)
-    return 0
+
+
+def warehouse_rebuilt(settings: Settings, from_raw: bool) -> None:
+    """The warehouse loaded anew from the lake; a failure said as a run says it."""
+    from flows.rebuild import checks_failed
+    from warehouse.checks import DataCheckFailed
+    from warehouse.publish import rebuild
+    from warehouse.views import MartError
+    try:
+        rebuild(settings.warehouse, settings.lake)
+    except MartError as exc:
+        raise UserError(f"{exc}. The last published warehouse stays: fix or remove your mart, then rebuild "
+                        "again") from None
+    except DataCheckFailed as exc:   # said as a run says it, without a traceback
+        raise RunFailed(f"the rebuild failed {checks_failed(exc, from_raw)}") from None
+    except Exception:
+        from warehouse.lake_health import refuse_damaged
+        refuse_damaged(settings.lake, "the rebuild")
+        raise
 
 
 def not_a_home(settings: Settings) -> bool:

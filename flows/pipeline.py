@@ -11,19 +11,17 @@ from pathlib import Path
 
 import polars as pl
 from prefect import flow, get_run_logger, task
-from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.settings import get_current_settings
 from prefect.task_runners import ThreadPoolTaskRunner
 from prefect.utilities.annotations import quote
 
 from core.records import SourceFile
-from flows import appends, artifact, batch, discover, integrity, merge, reprocess, runs
-from flows.artifact import ARTIFACT_KEY
+from flows import appends, batch, discover, integrity, merge, reprocess, run_report, runs
 from flows.cluster import ClusterWatch
 from flows.progress import Progress
 from flows.rebuild import restore_interrupted_rebuild
-from schemas.tables import APPEND_TABLES, MERGED_TABLES, OBSERVED_TABLES, TABLES, empty_frame
+from schemas.tables import APPEND_TABLES, OBSERVED_TABLES, TABLES, empty_frame
 from store import storage
 from store.errors import UserError
 from store.faults import checkpoint
@@ -156,14 +154,7 @@ def ingest(home: Path | None = None, inbox: Path | str | None = None, batch_size
 
 def ingest_new_dumps(settings: Settings, run_id: str, started_at: dt.datetime, reprocess: bool, seq: int,
                      listed: discover.Inbox | None = None) -> dict:
-    plan = plan_run(settings.inbox, settings.lake, settings.state, settings.settle_seconds,
-                    quote(listed))   # quoted: Prefect would walk every row of a big inbox's listing
-    found = plan.found
-    checkpoint("scan:done")
-    retry = (quarantined_sources(settings.lake, settings.raw, settings.max_dump_bytes, settings.state)
-             if reprocess else {})
-    log_plan(run_id, found, plan.todo, retry, settings.settle_seconds)
-    jobs = batch.plan_jobs(plan.todo + list(retry.values()), plan.known - set(retry), settings, run_id, started_at)
+    plan, retry, jobs = planned(settings, run_id, started_at, reprocess, listed)
     cluster = ClusterWatch(settings.dask_no_workers_seconds)
     results = process_all(jobs, started_at, cluster)
     new_dumps = pl.concat([r.dumps for r in results]) if results else empty_frame(TABLES["dumps"])
@@ -172,25 +163,31 @@ def ingest_new_dumps(settings: Settings, run_id: str, started_at: dt.datetime, r
     new_dumps = new_dumps.filter(~pl.col("dump_id").is_in(list(appended.unchanged)))
     gained = merge_run(settings.lake, seq, scratch, cluster)
     checkpoint("normalise:merged")
-    row = runs.run_row(run_id, started_at, "completed", len(found.found), new_dumps)
+    row = runs.run_row(run_id, started_at, "completed", len(plan.found.found), new_dumps)
     commit_run(settings, row, seq)
     storage.remove_tree(settings.lake / WORK)
     add_to_file_index(settings.state, [r.files for r in results],   # frames: Prefect doesn't walk them
-                      (settings.inbox, discover.listed_keys(found.found)), settings.raw)
+                      (settings.inbox, discover.listed_keys(plan.found.found)), settings.raw)
     checkpoint("index:written")
     publish_warehouse(settings.warehouse, settings.lake)
     maintain_lake(settings.lake, settings.maintain_files)
-    added = (appended.added | dict.fromkeys(MERGED_TABLES, 0) | gained if results else {}) | {"runs": 1}
-    unread = [why for r in results for why in r.unread]
-    summary = row | {"waiting": len(found.waiting), "ignored": len(found.ignored), "unreadable": len(unread),
-                     "notes": [plan.note] if plan.note else [],
-                     "files_read": len(plan.todo) + len(retry), "reprocessed": len(retry) - len(appended.unchanged),
-                     "quarantined_as_before": len(appended.unchanged),
-                     "bytes_new": int(new_dumps["byte_size"].sum()), "rows_added": added}
-    log_unread(unread)
+    summary = run_report.run_summary(row, plan, retry, appended, gained, results, new_dumps)
     get_run_logger().info("run %s: %s", run_id, runs.describe(summary))
-    publish_summary(summary, new_dumps)
+    run_report.publish_summary(summary, new_dumps)
     return summary
+
+
+def planned(settings: Settings, run_id: str, started_at: dt.datetime, reprocess: bool,
+            listed: discover.Inbox | None) -> tuple[discover.Plan, dict, list[batch.BatchJob]]:
+    """The run's plan, the quarantined dumps it reads again (--reprocess), and its batch jobs."""
+    plan = plan_run(settings.inbox, settings.lake, settings.state, settings.settle_seconds,
+                    quote(listed))   # quoted: Prefect would walk every row of a big inbox's listing
+    checkpoint("scan:done")
+    retry = (quarantined_sources(settings.lake, settings.raw, settings.max_dump_bytes, settings.state)
+             if reprocess else {})
+    run_report.log_plan(run_id, plan.found, plan.todo, retry, settings.settle_seconds)
+    jobs = batch.plan_jobs(plan.todo + list(retry.values()), plan.known - set(retry), settings, run_id, started_at)
+    return plan, retry, jobs
 
 
 def process_all(jobs: list[batch.BatchJob], started_at: dt.datetime, cluster: ClusterWatch) -> list[batch.BatchResult]:
@@ -220,37 +217,6 @@ def merge_run(lake_dir: Path, seq: int, scratch: dict[str, list[Path]], cluster:
         cluster.stop(futures)   # none still writing when the failure is recorded
         raise
     return {name: rows for future in futures for name, rows in future.result().items()}
-
-
-def log_plan(run_id: str, found: discover.Inbox, todo: list, retry: dict, settle_seconds: float) -> None:
-    logger = get_run_logger()
-    logger.info("run %s: %d dump files ready, %d to read, %d quarantined dumps to retry, %d still being written",
-                run_id, len(found.found), len(todo), len(retry), len(found.waiting))
-    for path in found.waiting:
-        logger.debug("skipped %s: still being written (a temporary name, or modified in the last %g s)",
-                     path, settle_seconds)
-    logger.debug("skipped %d files recognised by (path, size, mtime) as already ingested", len(found.found) - len(todo))
-    if found.ignored:   # the summary line counts them; a warning would repeat every run for a lasting README
-        shown = ", ".join(str(path) for path in found.ignored[:5]) + (", ..." if len(found.ignored) > 5 else "")
-        logger.info("ignored %d files of the inbox that are not dumps (dumps are regular files named *.txt or "
-                    "*.txt.gz; FIFOs, devices, dangling links and links to folders are not read): %s",
-                    len(found.ignored), shown)
-
-
-def log_unread(unread: list[str]) -> None:
-    if unread:
-        get_run_logger().warning("%d dump files couldn't be read (not indexed: the next run tries them again): %s",
-                                 len(unread), "; ".join(unread[:5]) + ("; ..." if len(unread) > 5 else ""))
-
-
-def publish_summary(summary: dict, new_dumps: pl.DataFrame) -> None:
-    """The run's summary as a Prefect artifact; past the commit point, a Prefect API that fails here
-    leaves the run completed."""
-    markdown, description = artifact.summary_markdown(summary, new_dumps), runs.describe(summary)
-    try:
-        create_markdown_artifact(key=ARTIFACT_KEY, markdown=markdown, description=description)
-    except Exception as exc:
-        get_run_logger().warning("the run's summary artifact could not be written: %s", exc)
 
 
 @task(cache_policy=NO_CACHE, persist_result=False)

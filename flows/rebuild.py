@@ -187,25 +187,37 @@ def lake_from_raw(settings: Settings, drop: Drop = Drop()) -> list[str]:
     restored = restore_interrupted_rebuild(settings.lake)
     dumps, runs, note = remembered_tables(settings)
     notes = [*verify_raw(settings, dumps, drop), *([restored] if restored else []), *([note] if note else [])]
-    loaded_by = dict(zip(dumps["dump_id"], dumps["run_id"]))
-    undone = rolled_back(settings, loaded_by, set(runs["run_id"]))
+    copies, left_out = copies_to_load(settings, dict(zip(dumps["dump_id"], dumps["run_id"])), set(runs["run_id"]))
+    # the versions old runs recorded belong to the lake before the rebuild: nothing rolls back to them
+    history = runs.with_columns(lake_versions=pl.lit(None, pl.String))
+    if storage.is_url(settings.lake):   # no folder rename on object storage: each table rewritten in place
+        return notes + left_out + dead_runs_note(load_copies(settings, settings.lake, copies, history))
+    return notes + left_out + lake_swapped_in(settings, copies, history)
+
+
+def copies_to_load(settings: Settings, loaded_by: dict[str, str], run_ids: set[str]) -> tuple[list, list[str]]:
+    """The raw/ copies a rebuild loads, and notes on those it leaves out: the dumps of rolled-back
+    runs, and copies no meta file names (refused when the lake held them: their identity is lost)."""
+    undone = rolled_back(settings, loaded_by, run_ids)
     copies, unnamed = extract.raw_copies(settings.raw, loaded_by, undone)
     shown = ", ".join(sorted(did[:16] for did in undone)[:5]) + (" …" if len(undone) > 5 else "")
-    notes += [f"left out the {len(undone)} dumps of rolled-back runs ({shown}): a run that reads their inbox files "
-              "loads them again"] if undone else []
+    notes = [f"left out the {len(undone)} dumps of rolled-back runs ({shown}): a run that reads their inbox files "
+             "loads them again"] if undone else []
     refuse_to_lose([path for path in unnamed if identity.dump_stem(path) in loaded_by])
     if unnamed:
         notes.append(f"left out {len(unnamed)} raw/ copies that no raw/{raw_store.RAW_META_DIR}/ file names (a run "
                      "died before writing its batch's; no lake held them, and the next run that reads their inbox "
                      f"files names them): {', '.join(p.name for p in unnamed[:5])}{' …' if len(unnamed) > 5 else ''}")
-    # the versions old runs recorded belong to the lake before the rebuild: nothing rolls back to them
-    history = runs.with_columns(lake_versions=pl.lit(None, pl.String))
-    if storage.is_url(settings.lake):   # no folder rename on object storage: each table rewritten in place
-        return notes + dead_runs_note(load_copies(settings, settings.lake, copies, history))
+    return copies, notes
+
+
+def lake_swapped_in(settings: Settings, copies: list, history: pl.DataFrame) -> list[str]:
+    """Load the copies into a side folder, then put it in the lake's place (interrupted between the two
+    renames, the old lake waits at `<lake>.old` for restore_interrupted_rebuild to put it back)."""
     fresh, old = side_folder(settings.lake, "rebuild"), side_folder(settings.lake, "old")
     shutil.rmtree(fresh, ignore_errors=True)   # a dead rebuild's: made from raw/, made again now
     try:
-        notes += dead_runs_note(load_copies(settings, fresh, copies, history))
+        notes = dead_runs_note(load_copies(settings, fresh, copies, history))
     except Exception:
         shutil.rmtree(fresh, ignore_errors=True)
         raise

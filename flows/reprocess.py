@@ -8,7 +8,8 @@ import polars as pl
 
 from core.records import SourceFile
 from store import storage
-from store.extract import RAW_META_FIELDS, raw_copy, read_dump, stored_ids
+from store.dump_file import read_dump, stored_ids
+from store.extract import RAW_META_FIELDS, raw_copy
 from store.raw_store import raw_copy_path, raw_metas
 
 

@@ -16,7 +16,7 @@ from core import identity
 from store import storage
 
 if TYPE_CHECKING:
-    from store.extract import DumpBytes  # extract imports this module
+    from store.dump_file import DumpBytes  # dump_file imports this module
 
 RAW_META_DIR = "meta"     # raw/meta/<run_id>-<batch>.jsonl: the identities of a batch's copies
 

@@ -10,7 +10,7 @@ import pytest
 
 from core import identity
 from core.records import SourceFile
-from store import extract, raw_store, storage
+from store import dump_file, extract, raw_store, storage
 from tests.conftest import UTC, write_dump
 from tests.test_raw_store import CAPTURED, dump_text, extract_inbox
 
@@ -79,7 +79,7 @@ def test_a_refused_dump_changed_before_its_copy_is_left_for_the_next_run(tmp_pat
     assert not list((tmp_path / "raw").glob("*/*.txt"))
     monkeypatch.undo()
     [row] = extract.extract_batch(listed, set(), tmp_path / "raw", 100, stamp, 0).dumps   # the next run
-    assert {row["dump_id"]} == extract.stored_ids(path) and "size limit" in row["quarantine_reason"]
+    assert {row["dump_id"]} == dump_file.stored_ids(path) and "size limit" in row["quarantine_reason"]
     assert (tmp_path / "raw" / row["dump_id"][:2] / f"{row['dump_id']}.txt").read_text() == dump_text(99)
 
 
@@ -92,7 +92,7 @@ def test_a_text_misnamed_gz_does_not_take_the_id_of_the_same_text_named_txt(tmp_
     gz, txt = batch.dumps
     assert "Not a gzipped file" in gz["quarantine_reason"] and txt["quarantine_reason"] is None
     assert txt["dump_id"] == identity.dump_id(dump_text(10).encode()) != gz["dump_id"]
-    assert {gz["dump_id"]} == extract.stored_ids(tmp_path / "inbox" / "000_p.txt.gz") - {txt["dump_id"]}
+    assert {gz["dump_id"]} == dump_file.stored_ids(tmp_path / "inbox" / "000_p.txt.gz") - {txt["dump_id"]}
     copies = {p.name: p.read_bytes() for p in (tmp_path / "raw").glob("*/*.txt*")}
     assert copies == {f"{gz['dump_id']}.txt.gz": dump_text(10).encode(), f"{txt['dump_id']}.txt": dump_text(10).encode()}
     assert raw_store.check_copies(tmp_path / "raw", set()).damaged() == {}

@@ -188,7 +188,7 @@ def test_translated_patterns_match_what_python_matches(data):
 @given(st.sampled_from(list(METRICS)).flatmap(lambda name: st.tuples(st.just(name), st.from_regex(
     METRICS[name], fullmatch=True))))
 def test_a_metric_line_names_one_metric(name_and_line):
-    """parse_frame._header relies on it: the METRICS patterns exclude each other."""
+    """parse_fields.header_fields relies on it: the METRICS patterns exclude each other."""
     name, line = name_and_line
     assert [other for other, rx in METRICS.items() if rx.fullmatch(line)] == [name]
 

@@ -187,11 +187,11 @@ def test_a_missing_inbox_fails_the_run_instead_of_looking_empty(run_ingest, home
 
 def test_a_summary_artifact_prefect_fails_to_take_leaves_the_run_completed(run_ingest, home, inbox, monkeypatch):
     """Past the commit point a Prefect API that went away must not mark a loaded run failed."""
-    from flows import pipeline
+    from flows import run_report
 
     def unreachable(**_):
         raise ConnectionError("the Prefect API went away")
-    monkeypatch.setattr(pipeline, "create_markdown_artifact", unreachable)
+    monkeypatch.setattr(run_report, "create_markdown_artifact", unreachable)
     summary = run_ingest(home, inbox)
     assert (summary["status"], summary["dumps_loaded"]) == ("completed", 1)
     assert scalar(home, "SELECT string_agg(status, ',') FROM runs") == "completed"

@@ -8,7 +8,7 @@ import pytest
 from flows import rebuild
 from flows.cli import main
 from flows.pipeline import ingest
-from store import extract
+from store import dump_file, extract
 from store.faults import FAIL_ENV, InjectedFault
 from store.settings import Settings
 from tests.conftest import SAMPLE_NAME, write_dump
@@ -56,13 +56,13 @@ def test_a_rebuild_in_place_that_dies_is_undone_and_a_second_one_matches(two_run
 def test_a_copy_that_cant_be_read_again_stops_the_rebuild_before_anything_changes(two_runs, monkeypatch, capsys):
     home = two_runs
     versions = lake.versions(home / "lake")
-    read = extract._read_limited
+    read = dump_file._read_limited
 
     def denied(path, *args):
         if "raw" in path.parts:
             raise PermissionError(13, "Permission denied")
         return read(path, *args)
-    monkeypatch.setattr(extract, "_read_limited", denied)
+    monkeypatch.setattr(dump_file, "_read_limited", denied)
     assert main(["--home", str(home), "rebuild", "--from-raw"]) == 2
     assert "2 raw/ copies couldn't be read again" in capsys.readouterr().err
     assert lake.versions(home / "lake") == versions and not (home / "lake.rebuild").exists()

@@ -15,7 +15,7 @@ import pytest
 from core import identity
 from flows import discover
 from flows.cli import main
-from store import extract, storage
+from store import dump_file, extract, storage
 from store.errors import UserError
 from store.settings import Settings
 from tests.s3_server import bucket, fill_inbox, mirror, put, s3_env  # noqa: F401  (fixtures)
@@ -45,9 +45,9 @@ def test_dumps_and_sidecars_are_read_from_s3_within_the_size_limit(bucket, sampl
     raw = sample_text.encode()
     plain = put(bucket / "inbox/000_a.txt", raw)
     packed = put(bucket / "inbox/000_a.txt.gz", gzip.compress(raw))
-    assert extract.read_dump(plain, len(raw)).dump_id == extract.read_dump(packed, len(raw)).dump_id == identity.dump_id(raw)
+    assert dump_file.read_dump(plain, len(raw)).dump_id == dump_file.read_dump(packed, len(raw)).dump_id == identity.dump_id(raw)
 
-    too_big = extract.read_dump(plain, len(raw) - 1)
+    too_big = dump_file.read_dump(plain, len(raw) - 1)
     assert too_big.refused.startswith("the dump is larger than the size limit") and too_big.dump_id == identity.dump_id(raw)
 
     noise = os.urandom(8 * storage.READ_BLOCK_BYTES)     # incompressible: the .gz is as large as its content
@@ -59,17 +59,17 @@ def test_dumps_and_sidecars_are_read_from_s3_within_the_size_limit(bucket, sampl
         caches.append(handle.cache)
         return handle
     monkeypatch.setattr(storage, "open_read", recording_open)
-    refused = extract.read_dump(bomb, storage.READ_BLOCK_BYTES)
+    refused = dump_file.read_dump(bomb, storage.READ_BLOCK_BYTES)
     assert "gzip bomb" in refused.refused
     assert refused.dump_id == hashlib.sha256(identity.REFUSED_GZ_SALT + storage.read_bytes(bomb)).hexdigest()   # as stored
     # Reading stopped near the limit: two 1 MB chunks decompressed, plus a block read ahead.
     assert caches[0].total_requested_bytes <= 4 * storage.READ_BLOCK_BYTES
 
     put(bucket / "inbox/000_a.meta.json", json.dumps({"profile_key": "from-sidecar"}))
-    assert extract.read_sidecar(plain).profile_key == "from-sidecar"
+    assert dump_file.read_sidecar(plain).profile_key == "from-sidecar"
     put(bucket / "inbox/000_a.meta.json", "{not json")
     with pytest.raises(identity.SidecarError, match="000_a.meta.json is not valid JSON"):
-        extract.read_sidecar(plain)
+        dump_file.read_sidecar(plain)
 
 
 @pytest.mark.e2e

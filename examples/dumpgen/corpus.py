@@ -65,22 +65,40 @@ def _build(n_profiles: int, seed: int, entries_per_profile: int) -> tuple[World,
     if n_profiles < 0 or entries_per_profile < 1:
         raise ValueError("n_profiles must be >= 0 and entries_per_profile >= 1")
     world = World(seed, entries_per_profile)
-    rng = world.rng
-    profiles: list[dict] = []
-    groups = []
+    profiles = _profiles(world, n_profiles)
+    _write_papers(world, profiles, entries_per_profile)
+    listed_in: dict[int, int] = {}
+    for profile in profiles:
+        mine = world.papers_of[profile["owner"]]
+        profile["entries"] = _listing_order(world.rng, mine)[:min(entries_per_profile, SITE_LISTING_LIMIT)]
+        for paper in profile["entries"]:
+            listed_in[id(paper)] = listed_in.get(id(paper), 0) + 1
+        profile.update(_metrics(world.rng, len(profile["entries"])))
+        profile["captured_at"] = capture_time(profile["index"])
+    for profile in profiles:
+        _make_owner_most_frequent(profile, listed_in)
+    return world, profiles
+
+
+def _profiles(world: World, n_profiles: int) -> list[dict]:
+    """The profiles, in labs (groups) of a few owners with their members and collaborators."""
+    rng, profiles = world.rng, []
     for size in _groups(rng, n_profiles):
         owners = [world.person() for _ in range(size)]
         group = dict(owners=owners, members=[world.person() for _ in range(rng.randint(5, 9))],
                      collaborators=[world.person() for _ in range(rng.randint(25, 40))],
                      org=rng.choice([ascii_of(owners[0].split()[-1]).lower() + "-lab",
                                      rng.choice(NAME_HEADS).lower() + "-ml", rng.choice(NAME_HEADS).lower() + "ai"]))
-        groups.append(group)
         for owner in owners:
             world.papers_of[owner] = []
             profiles.append(dict(index=len(profiles), key=f"{rng.getrandbits(64):016x}", owner=owner, group=group))
-    # Papers: every owner gets a few more than the site lists; about a quarter of them are shared
-    # with another owner of the same lab, and a few with an owner of another lab.
-    all_owners = [p["owner"] for p in profiles]
+    return profiles
+
+
+def _write_papers(world: World, profiles: list[dict], entries_per_profile: int) -> None:
+    """Every owner gets a few more papers than the site lists; about a quarter of them are shared
+    with another owner of the same lab, and a few with an owner of another lab."""
+    rng, all_owners = world.rng, [p["owner"] for p in profiles]
     for profile in profiles:
         owner, group = profile["owner"], profile["group"]
         have = len(world.papers_of[owner])
@@ -91,17 +109,6 @@ def _build(n_profiles: int, seed: int, entries_per_profile: int) -> tuple[World,
             if len(all_owners) > len(group["owners"]) and rng.random() < 0.02:
                 co_owners.append(rng.choice([o for o in all_owners if o not in group["owners"]]))
             world.new_paper(group, owner, co_owners)
-    listed_in: dict[int, int] = {}
-    for profile in profiles:
-        mine = world.papers_of[profile["owner"]]
-        profile["entries"] = _listing_order(rng, mine)[:min(entries_per_profile, SITE_LISTING_LIMIT)]
-        for paper in profile["entries"]:
-            listed_in[id(paper)] = listed_in.get(id(paper), 0) + 1
-        profile.update(_metrics(rng, len(profile["entries"])))
-        profile["captured_at"] = capture_time(profile["index"])
-    for profile in profiles:
-        _make_owner_most_frequent(profile, listed_in)
-    return world, profiles
 
 
 def file_name(ordinal: int, key: str) -> str:

@@ -80,17 +80,8 @@ class World:
         raise RuntimeError("ran out of titles")
 
     def abstract(self, category: str, method: str, task: str, tech: str, code_sentence: str | None) -> str:
-        rng, topic = self.rng, words.TOPICS[category]
-        data = rng.sample(topic["data"], 3)
-        slots = dict(
-            task=task, Task=task[0].upper() + task[1:], tech=tech, Tech=tech[0].upper() + tech[1:],
-            tech2=rng.choice([t for t in topic["techs"] if t != tech]), area=topic["area"], M=method,
-            adj=rng.choice(words.ADJECTIVES).lower(), unit=rng.choice(topic["unit"]), d1=data[0], d2=data[1],
-            d3=data[2], n=rng.choice(["three", "four", "five", "six", "seven", "nine", "twelve"]),
-            p=f"{rng.uniform(0.8, 14.0):.1f}", q=f"{rng.uniform(0.1, 1.5):.1f}", f=rng.choice(["2", "3", "4", "5.5", "8"]),
-            k=rng.randint(8, 60), h=rng.choice([12, 20, 24, 36, 50]), pp=rng.randint(56, 81),
-            pct=r"\%" if rng.random() < 0.3 else "%",
-        )
+        rng = self.rng
+        slots = self._slots(words.TOPICS[category], method, task, tech)
         sections = [
             rng.sample(words.CONTEXT, rng.randint(1, 2)),
             rng.sample(words.PROBLEM, rng.randint(1, 2)),
@@ -102,10 +93,29 @@ class World:
         ]
         # (section, sentence); the first context sentence, the proposal and the first experiment stay
         sentences = [(s, tpl.format(**slots)) for s, group in enumerate(sections) for tpl in group]
-        mandatory_idx = {next(i for i, (s, _) in enumerate(sentences) if s == sec) for sec in (0, 2, 5)}
         target = rng.triangular(600, 1900, 1300) - (len(code_sentence) + 1 if code_sentence else 0)
+        text = " ".join(self._trimmed(sentences, target))
+        return f"{text} {code_sentence}" if code_sentence else text
+
+    def _slots(self, topic: dict, method: str, task: str, tech: str) -> dict:
+        """The words an abstract's sentence templates name."""
+        rng = self.rng
+        data = rng.sample(topic["data"], 3)
+        return dict(
+            task=task, Task=task[0].upper() + task[1:], tech=tech, Tech=tech[0].upper() + tech[1:],
+            tech2=rng.choice([t for t in topic["techs"] if t != tech]), area=topic["area"], M=method,
+            adj=rng.choice(words.ADJECTIVES).lower(), unit=rng.choice(topic["unit"]), d1=data[0], d2=data[1],
+            d3=data[2], n=rng.choice(["three", "four", "five", "six", "seven", "nine", "twelve"]),
+            p=f"{rng.uniform(0.8, 14.0):.1f}", q=f"{rng.uniform(0.1, 1.5):.1f}", f=rng.choice(["2", "3", "4", "5.5", "8"]),
+            k=rng.randint(8, 60), h=rng.choice([12, 20, 24, 36, 50]), pp=rng.randint(56, 81),
+            pct=r"\%" if rng.random() < 0.3 else "%",
+        )
+
+    def _trimmed(self, sentences: list[tuple[int, str]], target: float) -> list[str]:
+        """The sentences, with optional ones dropped at random until the text is about target long."""
+        mandatory_idx = {next(i for i, (s, _) in enumerate(sentences) if s == sec) for sec in (0, 2, 5)}
         droppable = [i for i in range(len(sentences)) if i not in mandatory_idx]
-        rng.shuffle(droppable)
+        self.rng.shuffle(droppable)
         kept = set(range(len(sentences)))
         length = sum(len(t) + 1 for _, t in sentences)
         for i in droppable:
@@ -113,8 +123,7 @@ class World:
                 break
             kept.discard(i)
             length -= len(sentences[i][1]) + 1
-        text = " ".join(t for i, (_, t) in enumerate(sentences) if i in kept)
-        return f"{text} {code_sentence}" if code_sentence else text
+        return [t for i, (_, t) in enumerate(sentences) if i in kept]
 
     def code_link(self, method: str, authors: list[str], group: dict) -> str:
         rng = self.rng
@@ -143,21 +152,7 @@ class World:
     def new_paper(self, group: dict, owner: str, co_owners: list[str], date: dt.date | None = None) -> dict:
         rng = self.rng
         category = rng.choices(list(words.CATEGORY_WEIGHTS), weights=list(words.CATEGORY_WEIGHTS.values()))[0]
-        n_authors = rng.choices(range(2, 11), weights=[6, 8, 16, 18, 16, 12, 10, 8, 6])[0]
-        n_authors = max(n_authors, 1 + len(co_owners))
-        others = list(co_owners)
-        members = rng.sample(group["members"], min(len(group["members"]), rng.randint(1, 3), n_authors - 1 - len(others)))
-        others += members
-        while len(others) < n_authors - 1:
-            name = rng.choice(group["collaborators"])
-            if name not in others:
-                others.append(name)
-        rng.shuffle(others)
-        if n_authors <= 3 or rng.random() < 0.24:
-            position = rng.randint(0, min(2, n_authors - 1))
-        else:
-            position = n_authors - 1 if rng.random() < 0.6 else rng.randint(3, n_authors - 1)
-        authors = others[:position] + [owner] + others[position:]
+        authors = self._authors(group, owner, co_owners)
         method = self.method_name()
         badge = rng.random() < 0.35
         link = rng.random() < (0.92 if badge else 0.02)
@@ -175,3 +170,22 @@ class World:
             if name in self.papers_of:
                 self.papers_of[name].append(paper)
         return paper
+
+    def _authors(self, group: dict, owner: str, co_owners: list[str]) -> list[str]:
+        """A paper's authors: the co-owners, some group members and collaborators, the owner among them."""
+        rng = self.rng
+        n_authors = rng.choices(range(2, 11), weights=[6, 8, 16, 18, 16, 12, 10, 8, 6])[0]
+        n_authors = max(n_authors, 1 + len(co_owners))
+        others = list(co_owners)
+        members = rng.sample(group["members"], min(len(group["members"]), rng.randint(1, 3), n_authors - 1 - len(others)))
+        others += members
+        while len(others) < n_authors - 1:
+            name = rng.choice(group["collaborators"])
+            if name not in others:
+                others.append(name)
+        rng.shuffle(others)
+        if n_authors <= 3 or rng.random() < 0.24:
+            position = rng.randint(0, min(2, n_authors - 1))
+        else:
+            position = n_authors - 1 if rng.random() < 0.6 else rng.randint(3, n_authors - 1)
+        return others[:position] + [owner] + others[position:]

@@ -1,0 +1,55 @@
+"""What a run tells its user through Prefect: its plan and the files it couldn't read, in its logs;
+its summary (the runs row and what it found, read and added), as a log line and an artifact."""
+from __future__ import annotations
+
+import polars as pl
+from prefect import get_run_logger
+from prefect.artifacts import create_markdown_artifact
+
+from flows import appends, artifact, batch, discover, runs
+from flows.artifact import ARTIFACT_KEY
+from schemas.tables import MERGED_TABLES
+
+
+def run_summary(row: dict, plan: discover.Plan, retry: dict, appended: appends.Committed, gained: dict,
+                results: list[batch.BatchResult], new_dumps: pl.DataFrame) -> dict:
+    """The runs row with what the run found, read and added (logs the files it couldn't read)."""
+    added = (appended.added | dict.fromkeys(MERGED_TABLES, 0) | gained if results else {}) | {"runs": 1}
+    unread = [why for r in results for why in r.unread]
+    log_unread(unread)
+    return row | {"waiting": len(plan.found.waiting), "ignored": len(plan.found.ignored), "unreadable": len(unread),
+                  "notes": [plan.note] if plan.note else [],
+                  "files_read": len(plan.todo) + len(retry), "reprocessed": len(retry) - len(appended.unchanged),
+                  "quarantined_as_before": len(appended.unchanged),
+                  "bytes_new": int(new_dumps["byte_size"].sum()), "rows_added": added}
+
+
+def log_plan(run_id: str, found: discover.Inbox, todo: list, retry: dict, settle_seconds: float) -> None:
+    logger = get_run_logger()
+    logger.info("run %s: %d dump files ready, %d to read, %d quarantined dumps to retry, %d still being written",
+                run_id, len(found.found), len(todo), len(retry), len(found.waiting))
+    for path in found.waiting:
+        logger.debug("skipped %s: still being written (a temporary name, or modified in the last %g s)",
+                     path, settle_seconds)
+    logger.debug("skipped %d files recognised by (path, size, mtime) as already ingested", len(found.found) - len(todo))
+    if found.ignored:   # the summary line counts them; a warning would repeat every run for a lasting README
+        shown = ", ".join(str(path) for path in found.ignored[:5]) + (", ..." if len(found.ignored) > 5 else "")
+        logger.info("ignored %d files of the inbox that are not dumps (dumps are regular files named *.txt or "
+                    "*.txt.gz; FIFOs, devices, dangling links and links to folders are not read): %s",
+                    len(found.ignored), shown)
+
+
+def log_unread(unread: list[str]) -> None:
+    if unread:
+        get_run_logger().warning("%d dump files couldn't be read (not indexed: the next run tries them again): %s",
+                                 len(unread), "; ".join(unread[:5]) + ("; ..." if len(unread) > 5 else ""))
+
+
+def publish_summary(summary: dict, new_dumps: pl.DataFrame) -> None:
+    """The run's summary as a Prefect artifact; past the commit point, a Prefect API that fails here
+    leaves the run completed."""
+    markdown, description = artifact.summary_markdown(summary, new_dumps), runs.describe(summary)
+    try:
+        create_markdown_artifact(key=ARTIFACT_KEY, markdown=markdown, description=description)
+    except Exception as exc:
+        get_run_logger().warning("the run's summary artifact could not be written: %s", exc)

@@ -1,6 +1,6 @@
-"""The runs a killed `serve` left Running in Prefect: crashed at the next serve's start, which gives
-their deployment concurrency slot back at once instead of when its lease runs out (5 minutes by
-default), during which the new serve's scheduled runs would only queue."""
+"""The runs a killed `serve` left Running in Prefect: crashed at the next serve's start (cancelled, those
+it was cancelling), which gives their deployment concurrency slot back at once instead of when its
+lease runs out (5 minutes by default), during which the new serve's scheduled runs would only queue."""
 from __future__ import annotations
 
 import os
@@ -22,10 +22,10 @@ def mark_serving(deployment: str) -> None:
 
 
 def crash_runs_left_running(settings: Settings, deployment: str) -> list[str]:
-    """Crash the deployment's Running (or Pending) flow runs when their serve is gone: no process of
-    this machine that a serve of the deployment started lives (a run that outlived its serve
-    finishes by itself), and none holds the home's run lock (a second serve is refused already).
-    Where processes can't be told (no /proc), none is crashed. Returns their names."""
+    """Crash the deployment's Running or Pending flow runs (cancel its Cancelling ones) when their
+    serve is gone: no process of this machine that a serve of the deployment started lives (a run
+    that outlived its serve finishes by itself), and none holds the home's run lock (a second serve
+    is refused already). Where processes can't be told (no /proc), none is ended. Returns their names."""
     if not settings.home.is_dir() or (started := serving_processes(deployment)) is None or started:
         return []
     try:
@@ -60,7 +60,7 @@ def _crash(deployment: str) -> list[str]:
                                                 FlowRunFilterStateType)
     from prefect.client.schemas.objects import StateType
     from prefect.exceptions import ObjectNotFound
-    from prefect.states import Crashed
+    from prefect.states import Cancelled, Crashed
     with get_client(sync_client=True) as client:
         try:
             found = client.read_deployment_by_name(f"{FLOW_NAME}/{deployment}")
@@ -68,8 +68,11 @@ def _crash(deployment: str) -> list[str]:
             return []
         left = [flow_run for flow_run in client.read_flow_runs(flow_run_filter=FlowRunFilter(
             deployment_id=FlowRunFilterDeploymentId(any_=[found.id]),
-            state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.RUNNING, StateType.PENDING]))))]
-        for flow_run in left:
-            client.set_flow_run_state(flow_run.id, Crashed(message="its `serve` was killed: crashed by the next "
-                                                                   "serve of the home"), force=True)
+            state=FlowRunFilterState(type=FlowRunFilterStateType(
+                any_=[StateType.RUNNING, StateType.PENDING, StateType.CANCELLING]))))]
+        for flow_run in left:   # a run being cancelled when its serve died ends as the user asked
+            state = Cancelled(message="its `serve` was killed while the run was being cancelled: cancelled by the "
+                                      "next serve of the home") if flow_run.state_type == StateType.CANCELLING \
+                else Crashed(message="its `serve` was killed: crashed by the next serve of the home")
+            client.set_flow_run_state(flow_run.id, state, force=True)
         return [flow_run.name for flow_run in left]

@@ -403,11 +403,14 @@ def test_a_second_serve_of_a_home_is_refused(tmp_path, monkeypatch, capsys):
     assert cli.main(["--home", str(tmp_path / "home"), "serve", "--interval", "60"]) == 0 and len(served) == 1
 
 
-def test_a_serve_crashes_the_runs_a_killed_serve_left_running_and_their_slot_is_free(prefect_harness, tmp_path):
-    """Without it the new serve's runs wait for the dead run's concurrency lease to end (5 minutes)."""
+@pytest.mark.parametrize("left_as", ["running", "cancelling"])
+def test_a_serve_crashes_the_runs_a_killed_serve_left_running_and_their_slot_is_free(prefect_harness, tmp_path,
+                                                                                     left_as):
+    """Without it the new serve's runs wait for the dead run's concurrency lease to end (5 minutes).
+    A run the user was cancelling when its serve died ends cancelled, not crashed."""
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.objects import ConcurrencyLimitConfig, StateType
-    from prefect.states import Pending, Running
+    from prefect.states import Cancelling, Pending, Running
 
     from flows.dead_serve import SERVING_VARIABLE, crash_runs_left_running
     from store.lock import run_lock
@@ -418,7 +421,8 @@ def test_a_serve_crashes_the_runs_a_killed_serve_left_running_and_their_slot_is_
     deployment_id = ingest.to_deployment(name=deployment, concurrency_limit=limit).apply()
     with get_client(sync_client=True) as client:
         left = client.create_flow_run_from_deployment(deployment_id)
-        for state in (Pending(), Running()):   # as the killed serve's run was: holding the one slot
+        states = (Pending(), Running()) + ((Cancelling(),) if left_as == "cancelling" else ())
+        for state in states:   # as the killed serve's run was: holding the one slot
             client.set_flow_run_state(left.id, state)
         waiting = client.create_flow_run_from_deployment(deployment_id)
         assert client.set_flow_run_state(waiting.id, Pending()).status.value != "ACCEPT"   # no slot: it queues
@@ -436,5 +440,6 @@ def test_a_serve_crashes_the_runs_a_killed_serve_left_running_and_their_slot_is_
             assert crash_runs_left_running(settings, deployment) == [left.name]
         finally:
             other.communicate(b"", timeout=60)
-        assert client.read_flow_run(left.id).state.type == StateType.CRASHED
+        ended = StateType.CANCELLED if left_as == "cancelling" else StateType.CRASHED
+        assert client.read_flow_run(left.id).state.type == ended
         assert client.set_flow_run_state(waiting.id, Pending()).status.value == "ACCEPT"

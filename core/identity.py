@@ -131,25 +131,43 @@ def parse_timestamp(value: str) -> dt.datetime:
     return stamp.astimezone(dt.timezone.utc)
 
 
+SIDECAR_FIX = "fix the sidecar, then reprocess the dump"
+
+
 def parse_sidecar(raw: bytes, name: str) -> Sidecar:
     try:
         data = json.loads(raw.decode("utf-8-sig"))
     except (ValueError, RecursionError) as exc:   # bad UTF-8 or JSON, a number too long, nesting too deep
         why = "is nested too deeply" if isinstance(exc, RecursionError) else f"is not valid JSON: {exc}"
-        raise SidecarError(f"sidecar {name} {why}; fix the sidecar, then reprocess the dump") from None
+        raise SidecarError(f"sidecar {name} {why}; {SIDECAR_FIX}") from None
     if not isinstance(data, dict):
-        raise SidecarError(f"sidecar {name} must hold a JSON object, not {type(data).__name__}")
+        raise SidecarError(f"sidecar {name} must hold a JSON object, not {type(data).__name__}; {SIDECAR_FIX}")
+    refuse_misspelled_keys(data, name)
     fields = {k: None if data.get(k) == "" else data.get(k) for k in SIDECAR_KEYS}   # "": not given
     for key, value in fields.items():
         if value is not None and not isinstance(value, str):
-            raise SidecarError(f"sidecar {name}: {key} must be a string")
+            raise SidecarError(f"sidecar {name}: {key} must be a string, not {type(value).__name__}; {SIDECAR_FIX}")
         if value is not None and printable(value) != value:
-            raise SidecarError(f"sidecar {name}: {key} is not valid Unicode text: {printable(value)!r}")
+            raise SidecarError(f"sidecar {name}: {key} is not valid Unicode text: {printable(value)!r}; {SIDECAR_FIX}")
     if fields["captured_at"] is not None:
         try:
             fields["captured_at"] = parse_timestamp(fields["captured_at"])
         except (ValueError, OverflowError):
             raise SidecarError(
                 f"sidecar {name}: captured_at {data['captured_at']!r} is not an ISO 8601 time "
-                "such as 2026-06-01T12:00:00Z; fix the sidecar, then reprocess the dump") from None
+                f"such as 2026-06-01T12:00:00Z; {SIDECAR_FIX}") from None
     return Sidecar(**fields)
+
+
+def refuse_misspelled_keys(data: dict, name: str) -> None:
+    """A key that is one of SIDECAR_KEYS but for case and separators (`capturedAt`) would silently
+    leave its field to the fallback (the file's time, its name): refused. Other keys are the
+    scraper's own, and ignored."""
+    for key in data:
+        meant = next((k for k in SIDECAR_KEYS if _folded(k) == _folded(str(key))), None)
+        if meant is not None and key != meant:
+            raise SidecarError(f"sidecar {name}: key {key!r} is not read; the field is spelt {meant!r}; {SIDECAR_FIX}")
+
+
+def _folded(key: str) -> str:
+    return "".join(ch for ch in key.lower() if ch.isalnum())

@@ -247,10 +247,10 @@ def cmd_validate(settings: Settings, args) -> int:
                            held_dump_ids(settings.lake))
     for line in found.problems:
         print(line)
-    dumps = len(args.files) - found.skipped
-    skipped = f"; {found.skipped} skipped, not dumps" if found.skipped else ""
-    print(f"{dumps - found.invalid} of {dumps} dump files valid{skipped}", file=sys.stderr)
-    return 1 if found.invalid else 0
+    dumps = len(args.files) - found.skipped - found.not_files
+    others = [f"{found.skipped} skipped, not dumps"] * bool(found.skipped) + [f"{found.not_files} not files"] * bool(found.not_files)
+    print(f"{dumps - found.invalid} of {dumps} dump files valid" + "".join(f"; {o}" for o in others), file=sys.stderr)
+    return 1 if found.invalid or found.not_files else 0
 
 
 def cmd_export(settings: Settings, args) -> int:

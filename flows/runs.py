@@ -46,4 +46,9 @@ def _describe(summary: dict, seconds: float, ignored: str) -> str:
             f"{summary['dumps_loaded']} loaded, {summary['dumps_partial']} partial, "
             f"{summary['dumps_quarantined']} quarantined{why}, {profiles} new profile{'' if profiles == 1 else 's'}; "
             f"{summary['dumps_seen']} seen, {summary['waiting']} still being written{ignored} "
-            f"({seconds:.1f} s, {mb / max(seconds, 1e-9):.1f} MB/s)")
+            f"({seconds:.1f} s, {rate(mb / max(seconds, 1e-9))} MB/s)")
+
+
+def rate(mb_per_s: float) -> str:
+    """One decimal, or two significant digits below 1 MB/s: a few dumps over a run's start read 0.04, not 0.0."""
+    return f"{mb_per_s:.1f}" if mb_per_s >= 1 else f"{mb_per_s:.2g}"

@@ -20,6 +20,7 @@ class Verdicts:
     problems: list[str] = field(default_factory=list)   # line-numbered, and a status line per dump file
     invalid: int = 0
     skipped: int = 0                                     # files a run wouldn't read as dumps
+    not_files: int = 0                                   # folders and paths that don't exist
 
 
 def validate_files(paths: list[Path], max_bytes: int, key_pattern: re.Pattern = identity.DEFAULT_KEY,
@@ -31,7 +32,7 @@ def validate_files(paths: list[Path], max_bytes: int, key_pattern: re.Pattern = 
         if not path.is_file():
             found.problems.append(f"{path}: " + ("a folder: pass its files (e.g. FOLDER/*.txt)" if path.is_dir()
                                                  else "no such file"))
-            found.invalid += 1
+            found.not_files += 1
         elif not is_dump_name(path.name):
             found.problems.append(f"{path}: skipped, not a dump (a run reads *.txt and *.txt.gz files; a sidecar is "
                                   "read with its dump)")

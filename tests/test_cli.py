@@ -215,9 +215,12 @@ def test_validate_doesnt_count_a_dead_runs_dump_as_held(loaded_home, tmp_path, c
     assert f"{held}: loaded, 50 of 50 entries valid\n" in capsys.readouterr().out
 
 
-def test_validate_on_a_folder_says_to_pass_its_files(tmp_path, capsys):
-    assert main(["validate", str(tmp_path)]) == 1
-    assert f"{tmp_path}: a folder: pass its files" in capsys.readouterr().out
+def test_validate_on_a_folder_says_to_pass_its_files_and_counts_only_dump_files(tmp_path, sample_text, capsys):
+    good = write_dump(tmp_path / "in", "good.txt", sample_text, FIRST)
+    assert main(["validate", str(tmp_path), str(good), str(tmp_path / "gone.txt")]) == 1
+    out, err = capsys.readouterr()
+    assert f"{tmp_path}: a folder: pass its files" in out and f"{tmp_path / 'gone.txt'}: no such file" in out
+    assert "1 of 1 dump files valid; 2 not files" in err
 
 
 @pytest.mark.parametrize("env, flags, message", [

@@ -79,6 +79,20 @@ def test_sidecar_fields_and_errors():
     with pytest.raises(SidecarError, match="not valid JSON"):
         parse_sidecar(b"\xff{}", "x.meta.json")
     assert parse_sidecar(b'{"owner_name": "", "profile_key": ""}', "x.meta.json") == parse_sidecar(b"{}", "x.meta.json")
+    with pytest.raises(SidecarError, match="profile_key must be a string, not int; fix the sidecar"):
+        parse_sidecar(b'{"profile_key": 42}', "x.meta.json")
+
+
+@pytest.mark.parametrize("key", ["capturedAt", "profilekey", "Owner-Name", "SOURCE_URL"])
+def test_a_sidecar_key_misspelt_by_case_or_separators_is_refused_not_ignored(key):
+    """Ignored, its field would silently fall back to the file's time or name."""
+    with pytest.raises(SidecarError, match=f"key '{key}' is not read; the field is spelt '[a-z_]+'; fix the sidecar"):
+        parse_sidecar(b'{"%s": "x"}' % key.encode(), "x.meta.json")
+
+
+def test_a_sidecar_may_carry_keys_of_its_own():
+    side = parse_sidecar(b'{"profile_key": "k", "scraper": "v2", "fetched_by": "bot"}', "x.meta.json")
+    assert side.profile_key == "k"
 
 
 @given(st.lists(st.one_of(st.text(alphabet=st.characters(max_codepoint=127), max_size=30),

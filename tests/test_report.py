@@ -85,3 +85,9 @@ def test_the_owners_coauthors_match_the_owner_by_author_id_not_as_printed():
 def test_a_dollar_sign_in_a_name_is_drawn_as_text():
     svg = charts.ranked_bars("Top co-authors of Ann $^$ One", ["Bob $^$ Two", "Cy $x$ Three"], [2, 1], "shared papers")
     assert "Bob $^$ Two" in svg and "Cy $x$ Three" in svg
+
+
+def test_a_chart_of_no_series_draws_without_a_warning(recwarn):
+    """A profile whose snapshots list no entries: `report` printed matplotlib's legend warning."""
+    svg = charts.stacked_years("Papers per year", [2025], {}, {}, None, None)
+    assert "<svg" in svg and not [w for w in recwarn if "legend" in str(w.message)]

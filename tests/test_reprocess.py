@@ -4,6 +4,7 @@ from __future__ import annotations
 import gzip
 
 import duckdb
+import pytest
 
 from flows import discover, runs
 from flows.cli import main
@@ -137,6 +138,13 @@ def test_a_run_with_nothing_new_counts_only_files_it_had_read_before():
     said = runs.describe(summary, 1.0)
     assert said.startswith("nothing new: 2 dump files read before (loaded or quarantined), 1 still being written")
     assert "6 unreadable (tried again next run)" in said
+
+
+@pytest.mark.parametrize("mb, rate", [(0.5, "0.041 MB/s"), (30.0, "2.5 MB/s"), (1830.0, "150.0 MB/s")])
+def test_a_runs_rate_has_digits_to_show_even_when_small(mb, rate):
+    summary = {"dumps_new": 8, "dumps_seen": 8, "dumps_loaded": 8, "dumps_partial": 0, "dumps_quarantined": 0,
+               "waiting": 0, "bytes_new": int(mb * 1e6), "notes": []}
+    assert runs.describe(summary, 12.2).endswith(f"(12.2 s, {rate})")
 
 
 def test_a_text_misnamed_gz_quarantined_under_the_texts_id_gives_way_on_reprocess(prefect_harness, tmp_path,

@@ -68,7 +68,8 @@ def stacked_years(title: str, years: list[int], series: dict[str, list[int]], co
         ax.set_ylim(bottom=0, top=max(bottom + [1]) * 1.1)
         ax.set_ylabel("papers")
         ax.yaxis.get_major_locator().set_params(integer=True)
-        ax.legend(ncols=min(len(series), 6), fontsize=8, frameon=False, loc="lower left", bbox_to_anchor=(0, 1.0))
+        if series:   # a profile whose snapshots list no entries has none: no legend, not matplotlib's warning
+            ax.legend(ncols=min(len(series), 6), fontsize=8, frameon=False, loc="lower left", bbox_to_anchor=(0, 1.0))
     note = "y axis from 0"
     if partial_year in years and as_of is not None:
         note += f"; * {partial_year} up to the capture of {as_of:%Y-%m-%d} (hatched)"

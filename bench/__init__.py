@@ -10,6 +10,7 @@ timed process: wall, rusage CPU, the server's CPU meanwhile, RSS from `rss`), `m
 measurements, run in rounds), `bighome` (the cached big home), `floor` (read + parse, in this
 process), `peer` (dlt into DuckDB, in this process, offline via `offline`), `figures` (differences,
 ratios, targets), `prefect_db` (time breakdown from Prefect's records), `report` (table, lines, JSON).
-Apart: `served` (the bench in served mode only) and `timeline` (which process uses which core
-during one run).
+Apart: `served` (the bench in served mode only), `timeline` (which process uses which core
+during one run), `stages` (one run's stages timed in this process) and `engines` (those stages on
+polars' streaming engine against its in-memory one).
 """

@@ -34,7 +34,7 @@ def read_scratch(files: list[storage.Location], columns: list[str] | None = None
     if not storage.is_url(files[0]):
         scan = pl.scan_parquet(files)
         scan = scan if where is None else scan.filter(where)
-        return (scan if columns is None else scan.select(columns)).collect()
+        return (scan if columns is None else scan.select(columns)).collect(engine="streaming")   # filtered as it streams
     handles = [storage.open_read(f) for f in files]
     try:
         frame = pl.read_parquet(handles)

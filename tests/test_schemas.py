@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 import dataclasses
+import os
+import subprocess
+import sys
 
 import duckdb
 import pytest
@@ -56,3 +59,14 @@ def test_a_column_added_to_a_model_reaches_the_ddl_and_the_dictionary(monkeypatc
     monkeypatch.setitem(REGISTRY, "authors", dataclasses.replace(REGISTRY["authors"], model=extended))
     assert "    orcid VARCHAR\n)" in ddl.create_table("authors")
     assert "| `orcid` | VARCHAR | yes | ORCID iD, when shown |" in dictionary.render()
+
+
+@pytest.mark.parametrize("given, expected", [(None, "in-memory"), ("streaming", "streaming")])
+def test_validation_runs_on_polars_in_memory_engine_unless_the_user_chose_one(given, expected):
+    """pandera's many small queries cost several times more on the streaming engine (docs/benchmarks.md)."""
+    env = {k: v for k, v in os.environ.items() if k != "POLARS_ENGINE_AFFINITY"}
+    env |= {"POLARS_ENGINE_AFFINITY": given} if given else {}
+    shown = subprocess.run([sys.executable, "-c", "import schemas.tables, polars as pl; "
+                            "print(pl.Config.state(if_set=True).get('POLARS_ENGINE_AFFINITY'))"],
+                           env=env, capture_output=True, text=True, check=True).stdout.strip()
+    assert shown == expected

@@ -145,7 +145,7 @@ def collect_rows(name: str, rows: pl.LazyFrame) -> pl.DataFrame:
     """A scan of a lake table, collected; polars' reader panics on a damaged file (a BaseException
     that a run's failure handling would miss), so that becomes an error that names the table."""
     try:
-        return rows.collect()
+        return rows.collect(engine="streaming")   # filtered as it streams, whatever schemas/ makes the default
     except pl.exceptions.PanicException as exc:
         raise RuntimeError(f"lake table {name} can't be read: {(str(exc).splitlines() or ['a panic'])[0]}") from None
 

@@ -161,11 +161,12 @@ def parse_sidecar(raw: bytes, name: str) -> Sidecar:
 
 def refuse_misspelled_keys(data: dict, name: str) -> None:
     """A key that is one of SIDECAR_KEYS but for case and separators (`capturedAt`) would silently
-    leave its field to the fallback (the file's time, its name): refused. Other keys are the
-    scraper's own, and ignored."""
-    for key in data:
+    leave its field to the fallback (the file's time, its name): refused, unless the key itself is
+    there too (a scraper writing both spellings) or it holds nothing. Other keys are the scraper's
+    own, and ignored."""
+    for key, value in data.items():
         meant = next((k for k in SIDECAR_KEYS if _folded(k) == _folded(str(key))), None)
-        if meant is not None and key != meant:
+        if meant is not None and key != meant and meant not in data and value not in ("", None):
             raise SidecarError(f"sidecar {name}: key {key!r} is not read; the field is spelt {meant!r}; {SIDECAR_FIX}")
 
 

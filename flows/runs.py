@@ -42,13 +42,13 @@ def _describe(summary: dict, seconds: float, ignored: str) -> str:
     profiles = summary.get("rows_added", {}).get("profiles", 0)
     again = f", {summary['reprocessed']} of them quarantined before and read again" if summary.get("reprocessed") else ""
     why = " (`profile-etl status` says why)" if summary["dumps_partial"] or summary["dumps_quarantined"] else ""
-    return (f"{summary['dumps_new']} new dump{'' if summary['dumps_new'] == 1 else 's'}{again} ({mb:.1f} MB): "
+    return (f"{summary['dumps_new']} new dump{'' if summary['dumps_new'] == 1 else 's'}{again} ({amount(mb)} MB): "
             f"{summary['dumps_loaded']} loaded, {summary['dumps_partial']} partial, "
             f"{summary['dumps_quarantined']} quarantined{why}, {profiles} new profile{'' if profiles == 1 else 's'}; "
             f"{summary['dumps_seen']} seen, {summary['waiting']} still being written{ignored} "
-            f"({seconds:.1f} s, {rate(mb / max(seconds, 1e-9))} MB/s)")
+            f"({seconds:.1f} s, {amount(mb / max(seconds, 1e-9))} MB/s)")
 
 
-def rate(mb_per_s: float) -> str:
-    """One decimal, or two significant digits below 1 MB/s: a few dumps over a run's start read 0.04, not 0.0."""
-    return f"{mb_per_s:.1f}" if mb_per_s >= 1 else f"{mb_per_s:.2g}"
+def amount(value: float) -> str:
+    """One decimal, two below 1 (a few dumps over a run's start read 0.04 MB/s, not 0.0), `<0.01` below that."""
+    return f"{value:.1f}" if value >= 1 else f"{value:.2f}" if value >= 0.01 else "<0.01"

@@ -29,8 +29,9 @@ def serve(settings: Settings, cron: str | None, interval: float | None) -> None:
 
     from flows.dead_serve import crash_runs_left_running, mark_serving
     from flows.pipeline import ingest
-    if crashed := crash_runs_left_running(settings, deployment_name(settings.home)):
-        print(f"profile-etl: marked crashed the runs a killed serve left running: {', '.join(crashed)}", flush=True)
+    if ended := crash_runs_left_running(settings, deployment_name(settings.home)):
+        print(f"profile-etl: ended the runs a killed serve left running (crashed; cancelled, those it was "
+              f"cancelling): {', '.join(ended)}", flush=True)
     mark_serving(deployment_name(settings.home))
     ingest.serve(name=deployment_name(settings.home), cron=cron, interval=interval, limit=1,
                  global_limit=ConcurrencyLimitConfig(limit=1, collision_strategy="ENQUEUE"),

@@ -112,9 +112,10 @@ def read_sidecar(path: storage.Location) -> identity.Sidecar:
         with storage.open_read(side) as handle:
             raw = handle.read(SIDECAR_MAX_BYTES + 1)
     except OSError as exc:
-        raise identity.SidecarError(f"sidecar {side.name} can't be read: {_dangling(side) or exc}") from None
+        raise identity.SidecarError(f"sidecar {side.name} can't be read: {_dangling(side) or exc}; "
+                                    f"{identity.SIDECAR_FIX}") from None
     if len(raw) > SIDECAR_MAX_BYTES:
-        raise identity.SidecarError(f"sidecar {side.name} is larger than {SIDECAR_MAX_BYTES} bytes")
+        raise identity.SidecarError(f"sidecar {side.name} is larger than {SIDECAR_MAX_BYTES} bytes; {identity.SIDECAR_FIX}")
     return identity.parse_sidecar(raw, side.name)
 
 

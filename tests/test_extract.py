@@ -103,4 +103,5 @@ def test_a_sidecar_that_is_a_dangling_link_quarantines_its_dump(tmp_path):
     (tmp_path / "inbox" / "000_p.meta.json").symlink_to(tmp_path / "nowhere" / "side.json")
     [row] = extract_inbox(tmp_path / "inbox", tmp_path / "raw", "20260602T000000Z-aaaa").dumps
     assert row["quarantine_reason"] == (f"sidecar 000_p.meta.json can't be read: it is a link to "
-                                        f"{tmp_path / 'nowhere' / 'side.json'}, which doesn't exist")
+                                        f"{tmp_path / 'nowhere' / 'side.json'}, which doesn't exist; "
+                                        "fix the sidecar, then reprocess the dump")

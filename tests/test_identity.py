@@ -90,9 +90,10 @@ def test_a_sidecar_key_misspelt_by_case_or_separators_is_refused_not_ignored(key
         parse_sidecar(b'{"%s": "x"}' % key.encode(), "x.meta.json")
 
 
-def test_a_sidecar_may_carry_keys_of_its_own():
-    side = parse_sidecar(b'{"profile_key": "k", "scraper": "v2", "fetched_by": "bot"}', "x.meta.json")
-    assert side.profile_key == "k"
+def test_a_sidecar_may_carry_keys_of_its_own_and_a_second_spelling_beside_a_key():
+    side = parse_sidecar(b'{"profile_key": "k", "scraper": "v2", "fetched_by": "bot", "profileKey": "k", '
+                         b'"capturedAt": ""}', "x.meta.json")
+    assert side.profile_key == "k" and side.captured_at is None
 
 
 @given(st.lists(st.one_of(st.text(alphabet=st.characters(max_codepoint=127), max_size=30),

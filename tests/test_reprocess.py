@@ -140,7 +140,8 @@ def test_a_run_with_nothing_new_counts_only_files_it_had_read_before():
     assert "6 unreadable (tried again next run)" in said
 
 
-@pytest.mark.parametrize("mb, rate", [(0.5, "0.041 MB/s"), (30.0, "2.5 MB/s"), (1830.0, "150.0 MB/s")])
+@pytest.mark.parametrize("mb, rate", [(0.5, "0.04 MB/s"), (30.0, "2.5 MB/s"), (1830.0, "150.0 MB/s"),
+                                      (0.001, "<0.01 MB/s"), (12.1, "0.99 MB/s")])
 def test_a_runs_rate_has_digits_to_show_even_when_small(mb, rate):
     summary = {"dumps_new": 8, "dumps_seen": 8, "dumps_loaded": 8, "dumps_partial": 0, "dumps_quarantined": 0,
                "waiting": 0, "bytes_new": int(mb * 1e6), "notes": []}

@@ -29,6 +29,7 @@ class Sidecar:
     captured_at: dt.datetime | None = None
     owner_name: str | None = None
     source_url: str | None = None
+    ignored: tuple[str, ...] = ()   # the sidecar's other keys, which nothing reads (validate names them)
 
 
 def dump_id(raw: bytes) -> str:
@@ -156,7 +157,7 @@ def parse_sidecar(raw: bytes, name: str) -> Sidecar:
             raise SidecarError(
                 f"sidecar {name}: captured_at {data['captured_at']!r} is not an ISO 8601 time "
                 f"such as 2026-06-01T12:00:00Z; {SIDECAR_FIX}") from None
-    return Sidecar(**fields)
+    return Sidecar(**fields, ignored=tuple(sorted(str(k) for k in data if k not in SIDECAR_KEYS)))
 
 
 def refuse_misspelled_keys(data: dict, name: str) -> None:

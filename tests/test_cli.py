@@ -195,6 +195,15 @@ def test_validate_skips_what_a_run_would_not_read_as_a_dump(tmp_path, sample_tex
     assert "1 of 1 dump files valid; 1 skipped, not dumps" in err
 
 
+def test_validate_names_the_sidecar_keys_nothing_reads(tmp_path, sample_text, capsys):
+    good = write_dump(tmp_path, "good.txt", sample_text, FIRST)
+    (tmp_path / "good.meta.json").write_text('{"owner_name": "Ann", "capture_time": "2026-01-01T00:00:00Z"}')
+    assert main(["--home", str(tmp_path / "none"), "validate", str(good)]) == 0
+    out = capsys.readouterr().out
+    assert f"{tmp_path / 'good.meta.json'}: keys not read: capture_time (a sidecar's keys are captured_at, " in out
+    assert f"{good}: loaded, 50 of 50 entries valid" in out
+
+
 def test_validate_says_when_the_home_holds_a_dump_already(loaded_home, tmp_path, capsys):
     base = loaded_home[0]
     [held] = (base / "inbox").iterdir()

@@ -66,8 +66,8 @@ def main(argv: list[str]) -> None:
             print(eng, i, " ".join(f"{k} {w:.2f}/{c:.2f}" for k, (w, c) in r.items()), flush=True)
     print("stage wall/CPU-s, medians:")
     for eng, rs in res.items():
-        print(eng, " ".join(f"{k} {statistics.median(r[k][0] for r in rs):.2f}/{statistics.median(r[k][1] for r in rs):.2f}"
-                            for k in rs[0]))
+        medians = {k: [statistics.median(r[k][i] for r in rs) for i in (0, 1)] for k in rs[0]}
+        print(eng, " ".join(f"{k} {wall:.2f}/{cpu:.2f}" for k, (wall, cpu) in medians.items()))
 
 
 if __name__ == "__main__":

@@ -248,8 +248,9 @@ def cmd_validate(settings: Settings, args) -> int:
     for line in found.problems:
         print(line)
     dumps = len(args.files) - found.skipped - found.not_files
-    others = [f"{found.skipped} skipped, not dumps"] * bool(found.skipped) + [f"{found.not_files} not files"] * bool(found.not_files)
-    print(f"{dumps - found.invalid} of {dumps} dump files valid" + "".join(f"; {o}" for o in others), file=sys.stderr)
+    others = {"skipped, not dumps": found.skipped, "not files": found.not_files}
+    print(f"{dumps - found.invalid} of {dumps} dump files valid"
+          + "".join(f"; {count} {what}" for what, count in others.items() if count), file=sys.stderr)
     return 1 if found.invalid or found.not_files else 0
 
 

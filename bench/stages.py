@@ -24,11 +24,18 @@ from warehouse import lake, publish, recovery
 from warehouse.opened import reusing_tables
 
 
-def timed(label: str, fn, *args):
-    wall, cpu = time.perf_counter(), time.process_time()
-    result = fn(*args)
-    print(f"  {label:12s} wall {time.perf_counter() - wall:6.3f} s  cpu {time.process_time() - cpu:6.3f} s", flush=True)
-    return result
+class Stages:
+    """Times the stages of one run, printing each, and keeps {label: (wall, CPU-s)}."""
+
+    def __init__(self):
+        self.times: dict[str, tuple[float, float]] = {}
+
+    def timed(self, label: str, fn, *args):
+        wall, cpu = time.perf_counter(), time.process_time()
+        result = fn(*args)
+        self.times[label] = (time.perf_counter() - wall, time.process_time() - cpu)
+        print(f"  {label:12s} wall {self.times[label][0]:6.3f} s  cpu {self.times[label][1]:6.3f} s", flush=True)
+        return result
 
 
 def merge_all(lake_dir: Path, scratch: dict, seq: int) -> list:
@@ -37,20 +44,24 @@ def merge_all(lake_dir: Path, scratch: dict, seq: int) -> list:
         return list(pool.map(merge.merge_table, jobs))
 
 
-def run(home: Path, inbox: Path) -> None:
+def run(home: Path, inbox: Path, batch_threads: int = 1) -> dict[str, tuple[float, float]]:
+    """One run's stages; batch_threads=2 runs the batches in two threads, as the flow does."""
     s = Settings.load(home=home, inbox=inbox, settle_seconds=0)
     with reusing_tables(s.lake):   # as the flow's run does
-        run_stages(s)
+        return run_stages(s, batch_threads)
 
 
-def run_stages(s: Settings) -> None:
+def run_stages(s: Settings, batch_threads: int = 1) -> dict[str, tuple[float, float]]:
+    stages = Stages()
+    timed = stages.timed
     wall, cpu = time.perf_counter(), time.process_time()
     seq = timed("prepare", recovery.recover, s.lake)
     plan = timed("plan", discover.plan_run, s.inbox, s.lake, s.state, 0)
     started = dt.datetime.now(dt.timezone.utc)
     run_id = runs.new_run_id(started)
     jobs = batch.plan_jobs(plan.todo, plan.known, s, run_id, started)
-    results = timed("batches", lambda: [batch.process_batch(job) for job in jobs])
+    with ThreadPoolExecutor(batch_threads) as pool:
+        results = timed("batches", lambda: list(pool.map(batch.process_batch, jobs)))
     new = pl.concat([r.dumps for r in results]) if results else empty_frame(TABLES["dumps"])
     scratch = batch.scratch_files(results)
     if results:
@@ -61,8 +72,10 @@ def run_stages(s: Settings) -> None:
     storage.remove_tree(s.lake / WORK)
     timed("file_index", discover.add_to_file_index, s.state, [r.files for r in results])
     timed("publish", publish.publish, s.warehouse, s.lake)
-    print(f"  total        wall {time.perf_counter() - wall:6.3f} s  cpu {time.process_time() - cpu:6.3f} s"
+    stages.times["total"] = (time.perf_counter() - wall, time.process_time() - cpu)
+    print(f"  total        wall {stages.times['total'][0]:6.3f} s  cpu {stages.times['total'][1]:6.3f} s"
           f"  ({new.height} new dumps)")
+    return stages.times
 
 
 def main(argv: list[str]) -> None:

@@ -125,7 +125,8 @@ def _sort_file(entry: os.DirEntry, path: str, settle_seconds: float, now: float,
         elif _is_settling_entry(entry, settle_seconds, now):   # its dump's name sorts after it
             sidecars_settling.add(name.removesuffix(SIDECAR_SUFFIX))
     else:
-        _add_dump(entry, path, settle_seconds, now, found, identity.dump_stem(Path(name)) in sidecars_settling)
+        settling = bool(sidecars_settling) and identity.dump_stem(Path(name)) in sidecars_settling
+        _add_dump(entry, path, settle_seconds, now, found, settling)
 
 
 def _kind(entry: os.DirEntry) -> str:

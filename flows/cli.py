@@ -8,7 +8,7 @@ import sys
 import time
 
 from core import identity
-from flows import guard, home_commands
+from flows import guard, home_commands, run_failure
 from flows.arguments import parser
 from flows.prefect_env import use_prefect_env, without_heartbeats
 from store import storage
@@ -17,7 +17,8 @@ from store.settings import Settings
 
 READERS = {"status", "sql", "tables", "describe", "check", "export", "report"}   # commands that only read the warehouse
 STARTED = time.monotonic()   # a run's summary gives the wall time the user waited, Prefect's start included
-COMMAND = {"watchdog": None, "guarded": False}   # set by `entry`: in-process callers of main start no watchdog
+# guarded: set by `entry` (in-process callers of main start no watchdog); api_gone: Prefect's API stopped answering
+COMMAND = {"watchdog": None, "guarded": False, "api_gone": False}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -102,6 +103,10 @@ def entry() -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         code = 0
     gc.freeze()
+    if COMMAND["api_gone"]:   # Prefect's exit hooks would retry each queued event for seconds, minutes in all
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
     return code
 
 
@@ -169,10 +174,11 @@ def cmd_run(settings: Settings, args) -> int:
 
 
 def run_ingest(settings: Settings, args) -> int:
-    from flows.pipeline import ingest_flow
+    from flows.pipeline import COMPLETED_HERE, ingest_flow
     from flows.progress import show_progress
     from flows.runs import describe
     show_progress()
+    COMPLETED_HERE.clear()
     try:
         with without_heartbeats():
             summary = ingest_flow(settings.dask_address)(
@@ -187,26 +193,15 @@ def run_ingest(settings: Settings, args) -> int:
         print_failure(args, "interrupted", 130)
         return 130
     except Exception as exc:
-        raise run_failed(settings, exc) from None
+        COMMAND["api_gone"] = run_failure.api_unreachable(exc)
+        if not COMPLETED_HERE:
+            raise run_failure.run_failed(settings, exc) from None
+        summary = COMPLETED_HERE[0] | {"warning": run_failure.unrecorded_end(exc)}
+        print(f"profile-etl: warning: {summary['warning']}", file=sys.stderr)
     seconds = round(time.monotonic() - STARTED, 3)
     print(json.dumps(summary | {"wall_seconds": seconds}, default=str, indent=1) if args.json
           else describe(summary, seconds))
     return 0
-
-
-def run_failed(settings: Settings, exc: Exception) -> UserError:
-    """What a failed run tells the user: the lake's damage when that is the cause, else the failure,
-    with the run's id either way."""
-    from warehouse.lake_health import refuse_damaged
-    try:
-        refuse_damaged(settings.lake, "the run")
-        failed = RunFailed(f"the run failed ({type(exc).__name__}: {exc}). The published warehouse is as it was; "
-                           f"if the failure came after the lake commit, the next run publishes that data. "
-                           f"Fix the cause and run again; `profile-etl history` lists the runs, this one too.")
-    except UserError as damaged:
-        failed = damaged
-    failed.run_id = getattr(exc, "run_id", None)
-    return failed
 
 
 def cmd_sql(settings: Settings, args) -> int:

@@ -6,6 +6,7 @@ Tasks take batches of files, since each task run has a fixed cost; only tasks th
 import contextlib
 import datetime as dt
 import os
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -36,6 +37,10 @@ def is_io_error(task, task_run, state) -> bool:
     """Retry only failures that a second try may fix: I/O errors, not bugs or bad data."""
     return isinstance(state.data, OSError)
 
+
+# The summary of the last run this process's flow function completed: a caller whose flow call then
+# failed in Prefect's own bookkeeping (its API gone at the run's end) still learns the run completed.
+COMPLETED_HERE: deque[dict] = deque(maxlen=1)
 
 IO_TASK = {"retries": 2, "retry_delay_seconds": [1, 5], "retry_condition_fn": is_io_error, "cache_policy": NO_CACHE,
            "persist_result": False}
@@ -144,12 +149,14 @@ def ingest(home: Path | None = None, inbox: Path | str | None = None, batch_size
         run_id = runs.new_run_id(started_at)
         seq, listed = prepare_lake(settings)
         try:
-            return ingest_new_dumps(settings, run_id, started_at, reprocess, seq, listed)
+            summary = ingest_new_dumps(settings, run_id, started_at, reprocess, seq, listed)
         except Exception as exc:
             with contextlib.suppress(Exception):   # the original failure is what the caller must see
                 if record_failed_run(settings, run_id, started_at, seq):
                     exc.run_id = run_id   # the failed row's, for `run --json`
             raise
+    COMPLETED_HERE.append(summary)
+    return summary
 
 
 def ingest_new_dumps(settings: Settings, run_id: str, started_at: dt.datetime, reprocess: bool, seq: int,

@@ -60,7 +60,7 @@ def listed(path):
 
 
 def test_dump_with_no_valid_entry_and_no_metric_is_quarantined(tmp_path):
-    from core.records import Batch, SourceFile
+    from core.records import Batch
     from core.validate import to_frames
     from flows.batch import transform
     from schemas.tables import MERGED_TABLES, TABLES

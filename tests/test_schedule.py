@@ -443,3 +443,83 @@ def test_a_serve_crashes_the_runs_a_killed_serve_left_running_and_their_slot_is_
         ended = StateType.CANCELLED if left_as == "cancelling" else StateType.CRASHED
         assert client.read_flow_run(left.id).state.type == ended
         assert client.set_flow_run_state(waiting.id, Pending()).status.value == "ACCEPT"
+
+
+# `profile-etl run` whose lasting server (the process groups SERVER_PGIDS) is killed just before the run publishes.
+SERVER_DIES_BEFORE_PUBLISH = """
+import os, select, signal, sys
+from flows import cli
+from warehouse import publish
+
+def in_group(pgid):
+    pids = []
+    for name in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{name}/stat") as stat:
+                if int(stat.read().rsplit(")", 1)[1].split()[2]) == pgid:
+                    pids.append(os.pidfd_open(int(name)))
+        except OSError:
+            pass
+    return pids
+
+def killing_the_server_first(*args, **kwargs):
+    groups = [int(pgid) for pgid in os.environ["SERVER_PGIDS"].split()]
+    exits = [pidfd for pgid in groups for pidfd in in_group(pgid)]
+    for pgid in groups:
+        os.killpg(pgid, signal.SIGKILL)
+    for pidfd in exits:
+        select.select([pidfd], [], [])   # readable once that process has exited, its sockets closed
+    return publish_now(*args, **kwargs)
+
+publish_now, publish.publish = publish.publish, killing_the_server_first
+sys.argv = ["profile-etl", *sys.argv[1:]]
+sys.exit(cli.entry())
+"""
+
+
+def server_groups(pid: int) -> str:
+    """`profile-etl server`'s process group and its Prefect server's (a session of its own)."""
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return " ".join([str(pid), *children])
+
+
+def test_a_run_whose_server_dies_before_it_ends_reports_completed_with_a_warning(tmp_path, sample_text):
+    """Prefect's task runs go on without their API, and only the flow run's final state can't be set: the
+    data is in and published, so the run says it completed (exit 0), and warns that Prefect's record is wrong."""
+    port, inbox, home = free_port(), tmp_path / "inbox", tmp_path / "home"
+    api = f"http://127.0.0.1:{port}/api"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env |= {"PREFECT_HOME": str(tmp_path / "prefect"), "PREFECT_API_URL": api, "DO_NOT_TRACK": "1",
+            "PROFILE_ETL_SETTLE_SECONDS": "0", "PREFECT_CLIENT_MAX_RETRIES": "0"}   # no waiting for a restart
+    write_dump(inbox, SAMPLE_NAME, sample_text, FIRST)
+    write_dump(inbox, "001_7707062aadfcc580.txt", later_snapshot(sample_text), LATER)
+    server = subprocess.Popen([str(BIN / "profile-etl"), "server", "--port", str(port)], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        until(lambda: healthy(api), 120, "the Prefect server")
+        run = subprocess.run([sys.executable, "-c", SERVER_DIES_BEFORE_PUBLISH, "--home", str(home), "run",
+                              "--inbox", str(inbox), "--json"], env=env | {"SERVER_PGIDS": server_groups(server.pid)},
+                             capture_output=True, text=True, timeout=600)
+    finally:
+        if server.poll() is None:
+            stop(server)
+    assert run.returncode == 0, run.stderr[-3000:]
+    summary = json.loads(run.stdout)
+    assert summary["status"] == "completed" and summary["dumps_loaded"] == 2
+    assert f"Prefect's API at {api} stopped answering" in summary["warning"]
+    assert "warning: the run completed" in run.stderr
+    assert dump_count(home) == 2   # published
+
+
+def test_a_run_that_cannot_reach_its_server_says_to_start_it(tmp_path, sample_text):
+    api = f"http://127.0.0.1:{free_port()}/api"   # nothing listens there
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env |= {"PREFECT_HOME": str(tmp_path / "prefect"), "PREFECT_API_URL": api, "DO_NOT_TRACK": "1"}
+    write_dump(tmp_path / "inbox", SAMPLE_NAME, sample_text, FIRST)
+    run = subprocess.run([str(BIN / "profile-etl"), "--home", str(tmp_path / "home"), "run", "--inbox",
+                          str(tmp_path / "inbox"), "--json"], env=env,
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 1
+    failure = json.loads(run.stdout)
+    assert failure["status"] == "failed" and failure["run_id"] is None
+    assert f"Prefect's API at {api} didn't answer: start the server (`profile-etl server`)" in failure["error"]

@@ -1,0 +1,55 @@
+"""What `run` says when its flow call fails: the failure, what became of the data, and whether
+Prefect's API was the cause (then a completed run is still reported as completed)."""
+from __future__ import annotations
+
+import os
+
+from store.errors import RunFailed, UserError
+from store.settings import Settings
+
+
+def unrecorded_end(exc: Exception) -> str:
+    """What to say of a run that completed (its data in, published) whose end Prefect then failed to record."""
+    what = f"{type(exc).__name__}: {exc}"
+    if not api_unreachable(exc):
+        return f"the run completed, but Prefect failed to record its end ({what})"
+    return (f"the run completed, but {api_name()} stopped answering ({what}): Prefect may show its flow run as "
+            "still running, and its last logs and events are lost"
+            + (". Check the server (`profile-etl server`)" if os.environ.get("PREFECT_API_URL") else ""))
+
+
+def api_name() -> str:
+    url = os.environ.get("PREFECT_API_URL")
+    return f"Prefect's API at {url}" if url else "Prefect's temporary server"
+
+
+def api_unreachable(exc: BaseException | None) -> bool:
+    """A failure to reach Prefect's API (or one caused by it)."""
+    import httpx
+    while exc is not None and not isinstance(exc, httpx.TransportError):
+        exc = exc.__cause__
+    return exc is not None
+
+
+def unreachable_hint(exc: Exception) -> str:
+    if not api_unreachable(exc):
+        return ""
+    if not os.environ.get("PREFECT_API_URL"):
+        return f" {api_name()} stopped answering."
+    return f" {api_name()} didn't answer: start the server (`profile-etl server`) or correct PREFECT_API_URL."
+
+
+def run_failed(settings: Settings, exc: Exception) -> UserError:
+    """What a failed run tells the user: the lake's damage when that is the cause, else the failure,
+    with the run's id either way."""
+    from warehouse.lake_health import refuse_damaged
+    try:
+        refuse_damaged(settings.lake, "the run")
+        failed = RunFailed(f"the run failed ({type(exc).__name__}: {exc}).{unreachable_hint(exc)} "
+                           f"The published warehouse is as it was; "
+                           f"if the failure came after the lake commit, the next run publishes that data. "
+                           f"Fix the cause and run again; `profile-etl history` lists the runs, this one too.")
+    except UserError as damaged:
+        failed = damaged
+    failed.run_id = getattr(exc, "run_id", None)
+    return failed

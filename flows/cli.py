@@ -150,15 +150,23 @@ def cmd_server(settings: Settings, args) -> int:
 
 def cmd_watch(settings: Settings, args) -> int:
     prepare_prefect(settings, args.verbose)
-    from flows.pipeline import ingest
+    from flows.pipeline import COMPLETED_HERE, ingest
     from flows.schedule import SCHEDULED_LOCK_WAIT, watch
     quiet = settings.settle_seconds if args.quiet_seconds is None else args.quiet_seconds
     def run() -> dict:
-        with without_heartbeats():
-            return ingest(home=settings.home, inbox=settings.inbox, lake=str(settings.lake),
-                          settle_seconds=settings.settle_seconds,
-                          batch_size=settings.batch_size, max_dump_bytes=settings.max_dump_bytes,
-                          lock_wait_seconds=max(settings.lock_wait_seconds, SCHEDULED_LOCK_WAIT))
+        COMPLETED_HERE.clear()
+        try:
+            with without_heartbeats():
+                return ingest(home=settings.home, inbox=settings.inbox, lake=str(settings.lake),
+                              settle_seconds=settings.settle_seconds,
+                              batch_size=settings.batch_size, max_dump_bytes=settings.max_dump_bytes,
+                              lock_wait_seconds=max(settings.lock_wait_seconds, SCHEDULED_LOCK_WAIT))
+        except Exception as exc:
+            COMMAND["api_gone"] = COMMAND["api_gone"] or run_failure.api_unreachable(exc)
+            if not COMPLETED_HERE:
+                raise
+            print(f"watch: warning: {run_failure.unrecorded_end(exc)}", file=sys.stderr, flush=True)
+            return COMPLETED_HERE[0]
     print(f"profile-etl: watching {settings.inbox}: a run starts once new dumps have been quiet for {quiet:g} s "
           "(Ctrl-C stops)", flush=True)
     try:

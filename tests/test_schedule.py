@@ -523,3 +523,33 @@ def test_a_run_that_cannot_reach_its_server_says_to_start_it(tmp_path, sample_te
     failure = json.loads(run.stdout)
     assert failure["status"] == "failed" and failure["run_id"] is None
     assert f"Prefect's API at {api} didn't answer: start the server (`profile-etl server`)" in failure["error"]
+
+
+def test_watch_reports_a_run_whose_server_died_before_it_ended_as_a_run_that_loaded(tmp_path, sample_text):
+    port, inbox, home = free_port(), tmp_path / "inbox", tmp_path / "home"
+    api = f"http://127.0.0.1:{port}/api"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env |= {"PREFECT_HOME": str(tmp_path / "prefect"), "PREFECT_API_URL": api, "DO_NOT_TRACK": "1",
+            "PROFILE_ETL_SETTLE_SECONDS": "0", "PREFECT_CLIENT_MAX_RETRIES": "0"}
+    write_dump(inbox, SAMPLE_NAME, sample_text, FIRST)
+    server = subprocess.Popen([str(BIN / "profile-etl"), "server", "--port", str(port)], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    output, watching = tmp_path / "watch.out", None
+    try:
+        until(lambda: healthy(api), 120, "the Prefect server")
+        with output.open("w") as out:
+            watching = subprocess.Popen([sys.executable, "-c", SERVER_DIES_BEFORE_PUBLISH, "--home", str(home), "watch",
+                                         "--inbox", str(inbox), "--quiet-seconds", "0"],
+                                        env=env | {"SERVER_PGIDS": server_groups(server.pid)},
+                                        stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        until(lambda: "watch: run 1:" in output.read_text(), 300, "the watched run's result line")
+        os.killpg(watching.pid, signal.SIGINT)
+        assert watching.wait(timeout=120) == 0   # not held up by Prefect's exit hooks for the dead server
+    finally:
+        for proc in (watching, server):
+            if proc is not None and proc.poll() is None:
+                stop(proc)
+    lines = output.read_text()
+    assert f"watch: warning: the run completed, but Prefect's API at {api} stopped answering" in lines
+    assert "watch: run 1: 1 new dump" in lines and "watch: run 1 failed" not in lines, lines
+    assert dump_count(home) == 1

@@ -196,9 +196,9 @@ def run_ingest(settings: Settings, args) -> int:
     except UserError:
         raise
     except KeyboardInterrupt:
-        print("\nprofile-etl: the run was interrupted. The published warehouse is as it was; the next run "
-              "finishes or redoes this one's work.", file=sys.stderr)
-        print_failure(args, "interrupted", 130)
+        completed = COMPLETED_HERE[0] if COMPLETED_HERE else None
+        print(f"\nprofile-etl: {run_failure.interrupted(completed)}", file=sys.stderr)
+        print_failure(args, "interrupted", 130, run_id=completed["run_id"] if completed else None)
         return 130
     except Exception as exc:
         COMMAND["api_gone"] = run_failure.api_unreachable(exc)

@@ -18,6 +18,16 @@ def unrecorded_end(exc: Exception) -> str:
             + (". Check the server (`profile-etl server`)" if os.environ.get("PREFECT_API_URL") else ""))
 
 
+def interrupted(completed: dict | None) -> str:
+    """What to say of a run interrupted (Ctrl-C, SIGTERM); completed: its summary, if its flow function
+    had completed (Prefect was recording its end)."""
+    if completed is not None:
+        return (f"interrupted while Prefect recorded the end of run {completed['run_id']}, which had completed: "
+                "its data is published")
+    return ("the run was interrupted. The published warehouse is as it was; the next run finishes or redoes "
+            "this one's work.")
+
+
 def api_name() -> str:
     url = os.environ.get("PREFECT_API_URL")
     return f"Prefect's API at {url}" if url else "Prefect's temporary server"

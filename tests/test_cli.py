@@ -411,3 +411,23 @@ def test_an_io_error_from_delta_rs_prints_its_first_line_without_colours(tmp_pat
     monkeypatch.setattr(cli, "cmd_status", failing)
     assert cli.main(["--home", str(tmp_path), "status"]) == 2
     assert capsys.readouterr().err == "profile-etl: status: Generic error: Object at location /x not found\n"
+
+
+def test_a_failure_caused_by_an_unreachable_api_is_told_apart_and_a_completed_run_stays_completed(monkeypatch):
+    import httpx
+
+    from flows import run_failure
+    monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:9/api")
+    try:
+        try:
+            raise httpx.ConnectError("refused")
+        except httpx.ConnectError as cause:
+            raise RuntimeError("Failed to reach API") from cause
+    except RuntimeError as exc:
+        wrapped = exc
+    assert run_failure.api_unreachable(wrapped) and not run_failure.api_unreachable(ValueError("bad dump"))
+    assert "start the server (`profile-etl server`)" in run_failure.unreachable_hint(wrapped)
+    assert run_failure.unreachable_hint(ValueError("bad dump")) == ""
+    assert "http://127.0.0.1:9/api stopped answering" in run_failure.unrecorded_end(wrapped)
+    assert "which had completed: its data is published" in run_failure.interrupted({"run_id": "r1"})
+    assert "The published warehouse is as it was" in run_failure.interrupted(None)

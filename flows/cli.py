@@ -157,16 +157,18 @@ def cmd_watch(settings: Settings, args) -> int:
         COMPLETED_HERE.clear()
         try:
             with without_heartbeats():
-                return ingest(home=settings.home, inbox=settings.inbox, lake=str(settings.lake),
-                              settle_seconds=settings.settle_seconds,
-                              batch_size=settings.batch_size, max_dump_bytes=settings.max_dump_bytes,
-                              lock_wait_seconds=max(settings.lock_wait_seconds, SCHEDULED_LOCK_WAIT))
+                summary = ingest(home=settings.home, inbox=settings.inbox, lake=str(settings.lake),
+                                 settle_seconds=settings.settle_seconds,
+                                 batch_size=settings.batch_size, max_dump_bytes=settings.max_dump_bytes,
+                                 lock_wait_seconds=max(settings.lock_wait_seconds, SCHEDULED_LOCK_WAIT))
         except Exception as exc:
-            COMMAND["api_gone"] = COMMAND["api_gone"] or run_failure.api_unreachable(exc)
+            COMMAND["api_gone"] = run_failure.api_unreachable(exc)   # as the last run found it
             if not COMPLETED_HERE:
                 raise
-            print(f"watch: warning: {run_failure.unrecorded_end(exc)}", file=sys.stderr, flush=True)
+            print(f"\nwatch: warning: {run_failure.unrecorded_end(exc)}", file=sys.stderr, flush=True)
             return COMPLETED_HERE[0]
+        COMMAND["api_gone"] = False
+        return summary
     print(f"profile-etl: watching {settings.inbox}: a run starts once new dumps have been quiet for {quiet:g} s "
           "(Ctrl-C stops)", flush=True)
     try:
@@ -196,20 +198,26 @@ def run_ingest(settings: Settings, args) -> int:
     except UserError:
         raise
     except KeyboardInterrupt:
-        completed = COMPLETED_HERE[0] if COMPLETED_HERE else None
-        print(f"\nprofile-etl: {run_failure.interrupted(completed)}", file=sys.stderr)
-        print_failure(args, "interrupted", 130, run_id=completed["run_id"] if completed else None)
-        return 130
+        if not COMPLETED_HERE:
+            print(f"\nprofile-etl: {run_failure.INTERRUPTED}", file=sys.stderr)
+            print_failure(args, "interrupted", 130)
+            return 130
+        summary = with_warning(COMPLETED_HERE[0], run_failure.INTERRUPTED_AT_ITS_END)
     except Exception as exc:
         COMMAND["api_gone"] = run_failure.api_unreachable(exc)
         if not COMPLETED_HERE:
             raise run_failure.run_failed(settings, exc) from None
-        summary = COMPLETED_HERE[0] | {"warning": run_failure.unrecorded_end(exc)}
-        print(f"profile-etl: warning: {summary['warning']}", file=sys.stderr)
+        summary = with_warning(COMPLETED_HERE[0], run_failure.unrecorded_end(exc))
     seconds = round(time.monotonic() - STARTED, 3)
     print(json.dumps(summary | {"wall_seconds": seconds}, default=str, indent=1) if args.json
           else describe(summary, seconds))
     return 0
+
+
+def with_warning(summary: dict, warning: str) -> dict:
+    """A completed run's summary, with what went wrong after it completed (also said on stderr)."""
+    print(f"\nprofile-etl: warning: {warning}", file=sys.stderr, flush=True)   # Prefect's error lines end unended
+    return summary | {"warning": warning}
 
 
 def cmd_sql(settings: Settings, args) -> int:

@@ -38,8 +38,8 @@ def is_io_error(task, task_run, state) -> bool:
     return isinstance(state.data, OSError)
 
 
-# The summary of the last run this process's flow function completed: a caller whose flow call then
-# failed in Prefect's own bookkeeping (its API gone at the run's end) still learns the run completed.
+# The summary of the last run this process completed (published): a caller whose flow call then failed
+# in Prefect's own bookkeeping (its API gone at the run's end) still learns the run completed.
 COMPLETED_HERE: deque[dict] = deque(maxlen=1)
 
 IO_TASK = {"retries": 2, "retry_delay_seconds": [1, 5], "retry_condition_fn": is_io_error, "cache_policy": NO_CACHE,
@@ -149,14 +149,12 @@ def ingest(home: Path | None = None, inbox: Path | str | None = None, batch_size
         run_id = runs.new_run_id(started_at)
         seq, listed = prepare_lake(settings)
         try:
-            summary = ingest_new_dumps(settings, run_id, started_at, reprocess, seq, listed)
+            return ingest_new_dumps(settings, run_id, started_at, reprocess, seq, listed)
         except Exception as exc:
             with contextlib.suppress(Exception):   # the original failure is what the caller must see
                 if record_failed_run(settings, run_id, started_at, seq):
                     exc.run_id = run_id   # the failed row's, for `run --json`
             raise
-    COMPLETED_HERE.append(summary)
-    return summary
 
 
 def ingest_new_dumps(settings: Settings, run_id: str, started_at: dt.datetime, reprocess: bool, seq: int,
@@ -179,6 +177,7 @@ def ingest_new_dumps(settings: Settings, run_id: str, started_at: dt.datetime, r
     publish_warehouse(settings.warehouse, settings.lake)
     maintain_lake(settings.lake, settings.maintain_files)
     summary = run_report.run_summary(row, plan, retry, appended, gained, results, new_dumps)
+    COMPLETED_HERE.append(summary)   # published: what follows only tells Prefect, which may retry for minutes
     get_run_logger().info("run %s: %s", run_id, runs.describe(summary))
     run_report.publish_summary(summary, new_dumps)
     return summary

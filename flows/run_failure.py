@@ -18,14 +18,10 @@ def unrecorded_end(exc: Exception) -> str:
             + (". Check the server (`profile-etl server`)" if os.environ.get("PREFECT_API_URL") else ""))
 
 
-def interrupted(completed: dict | None) -> str:
-    """What to say of a run interrupted (Ctrl-C, SIGTERM); completed: its summary, if its flow function
-    had completed (Prefect was recording its end)."""
-    if completed is not None:
-        return (f"interrupted while Prefect recorded the end of run {completed['run_id']}, which had completed: "
-                "its data is published")
-    return ("the run was interrupted. The published warehouse is as it was; the next run finishes or redoes "
-            "this one's work.")
+INTERRUPTED = ("the run was interrupted. The published warehouse is as it was; the next run finishes or "
+               "redoes this one's work.")
+INTERRUPTED_AT_ITS_END = ("the run completed, and was interrupted while Prefect recorded its end: Prefect may "
+                          "show its flow run as still running")
 
 
 def api_name() -> str:
@@ -34,11 +30,15 @@ def api_name() -> str:
 
 
 def api_unreachable(exc: BaseException | None) -> bool:
-    """A failure to reach Prefect's API (or one caused by it)."""
+    """A failure to connect to Prefect's API (or one that such a failure caused); a slow answer is not one."""
     import httpx
-    while exc is not None and not isinstance(exc, httpx.TransportError):
-        exc = exc.__cause__
-    return exc is not None
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout)):
+            return True
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return False
 
 
 def unreachable_hint(exc: Exception) -> str:

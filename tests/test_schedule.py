@@ -511,6 +511,36 @@ def test_a_run_whose_server_dies_before_it_ends_reports_completed_with_a_warning
     assert dump_count(home) == 2   # published
 
 
+def test_a_run_interrupted_while_prefect_retries_its_lost_server_after_publishing_reports_completed(
+        tmp_path, sample_text):
+    """Past the publish, Prefect retries the dead server (the summary artifact, then the final state):
+    a Ctrl-C then must not report the published run as failed or interrupted."""
+    port, inbox, home = free_port(), tmp_path / "inbox", tmp_path / "home"
+    api = f"http://127.0.0.1:{port}/api"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env |= {"PREFECT_HOME": str(tmp_path / "prefect"), "PREFECT_API_URL": api, "DO_NOT_TRACK": "1",
+            "PROFILE_ETL_SETTLE_SECONDS": "0", "PREFECT_CLIENT_MAX_RETRIES": "3"}   # 2 + 4 + 8 s of retries
+    write_dump(inbox, SAMPLE_NAME, sample_text, FIRST)
+    server = subprocess.Popen([str(BIN / "profile-etl"), "server", "--port", str(port)], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    running = None
+    try:
+        until(lambda: healthy(api), 120, "the Prefect server")
+        running = subprocess.Popen([sys.executable, "-c", SERVER_DIES_BEFORE_PUBLISH, "--home", str(home), "run",
+                                    "--inbox", str(inbox), "--json"], env=env | {"SERVER_PGIDS": server_groups(server.pid)},
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+        until(lambda: dump_count(home) == 1, 300, "the run to publish")
+        os.killpg(running.pid, signal.SIGINT)
+        out, err = running.communicate(timeout=600)
+    finally:
+        for proc in (running, server):
+            if proc is not None and proc.poll() is None:
+                stop(proc)
+    assert running.returncode == 0, err[-3000:]
+    summary = json.loads(out)
+    assert summary["status"] == "completed" and summary["dumps_loaded"] == 1 and summary["warning"]
+
+
 def test_a_run_that_cannot_reach_its_server_says_to_start_it(tmp_path, sample_text):
     api = f"http://127.0.0.1:{free_port()}/api"   # nothing listens there
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}

@@ -161,6 +161,10 @@ def cmd_watch(settings: Settings, args) -> int:
                                  settle_seconds=settings.settle_seconds,
                                  batch_size=settings.batch_size, max_dump_bytes=settings.max_dump_bytes,
                                  lock_wait_seconds=max(settings.lock_wait_seconds, SCHEDULED_LOCK_WAIT))
+        except KeyboardInterrupt:   # stops the watch (exit 0); say what became of the run
+            done = run_failure.INTERRUPTED_AT_ITS_END if COMPLETED_HERE else run_failure.INTERRUPTED
+            print(f"\nwatch: stopped during a run: {done}", file=sys.stderr, flush=True)
+            raise
         except Exception as exc:
             COMMAND["api_gone"] = run_failure.api_unreachable(exc)   # as the last run found it
             if not COMPLETED_HERE:

@@ -71,3 +71,17 @@ def test_no_process_of_a_stopped_run_outlives_it(point, signal_name, inbox, tmp_
         assert stopped.returncode == 130, stopped.stderr
         assert "the run was interrupted" in stopped.stderr and "Traceback" not in stopped.stderr, stopped.stderr
     assert still_running_after(processes_marked(mark), 10) == []
+
+
+def test_watch_stopped_during_a_run_says_what_became_of_it_and_leaves_no_process(inbox, tmp_path):
+    mark = uuid.uuid4().hex
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}   # the temporary server
+    env |= {"PREFECT_HOME": str(tmp_path / "prefect"), CRASH_ENV: "extract:batch-read", SIGNAL_ENV: "TERM",
+            MARK: mark}
+    stopped = subprocess.run([str(BIN / "profile-etl"), "--home", str(tmp_path / "home"), "watch", "--inbox",
+                              str(inbox), "--settle-seconds", "0", "--quiet-seconds", "0"],
+                             env=env, capture_output=True, text=True, timeout=300)
+    assert stopped.returncode == 0, stopped.stderr   # stopping is how a watch ends
+    assert "watch: stopped during a run: the run was interrupted" in stopped.stderr, stopped.stderr
+    assert "Traceback" not in stopped.stderr, stopped.stderr
+    assert still_running_after(processes_marked(mark), 10) == []

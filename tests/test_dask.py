@@ -43,10 +43,11 @@ def spy(monkeypatch, name: str) -> list:
 
 
 def test_run_on_a_dask_cluster_equals_a_local_run(prefect_harness, inbox, tmp_path, monkeypatch):
-    """Also: the workers are asked for while the run waits on them (a poll of 10 ms, no patience for a
-    cluster without workers), and a cluster that has them never fails the run."""
+    """Also: the workers are asked for while the run waits on them (a poll of 10 ms), and a cluster that
+    has them doesn't fail the run (a patience of 30 s: with no patience, one check found no running worker
+    once, on a machine running two test suites)."""
     monkeypatch.setattr(cluster, "POLL_SECONDS", 0.01)
-    monkeypatch.setenv("PROFILE_ETL_DASK_NO_WORKERS_SECONDS", "0")
+    monkeypatch.setenv("PROFILE_ETL_DASK_NO_WORKERS_SECONDS", "30")
     checks = spy(monkeypatch, "check")
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
                                   dashboard_address=None) as dask, distributed.Client(dask) as client:

@@ -59,8 +59,11 @@ class ClusterWatch:
                             "how long a run waits for one)")
 
     def running_workers(self) -> int:
-        """Workers that take tasks: paused (out of memory) and retiring ones don't."""
-        workers = self.runner.client.scheduler_info(n_workers=-1)["workers"].values()
+        """Workers that take tasks: paused (out of memory) and retiring ones don't. Asked of the scheduler
+        itself: Client.scheduler_info returns the client's cached identity, which its periodic update
+        (asking for no workers) may have replaced meanwhile."""
+        client = self.runner.client
+        workers = client.sync(client.scheduler.identity, n_workers=-1)["workers"].values()
         return sum(worker.get("status") == "running" for worker in workers)
 
 

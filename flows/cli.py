@@ -206,22 +206,16 @@ def run_ingest(settings: Settings, args) -> int:
             print(f"\nprofile-etl: {run_failure.INTERRUPTED}", file=sys.stderr)
             print_failure(args, "interrupted", 130)
             return 130
-        summary = with_warning(COMPLETED_HERE[0], run_failure.INTERRUPTED_AT_ITS_END)
+        summary = run_failure.with_warning(COMPLETED_HERE[0], run_failure.INTERRUPTED_AT_ITS_END)
     except Exception as exc:
         COMMAND["api_gone"] = run_failure.api_unreachable(exc)
         if not COMPLETED_HERE:
             raise run_failure.run_failed(settings, exc) from None
-        summary = with_warning(COMPLETED_HERE[0], run_failure.unrecorded_end(exc))
+        summary = run_failure.with_warning(COMPLETED_HERE[0], run_failure.unrecorded_end(exc))
     seconds = round(time.monotonic() - STARTED, 3)
     print(json.dumps(summary | {"wall_seconds": seconds}, default=str, indent=1) if args.json
           else describe(summary, seconds))
     return 0
-
-
-def with_warning(summary: dict, warning: str) -> dict:
-    """A completed run's summary, with what went wrong after it completed (also said on stderr)."""
-    print(f"\nprofile-etl: warning: {warning}", file=sys.stderr, flush=True)   # Prefect's error lines end unended
-    return summary | {"warning": warning}
 
 
 def cmd_sql(settings: Settings, args) -> int:

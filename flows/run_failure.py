@@ -3,9 +3,16 @@ Prefect's API was the cause (then a completed run is still reported as completed
 from __future__ import annotations
 
 import os
+import sys
 
 from store.errors import RunFailed, UserError
 from store.settings import Settings
+
+
+def with_warning(summary: dict, warning: str) -> dict:
+    """A completed run's summary, with what went wrong after it completed (also said on stderr)."""
+    print(f"\nprofile-etl: warning: {warning}", file=sys.stderr, flush=True)   # Prefect's error lines end unended
+    return summary | {"warning": warning}
 
 
 def unrecorded_end(exc: Exception) -> str:

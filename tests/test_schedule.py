@@ -3,6 +3,7 @@ and the run artifact read back through the Prefect client."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -483,26 +484,39 @@ def server_groups(pid: int) -> str:
     return " ".join([str(pid), *children])
 
 
-def test_a_run_whose_server_dies_before_it_ends_reports_completed_with_a_warning(tmp_path, sample_text):
-    """Prefect's task runs go on without their API, and only the flow run's final state can't be set: the
-    data is in and published, so the run says it completed (exit 0), and warns that Prefect's record is wrong."""
-    port, inbox, home = free_port(), tmp_path / "inbox", tmp_path / "home"
-    api = f"http://127.0.0.1:{port}/api"
+def prefect_env(tmp_path: Path, api: str) -> dict:
+    """The caller's environment with a Prefect of the test's own, at api."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
-    env |= {"PREFECT_HOME": str(tmp_path / "prefect"), "PREFECT_API_URL": api, "DO_NOT_TRACK": "1",
-            "PROFILE_ETL_SETTLE_SECONDS": "0", "PREFECT_CLIENT_MAX_RETRIES": "0"}   # no waiting for a restart
-    write_dump(inbox, SAMPLE_NAME, sample_text, FIRST)
-    write_dump(inbox, "001_7707062aadfcc580.txt", later_snapshot(sample_text), LATER)
-    server = subprocess.Popen([str(BIN / "profile-etl"), "server", "--port", str(port)], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    return env | {"PREFECT_HOME": str(tmp_path / "prefect"), "PREFECT_API_URL": api, "DO_NOT_TRACK": "1"}
+
+
+@contextlib.contextmanager
+def server_killed_before_publish(tmp_path: Path, client_retries: int):
+    """A lasting server, and (api, the environment of a SERVER_DIES_BEFORE_PUBLISH run that kills it);
+    client_retries: how often Prefect's client retries a lost server (1 s, 2 s, 4 s, ... apart)."""
+    port = free_port()
+    api = f"http://127.0.0.1:{port}/api"
+    env = prefect_env(tmp_path, api) | {"PROFILE_ETL_SETTLE_SECONDS": "0",
+                                        "PREFECT_CLIENT_MAX_RETRIES": str(client_retries)}
+    server = subprocess.Popen([str(BIN / "profile-etl"), "server", "--port", str(port)],
+                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
         until(lambda: healthy(api), 120, "the Prefect server")
-        run = subprocess.run([sys.executable, "-c", SERVER_DIES_BEFORE_PUBLISH, "--home", str(home), "run",
-                              "--inbox", str(inbox), "--json"], env=env | {"SERVER_PGIDS": server_groups(server.pid)},
-                             capture_output=True, text=True, timeout=600)
+        yield api, env | {"SERVER_PGIDS": server_groups(server.pid)}
     finally:
         if server.poll() is None:
             stop(server)
+
+
+def test_a_run_whose_server_dies_before_it_ends_reports_completed_with_a_warning(tmp_path, sample_text):
+    """Prefect's task runs go on without their API, and only the flow run's final state can't be set: the
+    data is in and published, so the run says it completed (exit 0), and warns that Prefect's record is wrong."""
+    inbox, home = tmp_path / "inbox", tmp_path / "home"
+    write_dump(inbox, SAMPLE_NAME, sample_text, FIRST)
+    write_dump(inbox, "001_7707062aadfcc580.txt", later_snapshot(sample_text), LATER)
+    with server_killed_before_publish(tmp_path, client_retries=0) as (api, env):   # no waiting for a restart
+        run = subprocess.run([sys.executable, "-c", SERVER_DIES_BEFORE_PUBLISH, "--home", str(home), "run",
+                              "--inbox", str(inbox), "--json"], env=env, capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr[-3000:]
     summary = json.loads(run.stdout)
     assert summary["status"] == "completed" and summary["dumps_loaded"] == 2
@@ -515,27 +529,20 @@ def test_a_run_interrupted_while_prefect_retries_its_lost_server_after_publishin
         tmp_path, sample_text):
     """Past the publish, Prefect retries the dead server (the summary artifact, then the final state):
     a Ctrl-C then must not report the published run as failed or interrupted."""
-    port, inbox, home = free_port(), tmp_path / "inbox", tmp_path / "home"
-    api = f"http://127.0.0.1:{port}/api"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
-    env |= {"PREFECT_HOME": str(tmp_path / "prefect"), "PREFECT_API_URL": api, "DO_NOT_TRACK": "1",
-            "PROFILE_ETL_SETTLE_SECONDS": "0", "PREFECT_CLIENT_MAX_RETRIES": "3"}   # 2 + 4 + 8 s of retries
+    inbox, home = tmp_path / "inbox", tmp_path / "home"
     write_dump(inbox, SAMPLE_NAME, sample_text, FIRST)
-    server = subprocess.Popen([str(BIN / "profile-etl"), "server", "--port", str(port)], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     running = None
-    try:
-        until(lambda: healthy(api), 120, "the Prefect server")
-        running = subprocess.Popen([sys.executable, "-c", SERVER_DIES_BEFORE_PUBLISH, "--home", str(home), "run",
-                                    "--inbox", str(inbox), "--json"], env=env | {"SERVER_PGIDS": server_groups(server.pid)},
-                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
-        until(lambda: dump_count(home) == 1, 300, "the run to publish")
-        os.killpg(running.pid, signal.SIGINT)
-        out, err = running.communicate(timeout=600)
-    finally:
-        for proc in (running, server):
-            if proc is not None and proc.poll() is None:
-                stop(proc)
+    with server_killed_before_publish(tmp_path, client_retries=3) as (api, env):   # 2 + 4 + 8 s of retries
+        try:
+            running = subprocess.Popen([sys.executable, "-c", SERVER_DIES_BEFORE_PUBLISH, "--home", str(home), "run",
+                                        "--inbox", str(inbox), "--json"], env=env, stdout=subprocess.PIPE,
+                                       stderr=subprocess.PIPE, text=True, start_new_session=True)
+            until(lambda: dump_count(home) == 1, 300, "the run to publish")
+            os.killpg(running.pid, signal.SIGINT)
+            out, err = running.communicate(timeout=600)
+        finally:
+            if running is not None and running.poll() is None:
+                stop(running)
     assert running.returncode == 0, err[-3000:]
     summary = json.loads(out)
     assert summary["status"] == "completed" and summary["dumps_loaded"] == 1 and summary["warning"]
@@ -543,11 +550,9 @@ def test_a_run_interrupted_while_prefect_retries_its_lost_server_after_publishin
 
 def test_a_run_that_cannot_reach_its_server_says_to_start_it(tmp_path, sample_text):
     api = f"http://127.0.0.1:{free_port()}/api"   # nothing listens there
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
-    env |= {"PREFECT_HOME": str(tmp_path / "prefect"), "PREFECT_API_URL": api, "DO_NOT_TRACK": "1"}
     write_dump(tmp_path / "inbox", SAMPLE_NAME, sample_text, FIRST)
     run = subprocess.run([str(BIN / "profile-etl"), "--home", str(tmp_path / "home"), "run", "--inbox",
-                          str(tmp_path / "inbox"), "--json"], env=env,
+                          str(tmp_path / "inbox"), "--json"], env=prefect_env(tmp_path, api),
                          capture_output=True, text=True, timeout=300)
     assert run.returncode == 1
     failure = json.loads(run.stdout)
@@ -556,29 +561,21 @@ def test_a_run_that_cannot_reach_its_server_says_to_start_it(tmp_path, sample_te
 
 
 def test_watch_reports_a_run_whose_server_died_before_it_ended_as_a_run_that_loaded(tmp_path, sample_text):
-    port, inbox, home = free_port(), tmp_path / "inbox", tmp_path / "home"
-    api = f"http://127.0.0.1:{port}/api"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
-    env |= {"PREFECT_HOME": str(tmp_path / "prefect"), "PREFECT_API_URL": api, "DO_NOT_TRACK": "1",
-            "PROFILE_ETL_SETTLE_SECONDS": "0", "PREFECT_CLIENT_MAX_RETRIES": "0"}
+    inbox, home, output = tmp_path / "inbox", tmp_path / "home", tmp_path / "watch.out"
     write_dump(inbox, SAMPLE_NAME, sample_text, FIRST)
-    server = subprocess.Popen([str(BIN / "profile-etl"), "server", "--port", str(port)], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    output, watching = tmp_path / "watch.out", None
-    try:
-        until(lambda: healthy(api), 120, "the Prefect server")
-        with output.open("w") as out:
-            watching = subprocess.Popen([sys.executable, "-c", SERVER_DIES_BEFORE_PUBLISH, "--home", str(home), "watch",
-                                         "--inbox", str(inbox), "--quiet-seconds", "0"],
-                                        env=env | {"SERVER_PGIDS": server_groups(server.pid)},
-                                        stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-        until(lambda: "watch: run 1:" in output.read_text(), 300, "the watched run's result line")
-        os.killpg(watching.pid, signal.SIGINT)
-        assert watching.wait(timeout=120) == 0   # not held up by Prefect's exit hooks for the dead server
-    finally:
-        for proc in (watching, server):
-            if proc is not None and proc.poll() is None:
-                stop(proc)
+    watching = None
+    with server_killed_before_publish(tmp_path, client_retries=0) as (api, env):
+        try:
+            with output.open("w") as out:
+                watching = subprocess.Popen([sys.executable, "-c", SERVER_DIES_BEFORE_PUBLISH, "--home", str(home),
+                                             "watch", "--inbox", str(inbox), "--quiet-seconds", "0"], env=env,
+                                            stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+            until(lambda: "watch: run 1:" in output.read_text(), 300, "the watched run's result line")
+            os.killpg(watching.pid, signal.SIGINT)
+            assert watching.wait(timeout=120) == 0   # not held up by Prefect's exit hooks for the dead server
+        finally:
+            if watching is not None and watching.poll() is None:
+                stop(watching)
     lines = output.read_text()
     assert f"watch: warning: the run completed, but Prefect's API at {api} stopped answering" in lines
     assert "watch: run 1: 1 new dump" in lines and "watch: run 1 failed" not in lines, lines

@@ -82,6 +82,19 @@ def test_a_retried_merge_writes_only_the_parts_that_had_not_committed(tmp_path, 
     assert lake.read_table(tmp_path, "papers")["title"].str.starts_with("later ").all()
 
 
+def test_a_retried_merge_counts_the_rows_its_first_try_added(tmp_path, monkeypatch):
+    monkeypatch.setattr(merge, "PART_BYTES", 8192)   # 4 parts
+    merged_into(tmp_path, [observations(300, "first ", 0)], tmp_path)
+    seq = recovery.recover(tmp_path)
+    target = tmp_path / "more.parquet"
+    batch.write_observations(observations(600, "more ", 1), "papers", target)   # the 300 and 300 new
+    job = merge.TableMerge(tmp_path, "papers", [target], seq)
+    first_try = merge.merge_part(job, merge.plan_parts(job)[0])   # then the task failed
+    assert 0 < first_try["papers"] < 300
+    assert merge.merge_table(job) == {"papers": 300, "paper_authors": 300}   # the retry
+    assert lake.read_table(tmp_path, "papers").height == 600
+
+
 def test_a_part_that_committed_is_skipped_when_its_run_writes_it_again(tmp_path):
     seq = recovery.recover(tmp_path)
     first, second = (pl.DataFrame([("00aa", 1, a)], schema=polars_schema(TABLES["paper_authors"]), orient="row")

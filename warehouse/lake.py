@@ -129,10 +129,10 @@ def read_before_run(lake: storage.Location, name: str, seq: int) -> pl.DataFrame
     return read_table(lake, name, table.version() - 1 if table is not None and run_of(table) >= seq else None)
 
 
-def read_keys(lake: storage.Location, name: str, keys: pl.Series) -> pl.DataFrame:
-    """The current rows of `keys` (values of the table's first key column): only the partitions
-    that hold them are read."""
-    table = open_table(lake, name)
+def read_keys(lake: storage.Location, name: str, keys: pl.Series, version: int | None = None) -> pl.DataFrame:
+    """The current rows of `keys` (values of the table's first key column; at `version`: as it
+    was then): only the partitions that hold them are read."""
+    table = open_table(lake, name, version)
     if table is None or keys.is_empty():
         return empty_frame(TABLES[name])
     wanted = pl.col(MERGE_KEYS[name][0]).is_in(keys.unique().implode())

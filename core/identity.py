@@ -160,6 +160,14 @@ def parse_sidecar(raw: bytes, name: str) -> Sidecar:
     return Sidecar(**fields, ignored=tuple(sorted(str(k) for k in data if k not in SIDECAR_KEYS)))
 
 
+def unread_keys_note(side: str, keys: tuple[str, ...], explained: bool = True) -> str:
+    """What `validate` and a run's log say of a sidecar's keys that nothing reads."""
+    return f"{printable(side)}: keys not read: {', '.join(map(printable, keys))}" + (f" ({KEYS_READ})" if explained else "")
+
+
+KEYS_READ = f"a sidecar's keys are {', '.join(sorted(SIDECAR_KEYS))}; others are ignored"
+
+
 def refuse_misspelled_keys(data: dict, name: str) -> None:
     """A key that is one of SIDECAR_KEYS but for case and separators (`capturedAt`) would silently
     leave its field to the fallback (the file's time, its name): refused, unless the key itself is

@@ -48,6 +48,7 @@ class Batch:
     files: list[dict] = field(default_factory=list)
     raw_meta: list[dict] = field(default_factory=list)     # identities of the dumps copied to raw/
     unread: list[str] = field(default_factory=list)        # "path: why" of files that couldn't be read now
+    unread_keys: list[tuple] = field(default_factory=list)  # (sidecar, its keys nothing reads)
     # (dumps row, text) to parse: decoded, or plain bytes (plain_text) that polars decodes with the batch's
     texts: list[tuple[dict, str | bytes]] = field(default_factory=list)
     text_chars: int = 0                                            # characters (or bytes) in `texts`

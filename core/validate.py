@@ -26,6 +26,7 @@ class RawFrames:
     problems: pl.DataFrame
     files: pl.DataFrame
     unread: list[str] = field(default_factory=list)   # "path: why" of files to try again next run
+    unread_keys: list[tuple] = field(default_factory=list)  # (sidecar, its keys nothing reads)
 
 
 def _frame(rows: list[dict], schema: pl.Schema) -> pl.DataFrame:
@@ -38,7 +39,7 @@ def to_frames(batch: Batch) -> RawFrames:
     entries = pl.concat(batch.entries) if batch.entries else pl.DataFrame(schema=polars_schema(RawEntry))
     problems = pl.concat([_frame(batch.problems, PROBLEM_SCHEMA), *batch.header_problems])
     return RawFrames(_frame(batch.dumps, polars_schema(RawDump)), entries, problems,
-                     _frame(batch.files, FILE_SCHEMA), batch.unread)
+                     _frame(batch.files, FILE_SCHEMA), batch.unread, batch.unread_keys)
 
 
 def combine(parts: list[RawFrames]) -> RawFrames:
@@ -51,14 +52,15 @@ def combine(parts: list[RawFrames]) -> RawFrames:
         ids = first["dump_id"].unique().implode()
         kept.append(RawFrames(first.unique("dump_id", keep="first", maintain_order=True),
                               part.entries.filter(pl.col("dump_id").is_in(ids)),
-                              part.problems.filter(pl.col("dump_id").is_in(ids)), part.files, part.unread))
+                              part.problems.filter(pl.col("dump_id").is_in(ids)), part.files, part.unread,
+                              part.unread_keys))
         seen.update(first["dump_id"])
     def concat(name: str) -> pl.DataFrame:
         return pl.concat([getattr(p, name) for p in kept])
     return RawFrames(concat("dumps"), concat("entries").unique(["dump_id", "entry_index"], keep="first",
                                                               maintain_order=True),
                      concat("problems").unique(maintain_order=True), concat("files"),
-                     [why for part in kept for why in part.unread])
+                     [why for part in kept for why in part.unread], [keys for part in kept for keys in part.unread_keys])
 
 
 def validate_dumps(dumps: pl.DataFrame) -> pl.DataFrame:

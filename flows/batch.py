@@ -48,6 +48,7 @@ class BatchResult:
                                                              # or observations (mutable ones)
     rows: dict[str, int] = field(default_factory=dict)       # rows per append table
     unread: list[str] = field(default_factory=list)          # "path: why" of files to try again next run
+    unread_keys: list[tuple] = field(default_factory=list)   # (sidecar, its keys nothing reads)
 
 
 def plan_jobs(sources: list, known: set[str], settings, run_id: str, started_at: dt.datetime) -> list[BatchJob]:
@@ -61,7 +62,7 @@ def process_batch(job: BatchJob) -> BatchResult:
     frames = extract_frames(job.sources, job.known, job.raw_dir, job.max_bytes, stamp, job.index,
                                    identity.key_pattern(job.key_pattern))
     result = write_batch(scratch.work_dir(job.lake_dir, job.run_id), job.index, frames.files, normalise_frames(frames))
-    result.unread = frames.unread
+    result.unread, result.unread_keys = frames.unread, frames.unread_keys
     return result
 
 
@@ -71,7 +72,7 @@ def process_copies(index: int, copies: list[tuple[SourceFile, dict]], seen: set[
     reads a batch of files: each copy with its own ingestion's stamps, and nothing written to raw/."""
     frames = to_frames(extract.extract_copies(copies, seen, max_bytes, key_pattern))
     result = write_batch(work, index, frames.files, normalise_frames(frames))
-    result.unread = frames.unread
+    result.unread, result.unread_keys = frames.unread, frames.unread_keys
     return result
 
 

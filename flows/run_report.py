@@ -6,6 +6,7 @@ import polars as pl
 from prefect import get_run_logger
 from prefect.artifacts import create_markdown_artifact
 
+from core import identity
 from flows import appends, artifact, batch, discover, runs
 from flows.artifact import ARTIFACT_KEY
 from schemas.tables import MERGED_TABLES
@@ -17,6 +18,7 @@ def run_summary(row: dict, plan: discover.Plan, retry: dict, appended: appends.C
     added = (appended.added | dict.fromkeys(MERGED_TABLES, 0) | gained if results else {}) | {"runs": 1}
     unread = [why for r in results for why in r.unread]
     log_unread(unread)
+    log_unread_keys([keys for r in results for keys in r.unread_keys])
     return row | {"waiting": len(plan.found.waiting), "ignored": len(plan.found.ignored), "unreadable": len(unread),
                   "notes": [plan.note] if plan.note else [],
                   "files_read": len(plan.todo) + len(retry), "reprocessed": len(retry) - len(appended.unchanged),
@@ -43,6 +45,14 @@ def log_unread(unread: list[str]) -> None:
     if unread:
         get_run_logger().warning("%d dump files couldn't be read (not indexed: the next run tries them again): %s",
                                  len(unread), "; ".join(unread[:5]) + ("; ..." if len(unread) > 5 else ""))
+
+
+def log_unread_keys(unread_keys: list[tuple]) -> None:
+    if unread_keys:   # a scraper's own keys are allowed: said, not warned of
+        notes = [identity.unread_keys_note(side, keys, explained=False) for side, keys in unread_keys[:5]]
+        whose = "1 new dump's sidecar has" if len(unread_keys) == 1 else f"{len(unread_keys)} new dumps' sidecars have"
+        get_run_logger().info("%s keys that nothing reads (%s): %s", whose, identity.KEYS_READ,
+                              "; ".join(notes) + ("; ..." if len(unread_keys) > 5 else ""))
 
 
 def publish_summary(summary: dict, new_dumps: pl.DataFrame) -> None:

@@ -12,7 +12,7 @@ from core.validate import to_frames
 from flows.batch import transform
 from flows.discover import is_dump_name
 from schemas.tables import MERGED_TABLES, TABLES, empty_frame
-from store import dump_file, extract, storage
+from store import extract, storage
 
 
 @dataclass
@@ -57,7 +57,7 @@ def judge_dump(path: Path, max_bytes: int, key_pattern: re.Pattern, held: frozen
         where = f"{path}:{reject['line_no']}" if reject["line_no"] else f"{path}"
         entry = f" (entry {reject['entry_index']})" if reject["entry_index"] else ""
         problems.append(f"{where}: {reject['reason']}{entry}")
-    problems.extend(ignored_sidecar_keys(path))
+    problems.extend(identity.unread_keys_note(side, keys) for side, keys in batch.unread_keys)
     problems.append(f"{path}: {dump['status']}, {dump['entries_loaded']} of {dump['entries_found']} entries valid"
                     + ("; the home holds this dump already, so a run skips it" if dump["dump_id"] in held else ""))
     return dump["status"] == "loaded"
@@ -72,15 +72,3 @@ def held_dump_ids(lake_dir: storage.Location) -> frozenset[str]:
         return frozenset(lake.known_dump_ids(lake_dir, recovery.target_versions(lake_dir)["dumps"]))
     except Exception:
         return frozenset()
-
-
-def ignored_sidecar_keys(path: Path) -> list[str]:
-    """A line naming the keys of the dump's sidecar that nothing reads (a sidecar that can't be read
-    quarantined the dump already, with its reason)."""
-    try:
-        ignored = dump_file.read_sidecar(path).ignored
-    except (identity.SidecarError, OSError):
-        return []
-    side = identity.sidecar_path(path)
-    return [f"{side}: keys not read: {', '.join(ignored)} (a sidecar's keys are "
-            f"{', '.join(sorted(identity.SIDECAR_KEYS))}; others are ignored)"] if ignored else []

@@ -54,6 +54,8 @@ def extract_one(batch: Batch, source: SourceFile, known: set[str], raw_dir: Path
     known.add(read.dump_id)
     batch.files.append(file_row(source, read))
     batch.dumps.append(row)
+    if sidecar.ignored:
+        batch.unread_keys.append((str(identity.sidecar_path(source.path)), sidecar.ignored))
     reasons = [sidecar_error] if sidecar_error else []
     reasons += [unnamed] if unnamed else []
     add_text(batch, row, read, max_bytes, reasons + future_capture(row["captured_at"], sidecar, stamp["ingested_at"]))

@@ -71,6 +71,20 @@ def test_sidecar_names_profile_capture_time_and_owner(run_ingest, tmp_path, samp
     assert rows(home, "SELECT source_url FROM dumps") == [("https://example.org/p/wh",)]
 
 
+def test_a_runs_log_names_the_sidecar_keys_nothing_reads(run_ingest, tmp_path, sample_text):
+    from tests.test_schedule import latest_flow_run_tasks_and_logs
+    home, inbox = tmp_path / "home", tmp_path / "inbox"
+    write_dump(inbox, "scrape-42.txt", sample_text, FIRST)
+    (inbox / "scrape-42.meta.json").write_text(json.dumps({"owner_name": "Lai Wei", "capture_time": "2026-03-01"}))
+    run_ingest(home, inbox)
+    logs = latest_flow_run_tasks_and_logs()[2]
+    assert any(f"1 new dump's sidecar has keys that nothing reads (a sidecar's keys are captured_at, "
+               f"owner_name, profile_key, source_url; others are ignored): {inbox / 'scrape-42.meta.json'}: keys "
+               "not read: capture_time" in line for line in logs), logs
+    run_ingest(home, inbox)   # a dump already loaded: nothing read, nothing said
+    assert not any("keys not read" in line for line in latest_flow_run_tasks_and_logs()[2])
+
+
 def test_unreadable_sidecar_quarantines_its_dump_only(run_ingest, tmp_path, sample_text):
     home, inbox = tmp_path / "home", tmp_path / "inbox"
     write_dump(inbox, "000_badsidecar.txt", sample_text, FIRST)

@@ -9,7 +9,7 @@ from pathlib import Path
 import duckdb
 
 from flows import integrity
-from flows.doctor_files import NO_DUMPS, check_file_index, check_raw, held_dumps
+from flows.doctor_files import check_file_index, check_raw, held_dumps
 from flows.findings import Findings, Problem
 from flows.rebuild import side_folder
 from schemas.tables import TABLES
@@ -25,8 +25,7 @@ from warehouse.load import connect
 def examine(settings: Settings) -> Findings:
     findings = Findings([], [], [])
     lake_ok = check_lake(settings, findings)
-    dumps = held_dumps(settings) if lake_ok else NO_DUMPS
-    check_raw(settings, dumps, findings)
+    check_raw(settings, held_dumps(settings) if lake_ok else None, findings)
     check_file_index(settings, findings)
     if lake_ok:
         check_warehouse(settings, findings)

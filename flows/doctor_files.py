@@ -25,13 +25,15 @@ def held_dumps(settings: Settings) -> pl.DataFrame:
     return lake_mod.read_table(settings.lake, "dumps").select("dump_id", "source_path", "reason")
 
 
-def check_raw(settings: Settings, dumps: pl.DataFrame, findings: Findings) -> None:
+def check_raw(settings: Settings, held: pl.DataFrame | None, findings: Findings) -> None:
+    """raw/ against the lake's dumps (`held`; None: the lake can't be read, which check_lake reports)."""
+    dumps = NO_DUMPS if held is None else held
     metas = raw_store.raw_metas(settings.raw)
     check = raw_store.check_copies(settings.raw, copied_dump_ids(dumps), metas)
     damaged_copies(settings, check, inbox_sources(settings, dumps, metas), findings)
     unheld = sorted(set(metas) - set(dumps["dump_id"]) - raw_store.dropped(settings.raw)
                     - set(check.why))
-    if unheld and dumps.height:   # lost commits are check_lake's
+    if unheld and held is not None:
         findings.notes.append(
             f"raw/ holds {len(unheld)} dumps the lake doesn't ({some(unheld)}), from a run that failed or died "
             "after copying them, or one rolled back: the next run loads those whose inbox files are still there, "

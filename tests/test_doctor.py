@@ -106,6 +106,18 @@ def test_a_rolled_back_run_is_a_note_not_a_problem(home, capsys, run_ingest, tmp
     assert lake.read_table(home / "lake", "dumps").height == 2
 
 
+def test_copies_of_a_failed_first_run_are_a_note(run_ingest, tmp_path, sample_text, capsys, monkeypatch):
+    """The lake holds no dump at all: raw/'s copies are still named, for the next run to load."""
+    from store.faults import FAIL_ENV, InjectedFault
+    write_dump(tmp_path / "inbox", SAMPLE_NAME, sample_text, FIRST)
+    monkeypatch.setenv(FAIL_ENV, "normalise:tables-built")
+    with pytest.raises(InjectedFault):
+        run_ingest(tmp_path / "home", tmp_path / "inbox")
+    monkeypatch.delenv(FAIL_ENV)
+    code, out = doctor(tmp_path / "home", capsys)
+    assert code == 0 and "note     raw/ holds 1 dumps the lake doesn't" in out, out
+
+
 def test_a_missing_warehouse_is_a_problem_that_a_rebuild_repairs(home, capsys):
     (home / "warehouse.duckdb").unlink()
     assert main(["--home", str(home), "status"]) == 2

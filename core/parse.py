@@ -9,7 +9,9 @@ import datetime as dt
 import re
 from dataclasses import dataclass, field
 
-PARSER_VERSION = "3"   # 3: a title or author name that normalises to nothing is a reject; 2: heads without a blank line before
+# 4: a garbled head in an entry's shape starts an entry; 3: a title or author name that normalises to
+# nothing is a reject; 2: heads without a blank line before
+PARSER_VERSION = "4"
 
 MONTHS = {m: i for i, m in enumerate(
     ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"], start=1)}
@@ -21,6 +23,9 @@ ENTRY_HEAD = re.compile(rf"([A-Z]{{2,5}})({_MONTH_ALT}) (\d{{1,2}})(?:, (\d{{4}}
 NEAR_HEAD = re.compile(rf"(?:[a-z]{{1,4}}\.)?[A-Za-z]{{0,8}}[·_/-]? ?(?i:{_MONTH_ALT})[a-z]{{0,6}}\.? ?\d"
                        rf"|[A-Z]{{2,5}}\d{{4}}-\d{{1,2}}-\d{{1,2}}")
 NEAR_HEAD_MAX_LEN = 40
+# An author line's shape: one to three names (no comma, middle dot or final full stop), ` et al.`, a tag.
+_NAME = r"[^,·]{0,59}[^,·.]"
+AUTHOR_LINE = re.compile(rf"{_NAME}(?:, {_NAME}){{0,2}}(?: et al\.)?(?: · [^·]{{0,60}})?")
 SPACES = re.compile(r"\s+")   # a tab or a no-break space (HTML's &nbsp;) in a head reads as a space
 NUMBER = r"(\d{1,3}(?:,\d{3}){1,5}|\d{1,18})"     # bounded: at most 18 digits, always an Int64
 METRIC_MAX = {"novelty_pct": 100}
@@ -112,14 +117,33 @@ def head_text(line: str) -> str:
     return text if text.isascii() and "\t" not in text and "  " not in text else SPACES.sub(" ", text)
 
 
-def starts_entry(lines: list[str], i: int) -> bool:
+def starts_entry(lines: list[str], i: int, listed_from: int | None = None) -> bool:
     """A well-formed head starts an entry wherever it stands (a scraper may drop the blank line
     before it); a near-head only after a blank line, where a head belongs: elsewhere a short line
-    with a date in it is abstract text."""
+    with a date in it is abstract text. So does, below the listing heading (line listed_from - 1),
+    a short line after a blank one in an entry's shape (has_entry_shape): a head garbled past NEAR_HEAD."""
     head = head_text(lines[i])
     if ENTRY_HEAD.fullmatch(head):
         return True
-    return (i == 0 or not lines[i - 1].strip()) and NEAR_HEAD.match(head) is not None
+    if i > 0 and lines[i - 1].strip():
+        return False
+    if NEAR_HEAD.match(head) is not None:   # `Novelty55%` too, but a metric line is header text
+        return not any(rx.fullmatch(lines[i].strip()) for rx in METRICS.values())
+    return listed_from is not None and i >= listed_from and has_entry_shape(lines, i)
+
+
+def has_entry_shape(lines: list[str], i: int) -> bool:
+    """Line i glued to a next line (a head and its title), then a blank line, an author line, and a
+    blank line or the end: an entry's shape, which an abstract's paragraphs don't have."""
+    return (i + 3 < len(lines) and bool(lines[i].strip()) and bool(lines[i + 1].strip()) and not lines[i + 2].strip()
+            and AUTHOR_LINE.fullmatch(lines[i + 3].strip()) is not None
+            and (i + 4 == len(lines) or not lines[i + 4].strip()))
+
+
+def listing_start(lines: list[str]) -> int | None:
+    """The line after the first listing heading (`57 Papers`), where entries may begin."""
+    return next((i + 1 for i, line in enumerate(lines) if len(line.strip()) <= NEAR_HEAD_MAX_LEN
+                 and LISTING_HEADING.fullmatch(line.strip())), None)
 
 
 def split_authors(text: str) -> tuple[list[str], bool, str | None]:
@@ -209,9 +233,10 @@ def parse_dump(text: str, captured_on: dt.date) -> ParsedDump:
     """Split a dump into its header and its entries. An entry starts at a head line (see
     starts_entry); everything up to the next one belongs to it."""
     lines = text.split("\n")
+    listed_from = listing_start(lines)
     # most lines are blank or longer than any head: they are passed over without a call
     starts = [i for i, line in enumerate(lines) if line and (len(line) <= NEAR_HEAD_MAX_LEN or len(
-        line.strip()) <= NEAR_HEAD_MAX_LEN) and starts_entry(lines, i)]
+        line.strip()) <= NEAR_HEAD_MAX_LEN) and starts_entry(lines, i, listed_from)]
     header_end = starts[0] if starts else len(lines)
     metrics, heading, problems = parse_header(lines[:header_end])
     bounds = zip(starts, starts[1:] + [len(lines)])

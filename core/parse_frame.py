@@ -16,8 +16,8 @@ import polars as pl
 
 from core.parse import METRICS, NEAR_HEAD_MAX_LEN
 from core.parse_fields import author_fields, code_links, head_fields, header_fields, patch
-from core.rust_regex import (BLANK_RUN_RX, ENTRY_HEAD_RX, MAX_HEAD_BYTES, NEAR_HEAD_RX, SPACES_RX, WHITESPACE,
-                             WS_FIRST_BYTES, WS_LAST_BYTES)
+from core.rust_regex import (AUTHOR_LINE_RX, BLANK_RUN_RX, ENTRY_HEAD_RX, LISTING_RX, MAX_HEAD_BYTES, METRIC_RX,
+                             NEAR_HEAD_RX, SPACES_RX, WHITESPACE, WS_FIRST_BYTES, WS_LAST_BYTES)
 from schemas.raw import RawEntry
 from schemas.tables import polars_schema
 
@@ -84,15 +84,42 @@ def _starts(lines: pl.DataFrame, stripped: pl.DataFrame) -> tuple[pl.DataFrame, 
     says), entry_no and stripped_row to lines; and returns the entries' head lines (r, stripped, head_text)."""
     blank = (lines["nbytes"] == 0).scatter(stripped.filter(pl.col("stripped") == "")["r"], True)
     after_blank = blank.shift(1).fill_null(True) | lines["first"]
-    heads = _head_text(stripped.filter(pl.col("stripped").str.len_chars().is_between(1, NEAR_HEAD_MAX_LEN)))
-    heads = heads.filter(pl.col("head_text").str.contains(ENTRY_HEAD_RX)
-                         | (pl.lit(after_blank).gather(pl.col("r")) & pl.col("head_text").str.contains(NEAR_HEAD_RX)))
+    short = stripped.filter(pl.col("stripped").str.len_chars().is_between(1, NEAR_HEAD_MAX_LEN))
+    heads = _head_text(short).with_columns(head=pl.col("head_text").str.contains(ENTRY_HEAD_RX))
+    # the other rules look at the short lines after a blank one only
+    others = heads.filter(~pl.col("head") & pl.lit(after_blank).gather(pl.col("r")))
+    near = pl.col("head_text").str.contains(NEAR_HEAD_RX)
+    metric = pl.any_horizontal([pl.col("stripped").str.contains(rx) for rx in METRIC_RX.values()])
+    others = others.with_columns(near=near).with_columns(head=pl.col("near") & ~metric)
+    heads = pl.concat([heads.filter("head"), others.filter("head").drop("near"),
+                       others.filter(~pl.col("near") & _entry_shaped(lines, blank, short)).drop("near")])
+    heads = heads.sort("r").drop("head")
     start = pl.repeat(False, lines.height, eager=True).scatter(heads["r"], True)
     starts_before = (start.cast(pl.Int64).cum_sum() - start).filter(lines["first"])    # per dump
     stripped_row = pl.repeat(None, lines.height, dtype=pl.UInt32, eager=True).scatter(
         stripped["r"], pl.int_range(stripped.height, dtype=pl.UInt32, eager=True))
     return lines.with_columns(blank=blank, after_blank=after_blank, start=start, stripped_row=stripped_row,
                               entry_no=start.cast(pl.Int64).cum_sum() - pl.lit(starts_before).gather("d")), heads
+
+
+def _entry_shaped(lines: pl.DataFrame, blank: pl.Series, short: pl.DataFrame) -> pl.Expr:
+    """parse.has_entry_shape of row r, below its dump's first listing heading (parse.listing_start)."""
+    listing = short.filter(pl.col("stripped").str.contains(LISTING_RX)).select(r=pl.col("r").cast(pl.Int64))
+    if listing.is_empty():
+        return pl.lit(False)
+    first = listing.with_columns(d=pl.lit(lines["d"]).gather("r")).group_by("d").agg(pl.col("r").min())
+    heading_row = pl.repeat(None, int(lines["d"].max()) + 1, dtype=pl.Int64, eager=True).scatter(
+        first["d"], first["r"])
+    row, last = pl.col("r").cast(pl.Int64), lines.height - 1
+
+    def at(series: pl.Series, offset: int) -> pl.Expr:
+        return pl.lit(series).gather((row + offset).clip(0, last))
+
+    below = (row > pl.lit(heading_row).gather(at(lines["d"], 0))).fill_null(False)
+    same_dump = at(lines["i"], 3) == at(lines["i"], 0) + 3
+    ends = (row + 4 > last) | at(lines["first"], 4) | at(blank, 4)
+    author = at(lines["line"], 3).str.strip_chars(WHITESPACE).str.contains(AUTHOR_LINE_RX)
+    return below & same_dump & ~at(blank, 1) & at(blank, 2) & ends & author
 
 
 def _head_text(heads: pl.DataFrame) -> pl.DataFrame:

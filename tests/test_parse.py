@@ -142,6 +142,34 @@ def test_head_variants_are_garbled_heads_not_abstract_text(head):
     assert good.abstract == "x." and bad.category is None and bad.title == "Second"
 
 
+@pytest.mark.parametrize("head", ["LGAgu 23, 2023Code", "L3Aug 23, 2023", "LG23 Aug 2023", "CV 2023/08/23", "??"])
+def test_a_head_garbled_past_recognition_starts_an_entry_by_its_shape(head):
+    """Not abstract text of the entry before: its title, authors and code link stay its own."""
+    text = HEADER + "\n".join(dumps.entry("LGAug 2, 2023", "Good", "A B", "x.") + [""]
+                              + dumps.entry(head, "Second", "C D, E F et al. · mit", "See https://github.com/o/r.")
+                              + [""] + dumps.entry("CVMar 1, 2023", "Third", "G H", "z."))
+    good, bad, third = parse_dump(text, CAPTURED).entries
+    assert (good.abstract, good.code_url, third.title) == ("x.", None, "Third")
+    assert (bad.head, bad.category, bad.title, bad.authors, bad.code_url) == (
+        head, None, "Second", ["C D", "E F"], "https://github.com/o/r")
+
+
+@pytest.mark.parametrize("abstract", [
+    "We study X.\nIn two lines.\n\nA second paragraph.",               # its second paragraph ends a sentence
+    "Results:\nX beats Y.\n\nA, B and C, D, E, F\n\nMore.",             # more than three names
+    "Short\nLines\n\nNot followed by a blank\nline"])
+def test_abstract_paragraphs_without_an_entrys_shape_stay_abstract_text(abstract):
+    entry, = parse_dump(one_entry(abstract=abstract), CAPTURED).entries
+    assert entry.abstract == abstract
+
+
+def test_an_entrys_shape_above_the_listing_heading_is_header_text():
+    text = ("h-index28\n\nAI Score62\n1,945citations\n\n57papers\n\nNovelty55%\n\n57 Papers\n\n"
+            + "\n".join(dumps.entry("LGAug 2", "T", "A B")))
+    parsed = parse_dump(text, CAPTURED)
+    assert len(parsed.entries) == 1 and parsed.header_problems == []   # `Novelty55%` matches NEAR_HEAD too
+
+
 def test_a_no_break_space_in_a_head_reads_as_a_space():
     entry = parse_dump(one_entry("LGAug\u00a023, 2023Code"), CAPTURED).entries[0]
     assert (entry.category, entry.published_on, entry.has_code_badge) == ("LG", dt.date(2023, 8, 23), True)

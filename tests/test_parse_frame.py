@@ -18,8 +18,8 @@ from polars.testing import assert_frame_equal
 
 from examples import dumpgen
 from core import parse_frame, rust_regex
-from core.parse import (CODE_HOSTS, ENTRY_HEAD, LISTING_HEADING, METRICS, NEAR_HEAD, NEAR_HEAD_MAX_LEN, SPACES,
-                        parse_dump)
+from core.parse import (AUTHOR_LINE, CODE_HOSTS, ENTRY_HEAD, LISTING_HEADING, METRICS, NEAR_HEAD, NEAR_HEAD_MAX_LEN,
+                        SPACES, parse_dump)
 from core.records import ENTRY_FIELDS
 from core.validate import PROBLEM_SCHEMA
 from schemas.raw import RawEntry
@@ -167,6 +167,7 @@ def test_translation_refuses_what_it_cannot_say(pattern, flags):
 
 PATTERNS = {"head": (ENTRY_HEAD, rust_regex.ENTRY_HEAD_RX, True), "near": (NEAR_HEAD, rust_regex.NEAR_HEAD_RX, False),
             "listing": (LISTING_HEADING, rust_regex.LISTING_RX, True),
+            "authors": (AUTHOR_LINE, rust_regex.AUTHOR_LINE_RX, True),
             **{name: (rx, rust_regex.METRIC_RX[name], True) for name, rx in METRICS.items()}}
 odd_chars = st.sampled_from("İıſK\u212aKk٣߃𝟗०0 \t\xa0\u3000\x1c\x1f-,.%·")
 
@@ -200,7 +201,9 @@ pads = st.sampled_from(["", "", " ", "\t", "\xa0", "\u3000", "\x1c\x1d", " " * 3
 well_formed = st.from_regex(ENTRY_HEAD, fullmatch=True)
 near_heads = st.one_of(st.from_regex(NEAR_HEAD).map(lambda t: t[:60]), st.sampled_from(
     ["cs.LGAug 23, 2023", "LG·Aug 23", "LG2023-08-23", "lgaug 5", "LG_SEPT. 9", "ſep 3", "LGAug. 23", "X/Dec 1x"]))
-head_like = st.one_of(heads, well_formed, near_heads, st.sampled_from(
+# heads garbled past NEAR_HEAD: an entry's shape (parse.has_entry_shape) makes them heads below a listing heading
+garbled_heads = st.text(st.sampled_from("LGCVAugJ 23,0٣.·-x\xa0"), min_size=1, max_size=14)
+head_like = st.one_of(heads, well_formed, near_heads, garbled_heads, st.sampled_from(
     ["LGFeb 29", "LGFeb 29, 2023", "LGFeb 29, 2024", "CVDec 31", "ROJan 1, 0000", "AIMay ٣, ٢٠٢٣Code",
      "IRMar 0", "CLApr 31, 2024Code", "ABCDEJun 30Code", "LGAug 23,  2023", "LG\tAug 23", "LGAug\xa023, 2023"]))
 padded_heads = st.one_of(
@@ -215,7 +218,8 @@ metric_lines = st.one_of(metrics, *[st.from_regex(rx, fullmatch=True) for rx in 
                                           "Aİ Score5", "aı score5", "1,945cıtatıons", "h-index\u212a"]))
 author_lines = st.one_of(authors, st.sampled_from(
     ["A · B · C", "· mit", "Ann Lee ·", "et al.", "A, B et al. · ", "A,  B", "A , B", "Lai Wei,,  , Zi Jiang ·",
-     "A · · B", "Ann Lee et al.", "Ann Lee et al. · x · ", "\xa0Ann Lee\u3000· mit", "A,B, C"]))
+     "A · · B", "Ann Lee et al.", "Ann Lee et al. · x · ", "\xa0Ann Lee\u3000· mit", "A,B, C",
+     "é" * 60 + ", " + "B" * 60 + ", C et al. · " + "t" * 60, " " + "é" * 59 + "., B", "Ann Lee, Bo Chen, Cy Li, Di Wu"]))
 hosts = st.sampled_from([*CODE_HOSTS, "GitHub.COM", "www.github.com", "WWW.HF.CO", "bitbuc\u212aet.org",
                          "gİthub.com", "example.org", "gitlab.com.evil.org", "", "hf.co:8080"])
 urls = st.builds(lambda scheme, host, port, path, punct: f"{scheme}://{host}{port}{path}{punct}",

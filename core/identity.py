@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import hashlib
 import json
 import re
@@ -162,7 +163,15 @@ def parse_sidecar(raw: bytes, name: str) -> Sidecar:
 
 def unread_keys_note(side: str, keys: tuple[str, ...], explained: bool = True) -> str:
     """What `validate` and a run's log say of a sidecar's keys that nothing reads."""
-    return f"{printable(side)}: keys not read: {', '.join(map(printable, keys))}" + (f" ({KEYS_READ})" if explained else "")
+    named = [printable(key) + (f" ({meant}?)" if (meant := likely_meant(key)) else "") for key in keys]
+    return f"{printable(side)}: keys not read: {', '.join(named)}" + (f" ({KEYS_READ})" if explained else "")
+
+
+def likely_meant(key: str) -> str | None:
+    """The sidecar key that `key` is probably a misspelling of (`capture_at`, `owner_nmae`), if any."""
+    folded = {_folded(k): k for k in SIDECAR_KEYS}
+    close = difflib.get_close_matches(_folded(key), list(folded), n=1, cutoff=0.85)
+    return folded[close[0]] if close else None
 
 
 KEYS_READ = f"a sidecar's keys are {', '.join(sorted(SIDECAR_KEYS))}; others are ignored"

@@ -70,8 +70,15 @@ def in_place(source_encoding: str) -> str:
             "time; where the time can't be kept (object storage), give captured_at in a sidecar")
 
 
-CONVERT_HINT = ("the encoding can't be recognised for sure, so nothing was guessed: convert the file to UTF-8 in "
-                f"place, e.g. if it is Latin-1 {in_place('LATIN1')}; the original bytes are kept in raw/")
+# Bytes 0x80-0x9f are control characters in Latin-1 but quotes, dashes and the euro sign in Windows-1252.
+C1_BYTES = re.compile(rb"[\x80-\x9f]")
+
+
+def convert_hint(raw: bytes) -> str:
+    """How to convert a file that isn't UTF-8, with the likelier of Windows-1252 and Latin-1 as the example."""
+    example = ("Windows-1252", "CP1252") if C1_BYTES.search(raw) else ("Latin-1", "LATIN1")
+    return ("the encoding can't be recognised for sure, so nothing was guessed: convert the file to UTF-8 in "
+            f"place, e.g. if it is {example[0]} {in_place(example[1])}; the original bytes are kept in raw/")
 
 
 # A byte that no white space's UTF-8 encoding holds: a text with one isn't blank (str.isspace's set
@@ -113,7 +120,7 @@ def decode_text(raw: bytes) -> str:
         offset = exc.start + (bom if encoding == "utf-8" else 0)
         line = _lines(raw[:offset].decode(encoding, "replace"))
         raise Quarantine(f"not valid {encoding.upper()} text: byte 0x{raw[offset]:02x} at offset {offset} "
-                         f"(line {line}) can't be decoded; {CONVERT_HINT}") from None
+                         f"(line {line}) can't be decoded; {convert_hint(raw)}") from None
     text = _newlines(text.removeprefix("\ufeff"))
     if "\x00" in text:
         raise Quarantine(f"binary file, not text: NUL character on line {_lines(text[:text.index(chr(0))])}")

@@ -2,6 +2,8 @@
 its summary (the runs row and what it found, read and added), as a log line and an artifact."""
 from __future__ import annotations
 
+import logging
+
 import polars as pl
 from prefect import get_run_logger
 from prefect.artifacts import create_markdown_artifact
@@ -48,11 +50,12 @@ def log_unread(unread: list[str]) -> None:
 
 
 def log_unread_keys(unread_keys: list[tuple]) -> None:
-    if unread_keys:   # a scraper's own keys are allowed: said, not warned of
+    if unread_keys:   # a scraper's own keys are allowed: said, and warned of only when one looks misspelt
         notes = [identity.unread_keys_note(side, keys, explained=False) for side, keys in unread_keys[:5]]
         whose = "1 new dump's sidecar has" if len(unread_keys) == 1 else f"{len(unread_keys)} new dumps' sidecars have"
-        get_run_logger().info("%s keys that nothing reads (%s): %s", whose, identity.KEYS_READ,
-                              "; ".join(notes) + ("; ..." if len(unread_keys) > 5 else ""))
+        misspelt = any(identity.likely_meant(key) for _, keys in unread_keys for key in keys)
+        get_run_logger().log(logging.WARNING if misspelt else logging.INFO, "%s keys that nothing reads (%s): %s",
+                             whose, identity.KEYS_READ, "; ".join(notes) + ("; ..." if len(unread_keys) > 5 else ""))
 
 
 def publish_summary(summary: dict, new_dumps: pl.DataFrame) -> None:

@@ -197,10 +197,11 @@ def test_validate_skips_what_a_run_would_not_read_as_a_dump(tmp_path, sample_tex
 
 def test_validate_names_the_sidecar_keys_nothing_reads(tmp_path, sample_text, capsys):
     good = write_dump(tmp_path, "good.txt", sample_text, FIRST)
-    (tmp_path / "good.meta.json").write_text('{"owner_name": "Ann", "capture_time": "2026-01-01T00:00:00Z"}')
+    (tmp_path / "good.meta.json").write_text('{"owner_nmae": "Ann", "capture_time": "2026-01-01T00:00:00Z"}')
     assert main(["--home", str(tmp_path / "none"), "validate", str(good)]) == 0
     out = capsys.readouterr().out
-    assert f"{tmp_path / 'good.meta.json'}: keys not read: capture_time (a sidecar's keys are captured_at, " in out
+    assert (f"{tmp_path / 'good.meta.json'}: keys not read: capture_time, owner_nmae (owner_name?) (a sidecar's keys "
+            "are captured_at, ") in out
     assert f"{good}: loaded, 50 of 50 entries valid" in out
 
 

@@ -105,3 +105,14 @@ def test_a_sidecar_that_is_a_dangling_link_quarantines_its_dump(tmp_path):
     assert row["quarantine_reason"] == (f"sidecar 000_p.meta.json can't be read: it is a link to "
                                         f"{tmp_path / 'nowhere' / 'side.json'}, which doesn't exist; "
                                         "fix the sidecar, then reprocess the dump")
+
+
+@pytest.mark.parametrize("raw, suggested", [
+    ("Ren\u00e9 \u201cquoted\u201d \u2013 a dash".encode("cp1252"), "if it is Windows-1252 `iconv -f CP1252 "),
+    ("Ren\u00e9 and \u00e5".encode("latin-1"), "if it is Latin-1 `iconv -f LATIN1 ")])
+def test_a_text_that_is_not_utf8_gets_the_likelier_of_two_conversions(raw, suggested):
+    """Bytes 0x80-0x9f are quotes and dashes in Windows-1252; converted as Latin-1 they'd be control characters."""
+    from core.records import Quarantine, decode_text
+    with pytest.raises(Quarantine, match="can't be decoded") as refused:
+        decode_text(b"h-index28\n" + raw)
+    assert suggested in str(refused.value)

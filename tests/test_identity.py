@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from core import identity
 from core.identity import SidecarError, key_pattern, normalise_text, parse_sidecar, profile_key_from_name, stable_id
 
 
@@ -127,3 +128,10 @@ def test_a_list_of_names_is_identifiable_when_each_name_is(lists):
     from core.normalise import all_identifiable
     expected = [all(normalise_text(name) != "" for name in names) for names in lists]
     assert all_identifiable(pl.Series(lists, dtype=pl.List(pl.String))).to_list() == expected
+
+
+@pytest.mark.parametrize("key, meant", [("capture_at", "captured_at"), ("owner_nmae", "owner_name"),
+                                        ("ProfileKey2", "profile_key"), ("capture_time", None), ("scraper", None),
+                                        ("source", None), ("owner", None)])
+def test_a_sidecar_key_close_to_one_of_the_four_is_named_as_likely_misspelt(key, meant):
+    assert identity.likely_meant(key) == meant

@@ -21,23 +21,25 @@ def run_row(run_id: str, started_at: dt.datetime, status: str, dumps_seen: int, 
 
 
 def describe(summary: dict, seconds: float | None = None) -> str:
-    """One human line for a run summary; seconds: the run's wall time as its caller waited for it
-    (default: the flow's own, from its start to its runs row)."""
+    """One human line for a run summary; seconds: the run's wall time as its caller waited for it,
+    said to be end to end (default: the flow's own, from its start to its runs row)."""
+    took = f"{seconds:.1f} s end to end" if seconds is not None else None
     if seconds is None:
         seconds = (summary["finished_at"] - summary["started_at"]).total_seconds()
+        took = f"{seconds:.1f} s"
     ignored = f", {summary['ignored']} other files ignored (not dumps)" if summary.get("ignored") else ""
     if summary.get("unreadable"):
         ignored += f", {summary['unreadable']} unreadable (tried again next run)"
     if summary.get("quarantined_as_before"):
         ignored += f", {summary['quarantined_as_before']} quarantined dumps read again and quarantined as before"
-    return "".join(f"{note}\n" for note in summary.get("notes", [])) + _describe(summary, seconds, ignored)
+    return "".join(f"{note}\n" for note in summary.get("notes", [])) + _describe(summary, seconds, took, ignored)
 
 
-def _describe(summary: dict, seconds: float, ignored: str) -> str:
+def _describe(summary: dict, seconds: float, took: str, ignored: str) -> str:
     if not summary["dumps_new"]:
         read_before = max(summary["dumps_seen"] - summary.get("unreadable", 0), 0)   # a reprocess's raw/ copies aren't seen
         return (f"nothing new: {read_before} dump files read before (loaded or quarantined), "
-                f"{summary['waiting']} still being written{ignored}; only a runs row added ({seconds:.1f} s)")
+                f"{summary['waiting']} still being written{ignored}; only a runs row added ({took})")
     mb = summary["bytes_new"] / 1e6
     profiles = summary.get("rows_added", {}).get("profiles", 0)
     again = f", {summary['reprocessed']} of them quarantined before and read again" if summary.get("reprocessed") else ""
@@ -46,7 +48,7 @@ def _describe(summary: dict, seconds: float, ignored: str) -> str:
             f"{summary['dumps_loaded']} loaded, {summary['dumps_partial']} partial, "
             f"{summary['dumps_quarantined']} quarantined{why}, {profiles} new profile{'' if profiles == 1 else 's'}; "
             f"{summary['dumps_seen']} seen, {summary['waiting']} still being written{ignored} "
-            f"({seconds:.1f} s, {amount(mb / max(seconds, 1e-9))} MB/s)")
+            f"({took}, {amount(mb / max(seconds, 1e-9))} MB/s)")
 
 
 def amount(value: float) -> str:

@@ -145,7 +145,7 @@ def test_a_run_with_nothing_new_counts_only_files_it_had_read_before():
 def test_a_runs_rate_has_digits_to_show_even_when_small(mb, rate):
     summary = {"dumps_new": 8, "dumps_seen": 8, "dumps_loaded": 8, "dumps_partial": 0, "dumps_quarantined": 0,
                "waiting": 0, "bytes_new": int(mb * 1e6), "notes": []}
-    assert runs.describe(summary, 12.2).endswith(f"(12.2 s, {rate})")
+    assert runs.describe(summary, 12.2).endswith(f"(12.2 s end to end, {rate})")
 
 
 def test_a_text_misnamed_gz_quarantined_under_the_texts_id_gives_way_on_reprocess(prefect_harness, tmp_path,

@@ -23,9 +23,11 @@ ENTRY_HEAD = re.compile(rf"([A-Z]{{2,5}})({_MONTH_ALT}) (\d{{1,2}})(?:, (\d{{4}}
 NEAR_HEAD = re.compile(rf"(?:[a-z]{{1,4}}\.)?[A-Za-z]{{0,8}}[·_/-]? ?(?i:{_MONTH_ALT})[a-z]{{0,6}}\.? ?\d"
                        rf"|[A-Z]{{2,5}}\d{{4}}-\d{{1,2}}-\d{{1,2}}")
 NEAR_HEAD_MAX_LEN = 40
-# An author line's shape: one to three names (no comma, middle dot or final full stop), ` et al.`, a tag.
-_NAME = r"[^,·]{0,59}[^,·.]"
+# An author line's shape: one to three names (no digit, comma, middle dot, `:;/()[]@`, or final full
+# stop), ` et al.`, a tag. A garbled head in an entry's shape keeps a digit of its date.
+_NAME = r"[^,·:;/()\[\]@0-9]{0,59}[^,·:;/()\[\]@0-9.]"
 AUTHOR_LINE = re.compile(rf"{_NAME}(?:, {_NAME}){{0,2}}(?: et al\.)?(?: · [^·]{{0,60}})?")
+DIGIT = re.compile(r"\d")
 SPACES = re.compile(r"\s+")   # a tab or a no-break space (HTML's &nbsp;) in a head reads as a space
 NUMBER = r"(\d{1,3}(?:,\d{3}){1,5}|\d{1,18})"     # bounded: at most 18 digits, always an Int64
 METRIC_MAX = {"novelty_pct": 100}
@@ -121,7 +123,8 @@ def starts_entry(lines: list[str], i: int, listed_from: int | None = None) -> bo
     """A well-formed head starts an entry wherever it stands (a scraper may drop the blank line
     before it); a near-head only after a blank line, where a head belongs: elsewhere a short line
     with a date in it is abstract text. So does, below the listing heading (line listed_from - 1),
-    a short line after a blank one in an entry's shape (has_entry_shape): a head garbled past NEAR_HEAD."""
+    a short line with a digit after a blank one in an entry's shape (has_entry_shape): a head garbled
+    past NEAR_HEAD."""
     head = head_text(lines[i])
     if ENTRY_HEAD.fullmatch(head):
         return True
@@ -129,7 +132,7 @@ def starts_entry(lines: list[str], i: int, listed_from: int | None = None) -> bo
         return False
     if NEAR_HEAD.match(head) is not None:   # `Novelty55%` too, but a metric line is header text
         return not any(rx.fullmatch(lines[i].strip()) for rx in METRICS.values())
-    return listed_from is not None and i >= listed_from and has_entry_shape(lines, i)
+    return listed_from is not None and i >= listed_from and DIGIT.search(head) is not None and has_entry_shape(lines, i)
 
 
 def has_entry_shape(lines: list[str], i: int) -> bool:

@@ -16,8 +16,8 @@ import polars as pl
 
 from core.parse import METRICS, NEAR_HEAD_MAX_LEN
 from core.parse_fields import author_fields, code_links, head_fields, header_fields, patch
-from core.rust_regex import (AUTHOR_LINE_RX, BLANK_RUN_RX, ENTRY_HEAD_RX, LISTING_RX, MAX_HEAD_BYTES, METRIC_RX,
-                             NEAR_HEAD_RX, SPACES_RX, WHITESPACE, WS_FIRST_BYTES, WS_LAST_BYTES)
+from core.rust_regex import (AUTHOR_LINE_RX, BLANK_RUN_RX, DIGIT_RX, ENTRY_HEAD_RX, LISTING_RX, MAX_HEAD_BYTES,
+                             METRIC_RX, NEAR_HEAD_RX, SPACES_RX, WHITESPACE, WS_FIRST_BYTES, WS_LAST_BYTES)
 from schemas.raw import RawEntry
 from schemas.tables import polars_schema
 
@@ -92,7 +92,8 @@ def _starts(lines: pl.DataFrame, stripped: pl.DataFrame) -> tuple[pl.DataFrame, 
     metric = pl.any_horizontal([pl.col("stripped").str.contains(rx) for rx in METRIC_RX.values()])
     others = others.with_columns(near=near).with_columns(head=pl.col("near") & ~metric)
     heads = pl.concat([heads.filter("head"), others.filter("head").drop("near"),
-                       others.filter(~pl.col("near") & _entry_shaped(lines, blank, short)).drop("near")])
+                       others.filter(~pl.col("near") & pl.col("head_text").str.contains(DIGIT_RX)
+                                     & _entry_shaped(lines, blank, short)).drop("near")])
     heads = heads.sort("r").drop("head")
     start = pl.repeat(False, lines.height, eager=True).scatter(heads["r"], True)
     starts_before = (start.cast(pl.Int64).cum_sum() - start).filter(lines["first"])    # per dump

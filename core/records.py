@@ -75,10 +75,20 @@ C1_BYTES = re.compile(rb"[\x80-\x9f]")
 
 
 def convert_hint(raw: bytes) -> str:
-    """How to convert a file that isn't UTF-8, with the likelier of Windows-1252 and Latin-1 as the example."""
-    example = ("Windows-1252", "CP1252") if C1_BYTES.search(raw) else ("Latin-1", "LATIN1")
+    """How to convert a file that isn't UTF-8, with the likelier of Windows-1252 and Latin-1 as the example
+    (Windows-1252 where such bytes occur, the file reads as it, and no part of it is UTF-8)."""
+    example = ("Windows-1252", "CP1252") if C1_BYTES.search(raw) and _reads_as(raw, "cp1252") and not any(
+        ord(ch) > 0x7f for ch in raw.decode("utf-8", "ignore")) else ("Latin-1", "LATIN1")
     return ("the encoding can't be recognised for sure, so nothing was guessed: convert the file to UTF-8 in "
             f"place, e.g. if it is {example[0]} {in_place(example[1])}; the original bytes are kept in raw/")
+
+
+def _reads_as(raw: bytes, encoding: str) -> bool:
+    try:
+        raw.decode(encoding)
+    except UnicodeDecodeError:   # cp1252 leaves 0x81, 0x8d, 0x8f, 0x90 and 0x9d undefined
+        return False
+    return True
 
 
 # A byte that no white space's UTF-8 encoding holds: a text with one isn't blank (str.isspace's set

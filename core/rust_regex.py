@@ -8,7 +8,7 @@ import unicodedata
 
 import polars as pl
 
-from core.parse import AUTHOR_LINE, ENTRY_HEAD, LISTING_HEADING, METRICS, NEAR_HEAD, NEAR_HEAD_MAX_LEN, SPACES, TAG_SEPARATOR, URL
+from core.parse import AUTHOR_LINE, DIGIT, ENTRY_HEAD, LISTING_HEADING, METRICS, NEAR_HEAD, NEAR_HEAD_MAX_LEN, SPACES, TAG_SEPARATOR, URL
 
 # Python's character sets, scanned in planes 0-1 only to keep the import cheap: nothing beyond them is
 # white space, a decimal digit or an ASCII letter's case twin (tests/test_parse_frame.py checks them all).
@@ -77,6 +77,7 @@ NEAR_HEAD_RX = f"^(?:{to_rust(NEAR_HEAD)})"       # match: a prefix
 METRIC_RX = {name: f"^(?:{to_rust(rx)})$" for name, rx in METRICS.items()}
 LISTING_RX = f"^(?:{to_rust(LISTING_HEADING)})$"
 AUTHOR_LINE_RX = f"^(?:{to_rust(AUTHOR_LINE)})$"
+DIGIT_RX = to_rust(DIGIT)   # searched
 SPACES_RX = to_rust(SPACES)
 URL_RX = to_rust(URL)
 URL_LIMIT = int(re.search(r"\{1,(\d+)\}$", URL.pattern).group(1))

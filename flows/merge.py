@@ -116,12 +116,11 @@ def merge_part(job: TableMerge, part: Part, read_once: pl.DataFrame | None = Non
     rows = merged.drop("author_ids", strict=False)
     # papers, authors and profiles rows were validated as observations; a merge picks among them
     checked = TABLES[name].validate(rows, lazy=True) if name == "profiles" else rows
-    before = held_before_run(job, name, part, observed[key], current)
     with ThreadPoolExecutor(max_workers=1) as pool:   # papers' paper_authors merge beside their own commit
         authorship = pool.submit(merge_authorship, job, merged, part) if name == "papers" else None
-        lake.upsert(job.lake_dir, name, changed(checked, current), job.seq, new_keys_only=current.is_empty(),
-                    part=part.app_id)
-        gained = {name: rows.height - before}
+        retried = lake.upsert(job.lake_dir, name, changed(checked, current), job.seq,
+                              new_keys_only=current.is_empty(), part=part.app_id)
+        gained = {name: rows.height - held_before_run(job, name, observed[key], current, retried)}
         return gained | ({"paper_authors": authorship.result()} if authorship else {})
 
 
@@ -133,17 +132,16 @@ def merge_authorship(job: TableMerge, papers: pl.DataFrame, part: Part) -> int:
     fresh = TABLES["paper_authors"].validate(merge_paper_authors(current, papers.filter(
         pl.col("paper_id").is_in(won.implode()))), lazy=True)
     lost = current.join(fresh, on=MERGE_KEYS["paper_authors"], how="anti")
-    before = held_before_run(job, "paper_authors", part, won, current)
-    lake.upsert(job.lake_dir, "paper_authors", changed(fresh, current), job.seq, gone=lost,
-                new_keys_only=current.is_empty(), part=part.app_id)
-    return fresh.height - before
+    retried = lake.upsert(job.lake_dir, "paper_authors", changed(fresh, current), job.seq, gone=lost,
+                          new_keys_only=current.is_empty(), part=part.app_id)
+    return fresh.height - held_before_run(job, "paper_authors", won, current, retried)
 
 
-def held_before_run(job: TableMerge, name: str, part: Part, keys: pl.Series, current: pl.DataFrame) -> int:
+def held_before_run(job: TableMerge, name: str, keys: pl.Series, current: pl.DataFrame, retried: bool) -> int:
     """Rows of `keys` the table held before the run: `current`'s, unless a first try of this task
-    committed the part already (a retry then writes nothing, but the run gained what that try wrote)."""
-    table = lake.open_table(job.lake_dir, name)
-    if table is None or (table.transaction_version(part.app_id) or 0) < job.seq:
+    committed the part already (`retried`: the retry wrote nothing, but the run gained what that try wrote)."""
+    if not retried:
         return current.height
+    table = lake.open_table(job.lake_dir, name)
     before = recovery.committed_version(job.lake_dir, name, table, job.seq - 1)
     return lake.read_keys(job.lake_dir, name, keys, before).height

@@ -51,9 +51,11 @@ def log_unread(unread: list[str]) -> None:
 
 def log_unread_keys(unread_keys: list[tuple]) -> None:
     if unread_keys:   # a scraper's own keys are allowed: said, and warned of only when one looks misspelt
+        # the sidecars with a key that looks misspelt first: they make the line a warning
+        unread_keys = sorted(unread_keys, key=lambda sidecar: not any(map(identity.likely_meant, sidecar[1])))
         notes = [identity.unread_keys_note(side, keys, explained=False) for side, keys in unread_keys[:5]]
         whose = "1 new dump's sidecar has" if len(unread_keys) == 1 else f"{len(unread_keys)} new dumps' sidecars have"
-        misspelt = any(identity.likely_meant(key) for _, keys in unread_keys for key in keys)
+        misspelt = any(map(identity.likely_meant, unread_keys[0][1]))
         get_run_logger().log(logging.WARNING if misspelt else logging.INFO, "%s keys that nothing reads (%s): %s",
                              whose, identity.KEYS_READ, "; ".join(notes) + ("; ..." if len(unread_keys) > 5 else ""))
 

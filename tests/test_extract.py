@@ -116,3 +116,12 @@ def test_a_text_that_is_not_utf8_gets_the_likelier_of_two_conversions(raw, sugge
     with pytest.raises(Quarantine, match="can't be decoded") as refused:
         decode_text(b"h-index28\n" + raw)
     assert suggested in str(refused.value)
+
+
+@pytest.mark.parametrize("raw", [b"caf\xe9 \x81", "caf\u00e9 \u201cquoted\u201d".encode() + b" \xe9 \x93"])
+def test_bytes_windows_1252_cant_convert_get_the_latin1_example(raw):
+    """0x81 is undefined in Windows-1252 (iconv would refuse it); a file partly UTF-8 is neither."""
+    from core.records import Quarantine, decode_text
+    with pytest.raises(Quarantine) as refused:
+        decode_text(b"h-index28\n" + raw)
+    assert "if it is Latin-1 `iconv -f LATIN1 " in str(refused.value)

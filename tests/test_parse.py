@@ -142,7 +142,7 @@ def test_head_variants_are_garbled_heads_not_abstract_text(head):
     assert good.abstract == "x." and bad.category is None and bad.title == "Second"
 
 
-@pytest.mark.parametrize("head", ["LGAgu 23, 2023Code", "L3Aug 23, 2023", "LG23 Aug 2023", "CV 2023/08/23", "??"])
+@pytest.mark.parametrize("head", ["LGAgu 23, 2023Code", "L3Aug 23, 2023", "LG23 Aug 2023", "CV 2023/08/23", "LGJn 5"])
 def test_a_head_garbled_past_recognition_starts_an_entry_by_its_shape(head):
     """Not abstract text of the entry before: its title, authors and code link stay its own."""
     text = HEADER + "\n".join(dumps.entry("LGAug 2, 2023", "Good", "A B", "x.") + [""]
@@ -157,7 +157,10 @@ def test_a_head_garbled_past_recognition_starts_an_entry_by_its_shape(head):
 @pytest.mark.parametrize("abstract", [
     "We study X.\nIn two lines.\n\nA second paragraph.",               # its second paragraph ends a sentence
     "Results:\nX beats Y.\n\nA, B and C, D, E, F\n\nMore.",             # more than three names
-    "Short\nLines\n\nNot followed by a blank\nline"])
+    "Short\nLines\n\nNot followed by a blank\nline",
+    "TL;DR: faster sampling\nWe propose X.\n\nCode: https://github.com/o/r",   # no digit in the first line
+    "Comments 2023:\n12 pages, 5 figures\n\nAccepted to ICCV 2023 (oral)",    # no author line: digits, brackets
+    "v2 Highlights\nOur sampler is 2x faster.\n\nAccepted at NeurIPS 2023"])
 def test_abstract_paragraphs_without_an_entrys_shape_stay_abstract_text(abstract):
     entry, = parse_dump(one_entry(abstract=abstract), CAPTURED).entries
     assert entry.abstract == abstract

@@ -198,22 +198,23 @@ def replace_dumps(lake: storage.Location, name: str, frame: pl.DataFrame, dump_i
 
 
 def upsert(lake: storage.Location, name: str, rows: pl.DataFrame, seq: int, gone: pl.DataFrame | None = None,
-           new_keys_only: bool = False, part: str | None = None) -> None:
+           new_keys_only: bool = False, part: str | None = None) -> bool:
     """Merge rows into the table on its key, and delete the rows of `gone` (keys not among the rows'); rows
     whose keys the table doesn't hold yet (`new_keys_only`) are appended, which costs no scan. A `part`
-    of a run's merge (an app id) commits once, as the run does without one."""
+    of a run's merge (an app id) commits once, as the run does without one: True when it had (a retry)."""
     table = open_table(lake, name)
     gone = gone if gone is not None and gone.height else None
     done = (table.transaction_version(part) or 0) if part else run_of(table)
     if done >= seq or (rows.is_empty() and gone is None):
         checkpoint(f"lake:committed:{name}")
-        return
+        return done >= seq
     if new_keys_only and gone is None:
         write_deltalake(table, with_bucket(name, rows, bucket_chars(table)), mode="append",
                         commit_properties=tagged(seq, part))
     else:
         _merge(table, name, rows, gone, tagged(seq, part))
     checkpoint(f"lake:committed:{name}")
+    return False
 
 
 def _merge(table: DeltaTable, name: str, rows: pl.DataFrame, gone: pl.DataFrame | None, tags: CommitProperties) -> None:

@@ -252,7 +252,7 @@ def test_watch_loads_a_burst_in_few_runs_and_a_slow_file_whole(prefect_harness, 
     assert slow_rows == [(50, "loaded")]
     assert runs and runs[0] == run_count <= 4
     lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("watch: run ")]
-    assert len(lines) == run_count and all(" loaded, " in line and " s, " in line for line in lines), lines
+    assert len(lines) == run_count and all(" loaded, " in line and " s end to end, " in line for line in lines), lines
 
 
 def test_prefect_yaml_deploys_the_ingest_flow():

@@ -21,7 +21,7 @@ from store.errors import UserError
 from store.faults import checkpoint
 from store.settings import Settings
 from warehouse import lake, recovery
-from warehouse.lake_health import first_line
+from warehouse.lake_health import first_line, log_problems
 from warehouse.load import connect
 
 REBUILD_SCRATCH = "rebuild"   # <home>/state/rebuild/: a rebuild's batches (a run's are under <lake>/_work/)
@@ -190,9 +190,24 @@ def lake_from_raw(settings: Settings, drop: Drop = Drop()) -> list[str]:
     copies, left_out = copies_to_load(settings, dict(zip(dumps["dump_id"], dumps["run_id"])), set(runs["run_id"]))
     # the versions old runs recorded belong to the lake before the rebuild: nothing rolls back to them
     history = runs.with_columns(lake_versions=pl.lit(None, pl.String))
-    if storage.is_url(settings.lake):   # no folder rename on object storage: each table rewritten in place
+    if storage.is_url(settings.lake) or rewritable_in_place(settings.lake):
         return notes + left_out + dead_runs_note(load_copies(settings, settings.lake, copies, history))
     return notes + left_out + lake_swapped_in(settings, copies, history)
+
+
+def rewritable_in_place(lake_dir: Path) -> bool:
+    """A lake of whole Delta tables with today's columns: the rebuild writes new versions of them, so
+    the tables keep their ids and versions, and a reader keeps the files it reads for the retention
+    period (SPEC §8). Any other lake (gone, damaged, older columns or format) is replaced whole."""
+    if not lake_dir.is_dir() or (lake_dir / lake.OLD_MANIFEST).exists():
+        return False
+    try:
+        if any(log_problems(lake_dir, name) for name in TABLES):
+            return False
+        tables = lake.open_side_by_side(lake_dir, list(TABLES))
+    except Exception:   # a log that can't be read: the lake is replaced, not repaired table by table
+        return False
+    return all(table is not None and lake.column_drift(name, table) is None for name, table in tables.items())
 
 
 def copies_to_load(settings: Settings, loaded_by: dict[str, str], run_ids: set[str]) -> tuple[list, list[str]]:
@@ -212,8 +227,9 @@ def copies_to_load(settings: Settings, loaded_by: dict[str, str], run_ids: set[s
 
 
 def lake_swapped_in(settings: Settings, copies: list, history: pl.DataFrame) -> list[str]:
-    """Load the copies into a side folder, then put it in the lake's place (interrupted between the two
-    renames, the old lake waits at `<lake>.old` for restore_interrupted_rebuild to put it back)."""
+    """Load the copies into a side folder, then put it in the place of the lake it can't rewrite
+    (interrupted between the two renames, the old lake waits at `<lake>.old` for
+    restore_interrupted_rebuild to put it back)."""
     fresh, old = side_folder(settings.lake, "rebuild"), side_folder(settings.lake, "old")
     shutil.rmtree(fresh, ignore_errors=True)   # a dead rebuild's: made from raw/, made again now
     try:
@@ -279,5 +295,6 @@ def write_tables(lake_dir: storage.Location, files: dict[str, list[Path]], histo
     for name in OBSERVED_TABLES:
         if files[name]:
             merge.merge_table(merge.TableMerge(lake_dir, name, files[name], seq, emptied=True))
+    storage.flush_to_disk(lake_dir)   # what the runs commit, the commit point, names is on disk first
     lake.overwrite(lake_dir, "runs", pl.concat([history, dead]).sort("started_at") if dead.height else history, seq)
     return dead["run_id"].to_list()

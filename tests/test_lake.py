@@ -88,6 +88,31 @@ def test_delta_readers_see_the_warehouse_after_every_kind_of_run(prefect_harness
     assert [name for name in TABLES if not after[name].equals(before[name])] == []
 
 
+def read_as_docs_say(home, name: str) -> pl.DataFrame:
+    """docs/lake.md's recipe for another engine: each table at the versions the last runs row records."""
+    runs = pl.read_delta(str(home / "lake" / "runs")).sort("started_at", "run_id")
+    if name == "runs":
+        return runs
+    return pl.read_delta(str(home / "lake" / name), version=json.loads(runs["lake_versions"][-1])[name])
+
+
+def test_a_reader_at_the_versions_of_the_last_runs_row_sees_the_warehouse_while_a_dead_run_is_in_the_lake(
+        prefect_harness, tmp_path, sample_text):
+    home, inbox = tmp_path / "home", tmp_path / "inbox"
+    write_dump(inbox, SAMPLE_NAME, sample_text, FIRST)
+    ingest(home=home, inbox=inbox, settle_seconds=0)
+    dead = recovery.recover(home / "lake")   # a run killed after its first commits, before its runs row
+    lake.append(home / "lake", "listings", lake.read_table(home / "lake", "listings").head(3), dead)
+    nobody = lake.read_table(home / "lake", "authors").head(1).with_columns(author_id=pl.lit("ffffffffffffffff"))
+    lake.upsert(home / "lake", "authors", nobody, dead, new_keys_only=True)
+    latest = [name for name in TABLES if pl.read_delta(str(home / "lake" / name)).height
+              != warehouse_table(home, name).height]
+    assert sorted(latest) == ["authors", "listings"]
+    wrong = [name for name in TABLES if not canonical(read_as_docs_say(home, name).select(
+        warehouse_table(home, name).columns)).equals(canonical(warehouse_table(home, name)))]
+    assert wrong == []
+
+
 def authorship(*rows: tuple[str, int, str]) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=polars_schema(TABLES["paper_authors"]), orient="row")
 

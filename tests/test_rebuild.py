@@ -2,8 +2,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 
+import polars as pl
 import pytest
+from deltalake import DeltaTable
 
 from flows import rebuild
 from flows.cli import main
@@ -33,9 +36,9 @@ def two_runs(prefect_harness, tmp_path, sample_text):
 
 @pytest.mark.parametrize("point", ["lake:committed:listings", "lake:committed:papers", "lake:committed:authors"])
 def test_a_rebuild_in_place_that_dies_is_undone_and_a_second_one_matches(two_runs, point, monkeypatch):
-    """On object storage a rebuild rewrites the tables in place (mutable ones emptied, then merged
-    into): one that dies before its runs commit is undone by recovery, as a dead run is, and the
-    next gives the tables the runs gave. Run here on a local lake, through the same code."""
+    """A rebuild rewrites the tables in place (mutable ones emptied, then merged into): one that dies
+    before its runs commit is undone by recovery, as a dead run is, and the next gives the tables
+    the runs gave."""
     home = two_runs
     before = lake_tables(home)
     settings = Settings.load(home=home, batch_size=1)
@@ -51,6 +54,44 @@ def test_a_rebuild_in_place_that_dies_is_undone_and_a_second_one_matches(two_run
     assert same(lake_tables(home), before)
     rebuild.load_copies(settings, settings.lake, copies, runs)
     assert lake_leftovers(home) == [] and same(lake_tables(home), before)
+
+
+def test_a_rebuild_from_raw_writes_new_versions_that_readers_of_the_old_ones_can_still_read(two_runs):
+    """SPEC §8: a reader that started before the rebuild still finds its files; the tables keep their
+    ids, so a change-feed reader or time travel goes on from the versions it knew."""
+    home = two_runs
+    before = lake_tables(home)
+    opened = {name: DeltaTable(str(home / "lake" / name)) for name in before}
+    ids, versions = ({name: t.metadata().id for name, t in opened.items()},
+                     {name: t.version() for name, t in opened.items()})
+    assert main(["--home", str(home), "rebuild", "--from-raw"]) == 0
+    after = {name: DeltaTable(str(home / "lake" / name)) for name in before}
+    assert {name: t.metadata().id for name, t in after.items()} == ids
+    assert all(after[name].version() > versions[name] for name in before)
+    assert all(pl.from_arrow(opened[name].to_pyarrow_table()).height == before[name].height for name in before)
+    assert same(lake_tables(home), before) and not list(home.glob("lake.*"))
+
+
+def test_a_rebuild_in_place_flushes_the_lake_before_its_runs_commit(two_runs, monkeypatch):
+    """After a power loss the runs commit, the rebuild's commit point, must not name files the disk never kept."""
+    from store import storage
+    events, flush, overwrite = [], storage.flush_to_disk, lake.overwrite
+    monkeypatch.setattr(storage, "flush_to_disk", lambda *folders: events.append(("flush", folders)) or flush(*folders))
+    monkeypatch.setattr(lake, "overwrite", lambda lake_dir, name, *rest: events.append(("commit", name))
+                        or overwrite(lake_dir, name, *rest))
+    assert main(["--home", str(two_runs), "rebuild", "--from-raw"]) == 0
+    assert events[events.index(("commit", "runs")) - 1] == ("flush", (two_runs / "lake",))
+
+
+def test_a_lake_with_a_table_gone_is_replaced_whole_by_a_rebuild_from_raw(two_runs):
+    home = two_runs
+    before = lake_tables(home)
+    shutil.rmtree(home / "lake" / "rejects")
+    assert not rebuild.rewritable_in_place(home / "lake")
+    old_id = DeltaTable(str(home / "lake" / "papers")).metadata().id
+    assert main(["--home", str(home), "rebuild", "--from-raw"]) == 0
+    assert DeltaTable(str(home / "lake" / "papers")).metadata().id != old_id   # a new lake
+    assert same(lake_tables(home), before) and not list(home.glob("lake.*"))
 
 
 def test_a_copy_that_cant_be_read_again_stops_the_rebuild_before_anything_changes(two_runs, monkeypatch, capsys):

@@ -164,6 +164,11 @@ class Table:
     reprocessed: bool = False         # `run --reprocess` replaces a quarantined dump's rows (it has rows only here)
 
     @property
+    def description(self) -> str:
+        """Its model's docstring on one line: the table's comment in DuckDB, the dictionary and the lake."""
+        return " ".join((self.model.__doc__ or "").split())
+
+    @property
     def key(self) -> list[str]:
         """Its key (SPEC §4) as its model declares it: `Config.unique`, else its unique column."""
         schema = self.model.to_schema()

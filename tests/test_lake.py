@@ -14,7 +14,7 @@ from deltalake import DeltaTable
 
 from flows.cli import main
 from flows.pipeline import ingest
-from schemas.tables import TABLES, empty_frame, polars_schema
+from schemas.tables import REGISTRY, TABLES, empty_frame, polars_schema
 from store.errors import UserError
 from tests import dumps
 from tests.conftest import SAMPLE_NAME, write_dump
@@ -111,6 +111,20 @@ def test_a_reader_at_the_versions_of_the_last_runs_row_sees_the_warehouse_while_
     wrong = [name for name in TABLES if not canonical(read_as_docs_say(home, name).select(
         warehouse_table(home, name).columns)).equals(canonical(warehouse_table(home, name)))]
     assert wrong == []
+
+
+def test_the_tables_carry_the_models_descriptions_and_not_null_for_any_delta_reader(tmp_path):
+    lake.ensure_tables(tmp_path)
+    for name, table in REGISTRY.items():
+        delta, columns = DeltaTable(str(tmp_path / name)), table.model.to_schema().columns
+        assert (delta.metadata().name, delta.metadata().description) == (name, table.description)
+        fields = {field.name: field for field in delta.schema().fields}
+        assert {c: (f.metadata["comment"], f.nullable) for c, f in fields.items() if c in columns} == {
+            c: (spec.description, spec.nullable) for c, spec in columns.items()}
+        assert fields.keys() - columns.keys() == ({partitions.BUCKET} if table.bucket_of else set())
+    with pytest.raises(Exception, match="failed validation"):   # delta-rs refuses a null where the model does
+        lake.append(tmp_path, "runs", lake.read_table(tmp_path, "runs").vstack(
+            pl.DataFrame([{"run_id": None}], schema=polars_schema(TABLES["runs"]))), 1)
 
 
 def authorship(*rows: tuple[str, int, str]) -> pl.DataFrame:

@@ -25,7 +25,8 @@ def observations(count: int, title: str, day: int) -> pl.DataFrame:
         [pl.lit(None, dtype).alias(c) for c, dtype in schema.items() if c != "paper_id"])
     rows = rows.with_columns(title=pl.lit(title) + pl.col("paper_id"), first_seen_at=pl.lit(when),
                              last_seen_at=pl.lit(when), last_seen_dump_id=pl.lit(f"dump{day}"),
-                             year_inferred=pl.lit(False), has_code_badge=pl.lit(False), authors_truncated=pl.lit(False))
+                             year_inferred=pl.lit(False), has_code_badge=pl.lit(False), authors_truncated=pl.lit(False),
+                             category=pl.lit("LG"), published_on=pl.lit(dt.date(2025, 1, 1)))   # the model's NOT NULLs
     return rows.cast(schema).with_columns(author_ids=pl.concat_list(pl.lit("a") + pl.col("paper_id").str.slice(0, 4)))
 
 

@@ -35,7 +35,6 @@ def describe_tables(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def describe_table(con: duckdb.DuckDBPyConnection, name: str) -> None:
-    model = REGISTRY[name].model
-    con.execute(f"COMMENT ON TABLE {name} IS {sql_literal(' '.join((model.__doc__ or '').split()))}")
-    for column, spec in model.to_schema().columns.items():
+    con.execute(f"COMMENT ON TABLE {name} IS {sql_literal(REGISTRY[name].description)}")
+    for column, spec in REGISTRY[name].model.to_schema().columns.items():
         con.execute(f"COMMENT ON COLUMN {name}.{column} IS {sql_literal(spec.description or '')}")

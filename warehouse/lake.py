@@ -16,15 +16,15 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 import polars as pl
-from deltalake import CommitProperties, DeltaTable, QueryBuilder, Transaction, write_deltalake
+from deltalake import CommitProperties, DeltaTable, Field, QueryBuilder, Schema, Transaction, write_deltalake
 
-from schemas.tables import MERGE_KEYS, TABLES, empty_frame, polars_schema
+from schemas.tables import MERGE_KEYS, REGISTRY, TABLES, empty_frame, polars_schema
 from store import storage
 from store.errors import UserError
 from store.faults import checkpoint
 from warehouse.opened import open_table, table_uri
-from warehouse.partitions import (BUCKET, PARTITIONED, STATS_COLUMNS, bucket_chars, bucket_lengths, buckets_of,
-                                  stats_columns, with_bucket)
+from warehouse.partitions import (BUCKET, PARTITIONED, STATS_COLUMNS, bucket_chars, bucket_description,
+                                  bucket_lengths, buckets_of, stats_columns, with_bucket)
 
 # Frames go to delta-rs as they are (Arrow's PyCapsule interface): a run then never imports pyarrow,
 # and polars' strings pass without the copy `to_arrow()` makes.
@@ -72,11 +72,22 @@ def ensure_tables(lake: storage.Location, guard: Callable | None = None) -> dict
         guard(missing, {name: table for name, table in tables.items() if table is not None})
     for name, table in tables.items():
         if table is None:
-            table = DeltaTable.create(table_uri(lake, name), with_bucket(name, empty_frame(TABLES[name])).schema,
-                                      mode="ignore", partition_by=[BUCKET] if name in PARTITIONED else None,
-                                      configuration=configuration(name), storage_options=storage.object_store_options(lake))
+            table = DeltaTable.create(table_uri(lake, name), delta_schema(name), mode="ignore",
+                                      partition_by=[BUCKET] if name in PARTITIONED else None, name=name,
+                                      description=REGISTRY[name].description, configuration=configuration(name),
+                                      storage_options=storage.object_store_options(lake))
         tables[name] = table
     return tables
+
+
+def delta_schema(name: str) -> Schema:
+    """The table's Delta schema from its model: each column's description as its comment (what Spark's
+    and Trino's DESCRIBE show), and NOT NULL where the model allows no null, which delta-rs enforces."""
+    columns = TABLES[name].to_schema().columns
+    fields = Schema.from_arrow(with_bucket(name, empty_frame(TABLES[name])).schema).fields
+    return Schema([Field(f.name, f.type, nullable=f.name in columns and columns[f.name].nullable,
+                         metadata={"comment": columns[f.name].description if f.name in columns else bucket_description(name)})
+                   for f in fields])
 
 
 def open_side_by_side(lake: storage.Location, names: list[str]) -> dict[str, DeltaTable | None]:

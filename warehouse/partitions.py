@@ -16,6 +16,11 @@ PARTITIONED = {name: table.bucket_of for name, table in REGISTRY.items() if tabl
 BUCKET = "key_bucket"
 FIRST_BUCKET_CHARS = 2
 
+
+def bucket_description(name: str) -> str:
+    return (f"Lake only, the table's partition: the first {FIRST_BUCKET_CHARS} hex digits of {PARTITIONED[name]} "
+            "(one more once `maintain` has split grown partitions)")
+
 # A partitioned table's log keeps file statistics of its key only: every column's statistics make
 # each open of it about twice as slow.
 STATS_COLUMNS = "delta.dataSkippingStatsColumns"

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
@@ -52,9 +53,14 @@ class Settings:
         home = Path(settings.home)
         if home.exists() and not home.is_dir():
             raise UserError(f"home {home} is a file, not a folder: pass --home DIR (or set {ENV_PREFIX}HOME)")
+        lake = _absolute(storage.location(settings.lake or home / "lake"))
+        if not storage.is_url(lake) and (escape := PERCENT_ESCAPE.search(str(lake))):
+            raise UserError(f"the lake's folder {lake} holds {escape[0]}, which deltalake reads as an escaped "
+                            f"character ({escape[0]} as {bytes.fromhex(escape[0][1:]).decode('latin-1')!r}), so its "
+                            f"tables would go elsewhere: pass --lake (or set {ENV_PREFIX}LAKE) a folder without one")
         # absolute: the file index keys files by path, and a deployment's runs start in other folders
         return replace(settings, home=_absolute(home), inbox=_absolute(storage.location(settings.inbox or home / "inbox")),
-                       lake=_absolute(storage.location(settings.lake or home / "lake")))
+                       lake=lake)
 
     @property
     def raw(self) -> Path:
@@ -74,6 +80,7 @@ LIMITS = {"batch_size": (1, "a whole number, 1 or more"), "maintain_files": (0, 
           "lock_wait_seconds": (0, "a number of seconds, 0 or more")}
 
 
+PERCENT_ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}")
 UNBOUNDED = {"lock_wait_seconds"}   # `--wait inf`: wait for the other run however long it takes
 
 

@@ -127,6 +127,27 @@ def test_the_tables_carry_the_models_descriptions_and_not_null_for_any_delta_rea
             pl.DataFrame([{"run_id": None}], schema=polars_schema(TABLES["runs"]))), 1)
 
 
+def test_a_home_whose_path_has_spaces_accents_and_a_percent_sign_works(prefect_harness, tmp_path, sample_text, capsys):
+    """delta-rs names a local table's files by URI (a space as %20): the warehouse load and doctor
+    read them by their paths."""
+    home, inbox = tmp_path / "my home é 100%", tmp_path / "in box"
+    write_dump(inbox, SAMPLE_NAME, sample_text, FIRST)
+    assert ingest(home=home, inbox=inbox, settle_seconds=0)["dumps_loaded"] == 1
+    write_dump(inbox, "001_7707062aadfcc580.txt", later_snapshot(sample_text), LATER)   # merges read the lake
+    assert ingest(home=home, inbox=inbox, settle_seconds=0)["dumps_loaded"] == 1
+    for name in TABLES:   # by deltalake: polars' scan_delta can't read such a folder (pola-rs/polars#20944)
+        want = canonical(warehouse_table(home, name))
+        assert canonical(pl.from_arrow(DeltaTable(str(home / "lake" / name)).to_pyarrow_table(
+            columns=want.columns))).equals(want), name
+    assert main(["--home", str(home), "doctor"]) == 0, capsys.readouterr().out
+
+
+def test_a_lake_folder_with_a_percent_escape_is_refused(tmp_path, capsys):
+    """deltalake reads `%41` in a local path as `A`: its tables would be written to another folder."""
+    assert main(["--home", str(tmp_path / "at%41"), "status"]) == 2
+    assert "holds %41, which deltalake reads as an escaped character" in capsys.readouterr().err
+
+
 def authorship(*rows: tuple[str, int, str]) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=polars_schema(TABLES["paper_authors"]), orient="row")
 

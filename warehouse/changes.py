@@ -13,7 +13,7 @@ from deltalake import DeltaTable
 
 from store import storage
 from warehouse import lake as lake_mod
-from warehouse import recovery
+from warehouse import lake_files, recovery
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -85,7 +85,7 @@ def whole_table(lake: storage.Location, name: str, table) -> Change:
     if storage.is_url(lake):
         change.rows = table.to_pyarrow_table(columns=lake_mod.columns(name))
     else:
-        change.files = table.file_uris()
+        change.files = lake_files.local_files(table)
     return change
 
 

@@ -22,6 +22,7 @@ from schemas.tables import MERGE_KEYS, REGISTRY, TABLES, empty_frame, polars_sch
 from store import storage
 from store.errors import UserError
 from store.faults import checkpoint
+from warehouse import lake_files
 from warehouse.opened import open_table, table_uri
 from warehouse.partitions import (BUCKET, PARTITIONED, STATS_COLUMNS, bucket_chars, bucket_description,
                                   bucket_lengths, buckets_of, stats_columns, with_bucket)
@@ -146,10 +147,11 @@ def read_keys(lake: storage.Location, name: str, keys: pl.Series, version: int |
     table = open_table(lake, name, version)
     if table is None or keys.is_empty():
         return empty_frame(TABLES[name])
+    held = pl.col(BUCKET).is_in(buckets_of(keys, bucket_lengths(table)).implode()) if name in PARTITIONED else None
+    if (rows := lake_files.scan(table, held)) is None:
+        return empty_frame(TABLES[name])
     wanted = pl.col(MERGE_KEYS[name][0]).is_in(keys.unique().implode())
-    if name in PARTITIONED:
-        wanted = pl.col(BUCKET).is_in(buckets_of(keys, bucket_lengths(table)).implode()) & wanted
-    return collect_rows(name, pl.scan_delta(table).filter(wanted).select(columns(name))).cast(polars_schema(TABLES[name]))
+    return collect_rows(name, rows.filter(wanted).select(columns(name))).cast(polars_schema(TABLES[name]))
 
 
 def collect_rows(name: str, rows: pl.LazyFrame) -> pl.DataFrame:

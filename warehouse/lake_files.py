@@ -1,10 +1,37 @@
 """What a Delta table's log says of its data files: their sizes, rows and partitions."""
 from __future__ import annotations
 
+from urllib.parse import unquote, urlparse
+
 import polars as pl
 from deltalake import DeltaTable
 
 from warehouse.partitions import BUCKET, bucket_lengths, buckets_of
+
+
+def local_files(table: DeltaTable) -> list[str]:
+    """The paths of a local table's current files as the file system names them: delta-rs gives
+    them as URIs, its folder percent-encoded (a space as %20), which DuckDB and pyarrow would
+    take literally."""
+    encoded = urlparse(table.table_uri).path.rstrip("/") + "/"
+    folder = unquote(encoded)
+    return [folder + uri[len(encoded):] if uri.startswith(encoded) else uri for uri in table.file_uris()]
+
+
+def scan(table: DeltaTable, partitions: pl.Expr | None = None) -> pl.LazyFrame | None:
+    """The table's current files as one scan, only those of the partitions `partitions` picks (an
+    expression over key_bucket), None when there are none. Local files go by their paths: polars'
+    scan_delta takes delta-rs's percent-encoded URIs for paths (pola-rs/polars#20944), which fails
+    under a folder whose name has a space or an accent."""
+    if urlparse(table.table_uri).scheme != "file":
+        return pl.scan_delta(table) if partitions is None else pl.scan_delta(table).filter(partitions)
+    actions = data_files(table)
+    if partitions is not None and not actions.is_empty():
+        actions = actions.with_columns(pl.col(f"partition.{BUCKET}").alias(BUCKET)).filter(partitions)
+    if actions.is_empty():
+        return None
+    folder = unquote(urlparse(table.table_uri).path).rstrip("/") + "/"
+    return pl.scan_parquet([folder + unquote(path) for path in actions["path"]], hive_partitioning=False)
 
 
 def data_files(table: DeltaTable) -> pl.DataFrame:

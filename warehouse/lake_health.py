@@ -15,6 +15,7 @@ from schemas.tables import TABLES
 from store import storage
 from store.errors import UserError
 from warehouse import lake as lake_mod
+from warehouse import lake_files
 
 
 def first_line(exc: Exception) -> str:
@@ -99,7 +100,7 @@ def table_problems(lake: storage.Location, name: str) -> list[str]:
     import pyarrow.parquet as pq   # here: a run that finds no damage never needs it, nor pyarrow's filesystems
 
     problems = []
-    for uri in table.file_uris():
+    for uri in lake_files.local_files(table):
         relative = Path(uri).relative_to(Path(lake).resolve()) if Path(uri).is_absolute() else uri
         try:
             pq.read_metadata(uri)

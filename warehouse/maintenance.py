@@ -20,7 +20,7 @@ from warehouse import lake as lake_mod
 from warehouse import recovery
 from warehouse import partitions
 from warehouse.history import require_lake, restore_targets, runs_in_order
-from warehouse.lake_files import data_files
+from warehouse.lake_files import data_files, scan
 
 # A merge rewrites whole partition files, so a table whose partitions average more rows or bytes
 # than these gets one more hex digit of the key per partition (16 times as many, a sixteenth the
@@ -129,8 +129,11 @@ def split_group(lake: storage.Location, name: str, digit: str, chars: int) -> No
     table = lake_mod.open_table(lake, name)
     column = partitions.BUCKET
     within = f"{column} >= '{digit}'" + (f" AND {column} < '{int(digit, 16) + 1:x}'" if digit != "f" else "")
-    rows = pl.scan_delta(table).filter(pl.col(partitions.BUCKET).str.starts_with(digit)).select(lake_mod.columns(name))
-    frame = partitions.with_bucket(name, lake_mod.to_frame(name, lake_mod.collect_rows(name, rows).to_arrow()), chars)
+    rows = scan(table, pl.col(partitions.BUCKET).str.starts_with(digit))
+    if rows is None:
+        return
+    frame = partitions.with_bucket(name, lake_mod.to_frame(name, lake_mod.collect_rows(
+        name, rows.select(lake_mod.columns(name))).to_arrow()), chars)
     write_deltalake(table, frame.to_arrow(), mode="overwrite", predicate=within,
                     commit_properties=CommitProperties(custom_metadata={"profile-etl": f"split to {chars} digits"}))
 

@@ -60,13 +60,15 @@ def run_failed(settings: Settings, exc: Exception) -> UserError:
     """What a failed run tells the user: the lake's damage when that is the cause, else the failure,
     with the run's id either way."""
     from warehouse.lake_health import refuse_damaged
+    run_id = getattr(exc, "run_id", None)   # its failed runs row's, when one was written
+    listed = "; `profile-etl history` lists the runs, this one too" if run_id else ""
     try:
         refuse_damaged(settings.lake, "the run")
         failed = RunFailed(f"the run failed ({type(exc).__name__}: {exc}).{unreachable_hint(exc)} "
                            f"The published warehouse is as it was; "
                            f"if the failure came after the lake commit, the next run publishes that data. "
-                           f"Fix the cause and run again; `profile-etl history` lists the runs, this one too.")
+                           f"Fix the cause and run again{listed}.")
     except UserError as damaged:
         failed = damaged
-    failed.run_id = getattr(exc, "run_id", None)
+    failed.run_id = run_id
     return failed

@@ -6,6 +6,7 @@ import hashlib
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -15,6 +16,7 @@ from typing import Callable
 
 from flows import discover
 from store import storage
+from store.errors import UserError
 from store.settings import Settings
 
 DEPLOYMENT = "scheduled-ingest"   # + the home's folder name and a hash of its path: a deployment per home
@@ -56,6 +58,7 @@ def run_server(host: str, port: int) -> int:
     SIGINT and SIGTERM are passed on to it (in a session of its own, it gets a terminal's Ctrl-C
     once), so stopping this command stops the server. Returns its exit code (0 when stopped so)."""
     api = f"http://{host}:{port}/api"
+    refuse_taken_port(host, port, api)
     print(f"Prefect server on http://{host}:{port} — in other shells: export PREFECT_API_URL={api}", flush=True)
     env = {"PREFECT_UI_API_URL": api} | os.environ | OFFLINE_ENV
     child = subprocess.Popen(server_command(host, port), env=env, start_new_session=True)
@@ -71,6 +74,17 @@ def run_server(host: str, port: int) -> int:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def refuse_taken_port(host: str, port: int, api: str) -> None:
+    """A port another process listens on is refused before the server is announced (as uvicorn binds)."""
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise UserError(f"can't serve on {host}:{port} ({exc.strerror or exc}): if a Prefect server is there "
+                            f"already, use it (export PREFECT_API_URL={api}); else pick another port with --port") from None
 
 
 MAX_BACKOFF = 8   # a mart broken for days makes a failed run every 80 min, not every 10
@@ -161,6 +175,7 @@ def watch(settings: Settings, run: Callable[[], dict], quiet_seconds: float, pol
           should_stop: Callable[[], bool] = lambda: False) -> int:
     """Poll the inbox; after a burst of new files goes quiet, run once, and print its result line.
     Returns the number of runs."""
+    from flows.run_failure import unreachable_hint
     from flows.runs import describe  # here: `profile-etl server` imports this module, and needs no polars
     watcher, runs = Watcher(settings, quiet_seconds), 0
     while not should_stop():
@@ -172,7 +187,7 @@ def watch(settings: Settings, run: Callable[[], dict], quiet_seconds: float, pol
                 summary = run()
             except Exception as exc:  # recorded in `runs`; a run is due again with a new file or after a while
                 watcher.failed()
-                print(f"watch: run {runs} failed: {type(exc).__name__}: {exc}; trying again in "
+                print(f"watch: run {runs} failed: {type(exc).__name__}: {exc};{unreachable_hint(exc)} trying again in "
                       f"{watcher.retry_after() / 60:g} min, or when a new file arrives", file=sys.stderr, flush=True)
                 continue
             watcher.succeeded()

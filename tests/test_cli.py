@@ -435,3 +435,25 @@ def test_a_failure_to_connect_to_prefects_api_is_told_apart_from_other_failures(
     assert run_failure.unreachable_hint(ValueError("bad dump")) == ""
     assert "http://127.0.0.1:9/api stopped answering" in run_failure.unrecorded_end(wrapped)
     assert not run_failure.api_unreachable(httpx.ReadTimeout("slow"))   # a server that answers late is there
+
+
+def test_server_refuses_a_port_another_process_listens_on_before_announcing_itself(capsys):
+    import socket
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert main(["server", "--host", "127.0.0.1", "--port", str(port)]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and f"can't serve on 127.0.0.1:{port}" in err and "--port" in err
+
+
+def test_a_failed_run_points_to_its_runs_row_only_when_it_wrote_one(tmp_path):
+    from flows import run_failure
+    from store.settings import Settings
+    settings = Settings.load(home=tmp_path)
+    unrecorded, recorded = RuntimeError("API gone"), RuntimeError("bad disk")
+    recorded.run_id = "20261206T120000Z-abcdef12"
+    assert "this one too" not in str(run_failure.run_failed(settings, unrecorded))
+    failed = run_failure.run_failed(settings, recorded)
+    assert "`profile-etl history` lists the runs, this one too" in str(failed) and failed.run_id == recorded.run_id

@@ -179,6 +179,22 @@ def test_a_runs_batches_merges_and_load_are_task_runs_of_its_flow_run_with_their
     assert state == "FAILED" and "record_failed_run" in tasks and "publish_warehouse" not in tasks
 
 
+def test_watch_says_when_a_failed_run_could_not_reach_prefects_api(tmp_path, sample_text, capsys, monkeypatch):
+    import httpx
+    monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:9/api")
+    write_dump(tmp_path / "inbox", SAMPLE_NAME, sample_text, FIRST)
+    settings = Settings.load(home=tmp_path / "home", inbox=tmp_path / "inbox", settle_seconds=0)
+
+    def run() -> dict:
+        try:
+            raise httpx.ConnectError("[Errno 111] Connection refused")
+        except httpx.ConnectError as cause:
+            raise RuntimeError("Failed to reach API") from cause
+    stops = iter([False])
+    assert watch(settings, run, 0, 0, should_stop=lambda: next(stops, True)) == 1
+    assert "didn't answer: start the server (`profile-etl server`)" in capsys.readouterr().err
+
+
 def test_watcher_waits_for_a_burst_to_go_quiet(tmp_path, sample_text):
     now = [0.0]
     settings = Settings.load(home=tmp_path / "home", inbox=tmp_path / "inbox")

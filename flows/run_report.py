@@ -21,6 +21,7 @@ def run_summary(row: dict, plan: discover.Plan, retry: dict, appended: appends.C
     unread = [why for r in results for why in r.unread]
     log_unread(unread)
     log_unread_keys([keys for r in results for keys in r.unread_keys])
+    log_repeats(repeated_files(results))
     return row | {"waiting": len(plan.found.waiting), "ignored": len(plan.found.ignored), "unreadable": len(unread),
                   "notes": [plan.note] if plan.note else [],
                   "files_read": len(plan.todo) + len(retry), "reprocessed": len(retry) - len(appended.unchanged),
@@ -58,6 +59,24 @@ def log_unread_keys(unread_keys: list[tuple]) -> None:
         misspelt = any(map(identity.likely_meant, unread_keys[0][1]))
         get_run_logger().log(logging.WARNING if misspelt else logging.INFO, "%s keys that nothing reads (%s): %s",
                              whose, identity.KEYS_READ, "; ".join(notes) + ("; ..." if len(unread_keys) > 5 else ""))
+
+
+def repeated_files(results: list[batch.BatchResult]) -> list[str]:
+    """Files the run read whose bytes are a dump it didn't load from them (SPEC §6 skips a dump
+    already held, whatever its name): a dump the lake held, or one another file of the run gave."""
+    files = pl.concat([r.files.select("path", "dump_id") for r in results]) if results else None
+    if files is None or files.is_empty():
+        return []
+    read = pl.concat([r.dumps.select("dump_id") for r in results])["dump_id"].implode()
+    first = pl.int_range(pl.len()).over("dump_id") == 0   # in batch order: the reading that loaded
+    return files.filter(~pl.col("dump_id").is_in(read) | ~first)["path"].to_list()
+
+
+def log_repeats(paths: list[str]) -> None:
+    if paths:
+        which = "1 file holds" if len(paths) == 1 else f"{len(paths)} files hold"
+        get_run_logger().info("%s the bytes of a dump already loaded: nothing to add (a copy, a new name, or a new "
+                              "modification time): %s", which, ", ".join(paths[:5]) + (", ..." if len(paths) > 5 else ""))
 
 
 def publish_summary(summary: dict, new_dumps: pl.DataFrame) -> None:

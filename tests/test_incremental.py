@@ -71,6 +71,21 @@ def test_sidecar_names_profile_capture_time_and_owner(run_ingest, tmp_path, samp
     assert rows(home, "SELECT source_url FROM dumps") == [("https://example.org/p/wh",)]
 
 
+def test_a_runs_log_names_the_files_whose_bytes_a_dump_already_loaded_holds(run_ingest, tmp_path, sample_text):
+    """SPEC §6 skips them whatever their name, but not without a word."""
+    from tests.test_schedule import latest_flow_run_tasks_and_logs
+    home, inbox = tmp_path / "home", tmp_path / "inbox"
+    write_dump(inbox, "001_aaaaaaaaaaaaaaaa.txt", sample_text, FIRST)
+    write_dump(inbox, "002_cccccccccccccccc.txt", sample_text, FIRST)   # the same bytes under another profile's name
+    assert run_ingest(home, inbox)["dumps_new"] == 1
+    assert any("1 file holds the bytes of a dump already loaded" in line and "002_cccccccccccccccc.txt" in line
+               for line in latest_flow_run_tasks_and_logs()[2])
+    (inbox / "001_aaaaaaaaaaaaaaaa.txt").rename(inbox / "003_aaaaaaaaaaaaaaaa.txt")   # renamed: read again
+    assert run_ingest(home, inbox)["dumps_new"] == 0
+    assert any("1 file holds the bytes" in line and "003_aaaaaaaaaaaaaaaa.txt" in line
+               for line in latest_flow_run_tasks_and_logs()[2])
+
+
 def test_a_runs_log_names_the_sidecar_keys_nothing_reads(run_ingest, tmp_path, sample_text):
     from tests.test_schedule import latest_flow_run_tasks_and_logs
     home, inbox = tmp_path / "home", tmp_path / "inbox"

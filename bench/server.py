@@ -11,7 +11,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -21,6 +20,7 @@ import psutil
 
 from bench.corpus import REPO
 from bench.rss import MB
+from flows.schedule import SERVER_DEFAULTS, server_command
 
 HOST = "127.0.0.1"
 READY_TIMEOUT = 300.0     # a new PREFECT_HOME's database migrations come first
@@ -59,8 +59,9 @@ class LastingServer:
 
     def __init__(self, prefect_home: Path, env: dict[str, str], log: Path, port: int = 0):
         self.port = port or free_port()
-        self.cmd = [sys.executable, "-m", "prefect", "server", "start", "--host", HOST, "--port", str(self.port)]
-        self.env = {k: v for k, v in env.items() if k != "PREFECT_API_URL"} | {"PREFECT_HOME": str(prefect_home)}
+        self.cmd = server_command(HOST, self.port)   # and the environment `profile-etl server` gives it
+        self.env = (SERVER_DEFAULTS | {k: v for k, v in env.items() if k != "PREFECT_API_URL"}
+                    | {"PREFECT_HOME": str(prefect_home)})
         self.prefect_home, self.log = prefect_home, log
         self.proc: subprocess.Popen | None = None
         self.ready_seconds = self.started_cpu = self.started_at = 0.0

@@ -49,6 +49,11 @@ def deployment_name(home: Path) -> str:
     return f"{DEPLOYMENT}-{re.sub(r'[^A-Za-z0-9_.-]+', '-', home.name)[:40]}-{digest}"
 
 
+# Prefect keeps concurrency leases in memory by default: a restarted server forgets the lease of a
+# run that was starting and never frees its slot, so a serve's schedule (limit 1) would stop for good.
+SERVER_DEFAULTS = {"PREFECT_SERVER_CONCURRENCY_LEASE_STORAGE": "prefect.server.concurrency.lease_storage.filesystem"}
+
+
 def server_command(host: str, port: int) -> list[str]:
     return [sys.executable, "-m", "prefect", "server", "start", "--host", host, "--port", str(port)]
 
@@ -60,7 +65,7 @@ def run_server(host: str, port: int) -> int:
     api = f"http://{host}:{port}/api"
     refuse_taken_port(host, port, api)
     print(f"Prefect server on http://{host}:{port} — in other shells: export PREFECT_API_URL={api}", flush=True)
-    env = {"PREFECT_UI_API_URL": api} | os.environ | OFFLINE_ENV
+    env = {"PREFECT_UI_API_URL": api} | SERVER_DEFAULTS | os.environ | OFFLINE_ENV
     child = subprocess.Popen(server_command(host, port), env=env, start_new_session=True)
     asked: list[int] = []
 

@@ -13,6 +13,7 @@ import polars as pl
 from core import identity
 from core.records import SourceFile
 from flows import batch, merge
+from flows.integrity import lost_commits
 from flows.runs import run_row
 from flows.progress import Progress
 from schemas.tables import APPEND_TABLES, MERGED_TABLES, OBSERVED_TABLES, TABLES, empty_frame, polars_schema
@@ -22,6 +23,7 @@ from store.faults import checkpoint
 from store.settings import Settings
 from warehouse import lake, recovery
 from warehouse.lake_health import first_line, log_problems
+from warehouse.partitions import BUCKET, PARTITIONED
 from warehouse.load import connect
 
 REBUILD_SCRATCH = "rebuild"   # <home>/state/rebuild/: a rebuild's batches (a run's are under <lake>/_work/)
@@ -190,24 +192,35 @@ def lake_from_raw(settings: Settings, drop: Drop = Drop()) -> list[str]:
     copies, left_out = copies_to_load(settings, dict(zip(dumps["dump_id"], dumps["run_id"])), set(runs["run_id"]))
     # the versions old runs recorded belong to the lake before the rebuild: nothing rolls back to them
     history = runs.with_columns(lake_versions=pl.lit(None, pl.String))
-    if storage.is_url(settings.lake) or rewritable_in_place(settings.lake):
+    if storage.is_url(settings.lake):
+        return notes + left_out + dead_runs_note(load_copies(settings, settings.lake, copies, history))
+    if rewritable_in_place(settings):
+        shutil.rmtree(side_folder(settings.lake, "rebuild"), ignore_errors=True)   # a dead swap's, made from raw/
         return notes + left_out + dead_runs_note(load_copies(settings, settings.lake, copies, history))
     return notes + left_out + lake_swapped_in(settings, copies, history)
 
 
-def rewritable_in_place(lake_dir: Path) -> bool:
-    """A lake of whole Delta tables with today's columns: the rebuild writes new versions of them, so
-    the tables keep their ids and versions, and a reader keeps the files it reads for the retention
-    period (SPEC §8). Any other lake (gone, damaged, older columns or format) is replaced whole."""
-    if not lake_dir.is_dir() or (lake_dir / lake.OLD_MANIFEST).exists():
+def rewritable_in_place(settings: Settings) -> bool:
+    """A lake of whole Delta tables with today's columns and partitions, its logs holding every commit
+    the warehouse loaded: the rebuild writes new versions of them, so the tables keep their ids and
+    versions, and a reader keeps the files it reads for the retention period (SPEC §8). Any other
+    lake (gone, damaged, behind its warehouse, older columns or format) is replaced whole."""
+    if not settings.lake.is_dir() or (settings.lake / lake.OLD_MANIFEST).exists():
         return False
     try:
-        if any(log_problems(lake_dir, name) for name in TABLES):
+        if any(log_problems(settings.lake, name) for name in TABLES):
             return False
-        tables = lake.open_side_by_side(lake_dir, list(TABLES))
+        tables = lake.open_side_by_side(settings.lake, list(TABLES))
     except Exception:   # a log that can't be read: the lake is replaced, not repaired table by table
         return False
-    return all(table is not None and lake.column_drift(name, table) is None for name, table in tables.items())
+    if any(table is None or lake.column_drift(name, table) or not laid_out(name, table) for name, table in tables.items()):
+        return False
+    return not lost_commits(settings, tables)   # its versions would be numbers the warehouse gave other rows
+
+
+def laid_out(name: str, table) -> bool:
+    """Partitioned by key_bucket if and only if the table is one of the partitioned ones."""
+    return (BUCKET in table.metadata().partition_columns) == (name in PARTITIONED)
 
 
 def copies_to_load(settings: Settings, loaded_by: dict[str, str], run_ids: set[str]) -> tuple[list, list[str]]:

@@ -68,8 +68,9 @@ def repeated_files(results: list[batch.BatchResult]) -> list[str]:
     if files is None or files.is_empty():
         return []
     read = pl.concat([r.dumps.select("dump_id") for r in results])["dump_id"].implode()
-    first = pl.int_range(pl.len()).over("dump_id") == 0   # in batch order: the reading that loaded
-    return files.filter(~pl.col("dump_id").is_in(read) | ~first)["path"].to_list()
+    loader = pl.col("path").first().over("dump_id")   # in batch order: the reading that loaded
+    repeats = files.filter(~pl.col("dump_id").is_in(read) | (pl.col("path") != loader))
+    return repeats["path"].unique(maintain_order=True).to_list()   # a file read twice (--reprocess) once
 
 
 def log_repeats(paths: list[str]) -> None:

@@ -83,10 +83,14 @@ def run_server(host: str, port: int) -> int:
 
 def refuse_taken_port(host: str, port: int, api: str) -> None:
     """A port another process listens on is refused before the server is announced (as uvicorn binds)."""
-    with socket.socket() as probe:
+    try:
+        family, kind, _, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    except OSError:
+        return   # a host name that doesn't resolve: the server says so itself
+    with socket.socket(family, kind) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
-            probe.bind((host, port))
+            probe.bind(address)
         except OSError as exc:
             raise UserError(f"can't serve on {host}:{port} ({exc.strerror or exc}): if a Prefect server is there "
                             f"already, use it (export PREFECT_API_URL={api}); else pick another port with --port") from None

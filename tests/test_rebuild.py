@@ -6,7 +6,7 @@ import shutil
 
 import polars as pl
 import pytest
-from deltalake import DeltaTable
+from deltalake import DeltaTable, write_deltalake
 
 from flows import rebuild
 from flows.cli import main
@@ -64,6 +64,8 @@ def test_a_rebuild_from_raw_writes_new_versions_that_readers_of_the_old_ones_can
     opened = {name: DeltaTable(str(home / "lake" / name)) for name in before}
     ids, versions = ({name: t.metadata().id for name, t in opened.items()},
                      {name: t.version() for name, t in opened.items()})
+    (home / "lake.rebuild").mkdir()   # a killed rebuild's side lake, made from raw/: removed
+    (home / "lake.rebuild" / "leftover").write_text("x")
     assert main(["--home", str(home), "rebuild", "--from-raw"]) == 0
     after = {name: DeltaTable(str(home / "lake" / name)) for name in before}
     assert {name: t.metadata().id for name, t in after.items()} == ids
@@ -87,11 +89,30 @@ def test_a_lake_with_a_table_gone_is_replaced_whole_by_a_rebuild_from_raw(two_ru
     home = two_runs
     before = lake_tables(home)
     shutil.rmtree(home / "lake" / "rejects")
-    assert not rebuild.rewritable_in_place(home / "lake")
+    assert not rebuild.rewritable_in_place(Settings.load(home=home))
+    (home / "lake.rebuild").mkdir()   # a dead rebuild's, which the next one replaces
     old_id = DeltaTable(str(home / "lake" / "papers")).metadata().id
     assert main(["--home", str(home), "rebuild", "--from-raw"]) == 0
     assert DeltaTable(str(home / "lake" / "papers")).metadata().id != old_id   # a new lake
     assert same(lake_tables(home), before) and not list(home.glob("lake.*"))
+
+
+def test_a_lake_whose_table_lost_its_partitions_or_its_last_commit_is_replaced_whole(two_runs):
+    """Rewritten in place, an unpartitioned papers table would refuse the rebuild's rows, and a log
+    that lost its newest commits would give new rows version numbers the warehouse loaded others under."""
+    home = two_runs
+    settings = Settings.load(home=home)
+    assert rebuild.rewritable_in_place(settings)
+    log = home / "lake" / "listings" / "_delta_log"
+    newest = max(log.glob("*.json"))
+    kept = newest.read_bytes()
+    newest.unlink()
+    assert not rebuild.rewritable_in_place(settings)   # the warehouse loaded that version
+    newest.write_bytes(kept)
+    papers = lake.read_table(home / "lake", "papers")
+    shutil.rmtree(home / "lake" / "papers")
+    write_deltalake(str(home / "lake" / "papers"), papers)   # another engine made it anew, unpartitioned
+    assert not rebuild.rewritable_in_place(settings)
 
 
 def test_a_copy_that_cant_be_read_again_stops_the_rebuild_before_anything_changes(two_runs, monkeypatch, capsys):

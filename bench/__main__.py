@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import compileall
 import contextlib
 import importlib.util
 import os
@@ -66,6 +67,16 @@ def generate(args: argparse.Namespace) -> None:
     log(f"dumps: {args.dumps} x {1 + chunks} corpora, seed {args.seed}, under {args.workdir} (cached)")
     subprocess.run([sys.executable, "-m", "bench.corpus", str(args.workdir), str(args.dumps), str(args.seed),
                     str(max(chunks, 0))], check=True, cwd=corpus.REPO)
+
+
+PACKAGES = ("core", "flows", "schemas", "store", "warehouse")
+
+
+def compile_packages() -> None:
+    """The project's bytecode written, as an installed package has it (pip compiles; Python writes it
+    at first import): with PYTHONDONTWRITEBYTECODE set, every run would compile its modules anew."""
+    for package in PACKAGES:
+        compileall.compile_dir(corpus.REPO / package, quiet=1)
 
 
 def new_scratch(workdir: Path) -> Path:
@@ -182,6 +193,7 @@ def notes(args: argparse.Namespace) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     args = arguments(argv)
     start = report.start_state()
+    compile_packages()
     generate(args)
     scratch = new_scratch(args.workdir)
     try:

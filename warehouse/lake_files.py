@@ -13,9 +13,13 @@ def local_files(table: DeltaTable) -> list[str]:
     """The paths of a local table's current files as the file system names them: delta-rs gives
     them as URIs, its folder percent-encoded (a space as %20), which DuckDB and pyarrow would
     take literally."""
-    encoded = urlparse(table.table_uri).path.rstrip("/") + "/"
-    folder = unquote(encoded)
-    return [folder + uri[len(encoded):] if uri.startswith(encoded) else uri for uri in table.file_uris()]
+    encoded, decoded = urlparse(table.table_uri).path.rstrip("/") + "/", folder(table)
+    return [decoded + uri[len(encoded):] if uri.startswith(encoded) else uri for uri in table.file_uris()]
+
+
+def folder(table: DeltaTable) -> str:
+    """A local table's folder as the file system names it, with a trailing slash."""
+    return unquote(urlparse(table.table_uri).path).rstrip("/") + "/"
 
 
 def scan(table: DeltaTable, partitions: pl.Expr | None = None) -> pl.LazyFrame | None:
@@ -30,8 +34,7 @@ def scan(table: DeltaTable, partitions: pl.Expr | None = None) -> pl.LazyFrame |
         actions = actions.with_columns(pl.col(f"partition.{BUCKET}").alias(BUCKET)).filter(partitions)
     if actions.is_empty():
         return None
-    folder = unquote(urlparse(table.table_uri).path).rstrip("/") + "/"
-    return pl.scan_parquet([folder + unquote(path) for path in actions["path"]], hive_partitioning=False)
+    return pl.scan_parquet([folder(table) + unquote(path) for path in actions["path"]], hive_partitioning=False)
 
 
 def data_files(table: DeltaTable) -> pl.DataFrame:

@@ -11,6 +11,8 @@ from store import raw_store
 from store.errors import UserError
 from store.settings import Settings
 from warehouse import lake
+from warehouse.lake_health import log_problems
+from warehouse.partitions import BUCKET, PARTITIONED
 from warehouse.changes import loaded_versions
 from warehouse.load import connect
 
@@ -83,3 +85,26 @@ def lost_commits(settings: Settings, present: dict) -> list[str]:
     return [f"{name} at version {present[name].version()}, the warehouse at {version}"
             for name, (table_id, version) in loaded.items()
             if name in present and present[name].metadata().id == table_id and present[name].version() < version]
+
+
+def rewritable_in_place(settings: Settings) -> bool:
+    """A lake of whole Delta tables with today's columns and partitions, its logs holding every commit
+    the warehouse loaded: the rebuild writes new versions of them, so the tables keep their ids and
+    versions, and a reader keeps the files it reads for the retention period (SPEC §8). Any other
+    lake (gone, damaged, behind its warehouse, older columns or format) is replaced whole."""
+    if not settings.lake.is_dir() or (settings.lake / lake.OLD_MANIFEST).exists():
+        return False
+    try:
+        if any(log_problems(settings.lake, name) for name in TABLES):
+            return False
+        tables = lake.open_side_by_side(settings.lake, list(TABLES))
+    except Exception:   # a log that can't be read: the lake is replaced, not repaired table by table
+        return False
+    if any(table is None or lake.column_drift(name, table) or not laid_out(name, table) for name, table in tables.items()):
+        return False
+    return not lost_commits(settings, tables)   # its versions would be numbers the warehouse gave other rows
+
+
+def laid_out(name: str, table) -> bool:
+    """Partitioned by key_bucket if and only if the table is one of the partitioned ones."""
+    return (BUCKET in table.metadata().partition_columns) == (name in PARTITIONED)

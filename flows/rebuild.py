@@ -12,8 +12,7 @@ import polars as pl
 
 from core import identity
 from core.records import SourceFile
-from flows import batch, merge
-from flows.integrity import lost_commits
+from flows import batch, integrity, merge
 from flows.runs import run_row
 from flows.progress import Progress
 from schemas.tables import APPEND_TABLES, MERGED_TABLES, OBSERVED_TABLES, TABLES, empty_frame, polars_schema
@@ -22,8 +21,7 @@ from store.errors import UserError
 from store.faults import checkpoint
 from store.settings import Settings
 from warehouse import lake, recovery
-from warehouse.lake_health import first_line, log_problems
-from warehouse.partitions import BUCKET, PARTITIONED
+from warehouse.lake_health import first_line
 from warehouse.load import connect
 
 REBUILD_SCRATCH = "rebuild"   # <home>/state/rebuild/: a rebuild's batches (a run's are under <lake>/_work/)
@@ -194,33 +192,10 @@ def lake_from_raw(settings: Settings, drop: Drop = Drop()) -> list[str]:
     history = runs.with_columns(lake_versions=pl.lit(None, pl.String))
     if storage.is_url(settings.lake):
         return notes + left_out + dead_runs_note(load_copies(settings, settings.lake, copies, history))
-    if rewritable_in_place(settings):
+    if integrity.rewritable_in_place(settings):
         shutil.rmtree(side_folder(settings.lake, "rebuild"), ignore_errors=True)   # a dead swap's, made from raw/
         return notes + left_out + dead_runs_note(load_copies(settings, settings.lake, copies, history))
     return notes + left_out + lake_swapped_in(settings, copies, history)
-
-
-def rewritable_in_place(settings: Settings) -> bool:
-    """A lake of whole Delta tables with today's columns and partitions, its logs holding every commit
-    the warehouse loaded: the rebuild writes new versions of them, so the tables keep their ids and
-    versions, and a reader keeps the files it reads for the retention period (SPEC §8). Any other
-    lake (gone, damaged, behind its warehouse, older columns or format) is replaced whole."""
-    if not settings.lake.is_dir() or (settings.lake / lake.OLD_MANIFEST).exists():
-        return False
-    try:
-        if any(log_problems(settings.lake, name) for name in TABLES):
-            return False
-        tables = lake.open_side_by_side(settings.lake, list(TABLES))
-    except Exception:   # a log that can't be read: the lake is replaced, not repaired table by table
-        return False
-    if any(table is None or lake.column_drift(name, table) or not laid_out(name, table) for name, table in tables.items()):
-        return False
-    return not lost_commits(settings, tables)   # its versions would be numbers the warehouse gave other rows
-
-
-def laid_out(name: str, table) -> bool:
-    """Partitioned by key_bucket if and only if the table is one of the partitioned ones."""
-    return (BUCKET in table.metadata().partition_columns) == (name in PARTITIONED)
 
 
 def copies_to_load(settings: Settings, loaded_by: dict[str, str], run_ids: set[str]) -> tuple[list, list[str]]:

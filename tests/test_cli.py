@@ -298,11 +298,11 @@ def test_rebuild_from_raw_refuses_to_lose_dumps_whose_meta_files_are_gone(loaded
 
 def test_rebuild_from_raw_flushes_the_new_lake_before_the_old_one_goes(loaded_home, tmp_path, monkeypatch):
     """After a power loss the lake must not be a new one the disk never kept, with the old one removed."""
-    from flows import rebuild
+    from flows import integrity
     from store import storage
     home, events = tmp_path / "home", []
     shutil.copytree(loaded_home[0] / "home", home)
-    monkeypatch.setattr(rebuild, "rewritable_in_place", lambda lake_dir: False)   # a lake it must replace
+    monkeypatch.setattr(integrity, "rewritable_in_place", lambda lake_dir: False)   # a lake it must replace
     flush = storage.flush_to_disk
     monkeypatch.setattr(storage, "flush_to_disk", lambda *folders: events.append(
         ("flush", folders, (home / "lake").exists())) or flush(*folders))

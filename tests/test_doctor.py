@@ -186,11 +186,11 @@ def dumps_papers(home) -> int:
 def test_a_warehouse_loaded_from_a_lake_since_rebuilt_is_stale(home, capsys, monkeypatch, in_place):
     """Rebuilt in place, the tables went on to later versions; a lake replaced whole (a damaged one) has
     new tables whose versions start again low: the table ids tell the warehouse's lake from it."""
-    from flows import rebuild
+    from flows import integrity
     from warehouse import publish
     monkeypatch.setattr(publish, "rebuild", lambda *args: None)   # the warehouse step of the rebuild never ran
     if not in_place:
-        monkeypatch.setattr(rebuild, "rewritable_in_place", lambda lake_dir: False)
+        monkeypatch.setattr(integrity, "rewritable_in_place", lambda lake_dir: False)
     assert main(["--home", str(home), "rebuild", "--from-raw"]) == 0
     monkeypatch.undo()
     code, out = doctor(home, capsys)

@@ -209,13 +209,13 @@ def test_rebuild_from_raw_of_a_lost_lake_keeps_the_runs_history(loaded, run_inge
 def killed_between_renames(loaded, run_ingest, monkeypatch):
     """The loaded home after one more run, then a rebuild from raw/ that died with the lake in lake.old
     (a lake it replaces whole rather than rewriting its tables: a damaged one, say)."""
-    from flows import rebuild
+    from flows import integrity
     from store.faults import FAIL_ENV, InjectedFault
     home, inbox = loaded
     run_ingest(home, inbox)
     monkeypatch.setenv(FAIL_ENV, "rebuild:lake-moved-aside")
     with monkeypatch.context() as replacing:
-        replacing.setattr(rebuild, "rewritable_in_place", lambda lake_dir: False)
+        replacing.setattr(integrity, "rewritable_in_place", lambda lake_dir: False)
         with pytest.raises(InjectedFault):
             main(["--home", str(home), "rebuild", "--from-raw"])
     monkeypatch.delenv(FAIL_ENV)

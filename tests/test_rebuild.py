@@ -8,7 +8,7 @@ import polars as pl
 import pytest
 from deltalake import DeltaTable, write_deltalake
 
-from flows import rebuild
+from flows import integrity, rebuild
 from flows.cli import main
 from flows.pipeline import ingest
 from store import dump_file, extract
@@ -89,7 +89,7 @@ def test_a_lake_with_a_table_gone_is_replaced_whole_by_a_rebuild_from_raw(two_ru
     home = two_runs
     before = lake_tables(home)
     shutil.rmtree(home / "lake" / "rejects")
-    assert not rebuild.rewritable_in_place(Settings.load(home=home))
+    assert not integrity.rewritable_in_place(Settings.load(home=home))
     (home / "lake.rebuild").mkdir()   # a dead rebuild's, which the next one replaces
     old_id = DeltaTable(str(home / "lake" / "papers")).metadata().id
     assert main(["--home", str(home), "rebuild", "--from-raw"]) == 0
@@ -102,17 +102,17 @@ def test_a_lake_whose_table_lost_its_partitions_or_its_last_commit_is_replaced_w
     that lost its newest commits would give new rows version numbers the warehouse loaded others under."""
     home = two_runs
     settings = Settings.load(home=home)
-    assert rebuild.rewritable_in_place(settings)
+    assert integrity.rewritable_in_place(settings)
     log = home / "lake" / "listings" / "_delta_log"
     newest = max(log.glob("*.json"))
     kept = newest.read_bytes()
     newest.unlink()
-    assert not rebuild.rewritable_in_place(settings)   # the warehouse loaded that version
+    assert not integrity.rewritable_in_place(settings)   # the warehouse loaded that version
     newest.write_bytes(kept)
     papers = lake.read_table(home / "lake", "papers")
     shutil.rmtree(home / "lake" / "papers")
     write_deltalake(str(home / "lake" / "papers"), papers)   # another engine made it anew, unpartitioned
-    assert not rebuild.rewritable_in_place(settings)
+    assert not integrity.rewritable_in_place(settings)
 
 
 def test_a_copy_that_cant_be_read_again_stops_the_rebuild_before_anything_changes(two_runs, monkeypatch, capsys):

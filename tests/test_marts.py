@@ -41,6 +41,23 @@ def test_profile_growth(home):
         (1, 28, None, None, None, None), (2, 29, 1, 2101 - 1945, 60 - 57, 30)]
 
 
+@pytest.mark.parametrize("zone", ["UTC", "America/New_York", "Asia/Kolkata"])
+def test_days_since_previous_counts_whole_days_in_any_readers_time_zone(zone):
+    """Captures an hour apart across midnight UTC are 0 days apart, 25 hours apart 1, wherever it is read."""
+    from warehouse.ddl import create_table
+    from warehouse.views import create_views
+    con = duckdb.connect()
+    con.execute(create_table("profile_snapshots"))
+    con.execute("INSERT INTO profile_snapshots (dump_id, profile_key, captured_at, papers_listed) VALUES "
+                "('a', 'k', '2026-01-01 23:30Z', 1), ('b', 'k', '2026-01-02 00:30Z', 1), ('c', 'k', '2026-01-03 01:30Z', 1)")
+    for table in ("dumps", "papers", "authors", "paper_authors", "listings", "profiles", "rejects", "runs"):
+        con.execute(create_table(table))
+    create_views(con)
+    con.execute(f"SET TimeZone = '{zone}'")
+    assert con.execute("SELECT dump_id, days_since_previous FROM profile_growth ORDER BY snapshot_no").fetchall() == [
+        ("a", None), ("b", 0), ("c", 1)]
+
+
 def test_papers_per_year(home, sample_text):
     # the same paper in both snapshots counts once: count distinct titles
     titles = {(e["year"], e["category"], e["title"]) for e in by_hand(sample_text) + by_hand(later_snapshot(sample_text))}

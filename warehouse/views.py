@@ -8,6 +8,7 @@ those become `COMMENT ON VIEW` / `COMMENT ON COLUMN`, so BI tools show them. An 
 from __future__ import annotations
 
 import functools
+import graphlib
 import re
 from dataclasses import dataclass, field
 from importlib import resources
@@ -28,6 +29,7 @@ class ViewFile:
     description: str = ""
     columns: dict[str, str] = field(default_factory=dict)
     miswritten: list[str] = field(default_factory=list)   # `-- @...` lines that are no column's comment
+    query: str = ""                                        # an analyst's mart: the query it is a view of
 
     @property
     def shown(self) -> str:
@@ -88,10 +90,32 @@ def user_marts(folder: Path | None, taken: set[str]) -> list[ViewFile]:
             raise MartError(f"{path}: a column's comment is written `-- @column_name: description`, so "
                             f"{view.miswritten[0]!r} names no column")
         query = "\n".join(line for line in view.sql.splitlines() if not line.startswith("--")).strip().rstrip(";")
-        view.sql = f'CREATE OR REPLACE VIEW main."{name}" AS\n{query}'
+        view.query, view.sql = query, f'CREATE OR REPLACE VIEW main."{name}" AS\n{query}'
         view.description = view.description or f"An analyst's mart, from {path}."
         views.append(view)
     return views
+
+
+def in_creation_order(con: duckdb.DuckDBPyConnection, marts: list[ViewFile]) -> list[ViewFile]:
+    """The analyst's marts ordered so that a mart reading another comes after it (DuckDB checks a
+    view's query when it is created); MartError names marts that read each other."""
+    by_name = {view.name: view for view in marts}
+    order = graphlib.TopologicalSorter({view.name: sorted(read_marts(con, view, by_name)) for view in marts})
+    try:
+        return [by_name[name] for name in order.static_order()]
+    except graphlib.CycleError as exc:
+        raise MartError(f"the marts {' -> '.join(exc.args[1])} read each other in a circle: no order "
+                        "can create them; change one of them") from None
+
+
+def read_marts(con: duckdb.DuckDBPyConnection, view: ViewFile, marts: dict[str, ViewFile]) -> set[str]:
+    """The other marts that view's query names (DuckDB's parser; none if it can't tell, and the
+    creation then says what is wrong)."""
+    try:
+        names = con.get_table_names(view.query)
+    except duckdb.Error:
+        return set()
+    return {name.lower() for name in names} & (marts.keys() - {view.name})
 
 
 def create_views(con: duckdb.DuckDBPyConnection, marts_folder: Path | None = None) -> None:
@@ -105,7 +129,7 @@ def create_views(con: duckdb.DuckDBPyConnection, marts_folder: Path | None = Non
         if view.layer == "staging":   # a file from before the staging schema had it in main
             con.execute(f"DROP VIEW IF EXISTS main.{view.name}")
         create_view(con, view)
-    own = user_marts(marts_folder, taken)
+    own = in_creation_order(con, user_marts(marts_folder, taken))
     for view in own:
         try:
             create_view(con, view)

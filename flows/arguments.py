@@ -10,6 +10,7 @@ from flows import home_commands
 
 # Inbox and lake are kept as text (not Path) so that the `//` of a URL survives.
 LAKE_HELP = "the Delta Lake tables: a folder, or an fsspec URL such as s3://bucket/lake (default: HOME/lake)"
+DASK_HELP = "run extraction on this Dask scheduler, e.g. tcp://10.0.0.5:8786 (default: $PROFILE_ETL_DASK_ADDRESS)"
 
 
 def seconds(above: float | None = None):
@@ -63,7 +64,7 @@ def add_run_parser(commands) -> None:
     run.add_argument("--json", action="store_true", help="print the summary as JSON")
     run.add_argument("--batch-size", type=int, help="dump files per task")
     run.add_argument("--settle-seconds", type=float, help="files modified more recently wait for the next run")
-    run.add_argument("--dask-address", help="run extraction on this Dask scheduler, e.g. tcp://10.0.0.5:8786")
+    run.add_argument("--dask-address", help=DASK_HELP)
     run.add_argument("--reprocess", action="store_true",
                      help="also read quarantined dumps again (after a parser fix, a fixed sidecar, a higher limit), "
                           "except those a later dump of the same capture replaced")
@@ -100,12 +101,14 @@ def add_schedule_parsers(commands) -> None:
     when.add_argument("--interval", type=seconds(above=0), help="seconds between runs")
     serve.add_argument("--inbox")
     serve.add_argument("--lake", help=LAKE_HELP)
+    serve.add_argument("--dask-address", help=DASK_HELP)
     server = commands.add_parser("server", help="start a Prefect server on loopback (schedules need one)")
     server.add_argument("--host", default="127.0.0.1")
     server.add_argument("--port", type=int, default=4200)
     watch = commands.add_parser("watch", help="run whenever new dumps have settled in the inbox")
     watch.add_argument("--inbox")
     watch.add_argument("--lake", help=LAKE_HELP)
+    watch.add_argument("--dask-address", help=DASK_HELP)
     watch.add_argument("--quiet-seconds", type=seconds(), default=None,
                        help="run once the new files have not changed for this long (default: settle seconds)")
     watch.add_argument("--poll-seconds", type=seconds(above=0), default=1.0)

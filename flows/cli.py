@@ -150,8 +150,9 @@ def cmd_server(settings: Settings, args) -> int:
 
 def cmd_watch(settings: Settings, args) -> int:
     prepare_prefect(settings, args.verbose)
-    from flows.pipeline import COMPLETED_HERE, ingest
+    from flows.pipeline import COMPLETED_HERE, ingest_flow
     from flows.schedule import SCHEDULED_LOCK_WAIT, watch
+    ingest = ingest_flow(settings.dask_address)
     quiet = settings.settle_seconds if args.quiet_seconds is None else args.quiet_seconds
     def run() -> dict:
         COMPLETED_HERE.clear()

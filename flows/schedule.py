@@ -30,17 +30,18 @@ def serve(settings: Settings, cron: str | None, interval: float | None) -> None:
     from prefect.client.schemas.objects import ConcurrencyLimitConfig
 
     from flows.dead_serve import crash_runs_left_running, mark_serving
-    from flows.pipeline import ingest
+    from flows.pipeline import ingest_flow
     if ended := crash_runs_left_running(settings, deployment_name(settings.home)):
         print(f"profile-etl: ended the runs a killed serve left running (crashed; cancelled, those it was "
               f"cancelling): {', '.join(ended)}", flush=True)
     mark_serving(deployment_name(settings.home))
-    ingest.serve(name=deployment_name(settings.home), cron=cron, interval=interval, limit=1,
-                 global_limit=ConcurrencyLimitConfig(limit=1, collision_strategy="ENQUEUE"),
-                 parameters={"home": str(settings.home), "inbox": str(settings.inbox), "lake": str(settings.lake),
-                             "settle_seconds": settings.settle_seconds, "batch_size": settings.batch_size,
-                             "max_dump_bytes": settings.max_dump_bytes,
-                             "lock_wait_seconds": max(settings.lock_wait_seconds, SCHEDULED_LOCK_WAIT)})
+    flow = ingest_flow(settings.dask_address)   # kept in memory by the served runner, task runner and all
+    flow.serve(name=deployment_name(settings.home), cron=cron, interval=interval, limit=1,
+               global_limit=ConcurrencyLimitConfig(limit=1, collision_strategy="ENQUEUE"),
+               parameters={"home": str(settings.home), "inbox": str(settings.inbox), "lake": str(settings.lake),
+                           "settle_seconds": settings.settle_seconds, "batch_size": settings.batch_size,
+                           "max_dump_bytes": settings.max_dump_bytes,
+                           "lock_wait_seconds": max(settings.lock_wait_seconds, SCHEDULED_LOCK_WAIT)})
 
 
 def deployment_name(home: Path) -> str:

@@ -81,3 +81,39 @@ def test_a_cluster_without_workers_fails_the_run_and_frees_the_home(prefect_harn
     summary = ingest_flow(None)(home=home, inbox=inbox, settle_seconds=0, batch_size=50, lock_wait_seconds=0)
     assert summary["dumps_loaded"] == 300
     assert run_statuses(home) == ["failed", "completed"]
+
+
+def test_a_served_deployment_runs_its_batches_on_the_dask_cluster(inbox, tmp_path, monkeypatch):
+    """`serve --dask-address` (or PROFILE_ETL_DASK_ADDRESS) deploys the flow with the Dask task runner:
+    the scheduled run's batches run on the cluster's workers, which report to the lasting server."""
+    import signal
+    import subprocess
+
+    from tests.test_schedule import BIN, dump_count, free_port, healthy, stop, until
+    port, home = free_port(), tmp_path / "home"
+    api = f"http://127.0.0.1:{port}/api"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env |= {"PREFECT_HOME": str(tmp_path / "prefect"), "PREFECT_API_URL": api, "DO_NOT_TRACK": "1"}
+    for name, value in env.items():   # the cluster's worker processes inherit the API they report to
+        monkeypatch.setenv(name, value)
+    server = subprocess.Popen([str(BIN / "profile-etl"), "server", "--port", str(port)], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    served = None
+    try:
+        until(lambda: healthy(api), 120, "the Prefect server")
+        with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=True, host="127.0.0.1",
+                                      dashboard_address=None) as dask, distributed.Client(dask) as client:
+            with distributed.get_task_stream(client) as stream:
+                served = subprocess.Popen(
+                    [str(BIN / "profile-etl"), "--home", str(home), "serve", "--interval", "5", "--inbox",
+                     str(inbox), "--dask-address", dask.scheduler_address],
+                    env=env | {"PROFILE_ETL_SETTLE_SECONDS": "0", "PROFILE_ETL_BATCH_SIZE": "100"},
+                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+                until(lambda: dump_count(home) == 300, 300, "the scheduled run to load the inbox")
+            ran = [task["key"] for task in stream.data]
+    finally:
+        if served is not None:
+            stop(served)
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=60)
+    assert len(ran) >= 300 // 100 and set(run_statuses(home)) == {"completed"}

@@ -94,6 +94,28 @@ def test_new_papers(home, sample_text):
     assert query(home, "SELECT count(*) FROM new_papers WHERE profile_key = ?", OTHER) == [(0,)]
 
 
+@pytest.mark.flow
+def test_new_papers_claims_no_change_a_partial_snapshots_rejected_entries_may_hide(run_ingest, tmp_path, sample_text):
+    """Snapshot 2 rejects the entry of a paper (an impossible date) its page still lists: it is not
+    `dropped` there, nor `new` again in snapshot 3; snapshot 4 really drops the last paper."""
+    import datetime as dt
+    from tests.conftest import write_dump
+    inbox, day = tmp_path / "inbox", dt.datetime(2026, 6, 1, tzinfo=dt.timezone.utc)
+    hidden = "Rethinking Weak Supervision in Helping Contrastive Learning"
+    header, blocks = dumps.split(sample_text)
+    texts = [sample_text, sample_text.replace("LGJun 7, 2023", "LGFeb 30, 2023").replace("h-index28", "h-index29"),
+             sample_text.replace("h-index28", "h-index30"),
+             dumps.join(header, blocks[:-1]).replace("h-index28", "h-index31")]
+    for i, text in enumerate(texts):
+        write_dump(inbox, f"{i:03d}_{KEY}.txt", text, day + dt.timedelta(days=i))
+    run_ingest(tmp_path / "home", inbox)
+    assert query(tmp_path / "home", "SELECT d.entries_rejected FROM dumps AS d ORDER BY captured_at") == [
+        (0,), (1,), (0,), (0,)]
+    rows = query(tmp_path / "home", "SELECT s.snapshot_no, n.change, n.title FROM new_papers AS n "
+                                    "JOIN staging.stg_snapshots AS s USING (dump_id) ORDER BY 1")
+    assert rows == [(4, "dropped", blocks[-1][1])] and hidden not in {r[2] for r in rows}
+
+
 def test_author_activity(home, sample_text):
     latest = {e["title"]: e for e in by_hand(sample_text) + by_hand(later_snapshot(sample_text))}
     mine = [e for e in latest.values() if "Weiran Huang" in e["authors"]]

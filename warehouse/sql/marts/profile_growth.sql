@@ -6,7 +6,7 @@
 -- @h_index: h-index at capture
 -- @citations: citations at capture
 -- @papers_reported: papers the page reported
--- @papers_listed: entries the page listed
+-- @papers_listed: entries of the page loaded into listings (a rejected entry is not)
 -- @h_index_change: h-index minus that of the previous snapshot; null for the first
 -- @citations_change: citations minus those of the previous snapshot; null for the first
 -- @papers_reported_change: papers reported minus those of the previous snapshot; null for the first

@@ -3,12 +3,15 @@ shows earlier data (raw/ copies, the file index, the warehouse, other lake table
 since starting it over empty would publish a warehouse without that data. No prefect."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import duckdb
 
 from flows import discover
 from schemas.tables import TABLES
-from store import raw_store
+from store import raw_store, storage
 from store.errors import UserError
+from store.scratch import WORK
 from store.settings import Settings
 from warehouse import lake
 from warehouse.lake_health import log_problems
@@ -108,3 +111,23 @@ def rewritable_in_place(settings: Settings) -> bool:
 def laid_out(name: str, table) -> bool:
     """Partitioned by key_bucket if and only if the table is one of the partitioned ones."""
     return (BUCKET in table.metadata().partition_columns) == (name in PARTITIONED)
+
+
+def refuse_to_replace(settings: Settings, aside: Path) -> None:
+    """A lake a rebuild replaces whole is moved aside and kept: refuse, before anything is written, a
+    lake folder holding what no lake holds (a --lake naming the wrong folder, the home itself) or a
+    folder already at `aside`, the name the replaced lake passes through."""
+    lake_dir = settings.lake   # a file there is refused by Settings.load
+    ours = {*TABLES, WORK, lake.OLD_MANIFEST}
+    foreign = sorted(entry.name for entry in lake_dir.iterdir() if entry.name not in ours) if lake_dir.is_dir() else []
+    homes = [name for name, path in (("the home", settings.home), ("raw/", settings.raw), ("the inbox", settings.inbox))
+             if not storage.is_url(path) and Path(path).resolve().is_relative_to(lake_dir.resolve())]
+    if foreign or homes:
+        what = ", ".join(homes) if homes else ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" * (len(foreign) > 5))
+        raise UserError(f"the lake folder {lake_dir} holds what is no lake's ({what}), and a rebuild from raw/ "
+                        "would move it aside with the lake it replaces. Nothing was changed. If --lake (or "
+                        "PROFILE_ETL_LAKE) names the wrong folder, correct it; otherwise move those out of it")
+    if aside.exists():
+        raise UserError(f"{aside} exists: a rebuild from raw/ moves the lake it replaces there on its way to being "
+                        "kept. Nothing was changed. If it is a lake a rebuild replaced, or yours, move or remove it, "
+                        "then rebuild again")

@@ -185,15 +185,17 @@ def lake_from_raw(settings: Settings, drop: Drop = Drop()) -> list[str]:
     the copies left out (no meta file names them: a run died before its batch wrote one), and
     where the runs history came from when the old lake couldn't be read (remembered_tables)."""
     restored = restore_interrupted_rebuild(settings.lake)
+    in_place = storage.is_url(settings.lake) or integrity.rewritable_in_place(settings)
+    if not in_place:
+        integrity.refuse_to_replace(settings, side_folder(settings.lake, "old"))
     dumps, runs, note = remembered_tables(settings)
     notes = [*verify_raw(settings, dumps, drop), *([restored] if restored else []), *([note] if note else [])]
     copies, left_out = copies_to_load(settings, dict(zip(dumps["dump_id"], dumps["run_id"])), set(runs["run_id"]))
     # the versions old runs recorded belong to the lake before the rebuild: nothing rolls back to them
     history = runs.with_columns(lake_versions=pl.lit(None, pl.String))
-    if storage.is_url(settings.lake):
-        return notes + left_out + dead_runs_note(load_copies(settings, settings.lake, copies, history))
-    if integrity.rewritable_in_place(settings):
-        shutil.rmtree(side_folder(settings.lake, "rebuild"), ignore_errors=True)   # a dead swap's, made from raw/
+    if in_place:
+        if not storage.is_url(settings.lake):   # a dead swap's, made from raw/
+            shutil.rmtree(side_folder(settings.lake, "rebuild"), ignore_errors=True)
         return notes + left_out + dead_runs_note(load_copies(settings, settings.lake, copies, history))
     return notes + left_out + lake_swapped_in(settings, copies, history)
 
@@ -215,9 +217,9 @@ def copies_to_load(settings: Settings, loaded_by: dict[str, str], run_ids: set[s
 
 
 def lake_swapped_in(settings: Settings, copies: list, history: pl.DataFrame) -> list[str]:
-    """Load the copies into a side folder, then put it in the place of the lake it can't rewrite
-    (interrupted between the two renames, the old lake waits at `<lake>.old` for
-    restore_interrupted_rebuild to put it back)."""
+    """Load the copies into a side folder, then put it in the place of the lake it can't rewrite,
+    which is kept beside it (interrupted between the two renames, the old lake waits at `<lake>.old`
+    for restore_interrupted_rebuild to put it back)."""
     fresh, old = side_folder(settings.lake, "rebuild"), side_folder(settings.lake, "old")
     shutil.rmtree(fresh, ignore_errors=True)   # a dead rebuild's: made from raw/, made again now
     try:
@@ -225,14 +227,16 @@ def lake_swapped_in(settings: Settings, copies: list, history: pl.DataFrame) -> 
     except Exception:
         shutil.rmtree(fresh, ignore_errors=True)
         raise
-    storage.flush_to_disk(fresh)   # the new lake is on disk before the old one is moved aside and removed
-    if settings.lake.exists():
-        shutil.rmtree(old, ignore_errors=True)  # a finished rebuild's leftover, the lake before it
-        settings.lake.rename(old)
+    storage.flush_to_disk(fresh)   # the new lake is on disk before the old one is moved aside
+    if not settings.lake.exists():
+        fresh.rename(settings.lake)
+        return notes
+    settings.lake.rename(old)
     checkpoint("rebuild:lake-moved-aside")
     fresh.rename(settings.lake)
-    shutil.rmtree(old, ignore_errors=True)
-    return notes
+    kept = side_folder(settings.lake, "replaced-" + dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ"))
+    old.rename(kept)
+    return notes + [f"the lake it replaced is kept at {kept}: remove it once you no longer need it"]
 
 
 def dead_runs_note(run_ids: list[str]) -> list[str]:

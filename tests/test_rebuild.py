@@ -94,7 +94,30 @@ def test_a_lake_with_a_table_gone_is_replaced_whole_by_a_rebuild_from_raw(two_ru
     old_id = DeltaTable(str(home / "lake" / "papers")).metadata().id
     assert main(["--home", str(home), "rebuild", "--from-raw"]) == 0
     assert DeltaTable(str(home / "lake" / "papers")).metadata().id != old_id   # a new lake
-    assert same(lake_tables(home), before) and not list(home.glob("lake.*"))
+    assert same(lake_tables(home), before)
+    [kept] = home.glob("lake.*")   # the lake it replaced, kept as it was
+    assert kept.name.startswith("lake.replaced-") and DeltaTable(str(kept / "papers")).metadata().id == old_id
+
+
+def test_a_rebuild_from_raw_refuses_to_replace_a_folder_that_holds_what_no_lake_holds(two_runs, capsys):
+    """A --lake naming the wrong folder (the home here), the operator's file in a damaged lake, or a
+    `lake.old` of theirs: each is refused before anything is written, and nothing is moved or lost."""
+    home = two_runs
+    shutil.rmtree(home / "lake" / "rejects")   # damaged: the lake is replaced whole
+    (home / "lake" / "README.txt").write_text("mine")
+    (home / "lake.old").mkdir()
+    (home / "lake.old" / "backup.txt").write_text("mine too")
+    listing = sorted(p.relative_to(home) for p in home.rglob("*") if p.parent.name != "state")
+    for lake_args, says in (([], "(README.txt)"), (["--lake", str(home)], "(the home, raw/, the inbox)"),
+                            (["--lake", str(home / "lake.old")], "(backup.txt)")):
+        capsys.readouterr()
+        assert main(["--home", str(home), "rebuild", "--from-raw", *lake_args]) == 2
+        assert f"holds what is no lake's {says}" in capsys.readouterr().err
+    (home / "lake" / "README.txt").unlink()
+    assert main(["--home", str(home), "rebuild", "--from-raw"]) == 2
+    assert "lake.old exists" in capsys.readouterr().err
+    assert sorted(p.relative_to(home) for p in home.rglob("*") if p.parent.name != "state") == [
+        p for p in listing if p.name != "README.txt"]
 
 
 def test_a_lake_whose_table_lost_its_partitions_or_its_last_commit_is_replaced_whole(two_runs):

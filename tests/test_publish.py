@@ -13,7 +13,7 @@ from schemas.tables import TABLES
 from store.faults import FAIL_ENV, InjectedFault
 from tests.conftest import SAMPLE_NAME, write_dump
 from tests.test_pipeline import FIRST, LATER, later_snapshot
-from tests.warehouse_state import lake_tables, warehouse_tables
+from tests.warehouse_state import lake_tables, run_statuses, warehouse_tables
 from warehouse import files, lake, load, publish
 
 
@@ -26,6 +26,25 @@ def home_with_two_files(run_ingest, tmp_path, sample_text):
     run_ingest(home, inbox)
     assert all(path.exists() for path in files.pair(home / "warehouse.duckdb"))
     return home, inbox
+
+
+@pytest.mark.parametrize("damaged", ["current", "idle", "both"])
+def test_a_damaged_warehouse_file_is_never_copied_and_the_next_runs_make_it_whole(
+        home_with_two_files, run_ingest, sample_text, damaged):
+    """A warehouse file cut to nothing (a full disk, a careless `>`): the run loads the file that still
+    opens, or a new one from the lake, publishes, and the run after it replaces the damaged one."""
+    home, inbox = home_with_two_files
+    link = home / "warehouse.duckdb"
+    runs_before = len(run_statuses(home))
+    for path in {"current": [files.current(link)], "idle": [files.idle(link)], "both": files.pair(link)}[damaged]:
+        path.write_bytes(b"")
+    write_dump(inbox, "002_otherprofile.txt", sample_text.replace("h-index28", "h-index3"), LATER)
+    assert run_ingest(home, inbox)["dumps_loaded"] == 1
+    assert run_ingest(home, inbox)["dumps_new"] == 0
+    assert all(files.opens(path) for path in files.pair(link))
+    lake_now, after = lake_tables(home), warehouse_tables(home)
+    assert all(after[name].equals(lake_now[name]) for name in after) and after["dumps"].height == 3
+    assert run_statuses(home) == ["completed"] * (runs_before + 2)
 
 
 def drop_a_dump_from_raw(home) -> None:

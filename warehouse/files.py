@@ -50,7 +50,10 @@ def prepare_idle(link: Path, from_scratch: bool, copy: bool = False) -> Path:
     if from_scratch:
         remove(target)
     elif copy or lacks_idle(link):
-        copy_current(link, target)
+        if opens(current(link)):
+            copy_current(link, target)
+        else:   # a damaged current file is no copy's source: the load starts a new file from the lake
+            remove(target)
     return target
 
 
@@ -85,6 +88,17 @@ def point_to(link: Path, target: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def opens(path: Path | None) -> bool:
+    """Whether DuckDB opens path as a database (read-only, as readers do); False for no file."""
+    if path is None:
+        return False
+    try:
+        duckdb.connect(str(path), read_only=True).close()
+    except duckdb.Error:
+        return False
+    return True
 
 
 def is_held_by_a_reader(exc: duckdb.Error) -> bool:

@@ -43,8 +43,8 @@ def load_idle(warehouse_path: Path, lake: Path, from_scratch: bool, tables: dict
         return target, load.load(target, lake, tables, copy_is_cheaper=judge)
     except load.CopyInstead:
         pass
-    except duckdb.Error as exc:
-        if not files.is_held_by_a_reader(exc):
+    except duckdb.Error as exc:   # a reader holds the idle file, or it is damaged: load a copy instead
+        if not files.is_held_by_a_reader(exc) and files.opens(target):
             raise
     target = files.prepare_idle(warehouse_path, from_scratch, copy=True)
     return target, load.load(target, lake, tables)
@@ -73,7 +73,7 @@ def copy_is_cheaper(link: Path, lake: Path, tables: dict[str, DeltaTable], con: 
         total_dumps = max(sizes["dumps"][1], 1)
         # the runs rows it lacks at least, and the rows of the dumps it lacks in proportion
         behind += sizes["runs"][0] + sum(size for size, _ in sizes.values()) * max(total_dumps - have, 0) / total_dumps
-    return behind * CATCH_UP_BYTE_COST > current.stat().st_size
+    return behind * CATCH_UP_BYTE_COST > current.stat().st_size and files.opens(current)   # never copy damage
 
 
 def read_whole_by_idle_only(whole: set[str], current: Path, lake: Path, tables: dict[str, DeltaTable]) -> set[str]:

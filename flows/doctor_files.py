@@ -18,11 +18,12 @@ from warehouse import lake as lake_mod
 from warehouse.lake_health import first_line
 
 
-NO_DUMPS = pl.DataFrame(schema={"dump_id": pl.String, "source_path": pl.String, "reason": pl.String})
+NO_DUMPS = pl.DataFrame(schema={"dump_id": pl.String, "source_path": pl.String, "reason": pl.String,
+                                "byte_size": pl.Int64})
 
 
 def held_dumps(settings: Settings) -> pl.DataFrame:
-    return lake_mod.read_table(settings.lake, "dumps").select("dump_id", "source_path", "reason")
+    return lake_mod.read_table(settings.lake, "dumps").select("dump_id", "source_path", "reason", "byte_size")
 
 
 def check_raw(settings: Settings, held: pl.DataFrame | None, findings: Findings) -> None:
@@ -30,7 +31,12 @@ def check_raw(settings: Settings, held: pl.DataFrame | None, findings: Findings)
     dumps = NO_DUMPS if held is None else held
     metas = raw_store.raw_metas(settings.raw)
     check = raw_store.check_copies(settings.raw, copied_dump_ids(dumps), metas)
-    damaged_copies(settings, check, inbox_sources(settings, dumps, metas), findings)
+    sources = inbox_sources(settings, dumps, metas)
+    lost = {did: size for did, size in dumps.select("dump_id", "byte_size").iter_rows() if did in check.why
+            and matching_file(sources.get(did, []), did, settings.max_dump_bytes) is None}
+    for did, path in found_in_inbox(settings, lost).items():   # moved or renamed since it was read
+        sources.setdefault(did, []).insert(0, path)
+    damaged_copies(settings, check, sources, findings)
     unheld = sorted(set(metas) - set(dumps["dump_id"]) - raw_store.dropped(settings.raw)
                     - set(check.why))
     if unheld and held is not None:
@@ -53,7 +59,7 @@ def damaged_copies(settings: Settings, check: raw_store.RawCheck, sources: dict,
         else:
             findings.unrecoverable.append(did)
             findings.problems.append(Problem(
-                why + " and no inbox file holds its bytes",
+                why + f" and no file in the inbox ({settings.inbox}) holds its bytes",
                 f"the lake still holds its rows; a lake rebuild would need `--drop {did[:16]}` (its dump leaves the lake)"))
 
 
@@ -89,6 +95,23 @@ def inbox_sources(settings: Settings, dumps: pl.DataFrame, metas: dict[str, dict
     for did, path in rows:
         if did and path and (loc := storage.location(path)) not in found.setdefault(did, []):
             found[did].append(loc)
+    return found
+
+
+def found_in_inbox(settings: Settings, lost: dict[str, int]) -> dict[str, Path]:
+    """Local inbox files holding the bytes of lost copies (dump id -> its size), wherever they now
+    lie: only files of a lost copy's size (or gzipped) are read."""
+    if not lost or storage.is_url(settings.inbox) or not settings.inbox.is_dir():
+        return {}
+    sizes, found = set(lost.values()), {}
+    for path, size, _ in discover.scan_inbox(settings.inbox, 0).found:
+        if size in sizes or path.endswith(".gz"):
+            try:
+                did = dump_file.read_dump(Path(path), settings.max_dump_bytes).dump_id
+            except (dump_file.Unreadable, OSError):
+                continue
+            if did in lost:
+                found.setdefault(did, Path(path))
     return found
 
 

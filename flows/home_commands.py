@@ -28,6 +28,8 @@ def add_parsers(commands, lake_help: str) -> None:
     doctor = commands.add_parser("doctor", help="check the home: lake, raw/ copies, file index, warehouse")
     doctor.add_argument("--repair", action="store_true", help="apply the safe repairs it lists")
     doctor.add_argument("--lake", help=lake_help)
+    doctor.add_argument("--inbox", help="where --repair looks for files that hold lost raw/ copies' bytes, wherever "
+                                        "they lie in it (default: HOME/inbox)")
     doctor.add_argument("--wait", type=float, dest="lock_wait_seconds",
                         help="with --repair, if a run holds the home, wait up to this many seconds")
     history = commands.add_parser("history", help="the runs, oldest first, with each lake table's version")

@@ -2,6 +2,7 @@
 the holder dies, so a killed run never blocks the next one."""
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
 import time
@@ -30,8 +31,14 @@ def _try_lock(fd: int) -> bool:
 def _holding(path: Path, record: str, wait_seconds: float, refuse) -> None:
     """An exclusive advisory lock on path, waited for up to wait_seconds; then refuse(the holder's
     record) raises. The holder's record (its pid, and what it does) is left for the next one to name."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        if exc.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
+            raise
+        raise UserError(f"can't write the home's lock {path} ({exc.strerror}): this user can't change the home "
+                        "there. Nothing was changed; run as its owner, or give this user write access") from None
     try:
         deadline = time.monotonic() + wait_seconds
         while not _try_lock(fd):

@@ -59,8 +59,21 @@ class Settings:
                             f"character ({escape[0]} as {bytes.fromhex(escape[0][1:]).decode('latin-1')!r}), so its "
                             f"tables would go elsewhere: pass --lake (or set {ENV_PREFIX}LAKE) a folder without one")
         # absolute: the file index keys files by path, and a deployment's runs start in other folders
-        return replace(settings, home=_absolute(home), inbox=_absolute(storage.location(settings.inbox or home / "inbox")),
-                       lake=lake)
+        loaded = replace(settings, home=_absolute(home),
+                         inbox=_absolute(storage.location(settings.inbox or home / "inbox")), lake=lake)
+        loaded.refuse_files_for_folders()
+        return loaded
+
+    def refuse_files_for_folders(self) -> None:
+        """A file where the home keeps a folder would fail runs with the OS's bare error, and doctor
+        would take each copy for lost."""
+        folders = {"raw/ (the dumps' copies)": self.raw, "state/ (the file index)": self.state,
+                   "the lake": None if storage.is_url(self.lake) else Path(self.lake)}
+        for what, path in folders.items():
+            if path is not None and path.exists() and not path.is_dir():
+                raise UserError(f"{path} is a file where the home keeps {what}: nothing was changed. Move the "
+                                "file away (if it is one of yours, or a folder's backup, look into it first), "
+                                "then run the command again")
 
     @property
     def raw(self) -> Path:

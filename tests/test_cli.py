@@ -457,3 +457,15 @@ def test_a_failed_run_points_to_its_runs_row_only_when_it_wrote_one(tmp_path):
     assert "this one too" not in str(run_failure.run_failed(settings, unrecorded))
     failed = run_failure.run_failed(settings, recorded)
     assert "`profile-etl history` lists the runs, this one too" in str(failed) and failed.run_id == recorded.run_id
+
+
+@pytest.mark.parametrize("folder", ["raw", "state", "lake"])
+def test_a_file_where_the_home_keeps_a_folder_is_named_before_anything_runs(loaded_home, tmp_path, folder, capsys):
+    home = tmp_path / "home"
+    shutil.copytree(loaded_home[0] / "home", home, symlinks=True)
+    shutil.rmtree(home / folder)
+    (home / folder).write_text("not a folder")
+    for command in (["run", "--inbox", str(loaded_home[0] / "inbox")], ["doctor"], ["rebuild", "--from-raw"]):
+        assert main(["--home", str(home), *command]) == 2
+        assert f"{home / folder} is a file where the home keeps" in capsys.readouterr().err
+    assert (home / folder).read_text() == "not a folder"

@@ -1,6 +1,7 @@
 """Two runs on one home, and readers that hold the warehouse open while a run publishes."""
 from __future__ import annotations
 
+import errno
 import json
 import os
 import subprocess
@@ -185,3 +186,18 @@ def test_the_lock_message_names_what_holds_the_home(tmp_path):
         with pytest.raises(RunLocked, match=rf"another rollback \(pid {os.getpid()}\) is working on"):
             with run_lock(tmp_path / "home"):
                 pass
+
+
+def test_a_home_this_user_cant_write_is_refused_with_the_reason(tmp_path, monkeypatch):
+    """Root writes anywhere, so the lock file's open is refused as the OS refuses another user's."""
+    from store import lock
+    from store.errors import UserError
+
+    def refused(path, *args):
+        raise PermissionError(errno.EACCES, "Permission denied", str(path))
+    monkeypatch.setattr(lock.os, "open", refused)
+    with pytest.raises(UserError, match=r"can't write the home's lock .*run.lock \(Permission denied\).*Nothing was "
+                                        r"changed") as refusal:
+        with run_lock(tmp_path / "home"):
+            pass
+    assert refusal.value.exit_code == 2

@@ -74,6 +74,19 @@ def test_doctor_names_each_problem_and_repair_fixes_the_safe_ones(home, capsys, 
     assert code == 0 and out.endswith("0 problems found\n") and dumps_in_warehouse(home) == 1
 
 
+def test_repair_finds_a_lost_copys_bytes_in_a_file_moved_or_renamed_in_the_inbox(home, capsys, tmp_path):
+    did, copy = copy_of_later(home)
+    copy.unlink()
+    moved = tmp_path / "inbox" / "restored" / "from-backup.txt"
+    moved.parent.mkdir()
+    (tmp_path / "inbox" / "001_7707062aadfcc580.txt").rename(moved)
+    code, out = doctor(home, capsys, "--repair")
+    assert code == 1 and f"no file in the inbox ({home / 'inbox'}) holds its bytes" in out, out
+    code, out = doctor(home, capsys, "--repair", "--inbox", str(tmp_path / "inbox"))
+    assert code == 0 and f"repaired: copied {did[:16]} again from {moved}" in out, out
+    assert raw_store.digest(copy) == did
+
+
 def test_a_damaged_warehouse_file_is_rebuilt_from_the_lake(home, capsys):
     current = home / os.readlink(home / "warehouse.duckdb")
     truncate(current)

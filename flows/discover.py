@@ -11,6 +11,7 @@ from stat import S_ISREG
 import polars as pl
 
 from core import identity
+from core.identity import SIDECAR_SUFFIX
 from core.records import SourceFile
 from core.validate import FILE_SCHEMA
 from store import storage
@@ -18,7 +19,6 @@ from warehouse import lake
 
 DUMP_SUFFIXES = (".txt", ".txt.gz")
 IN_PROGRESS_SUFFIXES = (".part", ".tmp")
-SIDECAR_SUFFIX = ".meta.json"
 FILE_INDEX = "files.parquet"
 
 
@@ -250,12 +250,11 @@ def add_to_file_index(state: Path, files: list[pl.DataFrame],
     os.replace(tmp, path)
 
 
-SCHEME = r"^[A-Za-z][A-Za-z0-9+.-]*://"   # a listing names s3a:// objects s3://, as fsspec does
 
 
 def under(folder: storage.Location) -> pl.Expr:
     """Whether a row's path is in folder (s3 and s3a alike)."""
-    return pl.col("path").str.replace(SCHEME, "").str.starts_with(prefix_of(folder))
+    return pl.col("path").str.replace(storage.SCHEME, "").str.starts_with(prefix_of(folder))   # s3a:// as s3://
 
 
 def prefix_of(folder: storage.Location) -> str:
@@ -263,7 +262,7 @@ def prefix_of(folder: storage.Location) -> str:
 
 
 def unschemed(path: str) -> str:
-    return re.sub(SCHEME, "", path)
+    return re.sub(storage.SCHEME, "", path)
 
 
 def unrecognised(found: list[tuple[str | storage.Url, int, int]], index: pl.DataFrame, known: set[str]) -> list[SourceFile]:

@@ -15,7 +15,8 @@ from pathlib import Path
 from stat import S_ISREG
 from typing import IO, Union
 
-_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+SCHEME = r"^[A-Za-z][A-Za-z0-9+.-]*://"   # a URL's scheme: s3://, s3a://, gs://
+_SCHEME = re.compile(SCHEME)
 # Reads of remote files go in blocks of this size: a size limit is then never overshot by more than
 # a block (s3fs reads ahead 50 MB by default).
 READ_BLOCK_BYTES = 1 << 20

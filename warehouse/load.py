@@ -14,7 +14,6 @@ connection: DuckDB's own httpfs extension is not used, and must not be downloade
 from __future__ import annotations
 
 from contextlib import contextmanager
-from importlib import resources
 from pathlib import Path
 
 import duckdb
@@ -28,9 +27,8 @@ from warehouse import lake as lake_mod
 from warehouse import recovery
 from warehouse.changes import Change, loaded_versions, table_change, whole_reads_from
 from warehouse.checks import CHECKED, assert_checks_pass
-from warehouse.views import create_views, sql_literal
+from warehouse.views import SQL, create_views, sql_literal
 
-SQL = resources.files("warehouse") / "sql"
 # DuckDB can't evict the primary keys' indexes, which grow with the warehouse, so the limit
 # leaves room for them beside a load's data and the data tests.
 PUBLISH_MEMORY_LIMIT = "768MB"

@@ -10,9 +10,9 @@ from __future__ import annotations
 import polars as pl
 
 from core import identity
+from core.parse import METRICS
 from schemas.tables import REGISTRY, TABLES, polars_schema
 
-METRICS = ["h_index", "papers_reported", "papers_heading", "citations", "novelty_pct", "ai_score"]
 PAPER_FIELDS = ["title", "category", "published_on", "year_inferred", "has_code_badge", "code_url",
                 "code_host", "abstract", "authors_truncated", "tag"]
 
@@ -68,7 +68,7 @@ def mark_unusable(dumps: pl.DataFrame, loaded: pl.DataFrame) -> tuple[pl.DataFra
     """A dump with no valid entry and no metric says nothing about its profile: quarantine it (with
     a dump-level reject) rather than let an empty snapshot become the profile's latest state."""
     usable = pl.col("dump_id").is_in(loaded["dump_id"].unique().implode()) | pl.any_horizontal(
-        pl.col(m).is_not_null() for m in METRICS if m != "papers_heading")
+        pl.col(m).is_not_null() for m in METRICS)
     unusable = dumps.filter(pl.col("quarantine_reason").is_null() & ~usable).select(
         "dump_id", entry_index=pl.lit(None, pl.Int64), line_no=pl.lit(None, pl.Int64),
         reason=pl.format("nothing usable: none of its {} entries is valid and it has no metric line", "entries_found"),

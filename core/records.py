@@ -13,13 +13,12 @@ from pathlib import Path
 import polars as pl
 
 from core import identity
-from core.parse import PARSER_VERSION
+from core.parse import METRICS, PARSER_VERSION
 
 ENTRY_FIELDS = ["entry_index", "line_no", "head", "category", "date_text", "published_on",
                 "year_inferred", "has_code_badge", "title", "authors_text", "authors",
                 "authors_truncated", "tag", "abstract", "code_url", "code_host", "raw_text"]
 
-METRIC_FIELDS = ["h_index", "papers_reported", "citations", "novelty_pct", "ai_score"]
 
 MAX_TEXT = 100_000      # characters of a quarantined dump's text kept in rejects.raw_text; raw/ has it all
 
@@ -170,7 +169,7 @@ def dump_row(did: str, source: SourceFile, byte_size: int, sidecar: identity.Sid
         "captured_at": captured_at, "sidecar_owner_name": sidecar.owner_name,
         "source_url": sidecar.source_url, "parser_version": PARSER_VERSION,
         "quarantine_reason": None, "papers_heading": None, "entries_found": 0, **stamp,
-        **dict.fromkeys(METRIC_FIELDS),
+        **dict.fromkeys(METRICS),
     }
 
 

@@ -14,6 +14,7 @@ from flows.findings import Findings, Problem
 from flows.rebuild import side_folder
 from schemas.tables import TABLES
 from store import storage
+from store.errors import UserError
 from store.settings import Settings
 from warehouse import lake as lake_mod
 from warehouse import recovery
@@ -48,6 +49,10 @@ def check_lake(settings: Settings, findings: Findings) -> bool:
         damage.append(f"the lake is behind the warehouse it published ({'; '.join(lost)}): commits were lost")
     if not storage.is_url(lake) and not Path(lake).exists() and side_folder(Path(lake), "old").is_dir():
         damage.append(f"{lake.name}.old holds the lake, left by a rebuild from raw/ that was interrupted")
+    elif not storage.is_url(lake) and side_folder(Path(lake), "old").is_dir():
+        findings.notes.append(f"{lake.name}.old beside the lake: the lake a rebuild from raw/ replaced, left by one "
+                              "killed at its very end, or a folder of yours. A rebuild that replaces the lake refuses "
+                              "while it is there: look into it, then move or remove it")
     for problem in damage:
         findings.problems.append(Problem(problem, "`profile-etl rebuild --from-raw` (raw/ is the source of truth)",
                                          needs_lake_rebuild=True))
@@ -149,7 +154,10 @@ def repair(settings: Settings, findings: Findings) -> list[str]:
     if "lake" in needs and findings.unrecoverable:
         return [f"repaired: {line}" for line in done] + failed + [refused_lake_rebuild(findings.unrecoverable)]
     if "lake" in needs:
-        done += lake_from_raw(settings, Drop(()))
+        try:
+            done += lake_from_raw(settings, Drop(()))
+        except UserError as exc:   # refused before it wrote anything: the repairs before it stand
+            return [f"repaired: {line}" for line in done] + failed + [f"NOT REPAIRED: the lake: {exc}"]
     return [f"repaired: {line}" for line in done] + failed + ([repair_warehouse(settings, "lake" in needs)] if needs else [])
 
 

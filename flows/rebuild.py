@@ -234,7 +234,7 @@ def lake_swapped_in(settings: Settings, copies: list, history: pl.DataFrame) -> 
     settings.lake.rename(old)
     checkpoint("rebuild:lake-moved-aside")
     fresh.rename(settings.lake)
-    kept = side_folder(settings.lake, "replaced-" + dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ"))
+    kept = side_folder(settings.lake, "replaced-" + dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ"))
     old.rename(kept)
     return notes + [f"the lake it replaced is kept at {kept}: remove it once you no longer need it"]
 

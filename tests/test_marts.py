@@ -94,6 +94,33 @@ def test_new_papers(home, sample_text):
     assert query(home, "SELECT count(*) FROM new_papers WHERE profile_key = ?", OTHER) == [(0,)]
 
 
+@pytest.mark.parametrize("snapshots, expected", [
+    ([("x", "y"), ("y", "partial"), ("y",)], {(3, "dropped", "x")}),
+    ([("x", "y"), ("y",), ("y", "partial"), ("x", "y")], {(2, "dropped", "x"), (4, "new", "x")}),
+    ([("x", "y"), ("x", "partial"), ("x", "y")], set()),
+    ([("x",), ("x", "z", "partial"), ("x", "z")], {(2, "new", "z")}),
+    ([("x", "partial"), ("x", "y", "partial"), ("y",)], {(2, "new", "y"), (3, "dropped", "x")}),
+])
+def test_new_papers_compares_with_every_snapshot_since_the_last_without_rejects(snapshots, expected):
+    """Snapshots of one profile as the papers they list ("partial": it rejected an entry, which may
+    have been any paper it doesn't list): the mart's SQL on tables holding just what it reads."""
+    from warehouse.views import view_files
+    con = duckdb.connect()
+    con.execute("CREATE TABLE profile_snapshots (dump_id VARCHAR, profile_key VARCHAR, captured_at TIMESTAMPTZ)")
+    con.execute("CREATE TABLE dumps (dump_id VARCHAR, entries_rejected BIGINT)")
+    con.execute("CREATE TABLE listings (dump_id VARCHAR, paper_id VARCHAR)")
+    con.execute("CREATE TABLE papers AS SELECT unnest(['x', 'y', 'z']) AS paper_id, upper(paper_id) AS title")
+    for no, listed in enumerate(snapshots, start=1):
+        con.execute("INSERT INTO profile_snapshots VALUES (?, 'k', TIMESTAMPTZ '2026-01-01' + to_days(?))", [f"d{no}", no])
+        con.execute("INSERT INTO dumps VALUES (?, ?)", [f"d{no}", int("partial" in listed)])
+        con.executemany("INSERT INTO listings VALUES (?, ?)", [(f"d{no}", p) for p in listed if p != "partial"])
+    con.execute("CREATE SCHEMA staging")
+    for view in view_files():
+        if view.name in ("stg_snapshots", "new_papers"):
+            con.execute(view.sql)
+    assert set(con.execute("SELECT CAST(substr(dump_id, 2) AS INTEGER), change, paper_id FROM new_papers").fetchall()) == expected
+
+
 @pytest.mark.flow
 def test_new_papers_claims_no_change_a_partial_snapshots_rejected_entries_may_hide(run_ingest, tmp_path, sample_text):
     """Snapshot 2 rejects the entry of a paper (an impossible date) its page still lists: it is not

@@ -116,6 +116,9 @@ def test_a_rebuild_from_raw_refuses_to_replace_a_folder_that_holds_what_no_lake_
     (home / "lake" / "README.txt").unlink()
     assert main(["--home", str(home), "rebuild", "--from-raw"]) == 2
     assert "lake.old exists" in capsys.readouterr().err
+    assert main(["--home", str(home), "doctor", "--repair"]) == 1   # its other repairs are reported
+    out = capsys.readouterr().out
+    assert "NOT REPAIRED: the lake: " in out and "lake.old exists" in out and "note     lake.old beside the lake" in out
     assert sorted(p.relative_to(home) for p in home.rglob("*") if p.parent.name != "state") == [
         p for p in listing if p.name != "README.txt"]
 

@@ -91,13 +91,14 @@ def point_to(link: Path, target: Path) -> None:
 
 
 def opens(path: Path | None) -> bool:
-    """Whether DuckDB opens path as a database (read-only, as readers do); False for no file."""
+    """Whether DuckDB opens path as a database (read-only, as readers do); False for no file. A file
+    another process holds for writing, or this one under other options, is a database."""
     if path is None:
         return False
     try:
         duckdb.connect(str(path), read_only=True).close()
-    except duckdb.Error:
-        return False
+    except duckdb.Error as exc:
+        return is_held_by_a_reader(exc) or "different configuration" in str(exc)
     return True
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import graphlib
+import json
 import re
 from dataclasses import dataclass, field
 from importlib import resources
@@ -109,13 +110,25 @@ def in_creation_order(con: duckdb.DuckDBPyConnection, marts: list[ViewFile]) -> 
 
 
 def read_marts(con: duckdb.DuckDBPyConnection, view: ViewFile, marts: dict[str, ViewFile]) -> set[str]:
-    """The other marts that view's query names (DuckDB's parser; none if it can't tell, and the
-    creation then says what is wrong)."""
-    try:
-        names = con.get_table_names(view.query)
-    except duckdb.Error:
-        return set()
-    return {name.lower() for name in names} & (marts.keys() - {view.name})
+    """The other marts that view's query names, from DuckDB's parse tree (nothing is bound or read;
+    a query that doesn't parse names none, and its creation says what is wrong)."""
+    [(tree,)] = con.execute("SELECT json_serialize_sql($query)", {"query": view.query}).fetchall()
+    tables, ctes = set(), set()
+    collect_names(json.loads(tree), tables, ctes)
+    return {name.lower() for schema, name in tables if schema in ("", "main")} - {c.lower() for c in ctes} \
+        & (marts.keys() - {view.name})
+
+
+def collect_names(node, tables: set[tuple[str, str]], ctes: set[str]) -> None:
+    """The (schema, name) of each table a parse tree reads, and the names of its CTEs."""
+    if isinstance(node, dict):
+        if node.get("type") == "BASE_TABLE":
+            tables.add((node.get("schema_name", ""), node.get("table_name", "")))
+        ctes.update(entry["key"] for entry in node.get("cte_map", {}).get("map", []))
+        node = list(node.values())
+    if isinstance(node, list):
+        for child in node:
+            collect_names(child, tables, ctes)
 
 
 def create_views(con: duckdb.DuckDBPyConnection, marts_folder: Path | None = None) -> None:

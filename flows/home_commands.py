@@ -144,11 +144,11 @@ def cmd_doctor(settings: Settings, args) -> int:
 def doctor_lock(settings: Settings, repair: bool) -> ExitStack:
     """The run lock, held while checking too: a run between its lake commit and its publish would
     look like damage. A user who may only read the home checks without it."""
-    from store.lock import run_lock
+    from store.lock import HomeNotWritable, run_lock
     held = ExitStack()
     try:
         held.enter_context(run_lock(settings.home, settings.lock_wait_seconds, "doctor --repair" if repair else "doctor"))
-    except PermissionError:
+    except HomeNotWritable:
         if repair:
             raise
         print("profile-etl: note: no permission to take the home's run lock; a run working on it now may show "

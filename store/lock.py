@@ -27,6 +27,10 @@ def _try_lock(fd: int) -> bool:
         return False
 
 
+class HomeNotWritable(UserError):
+    """This user can't create or open the home's lock file (no permission, a read-only file system)."""
+
+
 @contextmanager
 def _holding(path: Path, record: str, wait_seconds: float, refuse) -> None:
     """An exclusive advisory lock on path, waited for up to wait_seconds; then refuse(the holder's
@@ -37,7 +41,7 @@ def _holding(path: Path, record: str, wait_seconds: float, refuse) -> None:
     except OSError as exc:
         if exc.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
             raise
-        raise UserError(f"can't write the home's lock {path} ({exc.strerror}): this user can't change the home "
+        raise HomeNotWritable(f"can't write the home's lock {path} ({exc.strerror}): this user can't change the home "
                         "there. Nothing was changed; run as its owner, or give this user write access") from None
     try:
         deadline = time.monotonic() + wait_seconds

@@ -22,7 +22,7 @@ from store.faults import FAIL_ENV, InjectedFault
 from tests.conftest import OTHER, SAMPLE_NAME, write_dump
 from tests.test_lake import commit
 from tests.test_pipeline import FIRST, LATER, later_snapshot, other_profile
-from tests.warehouse_state import lake_tables, same_tables, warehouse_tables
+from tests.warehouse_state import canonical, lake_tables, same_tables, warehouse_tables
 from warehouse import history, lake, maintenance, partitions, publish, recovery
 
 LATER_NAME = "001_7707062aadfcc580.txt"
@@ -337,6 +337,38 @@ def test_the_version_before_a_run_is_found_without_the_log_that_maintain_cleaned
         if int(old.name.split(".")[0]) < checkpointed:
             old.unlink()
     assert history.last_version_before(tmp_path, "runs", 12) == 11 and history.appended_at(tmp_path, "r12") == (12, 12)
+
+
+def test_maintain_vacuums_change_feed_files_past_the_retention_and_loads_go_on(copied, sample_text):
+    """Change-feed files have no tombstone, so vacuum's lite mode kept them for ever; those written
+    longer ago than the retention go, and a load that needed them reads its tables whole."""
+    home, inbox, _, _ = copied
+    changes = sorted((home / "lake").glob("*/_change_data/*.parquet"))   # the second run's update of profiles
+    maintenance.maintain(home / "lake")
+    assert changes and sorted((home / "lake").glob("*/_change_data/*.parquet")) == changes   # within the retention
+    week_ago = time.time() - (lake.RETENTION_DAYS + 1) * 86400
+    for path in changes:
+        os.utime(path, (week_ago, week_ago))
+    assert [m.table for m in maintenance.maintain(home / "lake") if m.removed] == ["profiles"]
+    assert not list((home / "lake").glob("*/_change_data/*.parquet"))
+    third_run(home, inbox, sample_text)
+    publish.publish(home / "warehouse.duckdb", home / "lake")   # the file that was a run behind
+    assert same_tables(warehouse_tables(home), lake_tables(home))
+
+
+def test_the_latest_runs_versions_still_read_after_maintains_past_the_retention(copied, monkeypatch):
+    """docs/lake.md has other engines read each table at the versions the last runs row records:
+    compaction replaces those versions' files, and vacuum keeps them however old."""
+    home, _, _, after_second = copied
+    vacuum_as_days_later(monkeypatch)
+    for _ in range(2):
+        maintenance.maintain(home / "lake")
+    versions = json.loads(history.runs_in_order(home / "lake")["lake_versions"][-1])
+    at_run = {name: canonical(lake.read_table(home / "lake", name, version)) for name, version in versions.items()
+              if name in after_second}
+    assert all(lake.open_table(home / "lake", name).version() > version for name, version in versions.items()
+               if name in ("dumps", "papers"))   # compacted since
+    assert same_tables(at_run, after_second)
 
 
 def test_maintain_and_rollback_go_on_working_after_a_rollback_and_vacuums(copied, monkeypatch, capsys):

@@ -1,7 +1,7 @@
 """Lake maintenance (SPEC §5 `maintain`; §8): split outgrown partitions, compact, checkpoint and
 vacuum each table. Vacuum keeps every file of the retention period (a reader that started earlier
-still finds its files), and the files a rollback of the latest run needs (warehouse/history.py),
-however old that run is; the log such a rollback reads is kept for delta.logRetentionDuration
+still finds its files), and the files of the latest run's versions and of those a rollback of it
+restores (warehouse/history.py), however old that run is; the log such a rollback reads is kept for delta.logRetentionDuration
 (30 days), as Delta keeps it.
 """
 from __future__ import annotations
@@ -36,7 +36,7 @@ class Maintained:
     table: str
     compacted: int   # small files compaction replaced
     written: int     # files it wrote in their place
-    removed: int     # files vacuum deleted (replaced longer ago than the retention)
+    removed: int     # files vacuum deleted (replaced, or change-feed files written, longer ago than the retention)
     files: int       # data files the table holds now
     split: int = 0   # hex digits of the key its partitions were split to (0: not split)
 
@@ -54,24 +54,27 @@ def maintain(lake: storage.Location, retention_days: int = lake_mod.RETENTION_DA
         raise UserError(f"--retention-days {retention_days} is more than {MAX_RETENTION_DAYS} (100 years)")
     require_lake(lake)
     recovery.recover(lake, guard)   # a dead run's commits are undone, not compacted into the tables
-    keep, committed = rollback_keeps(lake), lake_mod.run_of(lake_mod.open_table(lake, "runs"))
-    return [maintain_table(lake, name, retention_days, keep.get(name), committed) for name in TABLES]
+    keep, committed = kept_versions(lake), lake_mod.run_of(lake_mod.open_table(lake, "runs"))
+    return [maintain_table(lake, name, retention_days, keep.get(name, []), committed) for name in TABLES]
 
 
-def rollback_keeps(lake: storage.Location) -> dict[str, int]:
-    """The versions a rollback of the latest run restores, which vacuum keeps: runs may be rarer than
-    the retention period, and the latest run is the one most likely to need undoing."""
+def kept_versions(lake: storage.Location) -> dict[str, list[int]]:
+    """The versions vacuum keeps whatever their age, since runs may be rarer than the retention
+    period: those a rollback of the latest run restores (the run most likely to need undoing), and
+    those the latest runs row records, at which docs/lake.md has other engines read."""
     runs = runs_in_order(lake)
     if runs.is_empty():
         return {}
     try:
-        return restore_targets(lake, runs, runs["run_id"][-1])
-    # before a rebuild from raw/, or its log is gone: nothing to keep, and maintenance goes on
+        rollback = restore_targets(lake, runs, runs["run_id"][-1])
+    # before a rebuild from raw/, or its log is gone: nothing to keep for it, and maintenance goes on
     except (UserError, DeltaError, OSError, LookupError):
-        return {}
+        rollback = {}
+    recorded = lake_mod.recorded_versions(runs) or {}
+    return {name: sorted({v for v in (rollback.get(name), recorded.get(name)) if v is not None}) for name in TABLES}
 
 
-def maintain_table(lake: storage.Location, name: str, retention_days: int, keep: int | None,
+def maintain_table(lake: storage.Location, name: str, retention_days: int, keep: list[int],
                    committed: int) -> Maintained:
     """Compact, then checkpoint: readers start from the checkpoint instead of replaying every commit,
     and the log cleanup only removes log files older than one. Vacuum enforces the retention too, a
@@ -85,8 +88,9 @@ def maintain_table(lake: storage.Location, name: str, retention_days: int, keep:
         table = lake_mod.open_table(lake, name)
     metrics = table.optimize.compact()
     table.create_checkpoint()
+    # full: the change feed's files (never tombstoned) and a dead write's go too once past the retention
     removed = table.vacuum(retention_hours=retention_days * 24, dry_run=False, enforce_retention_duration=True,
-                           keep_versions=[keep] if keep is not None else None)
+                           keep_versions=keep or None, full=True)
     # Log files older than delta.logRetentionDuration (30 days by default) and before the
     # checkpoint go, as delta-rs's own post-commit cleanup does: opening a table lists fewer files.
     table.cleanup_metadata()

@@ -107,7 +107,12 @@ def check_warehouse(settings: Settings, findings: Findings) -> None:
         rebuild.what = f"the warehouse {settings.warehouse} can't be read ({first_line(exc)})"
         findings.problems.append(rebuild)
         return
-    behind = stale_tables(settings, loaded)
+    behind, unknown = stale_tables(settings, loaded)
+    if unknown:
+        findings.notes.append(
+            f"the warehouse holds {', '.join(unknown)}; the lake's log no longer shows the commits after those "
+            "versions (cleaned after 30 days): if they were maintenance only, as when no run came since, the "
+            "warehouse is current; `profile-etl rebuild` makes sure, and so does the next run")
     if behind:
         rebuild.what = f"the warehouse is behind the lake ({'; '.join(behind)})"
         findings.problems.append(rebuild)
@@ -115,11 +120,12 @@ def check_warehouse(settings: Settings, findings: Findings) -> None:
         findings.checked.append("warehouse: at the lake's versions (or behind by maintenance commits only)")
 
 
-def stale_tables(settings: Settings, loaded: dict[str, tuple[str, int]]) -> list[str]:
+def stale_tables(settings: Settings, loaded: dict[str, tuple[str, int]]) -> tuple[list[str], list[str]]:
     """The tables the warehouse holds at other versions than the lake's committed ones: behind, or
-    loaded from a lake since rebuilt (another table id). Ahead of the lake is check_lake's."""
+    loaded from a lake since rebuilt (another table id), and those whose log no longer tells whether
+    the commits since the version it holds changed rows. Ahead of the lake is check_lake's."""
     tables = lake_mod.open_all(settings.lake)
-    stale = []
+    stale, unknown = [], []
     for name, version in recovery.target_versions(settings.lake, tables).items():
         table_id, held = loaded.get(name, (None, None))
         if held is None:
@@ -127,8 +133,9 @@ def stale_tables(settings: Settings, loaded: dict[str, tuple[str, int]]) -> list
         elif table_id != tables[name].metadata().id:
             stale.append(f"{name} loaded from a lake since rebuilt")
         elif held < version and recovery.latest_with_rows_of(tables[name], held) < version:   # else: the same rows
-            stale.append(f"{name} at version {held} of {version}")
-    return stale
+            log_shows = {c["version"] for c in tables[name].history(limit=version - held)}
+            (stale if held + 1 in log_shows else unknown).append(f"{name} at version {held} of {version}")
+    return stale, unknown
 
 
 def rebuild_warehouse(settings: Settings) -> str:

@@ -259,6 +259,7 @@ def test_maintain_cleans_up_old_log_files_and_keeps_the_run_tags(copied):
     assert same_tables(warehouse_tables(home), second_tables)
     with pytest.raises(UserError, match=r"state before run .*The lake is as it was.* log for 30 days"):
         history.rollback(lake_dir, lake_run_ids(home)[-1])
+    maintenance.maintain(lake_dir)   # the latest run's versions, which it keeps, are past the log too
     assert same_tables(lake_tables(home), second_tables)
 
 

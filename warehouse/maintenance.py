@@ -71,7 +71,17 @@ def kept_versions(lake: storage.Location) -> dict[str, list[int]]:
     except (UserError, DeltaError, OSError, LookupError):
         rollback = {}
     recorded = lake_mod.recorded_versions(runs) or {}
-    return {name: sorted({v for v in (rollback.get(name), recorded.get(name)) if v is not None}) for name in TABLES}
+    return {name: [v for v in sorted({rollback.get(name), recorded.get(name)} - {None}) if still_logged(lake, name, v)]
+            for name in TABLES}
+
+
+def still_logged(lake: storage.Location, name: str, version: int) -> bool:
+    """Does the table's log still find that version? (Past delta.logRetentionDuration it is cleaned,
+    and vacuum refuses to keep a version it can't load.)"""
+    try:
+        return lake_mod.open_table(lake, name, version) is not None
+    except (DeltaError, OSError):
+        return False
 
 
 def maintain_table(lake: storage.Location, name: str, retention_days: int, keep: list[int],

@@ -332,3 +332,23 @@ def test_listing_relations_reports_a_damaged_file_rather_than_a_mart_that_fails(
             handle.write(b"\xff" * 64)
     with duckdb.connect(str(path), read_only=True) as con, pytest.raises(duckdb.Error, match="Corrupt database file"):
         catalog.relations(con)
+
+
+def test_a_warehouse_file_another_process_writes_is_a_database_and_an_empty_one_is_not(tmp_path):
+    """A BI tool holding the current file for writing must not make a publish take it for damage (and
+    load the whole lake instead of copying it)."""
+    import subprocess
+    import sys
+    path = tmp_path / "w.duckdb"
+    duckdb.connect(str(path)).execute("CREATE TABLE t AS SELECT 1 AS n").close()
+    holder = subprocess.Popen([sys.executable, "-c", f"import duckdb, sys; c = duckdb.connect({str(path)!r}); "
+                               "print('held', flush=True); sys.stdin.read()"],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        assert files.opens(path)
+    finally:
+        holder.stdin.close()
+        holder.wait(timeout=30)
+    (tmp_path / "empty.duckdb").write_bytes(b"")
+    assert not files.opens(tmp_path / "empty.duckdb") and not files.opens(None)

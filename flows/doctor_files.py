@@ -31,12 +31,7 @@ def check_raw(settings: Settings, held: pl.DataFrame | None, findings: Findings)
     dumps = NO_DUMPS if held is None else held
     metas = raw_store.raw_metas(settings.raw)
     check = raw_store.check_copies(settings.raw, copied_dump_ids(dumps), metas)
-    sources = inbox_sources(settings, dumps, metas)
-    lost = {did: size for did, size in dumps.select("dump_id", "byte_size").iter_rows() if did in check.why
-            and matching_file(sources.get(did, []), did, settings.max_dump_bytes) is None}
-    for did, path in found_in_inbox(settings, lost).items():   # moved or renamed since it was read
-        sources.setdefault(did, []).insert(0, path)
-    damaged_copies(settings, check, sources, findings)
+    damaged_copies(settings, check, copy_sources(settings, check, dumps, metas), findings)
     unheld = sorted(set(metas) - set(dumps["dump_id"]) - raw_store.dropped(settings.raw)
                     - set(check.why))
     if unheld and held is not None:
@@ -49,10 +44,23 @@ def check_raw(settings: Settings, held: pl.DataFrame | None, findings: Findings)
         findings.checked.append(f"raw/: {check.copies} copies, each matching its hash, none missing")
 
 
-def damaged_copies(settings: Settings, check: raw_store.RawCheck, sources: dict, findings: Findings) -> None:
+def copy_sources(settings: Settings, check: raw_store.RawCheck, dumps: pl.DataFrame,
+                 metas: dict[str, dict]) -> dict[str, storage.Location]:
+    """A file holding the bytes of each missing or corrupt copy: where the dump was read, else any
+    file of the inbox (moved or renamed since)."""
+    sources = inbox_sources(settings, dumps, metas)
+    found = {did: path for did in check.why
+             if (path := matching_file(sources.get(did, []), did, settings.max_dump_bytes)) is not None}
+    lost = {did: size for did, size in dumps.select("dump_id", "byte_size").iter_rows()
+            if did in check.why and did not in found}
+    return found | found_in_inbox(settings, lost)
+
+
+def damaged_copies(settings: Settings, check: raw_store.RawCheck, sources: dict[str, storage.Location],
+                   findings: Findings) -> None:
     """Each missing or corrupt copy: copied again from an inbox file that holds its bytes, else unrecoverable."""
     for did, why in check.damaged().items():
-        source = matching_file(sources.get(did, []), did, settings.max_dump_bytes)
+        source = sources.get(did)
         if source is not None:
             findings.problems.append(Problem(why, f"copy it again from {source}",
                                              fix=recopy(settings.raw, did, source, check.corrupt.get(did))))

@@ -236,7 +236,7 @@ def add_to_file_index(state: Path, files: list[pl.DataFrame],
     path = state / FILE_INDEX
     old = [pl.read_parquet(path)] if path.exists() else []
     rows = pl.concat([*old, *files], how="vertical_relaxed").cast(dict(FILE_SCHEMA))
-    index = rows.unique(["path", "size", "mtime_ns"], keep="last", maintain_order=True)
+    index = rows.unique(["path", "size", "mtime_ns"], keep="last", maintain_order=True).filter(absolute())
     raw_in_inbox = raw is not None and listed is not None and prefix_of(raw).startswith(prefix_of(listed[0]))
     if raw is not None and not raw_in_inbox:
         index = index.filter(~under(raw))
@@ -250,6 +250,10 @@ def add_to_file_index(state: Path, files: list[pl.DataFrame],
     os.replace(tmp, path)
 
 
+def absolute() -> pl.Expr:
+    """Whether a row's path is absolute or a URL: an older version indexed an inbox given relative
+    as it was given, rows no listing matches now (inboxes are made absolute)."""
+    return pl.col("path").str.starts_with("/") | pl.col("path").str.contains(storage.SCHEME)
 
 
 def under(folder: storage.Location) -> pl.Expr:

@@ -149,6 +149,17 @@ def test_the_file_index_keeps_only_files_the_run_listed_as_indexed(tmp_path):
     assert index.filter(pl.col("path").str.ends_with("000_b.txt"))["size"].to_list() == [(inbox / "000_b.txt").stat().st_size]
 
 
+def test_relative_rows_an_older_version_indexed_leave_the_index(tmp_path):
+    """An older version indexed an inbox given relative (`--inbox my-dumps`) by relative paths, which
+    no listing of today's absolute inboxes matches: the next write drops them."""
+    from flows.discover import FILE_INDEX, add_to_file_index, read_file_index
+    old = pl.DataFrame([("inbox/a.txt", 1, 1, "id-a"), ("s3://bucket/b.txt", 1, 1, "id-b")], schema=FILE_SCHEMA, orient="row")
+    old.write_parquet(tmp_path / FILE_INDEX)
+    new = pl.DataFrame([(str(tmp_path / "inbox" / "a.txt"), 1, 1, "id-a")], schema=FILE_SCHEMA, orient="row")
+    add_to_file_index(tmp_path, [new], (tmp_path / "inbox", new.drop("dump_id")))
+    assert sorted(read_file_index(tmp_path)["path"]) == sorted(["s3://bucket/b.txt", str(tmp_path / "inbox" / "a.txt")])
+
+
 def test_the_file_index_of_an_s3a_inbox_prunes_the_rows_listed_as_s3(tmp_path):
     """A listing names the objects of an s3a:// inbox s3:// (as fsspec does): they are still its rows."""
     from flows.discover import add_to_file_index, read_file_index

@@ -1,8 +1,8 @@
 """Waiting on task runs that run on a Dask cluster (`--dask-address`). A cluster that has lost every
 worker keeps them queued for ever while the run holds the home's lock, so every later run would
 wait too: a run fails instead once the cluster has had no running worker for a while
-(PROFILE_ETL_DASK_NO_WORKERS_SECONDS), and a failed or interrupted run cancels the task runs that
-haven't started, so that none starts writing after it.
+(PROFILE_ETL_DASK_NO_WORKERS_SECONDS). A failed or interrupted run, local or on a cluster, cancels
+the task runs that haven't started, so that none starts writing after it.
 """
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import sys
 import time
 
 from prefect.context import FlowRunContext
-from prefect.futures import PrefectFuture, wait
+from prefect.futures import PrefectFuture, PrefectWrappedFuture, wait
 
 POLL_SECONDS = 5.0
 
@@ -40,11 +40,19 @@ class ClusterWatch:
         return future
 
     def stop(self, futures: list[PrefectFuture]) -> None:
-        """After a failure: cancel the task runs that haven't started (on a cluster), then wait for
-        the others, so that none is still writing when the failure is recorded."""
+        """After a failure or an interrupt (a cancel from Prefect's UI is a SIGTERM): cancel the task
+        runs that haven't started, then wait for the others, so that none is still writing when the
+        failure is recorded."""
+        wait(self.cancel_unstarted(futures))
+
+    def cancel_unstarted(self, futures: list[PrefectFuture]) -> list[PrefectFuture]:
+        """Cancels the task runs still queued (on the cluster, or for the local threads); returns the
+        others. A cancelled local future is left out: Prefect's wait would raise its CancelledError."""
         if self.runner is not None:
             self.runner.client.cancel([future.wrapped_future for future in futures], force=True)
-        wait(futures)
+            return futures
+        return [future for future in futures
+                if not (isinstance(future, PrefectWrappedFuture) and future.wrapped_future.cancel())]
 
     def check(self) -> None:
         if self.running_workers():

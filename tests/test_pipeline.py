@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import threading
 
 import duckdb
 import pytest
@@ -207,3 +208,34 @@ def test_a_run_without_parameters_takes_its_settings_from_the_environment(prefec
     summary = ingest()
     assert (summary["dumps_new"], summary["dumps_quarantined"]) == (1, 1)
     assert "larger than the size limit of 100 bytes" in scalar(home, "SELECT reason FROM dumps")
+
+
+def test_a_failed_batch_cancels_the_batches_not_yet_started(prefect_harness, tmp_path, sample_text, monkeypatch):
+    """A run stopped mid-way (a failure, Ctrl-C, a cancel from Prefect's UI, which is a SIGTERM) must
+    not go on to extract every queued batch before it ends: only the batches already running finish."""
+    from flows import batch
+    from flows.cluster import ClusterWatch
+    from flows.pipeline import ingest
+    from store.faults import InjectedFault
+    inbox = tmp_path / "inbox"
+    for i in range(12):
+        write_dump(inbox, f"{i:03d}_p{i}.txt", sample_text.replace("h-index28", f"h-index{i}"), FIRST)
+    started, cancelled = [], threading.Event()
+    process, cancel_unstarted = batch.process_batch, ClusterWatch.cancel_unstarted
+
+    def fail_first_hold_others(job):
+        started.append(job.index)
+        if job.index == 0:
+            raise InjectedFault("batch 0 fails")
+        assert cancelled.wait(60), "the run never cancelled its queued batches"
+        return process(job)
+
+    def cancel_then_release(self, futures):
+        running = cancel_unstarted(self, futures)
+        cancelled.set()
+        return running
+    monkeypatch.setattr(batch, "process_batch", fail_first_hold_others)
+    monkeypatch.setattr(ClusterWatch, "cancel_unstarted", cancel_then_release)
+    with pytest.raises(InjectedFault):
+        ingest(home=tmp_path / "home", inbox=inbox, settle_seconds=0, batch_size=1)
+    assert 0 in started and len(started) <= 3, started   # batch 0 and what the two threads held

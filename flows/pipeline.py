@@ -121,11 +121,12 @@ def print_deployment_result(flow, flow_run, state) -> None:
     if flow_run.deployment_id is None:
         return
     if not state.is_completed():
-        print(f"profile-etl: scheduled run {flow_run.name} {state.type.value.lower()}: {state.message}", flush=True)
+        ended = "cancelled" if state.is_cancelling() else state.type.value.lower()   # the hook runs while cancelling
+        print(f"profile-etl: deployment run {flow_run.name} {ended}: {state.message}", flush=True)
         return
     summary = state.result(raise_on_failure=False)
     if isinstance(summary, dict) and "dumps_new" in summary:
-        print(f"profile-etl: scheduled run {flow_run.name}: {runs.describe(summary)}", flush=True)
+        print(f"profile-etl: deployment run {flow_run.name}: {runs.describe(summary)}", flush=True)
 
 
 # A thread per core for batches and merges: their heavy parts (polars, I/O) release the GIL, and a
@@ -144,7 +145,9 @@ def ingest(home: Path | None = None, inbox: Path | str | None = None, batch_size
                              max_dump_bytes=max_dump_bytes, lock_wait_seconds=lock_wait_seconds, lake=lake)
     if not storage.reachable(settings.inbox):   # an unmounted share must not look like an empty inbox
         raise UserError(f"inbox {settings.inbox} is not a folder (or its bucket doesn't exist)")
-    with run_lock(settings.home, settings.lock_wait_seconds), reusing_tables(settings.lake):
+    lock = run_lock(settings.home, settings.lock_wait_seconds, waiting=get_run_logger().info,
+                    to_queue="pass --wait SECONDS (a deployment: its lock_wait_seconds parameter)")
+    with lock, reusing_tables(settings.lake):
         started_at = dt.datetime.now(dt.timezone.utc)
         run_id = runs.new_run_id(started_at)
         seq, listed = prepare_lake(settings)

@@ -32,9 +32,10 @@ class HomeNotWritable(UserError):
 
 
 @contextmanager
-def _holding(path: Path, record: str, wait_seconds: float, refuse) -> None:
-    """An exclusive advisory lock on path, waited for up to wait_seconds; then refuse(the holder's
-    record) raises. The holder's record (its pid, and what it does) is left for the next one to name."""
+def _holding(path: Path, record: str, wait_seconds: float, refuse, waiting=None) -> None:
+    """An exclusive advisory lock on path, waited for up to wait_seconds (waiting(the holder's record)
+    told once when the wait begins); then refuse(the holder's record) raises. The holder's record
+    (its pid, and what it does) is left for the next one to name."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
@@ -44,10 +45,14 @@ def _holding(path: Path, record: str, wait_seconds: float, refuse) -> None:
         raise HomeNotWritable(f"can't write the home's lock {path} ({exc.strerror}): this user can't change the home "
                         "there. Nothing was changed; run as its owner, or give this user write access") from None
     try:
-        deadline = time.monotonic() + wait_seconds
+        deadline, told = time.monotonic() + wait_seconds, False
         while not _try_lock(fd):
+            holder = os.pread(fd, 64, 0).decode(errors="replace").strip()
             if time.monotonic() >= deadline:
-                refuse(os.pread(fd, 64, 0).decode(errors="replace").strip())
+                refuse(holder)
+            if waiting is not None and not told:
+                waiting(holder)
+                told = True
             time.sleep(POLL_SECONDS)
         os.ftruncate(fd, 0)
         os.pwrite(fd, record.encode(), 0)
@@ -56,16 +61,23 @@ def _holding(path: Path, record: str, wait_seconds: float, refuse) -> None:
         os.close(fd)
 
 
-def run_lock(home: Path, wait_seconds: float = 0.0, what: str = "run"):
+def run_lock(home: Path, wait_seconds: float = 0.0, what: str = "run", waiting=None,
+             to_queue: str = "pass --wait SECONDS"):
     """Hold the home's run lock for `what` (a run, a rollback, ...); wait up to wait_seconds for
-    its holder to finish, then give up, naming it."""
+    its holder to finish (waiting(a line naming it) told once), then give up, naming it and how
+    to queue behind it (`to_queue`)."""
     path = home / LOCK_FILE
 
-    def refuse(holder: str) -> None:
-        pid, _, command = holder.partition(" ")
-        raise RunLocked(f"another {command or 'run'} (pid {pid or 'unknown'}) is working on {home}: it "
-                        f"holds {path}. Wait for it to finish, or pass --wait SECONDS to queue behind it.")
-    return _holding(path, f"{os.getpid()} {what}", wait_seconds, refuse)
+    def holder_of(record: str) -> str:
+        pid, _, command = record.partition(" ")
+        return f"another {command or 'run'} (pid {pid or 'unknown'})"
+
+    def refuse(record: str) -> None:
+        raise RunLocked(f"{holder_of(record)} is working on {home}: it holds {path}. Wait for it to "
+                        f"finish, or {to_queue} to queue behind it.")
+    tell = None if waiting is None else (
+        lambda record: waiting(f"{holder_of(record)} is working on {home}: waiting up to {wait_seconds:.0f} s for it"))
+    return _holding(path, f"{os.getpid()} {what}", wait_seconds, refuse, tell)
 
 
 SERVE_LOCK_FILE = "serve.lock"

@@ -80,8 +80,8 @@ def test_run_while_another_holds_the_home_exits_with_a_clear_message(prefect_har
     with run_lock(home):
         blocked = run_cli(home, inbox)
         _, err = blocked.communicate(timeout=300)
-        with pytest.raises(RunLocked, match="another run"):
-            ingest(home=home, inbox=inbox, settle_seconds=0)
+        with pytest.raises(RunLocked, match="another run .*a deployment: its lock_wait_seconds parameter"):
+            ingest(home=home, inbox=inbox, settle_seconds=0)   # a deployment's run has no --wait
     assert blocked.returncode == 2
     assert f"another run (pid {os.getpid()}) is working on {home}" in err and "--wait" in err
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err   # one line, no Prefect log
@@ -186,6 +186,28 @@ def test_the_lock_message_names_what_holds_the_home(tmp_path):
         with pytest.raises(RunLocked, match=rf"another rollback \(pid {os.getpid()}\) is working on"):
             with run_lock(tmp_path / "home"):
                 pass
+
+
+def test_a_run_that_waits_for_the_lock_says_so_once(tmp_path):
+    """A deployment's run queued behind another (lock_wait_seconds, 600 by default) must not sit
+    silent in Prefect's UI for minutes."""
+    import threading
+    said, waiting, got = [], threading.Event(), []
+
+    def tell(line: str) -> None:
+        said.append(line)
+        waiting.set()
+
+    def queued() -> None:
+        with run_lock(tmp_path / "home", 600, waiting=tell):
+            got.append(True)
+    with run_lock(tmp_path / "home", what="rollback"):
+        thread = threading.Thread(target=queued)
+        thread.start()
+        assert waiting.wait(60)
+    thread.join(60)
+    assert got == [True] and said == [f"another rollback (pid {os.getpid()}) is working on {tmp_path / 'home'}: "
+                                      "waiting up to 600 s for it"]
 
 
 def test_a_home_this_user_cant_write_is_refused_with_the_reason(tmp_path, monkeypatch):

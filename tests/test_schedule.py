@@ -129,7 +129,7 @@ def test_served_flow_runs_on_its_schedule_and_loads_new_dumps(tmp_path, sample_t
     # the runs' deployment concurrency leases were kept on disk, where a restarted server finds them
     assert (tmp_path / "prefect" / "concurrency_leases").is_dir()
     lines = output.read_text()
-    assert "scheduled run" in lines and "1 loaded, 0 partial, 0 quarantined, 1 new profile;" in lines, lines
+    assert "profile-etl: deployment run " in lines and "1 loaded, 0 partial, 0 quarantined, 1 new profile;" in lines, lines
 
 
 def test_run_artifact_reads_back_through_the_client(run_ingest, tmp_path, sample_text):

@@ -100,9 +100,13 @@ def check_warehouse(settings: Settings, findings: Findings) -> None:
                 con.execute(f"SELECT sum(hash(t)) FROM {name} AS t").fetchone()
     except duckdb.Error as exc:
         if not Path(settings.warehouse).exists():
-            if lake_mod.open_table(settings.lake, "runs") is not None and recovery.target_versions(settings.lake):
+            runs_table = lake_mod.open_table(settings.lake, "runs")
+            if runs_table is not None and lake_mod.run_of(runs_table):
                 rebuild.what = f"the warehouse {settings.warehouse} is missing"
                 findings.problems.append(rebuild)
+            elif runs_table is not None:
+                findings.notes.append(f"no warehouse yet at {settings.warehouse}: no run has completed in this home "
+                                      "(the first was stopped or failed); the next run makes it")
             return
         rebuild.what = f"the warehouse {settings.warehouse} can't be read ({first_line(exc)})"
         findings.problems.append(rebuild)

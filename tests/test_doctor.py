@@ -131,6 +131,17 @@ def test_copies_of_a_failed_first_run_are_a_note(run_ingest, tmp_path, sample_te
     assert code == 0 and "note     raw/ holds 1 dumps the lake doesn't" in out, out
 
 
+def test_a_home_whose_first_run_stopped_before_its_commit_point_lacks_no_warehouse(tmp_path, capsys):
+    """A first run cancelled from Prefect's UI leaves the lake's empty tables: the next run makes the
+    warehouse, which is no problem and needs no rebuild."""
+    from warehouse import lake
+    lake.ensure_tables(tmp_path / "home" / "lake")
+    assert main(["--home", str(tmp_path / "home"), "status"]) == 2
+    assert "no run has completed in this home; run `profile-etl run` first" in capsys.readouterr().err
+    code, out = doctor(tmp_path / "home", capsys)
+    assert code == 0 and "note     no warehouse yet at" in out and "the next run makes it" in out, out
+
+
 def test_a_missing_warehouse_is_a_problem_that_a_rebuild_repairs(home, capsys):
     (home / "warehouse.duckdb").unlink()
     assert main(["--home", str(home), "status"]) == 2

@@ -270,3 +270,11 @@ def test_hostile_dump(text, captured_on):
 def test_hostile_dumps_in_one_call(dumps):
     """Many dumps through one parse_texts call: no entry, metric or problem leaks into its neighbour."""
     assert_same_as_reference(batch([text for text, _ in dumps], [captured for _, captured in dumps]))
+
+
+def test_generated_capture_times_stay_in_the_past_however_many_profiles():
+    """`make_dumps.py --profiles 5000` once dated profile k at 2026-06-01 + k hours: past 4,500 profiles
+    in the future, quarantined by a run (and more of them every hour)."""
+    latest = max(dumpgen.capture_time(k, snapshot) for k in range(20_000) for snapshot in (False, True))
+    assert latest < dt.datetime(2026, 12, 1, tzinfo=dt.timezone.utc)
+    assert dumpgen.capture_time(1) - dumpgen.capture_time(0) == dt.timedelta(hours=1)   # the cached corpora's times

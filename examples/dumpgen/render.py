@@ -6,6 +6,7 @@ import datetime as dt
 MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 CAPTURE_BASE = dt.datetime(2026, 6, 1, tzinfo=dt.timezone.utc)
 SNAPSHOT_DELAY = dt.timedelta(days=14)
+CAPTURE_SPAN_HOURS = 4000   # 2026-06-01 + 4,000 h + 14 days: before 2026-12
 
 
 def format_date(date: dt.date, show_year: bool = True) -> str:
@@ -58,6 +59,8 @@ def render_dump(profile: dict) -> str:
 
 
 def capture_time(profile_index: int, snapshot: bool = False) -> dt.datetime:
-    """Capture time of a profile's dump: 2026-06-01T00:00Z plus `profile_index` hours, and
-    14 days later for its later snapshot."""
-    return CAPTURE_BASE + dt.timedelta(hours=profile_index) + (SNAPSHOT_DELAY if snapshot else dt.timedelta())
+    """Capture time of a profile's dump: 2026-06-01T00:00Z plus `profile_index` hours (counted again
+    from 0 every 4,000 profiles, so that no corpus reaches into the future), and 14 days later for
+    its later snapshot."""
+    hours = profile_index % CAPTURE_SPAN_HOURS
+    return CAPTURE_BASE + dt.timedelta(hours=hours) + (SNAPSHOT_DELAY if snapshot else dt.timedelta())

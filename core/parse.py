@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 # 4: a garbled head in an entry's shape starts an entry; 3: a title or author name that normalises to
 # nothing is a reject; 2: heads without a blank line before
-PARSER_VERSION = "4"
+PARSER_VERSION = "5"
 
 MONTHS = {m: i for i, m in enumerate(
     ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"], start=1)}
@@ -33,12 +33,12 @@ NUMBER = r"(\d{1,3}(?:,\d{3}){1,5}|\d{1,18})"     # bounded: at most 18 digits, 
 METRIC_MAX = {"novelty_pct": 100}
 METRICS = {
     "h_index": re.compile(rf"h-index ?{NUMBER}", re.IGNORECASE),
-    "papers_reported": re.compile(rf"{NUMBER} ?papers"),
+    "papers_reported": re.compile(rf"{NUMBER} ?papers?"),   # `1paper` on a one-paper profile
     "citations": re.compile(rf"{NUMBER} ?citations", re.IGNORECASE),
     "novelty_pct": re.compile(rf"Novelty ?{NUMBER} ?%", re.IGNORECASE),
     "ai_score": re.compile(rf"AI Score ?{NUMBER}", re.IGNORECASE),
 }
-LISTING_HEADING = re.compile(rf"{NUMBER} Papers")
+LISTING_HEADING = re.compile(rf"{NUMBER} Papers?")
 URL = re.compile(r"https?://[^\s<>\"'`{}|\\^\[\]]{1,2000}")
 URL_TRAILING_PUNCTUATION = ".,;:!?)]}'\""
 CODE_HOSTS = {
@@ -153,7 +153,7 @@ def split_authors(text: str) -> tuple[list[str], bool, str | None]:
     """Visible author names, whether the list ends in ' et al.', and the ' · TAG' suffix. The line
     comes stripped, so an empty tag is a trailing ` ·` and a line of only a tag starts with `· `;
     stray commas (`A,,  , B`) make no names."""
-    text, tag = f" {text} ", None
+    text, tag = f" {SPACES.sub(' ', text)} ", None   # a no-break space or tab reads as a space, as in a head
     if TAG_SEPARATOR in text:
         text, tag = text.rsplit(TAG_SEPARATOR, 1)
         tag = tag.strip() or None

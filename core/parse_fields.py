@@ -8,8 +8,8 @@ import polars as pl
 
 from core.parse import (AUTHOR_SEPARATOR, CODE_HOSTS, ET_AL, METRIC_MAX, METRICS, MONTHS, TAG_SEPARATOR,
                         URL_TRAILING_PUNCTUATION)
-from core.rust_regex import (DIGIT_VALUE, ENTRY_HEAD_RX, LISTING_RX, METRIC_RX, TAG_RX, URL_LIMIT, URL_RUN_RX, URL_RX,
-                             WHITESPACE)
+from core.rust_regex import (DIGIT_VALUE, ENTRY_HEAD_RX, LISTING_RX, METRIC_RX, SPACES_RX, TAG_RX, URL_LIMIT,
+                             URL_RUN_RX, URL_RX, WHITESPACE)
 
 PROBLEM_TEXT_MAX = 2_000   # parse_header's cut of a problem line
 
@@ -71,8 +71,9 @@ def epoch_day(year: pl.Expr, month: str, day: str) -> pl.Expr:
 
 def author_fields(entries: pl.DataFrame) -> pl.DataFrame:
     """parse.split_authors of authors_text (stripped already): authors, authors_truncated, tag."""
-    padded = pl.concat_str(pl.lit(" "), pl.col("authors_text"), pl.lit(" "))
-    entries = entries.with_columns(names="authors_text", tag=pl.lit(None, pl.String),
+    spaced = pl.col("authors_text").str.replace_all(SPACES_RX, " ")   # a no-break space reads as a space
+    padded = pl.concat_str(pl.lit(" "), spaced, pl.lit(" "))
+    entries = entries.with_columns(names=spaced.str.strip_chars(WHITESPACE), tag=pl.lit(None, pl.String),
                                    tagged=padded.str.contains(TAG_SEPARATOR, literal=True))
     for name, group in [("names", "1"), ("tag", "2")]:
         entries = patch(entries, name, pl.col("tagged"),

@@ -278,3 +278,17 @@ def test_generated_capture_times_stay_in_the_past_however_many_profiles():
     latest = max(dumpgen.capture_time(k, snapshot) for k in range(20_000) for snapshot in (False, True))
     assert latest < dt.datetime(2026, 12, 1, tzinfo=dt.timezone.utc)
     assert dumpgen.capture_time(1) - dumpgen.capture_time(0) == dt.timedelta(hours=1)   # the cached corpora's times
+
+
+def test_a_one_paper_heading_and_no_break_spaces_in_author_lines(sample_text):
+    """`1paper` / `1 Paper` are a one-paper profile's metric and heading, not unparsable header lines
+    (which also turned off the listing's entry-shape rule); a no-break space after an author's comma
+    reads as a space, as in a head: not one merged name."""
+    one = sample_text.replace("57papers", "1paper").replace("57 Papers", "1 Paper")
+    spaced = sample_text.replace("Ruina Hu, Chen Wang", "Ruina Hu,\u00a0Chen Wang").replace(" et al.", "\u00a0et al.")
+    parsed = [parse_dump(text, dt.date(2026, 6, 1)) for text in (one, spaced)]
+    assert (parsed[0].metrics["papers_reported"], parsed[0].papers_heading, parsed[0].header_problems) == (1, 1, [])
+    [entry] = [e for e in parsed[1].entries if "Ruina Hu" in e.authors]
+    assert entry.authors[:2] == ["Ruina Hu", "Chen Wang"] and entry.authors_truncated
+    assert sum(e.authors_truncated for e in parsed[1].entries) == 43   # SPEC §2's count, et al. behind a no-break space
+    assert_same_as_reference(batch([one, spaced], [dt.date(2026, 6, 1)] * 2))

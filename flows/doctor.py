@@ -19,7 +19,7 @@ from store.settings import Settings
 from warehouse import lake as lake_mod
 from warehouse import recovery
 from warehouse.changes import loaded_versions
-from warehouse.lake_health import first_line, lake_problems
+from warehouse.lake_health import command, first_line, lake_problems
 from warehouse.load import connect
 
 
@@ -38,7 +38,7 @@ def check_lake(settings: Settings, findings: Findings) -> bool:
     lake = settings.lake
     if storage.exists(lake / lake_mod.OLD_MANIFEST):
         findings.problems.append(Problem(f"the lake at {lake} is in the format before Delta tables",
-                                         "`profile-etl rebuild --from-raw`", needs_lake_rebuild=True))
+                                         command(lake, "rebuild --from-raw"), needs_lake_rebuild=True))
         return False
     damage = lake_problems(lake)
     present = {name: table for name in TABLES if (table := safe_open(lake, name)) is not None}
@@ -54,8 +54,8 @@ def check_lake(settings: Settings, findings: Findings) -> bool:
                               "killed at its very end, or a folder of yours. A rebuild that replaces the lake refuses "
                               "while it is there: look into it, then move or remove it")
     for problem in damage:
-        findings.problems.append(Problem(problem, "`profile-etl rebuild --from-raw` (raw/ is the source of truth)",
-                                         needs_lake_rebuild=True))
+        repair = f"{command(lake, 'rebuild --from-raw')} (raw/ is the source of truth)"
+        findings.problems.append(Problem(problem, repair, needs_lake_rebuild=True))
     if not damage and (left := unfinished_commits(lake, present)):
         findings.problems.append(Problem(
             f"the lake tables {', '.join(left)} hold commits of a run or rollback that didn't finish: Delta readers "
@@ -92,7 +92,8 @@ def safe_open(lake: storage.Location, name: str):
 
 
 def check_warehouse(settings: Settings, findings: Findings) -> None:
-    rebuild = Problem("", "`profile-etl rebuild` (the warehouse from the lake)", needs_warehouse_rebuild=True)
+    rebuild = Problem("", f"{command(settings.lake, 'rebuild')} (the warehouse from the lake)",
+                      needs_warehouse_rebuild=True)
     try:
         with connect(settings.warehouse, read_only=True) as con:
             loaded = loaded_versions(con)

@@ -14,7 +14,7 @@ from store.errors import UserError
 from store.scratch import WORK
 from store.settings import Settings
 from warehouse import lake
-from warehouse.lake_health import log_problems
+from warehouse.lake_health import command, log_problems
 from warehouse.partitions import BUCKET, PARTITIONED
 from warehouse.changes import loaded_versions
 from warehouse.load import connect
@@ -58,8 +58,9 @@ def lake_guard(settings: Settings):
             refuse_missing(settings, missing, present)
         if behind := lost_commits(settings, present):
             raise UserError(f"the lake at {settings.lake} is behind the warehouse it published ({'; '.join(behind)}): "
-                            "commits of its log were deleted or lost. Nothing was written. `profile-etl doctor` "
-                            "checks the home; `profile-etl rebuild --from-raw` makes the lake again from raw/ "
+                            "commits of its log were deleted or lost. Nothing was written. "
+                            f"{command(settings.lake, 'doctor')} checks the home; "
+                            f"{command(settings.lake, 'rebuild --from-raw')} makes the lake again from raw/ "
                             "(keeping the runs history the warehouse holds)")
     return refuse
 
@@ -74,7 +75,7 @@ def refuse_missing(settings: Settings, missing: list[str], present: dict) -> Non
                     "moved or damaged, and a run would start it over and publish a warehouse without the "
                     "earlier data. Nothing was written. If the lake is elsewhere, pass --lake (or set "
                     "PROFILE_ETL_LAKE); to make it again from raw/, the source of truth: "
-                    "`profile-etl rebuild --from-raw`")
+                    f"{command(settings.lake, 'rebuild --from-raw')}")
 
 
 def lost_commits(settings: Settings, present: dict) -> list[str]:

@@ -123,15 +123,22 @@ def lake_problems(lake: storage.Location) -> list[str]:
     return [problem for name in TABLES for problem in table_problems(lake, name)]
 
 
-REPAIR = ("raw/ holds every dump: `profile-etl rebuild --from-raw` makes the lake and the warehouse again from "
-          "it (`profile-etl doctor` checks the whole home first)")
+def command(lake: storage.Location, words: str) -> str:
+    """`profile-etl WORDS`, naming a lake on object storage: without --lake the command would work on
+    the home's own lake folder."""
+    return f"`profile-etl {words}{f' --lake {lake}' if storage.is_url(lake) else ''}`"
+
+
+def repair(lake: storage.Location) -> str:
+    return (f"raw/ holds every dump: {command(lake, 'rebuild --from-raw')} makes the lake and the warehouse again "
+            f"from it ({command(lake, 'doctor')} checks the whole home first)")
 
 
 def refuse_damaged_logs(lake: storage.Location, doing: str = "the run") -> None:
     """Before a run or a rebuild reads the lake: a commit that isn't one would hide rows (log_problems)."""
     if problems := [problem for name in TABLES for problem in log_problems(lake, name)]:
         raise UserError(f"{doing} stopped: the lake at {lake} is damaged ({'; '.join(problems[:3])}). Nothing was "
-                        f"changed. {REPAIR}")
+                        f"changed. {repair(lake)}")
 
 
 def refuse_damaged(lake: storage.Location, doing: str) -> None:
@@ -142,4 +149,4 @@ def refuse_damaged(lake: storage.Location, doing: str) -> None:
         return   # the lake can't even be listed: the original failure says more
     if problems:
         shown = "; ".join(problems[:3]) + (f"; and {len(problems) - 3} more" if len(problems) > 3 else "")
-        raise UserError(f"{doing} stopped: the lake at {lake} is damaged ({shown}). Nothing was published. {REPAIR}")
+        raise UserError(f"{doing} stopped: the lake at {lake} is damaged ({shown}). Nothing was published. {repair(lake)}")

@@ -85,7 +85,7 @@ def add_reading_parsers(commands) -> None:
     describe.add_argument("name")
     commands.add_parser("check", help="run the data tests on the warehouse; exit 1 if one fails")
     validate = commands.add_parser("validate", help="parse and validate files without loading them")
-    validate.add_argument("files", nargs="+", type=Path)
+    validate.add_argument("files", nargs="+")   # Path would make s3://b/k s3:/b/k
     export = commands.add_parser("export", help="every table and mart as Parquet or CSV files")
     export.add_argument("dir", type=Path)
     export.add_argument("--format", choices=["parquet", "csv"], default="parquet")

@@ -6,6 +6,7 @@ import json
 import os
 import sys
 import time
+from pathlib import Path
 
 from core import identity
 from flows import guard, home_commands, run_failure
@@ -253,6 +254,10 @@ def cmd_status(settings: Settings, args) -> int:
 
 def cmd_validate(settings: Settings, args) -> int:
     from flows.validation import held_dump_ids, validate_files
+    if urls := [name for name in args.files if storage.is_url(name)]:
+        raise UserError(f"validate reads local files, and {urls[0]} is a URL: copy the object here first "
+                        "(a run reads an s3:// inbox itself)")
+    args.files = [Path(name) for name in args.files]
     found = validate_files(args.files, settings.max_dump_bytes, identity.key_pattern(settings.profile_key_pattern),
                            held_dump_ids(settings.lake))
     for line in found.problems:

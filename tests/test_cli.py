@@ -185,6 +185,12 @@ def test_validate_prints_line_numbered_problems(tmp_path, sample_text, capsys):
     assert f"{broken}: partial, 48 of 50 entries valid" in out
 
 
+def test_validate_of_an_s3_url_says_it_reads_local_files(tmp_path, capsys):
+    """The URL reached validate as `s3:/bucket/…` and was called no such file."""
+    assert main(["--home", str(tmp_path), "validate", "s3://bucket/inbox/000_a.txt"]) == 2
+    assert "validate reads local files, and s3://bucket/inbox/000_a.txt is a URL" in capsys.readouterr().err
+
+
 def test_validate_skips_what_a_run_would_not_read_as_a_dump(tmp_path, sample_text, capsys):
     good = write_dump(tmp_path, "good.txt", sample_text, FIRST)
     sidecar = tmp_path / "good.meta.json"

@@ -258,3 +258,23 @@ def test_doctor_repairs_raw_copies_and_the_file_index_from_an_s3_inbox(prefect_h
     assert f"repaired: copied {copy.stem[:16]} again from {inbox / SAMPLE_NAME}" in out, out
     assert copy.read_bytes() == sample_text.encode() and "made the file index again" in out
     assert run(home, inbox)["files_read"] == 0   # the object is known by its listing's size and time
+
+
+def test_credentials_from_an_aws_profile_reach_the_lake_too(prefect_harness, bucket, tmp_path, sample_text,
+                                                             monkeypatch):
+    """AWS_PROFILE (keys in ~/.aws/credentials) worked for s3fs's inbox but not for delta-rs, which
+    then asked the instance metadata service and called the new lake damaged."""
+    import s3fs
+    (tmp_path / "credentials").write_text("[team]\naws_access_key_id = testing\naws_secret_access_key = testing\n")
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "credentials"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
+    monkeypatch.setenv("AWS_PROFILE", "team")
+    monkeypatch.setattr(storage, "_BOTOCORE", {})
+    s3fs.S3FileSystem.clear_instance_cache()
+    put(bucket / "inbox" / SAMPLE_NAME, sample_text)
+    assert run(tmp_path / "home", bucket / "inbox", bucket / "lake")["dumps_loaded"] == 1
+    assert DeltaTable(lake.table_uri(bucket / "lake", "dumps"),
+                      storage_options=storage.object_store_options(bucket / "lake")).to_pyarrow_table().num_rows == 1
+    s3fs.S3FileSystem.clear_instance_cache()

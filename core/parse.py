@@ -9,7 +9,8 @@ import datetime as dt
 import re
 from dataclasses import dataclass, field
 
-# 4: a garbled head in an entry's shape starts an entry; 3: a title or author name that normalises to
+# 5: `1 Paper` / `1paper`; a no-break space in an author line reads as a space. 4: a garbled head in
+# an entry's shape starts an entry; 3: a title or author name that normalises to
 # nothing is a reject; 2: heads without a blank line before
 PARSER_VERSION = "5"
 

@@ -46,8 +46,9 @@ class ClusterWatch:
         wait(self.cancel_unstarted(futures))
 
     def cancel_unstarted(self, futures: list[PrefectFuture]) -> list[PrefectFuture]:
-        """Cancels the task runs still queued (on the cluster, or for the local threads); returns the
-        others. A cancelled local future is left out: Prefect's wait would raise its CancelledError."""
+        """Cancels the task runs still queued (on the cluster, or for the local threads); returns those
+        to wait for: on a cluster all of them, locally the others (Prefect's wait would raise a
+        cancelled local future's CancelledError)."""
         if self.runner is not None:
             self.runner.client.cancel([future.wrapped_future for future in futures], force=True)
             return futures

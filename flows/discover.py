@@ -65,12 +65,6 @@ def is_dump_name(name: str) -> bool:
     return name.endswith(DUMP_SUFFIXES) and not name.endswith(SIDECAR_SUFFIX)
 
 
-def is_sidecar_name(name: str) -> bool:
-    """`<stem>.meta.json`; one named after the whole dump file (`x.txt.meta.json`) is no sidecar, and
-    counts among the ignored files the run reports instead of passing unseen."""
-    return name.endswith(SIDECAR_SUFFIX) and not name.removesuffix(SIDECAR_SUFFIX).endswith(DUMP_SUFFIXES)
-
-
 def final_name(name: str) -> str:
     """The name a file being written under a temporary name will have."""
     return name.lstrip(".").removesuffix(".part").removesuffix(".tmp")
@@ -126,7 +120,7 @@ def _sort_file(entry: os.DirEntry, path: str, settle_seconds: float, now: float,
         elif final.endswith(SIDECAR_SUFFIX):   # a sidecar written under a temporary name
             sidecars_settling.add(final.removesuffix(SIDECAR_SUFFIX))
     elif not is_dump_name(name):
-        if not is_sidecar_name(name):
+        if not name.endswith(SIDECAR_SUFFIX):
             found.ignored.append(Path(path))
         elif _is_settling_entry(entry, settle_seconds, now):   # its dump's name sorts after it
             sidecars_settling.add(name.removesuffix(SIDECAR_SUFFIX))
@@ -198,7 +192,7 @@ def _scan_url(inbox: storage.Url, settle_seconds: float, now: float) -> Inbox:
             waiting.append(url)
         elif is_dump_name(name):
             ready.append((url, size, mtime_ns))
-        elif not is_sidecar_name(name):
+        elif not name.endswith(SIDECAR_SUFFIX):
             ignored.append(url)
         elif settling:
             sidecars_settling.add(url.removesuffix(SIDECAR_SUFFIX))

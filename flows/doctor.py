@@ -117,7 +117,7 @@ def check_warehouse(settings: Settings, findings: Findings) -> None:
         findings.notes.append(
             f"the warehouse holds {', '.join(unknown)}; the lake's log no longer shows the commits after those "
             "versions (cleaned after 30 days): if they were maintenance only, as when no run came since, the "
-            "warehouse is current; `profile-etl rebuild` makes sure, and so does the next run")
+            f"warehouse is current; {command(settings.lake, 'rebuild')} makes sure, and so does the next run")
     if behind:
         rebuild.what = f"the warehouse is behind the lake ({'; '.join(behind)})"
         findings.problems.append(rebuild)

@@ -15,7 +15,7 @@ from flows.rebuild import copied_dump_ids
 from store import dump_file, raw_store, storage
 from store.settings import Settings
 from warehouse import lake as lake_mod
-from warehouse.lake_health import first_line
+from warehouse.lake_health import command, first_line
 
 
 NO_DUMPS = pl.DataFrame(schema={"dump_id": pl.String, "source_path": pl.String, "reason": pl.String,
@@ -38,7 +38,7 @@ def check_raw(settings: Settings, held: pl.DataFrame | None, findings: Findings)
         findings.notes.append(
             f"raw/ holds {len(unheld)} dumps the lake doesn't ({some(unheld)}), from a run that failed or died "
             "after copying them, or one rolled back: the next run loads those whose inbox files are still there, "
-            "`profile-etl rebuild --from-raw` all but a rolled-back run's")
+            f"{command(settings.lake, 'rebuild --from-raw')} all but a rolled-back run's")
     unnamed = unnamed_copies(settings, set(dumps["dump_id"]), set(metas), findings)
     if not check.why and not unnamed:
         findings.checked.append(f"raw/: {check.copies} copies, each matching its hash, none missing")
@@ -78,7 +78,8 @@ def unnamed_copies(settings: Settings, held: set[str], named: set[str], findings
         findings.problems.append(Problem(
             f"no raw/meta/ file names {len(held_unnamed)} raw/ copies the lake holds ({some(held_unnamed)}): a "
             "rebuild from raw/ would refuse to lose them",
-            "restore raw/meta/ from a backup; the warehouse can still be rebuilt from the lake (`profile-etl rebuild`)"))
+            "restore raw/meta/ from a backup; the warehouse can still be rebuilt from the lake "
+            f"({command(settings.lake, 'rebuild')})"))
     unnamed = sorted(copies - named - held)
     if unnamed:
         findings.problems.append(Problem(

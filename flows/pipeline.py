@@ -145,7 +145,7 @@ def ingest(home: Path | None = None, inbox: Path | str | None = None, batch_size
                              max_dump_bytes=max_dump_bytes, lock_wait_seconds=lock_wait_seconds, lake=lake)
     if not storage.reachable(settings.inbox):   # an unmounted share must not look like an empty inbox
         raise UserError(f"inbox {settings.inbox} is not a folder (or its bucket doesn't exist)")
-    lock = run_lock(settings.home, settings.lock_wait_seconds, waiting=get_run_logger().info,
+    lock = run_lock(settings.home, settings.lock_wait_seconds, waiting=lambda line: get_run_logger().info(line),
                     to_queue="pass --wait SECONDS (a deployment: its lock_wait_seconds parameter)")
     with lock, reusing_tables(settings.lake):
         started_at = dt.datetime.now(dt.timezone.utc)

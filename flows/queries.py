@@ -17,20 +17,21 @@ from warehouse.views import query as named_query
 
 
 def open_read_only(warehouse: Path) -> duckdb.DuckDBPyConnection:
-    if not warehouse.exists():
-        if lake_has_runs(warehouse.parent / "lake"):
+    lake = warehouse.parent / "lake"
+    if not warehouse.exists() and (lake / "runs").is_dir():
+        if lake_has_runs(lake):
             raise UserError(f"no warehouse at {warehouse}, though the home has a lake: `profile-etl rebuild` "
                             "makes it again from the lake")
         raise UserError(f"no warehouse at {warehouse}: no run has completed in this home; run `profile-etl run` "
-                        "first, or pass --home")
+                        "first")
+    if not warehouse.exists():
+        raise UserError(f"no warehouse at {warehouse}: run `profile-etl run` first, or pass --home")
     return connect(warehouse, read_only=True)
 
 
 def lake_has_runs(lake: Path) -> bool:
     """Whether a run (or a rebuild) committed to the home's lake; a first run stopped before its commit
     point leaves only empty tables."""
-    if not (lake / "runs").is_dir():
-        return False
     from warehouse import lake as lake_mod   # deltalake only on this error path
     try:
         table = lake_mod.open_table(lake, "runs")

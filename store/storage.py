@@ -224,43 +224,15 @@ def object_store_options(loc: Location) -> dict[str, str] | None:
     if not is_url(loc):
         return None
     options = {"AWS_S3_ALLOW_UNSAFE_RENAME": os.environ.get("AWS_S3_ALLOW_UNSAFE_RENAME", "true")}
-    return options | _profile_options(os.environ) | _endpoint_options(os.environ)
-
-
-def _profile_options(env) -> dict[str, str]:
-    """Credentials (and region) from a profile of the AWS config files (AWS_PROFILE, ~/.aws), which
-    botocore reads for s3fs and delta-rs doesn't: without them it asks the instance's metadata."""
-    if "AWS_ACCESS_KEY_ID" in env or not (credentials := _botocore_credentials()):
-        return {}
-    frozen = credentials.get_frozen_credentials()   # refreshed by botocore when they expire
-    options = {"AWS_ACCESS_KEY_ID": frozen.access_key, "AWS_SECRET_ACCESS_KEY": frozen.secret_key}
-    if frozen.token:
-        options["AWS_SESSION_TOKEN"] = frozen.token
-    if region := _BOTOCORE["session"].get_config_variable("region"):
-        options["AWS_REGION"] = region
-    return options
-
-
-_BOTOCORE: dict = {}
-
-
-def _botocore_credentials():
-    """botocore's credential chain, resolved once a process (botocore comes with s3fs)."""
-    if "credentials" not in _BOTOCORE:
-        try:
-            import botocore.session
-        except ImportError:
-            return None
-        _BOTOCORE["session"] = botocore.session.Session()
-        _BOTOCORE["credentials"] = _BOTOCORE["session"].get_credentials()
-    return _BOTOCORE["credentials"]
+    return options | _endpoint_options(os.environ)
 
 
 def _endpoint_options(env) -> dict[str, str]:
     options = {}
     endpoint = env.get("AWS_ENDPOINT_URL_S3") or env.get("AWS_ENDPOINT_URL")   # botocore's precedence
-    if endpoint:
+    if endpoint:   # with one, delta-rs skips the credential chain (a profile of ~/.aws) unless forced
         options["AWS_ENDPOINT_URL"] = endpoint
+        options["AWS_FORCE_CREDENTIAL_LOAD"] = env.get("AWS_FORCE_CREDENTIAL_LOAD", "true")
     if "AWS_ALLOW_HTTP" in env or (endpoint or "").lower().startswith("http://"):
         options["AWS_ALLOW_HTTP"] = env.get("AWS_ALLOW_HTTP", "true")
     if region := env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION"):

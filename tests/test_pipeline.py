@@ -215,6 +215,7 @@ def test_a_failed_batch_cancels_the_batches_not_yet_started(prefect_harness, tmp
     not go on to extract every queued batch before it ends: only the batches already running finish."""
     from flows import batch
     from flows.cluster import ClusterWatch
+    from prefect.task_runners import ThreadPoolTaskRunner
     from flows.pipeline import ingest
     from store.faults import InjectedFault
     inbox = tmp_path / "inbox"
@@ -237,5 +238,6 @@ def test_a_failed_batch_cancels_the_batches_not_yet_started(prefect_harness, tmp
     monkeypatch.setattr(batch, "process_batch", fail_first_hold_others)
     monkeypatch.setattr(ClusterWatch, "cancel_unstarted", cancel_then_release)
     with pytest.raises(InjectedFault):
-        ingest(home=tmp_path / "home", inbox=inbox, settle_seconds=0, batch_size=1)
+        ingest.with_options(task_runner=ThreadPoolTaskRunner(max_workers=2))(
+            home=tmp_path / "home", inbox=inbox, settle_seconds=0, batch_size=1)
     assert 0 in started and len(started) <= 3, started   # batch 0 and what the two threads held

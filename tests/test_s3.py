@@ -271,7 +271,6 @@ def test_credentials_from_an_aws_profile_reach_the_lake_too(prefect_harness, buc
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "credentials"))
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
     monkeypatch.setenv("AWS_PROFILE", "team")
-    monkeypatch.setattr(storage, "_BOTOCORE", {})
     s3fs.S3FileSystem.clear_instance_cache()
     put(bucket / "inbox" / SAMPLE_NAME, sample_text)
     assert run(tmp_path / "home", bucket / "inbox", bucket / "lake")["dumps_loaded"] == 1

@@ -140,7 +140,7 @@ def test_a_dask_run_without_a_lasting_prefect_server_is_refused(monkeypatch, tmp
 
 def test_object_store_options_come_from_the_aws_variables(monkeypatch, tmp_path):
     for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_ALLOW_HTTP", "AWS_REGION", "AWS_DEFAULT_REGION",
-                 "AWS_S3_ALLOW_UNSAFE_RENAME"):
+                 "AWS_S3_ALLOW_UNSAFE_RENAME", "AWS_FORCE_CREDENTIAL_LOAD"):
         monkeypatch.delenv(name, raising=False)
     url = storage.Url("s3://bucket/lake")
     assert storage.object_store_options(tmp_path / "lake") is None                       # a local lake needs none
@@ -148,11 +148,13 @@ def test_object_store_options_come_from_the_aws_variables(monkeypatch, tmp_path)
     monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
     monkeypatch.setenv("AWS_ENDPOINT_URL", "https://s3.example.com")
     assert storage.object_store_options(url) == {"AWS_S3_ALLOW_UNSAFE_RENAME": "true", "AWS_REGION": "eu-west-1",
-                                         "AWS_ENDPOINT_URL": "https://s3.example.com"}   # https: no plain http
+                                         "AWS_ENDPOINT_URL": "https://s3.example.com",   # https: no plain http
+                                         "AWS_FORCE_CREDENTIAL_LOAD": "true"}   # a profile's keys too
     monkeypatch.setenv("AWS_REGION", "eu-central-1")                 # the AWS SDKs' order: AWS_REGION first
     monkeypatch.setenv("AWS_ENDPOINT_URL_S3", "http://127.0.0.1:9000")   # the S3 endpoint wins over the global one
     assert storage.object_store_options(url) == {"AWS_S3_ALLOW_UNSAFE_RENAME": "true", "AWS_REGION": "eu-central-1",
-                                         "AWS_ENDPOINT_URL": "http://127.0.0.1:9000", "AWS_ALLOW_HTTP": "true"}
+                                         "AWS_ENDPOINT_URL": "http://127.0.0.1:9000", "AWS_ALLOW_HTTP": "true",
+                                         "AWS_FORCE_CREDENTIAL_LOAD": "true"}
 
 
 def test_s3_without_s3fs_is_a_clear_user_error(monkeypatch, tmp_path, capsys):

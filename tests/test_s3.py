@@ -277,3 +277,18 @@ def test_credentials_from_an_aws_profile_reach_the_lake_too(prefect_harness, buc
     assert DeltaTable(lake.table_uri(bucket / "lake", "dumps"),
                       storage_options=storage.object_store_options(bucket / "lake")).to_pyarrow_table().num_rows == 1
     s3fs.S3FileSystem.clear_instance_cache()
+
+
+def test_a_lake_delta_rs_cant_reach_is_not_called_damaged(prefect_harness, bucket, tmp_path, sample_text, capsys,
+                                                          monkeypatch):
+    """AWS_ALLOW_HTTP=false against an http:// endpoint: s3fs reads the objects, delta-rs refuses. That
+    was "the lake is damaged", with a rebuild from raw/ (which fails the same way) as its repair."""
+    inbox, lake_dir, home = bucket / "inbox", bucket / "lake", tmp_path / "home"
+    put(inbox / SAMPLE_NAME, sample_text)
+    run(home, inbox, lake_dir)
+    monkeypatch.setenv("AWS_ALLOW_HTTP", "false")
+    assert main(["--home", str(home), "run", "--inbox", inbox, "--lake", lake_dir, "--settle-seconds", "0"]) == 2
+    err = capsys.readouterr().err
+    assert f"delta-rs can't reach the lake at {lake_dir}" in err and "damaged" not in err, err
+    assert main(["--home", str(home), "doctor", "--lake", lake_dir]) == 2
+    assert "delta-rs can't reach the lake" in capsys.readouterr().err

@@ -94,6 +94,7 @@ def table_problems(lake: storage.Location, name: str) -> list[str]:
     except TableNotFoundError:
         return []
     except Exception as exc:
+        refuse_unreachable(lake, exc)
         return [f"lake table {name}: its log ({name}/_delta_log) can't be read: {first_line(exc)}"]
     if storage.is_url(lake):
         return missing_objects(lake, name, table)
@@ -109,6 +110,15 @@ def table_problems(lake: storage.Location, name: str) -> list[str]:
         except Exception as exc:
             problems.append(f"lake table {name}: {relative} can't be read: {first_line(exc)}")
     return problems
+
+
+def refuse_unreachable(lake: storage.Location, exc: Exception) -> None:
+    """A lake on object storage that s3fs reads and delta-rs can't reach (plain http not allowed, keys
+    it doesn't find) is no damaged lake: a rebuild from raw/ would fail the same way."""
+    if storage.is_url(lake) and "Generic S3 error" in str(exc):
+        cause = re.sub(r"\x1b\[[0-9;]*m|↳", "", str(exc)).strip().splitlines()[-1].strip()   # delta-rs's innermost
+        raise UserError(f"delta-rs can't reach the lake at {lake} ({first_line(exc)}: {cause}): check the AWS_* "
+                        "variables (the keys; AWS_ALLOW_HTTP for an http:// endpoint). Nothing was changed") from None
 
 
 def missing_objects(lake: storage.Url, name: str, table: DeltaTable) -> list[str]:
@@ -145,6 +155,8 @@ def refuse_damaged(lake: storage.Location, doing: str) -> None:
     """After a failure: if the lake is damaged, say so (a UserError) instead of the failure's own text."""
     try:
         problems = lake_problems(lake)
+    except UserError:
+        raise
     except Exception:
         return   # the lake can't even be listed: the original failure says more
     if problems:

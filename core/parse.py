@@ -9,9 +9,9 @@ import datetime as dt
 import re
 from dataclasses import dataclass, field
 
-# 5: `1 Paper` / `1paper`; a no-break space in an author line reads as a space. 4: a garbled head in
-# an entry's shape starts an entry; 3: a title or author name that normalises to
-# nothing is a reject; 2: heads without a blank line before
+# 5: `1 Paper` / `1paper`; a no-break space in an author line reads as a space; CR CR LF is one line
+# break (core/records.py). 4: a garbled head in an entry's shape starts an entry; 3: a title or author
+# name that normalises to nothing is a reject; 2: heads without a blank line before
 PARSER_VERSION = "5"
 
 MONTHS = {m: i for i, m in enumerate(

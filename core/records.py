@@ -115,7 +115,8 @@ def text_column(texts: list[str | bytes]) -> pl.Series | None:
 
 
 def decode_text(raw: bytes) -> str:
-    """UTF-8, or UTF-8/16/32 with a byte-order mark; CRLF/CR become LF. Anything else is refused:
+    """UTF-8, or UTF-8/16/32 with a byte-order mark; CRLF/CR become LF (CR CR LF too, a CRLF text
+    converted again, which would otherwise double every line break). Anything else is refused:
     a wrong guess would put mojibake in the tables."""
     encoding, bom = next(((enc, len(bom)) for bom, enc in BOMS if raw.startswith(bom)), (None, 0))
     if encoding is None and b"\x00" in raw:
@@ -139,7 +140,7 @@ def decode_text(raw: bytes) -> str:
 def _newlines(text: str) -> str:
     if "\r" not in text:   # most dumps: a scan instead of two copies of the text
         return text
-    return text.replace("\r\n", "\n").replace("\r", "\n")
+    return text.replace("\r\r\n", "\n").replace("\r\n", "\n").replace("\r", "\n")
 
 
 def _lines(text: str) -> int:

@@ -290,18 +290,20 @@ def extract_and_validate(paths: list[Path], max_bytes: int = 64 << 20) -> dict[s
 
 
 def test_utf16_and_bom_crlf_sample_give_exactly_the_tables_of_utf8(tmp_path, sample_text):
-    """One sample in three encodings (with a rejected entry, so rejects are compared too), each on its own."""
+    """One sample in four encodings (with a rejected entry, so rejects are compared too), each on its own;
+    CR CR LF is a CRLF text converted again, whose doubled line breaks rejected every entry."""
     header, blocks = dumps.split(sample_text)
     blocks[4][0] = "LGFeb 30, 2024"
     text = dumps.join(header, blocks)
     variants = {"utf8": text.encode(), "utf16": text.encode("utf-16"),
-                "bom_crlf": codecs.BOM_UTF8 + text.replace("\n", "\r\n").encode()}
+                "bom_crlf": codecs.BOM_UTF8 + text.replace("\n", "\r\n").encode(),
+                "crcrlf": text.replace("\n", "\r\r\n").encode()}
     tables = {}
     for name, data in variants.items():
         path = write_dump(tmp_path / name, SAMPLE_NAME, data, CAPTURED)
         tables[name] = {t: frame.drop(IDENTITY_COLUMNS, strict=False) for t, frame in extract_and_validate([path]).items()}
     assert tables["utf8"]["dumps"]["status"].to_list() == ["partial"] and tables["utf8"]["rejects"].height == 1
     assert tables["utf8"]["papers"].height == 49 and tables["utf8"]["rejects"]["raw_text"][0].startswith("LGFeb 30")
-    for name in ("utf16", "bom_crlf"):
+    for name in ("utf16", "bom_crlf", "crcrlf"):
         for table, frame in tables["utf8"].items():
             assert tables[name][table].equals(frame), (name, table)

@@ -17,16 +17,15 @@ from warehouse.views import query as named_query
 
 
 def open_read_only(warehouse: Path) -> duckdb.DuckDBPyConnection:
+    if warehouse.exists():
+        return connect(warehouse, read_only=True)
     lake = warehouse.parent / "lake"
-    if not warehouse.exists() and (lake / "runs").is_dir():
-        if lake_has_runs(lake):
-            raise UserError(f"no warehouse at {warehouse}, though the home has a lake: `profile-etl rebuild` "
-                            "makes it again from the lake")
-        raise UserError(f"no warehouse at {warehouse}: no run has completed in this home; run `profile-etl run` "
-                        "first")
-    if not warehouse.exists():
+    if not (lake / "runs").is_dir():
         raise UserError(f"no warehouse at {warehouse}: run `profile-etl run` first, or pass --home")
-    return connect(warehouse, read_only=True)
+    if lake_has_runs(lake):
+        raise UserError(f"no warehouse at {warehouse}, though the home has a lake: `profile-etl rebuild` "
+                        "makes it again from the lake")
+    raise UserError(f"no warehouse at {warehouse}: no run has completed in this home; run `profile-etl run` first")
 
 
 def lake_has_runs(lake: Path) -> bool:

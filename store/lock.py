@@ -45,13 +45,12 @@ def _holding(path: Path, record: str, wait_seconds: float, refuse, waiting=None)
         raise HomeNotWritable(f"can't write the home's lock {path} ({exc.strerror}): this user can't change the home "
                         "there. Nothing was changed; run as its owner, or give this user write access") from None
     try:
-        deadline, told = time.monotonic() + wait_seconds, False
+        deadline, told = time.monotonic() + wait_seconds, waiting is None
         while not _try_lock(fd):
-            holder = os.pread(fd, 64, 0).decode(errors="replace").strip()
             if time.monotonic() >= deadline:
-                refuse(holder)
-            if waiting is not None and not told:
-                waiting(holder)
+                refuse(_holder(fd))
+            if not told:
+                waiting(_holder(fd))
                 told = True
             time.sleep(POLL_SECONDS)
         os.ftruncate(fd, 0)
@@ -59,6 +58,10 @@ def _holding(path: Path, record: str, wait_seconds: float, refuse, waiting=None)
         yield
     finally:
         os.close(fd)
+
+
+def _holder(fd: int) -> str:
+    return os.pread(fd, 64, 0).decode(errors="replace").strip()
 
 
 def run_lock(home: Path, wait_seconds: float = 0.0, what: str = "run", waiting=None,

@@ -161,4 +161,5 @@ def refuse_damaged(lake: storage.Location, doing: str) -> None:
         return   # the lake can't even be listed: the original failure says more
     if problems:
         shown = "; ".join(problems[:3]) + (f"; and {len(problems) - 3} more" if len(problems) > 3 else "")
-        raise UserError(f"{doing} stopped: the lake at {lake} is damaged ({shown}). Nothing was published. {repair(lake)}")
+        raise UserError(f"{doing} stopped: the lake at {lake} is damaged ({shown}). Nothing was published. "
+                        f"{repair(lake)}")

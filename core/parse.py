@@ -9,10 +9,11 @@ import datetime as dt
 import re
 from dataclasses import dataclass, field
 
+# 6: a near-head starts an entry only glued to a title; `Feb 29` without a year may be in the year before.
 # 5: `1 Paper` / `1paper`; a no-break space in an author line reads as a space; CR CR LF is one line
 # break (core/records.py). 4: a garbled head in an entry's shape starts an entry; 3: a title or author
 # name that normalises to nothing is a reject; 2: heads without a blank line before
-PARSER_VERSION = "5"
+PARSER_VERSION = "6"
 
 MONTHS = {m: i for i, m in enumerate(
     ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"], start=1)}
@@ -102,10 +103,9 @@ def resolve_date(month: int, day: int, year: int | None, captured_on: dt.date) -
     when that would put it after the capture. None for an impossible date."""
     if year is not None:
         return _safe_date(year, month, day)
-    candidate = _safe_date(captured_on.year, month, day)
-    if candidate is None or candidate <= captured_on:
-        return candidate
-    return _safe_date(captured_on.year - 1, month, day)
+    # by month and day, so that `Feb 29` captured in January of 2025 is 2024-02-29
+    in_capture_year = (month, day) <= (captured_on.month, captured_on.day)
+    return _safe_date(captured_on.year - (0 if in_capture_year else 1), month, day)
 
 
 def _safe_date(year: int, month: int, day: int) -> dt.date | None:
@@ -125,15 +125,21 @@ def starts_entry(lines: list[str], i: int, listed_from: int | None = None) -> bo
     before it); a near-head only after a blank line, where a head belongs: elsewhere a short line
     with a date in it is abstract text. So does, below the listing heading (line listed_from - 1),
     a short line with a digit after a blank one in an entry's shape (has_entry_shape): a head garbled
-    past NEAR_HEAD."""
+    past NEAR_HEAD. A near-head needs its title (has_title)."""
     head = head_text(lines[i])
     if ENTRY_HEAD.fullmatch(head):
         return True
     if i > 0 and lines[i - 1].strip():
         return False
     if NEAR_HEAD.match(head) is not None:   # `Novelty55%` too, but a metric line is header text
-        return not any(rx.fullmatch(lines[i].strip()) for rx in METRICS.values())
+        return has_title(lines, i) and not any(rx.fullmatch(lines[i].strip()) for rx in METRICS.values())
     return listed_from is not None and i >= listed_from and DIGIT.search(head) is not None and has_entry_shape(lines, i)
+
+
+def has_title(lines: list[str], i: int) -> bool:
+    """Line i glued to a next line, as a head is to its title: a short paragraph of an abstract that
+    starts with a month and a digit (`Dec 2023 preprint.`) stands alone."""
+    return i + 1 < len(lines) and bool(lines[i + 1].strip())
 
 
 def has_entry_shape(lines: list[str], i: int) -> bool:

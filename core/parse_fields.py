@@ -47,13 +47,14 @@ def head_fields(entries: pl.DataFrame) -> pl.DataFrame:
         year_inferred=pl.when(headed).then(pl.col("year").is_null()),
         has_code_badge=pl.when(headed).then(pl.col("badge").is_not_null()),
         month_no=pl.col("month").replace_strict(MONTHS, default=None, return_dtype=pl.Int64),
-        capture_day=pl.col("captured_on").cast(pl.Int64),
+        capture_month=pl.col("captured_on").dt.month().cast(pl.Int64),
+        capture_day=pl.col("captured_on").dt.day().cast(pl.Int64),
         capture_year=pl.col("captured_on").dt.year().cast(pl.Int64)), {"day_no": "day", "year_no": "year"})
-    # parse.resolve_date: without a year, the capture year, or the year before if that is after the capture
-    entries = entries.with_columns(on=epoch_day(pl.coalesce("year_no", "capture_year"), "month_no", "day_no"))
-    earlier = pl.col("year_no").is_null() & (pl.col("on") > pl.col("capture_day"))
-    return entries.with_columns(published_on=pl.when(earlier).then(
-        epoch_day(pl.col("capture_year") - 1, "month_no", "day_no")).otherwise("on").cast(pl.Int32).cast(pl.Date))
+    # parse.resolve_date: without a year, the capture year, or the year before if by month and day it is after the capture
+    month, capture_month = pl.col("month_no"), pl.col("capture_month")
+    later = (month > capture_month) | ((month == capture_month) & (pl.col("day_no") > pl.col("capture_day")))
+    year = pl.col("year_no").fill_null(pl.col("capture_year") - pl.when(later).then(1).otherwise(0))
+    return entries.with_columns(published_on=epoch_day(year, "month_no", "day_no").cast(pl.Int32).cast(pl.Date))
 
 
 def epoch_day(year: pl.Expr, month: str, day: str) -> pl.Expr:

@@ -90,7 +90,8 @@ def _starts(lines: pl.DataFrame, stripped: pl.DataFrame) -> tuple[pl.DataFrame, 
     others = heads.filter(~pl.col("head") & pl.lit(after_blank).gather(pl.col("r")))
     near = pl.col("head_text").str.contains(NEAR_HEAD_RX)
     metric = pl.any_horizontal([pl.col("stripped").str.contains(rx) for rx in METRIC_RX.values()])
-    others = others.with_columns(near=near).with_columns(head=pl.col("near") & ~metric)
+    titled = (~blank).shift(-1, fill_value=False) & ~lines["first"].shift(-1, fill_value=True)   # parse.has_title
+    others = others.with_columns(near=near).with_columns(head=pl.col("near") & ~metric & pl.lit(titled).gather(pl.col("r")))
     heads = pl.concat([heads.filter("head"), others.filter("head").drop("near"),
                        others.filter(~pl.col("near") & pl.col("head_text").str.contains(DIGIT_RX)
                                      & _entry_shaped(lines, blank, short)).drop("near")])

@@ -39,9 +39,11 @@ def test_impossible_date_has_no_date():
     assert entry.category == "LG" and entry.published_on is None
 
 
-def test_leap_day_without_year_is_in_the_capture_year_only():
+def test_leap_day_without_year_is_in_the_capture_year_or_by_month_and_day_the_year_before():
     assert resolve_date(2, 29, None, dt.date(2025, 6, 1)) is None
     assert resolve_date(2, 29, None, dt.date(2024, 6, 1)) == dt.date(2024, 2, 29)
+    assert resolve_date(2, 29, None, dt.date(2025, 1, 15)) == dt.date(2024, 2, 29)
+    assert resolve_date(2, 29, None, dt.date(2026, 1, 15)) is None
 
 
 def test_authors_et_al_and_tag():
@@ -162,6 +164,13 @@ def test_a_head_garbled_past_recognition_starts_an_entry_by_its_shape(head):
     "Comments 2023:\n12 pages, 5 figures\n\nAccepted to ICCV 2023 (oral)",    # no author line: digits, brackets
     "v2 Highlights\nOur sampler is 2x faster.\n\nAccepted at NeurIPS 2023"])
 def test_abstract_paragraphs_without_an_entrys_shape_stay_abstract_text(abstract):
+    entry, = parse_dump(one_entry(abstract=abstract), CAPTURED).entries
+    assert entry.abstract == abstract
+
+
+@pytest.mark.parametrize("abstract", ["We propose X.\n\nIn March 2024 we won.", "Dec 2023 preprint.",
+                                      "We propose X.\n\nAug 2023: v2\n\nThe end."])
+def test_a_short_dated_paragraph_without_a_title_line_stays_abstract_text(abstract):
     entry, = parse_dump(one_entry(abstract=abstract), CAPTURED).entries
     assert entry.abstract == abstract
 

@@ -292,3 +292,16 @@ def test_a_one_paper_heading_and_no_break_spaces_in_author_lines(sample_text):
     assert entry.authors[:2] == ["Ruina Hu", "Chen Wang"] and entry.authors_truncated
     assert sum(e.authors_truncated for e in parsed[1].entries) == 43   # SPEC §2's count, et al. behind a no-break space
     assert_same_as_reference(batch([one, spaced], [dt.date(2026, 6, 1)] * 2))
+
+
+def test_short_dated_paragraphs_and_leap_days_without_a_year(sample_text):
+    """A short paragraph that starts with a month and a digit, not glued to a title line, is abstract text
+    (not a garbled head); `Feb 29` without a year, captured in January of 2025, is 2024-02-29."""
+    entry = "LGFeb 29\nA Title\n\nA B\n\nWe propose X.\n\nIn March 2024 we won.\n\nDec 2023 preprint."
+    text = sample_text.replace("CVMay 29\n", entry + "\n\nCVMay 29\n", 1)
+    captured = [dt.date(2025, 1, 15), dt.date(2025, 6, 1)]
+    got = assert_same_as_reference(batch([text, text], captured))
+    leap = got.entries.filter(pl.col("head") == "LGFeb 29")
+    assert leap["published_on"].to_list() == [dt.date(2024, 2, 29), None]
+    assert leap["abstract"].to_list() == ["We propose X.\n\nIn March 2024 we won.\n\nDec 2023 preprint."] * 2
+    assert got.entries.height == 2 * 51

@@ -38,8 +38,8 @@ class Stages:
         return result
 
 
-def merge_all(lake_dir: Path, scratch: dict, seq: int) -> list:
-    jobs = [merge.TableMerge(lake_dir, name, scratch[name], seq) for name in OBSERVED_TABLES if scratch[name]]
+def merge_all(lake_dir: Path, scratch: dict, seq: int, run_id: str) -> list:
+    jobs = [merge.TableMerge(lake_dir, name, scratch[name], seq, run_id) for name in OBSERVED_TABLES if scratch[name]]
     with ThreadPoolExecutor(2) as pool:   # as the flow's two task threads
         return list(pool.map(merge.merge_table, jobs))
 
@@ -65,8 +65,8 @@ def run_stages(s: Settings, batch_threads: int = 1) -> dict[str, tuple[float, fl
     new = pl.concat([r.dumps for r in results]) if results else empty_frame(TABLES["dumps"])
     scratch = batch.scratch_files(results)
     if results:
-        timed("appends", appends.commit_appends, s.lake, seq, scratch, set())
-        timed("merges", merge_all, s.lake, scratch, seq)
+        timed("appends", appends.commit_appends, s.lake, seq, run_id, scratch, set())
+        timed("merges", merge_all, s.lake, scratch, seq, run_id)
     timed("flush", storage.flush_to_disk, s.raw, s.lake)
     timed("commit_run", lake.commit_run, s.lake, runs.run_row(run_id, started, "completed", len(plan.found.found), new), seq)
     storage.remove_tree(s.lake / WORK)

@@ -20,7 +20,7 @@ class Committed:
     unchanged: set[str] = field(default_factory=set)  # retried dumps read as before: their rows stay as they were
 
 
-def commit_appends(lake_dir: Path, seq: int, scratch: dict[str, list[Path]], retried: set[str]) -> Committed:
+def commit_appends(lake_dir: Path, seq: int, run_id: str, scratch: dict[str, list[Path]], retried: set[str]) -> Committed:
     """The batches' rows of each append table, appended in one commit per table. In a reprocessing
     run, the retried dumps' rows of dumps and rejects give way to those of their new reading (same
     dump_id, or the same source under a new one: a refused .gz), unless that reading is the old one
@@ -36,9 +36,9 @@ def commit_appends(lake_dir: Path, seq: int, scratch: dict[str, list[Path]], ret
     for name in APPEND_TABLES:
         if gone and name in REPROCESSED_TABLES:
             added[name] -= lake.read_before_run(lake_dir, name, seq).filter(pl.col("dump_id").is_in(list(gone))).height
-            lake.replace_dumps(lake_dir, name, rows[name], gone | set(rows[name]["dump_id"]), seq)
+            lake.replace_dumps(lake_dir, name, rows[name], gone | set(rows[name]["dump_id"]), seq, run_id)
         else:
-            lake.append(lake_dir, name, rows[name], seq)
+            lake.append(lake_dir, name, rows[name], seq, run_id)
     return Committed(added, unchanged)
 
 

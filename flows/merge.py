@@ -41,6 +41,7 @@ class TableMerge:
     table: str
     observed: list[Path]
     seq: int
+    by: str                 # the run id its commits carry
     emptied: bool = False   # the table was emptied by this seq (a rebuild in place): nothing stored to plan on
 
 
@@ -118,7 +119,7 @@ def merge_part(job: TableMerge, part: Part, read_once: pl.DataFrame | None = Non
     checked = TABLES[name].validate(rows, lazy=True) if name == "profiles" else rows
     with ThreadPoolExecutor(max_workers=1) as pool:   # papers' paper_authors merge beside their own commit
         authorship = pool.submit(merge_authorship, job, merged, part) if name == "papers" else None
-        retried = lake.upsert(job.lake_dir, name, changed(checked, current), job.seq,
+        retried = lake.upsert(job.lake_dir, name, changed(checked, current), job.seq, job.by,
                               new_keys_only=current.is_empty(), part=part.app_id)
         gained = {name: rows.height - held_before_run(job, name, observed[key], current, retried)}
         return gained | ({"paper_authors": authorship.result()} if authorship else {})
@@ -132,7 +133,7 @@ def merge_authorship(job: TableMerge, papers: pl.DataFrame, part: Part) -> int:
     fresh = TABLES["paper_authors"].validate(merge_paper_authors(current, papers.filter(
         pl.col("paper_id").is_in(won.implode()))), lazy=True)
     lost = current.join(fresh, on=MERGE_KEYS["paper_authors"], how="anti")
-    retried = lake.upsert(job.lake_dir, "paper_authors", changed(fresh, current), job.seq, gone=lost,
+    retried = lake.upsert(job.lake_dir, "paper_authors", changed(fresh, current), job.seq, job.by, gone=lost,
                           new_keys_only=current.is_empty(), part=part.app_id)
     return fresh.height - held_before_run(job, "paper_authors", won, current, retried)
 

@@ -78,8 +78,8 @@ def quarantined_sources(lake_dir: Path, raw_dir: Path, max_bytes: int, state: Pa
 
 
 @task(**IO_TASK)
-def commit_appends(lake_dir: Path, seq: int, scratch: dict[str, list[Path]], retried: set[str]) -> appends.Committed:
-    return appends.commit_appends(lake_dir, seq, scratch, retried)
+def commit_appends(lake_dir: Path, seq: int, run_id: str, scratch: dict[str, list[Path]], retried: set[str]) -> appends.Committed:
+    return appends.commit_appends(lake_dir, seq, run_id, scratch, retried)
 
 
 @task(**IO_TASK)
@@ -167,9 +167,9 @@ def ingest_new_dumps(settings: Settings, run_id: str, started_at: dt.datetime, r
     results = process_all(jobs, started_at, cluster)
     new_dumps = pl.concat([r.dumps for r in results]) if results else empty_frame(TABLES["dumps"])
     scratch = batch.scratch_files(results)
-    appended = commit_appends(settings.lake, seq, scratch, set(retry)) if new_dumps.height else appends.Committed(dict.fromkeys(APPEND_TABLES, 0))
+    appended = commit_appends(settings.lake, seq, run_id, scratch, set(retry)) if new_dumps.height else appends.Committed(dict.fromkeys(APPEND_TABLES, 0))
     new_dumps = new_dumps.filter(~pl.col("dump_id").is_in(list(appended.unchanged)))
-    gained = merge_run(settings.lake, seq, scratch, cluster)
+    gained = merge_run(settings.lake, seq, run_id, scratch, cluster)
     checkpoint("normalise:merged")
     row = runs.run_row(run_id, started_at, "completed", len(plan.found.found), new_dumps)
     commit_run(settings, row, seq)
@@ -215,10 +215,10 @@ def process_all(jobs: list[batch.BatchJob], started_at: dt.datetime, cluster: Cl
     return results
 
 
-def merge_run(lake_dir: Path, seq: int, scratch: dict[str, list[Path]], cluster: ClusterWatch) -> dict[str, int]:
+def merge_run(lake_dir: Path, seq: int, run_id: str, scratch: dict[str, list[Path]], cluster: ClusterWatch) -> dict[str, int]:
     """The mutable tables merge in parallel tasks (papers bring paper_authors along); returns the
     rows each gained."""
-    futures = [merge_table.submit(merge.TableMerge(lake_dir, name, scratch[name], seq))
+    futures = [merge_table.submit(merge.TableMerge(lake_dir, name, scratch[name], seq, run_id))
                for name in OBSERVED_TABLES if scratch[name]]
     try:
         cluster.wait(futures)

@@ -24,6 +24,7 @@ from warehouse import lake, recovery
 from warehouse.lake_health import first_line
 from warehouse.load import connect
 
+REBUILT_BY = "rebuild --from-raw"   # the userMetadata of its lake commits, where a run's carry its id
 REBUILD_SCRATCH = "rebuild"   # <home>/state/rebuild/: a rebuild's batches (a run's are under <lake>/_work/)
 
 
@@ -279,14 +280,14 @@ def write_tables(lake_dir: storage.Location, files: dict[str, list[Path]], histo
     dead = history.clear()
     for name in APPEND_TABLES:
         rows = scratch.read_scratch(files[name]) if files[name] else empty_frame(TABLES[name])
-        lake.overwrite(lake_dir, name, rows, seq)
+        lake.overwrite(lake_dir, name, rows, seq, REBUILT_BY)
         if name == "dumps":
             dead = dead_runs(history, rows)
     for name in MERGED_TABLES:   # emptied, then merged into as a run merges
-        lake.overwrite(lake_dir, name, empty_frame(TABLES[name]), seq)
+        lake.overwrite(lake_dir, name, empty_frame(TABLES[name]), seq, REBUILT_BY)
     for name in OBSERVED_TABLES:
         if files[name]:
-            merge.merge_table(merge.TableMerge(lake_dir, name, files[name], seq, emptied=True))
+            merge.merge_table(merge.TableMerge(lake_dir, name, files[name], seq, REBUILT_BY, emptied=True))
     storage.flush_to_disk(lake_dir)   # what the runs commit, the commit point, names is on disk first
-    lake.overwrite(lake_dir, "runs", pl.concat([history, dead]).sort("started_at") if dead.height else history, seq)
+    lake.overwrite(lake_dir, "runs", pl.concat([history, dead]).sort("started_at") if dead.height else history, seq, REBUILT_BY)
     return dead["run_id"].to_list()

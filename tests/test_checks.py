@@ -64,7 +64,7 @@ def test_a_failing_check_stops_publishing(home, tmp_path):  # noqa: F811
     listings = lake.read_table(work / "lake", "listings")
     bogus = listings.head(1).with_columns(paper_id=pl.lit("0" * 16), rank=pl.lit(999, pl.Int64))
     seq = recovery.recover(work / "lake")
-    lake.append(work / "lake", "listings", bogus, seq)
+    lake.append(work / "lake", "listings", bogus, seq, "test-run")
     lake.commit_run(work / "lake", runs.run_row("bogus-run", dt.datetime.now(dt.timezone.utc), "completed", 0,
                                                   pl.DataFrame(schema={"status": pl.String})), seq)
     before = (work / "warehouse.duckdb").read_bytes()

@@ -226,7 +226,7 @@ def test_validate_doesnt_count_a_dead_runs_dump_as_held(loaded_home, tmp_path, c
     [held] = (base / "inbox").iterdir()
     lake_dir = tmp_path / "home" / "lake"
     lake.ensure_tables(lake_dir)
-    lake.append(lake_dir, "dumps", lake.read_table(base / "home" / "lake", "dumps"), seq=1)   # and no runs row
+    lake.append(lake_dir, "dumps", lake.read_table(base / "home" / "lake", "dumps"), 1, "test-run")   # and no runs row
     assert main(["--home", str(tmp_path / "home"), "validate", str(held)]) == 0
     assert f"{held}: loaded, 50 of 50 entries valid\n" in capsys.readouterr().out
 

@@ -232,7 +232,7 @@ def test_doctor_waits_for_no_run(home, capsys):
 def test_a_lake_that_fails_the_data_tests_gets_a_message_from_rebuild_and_doctor_repair(home, capsys):
     seq = recovery.recover(home / "lake")
     bogus = lake.read_table(home / "lake", "listings").head(1).with_columns(paper_id=pl.lit("0" * 16))
-    lake.append(home / "lake", "listings", bogus, seq)
+    lake.append(home / "lake", "listings", bogus, seq, "test-run")
     lake.commit_run(home / "lake", runs.run_row("bogus-run", dt.datetime.now(dt.timezone.utc), "completed", 0,
                                                 pl.DataFrame(schema={"status": pl.String})), seq)
     assert main(["--home", str(home), "rebuild"]) == 1

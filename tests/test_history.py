@@ -98,6 +98,7 @@ def test_rollback_returns_lake_and_warehouse_to_before_the_run_and_the_next_run_
     assert same_tables(warehouse_tables(home), after_first) and same_tables(lake_tables(home), after_first)
     assert lake_run_ids(home) == warehouse_run_ids(home) == [first]
     assert recovery.target_versions(home / "lake") == lake.versions(home / "lake")   # the restores are committed
+    assert DeltaTable(str(home / "lake" / "runs")).history(1)[0]["userMetadata"] == f"rollback of {second}"
     todo = plan_run(inbox, home / "lake", home / "state", 0).todo
     assert [f.path.name for f in todo] == [LATER_NAME]   # indexed, but to a dump the lake no longer holds
 
@@ -162,7 +163,7 @@ def test_a_rollback_that_dies_part_way_is_undone(copied, monkeypatch):
     targets = history.restore_targets(lake_dir, history.runs_in_order(lake_dir), second)
     for name in TABLES:
         if name != "runs" and targets[name] != before[name]:
-            lake.open_table(lake_dir, name).restore(targets[name], commit_properties=lake.tagged(seq))
+            lake.open_table(lake_dir, name).restore(targets[name], commit_properties=lake.tagged(seq, "test-run"))
     assert recovery.target_versions(lake_dir) == before
     recovery.recover(lake_dir)
     assert same_tables(lake_tables(home), second_tables) and lake_run_ids(home) == [first, second]
@@ -289,9 +290,9 @@ def authorship(*keys: str) -> pl.DataFrame:
 
 def test_maintenance_is_due_past_a_number_of_files_beyond_one_per_partition(tmp_path):
     seq = recovery.recover(tmp_path)
-    lake.upsert(tmp_path, "paper_authors", authorship("00aa", "ff01"), seq, new_keys_only=True)
+    lake.upsert(tmp_path, "paper_authors", authorship("00aa", "ff01"), seq, "test-run", new_keys_only=True)
     assert not maintenance.maintenance_due(tmp_path, 0)   # one file in each of two buckets
-    lake.upsert(tmp_path, "paper_authors", authorship("00bb"), seq + 1, new_keys_only=True)
+    lake.upsert(tmp_path, "paper_authors", authorship("00bb"), seq + 1, "test-run", new_keys_only=True)
     commit(tmp_path, seq + 1, "r1")   # else maintain's recover would take the run's commits for a dead run's
     assert maintenance.maintenance_due(tmp_path, 0) and not maintenance.maintenance_due(tmp_path, 1)
     maintenance.maintain(tmp_path)
@@ -435,11 +436,11 @@ def undone_and_compacted(lake_dir, monkeypatch) -> None:
     """A run of two paper_authors files, then a dead run, undone and compacted by a `maintain`; from
     then on maintain vacuums as if the retention had passed."""
     seq = recovery.recover(lake_dir)
-    lake.upsert(lake_dir, "paper_authors", authorship("00aa"), seq, new_keys_only=True)
-    lake.upsert(lake_dir, "paper_authors", authorship("00ab"), seq, new_keys_only=True, part="second file")
+    lake.upsert(lake_dir, "paper_authors", authorship("00aa"), seq, "test-run", new_keys_only=True)
+    lake.upsert(lake_dir, "paper_authors", authorship("00ab"), seq, "test-run", new_keys_only=True, part="second file")
     commit(lake_dir, seq, "r1")
     dead = recovery.recover(lake_dir)
-    lake.upsert(lake_dir, "paper_authors", authorship("00bb"), dead, new_keys_only=True)   # then it died
+    lake.upsert(lake_dir, "paper_authors", authorship("00bb"), dead, "test-run", new_keys_only=True)   # then it died
     maintenance.maintain(lake_dir)   # restores, then compacts the two files
     vacuum_as_days_later(monkeypatch)
 
@@ -461,7 +462,7 @@ def test_a_second_dead_run_after_the_first_was_undone_and_vacuumed_is_undone_too
     undone_and_compacted(tmp_path, monkeypatch)
     maintenance.maintain(tmp_path)   # the version restored to loses its files
     again = recovery.recover(tmp_path)
-    lake.upsert(tmp_path, "paper_authors", authorship("00cc"), again, new_keys_only=True)   # died too
+    lake.upsert(tmp_path, "paper_authors", authorship("00cc"), again, "test-run", new_keys_only=True)   # died too
     assert recovery.recover(tmp_path) == again + 1
     target = recovery.target_versions(tmp_path)["paper_authors"]
     assert target == lake.open_table(tmp_path, "paper_authors").version()

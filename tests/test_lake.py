@@ -46,6 +46,12 @@ def readers_disagree(home) -> list[str]:
     return wrong
 
 
+def commits_by(home) -> dict[str, set[str]]:
+    """Each table's commits' `userMetadata` (what made them), as any Delta reader's history shows it."""
+    return {name: {c["userMetadata"] for c in DeltaTable(str(home / "lake" / name)).history() if "userMetadata" in c}
+            for name in TABLES}
+
+
 def with_code_link(text: str) -> str:
     """The later snapshot, in which one more existing paper's abstract names its code."""
     header, blocks = dumps.split(later_snapshot(text))
@@ -60,11 +66,13 @@ def test_delta_readers_see_the_warehouse_after_every_kind_of_run(prefect_harness
     write_dump(inbox, SAMPLE_NAME, sample_text, FIRST)
     write_dump(inbox, "000_aaaabbbbccccdddd.txt", sample_text.replace("h-index28", "h-index2"), FIRST)
     (inbox / "000_aaaabbbbccccdddd.meta.json").write_text("{broken")
-    ingest(home=home, inbox=inbox, settle_seconds=0)
+    first = ingest(home=home, inbox=inbox, settle_seconds=0)["run_id"]
     assert readers_disagree(home) == []
+    assert commits_by(home) == dict.fromkeys(TABLES, {first})   # SPEC §8: a run's commits carry its id
 
     write_dump(inbox, "001_7707062aadfcc580.txt", with_code_link(sample_text), LATER)
-    ingest(home=home, inbox=inbox, settle_seconds=0)
+    second = ingest(home=home, inbox=inbox, settle_seconds=0)["run_id"]
+    assert {name for name, by in commits_by(home).items() if second in by} >= {"dumps", "papers", "runs"}
     papers = warehouse_table(home, "papers")
     assert "https://github.com/example/linked" in papers["code_url"].to_list()   # a link added
     assert papers.filter(pl.col("title").str.starts_with("A Brand New Paper"))["has_code_badge"].to_list() == [True]
@@ -80,6 +88,7 @@ def test_delta_readers_see_the_warehouse_after_every_kind_of_run(prefect_harness
     assert [n for n in TABLES if not canonical(warehouse_table(home, n).drop("lake_versions", strict=False)).equals(before[n])] == []
     assert main(["--home", str(home), "rebuild", "--from-raw"]) == 0
     assert readers_disagree(home) == []
+    assert all("rebuild --from-raw" in by for by in commits_by(home).values())
     after = {name: canonical(warehouse_table(home, name).drop("lake_versions", strict=False)) for name in TABLES}
     assert [name for name in TABLES if not after[name].equals(before[name])] == []
     monkeypatch.setenv("PROFILE_ETL_BATCH_SIZE", "1")   # a batch per copy: merged across batches, as a run's
@@ -102,9 +111,9 @@ def test_a_reader_at_the_versions_of_the_last_runs_row_sees_the_warehouse_while_
     write_dump(inbox, SAMPLE_NAME, sample_text, FIRST)
     ingest(home=home, inbox=inbox, settle_seconds=0)
     dead = recovery.recover(home / "lake")   # a run killed after its first commits, before its runs row
-    lake.append(home / "lake", "listings", lake.read_table(home / "lake", "listings").head(3), dead)
+    lake.append(home / "lake", "listings", lake.read_table(home / "lake", "listings").head(3), dead, "test-run")
     nobody = lake.read_table(home / "lake", "authors").head(1).with_columns(author_id=pl.lit("ffffffffffffffff"))
-    lake.upsert(home / "lake", "authors", nobody, dead, new_keys_only=True)
+    lake.upsert(home / "lake", "authors", nobody, dead, "test-run", new_keys_only=True)
     latest = [name for name in TABLES if pl.read_delta(str(home / "lake" / name)).height
               != warehouse_table(home, name).height]
     assert sorted(latest) == ["authors", "listings"]
@@ -124,7 +133,7 @@ def test_the_tables_carry_the_models_descriptions_and_not_null_for_any_delta_rea
         assert fields.keys() - columns.keys() == ({partitions.BUCKET} if table.bucket_of else set())
     with pytest.raises(Exception, match="failed validation"):   # delta-rs refuses a null where the model does
         lake.append(tmp_path, "runs", lake.read_table(tmp_path, "runs").vstack(
-            pl.DataFrame([{"run_id": None}], schema=polars_schema(TABLES["runs"]))), 1)
+            pl.DataFrame([{"run_id": None}], schema=polars_schema(TABLES["runs"]))), 1, "test-run")
 
 
 def test_a_home_whose_path_has_spaces_accents_and_a_percent_sign_works(prefect_harness, tmp_path, sample_text, capsys):
@@ -155,18 +164,18 @@ def authorship(*rows: tuple[str, int, str]) -> pl.DataFrame:
 def test_a_commit_already_tagged_with_the_run_is_skipped(tmp_path):
     seq = recovery.recover(tmp_path)
     row = authorship(("00aa", 1, "a1"))
-    lake.append(tmp_path, "listings", empty_frame(TABLES["listings"]), seq)
-    lake.upsert(tmp_path, "paper_authors", row, seq, new_keys_only=True)
-    lake.upsert(tmp_path, "paper_authors", row, seq, new_keys_only=True)   # a retried task
+    lake.append(tmp_path, "listings", empty_frame(TABLES["listings"]), seq, "test-run")
+    lake.upsert(tmp_path, "paper_authors", row, seq, "test-run", new_keys_only=True)
+    lake.upsert(tmp_path, "paper_authors", row, seq, "test-run", new_keys_only=True)   # a retried task
     assert lake.read_table(tmp_path, "paper_authors").rows() == [("00aa", 1, "a1")]
     assert lake.open_table(tmp_path, "paper_authors").transaction_version(lake.APP_ID) == seq
 
 
 def test_a_merge_replaces_changed_rows_and_deletes_positions_a_paper_lost(tmp_path):
     seq = recovery.recover(tmp_path)
-    lake.upsert(tmp_path, "paper_authors", authorship(("00aa", 1, "a1"), ("00aa", 2, "a2"), ("ff01", 1, "b1")), seq,
+    lake.upsert(tmp_path, "paper_authors", authorship(("00aa", 1, "a1"), ("00aa", 2, "a2"), ("ff01", 1, "b1")), seq, "test-run",
                 new_keys_only=True)
-    lake.upsert(tmp_path, "paper_authors", authorship(("00aa", 1, "a9")), seq + 1, gone=authorship(("00aa", 2, "a2")))
+    lake.upsert(tmp_path, "paper_authors", authorship(("00aa", 1, "a9")), seq + 1, "test-run", gone=authorship(("00aa", 2, "a2")))
     assert sorted(lake.read_table(tmp_path, "paper_authors").rows()) == [("00aa", 1, "a9"), ("ff01", 1, "b1")]
     cdf = pl.from_arrow(pa.table(lake.open_table(tmp_path, "paper_authors").load_cdf(starting_version=2)))
     assert sorted(cdf["_change_type"].to_list()) == ["delete", "update_postimage", "update_preimage"]
@@ -181,7 +190,7 @@ def commit(lake_dir, seq: int, run_id: str) -> None:
 
 def test_outgrown_partitions_split_by_one_more_hex_digit_and_merges_find_their_rows_there(tmp_path, monkeypatch):
     seq = recovery.recover(tmp_path)
-    lake.upsert(tmp_path, "paper_authors", authorship(("00aa", 1, "a1"), ("00ab", 1, "b1"), ("ff01", 1, "c1")), seq,
+    lake.upsert(tmp_path, "paper_authors", authorship(("00aa", 1, "a1"), ("00ab", 1, "b1"), ("ff01", 1, "c1")), seq, "test-run",
                 new_keys_only=True)
     commit(tmp_path, seq, "r1")
     assert partitions.bucket_chars(lake.open_table(tmp_path, "paper_authors")) == 2
@@ -200,7 +209,7 @@ def test_outgrown_partitions_split_by_one_more_hex_digit_and_merges_find_their_r
     table = lake.open_table(tmp_path, "paper_authors")
     assert sorted(p[partitions.BUCKET] for p in table.partitions()) == ["00a", "ff"]   # a split part way
     # merges and reads find keys in either kind of partition, new rows go to the finer one
-    lake.upsert(tmp_path, "paper_authors", authorship(("00ab", 1, "b2"), ("ff02", 1, "d1")), seq + 1)
+    lake.upsert(tmp_path, "paper_authors", authorship(("00ab", 1, "b2"), ("ff02", 1, "d1")), seq + 1, "test-run")
     commit(tmp_path, seq + 1, "r2")
     assert sorted(p[partitions.BUCKET] for p in lake.open_table(tmp_path, "paper_authors").partitions()) == ["00a", "ff", "ff0"]
     want = [("00aa", 1, "a1"), ("00ab", 1, "b2"), ("ff01", 1, "c1"), ("ff02", 1, "d1")]
@@ -217,14 +226,14 @@ def test_outgrown_partitions_split_by_one_more_hex_digit_and_merges_find_their_r
 
 def test_a_table_a_dead_run_was_undone_in_is_split_only_after_the_next_run(tmp_path, monkeypatch):
     seq = recovery.recover(tmp_path)
-    lake.upsert(tmp_path, "paper_authors", authorship(("00aa", 1, "a1"), ("00ab", 1, "b1")), seq, new_keys_only=True)
+    lake.upsert(tmp_path, "paper_authors", authorship(("00aa", 1, "a1"), ("00ab", 1, "b1")), seq, "test-run", new_keys_only=True)
     commit(tmp_path, seq, "r1")
     dead = recovery.recover(tmp_path)
-    lake.upsert(tmp_path, "paper_authors", authorship(("00bb", 1, "c1")), dead, new_keys_only=True)
+    lake.upsert(tmp_path, "paper_authors", authorship(("00bb", 1, "c1")), dead, "test-run", new_keys_only=True)
     monkeypatch.setattr(maintenance, "SPLIT_ROWS", 1)
     assert not [m for m in maintenance.maintain(tmp_path) if m.split]   # its restore must stay its last commit
     assert recovery.recover(tmp_path) == dead + 1 and lake.read_table(tmp_path, "paper_authors").height == 2
-    lake.upsert(tmp_path, "paper_authors", authorship(("00bb", 1, "c1")), dead + 1)
+    lake.upsert(tmp_path, "paper_authors", authorship(("00bb", 1, "c1")), dead + 1, "test-run")
     commit(tmp_path, dead + 1, "r2")
     assert [(m.table, m.split) for m in maintenance.maintain(tmp_path) if m.split] == [("paper_authors", 3)]
     assert sorted(lake.read_table(tmp_path, "paper_authors")["paper_id"]) == ["00aa", "00ab", "00bb"]
@@ -232,11 +241,11 @@ def test_a_table_a_dead_run_was_undone_in_is_split_only_after_the_next_run(tmp_p
 
 def test_a_run_that_died_between_its_commits_is_not_loaded_and_is_rolled_back(tmp_path):
     seq = recovery.recover(tmp_path)
-    lake.upsert(tmp_path, "paper_authors", authorship(("00aa", 1, "a1")), seq, new_keys_only=True)
+    lake.upsert(tmp_path, "paper_authors", authorship(("00aa", 1, "a1")), seq, "test-run", new_keys_only=True)
     commit(tmp_path, seq, "r1")
     assert json.loads(lake.read_table(tmp_path, "runs")["lake_versions"][0])["paper_authors"] == 1
     dead = recovery.recover(tmp_path)
-    lake.upsert(tmp_path, "paper_authors", authorship(("00bb", 1, "b1")), dead, new_keys_only=True)
+    lake.upsert(tmp_path, "paper_authors", authorship(("00bb", 1, "b1")), dead, "test-run", new_keys_only=True)
     assert recovery.target_versions(tmp_path)["paper_authors"] == 1   # a load doesn't see the dead run
     assert recovery.recover(tmp_path) == dead + 1
     assert lake.read_table(tmp_path, "paper_authors").rows() == [("00aa", 1, "a1")]

@@ -39,7 +39,7 @@ def merged_into(lake_dir, frames: list[pl.DataFrame], work) -> pl.DataFrame:
         seq = recovery.recover(lake_dir)
         target = work / f"{day}.parquet"
         batch.write_observations(frame, "papers", target)
-        merge.merge_table(merge.TableMerge(lake_dir, "papers", [target], seq))
+        merge.merge_table(merge.TableMerge(lake_dir, "papers", [target], seq, "test-run"))
         commit(lake_dir, seq, f"run{day}")
     return lake.read_table(lake_dir, "papers").sort("paper_id")
 
@@ -55,7 +55,7 @@ def test_a_merge_in_parts_gives_the_rows_of_one_merge(tmp_path, monkeypatch):
     frames = [observations(300, "first ", 0), observations(400, "second ", 1)]
     whole = merged_into(tmp_path / "one", frames, tmp_path)
     monkeypatch.setattr(merge, "PART_BYTES", 1)   # as many parts as buckets
-    assert len(merge.plan_parts(merge.TableMerge(tmp_path / "one", "papers", [tmp_path / "1.parquet"], 9))) == 256
+    assert len(merge.plan_parts(merge.TableMerge(tmp_path / "one", "papers", [tmp_path / "1.parquet"], 9, "test-run"))) == 256
     monkeypatch.setattr(merge, "PART_BYTES", 8192)   # 4 parts
     parted = merged_into(tmp_path / "parts", frames, tmp_path)
     assert parted.equals(whole) and whole.height == 400
@@ -72,7 +72,7 @@ def test_a_retried_merge_writes_only_the_parts_that_had_not_committed(tmp_path, 
     seq = recovery.recover(tmp_path)
     target = tmp_path / "later.parquet"
     batch.write_observations(observations(300, "later ", 1), "papers", target)
-    job = merge.TableMerge(tmp_path, "papers", [target], seq)
+    job = merge.TableMerge(tmp_path, "papers", [target], seq, "test-run")
     parts = merge.plan_parts(job)
     merge.merge_part(job, parts[0])               # the run died after its first part's commit
     version = lake.open_table(tmp_path, "papers").version()
@@ -89,7 +89,7 @@ def test_a_retried_merge_counts_the_rows_its_first_try_added(tmp_path, monkeypat
     seq = recovery.recover(tmp_path)
     target = tmp_path / "more.parquet"
     batch.write_observations(observations(600, "more ", 1), "papers", target)   # the 300 and 300 new
-    job = merge.TableMerge(tmp_path, "papers", [target], seq)
+    job = merge.TableMerge(tmp_path, "papers", [target], seq, "test-run")
     first_try = merge.merge_part(job, merge.plan_parts(job)[0])   # then the task failed
     assert 0 < first_try["papers"] < 300
     assert merge.merge_table(job) == {"papers": 300, "paper_authors": 300}   # the retry
@@ -100,10 +100,10 @@ def test_a_part_that_committed_is_skipped_when_its_run_writes_it_again(tmp_path)
     seq = recovery.recover(tmp_path)
     first, second = (pl.DataFrame([("00aa", 1, a)], schema=polars_schema(TABLES["paper_authors"]), orient="row")
                      for a in ("a1", "a2"))
-    lake.upsert(tmp_path, "paper_authors", first, seq, new_keys_only=True, part="profile-etl/2.0")
-    lake.upsert(tmp_path, "paper_authors", second, seq, part="profile-etl/2.0")   # a retried part
+    lake.upsert(tmp_path, "paper_authors", first, seq, "test-run", new_keys_only=True, part="profile-etl/2.0")
+    lake.upsert(tmp_path, "paper_authors", second, seq, "test-run", part="profile-etl/2.0")   # a retried part
     assert lake.read_table(tmp_path, "paper_authors")["author_id"].to_list() == ["a1"]
-    lake.upsert(tmp_path, "paper_authors", second, seq, part="profile-etl/2.1")   # a part not yet written
+    lake.upsert(tmp_path, "paper_authors", second, seq, "test-run", part="profile-etl/2.1")   # a part not yet written
     assert lake.read_table(tmp_path, "paper_authors")["author_id"].to_list() == ["a2"]
 
 
@@ -115,7 +115,7 @@ def test_a_run_that_died_between_two_parts_is_rolled_back_whole(tmp_path, monkey
     dead = recovery.recover(tmp_path)
     target = tmp_path / "later.parquet"
     batch.write_observations(with_new_authors(observations(300, "later ", 1)), "papers", target)
-    job = merge.TableMerge(tmp_path, "papers", [target], dead)
+    job = merge.TableMerge(tmp_path, "papers", [target], dead, "test-run")
     keys = pl.read_parquet(target).select("paper_id")
     for part in [p for p in merge.plan_parts(job) if keys.filter(p.holds("paper_id")).height][:3]:
         merge.merge_part(job, part)                 # three parts committed, then the run died
@@ -144,9 +144,9 @@ def test_a_retry_after_paper_authors_failed_rewrites_them(tmp_path, monkeypatch)
 
     monkeypatch.setattr(lake, "upsert", failing)
     with pytest.raises(OSError):
-        merge.merge_table(merge.TableMerge(tmp_path, "papers", [target], seq))
+        merge.merge_table(merge.TableMerge(tmp_path, "papers", [target], seq, "test-run"))
     monkeypatch.setattr(lake, "upsert", upsert)
-    merge.merge_table(merge.TableMerge(tmp_path, "papers", [target], seq))   # the retry
+    merge.merge_table(merge.TableMerge(tmp_path, "papers", [target], seq, "test-run"))   # the retry
     assert lake.read_table(tmp_path, "paper_authors")["author_id"].str.starts_with("b").all()
 
 
@@ -160,7 +160,7 @@ def test_a_retry_plans_the_parts_its_first_try_planned(tmp_path, monkeypatch):
     seq = recovery.recover(tmp_path)
     target = tmp_path / "later.parquet"
     batch.write_observations(observations(300, "short ", 1), "papers", target)
-    job = merge.TableMerge(tmp_path, "papers", [target], seq)
+    job = merge.TableMerge(tmp_path, "papers", [target], seq, "test-run")
     keys = pl.read_parquet(target)["paper_id"]
     stored = lake_files.partition_bytes(lake.open_table(tmp_path, "papers"), keys) * merge.STORED_WEIGHT
     monkeypatch.setattr(merge, "PART_BYTES", (stored + target.stat().st_size) / 5)   # 8 parts
@@ -168,7 +168,7 @@ def test_a_retry_plans_the_parts_its_first_try_planned(tmp_path, monkeypatch):
     for part in first[:6]:
         merge.merge_part(job, part)
     assert len(first) == 8 and merge.plan_parts(job) == first
-    assert len(merge.plan_parts(merge.TableMerge(tmp_path, "papers", [target], seq + 1))) < 8   # a new run's plan
+    assert len(merge.plan_parts(merge.TableMerge(tmp_path, "papers", [target], seq + 1, "test-run"))) < 8   # a new run's plan
 
 
 def test_a_merge_into_a_table_its_rebuild_emptied_plans_on_its_observations_alone(tmp_path, monkeypatch):
@@ -179,9 +179,9 @@ def test_a_merge_into_a_table_its_rebuild_emptied_plans_on_its_observations_alon
                                                                 for i in range(256)), pl.String))
     merged_into(tmp_path, [longer], tmp_path)
     seq = recovery.recover(tmp_path)
-    lake.overwrite(tmp_path, "papers", lake.read_table(tmp_path, "papers").clear(), seq)
+    lake.overwrite(tmp_path, "papers", lake.read_table(tmp_path, "papers").clear(), seq, "test-run")
     target = tmp_path / "later.parquet"
     batch.write_observations(observations(300, "short ", 1), "papers", target)
     monkeypatch.setattr(merge, "PART_BYTES", target.stat().st_size)   # one part for the observations alone
-    assert len(merge.plan_parts(merge.TableMerge(tmp_path, "papers", [target], seq))) > 1   # planned as a retry
-    assert len(merge.plan_parts(merge.TableMerge(tmp_path, "papers", [target], seq, emptied=True))) == 1
+    assert len(merge.plan_parts(merge.TableMerge(tmp_path, "papers", [target], seq, "test-run"))) > 1   # planned as a retry
+    assert len(merge.plan_parts(merge.TableMerge(tmp_path, "papers", [target], seq, "test-run", emptied=True))) == 1

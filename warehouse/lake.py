@@ -173,9 +173,11 @@ def known_dump_ids(lake: storage.Location, version: int | None = None) -> set[st
     return set(pl.DataFrame(ids)["dump_id"].to_list())
 
 
-def tagged(seq: int, part: str | None = None) -> CommitProperties:
-    """A run's commit: tagged with its sequence number, and a part of a merge with its own id too."""
-    return CommitProperties(app_transactions=[Transaction(app, seq) for app in (APP_ID, part) if app])
+def tagged(seq: int, by: str, part: str | None = None) -> CommitProperties:
+    """A run's commit: tagged with its sequence number (a part of a merge with its own id too), and with
+    what made it, a run id, in the commit's `userMetadata`, which every Delta reader's history shows."""
+    return CommitProperties(custom_metadata={"userMetadata": by},
+                            app_transactions=[Transaction(app, seq) for app in (APP_ID, part) if app])
 
 
 def run_of(table: DeltaTable) -> int:
@@ -183,34 +185,35 @@ def run_of(table: DeltaTable) -> int:
     return table.transaction_version(APP_ID) or 0
 
 
-def append(lake: storage.Location, name: str, frame: pl.DataFrame, seq: int) -> None:
+def append(lake: storage.Location, name: str, frame: pl.DataFrame, seq: int, by: str) -> None:
     table = open_table(lake, name)
     if run_of(table) < seq and frame.height:
         write_deltalake(table, with_bucket(name, frame, bucket_chars(table)), mode="append",
-                        commit_properties=tagged(seq))
+                        commit_properties=tagged(seq, by))
     checkpoint(f"lake:committed:{name}")
 
 
-def overwrite(lake: storage.Location, name: str, frame: pl.DataFrame, seq: int) -> None:
+def overwrite(lake: storage.Location, name: str, frame: pl.DataFrame, seq: int, by: str) -> None:
     """The table's rows replaced by frame's, as a commit of the run (or rebuild) seq."""
     table = open_table(lake, name)
     if run_of(table) < seq:
         write_deltalake(table, with_bucket(name, frame, bucket_chars(table)), mode="overwrite",
-                        commit_properties=tagged(seq))
+                        commit_properties=tagged(seq, by))
     checkpoint(f"lake:committed:{name}")
 
 
-def replace_dumps(lake: storage.Location, name: str, frame: pl.DataFrame, dump_ids: Iterable[str], seq: int) -> None:
+def replace_dumps(lake: storage.Location, name: str, frame: pl.DataFrame, dump_ids: Iterable[str], seq: int,
+                  by: str) -> None:
     """Rows of the given dumps give way to `frame` (whose rows are all of those dumps), in one commit."""
     table = open_table(lake, name)
     if run_of(table) < seq:
         listed = ", ".join(_literal(i) for i in sorted(set(dump_ids)))
         write_deltalake(table, with_bucket(name, frame, bucket_chars(table)), mode="overwrite",
-                        predicate=f"dump_id IN ({listed})", commit_properties=tagged(seq))
+                        predicate=f"dump_id IN ({listed})", commit_properties=tagged(seq, by))
     checkpoint(f"lake:committed:{name}")
 
 
-def upsert(lake: storage.Location, name: str, rows: pl.DataFrame, seq: int, gone: pl.DataFrame | None = None,
+def upsert(lake: storage.Location, name: str, rows: pl.DataFrame, seq: int, by: str, gone: pl.DataFrame | None = None,
            new_keys_only: bool = False, part: str | None = None) -> bool:
     """Merge rows into the table on its key, and delete the rows of `gone` (keys not among the rows'); rows
     whose keys the table doesn't hold yet (`new_keys_only`) are appended, which costs no scan. A `part`
@@ -223,9 +226,9 @@ def upsert(lake: storage.Location, name: str, rows: pl.DataFrame, seq: int, gone
         return done >= seq
     if new_keys_only and gone is None:
         write_deltalake(table, with_bucket(name, rows, bucket_chars(table)), mode="append",
-                        commit_properties=tagged(seq, part))
+                        commit_properties=tagged(seq, by, part))
     else:
-        _merge(table, name, rows, gone, tagged(seq, part))
+        _merge(table, name, rows, gone, tagged(seq, by, part))
     checkpoint(f"lake:committed:{name}")
     return False
 
@@ -275,7 +278,7 @@ def commit_run(lake: storage.Location, row: dict, seq: int) -> dict[str, int]:
     reached = {name: version for name, version in versions(lake).items() if name != "runs"}
     frame = pl.DataFrame([row | {"lake_versions": json.dumps(reached, sort_keys=True)}],
                          schema=polars_schema(TABLES["runs"]))
-    append(lake, "runs", frame, seq)
+    append(lake, "runs", frame, seq, row["run_id"])
     return reached
 
 

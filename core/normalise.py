@@ -11,10 +11,11 @@ import polars as pl
 
 from core import identity
 from core.parse import METRICS
+from schemas.raw import RawEntry
 from schemas.tables import REGISTRY, TABLES, polars_schema
 
-PAPER_FIELDS = ["title", "category", "published_on", "year_inferred", "has_code_badge", "code_url",
-                "code_host", "abstract", "authors_truncated", "tag"]
+# the papers columns an entry gives as parsed (the rest are ids and capture times)
+PAPER_FIELDS = [c for c in polars_schema(TABLES["papers"]) if c in polars_schema(RawEntry)]
 
 
 def ids(texts: pl.Series) -> pl.Series:

@@ -15,10 +15,6 @@ import polars as pl
 from core import identity
 from core.parse import METRICS, PARSER_VERSION
 
-ENTRY_FIELDS = ["entry_index", "line_no", "head", "category", "date_text", "published_on",
-                "year_inferred", "has_code_badge", "title", "authors_text", "authors",
-                "authors_truncated", "tag", "abstract", "code_url", "code_host", "raw_text"]
-
 
 MAX_TEXT = 100_000      # characters of a quarantined dump's text kept in rejects.raw_text; raw/ has it all
 

@@ -53,6 +53,8 @@ def check_lake(settings: Settings, findings: Findings) -> bool:
         findings.notes.append(f"{lake.name}.old beside the lake: the lake a rebuild from raw/ replaced, left by one "
                               "killed at its very end, or a folder of yours. A rebuild that replaces the lake refuses "
                               "while it is there: look into it, then move or remove it")
+    if drift := lake_mod.other_columns(lake, present):
+        damage.append(f"{drift}: runs refuse it until it is written again with them")
     for problem in damage:
         repair = f"{command(lake, 'rebuild --from-raw')} (raw/ is the source of truth)"
         findings.problems.append(Problem(problem, repair, needs_lake_rebuild=True))

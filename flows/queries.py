@@ -212,9 +212,12 @@ def describe_text(warehouse: Path, name: str) -> str:
 
 def check_text(warehouse: Path) -> tuple[str, int]:
     """Each data test's result (offending rows of a failing one), and how many failed."""
-    from warehouse.checks import check_all, check_description
+    from warehouse.checks import DataCheckBroken, check_all, check_description
     with open_read_only(warehouse) as con:
-        results = check_all(con)
+        try:
+            results = check_all(con)
+        except DataCheckBroken as exc:   # the check's SQL, not the warehouse file
+            raise UserError(str(exc)) from None
     lines, failed = [], 0
     for name, (columns, rows) in results.items():
         lines.append(f"{'FAIL' if rows else 'pass'}  {name}: {check_description(name)}")

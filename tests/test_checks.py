@@ -9,6 +9,8 @@ import polars as pl
 import pytest
 
 from flows import runs
+from flows.cli import main
+from schemas.tables import REGISTRY
 from tests.test_marts import home  # noqa: F401  (the session's two-profile home, tests/conftest.py)
 from warehouse import checks, lake, recovery
 from warehouse.checks import DataCheckFailed, check_names, run_checks, tables_read
@@ -103,3 +105,35 @@ def test_a_check_that_reads_a_view_or_no_known_table_runs_on_every_publish(monke
         "via_view": "SELECT * FROM staging.stg_snapshots JOIN dumps USING (dump_id)",
         "no_table": "SELECT 1 WHERE false"}[name])
     assert checks.tables_read("via_view") is None and checks.tables_read("no_table") is None
+
+
+def test_every_table_has_a_checked_view(home):  # noqa: F811
+    """docs/architecture.md tells a new data test to read `checked_<table>`: it exists for every table."""
+    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
+        checks.create_checked_views(con, scoped=False)
+        counts = {name: con.execute(f"SELECT count(*) FROM checked_{name}").fetchone()[0] for name in REGISTRY}
+        assert counts == {name: con.execute(f"SELECT count(*) FROM {name}").fetchone()[0] for name in REGISTRY}
+
+
+def test_a_data_test_that_cant_run_names_its_file_not_a_damaged_warehouse(home, tmp_path, monkeypatch, capsys):  # noqa: F811
+    folder = tmp_path / "checks"
+    shutil.copytree(checks.CHECKS, folder)
+    (folder / "typo.sql").write_text("-- a rule with a typo\nSELECT * FROM checked_papers WHERE no_such_column")
+    monkeypatch.setattr(checks, "CHECKS", folder)
+    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
+        with pytest.raises(checks.DataCheckBroken, match=r"data test typo can't run, .*checks/typo.sql: Binder Error"):
+            run_checks(con)
+    assert main(["--home", str(home), "check"]) == 2
+    err = capsys.readouterr().err
+    assert "warehouse/sql/checks/typo.sql" in err and "damaged" not in err
+
+
+def test_a_failing_data_test_says_its_rule_and_rows_by_column(home, tmp_path):  # noqa: F811
+    copy = tmp_path / "w.duckdb"
+    shutil.copyfile(home / "warehouse.duckdb", copy)
+    with duckdb.connect(str(copy)) as con:
+        con.execute(BREAKAGES["runs_are_finished"])
+        with pytest.raises(DataCheckFailed) as failed:
+            checks.assert_checks_pass(con)
+    assert f"runs_are_finished ({checks.check_description('runs_are_finished').rstrip('.')}): run_id=" in str(failed.value)
+    assert "finished_at=None" in str(failed.value) and "datetime.datetime(" not in str(failed.value)

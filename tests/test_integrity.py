@@ -287,6 +287,8 @@ def test_a_lake_written_with_other_columns_is_refused_until_rebuilt_from_raw(loa
         run_ingest(home, inbox)
     assert main(["--home", str(home), "rebuild"]) == 2 and "(runs lacks note)" in capsys.readouterr().err
     assert dumps_in_warehouse(home) == 1
+    assert main(["--home", str(home), "doctor"]) == 1
+    assert "holds other columns than this version of profile-etl's tables (runs lacks note): runs refuse" in capsys.readouterr().out
     assert main(["--home", str(home), "rebuild", "--from-raw"]) == 0
     assert run_ingest(home, inbox)["dumps_new"] == 1 and dumps_in_warehouse(home) == 2
     with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:

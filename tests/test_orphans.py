@@ -3,10 +3,13 @@ server (SIGKILL, SIGTERM, Ctrl-C), no process it started is left 10 s later, and
 run's output open (a caller reading it would wait for ever)."""
 from __future__ import annotations
 
+import contextlib
 import os
 import select
+import signal
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -43,17 +46,25 @@ def still_running_after(pids: list[int], seconds: float) -> list[int]:
         except ProcessLookupError:
             pass
     try:
-        deadline = seconds
-        while fds:
-            ready, _, _ = select.select(list(fds), [], [], deadline)
-            if not ready:
-                break
+        deadline = time.monotonic() + seconds
+        while fds and (left := deadline - time.monotonic()) > 0:
+            ready, _, _ = select.select(list(fds), [], [], left)
             for fd in ready:
                 del fds[fd]
+                os.close(fd)
         return sorted(fds.values())
     finally:
         for fd in fds:
             os.close(fd)
+
+
+def assert_none_outlives(mark: str) -> None:
+    """No process of the run is left 10 s after it ended; any that is, is killed before the test fails."""
+    survivors = still_running_after(processes_marked(mark), 10)
+    for pid in survivors:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    assert survivors == []
 
 
 @pytest.mark.parametrize("point, signal_name", [
@@ -70,7 +81,7 @@ def test_no_process_of_a_stopped_run_outlives_it(point, signal_name, inbox, tmp_
     else:
         assert stopped.returncode == 130, stopped.stderr
         assert "the run was interrupted" in stopped.stderr and "Traceback" not in stopped.stderr, stopped.stderr
-    assert still_running_after(processes_marked(mark), 10) == []
+    assert_none_outlives(mark)
 
 
 def test_watch_stopped_during_a_run_says_what_became_of_it_and_leaves_no_process(inbox, tmp_path):
@@ -84,4 +95,4 @@ def test_watch_stopped_during_a_run_says_what_became_of_it_and_leaves_no_process
     assert stopped.returncode == 0, stopped.stderr   # stopping is how a watch ends
     assert "watch: stopped during a run: the run was interrupted" in stopped.stderr, stopped.stderr
     assert "Traceback" not in stopped.stderr, stopped.stderr
-    assert still_running_after(processes_marked(mark), 10) == []
+    assert_none_outlives(mark)

@@ -20,7 +20,6 @@ from examples import dumpgen
 from core import parse_frame, rust_regex
 from core.parse import (AUTHOR_LINE, CODE_HOSTS, ENTRY_HEAD, LISTING_HEADING, METRICS, NEAR_HEAD, NEAR_HEAD_MAX_LEN,
                         SPACES, parse_dump)
-from core.records import ENTRY_FIELDS
 from core.validate import PROBLEM_SCHEMA
 from schemas.raw import RawEntry
 from schemas.tables import polars_schema
@@ -28,6 +27,7 @@ from tests.conftest import examples
 from tests.test_parser_properties import authors, heads, metrics
 
 CAPTURED = dt.date(2026, 6, 1)
+ENTRY_FIELDS = [c for c in polars_schema(RawEntry) if c != "dump_id"]   # parse.Entry's, by name
 DUMP_SCHEMA = pl.Schema({"dump_id": pl.String, **dict.fromkeys(METRICS, pl.Int64), "papers_heading": pl.Int64,
                          "entries_found": pl.Int64, "looks_like_profile": pl.Boolean})
 FIXTURES = Path(__file__).parent / "fixtures" / "hostile"

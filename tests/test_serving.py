@@ -5,13 +5,17 @@ from pathlib import Path
 
 import duckdb
 import polars as pl
+import pytest
 import sqlalchemy as sa
 
 from flows.cli import main
+from schemas.tables import REGISTRY
 from tests.test_marts import home  # noqa: F401  (the session's two-profile home, tests/conftest.py)
 from warehouse.dictionary import render
+from warehouse.views import view_files
 
 DICTIONARY = Path(__file__).resolve().parents[1] / "docs" / "data-dictionary.md"
+TABLES_AND_MARTS = len(REGISTRY) + sum(view.layer == "marts" for view in view_files())
 USER_OBJECTS = "SELECT {} FROM duckdb_{}() WHERE NOT internal AND schema_name = 'main'"
 
 
@@ -28,7 +32,7 @@ def test_every_table_view_and_column_has_a_comment_and_a_dictionary_line(home): 
         columns = con.execute("SELECT CASE schema_name WHEN 'main' THEN '' ELSE schema_name || '.' END || table_name, "
                               "column_name, comment FROM duckdb_columns() "
                               "WHERE NOT internal AND schema_name IN ('main', 'staging')").fetchall()
-    assert len(relations) == 9 + 7   # tables and marts: staging views and the load's bookkeeping are elsewhere
+    assert len(relations) == TABLES_AND_MARTS   # staging views and the load's bookkeeping are elsewhere
     relations += staging
     assert [name for name, comment in relations if not comment] == []
     assert [(t, c) for t, c, comment in columns if not comment] == []
@@ -36,8 +40,16 @@ def test_every_table_view_and_column_has_a_comment_and_a_dictionary_line(home): 
     assert [(t, c) for t, c, comment in columns if f"| `{c}` |" not in text.split(f"## `{t}` (")[1].split("\n## ")[0]] == []
 
 
-def test_sqlalchemy_client_lists_tables_with_comments_and_runs_a_mart(home):  # noqa: F811
+@pytest.fixture
+def engine(home):  # noqa: F811
+    """A BI tool's engine on the warehouse, disposed however the test ends: an open one would keep
+    the file open with another configuration than the tests after it open it with."""
     engine = sa.create_engine(f"duckdb:///{home / 'warehouse.duckdb'}", connect_args={"read_only": True})
+    yield engine
+    engine.dispose()
+
+
+def test_sqlalchemy_client_lists_tables_with_comments_and_runs_a_mart(engine):
     inspector = sa.inspect(engine)
     assert {"papers", "profiles", "listings"} <= set(inspector.get_table_names())
     assert {"profile_growth", "coauthors", "profile_coauthors"} <= set(inspector.get_view_names())
@@ -48,12 +60,11 @@ def test_sqlalchemy_client_lists_tables_with_comments_and_runs_a_mart(home):  # 
     # a BI tool's schema browser lists schema by schema: main holds the tables and marts, each column described
     assert {"main", "staging", "internal"} <= {name.split(".")[-1] for name in inspector.get_schema_names()}
     relations = inspector.get_table_names(schema="main") + inspector.get_view_names(schema="main")
-    assert len(relations) == 9 + 7
+    assert len(relations) == TABLES_AND_MARTS
     assert [(r, c["name"]) for r in relations for c in inspector.get_columns(r, schema="main") if not c["comment"]] == []
     with engine.connect() as con:
         rows = con.execute(sa.text("SELECT snapshot_no, citations_change FROM profile_growth "
                                    "WHERE profile_key = '7707062aadfcc580' ORDER BY 1")).fetchall()
-    engine.dispose()
     assert rows == [(1, None), (2, 156)]
 
 

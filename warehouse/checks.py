@@ -21,10 +21,15 @@ from warehouse.views import view_files
 
 CHECKS = resources.files("warehouse") / "sql" / "checks"
 CHECKED = {name: table.scoped_by for name, table in REGISTRY.items() if table.scoped_by}
+ROWS_SHOWN = 3   # offending rows a failure's message shows of each check
 
 
 class DataCheckFailed(RuntimeError):
     """A data test returned offending rows; the warehouse was not published."""
+
+
+class DataCheckBroken(DataCheckFailed):
+    """A data test's SQL can't run: a mistake in it, not in the data."""
 
 
 def check_names() -> list[str]:
@@ -32,8 +37,10 @@ def check_names() -> list[str]:
 
 
 def create_checked_views(con: duckdb.DuckDBPyConnection, scoped: bool) -> None:
-    for table, key in CHECKED.items():
-        where = f" WHERE {key} IN (SELECT {key} FROM _scope_{key})" if scoped else ""
+    """checked_<table> of every table: a table without a scope column holds all its rows."""
+    for table in REGISTRY:
+        key = CHECKED.get(table)
+        where = f" WHERE {key} IN (SELECT {key} FROM _scope_{key})" if scoped and key else ""
         con.execute(f"CREATE OR REPLACE TEMP VIEW checked_{table} AS SELECT * FROM main.{table}{where}")
 
 
@@ -70,7 +77,11 @@ def check_all(con: duckdb.DuckDBPyConnection, scoped: bool = False,
         reads = tables_read(name) if changed is not None else None
         if reads is not None and not reads & changed:
             continue
-        cursor = con.execute(f"SELECT * FROM ({check_sql(name).rstrip().rstrip(';')}) LIMIT 5")
+        try:
+            cursor = con.execute(f"SELECT * FROM ({check_sql(name).rstrip().rstrip(';')}) LIMIT 5")
+        except duckdb.Error as exc:
+            raise DataCheckBroken(f"data test {name} can't run, a mistake in warehouse/sql/checks/{name}.sql: "
+                                  f"{str(exc).splitlines()[0]}") from None
         results[name] = ([d[0] for d in cursor.description], cursor.fetchall())
     return results
 
@@ -82,7 +93,14 @@ def run_checks(con: duckdb.DuckDBPyConnection, scoped: bool = False,
 
 
 def assert_checks_pass(con: duckdb.DuckDBPyConnection, scoped: bool = False, changed: set[str] | None = None) -> None:
-    failures = run_checks(con, scoped, changed)
+    failures = {name: found for name, found in check_all(con, scoped, changed).items() if found[1]}
     if failures:
-        detail = "; ".join(f"{name}: {rows}" for name, rows in failures.items())
+        detail = "; ".join(failure_text(name, *found) for name, found in failures.items())
         raise DataCheckFailed(f"data tests failed, the warehouse was not published: {detail}")
+
+
+def failure_text(name: str, columns: list[str], rows: list[tuple]) -> str:
+    """A failing check, its rule and its first offending rows as `column=value`."""
+    shown = " | ".join(", ".join(f"{c}={v}" for c, v in zip(columns, row)) for row in rows[:ROWS_SHOWN])
+    more = ", ..." if len(rows) > ROWS_SHOWN else ""
+    return f"{name} ({check_description(name).rstrip('.')}): {shown}{more}"

@@ -110,13 +110,18 @@ def column_drift(name: str, table: DeltaTable) -> str | None:
     return f"{name} {' and '.join(parts)}" if parts else None
 
 
-def refuse_other_columns(lake: storage.Location, tables: dict[str, DeltaTable | None]) -> None:
-    """A lake written before the tables' models changed (a column added, say) is refused with its repair."""
+def other_columns(lake: storage.Location, tables: dict[str, DeltaTable | None]) -> str | None:
+    """What a lake written before the tables' models changed (a column added, say) holds otherwise."""
     drift = [found for name, table in tables.items() if table is not None and (found := column_drift(name, table))]
-    if drift:
-        raise UserError(f"the lake at {lake} holds other columns than this version of profile-etl's tables "
-                        f"({'; '.join(drift)}): run `profile-etl rebuild --from-raw` once to write the lake and the "
-                        "warehouse again from raw/ with them")
+    return f"the lake at {lake} holds other columns than this version of profile-etl's tables ({'; '.join(drift)})" \
+        if drift else None
+
+
+def refuse_other_columns(lake: storage.Location, tables: dict[str, DeltaTable | None]) -> None:
+    """Such a lake is refused with its repair."""
+    if found := other_columns(lake, tables):
+        raise UserError(f"{found}: run `profile-etl rebuild --from-raw` once to write the lake and the warehouse "
+                        "again from raw/ with them")
 
 
 def to_frame(name: str, data: pa.Table) -> pl.DataFrame:

@@ -9,10 +9,13 @@ from __future__ import annotations
 import sys
 import time
 
+from prefect import get_run_logger
+from prefect.client.schemas.objects import State
 from prefect.context import FlowRunContext
 from prefect.futures import PrefectFuture, PrefectWrappedFuture, wait
 
 POLL_SECONDS = 5.0
+STOP_POLL_SECONDS = 0.2   # how often a stopped run asks whether its cancelled tasks still run
 
 
 class NoWorkers(RuntimeError):
@@ -35,25 +38,54 @@ class ClusterWatch:
         while pending := list(wait(pending, timeout=POLL_SECONDS).not_done):
             self.check()
 
-    def finished(self, future: PrefectFuture) -> PrefectFuture:
-        self.wait([future])
-        return future
+    def result(self, future: PrefectFuture):
+        """The future's result. On a cluster, fetched a poll at a time, watching the workers: when the
+        worker holding a finished task's result has died, Dask computes it again, which needs a worker."""
+        if self.runner is None:
+            return future.result()
+        while True:
+            try:
+                value = future.wrapped_future.result(timeout=POLL_SECONDS)
+            except TimeoutError:   # distributed's, the built-in one since Python 3.11
+                self.check()
+                continue
+            return value.result() if isinstance(value, State) else value
 
     def stop(self, futures: list[PrefectFuture]) -> None:
         """After a failure or an interrupt (a cancel from Prefect's UI is a SIGTERM): cancel the task
         runs that haven't started, then wait for the others, so that none is still writing when the
         failure is recorded."""
-        wait(self.cancel_unstarted(futures))
+        if self.runner is None:
+            wait(self.cancel_unstarted(futures))
+            return
+        self.runner.client.cancel([future.wrapped_future for future in futures], force=True)
+        self.await_executing({future.wrapped_future.key for future in futures})
 
     def cancel_unstarted(self, futures: list[PrefectFuture]) -> list[PrefectFuture]:
-        """Cancels the task runs still queued (on the cluster, or for the local threads); returns those
-        to wait for: on a cluster all of them, locally the others (Prefect's wait would raise a
-        cancelled local future's CancelledError)."""
-        if self.runner is not None:
-            self.runner.client.cancel([future.wrapped_future for future in futures], force=True)
-            return futures
+        """Cancels the local task runs still queued; returns the others, to wait for (Prefect's wait
+        would raise a cancelled local future's CancelledError)."""
         return [future for future in futures
                 if not (isinstance(future, PrefectWrappedFuture) and future.wrapped_future.cancel())]
+
+    def await_executing(self, keys: set) -> None:
+        """Waits while a worker still executes one of the tasks: Dask drops a cancelled task that is
+        queued, but one already running runs to its end. Asked of every worker (a cancelled task's key
+        is no longer the scheduler's); a cluster that can't be asked is reported, not waited on."""
+        told = False
+        while True:
+            try:
+                running = keys & {key for tasks in self.runner.client.call_stack().values() for key in tasks}
+            except Exception as exc:   # the scheduler or a worker is gone: nothing to wait on
+                get_run_logger().warning("can't tell whether task runs of this run still run on the Dask "
+                                         "cluster (%s)", exc)
+                return
+            if not running:
+                return
+            if not told:
+                get_run_logger().info("waiting for %d task runs still running on the Dask cluster to end",
+                                      len(running))
+                told = True
+            time.sleep(STOP_POLL_SECONDS)
 
     def check(self) -> None:
         if self.running_workers():
@@ -64,8 +96,9 @@ class ClusterWatch:
         if now - self.idle_since >= self.no_workers_seconds:
             raise NoWorkers(f"the Dask cluster at {self.runner.client.scheduler.address} has had no running worker "
                             f"for {now - self.idle_since:.0f} s, so this run's tasks can't run: start its workers "
-                            "(`dask worker ADDRESS`), then run again (PROFILE_ETL_DASK_NO_WORKERS_SECONDS sets "
-                            "how long a run waits for one)")
+                            "(`dask worker ADDRESS`, in a Python environment where profile-etl is installed: Dask "
+                            "closes a worker that can't import it, whose log says `No module named 'flows'`), then "
+                            "run again (PROFILE_ETL_DASK_NO_WORKERS_SECONDS sets how long a run waits for one)")
 
     def running_workers(self) -> int:
         """Workers that take tasks: paused (out of memory) and retiring ones don't. Asked of the scheduler

@@ -205,7 +205,7 @@ def process_all(jobs: list[batch.BatchJob], started_at: dt.datetime, cluster: Cl
     progress = Progress(sum(len(j.sources) for j in jobs), sum(f.size for j in jobs for f in j.sources), started_at)
     futures = [process_batch.submit(job) for job in jobs]
     try:
-        results = [progress.advance(cluster.finished(future).result()) for future in futures]
+        results = [progress.advance(cluster.result(future)) for future in futures]
     except BaseException:
         cluster.stop(futures)   # no batch may still be writing while the failure is recorded
         raise
@@ -222,10 +222,11 @@ def merge_run(lake_dir: Path, seq: int, run_id: str, scratch: dict[str, list[Pat
                for name in OBSERVED_TABLES if scratch[name]]
     try:
         cluster.wait(futures)
+        gained = [cluster.result(future) for future in futures]
     except BaseException:
         cluster.stop(futures)   # none still writing when the failure is recorded
         raise
-    return {name: rows for future in futures for name, rows in future.result().items()}
+    return {name: rows for rows_of in gained for name, rows in rows_of.items()}
 
 
 @task(cache_policy=NO_CACHE, persist_result=False)

@@ -3,6 +3,7 @@ as a local run."""
 from __future__ import annotations
 
 import os
+import threading
 
 import pytest
 
@@ -117,3 +118,72 @@ def test_a_served_deployment_runs_its_batches_on_the_dask_cluster(inbox, tmp_pat
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=60)
     assert len(ran) >= 300 // 100 and set(run_statuses(home)) == {"completed"}
+
+
+def watching(client, no_workers_seconds: float = 0) -> cluster.ClusterWatch:
+    """A ClusterWatch on the client's cluster, as a flow run on a DaskTaskRunner has it."""
+    from types import SimpleNamespace
+    watch = cluster.ClusterWatch(no_workers_seconds)
+    watch.runner = SimpleNamespace(client=client)
+    return watch
+
+
+def test_a_result_lost_with_its_worker_fails_the_run_when_no_worker_is_left(monkeypatch):
+    """A batch finished, then every worker died before the run fetched its result: Dask computes it again,
+    which needs a worker, so the wait fails as one on a cluster without workers does (not for ever)."""
+    import uuid
+
+    from prefect_dask.task_runners import PrefectDaskFuture
+
+    from tests.test_schedule import until
+    monkeypatch.setattr(cluster, "POLL_SECONDS", 0.2)
+    with distributed.LocalCluster(n_workers=1, processes=False, dashboard_address=None) as dask, \
+            distributed.Client(dask) as client:
+        future = PrefectDaskFuture(uuid.uuid4(), client.submit(lambda: 42, pure=False))
+        watch = watching(client)
+        assert watch.result(future) == 42
+        dask.scale(0)
+        until(lambda: watch.running_workers() == 0, 60, "the worker to leave")
+        with pytest.raises(cluster.NoWorkers, match="has had no running worker"):
+            watch.result(future)
+
+
+TASK_EVENTS = {"started": threading.Event(), "release": threading.Event(), "order": []}   # in-process workers
+
+
+def running_task():
+    TASK_EVENTS["started"].set()
+    TASK_EVENTS["release"].wait(60)
+    TASK_EVENTS["order"].append("task ended")
+
+
+def queued_task():
+    TASK_EVENTS["order"].append("queued ran")
+
+
+def test_a_stopped_run_waits_for_its_tasks_still_running_on_the_cluster(prefect_harness, monkeypatch):
+    """Dask can't stop a task that runs: a stopped run cancels the queued ones and waits for the running
+    ones to end, so that none writes after the failure is recorded."""
+    import uuid
+
+    from prefect import flow
+    from prefect_dask.task_runners import PrefectDaskFuture
+    order, release = TASK_EVENTS["order"], TASK_EVENTS["release"]
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as dask, \
+            distributed.Client(dask) as client:
+        running = PrefectDaskFuture(uuid.uuid4(), client.submit(running_task, pure=False))
+        queued = PrefectDaskFuture(uuid.uuid4(), client.submit(queued_task, pure=False))
+        watch, call_stack = watching(client), client.call_stack
+
+        def asked_then_released():   # the task ends only once the stopped run has seen it running
+            stacks = call_stack()
+            release.set()
+            return stacks
+        monkeypatch.setattr(client, "call_stack", asked_then_released)
+        TASK_EVENTS["started"].wait(60)
+        try:
+            flow(lambda: watch.stop([running, queued]))()
+            order.append("stopped")
+        finally:
+            release.set()
+    assert order == ["task ended", "stopped"]

@@ -9,7 +9,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass, field
 
-# 6: a near-head starts an entry only glued to a title; `Feb 29` without a year may be in the year before.
+# 6: a near-head that ends like a sentence starts an entry only glued to a title; `Feb 29` without a year may be in the year before.
 # 5: `1 Paper` / `1paper`; a no-break space in an author line reads as a space; CR CR LF is one line
 # break (core/records.py). 4: a garbled head in an entry's shape starts an entry; 3: a title or author
 # name that normalises to nothing is a reject; 2: heads without a blank line before
@@ -25,6 +25,7 @@ ENTRY_HEAD = re.compile(rf"([A-Z]{{2,5}})({_MONTH_ALT}) (\d{{1,2}})(?:, (\d{{4}}
 NEAR_HEAD = re.compile(rf"(?:[a-z]{{1,4}}\.)?[A-Za-z]{{0,8}}[·_/-]? ?(?i:{_MONTH_ALT})[a-z]{{0,6}}\.? ?\d"
                        rf"|[A-Z]{{2,5}}\d{{4}}-\d{{1,2}}-\d{{1,2}}")
 NEAR_HEAD_MAX_LEN = 40
+SENTENCE_ENDS = (".", "!", "?")
 # An author line's shape: one to three names (no digit, comma, middle dot, `:;/()[]@`, or final full
 # stop), ` et al.`, a tag. A garbled head in an entry's shape keeps a digit of its date.
 _NAME = r"[^,·:;/()\[\]@0-9]{0,59}[^,·:;/()\[\]@0-9.]"
@@ -125,20 +126,22 @@ def starts_entry(lines: list[str], i: int, listed_from: int | None = None) -> bo
     before it); a near-head only after a blank line, where a head belongs: elsewhere a short line
     with a date in it is abstract text. So does, below the listing heading (line listed_from - 1),
     a short line with a digit after a blank one in an entry's shape (has_entry_shape): a head garbled
-    past NEAR_HEAD. A near-head needs its title (has_title)."""
+    past NEAR_HEAD. A near-head that ends like a sentence needs its title (has_title)."""
     head = head_text(lines[i])
     if ENTRY_HEAD.fullmatch(head):
         return True
     if i > 0 and lines[i - 1].strip():
         return False
     if NEAR_HEAD.match(head) is not None:   # `Novelty55%` too, but a metric line is header text
-        return has_title(lines, i) and not any(rx.fullmatch(lines[i].strip()) for rx in METRICS.values())
+        return ((has_title(lines, i) or not head.endswith(SENTENCE_ENDS))
+                and not any(rx.fullmatch(lines[i].strip()) for rx in METRICS.values()))
     return listed_from is not None and i >= listed_from and DIGIT.search(head) is not None and has_entry_shape(lines, i)
 
 
 def has_title(lines: list[str], i: int) -> bool:
-    """Line i glued to a next line, as a head is to its title: a short paragraph of an abstract that
-    starts with a month and a digit (`Dec 2023 preprint.`) stands alone."""
+    """Line i glued to a next line, as a head is to its title. A near-head that isn't must not end like
+    a sentence: a short paragraph of an abstract (`Dec 2023 preprint.`) does, and stays abstract text,
+    where a head cut off at the end of a dump or missing its title still starts an entry (a reject)."""
     return i + 1 < len(lines) and bool(lines[i + 1].strip())
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from core.parse import METRICS, NEAR_HEAD_MAX_LEN
+from core.parse import METRICS, NEAR_HEAD_MAX_LEN, SENTENCE_ENDS
 from core.parse_fields import author_fields, code_links, head_fields, header_fields, patch
 from core.rust_regex import (AUTHOR_LINE_RX, BLANK_RUN_RX, DIGIT_RX, ENTRY_HEAD_RX, LISTING_RX, MAX_HEAD_BYTES,
                              METRIC_RX, NEAR_HEAD_RX, SPACES_RX, WHITESPACE, WS_FIRST_BYTES, WS_LAST_BYTES)
@@ -91,7 +91,9 @@ def _starts(lines: pl.DataFrame, stripped: pl.DataFrame) -> tuple[pl.DataFrame, 
     near = pl.col("head_text").str.contains(NEAR_HEAD_RX)
     metric = pl.any_horizontal([pl.col("stripped").str.contains(rx) for rx in METRIC_RX.values()])
     titled = (~blank).shift(-1, fill_value=False) & ~lines["first"].shift(-1, fill_value=True)   # parse.has_title
-    others = others.with_columns(near=near).with_columns(head=pl.col("near") & ~metric & pl.lit(titled).gather(pl.col("r")))
+    sentence = pl.any_horizontal(pl.col("head_text").str.ends_with(end) for end in SENTENCE_ENDS)
+    others = others.with_columns(near=near).with_columns(
+        head=pl.col("near") & ~metric & (pl.lit(titled).gather(pl.col("r")) | ~sentence))
     heads = pl.concat([heads.filter("head"), others.filter("head").drop("near"),
                        others.filter(~pl.col("near") & pl.col("head_text").str.contains(DIGIT_RX)
                                      & _entry_shaped(lines, blank, short)).drop("near")])

@@ -10,12 +10,12 @@ import sys
 import time
 
 from prefect import get_run_logger
-from prefect.client.schemas.objects import State
 from prefect.context import FlowRunContext
 from prefect.futures import PrefectFuture, PrefectWrappedFuture, wait
 
 POLL_SECONDS = 5.0
 STOP_POLL_SECONDS = 0.2   # how often a stopped run asks whether its cancelled tasks still run
+STOP_TELL_SECONDS = 30.0  # how often it says which ones it waits for
 
 
 class NoWorkers(RuntimeError):
@@ -39,17 +39,17 @@ class ClusterWatch:
             self.check()
 
     def result(self, future: PrefectFuture):
-        """The future's result. On a cluster, fetched a poll at a time, watching the workers: when the
+        """The future's result. On a cluster, waited for a poll at a time, watching the workers: when the
         worker holding a finished task's result has died, Dask computes it again, which needs a worker."""
         if self.runner is None:
             return future.result()
         while True:
-            try:
-                value = future.wrapped_future.result(timeout=POLL_SECONDS)
+            try:   # Future.exception waits; a task's own error is returned, only the wait's timeout raised
+                future.wrapped_future.exception(timeout=POLL_SECONDS)
             except TimeoutError:   # distributed's, the built-in one since Python 3.11
                 self.check()
                 continue
-            return value.result() if isinstance(value, State) else value
+            return future.result()
 
     def stop(self, futures: list[PrefectFuture]) -> None:
         """After a failure or an interrupt (a cancel from Prefect's UI is a SIGTERM): cancel the task
@@ -71,20 +71,22 @@ class ClusterWatch:
         """Waits while a worker still executes one of the tasks: Dask drops a cancelled task that is
         queued, but one already running runs to its end. Asked of every worker (a cancelled task's key
         is no longer the scheduler's); a cluster that can't be asked is reported, not waited on."""
-        told = False
+        told = None
         while True:
             try:
-                running = keys & {key for tasks in self.runner.client.call_stack().values() for key in tasks}
+                stacks = self.runner.client.call_stack()
             except Exception as exc:   # the scheduler or a worker is gone: nothing to wait on
                 get_run_logger().warning("can't tell whether task runs of this run still run on the Dask "
                                          "cluster (%s)", exc)
                 return
+            running = {worker: sorted(keys & set(tasks)) for worker, tasks in stacks.items() if keys & set(tasks)}
             if not running:
                 return
-            if not told:
-                get_run_logger().info("waiting for %d task runs still running on the Dask cluster to end",
-                                      len(running))
-                told = True
+            if told is None or time.monotonic() - told >= STOP_TELL_SECONDS:
+                get_run_logger().warning(
+                    "waiting for task runs still running on the Dask cluster to end (%s): stopping a worker "
+                    "ends its tasks", "; ".join(f"{worker}: {', '.join(map(str, names))}" for worker, names in running.items()))
+                told = time.monotonic()
             time.sleep(STOP_POLL_SECONDS)
 
     def check(self) -> None:

@@ -179,10 +179,12 @@ def repair_warehouse(settings: Settings, lake_rebuilt: bool) -> str:
     """The warehouse rebuilt; one that fails its data tests is reported as a run reports it, and the
     repairs before it stand."""
     from flows.rebuild import checks_failed
-    from warehouse.checks import DataCheckFailed
+    from warehouse.checks import DataCheckBroken, DataCheckFailed
     lake = "the lake from raw/ and " if lake_rebuilt else ""
     try:
         return f"repaired: rebuilt {lake}{rebuild_warehouse(settings).removeprefix('rebuilt ')}"
+    except DataCheckBroken as exc:
+        return f"NOT REPAIRED: the warehouse ({exc}): fix the file, then `profile-etl rebuild`"
     except DataCheckFailed as exc:
         return f"NOT REPAIRED: the warehouse {checks_failed(exc, lake_rebuilt)}"
 

@@ -96,11 +96,13 @@ def ready_to_rebuild(settings: Settings, args) -> None:
 def warehouse_rebuilt(settings: Settings, from_raw: bool) -> None:
     """The warehouse loaded anew from the lake; a failure said as a run says it."""
     from flows.rebuild import checks_failed
-    from warehouse.checks import DataCheckFailed
+    from warehouse.checks import DataCheckBroken, DataCheckFailed
     from warehouse.publish import rebuild
     from warehouse.views import MartError
     try:
         rebuild(settings.warehouse, settings.lake)
+    except DataCheckBroken as exc:
+        raise UserError(f"{exc}. The last published warehouse stays: fix the file, then rebuild again") from None
     except MartError as exc:
         raise UserError(f"{exc}. The last published warehouse stays: fix or remove your mart, then rebuild "
                         "again") from None

@@ -126,6 +126,21 @@ def test_a_data_test_that_cant_run_names_its_file_not_a_damaged_warehouse(home, 
     assert main(["--home", str(home), "check"]) == 2
     err = capsys.readouterr().err
     assert "warehouse/sql/checks/typo.sql" in err and "damaged" not in err
+    work = tmp_path / "home"
+    shutil.copytree(home, work)
+    assert main(["--home", str(work), "rebuild"]) == 2
+    err = capsys.readouterr().err
+    assert "typo.sql" in err and "fix the file, then rebuild again" in err and "--from-raw" not in err
+
+
+def test_a_warehouse_without_a_column_a_data_test_reads_is_not_the_tests_mistake(home, tmp_path, capsys):  # noqa: F811
+    work = tmp_path / "home"
+    shutil.copytree(home, work)
+    with duckdb.connect(str(work / "warehouse.duckdb")) as con:
+        con.execute("ALTER TABLE dumps DROP COLUMN entries_loaded")
+    assert main(["--home", str(work), "check"]) == 2
+    err = capsys.readouterr().err
+    assert "can't read the warehouse" in err and "mistake" not in err
 
 
 def test_a_failing_data_test_says_its_rule_and_rows_by_column(home, tmp_path):  # noqa: F811

@@ -128,6 +128,10 @@ def watching(client, no_workers_seconds: float = 0) -> cluster.ClusterWatch:
     return watch
 
 
+def timed_out():
+    raise TimeoutError("the object store didn't answer")
+
+
 def test_a_result_lost_with_its_worker_fails_the_run_when_no_worker_is_left(monkeypatch):
     """A batch finished, then every worker died before the run fetched its result: Dask computes it again,
     which needs a worker, so the wait fails as one on a cluster without workers does (not for ever)."""
@@ -142,6 +146,8 @@ def test_a_result_lost_with_its_worker_fails_the_run_when_no_worker_is_left(monk
         future = PrefectDaskFuture(uuid.uuid4(), client.submit(lambda: 42, pure=False))
         watch = watching(client)
         assert watch.result(future) == 42
+        with pytest.raises(TimeoutError):   # a task's own TimeoutError is its error, not the poll's
+            watch.result(PrefectDaskFuture(uuid.uuid4(), client.submit(timed_out, pure=False)))
         dask.scale(0)
         until(lambda: watch.running_workers() == 0, 60, "the worker to leave")
         with pytest.raises(cluster.NoWorkers, match="has had no running worker"):

@@ -249,6 +249,7 @@ def test_a_run_that_died_between_its_commits_is_not_loaded_and_is_rolled_back(tm
     assert recovery.target_versions(tmp_path)["paper_authors"] == 1   # a load doesn't see the dead run
     assert recovery.recover(tmp_path) == dead + 1
     assert lake.read_table(tmp_path, "paper_authors").rows() == [("00aa", 1, "a1")]
+    assert DeltaTable(str(tmp_path / "paper_authors")).history(1)[0]["userMetadata"] == f"undo of unfinished run {dead}"
     assert recovery.recover(tmp_path) == dead + 1   # nothing more to restore
 
 

@@ -169,10 +169,17 @@ def test_abstract_paragraphs_without_an_entrys_shape_stay_abstract_text(abstract
 
 
 @pytest.mark.parametrize("abstract", ["We propose X.\n\nIn March 2024 we won.", "Dec 2023 preprint.",
-                                      "We propose X.\n\nAug 2023: v2\n\nThe end."])
-def test_a_short_dated_paragraph_without_a_title_line_stays_abstract_text(abstract):
+                                      "We propose X.\n\nAug 2023: v2 released!\n\nThe end."])
+def test_a_short_dated_sentence_without_a_title_line_stays_abstract_text(abstract):
     entry, = parse_dump(one_entry(abstract=abstract), CAPTURED).entries
     assert entry.abstract == abstract
+
+
+@pytest.mark.parametrize("tail, head", [("\n\nLGAug 23, 20", "LGAug 23, 20"),                # the dump cut off
+                                        ("\n\nLG·Aug 23, 2023\n\nC D\n\nSecond.", "LG·Aug 23, 2023")])  # no title
+def test_a_garbled_head_without_a_title_line_still_starts_an_entry(tail, head):
+    first, second = parse_dump(one_entry(abstract="First.") + tail, CAPTURED).entries
+    assert first.abstract == "First." and (second.head, second.category, second.title) == (head, None, None)
 
 
 def test_an_entrys_shape_above_the_listing_heading_is_header_text():

@@ -300,6 +300,9 @@ def test_short_dated_paragraphs_and_leap_days_without_a_year(sample_text):
     entry = "LGFeb 29\nA Title\n\nA B\n\nWe propose X.\n\nIn March 2024 we won.\n\nDec 2023 preprint."
     text = sample_text.replace("CVMay 29\n", entry + "\n\nCVMay 29\n", 1)
     captured = [dt.date(2025, 1, 15), dt.date(2025, 6, 1)]
+    cut, untitled = (sample_text + "\n\nLGAug 23, 20", sample_text + "\n\nLG·Aug 23, 2023\n\nC D\n\nSecond.")
+    assert [len(parse_dump(t, CAPTURED).entries) for t in (cut, untitled)] == [51, 51]   # heads without titles
+    assert_same_as_reference(batch([cut, untitled]))
     got = assert_same_as_reference(batch([text, text], captured))
     leap = got.entries.filter(pl.col("head") == "LGFeb 29")
     assert leap["published_on"].to_list() == [dt.date(2024, 2, 29), None]

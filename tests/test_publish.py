@@ -217,6 +217,7 @@ def test_an_analysts_marts_are_created_listed_and_a_broken_one_stops_the_publish
     assert (failed["status"], failed["exit_code"]) == ("failed", 1)
     runs = lake.read_table(home / "lake", "runs")   # its row, marked failed (the warehouse is as it was)
     assert runs.filter(runs["run_id"] == failed["run_id"])["status"].to_list() == ["failed"]
+    assert lake.open_table(home / "lake", "runs").history(1)[0]["userMetadata"] == failed["run_id"]   # marked by it
     assert re.search(r"badge_share\.sql: Binder Error: .*no_such_column", failed["error"])
     with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:   # the last warehouse stays
         assert con.execute("SELECT count(*) FROM dumps").fetchone()[0] == 1

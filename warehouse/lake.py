@@ -185,6 +185,11 @@ def tagged(seq: int, by: str, part: str | None = None) -> CommitProperties:
                             app_transactions=[Transaction(app, seq) for app in (APP_ID, part) if app])
 
 
+def noted(by: str) -> CommitProperties:
+    """A commit outside a run's sequence (marking a run failed, undoing a dead one), saying what made it."""
+    return CommitProperties(custom_metadata={"userMetadata": by})
+
+
 def run_of(table: DeltaTable) -> int:
     """The sequence number of the last run that committed to the table (0: none)."""
     return table.transaction_version(APP_ID) or 0
@@ -290,4 +295,5 @@ def commit_run(lake: storage.Location, row: dict, seq: int) -> dict[str, int]:
 def mark_failed(lake: storage.Location, run_id: str) -> None:
     """A run that failed after its commit point: its data stays (the next run publishes it), its
     runs row says it failed."""
-    open_table(lake, "runs").update(predicate=f"run_id = {_literal(run_id)}", updates={"status": "'failed'"})
+    open_table(lake, "runs").update(predicate=f"run_id = {_literal(run_id)}", updates={"status": "'failed'"},
+                                    commit_properties=noted(run_id))

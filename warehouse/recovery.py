@@ -72,7 +72,7 @@ def recover(lake: storage.Location, guard: Callable | None = None) -> int:
     committed = lake_mod.run_of(tables["runs"])
     for name, table in tables.items():
         if lake_mod.run_of(table) > committed and table.version() != (version := committed_version(lake, name, table, committed)):
-            table.restore(version)
+            table.restore(version, commit_properties=lake_mod.noted(f"undo of unfinished run {lake_mod.run_of(table)}"))
             checkpoint(f"lake:restored:{name}")
     storage.remove_tree(lake / WORK)
     return max(lake_mod.run_of(table) for table in tables.values()) + 1

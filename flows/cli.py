@@ -80,6 +80,10 @@ def explain(exc: Exception, command: str, settings: Settings) -> None:
     if command in READERS and type(exc).__module__.split(".")[0] in ("duckdb", "_duckdb"):
         if type(exc).__name__ == "IOException" and ".duckdb" not in str(exc):   # an output file: export's, report's
             raise UserError(f"`{command}`: {exc}")
+        if "Conflicting lock" in str(exc):
+            raise UserError(f"another process holds the warehouse {settings.warehouse} open for writing "
+                            f"({str(exc).split('Conflicting lock is held in ')[-1].splitlines()[0]}): close it; "
+                            "readers open it read-only (duckdb.connect(path, read_only=True))")
         from warehouse.catalog import QUERY_ERRORS, mart_hint
         if isinstance(exc, QUERY_ERRORS):   # a query that fails on the data (a mart's), not a damaged file
             raise UserError(f"`{command}`: a query failed: {str(exc).split(chr(10))[0]} "

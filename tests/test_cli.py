@@ -475,3 +475,19 @@ def test_a_file_where_the_home_keeps_a_folder_is_named_before_anything_runs(load
         assert main(["--home", str(home), *command]) == 2
         assert f"{home / folder} is a file where the home keeps" in capsys.readouterr().err
     assert (home / folder).read_text() == "not a folder"
+
+
+def test_a_warehouse_another_process_holds_for_writing_is_said_so_not_called_damaged(loaded_home, tmp_path, capsys):
+    base, _, _ = loaded_home
+    home = tmp_path / "home"
+    shutil.copytree(base / "home", home)
+    holder = subprocess.Popen([sys.executable, "-c", "import duckdb, sys; c = duckdb.connect(sys.argv[1]); "
+                               "print('open', flush=True); sys.stdin.read()", str(home / "warehouse.duckdb")],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline() == "open\n"
+        assert main(["--home", str(home), "sql", "SELECT 1"]) == 2
+    finally:
+        holder.communicate("", timeout=60)
+    err = capsys.readouterr().err
+    assert "another process holds the warehouse" in err and f"PID {holder.pid}" in err and "damaged" not in err

@@ -224,6 +224,9 @@ def test_an_analysts_marts_are_created_listed_and_a_broken_one_stops_the_publish
     capsys.readouterr()
     assert main(["--home", str(home), "rebuild"]) == 2   # a message, no traceback
     assert "badge_share.sql: Binder Error" in (err := capsys.readouterr().err) and "fix or remove your mart" in err
+    mart.write_text("SELECT 1 AS share;\nDELETE FROM dumps;\n")   # a stray statement: none of it runs
+    assert main(["--home", str(home), "rebuild"]) == 2
+    assert "badge_share.sql: a mart is one query" in capsys.readouterr().err
     mart.unlink()
     run_ingest(home, inbox)   # publishes the committed run, without the mart
     with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
@@ -273,6 +276,28 @@ def test_a_marts_column_comment_written_otherwise_is_refused_not_folded_into_its
     (tmp_path / "share.sql").write_text("-- Share of papers.\n-- @column share: the share\nSELECT 1 AS share\n")
     with pytest.raises(MartError, match="'-- @column share: the share' names no column"):
         user_marts(tmp_path, set())
+
+
+@pytest.mark.parametrize("text, kinds", [("SELECT 1 AS a;\nUPDATE profiles SET citations = 0;\n", "2 statements (SELECT, UPDATE)"),
+                                         ("SELECT 1 AS a;\nSELECT 2 AS b", "2 statements (SELECT, SELECT)"),
+                                         ("DROP TABLE profiles", "1 statements (DROP)")])
+def test_a_mart_file_of_other_statements_than_one_query_is_refused_before_any_runs(tmp_path, text, kinds):
+    """A stray statement in a mart's file would run on the warehouse at each publish (and stay done)."""
+    from warehouse.views import MartError, one_query, user_marts
+    (tmp_path / "stray.sql").write_text(f"-- x\n-- @a: one\n{text}")
+    con = duckdb.connect()
+    con.execute("CREATE TABLE profiles AS SELECT 5 AS citations")
+    [view] = user_marts(tmp_path, set())
+    with pytest.raises(MartError, match=f"stray.sql: a mart is one query .* holds {re.escape(kinds)}: nothing of it"):
+        one_query(con, view, tmp_path)
+    assert con.execute("SELECT citations FROM profiles").fetchall() == [(5,)]
+
+
+def test_a_mart_saved_with_a_byte_order_mark_and_crlf_keeps_its_comments(tmp_path):
+    from warehouse.views import user_marts
+    (tmp_path / "share.sql").write_bytes("\ufeff-- Share of papers.\r\n-- @share: the share\r\nSELECT 1 AS share\r\n".encode())
+    [view] = user_marts(tmp_path, set())
+    assert (view.description, view.columns) == ("Share of papers.", {"share": "the share"})
 
 
 def test_an_analysts_marts_may_read_each_other_whatever_their_names(tmp_path):

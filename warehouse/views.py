@@ -86,7 +86,7 @@ def user_marts(folder: Path | None, taken: set[str]) -> list[ViewFile]:
         if not NAME.fullmatch(name) or name in taken:
             raise MartError(f"{path}: the file name must be a new view name (lower-case letters, digits, _), "
                             f"not {name!r}" + (": a table or mart of profile-etl has it" if name in taken else ""))
-        view = parse_view_file(name, "marts", path.read_text(encoding="utf-8"))
+        view = parse_view_file(name, "marts", path.read_text(encoding="utf-8-sig"))   # as Notepad saves it too
         if view.miswritten:
             raise MartError(f"{path}: a column's comment is written `-- @column_name: description`, so "
                             f"{view.miswritten[0]!r} names no column")
@@ -142,7 +142,7 @@ def create_views(con: duckdb.DuckDBPyConnection, marts_folder: Path | None = Non
         if view.layer == "staging":   # a file from before the staging schema had it in main
             con.execute(f"DROP VIEW IF EXISTS main.{view.name}")
         create_view(con, view)
-    own = in_creation_order(con, user_marts(marts_folder, taken))
+    own = in_creation_order(con, [one_query(con, view, marts_folder) for view in user_marts(marts_folder, taken)])
     for view in own:
         try:
             create_view(con, view)
@@ -153,6 +153,18 @@ def create_views(con: duckdb.DuckDBPyConnection, marts_folder: Path | None = Non
     for (name,) in con.execute("SELECT view_name FROM duckdb_views() WHERE schema_name = 'main' AND NOT internal").fetchall():
         if name not in wanted:
             con.execute(f'DROP VIEW main."{name}"')
+
+
+def one_query(con: duckdb.DuckDBPyConnection, view: ViewFile, folder: Path) -> ViewFile:
+    """An analyst's mart whose file holds one query: any other statement would run on the warehouse."""
+    try:
+        kinds = [statement.type.name for statement in con.extract_statements(view.query)]
+    except duckdb.Error as exc:
+        raise MartError(f"{folder / (view.name + '.sql')}: {exc}") from None
+    if kinds != ["SELECT"]:
+        raise MartError(f"{folder / (view.name + '.sql')}: a mart is one query (SELECT, or WITH ... SELECT); the file "
+                        f"holds {len(kinds)} statements ({', '.join(kinds)}): nothing of it was run")
+    return view
 
 
 def create_view(con: duckdb.DuckDBPyConnection, view: ViewFile) -> None:

@@ -91,3 +91,11 @@ def test_a_chart_of_no_series_draws_without_a_warning(recwarn):
     """A profile whose snapshots list no entries: `report` printed matplotlib's legend warning."""
     svg = charts.stacked_years("Papers per year", [2025], {}, {}, None, None)
     assert "<svg" in svg and not [w for w in recwarn if "legend" in str(w.message)]
+
+
+def test_an_owner_who_is_no_visible_author_gets_a_chart_that_says_so(monkeypatch, recwarn):
+    """A sidecar's owner_name that no entry's author line shows: no co-authors, and the chart says why."""
+    from warehouse import report
+    monkeypatch.setattr(report, "top_coauthors", lambda con, key, owner: [])
+    svg = report.coauthor_chart(None, "k", "Prof. Nobody")
+    assert "Prof. Nobody is not among the listed papers" in svg and not recwarn.list

@@ -76,11 +76,14 @@ def stacked_years(title: str, years: list[int], series: dict[str, list[int]], co
     return figure_html(title, fig, note)
 
 
-def ranked_bars(title: str, labels: list[str], values: list[int], unit: str) -> str:
-    """Horizontal bars, largest first."""
+def ranked_bars(title: str, labels: list[str], values: list[int], unit: str, empty: str = "none") -> str:
+    """Horizontal bars, largest first; without any, the `empty` text says why."""
     with rc_context(STYLE):
         fig, ax = new_axes()
         ax.barh(labels[::-1], values[::-1], color=LINE)
+        if not values:
+            ax.set_yticks([])
+            ax.text(0.5, 0.5, empty, ha="center", va="center", transform=ax.transAxes, wrap=True)
         ax.set_xlim(left=0, right=max(values + [1]) * 1.1)
         ax.set_xlabel(unit)
         ax.xaxis.get_major_locator().set_params(integer=True)

@@ -71,7 +71,7 @@ class ClusterWatch:
         """Waits while a worker still executes one of the tasks: Dask drops a cancelled task that is
         queued, but one already running runs to its end. Asked of every worker (a cancelled task's key
         is no longer the scheduler's); a cluster that can't be asked is reported, not waited on."""
-        told = None
+        told_at = None
         while True:
             try:
                 stacks = self.runner.client.call_stack()
@@ -82,11 +82,11 @@ class ClusterWatch:
             running = {worker: sorted(keys & set(tasks)) for worker, tasks in stacks.items() if keys & set(tasks)}
             if not running:
                 return
-            if told is None or time.monotonic() - told >= STOP_TELL_SECONDS:
+            if told_at is None or time.monotonic() - told_at >= STOP_TELL_SECONDS:
                 get_run_logger().warning(
                     "waiting for task runs still running on the Dask cluster to end (%s): stopping a worker "
                     "ends its tasks", "; ".join(f"{worker}: {', '.join(map(str, names))}" for worker, names in running.items()))
-                told = time.monotonic()
+                told_at = time.monotonic()
             time.sleep(STOP_POLL_SECONDS)
 
     def check(self) -> None:

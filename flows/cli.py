@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from core import identity
-from flows import guard, home_commands, run_failure
+from flows import guard, home_commands, json_out, run_failure
 from flows.arguments import parser
 from flows.prefect_env import use_prefect_env, without_heartbeats
 from store import storage
@@ -219,7 +219,7 @@ def run_ingest(settings: Settings, args) -> int:
             raise run_failure.run_failed(settings, exc) from None
         summary = run_failure.with_warning(COMPLETED_HERE[0], run_failure.unrecorded_end(exc))
     seconds = round(time.monotonic() - STARTED, 3)
-    print(json.dumps(summary | {"wall_seconds": seconds}, default=str, indent=1) if args.json
+    print(json_out.dumps(summary | {"wall_seconds": seconds}) if args.json
           else describe(summary, seconds))
     return 0
 

@@ -2,11 +2,11 @@
 `maintain`: the lake and the warehouse made again, checked, undone and kept up."""
 from __future__ import annotations
 
-import json
 import sys
 from contextlib import ExitStack
 from functools import partial
 
+from flows import json_out
 from store import storage
 from store.errors import RunFailed, UserError
 from store.settings import Settings
@@ -166,7 +166,7 @@ def cmd_history(settings: Settings, args) -> int:
     from warehouse.lake_health import refuse_damaged_logs
     refuse_damaged_logs(settings.lake, "`history`")
     runs = history.runs_history(settings.lake)
-    print(json.dumps(runs, default=str, indent=1) if args.json else history.describe_history(runs))
+    print(json_out.dumps(runs) if args.json else history.describe_history(runs))
     return 0
 
 

@@ -3,13 +3,13 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import math
 from decimal import Decimal
 from pathlib import Path
 
 import duckdb
 
+from flows import json_out
 from store.errors import UserError
 from warehouse.load import connect
 from warehouse.views import sql_literal
@@ -104,7 +104,7 @@ def json_rows(rows: list[tuple], columns: list[str]) -> list[dict]:
 
 
 def dump_json(data) -> str:
-    return json.dumps(data, default=str, indent=1, ensure_ascii=False, allow_nan=False)
+    return json_out.dumps(data, ensure_ascii=False, allow_nan=False)
 
 
 CELL_WIDTH = 60

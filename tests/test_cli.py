@@ -69,6 +69,13 @@ def test_sql_output_marks_cut_cells_counts_one_row_and_ends_csv_with_a_newline()
     assert render([("a\n",)], ["v"], "csv") == 'v\n"a\n"\n'
 
 
+def test_json_output_writes_dates_and_times_as_iso_8601():
+    from flows.queries import render
+    row = (dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.timezone.utc), dt.date(2026, 1, 2), dt.time(3, 4))
+    assert json.loads(render([row], ["at", "day", "time"], "json")) == [
+        {"at": "2026-01-02T03:04:05+00:00", "day": "2026-01-02", "time": "03:04:00"}]
+
+
 def test_tables_and_describe_show_what_the_warehouse_holds(loaded_home, capsys):
     home = str(loaded_home[0] / "home")
     assert main(["--home", home, "tables"]) == 0

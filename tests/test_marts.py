@@ -90,7 +90,8 @@ def test_coauthors(home, sample_text):
 def test_new_papers(home, sample_text):
     rows = query(home, "SELECT change, title FROM new_papers WHERE profile_key = ? ORDER BY 1, 2", KEY)
     dropped = dumps.split(sample_text)[1][-1][1]
-    assert rows == [("dropped", dropped), ("new", "A Brand New Paper on Testing"), ("new", "Another New Paper")]
+    # the later snapshot lists 51 entries of the 60 papers it reports: the last one may be past the listing
+    assert rows == [("beyond_listing", dropped), ("new", "A Brand New Paper on Testing"), ("new", "Another New Paper")]
     assert query(home, "SELECT count(*) FROM new_papers WHERE profile_key = ?", OTHER) == [(0,)]
 
 
@@ -100,20 +101,29 @@ def test_new_papers(home, sample_text):
     ([("x", "y"), ("x", "partial"), ("x", "y")], set()),
     ([("x",), ("x", "z", "partial"), ("x", "z")], {(2, "new", "z")}),
     ([("x", "partial"), ("x", "y", "partial"), ("y",)], {(2, "new", "y"), (3, "dropped", "x")}),
+    ([("x", "y"), ("y", "full of 60")], {(2, "beyond_listing", "x")}),
+    ([("x", "y"), ("y", "full of ?")], {(2, "beyond_listing", "x")}),
+    ([("x", "y"), ("y", "full of 50")], {(2, "dropped", "x")}),
 ])
 def test_new_papers_compares_with_every_snapshot_since_the_last_without_rejects(snapshots, expected):
     """Snapshots of one profile as the papers they list ("partial": it rejected an entry, which may
-    have been any paper it doesn't list): the mart's SQL on tables holding just what it reads."""
+    have been any paper it doesn't list; "full of N": it found the site's most, 50 entries, of N papers
+    reported, ? for no count): the mart's SQL on tables holding just what it reads."""
     from warehouse.views import view_files
     con = duckdb.connect()
-    con.execute("CREATE TABLE profile_snapshots (dump_id VARCHAR, profile_key VARCHAR, captured_at TIMESTAMPTZ)")
-    con.execute("CREATE TABLE dumps (dump_id VARCHAR, entries_rejected BIGINT)")
+    con.execute("CREATE TABLE profile_snapshots (dump_id VARCHAR, profile_key VARCHAR, captured_at TIMESTAMPTZ, "
+                "papers_reported BIGINT)")
+    con.execute("CREATE TABLE dumps (dump_id VARCHAR, entries_rejected BIGINT, entries_found BIGINT)")
     con.execute("CREATE TABLE listings (dump_id VARCHAR, paper_id VARCHAR)")
     con.execute("CREATE TABLE papers AS SELECT unnest(['x', 'y', 'z']) AS paper_id, upper(paper_id) AS title")
     for no, listed in enumerate(snapshots, start=1):
-        con.execute("INSERT INTO profile_snapshots VALUES (?, 'k', TIMESTAMPTZ '2026-01-01' + to_days(?))", [f"d{no}", no])
-        con.execute("INSERT INTO dumps VALUES (?, ?)", [f"d{no}", int("partial" in listed)])
-        con.executemany("INSERT INTO listings VALUES (?, ?)", [(f"d{no}", p) for p in listed if p != "partial"])
+        full = [p.removeprefix("full of ") for p in listed if p.startswith("full of ")]
+        papers = [p for p in listed if p != "partial" and not p.startswith("full of ")]
+        reported = (None if full[0] == "?" else int(full[0])) if full else len(papers)
+        con.execute("INSERT INTO profile_snapshots VALUES (?, 'k', TIMESTAMPTZ '2026-01-01' + to_days(?), ?)",
+                    [f"d{no}", no, reported])
+        con.execute("INSERT INTO dumps VALUES (?, ?, ?)", [f"d{no}", int("partial" in listed), 50 if full else len(papers)])
+        con.executemany("INSERT INTO listings VALUES (?, ?)", [(f"d{no}", p) for p in papers])
     con.execute("CREATE SCHEMA staging")
     for view in view_files():
         if view.name in ("stg_snapshots", "new_papers"):

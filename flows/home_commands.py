@@ -31,7 +31,7 @@ def add_parsers(commands, lake_help: str) -> None:
     doctor.add_argument("--inbox", help="where --repair looks for files that hold lost raw/ copies' bytes, wherever "
                                         "they lie in it (default: HOME/inbox)")
     doctor.add_argument("--wait", type=float, dest="lock_wait_seconds",
-                        help="with --repair, if a run holds the home, wait up to this many seconds")
+                        help="if a run holds the home, wait up to this many seconds (default: exit at once)")
     history = commands.add_parser("history", help="the runs, oldest first, with each lake table's version")
     history.add_argument("--lake", help=lake_help)
     history.add_argument("--json", action="store_true")

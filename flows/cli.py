@@ -11,7 +11,7 @@ from pathlib import Path
 from core import identity
 from flows import guard, home_commands, json_out, run_failure
 from flows.arguments import parser
-from flows.prefect_env import use_prefect_env, without_heartbeats
+from flows.prefect_env import unwritable_prefect_home, use_prefect_env, without_heartbeats
 from store import storage
 from store.errors import RunFailed, UserError
 from store.settings import Settings
@@ -99,6 +99,8 @@ def entry() -> int:
     """The `profile-etl` command: main, then an exit that skips collecting the objects of Prefect's
     modules, a noticeable share of every command (in-process callers of main keep collecting)."""
     COMMAND["guarded"] = True
+    if hasattr(sys.stdout, "reconfigure"):   # a title in σ on an ASCII terminal prints as \u03c3, not a traceback
+        sys.stdout.reconfigure(errors="backslashreplace")
     try:
         code = main()
     except KeyboardInterrupt:
@@ -119,6 +121,9 @@ def prepare_prefect(settings: Settings, verbose: bool = False) -> None:
     if verbose:
         os.environ["PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL"] = "INFO"
     use_prefect_env()
+    if not os.environ.get("PREFECT_API_URL") and (why := unwritable_prefect_home()):
+        raise UserError(f"Prefect's temporary server keeps its database in PREFECT_HOME, which can't be written "
+                        f"({why}): set PREFECT_HOME to a writable folder, or PREFECT_API_URL to a lasting server")
     if COMMAND["guarded"]:   # the processes Prefect starts for this command end with it
         guard.terminate_as_interrupt()
         if not os.environ.get("PREFECT_API_URL"):   # a lasting server is no child of the run

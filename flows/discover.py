@@ -15,6 +15,7 @@ from core.identity import SIDECAR_SUFFIX
 from core.records import SourceFile
 from core.validate import FILE_SCHEMA
 from store import storage
+from store.errors import UserError
 from warehouse import lake
 
 DUMP_SUFFIXES = (".txt", ".txt.gz")
@@ -31,6 +32,8 @@ class Inbox:
     # not dumps, reported so that nothing in the inbox is passed over unsaid: other names than
     # *.txt and *.txt.gz (sidecars and dot-files aside), and links to folders (not followed)
     ignored: list[storage.Location] = field(default_factory=list)
+    # folders under the inbox that can't be listed, each with the reason: their dumps are not read
+    unlisted: list[str] = field(default_factory=list)
 
     @property
     def ready(self) -> list[SourceFile]:
@@ -51,11 +54,11 @@ class Plan:
 
 
 def plan_run(inbox: storage.Location, lake_dir: storage.Location, state: Path, settle_seconds: float,
-             listed: Inbox | None = None) -> Plan:
+             listed: Inbox | None = None, home_folders: tuple[Path, ...] = ()) -> Plan:
     """What a run reads: the inbox's settled files (`listed`, or listed now) that the file index
     doesn't recognise. The dumps the lake holds are known (the caller holds the run lock and has
     recovered the lake)."""
-    found = listed if listed is not None else scan_inbox(inbox, settle_seconds)
+    found = listed if listed is not None else scan_inbox(inbox, settle_seconds, home_folders=home_folders)
     known = lake.known_dump_ids(lake_dir)
     index, note = index_for_run(state)
     return Plan(found, known, unrecognised(found.found, index, known), note)
@@ -74,23 +77,38 @@ def is_in_progress(name: str) -> bool:
     return name.startswith(".") or name.endswith(IN_PROGRESS_SUFFIXES)
 
 
-def scan_inbox(inbox: storage.Location, settle_seconds: float, now: float | None = None) -> Inbox:
-    """Dump files under inbox, split into settled ones and ones that may still be being written."""
+def scan_inbox(inbox: storage.Location, settle_seconds: float, now: float | None = None,
+               home_folders: tuple[Path, ...] = ()) -> Inbox:
+    """Dump files under inbox, split into settled ones and ones that may still be being written;
+    home_folders (a home's raw/, state/ and lake, in an inbox that holds the home) are not read."""
     now = time.time() if now is None else now
     if storage.is_url(inbox):
         return _scan_url(inbox, settle_seconds, now)
+    try:
+        entries = _entries(str(inbox))
+    except OSError as exc:   # an unreadable inbox must not look like an empty one
+        raise UserError(f"can't list the inbox {identity.printable(str(inbox))} ({exc.strerror or exc}): nothing "
+                        "was read; let this user read the folder, or pass --inbox DIR") from None
     inbox_found = Inbox([], [], [])
-    _scan_folder(str(inbox), settle_seconds, now, inbox_found)
+    _scan_folder(str(inbox), settle_seconds, now, inbox_found, {os.path.normpath(f) for f in home_folders}, entries)
     return inbox_found
 
 
-def _scan_folder(folder: str, settle_seconds: float, now: float, found: Inbox) -> None:
-    """One folder's files in name order, then its subfolders' (dot-folders skipped, links to
-    folders reported, not followed): os.walk's order, from the directory entries' own types."""
+def _entries(folder: str) -> list[os.DirEntry]:
+    with os.scandir(folder) as listing:
+        return sorted(listing, key=lambda entry: entry.name)
+
+
+def _scan_folder(folder: str, settle_seconds: float, now: float, found: Inbox, skipped: set[str],
+                 entries: list[os.DirEntry] | None = None) -> None:
+    """One folder's files in name order, then its subfolders' (dot-folders and skipped ones passed
+    over, links to folders reported, not followed): os.walk's order, from the entries' own types."""
     try:
-        with os.scandir(folder) as listing:
-            entries = sorted(listing, key=lambda entry: entry.name)
-    except OSError:   # unreadable, or gone since listed: passed over, as os.walk does
+        entries = _entries(folder) if entries is None else entries
+    except FileNotFoundError:   # gone since listed: nothing of it to read
+        return
+    except OSError as exc:   # its dumps can't be read: said, as an unreadable file is
+        found.unlisted.append(f"{identity.printable(folder)}: {exc.strerror or exc}")
         return
     subfolders, sidecars_settling = [], set()
     for entry in entries:
@@ -98,7 +116,7 @@ def _scan_folder(folder: str, settle_seconds: float, now: float, found: Inbox) -
         path = name if folder == "." else entry.path   # as Path() writes it: the file index's key
         kind = _kind(entry)
         if kind == "folder":
-            if not name.startswith("."):
+            if not name.startswith(".") and os.path.normpath(os.path.abspath(path)) not in skipped:
                 subfolders.append(path)
         elif kind == "link to a folder":
             if not name.startswith("."):
@@ -106,7 +124,7 @@ def _scan_folder(folder: str, settle_seconds: float, now: float, found: Inbox) -
         else:
             _sort_file(entry, path, settle_seconds, now, found, sidecars_settling)
     for subfolder in subfolders:
-        _scan_folder(subfolder, settle_seconds, now, found)
+        _scan_folder(subfolder, settle_seconds, now, found, skipped)
 
 
 def _sort_file(entry: os.DirEntry, path: str, settle_seconds: float, now: float, found: Inbox,
@@ -230,15 +248,14 @@ def add_to_file_index(state: Path, files: list[pl.DataFrame],
     With the run's inbox and listing (listed_keys), rows of files in that inbox no longer there as
     indexed (removed, or changed since) go, so the index follows the inbox rather than everything it
     ever held; those of a home's other inboxes stay. Copies read from raw/ (a reprocess's) are no
-    inbox's files: not indexed, unless raw/ is in the inbox (a home inside it), whose scan finds them."""
+    inbox's files (an inbox's scan passes over a home inside it): not indexed."""
     if not any(frame.height for frame in files):
         return
     path = state / FILE_INDEX
     old = [pl.read_parquet(path)] if path.exists() else []
     rows = pl.concat([*old, *files], how="vertical_relaxed").cast(dict(FILE_SCHEMA))
     index = rows.unique(["path", "size", "mtime_ns"], keep="last", maintain_order=True).filter(absolute())
-    raw_in_inbox = raw is not None and listed is not None and prefix_of(raw).startswith(prefix_of(listed[0]))
-    if raw is not None and not raw_in_inbox:
+    if raw is not None:
         index = index.filter(~under(raw))
     if listed is not None:
         inbox, keys = listed

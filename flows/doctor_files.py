@@ -13,6 +13,7 @@ from flows import discover
 from flows.findings import Findings, Problem
 from flows.rebuild import copied_dump_ids
 from store import dump_file, raw_store, storage
+from store.errors import UserError
 from store.settings import Settings
 from warehouse import lake as lake_mod
 from warehouse.lake_health import command, first_line
@@ -62,7 +63,7 @@ def damaged_copies(settings: Settings, check: raw_store.RawCheck, sources: dict[
     for did, why in check.damaged().items():
         source = sources.get(did)
         if source is not None:
-            findings.problems.append(Problem(why, f"copy it again from {source}",
+            findings.problems.append(Problem(why, f"copy it again from {identity.printable(str(source))}",
                                              fix=recopy(settings.raw, did, source, check.corrupt.get(did))))
         else:
             findings.unrecoverable.append(did)
@@ -113,7 +114,11 @@ def found_in_inbox(settings: Settings, lost: dict[str, int]) -> dict[str, Path]:
     if not lost or storage.is_url(settings.inbox) or not settings.inbox.is_dir():
         return {}
     sizes, found = set(lost.values()), {}
-    for path, size, _ in discover.scan_inbox(settings.inbox, 0).found:
+    try:
+        listed = discover.scan_inbox(settings.inbox, 0, home_folders=settings.home_folders).found
+    except UserError:   # an inbox that can't be listed restores nothing; doctor names the copies lost
+        return {}
+    for path, size, _ in listed:
         if size in sizes or path.endswith(".gz"):
             try:
                 did = dump_file.read_dump(Path(path), settings.max_dump_bytes).dump_id

@@ -48,8 +48,8 @@ IO_TASK = {"retries": 2, "retry_delay_seconds": [1, 5], "retry_condition_fn": is
 
 @task(**IO_TASK)
 def plan_run(inbox: Path, lake_dir: Path, state: Path, settle_seconds: float,
-             listed: discover.Inbox | None = None) -> discover.Plan:
-    return discover.plan_run(inbox, lake_dir, state, settle_seconds, listed)
+             listed: discover.Inbox | None = None, home_folders: tuple[Path, ...] = ()) -> discover.Plan:
+    return discover.plan_run(inbox, lake_dir, state, settle_seconds, listed, home_folders)
 
 
 @task(**IO_TASK)
@@ -64,7 +64,7 @@ def prepare_lake(settings: Settings) -> tuple[int, discover.Inbox | None]:
     """The lake recovered, and the inbox listed meanwhile (a thread: mostly stat calls) for plan_run;
     a listing that failed is left to plan_run, which lists again and reports it."""
     with ThreadPoolExecutor(1) as pool:
-        listing = pool.submit(discover.scan_inbox, settings.inbox, settings.settle_seconds)
+        listing = pool.submit(discover.scan_inbox, settings.inbox, settings.settle_seconds, None, settings.home_folders)
         restore_interrupted_rebuild(settings.lake)
         lake_health.refuse_damaged_logs(settings.lake)
         seq = recovery.recover(settings.lake, integrity.lake_guard(settings))
@@ -190,7 +190,7 @@ def planned(settings: Settings, run_id: str, started_at: dt.datetime, reprocess:
             listed: discover.Inbox | None) -> tuple[discover.Plan, dict, list[batch.BatchJob]]:
     """The run's plan, the quarantined dumps it reads again (--reprocess), and its batch jobs."""
     plan = plan_run(settings.inbox, settings.lake, settings.state, settings.settle_seconds,
-                    quote(listed))   # quoted: Prefect would walk every row of a big inbox's listing
+                    quote(listed), settings.home_folders)   # quoted: Prefect would walk a big inbox's listing
     checkpoint("scan:done")
     retry = (quarantined_sources(settings.lake, settings.raw, settings.max_dump_bytes, settings.state)
              if reprocess else {})

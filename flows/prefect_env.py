@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from contextlib import nullcontext
+from pathlib import Path
 
 # Offline, quiet and clean exits for Prefect's temporary server; set before prefect is imported.
 PREFECT_ENV = {
@@ -29,6 +30,17 @@ def use_prefect_env() -> None:
     """PREFECT_ENV, unless the environment says otherwise; before prefect is imported."""
     for key, value in PREFECT_ENV.items():
         os.environ.setdefault(key, value)
+
+
+def unwritable_prefect_home() -> str | None:
+    """Why PREFECT_HOME, where the temporary server keeps its database, can't be written; None if it
+    can (Prefect itself retries for minutes, then says only that its server didn't start)."""
+    home = Path(os.path.expanduser(os.environ.get("PREFECT_HOME") or "~/.prefect"))
+    try:
+        home.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        return f"{home}: {exc.strerror or exc}"
+    return None if os.access(home, os.W_OK | os.X_OK) else f"{home}: not writable"
 
 
 def without_heartbeats():

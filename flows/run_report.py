@@ -20,9 +20,11 @@ def run_summary(row: dict, plan: discover.Plan, retry: dict, appended: appends.C
     added = (appended.added | dict.fromkeys(MERGED_TABLES, 0) | gained if results else {}) | {"runs": 1}
     unread = [why for r in results for why in r.unread]
     log_unread(unread)
+    log_unlisted(plan.found.unlisted)
     log_unread_keys([keys for r in results for keys in r.unread_keys])
     log_repeats(repeated_files(results))
     return row | {"waiting": len(plan.found.waiting), "ignored": len(plan.found.ignored), "unreadable": len(unread),
+                  "unlisted_folders": len(plan.found.unlisted),
                   "notes": [plan.note] if plan.note else [],
                   "files_read": len(plan.todo) + len(retry), "reprocessed": len(retry) - len(appended.unchanged),
                   "quarantined_as_before": len(appended.unchanged),
@@ -48,6 +50,12 @@ def log_unread(unread: list[str]) -> None:
     if unread:
         get_run_logger().warning("%d dump files couldn't be read (not indexed: the next run tries them again): %s",
                                  len(unread), "; ".join(unread[:5]) + ("; ..." if len(unread) > 5 else ""))
+
+
+def log_unlisted(unlisted: list[str]) -> None:
+    if unlisted:
+        get_run_logger().warning("%d folders of the inbox can't be listed, so their dumps were not read (the next "
+                                 "run tries again): %s", len(unlisted), "; ".join(unlisted[:5]) + ("; ..." if len(unlisted) > 5 else ""))
 
 
 def log_unread_keys(unread_keys: list[tuple]) -> None:

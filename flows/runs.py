@@ -30,6 +30,8 @@ def describe(summary: dict, seconds: float | None = None) -> str:
     ignored = f", {summary['ignored']} other files ignored (not dumps)" if summary.get("ignored") else ""
     if summary.get("unreadable"):
         ignored += f", {summary['unreadable']} unreadable (tried again next run)"
+    if summary.get("unlisted_folders"):
+        ignored += f", {summary['unlisted_folders']} folders that can't be listed (tried again next run)"
     if summary.get("quarantined_as_before"):
         ignored += f", {summary['quarantined_as_before']} quarantined dumps read again and quarantined as before"
     return "".join(f"{note}\n" for note in summary.get("notes", [])) + _describe(summary, seconds, took, ignored)

@@ -124,14 +124,28 @@ class Watcher:
     _failed_at: float | None = None   # when the last run failed, until a run starts again
     _failures: int = 0                # failed runs in a row
     _known: tuple = (None, frozenset())   # (the dumps log's stamp, the dump ids the lake holds)
+    _unlistable: str | None = None        # why the inbox can't be listed, said once
 
     def pending(self) -> frozenset:
         index = discover.read_file_index(self.settings.state)
         indexed = dict(zip(index.drop("dump_id").iter_rows(), index["dump_id"]))
-        found = discover.scan_inbox(self.settings.inbox, settle_seconds=0)
+        found = self.scan(settle_seconds=0)
         keys = [discover.row_key(row) for row in found.found]
         known = self.known() if any(key in indexed for key in keys) else frozenset()
         return frozenset(key for key in keys if indexed.get(key) not in known)
+
+    def scan(self, settle_seconds: float) -> discover.Inbox:
+        """The inbox listed; one that can't be listed is said once (until it can be again) and
+        holds nothing pending: the watch goes on, as for a share that is back after a while."""
+        try:
+            found = discover.scan_inbox(self.settings.inbox, settle_seconds, home_folders=self.settings.home_folders)
+        except UserError as exc:
+            if str(exc) != self._unlistable:
+                print(f"watch: {exc}", file=sys.stderr, flush=True)
+            self._unlistable = str(exc)
+            return discover.Inbox([], [], [])
+        self._unlistable = None
+        return found
 
     def known(self) -> frozenset:
         """The lake's dump ids, read again when its dumps table has a new commit (a local lake's log
@@ -163,7 +177,7 @@ class Watcher:
     def ran(self) -> None:
         """A run starts: the settled files among those pending (the ones it reads) wait for
         retry_seconds if it leaves them unread; files still being written stay new."""
-        found = discover.scan_inbox(self.settings.inbox, self.settings.settle_seconds).found
+        found = self.scan(self.settings.settle_seconds).found
         self._tried = self._seen & {discover.row_key(row) for row in found}
         self._tried_at, self._first_seen, self._waiting_since = self.clock(), {}, None
         self._failed_at = None

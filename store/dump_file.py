@@ -3,6 +3,7 @@ refused unread and the id it gets then; and its sidecar. File I/O only (no prefe
 """
 from __future__ import annotations
 
+import errno
 import gzip
 import os
 import zlib
@@ -106,7 +107,14 @@ def _hashes(path: storage.Location, listed: tuple[int, int] | None = None) -> tu
 
 def read_sidecar(path: storage.Location) -> identity.Sidecar:
     side = identity.sidecar_path(path)
-    if not storage.lexists(side):   # a dangling link is a sidecar that can't be read, not an absent one
+    try:
+        present = storage.lexists(side)   # a dangling link is a sidecar that can't be read, not an absent one
+    except OSError as exc:
+        if exc.errno == errno.ENAMETOOLONG:   # a dump whose name leaves no room for `.meta.json` has none
+            return identity.Sidecar()
+        raise identity.SidecarError(f"sidecar {side.name} can't be looked for: {exc.strerror or exc}; "
+                                    f"{identity.SIDECAR_FIX}") from None
+    if not present:
         return identity.Sidecar()
     try:
         with storage.open_read(side) as handle:

@@ -50,7 +50,7 @@ class Settings:
         if storage.is_url(settings.home):
             raise UserError(f"home {settings.home} must be a local folder (it holds the warehouse, raw/ and "
                             "the run lock); put only the inbox and the lake on object storage (--inbox, --lake)")
-        home = Path(settings.home)
+        home = Path(os.path.expanduser(settings.home))   # `~` from an environment file, as a shell would
         if home.exists() and not home.is_dir():
             raise UserError(f"home {home} is a file, not a folder: pass --home DIR (or set {ENV_PREFIX}HOME)")
         lake = _absolute(storage.location(settings.lake or home / "lake"))
@@ -61,8 +61,16 @@ class Settings:
         # absolute: the file index keys files by path, and a deployment's runs start in other folders
         loaded = replace(settings, home=_absolute(home),
                          inbox=_absolute(storage.location(settings.inbox or home / "inbox")), lake=lake)
+        loaded.refuse_undecodable_names()
         loaded.refuse_files_for_folders()
         return loaded
+
+    def refuse_undecodable_names(self) -> None:
+        """A folder whose name isn't UTF-8 can't be a flow run's parameter (JSON) nor a Delta table's path."""
+        for what, loc in {"home": self.home, "inbox": self.inbox, "lake": self.lake}.items():
+            if (shown := identity.printable(str(loc))) != str(loc):
+                raise UserError(f"the {what} {shown} has a name that isn't UTF-8 (the \\x bytes): rename the "
+                                f"folder, or pass a link to it whose name is UTF-8")
 
     def refuse_files_for_folders(self) -> None:
         """A file where the home keeps a folder would fail runs with the OS's bare error, and doctor
@@ -74,6 +82,13 @@ class Settings:
                 raise UserError(f"{path} is a file where the home keeps {what}: nothing was changed. Move the "
                                 "file away (if it is one of yours, or a folder's backup, look into it first), "
                                 "then run the command again")
+
+    @property
+    def home_folders(self) -> tuple[Path, ...]:
+        """What an inbox holding the home must not read as dumps: the home (its own parts if it is the
+        inbox) and a local lake."""
+        lake = () if storage.is_url(self.lake) else (Path(self.lake),)
+        return ((self.raw, self.state) if self.inbox == self.home else (self.home,)) + lake
 
     @property
     def raw(self) -> Path:
@@ -98,8 +113,8 @@ UNBOUNDED = {"lock_wait_seconds"}   # `--wait inf`: wait for the other run howev
 
 
 def _absolute(loc):
-    """A local path made absolute as given (links not followed); a URL as it is."""
-    return loc if loc is None or storage.is_url(loc) else Path(os.path.abspath(loc))
+    """A local path made absolute as given (`~` expanded, links not followed); a URL as it is."""
+    return loc if loc is None or storage.is_url(loc) else Path(os.path.abspath(os.path.expanduser(loc)))
 
 
 def _convert(name: str, raw: str):

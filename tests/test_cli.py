@@ -53,6 +53,15 @@ def test_run_process_is_clean_and_visible_in_prefect(loaded_home):
     assert "profile-etl-ingest" in listed.stdout and "COMPLETED" in listed.stdout
 
 
+def test_output_a_terminal_cant_show_is_escaped_not_a_traceback(loaded_home):
+    """An ASCII terminal (LC_ALL=C without UTF-8 mode) and a title in Greek, as SPEC §2's abstracts have."""
+    base, env, _ = loaded_home
+    ascii_env = env | {"PYTHONIOENCODING": "ascii"}
+    shown = subprocess.run([str(BIN / "profile-etl"), "--home", str(base / "home"), "sql", "SELECT 'σ-algebra' AS t"],
+                           env=ascii_env, capture_output=True, text=True, timeout=120)
+    assert shown.returncode == 0 and "\\u03c3-algebra" in shown.stdout, shown.stderr
+
+
 def test_sql_answers_queries_in_each_format(loaded_home, capsys):
     home = str(loaded_home[0] / "home")
     assert main(["--home", home, "sql", "SELECT count(*) AS n FROM papers", "--format", "json"]) == 0
@@ -264,6 +273,31 @@ def test_a_bad_setting_is_named_with_where_it_came_from(tmp_path, monkeypatch, c
 def test_waiting_for_another_run_may_be_unbounded(tmp_path):
     from store.settings import Settings
     assert Settings.load(home=tmp_path, lock_wait_seconds=float("inf")).lock_wait_seconds == float("inf")
+
+
+def test_a_tilde_in_a_setting_is_the_users_home_and_an_undecodable_folder_name_is_refused(tmp_path, monkeypatch, capsys):
+    """An environment file or a systemd unit passes `~` as it is; a folder named in non-UTF-8 bytes
+    can't be a flow run's parameter, and made a new home's lake look damaged."""
+    from store.settings import Settings
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("PROFILE_ETL_HOME", "~/etl")
+    settings = Settings.load(inbox="~/dumps")
+    assert (settings.home, settings.inbox, settings.lake) == (tmp_path / "etl", tmp_path / "dumps", tmp_path / "etl" / "lake")
+    for flags in (["--home", str(tmp_path / "h\udce9")], ["--home", str(tmp_path / "h"), "--inbox", str(tmp_path / "in\udce9")]):
+        assert main([*flags[:2], "run", *flags[2:]]) == 2
+        said = capsys.readouterr().err
+        assert "has a name that isn't UTF-8" in said and "\\xe9" in said and "damaged" not in said
+
+
+def test_a_prefect_home_that_cant_be_written_is_named_before_prefect_retries_for_minutes(tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    (tmp_path / "afile").write_text("not a folder")
+    monkeypatch.setenv("PREFECT_HOME", str(tmp_path / "afile" / "prefect"))
+    (tmp_path / "inbox").mkdir()
+    assert main(["--home", str(tmp_path / "home"), "run", "--inbox", str(tmp_path / "inbox")]) == 2
+    said = capsys.readouterr().err
+    assert "keeps its database in PREFECT_HOME, which can't be written" in said and str(tmp_path / "afile") in said
+    assert not (tmp_path / "home").exists()
 
 
 def test_a_home_that_is_a_file_is_refused(tmp_path, capsys):

@@ -169,3 +169,42 @@ def test_the_file_index_of_an_s3a_inbox_prunes_the_rows_listed_as_s3(tmp_path):
     add_to_file_index(tmp_path, [rows], (Url("s3a://bucket/inbox"), rows.drop("dump_id")))
     add_to_file_index(tmp_path, [rows.tail(1)], (Url("s3a://bucket/inbox"), rows.tail(1).drop("dump_id")))
     assert read_file_index(tmp_path)["path"].to_list() == ["s3://bucket/inbox/b.txt"]
+
+
+def test_a_folder_that_cant_be_listed_is_said_and_an_inbox_that_cant_is_refused(tmp_path, monkeypatch):
+    """Root reads folders whatever their mode, so the listing is refused here as the OS refuses it."""
+    import pytest
+
+    from flows import discover
+    from store.errors import UserError
+    inbox = tmp_path / "inbox"
+    (inbox / "locked").mkdir(parents=True)
+    for path in (inbox / "a.txt", inbox / "locked" / "b.txt"):
+        path.write_text("h-index1\n")
+    listed = discover._entries
+
+    def refusing(folder):
+        if folder.endswith("locked") or refuse_all:
+            raise PermissionError(13, "Permission denied")
+        return listed(folder)
+    refuse_all = False
+    monkeypatch.setattr(discover, "_entries", refusing)
+    found = scan_inbox(inbox, settle_seconds=0)
+    assert [f.path.name for f in found.ready] == ["a.txt"] and found.unlisted == [f"{inbox / 'locked'}: Permission denied"]
+    refuse_all = True
+    with pytest.raises(UserError, match=r"can't list the inbox .*inbox \(Permission denied\): nothing was read"):
+        scan_inbox(inbox, settle_seconds=0)
+
+
+def test_a_home_inside_the_inbox_or_the_inbox_itself_is_not_read_as_dumps(tmp_path):
+    """Its raw/ copies would load again as dumps of a profile named by their hash after a rollback."""
+    from store.settings import Settings
+    for inbox, home in ((tmp_path / "1", tmp_path / "1" / "home"), (tmp_path / "2", tmp_path / "2")):
+        for path in (inbox / "a.txt", home / "raw" / "0d" / "0dbb.txt", home / "state" / "s.txt",
+                     home / "lake" / "dumps" / "d.txt", inbox / "sub" / "b.txt"):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text("h-index1\n")
+        settings = Settings.load(home=home, inbox=inbox)
+        found = scan_inbox(settings.inbox, 0, home_folders=settings.home_folders)
+        assert sorted(str(f.path.relative_to(inbox)) for f in found.ready) == ["a.txt", "sub/b.txt"], home
+        assert len(scan_inbox(settings.inbox, 0).ready) == 5, home

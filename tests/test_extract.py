@@ -125,3 +125,11 @@ def test_bytes_windows_1252_cant_convert_get_the_latin1_example(raw):
     with pytest.raises(Quarantine) as refused:
         decode_text(b"h-index28\n" + raw)
     assert "if it is Latin-1 `iconv -f LATIN1 " in str(refused.value)
+
+
+def test_a_dump_whose_name_leaves_no_room_for_a_sidecar_has_none(tmp_path):
+    """A 251-byte name is legal; `.meta.json` beside it would pass the file system's 255 bytes, and
+    looking for that sidecar failed every run with `File name too long`."""
+    write_dump(tmp_path / "inbox", "017_" + "L" * 243 + ".txt", dump_text(10), CAPTURED)
+    [row] = extract_inbox(tmp_path / "inbox", tmp_path / "raw", "20260602T000000Z-aaaa").dumps
+    assert row["quarantine_reason"] is None and row["profile_key"] == "L" * 243

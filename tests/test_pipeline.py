@@ -186,6 +186,16 @@ def test_a_missing_inbox_fails_the_run_instead_of_looking_empty(run_ingest, home
     assert not (home / "lake").exists()
 
 
+def test_a_home_inside_its_inbox_reads_none_of_its_own_files(run_ingest, inbox):
+    """The home's raw/ copies, lake and file index lie in the inbox it reads: none is a dump, nor an
+    ignored file that buries the user's own."""
+    home = inbox / "home"
+    run_ingest(home, inbox)
+    summary = run_ingest(home, inbox)
+    assert (summary["dumps_seen"], summary["files_read"], summary["ignored"]) == (1, 0, 0)
+    assert scalar(home, "SELECT count(*) FROM dumps") == 1
+
+
 def test_a_summary_artifact_prefect_fails_to_take_leaves_the_run_completed(run_ingest, home, inbox, monkeypatch):
     """Past the commit point a Prefect API that went away must not mark a loaded run failed."""
     from flows import run_report

@@ -134,10 +134,11 @@ def test_a_retried_commit_of_a_reprocessing_run_replaces_the_old_rejects_too(pre
 
 
 def test_a_run_with_nothing_new_counts_only_files_it_had_read_before():
-    summary = {"dumps_new": 0, "dumps_seen": 8, "unreadable": 6, "waiting": 1, "ignored": 0, "notes": []}
+    summary = {"dumps_new": 0, "dumps_seen": 8, "unreadable": 6, "unlisted_folders": 2, "waiting": 1, "ignored": 0,
+               "notes": []}
     said = runs.describe(summary, 1.0)
     assert said.startswith("nothing new: 2 dump files read before (loaded or quarantined), 1 still being written")
-    assert "6 unreadable (tried again next run)" in said
+    assert "6 unreadable (tried again next run), 2 folders that can't be listed (tried again next run)" in said
 
 
 @pytest.mark.parametrize("mb, rate", [(0.5, "0.04 MB/s"), (30.0, "2.5 MB/s"), (1830.0, "150.0 MB/s"),

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from core import identity
-from flows import guard, home_commands, json_out, run_failure
+from flows import cancel_watch, guard, home_commands, json_out, run_failure
 from flows.arguments import parser
 from flows.prefect_env import unwritable_prefect_home, use_prefect_env, without_heartbeats
 from store import storage
@@ -126,6 +126,8 @@ def prepare_prefect(settings: Settings, verbose: bool = False) -> None:
                         f"({why}): set PREFECT_HOME to a writable folder, or PREFECT_API_URL to a lasting server")
     if COMMAND["guarded"]:   # the processes Prefect starts for this command end with it
         guard.terminate_as_interrupt()
+        if os.environ.get("PREFECT_API_URL"):   # a lasting server's UI may cancel this command's runs
+            cancel_watch.ENABLED.append(True)
         if not os.environ.get("PREFECT_API_URL"):   # a lasting server is no child of the run
             COMMAND["watchdog"] = guard.watch_children()
     if not storage.reachable(settings.inbox):
@@ -172,7 +174,13 @@ def cmd_watch(settings: Settings, args) -> int:
                                  settle_seconds=settings.settle_seconds,
                                  batch_size=settings.batch_size, max_dump_bytes=settings.max_dump_bytes,
                                  lock_wait_seconds=max(settings.lock_wait_seconds, SCHEDULED_LOCK_WAIT))
-        except KeyboardInterrupt:   # stops the watch (exit 0); say what became of the run
+        except KeyboardInterrupt:   # stops the watch (exit 0), unless Prefect cancelled the run; say what became of it
+            if (cancelled := cancel_watch.asked()) is not None and not COMPLETED_HERE:
+                cancel_watch.mark_cancelled(cancelled)
+                raise cancel_watch.RunCancelled(cancel_watch.CANCELLED) from None
+            if cancelled is not None:   # completed as Prefect's cancel reached it: the watch goes on
+                print(f"\nwatch: warning: {run_failure.INTERRUPTED_AT_ITS_END}", file=sys.stderr, flush=True)
+                return COMPLETED_HERE[0]
             done = run_failure.INTERRUPTED_AT_ITS_END if COMPLETED_HERE else run_failure.INTERRUPTED
             print(f"\nwatch: stopped during a run: {done}", file=sys.stderr, flush=True)
             raise
@@ -214,8 +222,11 @@ def run_ingest(settings: Settings, args) -> int:
         raise
     except KeyboardInterrupt:
         if not COMPLETED_HERE:
-            print(f"\nprofile-etl: {run_failure.INTERRUPTED}", file=sys.stderr)
-            print_failure(args, "interrupted", 130)
+            cancelled = cancel_watch.asked()
+            if cancelled is not None:
+                cancel_watch.mark_cancelled(cancelled)
+            print(f"\nprofile-etl: {cancel_watch.CANCELLED if cancelled else run_failure.INTERRUPTED}", file=sys.stderr)
+            print_failure(args, "cancelled" if cancelled else "interrupted", 130)
             return 130
         summary = run_failure.with_warning(COMPLETED_HERE[0], run_failure.INTERRUPTED_AT_ITS_END)
     except Exception as exc:

@@ -18,7 +18,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from prefect.utilities.annotations import quote
 
 from core.records import SourceFile
-from flows import appends, batch, discover, integrity, merge, reprocess, run_report, runs
+from flows import appends, batch, cancel_watch, discover, integrity, merge, reprocess, run_report, runs
 from flows.cluster import ClusterWatch
 from flows.progress import Progress
 from flows.rebuild import restore_interrupted_rebuild
@@ -147,7 +147,7 @@ def ingest(home: Path | None = None, inbox: Path | str | None = None, batch_size
         raise UserError(f"inbox {settings.inbox} is not a folder (or its bucket doesn't exist)")
     lock = run_lock(settings.home, settings.lock_wait_seconds, waiting=lambda line: get_run_logger().info(line),
                     to_queue="pass --wait SECONDS (a deployment: its lock_wait_seconds parameter)")
-    with lock, reusing_tables(settings.lake):
+    with cancel_watch.cancellable(), lock, reusing_tables(settings.lake):
         started_at = dt.datetime.now(dt.timezone.utc)
         run_id = runs.new_run_id(started_at)
         seq, listed = prepare_lake(settings)

@@ -199,6 +199,7 @@ def watch(settings: Settings, run: Callable[[], dict], quiet_seconds: float, pol
           should_stop: Callable[[], bool] = lambda: False) -> int:
     """Poll the inbox; after a burst of new files goes quiet, run once, and print its result line.
     Returns the number of runs."""
+    from flows.cancel_watch import RunCancelled
     from flows.run_failure import unreachable_hint
     from flows.runs import describe  # here: `profile-etl server` imports this module, and needs no polars
     watcher, runs = Watcher(settings, quiet_seconds), 0
@@ -211,7 +212,9 @@ def watch(settings: Settings, run: Callable[[], dict], quiet_seconds: float, pol
                 summary = run()
             except Exception as exc:  # recorded in `runs`; a run is due again with a new file or after a while
                 watcher.failed()
-                print(f"watch: run {runs} failed: {type(exc).__name__}: {exc};{unreachable_hint(exc)} trying again in "
+                what = ("was cancelled from Prefect and stopped" if isinstance(exc, RunCancelled)
+                        else f"failed: {type(exc).__name__}: {exc}")
+                print(f"watch: run {runs} {what};{unreachable_hint(exc)} trying again in "
                       f"{watcher.retry_after() / 60:g} min, or when a new file arrives", file=sys.stderr, flush=True)
                 continue
             watcher.succeeded()

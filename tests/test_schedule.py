@@ -598,3 +598,84 @@ def test_watch_reports_a_run_whose_server_died_before_it_ended_as_a_run_that_loa
     assert f"watch: warning: the run completed, but Prefect's API at {api} stopped answering" in lines
     assert "watch: run 1: 1 new dump" in lines and "watch: run 1 failed" not in lines, lines
     assert dump_count(home) == 1
+
+
+@contextlib.contextmanager
+def lasting_server(tmp_path: Path):
+    """A lasting Prefect server of the test's own: (api, the environment of a run against it)."""
+    port = free_port()
+    api = f"http://127.0.0.1:{port}/api"
+    env = prefect_env(tmp_path, api) | {"PROFILE_ETL_SETTLE_SECONDS": "0"}
+    server = subprocess.Popen([str(BIN / "profile-etl"), "server", "--port", str(port)],
+                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        until(lambda: healthy(api), 120, "the Prefect server")
+        yield api, env
+    finally:
+        stop(server)
+
+
+def prefect_client(api: str):
+    from prefect.client.orchestration import get_client
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+    with temporary_settings({PREFECT_API_URL: api}):
+        return get_client(sync_client=True)
+
+
+def cancel_the_running_flow_run(api: str):
+    """Cancel the flow run that is Running, as the UI's button and `prefect flow-run cancel` do; its id."""
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterState, FlowRunFilterStateType
+    from prefect.client.schemas.objects import StateType
+    from prefect.states import Cancelling
+    running = FlowRunFilter(state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.RUNNING])))
+    with prefect_client(api) as client:
+        flow_run = until(lambda: client.read_flow_runs(flow_run_filter=running), 120, "a Running flow run")[0]
+        client.set_flow_run_state(flow_run.id, Cancelling(message="cancelled by the test"))
+    return flow_run.id
+
+
+def flow_run_state(api: str, flow_run_id):
+    with prefect_client(api) as client:
+        return client.read_flow_run(flow_run_id).state.type.value
+
+
+def test_a_cancel_from_prefect_stops_the_runs_that_run_and_watch_started(tmp_path, sample_text):
+    """A deployment's run is stopped by its runner or worker; those of `run` and `watch` have neither, and
+    ran on to the end while Prefect showed them Cancelling. Each run here waits for the home's lock (held
+    by the test) when the cancel comes; `watch` goes on, and loads the next new dump."""
+    from store.lock import run_lock
+    inbox, home, output = tmp_path / "inbox", tmp_path / "home", tmp_path / "watch.out"
+    write_dump(inbox, SAMPLE_NAME, sample_text, FIRST)
+    watching = None
+    with lasting_server(tmp_path) as (api, env):
+        with run_lock(home, 0.0, "test"):
+            running = subprocess.Popen([str(BIN / "profile-etl"), "--home", str(home), "run", "--inbox", str(inbox),
+                                        "--wait", "600", "--json"], env=env, stdout=subprocess.PIPE,
+                                       stderr=subprocess.PIPE, text=True, start_new_session=True)
+            try:
+                cancelled = cancel_the_running_flow_run(api)
+                out, err = running.communicate(timeout=120)
+            finally:
+                if running.poll() is None:
+                    stop(running)
+            assert running.returncode == 130 and json.loads(out)["status"] == "cancelled", err[-3000:]
+            assert "the run was cancelled from Prefect and stopped" in err
+            assert flow_run_state(api, cancelled) == "CANCELLED"
+            try:
+                with output.open("w") as out_file:
+                    watching = subprocess.Popen([str(BIN / "profile-etl"), "--home", str(home), "watch", "--inbox",
+                                                 str(inbox), "--quiet-seconds", "0"], env=env, stdout=out_file,
+                                                stderr=subprocess.STDOUT, start_new_session=True)
+                cancelled = cancel_the_running_flow_run(api)
+                until(lambda: "watch: run 1 was cancelled from Prefect and stopped; trying again" in output.read_text(), 120,
+                      "the watch to say its run was cancelled")
+            finally:
+                if watching is not None and watching.poll() is not None:
+                    pytest.fail(f"the watch ended: {output.read_text()}")
+        try:
+            assert flow_run_state(api, cancelled) == "CANCELLED" and dump_count(home) == 0
+            write_dump(inbox, "001_7707062aadfcc580.txt", later_snapshot(sample_text), LATER)
+            until(lambda: "watch: run 2: 2 new dumps" in output.read_text(), 300, "the watch's next run")
+        finally:
+            stop(watching)
+    assert dump_count(home) == 2

@@ -1,6 +1,7 @@
 """The runs a killed `serve` left Running in Prefect: crashed at the next serve's start (cancelled, those
 it was cancelling), which gives their deployment concurrency slot back at once instead of when its
-lease runs out (5 minutes by default), during which the new serve's scheduled runs would only queue."""
+lease runs out (5 minutes by default), during which the new serve's scheduled runs would only queue.
+And the flow run of a run killed holding the home's lock: crashed by the next run of the home."""
 from __future__ import annotations
 
 import os
@@ -76,3 +77,26 @@ def _crash(deployment: str) -> list[str]:
                 else Crashed(message="its `serve` was killed: crashed by the next serve of the home")
             client.set_flow_run_state(flow_run.id, state, force=True)
         return [flow_run.name for flow_run in left]
+
+
+def crash_run_that_died_holding(flow_run_id: str | None) -> str | None:
+    """Crash (cancel, if it was being cancelled) the flow run of a run killed while it held the home's
+    run lock, which the next holder found named in the lock's record, when Prefect still shows it
+    unfinished. Returns its name, or None when there was nothing to do or Prefect can't be asked."""
+    if flow_run_id is None:
+        return None
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.objects import StateType
+    from prefect.states import Cancelled, Crashed
+    try:
+        with get_client(sync_client=True) as client:
+            flow_run = client.read_flow_run(flow_run_id)
+            if flow_run.state is None or flow_run.state.is_final():
+                return None
+            state = Cancelled(message="the run was killed while being cancelled: cancelled by the next run of its home") \
+                if flow_run.state_type == StateType.CANCELLING else \
+                Crashed(message="the run's process was killed: crashed by the next run of its home, which finished its work")
+            client.set_flow_run_state(flow_run.id, state, force=True)
+            return flow_run.name
+    except Exception:   # another server's run, or one Prefect deleted: nothing of it to put right
+        return None

@@ -13,12 +13,13 @@ from pathlib import Path
 import polars as pl
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
+from prefect.context import FlowRunContext
 from prefect.settings import get_current_settings
 from prefect.task_runners import ThreadPoolTaskRunner
 from prefect.utilities.annotations import quote
 
 from core.records import SourceFile
-from flows import appends, batch, cancel_watch, discover, integrity, merge, reprocess, run_report, runs
+from flows import appends, batch, cancel_watch, dead_serve, discover, integrity, merge, reprocess, run_report, runs
 from flows.cluster import ClusterWatch
 from flows.progress import Progress
 from flows.rebuild import restore_interrupted_rebuild
@@ -27,7 +28,7 @@ from store import storage
 from store.errors import UserError
 from store.faults import checkpoint
 from store.scratch import WORK
-from store.lock import run_lock
+from store.lock import flow_run_of, run_lock
 from store.settings import Settings
 from warehouse import lake, lake_health, maintenance, publish, recovery
 from warehouse.opened import reusing_tables
@@ -146,8 +147,11 @@ def ingest(home: Path | None = None, inbox: Path | str | None = None, batch_size
     if not storage.reachable(settings.inbox):   # an unmounted share must not look like an empty inbox
         raise UserError(f"inbox {settings.inbox} is not a folder (or its bucket doesn't exist)")
     lock = run_lock(settings.home, settings.lock_wait_seconds, waiting=lambda line: get_run_logger().info(line),
-                    to_queue="pass --wait SECONDS (a deployment: its lock_wait_seconds parameter)")
-    with cancel_watch.cancellable(), lock, reusing_tables(settings.lake):
+                    to_queue="pass --wait SECONDS (a deployment: its lock_wait_seconds parameter)",
+                    flow_run_id=str(FlowRunContext.get().flow_run.id))
+    with cancel_watch.cancellable(), lock as died_holding, reusing_tables(settings.lake):
+        if crashed := dead_serve.crash_run_that_died_holding(flow_run_of(died_holding)):
+            get_run_logger().info("flow run %s was killed holding the home: marked crashed (this run recovers it)", crashed)
         started_at = dt.datetime.now(dt.timezone.utc)
         run_id = runs.new_run_id(started_at)
         seq, listed = prepare_lake(settings)

@@ -6,7 +6,7 @@ import errno
 import fcntl
 import os
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from store.errors import UserError
@@ -32,10 +32,11 @@ class HomeNotWritable(UserError):
 
 
 @contextmanager
-def _holding(path: Path, record: str, wait_seconds: float, refuse, waiting=None) -> None:
+def _holding(path: Path, record: str, wait_seconds: float, refuse, waiting=None):
     """An exclusive advisory lock on path, waited for up to wait_seconds (waiting(the holder's record)
     told once when the wait begins); then refuse(the holder's record) raises. The holder's record
-    (its pid, and what it does) is left for the next one to name."""
+    (its pid, and what it does) names it to those who wait, and is cleared when it lets go: one found
+    on taking the lock is a holder's that died holding it (killed), which is yielded."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
@@ -44,6 +45,7 @@ def _holding(path: Path, record: str, wait_seconds: float, refuse, waiting=None)
             raise
         raise HomeNotWritable(f"can't write the home's lock {path} ({exc.strerror}): this user can't change the home "
                         "there. Nothing was changed; run as its owner, or give this user write access") from None
+    held = False
     try:
         deadline, told = time.monotonic() + wait_seconds, waiting is None
         while not _try_lock(fd):
@@ -53,26 +55,34 @@ def _holding(path: Path, record: str, wait_seconds: float, refuse, waiting=None)
                 waiting(_holder(fd))
                 told = True
             time.sleep(POLL_SECONDS)
+        held, died_holding = True, _holder(fd)
         os.ftruncate(fd, 0)
         os.pwrite(fd, record.encode(), 0)
-        yield
+        yield died_holding
     finally:
+        if held:   # however it ended, it let go alive
+            with suppress(OSError):
+                os.ftruncate(fd, 0)
         os.close(fd)
 
 
 def _holder(fd: int) -> str:
-    return os.pread(fd, 64, 0).decode(errors="replace").strip()
+    return os.pread(fd, RECORD_BYTES, 0).decode(errors="replace").strip()
+
+
+RECORD_BYTES = 256
+FLOW_RUN = " flow-run="   # a run's record ends with its Prefect flow run's id
 
 
 def run_lock(home: Path, wait_seconds: float = 0.0, what: str = "run", waiting=None,
-             to_queue: str = "pass --wait SECONDS"):
+             to_queue: str = "pass --wait SECONDS", flow_run_id: str | None = None):
     """Hold the home's run lock for `what` (a run, a rollback, ...); wait up to wait_seconds for
     its holder to finish (waiting(a line naming it) told once), then give up, naming it and how
-    to queue behind it (`to_queue`)."""
+    to queue behind it (`to_queue`). Yields the record of a holder that died holding it, or ''."""
     path = home / LOCK_FILE
 
     def holder_of(record: str) -> str:
-        pid, _, command = record.partition(" ")
+        pid, _, command = record.partition(FLOW_RUN)[0].partition(" ")
         return f"another {command or 'run'} (pid {pid or 'unknown'})"
 
     def refuse(record: str) -> None:
@@ -80,7 +90,13 @@ def run_lock(home: Path, wait_seconds: float = 0.0, what: str = "run", waiting=N
                         f"finish, or {to_queue} to queue behind it.")
     tell = None if waiting is None else (
         lambda record: waiting(f"{holder_of(record)} is working on {home}: waiting up to {wait_seconds:.0f} s for it"))
-    return _holding(path, f"{os.getpid()} {what}", wait_seconds, refuse, tell)
+    record = f"{os.getpid()} {what}" + (f"{FLOW_RUN}{flow_run_id}" if flow_run_id else "")
+    return _holding(path, record, wait_seconds, refuse, tell)
+
+
+def flow_run_of(record: str) -> str | None:
+    """The Prefect flow run id a lock record names, if any."""
+    return record.partition(FLOW_RUN)[2].split()[0] if FLOW_RUN in record else None
 
 
 SERVE_LOCK_FILE = "serve.lock"

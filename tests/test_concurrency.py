@@ -223,3 +223,17 @@ def test_a_home_this_user_cant_write_is_refused_with_the_reason(tmp_path, monkey
         with run_lock(tmp_path / "home"):
             pass
     assert refusal.value.exit_code == 2
+
+
+def test_the_lock_names_to_its_next_holder_only_a_holder_that_died_holding_it(tmp_path):
+    """A run's record names its flow run; one that lets go, however its run ended, clears it."""
+    from store.lock import LOCK_FILE, flow_run_of
+    home = tmp_path / "home"
+    with pytest.raises(RuntimeError), run_lock(home, flow_run_id="f1") as died:
+        assert died == "" and flow_run_of((home / LOCK_FILE).read_text()) == "f1"
+        raise RuntimeError("the run failed")
+    with run_lock(home) as died:
+        assert died == ""
+    (home / LOCK_FILE).write_text(f"{2**22 + 1} run flow-run=f2")   # as a killed holder leaves it
+    with run_lock(home, flow_run_id="f3") as died:
+        assert flow_run_of(died) == "f2" and flow_run_of((home / LOCK_FILE).read_text()) == "f3"

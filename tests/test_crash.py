@@ -13,6 +13,7 @@ import pytest
 
 from flows.pipeline import ingest
 from store.faults import CRASH_ENV, FAIL_ENV, InjectedFault
+from store.lock import LOCK_FILE, flow_run_of
 from tests import dumps
 from tests.conftest import SAMPLE_NAME, write_dump
 from tests.test_pipeline import FIRST, LATER, later_snapshot, other_profile
@@ -59,6 +60,12 @@ def api_env() -> dict[str, str]:
     return env | {"PREFECT_API_URL": str(get_current_settings().api.url), "DO_NOT_TRACK": "1"}
 
 
+def flow_run_state(flow_run_id: str) -> str:
+    from prefect.client.orchestration import get_client
+    with get_client(sync_client=True) as client:
+        return client.read_flow_run(flow_run_id).state.type.value
+
+
 def killed_run(point: str, homes, tmp_path: Path) -> Path:
     """A copy of the home before the second run, after a `profile-etl run` process killed at point."""
     before, inbox, _ = homes
@@ -77,8 +84,10 @@ def test_killed_run_then_rerun_equals_uninterrupted_run(point, homes, tmp_path):
     home = killed_run(point, homes, tmp_path)
     published = warehouse_tables(home)   # readers see the old state or the new one, nothing between
     assert same_tables(published, warehouse_tables(before)) or same_tables(published, warehouse_tables(expected))
+    killed = flow_run_of((home / LOCK_FILE).read_text())   # the lock's record names the run that died holding it
     ingest(home=home, inbox=inbox, settle_seconds=0)
     assert differences(home, expected) == []
+    assert flow_run_state(killed) == "CRASHED"   # not Running for ever in Prefect's UI
     assert lake_leftovers(home) == []
     assert set(run_statuses(home)) <= {"completed", "failed"}
     assert not list(home.glob(".warehouse.duckdb.tmp*"))

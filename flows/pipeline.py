@@ -10,6 +10,7 @@ from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import duckdb
 import polars as pl
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
@@ -157,6 +158,8 @@ def ingest(home: Path | None = None, inbox: Path | str | None = None, batch_size
         seq, listed = prepare_lake(settings)
         try:
             return ingest_new_dumps(settings, run_id, started_at, reprocess, seq, listed)
+        except duckdb.InterruptException:   # a signal (Ctrl-C, a runner's cancel) during a query: stopped, not failed
+            raise
         except Exception as exc:
             with contextlib.suppress(Exception):   # the original failure is what the caller must see
                 if record_failed_run(settings, run_id, started_at, seq):

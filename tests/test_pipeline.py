@@ -10,6 +10,7 @@ import pytest
 
 from tests import dumps
 from tests.conftest import SAMPLE_NAME, UTC, write_dump
+from tests.warehouse_state import run_statuses
 
 FIRST = dt.datetime(2026, 6, 1, tzinfo=UTC)
 LATER = dt.datetime(2026, 7, 1, tzinfo=UTC)
@@ -194,6 +195,21 @@ def test_a_home_inside_its_inbox_reads_none_of_its_own_files(run_ingest, inbox):
     summary = run_ingest(home, inbox)
     assert (summary["dumps_seen"], summary["files_read"], summary["ignored"]) == (1, 0, 0)
     assert scalar(home, "SELECT count(*) FROM dumps") == 1
+
+
+def test_a_publish_stopped_by_a_signal_is_a_stopped_run_not_a_failed_one(run_ingest, home, inbox, monkeypatch):
+    """A runner's cancel (SIGTERM) during a DuckDB query surfaces as DuckDB's interrupt: the run's committed
+    data stays its own (not a `failed` row), and the next run publishes it, as after a kill."""
+    from warehouse import publish
+
+    def stopped(*args, **kwargs):
+        raise duckdb.InterruptException("INTERRUPT Error: Interrupted!")
+    monkeypatch.setattr(publish, "publish", stopped)
+    with pytest.raises(duckdb.InterruptException):
+        run_ingest(home, inbox)
+    monkeypatch.undo()
+    run_ingest(home, inbox)
+    assert run_statuses(home) == ["completed", "completed"] and scalar(home, "SELECT count(*) FROM dumps") == 1
 
 
 def test_a_summary_artifact_prefect_fails_to_take_leaves_the_run_completed(run_ingest, home, inbox, monkeypatch):

@@ -133,3 +133,26 @@ def test_a_dump_whose_name_leaves_no_room_for_a_sidecar_has_none(tmp_path):
     write_dump(tmp_path / "inbox", "017_" + "L" * 243 + ".txt", dump_text(10), CAPTURED)
     [row] = extract_inbox(tmp_path / "inbox", tmp_path / "raw", "20260602T000000Z-aaaa").dumps
     assert row["quarantine_reason"] is None and row["profile_key"] == "L" * 243
+
+
+def test_a_dump_missing_a_metric_line_with_every_entry_valid_is_partial(tmp_path, capsys):
+    """SPEC §7: a header problem makes the dump partial, with the reason, though no entry is rejected."""
+    from flows.cli import main
+    from tests import dumps
+    text = "h-index28\n57papers\n1,945citations\nNovelty55%\n\n57 Papers\n\n" + "\n".join(
+        dumps.entry("LGAug 23, 2023", "A Title", "A B, C D", "Text."))
+    (tmp_path / "000_k.txt").write_text(text)
+    assert main(["validate", str(tmp_path / "000_k.txt")]) == 1
+    said = capsys.readouterr().out
+    assert "000_k.txt: missing metric ai_score" in said and "000_k.txt: partial, 1 of 1 entries valid" in said
+
+
+def test_a_category_of_five_capitals_is_valid(tmp_path, capsys):
+    """SPEC §2: a category is two to five capital letters."""
+    from flows.cli import main
+    from tests import dumps
+    text = "h-index28\n57papers\n1,945citations\nNovelty55%\nAI Score62\n\n57 Papers\n\n" + "\n".join(
+        dumps.entry("ROBOTJun 3, 2024", "A Title", "A B, C D", "Text."))
+    (tmp_path / "000_k.txt").write_text(text)
+    assert main(["validate", str(tmp_path / "000_k.txt")]) == 0
+    assert "000_k.txt: loaded, 1 of 1 entries valid" in capsys.readouterr().out

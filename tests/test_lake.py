@@ -164,7 +164,12 @@ def authorship(*rows: tuple[str, int, str]) -> pl.DataFrame:
 def test_a_commit_already_tagged_with_the_run_is_skipped(tmp_path):
     seq = recovery.recover(tmp_path)
     row = authorship(("00aa", 1, "a1"))
-    lake.append(tmp_path, "listings", empty_frame(TABLES["listings"]), seq, "test-run")
+    listed = pl.DataFrame([{"dump_id": "d1", "rank": 1, "profile_key": "k", "paper_id": "00aa",
+                            "captured_at": dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)}]
+                          ).cast(dict(polars_schema(TABLES["listings"])))
+    lake.append(tmp_path, "listings", listed, seq, "test-run")
+    lake.append(tmp_path, "listings", listed, seq, "test-run")   # a retried task
+    assert lake.read_table(tmp_path, "listings").height == 1
     lake.upsert(tmp_path, "paper_authors", row, seq, "test-run", new_keys_only=True)
     lake.upsert(tmp_path, "paper_authors", row, seq, "test-run", new_keys_only=True)   # a retried task
     assert lake.read_table(tmp_path, "paper_authors").rows() == [("00aa", 1, "a1")]

@@ -28,13 +28,14 @@ def observations(*rows) -> pl.DataFrame:
 
 
 def test_latest_capture_wins_whatever_the_arrival_order():
-    old = paper_observations(observations(("p1", "d1", T1, False, ["A"])))
-    new = paper_observations(observations(("p1", "d2", T2, True, ["A"])))
+    """The later capture's dump id sorts first: the capture time decides, not the id."""
+    old = paper_observations(observations(("p1", "d2", T1, False, ["A"])))
+    new = paper_observations(observations(("p1", "d1", T2, True, ["A"])))
     in_order = merge_papers(merge_papers(empty_frame(Papers), old), new).drop("author_ids")
     reversed_ = merge_papers(merge_papers(empty_frame(Papers), new), old).drop("author_ids")
     assert in_order.equals(reversed_)
     row = in_order.row(0, named=True)
-    assert (row["has_code_badge"], row["first_seen_at"], row["last_seen_at"], row["last_seen_dump_id"]) == (True, T1, T2, "d2")
+    assert (row["has_code_badge"], row["first_seen_at"], row["last_seen_at"], row["last_seen_dump_id"]) == (True, T1, T2, "d1")
 
 
 def test_author_name_from_latest_capture():
@@ -102,3 +103,19 @@ def test_same_bytes_read_twice_in_one_run_keep_the_first_reading_only(tmp_path):
     tables = transform(parts, {n: empty_frame(TABLES[n]) for n in MERGED_TABLES})
     assert tables["dumps"].select("status", "entries_found", "entries_loaded").rows() == [("quarantined", 0, 0)]
     assert tables["listings"].is_empty()
+
+
+def test_a_profile_is_its_latest_snapshot_by_capture_time_not_by_dump_id():
+    from core.normalise import merge_profiles
+    from schemas.tables import Profiles
+    schema = empty_frame(Profiles).schema
+
+    def snapshot(dump_id, captured_at, h_index):
+        return pl.DataFrame([{"profile_key": "k", "owner_name": "O", "snapshots": 1, "first_captured_at": captured_at,
+                              "last_captured_at": captured_at, "latest_dump_id": dump_id, "h_index": h_index,
+                              "papers_reported": 1, "citations": 1, "novelty_pct": 1, "ai_score": 1,
+                              "papers_listed": 1, "owner_share": None}], schema=schema)
+    merged = merge_profiles(merge_profiles(empty_frame(Profiles), snapshot("00", T2, 2)), snapshot("ff", T1, 1))
+    row = merged.row(0, named=True)
+    assert (row["h_index"], row["latest_dump_id"], row["last_captured_at"], row["first_captured_at"], row["snapshots"]) == (
+        2, "00", T2, T1, 2)

@@ -28,6 +28,8 @@ def test_header_metrics_with_thousands_separators():
     ("ROFeb 12Code", "RO", dt.date(2026, 2, 12), True, True),
     ("IRDec 3", "IR", dt.date(2025, 12, 3), True, False),   # after the capture date: the year before
     ("CLJun 1", "CL", dt.date(2026, 6, 1), True, False),    # the capture day itself stays in the year
+    ("CLJun 2", "CL", dt.date(2025, 6, 2), True, False),    # the capture's month, a later day: the year before
+    ("ROBOTJun 3, 2024", "ROBOT", dt.date(2024, 6, 3), False, False),   # a category of five capitals
 ])
 def test_entry_heads(head, category, date, inferred, badge):
     entry = parse_dump(one_entry(head), CAPTURED).entries[0]

@@ -212,6 +212,31 @@ def test_a_publish_stopped_by_a_signal_is_a_stopped_run_not_a_failed_one(run_ing
     assert run_statuses(home) == ["completed", "completed"] and scalar(home, "SELECT count(*) FROM dumps") == 1
 
 
+def test_a_later_capture_naming_fewer_authors_leaves_only_its_authors(run_ingest, home, tmp_path):
+    """SPEC §4: paper_authors are the latest capture's visible authors; a position it no longer has goes."""
+    inbox = tmp_path / "inbox"
+    header = "h-index28\n57papers\n1,945citations\nNovelty55%\nAI Score62\n\n57 Papers\n\n"
+    for day, (name, authors) in enumerate([("000_k.txt", "A B, C D, E F"), ("001_k.txt", "A B, C D")]):
+        text = header.replace("28", str(28 + day)) + "\n".join(dumps.entry("LGAug 23, 2023", "A Title", authors, "Text."))
+        write_dump(inbox, name, text, FIRST + dt.timedelta(days=day))
+        run_ingest(home, inbox)
+    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
+        assert con.execute("SELECT position, name FROM paper_authors JOIN authors USING (author_id) "
+                           "ORDER BY position").fetchall() == [(1, "A B"), (2, "C D")]
+
+
+def test_the_warehouse_shows_the_latest_of_the_runs_a_publish_catches_up_on(run_ingest, home, tmp_path, sample_text):
+    """A publish brings the idle warehouse file up to date with every run since it was current (two
+    from the third run on): the latest version of a row wins."""
+    inbox = tmp_path / "inbox"
+    for day, h_index in enumerate([28, 29, 30]):
+        write_dump(inbox, f"{day:03d}_7707062aadfcc580.txt", sample_text.replace("h-index28", f"h-index{h_index}"),
+                   FIRST + dt.timedelta(days=day))
+        run_ingest(home, inbox)
+    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
+        assert con.execute("SELECT h_index, snapshots FROM profiles").fetchall() == [(30, 3)]
+
+
 def test_a_summary_artifact_prefect_fails_to_take_leaves_the_run_completed(run_ingest, home, inbox, monkeypatch):
     """Past the commit point a Prefect API that went away must not mark a loaded run failed."""
     from flows import run_report

@@ -183,3 +183,13 @@ def test_a_copy_cut_short_is_set_aside_and_written_again(tmp_path):
     short.write_bytes(b"cut")                          # cut short again: the first one set aside stays
     extract_inbox(tmp_path / "inbox", tmp_path / "raw", "20260603T000000Z-bbbb")
     assert sorted(p.read_bytes() for p in (tmp_path / "raw" / raw_store.DAMAGED_DIR).iterdir()) == [b"", b"cut"]
+
+
+def test_a_dump_the_lake_holds_is_missing_from_raw_even_when_no_meta_file_names_it(tmp_path):
+    """raw/ is the source of truth (SPEC §8): a copy gone with its meta files must still be found missing."""
+    did = "ab" + "0" * 62
+    (tmp_path / "cd").mkdir()
+    other = tmp_path / "cd" / ("cd" + "1" * 62 + ".txt")
+    other.write_text("x")
+    check = raw_store.check_copies(tmp_path, held={did}, metas={})
+    assert check.missing == [did] and check.why[did] == f"raw/ab/{did}.txt is missing"

@@ -14,7 +14,7 @@ from deltalake import DeltaTable
 
 from flows.cli import main
 from flows.pipeline import ingest
-from schemas.tables import REGISTRY, TABLES, empty_frame, polars_schema
+from schemas.tables import REGISTRY, TABLES, polars_schema
 from store.errors import UserError
 from tests import dumps
 from tests.conftest import SAMPLE_NAME, write_dump

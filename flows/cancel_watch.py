@@ -29,17 +29,20 @@ def cancellable():
     if not ENABLED or flow_run is None or flow_run.deployment_id is not None:
         yield
         return
-    done = threading.Event()
-    watcher = threading.Thread(target=_watch, args=(flow_run.id, done), name="profile-etl-cancel-watch", daemon=True)
+    ASKED.clear()   # a cancel asked of an earlier run of this process (`watch`) is not this one's
+    done, gate = threading.Event(), threading.Lock()
+    watcher = threading.Thread(target=_watch, args=(flow_run.id, done, gate), name="profile-etl-cancel-watch",
+                               daemon=True)
     watcher.start()
     try:
         yield
     finally:
-        done.set()
+        with gate:   # a stop sent before this lands here, inside the run; none is sent after it
+            done.set()
         watcher.join(POLL_SECONDS)   # a request under way may outlast it: the thread ends by itself
 
 
-def _watch(flow_run_id: UUID, done: threading.Event) -> None:
+def _watch(flow_run_id: UUID, done: threading.Event, gate: threading.Lock) -> None:
     from prefect.client.orchestration import get_client
     with get_client(sync_client=True) as client:
         while not done.wait(POLL_SECONDS):
@@ -47,9 +50,11 @@ def _watch(flow_run_id: UUID, done: threading.Event) -> None:
                 state = client.read_flow_run(flow_run_id).state
             except Exception:   # an API that doesn't answer now may later; the run goes on meanwhile
                 continue
-            if state is not None and (state.is_cancelling() or state.is_cancelled()) and not done.is_set():
-                ASKED.append(flow_run_id)
-                os.kill(os.getpid(), signal.SIGTERM)
+            if state is not None and (state.is_cancelling() or state.is_cancelled()):
+                with gate:
+                    if not done.is_set():
+                        ASKED.append(flow_run_id)
+                        os.kill(os.getpid(), signal.SIGTERM)
                 return
 
 

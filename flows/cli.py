@@ -99,10 +99,16 @@ def entry() -> int:
     """The `profile-etl` command: main, then an exit that skips collecting the objects of Prefect's
     modules, a noticeable share of every command (in-process callers of main keep collecting)."""
     COMMAND["guarded"] = True
-    if hasattr(sys.stdout, "reconfigure"):   # a title in σ on an ASCII terminal prints as \u03c3, not a traceback
+    if sys.stdout.isatty() and hasattr(sys.stdout, "reconfigure"):   # σ on an ASCII terminal shows as \u03c3
         sys.stdout.reconfigure(errors="backslashreplace")
     try:
         code = main()
+    except UnicodeEncodeError as exc:   # output to a file or pipe is data: refused whole, not altered
+        if exc.encoding.replace("-", "").lower() != (sys.stdout.encoding or "").replace("-", "").lower():
+            raise
+        print(f"profile-etl: the output holds {exc.object[exc.start:exc.end]!r}, which {exc.encoding} can't "
+              "write: set PYTHONIOENCODING=utf-8 (or a UTF-8 locale)", file=sys.stderr)
+        code = 1
     except KeyboardInterrupt:
         print("\nprofile-etl: interrupted", file=sys.stderr)
         code = 130

@@ -20,6 +20,7 @@ from warehouse import lake
 
 DUMP_SUFFIXES = (".txt", ".txt.gz")
 IN_PROGRESS_SUFFIXES = (".part", ".tmp")
+LOST_FOUND = "lost+found"   # a file system's own folder, which only root may list: an inbox on its own volume has one
 FILE_INDEX = "files.parquet"
 
 
@@ -87,11 +88,40 @@ def scan_inbox(inbox: storage.Location, settle_seconds: float, now: float | None
     try:
         entries = _entries(str(inbox))
     except OSError as exc:   # an unreadable inbox must not look like an empty one
-        raise UserError(f"can't list the inbox {identity.printable(str(inbox))} ({exc.strerror or exc}): nothing "
-                        "was read; let this user read the folder, or pass --inbox DIR") from None
+        raise unlistable(inbox, exc) from None
     inbox_found = Inbox([], [], [])
-    _scan_folder(str(inbox), settle_seconds, now, inbox_found, {os.path.normpath(f) for f in home_folders}, entries)
+    _scan_folder(str(inbox), settle_seconds, now, inbox_found, folder_identities(home_folders), entries)
     return inbox_found
+
+
+def refuse_unlistable(inbox: storage.Location) -> None:
+    """Before a run takes the home: an inbox this user can't list is refused, not a failed run."""
+    if not storage.is_url(inbox):
+        try:
+            _entries(str(inbox))
+        except OSError as exc:
+            raise unlistable(inbox, exc) from None
+
+
+def unlistable(inbox: storage.Location, exc: OSError) -> UserError:
+    return UserError(f"can't list the inbox {identity.printable(str(inbox))} ({exc.strerror or exc}): nothing was "
+                     "read; let this user read the folder, or pass --inbox DIR")
+
+
+def folder_identities(folders: tuple[Path, ...]) -> set[tuple[int, int]]:
+    """(device, inode) of each folder that exists: the same folder whatever link leads to it."""
+    found = set()
+    for folder in folders:
+        try:
+            stat = os.stat(folder)
+        except OSError:
+            continue
+        found.add((stat.st_dev, stat.st_ino))
+    return found
+
+
+def _identity(entry: os.DirEntry) -> tuple[int, int]:
+    return entry.stat(follow_symlinks=False).st_dev, entry.inode()
 
 
 def _entries(folder: str) -> list[os.DirEntry]:
@@ -99,7 +129,7 @@ def _entries(folder: str) -> list[os.DirEntry]:
         return sorted(listing, key=lambda entry: entry.name)
 
 
-def _scan_folder(folder: str, settle_seconds: float, now: float, found: Inbox, skipped: set[str],
+def _scan_folder(folder: str, settle_seconds: float, now: float, found: Inbox, skipped: set[tuple[int, int]],
                  entries: list[os.DirEntry] | None = None) -> None:
     """One folder's files in name order, then its subfolders' (dot-folders and skipped ones passed
     over, links to folders reported, not followed): os.walk's order, from the entries' own types."""
@@ -116,7 +146,7 @@ def _scan_folder(folder: str, settle_seconds: float, now: float, found: Inbox, s
         path = name if folder == "." else entry.path   # as Path() writes it: the file index's key
         kind = _kind(entry)
         if kind == "folder":
-            if not name.startswith(".") and os.path.normpath(os.path.abspath(path)) not in skipped:
+            if not name.startswith(".") and name != LOST_FOUND and not (skipped and _identity(entry) in skipped):
                 subfolders.append(path)
         elif kind == "link to a folder":
             if not name.startswith("."):

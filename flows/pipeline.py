@@ -149,22 +149,30 @@ def ingest(home: Path | None = None, inbox: Path | str | None = None, batch_size
         raise UserError(f"inbox {settings.inbox} is not a folder (or its bucket doesn't exist)")
     lock = run_lock(settings.home, settings.lock_wait_seconds, waiting=lambda line: get_run_logger().info(line),
                     to_queue="pass --wait SECONDS (a deployment: its lock_wait_seconds parameter)",
-                    flow_run_id=str(FlowRunContext.get().flow_run.id))
+                    flow_run_id=(own := str(FlowRunContext.get().flow_run.id)))
+    discover.refuse_unlistable(settings.inbox)
     with cancel_watch.cancellable(), lock as died_holding, reusing_tables(settings.lake):
-        if crashed := dead_serve.crash_run_that_died_holding(flow_run_of(died_holding)):
+        left = flow_run_of(died_holding)   # not this flow run's own, run again by infrastructure after a kill
+        if left != own and (crashed := dead_serve.crash_run_that_died_holding(left)):
             get_run_logger().info("flow run %s was killed holding the home: marked crashed (this run recovers it)", crashed)
         started_at = dt.datetime.now(dt.timezone.utc)
         run_id = runs.new_run_id(started_at)
         seq, listed = prepare_lake(settings)
         try:
             return ingest_new_dumps(settings, run_id, started_at, reprocess, seq, listed)
-        except duckdb.InterruptException:   # a signal (Ctrl-C, a runner's cancel) during a query: stopped, not failed
-            raise
         except Exception as exc:
+            if interrupted_query(exc):   # stopped (Ctrl-C, SIGTERM, a runner's cancel), not failed
+                raise KeyboardInterrupt from exc
             with contextlib.suppress(Exception):   # the original failure is what the caller must see
                 if record_failed_run(settings, run_id, started_at, seq):
                     exc.run_id = run_id   # the failed row's, for `run --json`
             raise
+
+
+def interrupted_query(exc: Exception) -> bool:
+    """DuckDB ends a query that a signal interrupted with this, and swallows the signal handler's own
+    exception (the KeyboardInterrupt of Ctrl-C or the command's SIGTERM, Prefect's TerminationSignal)."""
+    return isinstance(exc, duckdb.InterruptException) or (type(exc) is RuntimeError and str(exc) == "Query interrupted")
 
 
 def ingest_new_dumps(settings: Settings, run_id: str, started_at: dt.datetime, reprocess: bool, seq: int,

@@ -32,11 +32,12 @@ class HomeNotWritable(UserError):
 
 
 @contextmanager
-def _holding(path: Path, record: str, wait_seconds: float, refuse, waiting=None):
+def _holding(path: Path, record: str, wait_seconds: float, refuse, waiting=None, pass_on: bool = False):
     """An exclusive advisory lock on path, waited for up to wait_seconds (waiting(the holder's record)
     told once when the wait begins); then refuse(the holder's record) raises. The holder's record
     (its pid, and what it does) names it to those who wait, and is cleared when it lets go: one found
-    on taking the lock is a holder's that died holding it (killed), which is yielded."""
+    on taking the lock is a holder's that died holding it (killed), which is yielded, and with
+    pass_on written back on letting go, for the next holder that puts right what it left."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
@@ -63,6 +64,8 @@ def _holding(path: Path, record: str, wait_seconds: float, refuse, waiting=None)
         if held:   # however it ended, it let go alive
             with suppress(OSError):
                 os.ftruncate(fd, 0)
+                if pass_on and flow_run_of(died_holding):
+                    os.pwrite(fd, died_holding.encode(), 0)
         os.close(fd)
 
 
@@ -78,7 +81,8 @@ def run_lock(home: Path, wait_seconds: float = 0.0, what: str = "run", waiting=N
              to_queue: str = "pass --wait SECONDS", flow_run_id: str | None = None):
     """Hold the home's run lock for `what` (a run, a rollback, ...); wait up to wait_seconds for
     its holder to finish (waiting(a line naming it) told once), then give up, naming it and how
-    to queue behind it (`to_queue`). Yields the record of a holder that died holding it, or ''."""
+    to queue behind it (`to_queue`). Yields the record of a holder that died holding it, or ''; a
+    holder without a flow run passes a killed run's record on to the next run, which crashes its flow run."""
     path = home / LOCK_FILE
 
     def holder_of(record: str) -> str:
@@ -91,7 +95,7 @@ def run_lock(home: Path, wait_seconds: float = 0.0, what: str = "run", waiting=N
     tell = None if waiting is None else (
         lambda record: waiting(f"{holder_of(record)} is working on {home}: waiting up to {wait_seconds:.0f} s for it"))
     record = f"{os.getpid()} {what}" + (f"{FLOW_RUN}{flow_run_id}" if flow_run_id else "")
-    return _holding(path, record, wait_seconds, refuse, tell)
+    return _holding(path, record, wait_seconds, refuse, tell, pass_on=flow_run_id is None)
 
 
 def flow_run_of(record: str) -> str | None:

@@ -85,10 +85,9 @@ class Settings:
 
     @property
     def home_folders(self) -> tuple[Path, ...]:
-        """What an inbox holding the home must not read as dumps: the home (its own parts if it is the
-        inbox) and a local lake."""
-        lake = () if storage.is_url(self.lake) else (Path(self.lake),)
-        return ((self.raw, self.state) if self.inbox == self.home else (self.home,)) + lake
+        """What an inbox holding the home must not read as dumps: the home, its own parts (when the
+        inbox is the home) and a local lake."""
+        return (self.home, self.raw, self.state) + (() if storage.is_url(self.lake) else (Path(self.lake),))
 
     @property
     def raw(self) -> Path:

@@ -53,13 +53,15 @@ def test_run_process_is_clean_and_visible_in_prefect(loaded_home):
     assert "profile-etl-ingest" in listed.stdout and "COMPLETED" in listed.stdout
 
 
-def test_output_a_terminal_cant_show_is_escaped_not_a_traceback(loaded_home):
-    """An ASCII terminal (LC_ALL=C without UTF-8 mode) and a title in Greek, as SPEC §2's abstracts have."""
+def test_output_an_encoding_cant_write_is_refused_with_what_to_set_not_a_traceback(loaded_home):
+    """An ASCII locale (LC_ALL=C without UTF-8 mode) and a title in Greek, as SPEC §2's abstracts have:
+    output to a pipe is data, so it isn't altered (a terminal shows \\u03c3)."""
     base, env, _ = loaded_home
     ascii_env = env | {"PYTHONIOENCODING": "ascii"}
     shown = subprocess.run([str(BIN / "profile-etl"), "--home", str(base / "home"), "sql", "SELECT 'σ-algebra' AS t"],
                            env=ascii_env, capture_output=True, text=True, timeout=120)
-    assert shown.returncode == 0 and "\\u03c3-algebra" in shown.stdout, shown.stderr
+    assert shown.returncode == 1 and "Traceback" not in shown.stderr, shown.stderr
+    assert "the output holds '\\u03c3', which ascii can't write: set PYTHONIOENCODING=utf-8" in shown.stderr
 
 
 def test_sql_answers_queries_in_each_format(loaded_home, capsys):

@@ -235,5 +235,9 @@ def test_the_lock_names_to_its_next_holder_only_a_holder_that_died_holding_it(tm
     with run_lock(home) as died:
         assert died == ""
     (home / LOCK_FILE).write_text(f"{2**22 + 1} run flow-run=f2")   # as a killed holder leaves it
+    with run_lock(home, 0, "doctor") as died:   # a command without a flow run passes it on
+        assert flow_run_of(died) == "f2" and flow_run_of((home / LOCK_FILE).read_text()) is None
     with run_lock(home, flow_run_id="f3") as died:
         assert flow_run_of(died) == "f2" and flow_run_of((home / LOCK_FILE).read_text()) == "f3"
+    with run_lock(home) as died:
+        assert died == ""

@@ -179,12 +179,13 @@ def test_a_folder_that_cant_be_listed_is_said_and_an_inbox_that_cant_is_refused(
     from store.errors import UserError
     inbox = tmp_path / "inbox"
     (inbox / "locked").mkdir(parents=True)
+    (inbox / "lost+found").mkdir()   # a volume's own, which only root lists: passed over, not warned of
     for path in (inbox / "a.txt", inbox / "locked" / "b.txt"):
         path.write_text("h-index1\n")
     listed = discover._entries
 
     def refusing(folder):
-        if folder.endswith("locked") or refuse_all:
+        if folder.endswith(("locked", "lost+found")) or refuse_all:
             raise PermissionError(13, "Permission denied")
         return listed(folder)
     refuse_all = False
@@ -199,7 +200,10 @@ def test_a_folder_that_cant_be_listed_is_said_and_an_inbox_that_cant_is_refused(
 def test_a_home_inside_the_inbox_or_the_inbox_itself_is_not_read_as_dumps(tmp_path):
     """Its raw/ copies would load again as dumps of a profile named by their hash after a rollback."""
     from store.settings import Settings
-    for inbox, home in ((tmp_path / "1", tmp_path / "1" / "home"), (tmp_path / "2", tmp_path / "2")):
+    (tmp_path / "3").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "3")   # the same folders, named through a link
+    for inbox, home in ((tmp_path / "1", tmp_path / "1" / "home"), (tmp_path / "2", tmp_path / "2"),
+                        (tmp_path / "3", tmp_path / "link" / "home")):
         for path in (inbox / "a.txt", home / "raw" / "0d" / "0dbb.txt", home / "state" / "s.txt",
                      home / "lake" / "dumps" / "d.txt", inbox / "sub" / "b.txt"):
             path.parent.mkdir(parents=True, exist_ok=True)

@@ -16,6 +16,7 @@ POLL_SECONDS = 2.0
 class RunCancelled(Exception):
     """A run that Prefect asked to cancel, stopped (`watch` goes on with the next)."""
 
+
 ENABLED: list[bool] = []   # set by the command line, whose SIGTERM interrupts rather than kills
 ASKED: list[UUID] = []     # the flow runs Prefect asked to cancel, stopped here
 

@@ -15,7 +15,7 @@ import polars as pl
 
 from bench.bighome import copy_home
 from bench.measure import NEW_FOLDER
-from flows import appends, batch, discover, merge, runs
+from flows import appends, batch, discover, file_index, merge, runs
 from schemas.tables import OBSERVED_TABLES, TABLES, empty_frame
 from store import storage
 from store.scratch import WORK
@@ -70,7 +70,7 @@ def run_stages(s: Settings, batch_threads: int = 1) -> dict[str, tuple[float, fl
     timed("flush", storage.flush_to_disk, s.raw, s.lake)
     timed("commit_run", lake.commit_run, s.lake, runs.run_row(run_id, started, "completed", len(plan.found.found), new), seq)
     storage.remove_tree(s.lake / WORK)
-    timed("file_index", discover.add_to_file_index, s.state, [r.files for r in results])
+    timed("file_index", file_index.add_to_file_index, s.state, [r.files for r in results])
     timed("publish", publish.publish, s.warehouse, s.lake)
     stages.times["total"] = (time.perf_counter() - wall, time.process_time() - cpu)
     print(f"  total        wall {stages.times['total'][0]:6.3f} s  cpu {stages.times['total'][1]:6.3f} s"

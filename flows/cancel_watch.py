@@ -64,9 +64,16 @@ def asked() -> UUID | None:
     return ASKED.pop() if ASKED else None
 
 
-def mark_cancelled(flow_run_id: UUID) -> None:
-    """The stopped run's flow run Cancelled, as a runner marks the runs it stops (Prefect's engine
-    recorded the interrupt as a crash)."""
+def settle() -> bool:
+    """Whether Prefect's cancel stopped this process's unfinished run; if so its flow run is marked
+    Cancelled, as a runner marks the runs it stops (Prefect's engine recorded the interrupt as a crash)."""
+    if (flow_run_id := asked()) is None:
+        return False
+    _mark_cancelled(flow_run_id)
+    return True
+
+
+def _mark_cancelled(flow_run_id: UUID) -> None:
     from prefect.client.orchestration import get_client
     from prefect.states import Cancelled
     try:

@@ -6,17 +6,15 @@ import json
 import os
 import sys
 import time
-from pathlib import Path
 
-from core import identity
-from flows import cancel_watch, guard, home_commands, json_out, run_failure
+from flows import cancel_watch, guard, home_commands, json_out, read_commands, run_failure
 from flows.arguments import parser
 from flows.prefect_env import unwritable_prefect_home, use_prefect_env, without_heartbeats
 from store import storage
 from store.errors import RunFailed, UserError
 from store.settings import Settings
 
-READERS = {"status", "sql", "tables", "describe", "check", "export", "report"}   # commands that only read the warehouse
+READERS = set(read_commands.HANDLERS) - {"validate"}   # commands that only read the warehouse
 STARTED = time.monotonic()   # a run's summary gives the wall time the user waited, Prefect's start included
 # guarded: set by `entry` (in-process callers of main start no watchdog); api_gone: Prefect's API stopped answering
 COMMAND = {"watchdog": None, "guarded": False, "api_gone": False}
@@ -26,10 +24,8 @@ def main(argv: list[str] | None = None) -> int:
     # pandera imports numpy, whose OpenBLAS threads would spin at start-up; nothing here uses BLAS.
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     args = parser().parse_args(argv)
-    handler = {"run": cmd_run, "status": cmd_status, "sql": cmd_sql, "validate": cmd_validate,
-               "tables": cmd_tables, "describe": cmd_describe, "check": cmd_check,
-               "export": cmd_export, "report": cmd_report,
-               "serve": cmd_serve, "server": cmd_server, "watch": cmd_watch, **home_commands.HANDLERS}[args.command]
+    handler = {"run": cmd_run, "serve": cmd_serve, "server": cmd_server, "watch": cmd_watch,
+               **read_commands.HANDLERS, **home_commands.HANDLERS}[args.command]
     try:
         settings = settings_of(args)
         try:
@@ -181,10 +177,9 @@ def cmd_watch(settings: Settings, args) -> int:
                                  batch_size=settings.batch_size, max_dump_bytes=settings.max_dump_bytes,
                                  lock_wait_seconds=max(settings.lock_wait_seconds, SCHEDULED_LOCK_WAIT))
         except KeyboardInterrupt:   # stops the watch (exit 0), unless Prefect cancelled the run; say what became of it
-            if (cancelled := cancel_watch.asked()) is not None and not COMPLETED_HERE:
-                cancel_watch.mark_cancelled(cancelled)
+            if not COMPLETED_HERE and cancel_watch.settle():
                 raise cancel_watch.RunCancelled(cancel_watch.CANCELLED) from None
-            if cancelled is not None:   # completed as Prefect's cancel reached it: the watch goes on
+            if COMPLETED_HERE and cancel_watch.asked() is not None:   # completed as the cancel came: the watch goes on
                 print(f"\nwatch: warning: {run_failure.INTERRUPTED_AT_ITS_END}", file=sys.stderr, flush=True)
                 return COMPLETED_HERE[0]
             done = run_failure.INTERRUPTED_AT_ITS_END if COMPLETED_HERE else run_failure.INTERRUPTED
@@ -228,9 +223,7 @@ def run_ingest(settings: Settings, args) -> int:
         raise
     except KeyboardInterrupt:
         if not COMPLETED_HERE:
-            cancelled = cancel_watch.asked()
-            if cancelled is not None:
-                cancel_watch.mark_cancelled(cancelled)
+            cancelled = cancel_watch.settle()
             print(f"\nprofile-etl: {cancel_watch.CANCELLED if cancelled else run_failure.INTERRUPTED}", file=sys.stderr)
             print_failure(args, "cancelled" if cancelled else "interrupted", 130)
             return 130
@@ -243,83 +236,6 @@ def run_ingest(settings: Settings, args) -> int:
     seconds = round(time.monotonic() - STARTED, 3)
     print(json_out.dumps(summary | {"wall_seconds": seconds}) if args.json
           else describe(summary, seconds))
-    return 0
-
-
-def cmd_sql(settings: Settings, args) -> int:
-    from flows import queries
-    rows, columns = queries.query(settings.warehouse, args.query)
-    sys.stdout.write(queries.render(rows, columns, args.format))
-    return 0
-
-
-def cmd_tables(settings: Settings, args) -> int:
-    from flows import queries
-    sys.stdout.write(queries.tables_text(settings.warehouse))
-    return 0
-
-
-def cmd_describe(settings: Settings, args) -> int:
-    from flows import queries
-    sys.stdout.write(queries.describe_text(settings.warehouse, args.name))
-    return 0
-
-
-def cmd_check(settings: Settings, args) -> int:
-    from flows import queries
-    text, failed = queries.check_text(settings.warehouse)
-    sys.stdout.write(text)
-    return 1 if failed else 0
-
-
-def cmd_status(settings: Settings, args) -> int:
-    from flows import queries
-    print(queries.status(settings.warehouse, as_json=args.json))
-    return 0
-
-
-def cmd_validate(settings: Settings, args) -> int:
-    from flows.validation import held_dump_ids, validate_files
-    if urls := [name for name in args.files if storage.is_url(name)]:
-        raise UserError(f"validate reads local files, and {urls[0]} is a URL: copy the object here first "
-                        "(a run reads an s3:// inbox itself)")
-    args.files = [Path(name) for name in args.files]
-    found = validate_files(args.files, settings.max_dump_bytes, identity.key_pattern(settings.profile_key_pattern),
-                           held_dump_ids(settings.lake))
-    for line in found.problems:
-        print(line)
-    dumps = len(args.files) - found.skipped - found.not_files
-    others = {"skipped, not dumps": found.skipped, "not files": found.not_files}
-    print(f"{dumps - found.invalid} of {dumps} dump files valid"
-          + "".join(f"; {count} {what}" for what, count in others.items() if count), file=sys.stderr)
-    return 1 if found.invalid or found.not_files else 0
-
-
-def cmd_export(settings: Settings, args) -> int:
-    from flows import queries
-    if args.dir.exists() and not args.dir.is_dir():
-        raise UserError(f"{args.dir} is a file: export writes a folder of files, pass a folder's name")
-    written = queries.export(settings.warehouse, args.dir, args.format)
-    print(f"wrote {len(written)} files to {args.dir}")
-    if others := sorted(set(args.dir.glob(f"*.{args.format}")) - set(written)):   # kept: they may be the user's
-        print(f"note: {args.dir} also holds {', '.join(p.name for p in others[:5])}{' …' if len(others) > 5 else ''}, "
-              "which no table or mart of the warehouse has now (an earlier export's, of a mart since removed?)")
-    return 0
-
-
-def cmd_report(settings: Settings, args) -> int:
-    from flows import queries
-    from warehouse.report import render
-    if args.out.is_dir():
-        raise UserError(f"{args.out} is a folder: pass a file name, e.g. {args.out / 'report.html'}")
-    if not args.out.parent.is_dir():
-        raise UserError(f"no folder {args.out.parent} to write {args.out.name} in: create it first")
-    with queries.open_read_only(settings.warehouse) as con:
-        html = render(con, args.limit)
-    tmp = args.out.with_name(f".{args.out.name}.tmp")
-    tmp.write_text(html, encoding="utf-8")
-    tmp.replace(args.out)
-    print(f"wrote {args.out}")
     return 0
 
 

@@ -61,7 +61,6 @@ def _crash(deployment: str) -> list[str]:
                                                 FlowRunFilterStateType)
     from prefect.client.schemas.objects import StateType
     from prefect.exceptions import ObjectNotFound
-    from prefect.states import Cancelled, Crashed
     with get_client(sync_client=True) as client:
         try:
             found = client.read_deployment_by_name(f"{FLOW_NAME}/{deployment}")
@@ -71,12 +70,19 @@ def _crash(deployment: str) -> list[str]:
             deployment_id=FlowRunFilterDeploymentId(any_=[found.id]),
             state=FlowRunFilterState(type=FlowRunFilterStateType(
                 any_=[StateType.RUNNING, StateType.PENDING, StateType.CANCELLING]))))]
-        for flow_run in left:   # a run being cancelled when its serve died ends as the user asked
-            state = Cancelled(message="its `serve` was killed while the run was being cancelled: cancelled by the "
-                                      "next serve of the home") if flow_run.state_type == StateType.CANCELLING \
-                else Crashed(message="its `serve` was killed: crashed by the next serve of the home")
-            client.set_flow_run_state(flow_run.id, state, force=True)
+        for flow_run in left:
+            client.set_flow_run_state(flow_run.id, ended_state(
+                flow_run, "its `serve` was killed", "the next serve of the home"), force=True)
         return [flow_run.name for flow_run in left]
+
+
+def ended_state(flow_run, killed: str, by: str):
+    """A killed run's final state: cancelled if it was being cancelled (it ends as the user asked), else crashed."""
+    from prefect.client.schemas.objects import StateType
+    from prefect.states import Cancelled, Crashed
+    if flow_run.state_type == StateType.CANCELLING:
+        return Cancelled(message=f"{killed} while the run was being cancelled: cancelled by {by}")
+    return Crashed(message=f"{killed}: crashed by {by}")
 
 
 def crash_run_that_died_holding(flow_run_id: str | None) -> str | None:
@@ -86,17 +92,13 @@ def crash_run_that_died_holding(flow_run_id: str | None) -> str | None:
     if flow_run_id is None:
         return None
     from prefect.client.orchestration import get_client
-    from prefect.client.schemas.objects import StateType
-    from prefect.states import Cancelled, Crashed
     try:
         with get_client(sync_client=True) as client:
             flow_run = client.read_flow_run(flow_run_id)
             if flow_run.state is None or flow_run.state.is_final():
                 return None
-            state = Cancelled(message="the run was killed while being cancelled: cancelled by the next run of its home") \
-                if flow_run.state_type == StateType.CANCELLING else \
-                Crashed(message="the run's process was killed: crashed by the next run of its home, which finished its work")
-            client.set_flow_run_state(flow_run.id, state, force=True)
+            client.set_flow_run_state(flow_run.id, ended_state(
+                flow_run, "the run's process was killed", "the next run of its home"), force=True)
             return flow_run.name
     except Exception:   # another server's run, or one Prefect deleted: nothing of it to put right
         return None

@@ -9,7 +9,7 @@ import polars as pl
 
 from core import identity
 from core.validate import FILE_SCHEMA
-from flows import discover
+from flows import discover, file_index
 from flows.findings import Findings, Problem
 from flows.rebuild import copied_dump_ids
 from store import dump_file, raw_store, storage
@@ -98,7 +98,7 @@ def some(dump_ids: list[str]) -> str:
 def inbox_sources(settings: Settings, dumps: pl.DataFrame, metas: dict[str, dict]) -> dict[str, list[storage.Location]]:
     """Files that may hold each dump: where it was read (the lake, raw/meta/), where the file index saw
     it; local paths or object-store URLs."""
-    index = discover.read_file_index(settings.state)
+    index = file_index.read_file_index(settings.state)
     read_from = [(did, meta["source_path"]) for did, meta in metas.items()]
     rows = [*dumps.select("dump_id", "source_path").iter_rows(), *read_from, *index.select("dump_id", "path").iter_rows()]
     found: dict[str, list[storage.Location]] = {}
@@ -150,7 +150,7 @@ def recopy(raw_dir: Path, did: str, source: Path, corrupt: Path | None) -> Calla
 
 
 def check_file_index(settings: Settings, findings: Findings) -> None:
-    path = settings.state / discover.FILE_INDEX
+    path = settings.state / file_index.FILE_INDEX
     if not path.exists():
         return
     try:
@@ -166,7 +166,7 @@ def check_file_index(settings: Settings, findings: Findings) -> None:
 def rebuild_file_index(settings: Settings) -> str:
     """Move the damaged index aside, and index again each file still holding the bytes of a dump
     the lake holds (where it was read from, by the lake and raw/meta/): read, not trusted."""
-    discover.index_for_run(settings.state)
+    file_index.index_for_run(settings.state)
     try:
         dumps = held_dumps(settings)
     except Exception:
@@ -176,6 +176,6 @@ def rebuild_file_index(settings: Settings) -> str:
         if did in held and (path := matching_file(paths, did, settings.max_dump_bytes)) is not None:
             size, mtime_ns = storage.stat(path)   # as a listing gives them: an object's time in whole seconds
             rows.append({"path": identity.printable(str(path)), "size": size, "mtime_ns": mtime_ns, "dump_id": did})
-    discover.add_to_file_index(settings.state, [pl.DataFrame(rows, schema=FILE_SCHEMA)])
+    file_index.add_to_file_index(settings.state, [pl.DataFrame(rows, schema=FILE_SCHEMA)])
     return (f"made the file index again from the lake and raw/ ({len(rows)} files, each read to check its bytes); "
             "the damaged one is state/files.parquet.damaged-*")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import duckdb
 
-from flows import discover
+from flows import file_index
 from schemas.tables import TABLES
 from store import raw_store, storage
 from store.errors import UserError
@@ -26,7 +26,7 @@ def earlier_data(settings: Settings, present: dict) -> list[str]:
     metas = list((settings.raw / raw_store.RAW_META_DIR).glob("*.jsonl")) if settings.raw.is_dir() else []
     if metas:
         found.append(f"raw/ names the copies of {len(metas)} batches")
-    if (indexed := discover.read_file_index(settings.state).height) > 0:
+    if (indexed := file_index.read_file_index(settings.state).height) > 0:
         found.append(f"the file index lists {indexed} files")
     if (dumps := warehouse_dumps(settings)) > 0:
         found.append(f"the warehouse holds {dumps} dumps")

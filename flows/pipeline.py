@@ -20,7 +20,8 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from prefect.utilities.annotations import quote
 
 from core.records import SourceFile
-from flows import appends, batch, cancel_watch, dead_serve, discover, integrity, merge, reprocess, run_report, runs
+from flows import (appends, batch, cancel_watch, dead_serve, discover, file_index, integrity, merge, reprocess,
+                   run_report, runs)
 from flows.cluster import ClusterWatch
 from flows.progress import Progress
 from flows.rebuild import restore_interrupted_rebuild
@@ -76,7 +77,7 @@ def prepare_lake(settings: Settings) -> tuple[int, discover.Inbox | None]:
 @task(**IO_TASK)
 def quarantined_sources(lake_dir: Path, raw_dir: Path, max_bytes: int, state: Path) -> dict[str, SourceFile]:
     return reprocess.quarantined_sources(lake.read_table(lake_dir, "dumps"), raw_dir, max_bytes,
-                                        discover.read_file_index(state))
+                                        file_index.read_file_index(state))
 
 
 @task(**IO_TASK)
@@ -98,7 +99,7 @@ def commit_run(settings: Settings, row: dict, seq: int) -> dict[str, int]:
 @task(**IO_TASK)
 def add_to_file_index(state: Path, files: list[pl.DataFrame], listed: tuple[storage.Location, pl.DataFrame],
                       raw: storage.Location) -> None:
-    discover.add_to_file_index(state, files, listed, raw)
+    file_index.add_to_file_index(state, files, listed, raw)
 
 
 @task(**IO_TASK)
@@ -190,7 +191,7 @@ def ingest_new_dumps(settings: Settings, run_id: str, started_at: dt.datetime, r
     commit_run(settings, row, seq)
     storage.remove_tree(settings.lake / WORK)
     add_to_file_index(settings.state, [r.files for r in results],   # frames: Prefect doesn't walk them
-                      (settings.inbox, discover.listed_keys(plan.found.found)), settings.raw)
+                      (settings.inbox, file_index.listed_keys(plan.found.found)), settings.raw)
     checkpoint("index:written")
     publish_warehouse(settings.warehouse, settings.lake)
     maintain_lake(settings.lake, settings.maintain_files)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from flows import discover
+from flows import discover, file_index
 from store import storage
 from store.errors import UserError
 from store.settings import Settings
@@ -127,10 +127,10 @@ class Watcher:
     _unlistable: str | None = None        # why the inbox can't be listed, said once
 
     def pending(self) -> frozenset:
-        index = discover.read_file_index(self.settings.state)
+        index = file_index.read_file_index(self.settings.state)
         indexed = dict(zip(index.drop("dump_id").iter_rows(), index["dump_id"]))
         found = self.scan(settle_seconds=0)
-        keys = [discover.row_key(row) for row in found.found]
+        keys = [file_index.row_key(row) for row in found.found]
         known = self.known() if any(key in indexed for key in keys) else frozenset()
         return frozenset(key for key in keys if indexed.get(key) not in known)
 
@@ -178,7 +178,7 @@ class Watcher:
         """A run starts: the settled files among those pending (the ones it reads) wait for
         retry_seconds if it leaves them unread; files still being written stay new."""
         found = self.scan(self.settings.settle_seconds).found
-        self._tried = self._seen & {discover.row_key(row) for row in found}
+        self._tried = self._seen & {file_index.row_key(row) for row in found}
         self._tried_at, self._first_seen, self._waiting_since = self.clock(), {}, None
         self._failed_at = None
 

@@ -459,11 +459,11 @@ def test_export_from_a_home_without_a_warehouse_makes_no_folder(tmp_path, capsys
 
 
 def test_an_io_error_from_delta_rs_prints_its_first_line_without_colours(tmp_path, monkeypatch, capsys):
-    from flows import cli
+    from flows import cli, read_commands
 
     def failing(settings, args):
         raise OSError("Generic error: \x1b[31mObject at location /x not found\x1b[0m\n\nBacktrace:\n   0: native frame")
-    monkeypatch.setattr(cli, "cmd_status", failing)
+    monkeypatch.setitem(read_commands.HANDLERS, "status", failing)
     assert cli.main(["--home", str(tmp_path), "status"]) == 2
     assert capsys.readouterr().err == "profile-etl: status: Generic error: Object at location /x not found\n"
 

@@ -9,7 +9,8 @@ from pathlib import Path
 import polars as pl
 
 from core.validate import FILE_SCHEMA
-from flows.discover import index_key, scan_inbox, unrecognised
+from flows.discover import scan_inbox
+from flows.file_index import index_key, unrecognised
 from store import storage
 
 
@@ -123,7 +124,7 @@ def test_an_inbox_given_as_the_current_folder_is_matched_against_the_file_index(
 def test_the_file_index_keeps_only_files_the_run_listed_as_indexed(tmp_path):
     """Files removed from the inbox, or changed since they were indexed, leave the index when a run
     writes it: the index follows the inbox instead of growing with everything it ever held."""
-    from flows.discover import add_to_file_index, listed_keys, read_file_index
+    from flows.file_index import add_to_file_index, listed_keys, read_file_index
     inbox, state = tmp_path / "inbox", tmp_path / "state"
     inbox.mkdir()
     for name in ("a", "b", "c"):
@@ -152,7 +153,7 @@ def test_the_file_index_keeps_only_files_the_run_listed_as_indexed(tmp_path):
 def test_relative_rows_an_older_version_indexed_leave_the_index(tmp_path):
     """An older version indexed an inbox given relative (`--inbox my-dumps`) by relative paths, which
     no listing of today's absolute inboxes matches: the next write drops them."""
-    from flows.discover import FILE_INDEX, add_to_file_index, read_file_index
+    from flows.file_index import FILE_INDEX, add_to_file_index, read_file_index
     old = pl.DataFrame([("inbox/a.txt", 1, 1, "id-a"), ("s3://bucket/b.txt", 1, 1, "id-b")], schema=FILE_SCHEMA, orient="row")
     old.write_parquet(tmp_path / FILE_INDEX)
     new = pl.DataFrame([(str(tmp_path / "inbox" / "a.txt"), 1, 1, "id-a")], schema=FILE_SCHEMA, orient="row")
@@ -162,7 +163,7 @@ def test_relative_rows_an_older_version_indexed_leave_the_index(tmp_path):
 
 def test_the_file_index_of_an_s3a_inbox_prunes_the_rows_listed_as_s3(tmp_path):
     """A listing names the objects of an s3a:// inbox s3:// (as fsspec does): they are still its rows."""
-    from flows.discover import add_to_file_index, read_file_index
+    from flows.file_index import add_to_file_index, read_file_index
     from store.storage import Url
     rows = pl.DataFrame([("s3://bucket/inbox/a.txt", 1, 1, "id-a"), ("s3://bucket/inbox/b.txt", 1, 1, "id-b")],
                         schema=FILE_SCHEMA, orient="row")

@@ -6,7 +6,7 @@ import gzip
 import duckdb
 import pytest
 
-from flows import discover, runs
+from flows import file_index, runs
 from flows.cli import main
 from flows.pipeline import ingest
 from flows.schedule import Watcher
@@ -48,7 +48,7 @@ def test_dump_over_the_size_limit_loads_from_raw_after_the_limit_is_raised(prefe
     assert (summary["reprocessed"], summary["dumps_loaded"], summary["dumps_seen"]) == (1, 1, 0)
     assert rows(home, "SELECT status, source_path, entries_loaded FROM dumps") == [("loaded", str(original), 50)]
     assert rows(home, "SELECT h_index, owner_name FROM profile_snapshots") == [(28, "Weiran Huang")]
-    indexed = discover.read_file_index(home / "state")["path"]   # the copy is no inbox's file
+    indexed = file_index.read_file_index(home / "state")["path"]   # the copy is no inbox's file
     assert not [path for path in indexed if path.startswith(str(home / "raw"))]
     again = ingest(home=home, inbox=inbox, settle_seconds=0, reprocess=True)
     assert (again["reprocessed"], again["dumps_new"]) == (0, 0)

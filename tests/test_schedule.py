@@ -20,7 +20,7 @@ import polars as pl
 import pytest
 
 from core.validate import FILE_SCHEMA
-from flows import discover
+from flows import file_index
 from flows.artifact import ARTIFACT_KEY
 from flows.pipeline import ingest
 from flows.schedule import Watcher, deployment_name, watch
@@ -291,7 +291,7 @@ def test_watcher_sees_the_dumps_of_a_rolled_back_run_as_new(tmp_path, sample_tex
     settings = Settings.load(home=tmp_path / "home", inbox=tmp_path / "inbox")
     path = write_dump(settings.inbox, "000_a.txt", sample_text, FIRST)
     stat = path.stat()
-    discover.add_to_file_index(settings.state, [pl.DataFrame(
+    file_index.add_to_file_index(settings.state, [pl.DataFrame(
         {"path": [str(path)], "size": [stat.st_size], "mtime_ns": [stat.st_mtime_ns], "dump_id": ["d1"]},
         schema=FILE_SCHEMA)])
     held = {"d1"}
@@ -301,7 +301,7 @@ def test_watcher_sees_the_dumps_of_a_rolled_back_run_as_new(tmp_path, sample_tex
     watcher = Watcher(settings, quiet_seconds=0, clock=lambda: now[0])
     assert watcher.pending() == frozenset()
     held.clear()                                      # rolled back
-    assert watcher.pending() == {discover.row_key((str(path), stat.st_size, stat.st_mtime_ns))}
+    assert watcher.pending() == {file_index.row_key((str(path), stat.st_size, stat.st_mtime_ns))}
 
 
 def test_after_a_failed_run_another_is_due_after_the_retry_time_though_nothing_is_pending(tmp_path):

@@ -89,6 +89,18 @@ def printable(text: str) -> str:
         return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
+# C0 and C1 controls, DEL, and the bidirectional overrides: a name or a dump's text that holds them
+# would drive the terminal (clear it, set its title, write the clipboard) or reorder what it shows.
+_CONTROLS = {code: f"\\x{code:02x}" for code in [*range(32), 0x7F, *range(0x80, 0xA0)]} | {
+    code: f"\\u{code:04x}" for code in [*range(0x202A, 0x202F), *range(0x2066, 0x206A)]}
+
+
+def shown(text: str) -> str:
+    """Text from a dump, a file name or a sidecar as a message or a table shows it: printable, with
+    its control characters written as escapes."""
+    return printable(text).translate(_CONTROLS)
+
+
 def key_pattern(text: str = DEFAULT_KEY_PATTERN) -> re.Pattern:
     """A file-name rule for profile keys: a regular expression with a group named `key`, matched
     against the whole stem (the name without .txt or .txt.gz); `.` matches any character, a newline
@@ -163,8 +175,8 @@ def parse_sidecar(raw: bytes, name: str) -> Sidecar:
 
 def unread_keys_note(side: str, keys: tuple[str, ...], explained: bool = True) -> str:
     """What `validate` and a run's log say of a sidecar's keys that nothing reads."""
-    named = [printable(key) + (f" ({meant}?)" if (meant := likely_meant(key)) else "") for key in keys]
-    return f"{printable(side)}: keys not read: {', '.join(named)}" + (f" ({KEYS_READ})" if explained else "")
+    named = [shown(key) + (f" ({meant}?)" if (meant := likely_meant(key)) else "") for key in keys]
+    return f"{shown(side)}: keys not read: {', '.join(named)}" + (f" ({KEYS_READ})" if explained else "")
 
 
 def likely_meant(key: str) -> str | None:

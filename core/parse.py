@@ -9,11 +9,12 @@ import datetime as dt
 import re
 from dataclasses import dataclass, field
 
+# 7: a code link's host is the one after its user part (`https://github.com:x@evil.example/`).
 # 6: a near-head that ends like a sentence starts an entry only glued to a title; `Feb 29` without a year may be in the year before.
 # 5: `1 Paper` / `1paper`; a no-break space in an author line reads as a space; CR CR LF is one line
 # break (core/records.py). 4: a garbled head in an entry's shape starts an entry; 3: a title or author
 # name that normalises to nothing is a reject; 2: heads without a blank line before
-PARSER_VERSION = "6"
+PARSER_VERSION = "7"
 
 MONTHS = {m: i for i, m in enumerate(
     ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"], start=1)}
@@ -179,7 +180,8 @@ def find_code_link(text: str) -> tuple[str | None, str | None]:
     """The first link to a known code host, without trailing sentence punctuation."""
     for match in URL.finditer(text):
         url = match.group(0).rstrip(URL_TRAILING_PUNCTUATION)
-        host = url.split("/", 3)[2].lower().split(":")[0].removeprefix("www.")
+        # the host follows any user part (`https://github.com:x@evil.example/` goes to evil.example)
+        host = url.split("/", 3)[2].rpartition("@")[2].lower().split(":")[0].removeprefix("www.")
         if host in CODE_HOSTS:
             return url, CODE_HOSTS[host]
     return None, None

@@ -1,14 +1,23 @@
 """The run summary as Markdown, published as a Prefect artifact so runs explain themselves in the UI."""
 from __future__ import annotations
 
+import re
+
 import polars as pl
 
 ARTIFACT_KEY = "profile-etl-run-summary"
+# Markdown's link, emphasis, HTML and table syntax: a file name or a reason from a dump is shown as written,
+# never made a link (`[x](javascript:...)`) or markup in Prefect's UI.
+MARKDOWN_SYNTAX = re.compile(r"([\\`*_\[\]()<>|&!~])")
 
 
 def _table(header: list[str], rows: list[tuple]) -> list[str]:
     cells = [f"| {' | '.join(header)} |", f"|{'---|' * len(header)}"]
-    return cells + [f"| {' | '.join(str(v).replace('|', '/').replace(chr(10), ' ') for v in row)} |" for row in rows]
+    return cells + [f"| {' | '.join(_cell(value) for value in row)} |" for row in rows]
+
+
+def _cell(value) -> str:
+    return MARKDOWN_SYNTAX.sub(r"\\\1", " ".join(str(value).splitlines()))
 
 
 def summary_markdown(summary: dict, new_dumps: pl.DataFrame) -> str:

@@ -95,7 +95,7 @@ def refuse_unlistable(inbox: storage.Location) -> None:
 
 
 def unlistable(inbox: storage.Location, exc: OSError) -> UserError:
-    return UserError(f"can't list the inbox {identity.printable(str(inbox))} ({exc.strerror or exc}): nothing was "
+    return UserError(f"can't list the inbox {identity.shown(str(inbox))} ({exc.strerror or exc}): nothing was "
                      "read; let this user read the folder, or pass --inbox DIR")
 
 
@@ -129,7 +129,7 @@ def _scan_folder(folder: str, settle_seconds: float, now: float, found: Inbox, s
     except FileNotFoundError:   # gone since listed: nothing of it to read
         return
     except OSError as exc:   # its dumps can't be read: said, as an unreadable file is
-        found.unlisted.append(f"{identity.printable(folder)}: {exc.strerror or exc}")
+        found.unlisted.append(f"{identity.shown(folder)}: {exc.strerror or exc}")
         return
     subfolders, sidecars_settling = [], set()
     for entry in entries:

@@ -63,7 +63,7 @@ def damaged_copies(settings: Settings, check: raw_store.RawCheck, sources: dict[
     for did, why in check.damaged().items():
         source = sources.get(did)
         if source is not None:
-            findings.problems.append(Problem(why, f"copy it again from {identity.printable(str(source))}",
+            findings.problems.append(Problem(why, f"copy it again from {identity.shown(str(source))}",
                                              fix=recopy(settings.raw, did, source, check.corrupt.get(did))))
         else:
             findings.unrecoverable.append(did)

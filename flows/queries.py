@@ -9,6 +9,7 @@ from pathlib import Path
 
 import duckdb
 
+from core import identity
 from flows import json_out
 from store.errors import UserError
 from warehouse.load import connect
@@ -130,7 +131,7 @@ def render(rows: list[tuple], columns: list[str], fmt: str, whole_last: bool = F
 
 
 def _cell(value, whole: bool = False) -> str:
-    text = "" if value is None else " ".join(str(value).splitlines())
+    text = "" if value is None else identity.shown(" ".join(str(value).splitlines()))
     return text if whole or len(text) <= CELL_WIDTH else text[:CELL_WIDTH - 1] + "…"
 
 

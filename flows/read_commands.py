@@ -52,7 +52,7 @@ def cmd_validate(settings: Settings, args) -> int:
     found = validate_files(args.files, settings.max_dump_bytes, identity.key_pattern(settings.profile_key_pattern),
                            held_dump_ids(settings.lake))
     for line in found.problems:
-        print(line)
+        print(identity.shown(line))
     dumps = len(args.files) - found.skipped - found.not_files
     others = {"skipped, not dumps": found.skipped, "not files": found.not_files}
     print(f"{dumps - found.invalid} of {dumps} dump files valid"

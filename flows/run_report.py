@@ -49,7 +49,7 @@ def log_plan(run_id: str, found: discover.Inbox, todo: list, retry: dict, settle
 def log_unread(unread: list[str]) -> None:
     if unread:
         get_run_logger().warning("%d dump files couldn't be read (not indexed: the next run tries them again): %s",
-                                 len(unread), "; ".join(unread[:5]) + ("; ..." if len(unread) > 5 else ""))
+                                 len(unread), "; ".join(map(identity.shown, unread[:5])) + ("; ..." if len(unread) > 5 else ""))
 
 
 def log_unlisted(unlisted: list[str]) -> None:
@@ -85,7 +85,7 @@ def log_repeats(paths: list[str]) -> None:
     if paths:
         which = "1 file holds" if len(paths) == 1 else f"{len(paths)} files hold"
         get_run_logger().info("%s the bytes of a dump already loaded: nothing to add (a copy, a new name, or a new "
-                              "modification time): %s", which, ", ".join(paths[:5]) + (", ..." if len(paths) > 5 else ""))
+                              "modification time): %s", which, ", ".join(map(identity.shown, paths[:5])) + (", ..." if len(paths) > 5 else ""))
 
 
 def publish_summary(summary: dict, new_dumps: pl.DataFrame) -> None:

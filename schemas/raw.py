@@ -9,6 +9,9 @@ import polars as pl
 from schemas.types import UtcDatetime
 
 CATEGORY_PATTERN = r"^[A-Z]{2,5}$"
+# The site shows at most three names and ` et al.` (SPEC §2): a line naming far more is other text in
+# an author line's place, and a megabyte of it would make a million authors.
+MAX_AUTHOR_NAMES = 50
 
 
 class RawDump(pa.DataFrameModel):
@@ -81,6 +84,11 @@ class RawEntry(pa.DataFrameModel):
     def names_an_author(cls, data: pa.PolarsData) -> pl.LazyFrame:
         no_line = pl.col("authors_text").fill_null("").str.strip_chars() == ""
         return data.lazyframe.select((pl.col(data.key).list.len() > 0) | no_line)
+
+    @pa.check("authors", error=f"author line names more than {MAX_AUTHOR_NAMES} people, where the site shows at "
+                               "most three and `et al.`: not an author line")
+    def names_few_enough(cls, data: pa.PolarsData) -> pl.LazyFrame:
+        return data.lazyframe.select(pl.col(data.key).list.len() <= MAX_AUTHOR_NAMES)
 
     class Config:
         strict = True

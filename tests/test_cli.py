@@ -535,3 +535,25 @@ def test_a_warehouse_another_process_holds_for_writing_is_said_so_not_called_dam
         holder.communicate("", timeout=60)
     err = capsys.readouterr().err
     assert "another process holds the warehouse" in err and f"PID {holder.pid}" in err and "damaged" not in err
+
+
+def test_control_characters_from_names_and_dumps_reach_the_terminal_escaped(tmp_path, sample_text, capsys):
+    """A file name, a sidecar key or a dump's text could clear the screen, set the terminal's title or
+    write its clipboard (OSC 52); data formats (CSV, JSON) keep them as written."""
+    from flows import queries
+    good = write_dump(tmp_path, "010_a\x1b]0;OWNED\x07.txt", sample_text, FIRST)
+    good.with_name("010_a\x1b]0;OWNED\x07.meta.json").write_text('{"evil\\u001b]52;c;QQ==\\u0007": 1}')
+    assert main(["--home", str(tmp_path / "none"), "validate", str(good)]) == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "\x07" not in out
+    assert "keys not read: evil\\x1b]52;c;QQ==\\x07" in out and "010_a\\x1b]0;OWNED\\x07.txt: loaded" in out
+    table = queries.render([("C\x1b[8m hidden\u202e",)], ["name"], "table")
+    assert "C\\x1b[8m hidden\\u202e" in table and "\x1b" not in table
+    assert "C\x1b[8m hidden\u202e" in queries.render([("C\x1b[8m hidden\u202e",)], ["name"], "csv")
+
+
+def test_the_run_summary_artifact_shows_names_as_text_not_markdown():
+    """A dump named `[Open](javascript:...)` was a link in Prefect's UI."""
+    from flows.artifact import _table
+    [_, _, row] = _table(["dump", "reason"], [("in/023_[Open](javascript:x).txt", "a|b <img src=x onerror=y> *x*")])
+    assert row == r"| in/023\_\[Open\]\(javascript:x\).txt | a\|b \<img src=x onerror=y\> \*x\* |"

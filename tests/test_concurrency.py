@@ -181,6 +181,28 @@ def test_read_only_opens_never_fail_across_rebuilds_and_runs(run_ingest, tmp_pat
     assert seen["failed"] == [] and seen["opened"] > 0, err
 
 
+def test_a_rebuild_leaves_the_file_a_reader_resolved_before_its_switch(run_ingest, tmp_path, inbox):
+    """DuckDB opens a link's target by its resolved name twice (its header, then its blocks under a
+    lock): both opens must reach one file even when a rebuild switches the link between them. A
+    rebuild had copied the new file over the previous name, so a reader mixed the two files
+    ("field id mismatch")."""
+    from flows.cli import main
+    home = tmp_path / "home"
+    run_ingest(home, inbox)
+    assert main(["--home", str(home), "rebuild"]) == 0
+    run_ingest(home, inbox)   # the previous file, brought up to date in place, is laid out unlike a rebuilt one
+    link = home / "warehouse.duckdb"
+    resolved = link.parent / os.readlink(link)
+    with open(resolved, "rb") as first:
+        header = first.read(12288)
+        assert main(["--home", str(home), "rebuild"]) == 0
+        with open(resolved, "rb") as second:
+            assert os.fstat(second.fileno()).st_ino == os.fstat(first.fileno()).st_ino
+            assert second.read(12288) == header
+    run_ingest(home, inbox)   # the file the rebuild left behind is copied over, never loaded in place
+    assert main(["--home", str(home), "check"]) == 0
+
+
 def test_the_lock_message_names_what_holds_the_home(tmp_path):
     with run_lock(tmp_path / "home", what="rollback"):
         with pytest.raises(RunLocked, match=rf"another rollback \(pid {os.getpid()}\) is working on"):

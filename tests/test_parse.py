@@ -103,6 +103,15 @@ def test_an_author_name_without_letters_or_digits_is_a_reject_not_a_shared_autho
                               "an author name has no letter or digit")
 
 
+def test_an_author_line_of_more_names_than_a_listing_shows_is_a_reject(tmp_path):
+    """A 10 MB line of a million names made a million authors rows."""
+    from schemas.raw import MAX_AUTHOR_NAMES
+    many = ", ".join(f"Ann {chr(65 + i // 26)}{chr(97 + i % 26)}" for i in range(MAX_AUTHOR_NAMES + 1))
+    assert_first_two_rejected(tmp_path / "many.txt", [("One", many), ("Two", many + " et al."),
+                                                      ("Three", ", ".join(many.split(", ")[:MAX_AUTHOR_NAMES]))],
+                              f"author line names more than {MAX_AUTHOR_NAMES} people")
+
+
 def test_a_title_of_letters_that_normalise_to_nothing_is_a_reject_too(tmp_path):
     """\ufe70 and \ufe72 are letters (Arabic presentation forms) that NFKC makes a space and a
     combining mark: no letter or digit is left of them, so both would have the empty text's id.
@@ -117,6 +126,8 @@ def test_a_title_of_letters_that_normalise_to_nothing_is_a_reject_too(tmp_path):
     ("(https://huggingface.co/org/model)", "https://huggingface.co/org/model", "huggingface"),
     ("Project page https://example.org/x. Code: https://gitlab.com/a/b;", "https://gitlab.com/a/b", "gitlab"),
     ("No link, only $k$ and 6\\% and σ.", None, None),
+    # a browser goes to the host after the user part: no GitHub link, whatever the part says
+    ("At https://github.com:x@evil.example/a/b and https://u@gitlab.com/c.", "https://u@gitlab.com/c", "gitlab"),
 ])
 def test_code_links_lose_trailing_punctuation(text, url, host):
     assert find_code_link(text) == (url, host)

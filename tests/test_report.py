@@ -99,3 +99,12 @@ def test_an_owner_who_is_no_visible_author_gets_a_chart_that_says_so(monkeypatch
     monkeypatch.setattr(report, "top_coauthors", lambda con, key, owner: [])
     svg = report.coauthor_chart(None, "k", "Prof. Nobody")
     assert "Prof. Nobody is not among the listed papers" in svg and not recwarn.list
+
+
+def test_a_long_name_is_cut_on_its_chart_and_two_alike_once_cut_keep_their_bars():
+    """A 1 MB author name took minutes to draw."""
+    from warehouse.charts import LABEL_CHARACTERS, ranked_bars, short_label
+    long = "A" * 1_000_000
+    assert short_label(long) == "A" * (LABEL_CHARACTERS - 1) + "…" and short_label("Ann Lee") == "Ann Lee"
+    html = ranked_bars("coauthors", [long, long + "B"], [3, 2], "shared papers")
+    assert html.count("A" * (LABEL_CHARACTERS - 1) + "…") == 2 and html.count("<path") >= 2

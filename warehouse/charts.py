@@ -76,11 +76,19 @@ def stacked_years(title: str, years: list[int], series: dict[str, list[int]], co
     return figure_html(title, fig, note)
 
 
+LABEL_CHARACTERS = 60   # a name from a dump may be any length; drawing a long one takes minutes
+
+
+def short_label(text: str) -> str:
+    return text if len(text) <= LABEL_CHARACTERS else text[:LABEL_CHARACTERS - 1] + "…"
+
+
 def ranked_bars(title: str, labels: list[str], values: list[int], unit: str, empty: str = "none") -> str:
     """Horizontal bars, largest first; without any, the `empty` text says why."""
     with rc_context(STYLE):
         fig, ax = new_axes()
-        ax.barh(labels[::-1], values[::-1], color=LINE)
+        ax.barh(range(len(values)), values[::-1], color=LINE)   # by position: two labels may read alike once cut
+        ax.set_yticks(range(len(values)), [short_label(label) for label in labels[::-1]])
         if not values:
             ax.set_yticks([])
             ax.text(0.5, 0.5, empty, ha="center", va="center", transform=ax.transAxes, wrap=True)

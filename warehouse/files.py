@@ -7,8 +7,9 @@ The idle file is one publish behind; a load goes by lake version (`internal.lake
 both runs. The idle file is made from a copy of the current one only when it is missing, when the
 warehouse is a plain file (written before this layout, or copied without its link), when a reader
 still holds it open (DuckDB then refuses a writer; the copy replaces the name, and the reader keeps
-the file it has), or when the run before was big enough that copying is cheaper than catching up
-(warehouse/publish.py decides).
+the file it has), when a rebuild published last (the idle file is then the lake as it was: marked
+`<file>.stale`, never loaded in place), or when the run before was big enough that copying is cheaper
+than catching up (warehouse/publish.py decides).
 """
 from __future__ import annotations
 
@@ -39,8 +40,16 @@ def idle(link: Path) -> Path:
 
 
 def lacks_idle(link: Path) -> bool:
-    """No idle file to bring up to date in place: the warehouse is a plain file, or the idle one is gone."""
-    return not link.is_symlink() or not idle(link).exists()
+    """No idle file to bring up to date in place: the warehouse is a plain file, or the idle one is
+    gone or marked stale by a rebuild."""
+    return not link.is_symlink() or not idle(link).exists() or stale(idle(link)).exists()
+
+
+def stale(path: Path) -> Path:
+    """The mark of a file a rebuild replaced as current. The file itself is left as it is: a reader
+    may have resolved the link to it a moment ago, and DuckDB reads a file's header and its blocks
+    through two opens of its name, so another file put under that name mixes the two."""
+    return path.with_name(path.name + ".stale")
 
 
 def prepare_idle(link: Path, from_scratch: bool, copy: bool = False) -> Path:
@@ -69,6 +78,7 @@ def copy_current(link: Path, target: Path) -> None:
         wal(target).unlink(missing_ok=True)   # the old file's WAL must not be replayed onto the copy
         if source is not None:
             os.replace(tmp, target)
+            stale(target).unlink(missing_ok=True)
         else:
             remove(target)
     finally:
@@ -113,3 +123,4 @@ def wal(path: Path) -> Path:
 def remove(path: Path) -> None:
     path.unlink(missing_ok=True)
     wal(path).unlink(missing_ok=True)
+    stale(path).unlink(missing_ok=True)

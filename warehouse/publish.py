@@ -24,10 +24,11 @@ def publish(warehouse_path: Path, lake: Path, from_scratch: bool = False) -> int
     previous = files.current(warehouse_path)
     target, read = load_idle(warehouse_path, lake, from_scratch, lake_mod.open_all(lake))
     checkpoint("load:built")
-    files.point_to(warehouse_path, target)
     if from_scratch and previous is not None and previous != warehouse_path:
-        # replaced by a copy, never removed: a reader may have resolved the link to it a moment ago
-        files.copy_current(warehouse_path, previous)
+        # loaded from the lake as it was: never the idle file to load in place (the next publish
+        # copies over it); left as it is, for a reader that resolved the link to it a moment ago
+        files.stale(previous).touch()
+    files.point_to(warehouse_path, target)
     checkpoint("load:published")
     return read
 

@@ -106,6 +106,8 @@ def test_served_flow_runs_on_its_schedule_and_loads_new_dumps(tmp_path, sample_t
         until(lambda: healthy(api), 120, "the Prefect server")
         ui = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/ui-settings", timeout=5).read())
         assert ui["api_url"] == api   # the UI calls this server, not the default port
+        settings = json.loads(urllib.request.urlopen(f"{api}/admin/settings", timeout=5).read())
+        assert set(settings["server"]["services"]["db_vacuum"]["enabled"]) == {"events", "flow_runs"}
         with output.open("w") as out:
             served = subprocess.Popen([str(BIN / "profile-etl"), "--home", str(home), "serve", "--interval", "5",
                                        "--inbox", str(inbox)], env=env | {"PROFILE_ETL_SETTLE_SECONDS": "0"},
@@ -195,6 +197,24 @@ def test_watch_says_when_a_failed_run_could_not_reach_prefects_api(tmp_path, sam
     stops = iter([False])
     assert watch(settings, run, 0, 0, should_stop=lambda: next(stops, True)) == 1
     assert "didn't answer: start the server (`profile-etl server`)" in capsys.readouterr().err
+
+
+def test_an_idle_watch_looks_at_a_slow_inbox_less_often(tmp_path, monkeypatch):
+    """Listing a 20,000-file inbox every second took a sixth of a core while nothing arrived."""
+    from flows import schedule
+    clock, pauses = [0.0], []
+    monkeypatch.setattr(schedule.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(schedule.time, "sleep", pauses.append)
+    looks = iter([0.01, 1.0])   # seconds each look at the inbox takes
+
+    def due(self) -> bool:
+        clock[0] += next(looks)
+        return False
+    monkeypatch.setattr(schedule.Watcher, "due", due)
+    settings = Settings.load(home=tmp_path / "home", inbox=tmp_path, settle_seconds=0)
+    stops = iter([False, False])
+    assert watch(settings, lambda: {}, 0, 1.0, should_stop=lambda: next(stops, True)) == 0
+    assert pauses == [1.0, pytest.approx((1 - schedule.POLL_SHARE) / schedule.POLL_SHARE)]
 
 
 def test_watcher_waits_for_a_burst_to_go_quiet(tmp_path, sample_text):

@@ -9,7 +9,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass, field
 
-# 7: a code link's host is the one after its user part (`https://github.com:x@evil.example/`).
+# 7: a code link's host ends at `/?#` and follows its user part (`https://github.com:x@evil.example/`).
 # 6: a near-head that ends like a sentence starts an entry only glued to a title; `Feb 29` without a year may be in the year before.
 # 5: `1 Paper` / `1paper`; a no-break space in an author line reads as a space; CR CR LF is one line
 # break (core/records.py). 4: a garbled head in an entry's shape starts an entry; 3: a title or author
@@ -45,6 +45,7 @@ METRICS = {
 LISTING_HEADING = re.compile(rf"{NUMBER} Papers?")
 URL = re.compile(r"https?://[^\s<>\"'`{}|\\^\[\]]{1,2000}")
 URL_TRAILING_PUNCTUATION = ".,;:!?)]}'\""
+AUTHORITY_END = re.compile(r"[/?#]")
 CODE_HOSTS = {
     "github.com": "github", "gitlab.com": "gitlab", "bitbucket.org": "bitbucket",
     "codeberg.org": "codeberg", "huggingface.co": "huggingface", "hf.co": "huggingface",
@@ -180,8 +181,10 @@ def find_code_link(text: str) -> tuple[str | None, str | None]:
     """The first link to a known code host, without trailing sentence punctuation."""
     for match in URL.finditer(text):
         url = match.group(0).rstrip(URL_TRAILING_PUNCTUATION)
-        # the host follows any user part (`https://github.com:x@evil.example/` goes to evil.example)
-        host = url.split("/", 3)[2].rpartition("@")[2].lower().split(":")[0].removeprefix("www.")
+        # the host ends at `/`, `?` or `#` and follows any user part (`https://github.com:x@evil.example/`
+        # goes to evil.example, `https://evil.example?@github.com/` to evil.example too)
+        authority = AUTHORITY_END.split(url.split("/", 2)[2], maxsplit=1)[0]
+        host = authority.rpartition("@")[2].lower().split(":")[0].removeprefix("www.")
         if host in CODE_HOSTS:
             return url, CODE_HOSTS[host]
     return None, None

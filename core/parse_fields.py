@@ -98,8 +98,9 @@ def code_links(entries: pl.DataFrame) -> pl.DataFrame:
                        found.filter(cut).with_columns(url=pl.col("tail").str.extract_all(URL_RX))])
     urls = found.select("e", "url").explode("url").with_columns(
         code_url=pl.col("url").str.strip_chars_end(URL_TRAILING_PUNCTUATION))
-    # url.split("/", 3)[2].rpartition("@")[2].lower().split(":")[0]: lowering makes no ":" or "@"
-    host = pl.col("code_url").str.extract(r"^https?://(?:[^/]*@)?([^/:@]*)").str.to_lowercase().str.strip_prefix("www.")
+    # parse.find_code_link's authority (up to `/?#`), after its last "@", up to ":"; lowering makes none of them
+    host = (pl.col("code_url").str.extract(r"^https?://(?:[^/?#]*@)?([^/?#:@]*)").str.to_lowercase()
+            .str.strip_prefix("www."))
     links = (urls.with_columns(code_host=host.replace_strict(CODE_HOSTS, default=None)).drop_nulls("code_host")
              .unique("e", keep="first", maintain_order=True).select("e", "code_url", "code_host"))
     return entries.join(links, on="e", how="left", maintain_order="left")

@@ -128,6 +128,8 @@ def test_a_title_of_letters_that_normalise_to_nothing_is_a_reject_too(tmp_path):
     ("No link, only $k$ and 6\\% and σ.", None, None),
     # a browser goes to the host after the user part: no GitHub link, whatever the part says
     ("At https://github.com:x@evil.example/a/b and https://u@gitlab.com/c.", "https://u@gitlab.com/c", "gitlab"),
+    ("At https://evil.example?@github.com/o/r or https://github.com#x@evil.example/o", "https://github.com#x@evil.example/o",
+     "github"),
 ])
 def test_code_links_lose_trailing_punctuation(text, url, host):
     assert find_code_link(text) == (url, host)

@@ -222,7 +222,8 @@ author_lines = st.one_of(authors, st.sampled_from(
      "é" * 60 + ", " + "B" * 60 + ", C et al. · " + "t" * 60, " " + "é" * 59 + "., B", "Ann Lee, Bo Chen, Cy Li, Di Wu"]))
 hosts = st.sampled_from([*CODE_HOSTS, "GitHub.COM", "www.github.com", "WWW.HF.CO", "bitbuc\u212aet.org",
                          "gİthub.com", "example.org", "gitlab.com.evil.org", "", "hf.co:8080",
-                         "github.com:x@evil.example", "u@github.com", "a@b@hf.co", "github.com@", "@"])
+                         "github.com:x@evil.example", "u@github.com", "a@b@hf.co", "github.com@", "@",
+                         "evil.example?@github.com", "github.com#x@evil.example", "github.com?x", "hf.co#"])
 urls = st.builds(lambda scheme, host, port, path, punct: f"{scheme}://{host}{port}{path}{punct}",
                  st.sampled_from(["https", "http", "HTTPS", "ftp"]), hosts, st.sampled_from(["", ":443", ":"]),
                  st.sampled_from(["", "/", "/o/r", "/o/r.git", "/o/(r)", "/a" * 1100]),

@@ -148,7 +148,7 @@ def test_run_artifact_reads_back_through_the_client(run_ingest, tmp_path, sample
     artifact = asyncio.run(latest())[0]
     assert artifact.type == "markdown" and f"# Run {summary['run_id']}: completed" in artifact.data
     assert "| 2 | 2 | 1 | 0 | 1 | 0 |" in artifact.data.replace("dumps seen", "")
-    assert "000_empty.txt | quarantined | empty file (" in artifact.data
+    assert r"000\_empty.txt | quarantined | empty file \(" in artifact.data   # Markdown punctuation escaped
 
 
 def latest_flow_run_tasks_and_logs() -> tuple[str, set[str], list[str]]:

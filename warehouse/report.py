@@ -113,7 +113,7 @@ def top_coauthors(con, key: str, owner: str | None) -> list[dict]:
 def coauthor_chart(con, key: str, owner: str | None) -> str:
     pairs = top_coauthors(con, key, owner)
     title = f"Top co-authors of {owner}" if owner else "Top co-author pairs"
-    empty = (f"{owner} is not among the listed papers' visible authors" if owner
+    empty = (f"{charts.short_label(owner)} is not among the listed papers' visible authors" if owner
              else "no listed paper shows two authors")
     return charts.ranked_bars(title, [r["who"] for r in pairs], [r["shared_papers"] for r in pairs], "shared papers",
                               empty)

@@ -23,6 +23,7 @@ def run_summary(row: dict, plan: discover.Plan, retry: dict, appended: appends.C
     log_unlisted(plan.found.unlisted)
     log_unread_keys([keys for r in results for keys in r.unread_keys])
     log_repeats(repeated_files(results))
+    log_quarantined(new_dumps)
     return row | {"waiting": len(plan.found.waiting), "ignored": len(plan.found.ignored), "unreadable": len(unread),
                   "unlisted_folders": len(plan.found.unlisted),
                   "notes": [plan.note] if plan.note else [],
@@ -79,6 +80,18 @@ def repeated_files(results: list[batch.BatchResult]) -> list[str]:
     loader = pl.col("path").first().over("dump_id")   # in batch order: the reading that loaded
     repeats = files.filter(~pl.col("dump_id").is_in(read) | (pl.col("path") != loader))
     return repeats["path"].unique(maintain_order=True).to_list()   # a file read twice (--reprocess) once
+
+
+def log_quarantined(new_dumps: pl.DataFrame) -> None:
+    """New dumps that couldn't be read at all, each with its reason: a warning in the run's log, where
+    an operator watching Prefect's UI sees it (their bytes are kept in raw/, the reasons in `status`)."""
+    quarantined = new_dumps.filter(pl.col("status") == "quarantined") if "reason" in new_dumps.columns else None
+    if quarantined is not None and quarantined.height:
+        named = [f"{identity.shown(path)}: {identity.shown(reason)}"
+                 for path, reason in quarantined.select("source_path", "reason").head(5).iter_rows()]
+        which = "1 new dump was" if quarantined.height == 1 else f"{quarantined.height} new dumps were"
+        get_run_logger().warning("%s quarantined (bytes kept in raw/; `profile-etl status` lists them): %s", which,
+                                 "; ".join(named) + ("; ..." if quarantined.height > 5 else ""))
 
 
 def log_repeats(paths: list[str]) -> None:

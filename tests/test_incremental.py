@@ -110,3 +110,18 @@ def test_unreadable_sidecar_quarantines_its_dump_only(run_ingest, tmp_path, samp
     [(status, reason)] = rows(home, "SELECT status, reason FROM dumps WHERE source_path LIKE '%badsidecar%'")
     assert status == "quarantined" and "000_badsidecar.meta.json is not valid JSON" in reason
     assert rows(home, "SELECT count(*) FROM rejects WHERE entry_index IS NULL") == [(1,)]
+
+
+def test_a_runs_log_warns_of_each_new_quarantined_dump_with_its_reason(run_ingest, tmp_path, sample_text):
+    """An operator watching Prefect's UI saw only a count in a batch's log."""
+    from tests.test_schedule import latest_flow_run_tasks_and_logs
+    home, inbox = tmp_path / "home", tmp_path / "inbox"
+    write_dump(inbox, SAMPLE_NAME, sample_text, FIRST)
+    write_dump(inbox, "001_empty.txt", "", FIRST)
+    run_ingest(home, inbox)
+    logs = latest_flow_run_tasks_and_logs()[2]
+    assert any(line.startswith("1 new dump was quarantined (bytes kept in raw/; `profile-etl status` lists them): "
+                               f"{inbox / '001_empty.txt'}: empty file") for line in logs), logs
+    write_dump(inbox, "002_other.txt", sample_text.replace("h-index28", "h-index29"), FIRST)
+    run_ingest(home, inbox)   # the quarantined dump is not new: not warned of again
+    assert not any("quarantined (bytes kept" in line for line in latest_flow_run_tasks_and_logs()[2])

@@ -52,8 +52,7 @@ def deployment_name(home: Path) -> str:
 
 # Prefect keeps concurrency leases in memory by default: a restarted server forgets the lease of a
 # run that was starting and never frees its slot, so a serve's schedule (limit 1) would stop for good.
-# Leases on disk: a restart must not strand a starting run's slot. Flow runs vacuumed 90 days after they
-# end (Prefect's default keeps them for good): a schedule adds about 0.25 MB of records a run.
+# And it keeps flow runs for good: vacuumed 90 days after they end, as a schedule adds ~0.25 MB a run.
 SERVER_DEFAULTS = {"PREFECT_SERVER_CONCURRENCY_LEASE_STORAGE": "prefect.server.concurrency.lease_storage.filesystem",
                    "PREFECT_SERVER_SERVICES_DB_VACUUM_ENABLED": "events,flow_runs"}
 

@@ -43,7 +43,7 @@ def add_parsers(commands, lake_help: str) -> None:
                           help="if a run holds the home, wait up to this many seconds (default: exit at once)")
     maintain = commands.add_parser("maintain", help="compact small files, checkpoint, vacuum past a retention")
     maintain.add_argument("--retention-days", type=int, default=None,
-                          help="vacuum files replaced longer ago than this (default and least: 7)")
+                          help="keep replaced files this many days from now on (1 or more; a new lake keeps them 7)")
     maintain.add_argument("--lake", help=lake_help)
     maintain.add_argument("--wait", type=float, dest="lock_wait_seconds",
                           help="if a run holds the home, wait up to this many seconds (default: exit at once)")
@@ -208,16 +208,18 @@ def rolled_back_in_lake_only(settings: Settings, run_id: str) -> bool:
 def cmd_maintain(settings: Settings, args) -> int:
     from flows.integrity import lake_guard
     from store.lock import run_lock
-    from warehouse import history, lake, maintenance
+    from warehouse import history, maintenance
     from warehouse.lake_health import refuse_damaged_logs
-    days = lake.RETENTION_DAYS if args.retention_days is None else args.retention_days
     storage.reachable(settings.lake)
     put_back_interrupted_rebuild(settings, "maintain")
     history.require_lake(settings.lake)
     refuse_damaged_logs(settings.lake, "`maintain`")   # a vacuum would delete the files a damaged commit hides
     with run_lock(settings.home, settings.lock_wait_seconds, "maintain"):
-        done = maintenance.maintain(settings.lake, days, lake_guard(settings))
-    print(maintenance.describe_maintenance(done, days))
+        kept = history.kept_for(settings.lake)
+        done = maintenance.maintain(settings.lake, args.retention_days, lake_guard(settings))
+    if args.retention_days is not None and (now := history.kept_for(settings.lake)) != kept:
+        print(f"the lake keeps replaced files {now} from now on (it kept them {kept})")
+    print(maintenance.describe_maintenance(done))
     return 0
 
 

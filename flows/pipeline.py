@@ -105,8 +105,7 @@ def add_to_file_index(state: Path, files: list[pl.DataFrame], listed: tuple[stor
 @task(**IO_TASK)
 def maintain_lake(lake_dir: Path, max_files: int) -> None:
     if max_files and maintenance.maintenance_due(lake_dir, max_files):
-        get_run_logger().info("compacting the lake: %s", maintenance.describe_maintenance(
-            maintenance.maintain(lake_dir), lake.RETENTION_DAYS))
+        get_run_logger().info("compacting the lake: %s", maintenance.describe_maintenance(maintenance.maintain(lake_dir)))
 
 
 @task(**IO_TASK)

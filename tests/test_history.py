@@ -23,7 +23,8 @@ from tests.conftest import OTHER, SAMPLE_NAME, write_dump
 from tests.test_lake import commit
 from tests.test_pipeline import FIRST, LATER, later_snapshot, other_profile
 from tests.warehouse_state import canonical, lake_tables, same_tables, warehouse_tables
-from warehouse import history, lake, maintenance, partitions, publish, recovery
+from warehouse import history, lake, maintenance, partitions, publish, recovery, retention
+from warehouse import changes as changes_mod
 
 LATER_NAME = "001_7707062aadfcc580.txt"
 
@@ -185,10 +186,9 @@ def test_maintain_compacts_and_a_rollback_and_a_run_after_it_still_load_right(co
     assert maintenance.maintenance_due(lake_dir, 0)
     before = lake.versions(lake_dir)
 
-    assert main(["--home", str(home), "maintain", "--retention-days", "1"]) == 2
-    assert "shorter than the lake's retention" in capsys.readouterr().err
-    assert main(["--home", str(home), "maintain", "--retention-days", str(10**12)]) == 2
-    assert "is more than 36500 (100 years)" in capsys.readouterr().err and lake.versions(lake_dir) == before
+    for days in ("0", str(10**12)):
+        assert main(["--home", str(home), "maintain", "--retention-days", days]) == 2
+        assert "the lake's retention must be 1 to 36500 days" in capsys.readouterr().err and lake.versions(lake_dir) == before
     assert main(["--home", str(home), "maintain"]) == 0
     out = capsys.readouterr().out
     assert all(line.split(":")[0] in TABLES for line in out.splitlines()) and len(out.splitlines()) == len(TABLES)
@@ -368,7 +368,7 @@ def test_maintain_vacuums_change_feed_files_past_the_retention_and_loads_go_on(c
     changes = sorted((home / "lake").glob("*/_change_data/*.parquet"))   # the second run's update of profiles
     maintenance.maintain(home / "lake")
     assert changes and sorted((home / "lake").glob("*/_change_data/*.parquet")) == changes   # within the retention
-    week_ago = time.time() - (lake.RETENTION_DAYS + 1) * 86400
+    week_ago = time.time() - (retention.DEFAULT_DAYS + 1) * 86400
     for path in changes:
         os.utime(path, (week_ago, week_ago))
     assert [m.table for m in maintenance.maintain(home / "lake") if m.removed] == ["profiles"]
@@ -376,6 +376,30 @@ def test_maintain_vacuums_change_feed_files_past_the_retention_and_loads_go_on(c
     third_run(home, inbox, sample_text)
     publish.publish(home / "warehouse.duckdb", home / "lake")   # the file that was a run behind
     assert same_tables(warehouse_tables(home), lake_tables(home))
+
+
+def test_maintain_sets_a_shorter_retention_on_every_table_and_vacuums_by_it(copied, sample_text, capsys):
+    """A home that runs often keeps a week of rewrites (docs/lake.md): `--retention-days` shortens
+    it for good, in the tables' own property, which later maintains and other engines go by."""
+    home, inbox, _, _ = copied
+    changes = sorted((home / "lake").glob("*/_change_data/*.parquet"))
+    two_days_ago = time.time() - 2 * 86400
+    for path in changes:
+        os.utime(path, (two_days_ago, two_days_ago))
+    assert main(["--home", str(home), "maintain"]) == 0
+    assert changes and sorted((home / "lake").glob("*/_change_data/*.parquet")) == changes   # within 7 days
+    capsys.readouterr()
+    assert main(["--home", str(home), "maintain", "--retention-days", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "keeps replaced files 1 day from now on (it kept them 7 days)" in out and "more than 1 day ago" in out
+    assert not list((home / "lake").glob("*/_change_data/*.parquet"))
+    tables = lake.open_all(home / "lake")
+    assert {t.metadata().configuration[retention.KEY] for t in tables.values()} == {"interval 1 days"}
+    # the settings' commits change no rows: the warehouse catches up on them row by row
+    assert changes_mod.whole_reads(home / "warehouse.duckdb", home / "lake", tables) == set()
+    third_run(home, inbox, sample_text)
+    assert same_tables(warehouse_tables(home), lake_tables(home))
+    assert main(["--home", str(home), "maintain"]) == 0 and "from now on" not in capsys.readouterr().out
 
 
 def test_the_latest_runs_versions_still_read_after_maintains_past_the_retention(copied, monkeypatch):

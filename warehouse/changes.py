@@ -40,7 +40,8 @@ def loaded_versions(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[str, int]
 
 # Commits whose changes the change data feed gives row by row; any other (a restore, a
 # reprocessing run's overwrite of dumps) makes the load read the table whole.
-INCREMENTAL = {"WRITE": "Append", "MERGE": None, "OPTIMIZE": None, "VACUUM START": None, "VACUUM END": None}
+INCREMENTAL = {"WRITE": "Append", "MERGE": None, "OPTIMIZE": None, "VACUUM START": None, "VACUUM END": None,
+               "SET TBLPROPERTIES": None}
 
 
 def table_change(lake: storage.Location, name: str, version: int, loaded: tuple[str, int] | None,

@@ -20,7 +20,7 @@ from store import storage
 from store.errors import UserError
 from store.faults import checkpoint
 from warehouse import lake as lake_mod
-from warehouse import recovery
+from warehouse import recovery, retention
 from warehouse.lake_files import data_files
 from warehouse.lake_health import first_line
 
@@ -89,7 +89,7 @@ def rollback(lake: storage.Location, run_id: str, force: bool = False, guard: Ca
     except (DeltaError, OSError, LookupError) as exc:   # its log files cleaned up after their retention
         raise UserError(f"can't find the lake's state before run {run_id} any more ({first_line(exc)}). The lake is "
                         "as it was. Delta keeps a table's log for 30 days (delta.logRetentionDuration) and `maintain` "
-                        f"keeps replaced files {lake_mod.RETENTION_DAYS} days (those of the latest run's rollback "
+                        f"keeps replaced files {kept_for(lake)} (those of the latest run's rollback "
                         "longer), so an older state may be gone") from None
     if undoing is not None:
         undoing(loaded_by(lake, undone))
@@ -183,9 +183,17 @@ def restore_all(lake: storage.Location, targets: dict[str, int], seq: int, run_i
         recovery.recover(lake)
         if isinstance(exc, (DeltaError, OSError)):   # e.g. a vacuum removed files of the state to return to
             raise UserError(f"can't roll back run {run_id}: {first_line(exc)}. The lake is as it was; the files of its "
-                            f"state before the run may have been vacuumed (kept {lake_mod.RETENTION_DAYS} days "
+                            f"state before the run may have been vacuumed (kept {kept_for(lake)} "
                             "after they were replaced)") from None
         raise
+
+
+def kept_for(lake: storage.Location) -> str:
+    """The lake's retention in words, for a message about files it may have vacuumed."""
+    try:
+        return retention.longest(lake_mod.open_all(lake))
+    except (DeltaError, OSError):
+        return "for the lake's retention period"
 
 
 def describe_rollback(done: RolledBack) -> str:

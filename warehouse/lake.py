@@ -22,7 +22,7 @@ from schemas.tables import MERGE_KEYS, REGISTRY, TABLES, empty_frame, polars_sch
 from store import storage
 from store.errors import UserError
 from store.faults import checkpoint
-from warehouse import lake_files
+from warehouse import lake_files, retention
 from warehouse.opened import open_table, table_uri
 from warehouse.partitions import (BUCKET, PARTITIONED, STATS_COLUMNS, bucket_chars, bucket_description,
                                   bucket_lengths, buckets_of, stats_columns, with_bucket)
@@ -33,11 +33,10 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 APP_ID = "profile-etl"
-RETENTION_DAYS = 7
 # A checkpoint every 10 commits: opening a table replays the log since the last one, and every
 # run opens each table.
 CONFIGURATION = {"delta.enableChangeDataFeed": "true", "delta.checkpointInterval": "10",
-                 "delta.deletedFileRetentionDuration": f"interval {RETENTION_DAYS} days"}
+                 **retention.setting(retention.DEFAULT_DAYS)}
 OLD_MANIFEST = "_manifest.json"
 
 

@@ -1,6 +1,6 @@
 """Lake maintenance (SPEC §5 `maintain`; §8): split outgrown partitions, compact, checkpoint and
-vacuum each table. Vacuum keeps every file of the retention period (a reader that started earlier
-still finds its files), and the files of the latest run's versions and of those a rollback of it
+vacuum each table. Vacuum keeps every file of the table's retention period (warehouse/retention.py:
+a reader that started earlier still finds its files), and the files of the latest run's versions and of those a rollback of it
 restores (warehouse/history.py), however old that run is; the log such a rollback reads is kept for delta.logRetentionDuration
 (30 days), as Delta keeps it.
 """
@@ -17,7 +17,7 @@ from schemas.tables import TABLES
 from store import storage
 from store.errors import UserError
 from warehouse import lake as lake_mod
-from warehouse import recovery
+from warehouse import recovery, retention
 from warehouse import partitions
 from warehouse.history import require_lake, restore_targets, runs_in_order
 from warehouse.lake_files import data_files, scan
@@ -28,7 +28,6 @@ from warehouse.lake_files import data_files, scan
 SPLIT_ROWS = 2048
 SPLIT_BYTES = 512 * 2**10
 MAX_BUCKET_CHARS = 3
-MAX_RETENTION_DAYS = 36_500
 
 
 @dataclass
@@ -37,21 +36,18 @@ class Maintained:
     compacted: int   # small files compaction replaced
     written: int     # files it wrote in their place
     removed: int     # files vacuum deleted (replaced, or change-feed files written, longer ago than the retention)
+    retention: float  # the table's retention in hours
     files: int       # data files the table holds now
     split: int = 0   # hex digits of the key its partitions were split to (0: not split)
 
 
-def maintain(lake: storage.Location, retention_days: int = lake_mod.RETENTION_DAYS,
+def maintain(lake: storage.Location, retention_days: int | None = None,
              guard: Callable | None = None) -> list[Maintained]:
-    """Compact, checkpoint and vacuum every table (the caller holds the run lock). A shorter
-    retention than the lake's is refused: a reader or a warehouse load that started within it could
-    lose the files it is reading, and the tables' own setting would refuse it anyway. guard: see
+    """Compact, checkpoint and vacuum every table past its retention (the caller holds the run
+    lock); retention_days, if given, becomes every table's retention first. guard: see
     lake.ensure_tables."""
-    if retention_days < lake_mod.RETENTION_DAYS:
-        raise UserError(f"--retention-days {retention_days} is shorter than the lake's retention of "
-                        f"{lake_mod.RETENTION_DAYS} days: readers that started within it could lose their files")
-    if retention_days > MAX_RETENTION_DAYS:   # delta-rs's vacuum panics on a duration past its range
-        raise UserError(f"--retention-days {retention_days} is more than {MAX_RETENTION_DAYS} (100 years)")
+    if retention_days is not None:
+        retention.check_days(retention_days)
     require_lake(lake)
     recovery.recover(lake, guard)   # a dead run's commits are undone, not compacted into the tables
     keep, committed = kept_versions(lake), lake_mod.run_of(lake_mod.open_table(lake, "runs"))
@@ -84,12 +80,15 @@ def still_logged(lake: storage.Location, name: str, version: int) -> bool:
         return False
 
 
-def maintain_table(lake: storage.Location, name: str, retention_days: int, keep: list[int],
+def maintain_table(lake: storage.Location, name: str, retention_days: int | None, keep: list[int],
                    committed: int) -> Maintained:
     """Compact, then checkpoint: readers start from the checkpoint instead of replaying every commit,
     and the log cleanup only removes log files older than one. Vacuum enforces the retention too, a
     second guard beside `maintain`'s."""
     table = lake_mod.open_table(lake, name)
+    if retention_days is not None and retention.hours(table) != retention_days * 24:
+        table.alter.set_table_properties(retention.setting(retention_days),
+                                         commit_properties=lake_mod.noted("maintain --retention-days"))
     # a table a dead run's commits were undone in keeps that run's tag until the next run commits to it,
     # and recover would undo any commit after its restore: it is split after that run
     restored = lake_mod.run_of(table) > committed
@@ -99,13 +98,13 @@ def maintain_table(lake: storage.Location, name: str, retention_days: int, keep:
     metrics = table.optimize.compact()
     table.create_checkpoint()
     # full: the change feed's files (never tombstoned) and a dead write's go too once past the retention
-    removed = table.vacuum(retention_hours=retention_days * 24, dry_run=False, enforce_retention_duration=True,
+    removed = table.vacuum(retention_hours=None, dry_run=False, enforce_retention_duration=True,   # the table's own
                            keep_versions=keep or None, full=True)
     # Log files older than delta.logRetentionDuration (30 days by default) and before the
     # checkpoint go, as delta-rs's own post-commit cleanup does: opening a table lists fewer files.
     table.cleanup_metadata()
     return Maintained(name, metrics.get("numFilesRemoved", 0), metrics.get("numFilesAdded", 0), len(removed),
-                      len(data_files(table)), split)
+                      retention.hours(table), len(data_files(table)), split)
 
 
 def outgrown(table: DeltaTable) -> bool:
@@ -168,8 +167,8 @@ def maintenance_due(lake: storage.Location, max_files: int) -> bool:
                for name in TABLES if (table := lake_mod.open_table(lake, name)) is not None)
 
 
-def describe_maintenance(done: list[Maintained], retention_days: int) -> str:
+def describe_maintenance(done: list[Maintained]) -> str:
     lines = [(f"{m.table}: partitions split by {m.split} hex digits of the key, " if m.split else f"{m.table}: ")
              + f"compacted {m.compacted} files into {m.written}, vacuum removed {m.removed} "
-             f"(replaced more than {retention_days} days ago), {m.files} data files now" for m in done]
+             f"(replaced more than {retention.shown(m.retention)} ago), {m.files} data files now" for m in done]
     return "\n".join(lines)

@@ -1,0 +1,53 @@
+"""How long the lake keeps the files a commit replaced (SPEC §8: a retention period, 7 days by
+default). Each table holds it as `delta.deletedFileRetentionDuration`, the property delta-rs's
+vacuum and every other Delta engine read; `maintain --retention-days N` sets it on every table.
+"""
+from __future__ import annotations
+
+import re
+
+from deltalake import DeltaTable
+
+from store.errors import UserError
+
+KEY = "delta.deletedFileRetentionDuration"
+DEFAULT_DAYS = 7
+LEAST_DAYS = 1   # a lake reader (Spark, polars) that started within it keeps its files
+MAX_DAYS = 36_500   # delta-rs's vacuum panics on a duration past its range
+UNIT_HOURS = {"week": 168.0, "day": 24.0, "hour": 1.0, "minute": 1 / 60, "second": 1 / 3600}
+INTERVAL = re.compile(r"\s*(?:interval\s+)?(\d+(?:\.\d+)?)\s*(week|day|hour|minute|second)s?\s*$", re.IGNORECASE)
+
+
+def setting(days: int) -> dict[str, str]:
+    return {KEY: f"interval {days} days"}
+
+
+def hours(table: DeltaTable) -> float:
+    return hours_in(table.metadata().configuration.get(KEY))
+
+
+def hours_in(value: str | None) -> float:
+    """A retention setting in hours (Delta's default of a week where a table sets none, or sets one
+    in a form this doesn't read: vacuum itself goes by delta-rs's reading)."""
+    found = INTERVAL.match(value or "")
+    return float(found[1]) * UNIT_HOURS[found[2].lower()] if found else DEFAULT_DAYS * 24.0
+
+
+def shown(retention_hours: float) -> str:
+    if retention_hours % 24:
+        return f"{retention_hours:g} hours"
+    days = int(retention_hours // 24)
+    return "1 day" if days == 1 else f"{days} days"
+
+
+def check_days(days: int) -> None:
+    if not LEAST_DAYS <= days <= MAX_DAYS:
+        raise UserError(f"--retention-days {days}: the lake's retention must be {LEAST_DAYS} to {MAX_DAYS} days "
+                        f"(100 years); readers of the lake that started within it keep their files")
+
+
+def longest(tables: dict[str, DeltaTable | None]) -> str:
+    """The lake's retention as words: its tables' longest (they differ only after a `maintain
+    --retention-days` stopped part way)."""
+    held = [hours(table) for table in tables.values() if table is not None]
+    return shown(max(held, default=DEFAULT_DAYS * 24.0))

@@ -9,7 +9,7 @@ import time
 
 from flows import cancel_watch, guard, home_commands, json_out, read_commands, run_failure
 from flows.arguments import parser
-from flows.prefect_env import unwritable_prefect_home, use_prefect_env, without_heartbeats
+from flows.prefect_env import api_url, unwritable_prefect_home, use_prefect_env, without_heartbeats
 from store import storage
 from store.errors import RunFailed, UserError
 from store.settings import Settings
@@ -46,6 +46,11 @@ def main(argv: list[str] | None = None) -> int:
 
 def settings_of(args) -> Settings:
     """The settings object from the command's flags (those it has), then PROFILE_ETL_*, then defaults."""
+    try:
+        os.getcwd()
+    except FileNotFoundError:   # else a relative path, an import (Prefect's server, pandera) fails unnamed
+        raise UserError("the current folder no longer exists (it was deleted or moved after this shell "
+                        "entered it): cd to a folder that exists, and run the command again") from None
     return Settings.load(home=args.home, inbox=getattr(args, "inbox", None), lake=getattr(args, "lake", None),
                          batch_size=getattr(args, "batch_size", None),
                          settle_seconds=getattr(args, "settle_seconds", None),
@@ -95,6 +100,7 @@ def entry() -> int:
     """The `profile-etl` command: main, then an exit that skips collecting the objects of Prefect's
     modules, a noticeable share of every command (in-process callers of main keep collecting)."""
     COMMAND["guarded"] = True
+    open_closed_streams()
     if sys.stdout.isatty() and hasattr(sys.stdout, "reconfigure"):   # σ on an ASCII terminal shows as \u03c3
         sys.stdout.reconfigure(errors="backslashreplace")
     try:
@@ -119,18 +125,32 @@ def entry() -> int:
     return code
 
 
+def open_closed_streams() -> None:
+    """A standard stream the caller closed (`>&-`, `2>&-`, a daemon's start), which Python leaves None (the
+    progress bar's isatty and every print fail on it), reads or writes /dev/null instead; it also keeps
+    the next file opened from taking the stream's number, where a child's output would go."""
+    for fd, name in ((0, "stdin"), (1, "stdout"), (2, "stderr")):
+        if getattr(sys, name) is None:
+            null = os.open(os.devnull, os.O_RDONLY if fd == 0 else os.O_WRONLY)
+            if null != fd:
+                os.dup2(null, fd)
+                os.close(null)
+            setattr(sys, name, open(fd, "r" if fd == 0 else "w", closefd=False))
+
+
 def prepare_prefect(settings: Settings, verbose: bool = False) -> None:
     if verbose:
         os.environ["PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL"] = "INFO"
     use_prefect_env()
-    if not os.environ.get("PREFECT_API_URL") and (why := unwritable_prefect_home()):
+    lasting = api_url()   # from the environment or a Prefect profile
+    if not lasting and (why := unwritable_prefect_home()):
         raise UserError(f"Prefect's temporary server keeps its database in PREFECT_HOME, which can't be written "
                         f"({why}): set PREFECT_HOME to a writable folder, or PREFECT_API_URL to a lasting server")
     if COMMAND["guarded"]:   # the processes Prefect starts for this command end with it
         guard.terminate_as_interrupt()
-        if os.environ.get("PREFECT_API_URL"):   # a lasting server's UI may cancel this command's runs
+        if lasting:   # a lasting server's UI may cancel this command's runs
             cancel_watch.ENABLED.append(True)
-        if not os.environ.get("PREFECT_API_URL"):   # a lasting server is no child of the run
+        if not lasting:   # a lasting server is no child of the run
             COMMAND["watchdog"] = guard.watch_children()
     if not storage.reachable(settings.inbox):
         raise UserError(f"inbox {settings.inbox} is not a folder (or its bucket doesn't exist): "
@@ -141,7 +161,7 @@ def prepare_prefect(settings: Settings, verbose: bool = False) -> None:
 
 def cmd_serve(settings: Settings, args) -> int:
     prepare_prefect(settings)
-    if not os.environ.get("PREFECT_API_URL"):
+    if not api_url():
         raise UserError("schedules need a Prefect server: start one with `profile-etl server` and set "
                         "PREFECT_API_URL=http://127.0.0.1:4200/api (the temporary server doesn't schedule)")
     import httpx
@@ -152,7 +172,7 @@ def cmd_serve(settings: Settings, args) -> int:
         try:
             serve(settings, args.cron, args.interval)
         except httpx.TransportError as exc:
-            raise UserError(f"can't reach the Prefect API at {os.environ['PREFECT_API_URL']} ({exc}): start the "
+            raise UserError(f"can't reach the Prefect API at {api_url()} ({exc}): start the "
                             "server (`profile-etl server`) or correct PREFECT_API_URL") from None
     return 0
 

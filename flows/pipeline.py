@@ -133,7 +133,9 @@ def print_deployment_result(flow, flow_run, state) -> None:
 
 # A thread per core for batches and merges: their heavy parts (polars, I/O) release the GIL, and a
 # worker process would first pay to import polars and pandera (docs/benchmarks.md).
-@flow(name="profile-etl-ingest", log_prints=False, task_runner=ThreadPoolTaskRunner(max_workers=cores()),
+# retries=0: a Prefect profile's PREFECT_FLOWS_DEFAULT_RETRIES would run the flow again after a failure, each
+# try a failed run of its own (README: other failures than I/O fail the run at once)
+@flow(name="profile-etl-ingest", log_prints=False, retries=0, task_runner=ThreadPoolTaskRunner(max_workers=cores()),
       on_completion=[print_deployment_result], on_failure=[print_deployment_result],
       on_crashed=[print_deployment_result], on_cancellation=[print_deployment_result])
 def ingest(home: Path | None = None, inbox: Path | str | None = None, batch_size: int | None = None,

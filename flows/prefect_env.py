@@ -23,13 +23,29 @@ PREFECT_ENV = {
     # The temporary server's first start on a machine migrates its database, and a busy machine
     # slows it further, past Prefect's 20 s default.
     "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "90",
+    # Without PREFECT_API_URL a run uses the temporary server, which Prefect only allows in its own
+    # `ephemeral` profile: a profile of the user's (`prefect profile create`) made every run fail.
+    "PREFECT_SERVER_EPHEMERAL_ENABLED": "true",
 }
+# Prefect's older name of a setting: the user's value under it is theirs to keep.
+OLDER_NAMES = {"PREFECT_SERVER_EPHEMERAL_ENABLED": "PREFECT_SERVER_ALLOW_EPHEMERAL_MODE"}
 
 
 def use_prefect_env() -> None:
     """PREFECT_ENV, unless the environment says otherwise; before prefect is imported."""
     for key, value in PREFECT_ENV.items():
-        os.environ.setdefault(key, value)
+        if OLDER_NAMES.get(key, key) not in os.environ:
+            os.environ.setdefault(key, value)
+
+
+def api_url() -> str | None:
+    """The lasting Prefect server's API the command's runs report to, None for the temporary server:
+    PREFECT_API_URL from the environment, or from where else Prefect reads it (the active profile of
+    `prefect config set` or `prefect profile use`, a prefect.toml, a .env). After use_prefect_env."""
+    if url := os.environ.get("PREFECT_API_URL"):
+        return url
+    from prefect.settings import get_current_settings
+    return get_current_settings().api.url or None
 
 
 def unwritable_prefect_home() -> str | None:

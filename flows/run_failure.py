@@ -2,9 +2,9 @@
 Prefect's API was the cause (then a completed run is still reported as completed)."""
 from __future__ import annotations
 
-import os
 import sys
 
+from flows.prefect_env import api_url
 from store.errors import RunFailed, UserError
 from store.settings import Settings
 
@@ -22,7 +22,7 @@ def unrecorded_end(exc: Exception) -> str:
         return f"the run completed, but Prefect failed to record its end ({what})"
     return (f"the run completed, but {api_name()} stopped answering ({what}): Prefect may show its flow run as "
             "still running, and its last logs and events are lost"
-            + (". Check the server (`profile-etl server`)" if os.environ.get("PREFECT_API_URL") else ""))
+            + (". Check the server (`profile-etl server`)" if api_url() else ""))
 
 
 INTERRUPTED = ("the run was interrupted. The published warehouse is as it was; the next run finishes or "
@@ -32,7 +32,7 @@ INTERRUPTED_AT_ITS_END = ("the run completed, and was interrupted while Prefect 
 
 
 def api_name() -> str:
-    url = os.environ.get("PREFECT_API_URL")
+    url = api_url()
     return f"Prefect's API at {url}" if url else "Prefect's temporary server"
 
 
@@ -51,7 +51,7 @@ def api_unreachable(exc: BaseException | None) -> bool:
 def unreachable_hint(exc: Exception) -> str:
     if not api_unreachable(exc):
         return ""
-    if not os.environ.get("PREFECT_API_URL"):
+    if not api_url():
         return f" {api_name()} stopped answering."
     return f" {api_name()} didn't answer: start the server (`profile-etl server`) or correct PREFECT_API_URL."
 

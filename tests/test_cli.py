@@ -296,7 +296,9 @@ def test_a_prefect_home_that_cant_be_written_is_named_before_prefect_retries_for
     (tmp_path / "afile").write_text("not a folder")
     monkeypatch.setenv("PREFECT_HOME", str(tmp_path / "afile" / "prefect"))
     (tmp_path / "inbox").mkdir()
-    assert main(["--home", str(tmp_path / "home"), "run", "--inbox", str(tmp_path / "inbox")]) == 2
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+    with temporary_settings(updates={PREFECT_API_URL: None}):   # whatever server other tests started
+        assert main(["--home", str(tmp_path / "home"), "run", "--inbox", str(tmp_path / "inbox")]) == 2
     said = capsys.readouterr().err
     assert "keeps its database in PREFECT_HOME, which can't be written" in said and str(tmp_path / "afile") in said
     assert not (tmp_path / "home").exists()
@@ -557,3 +559,67 @@ def test_the_run_summary_artifact_shows_names_as_text_not_markdown():
     from flows.artifact import _table
     [_, _, row] = _table(["dump", "reason"], [("in/023_[Open](javascript:x).txt", "a|b <img src=x onerror=y> *x*")])
     assert row == r"| in/023\_\[Open\]\(javascript:x\).txt | a\|b \<img src=x onerror=y\> \*x\* |"
+
+
+def test_a_prefect_profiles_api_url_is_the_server_runs_and_serve_use(tmp_path, sample_text):
+    """`prefect config set PREFECT_API_URL=…` (Prefect's own way) puts it in a profile, not in the
+    environment: `serve` must not ask for it, and a failure must name that server, not a temporary one."""
+    write_dump(tmp_path / "home" / "inbox", SAMPLE_NAME, sample_text, FIRST)
+    (tmp_path / "profiles.toml").write_text('active = "lab"\n[profiles.lab]\nPREFECT_API_URL = "http://127.0.0.1:9/api"\n')
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env |= {"PREFECT_HOME": str(tmp_path / "prefect"), "PREFECT_PROFILES_PATH": str(tmp_path / "profiles.toml"),
+            "PROFILE_ETL_SETTLE_SECONDS": "0"}
+    home = ["--home", str(tmp_path / "home")]
+    ran = subprocess.run([str(BIN / "profile-etl"), *home, "run"], env=env, capture_output=True, text=True, timeout=120)
+    assert ran.returncode == 1 and "http://127.0.0.1:9/api didn't answer" in ran.stderr, ran.stderr
+    assert "temporary server" not in ran.stderr
+    served = subprocess.run([str(BIN / "profile-etl"), *home, "serve", "--interval", "600"], env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert "schedules need a Prefect server" not in served.stderr, served.stderr
+    assert served.returncode == 2 and "can't reach the Prefect API at http://127.0.0.1:9/api" in served.stderr, served.stderr
+
+
+def test_a_deleted_current_folder_is_named_not_a_file_not_found(tmp_path):
+    """A shell still in a folder that was deleted: Prefect's temporary server retried for 90 s and said
+    only that it didn't start, and with a lasting server an import (pandera's) failed unnamed."""
+    (tmp_path / "inbox").mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env |= {"PREFECT_HOME": str(tmp_path / "prefect"), "PREFECT_API_URL": "http://127.0.0.1:9/api"}
+    for command in (f"--home {tmp_path / 'home'} run --inbox {tmp_path / 'inbox'} --json", "sql 'SELECT 1'"):
+        done = subprocess.run(["bash", "-c", f"mkdir {tmp_path}/gone && cd {tmp_path}/gone && rmdir ../gone && "
+                               f"exec '{BIN / 'profile-etl'}' {command}"], env=env, capture_output=True, text=True,
+                              timeout=120)
+        assert done.returncode == 2 and "the current folder no longer exists" in done.stderr, done.stderr
+    assert json.loads(subprocess.run(["bash", "-c", f"mkdir {tmp_path}/gone && cd {tmp_path}/gone && rmdir ../gone && "
+                                      f"exec '{BIN / 'profile-etl'}' run --json"], env=env, capture_output=True,
+                                     text=True, timeout=120).stdout)["status"] == "refused"
+
+
+def test_closed_standard_streams_are_no_failure(tmp_path, sample_text):
+    """`profile-etl … >&-` ended in a traceback before doing anything, and `run … 2>&-` failed the run
+    (its progress bar asked the closed stderr whether it is a terminal)."""
+    write_dump(tmp_path / "inbox", SAMPLE_NAME, sample_text, FIRST)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env |= {"PREFECT_HOME": str(tmp_path / "prefect"), "PROFILE_ETL_SETTLE_SECONDS": "0"}
+    home = f"--home '{tmp_path / 'home'}'"
+    ran = subprocess.run(["bash", "-c", f"'{BIN / 'profile-etl'}' {home} run --inbox '{tmp_path / 'inbox'}' 2>&-"],
+                         env=env, capture_output=True, text=True, timeout=300)
+    assert ran.returncode == 0 and "1 loaded" in ran.stdout, ran.stdout
+    for command in ("sql 'SELECT count(*) FROM dumps'", "tables", "status"):
+        closed = subprocess.run(["bash", "-c", f"'{BIN / 'profile-etl'}' {home} {command} >&-"], env=env,
+                                capture_output=True, text=True, timeout=120)
+        assert closed.returncode == 0 and closed.stderr == "", (command, closed.stderr)
+
+
+def test_a_prefect_profile_of_the_users_own_still_runs_on_the_temporary_server(tmp_path, sample_text):
+    """`prefect profile create lab && prefect profile use lab`: a profile without PREFECT_API_URL and
+    without the `ephemeral` profile's PREFECT_SERVER_EPHEMERAL_ENABLED. Every run failed with Prefect's
+    `No Prefect API URL provided`; README: without PREFECT_API_URL, `run` uses the temporary server."""
+    write_dump(tmp_path / "inbox", SAMPLE_NAME, sample_text, FIRST)
+    (tmp_path / "profiles.toml").write_text('active = "lab"\n[profiles.lab]\nPREFECT_LOGGING_LEVEL = "INFO"\n')
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env |= {"PREFECT_HOME": str(tmp_path / "prefect"), "PREFECT_PROFILES_PATH": str(tmp_path / "profiles.toml"),
+            "PROFILE_ETL_SETTLE_SECONDS": "0"}
+    ran = subprocess.run([str(BIN / "profile-etl"), "--home", str(tmp_path / "home"), "run", "--inbox",
+                          str(tmp_path / "inbox")], env=env, capture_output=True, text=True, timeout=300)
+    assert ran.returncode == 0 and "1 loaded" in ran.stdout, ran.stderr

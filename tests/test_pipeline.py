@@ -4,6 +4,8 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
+import subprocess
+import sys
 import threading
 
 import duckdb
@@ -297,3 +299,12 @@ def test_a_failed_batch_cancels_the_batches_not_yet_started(prefect_harness, tmp
         ingest.with_options(task_runner=ThreadPoolTaskRunner(max_workers=2))(
             home=tmp_path / "home", inbox=inbox, settle_seconds=0, batch_size=1)
     assert 0 in started and len(started) <= 3, started   # batch 0 and what the two threads held
+
+
+def test_a_prefect_profiles_default_flow_retries_do_not_rerun_a_failed_run():
+    """PREFECT_FLOWS_DEFAULT_RETRIES (in a user's environment or Prefect profile, for their other flows)
+    made one failed `profile-etl run` three failed runs in `runs`; the flow's retries are its own, none."""
+    env = os.environ | {"PREFECT_FLOWS_DEFAULT_RETRIES": "2"}
+    said = subprocess.run([sys.executable, "-c", "from flows.pipeline import ingest; print(ingest.retries)"],
+                          env=env, capture_output=True, text=True, timeout=120)
+    assert said.stdout.strip() == "0", said.stderr

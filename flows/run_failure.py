@@ -3,6 +3,7 @@ Prefect's API was the cause (then a completed run is still reported as completed
 from __future__ import annotations
 
 import sys
+from urllib.parse import urlsplit
 
 from flows.prefect_env import api_url
 from store.errors import RunFailed, UserError
@@ -49,6 +50,8 @@ def api_unreachable(exc: BaseException | None) -> bool:
 
 
 def unreachable_hint(exc: Exception) -> str:
+    if (url := api_url()) and "Failed to reach API" in str(exc) and "/api" not in urlsplit(url).path:
+        return f" A Prefect server's API is at its address + /api (PREFECT_API_URL={url.rstrip('/')}/api?)."
     if not api_unreachable(exc):
         return ""
     if not api_url():

@@ -487,6 +487,9 @@ def test_a_failure_to_connect_to_prefects_api_is_told_apart_from_other_failures(
     assert run_failure.unreachable_hint(ValueError("bad dump")) == ""
     assert "http://127.0.0.1:9/api stopped answering" in run_failure.unrecorded_end(wrapped)
     assert not run_failure.api_unreachable(httpx.ReadTimeout("slow"))   # a server that answers late is there
+    monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:4311/")   # the server's address, not its API's
+    assert "(PREFECT_API_URL=http://127.0.0.1:4311/api?)" in run_failure.unreachable_hint(
+        RuntimeError("Failed to reach API at http://127.0.0.1:4311/"))
 
 
 def test_server_refuses_a_port_another_process_listens_on_before_announcing_itself(capsys):

@@ -20,18 +20,22 @@ class Committed:
     unchanged: set[str] = field(default_factory=set)  # retried dumps read as before: their rows stay as they were
 
 
-def commit_appends(lake_dir: Path, seq: int, run_id: str, scratch: dict[str, list[Path]], retried: set[str]) -> Committed:
+def commit_appends(lake_dir: Path, seq: int, run_id: str, scratch: dict[str, list[Path]], retried: set[str],
+                   read_as_other: set[str] = frozenset()) -> Committed:
     """The batches' rows of each append table, appended in one commit per table. In a reprocessing
     run, the retried dumps' rows of dumps and rejects give way to those of their new reading (same
     dump_id, or the same source under a new one: a refused .gz), unless that reading is the old one
-    again: quarantined as before, by the same parser, the rows keep their first run and time."""
+    again: quarantined as before, by the same parser, the rows keep their first run and time. Those
+    read_as_other (a refused .gz whose text, read now, is a dump loaded already, or read first in
+    this run under another name) give way to that dump's rows: the same bytes are one dump."""
     rows = {name: read_scratch(scratch[name]) if scratch.get(name) else empty_frame(TABLES[name])
             for name in APPEND_TABLES}
     current = lake.read_before_run(lake_dir, "dumps", seq) if retried else empty_frame(TABLES["dumps"])
     unchanged = read_as_before(current, rows["dumps"], retried)
     rows = {name: frame.filter(~pl.col("dump_id").is_in(list(unchanged))) if name in REPROCESSED_TABLES else frame
             for name, frame in rows.items()}
-    gone = replaced_dumps(current, rows["dumps"], retried - unchanged) if retried else set()
+    gone = (replaced_dumps(current, rows["dumps"], retried - unchanged) | (set(read_as_other) & set(current["dump_id"]))
+            if retried else set())
     added = {name: frame.height for name, frame in rows.items()}
     for name in APPEND_TABLES:
         if gone and name in REPROCESSED_TABLES:

@@ -25,6 +25,7 @@ from flows import (appends, batch, cancel_watch, dead_serve, discover, file_inde
 from flows.cluster import ClusterWatch
 from flows.progress import Progress
 from flows.rebuild import restore_interrupted_rebuild
+from flows.reprocess import read_as_other
 from schemas.tables import APPEND_TABLES, OBSERVED_TABLES, TABLES, empty_frame
 from store import storage
 from store.errors import UserError
@@ -81,8 +82,9 @@ def quarantined_sources(lake_dir: Path, raw_dir: Path, max_bytes: int, state: Pa
 
 
 @task(**IO_TASK)
-def commit_appends(lake_dir: Path, seq: int, run_id: str, scratch: dict[str, list[Path]], retried: set[str]) -> appends.Committed:
-    return appends.commit_appends(lake_dir, seq, run_id, scratch, retried)
+def commit_appends(lake_dir: Path, seq: int, run_id: str, scratch: dict[str, list[Path]], retried: set[str],
+                   read_as_other: set[str] = frozenset()) -> appends.Committed:
+    return appends.commit_appends(lake_dir, seq, run_id, scratch, retried, read_as_other)
 
 
 @task(**IO_TASK)
@@ -184,7 +186,9 @@ def ingest_new_dumps(settings: Settings, run_id: str, started_at: dt.datetime, r
     results = process_all(jobs, started_at, cluster)
     new_dumps = pl.concat([r.dumps for r in results]) if results else empty_frame(TABLES["dumps"])
     scratch = batch.scratch_files(results)
-    appended = commit_appends(settings.lake, seq, run_id, scratch, set(retry)) if new_dumps.height else appends.Committed(dict.fromkeys(APPEND_TABLES, 0))
+    resolved = read_as_other(retry, [r.files for r in results])   # a refused .gz now read as a dump held
+    appended = (commit_appends(settings.lake, seq, run_id, scratch, set(retry), resolved) if new_dumps.height or resolved
+                else appends.Committed(dict.fromkeys(APPEND_TABLES, 0)))
     new_dumps = new_dumps.filter(~pl.col("dump_id").is_in(list(appended.unchanged)))
     gained = merge_run(settings.lake, seq, run_id, scratch, cluster)
     checkpoint("normalise:merged")

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import polars as pl
 
+from core import identity
 from core.records import SourceFile
 from store import storage
 from store.dump_file import read_dump, stored_ids
@@ -78,3 +79,14 @@ ROW_META = ("dump_id", *RAW_META_FIELDS)   # what a batch's meta file holds of e
 def _meta_of(row: dict) -> dict:
     """A raw/ copy's identity from its dumps row, for a copy whose meta file was lost."""
     return row | {"captured_at": row["captured_at"].isoformat(), "ingested_at": row["ingested_at"].isoformat()}
+
+
+def read_as_other(retry: dict[str, SourceFile], files: list[pl.DataFrame]) -> set[str]:
+    """The retried dumps whose source this run read as another dump (its files rows: path -> dump_id):
+    a .gz refused unread, known by its salted hash, whose text is now read and is a dump the lake
+    holds, or one another file of the run loaded first. No row of the run replaces theirs otherwise."""
+    if not retry or not files:
+        return set()
+    read = dict(pl.concat(files, how="vertical_relaxed").select("path", "dump_id").iter_rows())
+    return {did for did, source in retry.items()
+            if (other := read.get(identity.printable(str(source.path)))) is not None and other != did}

@@ -236,3 +236,25 @@ def test_a_home_inside_its_inbox_reads_its_raw_copies_once(prefect_harness, tmp_
     reads = [ingest(home=home, inbox=inbox, settle_seconds=0)["files_read"] for _ in range(2)]
     assert reads[-1] == 0
     assert not Watcher(Settings.load(home=home, inbox=inbox), quiet_seconds=0).pending()
+
+
+def test_a_refused_gz_whose_text_is_loaded_gives_way_on_reprocess(prefect_harness, tmp_path, sample_text):
+    """SPEC §3: the same bytes under another name are the same dump. A .gz refused for its size is
+    known by its salted hash; once its text is loaded from a .txt, reading the .gz again under a
+    raised limit finds that dump: the .gz's quarantined row gives way, as when the .gz itself loads,
+    and is not retried by every `run --reprocess` with a reason its user has followed already."""
+    home, inbox = tmp_path / "home", tmp_path / "inbox"
+    write_dump(inbox, "000_7707062aadfcc580.txt.gz", gzip.compress(sample_text.encode()), FIRST)
+    ingest(home=home, inbox=inbox, settle_seconds=0, max_dump_bytes=30_000)
+    write_dump(inbox, "001_7707062aadfcc580.txt", sample_text, LATER)
+    ingest(home=home, inbox=inbox, settle_seconds=0)
+    assert sorted(rows(home, "SELECT status FROM dumps")) == [("loaded",), ("quarantined",)]
+    summary = ingest(home=home, inbox=inbox, settle_seconds=0, reprocess=True)
+    assert (summary["reprocessed"], summary["dumps_new"]) == (1, 0)
+    assert rows(home, "SELECT regexp_extract(source_path, '[^/]*$'), status FROM dumps") == [
+        ("001_7707062aadfcc580.txt", "loaded")]
+    assert rows(home, "SELECT count(*) FROM rejects") == [(0,)]
+    assert ingest(home=home, inbox=inbox, settle_seconds=0, reprocess=True)["reprocessed"] == 0
+    assert main(["--home", str(home), "rebuild", "--from-raw"]) == 0
+    assert rows(home, "SELECT regexp_extract(source_path, '[^/]*$'), status FROM dumps") == [
+        ("001_7707062aadfcc580.txt", "loaded")]

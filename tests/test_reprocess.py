@@ -238,7 +238,7 @@ def test_a_home_inside_its_inbox_reads_its_raw_copies_once(prefect_harness, tmp_
     assert not Watcher(Settings.load(home=home, inbox=inbox), quiet_seconds=0).pending()
 
 
-def test_a_refused_gz_whose_text_is_loaded_gives_way_on_reprocess(prefect_harness, tmp_path, sample_text):
+def test_a_refused_gz_whose_text_is_loaded_gives_way_on_reprocess(prefect_harness, tmp_path, sample_text, capsys):
     """SPEC §3: the same bytes under another name are the same dump. A .gz refused for its size is
     known by its salted hash; once its text is loaded from a .txt, reading the .gz again under a
     raised limit finds that dump: the .gz's quarantined row gives way, as when the .gz itself loads,
@@ -255,6 +255,10 @@ def test_a_refused_gz_whose_text_is_loaded_gives_way_on_reprocess(prefect_harnes
         ("001_7707062aadfcc580.txt", "loaded")]
     assert rows(home, "SELECT count(*) FROM rejects") == [(0,)]
     assert ingest(home=home, inbox=inbox, settle_seconds=0, reprocess=True)["reprocessed"] == 0
+    capsys.readouterr()
+    assert main(["--home", str(home), "doctor"]) == 0   # the .gz's copy is accounted for, not a dead run's
+    said = capsys.readouterr().out
+    assert "1 copies of .gz files refused unread" in said and "the lake doesn't" not in said, said
     assert main(["--home", str(home), "rebuild", "--from-raw"]) == 0
     assert rows(home, "SELECT regexp_extract(source_path, '[^/]*$'), status FROM dumps") == [
         ("001_7707062aadfcc580.txt", "loaded")]

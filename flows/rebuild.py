@@ -20,7 +20,7 @@ from store import extract, raw_store, scratch, storage
 from store.errors import UserError
 from store.faults import checkpoint
 from store.settings import Settings
-from warehouse import lake, recovery
+from warehouse import lake, recovery, retention
 from warehouse.lake_health import first_line
 from warehouse.load import connect
 
@@ -223,8 +223,11 @@ def lake_swapped_in(settings: Settings, copies: list, history: pl.DataFrame) -> 
     for restore_interrupted_rebuild to put it back)."""
     fresh, old = side_folder(settings.lake, "rebuild"), side_folder(settings.lake, "old")
     shutil.rmtree(fresh, ignore_errors=True)   # a dead rebuild's: made from raw/, made again now
+    kept = retention.of_lake(settings.lake)   # the retention `maintain` set holds on, as in a rebuild in place
     try:
         notes = dead_runs_note(load_copies(settings, fresh, copies, history))
+        for table in lake.open_all(fresh).values():
+            retention.keep(table, kept, lake.noted(REBUILT_BY))
     except Exception:
         shutil.rmtree(fresh, ignore_errors=True)
         raise

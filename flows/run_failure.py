@@ -50,13 +50,14 @@ def api_unreachable(exc: BaseException | None) -> bool:
 
 
 def unreachable_hint(exc: Exception) -> str:
-    if (url := api_url()) and "Failed to reach API" in str(exc) and "/api" not in urlsplit(url).path:
-        return f" A Prefect server's API is at its address + /api (PREFECT_API_URL={url.rstrip('/')}/api?)."
+    hint, url = "", api_url()
+    if url and "Failed to reach API" in str(exc) and "/api" not in urlsplit(url).path:
+        hint = f" A Prefect server's API is at its address + /api (PREFECT_API_URL={url.rstrip('/')}/api?)."
     if not api_unreachable(exc):
-        return ""
-    if not api_url():
+        return hint
+    if not url:
         return f" {api_name()} stopped answering."
-    return f" {api_name()} didn't answer: start the server (`profile-etl server`) or correct PREFECT_API_URL."
+    return hint + f" {api_name()} didn't answer: start the server (`profile-etl server`) or correct PREFECT_API_URL."
 
 
 def run_failed(settings: Settings, exc: Exception) -> UserError:

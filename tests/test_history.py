@@ -491,3 +491,37 @@ def test_a_second_dead_run_after_the_first_was_undone_and_vacuumed_is_undone_too
     target = recovery.target_versions(tmp_path)["paper_authors"]
     assert target == lake.open_table(tmp_path, "paper_authors").version()
     assert sorted(lake.read_table(tmp_path, "paper_authors", target)["paper_id"]) == ["00aa", "00ab"]
+
+
+def test_a_rollback_keeps_the_retention_maintain_set(copied, monkeypatch):
+    """`maintain --retention-days N` sets the lake's retention "from then on" (docs/reference.md): a
+    rollback of a run from before it restores the tables' rows, not their older retention (a restore
+    brings back a version's properties too), also when it fails half-way and is undone."""
+    home, inbox, _, second_tables = copied
+    assert main(["--home", str(home), "maintain", "--retention-days", "30"]) == 0
+    first, second = lake_run_ids(home)
+    monkeypatch.setenv(FAIL_ENV, "rollback:restored:papers")
+    with pytest.raises(InjectedFault):
+        main(["--home", str(home), "rollback", second])
+    monkeypatch.delenv(FAIL_ENV)
+    assert same_tables(lake_tables(home), second_tables) and lake_run_ids(home) == [first, second]
+    assert main(["--home", str(home), "rollback", second]) == 0
+    kept = {name: t.metadata().configuration[retention.KEY] for name, t in lake.open_all(home / "lake").items()}
+    assert set(kept.values()) == {"interval 30 days"}, kept
+    assert recovery.target_versions(home / "lake") == lake.versions(home / "lake")
+    assert run(home, inbox)["dumps_new"] == 1   # the rolled-back run's dump again
+    assert same_tables(warehouse_tables(home), lake_tables(home))
+
+
+def test_a_rebuild_that_replaces_the_lake_keeps_the_retention_maintain_set(copied, capsys):
+    """A lake `rebuild --from-raw` can't rewrite in place (a table gone, a damaged log) is made anew:
+    its tables keep the retention `maintain --retention-days` set "from then on", as an in-place
+    rebuild's do, instead of going back to 7 days unsaid."""
+    home, _, _, _ = copied
+    assert main(["--home", str(home), "maintain", "--retention-days", "30"]) == 0
+    shutil.rmtree(home / "lake" / "rejects")
+    assert main(["--home", str(home), "rebuild", "--from-raw"]) == 0
+    said = capsys.readouterr()
+    assert "lake.replaced-" in said.out + said.err, said   # replaced whole, not rewritten in place
+    kept = {name: t.metadata().configuration[retention.KEY] for name, t in lake.open_all(home / "lake").items()}
+    assert set(kept.values()) == {"interval 30 days"}, kept

@@ -177,7 +177,10 @@ def restore_all(lake: storage.Location, targets: dict[str, int], seq: int, run_i
         for name in sorted(targets, key=lambda n: n == "runs"):
             table = lake_mod.open_table(lake, name)
             if table.version() != targets[name]:   # untouched since: no commit needed
+                kept = retention.value_of(table)
                 table.restore(targets[name], commit_properties=lake_mod.tagged(seq, f"rollback of {run_id}"))
+                # a restore brings back that version's properties: the retention `maintain` set since holds on
+                retention.keep(lake_mod.open_table(lake, name), kept, lake_mod.noted(f"rollback of {run_id}"))
             checkpoint(f"rollback:restored:{name}")
     except Exception as exc:
         recovery.recover(lake)

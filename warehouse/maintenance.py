@@ -87,8 +87,7 @@ def maintain_table(lake: storage.Location, name: str, retention_days: int | None
     second guard beside `maintain`'s."""
     table = lake_mod.open_table(lake, name)
     if retention_days is not None and retention.hours(table) != retention_days * 24:
-        table.alter.set_table_properties(retention.setting(retention_days),
-                                         commit_properties=lake_mod.noted("maintain --retention-days"))
+        retention.keep(table, retention.setting(retention_days)[retention.KEY], lake_mod.noted("maintain --retention-days"))
     # a table a dead run's commits were undone in keeps that run's tag until the next run commits to it,
     # and recover would undo any commit after its restore: it is split after that run
     restored = lake_mod.run_of(table) > committed

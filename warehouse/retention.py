@@ -6,16 +6,23 @@ from __future__ import annotations
 
 import re
 
-from deltalake import DeltaTable
+from deltalake import CommitProperties, DeltaTable
+from deltalake.exceptions import DeltaError
 
+from schemas.tables import TABLES
+from store import storage
 from store.errors import UserError
+from warehouse.opened import open_table
 
 KEY = "delta.deletedFileRetentionDuration"
 DEFAULT_DAYS = 7
 LEAST_DAYS = 1   # a lake reader (Spark, polars) that started within it keeps its files
 MAX_DAYS = 36_500   # delta-rs's vacuum panics on a duration past its range
-UNIT_HOURS = {"week": 168.0, "day": 24.0, "hour": 1.0, "minute": 1 / 60, "second": 1 / 3600}
-INTERVAL = re.compile(r"\s*(?:interval\s+)?(\d+(?:\.\d+)?)\s*(week|day|hour|minute|second)s?\s*$", re.IGNORECASE)
+UNIT_HOURS = {"week": 168.0, "day": 24.0, "hour": 1.0, "minute": 1 / 60, "second": 1 / 3600,
+              "millisecond": 1 / 3600e3, "microsecond": 1 / 3600e6, "nanosecond": 1 / 3600e9}
+# delta-rs's reading (delta_kernel's parse_interval): `interval`, a whole number, a unit, lowercase and
+# split by whitespace; any other form ("INTERVAL 2 DAYS", "2 days", "1.5 days") it takes for a week
+INTERVAL = re.compile(r"\s*interval\s+(\d+)\s+(week|day|hour|minute|second|millisecond|microsecond|nanosecond)s?\s*$")
 
 
 def setting(days: int) -> dict[str, str]:
@@ -51,3 +58,28 @@ def longest(tables: dict[str, DeltaTable | None]) -> str:
     --retention-days` stopped part way)."""
     held = [hours(table) for table in tables.values() if table is not None]
     return shown(max(held, default=DEFAULT_DAYS * 24.0))
+
+
+def value_of(table: DeltaTable) -> str | None:
+    return table.metadata().configuration.get(KEY)
+
+
+def keep(table: DeltaTable, value: str | None, commit: CommitProperties) -> None:
+    """Give the table the retention `value` (a setting as a table holds it; None: leave it) in a commit
+    that keeps its rows (recovery.is_maintenance), unless it has it already."""
+    if value is not None and value_of(table) != value:
+        table.alter.set_table_properties({KEY: value}, commit_properties=commit)
+
+
+def of_lake(lake: storage.Location) -> str | None:
+    """The setting of a lake's tables that read (its longest), None where none does or sets one: what
+    a lake made anew in its place keeps."""
+    held = []
+    for name in TABLES:
+        try:
+            table = open_table(lake, name, own=True)
+        except (DeltaError, OSError):   # a damaged log: the tables that read still say it
+            continue
+        if table is not None and (value := value_of(table)):
+            held.append(value)
+    return max(held, key=hours_in, default=None)

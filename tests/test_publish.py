@@ -378,3 +378,24 @@ def test_a_warehouse_file_another_process_writes_is_a_database_and_an_empty_one_
         holder.wait(timeout=30)
     (tmp_path / "empty.duckdb").write_bytes(b"")
     assert not files.opens(tmp_path / "empty.duckdb") and not files.opens(None)
+
+
+def test_a_load_after_a_dangling_link_never_writes_the_file_the_link_names(home_with_two_files, monkeypatch):
+    """A home copied without its hidden files keeps a link naming a missing file: the load must go to
+    the other file of the pair, else readers open the file being loaded through the link (DuckDB's
+    writer lock fails them) and a load that fails or is killed leaves its empty tables published."""
+    home, _ = home_with_two_files
+    link = home / "warehouse.duckdb"
+    for path in files.pair(link):
+        files.remove(path)
+    named = files.pair(link)[0]   # the link may name either file: the first is the one idle() picked
+    link.unlink()
+    link.symlink_to(named.name)
+    monkeypatch.setenv(FAIL_ENV, "load:before-commit")
+    with pytest.raises(InjectedFault):
+        publish.publish(link, home / "lake")
+    assert files.current(link) is None   # still no warehouse: readers are told so, not shown empty tables
+    monkeypatch.delenv(FAIL_ENV)
+    publish.publish(link, home / "lake")
+    got, want = warehouse_tables(home), lake_tables(home)
+    assert all(got[t].equals(want[t]) for t in want)

@@ -35,8 +35,12 @@ def current(link: Path) -> Path | None:
 
 
 def idle(link: Path) -> Path:
+    """The file of the pair the link doesn't name. A link naming a missing file (a home copied
+    without its hidden files) still names it: a file made there would be read through the link while
+    it is loaded, and published by a load that fails or is killed."""
     a, b = pair(link)
-    return b if current(link) == a else a
+    named = link.parent / os.readlink(link) if link.is_symlink() else current(link)
+    return b if named == a else a
 
 
 def lacks_idle(link: Path) -> bool:

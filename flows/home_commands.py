@@ -52,13 +52,22 @@ def add_parsers(commands, lake_help: str) -> None:
 def put_back_interrupted_rebuild(settings: Settings, command: str) -> None:
     """A rebuild from raw/ killed between its renames left the lake in `<lake>.old`: put back, under
     the run lock, as a run and `doctor --repair` put it back, before the command looks for the lake."""
-    from flows.rebuild import restore_interrupted_rebuild, side_folder
+    from flows.rebuild import is_empty_folder, restore_interrupted_rebuild, side_folder
     from store.lock import run_lock
-    if storage.is_url(settings.lake) or settings.lake.exists() or not side_folder(settings.lake, "old").is_dir():
+    if storage.is_url(settings.lake) or (settings.lake.exists() and not is_empty_folder(settings.lake)) \
+            or not side_folder(settings.lake, "old").is_dir():
         return
     with run_lock(settings.home, settings.lock_wait_seconds, command):
         if note := restore_interrupted_rebuild(settings.lake):
             print(f"profile-etl: {note}", file=sys.stderr)
+
+
+def put_back_under_lock(settings: Settings) -> None:
+    """The same, once the command holds the lock: a rebuild it waited for may have died between its
+    renames after the command looked (--wait)."""
+    from flows.rebuild import restore_interrupted_rebuild
+    if not storage.is_url(settings.lake) and (note := restore_interrupted_rebuild(settings.lake)):
+        print(f"profile-etl: {note}", file=sys.stderr)
 
 
 def cmd_rebuild(settings: Settings, args) -> int:
@@ -66,6 +75,7 @@ def cmd_rebuild(settings: Settings, args) -> int:
     from store.lock import run_lock
     ready_to_rebuild(settings, args)
     with run_lock(settings.home, settings.lock_wait_seconds, "rebuild"):
+        put_back_under_lock(settings)
         notes = lake_from_raw(settings, Drop(tuple(args.drop), args.drop_damaged)) if args.from_raw else []
         warehouse_rebuilt(settings, args.from_raw)
     print(f"rebuilt {settings.warehouse}" + (" and the lake from raw/" if args.from_raw else ""))
@@ -182,6 +192,7 @@ def cmd_rollback(settings: Settings, args) -> int:
     history.require_lake(settings.lake)   # before the lock, which makes the home
     refuse_damaged_logs(settings.lake, "`rollback`")
     with run_lock(settings.home, settings.lock_wait_seconds, "rollback"):
+        put_back_under_lock(settings)
         done = None if rolled_back_in_lake_only(settings, args.run_id) else history.rollback(
             settings.lake, args.run_id, args.force, lake_guard(settings),
             partial(raw_store.record_rolled_back, settings.raw))
@@ -215,6 +226,7 @@ def cmd_maintain(settings: Settings, args) -> int:
     history.require_lake(settings.lake)
     refuse_damaged_logs(settings.lake, "`maintain`")   # a vacuum would delete the files a damaged commit hides
     with run_lock(settings.home, settings.lock_wait_seconds, "maintain"):
+        put_back_under_lock(settings)
         kept = history.kept_for(settings.lake)
         done = maintenance.maintain(settings.lake, args.retention_days, lake_guard(settings))
     if args.retention_days is not None and (now := history.kept_for(settings.lake)) != kept:

@@ -85,11 +85,18 @@ def side_folder(lake_dir: Path, what: str) -> Path:
 def restore_interrupted_rebuild(lake_dir: storage.Location) -> str | None:
     """A rebuild from raw/ that died between its two renames left no lake but `<lake>.old`: the lake
     as it was (the warehouse wasn't rebuilt yet either). Put it back; returns a note when it did."""
-    if storage.is_url(lake_dir) or lake_dir.exists() or not side_folder(lake_dir, "old").is_dir() \
+    if storage.is_url(lake_dir) or (lake_dir.exists() and not is_empty_folder(lake_dir)) \
+            or not side_folder(lake_dir, "old").is_dir() \
             or not side_folder(lake_dir, "rebuild").is_dir():   # both are left only between the renames
         return None
+    if lake_dir.exists():   # an empty folder a command that found no lake made meanwhile (lake.ensure_tables)
+        lake_dir.rmdir()
     side_folder(lake_dir, "old").rename(lake_dir)
     return f"put back {lake_dir} from {lake_dir.name}.old, left by a rebuild from raw/ that was interrupted"
+
+
+def is_empty_folder(path: Path) -> bool:
+    return path.is_dir() and not any(path.iterdir())
 
 
 def conform(name: str, frame: pl.DataFrame) -> pl.DataFrame:

@@ -293,3 +293,36 @@ def test_a_lake_written_with_other_columns_is_refused_until_rebuilt_from_raw(loa
     assert run_ingest(home, inbox)["dumps_new"] == 1 and dumps_in_warehouse(home) == 2
     with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
         assert con.execute("SELECT count(*), count(note) FROM runs").fetchone() == (2, 0)   # the column is there
+
+
+@pytest.mark.parametrize("command", [["maintain"], ["rollback"], ["rebuild"]])
+def test_a_command_that_waited_for_a_rebuild_killed_between_its_renames_puts_its_lake_back(loaded, run_ingest,
+                                                                                          monkeypatch, capsys, command):
+    """`--wait` behind a rebuild from raw/ that dies between its renames: the command looked for the lake
+    before it waited, and must look again once it holds the lock, not report a lost lake (nor leave
+    an empty lake folder that keeps lake.old from being put back)."""
+    from store import lock
+    home, inbox = loaded
+    run_ingest(home, inbox)
+    latest = runs_ids_in_warehouse(home)[-1:] if command == ["rollback"] else []
+    real, moved = lock.run_lock, []
+
+    def holder_died_between_renames(*args, **kwargs):   # what the rebuild the command waited for left
+        if not moved:
+            (home / "lake").rename(home / "lake.old")
+            (home / "lake.rebuild").mkdir()
+            moved.append(True)
+        return real(*args, **kwargs)
+    with monkeypatch.context() as waiting:
+        waiting.setattr(lock, "run_lock", holder_died_between_renames)
+        assert main(["--home", str(home), *command, *latest]) == 0, capsys.readouterr().err
+    assert (home / "lake").is_dir() and not (home / "lake.old").exists()
+    assert run_ingest(home, inbox)["dumps_new"] == (1 if latest else 0)
+
+
+def test_an_empty_lake_folder_made_meanwhile_does_not_keep_a_killed_rebuilds_lake_aside(loaded, run_ingest,
+                                                                                       monkeypatch):
+    home, inbox = killed_between_renames(loaded, run_ingest, monkeypatch)
+    (home / "lake").mkdir()   # as a command that found no lake and was refused leaves it
+    assert run_ingest(home, inbox)["dumps_new"] == 0   # the lake as it was put back first
+    assert (runs_in_warehouse(home), dumps_in_warehouse(home)) == (3, 2)

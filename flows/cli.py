@@ -9,7 +9,7 @@ import time
 
 from flows import cancel_watch, guard, home_commands, json_out, read_commands, run_failure
 from flows.arguments import parser
-from flows.prefect_env import api_url, unwritable_prefect_home, use_prefect_env, without_heartbeats
+from flows.prefect_env import api_url, unwritable_database, unwritable_prefect_home, use_prefect_env, without_heartbeats
 from store import storage
 from store.errors import RunFailed, UserError
 from store.settings import Settings
@@ -146,6 +146,9 @@ def prepare_prefect(settings: Settings, verbose: bool = False) -> None:
     if not lasting and (why := unwritable_prefect_home()):
         raise UserError(f"Prefect's temporary server keeps its database in PREFECT_HOME, which can't be written "
                         f"({why}): set PREFECT_HOME to a writable folder, or PREFECT_API_URL to a lasting server")
+    if not lasting and (why := unwritable_database()):
+        raise UserError(f"Prefect's temporary server keeps its database where PREFECT_SERVER_DATABASE_CONNECTION_URL "
+                        f"says, which can't be written ({why}): correct it, or unset it to keep it in PREFECT_HOME")
     if COMMAND["guarded"]:   # the processes Prefect starts for this command end with it
         guard.terminate_as_interrupt()
         if lasting:   # a lasting server's UI may cancel this command's runs

@@ -51,12 +51,29 @@ def api_url() -> str | None:
 def unwritable_prefect_home() -> str | None:
     """Why PREFECT_HOME, where the temporary server keeps its database, can't be written; None if it
     can (Prefect itself retries for minutes, then says only that its server didn't start)."""
-    home = Path(os.path.expanduser(os.environ.get("PREFECT_HOME") or "~/.prefect"))
+    return unwritable(prefect_home())
+
+
+def unwritable_database() -> str | None:
+    """Why the folder of a SQLite PREFECT_SERVER_DATABASE_CONNECTION_URL can't be written; None if it
+    can, or if the database is another kind or the default one (in PREFECT_HOME)."""
+    url = os.environ.get("PREFECT_SERVER_DATABASE_CONNECTION_URL") or os.environ.get("PREFECT_API_DATABASE_CONNECTION_URL")
+    if not url or not url.startswith("sqlite") or ":///" not in url:
+        return None
+    path = url.split(":///", 1)[1].split("?", 1)[0].replace("${PREFECT_HOME}", str(prefect_home()))
+    return None if path in ("", ":memory:") else unwritable(Path(os.path.expanduser(path)).parent)
+
+
+def prefect_home() -> Path:
+    return Path(os.path.expanduser(os.environ.get("PREFECT_HOME") or "~/.prefect"))
+
+
+def unwritable(folder: Path) -> str | None:
     try:
-        home.mkdir(parents=True, exist_ok=True)
+        folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        return f"{home}: {exc.strerror or exc}"
-    return None if os.access(home, os.W_OK | os.X_OK) else f"{home}: not writable"
+        return f"{folder}: {exc.strerror or exc}"
+    return None if os.access(folder, os.W_OK | os.X_OK) else f"{folder}: not writable"
 
 
 def without_heartbeats():

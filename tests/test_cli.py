@@ -302,6 +302,13 @@ def test_a_prefect_home_that_cant_be_written_is_named_before_prefect_retries_for
     said = capsys.readouterr().err
     assert "keeps its database in PREFECT_HOME, which can't be written" in said and str(tmp_path / "afile") in said
     assert not (tmp_path / "home").exists()
+    monkeypatch.setenv("PREFECT_HOME", str(tmp_path / "prefect"))   # writable; the database elsewhere is not
+    monkeypatch.setenv("PREFECT_SERVER_DATABASE_CONNECTION_URL", f"sqlite+aiosqlite:///{tmp_path}/afile/db/prefect.db")
+    with temporary_settings(updates={PREFECT_API_URL: None}):
+        assert main(["--home", str(tmp_path / "home"), "run", "--inbox", str(tmp_path / "inbox")]) == 2
+    said = capsys.readouterr().err
+    assert "where PREFECT_SERVER_DATABASE_CONNECTION_URL says, which can't be written" in said
+    assert str(tmp_path / "afile" / "db") in said and not (tmp_path / "home").exists()
 
 
 def test_a_home_that_is_a_file_is_refused(tmp_path, capsys):

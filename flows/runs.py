@@ -40,8 +40,11 @@ def describe(summary: dict, seconds: float | None = None) -> str:
 def _describe(summary: dict, seconds: float, took: str, ignored: str) -> str:
     if not summary["dumps_new"]:
         read_before = max(summary["dumps_seen"] - summary.get("unreadable", 0), 0)   # a reprocess's raw/ copies aren't seen
+        resolved = summary.get("reprocessed", 0)   # quarantined dumps read again whose text is a dump loaded already
+        gave_way = (f"{resolved} quarantined dump{'' if resolved == 1 else 's'} read again held a dump loaded already "
+                    "and gave way to it, and a runs row added") if resolved else "only a runs row added"
         return (f"nothing new: {read_before} dump files read before (loaded or quarantined), "
-                f"{summary['waiting']} still being written{ignored}; only a runs row added ({took})")
+                f"{summary['waiting']} still being written{ignored}; {gave_way} ({took})")
     mb = summary["bytes_new"] / 1e6
     profiles = summary.get("rows_added", {}).get("profiles", 0)
     again = f", {summary['reprocessed']} of them quarantined before and read again" if summary.get("reprocessed") else ""

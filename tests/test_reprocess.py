@@ -251,6 +251,7 @@ def test_a_refused_gz_whose_text_is_loaded_gives_way_on_reprocess(prefect_harnes
     assert sorted(rows(home, "SELECT status FROM dumps")) == [("loaded",), ("quarantined",)]
     summary = ingest(home=home, inbox=inbox, settle_seconds=0, reprocess=True)
     assert (summary["reprocessed"], summary["dumps_new"]) == (1, 0)
+    assert "1 quarantined dump read again held a dump loaded already and gave way to it" in runs.describe(summary)
     assert rows(home, "SELECT regexp_extract(source_path, '[^/]*$'), status FROM dumps") == [
         ("001_7707062aadfcc580.txt", "loaded")]
     assert rows(home, "SELECT count(*) FROM rejects") == [(0,)]

@@ -442,6 +442,15 @@ def test_a_second_serve_of_a_home_is_refused(tmp_path, monkeypatch, capsys):
     assert cli.main(["--home", str(tmp_path / "home"), "serve", "--interval", "60"]) == 0 and len(served) == 1
 
 
+def started_with(env: dict[str, str]) -> subprocess.Popen:
+    """A process with `env` added, once it runs: until its exec has set up its memory, /proc shows
+    it an empty environment (Popen returns before that)."""
+    process = subprocess.Popen([sys.executable, "-c", "import sys; print('up', flush=True); sys.stdin.read()"],
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=os.environ | env)
+    assert process.stdout.readline() == b"up\n"
+    return process
+
+
 @pytest.mark.parametrize("left_as", ["running", "cancelling"])
 def test_a_serve_crashes_the_runs_a_killed_serve_left_running_and_their_slot_is_free(prefect_harness, tmp_path,
                                                                                      left_as):
@@ -467,14 +476,12 @@ def test_a_serve_crashes_the_runs_a_killed_serve_left_running_and_their_slot_is_
         assert client.set_flow_run_state(waiting.id, Pending()).status.value != "ACCEPT"   # no slot: it queues
         with run_lock(settings.home):   # a run the killed serve left still works: it finishes by itself
             assert crash_runs_left_running(settings, deployment) == []
-        still = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE,
-                                 env=os.environ | {SERVING_VARIABLE: deployment})
+        still = started_with({SERVING_VARIABLE: deployment})
         try:   # a process the killed serve started lives, not holding the lock (starting, or waiting for it)
             assert crash_runs_left_running(settings, deployment) == []
         finally:
             still.communicate(b"", timeout=60)
-        other = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE,
-                                 env=os.environ | {SERVING_VARIABLE: deployment + "-x"})
+        other = started_with({SERVING_VARIABLE: deployment + "-x"})
         try:   # another home's serve doesn't count
             assert crash_runs_left_running(settings, deployment) == [left.name]
         finally:

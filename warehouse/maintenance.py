@@ -1,8 +1,8 @@
 """Lake maintenance (SPEC §5 `maintain`; §8): split outgrown partitions, compact, checkpoint and
-vacuum each table. Vacuum keeps every file of the table's retention period (warehouse/retention.py:
-a reader that started earlier still finds its files), and the files of the latest run's versions and of those a rollback of it
-restores (warehouse/history.py), however old that run is; the log such a rollback reads is kept for delta.logRetentionDuration
-(30 days), as Delta keeps it.
+vacuum each table. Vacuum keeps every file of the table's retention period (warehouse/retention.py;
+a reader that started earlier still finds its files), and the files of the latest run's versions
+and of those a rollback of it restores (warehouse/history.py), however old that run is; the log
+such a rollback reads is kept for delta.logRetentionDuration (30 days), as Delta keeps it.
 """
 from __future__ import annotations
 
@@ -83,8 +83,8 @@ def still_logged(lake: storage.Location, name: str, version: int) -> bool:
 def maintain_table(lake: storage.Location, name: str, retention_days: int | None, keep: list[int],
                    committed: int) -> Maintained:
     """Compact, then checkpoint: readers start from the checkpoint instead of replaying every commit,
-    and the log cleanup only removes log files older than one. Vacuum enforces the retention too, a
-    second guard beside `maintain`'s."""
+    and the log cleanup only removes log files older than one. Vacuum goes by the table's own
+    retention, which retention_days (if given) sets first."""
     table = lake_mod.open_table(lake, name)
     if retention_days is not None and retention.hours(table) != retention_days * 24:
         retention.keep(table, retention.setting(retention_days)[retention.KEY], lake_mod.noted("maintain --retention-days"))

@@ -9,7 +9,8 @@ import time
 
 from flows import cancel_watch, guard, home_commands, json_out, read_commands, run_failure
 from flows.arguments import parser
-from flows.prefect_env import api_url, unwritable_database, unwritable_prefect_home, use_prefect_env, without_heartbeats
+from flows.prefect_env import (api_url, broken_logging_settings, unwritable_database, unwritable_prefect_home,
+                               use_prefect_env, without_heartbeats)
 from store import storage
 from store.errors import RunFailed, UserError
 from store.settings import Settings
@@ -142,6 +143,9 @@ def prepare_prefect(settings: Settings, verbose: bool = False) -> None:
     if verbose:
         os.environ["PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL"] = "INFO"
     use_prefect_env()
+    if why := broken_logging_settings():
+        raise UserError(f"Prefect's logging settings file (PREFECT_LOGGING_SETTINGS_PATH) isn't YAML it can read ({why}): "
+                        "correct it, or unset PREFECT_LOGGING_SETTINGS_PATH for Prefect's own")
     lasting = api_url()   # from the environment or a Prefect profile
     if not lasting and (why := unwritable_prefect_home()):
         raise UserError(f"Prefect's temporary server keeps its database in PREFECT_HOME, which can't be written "

@@ -64,6 +64,23 @@ def unwritable_database() -> str | None:
     return None if path in ("", ":memory:") else unwritable(Path(os.path.expanduser(path)).parent)
 
 
+def broken_logging_settings() -> str | None:
+    """Why the logging settings file PREFECT_LOGGING_SETTINGS_PATH names can't be read as YAML; None
+    if it can or there is none (Prefect's import fails on it with a traceback that names no file)."""
+    named = os.environ.get("PREFECT_LOGGING_SETTINGS_PATH") or os.environ.get("PREFECT_LOGGING_CONFIG_PATH")
+    path = Path(os.path.expanduser(named)) if named else None
+    if path is None or not path.is_file():   # Prefect then uses its own
+        return None
+    import string
+
+    import yaml
+    try:
+        yaml.safe_load(string.Template(path.read_text()).safe_substitute(os.environ))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        return f"{path}: {' '.join(str(exc).split())}"
+    return None
+
+
 def prefect_home() -> Path:
     return Path(os.path.expanduser(os.environ.get("PREFECT_HOME") or "~/.prefect"))
 

@@ -291,7 +291,7 @@ def test_a_tilde_in_a_setting_is_the_users_home_and_an_undecodable_folder_name_i
         assert "has a name that isn't UTF-8" in said and "\\xe9" in said and "damaged" not in said
 
 
-def test_a_prefect_home_that_cant_be_written_is_named_before_prefect_retries_for_minutes(tmp_path, monkeypatch, capsys):
+def test_prefect_settings_a_run_cant_use_are_named_before_prefect_retries_for_minutes(tmp_path, monkeypatch, capsys):
     monkeypatch.delenv("PREFECT_API_URL", raising=False)
     (tmp_path / "afile").write_text("not a folder")
     monkeypatch.setenv("PREFECT_HOME", str(tmp_path / "afile" / "prefect"))
@@ -309,6 +309,12 @@ def test_a_prefect_home_that_cant_be_written_is_named_before_prefect_retries_for
     said = capsys.readouterr().err
     assert "where PREFECT_SERVER_DATABASE_CONNECTION_URL says, which can't be written" in said
     assert str(tmp_path / "afile" / "db") in said and not (tmp_path / "home").exists()
+    monkeypatch.delenv("PREFECT_SERVER_DATABASE_CONNECTION_URL")
+    (tmp_path / "logging.yml").write_text("version: 1\nhandlers: [\n  a: b\n")   # Prefect's import failed on it, unnamed
+    monkeypatch.setenv("PREFECT_LOGGING_SETTINGS_PATH", str(tmp_path / "logging.yml"))
+    assert main(["--home", str(tmp_path / "home"), "run", "--inbox", str(tmp_path / "inbox")]) == 2
+    said = capsys.readouterr().err
+    assert "logging settings file (PREFECT_LOGGING_SETTINGS_PATH) isn't YAML" in said and "logging.yml" in said
 
 
 def test_a_home_that_is_a_file_is_refused(tmp_path, capsys):

@@ -52,14 +52,13 @@ def add_parsers(commands, lake_help: str) -> None:
 def put_back_interrupted_rebuild(settings: Settings, command: str) -> None:
     """A rebuild from raw/ killed between its renames left the lake in `<lake>.old`: put back, under
     the run lock, as a run and `doctor --repair` put it back, before the command looks for the lake."""
-    from flows.rebuild import is_empty_folder, restore_interrupted_rebuild, side_folder
+    from flows.rebuild import is_empty_folder, side_folder
     from store.lock import run_lock
     if storage.is_url(settings.lake) or (settings.lake.exists() and not is_empty_folder(settings.lake)) \
             or not side_folder(settings.lake, "old").is_dir():
         return
     with run_lock(settings.home, settings.lock_wait_seconds, command):
-        if note := restore_interrupted_rebuild(settings.lake):
-            print(f"profile-etl: {note}", file=sys.stderr)
+        put_back_under_lock(settings)
 
 
 def put_back_under_lock(settings: Settings) -> None:
@@ -219,7 +218,7 @@ def rolled_back_in_lake_only(settings: Settings, run_id: str) -> bool:
 def cmd_maintain(settings: Settings, args) -> int:
     from flows.integrity import lake_guard
     from store.lock import run_lock
-    from warehouse import history, maintenance
+    from warehouse import history, maintenance, retention
     from warehouse.lake_health import refuse_damaged_logs
     storage.reachable(settings.lake)
     put_back_interrupted_rebuild(settings, "maintain")
@@ -229,7 +228,7 @@ def cmd_maintain(settings: Settings, args) -> int:
         put_back_under_lock(settings)
         kept = history.kept_for(settings.lake)
         done = maintenance.maintain(settings.lake, args.retention_days, lake_guard(settings))
-    if args.retention_days is not None and (now := history.kept_for(settings.lake)) != kept:
+    if args.retention_days is not None and (now := retention.shown(max(m.retention for m in done))) != kept:
         print(f"the lake keeps replaced files {now} from now on (it kept them {kept})")
     print(maintenance.describe_maintenance(done))
     return 0

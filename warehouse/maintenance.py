@@ -87,7 +87,7 @@ def maintain_table(lake: storage.Location, name: str, retention_days: int | None
     retention, which retention_days (if given) sets first."""
     table = lake_mod.open_table(lake, name)
     if retention_days is not None and retention.hours(table) != retention_days * 24:
-        retention.keep(table, retention.setting(retention_days)[retention.KEY], lake_mod.noted("maintain --retention-days"))
+        retention.keep(table, retention.interval(retention_days), lake_mod.noted("maintain --retention-days"))
     # a table a dead run's commits were undone in keeps that run's tag until the next run commits to it,
     # and recover would undo any commit after its restore: it is split after that run
     restored = lake_mod.run_of(table) > committed

@@ -25,19 +25,23 @@ UNIT_HOURS = {"week": 168.0, "day": 24.0, "hour": 1.0, "minute": 1 / 60, "second
 INTERVAL = re.compile(r"\s*interval\s+(\d+)\s+(week|day|hour|minute|second|millisecond|microsecond|nanosecond)s?\s*$")
 
 
+def interval(days: int) -> str:
+    return f"interval {days} days"
+
+
 def setting(days: int) -> dict[str, str]:
-    return {KEY: f"interval {days} days"}
+    return {KEY: interval(days)}
 
 
 def hours(table: DeltaTable) -> float:
-    return hours_in(table.metadata().configuration.get(KEY))
+    return hours_in(value_of(table))
 
 
 def hours_in(value: str | None) -> float:
     """A retention setting in hours (Delta's default of a week where a table sets none, or sets one
     in a form this doesn't read: vacuum itself goes by delta-rs's reading)."""
     found = INTERVAL.match(value or "")
-    return float(found[1]) * UNIT_HOURS[found[2].lower()] if found else DEFAULT_DAYS * 24.0
+    return float(found[1]) * UNIT_HOURS[found[2]] if found else DEFAULT_DAYS * 24.0
 
 
 def shown(retention_hours: float) -> str:

@@ -1,6 +1,8 @@
 """The lake's retention as Delta engines write it (warehouse/retention.py)."""
 from __future__ import annotations
 
+import shutil
+
 import pytest
 
 from store.errors import UserError
@@ -41,3 +43,17 @@ def test_a_retention_shows_in_days_where_whole():
 def test_a_retention_out_of_range_is_refused(days):
     with pytest.raises(UserError, match="must be 1 to 36500 days"):
         retention.check_days(days)
+
+
+def test_a_table_made_beside_others_keeps_the_retention_they_hold(tmp_path):
+    """A table a later version adds (or one made again) starts with the retention `maintain
+    --retention-days` gave the others, not the default week."""
+    from warehouse import lake
+    tables = lake.ensure_tables(tmp_path)
+    for table in tables.values():
+        table.alter.set_table_properties(retention.setting(2))
+    shutil.rmtree(tmp_path / "listings")
+    assert retention.hours(lake.ensure_tables(tmp_path)["listings"]) == 48
+    lake.ensure_tables(tmp_path)["papers"].alter.set_table_properties(retention.setting(9))
+    shutil.rmtree(tmp_path / "listings")
+    assert retention.hours(lake.ensure_tables(tmp_path)["listings"]) == 9 * 24   # the longest held

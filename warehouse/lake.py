@@ -70,11 +70,13 @@ def ensure_tables(lake: storage.Location, guard: Callable | None = None) -> dict
     missing = [name for name, table in tables.items() if table is None]
     if guard is not None:
         guard(missing, {name: table for name, table in tables.items() if table is not None})
+    kept = retention.held(tables.values())   # a table made beside others keeps the retention `maintain` set
     for name, table in tables.items():
         if table is None:
             table = DeltaTable.create(table_uri(lake, name), delta_schema(name), mode="ignore",
                                       partition_by=[BUCKET] if name in PARTITIONED else None, name=name,
-                                      description=REGISTRY[name].description, configuration=configuration(name),
+                                      description=REGISTRY[name].description,
+                                      configuration=configuration(name) | ({retention.KEY: kept} if kept else {}),
                                       storage_options=storage.object_store_options(lake))
         tables[name] = table
     return tables

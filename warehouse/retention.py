@@ -75,15 +75,19 @@ def keep(table: DeltaTable, value: str | None, commit: CommitProperties) -> None
         table.alter.set_table_properties({KEY: value}, commit_properties=commit)
 
 
+def held(tables) -> str | None:
+    """The longest setting the tables (None: a missing one) hold, None where none sets one."""
+    values = [value for table in tables if table is not None and (value := value_of(table))]
+    return max(values, key=hours_in, default=None)
+
+
 def of_lake(lake: storage.Location) -> str | None:
     """The setting of a lake's tables that read (its longest), None where none does or sets one: what
     a lake made anew in its place keeps."""
-    held = []
+    tables = []
     for name in TABLES:
         try:
-            table = open_table(lake, name, own=True)
+            tables.append(open_table(lake, name, own=True))
         except (DeltaError, OSError):   # a damaged log: the tables that read still say it
             continue
-        if table is not None and (value := value_of(table)):
-            held.append(value)
-    return max(held, key=hours_in, default=None)
+    return held(tables)

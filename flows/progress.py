@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 import sys
 import time
 
@@ -44,13 +45,24 @@ class ProgressHandler(logging.Handler):
         if not self.stream.isatty():
             self.stream.write(record.getMessage() + "\n")
             return
-        width = 30
+        text = f" {record.done}/{record.total} dumps {record.mb_s:.1f} MB/s {record.left_s:.0f} s left"
+        columns = columns_of(self.stream) - 1   # a full last column wraps on some terminals
+        width = max(min(30, columns - len(text) - 2), 0)
         filled = int(width * record.done / max(record.total, 1))
-        self.stream.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {record.done}/{record.total} dumps "
-                          f"{record.mb_s:.1f} MB/s {record.left_s:.0f} s left")
+        bar = f"[{'#' * filled}{'.' * (width - filled)}]" if width >= 5 else ""
+        # \x1b[K clears what a longer line before left ("12 s left" then "9 s left")
+        self.stream.write(f"\r{(bar + text if bar else text.lstrip())[:columns]}\x1b[K")
         if record.done >= record.total:
             self.stream.write("\n")
         self.stream.flush()
+
+
+def columns_of(stream) -> int:
+    """The width of the terminal the stream writes to (COLUMNS first, 80 where neither says)."""
+    try:
+        return int(os.environ["COLUMNS"]) if os.environ.get("COLUMNS", "").isdigit() else os.get_terminal_size(stream.fileno()).columns
+    except (AttributeError, OSError, ValueError):   # not a file (a test's stream), or no terminal
+        return 80
 
 
 def show_progress(stream=None) -> None:

@@ -108,3 +108,12 @@ def test_a_long_name_is_cut_on_its_chart_and_two_alike_once_cut_keep_their_bars(
     assert short_label(long) == "A" * (LABEL_CHARACTERS - 1) + "…" and short_label("Ann Lee") == "Ann Lee"
     html = ranked_bars("coauthors", [long, long + "B"], [3, 2], "shared papers")
     assert html.count("A" * (LABEL_CHARACTERS - 1) + "…") == 2 and html.count("<path") >= 2
+
+
+def test_the_same_warehouse_makes_the_same_report(home, report, tmp_path):  # noqa: F811
+    """No time of its making in it (matplotlib writes the local time into each SVG unless told not
+    to): a report changes when the data does."""
+    again = tmp_path / "again.html"
+    assert main(["--home", str(home), "report", str(again)]) == 0
+    assert again.read_bytes() == report.read_bytes()
+    assert "<dc:date>" not in report.read_text()

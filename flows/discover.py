@@ -9,7 +9,7 @@ from stat import S_ISREG
 
 from core import identity
 from core.identity import SIDECAR_SUFFIX
-from core.records import SourceFile
+from core.records import FUTURE_TOLERANCE, SourceFile
 from flows.file_index import index_for_run, source_file, unrecognised
 from store import storage
 from store.errors import UserError
@@ -203,13 +203,17 @@ def _add_dump(entry: os.DirEntry, path: str, settle_seconds: float, now: float, 
     if sidecar_settling or is_settling(now - stat.st_mtime, settle_seconds):
         found.waiting.append(Path(path))
     else:
-        found.found.append((path, stat.st_size, stat.st_mtime_ns))
+        found.found.append((path, stat.st_size, storage.file_mtime_ns(stat)))
 
 
 def is_settling(age_seconds: float, settle_seconds: float) -> bool:
-    """Modified within the settle time, either way: a file stamped far in the future (a skewed
-    clock, a wrong stamp) is not being written now, and would otherwise wait for ever."""
-    return abs(age_seconds) < settle_seconds
+    """Modified within the settle time. A file stamped ahead of this clock by less than a capture
+    time may be (FUTURE_TOLERANCE: a file server or store whose clock runs ahead stamps a file being
+    written now so) waits until the settle time has passed its stamp; one stamped further ahead (a
+    wrong stamp) is not being written now, and would otherwise wait for ever: read, it is
+    quarantined for its time."""
+    ahead = max(settle_seconds, FUTURE_TOLERANCE.total_seconds())
+    return settle_seconds > 0 and -ahead < age_seconds < settle_seconds
 
 
 def _scan_url(inbox: storage.Url, settle_seconds: float, now: float) -> Inbox:

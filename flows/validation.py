@@ -44,9 +44,9 @@ def validate_files(paths: list[Path], max_bytes: int, key_pattern: re.Pattern = 
 
 def judge_dump(path: Path, max_bytes: int, key_pattern: re.Pattern, held: frozenset[str], problems: list[str]) -> bool:
     """Whether the dump file loads whole; its problems, and then its status line, go to problems."""
-    batch, stat = Batch(), path.stat()
+    batch = Batch()
     stamp = {"run_id": "validate", "ingested_at": dt.datetime.now(dt.timezone.utc)}
-    extract.extract_one(batch, SourceFile(path, stat.st_size, stat.st_mtime_ns), set(), None, max_bytes, stamp,
+    extract.extract_one(batch, SourceFile(path, *storage.stat(path)), set(), None, max_bytes, stamp,
                         key_pattern=key_pattern)
     if batch.unread:
         problems.append(f"can't read {batch.unread[0]}")

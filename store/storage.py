@@ -127,7 +127,7 @@ def stat(loc: Location) -> tuple[int, int]:
     """(size in bytes, modification time in ns)."""
     if not is_url(loc):
         st = loc.stat()
-        return st.st_size, st.st_mtime_ns
+        return st.st_size, file_mtime_ns(st)
     info = filesystem(loc).info(loc)
     return info["size"], mtime_ns(info)
 
@@ -142,6 +142,17 @@ def check_as_listed(handle: IO[bytes], listed: tuple[int, int] | None) -> None:
 
 def size(loc: Location) -> int:
     return filesystem(loc).size(loc) if is_url(loc) else loc.stat().st_size
+
+
+# The times a 64-bit count of nanoseconds holds (1677 to 2262): a file stamped outside them (`touch -d
+# 2300-01-01`; ext4 keeps times to 2446) is taken at the nearest, a time no capture can have, so its
+# dump is quarantined for it instead of failing every run (the file index keeps mtime_ns as Int64).
+NS_RANGE = (-(2**63), 2**63 - 1)
+
+
+def file_mtime_ns(st: os.stat_result) -> int:
+    """A local file's modification time in ns, within NS_RANGE."""
+    return min(max(st.st_mtime_ns, NS_RANGE[0]), NS_RANGE[1])
 
 
 def mtime_ns(info: dict) -> int:

@@ -34,6 +34,23 @@ def test_a_file_waits_while_modified_within_the_settle_time_and_a_far_future_sta
     assert len(scan_inbox(inbox, settle_seconds=0, now=now).ready) == 4
 
 
+def test_a_file_stamped_a_little_ahead_waits_until_the_settle_time_has_passed_its_stamp(tmp_path):
+    """A file server whose clock runs a minute ahead stamps a file being written now a minute ahead:
+    read at once, it would be loaded half-written. A stamp further ahead than a capture time may be
+    (core.records.FUTURE_TOLERANCE) is read, and quarantined for it."""
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    now = 1_000_000
+    for name, mtime in [("ahead.txt", now + 60), ("far.txt", now + 600)]:
+        (inbox / name).write_text("dump")
+        at(inbox / name, mtime)
+    found = scan_inbox(inbox, settle_seconds=5, now=now)
+    assert [f.path.name for f in found.ready] == ["far.txt"] and [p.name for p in found.waiting] == ["ahead.txt"]
+    assert [p.name for p in scan_inbox(inbox, settle_seconds=5, now=now + 64).waiting] == ["ahead.txt"]
+    assert len(scan_inbox(inbox, settle_seconds=5, now=now + 65).ready) == 2
+    assert [p.name for p in scan_inbox(inbox, settle_seconds=900, now=now).waiting] == ["ahead.txt", "far.txt"]
+
+
 SIDECAR_TIMES = [("000_a.txt", -60), ("000_a.meta.json", -2), ("001_b.txt.gz", -60), ("001_b.meta.json", -1),
                  ("002_c.txt", -60), ("002_c.meta.json", -60), ("003_d.txt", -60),
                  (".003_d.meta.json.tmp", -60)]   # seconds from now; a sidecar under a temporary name waits

@@ -156,3 +156,22 @@ def test_a_category_of_five_capitals_is_valid(tmp_path, capsys):
     (tmp_path / "000_k.txt").write_text(text)
     assert main(["validate", str(tmp_path / "000_k.txt")]) == 0
     assert "000_k.txt: loaded, 1 of 1 entries valid" in capsys.readouterr().out
+
+
+def test_a_modification_time_past_2262_quarantines_its_dump_and_holds_up_no_other(tmp_path):
+    """`touch -d 2300-01-01` (ext4 keeps times to 2446): more nanoseconds since 1970 than an Int64
+    holds. The dump is quarantined for its time, the others load, and its file is indexed."""
+    from core.validate import to_frames
+    from flows.discover import scan_inbox
+    write_dump(tmp_path / "inbox", "000_p.txt", dump_text(10), CAPTURED)
+    far = write_dump(tmp_path / "inbox", "001_q.txt", dump_text(11), CAPTURED)
+    year_2300 = int(dt.datetime(2300, 1, 1, tzinfo=UTC).timestamp()) * 10**9
+    os.utime(far, ns=(year_2300, year_2300))
+    if far.stat().st_mtime_ns != year_2300:
+        pytest.skip("this file system can't hold a time in 2300")
+    found = scan_inbox(tmp_path / "inbox", settle_seconds=0)
+    stamp = {"run_id": "20260602T000000Z-aaaa", "ingested_at": RUN}
+    frames = to_frames(extract.extract_batch(found.ready, set(), tmp_path / "raw", 1 << 20, stamp, 0))
+    reasons = dict(frames.dumps.select("profile_key", "quarantine_reason").iter_rows())
+    assert reasons["p"] is None and "is later than this run" in reasons["q"]
+    assert frames.files.height == 2 and not frames.unread

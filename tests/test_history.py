@@ -3,10 +3,12 @@ returns the lake and the warehouse to their state before the run, and the next r
 again; maintenance compacts without changing what any reader sees."""
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import shutil
 import time
+import types
 
 import duckdb
 import polars as pl
@@ -14,6 +16,7 @@ import pytest
 from deltalake import DeltaTable
 
 from flows.cli import main
+from flows import pipeline
 from flows.discover import plan_run
 from flows.pipeline import ingest
 from schemas.tables import TABLES, polars_schema
@@ -126,6 +129,32 @@ def test_rollback_refuses_to_undo_later_runs_unless_forced(copied, capsys):
     assert lake_run_ids(home) == warehouse_run_ids(home) == []
     assert run(home, inbox)["dumps_new"] == 2   # both dumps again, in one run
     assert same_tables(without_paths(warehouse_tables(home)), without_paths(second_tables))
+
+
+def test_a_clock_set_back_between_two_runs_leaves_them_in_commit_order(prefect_harness, tmp_path, sample_text,
+                                                                       monkeypatch, capsys):
+    """The second run starts "before" the first: history, status and rollback still know it came after."""
+    home, inbox = tmp_path / "home", tmp_path / "inbox"
+    write_dump(inbox, SAMPLE_NAME, sample_text, FIRST)
+    first = run(home, inbox)["run_id"]
+    real = dt.datetime
+
+    class TwoHoursBehind(real):
+        @classmethod
+        def now(cls, tz=None):
+            return real.now(tz) - dt.timedelta(hours=2)
+    monkeypatch.setattr(pipeline, "dt", types.SimpleNamespace(datetime=TwoHoursBehind, timezone=dt.timezone))
+    write_dump(inbox, LATER_NAME, later_snapshot(sample_text), LATER)
+    second = run(home, inbox)["run_id"]
+    monkeypatch.undo()
+
+    assert lake_run_ids(home) == [first, second]
+    assert main(["--home", str(home), "status", "--json"]) == 0
+    assert [r["run_id"] for r in json.loads(capsys.readouterr().out)["last runs"]] == [second, first]
+    assert main(["--home", str(home), "rollback", first]) == 2   # the later run is not undone unasked
+    assert second in capsys.readouterr().err
+    assert main(["--home", str(home), "rollback", second]) == 0
+    assert lake_run_ids(home) == warehouse_run_ids(home) == [first]
 
 
 def test_history_lists_the_runs_with_their_versions_and_nulls_after_a_rebuild_from_raw(copied, capsys):

@@ -19,7 +19,7 @@ from store.errors import UserError
 from tests import dumps
 from tests.conftest import SAMPLE_NAME, write_dump
 from tests.test_pipeline import FIRST, LATER, later_snapshot
-from warehouse import lake, maintenance, partitions, recovery
+from warehouse import history, lake, maintenance, partitions, recovery
 
 
 def warehouse_table(home, name: str) -> pl.DataFrame:
@@ -99,10 +99,12 @@ def test_delta_readers_see_the_warehouse_after_every_kind_of_run(prefect_harness
 
 def read_as_docs_say(home, name: str) -> pl.DataFrame:
     """docs/lake.md's recipe for another engine: each table at the versions the last runs row records."""
-    runs = pl.read_delta(str(home / "lake" / "runs")).sort("started_at", "run_id")
+    runs = pl.read_delta(str(home / "lake" / "runs"))
     if name == "runs":
         return runs
-    return pl.read_delta(str(home / "lake" / name), version=json.loads(runs["lake_versions"][-1])[name])
+    recorded = [json.loads(v) for v in runs["lake_versions"].drop_nulls()]
+    versions = max(recorded, key=lambda v: sum(v.values()), default=None)
+    return pl.read_delta(str(home / "lake" / name), version=versions[name])
 
 
 def test_a_reader_at_the_versions_of_the_last_runs_row_sees_the_warehouse_while_a_dead_run_is_in_the_lake(
@@ -159,6 +161,17 @@ def test_a_lake_folder_with_a_percent_escape_is_refused(tmp_path, capsys):
 
 def authorship(*rows: tuple[str, int, str]) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=polars_schema(TABLES["paper_authors"]), orient="row")
+
+
+def test_the_last_runs_row_is_the_last_committed_even_with_an_earlier_start():
+    """A host clock set back between two runs gives the later one the earlier start: the order is
+    the lake versions' (they only grow), rows a rebuild from raw/ emptied first."""
+    at = [dt.datetime(2026, 6, 1, h, tzinfo=dt.timezone.utc) for h in (9, 12, 10)]
+    runs = pl.DataFrame({"run_id": ["rebuilt", "first", "second"], "started_at": at,
+                         "lake_versions": [None, '{"dumps": 1, "runs": 0}', '{"dumps": 2, "runs": 0}']})
+    assert history.in_commit_order(runs)["run_id"].to_list() == ["rebuilt", "first", "second"]
+    assert history.recorded_versions(runs) == {"dumps": 2, "runs": 0}
+    assert history.recorded_versions(runs, before_run="second") == {"dumps": 1, "runs": 0}
 
 
 def test_a_commit_already_tagged_with_the_run_is_skipped(tmp_path):

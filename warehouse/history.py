@@ -35,8 +35,28 @@ def require_lake(lake: storage.Location) -> None:
 
 
 def runs_in_order(lake: storage.Location) -> pl.DataFrame:
-    """The runs rows, oldest first: the order `lake.recorded_versions` reads them in."""
-    return lake_mod.read_table(lake, "runs").sort("started_at", "run_id")
+    """The runs rows, oldest first (in_commit_order)."""
+    return in_commit_order(lake_mod.read_table(lake, "runs"))
+
+
+def recorded_versions(runs: pl.DataFrame, before_run: str | None = None) -> dict[str, int] | None:
+    """The table versions the last runs row (before `before_run`) records; {} before the first run,
+    None when that row comes from before the lake was rebuilt."""
+    runs = in_commit_order(runs)
+    if before_run is not None:
+        runs = runs.slice(0, runs["run_id"].index_of(before_run))
+    if runs.is_empty():
+        return {}
+    last = runs.row(-1, named=True)["lake_versions"]
+    return json.loads(last) if last else None
+
+
+def in_commit_order(runs: pl.DataFrame) -> pl.DataFrame:
+    """The runs rows oldest first: by the lake versions each recorded (a table's version only grows, a
+    restore too; rows a rebuild from raw/ emptied come first), then by start. Not by start alone: a
+    host clock set back between two runs would put the later first, and a rollback undo it unasked."""
+    done = pl.col("lake_versions").map_elements(lambda v: sum(json.loads(v).values()), return_dtype=pl.Int64)
+    return runs.sort(done, "started_at", "run_id", nulls_last=False)
 
 
 # ---- history ------------------------------------------------------------------------------------

@@ -272,18 +272,6 @@ def versions(lake: storage.Location) -> dict[str, int]:
     return {name: open_table(lake, name).version() for name in TABLES}
 
 
-def recorded_versions(runs: pl.DataFrame, before_run: str | None = None) -> dict[str, int] | None:
-    """The table versions the last runs row (before `before_run`) records; {} before the first run,
-    None when that row comes from before the lake was rebuilt."""
-    runs = runs.sort("started_at", "run_id")
-    if before_run is not None:
-        runs = runs.slice(0, runs["run_id"].index_of(before_run))
-    if runs.is_empty():
-        return {}
-    last = runs.row(-1, named=True)["lake_versions"]
-    return json.loads(last) if last else None
-
-
 def commit_run(lake: storage.Location, row: dict, seq: int) -> dict[str, int]:
     """The run's commit point: its runs row, recording the version each table reached."""
     reached = {name: version for name, version in versions(lake).items() if name != "runs"}

@@ -19,7 +19,7 @@ from store.errors import UserError
 from warehouse import lake as lake_mod
 from warehouse import recovery, retention
 from warehouse import partitions
-from warehouse.history import require_lake, restore_targets, runs_in_order
+from warehouse.history import recorded_versions, require_lake, restore_targets, runs_in_order
 from warehouse.lake_files import data_files, scan
 
 # A merge rewrites whole partition files, so a table whose partitions average more rows or bytes
@@ -66,7 +66,7 @@ def kept_versions(lake: storage.Location) -> dict[str, list[int]]:
     # before a rebuild from raw/, or its log is gone: nothing to keep for it, and maintenance goes on
     except (UserError, DeltaError, OSError, LookupError):
         rollback = {}
-    recorded = lake_mod.recorded_versions(runs) or {}
+    recorded = recorded_versions(runs) or {}
     return {name: [v for v in sorted({rollback.get(name), recorded.get(name)} - {None}) if still_logged(lake, name, v)]
             for name in TABLES}
 

@@ -12,9 +12,10 @@ from flows.cli import main
 from schemas.tables import TABLES
 from store.faults import FAIL_ENV, InjectedFault
 from tests.conftest import SAMPLE_NAME, write_dump
+from tests.test_lake import commit
 from tests.test_pipeline import FIRST, LATER, later_snapshot
 from tests.warehouse_state import lake_tables, run_statuses, warehouse_tables
-from warehouse import files, lake, load, publish
+from warehouse import files, lake, lake_files, load, publish, recovery
 
 
 @pytest.fixture
@@ -399,3 +400,21 @@ def test_a_load_after_a_dangling_link_never_writes_the_file_the_link_names(home_
     publish.publish(link, home / "lake")
     got, want = warehouse_tables(home), lake_tables(home)
     assert all(got[t].equals(want[t]) for t in want)
+
+
+def test_an_idle_file_one_run_behind_a_long_history_is_caught_up_not_copied(tmp_path, monkeypatch):
+    """The runs table grows with every run: an idle file that lacks a run's row weighs that row, not the
+    whole table, else every publish of a home with a long history copies the warehouse file."""
+    lake_dir, link = tmp_path / "lake", tmp_path / "warehouse.duckdb"
+    recovery.recover(lake_dir)
+    for seq in range(1, 31):   # runs that found nothing new: a runs row each, in a file of its own
+        commit(lake_dir, seq, f"r{seq}")
+    publish.publish(link, lake_dir)
+    publish.publish(link, lake_dir)   # both files hold the 30 runs
+    commit(lake_dir, 31, "r31")
+    tables = lake.open_all(lake_dir)
+    # the whole runs table would weigh twice the current file; the one row the idle file lacks, a fifteenth
+    monkeypatch.setattr(publish, "CATCH_UP_BYTE_COST",
+                        2 * files.current(link).stat().st_size / lake_files.stored_size(tables["runs"])[0])
+    with load.open_for_load(files.idle(link), lake_dir) as con:
+        assert not publish.copy_is_cheaper(link, lake_dir, tables, con, set())

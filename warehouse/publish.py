@@ -71,10 +71,16 @@ def copy_is_cheaper(link: Path, lake: Path, tables: dict[str, DeltaTable], con: 
     rewritten = read_whole_by_idle_only(whole, current, lake, tables)
     behind = sum((sizes.get(name) or lake_files.stored_size(tables[name]))[0] for name in rewritten)
     if sizes["runs"][1] > runs:
-        total_dumps = max(sizes["dumps"][1], 1)
-        # the runs rows it lacks at least, and the rows of the dumps it lacks in proportion
-        behind += sizes["runs"][0] + sum(size for size, _ in sizes.values()) * max(total_dumps - have, 0) / total_dumps
+        # the runs rows it lacks, and the rows of the dumps it lacks, each in proportion: not the whole
+        # runs table, which grows with every run (a long-lived home's would make every publish copy)
+        behind += (sizes["runs"][0] * share_lacking(sizes["runs"][1], runs)
+                   + sum(size for size, _ in sizes.values()) * share_lacking(sizes["dumps"][1], have))
     return behind * CATCH_UP_BYTE_COST > current.stat().st_size and files.opens(current)   # never copy damage
+
+
+def share_lacking(stored: int, held: int) -> float:
+    """The share of a lake table's rows (stored) that a warehouse file holding `held` of them lacks."""
+    return max(stored - held, 0) / stored if stored else 0.0
 
 
 def read_whole_by_idle_only(whole: set[str], current: Path, lake: Path, tables: dict[str, DeltaTable]) -> set[str]:

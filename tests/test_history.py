@@ -554,3 +554,15 @@ def test_a_rebuild_that_replaces_the_lake_keeps_the_retention_maintain_set(copie
     assert "lake.replaced-" in said.out + said.err, said   # replaced whole, not rewritten in place
     kept = {name: t.metadata().configuration[retention.KEY] for name, t in lake.open_all(home / "lake").items()}
     assert set(kept.values()) == {"interval 30 days"}, kept
+
+
+def test_a_run_far_back_is_found_in_the_runs_log_without_looking_into_later_runs_commits(tmp_path, monkeypatch):
+    """Each later run's append is passed over by the run id its commit carries: finding a run N runs
+    back looks into its own commit's files only, not into 2N versions of the table."""
+    recovery.recover(tmp_path)
+    for seq in range(1, 13):
+        commit(tmp_path, seq, f"r{seq}")
+    looked = []
+    added = history.added_run_ids
+    monkeypatch.setattr(history, "added_run_ids", lambda table, version: looked.append(version) or added(table, version))
+    assert history.appended_at(tmp_path, "r2") == (2, 2) and looked == [2]

@@ -154,7 +154,10 @@ def appended_at(lake: storage.Location, run_id: str) -> tuple[int, int]:
     table = lake_mod.open_table(lake, "runs", own=True)
     for commit in table.history():   # newest first
         appended = commit.get("operation") == "WRITE" and commit.get("operationParameters", {}).get("mode") == "Append"
-        if appended and run_id in added_run_ids(table, commit["version"]):
+        # a commit another run made says so (lake.tagged): only the run's own, or an untagged one of an
+        # older lake, is looked into, so a run far back costs no more than the latest
+        made_by = commit.get("userMetadata", run_id)
+        if appended and made_by == run_id and run_id in added_run_ids(table, commit["version"]):
             return commit["version"], lake_mod.run_of(table)
     raise LookupError(f"the runs table's log no longer holds the commit of run {run_id}")
 

@@ -292,3 +292,26 @@ def test_a_lake_delta_rs_cant_reach_is_not_called_damaged(prefect_harness, bucke
     assert f"delta-rs can't reach the lake at {lake_dir}" in err and "damaged" not in err, err
     assert main(["--home", str(home), "doctor", "--lake", lake_dir]) == 2
     assert "delta-rs can't reach the lake" in capsys.readouterr().err
+
+
+def test_maintain_prunes_old_log_checkpoints_on_s3_and_later_versions_still_load(bucket, monkeypatch):
+    """warehouse/log_checkpoints.py on an object store: checkpoints listed by fsspec, removed by it, and
+    the versions after the newest one past the retention still load in delta-rs."""
+    import time
+
+    from tests.test_lake import commit
+    from warehouse import log_checkpoints, recovery
+    lake_dir = bucket / "lake"
+    recovery.recover(lake_dir)
+    for seq in range(1, 26):   # runs checkpoints at versions 9 and 19
+        commit(lake_dir, seq, f"r{seq}")
+    log = lake_dir / "runs" / "_delta_log"
+    assert [v for v, _, _ in log_checkpoints.checkpoint_files(log)] == [9, 19]
+    later = time.time() + 8 * 86400   # both written longer ago than the 7 days' retention
+    monkeypatch.setattr(log_checkpoints.time, "time", lambda: later)
+    table = lake.open_table(lake_dir, "runs")
+    assert log_checkpoints.prune_checkpoints(lake_dir, "runs", table, keep=[]) == 1
+    assert [v for v, _, _ in log_checkpoints.checkpoint_files(log)] == [19]
+    options = storage.object_store_options(lake_dir)
+    assert [DeltaTable(str(lake_dir / "runs"), version=v, storage_options=options).version()
+            for v in range(19, 26)] == list(range(19, 26))

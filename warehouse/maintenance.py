@@ -18,7 +18,7 @@ from store import storage
 from store.errors import UserError
 from warehouse import lake as lake_mod
 from warehouse import recovery, retention
-from warehouse import partitions
+from warehouse import log_checkpoints, partitions
 from warehouse.history import recorded_versions, require_lake, restore_targets, runs_in_order
 from warehouse.lake_files import data_files, scan
 
@@ -102,6 +102,7 @@ def maintain_table(lake: storage.Location, name: str, retention_days: int | None
     # Log files older than delta.logRetentionDuration (30 days by default) and before the
     # checkpoint go, as delta-rs's own post-commit cleanup does: opening a table lists fewer files.
     table.cleanup_metadata()
+    log_checkpoints.prune_checkpoints(lake, name, table, keep)   # and checkpoints past the table's retention
     return Maintained(name, metrics.get("numFilesRemoved", 0), metrics.get("numFilesAdded", 0), len(removed),
                       retention.hours(table), len(data_files(table)), split)
 

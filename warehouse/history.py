@@ -180,17 +180,29 @@ def last_version_before(lake: storage.Location, name: str, seq: int) -> int:
     high, step = table.version(), 1
     if lake_mod.run_of(table) < seq:
         return high
-    while True:   # run_of at high is seq or later
+    while True:   # at high, run seq or later had committed
         low = max(high - step, 0)
-        table.load_as_version(low)
-        if low == 0 or lake_mod.run_of(table) < seq:
+        if low == 0 or before_run(table, low, seq):
             break
         high, step = low, step * 2
-    while high - low > 1:   # run_of at low is before seq, at high seq or later
+    while high - low > 1:   # before_run at low, not at high
         middle = (low + high) // 2
-        table.load_as_version(middle)
-        low, high = (middle, high) if lake_mod.run_of(table) < seq else (low, middle)
+        low, high = (middle, high) if before_run(table, middle, seq) else (low, middle)
+    table.load_as_version(low)   # found only if it loads, and before the run (a failed read is no answer)
+    if lake_mod.run_of(table) >= seq:
+        raise LookupError(f"the log of {name} no longer holds its version before run {seq}")
     return low
+
+
+def before_run(table: DeltaTable, version: int, seq: int) -> bool:
+    """Is the table's `version` older than run seq's commits? A version the log no longer loads is: the
+    step back overshoots the one sought, into versions whose checkpoints `maintain` pruned
+    (warehouse/log_checkpoints.py keeps the one the version before the latest run loads from)."""
+    try:
+        table.load_as_version(version)
+    except DeltaError:
+        return True
+    return lake_mod.run_of(table) < seq
 
 
 def restore_all(lake: storage.Location, targets: dict[str, int], seq: int, run_id: str) -> None:

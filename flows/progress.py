@@ -59,8 +59,10 @@ class ProgressHandler(logging.Handler):
 
 def columns_of(stream) -> int:
     """The width of the terminal the stream writes to (COLUMNS first, 80 where neither says)."""
+    if os.environ.get("COLUMNS", "").isdigit():
+        return int(os.environ["COLUMNS"])
     try:
-        return int(os.environ["COLUMNS"]) if os.environ.get("COLUMNS", "").isdigit() else os.get_terminal_size(stream.fileno()).columns
+        return os.get_terminal_size(stream.fileno()).columns
     except (AttributeError, OSError, ValueError):   # not a file (a test's stream), or no terminal
         return 80
 

@@ -190,6 +190,14 @@ def makedirs(loc: Location) -> None:
         loc.mkdir(parents=True, exist_ok=True)
 
 
+def remove_file(loc: Location) -> None:
+    """A file, if it exists."""
+    if is_url(loc):
+        filesystem(loc).rm_file(loc)
+    else:
+        loc.unlink(missing_ok=True)
+
+
 def remove_tree(loc: Location) -> None:
     """A folder and all it holds, if it exists."""
     if is_url(loc):

@@ -23,7 +23,8 @@ def figure_html(title: str, fig: Figure, note: str = "") -> str:
     """A titled figure holding the chart's SVG (and a note on its axes)."""
     buffer = io.StringIO()
     with rc_context(STYLE):
-        fig.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None})   # the page says when; a chart by itself is the data
+        # no making time in the SVG: the page says what data it shows, and one warehouse gives one page
+        fig.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None})
     svg = buffer.getvalue()
     svg = svg[svg.index("<svg"):].replace("<svg ", f'<svg role="img" aria-label="{escape(title)}" ', 1)
     caption = escape(title) + (f' <small>{escape(note)}</small>' if note else "")

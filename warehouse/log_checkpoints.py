@@ -46,8 +46,5 @@ def prune_checkpoints(lake: storage.Location, name: str, table: DeltaTable, keep
     needed = {max(old)} | {max((v for v, _, _ in found if v <= kept), default=-1) for kept in keep}
     gone = [path for version, path, _ in found if version in old - needed]
     for path in gone:
-        if storage.is_url(path):
-            storage.filesystem(path).rm_file(path)
-        else:
-            path.unlink(missing_ok=True)
+        storage.remove_file(path)
     return len(gone)

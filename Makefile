@@ -6,20 +6,22 @@ VENV := .venv
 BIN := $(VENV)/bin
 HOME_DIR ?= data
 PIP := $(BIN)/pip
+# The tested versions of every package (constraints.txt): pyproject.toml's ranges would take whatever is newest.
+INSTALL := $(PIP) install --quiet -c constraints.txt
 
-.PHONY: install example test test-fast bench clean
+.PHONY: install example test test-fast bench constraints clean
 
 install: $(VENV)/.installed
 
 # What running needs (make example), then the test stack on top (make test).
-$(VENV)/.runtime: pyproject.toml
+$(VENV)/.runtime: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
-	$(PIP) install --quiet -e .
+	$(INSTALL) -e .
 	touch $@
 
-$(VENV)/.installed: pyproject.toml $(VENV)/.runtime
-	$(PIP) install --quiet -e ".[dev]"
+$(VENV)/.installed: pyproject.toml constraints.txt $(VENV)/.runtime
+	$(INSTALL) -e ".[dev]"
 	touch $@
 
 example: $(VENV)/.runtime
@@ -35,8 +37,17 @@ test-fast: install
 
 # The benchmark (docs/benchmarks.md): prints numbers, writes bench/results/latest.json; BENCH_ARGS="--dumps 500" etc.
 bench: install
-	$(PIP) install --quiet -e ".[dev,bench]"
+	$(INSTALL) -e ".[dev,bench]"
 	$(BIN)/python -m bench $(BENCH_ARGS)
+
+# constraints.txt anew: pyproject.toml's dependencies resolved afresh in a scratch venv, then frozen.
+constraints:
+	rm -rf .venv-constraints && $(PYTHON) -m venv .venv-constraints
+	.venv-constraints/bin/pip install --quiet --upgrade pip
+	.venv-constraints/bin/pip install --quiet -e ".[dev,bench]"
+	head -2 constraints.txt > .constraints.new
+	.venv-constraints/bin/pip freeze --exclude-editable >> .constraints.new
+	mv .constraints.new constraints.txt && rm -rf .venv-constraints
 
 clean:
 	rm -rf $(VENV) $(HOME_DIR) .pytest_cache

@@ -33,12 +33,14 @@ def commands() -> list[str]:
 @pytest.fixture(scope="module")
 def clone(tmp_path_factory) -> Path:
     """A folder like the repo after set-up: the same .venv, Makefile and examples, and a pyproject.toml
-    older than the .venv, so that make finds the set-up done (the test runs inside that .venv)."""
+    and constraints.txt older than the .venv, so that make finds the set-up done (the test runs inside
+    that .venv)."""
     folder = tmp_path_factory.mktemp("clone")
     for name in (".venv", "Makefile", "examples"):
         (folder / name).symlink_to(REPO / name)
-    shutil.copyfile(REPO / "pyproject.toml", folder / "pyproject.toml")
-    os.utime(folder / "pyproject.toml", (0, 0))
+    for name in ("pyproject.toml", "constraints.txt"):
+        shutil.copyfile(REPO / name, folder / name)
+        os.utime(folder / name, (0, 0))
     return folder
 
 

@@ -11,14 +11,14 @@ from flows import cancel_watch, guard, home_commands, json_out, read_commands, r
 from flows.arguments import parser
 from flows.prefect_env import (api_url, broken_logging_settings, unwritable_database, unwritable_prefect_home,
                                use_prefect_env, without_heartbeats)
-from store import storage
+from store import lock, storage
 from store.errors import RunFailed, UserError
 from store.settings import Settings
 
 READERS = set(read_commands.HANDLERS) - {"validate"}   # commands that only read the warehouse
 STARTED = time.monotonic()   # a run's summary gives the wall time the user waited, Prefect's start included
 # guarded: set by `entry` (in-process callers of main start no watchdog); api_gone: Prefect's API stopped answering
-COMMAND = {"watchdog": None, "guarded": False, "api_gone": False}
+COMMAND = {"watchdog": None, "guarded": False, "api_gone": False, "server": None}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -164,6 +164,15 @@ def prepare_prefect(settings: Settings, verbose: bool = False) -> None:
                         "create it or pass --inbox DIR")
     if storage.is_url(settings.lake) and not storage.reachable(settings.lake):
         raise UserError(f"the bucket of lake {settings.lake} doesn't exist: create it or pass --lake")
+    if COMMAND["guarded"] and not lasting:
+        COMMAND["server"] = guard.start_temporary_server()
+
+
+def server_ready() -> None:
+    """The temporary server this command started has answered (or its start failed, raised here):
+    the flow must not find it half started, which Prefect would take for started."""
+    if (starting := COMMAND.pop("server", None)) is not None:
+        starting.result()
 
 
 def cmd_serve(settings: Settings, args) -> int:
@@ -223,6 +232,7 @@ def cmd_watch(settings: Settings, args) -> int:
     print(f"profile-etl: watching {settings.inbox}: a run starts once new dumps have been quiet for {quiet:g} s "
           "(Ctrl-C stops)", flush=True)
     try:
+        server_ready()
         watch(settings, run, quiet, args.poll_seconds)
     except KeyboardInterrupt:
         pass
@@ -230,6 +240,8 @@ def cmd_watch(settings: Settings, args) -> int:
 
 
 def cmd_run(settings: Settings, args) -> int:
+    if not settings.lock_wait_seconds and (holder := lock.current_holder(settings.home)):
+        raise lock.locked(settings.home, holder)   # at once, not once Prefect has started
     prepare_prefect(settings, args.verbose)
     return run_ingest(settings, args)
 
@@ -241,6 +253,7 @@ def run_ingest(settings: Settings, args) -> int:
     show_progress()
     COMPLETED_HERE.clear()
     try:
+        server_ready()
         with without_heartbeats():
             summary = ingest_flow(settings.dask_address)(
                 home=settings.home, inbox=settings.inbox, lake=str(settings.lake), batch_size=settings.batch_size,

@@ -1,9 +1,10 @@
 """No orphans: what a run starts (Prefect's temporary server, worker processes) ends with it.
 
 SIGTERM becomes a KeyboardInterrupt, so a terminated run unwinds like a Ctrl-C and Prefect's exit
-hooks stop its temporary server. A SIGKILLed run gets no say, so a watchdog process started
-beside it waits for the run's end (the pipe the run holds reaching end-of-file), then stops every
-process still carrying the run's token in its environment, which children inherit.
+hooks stop its temporary server (which a Ctrl-C doesn't reach). A SIGKILLed run gets no say, so a
+watchdog process started beside it waits for the run's end (the pipe the run holds reaching
+end-of-file), then stops every process still carrying the run's token in its environment, which
+children inherit.
 """
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import uuid
+from concurrent.futures import Future
 
 TOKEN_ENV = "PROFILE_ETL_RUN_TOKEN"
 
@@ -53,6 +56,25 @@ def terminate_as_interrupt() -> None:
     def interrupt(signum, frame):
         raise KeyboardInterrupt
     signal.signal(signal.SIGTERM, interrupt)
+
+
+def start_temporary_server() -> Future:
+    """Prefect's temporary server starting, while the command loads the rest of itself; the flow uses it
+    once the future is done. It starts from a thread that blocks SIGINT, so the server inherits the
+    block: a terminal's Ctrl-C signals the run's whole process group, and a server stopped by it failed
+    the run a minute later; now the run unwinds as interrupted through its server, which Prefect stops
+    with SIGTERM as the run exits."""
+    from prefect.server.api.server import SubprocessASGIServer
+    started: Future = Future()
+
+    def start() -> None:
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            started.set_result(SubprocessASGIServer().start())
+        except BaseException as exc:   # the command reports it when it waits for the server
+            started.set_exception(exc)
+    threading.Thread(target=start, name="temporary-server-start", daemon=True).start()
+    return started
 
 
 def watch_children() -> subprocess.Popen | None:

@@ -15,6 +15,7 @@ import polars as pl
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.context import FlowRunContext
+from prefect.exceptions import ExternalSignal
 from prefect.settings import get_current_settings
 from prefect.task_runners import ThreadPoolTaskRunner
 from prefect.utilities.annotations import quote
@@ -105,8 +106,10 @@ def add_to_file_index(state: Path, files: list[pl.DataFrame], listed: tuple[stor
 
 
 @task(**IO_TASK)
-def maintain_lake(lake_dir: Path, max_files: int) -> None:
+def maintain_lake(lake_dir: Path, max_files: int, progress: Progress | None = None) -> None:
     if max_files and maintenance.maintenance_due(lake_dir, max_files):
+        if progress:
+            progress.stage("published; compacting the lake (its tables are due, docs/lake.md)")
         get_run_logger().info("compacting the lake: %s", maintenance.describe_maintenance(maintenance.maintain(lake_dir)))
 
 
@@ -119,27 +122,13 @@ def cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
-def print_deployment_result(flow, flow_run, state) -> None:
-    """A deployment's run (`serve`, a worker) prints its result line where its process's output goes,
-    as `run` and `watch` print theirs."""
-    if flow_run.deployment_id is None:
-        return
-    if not state.is_completed():
-        ended = "cancelled" if state.is_cancelling() else state.type.value.lower()   # the hook runs while cancelling
-        print(f"profile-etl: deployment run {flow_run.name} {ended}: {state.message}", flush=True)
-        return
-    summary = state.result(raise_on_failure=False)
-    if isinstance(summary, dict) and "dumps_new" in summary:
-        print(f"profile-etl: deployment run {flow_run.name}: {runs.describe(summary)}", flush=True)
-
-
 # A thread per core for batches and merges: their heavy parts (polars, I/O) release the GIL, and a
 # worker process would first pay to import polars and pandera (docs/benchmarks.md).
 # retries=0: a Prefect profile's PREFECT_FLOWS_DEFAULT_RETRIES would run the flow again after a failure, each
 # try a failed run of its own (README: other failures than I/O fail the run at once)
 @flow(name="profile-etl-ingest", log_prints=False, retries=0, task_runner=ThreadPoolTaskRunner(max_workers=cores()),
-      on_completion=[print_deployment_result], on_failure=[print_deployment_result],
-      on_crashed=[print_deployment_result], on_cancellation=[print_deployment_result])
+      on_completion=[run_report.print_deployment_result], on_failure=[run_report.print_deployment_result],
+      on_crashed=[run_report.print_deployment_result], on_cancellation=[run_report.print_deployment_result])
 def ingest(home: Path | None = None, inbox: Path | str | None = None, batch_size: int | None = None,
            settle_seconds: float | None = None, max_dump_bytes: int | None = None,
            lock_wait_seconds: float | None = None, reprocess: bool = False, lake: str | None = None) -> dict:
@@ -151,11 +140,12 @@ def ingest(home: Path | None = None, inbox: Path | str | None = None, batch_size
                              max_dump_bytes=max_dump_bytes, lock_wait_seconds=lock_wait_seconds, lake=lake)
     if not storage.reachable(settings.inbox):   # an unmounted share must not look like an empty inbox
         raise UserError(f"inbox {settings.inbox} is not a folder (or its bucket doesn't exist)")
-    lock = run_lock(settings.home, settings.lock_wait_seconds, waiting=lambda line: get_run_logger().info(line),
+    lock = run_lock(settings.home, settings.lock_wait_seconds, waiting=run_report.told_waiting,
                     to_queue="pass --wait SECONDS (a deployment: its lock_wait_seconds parameter)",
                     flow_run_id=(own := str(FlowRunContext.get().flow_run.id)))
     discover.refuse_unlistable(settings.inbox)
-    with cancel_watch.cancellable(), lock as died_holding, reusing_tables(settings.lake):
+    with (cancel_watch.cancellable(), lock as died_holding, reusing_tables(settings.lake),
+          scratch_removed_if_stopped(settings.lake)):
         left = flow_run_of(died_holding)   # not this flow run's own, run again by infrastructure after a kill
         if left != own and (crashed := dead_serve.crash_run_that_died_holding(left)):
             get_run_logger().info("flow run %s was killed holding the home: marked crashed (this run recovers it)", crashed)
@@ -173,6 +163,18 @@ def ingest(home: Path | None = None, inbox: Path | str | None = None, batch_size
             raise
 
 
+@contextlib.contextmanager
+def scratch_removed_if_stopped(lake_dir: Path):
+    """A stopped run (Ctrl-C, SIGTERM, a cancel) removes its scratch on its way out, its batches and merges
+    stopped by then: no run reads it again, and it stayed until the next run (0.5 GB after 40,000 dumps)."""
+    try:
+        yield
+    except (KeyboardInterrupt, ExternalSignal):
+        with contextlib.suppress(OSError):
+            storage.remove_tree(lake_dir / WORK)
+        raise
+
+
 def interrupted_query(exc: Exception) -> bool:
     """DuckDB ends a query that a signal interrupted with this, and swallows the signal handler's own
     exception (the KeyboardInterrupt of Ctrl-C or the command's SIGTERM, Prefect's TerminationSignal)."""
@@ -183,7 +185,9 @@ def ingest_new_dumps(settings: Settings, run_id: str, started_at: dt.datetime, r
                      listed: discover.Inbox | None = None) -> dict:
     plan, retry, jobs = planned(settings, run_id, started_at, reprocess, listed)
     cluster = ClusterWatch(settings.dask_no_workers_seconds)
-    results = process_all(jobs, started_at, cluster)
+    progress = Progress(sum(len(j.sources) for j in jobs), sum(f.size for j in jobs for f in j.sources), started_at)
+    results = process_all(jobs, progress, cluster)
+    progress.stage(f"read {progress.done} files; committing their rows and merging them into the lake")
     new_dumps = pl.concat([r.dumps for r in results]) if results else empty_frame(TABLES["dumps"])
     scratch = batch.scratch_files(results)
     resolved = read_as_other(retry, [r.files for r in results])   # a refused .gz now read as a dump held
@@ -198,8 +202,9 @@ def ingest_new_dumps(settings: Settings, run_id: str, started_at: dt.datetime, r
     add_to_file_index(settings.state, [r.files for r in results],   # frames: Prefect doesn't walk them
                       (settings.inbox, file_index.listed_keys(plan.found.found)), settings.raw)
     checkpoint("index:written")
+    progress.stage("committed; publishing the warehouse")
     publish_warehouse(settings.warehouse, settings.lake)
-    maintain_lake(settings.lake, settings.maintain_files)
+    maintain_lake(settings.lake, settings.maintain_files, quote(progress))
     summary = run_report.run_summary(row, plan, retry, appended, gained, results, new_dumps)
     COMPLETED_HERE.append(summary)   # published: what follows only tells Prefect, which may retry for minutes
     get_run_logger().info("run %s: %s", run_id, runs.describe(summary))
@@ -220,10 +225,9 @@ def planned(settings: Settings, run_id: str, started_at: dt.datetime, reprocess:
     return plan, retry, jobs
 
 
-def process_all(jobs: list[batch.BatchJob], started_at: dt.datetime, cluster: ClusterWatch) -> list[batch.BatchResult]:
+def process_all(jobs: list[batch.BatchJob], progress: Progress, cluster: ClusterWatch) -> list[batch.BatchResult]:
     """Batch tasks, with progress as they finish. A dump that two batches read (the same bytes under
     two names) keeps its first reading: the later batch runs again without it."""
-    progress = Progress(sum(len(j.sources) for j in jobs), sum(f.size for j in jobs for f in j.sources), started_at)
     futures = [process_batch.submit(job) for job in jobs]
     try:
         results = [progress.advance(cluster.result(future)) for future in futures]

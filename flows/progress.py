@@ -28,6 +28,13 @@ class Progress:
                     extra={"done": self.done, "total": self.files, "mb_s": rate / 1e6, "left_s": left})
         return frames
 
+    def stage(self, text: str) -> None:
+        """A stage after the reading, shown where the bar was: on a big run merging, publishing and
+        compacting take a third of its time, which the bar's "0 s left" left unsaid. A run that read
+        nothing shows none (its stages take moments)."""
+        if self.files:
+            LOGGER.info(text, extra={"stage": True})
+
 
 class ProgressHandler(logging.Handler):
     """Draws the progress records as one bar line on a terminal, or prints them as lines."""
@@ -42,7 +49,7 @@ class ProgressHandler(logging.Handler):
         return self._stream or sys.stderr
 
     def emit(self, record: logging.LogRecord) -> None:
-        if not self.stream.isatty():
+        if not self.stream.isatty() or getattr(record, "stage", False):   # the bar ended its line when done
             self.stream.write(record.getMessage() + "\n")
             return
         text = f" {record.done}/{record.total} dumps {record.mb_s:.1f} MB/s {record.left_s:.0f} s left"
@@ -62,7 +69,7 @@ def columns_of(stream) -> int:
     if os.environ.get("COLUMNS", "").isdigit():
         return int(os.environ["COLUMNS"])
     try:
-        return os.get_terminal_size(stream.fileno()).columns
+        return os.get_terminal_size(stream.fileno()).columns or 80   # 0: a pty whose size was never set
     except (AttributeError, OSError, ValueError):   # not a file (a test's stream), or no terminal
         return 80
 

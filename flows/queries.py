@@ -11,6 +11,7 @@ import duckdb
 
 from core import identity
 from flows import json_out
+from store import lock
 from store.errors import UserError
 from warehouse.load import connect
 from warehouse.views import sql_literal
@@ -26,6 +27,9 @@ def open_read_only(warehouse: Path) -> duckdb.DuckDBPyConnection:
     if lake_has_runs(lake):
         raise UserError(f"no warehouse at {warehouse}, though the home has a lake: `profile-etl rebuild` "
                         "makes it again from the lake")
+    if holder := lock.current_holder(warehouse.parent):   # a first run of a big inbox takes minutes
+        raise UserError(f"no warehouse at {warehouse} yet: {lock.holder_of(holder)} is working on this home, and "
+                        "no run has completed in it before; its results are here once it completes")
     raise UserError(f"no warehouse at {warehouse}: no run has completed in this home; run `profile-etl run` first")
 
 

@@ -1,8 +1,10 @@
 """What a run tells its user through Prefect: its plan and the files it couldn't read, in its logs;
-its summary (the runs row and what it found, read and added), as a log line and an artifact."""
+its summary (the runs row and what it found, read and added), as a log line and an artifact. And on
+its process's output: a wait for the home, and a deployment's run's result line."""
 from __future__ import annotations
 
 import logging
+import sys
 
 import polars as pl
 from prefect import get_run_logger
@@ -109,3 +111,24 @@ def publish_summary(summary: dict, new_dumps: pl.DataFrame) -> None:
         create_markdown_artifact(key=ARTIFACT_KEY, markdown=markdown, description=description)
     except Exception as exc:
         get_run_logger().warning("the run's summary artifact could not be written: %s", exc)
+
+
+def print_deployment_result(flow, flow_run, state) -> None:
+    """A deployment's run (`serve`, a worker) prints its result line where its process's output goes,
+    as `run` and `watch` print theirs."""
+    if flow_run.deployment_id is None:
+        return
+    if not state.is_completed():
+        ended = "cancelled" if state.is_cancelling() else state.type.value.lower()   # the hook runs while cancelling
+        print(f"profile-etl: deployment run {flow_run.name} {ended}: {state.message}", flush=True)
+        return
+    summary = state.result(raise_on_failure=False)
+    if isinstance(summary, dict) and "dumps_new" in summary:
+        print(f"profile-etl: deployment run {flow_run.name}: {runs.describe(summary)}", flush=True)
+
+
+def told_waiting(line: str) -> None:
+    """A run queued behind another says so on the command's output too, not in Prefect's log alone: a
+    `watch` started during a backlog's first run queued its run for up to 10 minutes without a word."""
+    get_run_logger().info(line)
+    print(f"profile-etl: {line}", file=sys.stderr, flush=True)

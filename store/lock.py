@@ -85,17 +85,43 @@ def run_lock(home: Path, wait_seconds: float = 0.0, what: str = "run", waiting=N
     holder without a flow run passes a killed run's record on to the next run, which crashes its flow run."""
     path = home / LOCK_FILE
 
-    def holder_of(record: str) -> str:
-        pid, _, command = record.partition(FLOW_RUN)[0].partition(" ")
-        return f"another {command or 'run'} (pid {pid or 'unknown'})"
-
     def refuse(record: str) -> None:
-        raise RunLocked(f"{holder_of(record)} is working on {home}: it holds {path}. Wait for it to "
-                        f"finish, or {to_queue} to queue behind it.")
+        raise locked(home, record, to_queue)
     tell = None if waiting is None else (
         lambda record: waiting(f"{holder_of(record)} is working on {home}: waiting up to {wait_seconds:.0f} s for it"))
     record = f"{os.getpid()} {what}" + (f"{FLOW_RUN}{flow_run_id}" if flow_run_id else "")
     return _holding(path, record, wait_seconds, refuse, tell, pass_on=flow_run_id is None)
+
+
+def holder_of(record: str) -> str:
+    """The process a lock record names, in words."""
+    pid, _, command = record.partition(FLOW_RUN)[0].partition(" ")
+    return f"another {command or 'run'} (pid {pid or 'unknown'})"
+
+
+def locked(home: Path, record: str, to_queue: str = "pass --wait SECONDS") -> RunLocked:
+    return RunLocked(f"{holder_of(record)} is working on {home}: it holds {home / LOCK_FILE}. Wait for it to "
+                     f"finish, or {to_queue} to queue behind it.")
+
+
+def current_holder(home: Path) -> str | None:
+    """The record of the process holding the home's lock now, None if none does. The lock is tried
+    (shared, let go at once) only when a record is there, as a holder's is: a try on a free home could
+    refuse a run taking it that instant; a record on a free lock is a killed holder's."""
+    try:
+        fd = os.open(home / LOCK_FILE, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        if not (record := _holder(fd)):
+            return None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return record
+        return None
+    finally:
+        os.close(fd)   # lets go of the shared lock
 
 
 def flow_run_of(record: str) -> str | None:

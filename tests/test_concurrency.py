@@ -88,6 +88,15 @@ def test_run_while_another_holds_the_home_exits_with_a_clear_message(prefect_har
     assert not (home / "warehouse.duckdb").exists()
 
 
+def test_a_run_queued_behind_another_says_so(prefect_harness, tmp_path, inbox, capsys):
+    """The wait was told to Prefect's log alone: a `watch` started during a backlog's first run queued
+    its run for up to 10 minutes without a word on the terminal."""
+    with run_lock(tmp_path / "home"), pytest.raises(RunLocked):
+        ingest(home=tmp_path / "home", inbox=inbox, settle_seconds=0, lock_wait_seconds=1)
+    told = f"profile-etl: another run (pid {os.getpid()}) is working on {tmp_path / 'home'}: waiting up to 1 s for it\n"
+    assert told in capsys.readouterr().err
+
+
 def test_readers_never_block_a_run_and_see_old_or_new_state(run_ingest, tmp_path, sample_text):
     home, first_inbox = tmp_path / "home", tmp_path / "first"
     write_dump(first_inbox, SAMPLE_NAME, sample_text, FIRST)
@@ -263,3 +272,27 @@ def test_the_lock_names_to_its_next_holder_only_a_holder_that_died_holding_it(tm
         assert flow_run_of(died) == "f2" and flow_run_of((home / LOCK_FILE).read_text()) == "f3"
     with run_lock(home) as died:
         assert died == ""
+
+
+def test_the_current_holder_is_the_live_process_holding_the_lock(tmp_path):
+    """A killed holder's record, on a lock the OS has let go, names no holder (its pid may be another
+    process's by now)."""
+    from store.lock import LOCK_FILE, current_holder
+    home = tmp_path / "home"
+    assert current_holder(home) is None   # no lock file
+    with run_lock(home, what="rollback"):
+        assert current_holder(home) == f"{os.getpid()} rollback"
+    assert current_holder(home) is None   # let go: its record cleared
+    (home / LOCK_FILE).write_text(f"{os.getpid()} run flow-run=f2")   # as a killed holder leaves it
+    assert current_holder(home) is None
+
+
+def test_a_run_that_wont_wait_is_refused_before_prefect_starts(tmp_path, inbox):
+    """It was refused once Prefect's temporary server had started, about ten seconds in."""
+    home, prefect_home = tmp_path / "home", tmp_path / "prefect"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")} | {"PREFECT_HOME": str(prefect_home)}
+    with run_lock(home):
+        refused = subprocess.run([str(BIN / "profile-etl"), "--home", str(home), "run", "--inbox", str(inbox)],
+                                 env=env, capture_output=True, text=True, timeout=300)
+    assert refused.returncode == 2 and f"another run (pid {os.getpid()}) is working on {home}" in refused.stderr
+    assert not (prefect_home / "prefect.db").exists(), "the temporary server started"

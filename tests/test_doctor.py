@@ -142,6 +142,18 @@ def test_a_home_whose_first_run_stopped_before_its_commit_point_lacks_no_warehou
     assert code == 0 and "note     no warehouse yet at" in out and "the next run makes it" in out, out
 
 
+def test_status_during_a_homes_first_run_says_the_run_is_working_on_it(tmp_path, capsys):
+    """A first run of a big inbox takes minutes: status and sql during it said to run `profile-etl run`
+    first, as if none were running."""
+    from store.lock import run_lock
+    from warehouse import lake
+    lake.ensure_tables(tmp_path / "home" / "lake")
+    with run_lock(tmp_path / "home"):
+        assert main(["--home", str(tmp_path / "home"), "sql", "SELECT 1"]) == 2
+    err = capsys.readouterr().err
+    assert f"another run (pid {os.getpid()}) is working on this home" in err and "run `profile-etl run`" not in err, err
+
+
 def test_a_missing_warehouse_is_a_problem_that_a_rebuild_repairs(home, capsys):
     (home / "warehouse.duckdb").unlink()
     assert main(["--home", str(home), "status"]) == 2

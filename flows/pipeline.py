@@ -221,7 +221,8 @@ def planned(settings: Settings, run_id: str, started_at: dt.datetime, reprocess:
     retry = (quarantined_sources(settings.lake, settings.raw, settings.max_dump_bytes, settings.state)
              if reprocess else {})
     run_report.log_plan(run_id, plan.found, plan.todo, retry, settings.settle_seconds)
-    jobs = batch.plan_jobs(plan.todo + list(retry.values()), plan.known - set(retry), settings, run_id, started_at)
+    # retried sources first: a dump's first reading wins, and a new copy must not win over the dump's own file
+    jobs = batch.plan_jobs(list(retry.values()) + plan.todo, plan.known - set(retry), settings, run_id, started_at)
     return plan, retry, jobs
 
 

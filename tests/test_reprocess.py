@@ -211,6 +211,23 @@ def test_reprocess_reads_another_inbox_file_holding_a_dump_whose_sidecar_went_wi
     assert ingest(home=home, inbox=inbox, settle_seconds=0, reprocess=True)["files_read"] == 0
 
 
+def test_reprocess_reads_a_dump_from_its_own_file_though_a_copy_new_to_the_run_holds_it_too(prefect_harness,
+                                                                                          tmp_path, sample_text):
+    """The dump's own file is read again first, so its fixed sidecar counts: the same bytes saved
+    under another name since, which a plain run skips as known, must not be read in its place."""
+    home, inbox = tmp_path / "home", tmp_path / "inbox"
+    write_dump(inbox, SAMPLE_NAME, sample_text, FIRST)
+    sidecar = inbox / "000_7707062aadfcc580.meta.json"
+    sidecar.write_text('{"profile_key": "fixed"')
+    ingest(home=home, inbox=inbox, settle_seconds=0)
+    sidecar.write_text('{"profile_key": "fixed"}')
+    write_dump(inbox, "001_aaaabbbbccccdddd.txt", sample_text, LATER)
+    summary = ingest(home=home, inbox=inbox, settle_seconds=0, reprocess=True)
+    assert (summary["reprocessed"], summary["dumps_loaded"]) == (1, 1)
+    assert rows(home, "SELECT regexp_extract(source_path, '[^/]*$'), profile_key, captured_at = TIMESTAMPTZ '2026-06-01 00:00:00+00', "
+                      "status FROM dumps") == [(SAMPLE_NAME, "fixed", True, "loaded")]
+
+
 def test_a_dump_quarantined_again_as_before_keeps_its_rows_and_is_not_counted_new(prefect_harness, tmp_path,
                                                                                    sample_text):
     home, inbox = tmp_path / "home", tmp_path / "inbox"

@@ -65,11 +65,12 @@ class ProgressHandler(logging.Handler):
 
 
 def columns_of(stream) -> int:
-    """The width of the terminal the stream writes to (COLUMNS first, 80 where neither says)."""
-    if os.environ.get("COLUMNS", "").isdigit():
+    """The width of the terminal the stream writes to (COLUMNS first, 80 where neither says; 0 says
+    nothing, as a pty whose size was never set reports it)."""
+    if os.environ.get("COLUMNS", "").isdigit() and int(os.environ["COLUMNS"]):
         return int(os.environ["COLUMNS"])
     try:
-        return os.get_terminal_size(stream.fileno()).columns or 80   # 0: a pty whose size was never set
+        return os.get_terminal_size(stream.fileno()).columns or 80
     except (AttributeError, OSError, ValueError):   # not a file (a test's stream), or no terminal
         return 80
 

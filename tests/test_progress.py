@@ -74,10 +74,15 @@ def test_a_run_says_what_it_does_after_its_last_file_is_read(sample_text, prefec
     assert lines[3] == "committed; publishing the warehouse", lines
 
 
-def test_a_terminal_that_reports_no_size_gets_the_whole_bar(monkeypatch):
+@pytest.mark.parametrize("columns", [None, "0"])
+def test_a_terminal_that_reports_no_size_gets_the_whole_bar(monkeypatch, columns):
     """A pseudo-terminal whose size was never set (`script` started without a terminal, some CI and
-    container consoles) reports 0 columns: the bar was dropped and the line cut ("12 s lef")."""
-    monkeypatch.delenv("COLUMNS", raising=False)
+    container consoles) reports 0 columns, and COLUMNS=0 says as little: the bar was dropped and the
+    line cut ("12 s lef")."""
+    if columns is None:
+        monkeypatch.delenv("COLUMNS", raising=False)
+    else:
+        monkeypatch.setenv("COLUMNS", columns)
     master, slave = pty.openpty()   # a new pty's size is 0 x 0
     with os.fdopen(slave, "w") as stream, os.fdopen(master, "rb", buffering=0) as reader:
         ProgressHandler(stream).emit(record(500, 12))

@@ -45,7 +45,7 @@ constraints:
 	rm -rf .venv-constraints && $(PYTHON) -m venv .venv-constraints
 	.venv-constraints/bin/pip install --quiet --upgrade pip
 	.venv-constraints/bin/pip install --quiet -e ".[dev,bench]"
-	head -2 constraints.txt > .constraints.new
+	grep '^#' constraints.txt > .constraints.new
 	.venv-constraints/bin/pip freeze --exclude-editable >> .constraints.new
 	mv .constraints.new constraints.txt && rm -rf .venv-constraints
 

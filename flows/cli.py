@@ -17,7 +17,8 @@ from store.settings import Settings
 
 READERS = set(read_commands.HANDLERS) - {"validate"}   # commands that only read the warehouse
 STARTED = time.monotonic()   # a run's summary gives the wall time the user waited, Prefect's start included
-# guarded: set by `entry` (in-process callers of main start no watchdog); api_gone: Prefect's API stopped answering
+# guarded: set by `entry` (in-process callers of main start no watchdog); api_gone: Prefect's API stopped answering;
+# server: the temporary server's start, until the flow may use it
 COMMAND = {"watchdog": None, "guarded": False, "api_gone": False, "server": None}
 
 
@@ -171,7 +172,8 @@ def prepare_prefect(settings: Settings, verbose: bool = False) -> None:
 def server_ready() -> None:
     """The temporary server this command started has answered (or its start failed, raised here):
     the flow must not find it half started, which Prefect would take for started."""
-    if (starting := COMMAND.pop("server", None)) is not None:
+    starting, COMMAND["server"] = COMMAND["server"], None
+    if starting is not None:
         starting.result()
 
 

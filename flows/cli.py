@@ -209,7 +209,7 @@ def cmd_watch(settings: Settings, args) -> int:
     def run() -> dict:
         COMPLETED_HERE.clear()
         try:
-            with without_heartbeats():
+            with without_heartbeats(), guard.ended_at_once_if_server_stops(lambda: stopped_with_server(args)):
                 summary = ingest(home=settings.home, inbox=settings.inbox, lake=str(settings.lake),
                                  settle_seconds=settings.settle_seconds,
                                  batch_size=settings.batch_size, max_dump_bytes=settings.max_dump_bytes,
@@ -251,12 +251,11 @@ def cmd_run(settings: Settings, args) -> int:
 def run_ingest(settings: Settings, args) -> int:
     from flows.pipeline import COMPLETED_HERE, ingest_flow
     from flows.progress import show_progress
-    from flows.runs import describe
     show_progress()
     COMPLETED_HERE.clear()
     try:
         server_ready()
-        with without_heartbeats():
+        with without_heartbeats(), guard.ended_at_once_if_server_stops(lambda: stopped_with_server(args)):
             summary = ingest_flow(settings.dask_address)(
                 home=settings.home, inbox=settings.inbox, lake=str(settings.lake), batch_size=settings.batch_size,
                 settle_seconds=settings.settle_seconds, max_dump_bytes=settings.max_dump_bytes,
@@ -275,10 +274,31 @@ def run_ingest(settings: Settings, args) -> int:
         if not COMPLETED_HERE:
             raise run_failure.run_failed(settings, exc) from None
         summary = run_failure.with_warning(COMPLETED_HERE[0], run_failure.unrecorded_end(exc))
-    seconds = round(time.monotonic() - STARTED, 3)
-    print(json_out.dumps(summary | {"wall_seconds": seconds}) if args.json
-          else describe(summary, seconds))
+    print_summary(args, summary)
     return 0
+
+
+def print_summary(args, summary: dict) -> None:
+    from flows.runs import describe
+    seconds = round(time.monotonic() - STARTED, 3)
+    print(json_out.dumps(summary | {"wall_seconds": seconds}) if args.json else describe(summary, seconds))
+
+
+def stopped_with_server(args) -> int:
+    """A run that a SIGTERM ended together with its temporary server (sent to the process group) says
+    what an interrupted run says, without telling Prefect, which it can't reach; the exit code (a watch
+    ends as a Ctrl-C during its run ends it)."""
+    from flows.pipeline import COMPLETED_HERE
+    if args.command == "watch":
+        done = run_failure.INTERRUPTED_AT_ITS_END if COMPLETED_HERE else run_failure.INTERRUPTED
+        print(f"\nwatch: stopped during a run: {done}", file=sys.stderr)
+        return 0
+    if COMPLETED_HERE:
+        print_summary(args, run_failure.with_warning(COMPLETED_HERE[0], run_failure.INTERRUPTED_AT_ITS_END))
+        return 0
+    print(f"\nprofile-etl: {run_failure.INTERRUPTED}", file=sys.stderr)
+    print_failure(args, "interrupted", 130)
+    return 130
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 """No orphans: what a run starts (Prefect's temporary server, worker processes) ends with it.
 
 SIGTERM becomes a KeyboardInterrupt, so a terminated run unwinds like a Ctrl-C and Prefect's exit
-hooks stop its temporary server (which a Ctrl-C doesn't reach). A SIGKILLed run gets no say, so a
+hooks stop its temporary server (which a Ctrl-C doesn't reach; a SIGTERM to the whole group does, and
+then the run ends at once). A SIGKILLed run gets no say, so a
 watchdog process started beside it waits for the run's end (the pipe the run holds reaching
 end-of-file), then stops every process still carrying the run's token in its environment, which
 children inherit.
@@ -14,7 +15,9 @@ import subprocess
 import sys
 import threading
 import uuid
+from collections.abc import Callable
 from concurrent.futures import Future
+from contextlib import contextmanager
 
 TOKEN_ENV = "PROFILE_ETL_RUN_TOKEN"
 
@@ -51,11 +54,44 @@ signal_all(left, signal.SIGKILL)
 """
 
 
+# the temporary server this command started (once its start has begun), and the thread awaiting its end
+TEMPORARY = {"server": None, "watcher": None}
+# while a flow run of this command needs that server: what ends the command if SIGTERM ends the server
+ON_SERVER_STOPPED: list[Callable[[], int]] = []
+
+
 def terminate_as_interrupt() -> None:
     """SIGTERM unwinds the run as Ctrl-C does (exit hooks run), instead of ending it on the spot."""
     def interrupt(signum, frame):
         raise KeyboardInterrupt
     signal.signal(signal.SIGTERM, interrupt)
+
+
+@contextmanager
+def ended_at_once_if_server_stops(say: Callable[[], int]):
+    """Within (a flow run on the temporary server this command started): if SIGTERM ends that server, as
+    one sent to the run's whole process group does (timeout(1), a service manager), say() tells what
+    became of the run and the command ends with its exit code at once. Prefect would retry the gone
+    server for a minute to record the run's end; ending as a kill does is safe (the lake's commit protocol)."""
+    process = getattr(TEMPORARY["server"], "server_process", None)
+    if process is not None and TEMPORARY["watcher"] is None:   # one for the command's life (`watch` has many runs)
+        TEMPORARY["watcher"] = threading.Thread(target=end_if_stopped, args=(process,), daemon=True,
+                                                name="temporary-server-watch")
+        TEMPORARY["watcher"].start()
+    ON_SERVER_STOPPED.append(say)
+    try:
+        yield
+    finally:
+        ON_SERVER_STOPPED.remove(say)
+
+
+def end_if_stopped(process: subprocess.Popen) -> None:
+    """Wait for the temporary server's end; if SIGTERM ended it while a flow run needed it, end the command."""
+    if process.wait() == -signal.SIGTERM and ON_SERVER_STOPPED:
+        code = ON_SERVER_STOPPED[-1]()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
 
 
 def start_temporary_server() -> Future:
@@ -66,11 +102,12 @@ def start_temporary_server() -> Future:
     with SIGTERM as the run exits."""
     from prefect.server.api.server import SubprocessASGIServer
     started: Future = Future()
+    server = TEMPORARY["server"] = SubprocessASGIServer()
 
     def start() -> None:
         signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
         try:
-            started.set_result(SubprocessASGIServer().start())
+            started.set_result(server.start())
         except BaseException as exc:   # the command reports it when it waits for the server
             started.set_exception(exc)
     threading.Thread(target=start, name="temporary-server-start", daemon=True).start()

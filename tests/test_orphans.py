@@ -98,24 +98,33 @@ def test_watch_stopped_during_a_run_says_what_became_of_it_and_leaves_no_process
     assert_none_outlives(mark)
 
 
-def test_ctrl_c_at_a_terminal_interrupts_the_run_rather_than_its_server(inbox, tmp_path):
-    """A terminal's Ctrl-C signals its whole foreground group: the run, and Prefect's temporary server
-    unless that has a group of its own. The run must unwind as interrupted (130), not fail for want of
-    its server. The run stops itself at the point (SIGSTOP); the group gets SIGINT, then SIGCONT."""
+@pytest.mark.parametrize("command, signal_name", [("run", "INT"), ("run", "TERM"), ("watch", "TERM")])
+def test_a_signal_to_the_whole_group_interrupts_the_run_rather_than_failing_it(command, signal_name, inbox, tmp_path):
+    """A terminal's Ctrl-C (SIGINT), timeout(1) or a service manager (SIGTERM) signal a whole process group:
+    the run, and Prefect's temporary server unless that has a group of its own. The run must end as
+    interrupted, not fail for want of its server (a minute later). The run stops itself at the point
+    (SIGSTOP); the group gets the signal, then SIGCONT."""
     mark = uuid.uuid4().hex
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}   # the temporary server
     env |= {"PREFECT_HOME": str(tmp_path / "prefect"), CRASH_ENV: "extract:batch-read", SIGNAL_ENV: "STOP",
             MARK: mark}
     with open(tmp_path / "out", "w") as out, open(tmp_path / "err", "w") as err:
-        run = subprocess.Popen([str(BIN / "profile-etl"), "--home", str(tmp_path / "home"), "run", "--inbox",
-                                str(inbox), "--settle-seconds", "0"], env=env, stdout=out, stderr=err,
+        run = subprocess.Popen([str(BIN / "profile-etl"), "--home", str(tmp_path / "home"), command, "--inbox",
+                                str(inbox), "--settle-seconds", "0", *(["--json"] if command == "run" else [])],
+                               env=env, stdout=out, stderr=err,
                                start_new_session=True)   # a group of its own, as a terminal's foreground job
         _, status = os.waitpid(run.pid, os.WUNTRACED)
         assert os.WIFSTOPPED(status), status
-        os.killpg(run.pid, signal.SIGINT)
+        os.killpg(run.pid, getattr(signal, f"SIG{signal_name}"))
         os.killpg(run.pid, signal.SIGCONT)
         run.wait(timeout=300)
     stderr = (tmp_path / "err").read_text()
-    assert run.returncode == 130, stderr
-    assert "the run was interrupted" in stderr and "Traceback" not in stderr, stderr
+    assert "Traceback" not in stderr and "ConnectError" not in stderr, stderr
+    if command == "run":
+        assert run.returncode == 130, stderr
+        assert "the run was interrupted" in stderr, stderr
+        assert '"status": "interrupted"' in (tmp_path / "out").read_text()
+    else:
+        assert run.returncode == 0, stderr   # stopping is how a watch ends
+        assert "watch: stopped during a run: the run was interrupted" in stderr, stderr
     assert_none_outlives(mark)

@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -60,9 +61,19 @@ TEMPORARY = {"server": None, "watcher": None}
 ON_SERVER_STOPPED: list[Callable[[], int]] = []
 
 
+# timeout(1) signals the command, then its whole group: one stop, which may arrive twice
+REPEAT_WINDOW_SECONDS = 1.0
+
+
 def terminate_as_interrupt() -> None:
-    """SIGTERM unwinds the run as Ctrl-C does (exit hooks run), instead of ending it on the spot."""
+    """SIGTERM unwinds the run as Ctrl-C does (exit hooks run), instead of ending it on the spot; a
+    repeat within the window is the same stop, and would break the unwinding (Prefect's exit hooks)."""
+    first: list[float] = []
+
     def interrupt(signum, frame):
+        if first and time.monotonic() - first[0] < REPEAT_WINDOW_SECONDS:
+            return
+        first[:] = [time.monotonic()]
         raise KeyboardInterrupt
     signal.signal(signal.SIGTERM, interrupt)
 

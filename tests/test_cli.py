@@ -639,3 +639,22 @@ def test_a_prefect_profile_of_the_users_own_still_runs_on_the_temporary_server(t
     ran = subprocess.run([str(BIN / "profile-etl"), "--home", str(tmp_path / "home"), "run", "--inbox",
                           str(tmp_path / "inbox")], env=env, capture_output=True, text=True, timeout=300)
     assert ran.returncode == 0 and "1 loaded" in ran.stdout, ran.stderr
+
+
+def test_a_sigterm_repeated_at_once_is_one_stop(monkeypatch):
+    """timeout(1) signals the command, then its whole group: the second SIGTERM must not interrupt the
+    unwinding the first began (Prefect's exit hooks, the scratch's removal); one after the window does."""
+    import signal
+
+    from flows import guard
+    before = signal.getsignal(signal.SIGTERM)
+    try:
+        guard.terminate_as_interrupt()
+        with pytest.raises(KeyboardInterrupt):
+            os.kill(os.getpid(), signal.SIGTERM)
+        os.kill(os.getpid(), signal.SIGTERM)   # within the window: nothing raised
+        monkeypatch.setattr(guard, "REPEAT_WINDOW_SECONDS", 0.0)
+        with pytest.raises(KeyboardInterrupt):
+            os.kill(os.getpid(), signal.SIGTERM)
+    finally:
+        signal.signal(signal.SIGTERM, before)

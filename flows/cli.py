@@ -7,7 +7,7 @@ import os
 import sys
 import time
 
-from flows import cancel_watch, guard, home_commands, json_out, read_commands, run_failure
+from flows import cancel_watch, guard, home_commands, json_out, read_commands, run_failure, streams
 from flows.arguments import parser
 from flows.prefect_env import (api_url, broken_logging_settings, unwritable_database, unwritable_prefect_home,
                                use_prefect_env, without_heartbeats)
@@ -37,6 +37,9 @@ def main(argv: list[str] | None = None) -> int:
         except Exception as exc:
             explain(exc, args.command, settings)
             raise
+    except KeyboardInterrupt:   # before the run began (Prefect starting) too, a script gets its object
+        print_failure(args, "interrupted", 130)
+        raise
     except UserError as exc:
         print(f"profile-etl: {exc}", file=sys.stderr)
         print_failure(args, "failed" if isinstance(exc, RunFailed) else "refused", exc.exit_code, str(exc),
@@ -102,11 +105,10 @@ def entry() -> int:
     """The `profile-etl` command: main, then an exit that skips collecting the objects of Prefect's
     modules, a noticeable share of every command (in-process callers of main keep collecting)."""
     COMMAND["guarded"] = True
-    open_closed_streams()
-    if sys.stdout.isatty() and hasattr(sys.stdout, "reconfigure"):   # σ on an ASCII terminal shows as \u03c3
-        sys.stdout.reconfigure(errors="backslashreplace")
+    streams.prepare()
     try:
         code = main()
+        sys.stdout.flush()   # here, not at the exit, which would say only "Exception ignored" (exit 120)
     except UnicodeEncodeError as exc:   # output to a file or pipe is data: refused whole, not altered
         if exc.encoding.replace("-", "").lower() != (sys.stdout.encoding or "").replace("-", "").lower():
             raise
@@ -117,30 +119,26 @@ def entry() -> int:
         print("\nprofile-etl: interrupted", file=sys.stderr)
         code = 130
     except BrokenPipeError:   # the reader left (`sql ... | head -1`): what it wanted was written
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        streams.discard(sys.stdout)
         code = 0
+    except OSError as exc:   # the output itself can't be written (a full disk): what the command did stays done
+        streams.discard(sys.stdout)
+        print(f"profile-etl: can't write the output ({exc.strerror}); `profile-etl status` shows what a run did",
+              file=sys.stderr)
+        code = 2
     gc.freeze()
-    if COMMAND["api_gone"]:   # Prefect's exit hooks would retry each queued event for seconds, minutes in all
+    # Prefect's exit hooks would retry each queued event for seconds, minutes in all; and the interpreter's
+    # exit aborted (SIGABRT) under a thread still starting the temporary server, which the watchdog stops.
+    if COMMAND["api_gone"] or (COMMAND["server"] is not None and not COMMAND["server"].done()):
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)
     return code
 
 
-def open_closed_streams() -> None:
-    """A standard stream the caller closed (`>&-`, `2>&-`, a daemon's start), which Python leaves None (the
-    progress bar's isatty and every print fail on it), reads or writes /dev/null instead; it also keeps
-    the next file opened from taking the stream's number, where a child's output would go."""
-    for fd, name in ((0, "stdin"), (1, "stdout"), (2, "stderr")):
-        if getattr(sys, name) is None:
-            null = os.open(os.devnull, os.O_RDONLY if fd == 0 else os.O_WRONLY)
-            if null != fd:
-                os.dup2(null, fd)
-                os.close(null)
-            setattr(sys, name, open(fd, "r" if fd == 0 else "w", closefd=False))
-
-
 def prepare_prefect(settings: Settings, verbose: bool = False) -> None:
+    if COMMAND["guarded"]:   # from here, before Prefect's import (seconds), which a SIGTERM would end unsaid
+        guard.terminate_as_interrupt()
     if verbose:
         os.environ["PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL"] = "INFO"
     use_prefect_env()
@@ -155,7 +153,6 @@ def prepare_prefect(settings: Settings, verbose: bool = False) -> None:
         raise UserError(f"Prefect's temporary server keeps its database where PREFECT_SERVER_DATABASE_CONNECTION_URL "
                         f"says, which can't be written ({why}): correct it, or unset it to keep it in PREFECT_HOME")
     if COMMAND["guarded"]:   # the processes Prefect starts for this command end with it
-        guard.terminate_as_interrupt()
         if lasting:   # a lasting server's UI may cancel this command's runs
             cancel_watch.ENABLED.append(True)
         if not lasting:   # a lasting server is no child of the run

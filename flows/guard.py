@@ -66,8 +66,9 @@ REPEAT_WINDOW_SECONDS = 1.0
 
 
 def terminate_as_interrupt() -> None:
-    """SIGTERM unwinds the run as Ctrl-C does (exit hooks run), instead of ending it on the spot; a
-    repeat within the window is the same stop, and would break the unwinding (Prefect's exit hooks)."""
+    """SIGTERM, and SIGHUP (its terminal closed: an ssh session dropped), unwind the run as Ctrl-C does
+    (exit hooks run), instead of ending it on the spot; a repeat within the window is the same stop,
+    and would break the unwinding (Prefect's exit hooks)."""
     first: list[float] = []
 
     def interrupt(signum, frame):
@@ -76,6 +77,8 @@ def terminate_as_interrupt() -> None:
         first[:] = [time.monotonic()]
         raise KeyboardInterrupt
     signal.signal(signal.SIGTERM, interrupt)
+    if signal.getsignal(signal.SIGHUP) is not signal.SIG_IGN:   # under nohup, a hangup stays ignored
+        signal.signal(signal.SIGHUP, interrupt)
 
 
 @contextmanager
@@ -107,16 +110,16 @@ def end_if_stopped(process: subprocess.Popen) -> None:
 
 def start_temporary_server() -> Future:
     """Prefect's temporary server starting, while the command loads the rest of itself; the flow uses it
-    once the future is done. It starts from a thread that blocks SIGINT, so the server inherits the
-    block: a terminal's Ctrl-C signals the run's whole process group, and a server stopped by it failed
-    the run a minute later; now the run unwinds as interrupted through its server, which Prefect stops
+    once the future is done. It starts from a thread that blocks SIGINT and SIGHUP, so the server inherits
+    the block: a terminal's Ctrl-C (or hangup) signals the run's whole process group, and a server stopped
+    by it failed the run; now the run unwinds as interrupted through its server, which Prefect stops
     with SIGTERM as the run exits."""
     from prefect.server.api.server import SubprocessASGIServer
     started: Future = Future()
     server = TEMPORARY["server"] = SubprocessASGIServer()
 
     def start() -> None:
-        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGHUP})
         try:
             started.set_result(server.start())
         except BaseException as exc:   # the command reports it when it waits for the server

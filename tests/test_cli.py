@@ -658,3 +658,36 @@ def test_a_sigterm_repeated_at_once_is_one_stop(monkeypatch):
             os.kill(os.getpid(), signal.SIGTERM)
     finally:
         signal.signal(signal.SIGTERM, before)
+
+
+@pytest.mark.parametrize("stderr", ["a full disk", "a reader that left"])
+def test_messages_that_cant_be_written_are_lost_not_the_run(tmp_path, sample_text, stderr):
+    """`run 2>>/var/log/etl.log` on a full disk, `run 2>&1 | logger` whose reader died, a disowned run whose
+    terminal an ssh drop closed: the first progress line failed the run (exit 120, nothing said)."""
+    write_dump(tmp_path / "inbox", SAMPLE_NAME, sample_text, FIRST)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env |= {"PREFECT_HOME": str(tmp_path / "prefect"), "PROFILE_ETL_SETTLE_SECONDS": "0"}
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    sink = open("/dev/full", "w") if stderr == "a full disk" else os.fdopen(write_end, "w")
+    with sink:
+        ran = subprocess.run([str(BIN / "profile-etl"), "--home", str(tmp_path / "home"), "run", "--inbox",
+                              str(tmp_path / "inbox"), "--json"], env=env, stdout=subprocess.PIPE, stderr=sink,
+                             text=True, timeout=300)
+    assert ran.returncode == 0 and json.loads(ran.stdout)["dumps_loaded"] == 1, ran.stdout
+
+
+def test_output_that_cant_be_written_is_said_with_exit_2_not_an_ignored_exception(tmp_path, sample_text):
+    """`profile-etl run >/var/log/etl.out` on a full disk: the run completed, then Python's "Exception
+    ignored" at the exit, and exit 120, which docs/reference.md doesn't know. (As cron runs it: output
+    to a file is written when the command exits, unless PYTHONUNBUFFERED is set.)"""
+    write_dump(tmp_path / "inbox", SAMPLE_NAME, sample_text, FIRST)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "PYTHONUNBUFFERED"))}
+    env |= {"PREFECT_HOME": str(tmp_path / "prefect"), "PROFILE_ETL_SETTLE_SECONDS": "0"}
+    with open("/dev/full", "w") as full:
+        ran = subprocess.run([str(BIN / "profile-etl"), "--home", str(tmp_path / "home"), "run", "--inbox",
+                              str(tmp_path / "inbox")], env=env, stdout=full, stderr=subprocess.PIPE, text=True,
+                             timeout=300)
+    assert ran.returncode == 2 and "Exception ignored" not in ran.stderr, ran.stderr
+    assert "profile-etl: can't write the output (No space left on device)" in ran.stderr
+    assert main(["--home", str(tmp_path / "home"), "sql", "SELECT status FROM runs", "--format", "csv"]) == 0

@@ -4,6 +4,7 @@ run's output open (a caller reading it would wait for ever)."""
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import select
 import signal
@@ -69,7 +70,8 @@ def assert_none_outlives(mark: str) -> None:
 
 @pytest.mark.parametrize("point, signal_name", [
     ("scan:done", "KILL"), ("extract:batch-read", "KILL"), ("load:built", "KILL"),
-    ("extract:batch-read", "TERM"), ("normalise:merged", "TERM"), ("load:built", "INT")])
+    ("extract:batch-read", "TERM"), ("normalise:merged", "TERM"), ("load:built", "INT"),
+    ("extract:batch-read", "HUP")])   # its terminal closed (an ssh drop): died unsaid, its commits half made
 def test_no_process_of_a_stopped_run_outlives_it(point, signal_name, inbox, tmp_path):
     mark = uuid.uuid4().hex
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}   # the temporary server
@@ -98,12 +100,12 @@ def test_watch_stopped_during_a_run_says_what_became_of_it_and_leaves_no_process
     assert_none_outlives(mark)
 
 
-@pytest.mark.parametrize("command, signal_name", [("run", "INT"), ("run", "TERM"), ("watch", "TERM")])
+@pytest.mark.parametrize("command, signal_name", [("run", "INT"), ("run", "TERM"), ("run", "HUP"), ("watch", "TERM")])
 def test_a_signal_to_the_whole_group_interrupts_the_run_rather_than_failing_it(command, signal_name, inbox, tmp_path):
-    """A terminal's Ctrl-C (SIGINT), timeout(1) or a service manager (SIGTERM) signal a whole process group:
-    the run, and Prefect's temporary server unless that has a group of its own. The run must end as
-    interrupted, not fail for want of its server (a minute later). The run stops itself at the point
-    (SIGSTOP); the group gets the signal, then SIGCONT."""
+    """A terminal's Ctrl-C (SIGINT) or hangup (SIGHUP: an ssh session dropped), timeout(1) or a service
+    manager (SIGTERM) signal a whole process group: the run, and Prefect's temporary server unless that
+    has a group of its own. The run must end as interrupted, not fail for want of its server (a minute
+    later). The run stops itself at the point (SIGSTOP); the group gets the signal, then SIGCONT."""
     mark = uuid.uuid4().hex
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}   # the temporary server
     env |= {"PREFECT_HOME": str(tmp_path / "prefect"), CRASH_ENV: "extract:batch-read", SIGNAL_ENV: "STOP",
@@ -115,7 +117,7 @@ def test_a_signal_to_the_whole_group_interrupts_the_run_rather_than_failing_it(c
                                start_new_session=True)   # a group of its own, as a terminal's foreground job
         _, status = os.waitpid(run.pid, os.WUNTRACED)
         assert os.WIFSTOPPED(status), status
-        os.killpg(run.pid, getattr(signal, f"SIG{signal_name}"))
+        os.killpg(run.pid, signal.Signals[f"SIG{signal_name}"])
         os.killpg(run.pid, signal.SIGCONT)
         run.wait(timeout=300)
     stderr = (tmp_path / "err").read_text()
@@ -127,4 +129,44 @@ def test_a_signal_to_the_whole_group_interrupts_the_run_rather_than_failing_it(c
     else:
         assert run.returncode == 0, stderr   # stopping is how a watch ends
         assert "watch: stopped during a run: the run was interrupted" in stderr, stderr
+    assert_none_outlives(mark)
+
+
+# Loaded at the start of every Python process that has it on PYTHONPATH: the run stops itself (SIGSTOP)
+# as it begins to import the module STOP_AT_IMPORT names, once.
+STOP_AT_IMPORT = """
+import os, signal, sys
+
+class StopAt:
+    def find_spec(self, name, path=None, target=None):
+        if name == os.environ.get("STOP_AT_IMPORT"):
+            del os.environ["STOP_AT_IMPORT"]
+            os.kill(os.getpid(), signal.SIGSTOP)
+        return None
+
+sys.meta_path.insert(0, StopAt())
+"""
+
+
+@pytest.mark.parametrize("module, signal_name", [("prefect", "TERM"), ("flows.pipeline", "INT")])
+def test_a_run_stopped_while_it_starts_says_so_in_json_too(module, signal_name, inbox, tmp_path):
+    """`timeout 3 profile-etl run --json`: the first seconds import Prefect and the flow's modules. A
+    SIGTERM there ended the run unsaid (-15, no JSON), an interrupt printed no JSON object."""
+    (tmp_path / "site").mkdir()
+    (tmp_path / "site" / "sitecustomize.py").write_text(STOP_AT_IMPORT)
+    mark = uuid.uuid4().hex
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}   # the temporary server
+    env |= {"PREFECT_HOME": str(tmp_path / "prefect"), "PYTHONPATH": str(tmp_path / "site"),
+            "STOP_AT_IMPORT": module, MARK: mark}
+    run = subprocess.Popen([str(BIN / "profile-etl"), "--home", str(tmp_path / "home"), "run", "--inbox",
+                            str(inbox), "--json"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           text=True, start_new_session=True)
+    _, status = os.waitpid(run.pid, os.WUNTRACED)
+    assert os.WIFSTOPPED(status), status
+    os.killpg(run.pid, signal.Signals[f"SIG{signal_name}"])
+    os.killpg(run.pid, signal.SIGCONT)
+    out, err = run.communicate(timeout=300)
+    assert run.returncode == 130, err
+    assert json.loads(out) == {"status": "interrupted", "exit_code": 130, "error": None, "run_id": None}
+    assert "Traceback" not in err, err
     assert_none_outlives(mark)

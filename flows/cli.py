@@ -7,7 +7,7 @@ import os
 import sys
 import time
 
-from flows import cancel_watch, guard, home_commands, json_out, read_commands, run_failure, streams
+from flows import cancel_watch, guard, home_commands, json_out, limits, read_commands, run_failure, streams
 from flows.arguments import parser
 from flows.prefect_env import (api_url, broken_logging_settings, unwritable_database, unwritable_prefect_home,
                                use_prefect_env, without_heartbeats)
@@ -141,6 +141,7 @@ def prepare_prefect(settings: Settings, verbose: bool = False) -> None:
         guard.terminate_as_interrupt()
     if verbose:
         os.environ["PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL"] = "INFO"
+    limits.refuse_low_limits()   # before Prefect starts: too few open files hang it, too little address space aborts
     use_prefect_env()
     if why := broken_logging_settings():
         raise UserError(f"Prefect's logging settings file (PREFECT_LOGGING_SETTINGS_PATH) isn't YAML it can read ({why}): "

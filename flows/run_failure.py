@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from urllib.parse import urlsplit
 
+from flows.limits import limit_hint
 from flows.prefect_env import api_url
 from store.errors import RunFailed, UserError
 from store.settings import Settings
@@ -68,7 +69,7 @@ def run_failed(settings: Settings, exc: Exception) -> UserError:
     listed = "; `profile-etl history` lists the runs, this one too" if run_id else ""
     try:
         refuse_damaged(settings.lake, "the run")
-        failed = RunFailed(f"the run failed ({type(exc).__name__}: {exc}).{unreachable_hint(exc)} "
+        failed = RunFailed(f"the run failed ({type(exc).__name__}: {exc}).{unreachable_hint(exc)}{limit_hint(exc)} "
                            f"The published warehouse is as it was; "
                            f"if the failure came after the lake commit, the next run publishes that data. "
                            f"Fix the cause and run again{listed}.")

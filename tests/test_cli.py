@@ -691,3 +691,80 @@ def test_output_that_cant_be_written_is_said_with_exit_2_not_an_ignored_exceptio
     assert ran.returncode == 2 and "Exception ignored" not in ran.stderr, ran.stderr
     assert "profile-etl: can't write the output (No space left on device)" in ran.stderr
     assert main(["--home", str(tmp_path / "home"), "sql", "SELECT status FROM runs", "--format", "csv"]) == 0
+
+
+def limited(which: int, soft: int, hard: int | None = None):
+    """A child's limit as `ulimit` sets it (soft and hard alike), or only its soft limit under a given hard one."""
+    import resource
+    return lambda: resource.setrlimit(which, (soft, soft if hard is None else hard))
+
+
+@pytest.mark.parametrize("which, value, message", [
+    ("RLIMIT_NOFILE", 20, "the open-files limit (`ulimit -n`) is 20; a run needs at least 64"),
+    ("RLIMIT_AS", 2 << 30, "the address-space limit (`ulimit -v`) is 2,048 MiB"),
+])
+def test_limits_too_low_for_a_run_are_refused_before_prefect_starts(tmp_path, sample_text, which, value, message):
+    """20 open files hung the run in Prefect's event loop threads until killed; 2 GiB of address space
+    aborted it in Rust's allocator (exit 134, `memory allocation of N bytes failed`)."""
+    import resource
+    write_dump(tmp_path / "inbox", SAMPLE_NAME, sample_text, FIRST)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")} | {"PREFECT_HOME": str(tmp_path / "p")}
+    result = subprocess.run([str(BIN / "profile-etl"), "--home", str(tmp_path / "home"), "run", "--inbox",
+                             str(tmp_path / "inbox")], env=env, capture_output=True, text=True, timeout=300,
+                            preexec_fn=limited(getattr(resource, which), value))
+    assert (result.returncode, result.stderr.strip().splitlines()[-1][:len("profile-etl: ") + len(message)]) == (
+        2, f"profile-etl: {message}")
+    assert not (tmp_path / "home" / "lake").exists()
+
+
+def test_an_open_files_soft_limit_below_the_hard_one_is_raised_for_the_run(tmp_path, sample_text):
+    import resource
+    write_dump(tmp_path / "inbox", SAMPLE_NAME, sample_text, FIRST)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")} | {
+        "PREFECT_HOME": str(tmp_path / "p"), "PROFILE_ETL_SETTLE_SECONDS": "0"}
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    result = subprocess.run([str(BIN / "profile-etl"), "--home", str(tmp_path / "home"), "run", "--inbox",
+                             str(tmp_path / "inbox"), "--json"], env=env, capture_output=True, text=True, timeout=300,
+                            preexec_fn=limited(resource.RLIMIT_NOFILE, 20, hard))
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert json.loads(result.stdout)["dumps_loaded"] == 1
+
+
+def test_a_failure_under_a_file_size_limit_names_the_limit(tmp_path):
+    """`File too large` (EFBIG) alone, or Prefect's temporary server failing with an HTTP 500 once its
+    database can't grow, didn't say that `ulimit -f` was the cause."""
+    import errno
+    import resource
+
+    from flows.run_failure import run_failed
+    from store.settings import Settings
+    settings = Settings.load(home=tmp_path / "home")
+    before = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 40, before[1]))   # a finite limit no test file reaches
+    try:
+        too_large = str(run_failed(settings, OSError(errno.EFBIG, "File too large")))
+        other = str(run_failed(settings, RuntimeError("Server error '500 Internal Server Error'")))
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, before)
+    limit = f"The file-size limit (`ulimit -f`) is {1 << 40:,} bytes"
+    assert f"File too large). {limit}, which a file the run wrote reached: raise it." in too_large
+    assert f"{limit}: a file that grows past it fails" in other
+    if before[0] == resource.RLIM_INFINITY:
+        assert "ulimit" not in str(run_failed(settings, OSError(errno.EFBIG, "File too large")))
+
+
+def test_a_thread_that_cant_start_under_the_process_limit_names_the_limit(tmp_path):
+    """`ulimit -u 40` failed a run with `RuntimeError: can't start new thread`, the limit unnamed."""
+    import resource
+
+    from flows.run_failure import run_failed
+    from store.settings import Settings
+    tasks = resource.getrlimit(resource.RLIMIT_NPROC)
+    if tasks[0] == resource.RLIM_INFINITY:
+        resource.setrlimit(resource.RLIMIT_NPROC, (1 << 30, tasks[1]))   # a finite limit far above use
+    try:
+        said = str(run_failed(Settings.load(home=tmp_path / "home"), RuntimeError("can't start new thread")))
+        shown = resource.getrlimit(resource.RLIMIT_NPROC)[0]
+    finally:
+        resource.setrlimit(resource.RLIMIT_NPROC, tasks)
+    assert f"The limit of processes and threads (`ulimit -u`, counted over all of the user's processes) is {shown:,}" in said

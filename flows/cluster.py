@@ -45,7 +45,9 @@ class ClusterWatch:
             return future.result()
         while True:
             try:   # Future.exception waits; a task's own error is returned, only the wait's timeout raised
-                future.wrapped_future.exception(timeout=POLL_SECONDS)
+                if future.wrapped_future.exception(timeout=POLL_SECONDS) is None:
+                    # finished, as the client last heard: its data may have gone with its worker since
+                    future.wrapped_future.result(timeout=POLL_SECONDS)
             except TimeoutError:   # distributed's, the built-in one since Python 3.11
                 self.check()
                 continue

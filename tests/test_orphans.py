@@ -59,6 +59,11 @@ def still_running_after(pids: list[int], seconds: float) -> list[int]:
             os.close(fd)
 
 
+def hangup_as_by_default() -> None:
+    """In the run's child: SIGHUP as a terminal's session leaves it, not as a `nohup` around the tests does."""
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)
+
+
 def assert_none_outlives(mark: str) -> None:
     """No process of the run is left 10 s after it ended; any that is, is killed before the test fails."""
     survivors = still_running_after(processes_marked(mark), 10)
@@ -77,7 +82,8 @@ def test_no_process_of_a_stopped_run_outlives_it(point, signal_name, inbox, tmp_
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}   # the temporary server
     env |= {"PREFECT_HOME": str(tmp_path / "prefect"), CRASH_ENV: point, SIGNAL_ENV: signal_name, MARK: mark}
     stopped = subprocess.run([str(BIN / "profile-etl"), "--home", str(tmp_path / "home"), "run", "--inbox", str(inbox),
-                              "--settle-seconds", "0"], env=env, capture_output=True, text=True, timeout=300)
+                              "--settle-seconds", "0"], env=env, capture_output=True, text=True, timeout=300,
+                             preexec_fn=hangup_as_by_default)
     if signal_name == "KILL":
         assert stopped.returncode == -9, stopped.stderr
     else:
@@ -113,7 +119,7 @@ def test_a_signal_to_the_whole_group_interrupts_the_run_rather_than_failing_it(c
     with open(tmp_path / "out", "w") as out, open(tmp_path / "err", "w") as err:
         run = subprocess.Popen([str(BIN / "profile-etl"), "--home", str(tmp_path / "home"), command, "--inbox",
                                 str(inbox), "--settle-seconds", "0", *(["--json"] if command == "run" else [])],
-                               env=env, stdout=out, stderr=err,
+                               env=env, stdout=out, stderr=err, preexec_fn=hangup_as_by_default,
                                start_new_session=True)   # a group of its own, as a terminal's foreground job
         _, status = os.waitpid(run.pid, os.WUNTRACED)
         assert os.WIFSTOPPED(status), status

@@ -218,8 +218,7 @@ def cmd_watch(settings: Settings, args) -> int:
             if COMPLETED_HERE and cancel_watch.asked() is not None:   # completed as the cancel came: the watch goes on
                 print(f"\nwatch: warning: {run_failure.INTERRUPTED_AT_ITS_END}", file=sys.stderr, flush=True)
                 return COMPLETED_HERE[0]
-            done = run_failure.INTERRUPTED_AT_ITS_END if COMPLETED_HERE else run_failure.INTERRUPTED
-            print(f"\nwatch: stopped during a run: {done}", file=sys.stderr, flush=True)
+            run_failure.say_watch_stopped(bool(COMPLETED_HERE))
             raise
         except Exception as exc:
             COMMAND["api_gone"] = run_failure.api_unreachable(exc)   # as the last run found it
@@ -288,8 +287,7 @@ def stopped_with_server(args) -> int:
     ends as a Ctrl-C during its run ends it)."""
     from flows.pipeline import COMPLETED_HERE
     if args.command == "watch":
-        done = run_failure.INTERRUPTED_AT_ITS_END if COMPLETED_HERE else run_failure.INTERRUPTED
-        print(f"\nwatch: stopped during a run: {done}", file=sys.stderr)
+        run_failure.say_watch_stopped(bool(COMPLETED_HERE))
         return 0
     if COMPLETED_HERE:
         print_summary(args, run_failure.with_warning(COMPLETED_HERE[0], run_failure.INTERRUPTED_AT_ITS_END))

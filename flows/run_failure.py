@@ -33,6 +33,12 @@ INTERRUPTED_AT_ITS_END = ("the run completed, and was interrupted while Prefect 
                           "show its flow run as still running")
 
 
+def say_watch_stopped(completed: bool) -> None:
+    """What `watch` says when stopped during a run (it exits 0: stopping is how a watch ends)."""
+    done = INTERRUPTED_AT_ITS_END if completed else INTERRUPTED
+    print(f"\nwatch: stopped during a run: {done}", file=sys.stderr, flush=True)
+
+
 def api_name() -> str:
     url = api_url()
     return f"Prefect's API at {url}" if url else "Prefect's temporary server"

@@ -208,7 +208,7 @@ def ingest_new_dumps(settings: Settings, run_id: str, started_at: dt.datetime, r
     summary = run_report.run_summary(row, plan, retry, appended, gained, results, new_dumps)
     COMPLETED_HERE.append(summary)   # published: what follows only tells Prefect, which may retry for minutes
     get_run_logger().info("run %s: %s", run_id, runs.describe(summary))
-    run_report.publish_summary(summary, new_dumps)
+    run_report.publish_summary(summary, new_dumps, settings.home)
     return summary
 
 

@@ -2,6 +2,7 @@
 server, and no flow-run heartbeats unless asked."""
 from __future__ import annotations
 
+import hashlib
 import os
 from contextlib import nullcontext
 from pathlib import Path
@@ -36,6 +37,12 @@ def use_prefect_env() -> None:
     for key, value in PREFECT_ENV.items():
         if OLDER_NAMES.get(key, key) not in os.environ:
             os.environ.setdefault(key, value)
+
+
+def home_digest(home: Path) -> str:
+    """A hash of the home's path: what tells its names on a Prefect server (deployment, artifact key)
+    from another home's."""
+    return hashlib.sha256(str(home).encode("utf-8", "surrogateescape")).hexdigest()[:8]
 
 
 def api_url() -> str | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from pathlib import Path
 
 import polars as pl
 from prefect import get_run_logger
@@ -12,7 +13,6 @@ from prefect.artifacts import create_markdown_artifact
 
 from core import identity
 from flows import appends, artifact, batch, discover, runs
-from flows.artifact import ARTIFACT_KEY
 from schemas.tables import MERGED_TABLES
 
 
@@ -103,12 +103,12 @@ def log_repeats(paths: list[str]) -> None:
                               "modification time): %s", which, ", ".join(map(identity.shown, paths[:5])) + (", ..." if len(paths) > 5 else ""))
 
 
-def publish_summary(summary: dict, new_dumps: pl.DataFrame) -> None:
+def publish_summary(summary: dict, new_dumps: pl.DataFrame, home: Path) -> None:
     """The run's summary as a Prefect artifact; past the commit point, a Prefect API that fails here
     leaves the run completed."""
     markdown, description = artifact.summary_markdown(summary, new_dumps), runs.describe(summary)
     try:
-        create_markdown_artifact(key=ARTIFACT_KEY, markdown=markdown, description=description)
+        create_markdown_artifact(key=artifact.artifact_key(home), markdown=markdown, description=description)
     except Exception as exc:
         get_run_logger().warning("the run's summary artifact could not be written: %s", exc)
 

@@ -2,7 +2,6 @@
 and a watcher that starts a run when new dumps have settled in the inbox."""
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import signal
@@ -15,6 +14,7 @@ from pathlib import Path
 from typing import Callable
 
 from flows import discover, file_index
+from flows.prefect_env import home_digest
 from store import storage
 from store.errors import UserError
 from store.settings import Settings
@@ -46,8 +46,7 @@ def serve(settings: Settings, cron: str | None, interval: float | None) -> None:
 
 def deployment_name(home: Path) -> str:
     """The serve deployment of a home: homes served on one server never share (or pause) a schedule."""
-    digest = hashlib.sha256(str(home).encode("utf-8", "surrogateescape")).hexdigest()[:8]
-    return f"{DEPLOYMENT}-{re.sub(r'[^A-Za-z0-9_.-]+', '-', home.name)[:40]}-{digest}"
+    return f"{DEPLOYMENT}-{re.sub(r'[^A-Za-z0-9_.-]+', '-', home.name)[:40]}-{home_digest(home)}"
 
 
 # Prefect keeps concurrency leases in memory by default: a restarted server forgets the lease of a

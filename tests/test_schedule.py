@@ -21,7 +21,7 @@ import pytest
 
 from core.validate import FILE_SCHEMA
 from flows import file_index
-from flows.artifact import ARTIFACT_KEY
+from flows.artifact import ARTIFACT_KEY, artifact_key
 from flows.pipeline import ingest
 from flows.schedule import Watcher, deployment_name, watch
 from store import storage
@@ -144,11 +144,28 @@ def test_run_artifact_reads_back_through_the_client(run_ingest, tmp_path, sample
 
     async def latest():
         async with get_client() as client:
-            return await client.read_latest_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[ARTIFACT_KEY])))
+            return await client.read_latest_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(
+                any_=[artifact_key(Settings.load(home=tmp_path / "home").home)])))
     artifact = asyncio.run(latest())[0]
     assert artifact.type == "markdown" and f"# Run {summary['run_id']}: completed" in artifact.data
     assert "| 2 | 2 | 1 | 0 | 1 | 0 |" in artifact.data.replace("dumps seen", "")
     assert r"000\_empty.txt | quarantined | empty file \(" in artifact.data   # Markdown punctuation escaped
+
+
+def test_two_homes_on_one_server_each_keep_their_latest_run_summary(run_ingest, tmp_path, sample_text):
+    """An artifact key is global on a Prefect server: another home's run must not replace this home's
+    latest summary (the Artifacts page shows the latest of each key)."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+    runs = []
+    for team in ("a", "b"):
+        write_dump(tmp_path / team / "inbox", SAMPLE_NAME, sample_text, FIRST)
+        runs.append(run_ingest(tmp_path / team / "home", tmp_path / team / "inbox")["run_id"])
+    with get_client(sync_client=True) as client:
+        latest = client.read_latest_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(
+            like_=f"{ARTIFACT_KEY}%")))
+    for run_id in runs:
+        assert any(f"# Run {run_id}: completed" in artifact.data for artifact in latest), run_id
 
 
 def latest_flow_run_tasks_and_logs() -> tuple[str, set[str], list[str]]:

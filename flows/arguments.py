@@ -45,8 +45,29 @@ def count(text: str) -> int:
     return int(text)
 
 
+def installed_version() -> str:
+    """The installed distribution's version (a bug report or an upgrade names it)."""
+    from importlib.metadata import PackageNotFoundError, version
+    try:
+        return version("profile-etl")
+    except PackageNotFoundError:   # the modules on a path without `pip install`
+        return "unknown (not installed with pip)"
+
+
+class PrintVersion(argparse.Action):
+    """`--version`, looked up only when asked (the lookup takes tens of milliseconds)."""
+
+    def __init__(self, option_strings, dest, **kwargs):
+        super().__init__(option_strings, dest, nargs=0, help="print the installed version and exit")
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(f"{parser.prog} {installed_version()}")
+        parser.exit()
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="profile-etl", description="Profile dumps in, DuckDB warehouse out.")
+    root.add_argument("--version", action=PrintVersion)
     root.add_argument("--home", type=Path, help="folder of inbox/, raw/, lake/, warehouse.duckdb "
                                                 "(default: $PROFILE_ETL_HOME or ./data)")
     commands = root.add_subparsers(dest="command", required=True)

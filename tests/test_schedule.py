@@ -310,12 +310,15 @@ def test_watch_loads_a_burst_in_few_runs_and_a_slow_file_whole(prefect_harness, 
     assert len(lines) == run_count and all(" loaded, " in line and " s end to end, " in line for line in lines), lines
 
 
-def test_prefect_yaml_deploys_the_ingest_flow():
+def test_prefect_yaml_deploys_the_ingest_flow_from_a_folder_outside_the_clone(tmp_path, monkeypatch):
+    """As a worker loads it after its pull step, in the folder of the home: for an installed package,
+    a copy of prefect.yaml beside a home, no clone's flows/ there."""
     import yaml
     from prefect.flows import load_flow_from_entrypoint
     config = yaml.safe_load((Path(__file__).resolve().parents[1] / "prefect.yaml").read_text())
     [deployment] = config["deployments"]
-    flow = load_flow_from_entrypoint(str(Path(__file__).resolve().parents[1] / deployment["entrypoint"]))
+    monkeypatch.chdir(tmp_path)
+    flow = load_flow_from_entrypoint(deployment["entrypoint"])
     assert flow.name == "profile-etl-ingest"
     assert set(deployment["parameters"]) <= set(flow.parameters.properties)
     assert deployment["concurrency_limit"]["limit"] == 1

@@ -11,7 +11,7 @@ from flows import cancel_watch, guard, home_commands, json_out, limits, read_com
 from flows.arguments import parser
 from flows.prefect_env import (api_url, broken_logging_settings, unwritable_database, unwritable_prefect_home,
                                use_prefect_env, without_heartbeats)
-from store import lock, storage
+from store import advice, lock, storage
 from store.errors import RunFailed, UserError
 from store.settings import Settings
 
@@ -93,12 +93,14 @@ def explain(exc: Exception, command: str, settings: Settings) -> None:
         from warehouse.catalog import QUERY_ERRORS, mart_hint
         if isinstance(exc, QUERY_ERRORS):   # a query that fails on the data (a mart's), not a damaged file
             raise UserError(f"`{command}`: a query failed: {str(exc).split(chr(10))[0]} "
-                            f"({mart_hint(settings.home / 'marts')}, then `profile-etl rebuild`)")
+                            f"({mart_hint(settings.home / 'marts')}, then "
+                            f"{advice.command(settings.lake, 'rebuild', settings.home)})")
         raise UserError(f"can't read the warehouse {settings.warehouse} ({exc}). If the file is damaged, "
-                        "`profile-etl rebuild` makes it again from the lake (`profile-etl doctor` checks the home)")
+                        f"{advice.command(settings.lake, 'rebuild', settings.home)} makes it again from the lake "
+                        f"({advice.command(settings.lake, 'doctor', settings.home)} checks the home)")
     if command in home_commands.LAKE_COMMANDS:
         from warehouse.lake_health import refuse_damaged
-        refuse_damaged(settings.lake, f"`{command}`")
+        refuse_damaged(settings.lake, f"`{command}`", settings.home)
 
 
 def entry() -> int:

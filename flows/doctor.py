@@ -14,12 +14,13 @@ from flows.findings import Findings, Problem
 from flows.rebuild import side_folder
 from schemas.tables import TABLES
 from store import storage
+from store.advice import command
 from store.errors import UserError
 from store.settings import Settings
 from warehouse import lake as lake_mod
 from warehouse import recovery
 from warehouse.changes import loaded_versions
-from warehouse.lake_health import command, first_line, lake_problems
+from warehouse.lake_health import first_line, lake_problems
 from warehouse.load import connect
 
 
@@ -38,7 +39,8 @@ def check_lake(settings: Settings, findings: Findings) -> bool:
     lake = settings.lake
     if storage.exists(lake / lake_mod.OLD_MANIFEST):
         findings.problems.append(Problem(f"the lake at {lake} is in the format before Delta tables",
-                                         command(lake, "rebuild --from-raw"), needs_lake_rebuild=True))
+                                         command(lake, "rebuild --from-raw", settings.home),
+                                         needs_lake_rebuild=True))
         return False
     damage = lake_problems(lake)
     present = {name: table for name in TABLES if (table := safe_open(lake, name)) is not None}
@@ -56,7 +58,7 @@ def check_lake(settings: Settings, findings: Findings) -> bool:
     if drift := lake_mod.other_columns(lake, present):
         damage.append(f"{drift}: runs refuse it until it is written again with them")
     for problem in damage:
-        repair = f"{command(lake, 'rebuild --from-raw')} (raw/ is the source of truth)"
+        repair = f"{command(lake, 'rebuild --from-raw', settings.home)} (raw/ is the source of truth)"
         findings.problems.append(Problem(problem, repair, needs_lake_rebuild=True))
     if not damage and (left := unfinished_commits(lake, present)):
         findings.problems.append(Problem(
@@ -81,7 +83,7 @@ def unfinished_commits(lake: storage.Location, present: dict) -> list[str]:
 def undo_unfinished(settings: Settings) -> Callable[[], str]:
     def undo() -> str:
         left = unfinished_commits(settings.lake, lake_mod.open_all(settings.lake))
-        recovery.recover(settings.lake, integrity.lake_guard(settings))
+        recovery.recover(settings.lake, integrity.lake_guard(settings), settings.home)
         return f"undid the unfinished commits of {', '.join(left)}"
     return undo
 
@@ -94,7 +96,7 @@ def safe_open(lake: storage.Location, name: str):
 
 
 def check_warehouse(settings: Settings, findings: Findings) -> None:
-    rebuild = Problem("", f"{command(settings.lake, 'rebuild')} (the warehouse from the lake)",
+    rebuild = Problem("", f"{command(settings.lake, 'rebuild', settings.home)} (the warehouse from the lake)",
                       needs_warehouse_rebuild=True)
     try:
         with connect(settings.warehouse, read_only=True) as con:
@@ -119,7 +121,7 @@ def check_warehouse(settings: Settings, findings: Findings) -> None:
         findings.notes.append(
             f"the warehouse holds {', '.join(unknown)}; the lake's log no longer shows the commits after those "
             "versions (cleaned after 30 days): if they were maintenance only, as when no run came since, the "
-            f"warehouse is current; {command(settings.lake, 'rebuild')} makes sure, and so does the next run")
+            f"warehouse is current; {command(settings.lake, 'rebuild', settings.home)} makes sure, and so does the next run")
     if behind:
         rebuild.what = f"the warehouse is behind the lake ({'; '.join(behind)})"
         findings.problems.append(rebuild)
@@ -166,7 +168,7 @@ def repair(settings: Settings, findings: Findings) -> list[str]:
     needs = {kind for problem in findings.problems for kind in ("lake", "warehouse")
              if getattr(problem, f"needs_{kind}_rebuild")}
     if "lake" in needs and findings.unrecoverable:
-        return [f"repaired: {line}" for line in done] + failed + [refused_lake_rebuild(findings.unrecoverable)]
+        return [f"repaired: {line}" for line in done] + failed + [refused_lake_rebuild(settings, findings.unrecoverable)]
     if "lake" in needs:
         try:
             done += lake_from_raw(settings, Drop(()))
@@ -184,15 +186,16 @@ def repair_warehouse(settings: Settings, lake_rebuilt: bool) -> str:
     try:
         return f"repaired: rebuilt {lake}{rebuild_warehouse(settings).removeprefix('rebuilt ')}"
     except DataCheckBroken as exc:
-        return f"NOT REPAIRED: the warehouse ({exc}): fix the file, then `profile-etl rebuild`"
+        return f"NOT REPAIRED: the warehouse ({exc}): fix the file, then {command(settings.lake, 'rebuild', settings.home)}"
     except DataCheckFailed as exc:
-        return f"NOT REPAIRED: the warehouse {checks_failed(exc, lake_rebuilt)}"
+        return f"NOT REPAIRED: the warehouse {checks_failed(exc, lake_rebuilt, settings)}"
 
 
-def refused_lake_rebuild(unrecoverable: list[str]) -> str:
+def refused_lake_rebuild(settings: Settings, unrecoverable: list[str]) -> str:
     drops = " ".join(f"--drop {did[:16]}" for did in unrecoverable)
     return (f"NOT REPAIRED: the lake. A rebuild from raw/ would drop {len(unrecoverable)} dumps whose raw/ copies "
             "are gone, though the lake and the warehouse still hold their rows. Put their files back in the inbox "
-            f"and repair again, or drop them knowingly: `profile-etl rebuild --from-raw {drops}`")
+            f"and repair again, or drop them knowingly: "
+            f"{command(settings.lake, f'rebuild --from-raw {drops}', settings.home)}")
 
 

@@ -15,10 +15,11 @@ from flows import discover, file_index
 from flows.findings import Findings, Problem
 from flows.rebuild import copied_dump_ids
 from store import dump_file, raw_store, storage
+from store.advice import command
 from store.errors import UserError
 from store.settings import Settings
 from warehouse import lake as lake_mod
-from warehouse.lake_health import command, first_line
+from warehouse.lake_health import first_line
 
 
 NO_DUMPS = pl.DataFrame(schema={"dump_id": pl.String, "source_path": pl.String, "reason": pl.String,
@@ -46,7 +47,7 @@ def check_raw(settings: Settings, held: pl.DataFrame | None, findings: Findings)
         findings.notes.append(
             f"raw/ holds {len(unheld)} dumps the lake doesn't ({some(unheld)}), from a run that failed or died "
             "after copying them, or one rolled back: the next run loads those whose inbox files are still there, "
-            f"{command(settings.lake, 'rebuild --from-raw')} all but a rolled-back run's")
+            f"{command(settings.lake, 'rebuild --from-raw', settings.home)} all but a rolled-back run's")
     unnamed = unnamed_copies(settings, set(dumps["dump_id"]), set(metas), findings)
     if not check.why and not unnamed:
         findings.checked.append(f"raw/: {check.copies} copies, each matching its hash, none missing")
@@ -94,7 +95,10 @@ def damaged_copies(settings: Settings, check: raw_store.RawCheck, sources: dict[
             findings.unrecoverable.append(did)
             findings.problems.append(Problem(
                 why + f" and no file in the inbox ({settings.inbox}) holds its bytes",
-                f"the lake still holds its rows; a lake rebuild would need `--drop {did[:16]}` (its dump leaves the lake)"))
+                f"the lake still holds its rows: put a file with its bytes back anywhere in the inbox (any name) and "
+                f"run {command(settings.lake, 'doctor --repair', settings.home)}; without it, a lake rebuild needs "
+                f"{command(settings.lake, f'rebuild --from-raw --drop {did[:16]}', settings.home)} "
+                "(its dump leaves the lake)"))
 
 
 def unnamed_copies(settings: Settings, held: set[str], named: set[str], findings: Findings) -> list[str]:
@@ -105,7 +109,7 @@ def unnamed_copies(settings: Settings, held: set[str], named: set[str], findings
             f"no raw/meta/ file names {len(held_unnamed)} raw/ copies the lake holds ({some(held_unnamed)}): a "
             "rebuild from raw/ would refuse to lose them",
             "restore raw/meta/ from a backup; the warehouse can still be rebuilt from the lake "
-            f"({command(settings.lake, 'rebuild')})"))
+            f"({command(settings.lake, 'rebuild', settings.home)})"))
     unnamed = sorted(copies - named - held)
     if unnamed:
         findings.problems.append(Problem(

@@ -8,6 +8,7 @@ from functools import partial
 
 from flows import json_out
 from store import storage
+from store.advice import command
 from store.errors import RunFailed, UserError
 from store.settings import Settings
 
@@ -93,10 +94,17 @@ def ready_to_rebuild(settings: Settings, args) -> None:
     if (args.drop or args.drop_damaged) and not args.from_raw:
         raise UserError("--drop and --drop-damaged go with --from-raw")
     if not args.from_raw:
+        from flows.integrity import refuse_lost_commits
         from warehouse import lake
-        from warehouse.lake_health import refuse_damaged_logs
-        refuse_damaged_logs(settings.lake, "the rebuild")
-        lake.refuse_other_columns(settings.lake, lake.open_all(settings.lake))
+        from warehouse.lake_health import refuse_damaged, refuse_damaged_logs
+        refuse_damaged_logs(settings.lake, "the rebuild", settings.home)
+        try:
+            tables = lake.open_all(settings.lake)
+        except Exception:   # a log delta-rs can't read (a damaged checkpoint): said with its repair
+            refuse_damaged(settings.lake, "the rebuild", settings.home)
+            raise
+        lake.refuse_other_columns(settings.lake, tables, settings.home)
+        refuse_lost_commits(settings, tables, "the rebuild")   # its warehouse would drop the lost commits' rows
     if args.from_raw:
         from flows.progress import show_progress
         show_progress()   # raw/ read again: as long as a run's reading
@@ -116,10 +124,10 @@ def warehouse_rebuilt(settings: Settings, from_raw: bool) -> None:
         raise UserError(f"{exc}. The last published warehouse stays: fix or remove your mart, then rebuild "
                         "again") from None
     except DataCheckFailed as exc:   # said as a run says it, without a traceback
-        raise RunFailed(f"the rebuild failed {checks_failed(exc, from_raw)}") from None
+        raise RunFailed(f"the rebuild failed {checks_failed(exc, from_raw, settings)}") from None
     except Exception:
         from warehouse.lake_health import refuse_damaged
-        refuse_damaged(settings.lake, "the rebuild")
+        refuse_damaged(settings.lake, "the rebuild", settings.home)
         raise
 
 
@@ -144,6 +152,9 @@ def cmd_doctor(settings: Settings, args) -> int:
         findings = doctor.examine(settings)
         sys.stdout.write(report(findings))
         if not args.repair or not findings.problems:
+            if findings.problems:
+                print(f"{command(settings.lake, 'doctor --repair', settings.home)} makes the repairs it can "
+                      "(those that lose nothing), and checks again")
             return 1 if findings.problems else 0
         for done in doctor.repair(settings, findings):
             print(done)
@@ -171,9 +182,9 @@ def cmd_history(settings: Settings, args) -> int:
     from warehouse import history
     storage.reachable(settings.lake)   # an unreachable S3 lake says so, not "no lake"
     put_back_interrupted_rebuild(settings, "history")
-    history.require_lake(settings.lake)
+    history.require_lake(settings.lake, settings.home)
     from warehouse.lake_health import refuse_damaged_logs
-    refuse_damaged_logs(settings.lake, "`history`")
+    refuse_damaged_logs(settings.lake, "`history`", settings.home)
     runs = history.runs_history(settings.lake)
     print(json_out.dumps(runs) if args.json else history.describe_history(runs))
     return 0
@@ -188,8 +199,8 @@ def cmd_rollback(settings: Settings, args) -> int:
     from warehouse.publish import rebuild
     storage.reachable(settings.lake)
     put_back_interrupted_rebuild(settings, "rollback")
-    history.require_lake(settings.lake)   # before the lock, which makes the home
-    refuse_damaged_logs(settings.lake, "`rollback`")
+    history.require_lake(settings.lake, settings.home)   # before the lock, which makes the home
+    refuse_damaged_logs(settings.lake, "`rollback`", settings.home)
     with run_lock(settings.home, settings.lock_wait_seconds, "rollback"):
         put_back_under_lock(settings)
         done = None if rolled_back_in_lake_only(settings, args.run_id) else history.rollback(
@@ -199,7 +210,7 @@ def cmd_rollback(settings: Settings, args) -> int:
             rebuild(settings.warehouse, settings.lake)
         except Exception as exc:
             raise UserError(f"the lake is rolled back, but the warehouse could not be rebuilt ({type(exc).__name__}: "
-                            f"{exc}); fix the cause and run `profile-etl rebuild`") from None
+                            f"{exc}); fix the cause and run {command(settings.lake, 'rebuild', settings.home)}") from None
     print(history.describe_rollback(done) if done else f"run {args.run_id} was rolled back in the lake already, by a "
           "rollback interrupted before it rebuilt the warehouse: the warehouse is rebuilt now")
     return 0
@@ -211,7 +222,7 @@ def rolled_back_in_lake_only(settings: Settings, run_id: str) -> bool:
     lost no commits the warehouse loaded (the guard: recovery refuses such a lake)."""
     from flows.integrity import lake_guard, warehouse_run_ids
     from warehouse import history, recovery
-    recovery.recover(settings.lake, lake_guard(settings))
+    recovery.recover(settings.lake, lake_guard(settings), settings.home)
     return run_id not in history.runs_in_order(settings.lake)["run_id"] and run_id in warehouse_run_ids(settings)
 
 
@@ -222,8 +233,8 @@ def cmd_maintain(settings: Settings, args) -> int:
     from warehouse.lake_health import refuse_damaged_logs
     storage.reachable(settings.lake)
     put_back_interrupted_rebuild(settings, "maintain")
-    history.require_lake(settings.lake)
-    refuse_damaged_logs(settings.lake, "`maintain`")   # a vacuum would delete the files a damaged commit hides
+    history.require_lake(settings.lake, settings.home)
+    refuse_damaged_logs(settings.lake, "`maintain`", settings.home)   # a vacuum would delete the files a damaged commit hides
     with run_lock(settings.home, settings.lock_wait_seconds, "maintain"):
         put_back_under_lock(settings)
         kept = history.kept_for(settings.lake)

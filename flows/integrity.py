@@ -10,11 +10,12 @@ import duckdb
 from flows import file_index
 from schemas.tables import TABLES
 from store import raw_store, storage
+from store.advice import command
 from store.errors import UserError
 from store.scratch import WORK
 from store.settings import Settings
 from warehouse import lake
-from warehouse.lake_health import command, log_problems
+from warehouse.lake_health import log_problems
 from warehouse.partitions import BUCKET, PARTITIONED
 from warehouse.changes import loaded_versions
 from warehouse.load import connect
@@ -56,13 +57,19 @@ def lake_guard(settings: Settings):
     def refuse(missing: list[str], present: dict) -> None:
         if missing:
             refuse_missing(settings, missing, present)
-        if behind := lost_commits(settings, present):
-            raise UserError(f"the lake at {settings.lake} is behind the warehouse it published ({'; '.join(behind)}): "
-                            "commits of its log were deleted or lost. Nothing was written. "
-                            f"{command(settings.lake, 'doctor')} checks the home; "
-                            f"{command(settings.lake, 'rebuild --from-raw')} makes the lake again from raw/ "
-                            "(keeping the runs history the warehouse holds)")
+        refuse_lost_commits(settings, present)
     return refuse
+
+
+def refuse_lost_commits(settings: Settings, present: dict, doing: str = "") -> None:
+    """A lake behind the warehouse it published: a run's recovery would roll the lost run's other
+    tables back, and a warehouse rebuilt from it would drop that run's rows."""
+    if behind := lost_commits(settings, {name: table for name, table in present.items() if table is not None}):
+        raise UserError(f"{doing + ' stopped: ' if doing else ''}the lake at {settings.lake} is behind the warehouse "
+                        f"it published ({'; '.join(behind)}): commits of its log were deleted or lost. Nothing was "
+                        f"written. {command(settings.lake, 'doctor', settings.home)} checks the home; "
+                        f"{command(settings.lake, 'rebuild --from-raw', settings.home)} makes the lake again from raw/ "
+                        "(keeping the runs history the warehouse holds)")
 
 
 def refuse_missing(settings: Settings, missing: list[str], present: dict) -> None:
@@ -75,7 +82,7 @@ def refuse_missing(settings: Settings, missing: list[str], present: dict) -> Non
                     "moved or damaged, and a run would start it over and publish a warehouse without the "
                     "earlier data. Nothing was written. If the lake is elsewhere, pass --lake (or set "
                     "PROFILE_ETL_LAKE); to make it again from raw/, the source of truth: "
-                    f"{command(settings.lake, 'rebuild --from-raw')}")
+                    f"{command(settings.lake, 'rebuild --from-raw', settings.home)}")
 
 
 def lost_commits(settings: Settings, present: dict) -> list[str]:

@@ -71,8 +71,8 @@ def prepare_lake(settings: Settings) -> tuple[int, discover.Inbox | None]:
     with ThreadPoolExecutor(1) as pool:
         listing = pool.submit(discover.scan_inbox, settings.inbox, settings.settle_seconds, None, settings.home_folders)
         restore_interrupted_rebuild(settings.lake)
-        lake_health.refuse_damaged_logs(settings.lake)
-        seq = recovery.recover(settings.lake, integrity.lake_guard(settings))
+        lake_health.refuse_damaged_logs(settings.lake, home=settings.home)
+        seq = recovery.recover(settings.lake, integrity.lake_guard(settings), settings.home)
         return seq, None if listing.exception() else listing.result()
 
 

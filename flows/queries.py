@@ -12,6 +12,7 @@ import duckdb
 from core import identity
 from flows import json_out
 from store import lock
+from store.advice import command
 from store.errors import UserError
 from warehouse.load import connect
 from warehouse.views import sql_literal
@@ -25,8 +26,8 @@ def open_read_only(warehouse: Path) -> duckdb.DuckDBPyConnection:
     if not (lake / "runs").is_dir():
         raise UserError(f"no warehouse at {warehouse}: run `profile-etl run` first, or pass --home")
     if lake_has_runs(lake):
-        raise UserError(f"no warehouse at {warehouse}, though the home has a lake: `profile-etl rebuild` "
-                        "makes it again from the lake")
+        raise UserError(f"no warehouse at {warehouse}, though the home has a lake: "
+                        f"{command(lake, 'rebuild', warehouse.parent)} makes it again from the lake")
     if holder := lock.current_holder(warehouse.parent):   # a first run of a big inbox takes minutes
         raise UserError(f"no warehouse at {warehouse} yet: {lock.holder_of(holder)} is working on this home, and "
                         "no run has completed in it before; its results are here once it completes")
@@ -195,8 +196,8 @@ def rows_shown(count: int | None) -> str:
 def warehouse_relations(con: duckdb.DuckDBPyConnection, warehouse: Path) -> list[tuple]:
     from warehouse.catalog import relations
     if not (found := relations(con)):
-        raise UserError(f"{warehouse} holds no tables: not a warehouse profile-etl made; `profile-etl rebuild` "
-                        "makes it again from the lake")
+        raise UserError(f"{warehouse} holds no tables: not a warehouse profile-etl made; "
+                        f"{command(warehouse.parent / 'lake', 'rebuild', warehouse.parent)} makes it again from the lake")
     return found
 
 

@@ -17,6 +17,7 @@ from flows.runs import run_row
 from flows.progress import Progress
 from schemas.tables import APPEND_TABLES, MERGED_TABLES, OBSERVED_TABLES, TABLES, empty_frame, polars_schema
 from store import extract, raw_store, scratch, storage
+from store.advice import command
 from store.errors import UserError
 from store.faults import checkpoint
 from store.settings import Settings
@@ -33,24 +34,26 @@ def refuse_without_sources(settings: Settings, from_raw: bool) -> None:
     has_lake = storage.exists(settings.lake / "dumps" / "_delta_log") or storage.exists(settings.lake / lake.OLD_MANIFEST)
     if not from_raw and not has_lake:
         raise UserError(f"no lake at {settings.lake} (no Delta table dumps/): nothing to rebuild the warehouse from; "
-                        "check --home and --lake, or run `profile-etl rebuild --from-raw` to make the lake from raw/")
+                        f"check --home and --lake, or run {command(settings.lake, 'rebuild --from-raw', settings.home)} "
+                        "to make the lake from raw/")
     if not from_raw:
-        lake.check_layout(settings.lake)
+        lake.check_layout(settings.lake, settings.home)
         if missing := [name for name in TABLES if not storage.exists(settings.lake / name / "_delta_log")]:
             raise UserError(f"the lake at {settings.lake} lacks the Delta tables {', '.join(missing)}: the warehouse "
-                            "can't be rebuilt from it. `profile-etl rebuild --from-raw` makes the lake again from raw/")
+                            f"can't be rebuilt from it. {command(settings.lake, 'rebuild --from-raw', settings.home)} "
+                            "makes the lake again from raw/")
     if from_raw and not settings.raw.is_dir() and not (has_lake and remembered_tables(settings)[0].is_empty()):
         raise UserError(f"no raw/ folder at {settings.raw}: nothing to rebuild the lake from"
                         + ("; the lake's dumps would be lost" if has_lake else "; check --home"))
 
 
-def refuse_to_lose(held: list[Path]) -> None:
+def refuse_to_lose(settings: Settings, held: list[Path]) -> None:
     """Copies the lake holds but no raw/ meta names (the meta files were lost) would be left out."""
     if held:
         names = ", ".join(path.name for path in held[:3]) + (" …" if len(held) > 3 else "")
         raise UserError(f"no raw/{raw_store.RAW_META_DIR}/ file names {len(held)} raw/ copies the lake holds ({names}), "
                         "so a lake rebuilt from raw/ would lose them: restore raw/meta/, or rebuild the warehouse "
-                        "from the lake alone with `profile-etl rebuild`")
+                        f"from the lake alone with {command(settings.lake, 'rebuild', settings.home)}")
 
 
 def remembered_tables(settings: Settings) -> tuple[pl.DataFrame, pl.DataFrame, str | None]:
@@ -151,7 +154,8 @@ def verify_raw(settings: Settings, dumps: pl.DataFrame, drop: Drop) -> list[str]
         shown = "; ".join(f"{did[:16]}: {why}" for did, why in list(left.items())[:5])
         raise UserError(f"{len(left)} of the dumps raw/ should hold can't be read back: {shown}"
                         f"{' …' if len(left) > 5 else ''}. Nothing was changed. If their inbox files are still "
-                        "there, `profile-etl doctor --repair` copies them again; otherwise rebuild without them "
+                        f"there, {command(settings.lake, 'doctor --repair', settings.home)} copies them again; otherwise "
+                        "rebuild without them "
                         "with --drop ID for each (or --drop-damaged): they leave the lake, and a run reads them "
                         "again if their files come back")
     for did in sorted(chosen):
@@ -170,10 +174,10 @@ def rolled_back(settings: Settings, loaded_by: dict[str, str], runs: set[str]) -
                      if did not in loaded_by and run_id not in runs and metas.get(did, {}).get("run_id") == run_id)
 
 
-def checks_failed(exc: Exception, lake_rebuilt: bool) -> str:
+def checks_failed(exc: Exception, lake_rebuilt: bool, settings: Settings) -> str:
     """Why a warehouse rebuild that failed its data tests wasn't published, and what is so now."""
-    then = ("the lake was rebuilt from raw/ first" if lake_rebuilt
-            else "the rows named are in the lake: `profile-etl rebuild --from-raw` makes it again from raw/")
+    then = ("the lake was rebuilt from raw/ first" if lake_rebuilt else "the rows named are in the lake: "
+            f"{command(settings.lake, 'rebuild --from-raw', settings.home)} makes it again from raw/")
     return f"({exc}). The published warehouse is as it was; {then}"
 
 
@@ -216,7 +220,7 @@ def copies_to_load(settings: Settings, loaded_by: dict[str, str], run_ids: set[s
     shown = ", ".join(sorted(did[:16] for did in undone)[:5]) + (" …" if len(undone) > 5 else "")
     notes = [f"left out the {len(undone)} dumps of rolled-back runs ({shown}): a run that reads their inbox files "
              "loads them again"] if undone else []
-    refuse_to_lose([path for path in unnamed if identity.dump_stem(path) in loaded_by])
+    refuse_to_lose(settings, [path for path in unnamed if identity.dump_stem(path) in loaded_by])
     if unnamed:
         notes.append(f"left out {len(unnamed)} raw/ copies that no raw/{raw_store.RAW_META_DIR}/ file names (a run "
                      "died before writing its batch's; no lake held them, and the next run that reads their inbox "

@@ -74,7 +74,7 @@ def run_failed(settings: Settings, exc: Exception) -> UserError:
     run_id = getattr(exc, "run_id", None)   # its failed runs row's, when one was written
     listed = "; `profile-etl history` lists the runs, this one too" if run_id else ""
     try:
-        refuse_damaged(settings.lake, "the run")
+        refuse_damaged(settings.lake, "the run", settings.home)
         failed = RunFailed(f"the run failed ({type(exc).__name__}: {exc}).{unreachable_hint(exc)}{limit_hint(exc)} "
                            f"The published warehouse is as it was; "
                            f"if the failure came after the lake commit, the next run publishes that data. "

@@ -104,7 +104,8 @@ class Settings:
 
 LIMITS = {"batch_size": (1, "a whole number, 1 or more"), "maintain_files": (0, "a whole number, 0 or more"), "max_dump_bytes": (1, "a whole number, 1 or more"),
           "settle_seconds": (0, "a number of seconds, 0 or more"),
-          "lock_wait_seconds": (0, "a number of seconds, 0 or more")}
+          "lock_wait_seconds": (0, "a number of seconds, 0 or more"),
+          "dask_no_workers_seconds": (0, "a number of seconds, 0 or more")}
 
 
 PERCENT_ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}")
@@ -124,5 +125,6 @@ def _convert(name: str, raw: str):
         if kind == "float":
             return float(raw)
     except ValueError:
-        raise UserError(f"{ENV_PREFIX}{name.upper()}={raw!r} is not a number; unset it or give a number") from None
+        what = "a whole number" if kind == "int" else "a number"
+        raise UserError(f"{ENV_PREFIX}{name.upper()}={raw!r} is not {what}; unset it or give {what}") from None
     return storage.location(raw) if "Path" in kind else raw

@@ -263,6 +263,8 @@ def test_validate_on_a_folder_says_to_pass_its_files_and_counts_only_dump_files(
     ({"PROFILE_ETL_SETTLE_SECONDS": "nan"}, [], "settle_seconds is nan (from PROFILE_ETL_SETTLE_SECONDS)"),
     ({}, ["--batch-size", "0"], "batch_size is 0 (from its flag): it must be a whole number, 1 or more"),
     ({}, ["--wait=-inf"], "lock_wait_seconds is -inf (from its flag)"),
+    ({"PROFILE_ETL_DASK_NO_WORKERS_SECONDS": "-5"}, [], "dask_no_workers_seconds is -5.0 (from PROFILE_ETL_DASK"),
+    ({"PROFILE_ETL_BATCH_SIZE": "2.5"}, [], "PROFILE_ETL_BATCH_SIZE='2.5' is not a whole number"),
     ({"PROFILE_ETL_PROFILE_KEY_PATTERN": r"\d+_(.+)"}, [], r"PROFILE_ETL_PROFILE_KEY_PATTERN: `\d+_(.+)` has no group named key"),
 ])
 def test_a_bad_setting_is_named_with_where_it_came_from(tmp_path, monkeypatch, capsys, env, flags, message):
@@ -390,7 +392,8 @@ def test_a_lake_in_the_format_before_delta_tables_is_named_with_the_way_out(tmp_
     (tmp_path / "lake").mkdir()
     (tmp_path / "lake" / "_manifest.json").write_text("{}")
     assert main(["--home", str(tmp_path), "rebuild"]) == 2
-    assert "format of profile-etl before Delta Lake tables: run `profile-etl rebuild --from-raw`" in capsys.readouterr().err
+    assert (f"format of profile-etl before Delta Lake tables: run `profile-etl --home {tmp_path} rebuild --from-raw`"
+            in capsys.readouterr().err)
 
 
 def test_a_file_stamped_in_the_future_is_quarantined_unless_a_sidecar_gives_the_capture_time(tmp_path, sample_text,
@@ -427,7 +430,7 @@ def test_a_damaged_warehouse_file_gets_a_message_and_rebuild_repairs_it(loaded_h
     for command in (["status"], ["check"]):
         assert main(["--home", str(home), *command]) == 2
         err = capsys.readouterr().err
-        assert "can't read the warehouse" in err and "`profile-etl rebuild`" in err
+        assert "can't read the warehouse" in err and f"`profile-etl --home {home} rebuild`" in err
     assert main(["--home", str(home), "rebuild"]) == 0
     assert main(["--home", str(home), "status"]) == 0
 

@@ -57,9 +57,9 @@ def test_doctor_names_each_problem_and_repair_fixes_the_safe_ones(home, capsys, 
     truncate(next((home / "lake" / "papers").glob("*/*.parquet")))
     truncate(home / "state" / "files.parquet")
     code, out = doctor(home, capsys)
-    assert code == 1 and out.endswith("4 problems found\n"), out
+    assert code == 1 and f"4 problems found\n`profile-etl --home {home} doctor --repair` makes the repairs" in out, out
     assert "is corrupt: its bytes hash to" in out and "repair: copy it again from" in out
-    assert "is missing" in out and "a lake rebuild would need `--drop" in out, out
+    assert "is missing" in out and f"a lake rebuild needs `profile-etl --home {home} rebuild --from-raw --drop" in out, out
     assert "lake table papers:" in out and "can't be read" in out and "rebuild --from-raw" in out
     assert "the file index" in out and "make it again from the lake and raw/" in out
     code, out = doctor(home, capsys, "--repair")
@@ -91,7 +91,7 @@ def test_a_damaged_warehouse_file_is_rebuilt_from_the_lake(home, capsys):
     current = home / os.readlink(home / "warehouse.duckdb")
     truncate(current)
     code, out = doctor(home, capsys)
-    assert code == 1 and "can't be read" in out and "repair: `profile-etl rebuild`" in out
+    assert code == 1 and "can't be read" in out and f"repair: `profile-etl --home {home} rebuild`" in out
     code, out = doctor(home, capsys, "--repair")
     assert code == 0 and "repaired: rebuilt" in out and dumps_in_warehouse(home) == 2
 
@@ -157,7 +157,7 @@ def test_status_during_a_homes_first_run_says_the_run_is_working_on_it(tmp_path,
 def test_a_missing_warehouse_is_a_problem_that_a_rebuild_repairs(home, capsys):
     (home / "warehouse.duckdb").unlink()
     assert main(["--home", str(home), "status"]) == 2
-    assert "though the home has a lake: `profile-etl rebuild` makes it again" in capsys.readouterr().err
+    assert f"though the home has a lake: `profile-etl --home {home} rebuild` makes it again" in capsys.readouterr().err
     code, out = doctor(home, capsys)
     assert code == 1 and f"the warehouse {home / 'warehouse.duckdb'} is missing" in out
     code, out = doctor(home, capsys, "--repair")

@@ -122,7 +122,7 @@ def test_a_damaged_lake_is_named_with_its_repair_which_works(loaded, prefect_har
         assert main(argv) == 2
         err = capsys.readouterr().err
         assert re.search(f"the lake at .* is damaged \\(lake table \\w+: .*{message}", err), err
-        assert "`profile-etl rebuild --from-raw`" in err
+        assert f"`profile-etl --home {home} rebuild --from-raw`" in err
     assert dumps_in_warehouse(home) == 1
     assert main(["--home", str(home), "rebuild", "--from-raw"]) == 0
     assert main(run) == 0
@@ -261,6 +261,35 @@ def test_a_lake_that_lost_its_newest_commits_is_refused_and_doctor_repairs_it(lo
     assert main(["--home", str(home), "doctor", "--repair"]) == 0
     assert (runs_in_warehouse(home), dumps_in_warehouse(home)) == (2, 2)
     assert run_ingest(home, inbox)["dumps_new"] == 0
+
+
+def test_rebuild_refuses_a_lake_that_lost_its_newest_commits(loaded, run_ingest, capsys):
+    """`rebuild` published a warehouse from it: the lost run's dumps vanished, with exit 0, and with
+    them the evidence doctor goes by (the warehouse's versions)."""
+    home, inbox = loaded
+    run_ingest(home, inbox)
+    sorted((home / "lake" / "runs" / "_delta_log").glob("*.json"))[-1].unlink()
+    assert main(["--home", str(home), "rebuild"]) == 2
+    err = capsys.readouterr().err
+    assert "the rebuild stopped: the lake at" in err and "is behind the warehouse it published" in err
+    assert "rebuild --from-raw" in err and dumps_in_warehouse(home) == 2
+    assert main(["--home", str(home), "rebuild", "--from-raw"]) == 0
+    assert (runs_in_warehouse(home), dumps_in_warehouse(home)) == (2, 2)
+
+
+def test_rebuild_of_a_lake_whose_checkpoint_is_damaged_says_so(loaded, run_ingest, capsys):
+    """`rebuild` ended in delta-rs' traceback where a run, `maintain` and doctor name the damage."""
+    home, inbox = loaded
+    run_ingest(home, inbox)
+    assert main(["--home", str(home), "maintain"]) == 0   # writes each table's checkpoint
+    next((home / "lake" / "papers" / "_delta_log").glob("*.checkpoint.parquet")).write_bytes(b"junk" * 100)
+    capsys.readouterr()
+    assert main(["--home", str(home), "rebuild"]) == 2
+    err = capsys.readouterr().err
+    assert "the rebuild stopped: the lake at" in err and "is damaged (lake table papers" in err
+    assert "rebuild --from-raw" in err and dumps_in_warehouse(home) == 2
+    assert main(["--home", str(home), "rebuild", "--from-raw"]) == 0
+    assert (runs_in_warehouse(home), dumps_in_warehouse(home)) == (2, 2)
 
 
 def test_rebuild_of_a_lake_missing_a_table_says_so(loaded, capsys):

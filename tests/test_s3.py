@@ -243,7 +243,7 @@ def test_a_damaged_s3_lake_is_named_before_a_run_and_by_doctor(prefect_harness, 
     assert main(["--home", str(home), "run", "--inbox", inbox, "--lake", lake_dir, "--settle-seconds", "0"]) == 2
     err = capsys.readouterr().err
     assert "lake table dumps: its log (_delta_log/00000000000000000001.json) isn't a Delta commit" in err
-    assert f"`profile-etl rebuild --from-raw --lake {lake_dir}`" in err   # without it: the home's own lake/
+    assert f"`profile-etl --home {home} rebuild --from-raw --lake {lake_dir}`" in err   # without it: the home's own lake/
 
 
 def test_doctor_repairs_raw_copies_and_the_file_index_from_an_s3_inbox(prefect_harness, bucket, tmp_path, sample_text, capsys):

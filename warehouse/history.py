@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import polars as pl
 from deltalake import DeltaTable
@@ -27,9 +28,9 @@ from warehouse.lake_health import first_line
 REBUILT = "(before a rebuild from raw/)"
 
 
-def require_lake(lake: storage.Location) -> None:
+def require_lake(lake: storage.Location, home: Path | None = None) -> None:
     """A mistyped --home or --lake must say so, not make an empty lake (recover creates tables)."""
-    lake_mod.check_layout(lake)
+    lake_mod.check_layout(lake, home)
     if lake_mod.open_table(lake, "runs") is None:
         raise UserError(f"no lake at {lake} (no Delta table runs/): check --home and --lake")
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import polars as pl
@@ -20,6 +21,7 @@ from deltalake import CommitProperties, DeltaTable, Field, QueryBuilder, Schema,
 
 from schemas.tables import MERGE_KEYS, REGISTRY, TABLES, empty_frame, polars_schema
 from store import storage
+from store.advice import command
 from store.errors import UserError
 from store.faults import checkpoint
 from warehouse import lake_files, retention
@@ -53,20 +55,22 @@ def columns(name: str) -> list[str]:
     return list(polars_schema(TABLES[name]))
 
 
-def check_layout(lake: storage.Location) -> None:
+def check_layout(lake: storage.Location, home: Path | None = None) -> None:
     """Refuse a lake of the manifest format that came before Delta tables."""
     if storage.exists(lake / OLD_MANIFEST):
         raise UserError(f"the lake at {lake} is in the format of profile-etl before Delta Lake tables: run "
-                        "`profile-etl rebuild --from-raw` once to make it again from raw/ (the source of truth)")
+                        f"{command(lake, 'rebuild --from-raw', home)} once to make it again from raw/ (the source "
+                        "of truth)")
 
 
-def ensure_tables(lake: storage.Location, guard: Callable | None = None) -> dict[str, DeltaTable]:
+def ensure_tables(lake: storage.Location, guard: Callable | None = None, home: Path | None = None) -> dict[str, DeltaTable]:
     """Every table, created empty if it isn't there yet; guard(missing, present), called first, may
-    refuse by raising (a home that shows earlier data, or a lake behind its warehouse)."""
-    check_layout(lake)
+    refuse by raising (a home that shows earlier data, or a lake behind its warehouse). home: the
+    home a refusal's command names."""
+    check_layout(lake, home)
     storage.makedirs(lake)
     tables = open_side_by_side(lake, list(TABLES))
-    refuse_other_columns(lake, tables)
+    refuse_other_columns(lake, tables, home)
     missing = [name for name, table in tables.items() if table is None]
     if guard is not None:
         guard(missing, {name: table for name, table in tables.items() if table is not None})
@@ -118,11 +122,11 @@ def other_columns(lake: storage.Location, tables: dict[str, DeltaTable | None]) 
         if drift else None
 
 
-def refuse_other_columns(lake: storage.Location, tables: dict[str, DeltaTable | None]) -> None:
+def refuse_other_columns(lake: storage.Location, tables: dict[str, DeltaTable | None], home: Path | None = None) -> None:
     """Such a lake is refused with its repair."""
     if found := other_columns(lake, tables):
-        raise UserError(f"{found}: run `profile-etl rebuild --from-raw` once to write the lake and the warehouse "
-                        "again from raw/ with them")
+        raise UserError(f"{found}: run {command(lake, 'rebuild --from-raw', home)} once to write the lake and the "
+                        "warehouse again from raw/ with them")
 
 
 def to_frame(name: str, data: pa.Table) -> pl.DataFrame:

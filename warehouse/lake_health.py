@@ -13,6 +13,7 @@ from deltalake.exceptions import TableNotFoundError
 
 from schemas.tables import TABLES
 from store import storage
+from store.advice import command
 from store.errors import UserError
 from warehouse import lake as lake_mod
 from warehouse import lake_files
@@ -133,25 +134,19 @@ def lake_problems(lake: storage.Location) -> list[str]:
     return [problem for name in TABLES for problem in table_problems(lake, name)]
 
 
-def command(lake: storage.Location, words: str) -> str:
-    """`profile-etl WORDS`, naming a lake on object storage: without --lake the command would work on
-    the home's own lake folder."""
-    return f"`profile-etl {words}{f' --lake {lake}' if storage.is_url(lake) else ''}`"
+def repair(lake: storage.Location, home: Path | None = None) -> str:
+    return (f"raw/ holds every dump: {command(lake, 'rebuild --from-raw', home)} makes the lake and the warehouse "
+            f"again from it ({command(lake, 'doctor', home)} checks the whole home first)")
 
 
-def repair(lake: storage.Location) -> str:
-    return (f"raw/ holds every dump: {command(lake, 'rebuild --from-raw')} makes the lake and the warehouse again "
-            f"from it ({command(lake, 'doctor')} checks the whole home first)")
-
-
-def refuse_damaged_logs(lake: storage.Location, doing: str = "the run") -> None:
+def refuse_damaged_logs(lake: storage.Location, doing: str = "the run", home: Path | None = None) -> None:
     """Before a run or a rebuild reads the lake: a commit that isn't one would hide rows (log_problems)."""
     if problems := [problem for name in TABLES for problem in log_problems(lake, name)]:
         raise UserError(f"{doing} stopped: the lake at {lake} is damaged ({'; '.join(problems[:3])}). Nothing was "
-                        f"changed. {repair(lake)}")
+                        f"changed. {repair(lake, home)}")
 
 
-def refuse_damaged(lake: storage.Location, doing: str) -> None:
+def refuse_damaged(lake: storage.Location, doing: str, home: Path | None = None) -> None:
     """After a failure: if the lake is damaged, say so (a UserError) instead of the failure's own text."""
     try:
         problems = lake_problems(lake)
@@ -162,4 +157,4 @@ def refuse_damaged(lake: storage.Location, doing: str) -> None:
     if problems:
         shown = "; ".join(problems[:3]) + (f"; and {len(problems) - 3} more" if len(problems) > 3 else "")
         raise UserError(f"{doing} stopped: the lake at {lake} is damaged ({shown}). Nothing was published. "
-                        f"{repair(lake)}")
+                        f"{repair(lake, home)}")

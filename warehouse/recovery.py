@@ -8,6 +8,7 @@ docs/lake.md says why.
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 from deltalake import DeltaTable
 
@@ -65,10 +66,10 @@ def target_versions(lake: storage.Location, tables: dict[str, DeltaTable] | None
     return {name: committed_version(lake, name, table, committed) for name, table in tables.items()}
 
 
-def recover(lake: storage.Location, guard: Callable | None = None) -> int:
+def recover(lake: storage.Location, guard: Callable | None = None, home: Path | None = None) -> int:
     """Restore the tables a dead run committed to (its runs row never came) to their versions before
-    it, remove runs' scratch; returns the next run's sequence number (guard: see lake_mod.ensure_tables)."""
-    tables = lake_mod.ensure_tables(lake, guard)
+    it, remove runs' scratch; returns the next run's sequence number (guard, home: see lake_mod.ensure_tables)."""
+    tables = lake_mod.ensure_tables(lake, guard, home)
     committed = lake_mod.run_of(tables["runs"])
     for name, table in tables.items():
         if lake_mod.run_of(table) > committed and table.version() != (version := committed_version(lake, name, table, committed)):

@@ -15,7 +15,7 @@ from flows import discover, file_index
 from flows.findings import Findings, Problem
 from flows.rebuild import copied_dump_ids
 from store import dump_file, raw_store, storage
-from store.advice import command
+from store.advice import command, doctor_repair
 from store.errors import UserError
 from store.settings import Settings
 from warehouse import lake as lake_mod
@@ -96,7 +96,7 @@ def damaged_copies(settings: Settings, check: raw_store.RawCheck, sources: dict[
             findings.problems.append(Problem(
                 why + f" and no file in the inbox ({settings.inbox}) holds its bytes",
                 f"the lake still holds its rows: put a file with its bytes back anywhere in the inbox (any name) and "
-                f"run {command(settings.lake, 'doctor --repair', settings.home)}; without it, a lake rebuild needs "
+                f"run {doctor_repair(settings)}; without it, a lake rebuild needs "
                 f"{command(settings.lake, f'rebuild --from-raw --drop {did[:16]}', settings.home)} "
                 "(its dump leaves the lake)"))
 

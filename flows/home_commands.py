@@ -8,7 +8,7 @@ from functools import partial
 
 from flows import json_out
 from store import storage
-from store.advice import command
+from store.advice import command, doctor_repair
 from store.errors import RunFailed, UserError
 from store.settings import Settings
 
@@ -76,6 +76,10 @@ def cmd_rebuild(settings: Settings, args) -> int:
     ready_to_rebuild(settings, args)
     with run_lock(settings.home, settings.lock_wait_seconds, "rebuild"):
         put_back_under_lock(settings)
+        if not args.from_raw:   # under the lock: a run it waited for may have committed meanwhile
+            from flows.integrity import refuse_lost_commits
+            from warehouse.lake import open_all
+            refuse_lost_commits(settings, open_all(settings.lake), "the rebuild")   # its warehouse would lose their rows
         notes = lake_from_raw(settings, Drop(tuple(args.drop), args.drop_damaged)) if args.from_raw else []
         warehouse_rebuilt(settings, args.from_raw)
     print(f"rebuilt {settings.warehouse}" + (" and the lake from raw/" if args.from_raw else ""))
@@ -94,7 +98,6 @@ def ready_to_rebuild(settings: Settings, args) -> None:
     if (args.drop or args.drop_damaged) and not args.from_raw:
         raise UserError("--drop and --drop-damaged go with --from-raw")
     if not args.from_raw:
-        from flows.integrity import refuse_lost_commits
         from warehouse import lake
         from warehouse.lake_health import refuse_damaged, refuse_damaged_logs
         refuse_damaged_logs(settings.lake, "the rebuild", settings.home)
@@ -104,7 +107,6 @@ def ready_to_rebuild(settings: Settings, args) -> None:
             refuse_damaged(settings.lake, "the rebuild", settings.home)
             raise
         lake.refuse_other_columns(settings.lake, tables, settings.home)
-        refuse_lost_commits(settings, tables, "the rebuild")   # its warehouse would drop the lost commits' rows
     if args.from_raw:
         from flows.progress import show_progress
         show_progress()   # raw/ read again: as long as a run's reading
@@ -153,7 +155,7 @@ def cmd_doctor(settings: Settings, args) -> int:
         sys.stdout.write(report(findings))
         if not args.repair or not findings.problems:
             if findings.problems:
-                print(f"{command(settings.lake, 'doctor --repair', settings.home)} makes the repairs it can "
+                print(f"{doctor_repair(settings)} makes the repairs it can "
                       "(those that lose nothing), and checks again")
             return 1 if findings.problems else 0
         for done in doctor.repair(settings, findings):
@@ -205,7 +207,7 @@ def cmd_rollback(settings: Settings, args) -> int:
         put_back_under_lock(settings)
         done = None if rolled_back_in_lake_only(settings, args.run_id) else history.rollback(
             settings.lake, args.run_id, args.force, lake_guard(settings),
-            partial(raw_store.record_rolled_back, settings.raw))
+            partial(raw_store.record_rolled_back, settings.raw), settings.home)
         try:
             rebuild(settings.warehouse, settings.lake)
         except Exception as exc:
@@ -238,7 +240,7 @@ def cmd_maintain(settings: Settings, args) -> int:
     with run_lock(settings.home, settings.lock_wait_seconds, "maintain"):
         put_back_under_lock(settings)
         kept = history.kept_for(settings.lake)
-        done = maintenance.maintain(settings.lake, args.retention_days, lake_guard(settings))
+        done = maintenance.maintain(settings.lake, args.retention_days, lake_guard(settings), settings.home)
     if args.retention_days is not None and (now := retention.shown(max(m.retention for m in done))) != kept:
         print(f"the lake keeps replaced files {now} from now on (it kept them {kept})")
     print(maintenance.describe_maintenance(done))

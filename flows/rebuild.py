@@ -17,7 +17,7 @@ from flows.runs import run_row
 from flows.progress import Progress
 from schemas.tables import APPEND_TABLES, MERGED_TABLES, OBSERVED_TABLES, TABLES, empty_frame, polars_schema
 from store import extract, raw_store, scratch, storage
-from store.advice import command
+from store.advice import command, doctor_repair
 from store.errors import UserError
 from store.faults import checkpoint
 from store.settings import Settings
@@ -154,7 +154,7 @@ def verify_raw(settings: Settings, dumps: pl.DataFrame, drop: Drop) -> list[str]
         shown = "; ".join(f"{did[:16]}: {why}" for did, why in list(left.items())[:5])
         raise UserError(f"{len(left)} of the dumps raw/ should hold can't be read back: {shown}"
                         f"{' …' if len(left) > 5 else ''}. Nothing was changed. If their inbox files are still "
-                        f"there, {command(settings.lake, 'doctor --repair', settings.home)} copies them again; otherwise "
+                        f"there, {doctor_repair(settings)} copies them again; otherwise "
                         "rebuild without them "
                         "with --drop ID for each (or --drop-damaged): they leave the lake, and a run reads them "
                         "again if their files come back")

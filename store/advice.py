@@ -16,3 +16,11 @@ def command(lake: storage.Location, words: str, home: Path | None = None) -> str
     own = not storage.is_url(lake) and (home is None or Path(lake) == Path(home) / "lake")
     return (f"`profile-etl{f' --home {shlex.quote(str(home))}' if home is not None else ''} {words}"
             f"{'' if own else f' --lake {shlex.quote(str(lake))}'}`")
+
+
+def doctor_repair(settings) -> str:
+    """`profile-etl ... doctor --repair`, with the inbox it was given: a repair looks for lost raw/ copies
+    there, and without --inbox it would look in HOME/inbox."""
+    own = not storage.is_url(settings.inbox) and Path(settings.inbox) == Path(settings.home) / "inbox"
+    inbox = "" if own else f" --inbox {shlex.quote(str(settings.inbox))}"
+    return command(settings.lake, f"doctor --repair{inbox}", settings.home)

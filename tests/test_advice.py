@@ -10,7 +10,8 @@ from pathlib import Path
 import duckdb
 
 from flows.cli import main
-from store.advice import command
+from store.advice import command, doctor_repair
+from store.settings import Settings
 from tests.conftest import SAMPLE_NAME, write_dump
 from tests.test_pipeline import FIRST, LATER, later_snapshot
 
@@ -21,6 +22,15 @@ def test_a_command_names_the_home_and_a_lake_other_than_its_own_each_quoted():
         "profile-etl", "--home", "/srv/my home", "rebuild", "--from-raw"]
     assert shlex.split(command(Path("/lakes/lake 'one'"), "doctor", home).strip("`")) == [
         "profile-etl", "--home", "/srv/my home", "doctor", "--lake", "/lakes/lake 'one'"]
+
+
+def test_doctors_repair_names_an_inbox_other_than_the_homes_own(tmp_path):
+    """A repair looks for lost raw/ copies in the inbox: without --inbox, in HOME/inbox."""
+    home = tmp_path / "my home"
+    assert shlex.split(doctor_repair(Settings.load(home=home)).strip("`"))[3:] == ["doctor", "--repair"]
+    elsewhere = Settings.load(home=home, inbox=tmp_path / "dumps 1")
+    assert shlex.split(doctor_repair(elsewhere).strip("`"))[3:] == ["doctor", "--repair", "--inbox",
+                                                                     str(tmp_path / "dumps 1")]
 
 
 def pasted(message: str, words: str) -> list[str]:

@@ -84,6 +84,13 @@ def completed_scheduled_runs(api_url: str, home: Path) -> int:
         return asyncio.run(count())
 
 
+def deployment_paused(api: str, name: str) -> bool:
+    from prefect.client.orchestration import get_client
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+    with temporary_settings({PREFECT_API_URL: api}), get_client(sync_client=True) as client:
+        return client.read_deployment_by_name(f"profile-etl-ingest/{name}").paused
+
+
 def stop(proc: subprocess.Popen) -> None:
     os.killpg(proc.pid, signal.SIGINT)
     try:
@@ -118,6 +125,9 @@ def test_served_flow_runs_on_its_schedule_and_loads_new_dumps(tmp_path, sample_t
         assert until(lambda: completed_scheduled_runs(api, home) >= 2, 60, "two completed scheduled runs")
         until(lambda: "1 loaded, 0 partial, 0 quarantined, 0 new profiles" in output.read_text(), 60,
               "the later run's result line")
+        os.killpg(served.pid, signal.SIGINT)   # Ctrl-C: the serve pauses its schedule, and ends
+        assert served.wait(timeout=60) == 0
+        assert deployment_paused(api, deployment_name(home))
     finally:
         if served is not None:
             stop(served)

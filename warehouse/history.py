@@ -92,13 +92,13 @@ class RolledBack:
 
 
 def rollback(lake: storage.Location, run_id: str, force: bool = False, guard: Callable | None = None,
-             undoing: Callable[[dict[str, str]], None] | None = None) -> RolledBack:
+             undoing: Callable[[dict[str, str]], None] | None = None, home: Path | None = None) -> RolledBack:
     """Return every table of the lake to its state before run_id (the caller holds the run lock,
     and publishes the warehouse after). Later runs are undone too only with force: undoing them
     silently would lose data the user didn't name. guard: see lake.ensure_tables; undoing is told
-    the dumps the rollback removes (dump_id -> run_id) before it does."""
-    require_lake(lake)
-    seq = recovery.recover(lake, guard)
+    the dumps the rollback removes (dump_id -> run_id) before it does; home: the one a refusal names."""
+    require_lake(lake, home)
+    seq = recovery.recover(lake, guard, home)
     runs = runs_in_order(lake)
     undone = runs_from(runs, run_id)
     if len(undone) > 1 and not force:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import polars as pl
 from deltalake import CommitProperties, DeltaTable, write_deltalake
@@ -42,14 +43,14 @@ class Maintained:
 
 
 def maintain(lake: storage.Location, retention_days: int | None = None,
-             guard: Callable | None = None) -> list[Maintained]:
+             guard: Callable | None = None, home: Path | None = None) -> list[Maintained]:
     """Compact, checkpoint and vacuum every table past its retention (the caller holds the run
     lock); retention_days, if given, becomes every table's retention first. guard: see
-    lake.ensure_tables."""
+    lake.ensure_tables; home: the one a refusal names."""
     if retention_days is not None:
         retention.check_days(retention_days)
-    require_lake(lake)
-    recovery.recover(lake, guard)   # a dead run's commits are undone, not compacted into the tables
+    require_lake(lake, home)
+    recovery.recover(lake, guard, home)   # a dead run's commits are undone, not compacted into the tables
     keep, committed = kept_versions(lake), lake_mod.run_of(lake_mod.open_table(lake, "runs"))
     return [maintain_table(lake, name, retention_days, keep.get(name, []), committed) for name in TABLES]
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import polars as pl
 
+from core import identity
 from flows.prefect_env import home_digest
 
 ARTIFACT_KEY = "profile-etl-run-summary"   # + the home's folder name and path hash: artifact_key
@@ -30,10 +31,10 @@ def _cell(value) -> str:
     return MARKDOWN_SYNTAX.sub(r"\\\1", " ".join(str(value).splitlines()))
 
 
-def summary_markdown(summary: dict, new_dumps: pl.DataFrame) -> str:
+def summary_markdown(summary: dict, new_dumps: pl.DataFrame, home: Path) -> str:
     seconds = (summary["finished_at"] - summary["started_at"]).total_seconds()
     mb = summary["bytes_new"] / 1e6
-    lines = [f"# Run {summary['run_id']}: {summary['status']}", ""]
+    lines = [f"# Run {summary['run_id']}: {summary['status']}", "", f"Home: {_cell(home)}", ""]
     lines += _table(["dumps seen", "new", "loaded", "partial", "quarantined", "still being written", "MB new",
                      "seconds", "MB/s"],
                     [(summary["dumps_seen"], summary["dumps_new"], summary["dumps_loaded"], summary["dumps_partial"],
@@ -45,4 +46,14 @@ def summary_markdown(summary: dict, new_dumps: pl.DataFrame) -> str:
     lines += ["", "## Quarantined and partial dumps", ""]
     lines += _table(["dump", "status", "reason"], problems.select("source_path", "status", "reason").rows()) \
         if problems.height else ["None."]
+    return "\n".join(lines) + "\n"
+
+
+def failure_markdown(run_id: str, home: Path, error: str, fate: str) -> str:
+    """A failed run's summary: why, in a fence longer than any backtick run of the error (so nothing in it
+    is markup and DuckDB's caret lines keep their place), and what became of its data (our own text)."""
+    fence = "`" * max(3, 1 + max((len(run) for run in re.findall(r"`+", error)), default=0))
+    lines = [f"# Run {run_id}: failed", "", f"Home: {_cell(home)}", "", "## Why", "", fence,
+             *map(identity.shown, error.strip().splitlines()), fence, "",
+             "## What became of the data", "", fate[:1].upper() + fate[1:]]
     return "\n".join(lines) + "\n"

@@ -33,6 +33,13 @@ class BatchJob:
         self.raw_dir, self.lake_dir, self.max_bytes = raw_dir, lake_dir, max_bytes
         self.run_id, self.ingested_at, self.key_pattern = run_id, ingested_at, key_pattern
 
+    @property
+    def label(self) -> str:
+        """What the batch reads, as its task run's name shows it: its number, file count, first and last file."""
+        names = [identity.shown(str(source.path).rsplit("/", 1)[-1]) for source in self.sources]
+        shown = ", ".join(names) if len(names) <= 2 else f"{names[0]} … {names[-1]}"
+        return f"{self.index}: {len(names)} file{'s' if len(names) != 1 else ''}, {shown}"
+
     def without(self, dump_ids: set[str]) -> "BatchJob":
         """The same batch, treating dump_ids as already loaded (a first reading elsewhere won)."""
         return BatchJob(self.index, self.sources, self.known | dump_ids, self.raw_dir, self.lake_dir,

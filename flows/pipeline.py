@@ -57,7 +57,8 @@ def plan_run(inbox: Path, lake_dir: Path, state: Path, settle_seconds: float,
     return discover.plan_run(inbox, lake_dir, state, settle_seconds, listed, home_folders)
 
 
-@task(**IO_TASK)
+# Named for what each reads and merges: a run's task runs otherwise differ only by a random suffix in Prefect's UI.
+@task(**IO_TASK, task_run_name="process_batch-{job.label}")
 def process_batch(job: batch.BatchJob) -> batch.BatchResult:
     result = batch.process_batch(job)
     get_run_logger().info("batch %d: %d files read, %s", job.index, result.files.height, batch.describe(result))
@@ -88,7 +89,7 @@ def commit_appends(lake_dir: Path, seq: int, run_id: str, scratch: dict[str, lis
     return appends.commit_appends(lake_dir, seq, run_id, scratch, retried, read_as_other)
 
 
-@task(**IO_TASK)
+@task(**IO_TASK, task_run_name="merge_table-{job.table}")
 def merge_table(job: merge.TableMerge) -> dict[str, int]:
     return merge.merge_table(job)
 
@@ -158,8 +159,9 @@ def ingest(home: Path | None = None, inbox: Path | str | None = None, batch_size
             if interrupted_query(exc):   # stopped (Ctrl-C, SIGTERM, a runner's cancel), not failed
                 raise KeyboardInterrupt from exc
             with contextlib.suppress(Exception):   # the original failure is what the caller must see
-                if record_failed_run(settings, run_id, started_at, seq):
+                if fate := record_failed_run(settings, run_id, started_at, seq):
                     exc.run_id = run_id   # the failed row's, for `run --json`
+                run_report.report_failure(run_id, exc, fate, settings.home)
             raise
 
 
@@ -256,26 +258,26 @@ def merge_run(lake_dir: Path, seq: int, run_id: str, scratch: dict[str, list[Pat
 
 
 @task(cache_policy=NO_CACHE, persist_result=False)
-def record_failed_run(settings: Settings, run_id: str, started_at: dt.datetime, seq: int) -> bool:
+def record_failed_run(settings: Settings, run_id: str, started_at: dt.datetime, seq: int) -> str | None:
     """A failed run leaves the data as it was (the tables it committed to restored) and a `failed`
     runs row; one that failed after its commit point keeps its data, which the next run publishes,
-    and its row is marked `failed`. False if the row could not be written."""
+    and its row is marked `failed`. Returns what became of the data; None if the row could not be written."""
     try:
         if lake.run_of(lake.open_table(settings.lake, "runs")) >= seq:
             storage.remove_tree(settings.lake / WORK)   # the next run publishes the committed data
             lake.mark_failed(settings.lake, run_id)
-            return True
+            return run_report.KEPT
         recovery.recover(settings.lake)
         row = runs.run_row(run_id, started_at, "failed", 0, pl.DataFrame(schema={"status": pl.String}))
         lake.commit_run(settings.lake, row, seq)
     except Exception as exc:  # the original failure is what the caller must see
         get_run_logger().error("could not record failed run %s: %s", run_id, exc)
-        return False
+        return None
     try:
         publish.publish(settings.warehouse, settings.lake)
     except Exception as exc:  # the row is in the lake; the next run publishes it
         get_run_logger().error("could not publish failed run %s: %s", run_id, exc)
-    return True
+    return run_report.RESTORED
 
 
 def ingest_flow(dask_address: str | None = None):

@@ -13,7 +13,9 @@ from prefect.artifacts import create_markdown_artifact
 
 from core import identity
 from flows import appends, artifact, batch, discover, runs
+from flows.run_failure import api_unreachable
 from schemas.tables import MERGED_TABLES
+from warehouse.lake_health import first_line
 
 
 def run_summary(row: dict, plan: discover.Plan, retry: dict, appended: appends.Committed, gained: dict,
@@ -85,15 +87,20 @@ def repeated_files(results: list[batch.BatchResult]) -> list[str]:
 
 
 def log_quarantined(new_dumps: pl.DataFrame) -> None:
-    """New dumps that couldn't be read at all, each with its reason: a warning in the run's log, where
-    an operator watching Prefect's UI sees it (their bytes are kept in raw/, the reasons in `status`)."""
-    quarantined = new_dumps.filter(pl.col("status") == "quarantined") if "reason" in new_dumps.columns else None
-    if quarantined is not None and quarantined.height:
-        named = [f"{identity.shown(path)}: {identity.shown(reason)}"
-                 for path, reason in quarantined.select("source_path", "reason").head(5).iter_rows()]
-        which = "1 new dump was" if quarantined.height == 1 else f"{quarantined.height} new dumps were"
-        get_run_logger().warning("%s quarantined (bytes kept in raw/; `profile-etl status` lists them): %s", which,
-                                 "; ".join(named) + ("; ..." if quarantined.height > 5 else ""))
+    """New dumps that couldn't be read at all, and those that lost entries, each with its reason: a warning
+    in the run's log, where an operator watching Prefect's UI sees it (their bytes are kept in raw/, the
+    reasons in `status`, a partial dump's rejected entries in `rejects`)."""
+    if "reason" not in new_dumps.columns:
+        return
+    for status, kept in (("quarantined", "bytes kept in raw/; `profile-etl status` lists them"),
+                         ("partial", "the rest loaded; the `rejects` table holds the entries")):
+        dumps = new_dumps.filter(pl.col("status") == status)
+        if dumps.height:
+            named = [f"{identity.shown(path)}: {identity.shown(reason)}"
+                     for path, reason in dumps.select("source_path", "reason").head(5).iter_rows()]
+            which = "1 new dump was" if dumps.height == 1 else f"{dumps.height} new dumps were"
+            get_run_logger().warning("%s %s (%s): %s", which, "loaded partly" if status == "partial" else status, kept,
+                                     "; ".join(named) + ("; ..." if dumps.height > 5 else ""))
 
 
 def log_repeats(paths: list[str]) -> None:
@@ -106,11 +113,34 @@ def log_repeats(paths: list[str]) -> None:
 def publish_summary(summary: dict, new_dumps: pl.DataFrame, home: Path) -> None:
     """The run's summary as a Prefect artifact; past the commit point, a Prefect API that fails here
     leaves the run completed."""
-    markdown, description = artifact.summary_markdown(summary, new_dumps), runs.describe(summary)
+    markdown, description = artifact.summary_markdown(summary, new_dumps, home), runs.describe(summary)
     try:
         create_markdown_artifact(key=artifact.artifact_key(home), markdown=markdown, description=description)
     except Exception as exc:
         get_run_logger().warning("the run's summary artifact could not be written: %s", exc)
+
+
+# What a failed run did to the data, from record_failed_run: said in Prefect, where the terminal's message isn't.
+KEPT = ("its dumps were committed to the lake before it failed and stay there; those the warehouse doesn't "
+        "show yet, the next run that completes publishes")
+RESTORED = ("the lake was restored to before the run and the published warehouse is as it was; the next run "
+            "reads its dumps again")
+
+
+def report_failure(run_id: str, exc: Exception, fate: str | None, home: Path) -> None:
+    """A failed run's reason and what became of its data, as a log line and as the home's latest summary
+    artifact: else that artifact would still show the last completed run as the home's latest."""
+    fate = fate or "its `failed` row could not be written to `runs` (the error above says why)"
+    why = f"{type(exc).__name__}: {first_line(exc)}"
+    get_run_logger().error("run %s failed (%s): %s. Fix the cause and run again; `profile-etl history` lists "
+                           "the runs", run_id, why, fate)
+    if api_unreachable(exc):   # Prefect's client would retry the artifact for minutes before the failure is said
+        return
+    try:
+        create_markdown_artifact(key=artifact.artifact_key(home), markdown=artifact.failure_markdown(
+            run_id, home, f"{type(exc).__name__}: {exc}", fate), description=f"failed: {why}"[:500])
+    except Exception as err:   # the run's failure is what the caller must see
+        get_run_logger().warning("the failed run's summary artifact could not be written: %s", err)
 
 
 def print_deployment_result(flow, flow_run, state) -> None:

@@ -21,7 +21,7 @@ import pytest
 
 from core.validate import FILE_SCHEMA
 from flows import file_index
-from flows.artifact import ARTIFACT_KEY, artifact_key
+from flows.artifact import ARTIFACT_KEY, MARKDOWN_SYNTAX, artifact_key
 from flows.pipeline import ingest
 from flows.schedule import Watcher, deployment_name, watch
 from store import storage
@@ -144,20 +144,27 @@ def test_served_flow_runs_on_its_schedule_and_loads_new_dumps(tmp_path, sample_t
     assert "profile-etl: deployment run " in lines and "1 loaded, 0 partial, 0 quarantined, 1 new profile;" in lines, lines
 
 
-def test_run_artifact_reads_back_through_the_client(run_ingest, tmp_path, sample_text):
+def latest_summary(home: Path):
+    """The latest run summary artifact of a home, as the Artifacts page shows it."""
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
-    write_dump(tmp_path / "inbox", SAMPLE_NAME, sample_text, FIRST)
-    (tmp_path / "inbox" / "000_empty.txt").write_bytes(b"")
-    os.utime(tmp_path / "inbox" / "000_empty.txt", (FIRST.timestamp(),) * 2)
-    summary = run_ingest(tmp_path / "home", tmp_path / "inbox")
 
     async def latest():
         async with get_client() as client:
             return await client.read_latest_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(
-                any_=[artifact_key(Settings.load(home=tmp_path / "home").home)])))
-    artifact = asyncio.run(latest())[0]
+                any_=[artifact_key(Settings.load(home=home).home)])))
+    return asyncio.run(latest())[0]
+
+
+def test_run_artifact_reads_back_through_the_client(run_ingest, tmp_path, sample_text):
+    write_dump(tmp_path / "inbox", SAMPLE_NAME, sample_text, FIRST)
+    (tmp_path / "inbox" / "000_empty.txt").write_bytes(b"")
+    os.utime(tmp_path / "inbox" / "000_empty.txt", (FIRST.timestamp(),) * 2)
+    summary = run_ingest(tmp_path / "home", tmp_path / "inbox")
+    artifact = latest_summary(tmp_path / "home")
     assert artifact.type == "markdown" and f"# Run {summary['run_id']}: completed" in artifact.data
+    home = MARKDOWN_SYNTAX.sub(r"\\\1", str(Settings.load(home=tmp_path / "home").home))
+    assert f"Home: {home}\n" in artifact.data   # which home, on a server that several report to
     assert "| 2 | 2 | 1 | 0 | 1 | 0 |" in artifact.data.replace("dumps seen", "")
     assert r"000\_empty.txt | quarantined | empty file \(" in artifact.data   # Markdown punctuation escaped
 
@@ -179,7 +186,7 @@ def test_two_homes_on_one_server_each_keep_their_latest_run_summary(run_ingest, 
 
 
 def latest_flow_run_tasks_and_logs() -> tuple[str, set[str], list[str]]:
-    """The latest flow run's state, its task runs' names and its log lines, from Prefect's API."""
+    """The latest flow run's state, its task runs' names (whole) and its log lines, from Prefect's API."""
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId, LogFilter, LogFilterFlowRunId
     from prefect.client.schemas.sorting import FlowRunSort
@@ -191,7 +198,7 @@ def latest_flow_run_tasks_and_logs() -> tuple[str, set[str], list[str]]:
             [run] = await client.read_flow_runs(sort=FlowRunSort.EXPECTED_START_TIME_DESC, limit=1)
             tasks = await client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[run.id])))
             logs = await client.read_logs(log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[run.id])))
-            return run.state.type.value, {t.name.rsplit("-", 1)[0] for t in tasks}, [log.message for log in logs]
+            return run.state.type.value, {t.name for t in tasks}, [log.message for log in logs]
     return asyncio.run(read())
 
 
@@ -200,14 +207,37 @@ def test_a_runs_batches_merges_and_load_are_task_runs_of_its_flow_run_with_their
     write_dump(tmp_path / "inbox", SAMPLE_NAME, sample_text, FIRST)
     run_ingest(tmp_path / "home", tmp_path / "inbox")
     state, tasks, logs = latest_flow_run_tasks_and_logs()
-    assert state == "COMPLETED" and {"process_batch", "merge_table", "publish_warehouse"} <= tasks
+    assert state == "COMPLETED" and {"process_batch", "merge_table", "publish_warehouse"} <= prefixes(tasks)
+    # each named for what it did: which files a batch read, which table a merge wrote
+    assert {f"process_batch-0: 1 file, {SAMPLE_NAME}", "merge_table-papers", "merge_table-profiles"} <= tasks
     assert any(line.startswith("batch 0: 1 files read, 1 new dumps (1 loaded)") for line in logs)
     write_dump(tmp_path / "inbox", "001_7707062aadfcc580.txt", later_snapshot(sample_text), LATER)
     monkeypatch.setenv(FAIL_ENV, "normalise:merged")   # a failed run's restore and failed row: a task run too
-    with pytest.raises(InjectedFault):
+    with pytest.raises(InjectedFault) as failed:
         run_ingest(tmp_path / "home", tmp_path / "inbox")
     state, tasks, logs = latest_flow_run_tasks_and_logs()
-    assert state == "FAILED" and "record_failed_run" in tasks and "publish_warehouse" not in tasks
+    assert state == "FAILED" and "record_failed_run" in prefixes(tasks) and "publish_warehouse" not in prefixes(tasks)
+    # what became of the data, said in Prefect too, and the home's latest summary is this failure, not the run before
+    said = f"run {failed.value.run_id} failed (InjectedFault: "
+    assert any(line.startswith(said) and "the lake was restored to before the run" in line for line in logs), logs
+    summary = latest_summary(tmp_path / "home").data
+    assert summary.startswith(f"# Run {failed.value.run_id}: failed") and "InjectedFault" in summary, summary
+    assert "The lake was restored to before the run" in summary
+
+
+def prefixes(task_run_names: set[str]) -> set[str]:
+    return {name.split("-", 1)[0] for name in task_run_names}
+
+
+def test_a_partial_dumps_rejected_entries_are_a_warning_in_the_runs_log(run_ingest, tmp_path, sample_text):
+    from tests import dumps
+    header, blocks = dumps.split(sample_text)
+    blocks[4][0] = "LGFeb 30, 2024"
+    write_dump(tmp_path / "inbox", "000_badbadbadbadbad0.txt", dumps.join(header, blocks), FIRST)
+    run_ingest(tmp_path / "home", tmp_path / "inbox")
+    _, _, logs = latest_flow_run_tasks_and_logs()
+    assert any(line.startswith("1 new dump was loaded partly") and
+               line.endswith("000_badbadbadbadbad0.txt: 1 of 50 entries rejected") for line in logs), logs
 
 
 def test_watch_says_when_a_failed_run_could_not_reach_prefects_api(tmp_path, sample_text, capsys, monkeypatch):

@@ -7,9 +7,9 @@ from pathlib import Path
 import polars as pl
 
 from core import identity
-from flows.prefect_env import home_digest
+from flows.prefect_env import home_label
 
-ARTIFACT_KEY = "profile-etl-run-summary"   # + the home's folder name and path hash: artifact_key
+ARTIFACT_KEY = "profile-etl-run-summary"   # + the home's label: artifact_key
 # Markdown's link, emphasis, HTML and table syntax: a file name or a reason from a dump is shown as written,
 # never made a link (`[x](javascript:...)`) or markup in Prefect's UI.
 MARKDOWN_SYNTAX = re.compile(r"([\\`*_\[\]()<>|&!~])")
@@ -18,8 +18,7 @@ MARKDOWN_SYNTAX = re.compile(r"([\\`*_\[\]()<>|&!~])")
 def artifact_key(home: Path) -> str:
     """The key of a home's run summaries: a key is global on a Prefect server, and its latest
     artifact must be this home's last run, not that of another home reporting there."""
-    name = re.sub(r"[^a-z0-9]+", "-", home.name.lower()).strip("-")[:40]
-    return f"{ARTIFACT_KEY}-{name}-{home_digest(home)}" if name else f"{ARTIFACT_KEY}-{home_digest(home)}"
+    return f"{ARTIFACT_KEY}-{home_label(home)}"
 
 
 def _table(header: list[str], rows: list[tuple]) -> list[str]:

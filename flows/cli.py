@@ -9,8 +9,8 @@ import time
 
 from flows import cancel_watch, guard, home_commands, json_out, limits, read_commands, run_failure, streams
 from flows.arguments import parser
-from flows.prefect_env import (api_url, broken_logging_settings, unwritable_database, unwritable_prefect_home,
-                               use_prefect_env, without_heartbeats)
+from flows.prefect_env import (api_url, broken_logging_settings, run_tags, unwritable_database,
+                               unwritable_prefect_home, use_prefect_env, without_heartbeats)
 from store import advice, lock, storage
 from store.errors import RunFailed, UserError
 from store.settings import Settings
@@ -202,42 +202,50 @@ def cmd_server(settings: Settings, args) -> int:
 
 def cmd_watch(settings: Settings, args) -> int:
     prepare_prefect(settings, args.verbose)
-    from flows.pipeline import COMPLETED_HERE, ingest_flow
-    from flows.schedule import SCHEDULED_LOCK_WAIT, watch
+    from flows.pipeline import ingest_flow
+    from flows.schedule import watch
     ingest = ingest_flow(settings.dask_address)
     quiet = settings.settle_seconds if args.quiet_seconds is None else args.quiet_seconds
-    def run() -> dict:
-        COMPLETED_HERE.clear()
-        try:
-            with without_heartbeats(), guard.ended_at_once_if_server_stops(lambda: stopped_with_server(args)):
-                summary = ingest(home=settings.home, inbox=settings.inbox, lake=str(settings.lake),
-                                 settle_seconds=settings.settle_seconds,
-                                 batch_size=settings.batch_size, max_dump_bytes=settings.max_dump_bytes,
-                                 lock_wait_seconds=max(settings.lock_wait_seconds, SCHEDULED_LOCK_WAIT))
-        except KeyboardInterrupt:   # stops the watch (exit 0), unless Prefect cancelled the run; say what became of it
-            if not COMPLETED_HERE and cancel_watch.settle():
-                raise cancel_watch.RunCancelled(cancel_watch.CANCELLED) from None
-            if COMPLETED_HERE and cancel_watch.asked() is not None:   # completed as the cancel came: the watch goes on
-                print(f"\nwatch: warning: {run_failure.INTERRUPTED_AT_ITS_END}", file=sys.stderr, flush=True)
-                return COMPLETED_HERE[0]
-            run_failure.say_watch_stopped(bool(COMPLETED_HERE))
-            raise
-        except Exception as exc:
-            COMMAND["api_gone"] = run_failure.api_unreachable(exc)   # as the last run found it
-            if not COMPLETED_HERE:
-                raise
-            print(f"\nwatch: warning: {run_failure.unrecorded_end(exc)}", file=sys.stderr, flush=True)
-            return COMPLETED_HERE[0]
-        COMMAND["api_gone"] = False
-        return summary
     print(f"profile-etl: watching {settings.inbox}: a run starts once new dumps have been quiet for {quiet:g} s "
           "(Ctrl-C stops)", flush=True)
     try:
         server_ready()
-        watch(settings, run, quiet, args.poll_seconds)
+        watch(settings, lambda: watched_run(settings, args, ingest), quiet, args.poll_seconds)
     except KeyboardInterrupt:
         pass
     return 0
+
+
+def watched_run(settings: Settings, args, ingest) -> dict:
+    """One run of `watch`: its summary; a run that completed but couldn't tell Prefect is a warning."""
+    from prefect import tags
+
+    from flows.pipeline import COMPLETED_HERE
+    from flows.schedule import SCHEDULED_LOCK_WAIT
+    COMPLETED_HERE.clear()
+    try:
+        with (without_heartbeats(), tags(*run_tags(settings.home)),
+              guard.ended_at_once_if_server_stops(lambda: stopped_with_server(args))):
+            summary = ingest(home=settings.home, inbox=settings.inbox, lake=str(settings.lake),
+                             settle_seconds=settings.settle_seconds,
+                             batch_size=settings.batch_size, max_dump_bytes=settings.max_dump_bytes,
+                             lock_wait_seconds=max(settings.lock_wait_seconds, SCHEDULED_LOCK_WAIT))
+    except KeyboardInterrupt:   # stops the watch (exit 0), unless Prefect cancelled the run; say what became of it
+        if not COMPLETED_HERE and cancel_watch.settle():
+            raise cancel_watch.RunCancelled(cancel_watch.CANCELLED) from None
+        if COMPLETED_HERE and cancel_watch.asked() is not None:   # completed as the cancel came: the watch goes on
+            print(f"\nwatch: warning: {run_failure.INTERRUPTED_AT_ITS_END}", file=sys.stderr, flush=True)
+            return COMPLETED_HERE[0]
+        run_failure.say_watch_stopped(bool(COMPLETED_HERE))
+        raise
+    except Exception as exc:
+        COMMAND["api_gone"] = run_failure.api_unreachable(exc)   # as the last run found it
+        if not COMPLETED_HERE:
+            raise
+        print(f"\nwatch: warning: {run_failure.unrecorded_end(exc)}", file=sys.stderr, flush=True)
+        return COMPLETED_HERE[0]
+    COMMAND["api_gone"] = False
+    return summary
 
 
 def cmd_run(settings: Settings, args) -> int:
@@ -248,13 +256,16 @@ def cmd_run(settings: Settings, args) -> int:
 
 
 def run_ingest(settings: Settings, args) -> int:
+    from prefect import tags
+
     from flows.pipeline import COMPLETED_HERE, ingest_flow
     from flows.progress import show_progress
     show_progress()
     COMPLETED_HERE.clear()
     try:
         server_ready()
-        with without_heartbeats(), guard.ended_at_once_if_server_stops(lambda: stopped_with_server(args)):
+        with (without_heartbeats(), tags(*run_tags(settings.home)),
+              guard.ended_at_once_if_server_stops(lambda: stopped_with_server(args))):
             summary = ingest_flow(settings.dask_address)(
                 home=settings.home, inbox=settings.inbox, lake=str(settings.lake), batch_size=settings.batch_size,
                 settle_seconds=settings.settle_seconds, max_dump_bytes=settings.max_dump_bytes,

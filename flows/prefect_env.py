@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from contextlib import nullcontext
 from pathlib import Path
 
@@ -43,6 +44,17 @@ def home_digest(home: Path) -> str:
     """A hash of the home's path: what tells its names on a Prefect server (deployment, artifact key)
     from another home's."""
     return hashlib.sha256(str(home).encode("utf-8", "surrogateescape")).hexdigest()[:8]
+
+
+def home_label(home: Path) -> str:
+    """A home's name on a Prefect server (artifact key, runs' tag): its folder's name and path hash."""
+    name = re.sub(r"[^a-z0-9]+", "-", home.name.lower()).strip("-")[:40]
+    return f"{name}-{home_digest(home)}" if name else home_digest(home)
+
+
+def run_tags(home: Path) -> list[str]:
+    """The tags of a home's flow runs, by which Prefect's UI filters one home's runs on a shared server."""
+    return ["profile-etl", f"home:{home_label(home)}"]
 
 
 def api_url() -> str | None:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Callable
 
 from flows import discover, file_index
-from flows.prefect_env import home_digest
+from flows.prefect_env import home_digest, run_tags
 from store import storage
 from store.errors import UserError
 from store.settings import Settings
@@ -37,7 +37,7 @@ def serve(settings: Settings, cron: str | None, interval: float | None) -> None:
               f"cancelling): {', '.join(ended)}", flush=True)
     mark_serving(deployment_name(settings.home))
     flow = ingest_flow(settings.dask_address)   # kept in memory by the served runner, task runner and all
-    serve_flow(flow, deployment_name(settings.home), cron=cron, interval=interval,
+    serve_flow(flow, deployment_name(settings.home), cron=cron, interval=interval, tags=run_tags(settings.home),
                concurrency_limit=ConcurrencyLimitConfig(limit=1, collision_strategy="ENQUEUE"),
                parameters={"home": str(settings.home), "inbox": str(settings.inbox), "lake": str(settings.lake),
                            "settle_seconds": settings.settle_seconds, "batch_size": settings.batch_size,

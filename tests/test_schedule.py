@@ -23,6 +23,7 @@ from core.validate import FILE_SCHEMA
 from flows import file_index
 from flows.artifact import ARTIFACT_KEY, MARKDOWN_SYNTAX, artifact_key
 from flows.pipeline import ingest
+from flows.prefect_env import run_tags
 from flows.schedule import Watcher, deployment_name, watch
 from store import storage
 from store.faults import FAIL_ENV, InjectedFault
@@ -458,6 +459,9 @@ def test_serve_makes_a_deployment_per_home_whose_runs_queue_behind_a_manual_run(
     assert first["parameters"]["home"] == str(tmp_path / "data")
     assert first["parameters"]["inbox"] == str(tmp_path / "data" / "inbox")
     assert first["parameters"]["lock_wait_seconds"] >= 600
+    # each home's runs carry a tag of its own, by which Prefect's UI shows one home's runs
+    assert first["tags"] == run_tags(Settings.load(home="data").home) and first["tags"][1].startswith("home:data-")
+    assert set(second["tags"]) - set(first["tags"]) == {second["tags"][1]}
 
 
 def test_a_file_still_settling_when_a_run_starts_stays_new(tmp_path, sample_text):
@@ -735,6 +739,11 @@ def flow_run_state(api: str, flow_run_id):
         return client.read_flow_run(flow_run_id).state.type.value
 
 
+def flow_run_tags(api: str, flow_run_id) -> set[str]:
+    with prefect_client(api) as client:
+        return set(client.read_flow_run(flow_run_id).tags)
+
+
 def test_a_cancel_from_prefect_stops_the_runs_that_run_and_watch_started(tmp_path, sample_text):
     """A deployment's run is stopped by its runner or worker; those of `run` and `watch` have neither, and
     ran on to the end while Prefect showed them Cancelling. Each run here waits for the home's lock (held
@@ -757,6 +766,7 @@ def test_a_cancel_from_prefect_stops_the_runs_that_run_and_watch_started(tmp_pat
             assert running.returncode == 130 and json.loads(out)["status"] == "cancelled", err[-3000:]
             assert "the run was cancelled from Prefect and stopped" in err
             assert flow_run_state(api, cancelled) == "CANCELLED"
+            assert flow_run_tags(api, cancelled) == set(run_tags(Settings.load(home=home).home))   # its home's, for the UI's filter
             try:
                 with output.open("w") as out_file:
                     watching = subprocess.Popen([str(BIN / "profile-etl"), "--home", str(home), "watch", "--inbox",
@@ -770,6 +780,7 @@ def test_a_cancel_from_prefect_stops_the_runs_that_run_and_watch_started(tmp_pat
                     pytest.fail(f"the watch ended: {output.read_text()}")
         try:
             assert flow_run_state(api, cancelled) == "CANCELLED" and dump_count(home) == 0
+            assert flow_run_tags(api, cancelled) == set(run_tags(Settings.load(home=home).home))
             write_dump(inbox, "001_7707062aadfcc580.txt", later_snapshot(sample_text), LATER)
             until(lambda: "watch: run 2: 2 new dumps" in output.read_text(), 300, "the watch's next run")
         finally:

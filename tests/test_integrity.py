@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import duckdb
 import pytest
@@ -263,30 +264,29 @@ def test_a_lake_that_lost_its_newest_commits_is_refused_and_doctor_repairs_it(lo
     assert run_ingest(home, inbox)["dumps_new"] == 0
 
 
-def test_rebuild_refuses_a_lake_that_lost_its_newest_commits(loaded, run_ingest, capsys):
-    """`rebuild` published a warehouse from it: the lost run's dumps vanished, with exit 0, and with
-    them the evidence doctor goes by (the warehouse's versions)."""
-    home, inbox = loaded
-    run_ingest(home, inbox)
+def lose_the_newest_runs_commit(home: Path) -> str:
     sorted((home / "lake" / "runs" / "_delta_log").glob("*.json"))[-1].unlink()
-    assert main(["--home", str(home), "rebuild"]) == 2
-    err = capsys.readouterr().err
-    assert "the rebuild stopped: the lake at" in err and "is behind the warehouse it published" in err
-    assert "rebuild --from-raw" in err and dumps_in_warehouse(home) == 2
-    assert main(["--home", str(home), "rebuild", "--from-raw"]) == 0
-    assert (runs_in_warehouse(home), dumps_in_warehouse(home)) == (2, 2)
+    return "is behind the warehouse it published"
 
 
-def test_rebuild_of_a_lake_whose_checkpoint_is_damaged_says_so(loaded, run_ingest, capsys):
-    """`rebuild` ended in delta-rs' traceback where a run, `maintain` and doctor name the damage."""
-    home, inbox = loaded
-    run_ingest(home, inbox)
+def damage_a_checkpoint(home: Path) -> str:
     assert main(["--home", str(home), "maintain"]) == 0   # writes each table's checkpoint
     next((home / "lake" / "papers" / "_delta_log").glob("*.checkpoint.parquet")).write_bytes(b"junk" * 100)
+    return "is damaged (lake table papers"
+
+
+@pytest.mark.parametrize("damage", [lose_the_newest_runs_commit, damage_a_checkpoint])
+def test_rebuild_refuses_a_damaged_lake_and_names_the_repair(loaded, run_ingest, capsys, damage):
+    """`rebuild` published a lake that had lost its newest commits (the lost run's dumps vanished, with
+    exit 0, and with them the evidence doctor goes by), and ended in delta-rs' traceback on a damaged
+    checkpoint, where a run, `maintain` and doctor name the damage."""
+    home, inbox = loaded
+    run_ingest(home, inbox)
+    said = damage(home)
     capsys.readouterr()
     assert main(["--home", str(home), "rebuild"]) == 2
     err = capsys.readouterr().err
-    assert "the rebuild stopped: the lake at" in err and "is damaged (lake table papers" in err
+    assert "the rebuild stopped: the lake at" in err and said in err
     assert "rebuild --from-raw" in err and dumps_in_warehouse(home) == 2
     assert main(["--home", str(home), "rebuild", "--from-raw"]) == 0
     assert (runs_in_warehouse(home), dumps_in_warehouse(home)) == (2, 2)

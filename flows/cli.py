@@ -264,9 +264,10 @@ def run_ingest(settings: Settings, args) -> int:
     COMPLETED_HERE.clear()
     try:
         server_ready()
+        ingest = ingest_flow(settings.dask_address)   # refused here: the home isn't made (its id among it)
         with (without_heartbeats(), tags(*run_tags(settings.home)),
               guard.ended_at_once_if_server_stops(lambda: stopped_with_server(args))):
-            summary = ingest_flow(settings.dask_address)(
+            summary = ingest(
                 home=settings.home, inbox=settings.inbox, lake=str(settings.lake), batch_size=settings.batch_size,
                 settle_seconds=settings.settle_seconds, max_dump_bytes=settings.max_dump_bytes,
                 lock_wait_seconds=settings.lock_wait_seconds, reprocess=args.reprocess)

@@ -8,6 +8,8 @@ import re
 from contextlib import nullcontext
 from pathlib import Path
 
+from store.home_id import home_id
+
 # Offline, quiet and clean exits for Prefect's temporary server; set before prefect is imported.
 PREFECT_ENV = {
     "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
@@ -41,9 +43,10 @@ def use_prefect_env() -> None:
 
 
 def home_digest(home: Path) -> str:
-    """A hash of the home's path: what tells its names on a Prefect server (deployment, artifact key)
-    from another home's."""
-    return hashlib.sha256(str(home).encode("utf-8", "surrogateescape")).hexdigest()[:8]
+    """A hash of the home's path and id: what tells its names on a Prefect server (deployment, artifact
+    key, runs' tag) from another home's, a copy of it elsewhere, or a home at its path on another machine."""
+    key = str(home) if (own := home_id(home)) is None else f"{home}\0{own}"
+    return hashlib.sha256(key.encode("utf-8", "surrogateescape")).hexdigest()[:8]
 
 
 def home_label(home: Path) -> str:

@@ -139,6 +139,8 @@ def ingest(home: Path | None = None, inbox: Path | str | None = None, batch_size
     A parameter left None comes from PROFILE_ETL_* in the run's environment, then the default."""
     settings = Settings.load(home=home, inbox=inbox, batch_size=batch_size, settle_seconds=settle_seconds,
                              max_dump_bytes=max_dump_bytes, lock_wait_seconds=lock_wait_seconds, lake=lake)
+    if FlowRunContext.get().flow_run.deployment_id is not None:   # unattended: a home moved away is not made anew
+        settings.refuse_gone_home("deployment")
     if not storage.reachable(settings.inbox):   # an unmounted share must not look like an empty inbox
         raise UserError(f"inbox {settings.inbox} is not a folder (or its bucket doesn't exist)")
     lock = run_lock(settings.home, settings.lock_wait_seconds, waiting=run_report.told_waiting,

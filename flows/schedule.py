@@ -208,6 +208,7 @@ def watch(settings: Settings, run: Callable[[], dict], quiet_seconds: float, pol
     from flows.run_failure import unreachable_hint
     from flows.runs import describe  # here: `profile-etl server` imports this module, and needs no polars
     watcher, runs = Watcher(settings, quiet_seconds), 0
+    settings.home.mkdir(parents=True, exist_ok=True)   # a new home is made here: a run then refuses one gone since
     while not should_stop():
         looked = time.monotonic()
         due = watcher.due()
@@ -217,6 +218,7 @@ def watch(settings: Settings, run: Callable[[], dict], quiet_seconds: float, pol
             watcher.ran()
             started = time.monotonic()
             try:
+                settings.refuse_gone_home("watch")
                 summary = run()
             except Exception as exc:  # recorded in `runs`; a run is due again with a new file or after a while
                 watcher.failed()

@@ -83,6 +83,19 @@ class Settings:
                                 "file away (if it is one of yours, or a folder's backup, look into it first), "
                                 "then run the command again")
 
+    def refuse_gone_home(self, runner: str) -> None:
+        """A deployment's or a watch's run refuses a home that is gone (moved, renamed, deleted): it would
+        start an empty home at the old path, and the inbox's new dumps would go there, not to the moved home."""
+        if self.home.is_dir():
+            return
+        where = {"deployment": "serve the home where it is now (`profile-etl --home NEW serve …`: a deployment of "
+                               "its own), then stop this deployment's serve or worker (`prefect deployment delete` "
+                               "removes it)",
+                 "watch": "stop this watch (Ctrl-C) and watch the home where it is now (`profile-etl --home NEW watch …`)"}
+        raise UserError(f"the home {identity.shown(str(self.home))} doesn't exist (moved, renamed or deleted?): nothing "
+                        f"was done, as a {runner}'s run doesn't start a home anew where one was. To follow a moved home, "
+                        f"{where[runner]}; to start a new home at this path, create its folder first")
+
     @property
     def home_folders(self) -> tuple[Path, ...]:
         """What an inbox holding the home must not read as dumps: the home, its own parts (when the

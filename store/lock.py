@@ -136,6 +136,6 @@ def serve_lock(home: Path):
     """One `serve` per home: a second one would share its deployment, and its exit would pause the
     first one's schedule (Prefect pauses a served deployment when its process stops)."""
     def refuse(holder: str) -> None:
-        raise UserError(f"another `serve` (pid {holder or 'unknown'}) serves {home} already: serve each home once "
-                        "(stopping either would pause the schedule of both)")
+        raise UserError(f"another `serve` (pid {holder or 'unknown'}) serves {home} already (or served it at the "
+                        "path it had before a move): stop that one first; one serve per home")
     return _holding(home / SERVE_LOCK_FILE, str(os.getpid()), 0.0, refuse)

@@ -19,7 +19,11 @@ def with_warning(summary: dict, warning: str) -> dict:
 
 def unrecorded_end(exc: Exception) -> str:
     """What to say of a run that completed (its data in, published) whose end Prefect then failed to record."""
+    from prefect.exceptions import ObjectNotFound
     what = f"{type(exc).__name__}: {exc}"
+    if isinstance(exc, ObjectNotFound):
+        return (f"the run completed, but {api_name()} no longer has its flow run (the server's database was reset, "
+                "or another server answers there): Prefect won't show this run; `profile-etl history` does")
     if not api_unreachable(exc):
         return f"the run completed, but Prefect failed to record its end ({what})"
     return (f"the run completed, but {api_name()} stopped answering ({what}): Prefect may show its flow run as "

@@ -1,6 +1,7 @@
 """A flow served as `Flow.serve` serves it (Prefect's Runner), but stopped at once when its Prefect server
 doesn't answer: Prefect's runner would retry the gone server for one to two and a half minutes to pause
-the deployment's schedule, printing each log upload that failed."""
+the deployment's schedule, printing each log upload that failed. And its deployment made again when the
+server no longer has it."""
 from __future__ import annotations
 
 import asyncio
@@ -26,19 +27,67 @@ class StoppedAtOnceIfServerGone(Runner):
 
 def serve_flow(flow, name: str, **deployment) -> None:
     """Serve `flow` as the deployment `name` (Runner.add_flow's arguments) until SIGINT or SIGTERM, as
-    Flow.serve does with pause_on_shutdown and a limit of one run at a time."""
-    runner = StoppedAtOnceIfServerGone(name=name, pause_on_shutdown=True, limit=1)
-    deployment_id = runner.add_flow(flow, name=name, **deployment)
+    Flow.serve does with pause_on_shutdown and a limit of one run at a time. The schedule is paused here,
+    not by the runner, which would also pause a deployment the server lost (Kept), and fail on it."""
+    runner = StoppedAtOnceIfServerGone(name=name, pause_on_shutdown=False, limit=1)
+    kept = Kept(runner, flow, name, deployment)
     previous = {sig: signal.signal(sig, runner.handle_sigterm) for sig in (signal.SIGINT, signal.SIGTERM)}
     print(f"profile-etl: serving the deployment '{flow.name}/{name}' (`prefect deployment run "
           f"'{flow.name}/{name}'` starts a run now); Ctrl-C stops it", flush=True)
     try:
-        asyncio.run(runner.start())
-    except KeyboardInterrupt:   # stopped before the runner started, which would have paused the schedule
-        paused(deployment_id)
+        asyncio.run(served(runner, kept))
+    except KeyboardInterrupt:   # stopped before the runner started
+        pass
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+    paused(kept.id)
+
+
+async def served(runner: Runner, kept: "Kept") -> None:
+    """The runner started, its deployment kept on the server while it serves."""
+    keeping = asyncio.create_task(kept.keep(runner.query_seconds))
+    try:
+        await runner.start()
+    finally:
+        keeping.cancel()
+
+
+class Kept:
+    """A served deployment made again when its server no longer has it (its database was reset, or a new
+    server answers at its address): else the runner polls for runs of a deployment nothing schedules."""
+
+    def __init__(self, runner: Runner, flow, name: str, deployment: dict) -> None:
+        self.runner, self.flow, self.name, self.deployment = runner, flow, name, deployment
+        self.id = runner.add_flow(flow, name=name, **deployment)
+
+    async def keep(self, every: float) -> None:
+        import httpx
+        from prefect.client.orchestration import get_client
+        async with get_client() as client:
+            while True:
+                await asyncio.sleep(every)
+                try:
+                    if not await self.on_server(client):
+                        await self.again()
+                except (httpx.TransportError, httpx.HTTPStatusError):   # a server down: the runner's poll says so
+                    continue
+
+    async def on_server(self, client) -> bool:
+        from prefect.exceptions import ObjectNotFound
+        try:
+            await client.read_deployment(self.id)
+        except ObjectNotFound:
+            return False
+        return True
+
+    async def again(self) -> None:
+        from flows.prefect_env import api_url
+        self.id = await self.runner.aadd_flow(self.flow, name=self.name, **self.deployment)
+        print(f"profile-etl: the Prefect server at {api_url()} no longer had the deployment '{self.flow.name}/"
+              f"{self.name}' (its database was reset, or another server answers there): made it again, its "
+              "schedule goes on (the runs it showed before are gone from Prefect; `profile-etl history` keeps them)",
+              flush=True)
 
 
 def paused(deployment_id) -> None:

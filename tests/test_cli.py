@@ -502,6 +502,9 @@ def test_a_failure_to_connect_to_prefects_api_is_told_apart_from_other_failures(
     assert "start the server (`profile-etl server`)" in run_failure.unreachable_hint(wrapped)
     assert run_failure.unreachable_hint(ValueError("bad dump")) == ""
     assert "http://127.0.0.1:9/api stopped answering" in run_failure.unrecorded_end(wrapped)
+    from prefect.exceptions import ObjectNotFound   # a flow run the server lost (its database reset) mid-run
+    assert ("http://127.0.0.1:9/api no longer has its flow run (the server's database was reset"
+            in run_failure.unrecorded_end(ObjectNotFound(http_exc=None)))
     assert not run_failure.api_unreachable(httpx.ReadTimeout("slow"))   # a server that answers late is there
     monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:4311/")   # the server's address, not its API's
     assert "(PREFECT_API_URL=http://127.0.0.1:4311/api?)" in run_failure.unreachable_hint(

@@ -30,28 +30,34 @@ class ClusterWatch:
         self.runner, self.no_workers_seconds, self.idle_since = dask_runner(), no_workers_seconds, None
 
     def wait(self, futures: list[PrefectFuture]) -> None:
-        """prefect.futures.wait, failing with NoWorkers when the cluster has had no worker for too long."""
+        """Until all have finished, failing with NoWorkers when the cluster has had no worker for too long.
+        On a cluster, each Dask future is asked in turn: Prefect's wait with a timeout learns of a task's
+        end from a callback Dask runs later on its loop, and one that came after the timeout was lost,
+        each poll anew (a run waited for ever on merges its cluster had finished, on a loaded machine)."""
         if self.runner is None:
             wait(futures)
             return
-        pending = list(futures)
-        while pending := list(wait(pending, timeout=POLL_SECONDS).not_done):
-            self.check()
+        for future in futures:
+            self.finished(future)
 
     def result(self, future: PrefectFuture):
-        """The future's result. On a cluster, waited for a poll at a time, watching the workers: when the
-        worker holding a finished task's result has died, Dask computes it again, which needs a worker."""
+        """The future's result; on a cluster, once finished() says it can be fetched."""
         if self.runner is None:
             return future.result()
+        self.finished(future)
+        return future.result()
+
+    def finished(self, future: PrefectFuture) -> None:
+        """Waits a poll at a time, checking the workers between polls, until the task on the cluster has
+        finished and its result (unless it failed) can be fetched: when the worker holding a finished
+        task's result has died, Dask computes it again, which needs a worker."""
         while True:
             try:   # Future.exception waits; a task's own error is returned, only the wait's timeout raised
                 if future.wrapped_future.exception(timeout=POLL_SECONDS) is None:
-                    # finished, as the client last heard: its data may have gone with its worker since
                     future.wrapped_future.result(timeout=POLL_SECONDS)
+                return
             except TimeoutError:   # distributed's, the built-in one since Python 3.11
                 self.check()
-                continue
-            return future.result()
 
     def stop(self, futures: list[PrefectFuture]) -> None:
         """After a failure or an interrupt (a cancel from Prefect's UI is a SIGTERM): cancel the task

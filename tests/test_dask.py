@@ -154,6 +154,25 @@ def test_a_result_lost_with_its_worker_fails_the_run_when_no_worker_is_left(monk
             watch.result(future)
 
 
+def test_a_wait_on_the_cluster_sees_its_finished_tasks_without_dasks_done_callbacks(monkeypatch):
+    """Prefect's wait with a timeout learned of a Dask task's end only from a done callback, which Dask runs
+    later, on its loop and a callback thread: one that came after a poll's timeout was lost, and on a loaded
+    machine a run waited for ever on merges its cluster had finished. Callbacks that never come, here."""
+    import uuid
+
+    from prefect_dask.task_runners import PrefectDaskFuture
+    monkeypatch.setattr(cluster, "POLL_SECONDS", 0.2)
+    with distributed.LocalCluster(n_workers=1, processes=False, dashboard_address=None) as dask, \
+            distributed.Client(dask) as client:
+        futures = [PrefectDaskFuture(uuid.uuid4(), client.submit(lambda i=i: i, pure=False)) for i in range(3)]
+        client.gather([future.wrapped_future for future in futures])
+        monkeypatch.setattr(distributed.Future, "add_done_callback", lambda future, fn: None)
+        waited = threading.Thread(target=watching(client).wait, args=(futures,), daemon=True)
+        waited.start()
+        waited.join(timeout=60)
+        assert not waited.is_alive(), "the wait didn't see the finished tasks"
+
+
 TASK_EVENTS = {"started": threading.Event(), "release": threading.Event(), "order": []}   # in-process workers
 
 

@@ -186,12 +186,15 @@ def cmd_serve(settings: Settings, args) -> int:
 
     from flows.schedule import serve
     from store.lock import serve_lock
+    from flows.served import server_answers
     with serve_lock(settings.home):
         try:
             serve(settings, args.cron, args.interval)
-        except httpx.TransportError as exc:
-            raise UserError(f"can't reach the Prefect API at {api_url()} ({exc}): start the "
-                            "server (`profile-etl server`) or correct PREFECT_API_URL") from None
+        except Exception as exc:   # the runner's poll gives up on a server gone a few minutes in a task group
+            if not isinstance(exc, httpx.TransportError) and server_answers(api_url() or ""):
+                raise
+            raise UserError(f"can't reach the Prefect API at {api_url()}: start the server (`profile-etl "
+                            "server`) or correct PREFECT_API_URL, then serve again") from None
     return 0
 
 
@@ -264,7 +267,7 @@ def run_ingest(settings: Settings, args) -> int:
     COMPLETED_HERE.clear()
     try:
         server_ready()
-        ingest = ingest_flow(settings.dask_address)   # refused here: the home isn't made (its id among it)
+        ingest = ingest_flow(settings.dask_address)   # refused here, a run makes no home (run_tags would)
         with (without_heartbeats(), tags(*run_tags(settings.home)),
               guard.ended_at_once_if_server_stops(lambda: stopped_with_server(args))):
             summary = ingest(

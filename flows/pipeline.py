@@ -31,6 +31,7 @@ from schemas.tables import APPEND_TABLES, OBSERVED_TABLES, TABLES, empty_frame
 from store import storage
 from store.errors import UserError
 from store.faults import checkpoint
+from store.home_id import home_id
 from store.scratch import WORK
 from store.lock import flow_run_of, run_lock
 from store.settings import Settings
@@ -139,8 +140,9 @@ def ingest(home: Path | None = None, inbox: Path | str | None = None, batch_size
     A parameter left None comes from PROFILE_ETL_* in the run's environment, then the default."""
     settings = Settings.load(home=home, inbox=inbox, batch_size=batch_size, settle_seconds=settle_seconds,
                              max_dump_bytes=max_dump_bytes, lock_wait_seconds=lock_wait_seconds, lake=lake)
-    if FlowRunContext.get().flow_run.deployment_id is not None:   # unattended: a home moved away is not made anew
+    if unattended := FlowRunContext.get().flow_run.deployment_id is not None:   # a home moved away isn't made anew
         settings.refuse_gone_home("deployment")
+        home_id(settings.home)   # a new home's, before the run writes what makes a home look made before ids
     if not storage.reachable(settings.inbox):   # an unmounted share must not look like an empty inbox
         raise UserError(f"inbox {settings.inbox} is not a folder (or its bucket doesn't exist)")
     lock = run_lock(settings.home, settings.lock_wait_seconds, waiting=run_report.told_waiting,
@@ -149,6 +151,8 @@ def ingest(home: Path | None = None, inbox: Path | str | None = None, batch_size
     discover.refuse_unlistable(settings.inbox)
     with (cancel_watch.cancellable(), lock as died_holding, reusing_tables(settings.lake),
           scratch_removed_if_stopped(settings.lake)):
+        if unattended:
+            settings.refuse_gone_home("deployment")   # moved while the run waited for the lock
         left = flow_run_of(died_holding)   # not this flow run's own, run again by infrastructure after a kill
         if left != own and (crashed := dead_serve.crash_run_that_died_holding(left)):
             get_run_logger().info("flow run %s was killed holding the home: marked crashed (this run recovers it)", crashed)

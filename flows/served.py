@@ -38,10 +38,10 @@ def serve_flow(flow, name: str, **deployment) -> None:
         asyncio.run(served(runner, kept))
     except KeyboardInterrupt:   # stopped before the runner started
         pass
-    finally:
+    finally:   # also at a second Ctrl-C while stopping (the runner's sys.exit) and when the runner failed
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-    paused(kept.id)
+        pause_schedule(f"{flow.name}/{name}")
 
 
 async def served(runner: Runner, kept: "Kept") -> None:
@@ -72,6 +72,9 @@ class Kept:
                         await self.again()
                 except (httpx.TransportError, httpx.HTTPStatusError):   # a server down: the runner's poll says so
                     continue
+                except Exception as exc:   # said, and tried again next poll: the serve goes on serving
+                    print(f"profile-etl: couldn't check or make the deployment again ({type(exc).__name__}: {exc})",
+                          file=sys.stderr, flush=True)
 
     async def on_server(self, client) -> bool:
         from prefect.exceptions import ObjectNotFound
@@ -90,10 +93,24 @@ class Kept:
               flush=True)
 
 
-def paused(deployment_id) -> None:
+def pause_schedule(deployment: str) -> None:
+    """The deployment's schedule paused, found by name (the server may have lost the id it had, Kept);
+    when the server doesn't answer, or the pause fails, said in a line: its runs wait for the next serve."""
     from prefect.client.orchestration import get_client
-    with get_client(sync_client=True) as client:
-        client.pause_deployment(deployment_id)
+    from prefect.exceptions import ObjectNotFound
+
+    from flows.prefect_env import api_url
+    if not server_answers(api := api_url() or ""):
+        print(not_paused(api), file=sys.stderr, flush=True)
+        return
+    try:
+        with get_client(sync_client=True) as client:
+            client.pause_deployment(client.read_deployment_by_name(deployment).id)
+    except ObjectNotFound:   # the server lost it: no schedule left to pause
+        return
+    except Exception as exc:   # the stop goes on: what it stopped for is what the caller must see
+        print(f"profile-etl: serve stopped without pausing its schedule ({type(exc).__name__}: {exc}): pause "
+              f"it in Prefect's UI, or serve this home again", file=sys.stderr, flush=True)
 
 
 def end_if_server_gone() -> None:
@@ -102,9 +119,13 @@ def end_if_server_gone() -> None:
     api = api_url() or ""
     if server_answers(api):
         return
-    print(f"profile-etl: serve stopped without pausing its schedule: the Prefect server at {api} doesn't "
-          "answer (its runs wait for the next `serve` of this home)", file=sys.stderr, flush=True)
+    print(not_paused(api), file=sys.stderr, flush=True)
     os._exit(1)
+
+
+def not_paused(api: str) -> str:
+    return (f"profile-etl: serve stopped without pausing its schedule: the Prefect server at {api} doesn't "
+            "answer (its runs wait for the next `serve` of this home)")
 
 
 def server_answers(api: str) -> bool:

@@ -19,7 +19,7 @@ def home_id(home: Path) -> str | None:
     leave scheduling with nobody serving it)."""
     path = home / "state" / ID_FILE
     with contextlib.suppress(FileNotFoundError):
-        return path.read_text(encoding="ascii").strip() or None
+        return path.read_text(encoding="utf-8", errors="replace").strip() or None
     if any(os.path.lexists(home / part) for part in RUN_LEFT):
         return None
     try:
@@ -42,4 +42,9 @@ def _created(path: Path) -> str:
             os.link(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
-    return path.read_text(encoding="ascii").strip()
+    folder = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(folder)   # the link too: a deployment's name may hold the id by the next crash
+    finally:
+        os.close(folder)
+    return path.read_text(encoding="utf-8", errors="replace").strip()

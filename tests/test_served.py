@@ -14,9 +14,27 @@ from tests.test_pipeline import FIRST, LATER, later_snapshot
 from tests.test_schedule import (BIN, deployment_paused, dump_count, free_port, healthy, prefect_client, prefect_env,
                                  stop, until)
 
-pytestmark = pytest.mark.e2e   # a lasting Prefect server
 
 
+def test_a_serve_pauses_its_schedule_however_it_stops(monkeypatch):
+    """A second Ctrl-C while the runner stops ends it with sys.exit, and the runner may fail: the schedule
+    was left on then, its late runs all starting at the next serve of the home."""
+    from types import SimpleNamespace
+
+    from flows import served
+    paused = []
+    monkeypatch.setattr(served.Kept, "__init__", lambda kept, *args: setattr(kept, "id", None))
+    monkeypatch.setattr(served, "pause_schedule", paused.append)
+    for ending in (SystemExit(0), RuntimeError("Service exceeded error threshold.")):
+        async def stopped(runner, kept, ending=ending):
+            raise ending
+        monkeypatch.setattr(served, "served", stopped)
+        with pytest.raises(type(ending)):
+            served.serve_flow(SimpleNamespace(name="profile-etl-ingest"), "scheduled", interval=60)
+    assert paused == ["profile-etl-ingest/scheduled"] * 2
+
+
+@pytest.mark.e2e   # a lasting Prefect server
 @pytest.mark.parametrize("how", ["ctrl-c", "sigterm"])
 def test_a_serve_whose_server_is_gone_stops_at_once_and_says_so(tmp_path, how):
     """Prefect's runner retried the gone server for 1-2.5 minutes to pause the schedule, printing a traceback
@@ -52,6 +70,7 @@ def test_a_serve_whose_server_is_gone_stops_at_once_and_says_so(tmp_path, how):
     assert "Traceback" not in lines, lines   # Prefect's "Error logging to API" lines while the server was down may precede
 
 
+@pytest.mark.e2e
 def test_a_serve_makes_its_deployment_again_on_a_server_whose_database_was_reset(tmp_path, sample_text):
     """A reset server (or a new one at the same address) has no deployment, so it scheduled nothing and
     the serve polled on for good, printing nothing. It is made again: runs go on, and Ctrl-C pauses it."""
@@ -89,6 +108,7 @@ def test_a_serve_makes_its_deployment_again_on_a_server_whose_database_was_reset
                 stop(process)
 
 
+@pytest.mark.e2e
 def test_a_run_whose_flow_run_a_reset_server_lost_completes_and_says_so(tmp_path, sample_text):
     """The server's database is reset while the run waits for the home: its data goes in and is published,
     and the warning says why Prefect can't record its end (it said `ObjectNotFound: None`)."""
@@ -129,3 +149,32 @@ def test_a_run_whose_flow_run_a_reset_server_lost_completes_and_says_so(tmp_path
     assert summary["status"] == "completed" and summary["dumps_loaded"] == 1
     assert f"Prefect's API at {api} no longer has its flow run (the server's database was reset" in summary["warning"]
     assert dump_count(home) == 1
+
+
+@pytest.mark.e2e
+def test_a_serve_whose_server_stays_gone_ends_saying_so(tmp_path):
+    """Prefect's runner gives up on a server gone for a few minutes (its poll's error threshold, here
+    reached in seconds): serve ended in a 60-line ExceptionGroup traceback, exit 1."""
+    port = free_port()
+    api = f"http://127.0.0.1:{port}/api"
+    env = prefect_env(tmp_path, api) | {"PREFECT_RUNNER_POLL_FREQUENCY": "1", "PREFECT_CLIENT_MAX_RETRIES": "0"}
+    (tmp_path / "home" / "inbox").mkdir(parents=True)
+    server = subprocess.Popen([str(BIN / "profile-etl"), "server", "--port", str(port)],
+                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    output, served = tmp_path / "serve.out", None
+    try:
+        until(lambda: healthy(api), 120, "the Prefect server")
+        with output.open("w") as out:
+            served = subprocess.Popen([str(BIN / "profile-etl"), "--home", str(tmp_path / "home"), "serve",
+                                       "--interval", "3600"], env=env, stdout=out, stderr=subprocess.STDOUT,
+                                      start_new_session=True)
+        until(lambda: "profile-etl: serving the deployment" in output.read_text(), 120, "the serve")
+        stop(server)
+        code = served.wait(timeout=300)
+    finally:
+        for process in (served, server):
+            if process is not None and process.poll() is None:
+                stop(process)
+    lines = output.read_text()
+    assert code == 2 and f"can't reach the Prefect API at {api}: start the server" in lines, lines
+    assert "serve stopped without pausing its schedule" in lines and "ExceptionGroup" not in lines, lines

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 import threading
 
 import pytest
@@ -14,7 +13,8 @@ from flows.schedule import watch
 from store.settings import Settings
 from tests.conftest import SAMPLE_NAME, write_dump
 from tests.test_pipeline import FIRST, LATER, later_snapshot
-from tests.test_schedule import BIN, dump_count, free_port, healthy, stop, until
+from tests.test_schedule import dump_count, until
+from tests.test_served import Served
 
 GONE = "doesn't exist (moved, renamed or deleted?): nothing was done"
 
@@ -50,30 +50,16 @@ def test_a_watch_refuses_to_run_on_its_home_once_moved(prefect_harness, tmp_path
 def test_a_served_deployment_refuses_to_run_on_its_home_once_moved(tmp_path, sample_text):
     """A real server and `serve`: after the home moves, the next scheduled run fails saying why and
     what to do, and the old path stays empty."""
-    port, inbox, home = free_port(), tmp_path / "inbox", tmp_path / "home"
-    api = f"http://127.0.0.1:{port}/api"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
-    env |= {"PREFECT_HOME": str(tmp_path / "prefect"), "PREFECT_API_URL": api, "DO_NOT_TRACK": "1"}
+    inbox, home = tmp_path / "inbox", tmp_path / "home"
     write_dump(inbox, SAMPLE_NAME, sample_text, FIRST)
-    server = subprocess.Popen([str(BIN / "profile-etl"), "server", "--port", str(port)], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    served, output = None, tmp_path / "serve.out"
-    try:
-        until(lambda: healthy(api), 120, "the Prefect server")
-        with output.open("w") as out:
-            served = subprocess.Popen([str(BIN / "profile-etl"), "--home", str(home), "serve", "--interval", "2",
-                                       "--inbox", str(inbox)], env=env | {"PROFILE_ETL_SETTLE_SECONDS": "0"},
-                                      stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-        until(lambda: "1 loaded" in output.read_text(), 180, "the first scheduled run to load the sample and end")
+    with Served(tmp_path, PROFILE_ETL_SETTLE_SECONDS="0") as served:
+        serving = served.serve(home, "--interval", "2", "--inbox", str(inbox))
+        until(lambda: "1 loaded" in served.said(), 180, "the first scheduled run to load the sample and end")
         os.rename(home, tmp_path / "moved")
         write_dump(inbox, f"001_{SAMPLE_NAME[4:]}", later_snapshot(sample_text), LATER)
-        until(lambda: GONE in output.read_text() or home.exists(), 180, "the next scheduled run")
-        os.killpg(served.pid, signal.SIGINT)
-        assert served.wait(timeout=60) == 0
-    finally:
-        if served is not None:
-            stop(served)
-        stop(server)
+        until(lambda: GONE in served.said() or home.exists(), 180, "the next scheduled run")
+        os.killpg(serving.pid, signal.SIGINT)
+        assert serving.wait(timeout=60) == 0
     assert not home.exists()   # no empty home made anew at the old path
     assert dump_count(tmp_path / "moved") == 1
-    assert GONE in output.read_text() and "serve the home where it is now" in output.read_text()
+    assert GONE in served.said() and "serve the home where it is now" in served.said()

@@ -185,8 +185,8 @@ def cmd_serve(settings: Settings, args) -> int:
     import httpx
 
     from flows.schedule import serve
-    from store.lock import serve_lock
     from flows.served import server_answers
+    from store.lock import serve_lock
     with serve_lock(settings.home):
         try:
             serve(settings, args.cron, args.interval)

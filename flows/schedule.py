@@ -32,12 +32,13 @@ def serve(settings: Settings, cron: str | None, interval: float | None) -> None:
     from flows.dead_serve import crash_runs_left_running, mark_serving
     from flows.pipeline import ingest_flow
     from flows.served import serve_flow
-    if ended := crash_runs_left_running(settings, deployment_name(settings.home)):
+    name = deployment_name(settings.home)   # read once: the home's id is a file
+    if ended := crash_runs_left_running(settings, name):
         print(f"profile-etl: ended the runs a killed serve left running (crashed; cancelled, those it was "
               f"cancelling): {', '.join(ended)}", flush=True)
-    mark_serving(deployment_name(settings.home))
+    mark_serving(name)
     flow = ingest_flow(settings.dask_address)   # kept in memory by the served runner, task runner and all
-    serve_flow(flow, deployment_name(settings.home), cron=cron, interval=interval, tags=run_tags(settings.home),
+    serve_flow(flow, name, cron=cron, interval=interval, tags=run_tags(settings.home),
                concurrency_limit=ConcurrencyLimitConfig(limit=1, collision_strategy="ENQUEUE"),
                parameters={"home": str(settings.home), "inbox": str(settings.inbox), "lake": str(settings.lake),
                            "settle_seconds": settings.settle_seconds, "batch_size": settings.batch_size,

@@ -2,32 +2,24 @@
 from __future__ import annotations
 
 import gc
-import json
 import os
 import sys
-import time
 
-from flows import cancel_watch, guard, home_commands, json_out, limits, read_commands, run_failure, streams
+from flows import home_commands, read_commands, run_commands, streams
 from flows.arguments import parser
-from flows.prefect_env import (api_url, broken_logging_settings, run_tags, unwritable_database,
-                               unwritable_prefect_home, use_prefect_env, without_heartbeats)
-from store import advice, lock, storage
+from flows.command import COMMAND, print_failure
+from store import advice
 from store.errors import RunFailed, UserError
 from store.settings import Settings
 
 READERS = set(read_commands.HANDLERS) - {"validate"}   # commands that only read the warehouse
-STARTED = time.monotonic()   # a run's summary gives the wall time the user waited, Prefect's start included
-# guarded: set by `entry` (in-process callers of main start no watchdog); api_gone: Prefect's API stopped answering;
-# server: the temporary server's start, until the flow may use it
-COMMAND = {"watchdog": None, "guarded": False, "api_gone": False, "server": None}
 
 
 def main(argv: list[str] | None = None) -> int:
     # pandera imports numpy, whose OpenBLAS threads would spin at start-up; nothing here uses BLAS.
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     args = parser().parse_args(argv)
-    handler = {"run": cmd_run, "serve": cmd_serve, "server": cmd_server, "watch": cmd_watch,
-               **read_commands.HANDLERS, **home_commands.HANDLERS}[args.command]
+    handler = {**run_commands.HANDLERS, **read_commands.HANDLERS, **home_commands.HANDLERS}[args.command]
     try:
         settings = settings_of(args)
         try:
@@ -72,13 +64,6 @@ def os_error(args, exc: OSError) -> int:
     print(f"profile-etl: {message}", file=sys.stderr)
     print_failure(args, "refused", 2, message)
     return 2
-
-
-def print_failure(args, status: str, exit_code: int, error: str | None = None, run_id: str | None = None) -> None:
-    """`run --json` that ends without a summary still prints one JSON object, for the script reading
-    it: run_id names the run's `failed` row in `runs`, when the run got that far."""
-    if args.command == "run" and args.json:
-        print(json.dumps({"status": status, "exit_code": exit_code, "error": error, "run_id": run_id}), flush=True)
 
 
 def explain(exc: Exception, command: str, settings: Settings) -> None:
@@ -136,182 +121,6 @@ def entry() -> int:
         sys.stderr.flush()
         os._exit(code)
     return code
-
-
-def prepare_prefect(settings: Settings, verbose: bool = False) -> None:
-    if COMMAND["guarded"]:   # from here, before Prefect's import (seconds), which a SIGTERM would end unsaid
-        guard.terminate_as_interrupt()
-    if verbose:
-        os.environ["PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL"] = "INFO"
-    limits.refuse_low_limits()   # before Prefect starts: too few open files hang it, too little address space aborts
-    use_prefect_env()
-    if why := broken_logging_settings():
-        raise UserError(f"Prefect's logging settings file (PREFECT_LOGGING_SETTINGS_PATH) isn't YAML it can read ({why}): "
-                        "correct it, or unset PREFECT_LOGGING_SETTINGS_PATH for Prefect's own")
-    lasting = api_url()   # from the environment or a Prefect profile
-    if not lasting and (why := unwritable_prefect_home()):
-        raise UserError(f"Prefect's temporary server keeps its database in PREFECT_HOME, which can't be written "
-                        f"({why}): set PREFECT_HOME to a writable folder, or PREFECT_API_URL to a lasting server")
-    if not lasting and (why := unwritable_database()):
-        raise UserError(f"Prefect's temporary server keeps its database where PREFECT_SERVER_DATABASE_CONNECTION_URL "
-                        f"says, which can't be written ({why}): correct it, or unset it to keep it in PREFECT_HOME")
-    if COMMAND["guarded"]:   # the processes Prefect starts for this command end with it
-        if lasting:   # a lasting server's UI may cancel this command's runs
-            cancel_watch.ENABLED.append(True)
-        if not lasting:   # a lasting server is no child of the run
-            COMMAND["watchdog"] = guard.watch_children()
-    if not storage.reachable(settings.inbox):
-        raise UserError(f"inbox {settings.inbox} is not a folder (or its bucket doesn't exist): "
-                        "create it or pass --inbox DIR")
-    if storage.is_url(settings.lake) and not storage.reachable(settings.lake):
-        raise UserError(f"the bucket of lake {settings.lake} doesn't exist: create it or pass --lake")
-    if COMMAND["guarded"] and not lasting:
-        COMMAND["server"] = guard.start_temporary_server()
-
-
-def server_ready() -> None:
-    """The temporary server this command started has answered (or its start failed, raised here):
-    the flow must not find it half started, which Prefect would take for started."""
-    starting, COMMAND["server"] = COMMAND["server"], None
-    if starting is not None:
-        starting.result()
-
-
-def cmd_serve(settings: Settings, args) -> int:
-    prepare_prefect(settings)
-    if not api_url():
-        raise UserError("schedules need a Prefect server: start one with `profile-etl server` and set "
-                        "PREFECT_API_URL=http://127.0.0.1:4200/api (the temporary server doesn't schedule)")
-    import httpx
-
-    from flows.schedule import serve
-    from flows.served import server_answers
-    from store.lock import serve_lock
-    with serve_lock(settings.home):
-        try:
-            serve(settings, args.cron, args.interval)
-        except Exception as exc:   # the runner's poll gives up on a server gone a few minutes in a task group
-            if not isinstance(exc, httpx.TransportError) and server_answers(api_url() or ""):
-                raise
-            raise UserError(f"can't reach the Prefect API at {api_url()}: start the server (`profile-etl "
-                            "server`) or correct PREFECT_API_URL, then serve again") from None
-    return 0
-
-
-def cmd_server(settings: Settings, args) -> int:
-    from flows.schedule import run_server
-    return run_server(args.host, args.port)
-
-
-def cmd_watch(settings: Settings, args) -> int:
-    prepare_prefect(settings, args.verbose)
-    from flows.pipeline import ingest_flow
-    from flows.schedule import watch
-    ingest = ingest_flow(settings.dask_address)
-    quiet = settings.settle_seconds if args.quiet_seconds is None else args.quiet_seconds
-    print(f"profile-etl: watching {settings.inbox}: a run starts once new dumps have been quiet for {quiet:g} s "
-          "(Ctrl-C stops)", flush=True)
-    try:
-        server_ready()
-        watch(settings, lambda: watched_run(settings, args, ingest), quiet, args.poll_seconds)
-    except KeyboardInterrupt:
-        pass
-    return 0
-
-
-def watched_run(settings: Settings, args, ingest) -> dict:
-    """One run of `watch`: its summary; a run that completed but couldn't tell Prefect is a warning."""
-    from prefect import tags
-
-    from flows.pipeline import COMPLETED_HERE
-    from flows.schedule import SCHEDULED_LOCK_WAIT
-    COMPLETED_HERE.clear()
-    try:
-        with (without_heartbeats(), tags(*run_tags(settings.home)),
-              guard.ended_at_once_if_server_stops(lambda: stopped_with_server(args))):
-            summary = ingest(home=settings.home, inbox=settings.inbox, lake=str(settings.lake),
-                             settle_seconds=settings.settle_seconds,
-                             batch_size=settings.batch_size, max_dump_bytes=settings.max_dump_bytes,
-                             lock_wait_seconds=max(settings.lock_wait_seconds, SCHEDULED_LOCK_WAIT))
-    except KeyboardInterrupt:   # stops the watch (exit 0), unless Prefect cancelled the run; say what became of it
-        if not COMPLETED_HERE and cancel_watch.settle():
-            raise cancel_watch.RunCancelled(cancel_watch.CANCELLED) from None
-        if COMPLETED_HERE and cancel_watch.asked() is not None:   # completed as the cancel came: the watch goes on
-            print(f"\nwatch: warning: {run_failure.INTERRUPTED_AT_ITS_END}", file=sys.stderr, flush=True)
-            return COMPLETED_HERE[0]
-        run_failure.say_watch_stopped(bool(COMPLETED_HERE))
-        raise
-    except Exception as exc:
-        COMMAND["api_gone"] = run_failure.api_unreachable(exc)   # as the last run found it
-        if not COMPLETED_HERE:
-            raise
-        print(f"\nwatch: warning: {run_failure.unrecorded_end(exc)}", file=sys.stderr, flush=True)
-        return COMPLETED_HERE[0]
-    COMMAND["api_gone"] = False
-    return summary
-
-
-def cmd_run(settings: Settings, args) -> int:
-    if not settings.lock_wait_seconds and (holder := lock.current_holder(settings.home)):
-        raise lock.locked(settings.home, holder)   # at once, not once Prefect has started
-    prepare_prefect(settings, args.verbose)
-    return run_ingest(settings, args)
-
-
-def run_ingest(settings: Settings, args) -> int:
-    from prefect import tags
-
-    from flows.pipeline import COMPLETED_HERE, ingest_flow
-    from flows.progress import show_progress
-    show_progress()
-    COMPLETED_HERE.clear()
-    try:
-        server_ready()
-        ingest = ingest_flow(settings.dask_address)   # refused here, a run makes no home (run_tags would)
-        with (without_heartbeats(), tags(*run_tags(settings.home)),
-              guard.ended_at_once_if_server_stops(lambda: stopped_with_server(args))):
-            summary = ingest(
-                home=settings.home, inbox=settings.inbox, lake=str(settings.lake), batch_size=settings.batch_size,
-                settle_seconds=settings.settle_seconds, max_dump_bytes=settings.max_dump_bytes,
-                lock_wait_seconds=settings.lock_wait_seconds, reprocess=args.reprocess)
-    except UserError:
-        raise
-    except KeyboardInterrupt:
-        if not COMPLETED_HERE:
-            cancelled = cancel_watch.settle()
-            print(f"\nprofile-etl: {cancel_watch.CANCELLED if cancelled else run_failure.INTERRUPTED}", file=sys.stderr)
-            print_failure(args, "cancelled" if cancelled else "interrupted", 130)
-            return 130
-        summary = run_failure.with_warning(COMPLETED_HERE[0], run_failure.INTERRUPTED_AT_ITS_END)
-    except Exception as exc:
-        COMMAND["api_gone"] = run_failure.api_unreachable(exc)
-        if not COMPLETED_HERE:
-            raise run_failure.run_failed(settings, exc) from None
-        summary = run_failure.with_warning(COMPLETED_HERE[0], run_failure.unrecorded_end(exc))
-    print_summary(args, summary)
-    return 0
-
-
-def print_summary(args, summary: dict) -> None:
-    from flows.runs import describe
-    seconds = round(time.monotonic() - STARTED, 3)
-    print(json_out.dumps(summary | {"wall_seconds": seconds}) if args.json else describe(summary, seconds))
-
-
-def stopped_with_server(args) -> int:
-    """A run that a SIGTERM ended together with its temporary server (sent to the process group) says
-    what an interrupted run says, without telling Prefect, which it can't reach; the exit code (a watch
-    ends as a Ctrl-C during its run ends it)."""
-    from flows.pipeline import COMPLETED_HERE
-    if args.command == "watch":
-        run_failure.say_watch_stopped(bool(COMPLETED_HERE))
-        return 0
-    if COMPLETED_HERE:
-        print_summary(args, run_failure.with_warning(COMPLETED_HERE[0], run_failure.INTERRUPTED_AT_ITS_END))
-        return 0
-    print(f"\nprofile-etl: {run_failure.INTERRUPTED}", file=sys.stderr)
-    print_failure(args, "interrupted", 130)
-    return 130
 
 
 if __name__ == "__main__":

@@ -109,7 +109,8 @@ def test_locations_from_flags_and_environment(monkeypatch, tmp_path):
 def test_a_dask_run_sends_its_workers_absolute_paths(monkeypatch, tmp_path):
     """Workers run in folders of their own: a relative --home or --inbox would name other folders there
     (raw/ copies written where no one looks)."""
-    from flows import cli, pipeline
+    from flows import pipeline, run_commands
+    from flows.arguments import parser
     monkeypatch.chdir(tmp_path)
     (tmp_path / "in").mkdir()
     called = {}
@@ -119,7 +120,7 @@ def test_a_dask_run_sends_its_workers_absolute_paths(monkeypatch, tmp_path):
         raise KeyboardInterrupt   # enough: the parameters are what is checked
     monkeypatch.setattr(pipeline, "ingest_flow", lambda address: flow)
     settings = Settings.load(home="h", inbox="in", lake="s3://bucket/lake", dask_address="tcp://127.0.0.1:1")
-    assert cli.run_ingest(settings, cli.parser().parse_args(["run"])) == 130
+    assert run_commands.run_ingest(settings, parser().parse_args(["run"])) == 130
     assert (called["home"], called["inbox"], called["lake"]) == (tmp_path / "h", tmp_path / "in", "s3://bucket/lake")
     assert Settings.load(home="h").lake == tmp_path / "h" / "lake"
 

@@ -109,8 +109,9 @@ POLL_SHARE = 0.05
 @dataclass
 class Watcher:
     """Decides when to run: some dump files are new (not in the file index by path, size and mtime,
-    or indexed to a dump the lake no longer holds: a rollback's), and none of them has changed for
-    quiet_seconds. Temporary names (`.part`, `.tmp`, dot files) don't count until they are renamed.
+    or indexed to a dump the lake no longer holds: a rollback's), none of them has changed for
+    quiet_seconds, and each is past the settle time (a run would leave a younger one waiting).
+    Temporary names (`.part`, `.tmp`, dot files) don't count until they are renamed.
     While new files keep arriving, the settled ones run after max_wait_seconds (default: 10 quiet
     periods, at least a minute). Settled files a run left unread (or a run that failed) count again
     after retry_seconds, or when changed; a new file's run tries them too. A run that failed after
@@ -120,6 +121,7 @@ class Watcher:
     settings: Settings
     quiet_seconds: float
     clock: Callable[[], float] = time.monotonic
+    wall_clock: Callable[[], float] = time.time   # what a file's mtime is compared with, as a run does
     retry_seconds: float = 600.0
     max_wait_seconds: float | None = None
     _first_seen: dict = field(default_factory=dict)   # new file's key -> when first seen (a change is a new key)
@@ -176,9 +178,14 @@ class Watcher:
             self._waiting_since = None
             return False
         self._waiting_since = now if self._waiting_since is None else self._waiting_since
-        quiet = [key for key, seen in self._first_seen.items() if now - seen >= self.quiet_seconds]
+        quiet = [key for key, seen in self._first_seen.items()
+                 if now - seen >= self.quiet_seconds and self.settled(key)]
         max_wait = self.max_wait_seconds if self.max_wait_seconds is not None else max(60.0, 10 * self.quiet_seconds)
         return len(quiet) == len(fresh) or (bool(quiet) and now - self._waiting_since >= max_wait)
+
+    def settled(self, key: tuple[str, int, int]) -> bool:
+        """Past the settle time by its mtime, as the run's own listing will judge it."""
+        return not discover.is_settling(self.wall_clock() - key[2] / 1e9, self.settings.settle_seconds)
 
     def ran(self) -> None:
         """A run starts: the settled files among those pending (the ones it reads) wait for

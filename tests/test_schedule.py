@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import json
 import os
 import signal
@@ -13,6 +14,7 @@ import sys
 import threading
 import time
 import urllib.request
+from datetime import UTC
 from pathlib import Path
 
 import duckdb
@@ -277,7 +279,7 @@ def test_an_idle_watch_looks_at_a_slow_inbox_less_often(tmp_path, monkeypatch):
 
 def test_watcher_waits_for_a_burst_to_go_quiet(tmp_path, sample_text):
     now = [0.0]
-    settings = Settings.load(home=tmp_path / "home", inbox=tmp_path / "inbox")
+    settings = Settings.load(home=tmp_path / "home", inbox=tmp_path / "inbox", settle_seconds=0)   # quiet alone
     watcher = Watcher(settings, quiet_seconds=2, clock=lambda: now[0])
     assert not watcher.due()
     path = write_dump(settings.inbox, "000_a.txt", sample_text[:1000], FIRST)
@@ -293,6 +295,19 @@ def test_watcher_waits_for_a_burst_to_go_quiet(tmp_path, sample_text):
     assert watcher.due()
     watcher.ran()
     assert not watcher.due()
+
+
+def test_watcher_waits_for_the_settle_time_when_the_quiet_period_is_shorter(tmp_path, sample_text):
+    """`--quiet-seconds` below the settle time: a run then would find the new files still settling
+    and load nothing (an empty run, in `runs` and Prefect, each quiet period until they settle)."""
+    wall = [FIRST.timestamp()]
+    settings = Settings.load(home=tmp_path / "home", inbox=tmp_path / "inbox", settle_seconds=5)
+    watcher = Watcher(settings, quiet_seconds=0, clock=lambda: wall[0], wall_clock=lambda: wall[0])
+    write_dump(settings.inbox, "000_a.txt", sample_text, FIRST)   # written just now
+    for wall[0] in (FIRST.timestamp() + 1, FIRST.timestamp() + 4.5):
+        assert not watcher.due()
+    wall[0] = FIRST.timestamp() + 5.5
+    assert watcher.due()
 
 
 def test_files_a_run_left_unread_wait_for_the_retry_time_or_a_new_file(tmp_path, sample_text):
@@ -465,20 +480,24 @@ def test_serve_makes_a_deployment_per_home_whose_runs_queue_behind_a_manual_run(
 
 
 def test_a_file_still_settling_when_a_run_starts_stays_new(tmp_path, sample_text):
-    """A run skips files modified within the settle time: those are not left unread, and count at once."""
-    now = [0.0]
-    settings = Settings.load(home=tmp_path / "home", inbox=tmp_path / "inbox", settle_seconds=3600)
-    watcher = Watcher(settings, quiet_seconds=2, clock=lambda: now[0], retry_seconds=600)
-    (settings.inbox).mkdir(parents=True)
-    (settings.inbox / "000_a.txt").write_text(sample_text)   # modified just now: settling for an hour
-    assert not watcher.due()
-    now[0] = 2.5
-    assert watcher.due()
+    """A run skips files modified within the settle time: those are not left unread (which would
+    wait retry_seconds), and count once they have settled."""
+    now, start = [0.0], time.time()   # the run's own listing (ran) goes by the real clock
+    settings = Settings.load(home=tmp_path / "home", inbox=tmp_path / "inbox", settle_seconds=300)
+    watcher = Watcher(settings, quiet_seconds=2, clock=lambda: now[0], wall_clock=lambda: start + now[0],
+                      retry_seconds=600, max_wait_seconds=10)
+    write_dump(settings.inbox, "000_a.txt", sample_text, FIRST)
+    write_dump(settings.inbox, "001_b.txt", sample_text.replace("h-index28", "h-index29"),
+               dt.datetime.fromtimestamp(start, UTC))   # just now
+    for now[0] in (0.0, 2.5, 9.0):
+        assert not watcher.due()                       # b keeps the burst open, up to the longest wait
+    now[0] = 10.5
+    assert watcher.due()                               # a, settled, runs
     watcher.ran()
-    now[0] = 3.0
-    assert not watcher.due()
-    now[0] = 5.5
-    assert watcher.due()                               # a quiet period later, not retry_seconds
+    for now[0] in (11.0, 299.0):
+        assert not watcher.due()
+    now[0] = 300.5
+    assert watcher.due()                               # b has settled: at once, not retry_seconds after the run
 
 
 def test_one_file_still_being_appended_to_forces_no_run(tmp_path, sample_text):

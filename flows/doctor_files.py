@@ -90,7 +90,8 @@ def damaged_copies(settings: Settings, check: raw_store.RawCheck, sources: dict[
         source = sources.get(did)
         if source is not None:
             findings.problems.append(Problem(why, f"copy it again from {identity.shown(str(source))}",
-                                             fix=recopy(settings.raw, did, source, check.corrupt.get(did))))
+                                             fix=recopy(settings.raw, did, source, check.corrupt.get(did)),
+                                             alike="raw/ copies missing or damaged, each found in an inbox file"))
         else:
             findings.unrecoverable.append(did)
             findings.problems.append(Problem(

@@ -12,6 +12,7 @@ class Problem:
     fix: Callable[[], str] | None = None    # a safe repair of its own, returning what it did
     needs_lake_rebuild: bool = False        # repaired by `rebuild --from-raw`
     needs_warehouse_rebuild: bool = False   # repaired by `rebuild`
+    alike: str = ""   # what many problems of one kind are, said once past the first few (all repaired alike)
 
 
 @dataclass
@@ -22,8 +23,17 @@ class Findings:
     notes: list[str] = field(default_factory=list)   # what is so, needs no repair, and may surprise
 
 
+SHOWN_ALIKE = 5   # problems of one kind listed in full; a restored old raw/ can make hundreds
+
+
 def report(findings: Findings) -> str:
     lines = [f"ok       {line}" for line in findings.checked] + [f"note     {line}" for line in findings.notes]
+    seen: dict[str, int] = {}
     for problem in findings.problems:
-        lines += [f"PROBLEM  {problem.what}", f"         repair: {problem.repair}"]
+        seen[problem.alike] = seen.get(problem.alike, 0) + 1
+        if not problem.alike or seen[problem.alike] <= SHOWN_ALIKE:
+            lines += [f"PROBLEM  {problem.what}", f"         repair: {problem.repair}"]
+    for alike, count in seen.items():
+        if alike and count > SHOWN_ALIKE:
+            lines += [f"PROBLEM  {count - SHOWN_ALIKE} more {alike}", "         repair: as for those above"]
     return "\n".join(lines + [f"{len(findings.problems)} problem{'' if len(findings.problems) == 1 else 's'} found"]) + "\n"

@@ -281,3 +281,16 @@ def test_a_user_who_may_only_read_the_home_can_still_check_it(home, capsys, monk
     assert main(["--home", str(home), "doctor"]) == 0
     captured = capsys.readouterr()
     assert captured.out.endswith("0 problems found\n") and "no permission to take the home's run lock" in captured.err
+
+
+def test_many_problems_of_one_kind_are_listed_a_few_then_counted():
+    """A raw/ restored from an old backup lacks hundreds of copies, each with the same repair."""
+    from flows.findings import SHOWN_ALIKE, Findings, Problem, report
+    alike = [Problem(f"raw/ab/{n:02}.txt is missing", f"copy it again from inbox/{n}.txt", alike="copies missing")
+             for n in range(SHOWN_ALIKE + 3)]
+    other = Problem("the file index can't be read", "doctor --repair makes it again")
+    out = report(Findings(alike[:2] + [other] + alike[2:], checked=[], unrecoverable=[]))
+    listed = [line for line in out.splitlines() if line.startswith("PROBLEM")]
+    assert listed[2] == "PROBLEM  the file index can't be read" and len(listed) == SHOWN_ALIKE + 2
+    assert listed[-1] == "PROBLEM  3 more copies missing" and f"{len(alike) + 1} problems found" in out
+    assert "inbox/4.txt" in out and "inbox/5.txt" not in out

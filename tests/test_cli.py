@@ -17,7 +17,8 @@ from tests import dumps
 from warehouse import lake
 from tests.conftest import SAMPLE_NAME, UTC, write_dump
 
-pytestmark = pytest.mark.e2e   # a real `profile-etl run` process
+# Tests that start a real `profile-etl` process (or use loaded_home, which does) are marked e2e one by one:
+# the in-process ones (validate, settings, messages) belong in the fast tier.
 
 FIRST = dt.datetime(2026, 6, 1, tzinfo=UTC)
 BIN = Path(sys.executable).parent
@@ -36,6 +37,7 @@ def loaded_home(tmp_path_factory, sample_text):
     return base, env, result
 
 
+@pytest.mark.e2e
 def test_run_process_is_clean_and_visible_in_prefect(loaded_home):
     base, env, result = loaded_home
     assert result.returncode == 0, result.stderr
@@ -53,6 +55,7 @@ def test_run_process_is_clean_and_visible_in_prefect(loaded_home):
     assert "profile-etl-ingest" in listed.stdout and "COMPLETED" in listed.stdout
 
 
+@pytest.mark.e2e
 def test_output_an_encoding_cant_write_is_refused_with_what_to_set_not_a_traceback(loaded_home):
     """An ASCII locale (LC_ALL=C without UTF-8 mode) and a title in Greek, as SPEC §2's abstracts have:
     output to a pipe is data, so it isn't altered (a terminal shows \\u03c3)."""
@@ -64,6 +67,7 @@ def test_output_an_encoding_cant_write_is_refused_with_what_to_set_not_a_traceba
     assert "the output holds '\\u03c3', which ascii can't write: set PYTHONIOENCODING=utf-8" in shown.stderr
 
 
+@pytest.mark.e2e
 def test_sql_answers_queries_in_each_format(loaded_home, capsys):
     home = str(loaded_home[0] / "home")
     assert main(["--home", home, "sql", "SELECT count(*) AS n FROM papers", "--format", "json"]) == 0
@@ -88,6 +92,7 @@ def test_json_output_writes_dates_and_times_as_iso_8601():
         {"at": "2026-01-02T03:04:05+00:00", "day": "2026-01-02", "time": "03:04:00"}]
 
 
+@pytest.mark.e2e
 def test_tables_and_describe_show_what_the_warehouse_holds(loaded_home, capsys):
     home = str(loaded_home[0] / "home")
     assert main(["--home", home, "tables"]) == 0
@@ -102,6 +107,7 @@ def test_tables_and_describe_show_what_the_warehouse_holds(loaded_home, capsys):
     assert "no table or mart named 'nope'" in capsys.readouterr().err
 
 
+@pytest.mark.e2e
 def test_check_prints_each_data_test_and_the_rows_that_break_one(loaded_home, tmp_path, capsys):
     home = tmp_path / "home"
     shutil.copytree(loaded_home[0] / "home", home, symlinks=True)
@@ -115,17 +121,20 @@ def test_check_prints_each_data_test_and_the_rows_that_break_one(loaded_home, tm
     assert "completed" in out.split("FAIL  runs_are_finished")[1] and out.endswith("9 passed, 1 failed\n")
 
 
+@pytest.mark.e2e
 def test_rebuild_takes_the_wait_its_lock_message_offers(loaded_home, tmp_path):
     home = tmp_path / "home"
     shutil.copytree(loaded_home[0] / "home", home, symlinks=True)
     assert main(["--home", str(home), "rebuild", "--wait", "30"]) == 0
 
 
+@pytest.mark.e2e
 def test_sql_refuses_more_than_one_statement(loaded_home, capsys):
     assert main(["--home", str(loaded_home[0] / "home"), "sql", "SELECT 1; SELECT 2"]) == 2
     assert "runs one statement at a time" in capsys.readouterr().err
 
 
+@pytest.mark.e2e
 def test_sql_into_a_reader_that_leaves_early_exits_quietly(loaded_home):
     base, env, _ = loaded_home
     piped = subprocess.run(["bash", "-c", f"'{BIN / 'profile-etl'}' --home '{base / 'home'}' sql "
@@ -134,6 +143,7 @@ def test_sql_into_a_reader_that_leaves_early_exits_quietly(loaded_home):
     assert piped.returncode == 0 and piped.stdout.split() == ["range"] and piped.stderr == "", piped.stderr
 
 
+@pytest.mark.e2e
 def test_sql_refuses_writes_with_a_clear_message(loaded_home, capsys):
     home = str(loaded_home[0] / "home")
     assert main(["--home", home, "sql", "DELETE FROM papers"]) == 2
@@ -145,6 +155,7 @@ def test_sql_refuses_writes_with_a_clear_message(loaded_home, capsys):
 LOG = "lake/runs/_delta_log/00000000000000000000.json"
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("sql", [f"COPY (SELECT 1 AS x) TO '{{home}}/{LOG}' (FORMAT csv)",
                                  f"SELECT * FROM read_text('{{home}}/{LOG}')",
                                  "ATTACH '{home}/other.duckdb'", "SET enable_external_access = true"])
@@ -157,12 +168,14 @@ def test_sql_touches_no_file_but_the_warehouse(loaded_home, capsys, sql):
     assert (home / LOG).read_bytes() == log and not (home / "other.duckdb").exists()
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("sql", ["", "  ;  ", "-- only a comment"])
 def test_sql_without_a_statement_says_so(loaded_home, capsys, sql):
     assert main(["--home", str(loaded_home[0] / "home"), "sql", sql]) == 2
     assert "no statement" in capsys.readouterr().err
 
 
+@pytest.mark.e2e
 def test_sql_json_keeps_repeated_column_names_and_is_strict_json(loaded_home, capsys):
     query = ("SELECT 'a' AS s, 'b' AS s, 'c' AS s_2, 'nan'::DOUBLE AS x, ['inf'::DOUBLE, 1.5] AS y, "
              "{'v': 'nan'::DOUBLE} AS z")
@@ -172,6 +185,7 @@ def test_sql_json_keeps_repeated_column_names_and_is_strict_json(loaded_home, ca
         {"s": "a", "s_2": "b", "s_2_2": "c", "x": None, "y": [None, 1.5], "z": {"v": None}}]
 
 
+@pytest.mark.e2e
 def test_sql_json_writes_decimals_as_numbers(loaded_home, capsys):
     query = "SELECT 0.5 AS half, 12.000 AS whole, CAST(-3.25 AS DECIMAL(38, 10)) AS wide, [0.5] AS listed"
     assert main(["--home", str(loaded_home[0] / "home"), "sql", query, "--format", "json"]) == 0
@@ -183,6 +197,7 @@ def test_sql_without_a_warehouse_says_what_to_do(tmp_path, capsys):
     assert "run `profile-etl run` first" in capsys.readouterr().err
 
 
+@pytest.mark.e2e
 def test_status_lists_runs_and_statuses(loaded_home, capsys):
     assert main(["--home", str(loaded_home[0] / "home"), "status", "--json"]) == 0
     status = json.loads(capsys.readouterr().out)
@@ -230,6 +245,7 @@ def test_validate_names_the_sidecar_keys_nothing_reads(tmp_path, sample_text, ca
     assert f"{good}: loaded, 50 of 50 entries valid" in out
 
 
+@pytest.mark.e2e
 def test_validate_says_when_the_home_holds_a_dump_already(loaded_home, tmp_path, capsys):
     base = loaded_home[0]
     [held] = (base / "inbox").iterdir()
@@ -238,6 +254,7 @@ def test_validate_says_when_the_home_holds_a_dump_already(loaded_home, tmp_path,
         capsys.readouterr().out
 
 
+@pytest.mark.e2e
 def test_validate_doesnt_count_a_dead_runs_dump_as_held(loaded_home, tmp_path, capsys):
     """A dump only a run that died before its commit point wrote is not held: the next run's
     recovery removes it, then reads the file."""
@@ -328,6 +345,7 @@ def test_a_home_that_is_a_file_is_refused(tmp_path, capsys):
     assert (refused["status"], refused["exit_code"]) == ("refused", 2) and "is a file" in refused["error"]
 
 
+@pytest.mark.e2e
 def test_rebuild_refuses_without_a_lake_and_keeps_the_warehouse(loaded_home, capsys, tmp_path):
     home = loaded_home[0] / "home"
     before = main(["--home", str(home), "sql", "SELECT count(*) FROM dumps", "--format", "csv"]), capsys.readouterr().out
@@ -339,6 +357,7 @@ def test_rebuild_refuses_without_a_lake_and_keeps_the_warehouse(loaded_home, cap
     assert before == after == (0, "count_star()\n1\n")
 
 
+@pytest.mark.e2e
 def test_rebuild_from_raw_names_the_copies_no_meta_file_names(loaded_home, capsys, tmp_path):
     home = tmp_path / "home"
     shutil.copytree(loaded_home[0] / "home", home)
@@ -353,6 +372,7 @@ def test_rebuild_from_raw_names_the_copies_no_meta_file_names(loaded_home, capsy
     assert capsys.readouterr().out == "count_star()\n1\n"
 
 
+@pytest.mark.e2e
 def test_rebuild_from_raw_refuses_to_lose_dumps_whose_meta_files_are_gone(loaded_home, capsys, tmp_path):
     home = tmp_path / "home"
     shutil.copytree(loaded_home[0] / "home", home)
@@ -363,6 +383,7 @@ def test_rebuild_from_raw_refuses_to_lose_dumps_whose_meta_files_are_gone(loaded
     assert sorted(p.name for p in (home / "lake").rglob("*")) == lake_before
 
 
+@pytest.mark.e2e
 def test_rebuild_from_raw_flushes_the_new_lake_before_the_old_one_goes(loaded_home, tmp_path, monkeypatch):
     """After a power loss the lake must not be a new one the disk never kept, with the old one removed."""
     from flows import integrity
@@ -381,6 +402,7 @@ def test_rebuild_from_raw_flushes_the_new_lake_before_the_old_one_goes(loaded_ho
                                                          ("rename", "lake.rebuild")]
 
 
+@pytest.mark.e2e
 def test_rebuild_from_raw_of_a_home_that_never_loaded_a_dump_works(run_ingest, tmp_path):
     (tmp_path / "inbox").mkdir()
     run_ingest(tmp_path / "home", tmp_path / "inbox")
@@ -422,6 +444,7 @@ def test_runs_send_heartbeats_only_when_asked(monkeypatch, env, heartbeats):
         assert (get_current_settings().flows.heartbeat_frequency is not None) == heartbeats
 
 
+@pytest.mark.e2e
 def test_a_damaged_warehouse_file_gets_a_message_and_rebuild_repairs_it(loaded_home, tmp_path, capsys):
     home = tmp_path / "home"
     shutil.copytree(loaded_home[0] / "home", home, symlinks=True)
@@ -435,6 +458,7 @@ def test_a_damaged_warehouse_file_gets_a_message_and_rebuild_repairs_it(loaded_h
     assert main(["--home", str(home), "status"]) == 0
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("command, message", [
     (["export", "{file}"], "is a file: export writes a folder"),
     (["export", "/proc/no-such-folder"], "export: No such file or directory: /proc/no-such-folder"),
@@ -533,6 +557,7 @@ def test_a_failed_run_points_to_its_runs_row_only_when_it_wrote_one(tmp_path):
     assert "`profile-etl history` lists the runs, this one too" in str(failed) and failed.run_id == recorded.run_id
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("folder", ["raw", "state", "lake"])
 def test_a_file_where_the_home_keeps_a_folder_is_named_before_anything_runs(loaded_home, tmp_path, folder, capsys):
     home = tmp_path / "home"
@@ -545,6 +570,7 @@ def test_a_file_where_the_home_keeps_a_folder_is_named_before_anything_runs(load
     assert (home / folder).read_text() == "not a folder"
 
 
+@pytest.mark.e2e
 def test_a_warehouse_another_process_holds_for_writing_is_said_so_not_called_damaged(loaded_home, tmp_path, capsys):
     base, _, _ = loaded_home
     home = tmp_path / "home"
@@ -583,6 +609,7 @@ def test_the_run_summary_artifact_shows_names_as_text_not_markdown():
     assert row == r"| in/023\_\[Open\]\(javascript:x\).txt | a\|b \<img src=x onerror=y\> \*x\* |"
 
 
+@pytest.mark.e2e
 def test_a_prefect_profiles_api_url_is_the_server_runs_and_serve_use(tmp_path, sample_text):
     """`prefect config set PREFECT_API_URL=…` (Prefect's own way) puts it in a profile, not in the
     environment: `serve` must not ask for it, and a failure must name that server, not a temporary one."""
@@ -601,6 +628,7 @@ def test_a_prefect_profiles_api_url_is_the_server_runs_and_serve_use(tmp_path, s
     assert served.returncode == 2 and "can't reach the Prefect API at http://127.0.0.1:9/api" in served.stderr, served.stderr
 
 
+@pytest.mark.e2e
 def test_a_deleted_current_folder_is_named_not_a_file_not_found(tmp_path):
     """A shell still in a folder that was deleted: Prefect's temporary server retried for 90 s and said
     only that it didn't start, and with a lasting server an import (pandera's) failed unnamed."""
@@ -617,6 +645,7 @@ def test_a_deleted_current_folder_is_named_not_a_file_not_found(tmp_path):
                                      text=True, timeout=120).stdout)["status"] == "refused"
 
 
+@pytest.mark.e2e
 def test_closed_standard_streams_are_no_failure(tmp_path, sample_text):
     """`profile-etl … >&-` ended in a traceback before doing anything, and `run … 2>&-` failed the run
     (its progress bar asked the closed stderr whether it is a terminal)."""
@@ -633,6 +662,7 @@ def test_closed_standard_streams_are_no_failure(tmp_path, sample_text):
         assert closed.returncode == 0 and closed.stderr == "", (command, closed.stderr)
 
 
+@pytest.mark.e2e
 def test_a_prefect_profile_of_the_users_own_still_runs_on_the_temporary_server(tmp_path, sample_text):
     """`prefect profile create lab && prefect profile use lab`: a profile without PREFECT_API_URL and
     without the `ephemeral` profile's PREFECT_SERVER_EPHEMERAL_ENABLED. Every run failed with Prefect's
@@ -666,6 +696,7 @@ def test_a_sigterm_repeated_at_once_is_one_stop(monkeypatch):
         signal.signal(signal.SIGTERM, before)
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("stderr", ["a full disk", "a reader that left"])
 def test_messages_that_cant_be_written_are_lost_not_the_run(tmp_path, sample_text, stderr):
     """`run 2>>/var/log/etl.log` on a full disk, `run 2>&1 | logger` whose reader died, a disowned run whose
@@ -683,6 +714,7 @@ def test_messages_that_cant_be_written_are_lost_not_the_run(tmp_path, sample_tex
     assert ran.returncode == 0 and json.loads(ran.stdout)["dumps_loaded"] == 1, ran.stdout
 
 
+@pytest.mark.e2e
 def test_output_that_cant_be_written_is_said_with_exit_2_not_an_ignored_exception(tmp_path, sample_text):
     """`profile-etl run >/var/log/etl.out` on a full disk: the run completed, then Python's "Exception
     ignored" at the exit, and exit 120, which docs/reference.md doesn't know. (As cron runs it: output
@@ -705,6 +737,7 @@ def limited(which: int, soft: int, hard: int | None = None):
     return lambda: resource.setrlimit(which, (soft, soft if hard is None else hard))
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("which, value, message", [
     ("RLIMIT_NOFILE", 20, "the open-files limit (`ulimit -n`) is 20; a run needs at least 64"),
     ("RLIMIT_AS", 2 << 30, "the address-space limit (`ulimit -v`) is 2,048 MiB"),
@@ -723,6 +756,7 @@ def test_limits_too_low_for_a_run_are_refused_before_prefect_starts(tmp_path, sa
     assert not (tmp_path / "home" / "lake").exists()
 
 
+@pytest.mark.e2e
 def test_an_open_files_soft_limit_below_the_hard_one_is_raised_for_the_run(tmp_path, sample_text):
     import resource
     write_dump(tmp_path / "inbox", SAMPLE_NAME, sample_text, FIRST)

@@ -19,7 +19,8 @@ from tests.test_crash import api_env
 from tests.test_pipeline import FIRST, LATER, later_snapshot
 from warehouse import files
 
-pytestmark = pytest.mark.e2e   # concurrent run processes and readers
+# Tests that start run processes or readers are marked e2e one by one: the lock's in-process tests
+# belong in the fast tier.
 
 BIN = Path(sys.executable).parent
 STATE_SQL = ("SELECT (SELECT count(*) FROM dumps), (SELECT count(*) FROM listings), (SELECT count(*) FROM papers), "
@@ -65,6 +66,7 @@ def inbox(tmp_path, sample_text):
     return folder
 
 
+@pytest.mark.e2e
 def test_two_runs_at_once_queue_and_load_everything_once(prefect_harness, tmp_path, inbox):
     home = tmp_path / "home"
     first, second = run_cli(home, inbox, "--wait", "300"), run_cli(home, inbox, "--wait", "300")
@@ -75,6 +77,7 @@ def test_two_runs_at_once_queue_and_load_everything_once(prefect_harness, tmp_pa
     assert state(home) == (2, 101, 52, 2)
 
 
+@pytest.mark.e2e
 def test_run_while_another_holds_the_home_exits_with_a_clear_message(prefect_harness, tmp_path, inbox):
     home = tmp_path / "home"
     with run_lock(home):
@@ -88,6 +91,7 @@ def test_run_while_another_holds_the_home_exits_with_a_clear_message(prefect_har
     assert not (home / "warehouse.duckdb").exists()
 
 
+@pytest.mark.e2e
 def test_a_run_queued_behind_another_says_so(prefect_harness, tmp_path, inbox, capsys):
     """The wait was told to Prefect's log alone: a `watch` started during a backlog's first run queued
     its run for up to 10 minutes without a word on the terminal."""
@@ -97,6 +101,7 @@ def test_a_run_queued_behind_another_says_so(prefect_harness, tmp_path, inbox, c
     assert told in capsys.readouterr().err
 
 
+@pytest.mark.e2e
 def test_readers_never_block_a_run_and_see_old_or_new_state(run_ingest, tmp_path, sample_text):
     home, first_inbox = tmp_path / "home", tmp_path / "first"
     write_dump(first_inbox, SAMPLE_NAME, sample_text, FIRST)
@@ -118,6 +123,7 @@ def test_readers_never_block_a_run_and_see_old_or_new_state(run_ingest, tmp_path
     assert set(seen["fresh"]) <= {old, new} and seen["fresh"][-1] == new
 
 
+@pytest.mark.e2e
 def test_a_reader_holding_the_idle_warehouse_file_does_not_block_a_run(run_ingest, tmp_path, sample_text):
     """The file a run would load in place is still open in a reader from two publishes ago: the run
     loads a copy under that name instead, and the reader keeps what it opened."""
@@ -158,6 +164,7 @@ OPENER = textwrap.dedent("""
 """)
 
 
+@pytest.mark.e2e
 def test_a_failed_run_prints_one_line_and_exits_1_and_verbose_shows_the_traceback(prefect_harness, tmp_path, inbox):
     from store.faults import FAIL_ENV
     home = tmp_path / "home"
@@ -170,6 +177,7 @@ def test_a_failed_run_prints_one_line_and_exits_1_and_verbose_shows_the_tracebac
         assert ("Traceback" in failed.stderr) == verbose, failed.stderr
 
 
+@pytest.mark.e2e
 def test_read_only_opens_never_fail_across_rebuilds_and_runs(run_ingest, tmp_path, inbox):
     """Case 7 of issue 21: `rebuild` deleted the previous file right after the switch, and DuckDB
     opens a link's target by its resolved name, so an open that resolved before the switch failed."""
@@ -190,6 +198,7 @@ def test_read_only_opens_never_fail_across_rebuilds_and_runs(run_ingest, tmp_pat
     assert seen["failed"] == [] and seen["opened"] > 0, err
 
 
+@pytest.mark.e2e
 def test_a_rebuild_leaves_the_file_a_reader_resolved_before_its_switch(run_ingest, tmp_path, inbox):
     """DuckDB opens a link's target by its resolved name twice (its header, then its blocks under a
     lock): both opens must reach one file even when a rebuild switches the link between them. A
@@ -287,6 +296,7 @@ def test_the_current_holder_is_the_live_process_holding_the_lock(tmp_path):
     assert current_holder(home) is None
 
 
+@pytest.mark.e2e
 def test_a_run_that_wont_wait_is_refused_before_prefect_starts(tmp_path, inbox):
     """It was refused once Prefect's temporary server had started, about ten seconds in."""
     home, prefect_home = tmp_path / "home", tmp_path / "prefect"

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.e2e   # the README's commands in a clone
+# The tests that run the README's commands in a clone are e2e; the check that it shows some is fast.
 
 REPO = Path(__file__).resolve().parents[1]
 README = (REPO / "README.md").read_text()
@@ -48,6 +48,7 @@ def test_the_readme_shows_commands_to_run():
     assert "make example" in commands() and len(commands()) >= 8 and blocks("python")
 
 
+@pytest.mark.e2e
 def test_every_shell_command_of_the_readme_runs_as_written(clone):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "PROFILE_ETL_"))}
     env |= {"PREFECT_HOME": str(clone / ".prefect"), "DO_NOT_TRACK": "1"}
@@ -58,6 +59,7 @@ def test_every_shell_command_of_the_readme_runs_as_written(clone):
     assert (clone / "report.html").stat().st_size > 0 and (clone / "exported" / "papers.parquet").exists()
 
 
+@pytest.mark.e2e
 def test_every_python_block_of_the_readme_runs_as_written(clone):
     if not (clone / "data" / "warehouse.duckdb").exists():   # run alone: the shell commands make it
         test_every_shell_command_of_the_readme_runs_as_written(clone)

@@ -33,7 +33,8 @@ from store.settings import Settings
 from tests.conftest import SAMPLE_NAME, write_dump
 from tests.test_pipeline import FIRST, LATER, later_snapshot
 
-pytestmark = pytest.mark.e2e   # a lasting Prefect server
+# Tests that start a lasting Prefect server or run processes are marked e2e one by one: the Watcher's
+# fake-clock tests and the in-process serve/watch tests belong in the fast tier.
 
 BIN = Path(sys.executable).parent
 
@@ -103,6 +104,7 @@ def stop(proc: subprocess.Popen) -> None:
         proc.wait()
 
 
+@pytest.mark.e2e
 def test_served_flow_runs_on_its_schedule_and_loads_new_dumps(tmp_path, sample_text):
     port, inbox, home = free_port(), tmp_path / "inbox", tmp_path / "home"
     api = f"http://127.0.0.1:{port}/api"
@@ -159,6 +161,7 @@ def latest_summary(home: Path):
     return asyncio.run(latest())[0]
 
 
+@pytest.mark.e2e
 def test_run_artifact_reads_back_through_the_client(run_ingest, tmp_path, sample_text):
     write_dump(tmp_path / "inbox", SAMPLE_NAME, sample_text, FIRST)
     (tmp_path / "inbox" / "000_empty.txt").write_bytes(b"")
@@ -172,6 +175,7 @@ def test_run_artifact_reads_back_through_the_client(run_ingest, tmp_path, sample
     assert r"000\_empty.txt | quarantined | empty file \(" in artifact.data   # Markdown punctuation escaped
 
 
+@pytest.mark.e2e
 def test_two_homes_on_one_server_each_keep_their_latest_run_summary(run_ingest, tmp_path, sample_text):
     """An artifact key is global on a Prefect server: another home's run must not replace this home's
     latest summary (the Artifacts page shows the latest of each key)."""
@@ -205,6 +209,7 @@ def latest_flow_run_tasks_and_logs() -> tuple[str, set[str], list[str]]:
     return asyncio.run(read())
 
 
+@pytest.mark.e2e
 def test_a_runs_batches_merges_and_load_are_task_runs_of_its_flow_run_with_their_logs(run_ingest, tmp_path,
                                                                                      sample_text, monkeypatch):
     write_dump(tmp_path / "inbox", SAMPLE_NAME, sample_text, FIRST)
@@ -232,6 +237,7 @@ def prefixes(task_run_names: set[str]) -> set[str]:
     return {name.split("-", 1)[0] for name in task_run_names}
 
 
+@pytest.mark.e2e
 def test_a_partial_dumps_rejected_entries_are_a_warning_in_the_runs_log(run_ingest, tmp_path, sample_text):
     from tests import dumps
     header, blocks = dumps.split(sample_text)
@@ -336,6 +342,7 @@ def test_files_a_run_left_unread_wait_for_the_retry_time_or_a_new_file(tmp_path,
     assert watcher.due()
 
 
+@pytest.mark.e2e
 def test_watch_loads_a_burst_in_few_runs_and_a_slow_file_whole(prefect_harness, tmp_path, sample_text, capsys):
     settings = Settings.load(home=tmp_path / "home", inbox=tmp_path / "inbox", settle_seconds=3)
     settings.inbox.mkdir(parents=True)
@@ -535,6 +542,7 @@ def started_with(env: dict[str, str]) -> subprocess.Popen:
     return process
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("left_as", ["running", "cancelling"])
 def test_a_serve_crashes_the_runs_a_killed_serve_left_running_and_their_slot_is_free(prefect_harness, tmp_path,
                                                                                      left_as):
@@ -644,6 +652,7 @@ def server_killed_before_publish(tmp_path: Path, client_retries: int):
             stop(server)
 
 
+@pytest.mark.e2e
 def test_a_run_whose_server_dies_before_it_ends_reports_completed_with_a_warning(tmp_path, sample_text):
     """Prefect's task runs go on without their API, and only the flow run's final state can't be set: the
     data is in and published, so the run says it completed (exit 0), and warns that Prefect's record is wrong."""
@@ -661,6 +670,7 @@ def test_a_run_whose_server_dies_before_it_ends_reports_completed_with_a_warning
     assert dump_count(home) == 2   # published
 
 
+@pytest.mark.e2e
 def test_a_run_interrupted_while_prefect_retries_its_lost_server_after_publishing_reports_completed(
         tmp_path, sample_text):
     """Past the publish, Prefect retries the dead server (the summary artifact, then the final state):
@@ -685,6 +695,7 @@ def test_a_run_interrupted_while_prefect_retries_its_lost_server_after_publishin
     assert summary["status"] == "completed" and summary["dumps_loaded"] == 1 and summary["warning"]
 
 
+@pytest.mark.e2e
 def test_a_run_that_cannot_reach_its_server_says_to_start_it(tmp_path, sample_text):
     api = f"http://127.0.0.1:{free_port()}/api"   # nothing listens there
     write_dump(tmp_path / "inbox", SAMPLE_NAME, sample_text, FIRST)
@@ -697,6 +708,7 @@ def test_a_run_that_cannot_reach_its_server_says_to_start_it(tmp_path, sample_te
     assert f"Prefect's API at {api} didn't answer: start the server (`profile-etl server`)" in failure["error"]
 
 
+@pytest.mark.e2e
 def test_watch_reports_a_run_whose_server_died_before_it_ended_as_a_run_that_loaded(tmp_path, sample_text):
     inbox, home, output = tmp_path / "inbox", tmp_path / "home", tmp_path / "watch.out"
     write_dump(inbox, SAMPLE_NAME, sample_text, FIRST)
@@ -763,6 +775,7 @@ def flow_run_tags(api: str, flow_run_id) -> set[str]:
         return set(client.read_flow_run(flow_run_id).tags)
 
 
+@pytest.mark.e2e
 def test_a_cancel_from_prefect_stops_the_runs_that_run_and_watch_started(tmp_path, sample_text):
     """A deployment's run is stopped by its runner or worker; those of `run` and `watch` have neither, and
     ran on to the end while Prefect showed them Cancelling. Each run here waits for the home's lock (held

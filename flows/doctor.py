@@ -60,14 +60,24 @@ def check_lake(settings: Settings, findings: Findings) -> bool:
     for problem in damage:
         repair = f"{command(lake, 'rebuild --from-raw', settings.home)} (raw/ is the source of truth)"
         findings.problems.append(Problem(problem, repair, needs_lake_rebuild=True))
-    if not damage and (left := unfinished_commits(lake, present)):
-        findings.problems.append(Problem(
-            f"the lake tables {', '.join(left)} hold commits of a run or rollback that didn't finish: Delta readers "
-            "see them until the next run", "undo them (as the next run would)", fix=undo_unfinished(settings)))
+    if not damage and (unfinished := unfinished_problem(settings, present)):
+        findings.problems.append(unfinished)
     if not damage:
         findings.checked.append(f"lake: {len(present)} Delta tables, every listed file readable"
                                 if present else "lake: none yet (a new home)")
     return not damage
+
+
+def unfinished_problem(settings: Settings, present: dict) -> Problem | None:
+    """A dead run's commits: undone as the next run would, unless the versions before them lost their files."""
+    if not (left := unfinished_commits(settings.lake, present)):
+        return None
+    if why := recovery.unrestorable(settings.lake, recovery.undos(settings.lake, present)):
+        repair = f"{command(settings.lake, 'rebuild --from-raw', settings.home)} (raw/ is the source of truth)"
+        return Problem(why, repair, needs_lake_rebuild=True)
+    return Problem(f"the lake tables {', '.join(left)} hold commits of a run or rollback that didn't finish: Delta "
+                   "readers see them until the next run", "undo them (as the next run would)",
+                   fix=undo_unfinished(settings))
 
 
 def unfinished_commits(lake: storage.Location, present: dict) -> list[str]:

@@ -79,7 +79,11 @@ def cmd_rebuild(settings: Settings, args) -> int:
         if not args.from_raw:   # under the lock: a run it waited for may have committed meanwhile
             from flows.integrity import refuse_lost_commits
             from warehouse.lake import open_all
-            refuse_lost_commits(settings, open_all(settings.lake), "the rebuild")   # its warehouse would lose their rows
+            from warehouse import recovery
+            tables = open_all(settings.lake)
+            refuse_lost_commits(settings, tables, "the rebuild")   # its warehouse would lose their rows
+            # it would load the versions before a dead run, which may have lost their files
+            recovery.refuse_unrestorable(settings.lake, recovery.undos(settings.lake, tables), settings.home)
         notes = lake_from_raw(settings, Drop(tuple(args.drop), args.drop_damaged)) if args.from_raw else []
         warehouse_rebuilt(settings, args.from_raw)
     print(f"rebuilt {settings.warehouse}" + (" and the lake from raw/" if args.from_raw else ""))

@@ -14,7 +14,7 @@ from store.advice import command
 from store.errors import UserError
 from store.scratch import WORK
 from store.settings import Settings
-from warehouse import lake
+from warehouse import lake, recovery
 from warehouse.lake_health import log_problems
 from warehouse.partitions import BUCKET, PARTITIONED
 from warehouse.changes import loaded_versions
@@ -113,6 +113,8 @@ def rewritable_in_place(settings: Settings) -> bool:
         return False
     if any(table is None or lake.column_drift(name, table) or not laid_out(name, table) for name, table in tables.items()):
         return False
+    if recovery.unrestorable(settings.lake, recovery.undos(settings.lake, tables)):
+        return False   # a dead run's commits it can't undo: the lake is kept aside whole, as it is
     return not lost_commits(settings, tables)   # its versions would be numbers the warehouse gave other rows
 
 

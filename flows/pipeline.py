@@ -12,6 +12,7 @@ from pathlib import Path
 
 import duckdb
 import polars as pl
+from deltalake.exceptions import CommitFailedError
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.context import FlowRunContext
@@ -40,8 +41,9 @@ from warehouse.opened import reusing_tables
 
 
 def is_io_error(task, task_run, state) -> bool:
-    """Retry only failures that a second try may fix: I/O errors, not bugs or bad data."""
-    return isinstance(state.data, OSError)
+    """Retry only failures that a second try may fix: I/O errors, and a commit that another engine's
+    (a compaction, say) came between its read and its write, which a retry reads again; not bugs or bad data."""
+    return isinstance(state.data, (OSError, CommitFailedError))
 
 
 # The summary of the last run this process completed (published): a caller whose flow call then failed

@@ -130,6 +130,14 @@ def missing_objects(lake: storage.Url, name: str, table: DeltaTable) -> list[str
             for relative in (without_scheme(uri)[len(prefix):] for uri in table.file_uris()) if relative not in present]
 
 
+def missing_files(lake: storage.Location, name: str, version: int) -> list[str]:
+    """The data files version `version` of a table lists that are gone (vacuumed since)."""
+    table = lake_mod.open_table(lake, name, version, own=True)
+    if storage.is_url(lake):
+        return missing_objects(lake, name, table)
+    return [Path(path).name for path in lake_files.local_files(table) if not Path(path).exists()]
+
+
 def lake_problems(lake: storage.Location) -> list[str]:
     return [problem for name in TABLES for problem in table_problems(lake, name)]
 

@@ -17,6 +17,7 @@ from store.errors import UserError
 from store.faults import checkpoint
 from store.scratch import WORK
 from warehouse import lake as lake_mod
+from warehouse import lake_health
 from warehouse.opened import open_table
 
 
@@ -66,14 +67,38 @@ def target_versions(lake: storage.Location, tables: dict[str, DeltaTable] | None
     return {name: committed_version(lake, name, table, committed) for name, table in tables.items()}
 
 
+def undos(lake: storage.Location, tables: dict[str, DeltaTable]) -> dict[str, int]:
+    """The version each table holding a dead run's commits goes back to."""
+    committed = lake_mod.run_of(tables["runs"])
+    return {name: version for name, table in tables.items() if lake_mod.run_of(table) > committed
+            and table.version() != (version := committed_version(lake, name, table, committed))}
+
+
+def unrestorable(lake: storage.Location, restores: dict[str, int]) -> str | None:
+    """Why a dead run's commits can't be undone (None: they can, or there are none): the files of a
+    version to go back to are gone, vacuumed by another engine with a shorter retention."""
+    gone = [f"{name} (version {version}: {missing[0]}{' …' if len(missing) > 1 else ''})"
+            for name, version in restores.items()
+            if (missing := lake_health.missing_files(lake, name, version))]
+    return (f"the lake tables {', '.join(gone)} hold commits of a run that didn't finish, and files of their "
+            "versions before it are gone (a vacuum with a retention shorter than the lake's, by another engine?), "
+            "so those commits can't be undone") if gone else None
+
+
+def refuse_unrestorable(lake: storage.Location, restores: dict[str, int], home: Path | None = None) -> None:
+    """Refused before any table is restored: a half-undone run would leave tables that disagree."""
+    if found := unrestorable(lake, restores):
+        raise UserError(f"{found}. Nothing was changed. {lake_health.repair(lake, home)}")
+
+
 def recover(lake: storage.Location, guard: Callable | None = None, home: Path | None = None) -> int:
     """Restore the tables a dead run committed to (its runs row never came) to their versions before
     it, remove runs' scratch; returns the next run's sequence number (guard, home: see lake_mod.ensure_tables)."""
     tables = lake_mod.ensure_tables(lake, guard, home)
-    committed = lake_mod.run_of(tables["runs"])
-    for name, table in tables.items():
-        if lake_mod.run_of(table) > committed and table.version() != (version := committed_version(lake, name, table, committed)):
-            table.restore(version, commit_properties=lake_mod.noted(f"undo of unfinished run {lake_mod.run_of(table)}"))
-            checkpoint(f"lake:restored:{name}")
+    refuse_unrestorable(lake, restores := undos(lake, tables), home)
+    for name, version in restores.items():
+        undone = lake_mod.noted(f"undo of unfinished run {lake_mod.run_of(tables[name])}")
+        tables[name].restore(version, commit_properties=undone)
+        checkpoint(f"lake:restored:{name}")
     storage.remove_tree(lake / WORK)
     return max(lake_mod.run_of(table) for table in tables.values()) + 1

@@ -11,7 +11,7 @@ import importlib
 
 from flows.prefect_env import use_prefect_env, without_heartbeats
 
-use_prefect_env()   # before prefect is imported, as flows/cli.py does
+use_prefect_env()   # before prefect is imported, as flows/command.py does
 
 from prefect import flow, task  # noqa: E402
 from prefect.cache_policies import NO_CACHE  # noqa: E402

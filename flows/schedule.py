@@ -110,7 +110,7 @@ POLL_SHARE = 0.05
 class Watcher:
     """Decides when to run: some dump files are new (not in the file index by path, size and mtime,
     or indexed to a dump the lake no longer holds: a rollback's), none of them has changed for
-    quiet_seconds, and each is past the settle time (a run would leave a younger one waiting).
+    quiet_seconds, and the run's listing would read each (past the settle time, its sidecar too).
     Temporary names (`.part`, `.tmp`, dot files) don't count until they are renamed.
     While new files keep arriving, the settled ones run after max_wait_seconds (default: 10 quiet
     periods, at least a minute). Settled files a run left unread (or a run that failed) count again
@@ -121,7 +121,7 @@ class Watcher:
     settings: Settings
     quiet_seconds: float
     clock: Callable[[], float] = time.monotonic
-    wall_clock: Callable[[], float] = time.time   # what a file's mtime is compared with, as a run does
+    wall_clock: Callable[[], float] = time.time   # what the listing compares mtimes with, as a run's does
     retry_seconds: float = 600.0
     max_wait_seconds: float | None = None
     _first_seen: dict = field(default_factory=dict)   # new file's key -> when first seen (a change is a new key)
@@ -146,7 +146,8 @@ class Watcher:
         """The inbox listed; one that can't be listed is said once (until it can be again) and
         holds nothing pending: the watch goes on, as for a share that is back after a while."""
         try:
-            found = discover.scan_inbox(self.settings.inbox, settle_seconds, home_folders=self.settings.home_folders)
+            found = discover.scan_inbox(self.settings.inbox, settle_seconds, self.wall_clock(),
+                                        home_folders=self.settings.home_folders)
         except UserError as exc:
             if str(exc) != self._unlistable:
                 print(f"watch: {exc}", file=sys.stderr, flush=True)
@@ -178,14 +179,17 @@ class Watcher:
             self._waiting_since = None
             return False
         self._waiting_since = now if self._waiting_since is None else self._waiting_since
-        quiet = [key for key, seen in self._first_seen.items()
-                 if now - seen >= self.quiet_seconds and self.settled(key)]
+        quiet = self.settled([key for key, seen in self._first_seen.items() if now - seen >= self.quiet_seconds])
         max_wait = self.max_wait_seconds if self.max_wait_seconds is not None else max(60.0, 10 * self.quiet_seconds)
         return len(quiet) == len(fresh) or (bool(quiet) and now - self._waiting_since >= max_wait)
 
-    def settled(self, key: tuple[str, int, int]) -> bool:
-        """Past the settle time by its mtime, as the run's own listing will judge it."""
-        return not discover.is_settling(self.wall_clock() - key[2] / 1e9, self.settings.settle_seconds)
+    def settled(self, keys: list[tuple[str, int, int]]) -> list[tuple[str, int, int]]:
+        """Those the run's own listing would read now: past the settle time, their sidecars too."""
+        if not keys or not self.settings.settle_seconds:
+            return keys
+        # listed again, only when some are quiet: a dump's mtime alone misses a sidecar written after it
+        ready = {file_index.row_key(row) for row in self.scan(self.settings.settle_seconds).found}
+        return [key for key in keys if key in ready]
 
     def ran(self) -> None:
         """A run starts: the settled files among those pending (the ones it reads) wait for

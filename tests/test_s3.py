@@ -27,7 +27,7 @@ from tests.conftest import SAMPLE_NAME
 from tests.s3_server import bucket, fill_inbox, mirror, put, s3_env  # noqa: F401  (fixtures)
 from tests.test_crash import api_env
 from tests.test_pipeline import later_snapshot
-from tests.warehouse_state import DATA_TABLES, canonical, warehouse_tables
+from tests.warehouse_state import DATA_TABLES, canonical, same_tables, warehouse_tables
 from warehouse import lake, lake_health, load, partitions
 
 pytestmark = pytest.mark.e2e   # moto's S3 server
@@ -315,3 +315,26 @@ def test_maintain_prunes_old_log_checkpoints_on_s3_and_later_versions_still_load
     options = storage.object_store_options(lake_dir)
     assert [DeltaTable(str(lake_dir / "runs"), version=v, storage_options=options).version()
             for v in range(19, 26)] == list(range(19, 26))
+
+
+def test_a_killed_runs_commits_another_engines_vacuum_made_unrestorable_are_repaired_as_named(
+        prefect_harness, bucket, tmp_path, sample_text, capsys):
+    """On object storage the rebuild writes in place: it refused as the run did, so the repair that every
+    refusal and doctor named (`rebuild --from-raw`, `doctor --repair`) never worked. (docs/lake.md)"""
+    inbox, lake_dir, home = bucket / "inbox", bucket / "lake", tmp_path / "home"
+    put(inbox / SAMPLE_NAME, sample_text)
+    run(home, inbox, lake_dir)
+    before = warehouse_tables(home)
+    killed = lake.run_of(lake.open_table(lake_dir, "runs")) + 1
+    for name in ("papers", "dumps"):   # a run killed after these commits (overwrites: their files replaced)
+        lake.overwrite(lake_dir, name, lake.read_table(lake_dir, name).head(1), killed, "killed-run")
+    for name in TABLES:
+        lake.open_table(lake_dir, name).vacuum(retention_hours=0, enforce_retention_duration=False, dry_run=False)
+    assert main(["--home", str(home), "doctor", "--lake", lake_dir]) == 1
+    found = capsys.readouterr().out
+    assert "papers (version 1: part-" in found and f"rebuild --from-raw --lake {lake_dir}`" in found, found
+    assert main(["--home", str(home), "doctor", "--repair", "--lake", lake_dir]) == 0, capsys.readouterr()
+    assert "NOT REPAIRED" not in capsys.readouterr().out
+    assert same_tables(warehouse_tables(home), before)
+    put(inbox / f"001_{SAMPLE_NAME[4:]}", later_snapshot(sample_text))
+    assert run(home, inbox, lake_dir)["dumps_loaded"] == 1

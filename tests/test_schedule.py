@@ -316,6 +316,21 @@ def test_watcher_waits_for_the_settle_time_when_the_quiet_period_is_shorter(tmp_
     assert watcher.due()
 
 
+def test_watcher_waits_for_a_sidecar_younger_than_its_dump_as_the_run_does(tmp_path, sample_text):
+    """A dump past the settle time whose sidecar, written after it, is not: the run's listing leaves the
+    dump waiting, so a run then loaded nothing (an empty run each quiet period until the sidecar settled)."""
+    wall = [FIRST.timestamp() + 3]
+    settings = Settings.load(home=tmp_path / "home", inbox=tmp_path / "inbox", settle_seconds=5)
+    watcher = Watcher(settings, quiet_seconds=0, clock=lambda: wall[0], wall_clock=lambda: wall[0])
+    write_dump(settings.inbox, "000_a.txt", sample_text, FIRST)
+    write_dump(settings.inbox, "000_a.meta.json", json.dumps({"captured_at": "2026-06-01T00:00:00Z"}),
+               FIRST + dt.timedelta(seconds=3))
+    for wall[0] in (FIRST.timestamp() + 5.5, FIRST.timestamp() + 7.5):   # the dump settled, its sidecar not
+        assert not watcher.due()
+    wall[0] = FIRST.timestamp() + 8.5
+    assert watcher.due()
+
+
 def test_files_a_run_left_unread_wait_for_the_retry_time_or_a_new_file(tmp_path, sample_text):
     """An unreadable file (no permission, an archived object) must not make `watch` run every quiet period."""
     now = [0.0]
@@ -489,7 +504,7 @@ def test_serve_makes_a_deployment_per_home_whose_runs_queue_behind_a_manual_run(
 def test_a_file_still_settling_when_a_run_starts_stays_new(tmp_path, sample_text):
     """A run skips files modified within the settle time: those are not left unread (which would
     wait retry_seconds), and count once they have settled."""
-    now, start = [0.0], time.time()   # the run's own listing (ran) goes by the real clock
+    now, start = [0.0], time.time()   # the wall clock from now: b is written now
     settings = Settings.load(home=tmp_path / "home", inbox=tmp_path / "inbox", settle_seconds=300)
     watcher = Watcher(settings, quiet_seconds=2, clock=lambda: now[0], wall_clock=lambda: start + now[0],
                       retry_seconds=600, max_wait_seconds=10)

@@ -125,16 +125,22 @@ def refuse_unreachable(lake: storage.Location, exc: Exception) -> None:
 def missing_objects(lake: storage.Url, name: str, table: DeltaTable) -> list[str]:
     """On an object store, the data files the log lists that the table's prefix lacks (one listing;
     their footers are read when a load reads them)."""
-    present, prefix = object_names(lake / name), without_scheme(lake / name) + "/"
     return [f"lake table {name}: {name}/{relative} is in its log but missing"
-            for relative in (without_scheme(uri)[len(prefix):] for uri in table.file_uris()) if relative not in present]
+            for relative in absent_objects(lake, name, table)]
+
+
+def absent_objects(lake: storage.Url, name: str, table: DeltaTable) -> list[str]:
+    """The table's data files (relative to its prefix) that its log lists and the object store lacks."""
+    present, prefix = object_names(lake / name), without_scheme(lake / name) + "/"
+    return [relative for relative in (without_scheme(uri)[len(prefix):] for uri in table.file_uris())
+            if relative not in present]
 
 
 def missing_files(lake: storage.Location, name: str, version: int) -> list[str]:
-    """The data files version `version` of a table lists that are gone (vacuumed since)."""
+    """The names of the data files version `version` of a table lists that are gone (vacuumed since)."""
     table = lake_mod.open_table(lake, name, version, own=True)
     if storage.is_url(lake):
-        return missing_objects(lake, name, table)
+        return [relative.rsplit("/", 1)[-1] for relative in absent_objects(lake, name, table)]
     return [Path(path).name for path in lake_files.local_files(table) if not Path(path).exists()]
 
 

@@ -27,7 +27,7 @@ def begin_rewrite(lake: storage.Location) -> int:
     if storage.exists(lake / lake_mod.OLD_MANIFEST):
         raise UserError(f"the lake at {lake} is in the format from before Delta tables: on object storage, pass a "
                         "new --lake (or move the old one aside) and run `rebuild --from-raw` again")
-    return recover(lake)
+    return recover(lake, rewriting=True)
 
 
 def committed_version(lake: storage.Location, name: str, table: DeltaTable, committed: int) -> int:
@@ -88,15 +88,23 @@ def unrestorable(lake: storage.Location, restores: dict[str, int]) -> str | None
 def refuse_unrestorable(lake: storage.Location, restores: dict[str, int], home: Path | None = None) -> None:
     """Refused before any table is restored: a half-undone run would leave tables that disagree."""
     if found := unrestorable(lake, restores):
-        raise UserError(f"{found}. Nothing was changed. {lake_health.repair(lake, home)}")
+        raise refusal(found, lake, home)
 
 
-def recover(lake: storage.Location, guard: Callable | None = None, home: Path | None = None) -> int:
+def refusal(unrestorable_why: str, lake: storage.Location, home: Path | None) -> UserError:
+    return UserError(f"{unrestorable_why}. Nothing was changed. {lake_health.repair(lake, home)}")
+
+
+def recover(lake: storage.Location, guard: Callable | None = None, home: Path | None = None,
+            rewriting: bool = False) -> int:
     """Restore the tables a dead run committed to (its runs row never came) to their versions before
-    it, remove runs' scratch; returns the next run's sequence number (guard, home: see lake_mod.ensure_tables)."""
+    it, remove runs' scratch; returns the next run's sequence number (guard, home: see lake_mod.ensure_tables).
+    A rebuild rewriting the lake in place (`rewriting`) replaces every table's rows, so commits that
+    can't be undone are left for it to replace instead of refused."""
     tables = lake_mod.ensure_tables(lake, guard, home)
-    refuse_unrestorable(lake, restores := undos(lake, tables), home)
-    for name, version in restores.items():
+    if (why := unrestorable(lake, restores := undos(lake, tables))) and not rewriting:
+        raise refusal(why, lake, home)
+    for name, version in ({} if why else restores).items():
         undone = lake_mod.noted(f"undo of unfinished run {lake_mod.run_of(tables[name])}")
         tables[name].restore(version, commit_properties=undone)
         checkpoint(f"lake:restored:{name}")

@@ -21,6 +21,7 @@ from warehouse import lake as lake_mod
 from warehouse import recovery
 from warehouse.changes import loaded_versions
 from warehouse.lake_health import first_line, lake_problems
+from warehouse.outside import describe as outside_changes_said
 from warehouse.load import connect
 
 
@@ -49,6 +50,8 @@ def check_lake(settings: Settings, findings: Findings) -> bool:
         damage.append(f"the lake lacks the tables {', '.join(missing)}, though {'; '.join(evidence)}")
     if not damage and (lost := integrity.lost_commits(settings, present)):
         damage.append(f"the lake is behind the warehouse it published ({'; '.join(lost)}): commits were lost")
+    if not damage and (changes := integrity.outside_changes(settings, present)):
+        damage.append(f"{outside_changes_said(changes)}: runs, `maintain`, `rollback` and `rebuild` refuse it")
     if not storage.is_url(lake) and not Path(lake).exists() and side_folder(Path(lake), "old").is_dir():
         damage.append(f"{lake.name}.old holds the lake, left by a rebuild from raw/ that was interrupted")
     elif not storage.is_url(lake) and side_folder(Path(lake), "old").is_dir():

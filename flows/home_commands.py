@@ -77,11 +77,12 @@ def cmd_rebuild(settings: Settings, args) -> int:
     with run_lock(settings.home, settings.lock_wait_seconds, "rebuild"):
         put_back_under_lock(settings)
         if not args.from_raw:   # under the lock: a run it waited for may have committed meanwhile
-            from flows.integrity import refuse_lost_commits
+            from flows.integrity import refuse_lost_commits, refuse_outside_changes
             from warehouse.lake import open_all
             from warehouse import recovery
             tables = open_all(settings.lake)
             refuse_lost_commits(settings, tables, "the rebuild")   # its warehouse would lose their rows
+            refuse_outside_changes(settings, tables, "the rebuild")   # it would publish them
             # it would load the versions before a dead run, which may have lost their files
             recovery.refuse_unrestorable(settings.lake, recovery.undos(settings.lake, tables), settings.home)
         notes = lake_from_raw(settings, Drop(tuple(args.drop), args.drop_damaged)) if args.from_raw else []

@@ -14,7 +14,7 @@ from store.advice import command
 from store.errors import UserError
 from store.scratch import WORK
 from store.settings import Settings
-from warehouse import lake, recovery
+from warehouse import history, lake, outside, recovery
 from warehouse.lake_health import log_problems
 from warehouse.partitions import BUCKET, PARTITIONED
 from warehouse.changes import loaded_versions
@@ -57,14 +57,16 @@ def lake_guard(settings: Settings):
     def refuse(missing: list[str], present: dict) -> None:
         if missing:
             refuse_missing(settings, missing, present)
-        refuse_lost_commits(settings, present)
+        loaded = published_versions(settings)   # the warehouse read once for both checks
+        refuse_lost_commits(settings, present, loaded=loaded)
+        refuse_outside_changes(settings, present, loaded=loaded)
     return refuse
 
 
-def refuse_lost_commits(settings: Settings, present: dict, doing: str = "") -> None:
+def refuse_lost_commits(settings: Settings, present: dict, doing: str = "", loaded: dict | None = None) -> None:
     """A lake behind the warehouse it published: a run's recovery would roll the lost run's other
     tables back, and a warehouse rebuilt from it would drop that run's rows."""
-    if behind := lost_commits(settings, {name: table for name, table in present.items() if table is not None}):
+    if behind := lost_commits(settings, {name: table for name, table in present.items() if table is not None}, loaded):
         raise UserError(f"{doing + ' stopped: ' if doing else ''}the lake at {settings.lake} is behind the warehouse "
                         f"it published ({'; '.join(behind)}): commits of its log were deleted or lost. Nothing was "
                         f"written. {command(settings.lake, 'doctor', settings.home)} checks the home; "
@@ -85,17 +87,48 @@ def refuse_missing(settings: Settings, missing: list[str], present: dict) -> Non
                     f"{command(settings.lake, 'rebuild --from-raw', settings.home)}")
 
 
-def lost_commits(settings: Settings, present: dict) -> list[str]:
-    """Tables at a lower version than the published warehouse loaded from the same table: the log
-    lost its newest commits (a lake rebuilt since has new table ids, and a restore is a new version)."""
+def published_versions(settings: Settings) -> dict[str, tuple[str, int]]:
+    """Each table's id and the version the published warehouse holds ({}: no warehouse yet, or one from
+    before the versions table: nothing to compare)."""
     try:
         with connect(settings.warehouse, read_only=True) as con:
-            loaded = loaded_versions(con)
+            return loaded_versions(con)
     except duckdb.Error:
-        return []   # no warehouse yet, or one from before the versions table: nothing to compare
+        return {}
+
+
+def lost_commits(settings: Settings, present: dict, loaded: dict | None = None) -> list[str]:
+    """Tables at a lower version than the published warehouse loaded (`loaded`: published_versions)
+    from the same table: the log lost its newest commits (a lake rebuilt since has new table ids, and
+    a restore is a new version)."""
+    loaded = published_versions(settings) if loaded is None else loaded
     return [f"{name} at version {present[name].version()}, the warehouse at {version}"
             for name, (table_id, version) in loaded.items()
             if name in present and present[name].metadata().id == table_id and present[name].version() < version]
+
+
+def outside_changes(settings: Settings, present: dict, loaded: dict | None = None) -> list[outside.OutsideChange]:
+    """Commits of another engine that changed rows since the versions the published warehouse holds
+    (`loaded`: published_versions), or the last run recorded for tables it doesn't hold (its file is
+    gone, say)."""
+    present = {name: table for name, table in present.items() if table is not None}
+    loaded = published_versions(settings) if loaded is None else loaded
+    bases = {name: version for name, (table_id, version) in loaded.items()
+             if name in present and present[name].metadata().id == table_id}
+    if missing := [name for name in present if name not in bases and name != "runs"]:
+        recorded = history.recorded_versions(history.runs_in_order(settings.lake)) or {}   # None after a rebuild
+        bases |= {name: recorded[name] for name in missing if name in recorded}
+    return [change for name, base in bases.items() for change in outside.changes_since(settings.lake, name, present[name], base)]
+
+
+def refuse_outside_changes(settings: Settings, present: dict, doing: str = "", loaded: dict | None = None) -> None:
+    """Refused before anything is written: a run would commit beside rows no dump says (or load them), a
+    recovery or maintenance would build on them, and a warehouse rebuilt from them would publish them."""
+    if changes := outside_changes(settings, present, loaded):
+        raise UserError(f"{doing + ' stopped: ' if doing else ''}{outside.describe(changes)}. Nothing was written. "
+                        f"{command(settings.lake, 'rebuild --from-raw', settings.home)} makes the lake and the warehouse "
+                        "again from raw/, the source of truth, without them (each table's history keeps those "
+                        "versions for its retention period)")
 
 
 def rewritable_in_place(settings: Settings) -> bool:

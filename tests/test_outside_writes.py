@@ -1,13 +1,15 @@
 """Another engine's habits on the lake (docs/lake.md): a compaction committed while a run merges makes
 the run's commit fail, and the run tries it again; a vacuum past the retention after a run was killed
 between its commits leaves that run's commits impossible to undo: every command says so and names the
-repair, and `rebuild --from-raw` makes the home whole again, keeping the old lake aside."""
+repair, and `rebuild --from-raw` makes the home whole again, keeping the old lake aside. A commit that
+changes rows (delete, update, restore, a write) is refused before anything is written, doctor names it,
+and `rebuild --from-raw` repairs it; maintenance by another engine is no such change."""
 from __future__ import annotations
 
 import shutil
 
 import pytest
-from deltalake import DeltaTable
+from deltalake import CommitProperties, DeltaTable, Transaction, write_deltalake
 
 from flows.cli import main
 from flows.pipeline import ingest
@@ -79,4 +81,95 @@ def test_a_compaction_another_engine_commits_while_a_run_merges_fails_that_commi
     assert run_ingest(home, inbox)["dumps_new"] == 1 and compacted
     operations = [c["operation"] for c in DeltaTable(str(home / "lake" / "papers")).history(2)]
     assert operations == ["MERGE", "OPTIMIZE"], operations
+    assert same_tables(warehouse_tables(home), lake_tables(home)) and not lake_leftovers(home)
+
+
+def update_papers(lake_dir) -> str:
+    DeltaTable(str(lake_dir / "papers")).update(predicate="true", updates={"title": "'retitled'"})
+    return "papers"
+
+
+def delete_dumps(lake_dir) -> str:
+    DeltaTable(str(lake_dir / "dumps")).delete("status = 'loaded'")
+    return "dumps"
+
+
+def restore_authors(lake_dir) -> str:
+    DeltaTable(str(lake_dir / "authors")).restore(1)
+    return "authors"
+
+
+def append_to_profiles(lake_dir) -> str:
+    table = DeltaTable(str(lake_dir / "profiles"))
+    write_deltalake(table, table.to_pyarrow_table(), mode="append")
+    return "profiles"
+
+
+def delete_a_run(lake_dir) -> str:
+    first = lake.read_table(lake_dir, "runs").sort("started_at")["run_id"][0]
+    DeltaTable(str(lake_dir / "runs")).delete(f"run_id = '{first}'")
+    return "runs"
+
+
+@pytest.fixture
+def copied_home(two_profile_home, tmp_path):
+    """A copy of the two-run home and of its inbox, with the warehouse as published."""
+    home, inbox = tmp_path / "home", tmp_path / "inbox"
+    shutil.copytree(two_profile_home, home, symlinks=True)
+    shutil.copytree(two_profile_home.parent / "inbox", inbox)
+    return home, inbox, warehouse_tables(home)
+
+
+@pytest.mark.parametrize("change", [update_papers, delete_dumps, restore_authors, append_to_profiles, delete_a_run])
+def test_a_run_refuses_rows_another_engine_changed_naming_the_commit_and_writes_nothing(copied_home, run_ingest, change):
+    """An update was loaded into the warehouse as it was; a delete or a restore made the run commit and
+    then fail the data tests, a plain `rebuild` failing the same way."""
+    home, inbox, before = copied_home
+    name = change(home / "lake")
+    changed = DeltaTable(str(home / "lake" / name)).history(1)[0]
+    versions = lake.versions(home / "lake")
+    with pytest.raises(UserError) as refused:
+        run_ingest(home, inbox)
+    said = str(refused.value)
+    assert f"{name} version {changed['version']}: {changed['operation']}" in said, said
+    assert "made by another engine" in said and "Nothing was written" in said and REPAIR in said
+    assert lake.versions(home / "lake") == versions and same_tables(warehouse_tables(home), before)
+
+
+def test_doctor_names_another_engines_delete_maintain_and_rebuild_refuse_it_and_a_rebuild_from_raw_repairs(
+        copied_home, run_ingest, capsys):
+    home, inbox, before = copied_home
+    delete_dumps(home / "lake")
+    version = DeltaTable(str(home / "lake" / "dumps")).version()
+    assert main(["--home", str(home), "doctor"]) == 1
+    out = capsys.readouterr().out
+    assert f"dumps version {version}: DELETE" in out and f"repair: `profile-etl --home {home} {REPAIR}`" in out, out
+    for command in (["rebuild"], ["maintain"]):
+        versions = lake.versions(home / "lake")
+        assert main(["--home", str(home), *command]) == 2
+        assert f"dumps version {version}: DELETE" in capsys.readouterr().err
+        assert lake.versions(home / "lake") == versions and same_tables(warehouse_tables(home), before)
+    assert main(["--home", str(home), *REPAIR.split()]) == 0
+    assert same_tables(warehouse_tables(home), before) and same_tables(lake_tables(home), before)
+    assert main(["--home", str(home), "doctor"]) == 0
+    assert run_ingest(home, inbox)["dumps_new"] == 0
+
+
+def test_maintenance_by_another_engine_and_an_untagged_killed_run_of_an_older_version_are_no_outside_change(
+        copied_home, run_ingest):
+    """Commits a run goes on past: compaction, z-order, settings and vacuum by another engine, and a
+    killed run's commit made before profile-etl noted its commits (its app transaction only)."""
+    home, inbox, _ = copied_home
+    lake_dir = home / "lake"
+    killed = recovery.recover(lake_dir)
+    table = DeltaTable(str(lake_dir / "dumps"))
+    write_deltalake(table, table.to_pyarrow_table().slice(0, 1), mode="append",
+                    commit_properties=CommitProperties(app_transactions=[Transaction(lake.APP_ID, killed)]))
+    for name in TABLES:
+        table = DeltaTable(str(lake_dir / name))
+        table.optimize.compact()
+        table.alter.set_table_properties({"delta.logRetentionDuration": "interval 31 days"})
+        table.vacuum(dry_run=False)
+    DeltaTable(str(lake_dir / "papers")).optimize.z_order(["paper_id"])
+    assert run_ingest(home, inbox)["dumps_new"] == 0
     assert same_tables(warehouse_tables(home), lake_tables(home)) and not lake_leftovers(home)

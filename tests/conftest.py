@@ -69,7 +69,7 @@ def two_profile_home(tmp_path_factory, sample_text, prefect_harness) -> Path:
     """A home built once per session, for tests that only read it (or copy it first): the sample,
     another profile, then a later snapshot of the sample's profile, in two runs."""
     from flows.pipeline import ingest
-    from tests.test_pipeline import FIRST, LATER, later_snapshot, other_profile
+    from tests.dumps import FIRST, LATER, later_snapshot, other_profile
     base = tmp_path_factory.mktemp("two-profiles")
     write_dump(base / "inbox", SAMPLE_NAME, sample_text, FIRST)
     write_dump(base / "inbox", f"000_{OTHER}.txt", other_profile(sample_text), FIRST)

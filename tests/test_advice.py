@@ -13,7 +13,7 @@ from flows.cli import main
 from store.advice import command, doctor_repair
 from store.settings import Settings
 from tests.conftest import SAMPLE_NAME, write_dump
-from tests.test_pipeline import FIRST, LATER, later_snapshot
+from tests.dumps import FIRST, LATER, later_snapshot
 
 
 def test_a_command_names_the_home_and_a_lake_other_than_its_own_each_quoted():

@@ -15,8 +15,8 @@ import pytest
 from flows.pipeline import ingest
 from store.lock import RunLocked, run_lock
 from tests.conftest import SAMPLE_NAME, write_dump
+from tests.dumps import FIRST, LATER, later_snapshot
 from tests.test_crash import api_env
-from tests.test_pipeline import FIRST, LATER, later_snapshot
 from warehouse import files
 
 # Tests that start run processes or readers are marked e2e one by one: the lock's in-process tests

@@ -16,7 +16,7 @@ from store.faults import CRASH_ENV, FAIL_ENV, SIGNAL_ENV, InjectedFault
 from store.lock import LOCK_FILE, flow_run_of
 from tests import dumps
 from tests.conftest import SAMPLE_NAME, write_dump
-from tests.test_pipeline import FIRST, LATER, later_snapshot, other_profile
+from tests.dumps import FIRST, LATER, later_snapshot, other_profile
 from tests.warehouse_state import differences, lake_leftovers, run_statuses, same_tables, warehouse_tables
 
 pytestmark = pytest.mark.e2e   # real runs killed at every point

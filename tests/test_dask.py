@@ -88,7 +88,7 @@ def test_a_served_deployment_runs_its_batches_on_the_dask_cluster(inbox, tmp_pat
     import signal
     import subprocess
 
-    from tests.test_schedule import BIN, dump_count, free_port, healthy, stop, until
+    from tests.servers import BIN, dump_count, free_port, healthy, stop, until
     port, home = free_port(), tmp_path / "home"
     api = f"http://127.0.0.1:{port}/api"
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
@@ -137,7 +137,7 @@ def test_a_result_lost_with_its_worker_fails_the_run_when_no_worker_is_left(monk
 
     from prefect_dask.task_runners import PrefectDaskFuture
 
-    from tests.test_schedule import until
+    from tests.servers import until
     monkeypatch.setattr(cluster, "POLL_SECONDS", 0.2)
     with distributed.LocalCluster(n_workers=1, processes=False, dashboard_address=None) as dask, \
             distributed.Client(dask) as client:

@@ -14,8 +14,8 @@ from flows import runs
 from flows.cli import main
 from store import raw_store
 from tests.conftest import SAMPLE_NAME, write_dump
+from tests.dumps import FIRST, LATER, later_snapshot
 from tests.test_integrity import copy_of_later, dumps_in_warehouse, flip_a_bit, truncate
-from tests.test_pipeline import FIRST, LATER, later_snapshot
 from warehouse import lake, recovery
 
 

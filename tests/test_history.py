@@ -23,8 +23,8 @@ from schemas.tables import TABLES, polars_schema
 from store.errors import UserError
 from store.faults import FAIL_ENV, InjectedFault
 from tests.conftest import OTHER, SAMPLE_NAME, write_dump
+from tests.dumps import FIRST, LATER, later_snapshot, other_profile
 from tests.test_lake import commit
-from tests.test_pipeline import FIRST, LATER, later_snapshot, other_profile
 from tests.warehouse_state import canonical, lake_tables, same_tables, warehouse_tables
 from warehouse import history, lake, maintenance, partitions, publish, recovery, retention
 from warehouse import changes as changes_mod

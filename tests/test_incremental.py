@@ -73,7 +73,7 @@ def test_sidecar_names_profile_capture_time_and_owner(run_ingest, tmp_path, samp
 
 def test_a_runs_log_names_the_files_whose_bytes_a_dump_already_loaded_holds(run_ingest, tmp_path, sample_text):
     """SPEC §6 skips them whatever their name, but not without a word."""
-    from tests.test_schedule import latest_flow_run_tasks_and_logs
+    from tests.servers import latest_flow_run_tasks_and_logs
     home, inbox = tmp_path / "home", tmp_path / "inbox"
     write_dump(inbox, "001_aaaaaaaaaaaaaaaa.txt", sample_text, FIRST)
     write_dump(inbox, "002_cccccccccccccccc.txt", sample_text, FIRST)   # the same bytes under another profile's name
@@ -87,7 +87,7 @@ def test_a_runs_log_names_the_files_whose_bytes_a_dump_already_loaded_holds(run_
 
 
 def test_a_runs_log_names_the_sidecar_keys_nothing_reads(run_ingest, tmp_path, sample_text):
-    from tests.test_schedule import latest_flow_run_tasks_and_logs
+    from tests.servers import latest_flow_run_tasks_and_logs
     home, inbox = tmp_path / "home", tmp_path / "inbox"
     write_dump(inbox, "scrape-42.txt", sample_text, FIRST)
     (inbox / "scrape-42.meta.json").write_text(json.dumps({"owner_name": "Lai Wei", "capture_time": "2026-03-01"}))
@@ -114,7 +114,7 @@ def test_unreadable_sidecar_quarantines_its_dump_only(run_ingest, tmp_path, samp
 
 def test_a_runs_log_warns_of_each_new_quarantined_dump_with_its_reason(run_ingest, tmp_path, sample_text):
     """An operator watching Prefect's UI saw only a count in a batch's log."""
-    from tests.test_schedule import latest_flow_run_tasks_and_logs
+    from tests.servers import latest_flow_run_tasks_and_logs
     home, inbox = tmp_path / "home", tmp_path / "inbox"
     write_dump(inbox, SAMPLE_NAME, sample_text, FIRST)
     write_dump(inbox, "001_empty.txt", "", FIRST)

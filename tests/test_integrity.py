@@ -10,7 +10,7 @@ import pytest
 from flows.cli import main
 from store.errors import UserError
 from tests.conftest import SAMPLE_NAME, write_dump
-from tests.test_pipeline import FIRST, LATER, later_snapshot
+from tests.dumps import FIRST, LATER, later_snapshot
 
 
 def dumps_in_warehouse(home) -> int:

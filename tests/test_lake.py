@@ -18,7 +18,7 @@ from schemas.tables import REGISTRY, TABLES, polars_schema
 from store.errors import UserError
 from tests import dumps
 from tests.conftest import SAMPLE_NAME, write_dump
-from tests.test_pipeline import FIRST, LATER, later_snapshot
+from tests.dumps import FIRST, LATER, later_snapshot
 from warehouse import history, lake, maintenance, partitions, recovery
 
 

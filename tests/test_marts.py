@@ -10,7 +10,7 @@ import pytest
 
 from tests import dumps
 from tests.conftest import KEY, OTHER
-from tests.test_pipeline import later_snapshot, other_profile
+from tests.dumps import later_snapshot, other_profile
 
 
 def by_hand(text: str, capture_year: int = 2026) -> list[dict]:

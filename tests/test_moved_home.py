@@ -12,8 +12,8 @@ from flows.pipeline import ingest
 from flows.schedule import watch
 from store.settings import Settings
 from tests.conftest import SAMPLE_NAME, write_dump
-from tests.test_pipeline import FIRST, LATER, later_snapshot
-from tests.test_schedule import dump_count, until
+from tests.dumps import FIRST, LATER, later_snapshot
+from tests.servers import dump_count, until
 from tests.test_served import Served
 
 GONE = "doesn't exist (moved, renamed or deleted?): nothing was done"

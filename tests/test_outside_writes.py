@@ -16,7 +16,7 @@ from flows.pipeline import ingest
 from schemas.tables import TABLES
 from store.errors import UserError
 from tests.conftest import SAMPLE_NAME, write_dump
-from tests.test_pipeline import FIRST, LATER, later_snapshot
+from tests.dumps import FIRST, LATER, later_snapshot
 from tests.warehouse_state import lake_leftovers, lake_tables, same_tables, warehouse_tables
 from warehouse import lake, recovery
 

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import re
 import subprocess
 import sys
 import threading
@@ -12,11 +11,10 @@ import duckdb
 import pytest
 
 from tests import dumps
-from tests.conftest import SAMPLE_NAME, UTC, write_dump
+from tests.conftest import SAMPLE_NAME, write_dump
+from tests.dumps import FIRST, LATER, later_snapshot, other_profile
 from tests.warehouse_state import run_statuses
 
-FIRST = dt.datetime(2026, 6, 1, tzinfo=UTC)
-LATER = dt.datetime(2026, 7, 1, tzinfo=UTC)
 TABLES = ["dumps", "profile_snapshots", "profiles", "papers", "authors", "paper_authors", "listings", "rejects"]
 
 
@@ -28,32 +26,6 @@ def scalar(home, sql):
 def counts(home) -> dict[str, int]:
     with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
         return {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in [*TABLES, "runs"]}
-
-
-def later_snapshot(sample_text: str) -> str:
-    """Metrics changed, two new entries on top, one entry gains `Code`, the last drops off,
-    and the entries printed without a year now carry it."""
-    header, blocks = dumps.split(sample_text)
-    header = ["h-index29", "60papers", "2,101citations", "Novelty57%", "AI Score63", "", "60 Papers", ""]
-    new = [dumps.entry("LGJul 20, 2026Code", "A Brand New Paper on Testing", "Weiran Huang, Ann Other",
-                       "We test. Code: https://github.com/example/new-paper."),
-           dumps.entry("ROJun 30, 2026", "Another New Paper", "Bo Chen, Weiran Huang, Cy Dee et al.", "More.")]
-    blocks = [list(b) for b in blocks[:-1]]
-    blocks[2][0] += "Code"                          # `LGJun 7, 2023` gains the badge
-    for block in blocks:
-        if re.fullmatch(r"[A-Z]+[A-Z][a-z]{2} \d{1,2}(Code)?", block[0]):
-            block[0] = re.sub(r"^([A-Z]+[A-Z][a-z]{2} \d{1,2})", r"\1, 2026", block[0])
-    return dumps.join(header, new + blocks)
-
-
-def other_profile(sample_text: str) -> str:
-    """Another profile listing three of the sample's papers, one title with other spacing and case."""
-    _, blocks = dumps.split(sample_text)
-    shared = [list(b) for b in blocks[1:4]]
-    shared[0][1] = "  instructiongpt-4 :  A 200-INSTRUCTION paradigm for fine-tuning   MiniGPT-4 "
-    own = dumps.entry("CVJan 5, 2025", "A Paper Only The Other Profile Lists", "Zed Zee, Yan Why", "Abstract.")
-    header = ["h-index3", "4papers", "20citations", "Novelty10%", "AI Score5", "", "4 Papers", ""]
-    return dumps.join(header, [own] + shared)
 
 
 @pytest.fixture

@@ -55,7 +55,7 @@ def test_a_run_says_what_it_does_after_its_last_file_is_read(sample_text, prefec
     """On a big run merging, publishing and compacting took a third of its time after the bar said
     "0 s left": the progress names each stage after the reading."""
     from flows.pipeline import ingest
-    from tests.test_pipeline import FIRST, other_profile
+    from tests.dumps import FIRST, other_profile
     write_dump(tmp_path / "inbox", SAMPLE_NAME, sample_text, FIRST)
     write_dump(tmp_path / "inbox", "000_aaaabbbbccccdddd.txt", other_profile(sample_text), FIRST)
     stream = io.StringIO()

@@ -12,8 +12,8 @@ from flows.cli import main
 from schemas.tables import TABLES
 from store.faults import FAIL_ENV, InjectedFault
 from tests.conftest import SAMPLE_NAME, write_dump
+from tests.dumps import FIRST, LATER, later_snapshot
 from tests.test_lake import commit
-from tests.test_pipeline import FIRST, LATER, later_snapshot
 from tests.warehouse_state import lake_tables, run_statuses, warehouse_tables
 from warehouse import files, lake, lake_files, load, publish, recovery
 

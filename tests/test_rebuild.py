@@ -15,7 +15,7 @@ from store import dump_file, extract
 from store.faults import FAIL_ENV, InjectedFault
 from store.settings import Settings
 from tests.conftest import SAMPLE_NAME, write_dump
-from tests.test_pipeline import FIRST, LATER, later_snapshot
+from tests.dumps import FIRST, LATER, later_snapshot
 from tests.warehouse_state import lake_leftovers, lake_tables
 from warehouse import lake, recovery
 

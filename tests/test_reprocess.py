@@ -12,7 +12,7 @@ from flows.pipeline import ingest
 from flows.schedule import Watcher
 from store.settings import Settings
 from tests.conftest import SAMPLE_NAME, write_dump
-from tests.test_pipeline import FIRST, LATER
+from tests.dumps import FIRST, LATER
 
 
 def rows(home, sql):

@@ -24,9 +24,9 @@ from store import storage
 from store.faults import CRASH_ENV
 from store.scratch import WORK
 from tests.conftest import SAMPLE_NAME
+from tests.dumps import later_snapshot
 from tests.s3_server import bucket, fill_inbox, mirror, put, s3_env  # noqa: F401  (fixtures)
 from tests.test_crash import api_env
-from tests.test_pipeline import later_snapshot
 from tests.warehouse_state import DATA_TABLES, canonical, same_tables, warehouse_tables
 from warehouse import lake, lake_health, load, partitions
 

@@ -8,7 +8,6 @@ import datetime as dt
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -31,43 +30,13 @@ from store import storage
 from store.faults import FAIL_ENV, InjectedFault
 from store.settings import Settings
 from tests.conftest import SAMPLE_NAME, write_dump
-from tests.test_pipeline import FIRST, LATER, later_snapshot
+from tests.dumps import FIRST, LATER, later_snapshot
+from tests.servers import (BIN, deployment_paused, dump_count, free_port, healthy, lasting_server,
+                           latest_flow_run_tasks_and_logs, prefect_client, prefect_env, stop, until)
 
 # Tests that start a lasting Prefect server or run processes are marked e2e one by one: the Watcher's
 # fake-clock tests and the in-process serve/watch tests belong in the fast tier.
 
-BIN = Path(sys.executable).parent
-
-
-def until(condition, timeout: float, what: str):
-    """Wait for an outside process (a scheduler, a server) to bring something about."""
-    deadline = time.monotonic() + timeout
-    while not (result := condition()):
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.25)
-    return result
-
-
-def dump_count(home: Path) -> int:
-    try:
-        with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
-            return con.execute("SELECT count(*) FROM dumps").fetchone()[0]
-    except duckdb.IOException:
-        return 0
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def healthy(url: str) -> bool:
-    try:
-        return urllib.request.urlopen(f"{url}/health", timeout=2).status == 200
-    except OSError:
-        return False
 
 
 def completed_scheduled_runs(api_url: str, home: Path) -> int:
@@ -86,22 +55,6 @@ def completed_scheduled_runs(api_url: str, home: Path) -> int:
     from prefect.settings import PREFECT_API_URL, temporary_settings
     with temporary_settings({PREFECT_API_URL: api_url}):
         return asyncio.run(count())
-
-
-def deployment_paused(api: str, name: str) -> bool:
-    from prefect.client.orchestration import get_client
-    from prefect.settings import PREFECT_API_URL, temporary_settings
-    with temporary_settings({PREFECT_API_URL: api}), get_client(sync_client=True) as client:
-        return client.read_deployment_by_name(f"profile-etl-ingest/{name}").paused
-
-
-def stop(proc: subprocess.Popen) -> None:
-    os.killpg(proc.pid, signal.SIGINT)
-    try:
-        proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
 
 
 @pytest.mark.e2e
@@ -190,23 +143,6 @@ def test_two_homes_on_one_server_each_keep_their_latest_run_summary(run_ingest, 
             like_=f"{ARTIFACT_KEY}%")))
     for run_id in runs:
         assert any(f"# Run {run_id}: completed" in artifact.data for artifact in latest), run_id
-
-
-def latest_flow_run_tasks_and_logs() -> tuple[str, set[str], list[str]]:
-    """The latest flow run's state, its task runs' names (whole) and its log lines, from Prefect's API."""
-    from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId, LogFilter, LogFilterFlowRunId
-    from prefect.client.schemas.sorting import FlowRunSort
-    from prefect.logging.handlers import APILogHandler
-    APILogHandler().flush()   # send the logs still queued in this process
-
-    async def read():
-        async with get_client() as client:
-            [run] = await client.read_flow_runs(sort=FlowRunSort.EXPECTED_START_TIME_DESC, limit=1)
-            tasks = await client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[run.id])))
-            logs = await client.read_logs(log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[run.id])))
-            return run.state.type.value, {t.name for t in tasks}, [log.message for log in logs]
-    return asyncio.run(read())
 
 
 @pytest.mark.e2e
@@ -643,12 +579,6 @@ def server_groups(pid: int) -> str:
     return " ".join([str(pid), *children])
 
 
-def prefect_env(tmp_path: Path, api: str) -> dict:
-    """The caller's environment with a Prefect of the test's own, at api."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
-    return env | {"PREFECT_HOME": str(tmp_path / "prefect"), "PREFECT_API_URL": api, "DO_NOT_TRACK": "1"}
-
-
 @contextlib.contextmanager
 def server_killed_before_publish(tmp_path: Path, client_retries: int):
     """A lasting server, and (api, the environment of a SERVER_DIES_BEFORE_PUBLISH run that kills it);
@@ -744,28 +674,6 @@ def test_watch_reports_a_run_whose_server_died_before_it_ended_as_a_run_that_loa
     assert f"watch: warning: the run completed, but Prefect's API at {api} stopped answering" in lines
     assert "watch: run 1: 1 new dump" in lines and "watch: run 1 failed" not in lines, lines
     assert dump_count(home) == 1
-
-
-@contextlib.contextmanager
-def lasting_server(tmp_path: Path):
-    """A lasting Prefect server of the test's own: (api, the environment of a run against it)."""
-    port = free_port()
-    api = f"http://127.0.0.1:{port}/api"
-    env = prefect_env(tmp_path, api) | {"PROFILE_ETL_SETTLE_SECONDS": "0"}
-    server = subprocess.Popen([str(BIN / "profile-etl"), "server", "--port", str(port)],
-                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    try:
-        until(lambda: healthy(api), 120, "the Prefect server")
-        yield api, env
-    finally:
-        stop(server)
-
-
-def prefect_client(api: str):
-    from prefect.client.orchestration import get_client
-    from prefect.settings import PREFECT_API_URL, temporary_settings
-    with temporary_settings({PREFECT_API_URL: api}):
-        return get_client(sync_client=True)
 
 
 def cancel_the_running_flow_run(api: str):

@@ -10,9 +10,9 @@ import pytest
 
 from flows.schedule import deployment_name
 from tests.conftest import SAMPLE_NAME, write_dump
-from tests.test_pipeline import FIRST, LATER, later_snapshot
-from tests.test_schedule import (BIN, deployment_paused, dump_count, free_port, healthy, prefect_client, prefect_env,
-                                 stop, until)
+from tests.dumps import FIRST, LATER, later_snapshot
+from tests.servers import (BIN, deployment_paused, dump_count, free_port, healthy, prefect_client, prefect_env, stop,
+                           until)
 
 
 

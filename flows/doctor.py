@@ -73,24 +73,20 @@ def check_lake(settings: Settings, findings: Findings) -> bool:
 
 def unfinished_problem(settings: Settings, present: dict) -> Problem | None:
     """A dead run's commits: undone as the next run would, unless the versions before them lost their files."""
-    if not (left := unfinished_commits(settings.lake, present)):
+    if not (restores := unfinished_commits(settings.lake, present)):
         return None
-    if why := recovery.unrestorable(settings.lake, recovery.undos(settings.lake, present)):
+    if why := recovery.unrestorable(settings.lake, restores):
         repair = f"{command(settings.lake, 'rebuild --from-raw', settings.home)} (raw/ is the source of truth)"
         return Problem(why, repair, needs_lake_rebuild=True)
-    return Problem(f"the lake tables {', '.join(left)} hold commits of a run or rollback that didn't finish: Delta "
+    return Problem(f"the lake tables {', '.join(restores)} hold commits of a run or rollback that didn't finish: Delta "
                    "readers see them until the next run", "undo them (as the next run would)",
                    fix=undo_unfinished(settings))
 
 
-def unfinished_commits(lake: storage.Location, present: dict) -> list[str]:
-    """Tables with commits of a run after the last that reached its commit point (runs' row), which
-    recovery.recover would undo."""
-    if "runs" not in present:
-        return []
-    committed = lake_mod.run_of(present["runs"])
-    return [name for name, table in present.items() if lake_mod.run_of(table) > committed
-            and table.version() != recovery.committed_version(lake, name, table, committed)]
+def unfinished_commits(lake: storage.Location, present: dict) -> dict[str, int]:
+    """Tables with commits of a run after the last that reached its commit point (runs' row), and the
+    versions recovery.recover would return them to."""
+    return recovery.undos(lake, present) if "runs" in present else {}
 
 
 def undo_unfinished(settings: Settings) -> Callable[[], str]:
